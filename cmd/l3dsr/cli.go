@@ -1,0 +1,47 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError marks an error caused by the command line itself (exit 2),
+// as opposed to one met while doing the work (exit 1).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+type cli struct {
+	root *cobra.Command
+	// started is set once cobra has parsed the flags and validated the
+	// arguments of a command and is about to run it.
+	started bool
+}
+
+func newCLI(stdout, stderr io.Writer) *cli {
+	c := &cli{}
+	c.root = &cobra.Command{
+		Use:   "l3dsr",
+		Short: "L3 Direct Server Return for Linux IPVS directors and real servers",
+		Long: `l3dsr sets up L3 Direct Server Return: a director rewrites a client's packet to a
+real server's own address and marks it with a DSCP code that stands for the VIP;
+the real server's xt_DADDR target puts the VIP back, and the reply goes straight
+to the client from the VIP.
+
+Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			c.started = true
+		},
+	}
+	c.root.SetOut(stdout)
+	c.root.SetErr(stderr)
+	c.root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &usageError{err}
+	})
+	c.root.AddCommand(newVersionCmd())
+	return c
+}

@@ -1,0 +1,45 @@
+// Command l3dsr sets up and verifies L3 Direct Server Return on Linux: the
+// xt_DADDR mappings on real servers, IPVS and DSCP marking on directors, and
+// on-the-wire checks that replies leave from the VIP.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit statuses, as every l3dsr command documents them.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+// version is set at build time from the VERSION file (see the Makefile).
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit status, so that tests
+// can drive the whole CLI without a subprocess.
+func run(args []string, stdout, stderr io.Writer) int {
+	cli := newCLI(stdout, stderr)
+	cli.root.SetArgs(args)
+	cmd, err := cli.root.ExecuteC()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "l3dsr: %v\n", err)
+	var ue *usageError
+	// Anything that failed before a command started running (an unknown
+	// command or flag, a bad argument count) is a usage error too.
+	if errors.As(err, &ue) || !cli.started {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return exitUsage
+	}
+	return exitRuntime
+}

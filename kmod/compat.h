@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every kernel-version difference lives here, so the logic files read as
+ * if written for one kernel. Debian's 6.1 and 6.12 need nothing; the shims
+ * below are for the older enterprise kernels we mean to add (RHEL 8 4.18,
+ * RHEL 9 5.14), where distributions backport freely: prefer feature tests
+ * over version tests where a macro exists to test.
+ */
+#ifndef _L3DSR_COMPAT_H
+#define _L3DSR_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/skbuff.h>
+
+/* skb_make_writable() became skb_ensure_writable() in 5.2 and the return
+ * convention flipped from "true on success" to "0 on success".
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 2, 0) && !defined(RHEL_RELEASE_CODE)
+#include <linux/netfilter.h>
+static inline int l3dsr_skb_ensure_writable(struct sk_buff *skb, unsigned int len)
+{
+	return skb_make_writable(skb, len) ? 0 : -ENOMEM;
+}
+#define skb_ensure_writable l3dsr_skb_ensure_writable
+#endif
+
+#endif /* _L3DSR_COMPAT_H */

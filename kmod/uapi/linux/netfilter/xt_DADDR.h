@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * xt_DADDR: the kernel ABI of the DADDR xtables target.
+ *
+ * This header is the single source of that ABI: the kernel module, the
+ * iptables extension and the Go packages all take their definitions from it.
+ *
+ * Revision 0 is wire-compatible with Yahoo's iptables-daddr: the target info
+ * is one union nf_inet_addr holding the new destination (the VIP). For
+ * NFPROTO_IPV4 only .ip is used and the other 12 bytes must be zero.
+ */
+#ifndef _UAPI_XT_DADDR_H
+#define _UAPI_XT_DADDR_H
+
+#include <linux/types.h>
+#include <linux/netfilter.h>
+
+#define XT_DADDR_NAME "DADDR"
+
+struct xt_daddr_tginfo {
+	union nf_inet_addr daddr;
+};
+
+#endif /* _UAPI_XT_DADDR_H */
