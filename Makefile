@@ -57,14 +57,17 @@ unit:
 vmtest: deps kmod libxt go
 	$(TOP)/tests/vm/run.sh
 
-test: deps unit kmod libxt go vmtest
+test: deps unit checkpatch kmod libxt go vmtest
 
 demo: deps kmod libxt go
 	$(TOP)/tests/vm/run.sh --demo
 
-# checkpatch.pl ships in the linux-source tarball, not in the headers.
+# checkpatch.pl ships in the linux-source tarball, not in the headers. Kernel C
+# only: libxt_DADDR.c is userspace (libxtables) code.
+KERNEL_C = $(filter-out kmod/libxt_%,$(wildcard kmod/*.c kmod/*.h kmod/test/*.c kmod/test/*.h)) \
+	   $(wildcard kmod/uapi/linux/netfilter/*.h kmod/uapi/linux/*.h)
 checkpatch:
-	$(TOP)/scripts/checkpatch.sh kmod/*.c kmod/*.h kmod/uapi/linux/netfilter/*.h
+	$(TOP)/scripts/checkpatch.sh $(KERNEL_C)
 
 clean:
 	rm -rf $(BUILD)

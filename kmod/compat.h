@@ -15,12 +15,13 @@
 /* skb_make_writable() became skb_ensure_writable() in 5.2 and the return
  * convention flipped from "true on success" to "0 on success".
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 2, 0) && !defined(RHEL_RELEASE_CODE)
+#if KERNEL_VERSION(5, 2, 0) > LINUX_VERSION_CODE && !defined(RHEL_RELEASE_CODE)
 #include <linux/netfilter.h>
 static inline int l3dsr_skb_ensure_writable(struct sk_buff *skb, unsigned int len)
 {
 	return skb_make_writable(skb, len) ? 0 : -ENOMEM;
 }
+
 #define skb_ensure_writable l3dsr_skb_ensure_writable
 #endif
 

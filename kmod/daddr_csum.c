@@ -79,7 +79,7 @@ void daddr_l4_csum_replace16(struct sk_buff *skb, u8 proto, __sum16 *check,
 		~from[0], ~from[1], ~from[2], ~from[3],
 		to[0], to[1], to[2], to[3],
 	};
-	__sum16 old = *check;
+	__sum16 old = *check, new;
 
 	if (daddr_csum_absent(skb, proto, old))
 		return;
@@ -97,9 +97,10 @@ void daddr_l4_csum_replace16(struct sk_buff *skb, u8 proto, __sum16 *check,
 	 */
 	*check = csum_fold(csum_partial(diff, sizeof(diff), ~csum_unfold(old)));
 	daddr_csum_mangle_zero(skb, proto, check);
+	new = *check;
 	if (skb->ip_summed == CHECKSUM_COMPLETE)
 		skb->csum = csum_add(csum_sub(skb->csum, (__force __wsum)old),
-				     (__force __wsum)*check);
+				     (__force __wsum)new);
 }
 
 void daddr_csum_complete_replace16(struct sk_buff *skb, const __be32 *from,

@@ -26,13 +26,15 @@ vm_pkgs=(qemu-system-x86 busybox-static iproute2 iptables nftables ipvsadm connt
 
 case "$what" in
 build) pkgs=("${build_pkgs[@]}") ;;
+checkpatch) pkgs=(linux-source-6.1 perl xz-utils) ;;
 vm | all) pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}") ;;
-*) echo "deps.sh: unknown set '$what' (use build, vm or all)" >&2; exit 2 ;;
+*) echo "deps.sh: unknown set '$what' (use build, checkpatch, vm or all)" >&2; exit 2 ;;
 esac
 for p in "${pkgs[@]}"; do need_pkg "$p"; done
 
 mapfile -t kernels < <("$here/kernels.sh" 2>/dev/null || { apt_update_once; "$here/kernels.sh"; })
 for k in "${kernels[@]}"; do
+	[[ "$what" == checkpatch ]] && break
 	need_pkg "linux-headers-$k"
 	if [[ "$what" != build ]]; then
 		# The -unsigned image (where it exists) avoids pulling the signed-image shim tooling.

@@ -21,4 +21,17 @@ struct xt_daddr_tginfo {
 	union nf_inet_addr daddr;
 };
 
+/* Revision 1: map mode. The VIP comes from the namespace's table, managed
+ * over the "l3dsr" generic netlink family (linux/l3dsr.h).
+ */
+enum {
+	XT_DADDR_F_MAP = 1 << 0,
+};
+
+#define XT_DADDR_F_ALL	XT_DADDR_F_MAP
+
+struct xt_daddr_tginfo_v1 {
+	__u32 flags;
+};
+
 #endif /* _UAPI_XT_DADDR_H */

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * l3dsr: the generic netlink ABI of xt_DADDR's map mode.
+ *
+ * This header is the single source of that ABI. The Go package genl/ is
+ * checked against it by a test that parses this file.
+ *
+ * Map mode is xt_DADDR revision 1 with XT_DADDR_F_MAP:
+ *
+ *   iptables -t raw -A PREROUTING -j DADDR --map
+ *
+ * One rule serves every VIP. Each network namespace has one table:
+ *
+ *   key   (family, DSCP 0..63, local destination address or "any")
+ *   value the VIP, of the key's family
+ *
+ * A packet is looked up first by (family, DSCP, its destination address),
+ * then by (family, DSCP, any); no entry leaves it untouched.
+ *
+ * Commands and their attributes:
+ *
+ *  L3DSR_CMD_MAP_ADD     L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL], VIP }
+ *                        create-only; with NLM_F_REPLACE an existing
+ *                        entry's VIP is replaced (counters kept)
+ *  L3DSR_CMD_MAP_DEL     L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL] }
+ *  L3DSR_CMD_MAP_GET     doit: L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL] }
+ *                        dumpit: every entry; each reply carries
+ *                        L3DSR_A_GENERATION, and an interrupted dump is
+ *                        flagged NLM_F_DUMP_INTR
+ *                        replies: L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL],
+ *                                 VIP, PACKETS, BYTES }
+ *  L3DSR_CMD_MAP_FLUSH   [L3DSR_A_FAMILY] (all families when absent)
+ *  L3DSR_CMD_REPLACE_BEGIN  reply: L3DSR_A_REPLACE_ID
+ *  L3DSR_CMD_REPLACE_ADD    L3DSR_A_REPLACE_ID, L3DSR_A_ENTRY...
+ *                           (as many per message as fit)
+ *  L3DSR_CMD_REPLACE_COMMIT L3DSR_A_REPLACE_ID: the staged table becomes
+ *                           the table in one pointer swap; traffic sees
+ *                           the old table or the new one, never a mix
+ *  L3DSR_CMD_REPLACE_ABORT  L3DSR_A_REPLACE_ID
+ *  L3DSR_CMD_STATS_GET   reply: L3DSR_A_STATS { REWRITTEN, NO_ENTRY,
+ *                               ERRORS, ENTRIES }, L3DSR_A_GENERATION
+ *
+ * One replace may be staged per namespace at a time: a new BEGIN discards
+ * an older staged table, and commands naming its id then fail (-ESTALE).
+ * All commands need CAP_NET_ADMIN in the namespace's user namespace.
+ */
+#ifndef _UAPI_LINUX_L3DSR_H
+#define _UAPI_LINUX_L3DSR_H
+
+#include <linux/types.h>
+
+#define L3DSR_GENL_NAME		"l3dsr"
+#define L3DSR_GENL_VERSION	1
+
+/* Most entries one namespace's table may hold. */
+#define L3DSR_MAX_ENTRIES	1048576
+#define L3DSR_DSCP_MAX		63
+
+enum l3dsr_cmd {
+	L3DSR_CMD_UNSPEC,
+	L3DSR_CMD_MAP_ADD,
+	L3DSR_CMD_MAP_DEL,
+	L3DSR_CMD_MAP_GET,
+	L3DSR_CMD_MAP_FLUSH,
+	L3DSR_CMD_REPLACE_BEGIN,
+	L3DSR_CMD_REPLACE_ADD,
+	L3DSR_CMD_REPLACE_COMMIT,
+	L3DSR_CMD_REPLACE_ABORT,
+	L3DSR_CMD_STATS_GET,
+	__L3DSR_CMD_MAX
+};
+
+#define L3DSR_CMD_MAX (__L3DSR_CMD_MAX - 1)
+
+enum l3dsr_attr {
+	L3DSR_A_UNSPEC,
+	L3DSR_A_ENTRY,		/* nested: enum l3dsr_entry_attr */
+	L3DSR_A_REPLACE_ID,	/* u32 */
+	L3DSR_A_GENERATION,	/* u32: bumped by every change */
+	L3DSR_A_STATS,		/* nested: enum l3dsr_stats_attr */
+	L3DSR_A_FAMILY,		/* u8: AF_INET or AF_INET6 */
+	L3DSR_A_PAD,
+	__L3DSR_A_MAX
+};
+
+#define L3DSR_A_MAX (__L3DSR_A_MAX - 1)
+
+enum l3dsr_entry_attr {
+	L3DSR_ENTRY_A_UNSPEC,
+	L3DSR_ENTRY_A_FAMILY,	/* u8: AF_INET or AF_INET6 */
+	L3DSR_ENTRY_A_DSCP,	/* u8: 0..63 */
+	L3DSR_ENTRY_A_LOCAL,	/* binary, 4 or 16 bytes; absent: any */
+	L3DSR_ENTRY_A_VIP,	/* binary, 4 or 16 bytes */
+	L3DSR_ENTRY_A_PACKETS,	/* u64, replies only */
+	L3DSR_ENTRY_A_BYTES,	/* u64, replies only */
+	L3DSR_ENTRY_A_PAD,
+	__L3DSR_ENTRY_A_MAX
+};
+
+#define L3DSR_ENTRY_A_MAX (__L3DSR_ENTRY_A_MAX - 1)
+
+enum l3dsr_stats_attr {
+	L3DSR_STATS_A_UNSPEC,
+	L3DSR_STATS_A_REWRITTEN,	/* u64: packets given their VIP */
+	L3DSR_STATS_A_NO_ENTRY,		/* u64: packets with no entry */
+	L3DSR_STATS_A_ERRORS,		/* u64: packets dropped, not writable */
+	L3DSR_STATS_A_ENTRIES,		/* u32: entries in the table */
+	L3DSR_STATS_A_PAD,
+	__L3DSR_STATS_A_MAX
+};
+
+#define L3DSR_STATS_A_MAX (__L3DSR_STATS_A_MAX - 1)
+
+#endif /* _UAPI_LINUX_L3DSR_H */
