@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,12 @@ type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
+
+// usageErrorf makes a usage error (exit 2) from a message that names the bad
+// value and the fix.
+func usageErrorf(format string, a ...any) error {
+	return &usageError{fmt.Errorf(format, a...)}
+}
 
 type cli struct {
 	root *cobra.Command
@@ -43,5 +50,6 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
 		return &usageError{err}
 	})
 	c.root.AddCommand(newVersionCmd())
+	c.root.AddCommand(newRuleCmd())
 	return c
 }

@@ -1,0 +1,655 @@
+// Package genl is a typed client of the "l3dsr" generic netlink family of the
+// xt_DADDR kernel module: the per-network-namespace DSCP→VIP table that
+// xt_DADDR's map mode (iptables -t raw -A PREROUTING -j DADDR --map) looks
+// packets up in.
+//
+// The ABI is defined by kmod/uapi/linux/l3dsr.h; abi_test.go keeps this
+// package's constants equal to it.
+//
+// The package never prints: every failure is returned as an error that says
+// what was being done, and carries the kernel's extended-ack text when the
+// kernel gave one.
+package genl
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotLoaded is returned (errors.Is) by Dial when the kernel has no
+// "l3dsr" generic netlink family: the module is not loaded and could not be
+// autoloaded.
+var ErrNotLoaded = errors.New("the l3dsr kernel module is not loaded: run 'modprobe xt_DADDR' (install the l3dsr-dkms package if modprobe cannot find it)")
+
+// ErrNotFound is matched (errors.Is) by the error of an operation on an
+// entry that does not exist (the kernel's ENOENT).
+var ErrNotFound = errors.New("no such entry")
+
+// ErrExists is matched (errors.Is) by the error of a create-only Add whose
+// key is already in the table (the kernel's EEXIST).
+var ErrExists = errors.New("an entry with this key exists")
+
+// ErrDumpInterrupted is returned (errors.Is) by List when the table kept
+// changing during every attempt to read it.
+var ErrDumpInterrupted = errors.New("the table changed while it was being read")
+
+// Limits of one REPLACE_ADD message: well under the default socket buffers
+// (about 208 KiB), and few enough entries that a rejection is cheap to
+// locate.
+const (
+	maxBatchEntries = 512
+	maxBatchBytes   = 32 << 10
+	// maxDumpAttempts bounds how often List retries an interrupted dump.
+	maxDumpAttempts = 10
+)
+
+// Client talks to the l3dsr family in one network namespace. It is not safe
+// for concurrent use.
+type Client struct {
+	c      *genetlink.Conn
+	family genetlink.Family
+}
+
+// An Option configures Dial.
+type Option func(*options)
+
+type options struct {
+	netns int
+}
+
+// WithNetNS makes the client operate in the network namespace referred to
+// by the open file descriptor fd (e.g. of /run/netns/NAME or
+// /proc/PID/ns/net). Without it, the client uses the calling thread's
+// namespace.
+func WithNetNS(fd int) Option {
+	return func(o *options) { o.netns = fd }
+}
+
+// Dial opens a generic netlink socket and resolves the l3dsr family by name.
+// If the family does not exist the error matches ErrNotLoaded.
+func Dial(opts ...Option) (*Client, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// Strict turns on extended acks, so the kernel's message for a rejected
+	// request reaches the error.
+	conn, err := genetlink.Dial(&netlink.Config{NetNS: o.netns, Strict: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening a generic netlink socket: %w", err)
+	}
+	// NETLINK_CAP_ACK stays off: mdlayher/netlink cannot find the
+	// extended-ack attributes in a capped error message.
+	c, err := newClient(conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newClient resolves the family on an open connection.
+func newClient(conn *genetlink.Conn) (*Client, error) {
+	f, err := conn.GetFamily(FamilyName)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, &notLoadedError{cause: err}
+		}
+		return nil, fmt.Errorf("resolving the generic netlink family %q: %w", FamilyName, err)
+	}
+	return &Client{c: conn, family: f}, nil
+}
+
+type notLoadedError struct{ cause error }
+
+func (e *notLoadedError) Error() string        { return ErrNotLoaded.Error() }
+func (e *notLoadedError) Unwrap() error        { return e.cause }
+func (e *notLoadedError) Is(target error) bool { return target == ErrNotLoaded }
+
+// Close closes the netlink socket.
+func (c *Client) Close() error {
+	return c.c.Close()
+}
+
+// FamilyVersion is the version the kernel reports for the family.
+func (c *Client) FamilyVersion() uint8 {
+	return c.family.Version
+}
+
+// Add adds e to the table. Without replace an existing entry with e's key
+// is an error (matching ErrExists); with replace the entry is created or its
+// VIP replaced (the kernel keeps its counters).
+func (c *Client) Add(e Entry, replace bool) error {
+	e, err := e.normalize()
+	if err != nil {
+		return fmt.Errorf("adding %v: %w", e, err)
+	}
+	ae := netlink.NewAttributeEncoder()
+	ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
+		encodeEntry(nae, e)
+		return nil
+	})
+	flags := netlink.Request | netlink.Acknowledge | netlink.Create
+	if replace {
+		flags |= netlink.Replace
+	} else {
+		flags |= netlink.Excl
+	}
+	if _, err := c.execute(cmdMapAdd, flags, ae); err != nil {
+		return fmt.Errorf("adding %v: %w", e, err)
+	}
+	return nil
+}
+
+// Delete removes the entry with key k. A missing entry is an error matching
+// ErrNotFound.
+func (c *Client) Delete(k Key) error {
+	k, err := k.normalize()
+	if err != nil {
+		return fmt.Errorf("deleting %v: %w", k, err)
+	}
+	ae := netlink.NewAttributeEncoder()
+	ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
+		encodeKey(nae, k)
+		return nil
+	})
+	if _, err := c.execute(cmdMapDel, netlink.Request|netlink.Acknowledge, ae); err != nil {
+		return fmt.Errorf("deleting %v: %w", k, err)
+	}
+	return nil
+}
+
+// Get returns the entry with key k and its counters. A missing entry is an
+// error matching ErrNotFound.
+func (c *Client) Get(k Key) (Entry, error) {
+	k, err := k.normalize()
+	if err != nil {
+		return Entry{}, fmt.Errorf("getting %v: %w", k, err)
+	}
+	ae := netlink.NewAttributeEncoder()
+	ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
+		encodeKey(nae, k)
+		return nil
+	})
+	msgs, err := c.execute(cmdMapGet, netlink.Request, ae)
+	if err != nil {
+		return Entry{}, fmt.Errorf("getting %v: %w", k, err)
+	}
+	var entries []Entry
+	for _, m := range msgs {
+		r, err := parseReply(m.Data)
+		if err != nil {
+			return Entry{}, fmt.Errorf("getting %v: %w", k, err)
+		}
+		entries = append(entries, r.entries...)
+	}
+	if len(entries) != 1 {
+		return Entry{}, fmt.Errorf("getting %v: the kernel answered with %d entries, want 1", k, len(entries))
+	}
+	return entries[0], nil
+}
+
+// List returns every entry of the table with its counters, from one
+// consistent version of the table. The dump is bracketed by two reads of the
+// table's generation: a dump during which the table changed (the kernel
+// flags it NLM_F_DUMP_INTR, ends it early, or its replies carry another
+// generation) is retried a few times, then reported as an error matching
+// ErrDumpInterrupted.
+//
+// The bracket is needed because the kernel may flag only the final
+// NLMSG_DONE of an interrupted dump, and mdlayher/netlink consumes that
+// message without showing its flags.
+func (c *Client) List() ([]Entry, error) {
+	for range maxDumpAttempts {
+		before, err := c.Stats()
+		if err != nil {
+			return nil, fmt.Errorf("listing the table: %w", err)
+		}
+		entries, gen, consistent, err := c.dumpOnce()
+		if err != nil {
+			return nil, fmt.Errorf("listing the table: %w", err)
+		}
+		after, err := c.Stats()
+		if err != nil {
+			return nil, fmt.Errorf("listing the table: %w", err)
+		}
+		if consistent && before.Generation == after.Generation &&
+			(gen == nil || *gen == before.Generation) {
+			return entries, nil
+		}
+	}
+	return nil, fmt.Errorf("listing the table: %w in each of %d attempts: try again", ErrDumpInterrupted, maxDumpAttempts)
+}
+
+// dumpOnce runs one dump. consistent is false if a reply was flagged
+// NLM_F_DUMP_INTR, if the replies carry different generations, or if the
+// kernel ended the dump with EINTR or EAGAIN; gen is the replies'
+// generation, nil if none carried one.
+func (c *Client) dumpOnce() (entries []Entry, gen *uint32, consistent bool, err error) {
+	req, err := c.c.Send(c.message(cmdMapGet, nil), c.family.ID, netlink.Request|netlink.Dump)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	msgs, nmsgs, err := c.c.Receive()
+	if err != nil {
+		err = wrapKernel(err, "")
+		var ke *KernelError
+		if errors.As(err, &ke) && (ke.Errno == unix.EINTR || ke.Errno == unix.EAGAIN) {
+			return nil, nil, false, nil
+		}
+		return nil, nil, false, err
+	}
+	if err := netlink.Validate(req, nmsgs); err != nil {
+		return nil, nil, false, err
+	}
+	consistent = true
+	for i, m := range msgs {
+		if nmsgs[i].Header.Flags&netlink.DumpInterrupted != 0 {
+			consistent = false
+		}
+		r, err := parseReply(m.Data)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if r.haveGen {
+			if gen != nil && r.generation != *gen {
+				consistent = false
+			}
+			g := r.generation
+			gen = &g
+		}
+		entries = append(entries, r.entries...)
+	}
+	return entries, gen, consistent, nil
+}
+
+// Flush removes every entry of family f, or of both families with
+// AllFamilies.
+func (c *Client) Flush(f Family) error {
+	ae := netlink.NewAttributeEncoder()
+	switch f {
+	case AllFamilies:
+	case IPv4, IPv6:
+		ae.Uint8(attrFamily, uint8(f))
+	default:
+		return fmt.Errorf("flushing: %w", invalidf("address family %d is not supported: use IPv4 (%d), IPv6 (%d) or all (0)", uint8(f), IPv4, IPv6))
+	}
+	if _, err := c.execute(cmdMapFlush, netlink.Request|netlink.Acknowledge, ae); err != nil {
+		return fmt.Errorf("flushing %v: %w", f, err)
+	}
+	return nil
+}
+
+// Stats returns the table's totals.
+func (c *Client) Stats() (Stats, error) {
+	msgs, err := c.execute(cmdStatsGet, netlink.Request, nil)
+	if err != nil {
+		return Stats{}, fmt.Errorf("reading the statistics: %w", err)
+	}
+	if len(msgs) != 1 {
+		return Stats{}, fmt.Errorf("reading the statistics: the kernel answered with %d messages, want 1", len(msgs))
+	}
+	r, err := parseReply(msgs[0].Data)
+	if err != nil {
+		return Stats{}, fmt.Errorf("reading the statistics: %w", err)
+	}
+	if !r.haveStats {
+		return Stats{}, fmt.Errorf("reading the statistics: the reply has no statistics attribute")
+	}
+	r.stats.Generation = r.generation
+	return r.stats, nil
+}
+
+// Replace makes entries the whole table (both families), atomically:
+// traffic sees the old table or the new one, never a mix. The entries are
+// checked first (nothing is sent if one is invalid or two share a key),
+// then staged over as many messages as needed and committed; on any error
+// the staged table is aborted and the old table stays.
+func (c *Client) Replace(entries []Entry) (err error) {
+	if len(entries) > MaxEntries {
+		return fmt.Errorf("replacing the table: %w", invalidf("%d entries are more than the table holds (%d)", len(entries), MaxEntries))
+	}
+	// Check everything and encode each entry once, before the first message.
+	encoded := make([][]byte, len(entries))
+	norm := make([]Entry, len(entries))
+	seen := make(map[Key]int, len(entries))
+	for i, e := range entries {
+		n, err := e.normalize()
+		if err != nil {
+			return fmt.Errorf("replacing the table: entry %d (%v): %w", i, e, err)
+		}
+		k := n.Key()
+		if j, dup := seen[k]; dup {
+			return fmt.Errorf("replacing the table: %w", invalidf("entries %d and %d have the same key (%v): keep one", j, i, k))
+		}
+		seen[k] = i
+		norm[i] = n
+		ae := netlink.NewAttributeEncoder()
+		ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
+			encodeEntry(nae, n)
+			return nil
+		})
+		if encoded[i], err = ae.Encode(); err != nil {
+			return fmt.Errorf("replacing the table: encoding entry %d: %w", i, err)
+		}
+	}
+
+	id, err := c.replaceBegin()
+	if err != nil {
+		return fmt.Errorf("replacing the table: %w", err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// A stale id (superseded by another BEGIN) has nothing to abort.
+		if aerr := c.replaceIDCommand(cmdReplaceAbort, id); aerr != nil && !errors.Is(aerr, unix.ESTALE) {
+			err = fmt.Errorf("%w (and aborting the staged table failed: %v)", err, aerr)
+		}
+	}()
+
+	for start := 0; start < len(encoded); {
+		end, size := start, 0
+		for end < len(encoded) && end-start < maxBatchEntries && size+len(encoded[end]) <= maxBatchBytes {
+			size += len(encoded[end])
+			end++
+		}
+		if err := c.replaceAdd(id, encoded[start:end]); err != nil {
+			err = locateEntry(err, encoded[start:end], norm[start:end], start)
+			return fmt.Errorf("replacing the table: staging entries %d-%d of %d: %w", start, end-1, len(encoded), err)
+		}
+		start = end
+	}
+	if err := c.replaceIDCommand(cmdReplaceCommit, id); err != nil {
+		return fmt.Errorf("replacing the table: committing %d entries: %w", len(entries), err)
+	}
+	return nil
+}
+
+func (c *Client) replaceBegin() (uint32, error) {
+	msgs, err := c.execute(cmdReplaceBegin, netlink.Request, nil)
+	if err != nil {
+		return 0, fmt.Errorf("beginning: %w", err)
+	}
+	for _, m := range msgs {
+		r, err := parseReply(m.Data)
+		if err != nil {
+			return 0, fmt.Errorf("beginning: %w", err)
+		}
+		if r.haveReplaceID {
+			return r.replaceID, nil
+		}
+	}
+	return 0, errors.New("beginning: the reply has no replace id")
+}
+
+func (c *Client) replaceIDCommand(cmd uint8, id uint32) error {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(attrReplaceID, id)
+	_, err := c.execute(cmd, netlink.Request|netlink.Acknowledge, ae)
+	return err
+}
+
+// replaceAdd sends one REPLACE_ADD: the replace id, then the entries
+// (each an encoded L3DSR_A_ENTRY nest).
+func (c *Client) replaceAdd(id uint32, batch [][]byte) error {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(attrReplaceID, id)
+	b, err := ae.Encode()
+	if err != nil {
+		return err
+	}
+	for _, e := range batch {
+		b = append(b, e...)
+	}
+	msg := c.message(cmdReplaceAdd, b)
+	if _, err := c.c.Execute(msg, c.family.ID, netlink.Request|netlink.Acknowledge); err != nil {
+		return wrapKernel(err, "")
+	}
+	return nil
+}
+
+// locateEntry names the entry of a REPLACE_ADD batch that the kernel's
+// extack offset points into, if it points into one.
+func locateEntry(err error, batch [][]byte, entries []Entry, first int) error {
+	var ke *KernelError
+	if !errors.As(err, &ke) || ke.Offset == 0 {
+		return err
+	}
+	// Offsets count from the netlink header: 16 bytes, then the 4-byte
+	// genetlink header, then the 8-byte replace id attribute.
+	off := 16 + 4 + 8
+	for i, e := range batch {
+		if ke.Offset >= off && ke.Offset < off+len(e) {
+			return fmt.Errorf("entry %d (%v): %w", first+i, entries[i], err)
+		}
+		off += len(e)
+	}
+	return err
+}
+
+func (c *Client) message(cmd uint8, data []byte) genetlink.Message {
+	return genetlink.Message{
+		Header: genetlink.Header{Command: cmd, Version: genlVersion},
+		Data:   data,
+	}
+}
+
+// execute sends one request and returns the replies. Commands without a
+// reply are sent with NLM_F_ACK so that success is confirmed too.
+func (c *Client) execute(cmd uint8, flags netlink.HeaderFlags, ae *netlink.AttributeEncoder) ([]genetlink.Message, error) {
+	var data []byte
+	if ae != nil {
+		var err error
+		if data, err = ae.Encode(); err != nil {
+			return nil, err
+		}
+	}
+	msgs, err := c.c.Execute(c.message(cmd, data), c.family.ID, flags)
+	if err != nil {
+		notFound := ""
+		if cmd == cmdMapGet || cmd == cmdMapDel || cmd == cmdMapAdd {
+			notFound = ErrNotFound.Error()
+		}
+		return nil, wrapKernel(err, notFound)
+	}
+	if flags&netlink.Acknowledge != 0 {
+		// The only reply is the acknowledgement.
+		return nil, nil
+	}
+	return msgs, nil
+}
+
+// KernelError is an error the kernel returned for a request: its errno and,
+// when it gave one, its extended-ack message.
+type KernelError struct {
+	Errno unix.Errno
+	// Message is the kernel's extended-ack message, if any.
+	Message string
+	// Offset is the extended-ack offset of the bad attribute in the
+	// request, counted from its netlink header; 0 if none.
+	Offset int
+	// notFound, if set, is the text for a bare ENOENT.
+	notFound string
+	cause    error
+}
+
+func (e *KernelError) Error() string {
+	text := e.Errno.Error()
+	switch {
+	case e.Errno == unix.EPERM || e.Errno == unix.EACCES:
+		text += " (this needs CAP_NET_ADMIN in the network namespace: run as root)"
+	case e.Errno == unix.ENOENT && e.notFound != "" && e.Message == "":
+		text = e.notFound
+	}
+	if e.Message != "" {
+		return e.Message + " (" + text + ")"
+	}
+	return text
+}
+
+// Unwrap returns the *netlink.OpError the error came in.
+func (e *KernelError) Unwrap() error { return e.cause }
+
+// Is makes the error match ErrNotFound for ENOENT and ErrExists for EEXIST.
+func (e *KernelError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.Errno == unix.ENOENT
+	case ErrExists:
+		return e.Errno == unix.EEXIST
+	}
+	return false
+}
+
+// wrapKernel turns a netlink error carrying a kernel errno into a
+// *KernelError; other errors are returned as they are.
+func wrapKernel(err error, notFound string) error {
+	var oe *netlink.OpError
+	var errno unix.Errno
+	if !errors.As(err, &oe) || !errors.As(oe.Err, &errno) {
+		return err
+	}
+	ke := &KernelError{Errno: errno, notFound: notFound, cause: err}
+	// The extended ack may sit in an inner OpError.
+	for e := error(oe); e != nil; e = errors.Unwrap(e) {
+		if o, ok := e.(*netlink.OpError); ok && (o.Message != "" || o.Offset != 0) {
+			ke.Message, ke.Offset = o.Message, o.Offset
+			break
+		}
+	}
+	return ke
+}
+
+// Encoding and decoding of the attributes.
+
+func encodeKey(ae *netlink.AttributeEncoder, k Key) {
+	ae.Uint8(entryAttrFamily, uint8(k.Family))
+	ae.Uint8(entryAttrDSCP, k.DSCP)
+	if k.Local.IsValid() {
+		ae.Bytes(entryAttrLocal, k.Local.AsSlice())
+	}
+}
+
+func encodeEntry(ae *netlink.AttributeEncoder, e Entry) {
+	encodeKey(ae, e.Key())
+	ae.Bytes(entryAttrVIP, e.VIP.AsSlice())
+}
+
+// reply is what one message from the kernel carries.
+type reply struct {
+	entries       []Entry
+	generation    uint32
+	haveGen       bool
+	replaceID     uint32
+	haveReplaceID bool
+	stats         Stats
+	haveStats     bool
+}
+
+// parseReply decodes the attributes of one reply. Unknown attributes are
+// skipped, so that a newer kernel may add some.
+func parseReply(b []byte) (reply, error) {
+	var r reply
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return r, fmt.Errorf("decoding a reply: %w", err)
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case attrEntry:
+			var e Entry
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				var err error
+				e, err = decodeEntry(nad)
+				return err
+			})
+			r.entries = append(r.entries, e)
+		case attrGeneration:
+			r.generation, r.haveGen = ad.Uint32(), true
+		case attrReplaceID:
+			r.replaceID, r.haveReplaceID = ad.Uint32(), true
+		case attrStats:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				r.stats = decodeStats(nad)
+				return nil
+			})
+			r.haveStats = true
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return reply{}, fmt.Errorf("decoding a reply: %w", err)
+	}
+	return r, nil
+}
+
+func decodeEntry(ad *netlink.AttributeDecoder) (Entry, error) {
+	var e Entry
+	var local, vip []byte
+	var haveFamily, haveDSCP bool
+	for ad.Next() {
+		switch ad.Type() {
+		case entryAttrFamily:
+			e.Family, haveFamily = Family(ad.Uint8()), true
+		case entryAttrDSCP:
+			e.DSCP, haveDSCP = ad.Uint8(), true
+		case entryAttrLocal:
+			local = ad.Bytes()
+		case entryAttrVIP:
+			vip = ad.Bytes()
+		case entryAttrPackets:
+			e.Packets = ad.Uint64()
+		case entryAttrBytes:
+			e.Bytes = ad.Uint64()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return e, err
+	}
+	if !haveFamily || !haveDSCP || vip == nil {
+		return e, fmt.Errorf("an entry in the reply lacks its family, DSCP or VIP")
+	}
+	n := e.Family.addrLen()
+	if n == 0 {
+		return e, fmt.Errorf("an entry in the reply has the unknown address family %d", uint8(e.Family))
+	}
+	var ok bool
+	if e.VIP, ok = addrFromBytes(vip, n); !ok {
+		return e, fmt.Errorf("an %v entry in the reply has a VIP of %d bytes", e.Family, len(vip))
+	}
+	if local != nil {
+		if e.Local, ok = addrFromBytes(local, n); !ok {
+			return e, fmt.Errorf("an %v entry in the reply has a local address of %d bytes", e.Family, len(local))
+		}
+	}
+	return e, nil
+}
+
+func addrFromBytes(b []byte, n int) (netip.Addr, bool) {
+	if len(b) != n {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFromSlice(b)
+}
+
+func decodeStats(ad *netlink.AttributeDecoder) Stats {
+	var s Stats
+	for ad.Next() {
+		switch ad.Type() {
+		case statsAttrRewritten:
+			s.Rewritten = ad.Uint64()
+		case statsAttrNoEntry:
+			s.NoEntry = ad.Uint64()
+		case statsAttrErrors:
+			s.Errors = ad.Uint64()
+		case statsAttrEntries:
+			s.Entries = ad.Uint32()
+		}
+	}
+	return s
+}

@@ -1,0 +1,268 @@
+//go:build linux
+
+package genl
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The tests below run against the real kernel module, each in a fresh
+// network namespace. They need root and xt_DADDR loaded (or loadable), so
+// they only run when asked:
+//
+//	L3DSR_INTEGRATION=1 go test -run Integration ./genl
+//
+// or, in a VM, a binary built with `go test -c ./genl`:
+//
+//	L3DSR_INTEGRATION=1 ./genl.test -test.run Integration -test.v
+const integrationEnv = "L3DSR_INTEGRATION"
+
+func integration(t *testing.T) {
+	t.Helper()
+	if os.Getenv(integrationEnv) != "1" {
+		t.Skipf("set %s=1 to run against the kernel (root, xt_DADDR available)", integrationEnv)
+	}
+}
+
+// newNetNS creates a network namespace and returns an fd for it. The
+// thread that created it is never given back to the Go scheduler.
+func newNetNS(t *testing.T) int {
+	t.Helper()
+	type result struct {
+		fd  int
+		err error
+	}
+	ch := make(chan result)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		ch <- result{fd, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("creating a network namespace: %v", r.err)
+	}
+	t.Cleanup(func() { unix.Close(r.fd) })
+	return r.fd
+}
+
+func dialNetNS(t *testing.T, fd int) *Client {
+	t.Helper()
+	c, err := Dial(WithNetNS(fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestIntegrationOperations(t *testing.T) {
+	integration(t)
+	c := dialNetNS(t, newNetNS(t))
+	a := netip.MustParseAddr
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	v4 := Entry{DSCP: 1, VIP: a("10.0.0.1")}
+	v4l := Entry{DSCP: 1, Local: a("10.1.0.10"), VIP: a("10.0.0.2")}
+	v6 := Entry{DSCP: 63, Local: a("fd00::10"), VIP: a("2001:db8::1")}
+	must(c.Add(v4, false))
+	must(c.Add(v4l, false))
+	must(c.Add(v6, false))
+
+	err := c.Add(v4, false)
+	var ke *KernelError
+	if !errors.Is(err, ErrExists) || !errors.As(err, &ke) || ke.Message == "" {
+		t.Errorf("duplicate add: %v, want EEXIST with an extack message", err)
+	}
+	must(c.Add(Entry{DSCP: 1, VIP: a("10.0.0.9")}, true))
+	got, err := c.Get(Key{Family: IPv4, DSCP: 1})
+	must(err)
+	if got.VIP != a("10.0.0.9") || got.Family != IPv4 {
+		t.Errorf("after replace: %+v", got)
+	}
+	// Replace creates a missing entry too.
+	must(c.Add(Entry{DSCP: 2, VIP: a("10.0.0.3")}, true))
+
+	list, err := c.List()
+	must(err)
+	if len(list) != 4 {
+		t.Errorf("list: %v", list)
+	}
+	st, err := c.Stats()
+	must(err)
+	if st.Entries != 4 || st.Generation == 0 {
+		t.Errorf("stats: %+v", st)
+	}
+
+	must(c.Delete(v4l.Key()))
+	if err := c.Delete(v4l.Key()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete: %v, want ErrNotFound", err)
+	}
+	if _, err := c.Get(v4l.Key()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("get deleted: %v, want ErrNotFound", err)
+	}
+	must(c.Flush(IPv4))
+	list, err = c.List()
+	must(err)
+	if len(list) != 1 || list[0].Family != IPv6 || list[0].Local != v6.Local {
+		t.Errorf("after flushing IPv4: %v", list)
+	}
+	must(c.Flush(AllFamilies))
+	if list, err = c.List(); err != nil || len(list) != 0 {
+		t.Errorf("after flushing all: %v, %v", list, err)
+	}
+}
+
+func TestIntegrationReplace65536(t *testing.T) {
+	integration(t)
+	ns1 := newNetNS(t)
+	c := dialNetNS(t, ns1)
+	entries := bigTable(65536)
+	start := time.Now()
+	if err := c.Replace(entries); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("replace of %d entries took %v", len(entries), time.Since(start))
+	start = time.Now()
+	list, err := c.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("list of %d entries took %v", len(list), time.Since(start))
+	if len(list) != len(entries) {
+		t.Errorf("%d entries listed, want %d", len(list), len(entries))
+	}
+	want := make(map[Key]netip.Addr, len(entries))
+	for _, e := range entries {
+		want[e.Key()] = e.VIP
+	}
+	for _, e := range list {
+		if want[e.Key()] != e.VIP {
+			t.Fatalf("%v: want VIP %v", e, want[e.Key()])
+		}
+	}
+
+	// Another namespace has its own, empty table.
+	c2 := dialNetNS(t, newNetNS(t))
+	if st, err := c2.Stats(); err != nil || st.Entries != 0 {
+		t.Errorf("second namespace: %+v, %v; want an empty table", st, err)
+	}
+	if st, err := c.Stats(); err != nil || st.Entries != uint32(len(entries)) {
+		t.Errorf("first namespace: %+v, %v", st, err)
+	}
+}
+
+// Bad requests, sent raw (past the client's own checks), are rejected with
+// an errno and an extack message.
+func TestIntegrationRawRejections(t *testing.T) {
+	integration(t)
+	c := dialNetNS(t, newNetNS(t))
+	if err := c.Add(Entry{DSCP: 5, VIP: netip.MustParseAddr("10.0.0.5")}, false); err != nil {
+		t.Fatal(err)
+	}
+	entry := func(attrs ...func(ae *netlink.AttributeEncoder)) func(*netlink.AttributeEncoder) {
+		return func(ae *netlink.AttributeEncoder) {
+			ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
+				for _, f := range attrs {
+					f(nae)
+				}
+				return nil
+			})
+		}
+	}
+	fam := func(f uint8) func(*netlink.AttributeEncoder) {
+		return func(ae *netlink.AttributeEncoder) { ae.Uint8(entryAttrFamily, f) }
+	}
+	dscp := func(d uint8) func(*netlink.AttributeEncoder) {
+		return func(ae *netlink.AttributeEncoder) { ae.Uint8(entryAttrDSCP, d) }
+	}
+	vip := func(s string) func(*netlink.AttributeEncoder) {
+		return func(ae *netlink.AttributeEncoder) { ae.Bytes(entryAttrVIP, netip.MustParseAddr(s).AsSlice()) }
+	}
+	local := func(s string) func(*netlink.AttributeEncoder) {
+		return func(ae *netlink.AttributeEncoder) { ae.Bytes(entryAttrLocal, netip.MustParseAddr(s).AsSlice()) }
+	}
+	addFlags := netlink.Request | netlink.Acknowledge
+	tests := []struct {
+		name  string
+		cmd   uint8
+		flags netlink.HeaderFlags
+		data  func() []byte
+		errno unix.Errno
+		text  string // a part of the extack message
+	}{
+		{"DSCP 64", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(64), vip("10.0.0.1"))), unix.EINVAL, ""},
+		{"family mismatch", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("2001:db8::1"))), unix.EINVAL, "family mismatch"},
+		{"missing VIP", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1))), unix.EINVAL, "VIP"},
+		{"missing family", cmdMapAdd, addFlags, enc(entry(dscp(1), vip("10.0.0.1"))), unix.EINVAL, "FAMILY"},
+		{"missing DSCP", cmdMapAdd, addFlags, enc(entry(fam(2), vip("10.0.0.1"))), unix.EINVAL, "DSCP"},
+		{"bad family", cmdMapAdd, addFlags, enc(entry(fam(7), dscp(1), vip("10.0.0.1"))), unix.EAFNOSUPPORT, "FAMILY"},
+		{"multicast VIP", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("224.0.0.1"))), unix.EINVAL, "unicast"},
+		{"unspecified local", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), local("0.0.0.0"), vip("10.0.0.1"))), unix.EINVAL, "LOCAL"},
+		{"duplicate on create", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(5), vip("10.0.0.6"))), unix.EEXIST, "exists"},
+		{"missing entry", cmdMapAdd, addFlags, enc(), unix.EINVAL, "ENTRY"},
+		{"nest without NLA_F_NESTED", cmdMapAdd, addFlags, func() []byte {
+			inner := enc(fam(2), dscp(1), vip("10.0.0.1"))()
+			b, _ := netlink.MarshalAttributes([]netlink.Attribute{{Type: attrEntry, Data: inner}})
+			return b
+		}, unix.EINVAL, "NLA_F_NESTED"},
+		{"counters sent", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("10.0.0.1"), func(ae *netlink.AttributeEncoder) { ae.Uint64(entryAttrPackets, 1) })), unix.EINVAL, "counter"},
+		{"VIP in a delete", cmdMapDel, addFlags, enc(entry(fam(2), dscp(5), vip("10.0.0.5"))), unix.EINVAL, "VIP"},
+		{"delete missing", cmdMapDel, addFlags, enc(entry(fam(2), dscp(6))), unix.ENOENT, ""},
+		{"stale replace id", cmdReplaceAdd, addFlags, enc(func(ae *netlink.AttributeEncoder) { ae.Uint32(attrReplaceID, 0xdead) }, entry(fam(2), dscp(1), vip("10.0.0.1"))), unix.ESTALE, "REPLACE_ID"},
+		{"commit without id", cmdReplaceCommit, addFlags, enc(), unix.EINVAL, "REPLACE_ID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := genetlink.Message{Header: genetlink.Header{Command: tt.cmd, Version: genlVersion}, Data: tt.data()}
+			_, err := c.c.Execute(msg, c.family.ID, tt.flags)
+			ke, ok := wrapKernel(err, "").(*KernelError)
+			if !ok {
+				t.Fatalf("err = %v, want a kernel error", err)
+			}
+			t.Logf("%v", ke)
+			if ke.Errno != tt.errno {
+				t.Errorf("errno %v, want %v", ke.Errno, tt.errno)
+			}
+			if tt.errno != unix.ENOENT && ke.Message == "" {
+				t.Errorf("no extack message")
+			}
+			if !strings.Contains(ke.Message, tt.text) {
+				t.Errorf("extack %q, want it to contain %q", ke.Message, tt.text)
+			}
+		})
+	}
+}
+
+func enc(fs ...func(*netlink.AttributeEncoder)) func() []byte {
+	return func() []byte {
+		ae := netlink.NewAttributeEncoder()
+		for _, f := range fs {
+			f(ae)
+		}
+		b, err := ae.Encode()
+		if err != nil {
+			panic(err)
+		}
+		return b
+	}
+}

@@ -1,0 +1,236 @@
+package genl
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// Family is an address family as the kernel numbers it (AF_INET,
+// AF_INET6). The values are the Linux ABI's, whatever the host OS.
+type Family uint8
+
+const (
+	// AllFamilies selects both families where an operation allows it
+	// (Flush).
+	AllFamilies Family = 0
+	// IPv4 is AF_INET.
+	IPv4 Family = 2
+	// IPv6 is AF_INET6.
+	IPv6 Family = 10
+)
+
+func (f Family) String() string {
+	switch f {
+	case AllFamilies:
+		return "all families"
+	case IPv4:
+		return "IPv4"
+	case IPv6:
+		return "IPv6"
+	}
+	return fmt.Sprintf("family(%d)", uint8(f))
+}
+
+// addrLen is the length of an address of family f on the wire.
+func (f Family) addrLen() int {
+	switch f {
+	case IPv4:
+		return 4
+	case IPv6:
+		return 16
+	}
+	return 0
+}
+
+// FamilyOf returns the family of a (IPv4 or IPv6), or AllFamilies (zero)
+// for the zero Addr.
+func FamilyOf(a netip.Addr) Family {
+	switch {
+	case a.Is4():
+		return IPv4
+	case a.Is6():
+		return IPv6
+	}
+	return AllFamilies
+}
+
+// Key identifies one entry of the table: (family, DSCP, local destination
+// address or any).
+type Key struct {
+	// Family may be left zero when Local is set: it is then Local's.
+	// With Local unset (any) it is required.
+	Family Family
+	// DSCP is the code, 0..63.
+	DSCP uint8
+	// Local is the local destination address the entry is limited to; the
+	// zero Addr means any.
+	Local netip.Addr
+}
+
+// Entry is one mapping of the table, with its counters when read back.
+type Entry struct {
+	// Family may be left zero: it is then the VIP's.
+	Family Family
+	// DSCP is the code, 0..63.
+	DSCP uint8
+	// Local is the local destination address the entry is limited to; the
+	// zero Addr means any.
+	Local netip.Addr
+	// VIP is the address the destination is rewritten to.
+	VIP netip.Addr
+	// Packets and Bytes count the packets rewritten by this entry. They are
+	// filled in by Get and List and ignored when sending.
+	Packets uint64
+	Bytes   uint64
+}
+
+// Key returns the key of e.
+func (e Entry) Key() Key {
+	f := e.Family
+	if f == AllFamilies {
+		f = FamilyOf(e.VIP)
+	}
+	return Key{Family: f, DSCP: e.DSCP, Local: e.Local}
+}
+
+// Stats are the table's totals in one network namespace.
+type Stats struct {
+	// Rewritten counts packets given their VIP.
+	Rewritten uint64
+	// NoEntry counts packets that went through a map-mode rule and found no
+	// entry (they pass untouched).
+	NoEntry uint64
+	// Errors counts packets dropped because they could not be rewritten.
+	Errors uint64
+	// Entries is the number of entries in the table.
+	Entries uint32
+	// Generation is bumped by every change of the table.
+	Generation uint32
+}
+
+func localString(a netip.Addr) string {
+	if !a.IsValid() {
+		return "any"
+	}
+	return a.String()
+}
+
+func (k Key) String() string {
+	return fmt.Sprintf("%v DSCP %d local %s", k.Family, k.DSCP, localString(k.Local))
+}
+
+func (e Entry) String() string {
+	return fmt.Sprintf("%v -> VIP %s", e.Key(), e.VIP)
+}
+
+// ErrInvalid is matched (errors.Is) by every error about a bad Key or
+// Entry, found before anything is sent to the kernel.
+var ErrInvalid = errors.New("invalid map entry")
+
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, a ...any) error {
+	return &invalidError{fmt.Sprintf(format, a...)}
+}
+
+// checkAddr rejects addresses the table cannot hold: zones and IPv4-mapped
+// IPv6 addresses. what names the address in the message.
+func checkAddr(what string, a netip.Addr) error {
+	if a.Zone() != "" {
+		return invalidf("%s %s has a zone (%%%s): the table has no interface, leave the zone out", what, a, a.Zone())
+	}
+	if a.Is4In6() {
+		return invalidf("%s %s is an IPv4-mapped IPv6 address: write it as %s", what, a, a.Unmap())
+	}
+	return nil
+}
+
+// normalize checks k and fills in its family.
+func (k Key) normalize() (Key, error) {
+	if k.DSCP > DSCPMax {
+		return k, invalidf("DSCP %d is out of range: use 0-%d", k.DSCP, DSCPMax)
+	}
+	switch k.Family {
+	case AllFamilies, IPv4, IPv6:
+	default:
+		return k, invalidf("address family %d is not supported: use IPv4 (%d) or IPv6 (%d)", uint8(k.Family), IPv4, IPv6)
+	}
+	if !k.Local.IsValid() {
+		if k.Family == AllFamilies {
+			return k, invalidf("the address family of the key DSCP %d local any is missing: give the family (IPv4 or IPv6) or a local address", k.DSCP)
+		}
+		return k, nil
+	}
+	if err := checkAddr("local address", k.Local); err != nil {
+		return k, err
+	}
+	if k.Local.IsUnspecified() {
+		return k, invalidf("local address %s is unspecified: leave the local address out to match any", k.Local)
+	}
+	if k.Local.IsMulticast() {
+		return k, invalidf("local address %s is a multicast address: use a unicast address of this host", k.Local)
+	}
+	lf := FamilyOf(k.Local)
+	if k.Family == AllFamilies {
+		k.Family = lf
+	} else if k.Family != lf {
+		return k, invalidf("local address %s is %v but the key's family is %v: use one family", k.Local, lf, k.Family)
+	}
+	return k, nil
+}
+
+// normalize checks e and fills in its family.
+func (e Entry) normalize() (Entry, error) {
+	if !e.VIP.IsValid() {
+		return e, invalidf("the VIP of DSCP %d is missing: give the address the code stands for", e.DSCP)
+	}
+	if err := checkAddr("VIP", e.VIP); err != nil {
+		return e, err
+	}
+	if e.VIP.IsUnspecified() {
+		return e, invalidf("VIP %s is unspecified: give the service address", e.VIP)
+	}
+	if e.VIP.Is4() && e.VIP.As4()[0] == 0 {
+		return e, invalidf("VIP %s is in 0.0.0.0/8, which is not a unicast destination: give the service address", e.VIP)
+	}
+	if e.VIP.IsMulticast() {
+		return e, invalidf("VIP %s is a multicast address: use a unicast VIP", e.VIP)
+	}
+	if e.VIP == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return e, invalidf("VIP %s is the broadcast address: use a unicast VIP", e.VIP)
+	}
+	vf := FamilyOf(e.VIP)
+	if e.Family != AllFamilies && e.Family != vf {
+		if e.Family != IPv4 && e.Family != IPv6 {
+			return e, invalidf("address family %d is not supported: use IPv4 (%d) or IPv6 (%d)", uint8(e.Family), IPv4, IPv6)
+		}
+		return e, invalidf("VIP %s is %v but the entry's family is %v: use one family", e.VIP, vf, e.Family)
+	}
+	if e.Local.IsValid() && FamilyOf(e.Local) != vf && checkAddr("local address", e.Local) == nil {
+		return e, invalidf("VIP %s is %v but local address %s is %v: use addresses of one family", e.VIP, vf, e.Local, FamilyOf(e.Local))
+	}
+	k, err := Key{Family: vf, DSCP: e.DSCP, Local: e.Local}.normalize()
+	if err != nil {
+		return e, err
+	}
+	e.Family = k.Family
+	return e, nil
+}
+
+// Validate reports whether k can be sent to the kernel, with an error
+// (matching ErrInvalid) that names the bad value and the fix.
+func (k Key) Validate() error {
+	_, err := k.normalize()
+	return err
+}
+
+// Validate reports whether e can be sent to the kernel, with an error
+// (matching ErrInvalid) that names the bad value and the fix.
+func (e Entry) Validate() error {
+	_, err := e.normalize()
+	return err
+}

@@ -1,0 +1,215 @@
+// Package xtrule keeps the one xt_DADDR map-mode rule in place:
+//
+//	iptables  -t raw -A PREROUTING -j DADDR --map
+//	ip6tables -t raw -A PREROUTING -j DADDR --map
+//
+// It runs the iptables binaries (which need the libxt_DADDR.so extension)
+// and checks before it appends, so the rule exists once, however often it
+// is ensured. The package never prints.
+package xtrule
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// Family selects iptables (IPv4) or ip6tables (IPv6).
+type Family int
+
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "IPv4"
+	case IPv6:
+		return "IPv6"
+	}
+	return fmt.Sprintf("family(%d)", int(f))
+}
+
+// Variant selects which iptables binaries run.
+type Variant string
+
+const (
+	// Default runs iptables / ip6tables: whatever the system's default
+	// (alternatives) is.
+	Default Variant = ""
+	// Legacy runs iptables-legacy / ip6tables-legacy.
+	Legacy Variant = "legacy"
+	// NFT runs iptables-nft / ip6tables-nft.
+	NFT Variant = "nft"
+)
+
+// ParseVariant parses "", "default", "legacy" or "nft".
+func ParseVariant(s string) (Variant, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "default", "auto":
+		return Default, nil
+	case "legacy":
+		return Legacy, nil
+	case "nft":
+		return NFT, nil
+	}
+	return Default, fmt.Errorf("iptables variant %q is unknown: use default, legacy or nft", s)
+}
+
+// Result is what running a command gave.
+type Result struct {
+	// ExitCode is the command's exit status; meaningful when Err is nil.
+	ExitCode int
+	// Stderr is the command's error output.
+	Stderr string
+	// Err is set when the command could not be run at all.
+	Err error
+}
+
+// A Runner runs one command. Tests replace it.
+type Runner func(ctx context.Context, name string, args ...string) Result
+
+// Exec runs the command with os/exec.
+func Exec(ctx context.Context, name string, args ...string) Result {
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return Result{ExitCode: ee.ExitCode(), Stderr: stderr.String()}
+	}
+	return Result{Stderr: stderr.String(), Err: err}
+}
+
+// Rules manages the map-mode rule with one variant of iptables.
+type Rules struct {
+	Variant Variant
+	// Run runs the binaries; nil means Exec.
+	Run Runner
+}
+
+// Binary is the iptables binary for family f.
+func (r *Rules) Binary(f Family) string {
+	name := "iptables"
+	if f == IPv6 {
+		name = "ip6tables"
+	}
+	if r.Variant != Default {
+		name += "-" + string(r.Variant)
+	}
+	return name
+}
+
+// MapRule is the rule, as iptables arguments after the command option.
+var MapRule = []string{"PREROUTING", "-j", "DADDR", "--map"}
+
+func (r *Rules) args(op string) []string {
+	// -w: wait for the xtables lock rather than fail beside another tool.
+	return append([]string{"-w", "-t", "raw", op}, MapRule...)
+}
+
+func (r *Rules) run(ctx context.Context, f Family, op string) (Result, string) {
+	run := r.Run
+	if run == nil {
+		run = Exec
+	}
+	bin := r.Binary(f)
+	args := r.args(op)
+	return run(ctx, bin, args...), bin + " " + strings.Join(args, " ")
+}
+
+// Exists reports whether the map-mode rule is in raw PREROUTING.
+func (r *Rules) Exists(ctx context.Context, f Family) (bool, error) {
+	if err := checkFamily(f); err != nil {
+		return false, err
+	}
+	res, cmdline := r.run(ctx, f, "-C")
+	switch {
+	case res.Err != nil:
+		return false, r.startError(f, cmdline, res.Err)
+	case res.ExitCode == 0:
+		return true, nil
+	case res.ExitCode == 1:
+		// "Bad rule (does a matching rule exist in that chain?)" (nft),
+		// "No chain/target/match by that name." (legacy): not there.
+		return false, nil
+	}
+	return false, commandError(cmdline, res)
+}
+
+// Ensure appends the map-mode rule for family f unless it is there already.
+// It reports whether it appended it.
+func (r *Rules) Ensure(ctx context.Context, f Family) (added bool, err error) {
+	ok, err := r.Exists(ctx, f)
+	if err != nil || ok {
+		return false, err
+	}
+	res, cmdline := r.run(ctx, f, "-A")
+	if res.Err != nil {
+		return false, r.startError(f, cmdline, res.Err)
+	}
+	if res.ExitCode != 0 {
+		return false, commandError(cmdline, res)
+	}
+	return true, nil
+}
+
+// Delete removes the map-mode rule for family f; a missing rule is not an
+// error.
+func (r *Rules) Delete(ctx context.Context, f Family) error {
+	ok, err := r.Exists(ctx, f)
+	if err != nil || !ok {
+		return err
+	}
+	res, cmdline := r.run(ctx, f, "-D")
+	if res.Err != nil {
+		return r.startError(f, cmdline, res.Err)
+	}
+	if res.ExitCode != 0 {
+		return commandError(cmdline, res)
+	}
+	return nil
+}
+
+func checkFamily(f Family) error {
+	if f != IPv4 && f != IPv6 {
+		return fmt.Errorf("address family %d is not supported: use 4 or 6", int(f))
+	}
+	return nil
+}
+
+func (r *Rules) startError(f Family, cmdline string, err error) error {
+	if errors.Is(err, exec.ErrNotFound) {
+		return fmt.Errorf("running %s: %s is not installed: install the iptables package (or choose another variant: default, legacy, nft)", cmdline, r.Binary(f))
+	}
+	return fmt.Errorf("running %s: %w", cmdline, err)
+}
+
+// commandError describes a failed iptables run, with a hint for the
+// failures an l3dsr user meets.
+func commandError(cmdline string, res Result) error {
+	msg := strings.TrimSpace(res.Stderr)
+	if i := strings.Index(msg, "\nTry `"); i >= 0 {
+		msg = msg[:i] // iptables' generic "Try `iptables -h'" line
+	}
+	if msg == "" {
+		msg = "no error output"
+	}
+	var hint string
+	switch {
+	case strings.Contains(msg, `unknown option "--map"`), strings.Contains(msg, "Couldn't load target `DADDR'"):
+		hint = ": the iptables extension libxt_DADDR.so with map mode is missing or too old: install the l3dsr package, or set XTABLES_LIBDIR to the directory that holds it"
+	case strings.Contains(msg, "No chain/target/match by that name"), strings.Contains(msg, "RULE_APPEND failed"),
+		strings.Contains(msg, "Extension DADDR revision 1 not supported"):
+		hint = ": the kernel has no DADDR target with map mode: load the l3dsr module ('modprobe xt_DADDR')"
+	case strings.Contains(msg, "Permission denied"):
+		hint = ": run as root"
+	}
+	return fmt.Errorf("%s: exit status %d: %s%s", cmdline, res.ExitCode, msg, hint)
+}

@@ -1,0 +1,213 @@
+package xtrule
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// fakeIptables emulates iptables' -C/-A/-D exit statuses over a rule set,
+// per binary, and records every command line.
+type fakeIptables struct {
+	rules map[string]int // binary -> how many map rules
+	calls []string
+	// fail, if set, answers a command line instead of the emulation.
+	fail func(cmdline string) (Result, bool)
+}
+
+func (f *fakeIptables) run(_ context.Context, name string, args ...string) Result {
+	cmdline := name + " " + strings.Join(args, " ")
+	f.calls = append(f.calls, cmdline)
+	if f.fail != nil {
+		if r, ok := f.fail(cmdline); ok {
+			return r
+		}
+	}
+	if strings.Join(args[4:], " ") != "PREROUTING -j DADDR --map" || strings.Join(args[:3], " ") != "-w -t raw" {
+		return Result{ExitCode: 2, Stderr: "unexpected rule"}
+	}
+	switch args[3] {
+	case "-C":
+		if f.rules[name] > 0 {
+			return Result{}
+		}
+		return Result{ExitCode: 1, Stderr: "iptables: Bad rule (does a matching rule exist in that chain?).\n"}
+	case "-A":
+		f.rules[name]++
+		return Result{}
+	case "-D":
+		if f.rules[name] == 0 {
+			return Result{ExitCode: 1, Stderr: "iptables: Bad rule (does a matching rule exist in that chain?).\n"}
+		}
+		f.rules[name]--
+		return Result{}
+	}
+	return Result{ExitCode: 2, Stderr: "bad command"}
+}
+
+func newFake() *fakeIptables { return &fakeIptables{rules: map[string]int{}} }
+
+func TestEnsureIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	fake := newFake()
+	r := &Rules{Run: fake.run}
+	for i, f := range []Family{IPv4, IPv4, IPv6, IPv4, IPv6} {
+		added, err := r.Ensure(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i == 0 || i == 2; added != want {
+			t.Errorf("call %d (%v): added = %v, want %v", i, f, added, want)
+		}
+	}
+	if fake.rules["iptables"] != 1 || fake.rules["ip6tables"] != 1 {
+		t.Errorf("rules %v, want one per family", fake.rules)
+	}
+	want := []string{
+		"iptables -w -t raw -C PREROUTING -j DADDR --map",
+		"iptables -w -t raw -A PREROUTING -j DADDR --map",
+		"iptables -w -t raw -C PREROUTING -j DADDR --map",
+		"ip6tables -w -t raw -C PREROUTING -j DADDR --map",
+		"ip6tables -w -t raw -A PREROUTING -j DADDR --map",
+		"iptables -w -t raw -C PREROUTING -j DADDR --map",
+		"ip6tables -w -t raw -C PREROUTING -j DADDR --map",
+	}
+	if strings.Join(fake.calls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(fake.calls, "\n"), strings.Join(want, "\n"))
+	}
+
+	if err := r.Delete(ctx, IPv4); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, IPv4); err != nil {
+		t.Errorf("deleting a missing rule: %v", err)
+	}
+	if fake.rules["iptables"] != 0 {
+		t.Errorf("rule still there after Delete")
+	}
+}
+
+func TestVariants(t *testing.T) {
+	for _, tt := range []struct {
+		in     string
+		v4, v6 string
+	}{
+		{"", "iptables", "ip6tables"},
+		{"default", "iptables", "ip6tables"},
+		{"legacy", "iptables-legacy", "ip6tables-legacy"},
+		{"NFT", "iptables-nft", "ip6tables-nft"},
+	} {
+		v, err := ParseVariant(tt.in)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.in, err)
+		}
+		r := &Rules{Variant: v}
+		if r.Binary(IPv4) != tt.v4 || r.Binary(IPv6) != tt.v6 {
+			t.Errorf("%q: binaries %s, %s; want %s, %s", tt.in, r.Binary(IPv4), r.Binary(IPv6), tt.v4, tt.v6)
+		}
+	}
+	if _, err := ParseVariant("iptables-ng"); err == nil || !strings.Contains(err.Error(), `"iptables-ng" is unknown: use default, legacy or nft`) {
+		t.Errorf("bad variant: %v", err)
+	}
+	fake := newFake()
+	if _, err := (&Rules{Variant: Legacy, Run: fake.run}).Ensure(context.Background(), IPv6); err != nil {
+		t.Fatal(err)
+	}
+	if fake.rules["ip6tables-legacy"] != 1 {
+		t.Errorf("legacy variant ran %v", fake.calls)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		answer func(cmdline string) (Result, bool)
+		want   []string
+		noA    bool
+	}{
+		{
+			name: "no extension",
+			answer: func(string) (Result, bool) {
+				return Result{ExitCode: 2, Stderr: "iptables v1.8.9 (nf_tables): unknown option \"--map\"\nTry `iptables -h' or 'iptables --help' for more information.\n"}, true
+			},
+			want: []string{"iptables -w -t raw -C PREROUTING -j DADDR --map: exit status 2: iptables v1.8.9 (nf_tables): unknown option \"--map\": ", "libxt_DADDR.so", "XTABLES_LIBDIR"},
+			noA:  true,
+		},
+		{
+			name: "kernel refuses",
+			answer: func(cmdline string) (Result, bool) {
+				if strings.Contains(cmdline, " -A ") {
+					return Result{ExitCode: 4, Stderr: "iptables v1.8.9 (nf_tables):  RULE_APPEND failed (No such file or directory): rule in chain PREROUTING\n"}, true
+				}
+				return Result{}, false
+			},
+			want: []string{"exit status 4", "RULE_APPEND failed", "modprobe xt_DADDR"},
+		},
+		{
+			name: "not installed",
+			answer: func(string) (Result, bool) {
+				return Result{Err: &exec.Error{Name: "iptables", Err: exec.ErrNotFound}}, true
+			},
+			want: []string{"iptables is not installed"},
+			noA:  true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := newFake()
+			fake.fail = tt.answer
+			_, err := (&Rules{Run: fake.run}).Ensure(ctx, IPv4)
+			if err == nil {
+				t.Fatal("Ensure succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v\nwant it to contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "Try `") {
+				t.Errorf("err = %v: iptables' help hint should be cut", err)
+			}
+			if tt.noA && len(fake.calls) != 1 {
+				t.Errorf("commands %v, want only the check", fake.calls)
+			}
+		})
+	}
+	if _, err := (&Rules{Run: newFake().run}).Ensure(ctx, Family(5)); err == nil {
+		t.Error("family 5 accepted")
+	}
+}
+
+func TestExec(t *testing.T) {
+	ctx := context.Background()
+	if r := Exec(ctx, "sh", "-c", "echo oops >&2; exit 3"); r.Err != nil || r.ExitCode != 3 || r.Stderr != "oops\n" {
+		t.Errorf("sh: %+v", r)
+	}
+	if r := Exec(ctx, "true"); r.Err != nil || r.ExitCode != 0 {
+		t.Errorf("true: %+v", r)
+	}
+	r := Exec(ctx, "l3dsr-no-such-binary")
+	if r.Err == nil {
+		t.Fatalf("missing binary: %+v", r)
+	}
+	err := (&Rules{}).startError(IPv4, "iptables ...", r.Err)
+	if !strings.Contains(err.Error(), "iptables is not installed") {
+		t.Errorf("missing binary: %v", err)
+	}
+}
+
+// The target name matches the uapi header's.
+func TestTargetNameMatchesHeader(t *testing.T) {
+	src, err := os.ReadFile("../kmod/uapi/linux/netfilter/xt_DADDR.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`#define\s+XT_DADDR_NAME\s+"(\w+)"`).FindSubmatch(src)
+	if m == nil || string(m[1]) != MapRule[2] {
+		t.Errorf("XT_DADDR_NAME = %q, rule uses %q", m, MapRule[2])
+	}
+}
