@@ -22,7 +22,7 @@ if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then apt_update_once; fi
 
 build_pkgs=(make gcc libc6-dev pkg-config libxtables-dev kmod)
 vm_pkgs=(qemu-system-x86 busybox-static iproute2 iptables nftables ipvsadm conntrack tcpdump
-	curl socat ethtool python3 python3-scapy procps)
+	curl socat ethtool python3 python3-scapy procps xz-utils)
 
 case "$what" in
 build) pkgs=("${build_pkgs[@]}") ;;

@@ -1,0 +1,113 @@
+# shellcheck shell=bash
+# Helpers for scenarios (tests/scenarios/*.sh). tests/vm/guest.sh sources this file, then the
+# scenario, in one bash, as root, in a fresh working directory. See tests/README.md.
+#
+#   pass CASE                  report CASE passed
+#   fail CASE REASON...        report CASE failed; REASON says what was expected and what was seen
+#   expect CASE CMD...         pass CASE if CMD exits 0, else fail it with CMD's status and output
+#   expect_eq CASE GOT WANT [WHAT]
+#                              pass CASE if GOT == WANT, else fail "WHAT: want 'WANT', got 'GOT'"
+#   ns NAME CMD...             run CMD inside network namespace NAME
+#   on_exit CMD...             run CMD (one string, eval'd) when the scenario exits, last first
+#   wait_for SECONDS CMD...    poll CMD (output discarded) until it succeeds; 1 after SECONDS
+#   log MSG...                 timestamped line in the scenario log
+#
+# Results are written the moment they happen (a kernel panic later loses nothing): to
+# $L3DSR_RESULTS (the guest's second serial port) and echoed as "PASS x"/"FAIL x: why" into the
+# scenario log. Sourced outside the bench (L3DSR_RESULTS unset), only the echo remains, which
+# makes a scenario that needs no module runnable by hand on a host.
+#
+# There is deliberately no `skip`: a case that cannot run is a failure, with the reason.
+# Do not `trap ... EXIT` in a scenario: it would replace on_exit's handler. Use on_exit.
+# This file sets no shell options; a scenario chooses its own (`set -e` aborts at the first
+# failing command, which then is a scenario failure, not a case failure).
+
+: "${L3DSR_SCENARIO:=local}"
+: "${L3DSR_DEMO:=0}"
+
+# Result lines are tab-separated and single-line; the host splits them on tabs.
+_l3dsr_clean() {
+	local s=${*//$'\t'/ }
+	s=${s//$'\r'/}
+	s=${s//$'\n'/ | }
+	printf '%s' "${s:0:600}"
+}
+
+_l3dsr_result() { # pass|fail CASE [REASON]
+	local kind=$1 c
+	c=$(_l3dsr_clean "${2:-unnamed}")
+	c=${c// /_}
+	if [[ $kind == pass ]]; then
+		echo "PASS $c"
+		[[ -z ${L3DSR_RESULTS:-} ]] || printf 'pass\t%s/%s\n' "$L3DSR_SCENARIO" "$c" >>"$L3DSR_RESULTS"
+	else
+		local why
+		why=$(_l3dsr_clean "${3:-no reason given}")
+		echo "FAIL $c: $why"
+		[[ -z ${L3DSR_RESULTS:-} ]] || printf 'fail\t%s/%s\t%s\n' "$L3DSR_SCENARIO" "$c" "$why" >>"$L3DSR_RESULTS"
+	fi
+	# guest.sh counts these to tell a scenario that reported nothing.
+	[[ -z ${L3DSR_TALLY:-} ]] || echo "$kind $c" >>"$L3DSR_TALLY"
+	return 0
+}
+
+pass() { _l3dsr_result pass "$1"; }
+
+fail() {
+	local c=$1
+	shift
+	_l3dsr_result fail "$c" "$*"
+}
+
+expect() {
+	local c=$1 out rc=0
+	shift
+	out=$("$@" 2>&1) || rc=$?
+	[[ -z $out ]] || printf '%s\n' "$out"
+	if ((rc == 0)); then
+		pass "$c"
+	else
+		fail "$c" "\`$*\` exited $rc: $(tail -n 3 <<<"$out")"
+	fi
+}
+
+expect_eq() {
+	if [[ "$2" == "$3" ]]; then
+		pass "$1"
+	else
+		fail "$1" "${4:-value}: want '$3', got '$2'"
+	fi
+}
+
+ns() {
+	local n=$1
+	shift
+	ip netns exec "$n" "$@"
+}
+
+log() { echo "# $(date +%T) $*"; }
+
+_l3dsr_exit_cmds=()
+on_exit() { _l3dsr_exit_cmds+=("$*"); }
+
+_l3dsr_run_exit() {
+	local rc=$? i
+	set +e
+	for ((i = ${#_l3dsr_exit_cmds[@]} - 1; i >= 0; i--)); do
+		eval "${_l3dsr_exit_cmds[i]}"
+	done
+	exit "$rc"
+}
+trap _l3dsr_run_exit EXIT
+# Without these, the SIGTERM of the scenario time limit would skip the cleanup.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+wait_for() {
+	local t=$1 start=$SECONDS
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS - start <= t)) || return 1
+		sleep 0.2
+	done
+}
