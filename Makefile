@@ -37,6 +37,11 @@ kmod: deps-build
 			cat $$out/build.log; echo "kmod: build failed for $$k"; exit 1; fi; \
 		if grep -E 'warning:|error:' $$out/build.log; then \
 			echo "kmod: warnings building for $$k (W=1 must be clean)"; exit 1; fi; \
+		mkdir -p $$out/test; cp kmod/test/Kbuild kmod/test/*.c $$out/test/; \
+		if ! make -s -C /lib/modules/$$k/build M=$$out/test W=1 modules > $$out/test/build.log 2>&1; then \
+			cat $$out/test/build.log; echo "kmod: self-test module build failed for $$k"; exit 1; fi; \
+		if grep -E 'warning:|error:' $$out/test/build.log; then \
+			echo "kmod: warnings building kmod/test for $$k (W=1 must be clean)"; exit 1; fi; \
 	done
 
 libxt: deps-build $(BUILD)/libxt/libxt_DADDR.so
