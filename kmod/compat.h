@@ -25,4 +25,12 @@ static inline int l3dsr_skb_ensure_writable(struct sk_buff *skb, unsigned int le
 #define skb_ensure_writable l3dsr_skb_ensure_writable
 #endif
 
+/* Reporting which attribute is missing arrived in 6.0; before it, the
+ * extack message alone has to say it.
+ */
+#include <linux/netlink.h>
+#ifndef NL_SET_ERR_ATTR_MISS
+#define NL_SET_ERR_ATTR_MISS(extack, nest, type) do { } while (0)
+#endif
+
 #endif /* _L3DSR_COMPAT_H */

@@ -12,16 +12,32 @@
  * The target info is struct xt_daddr_tginfo from the uapi header, revision
  * 0, so rules written by Yahoo's iptables-daddr load unchanged, including
  * their "--set-daddr=ADDR" spelling (getopt_long splits that for us).
+ *
+ * Revision 1 adds map mode, one rule for every VIP:
+ *
+ *   iptables -t raw -A PREROUTING -j DADDR --map
+ *
+ * and still takes --set-daddr: libxtables uses the highest revision both it
+ * and the kernel know, so with a current module revision 1 parses every
+ * DADDR rule, while rules already in the kernel as revision 0 keep printing
+ * and saving through the revision 0 entries below.
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <xtables.h>
 #include <linux/netfilter/xt_DADDR.h>
 
+/* xtables.h defines it only for extensions built inside iptables. */
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
+#endif
+
 enum {
 	O_SET_DADDR = 0,
+	O_MAP,
 };
 
 /*
@@ -41,18 +57,50 @@ static const struct xt_option_entry daddr_tg_opts[] = {
 	XTOPT_TABLEEND,
 };
 
+static const struct xt_option_entry daddr_tg_opts_v1[] = {
+	{
+		.name	= "set-daddr",
+		.id	= O_SET_DADDR,
+		.type	= XTTYPE_STRING,
+		.excl	= 1 << O_MAP,
+	},
+	{
+		.name	= "map",
+		.id	= O_MAP,
+		.type	= XTTYPE_NONE,
+		.excl	= 1 << O_SET_DADDR,
+	},
+	XTOPT_TABLEEND,
+};
+
 static void daddr_tg_help(void)
 {
-	printf(
-"DADDR target options:\n"
-"  --set-daddr ADDR\tRewrite the destination address to ADDR (the VIP).\n"
-"\t\t\tADDR is a literal address of the rule's family: IPv4\n"
-"\t\t\tfor iptables, IPv6 for ip6tables. Host names are not\n"
-"\t\t\tresolved; unspecified and multicast addresses are refused.\n"
-"Valid in the raw table's PREROUTING chain (recommended: before conntrack)\n"
-"and in the mangle table's PREROUTING and INPUT chains, e.g.\n"
-"  iptables -t raw -A PREROUTING -m dscp --dscp 1 -j DADDR --set-daddr 192.0.2.1\n");
+	printf("DADDR target options:\n"
+	       "  --set-daddr ADDR\tRewrite the destination address to ADDR (the VIP).\n"
+	       "\t\t\tADDR is a literal address of the rule's family: IPv4\n"
+	       "\t\t\tfor iptables, IPv6 for ip6tables. Host names are not\n"
+	       "\t\t\tresolved; unspecified and multicast addresses are refused.\n"
+	       "Valid in the raw table's PREROUTING chain (recommended: before conntrack)\n"
+	       "and in the mangle table's PREROUTING and INPUT chains, e.g.\n"
+	       "  iptables -t raw -A PREROUTING -m dscp --dscp 1 -j DADDR --set-daddr 192.0.2.1\n");
 }
+
+static void daddr_tg_help_v1(void)
+{
+	daddr_tg_help();
+	printf("  --map\t\t\tTake the VIP from this network namespace's DSCP->VIP\n"
+	       "\t\t\ttable (managed with `l3dsr rule`): one rule serves\n"
+	       "\t\t\tevery VIP, e.g.\n"
+	       "  iptables -t raw -A PREROUTING -j DADDR --map\n");
+}
+
+/* Exits with PARAMETER_PROBLEM (status 2), naming the value given. */
+#define daddr_refuse(arg, why) \
+	xtables_error(PARAMETER_PROBLEM, "DADDR: \"%s\" %s", (arg), (why))
+
+#define DADDR_NOT_LITERAL \
+	"--set-daddr takes a literal address (host names are not resolved)"
+#define DADDR_NEED_UNICAST "--set-daddr needs the VIP, a unicast address"
 
 /*
  * The refusals mirror the kernel's checkentry (xt_DADDR_main.c), so that
@@ -60,85 +108,121 @@ static void daddr_tg_help(void)
  * there is refused here first, with the bad value and the fix in the message
  * rather than a bare "Invalid argument" and a line in dmesg.
  */
-static void daddr_tg4_parse(struct xt_option_call *cb)
+static void daddr_parse4(const struct xt_option_call *cb,
+			 union nf_inet_addr *daddr)
 {
-	struct xt_daddr_tginfo *info = cb->data;
 	struct in6_addr a6;
 	struct in_addr a4;
-	uint32_t h;
-
-	xtables_option_parse(cb);
+	in_addr_t h;
 
 	if (inet_pton(AF_INET, cb->arg, &a4) != 1) {
 		if (inet_pton(AF_INET6, cb->arg, &a6) != 1)
-			xtables_error(PARAMETER_PROBLEM,
-				"DADDR: \"%s\" is not an IPv4 address: --set-daddr takes a literal address (host names are not resolved)",
-				cb->arg);
+			daddr_refuse(cb->arg,
+				     "is not an IPv4 address: " DADDR_NOT_LITERAL);
 		if (IN6_IS_ADDR_V4MAPPED(&a6))
-			xtables_error(PARAMETER_PROBLEM,
-				"DADDR: \"%s\" is an IPv4-mapped IPv6 address; give iptables the plain IPv4 VIP",
-				cb->arg);
-		xtables_error(PARAMETER_PROBLEM,
-			"DADDR: \"%s\" is an IPv6 address; use ip6tables for an IPv6 VIP",
-			cb->arg);
+			daddr_refuse(cb->arg,
+				     "is an IPv4-mapped IPv6 address; give iptables the plain IPv4 VIP");
+		daddr_refuse(cb->arg,
+			     "is an IPv6 address; use ip6tables for an IPv6 VIP");
 	}
 
 	h = ntohl(a4.s_addr);
 	if (h == INADDR_ANY)
-		xtables_error(PARAMETER_PROBLEM,
-			"DADDR: \"%s\" is the unspecified address; --set-daddr needs the VIP, a unicast address",
-			cb->arg);
+		daddr_refuse(cb->arg,
+			     "is the unspecified address; " DADDR_NEED_UNICAST);
 	if ((h >> 24) == 0)
-		xtables_error(PARAMETER_PROBLEM,
-			"DADDR: \"%s\" is in 0.0.0.0/8 (\"this network\"); --set-daddr needs the VIP, a unicast address",
-			cb->arg);
+		daddr_refuse(cb->arg,
+			     "is in 0.0.0.0/8 (\"this network\"); " DADDR_NEED_UNICAST);
 	if (IN_MULTICAST(h))
-		xtables_error(PARAMETER_PROBLEM,
-			"DADDR: \"%s\" is a multicast address; --set-daddr needs the VIP, a unicast address",
-			cb->arg);
+		daddr_refuse(cb->arg,
+			     "is a multicast address; " DADDR_NEED_UNICAST);
 	if (h == INADDR_BROADCAST)
-		xtables_error(PARAMETER_PROBLEM,
-			"DADDR: \"%s\" is the broadcast address; --set-daddr needs the VIP, a unicast address",
-			cb->arg);
+		daddr_refuse(cb->arg,
+			     "is the broadcast address; " DADDR_NEED_UNICAST);
 
 	/* The kernel insists that the 12 bytes after .ip stay zero. */
-	memset(&info->daddr, 0, sizeof(info->daddr));
-	info->daddr.in = a4;
+	memset(daddr, 0, sizeof(*daddr));
+	daddr->in = a4;
+}
+
+static void daddr_parse6(const struct xt_option_call *cb,
+			 union nf_inet_addr *daddr)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET6, cb->arg, &a6) != 1) {
+		if (inet_pton(AF_INET, cb->arg, &a4) == 1)
+			daddr_refuse(cb->arg,
+				     "is an IPv4 address; use iptables for an IPv4 VIP");
+		daddr_refuse(cb->arg,
+			     "is not an IPv6 address: " DADDR_NOT_LITERAL);
+	}
+
+	if (IN6_IS_ADDR_UNSPECIFIED(&a6))
+		daddr_refuse(cb->arg,
+			     "is the unspecified address; " DADDR_NEED_UNICAST);
+	if (IN6_IS_ADDR_MULTICAST(&a6))
+		daddr_refuse(cb->arg,
+			     "is a multicast address; " DADDR_NEED_UNICAST);
+	/* An IPv4 VIP written the IPv6 way: the packet would still be IPv6. */
+	if (IN6_IS_ADDR_V4MAPPED(&a6))
+		daddr_refuse(cb->arg,
+			     "is an IPv4-mapped address; use iptables with the plain IPv4 VIP");
+
+	daddr->in6 = a6;
+}
+
+static void daddr_tg4_parse(struct xt_option_call *cb)
+{
+	struct xt_daddr_tginfo *info = cb->data;
+
+	xtables_option_parse(cb);
+	daddr_parse4(cb, &info->daddr);
 }
 
 static void daddr_tg6_parse(struct xt_option_call *cb)
 {
 	struct xt_daddr_tginfo *info = cb->data;
-	struct in6_addr a6;
-	struct in_addr a4;
 
 	xtables_option_parse(cb);
+	daddr_parse6(cb, &info->daddr);
+}
 
-	if (inet_pton(AF_INET6, cb->arg, &a6) != 1) {
-		if (inet_pton(AF_INET, cb->arg, &a4) == 1)
-			xtables_error(PARAMETER_PROBLEM,
-				"DADDR: \"%s\" is an IPv4 address; use iptables for an IPv4 VIP",
-				cb->arg);
-		xtables_error(PARAMETER_PROBLEM,
-			"DADDR: \"%s\" is not an IPv6 address: --set-daddr takes a literal address (host names are not resolved)",
-			cb->arg);
+static void daddr_tg_parse_v1(struct xt_option_call *cb, bool ipv6)
+{
+	struct xt_daddr_tginfo_v1 *info = cb->data;
+
+	xtables_option_parse(cb);
+	switch (cb->entry->id) {
+	case O_SET_DADDR:
+		if (ipv6)
+			daddr_parse6(cb, &info->daddr);
+		else
+			daddr_parse4(cb, &info->daddr);
+		break;
+	case O_MAP:
+		info->flags |= XT_DADDR_F_MAP;
+		break;
 	}
+}
 
-	if (IN6_IS_ADDR_UNSPECIFIED(&a6))
-		xtables_error(PARAMETER_PROBLEM,
-			"DADDR: \"%s\" is the unspecified address; --set-daddr needs the VIP, a unicast address",
-			cb->arg);
-	if (IN6_IS_ADDR_MULTICAST(&a6))
-		xtables_error(PARAMETER_PROBLEM,
-			"DADDR: \"%s\" is a multicast address; --set-daddr needs the VIP, a unicast address",
-			cb->arg);
-	/* An IPv4 VIP written the IPv6 way: the packet would still be IPv6. */
-	if (IN6_IS_ADDR_V4MAPPED(&a6))
-		xtables_error(PARAMETER_PROBLEM,
-			"DADDR: \"%s\" is an IPv4-mapped address; use iptables with the plain IPv4 VIP",
-			cb->arg);
+static void daddr_tg4_parse_v1(struct xt_option_call *cb)
+{
+	daddr_tg_parse_v1(cb, false);
+}
 
-	info->daddr.in6 = a6;
+static void daddr_tg6_parse_v1(struct xt_option_call *cb)
+{
+	daddr_tg_parse_v1(cb, true);
+}
+
+/* Exactly one of the two: the option table makes them exclusive. */
+static void daddr_tg_check_v1(struct xt_fcheck_call *cb)
+{
+	if (!(cb->xflags & ((1 << O_SET_DADDR) | (1 << O_MAP))))
+		xtables_error(PARAMETER_PROBLEM,
+			      "DADDR: give --set-daddr VIP (one VIP per rule) or --map (VIPs from the l3dsr table)");
 }
 
 /*
@@ -151,7 +235,7 @@ static void daddr_tg_print_addr(const struct xt_entry_target *target,
 	const struct xt_daddr_tginfo *info = (const void *)target->data;
 	char buf[INET6_ADDRSTRLEN];
 
-	if (inet_ntop(af, &info->daddr, buf, sizeof(buf)) == NULL)
+	if (!inet_ntop(af, &info->daddr, buf, sizeof(buf)))
 		strcpy(buf, "?");
 	printf("%s%s", prefix, buf);
 }
@@ -170,6 +254,50 @@ static void daddr_tg6_print(const void *ip, const struct xt_entry_target *target
 	(void)ip;
 	(void)numeric;
 	daddr_tg_print_addr(target, AF_INET6, " DADDR set ");
+}
+
+static void daddr_tg_print_v1(const struct xt_entry_target *target, int af,
+			      bool save)
+{
+	const struct xt_daddr_tginfo_v1 *info = (const void *)target->data;
+
+	if (info->flags & XT_DADDR_F_MAP) {
+		printf(save ? " --map" : " DADDR map");
+		return;
+	}
+	daddr_tg_print_addr(target, af, save ? " --set-daddr " : " DADDR set ");
+}
+
+static void daddr_tg4_print_v1(const void *ip,
+			       const struct xt_entry_target *target,
+			       int numeric)
+{
+	(void)ip;
+	(void)numeric;
+	daddr_tg_print_v1(target, AF_INET, false);
+}
+
+static void daddr_tg6_print_v1(const void *ip,
+			       const struct xt_entry_target *target,
+			       int numeric)
+{
+	(void)ip;
+	(void)numeric;
+	daddr_tg_print_v1(target, AF_INET6, false);
+}
+
+static void daddr_tg4_save_v1(const void *ip,
+			      const struct xt_entry_target *target)
+{
+	(void)ip;
+	daddr_tg_print_v1(target, AF_INET, true);
+}
+
+static void daddr_tg6_save_v1(const void *ip,
+			      const struct xt_entry_target *target)
+{
+	(void)ip;
+	daddr_tg_print_v1(target, AF_INET6, true);
 }
 
 /*
@@ -216,6 +344,34 @@ static struct xtables_target daddr_tg_reg[] = {
 		.x6_parse	= daddr_tg6_parse,
 		.x6_options	= daddr_tg_opts,
 	},
+	{
+		.family		= NFPROTO_IPV4,
+		.name		= XT_DADDR_NAME,
+		.revision	= 1,
+		.version	= XTABLES_VERSION,
+		.size		= XT_ALIGN(sizeof(struct xt_daddr_tginfo_v1)),
+		.userspacesize	= XT_ALIGN(sizeof(struct xt_daddr_tginfo_v1)),
+		.help		= daddr_tg_help_v1,
+		.print		= daddr_tg4_print_v1,
+		.save		= daddr_tg4_save_v1,
+		.x6_parse	= daddr_tg4_parse_v1,
+		.x6_fcheck	= daddr_tg_check_v1,
+		.x6_options	= daddr_tg_opts_v1,
+	},
+	{
+		.family		= NFPROTO_IPV6,
+		.name		= XT_DADDR_NAME,
+		.revision	= 1,
+		.version	= XTABLES_VERSION,
+		.size		= XT_ALIGN(sizeof(struct xt_daddr_tginfo_v1)),
+		.userspacesize	= XT_ALIGN(sizeof(struct xt_daddr_tginfo_v1)),
+		.help		= daddr_tg_help_v1,
+		.print		= daddr_tg6_print_v1,
+		.save		= daddr_tg6_save_v1,
+		.x6_parse	= daddr_tg6_parse_v1,
+		.x6_fcheck	= daddr_tg_check_v1,
+		.x6_options	= daddr_tg_opts_v1,
+	},
 };
 
 /*
@@ -225,6 +381,5 @@ static struct xtables_target daddr_tg_reg[] = {
  */
 static void __attribute__((constructor)) daddr_tg_ldr(void)
 {
-	xtables_register_targets(daddr_tg_reg,
-				 sizeof(daddr_tg_reg) / sizeof(daddr_tg_reg[0]));
+	xtables_register_targets(daddr_tg_reg, ARRAY_SIZE(daddr_tg_reg));
 }

@@ -24,6 +24,8 @@
 
 #include "compat.h"
 #include "daddr.h"
+#include "daddr_genl.h"
+#include "daddr_table.h"
 
 static unsigned int daddr_tg4(struct sk_buff *skb,
 			      const struct xt_action_param *par)
@@ -105,6 +107,92 @@ static int daddr_tg_check(const struct xt_tgchk_param *par)
 	return 0;
 }
 
+/* Revision 1. In map mode the VIP comes from the table of the packet's
+ * namespace, keyed by its DSCP and destination (the local address);
+ * without XT_DADDR_F_MAP it is revision 0's fixed VIP.
+ */
+static unsigned int daddr_tg4_map(struct sk_buff *skb,
+				  const struct xt_action_param *par)
+{
+	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
+	struct daddr_net *dn = daddr_net(xt_net(par));
+	const struct iphdr *iph = ip_hdr(skb);
+	const union nf_inet_addr dst = { .ip = iph->daddr };
+	const struct daddr_entry *e;
+
+	if (!(info->flags & XT_DADDR_F_MAP))
+		return daddr_tg4(skb, par);
+
+	e = daddr_lookup(dn, AF_INET, ipv4_get_dsfield(iph) >> 2, &dst);
+	if (!e) {
+		daddr_count_no_entry(dn);
+		return XT_CONTINUE;
+	}
+	if (daddr_rewrite_ipv4(skb, e->vip.ip)) {
+		daddr_count_error(dn);
+		return NF_DROP;
+	}
+	daddr_count_rewritten(dn, e, skb->len);
+	return XT_CONTINUE;
+}
+
+static unsigned int daddr_tg6_map(struct sk_buff *skb,
+				  const struct xt_action_param *par)
+{
+	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
+	struct daddr_net *dn = daddr_net(xt_net(par));
+	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+	union nf_inet_addr dst;
+	const struct daddr_entry *e;
+
+	if (!(info->flags & XT_DADDR_F_MAP))
+		return daddr_tg6(skb, par);
+
+	dst.in6 = ip6h->daddr;
+	e = daddr_lookup(dn, AF_INET6, ipv6_get_dsfield(ip6h) >> 2, &dst);
+	if (!e) {
+		daddr_count_no_entry(dn);
+		return XT_CONTINUE;
+	}
+	if (daddr_rewrite_ipv6(skb, &e->vip.in6)) {
+		daddr_count_error(dn);
+		return NF_DROP;
+	}
+	daddr_count_rewritten(dn, e, skb->len);
+	return XT_CONTINUE;
+}
+
+static int daddr_tg_check_v1(const struct xt_tgchk_param *par)
+{
+	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
+	const union nf_inet_addr *a = &info->daddr;
+	int ret;
+
+	/* Revision 1 with flags 0 is revision 0 (see the uapi header): the
+	 * revision 0 functions read the same leading daddr.
+	 */
+	BUILD_BUG_ON(offsetof(struct xt_daddr_tginfo_v1, daddr) !=
+		     offsetof(struct xt_daddr_tginfo, daddr));
+
+	/* Unknown bits would be a feature this module does not have. */
+	if (info->flags & ~XT_DADDR_F_ALL) {
+		pr_info_ratelimited("unknown flags 0x%x: this module is older than the iptables extension, update it\n",
+				    info->flags);
+		return -EINVAL;
+	}
+	if (!(info->flags & XT_DADDR_F_MAP))
+		return daddr_tg_check(par);
+
+	ret = daddr_tg_check_place(par);
+	if (ret)
+		return ret;
+	if (a->all[0] || a->all[1] || a->all[2] || a->all[3]) {
+		pr_info_ratelimited("--map takes its VIPs from the table: give either --map or --set-daddr, not both\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static struct xt_target daddr_tg_reg[] __read_mostly = {
 	{
 		.name		= XT_DADDR_NAME,
@@ -130,16 +218,62 @@ static struct xt_target daddr_tg_reg[] __read_mostly = {
 		.me		= THIS_MODULE,
 	},
 #endif
+	{
+		.name		= XT_DADDR_NAME,
+		.revision	= 1,
+		.family		= NFPROTO_IPV4,
+		.hooks		= (1 << NF_INET_PRE_ROUTING) |
+				  (1 << NF_INET_LOCAL_IN),
+		.target		= daddr_tg4_map,
+		.targetsize	= sizeof(struct xt_daddr_tginfo_v1),
+		.checkentry	= daddr_tg_check_v1,
+		.me		= THIS_MODULE,
+	},
+#if IS_ENABLED(CONFIG_IP6_NF_IPTABLES)
+	{
+		.name		= XT_DADDR_NAME,
+		.revision	= 1,
+		.family		= NFPROTO_IPV6,
+		.hooks		= (1 << NF_INET_PRE_ROUTING) |
+				  (1 << NF_INET_LOCAL_IN),
+		.target		= daddr_tg6_map,
+		.targetsize	= sizeof(struct xt_daddr_tginfo_v1),
+		.checkentry	= daddr_tg_check_v1,
+		.me		= THIS_MODULE,
+	},
+#endif
 };
 
+/* The tables exist before anything can reach them: the genl family (which
+ * writes them) and the targets (which read them) come after, and go first.
+ */
 static int __init daddr_tg_init(void)
 {
-	return xt_register_targets(daddr_tg_reg, ARRAY_SIZE(daddr_tg_reg));
+	int err;
+
+	err = daddr_table_module_init();
+	if (err)
+		return err;
+	err = daddr_genl_init();
+	if (err)
+		goto err_table;
+	err = xt_register_targets(daddr_tg_reg, ARRAY_SIZE(daddr_tg_reg));
+	if (err)
+		goto err_genl;
+	return 0;
+
+err_genl:
+	daddr_genl_exit();
+err_table:
+	daddr_table_module_exit();
+	return err;
 }
 
 static void __exit daddr_tg_exit(void)
 {
 	xt_unregister_targets(daddr_tg_reg, ARRAY_SIZE(daddr_tg_reg));
+	daddr_genl_exit();
+	daddr_table_module_exit();
 }
 
 module_init(daddr_tg_init);

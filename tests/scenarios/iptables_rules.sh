@@ -358,7 +358,7 @@ run_variant() {
 			"multicast|ff02::1|\"ff02::1\" is a multicast address"
 		)
 	fi
-	ucases+=("missing||DADDR: option \"--set-daddr\" must be specified")
+	ucases+=("missing||DADDR: give --set-daddr VIP (one VIP per rule) or --map (VIPs from the l3dsr table)")
 	for u in "${ucases[@]}"; do
 		IFS='|' read -r t bad msg <<<"$u"
 		if [[ $t == missing ]]; then

@@ -21,8 +21,15 @@ struct xt_daddr_tginfo {
 	union nf_inet_addr daddr;
 };
 
-/* Revision 1: map mode. The VIP comes from the namespace's table, managed
- * over the "l3dsr" generic netlink family (linux/l3dsr.h).
+/* Revision 1 adds map mode: with XT_DADDR_F_MAP the VIP comes from the
+ * namespace's table, managed over the "l3dsr" generic netlink family
+ * (linux/l3dsr.h), and daddr must be all zero. With flags 0, daddr is the
+ * VIP exactly as in revision 0.
+ *
+ * Revision 1 must be a superset of revision 0: libxtables parses with the
+ * highest revision the kernel supports, so once the module offers
+ * revision 1, `-j DADDR --set-daddr VIP` is parsed (and saved rules are
+ * restored) by revision 1 too.
  */
 enum {
 	XT_DADDR_F_MAP = 1 << 0,
@@ -31,6 +38,7 @@ enum {
 #define XT_DADDR_F_ALL	XT_DADDR_F_MAP
 
 struct xt_daddr_tginfo_v1 {
+	union nf_inet_addr daddr;	/* flags 0: the VIP; F_MAP: zero */
 	__u32 flags;
 };
 

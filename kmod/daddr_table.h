@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Map mode's per-network-namespace table: (family, DSCP, local address or
+ * any) -> VIP.
+ *
+ * Readers (the packet path) hold only rcu_read_lock. Writers (generic
+ * netlink) hold the namespace's mutex. The live table sits behind one RCU
+ * pointer so that a whole-table replace is a single pointer swap; single
+ * entry changes go into the live rhashtable, which is safe for concurrent
+ * RCU readers.
+ */
+#ifndef _L3DSR_DADDR_TABLE_H
+#define _L3DSR_DADDR_TABLE_H
+
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/rhashtable.h>
+#include <linux/u64_stats_sync.h>
+#include <linux/workqueue.h>
+#include <linux/netfilter.h>
+#include <net/net_namespace.h>
+
+/* Hashed and compared as raw bytes: build it with daddr_key_init() so the
+ * padding and the unused part of an IPv4 address are zero.
+ */
+struct daddr_key {
+	union nf_inet_addr local;	/* all zero: "any" */
+	u8 family;			/* AF_INET or AF_INET6 */
+	u8 dscp;
+	u8 pad[2];
+};
+
+struct daddr_entry_pcpu {
+	u64_stats_t packets;
+	u64_stats_t bytes;
+	struct u64_stats_sync syncp;
+};
+
+struct daddr_entry {
+	struct rhash_head node;
+	union {
+		/* Writers only, under the namespace mutex. */
+		struct list_head list;
+		/* Once unlinked from the list, the entry waits here for the
+		 * readers that may still hold it.
+		 */
+		struct rcu_head rcu;
+	};
+	struct daddr_entry_pcpu __percpu *stats;
+	struct daddr_key key;
+	union nf_inet_addr vip;
+	/* The counters move to the entry that takes this key's place (an
+	 * NLM_F_REPLACE add, a committed replace), so they survive VIP
+	 * changes. Only the owner frees them; both may count into them
+	 * while readers of the old entry drain.
+	 */
+	bool owns_stats;
+};
+
+struct daddr_table {
+	struct rhashtable ht;
+	/* Every entry, in insertion order: the stable cursor of dumps. */
+	struct list_head entries;
+	struct rcu_work free_work;
+};
+
+struct daddr_net_pcpu {
+	u64_stats_t rewritten;
+	u64_stats_t no_entry;
+	u64_stats_t errors;
+	struct u64_stats_sync syncp;
+};
+
+struct daddr_net {
+	struct daddr_table __rcu *live;
+	struct daddr_net_pcpu __percpu *totals;
+	/* Serializes every writer, and dumps against writers. */
+	struct mutex lock;
+	/* Bumped by every change of the live table (dump consistency). */
+	u32 generation;
+	/* At most one staged replace; 0 never names one. */
+	struct daddr_table *staged;
+	u32 staged_id;
+	u32 last_replace_id;
+};
+
+struct daddr_counters {
+	u64 packets;
+	u64 bytes;
+};
+
+struct daddr_totals {
+	u64 rewritten;
+	u64 no_entry;
+	u64 errors;
+	u32 entries;
+};
+
+struct daddr_net *daddr_net(const struct net *net);
+
+int daddr_table_module_init(void);
+void daddr_table_module_exit(void);
+
+static inline void daddr_key_init(struct daddr_key *key, u8 family, u8 dscp,
+				  const union nf_inet_addr *local)
+{
+	memset(key, 0, sizeof(*key));
+	key->family = family;
+	key->dscp = dscp;
+	if (!local)
+		return;
+	if (family == AF_INET)
+		key->local.ip = local->ip;
+	else
+		key->local.in6 = local->in6;
+}
+
+static inline bool daddr_key_is_any(const struct daddr_key *key)
+{
+	return !(key->local.all[0] | key->local.all[1] |
+		 key->local.all[2] | key->local.all[3]);
+}
+
+/* Packet path: call under rcu_read_lock. */
+const struct daddr_entry *daddr_lookup(struct daddr_net *dn, u8 family,
+				       u8 dscp,
+				       const union nf_inet_addr *daddr);
+void daddr_count_rewritten(struct daddr_net *dn, const struct daddr_entry *e,
+			   unsigned int len);
+void daddr_count_no_entry(struct daddr_net *dn);
+void daddr_count_error(struct daddr_net *dn);
+
+/* Control path: every function below takes and releases dn->lock itself,
+ * except where it says "locked", which needs it held.
+ */
+int daddr_map_add(struct daddr_net *dn, const struct daddr_key *key,
+		  const union nf_inet_addr *vip, bool replace);
+int daddr_map_del(struct daddr_net *dn, const struct daddr_key *key);
+int daddr_map_flush(struct daddr_net *dn, u8 family);
+void daddr_totals_read(struct daddr_net *dn, struct daddr_totals *t,
+		       u32 *generation);
+
+int daddr_replace_begin(struct daddr_net *dn, u32 *id);
+int daddr_replace_commit(struct daddr_net *dn, u32 id);
+int daddr_replace_abort(struct daddr_net *dn, u32 id);
+
+/* REPLACE_ADD is all or nothing per message: the caller holds dn->lock,
+ * checks the id, remembers the mark, inserts, and rolls back to the mark
+ * when one entry of the message fails.
+ */
+int daddr_replace_check_locked(struct daddr_net *dn, u32 id);
+struct list_head *daddr_replace_mark_locked(struct daddr_net *dn);
+int daddr_replace_insert_locked(struct daddr_net *dn,
+				const struct daddr_key *key,
+				const union nf_inet_addr *vip);
+void daddr_replace_rollback_locked(struct daddr_net *dn,
+				   struct list_head *mark);
+
+/* Locked helpers for GET and dumps. */
+struct daddr_table *daddr_live_locked(struct daddr_net *dn);
+struct daddr_entry *daddr_find_locked(struct daddr_table *t,
+				      const struct daddr_key *key);
+void daddr_counters_read(const struct daddr_entry *e,
+			 struct daddr_counters *c);
+
+unsigned int daddr_max_entries(void);
+
+#endif /* _L3DSR_DADDR_TABLE_H */
