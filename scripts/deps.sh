@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install whatever the build, the demo and the tests need and the machine lacks.
 # Idempotent and quiet when everything is present. Usage: scripts/deps.sh [build|vm|all]
+# (and `pkg`: what `make packages` and `make pkgtest` need: dkms, rpm, headers, no kernel images)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 what=${1:-all}
@@ -27,6 +28,8 @@ vm_pkgs=(qemu-system-x86 busybox-static iproute2 iptables nftables ipvsadm connt
 case "$what" in
 build) pkgs=("${build_pkgs[@]}") ;;
 checkpatch) pkgs=(linux-source-6.1 perl xz-utils) ;;
+# make packages / pkgtest: dkms builds the module from the package; rpm inspects the .rpm files.
+pkg) pkgs=("${build_pkgs[@]}" dkms rpm openssl iptables) ;;
 vm | all) pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}") ;;
 *) echo "deps.sh: unknown set '$what' (use build, checkpatch, vm or all)" >&2; exit 2 ;;
 esac
@@ -36,6 +39,7 @@ mapfile -t kernels < <("$here/kernels.sh" 2>/dev/null || { apt_update_once; "$he
 for k in "${kernels[@]}"; do
 	[[ "$what" == checkpatch ]] && break
 	need_pkg "linux-headers-$k"
+	[[ "$what" == pkg ]] && continue # DKMS needs the headers only
 	if [[ "$what" != build ]]; then
 		# The -unsigned image (where it exists) avoids pulling the signed-image shim tooling.
 		if apt-cache show "linux-image-$k-unsigned" >/dev/null 2>&1; then

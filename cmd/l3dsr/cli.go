@@ -51,5 +51,6 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
 	})
 	c.root.AddCommand(newVersionCmd())
 	c.root.AddCommand(newRuleCmd())
+	c.root.AddCommand(newGenDocsCmd())
 	return c
 }
