@@ -7,23 +7,26 @@ import (
 )
 
 // program is a tiny assembler for classic BPF with named labels: x/net/bpf
-// wants relative skip counts, which are error-prone to count by hand.
+// wants relative skip counts, which are error-prone to count by hand. Jumps
+// go forward only, as classic BPF requires.
 type program struct {
 	insns  []bpf.Instruction
 	fixups []fixup
 	labels map[string]int
+	seq    int
 }
 
 // fixup remembers a jump whose target is a label, to resolve at the end.
 type fixup struct {
 	at     int
 	target string
-	kind   int // jumpAlways, jumpTrue
+	kind   int // jumpAlways, jumpTrue, jumpFalse
 }
 
 const (
 	jumpAlways = iota
 	jumpTrue
+	jumpFalse
 )
 
 func (p *program) emit(i bpf.Instruction) { p.insns = append(p.insns, i) }
@@ -35,10 +38,28 @@ func (p *program) label(name string) {
 	p.labels[name] = len(p.insns)
 }
 
+// newLabel returns a label name not used before, for local control flow.
+func (p *program) newLabel(prefix string) string {
+	p.seq++
+	return fmt.Sprintf("%s.%d", prefix, p.seq)
+}
+
 // jeq jumps to target when A == val and falls through otherwise.
 func (p *program) jeq(val uint32, target string) {
 	p.fixups = append(p.fixups, fixup{len(p.insns), target, jumpTrue})
 	p.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: val})
+}
+
+// jne jumps to target when A != val and falls through otherwise.
+func (p *program) jne(val uint32, target string) {
+	p.fixups = append(p.fixups, fixup{len(p.insns), target, jumpFalse})
+	p.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: val})
+}
+
+// jset jumps to target when A & val != 0.
+func (p *program) jset(val uint32, target string) {
+	p.fixups = append(p.fixups, fixup{len(p.insns), target, jumpTrue})
+	p.emit(bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: val})
 }
 
 // jgeConst jumps to target when A >= val.
@@ -52,15 +73,15 @@ func (p *program) jump(target string) {
 	p.emit(bpf.Jump{})
 }
 
-// bitTest accepts when bit A (0..31) of mask is set and rejects otherwise.
-func (p *program) bitTest(mask uint32) {
+// bitTest jumps to hit when bit A (0..31) of mask is set, else to miss.
+// It clobbers X.
+func (p *program) bitTest(mask uint32, hit, miss string) {
 	p.emit(bpf.TAX{})
 	p.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: 1})
 	p.emit(bpf.ALUOpX{Op: bpf.ALUOpShiftLeft})
 	p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: mask})
-	p.fixups = append(p.fixups, fixup{len(p.insns), "reject", jumpTrue})
-	p.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0})
-	p.jump("accept")
+	p.jeq(0, miss)
+	p.jump(hit)
 }
 
 func (p *program) assemble() ([]bpf.RawInstruction, error) {
@@ -76,14 +97,21 @@ func (p *program) assemble() ([]bpf.RawInstruction, error) {
 		switch f.kind {
 		case jumpAlways:
 			p.insns[f.at] = bpf.Jump{Skip: uint32(skip)}
-		case jumpTrue:
+		case jumpTrue, jumpFalse:
 			j := p.insns[f.at].(bpf.JumpIf)
 			if skip > 255 {
 				return nil, fmt.Errorf("bpf: conditional jump to %q too far (%d)", f.target, skip)
 			}
-			j.SkipTrue = uint8(skip)
+			if f.kind == jumpTrue {
+				j.SkipTrue = uint8(skip)
+			} else {
+				j.SkipFalse = uint8(skip)
+			}
 			p.insns[f.at] = j
 		}
+	}
+	if len(p.insns) > maxInsns {
+		return nil, fmt.Errorf("bpf: program of %d instructions exceeds the kernel's limit of %d", len(p.insns), maxInsns)
 	}
 	raw, err := bpf.Assemble(p.insns)
 	if err != nil {
@@ -91,3 +119,7 @@ func (p *program) assemble() ([]bpf.RawInstruction, error) {
 	}
 	return raw, nil
 }
+
+// maxInsns is BPF_MAXINSNS, the most instructions a classic BPF socket
+// filter may have.
+const maxInsns = 4096

@@ -2,6 +2,9 @@ package pcapcheck
 
 import (
 	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
 
 	"golang.org/x/net/bpf"
 )
@@ -21,10 +24,17 @@ const (
 
 	// A BPF program returns how many bytes of the packet to keep.
 	snapAll = 0x40000
+
+	protoTCP  = 6
+	protoUDP  = 17
+	protoSCTP = 132
 )
 
 // DSCPSet is a set of DSCP codes (0..63) as a bitmap.
 type DSCPSet uint64
+
+// AllMarked is every DSCP code but 0 (default forwarding).
+const AllMarked DSCPSet = ^DSCPSet(1)
 
 // NewDSCPSet returns the set of the given codes, or an error naming the
 // first code out of range.
@@ -42,62 +52,286 @@ func NewDSCPSet(codes ...int) (DSCPSet, error) {
 // Has reports whether code is in the set.
 func (s DSCPSet) Has(code uint8) bool { return code < 64 && s&(1<<code) != 0 }
 
+// Codes returns the codes of the set in ascending order.
+func (s DSCPSet) Codes() []uint8 {
+	var out []uint8
+	for c := uint8(0); c < 64; c++ {
+		if s.Has(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// String lists the codes, with ranges: "1-3,10".
+func (s DSCPSet) String() string {
+	var b strings.Builder
+	codes := s.Codes()
+	for i := 0; i < len(codes); {
+		j := i
+		for j+1 < len(codes) && codes[j+1] == codes[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(codes[i])))
+		if j > i {
+			b.WriteByte('-')
+			b.WriteString(strconv.Itoa(int(codes[j])))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+// Match selects packets by one address and/or one TCP/UDP/SCTP port, as
+// source or destination: for example the replies of a service, by VIP
+// source address and port. The zero Addr matches any address; port 0 any
+// port (and then any protocol).
+type Match struct {
+	// Src matches the source address and port; otherwise the destination.
+	Src  bool
+	Addr netip.Addr
+	Port uint16
+}
+
+func (m Match) String() string {
+	dir := "dst"
+	if m.Src {
+		dir = "src"
+	}
+	switch {
+	case m.Addr.IsValid() && m.Port != 0:
+		return fmt.Sprintf("%s %s port %d", dir, m.Addr, m.Port)
+	case m.Addr.IsValid():
+		return fmt.Sprintf("%s %s", dir, m.Addr)
+	}
+	return fmt.Sprintf("%s port %d", dir, m.Port)
+}
+
+// FilterSpec says which packets a capture keeps: those whose DSCP is in
+// DSCP, and those that fit any of Matches.
+type FilterSpec struct {
+	DSCP    DSCPSet
+	Matches []Match
+}
+
+// maxMatches bounds the program's length well below the kernel's limit of
+// 4096 instructions.
+const maxMatches = 128
+
+// Accepts reports whether a decoded packet passes the filter: the filter's
+// semantics in Go, for capture files and tests. Fields a cut capture does
+// not hold match nothing, as the filter's loads beyond the end reject.
+func (s FilterSpec) Accepts(p *Packet) bool {
+	if p.Family == 0 {
+		return false
+	}
+	if s.DSCP.Has(p.DSCP) {
+		return true
+	}
+	for _, m := range s.Matches {
+		a, port, ok := p.Dst, p.DstPort, p.Ports
+		if m.Src {
+			a, port, ok = p.Src, p.SrcPort, p.Ports || p.SrcPortOnly
+		}
+		if m.Addr.IsValid() && m.Addr != a {
+			continue
+		}
+		if m.Port != 0 && (!ok || m.Port != port) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+func (s FilterSpec) validate() error {
+	if s.DSCP == 0 && len(s.Matches) == 0 {
+		return fmt.Errorf("the capture filter matches nothing: give at least one DSCP code, address or port")
+	}
+	if len(s.Matches) > maxMatches {
+		return fmt.Errorf("the capture filter has %d address/port matches, more than %d: give fewer addresses or ports", len(s.Matches), maxMatches)
+	}
+	for _, m := range s.Matches {
+		if !m.Addr.IsValid() && m.Port == 0 {
+			return fmt.Errorf("a capture filter match needs an address or a port")
+		}
+		if m.Addr.Zone() != "" || m.Addr.Is4In6() {
+			return fmt.Errorf("address %s in a capture filter: give it without zone and IPv4 addresses in IPv4 form", m.Addr)
+		}
+	}
+	return nil
+}
+
 // DSCPFilter returns a classic BPF program for an Ethernet (ARPHRD_ETHER)
 // capture that accepts IPv4 and IPv6 packets whose DSCP is in codes, with up
 // to two VLAN tags, and rejects everything else.
-//
-// Set membership costs the same for one code or 64: the DSCP selects a bit
-// of a 64-bit mask held in two 32-bit constants.
 func DSCPFilter(codes DSCPSet) ([]bpf.RawInstruction, error) {
 	if codes == 0 {
 		return nil, fmt.Errorf("no DSCP code to match: give at least one")
 	}
+	return Filter(FilterSpec{DSCP: codes})
+}
+
+// Filter returns a classic BPF program for an Ethernet (ARPHRD_ETHER)
+// capture that accepts the IPv4 and IPv6 packets spec selects, with up to
+// two VLAN tags, and rejects everything else. Field semantics follow
+// tcpdump's: the DSCP is (ip[1] & 0xfc) >> 2 or (ip6[0:2] & 0x0fc0) >> 6;
+// ports are those of TCP, UDP and SCTP, read behind the IPv4 header of a
+// first fragment, or right behind the fixed IPv6 header (no extension
+// headers are walked, as tcpdump's "port" does not walk them).
+//
+// DSCP set membership costs the same for one code or 64: the DSCP selects
+// a bit of a 64-bit mask held in two 32-bit constants.
+func Filter(spec FilterSpec) ([]bpf.RawInstruction, error) {
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
 	p := &program{}
 	// Walk the tags: each pass looks at the EtherType at the current
-	// offset, which grows by one tag per pass.
+	// offset, which grows by one tag per pass. X gets the offset of the
+	// IP header; the IP code below loads relative to it.
 	for tags := 0; tags <= maxVLANTags; tags++ {
 		off := uint32(etherTypeOffset + tags*vlanTagLen)
 		l3 := uint32(etherHeaderLen + tags*vlanTagLen)
 		next := fmt.Sprintf("tag%d", tags+1)
+		v4, v6 := fmt.Sprintf("v4_%d", tags), fmt.Sprintf("v6_%d", tags)
 		p.emit(bpf.LoadAbsolute{Off: off, Size: 2})
-		p.jeq(etherTypeIPv4, fmt.Sprintf("v4_%d", tags))
-		p.jeq(etherTypeIPv6, fmt.Sprintf("v6_%d", tags))
+		p.jeq(etherTypeIPv4, v4)
+		p.jeq(etherTypeIPv6, v6)
 		if tags < maxVLANTags {
 			p.jeq(etherTypeVLAN, next)
 			p.jeq(etherTypeQinQ, next)
 		}
 		p.jump("reject")
-
-		// IPv4: DSCP is the top six bits of the TOS byte.
-		p.label(fmt.Sprintf("v4_%d", tags))
-		p.emit(bpf.LoadAbsolute{Off: l3 + 1, Size: 1})
-		p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 2})
-		p.jump("dscp")
-
-		// IPv6: the traffic class straddles the first two bytes:
-		// version(4) | traffic class(8) | flow label(20).
-		p.label(fmt.Sprintf("v6_%d", tags))
-		p.emit(bpf.LoadAbsolute{Off: l3, Size: 2})
-		p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0fc0})
-		p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 6})
-		p.jump("dscp")
-
+		p.label(v4)
+		p.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: l3})
+		p.jump("v4")
+		p.label(v6)
+		p.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: l3})
+		p.jump("v6")
 		if tags < maxVLANTags {
 			p.label(next)
 		}
 	}
 
-	// A holds the DSCP (0..63): accept when bit A of the set is on.
-	p.label("dscp")
-	p.jgeConst(32, "high")
-	p.bitTest(uint32(codes))
-	p.label("high")
-	p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpSub, Val: 32})
-	p.bitTest(uint32(codes >> 32))
+	// IPv4: DSCP is the top six bits of the TOS byte.
+	p.label("v4")
+	p.emit(bpf.StoreScratch{Src: bpf.RegX, N: 0})
+	p.emit(bpf.LoadIndirect{Off: 1, Size: 1})
+	p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 2})
+	p.dscpTest(spec.DSCP, "v4m")
+	p.label("v4m")
+	for _, m := range spec.Matches {
+		if m.Addr.IsValid() && !m.Addr.Is4() {
+			continue
+		}
+		miss := p.newLabel("v4miss")
+		p.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 0})
+		if m.Addr.IsValid() {
+			off := uint32(16)
+			if m.Src {
+				off = 12
+			}
+			a := m.Addr.As4()
+			p.emit(bpf.LoadIndirect{Off: off, Size: 4})
+			p.jne(uint32(a[0])<<24|uint32(a[1])<<16|uint32(a[2])<<8|uint32(a[3]), miss)
+		}
+		if m.Port != 0 {
+			l4 := p.newLabel("v4l4")
+			p.emit(bpf.LoadIndirect{Off: 9, Size: 1})
+			p.jeq(protoTCP, l4)
+			p.jeq(protoUDP, l4)
+			p.jeq(protoSCTP, l4)
+			p.jump(miss)
+			p.label(l4)
+			// Only a first fragment (offset 0) has the ports.
+			p.emit(bpf.LoadIndirect{Off: 6, Size: 2})
+			p.jset(0x1fff, miss)
+			// X = offset of the IP header + 4 * IHL.
+			p.emit(bpf.LoadIndirect{Off: 0, Size: 1})
+			p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0f})
+			p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+			p.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+			p.emit(bpf.TAX{})
+			off := uint32(2)
+			if m.Src {
+				off = 0
+			}
+			p.emit(bpf.LoadIndirect{Off: off, Size: 2})
+			p.jne(uint32(m.Port), miss)
+		}
+		p.jump("accept")
+		p.label(miss)
+	}
+	p.jump("reject")
+
+	// IPv6: the traffic class straddles the first two bytes:
+	// version(4) | traffic class(8) | flow label(20).
+	p.label("v6")
+	p.emit(bpf.StoreScratch{Src: bpf.RegX, N: 0})
+	p.emit(bpf.LoadIndirect{Off: 0, Size: 2})
+	p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0fc0})
+	p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 6})
+	p.dscpTest(spec.DSCP, "v6m")
+	p.label("v6m")
+	for _, m := range spec.Matches {
+		if m.Addr.IsValid() && !m.Addr.Is6() {
+			continue
+		}
+		miss := p.newLabel("v6miss")
+		p.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 0})
+		if m.Addr.IsValid() {
+			off := uint32(24)
+			if m.Src {
+				off = 8
+			}
+			a := m.Addr.As16()
+			for i := 0; i < 16; i += 4 {
+				p.emit(bpf.LoadIndirect{Off: off + uint32(i), Size: 4})
+				p.jne(uint32(a[i])<<24|uint32(a[i+1])<<16|uint32(a[i+2])<<8|uint32(a[i+3]), miss)
+			}
+		}
+		if m.Port != 0 {
+			l4 := p.newLabel("v6l4")
+			p.emit(bpf.LoadIndirect{Off: 6, Size: 1})
+			p.jeq(protoTCP, l4)
+			p.jeq(protoUDP, l4)
+			p.jeq(protoSCTP, l4)
+			p.jump(miss)
+			p.label(l4)
+			off := uint32(40 + 2)
+			if m.Src {
+				off = 40
+			}
+			p.emit(bpf.LoadIndirect{Off: off, Size: 2})
+			p.jne(uint32(m.Port), miss)
+		}
+		p.jump("accept")
+		p.label(miss)
+	}
+	p.jump("reject")
 
 	p.label("accept")
 	p.emit(bpf.RetConstant{Val: snapAll})
 	p.label("reject")
 	p.emit(bpf.RetConstant{Val: 0})
 	return p.assemble()
+}
+
+// dscpTest: A holds the DSCP (0..63); accept when bit A of the set is on,
+// else go on at miss. Clobbers X.
+func (p *program) dscpTest(codes DSCPSet, miss string) {
+	if codes == 0 {
+		p.jump(miss)
+		return
+	}
+	high := p.newLabel("high")
+	p.jgeConst(32, high)
+	p.bitTest(uint32(codes), "accept", miss)
+	p.label(high)
+	p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpSub, Val: 32})
+	p.bitTest(uint32(codes>>32), "accept", miss)
 }

@@ -51,6 +51,7 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
 	})
 	c.root.AddCommand(newVersionCmd())
 	c.root.AddCommand(newRuleCmd())
+	c.root.AddCommand(newVerifyCmd())
 	c.root.AddCommand(newGenDocsCmd())
 	return c
 }

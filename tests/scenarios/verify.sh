@@ -1,0 +1,231 @@
+# shellcheck shell=bash
+# verify: `l3dsr verify` live on the wire of a real L3 DSR path (IPv4), in the compact classic
+# topology: client -> router -> director (IPVS NAT + DSCP mark in mangle) -> router -> real server
+# (map mode: `l3dsr rule add --dscp 21 --vip VIP`), replies straight from the real server.
+#
+#   client .10 ── r-cli  router  r-dir ── director .20 (VIP on lo, IPVS NAT, DSCP 21 on VIP:80)
+#   198.51.100.0/24       r-rs            192.0.2.0/24
+#                          │ 203.0.113.0/24
+#                       realserver .30 = RIP (VIP on lo, HTTP on VIP:80, map-mode DADDR)
+#
+# Cases:
+#   rs-pass             verify --iface eth0 --duration on the real server while curl runs: exit 0,
+#                       "verdict: OK", DSCP 21 mapped to the VIP with replies from the VIP
+#   rs-write            the --write file of that run: tcpdump counts packets with DSCP 21 in it, and
+#                       `verify --pcap FILE --map 21=VIP` judges it OK as well (exit 0)
+#   rs-unmapped         after `l3dsr rule del --dscp 21`: exit 1, names DSCP 21 as unmapped and the
+#                       replies from the RIP
+#   director-pass       verify --role director --expect VIP:80=21 on the director: exit 0
+#   director-wrong      the director's capture judged against --expect VIP:80=22: exit 1, names DSCP 21
+#   usage               verify with neither --iface nor --pcap: exit 2
+# SC2317: down runs through on_exit.
+# shellcheck disable=SC2317
+set -u
+
+NS_CLI=lv-client NS_RTR=lv-router NS_DIR=lv-director NS_RS=lv-realserver
+NS_ALL=("$NS_CLI" "$NS_RTR" "$NS_DIR" "$NS_RS")
+CLI=198.51.100.10 RTR_C=198.51.100.1
+DIR=192.0.2.20 RTR_D=192.0.2.1
+RIP=203.0.113.30 RTR_R=203.0.113.1
+VIP=10.80.0.1
+DSCP=21
+WORK=$PWD
+BIN=${L3DSR_BIN:?L3DSR_BIN is not set}
+HERE=$(cd "$(dirname "$0")" && pwd)
+BG=()
+
+nsx() {
+	local n=$1
+	shift
+	timeout 30 ip netns exec "$n" "$@"
+}
+squash() { tr '\n' ' ' | sed -e 's/  */ /g' | cut -c1-400; }
+
+down() {
+	local p n del=''
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${BG[@]}"; do wait "$p" 2>/dev/null; done
+	for n in "${NS_ALL[@]}"; do
+		[[ -e /run/netns/$n ]] || continue
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
+		del+="netns del $n"$'\n'
+	done
+	[[ -e /run/netns/$NS_RS ]] && nsx "$NS_RS" iptables -w -t raw -F 2>/dev/null
+	[[ -e /run/netns/$NS_DIR ]] && nsx "$NS_DIR" ipvsadm -C 2>/dev/null
+	[[ -z $del ]] || timeout 20 ip -batch - <<<"$del" 2>/dev/null
+	return 0
+}
+on_exit down
+
+setup() {
+	timeout 20 ip -batch - <<-EOF || return 1
+		netns add $NS_CLI
+		netns add $NS_RTR
+		netns add $NS_DIR
+		netns add $NS_RS
+		link add eth0 netns $NS_CLI type veth peer name r-cli netns $NS_RTR
+		link add eth0 netns $NS_DIR type veth peer name r-dir netns $NS_RTR
+		link add eth0 netns $NS_RS type veth peer name r-rs netns $NS_RTR
+	EOF
+	timeout 20 ip -n "$NS_CLI" -batch - <<-EOF || return 1
+		link set lo up
+		link set eth0 up
+		addr add $CLI/24 dev eth0
+		route add default via $RTR_C
+	EOF
+	nsx "$NS_RTR" sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=2 \
+		net.ipv4.conf.r-cli.rp_filter=2 net.ipv4.conf.r-dir.rp_filter=2 net.ipv4.conf.r-rs.rp_filter=2 || return 1
+	timeout 20 ip -n "$NS_RTR" -batch - <<-EOF || return 1
+		link set lo up
+		link set r-cli up
+		link set r-dir up
+		link set r-rs up
+		addr add $RTR_C/24 dev r-cli
+		addr add $RTR_D/24 dev r-dir
+		addr add $RTR_R/24 dev r-rs
+		route add $VIP/32 via $DIR
+	EOF
+	nsx "$NS_DIR" sysctl -q -w net.ipv4.ip_forward=1 || return 1
+	timeout 20 ip -n "$NS_DIR" -batch - <<-EOF || return 1
+		link set lo up
+		link set eth0 up
+		addr add $DIR/24 dev eth0
+		addr add $VIP/32 dev lo
+		route add default via $RTR_D
+	EOF
+	nsx "$NS_RS" sysctl -q -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.eth0.arp_ignore=1 \
+		net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_announce=2 || return 1
+	timeout 20 ip -n "$NS_RS" -batch - <<-EOF || return 1
+		link set lo up
+		link set eth0 up
+		addr add $RIP/24 dev eth0
+		addr add $VIP/32 dev lo
+		route add default via $RTR_R
+	EOF
+	# Director: IPVS NAT to the real server, and the DSCP code of the VIP on its packets
+	# (mangle PREROUTING runs before IPVS; IPVS keeps the TOS).
+	nsx "$NS_DIR" ipvsadm -A -t "$VIP:80" -s wlc || return 1
+	nsx "$NS_DIR" ipvsadm -a -t "$VIP:80" -r "$RIP:80" -m || return 1
+	nsx "$NS_DIR" sysctl -q -w net.ipv4.vs.conntrack=0 || return 1
+	nsx "$NS_DIR" iptables -w -t mangle -A PREROUTING -d "$VIP" -p tcp --dport 80 -j DSCP --set-dscp "$DSCP" ||
+		return 1
+	# Real server: map mode, then the HTTP server on the VIP.
+	nsx "$NS_RS" "$BIN" rule add --dscp "$DSCP" --vip "$VIP" || return 1
+	# Its output goes to files: a background job holding the caller's stdout would hang it.
+	ip netns exec "$NS_RS" socat -T 20 "TCP4-LISTEN:80,bind=$VIP,reuseaddr,fork" "EXEC:$HERE/verify.d/http.sh" \
+		</dev/null >/dev/null 2>"$WORK/socat.err" &
+	BG+=($!)
+	wait_for 30 bash -c "ip netns exec $NS_RS ss -Hlnt | grep -q '$VIP:80 '" || {
+		echo "socat did not listen: $(squash <"$WORK/socat.err")"
+		return 1
+	}
+}
+
+# curls N: N requests from the client, one after the other; prints how many got the page.
+curls() {
+	local i ok=0
+	for ((i = 0; i < $1; i++)); do
+		if nsx "$NS_CLI" curl -sS --max-time "${2:-10}" "http://$VIP/" 2>&1 | grep -q "server=$VIP"; then
+			ok=$((ok + 1))
+		fi
+	done
+	echo "$ok"
+}
+
+# live NAME NS ARGS...: starts `l3dsr verify ARGS` in NS in the background (output in
+# $WORK/NAME.out, status in $WORK/NAME.rc) and waits until its capture is open.
+live() {
+	local name=$1 n=$2
+	shift 2
+	rm -f "$WORK/$name.rc"
+	( ip netns exec "$n" "$BIN" verify "$@" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"; echo $? >"$WORK/$name.rc" ) &
+	BG+=($!)
+	LIVE_PID=$!
+	wait_for 60 grep -q 'capturing on' "$WORK/$name.err"
+}
+# finish NAME: waits for the verify started by live (so not in $(...)); RC gets its exit status.
+finish() {
+	wait "$LIVE_PID" 2>/dev/null
+	RC=$(cat "$WORK/$1.rc" 2>/dev/null || echo none)
+}
+show() { echo "exit $(cat "$WORK/$1.rc" 2>/dev/null); stdout: $(squash <"$WORK/$1.out"); stderr: $(squash <"$WORK/$1.err")"; }
+
+# Not in $(...): setup starts the server in the background, in this shell.
+if ! setup >"$WORK/setup.log" 2>&1; then
+	for c in rs-pass rs-write rs-unmapped director-pass director-wrong; do fail "$c" "setup: $(squash <"$WORK/setup.log")"; done
+	exit 0
+fi
+
+# --- real server, mapping in place ----------------------------------------------------------
+log "real server: verify while curl runs"
+if live rs "$NS_RS" --iface eth0 --duration 12s --write "$WORK/rs.pcap"; then
+	got=$(curls 4)
+	finish rs
+	rc=$RC
+	out=$(<"$WORK/rs.out")
+	cat "$WORK/rs.out" "$WORK/rs.err"
+	if [[ $rc == 0 && $got -gt 0 && $out == *"verdict: OK"* && $out =~ (^|$'\n')$DSCP\ +[0-9]+\ +[0-9]+\ +$VIP\ \(any\) ]]; then
+		pass rs-pass
+	else
+		fail rs-pass "want exit 0, 'verdict: OK' and a DSCP $DSCP row with VIP $VIP after $got/4 good curls; $(show rs)"
+	fi
+	n=$(timeout 30 tcpdump -n -r "$WORK/rs.pcap" "ip and (ip[1] & 0xfc) >> 2 == $DSCP and dst host $RIP" 2>/dev/null | wc -l)
+	off=$(timeout 60 "$BIN" verify --pcap "$WORK/rs.pcap" --map "$DSCP=$VIP" 2>&1)
+	orc=$?
+	if ((n > 0 && orc == 0)) && [[ $off == *"verdict: OK"* ]]; then
+		pass rs-write
+	else
+		fail rs-write "want >0 packets with DSCP $DSCP to $RIP in the --write file and verify --pcap exit 0; got $n packets, exit $orc: $(squash <<<"$off")"
+	fi
+else
+	fail rs-pass "verify did not start capturing within 60s: $(show rs)"
+	fail rs-write "no capture"
+fi
+
+# --- director ----------------------------------------------------------------------------------
+log "director: verify --role director while curl runs"
+if live dir "$NS_DIR" --iface eth0 --role director --expect "$VIP:80=$DSCP" --duration 12s --write "$WORK/dir.pcap"; then
+	got=$(curls 3)
+	finish dir
+	rc=$RC
+	out=$(<"$WORK/dir.out")
+	cat "$WORK/dir.out" "$WORK/dir.err"
+	if [[ $rc == 0 && $out == *"verdict: OK"* && $out == *"$VIP:80"*"$RIP"* ]]; then
+		pass director-pass
+	else
+		fail director-pass "want exit 0 and 'verdict: OK' with real server $RIP after $got/3 good curls; $(show dir)"
+	fi
+	off=$(timeout 60 "$BIN" verify --pcap "$WORK/dir.pcap" --role director --expect "$VIP:80=22" 2>&1)
+	orc=$?
+	if ((orc == 1)) && [[ $off == *"carry DSCP $DSCP instead of 22"* ]]; then
+		pass director-wrong
+	else
+		fail director-wrong "want exit 1 naming DSCP $DSCP instead of 22; got exit $orc: $(squash <<<"$off")"
+	fi
+else
+	fail director-pass "verify did not start capturing within 60s: $(show dir)"
+	fail director-wrong "no capture"
+fi
+
+# --- real server, mapping deleted -------------------------------------------------------------
+log "real server: delete the mapping, verify again"
+if ! out=$(nsx "$NS_RS" "$BIN" rule del --dscp "$DSCP" 2>&1); then
+	fail rs-unmapped "l3dsr rule del --dscp $DSCP failed: $(squash <<<"$out")"
+elif live rsx "$NS_RS" --iface eth0 --duration 10s; then
+	got=$(curls 2 3)
+	finish rsx
+	rc=$RC
+	out=$(<"$WORK/rsx.out")
+	cat "$WORK/rsx.out" "$WORK/rsx.err"
+	if [[ $rc == 1 && $out == *"verdict: FAILED"* && $out == *"the table maps no VIP to DSCP $DSCP"* ]]; then
+		pass rs-unmapped
+	else
+		fail rs-unmapped "want exit 1 naming DSCP $DSCP as unmapped ($got/2 curls got a page); $(show rsx)"
+	fi
+else
+	fail rs-unmapped "verify did not start capturing within 60s: $(show rsx)"
+fi
+
+out=$("$BIN" verify 2>&1)
+expect_eq usage "$?" 2 "verify without --iface or --pcap: exit status (output: $(squash <<<"$out"))"
+exit 0
