@@ -209,27 +209,38 @@ func TestIntegrationRawRejections(t *testing.T) {
 		data  func() []byte
 		errno unix.Errno
 		text  string // a part of the extack message
+		// offset, if not 0, is the extack offset the kernel must give: the
+		// bad attribute in the request, from its netlink header.
+		offset int
 	}{
-		{"DSCP 64", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(64), vip("10.0.0.1"))), unix.EINVAL, ""},
-		{"family mismatch", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("2001:db8::1"))), unix.EINVAL, "family mismatch"},
-		{"missing VIP", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1))), unix.EINVAL, "VIP"},
-		{"missing family", cmdMapAdd, addFlags, enc(entry(dscp(1), vip("10.0.0.1"))), unix.EINVAL, "FAMILY"},
-		{"missing DSCP", cmdMapAdd, addFlags, enc(entry(fam(2), vip("10.0.0.1"))), unix.EINVAL, "DSCP"},
-		{"bad family", cmdMapAdd, addFlags, enc(entry(fam(7), dscp(1), vip("10.0.0.1"))), unix.EAFNOSUPPORT, "FAMILY"},
-		{"multicast VIP", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("224.0.0.1"))), unix.EINVAL, "unicast"},
-		{"unspecified local", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), local("0.0.0.0"), vip("10.0.0.1"))), unix.EINVAL, "LOCAL"},
-		{"duplicate on create", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(5), vip("10.0.0.6"))), unix.EEXIST, "exists"},
-		{"missing entry", cmdMapAdd, addFlags, enc(), unix.EINVAL, "ENTRY"},
+		// The policy (NLA_POLICY_MAX 63) rejects it before the handler: ERANGE,
+		// the policy's text, and the offset of the DSCP attribute (after the
+		// 16-byte netlink header, the 4-byte genetlink header, the ENTRY nest
+		// header and the 8-byte FAMILY attribute).
+		{"DSCP 64", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(64), vip("10.0.0.1"))), unix.ERANGE, "integer out of range", 16 + 4 + 4 + 8},
+		{"family mismatch", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("2001:db8::1"))), unix.EINVAL, "family mismatch: VIP is an IPv6 address (16 bytes) but FAMILY is AF_INET", 0},
+		{"missing VIP", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1))), unix.EINVAL, "ENTRY needs VIP", 0},
+		{"missing family", cmdMapAdd, addFlags, enc(entry(dscp(1), vip("10.0.0.1"))), unix.EINVAL, "ENTRY needs FAMILY (AF_INET or AF_INET6)", 0},
+		{"missing DSCP", cmdMapAdd, addFlags, enc(entry(fam(2), vip("10.0.0.1"))), unix.EINVAL, "ENTRY needs DSCP (0..63)", 0},
+		{"bad family", cmdMapAdd, addFlags, enc(entry(fam(7), dscp(1), vip("10.0.0.1"))), unix.EAFNOSUPPORT, "FAMILY must be AF_INET (2) or AF_INET6 (10)", 0},
+		{"multicast VIP", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("224.0.0.1"))), unix.EINVAL, "VIP must be a unicast address", 0},
+		{"unspecified local", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), local("0.0.0.0"), vip("10.0.0.1"))), unix.EINVAL, "LOCAL is the unspecified address: leave LOCAL out to match any local address", 0},
+		{"duplicate on create", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(5), vip("10.0.0.6"))), unix.EEXIST, "an entry with this key exists: use replace", 0},
+		{"missing entry", cmdMapAdd, addFlags, enc(), unix.EINVAL, "missing ENTRY", 0},
 		{"nest without NLA_F_NESTED", cmdMapAdd, addFlags, func() []byte {
 			inner := enc(fam(2), dscp(1), vip("10.0.0.1"))()
 			b, _ := netlink.MarshalAttributes([]netlink.Attribute{{Type: attrEntry, Data: inner}})
 			return b
-		}, unix.EINVAL, "NLA_F_NESTED"},
-		{"counters sent", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("10.0.0.1"), func(ae *netlink.AttributeEncoder) { ae.Uint64(entryAttrPackets, 1) })), unix.EINVAL, "counter"},
-		{"VIP in a delete", cmdMapDel, addFlags, enc(entry(fam(2), dscp(5), vip("10.0.0.5"))), unix.EINVAL, "VIP"},
-		{"delete missing", cmdMapDel, addFlags, enc(entry(fam(2), dscp(6))), unix.ENOENT, ""},
-		{"stale replace id", cmdReplaceAdd, addFlags, enc(func(ae *netlink.AttributeEncoder) { ae.Uint32(attrReplaceID, 0xdead) }, entry(fam(2), dscp(1), vip("10.0.0.1"))), unix.ESTALE, "REPLACE_ID"},
-		{"commit without id", cmdReplaceCommit, addFlags, enc(), unix.EINVAL, "REPLACE_ID"},
+		}, unix.EINVAL, "NLA_F_NESTED is missing", 0},
+		{"counters sent", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("10.0.0.1"), func(ae *netlink.AttributeEncoder) { ae.Uint64(entryAttrPackets, 1) })), unix.EINVAL, "PACKETS is a counter in replies", 0},
+		{"VIP in a delete", cmdMapDel, addFlags, enc(entry(fam(2), dscp(5), vip("10.0.0.5"))), unix.EINVAL, "VIP is not part of the key", 0},
+		{"delete missing", cmdMapDel, addFlags, enc(entry(fam(2), dscp(6))), unix.ENOENT, "", 0},
+		{"stale replace id", cmdReplaceAdd, addFlags, enc(func(ae *netlink.AttributeEncoder) { ae.Uint32(attrReplaceID, 0xdead) }, entry(fam(2), dscp(1), vip("10.0.0.1"))), unix.ESTALE, "stale REPLACE_ID", 0},
+		{"commit without id", cmdReplaceCommit, addFlags, enc(), unix.EINVAL, "missing REPLACE_ID", 0},
+	}
+	before, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,7 +260,18 @@ func TestIntegrationRawRejections(t *testing.T) {
 			if !strings.Contains(ke.Message, tt.text) {
 				t.Errorf("extack %q, want it to contain %q", ke.Message, tt.text)
 			}
+			if tt.offset != 0 && ke.Offset != tt.offset {
+				t.Errorf("extack offset %d, want %d (the bad attribute)", ke.Offset, tt.offset)
+			}
 		})
+	}
+	// Nothing was changed by the rejected requests.
+	after, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Entries != before.Entries || after.Generation != before.Generation {
+		t.Errorf("after the rejections: %d entries, generation %d; want %d, %d as before", after.Entries, after.Generation, before.Entries, before.Generation)
 	}
 }
 

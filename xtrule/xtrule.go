@@ -6,6 +6,14 @@
 // It runs the iptables binaries (which need the libxt_DADDR.so extension)
 // and checks before it appends, so the rule exists once, however often it
 // is ensured. The package never prints.
+//
+// Whether the rule exists is read from `iptables -t raw -S PREROUTING`, not
+// asked with -C: ip6tables-legacy 1.8.9's -C (and -D, which shares its rule
+// comparison) answers for a DADDR rule with other target data: with only
+// `-j DADDR --set-daddr ADDR` in the chain, `-C PREROUTING -j DADDR --map`
+// exits 0 (seen on Debian 12; iptables-legacy answers right). The saved
+// form of a rule is what its extension prints, so an exact line is an exact
+// rule, and Delete deletes by rule number for the same reason.
 package xtrule
 
 import (
@@ -14,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 )
 
@@ -65,6 +74,8 @@ func ParseVariant(s string) (Variant, error) {
 type Result struct {
 	// ExitCode is the command's exit status; meaningful when Err is nil.
 	ExitCode int
+	// Stdout is the command's output.
+	Stdout string
 	// Stderr is the command's error output.
 	Stderr string
 	// Err is set when the command could not be run at all.
@@ -76,15 +87,16 @@ type Runner func(ctx context.Context, name string, args ...string) Result
 
 // Exec runs the command with os/exec.
 func Exec(ctx context.Context, name string, args ...string) Result {
-	var stderr bytes.Buffer
+	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return Result{ExitCode: ee.ExitCode(), Stderr: stderr.String()}
+		return Result{ExitCode: ee.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}
 	}
-	return Result{Stderr: stderr.String(), Err: err}
+	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
 }
 
 // Rules manages the map-mode rule with one variant of iptables.
@@ -109,38 +121,60 @@ func (r *Rules) Binary(f Family) string {
 // MapRule is the rule, as iptables arguments after the command option.
 var MapRule = []string{"PREROUTING", "-j", "DADDR", "--map"}
 
-func (r *Rules) args(op string) []string {
-	// -w: wait for the xtables lock rather than fail beside another tool.
-	return append([]string{"-w", "-t", "raw", op}, MapRule...)
-}
+// savedRule is the rule as `iptables -S` prints it.
+var savedRule = "-A " + strings.Join(MapRule, " ")
 
-func (r *Rules) run(ctx context.Context, f Family, op string) (Result, string) {
+func (r *Rules) run(ctx context.Context, f Family, args ...string) (Result, string) {
 	run := r.Run
 	if run == nil {
 		run = Exec
 	}
 	bin := r.Binary(f)
-	args := r.args(op)
+	// -w: wait for the xtables lock rather than fail beside another tool.
+	args = append([]string{"-w", "-t", "raw"}, args...)
 	return run(ctx, bin, args...), bin + " " + strings.Join(args, " ")
+}
+
+// positions lists where the map-mode rule is in raw PREROUTING: the 1-based
+// rule numbers (as -D and -I count) of every rule that saves exactly as
+// "-A PREROUTING -j DADDR --map".
+func (r *Rules) positions(ctx context.Context, f Family) ([]int, error) {
+	if err := checkFamily(f); err != nil {
+		return nil, err
+	}
+	res, cmdline := r.run(ctx, f, "-S", MapRule[0])
+	switch {
+	case res.Err != nil:
+		return nil, r.startError(f, cmdline, res.Err)
+	case res.ExitCode != 0:
+		return nil, commandError(cmdline, res)
+	}
+	var pos []int
+	n := 0
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "-A "+MapRule[0]+" ") {
+			continue // "-P PREROUTING ACCEPT", "-N ..." and the like
+		}
+		n++
+		if line == savedRule {
+			pos = append(pos, n)
+		}
+	}
+	return pos, nil
+}
+
+// Count reports how many map-mode rules raw PREROUTING holds (Ensure keeps
+// it at one).
+func (r *Rules) Count(ctx context.Context, f Family) (int, error) {
+	pos, err := r.positions(ctx, f)
+	return len(pos), err
 }
 
 // Exists reports whether the map-mode rule is in raw PREROUTING.
 func (r *Rules) Exists(ctx context.Context, f Family) (bool, error) {
-	if err := checkFamily(f); err != nil {
-		return false, err
-	}
-	res, cmdline := r.run(ctx, f, "-C")
-	switch {
-	case res.Err != nil:
-		return false, r.startError(f, cmdline, res.Err)
-	case res.ExitCode == 0:
-		return true, nil
-	case res.ExitCode == 1:
-		// "Bad rule (does a matching rule exist in that chain?)" (nft),
-		// "No chain/target/match by that name." (legacy): not there.
-		return false, nil
-	}
-	return false, commandError(cmdline, res)
+	n, err := r.Count(ctx, f)
+	return n > 0, err
 }
 
 // Ensure appends the map-mode rule for family f unless it is there already.
@@ -150,7 +184,7 @@ func (r *Rules) Ensure(ctx context.Context, f Family) (added bool, err error) {
 	if err != nil || ok {
 		return false, err
 	}
-	res, cmdline := r.run(ctx, f, "-A")
+	res, cmdline := r.run(ctx, f, append([]string{"-A"}, MapRule...)...)
 	if res.Err != nil {
 		return false, r.startError(f, cmdline, res.Err)
 	}
@@ -160,14 +194,16 @@ func (r *Rules) Ensure(ctx context.Context, f Family) (added bool, err error) {
 	return true, nil
 }
 
-// Delete removes the map-mode rule for family f; a missing rule is not an
-// error.
+// Delete removes the map-mode rule for family f (the last one, should there
+// be several); a missing rule is not an error. It deletes by rule number,
+// found in the -S listing, because a delete by rule specification compares
+// rules as -C does.
 func (r *Rules) Delete(ctx context.Context, f Family) error {
-	ok, err := r.Exists(ctx, f)
-	if err != nil || !ok {
+	pos, err := r.positions(ctx, f)
+	if err != nil || len(pos) == 0 {
 		return err
 	}
-	res, cmdline := r.run(ctx, f, "-D")
+	res, cmdline := r.run(ctx, f, "-D", MapRule[0], strconv.Itoa(pos[len(pos)-1]))
 	if res.Err != nil {
 		return r.startError(f, cmdline, res.Err)
 	}

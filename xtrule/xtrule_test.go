@@ -5,18 +5,22 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// fakeIptables emulates iptables' -C/-A/-D exit statuses over a rule set,
-// per binary, and records every command line.
+// fakeIptables emulates iptables' -S/-A/-D over raw PREROUTING, per binary,
+// and records every command line.
 type fakeIptables struct {
-	rules map[string]int // binary -> how many map rules
-	calls []string
+	chains map[string][]string // binary -> the rules, as -S prints them
+	calls  []string
 	// fail, if set, answers a command line instead of the emulation.
 	fail func(cmdline string) (Result, bool)
 }
+
+const mapLine = "-A PREROUTING -j DADDR --map"
 
 func (f *fakeIptables) run(_ context.Context, name string, args ...string) Result {
 	cmdline := name + " " + strings.Join(args, " ")
@@ -26,29 +30,49 @@ func (f *fakeIptables) run(_ context.Context, name string, args ...string) Resul
 			return r
 		}
 	}
-	if strings.Join(args[4:], " ") != "PREROUTING -j DADDR --map" || strings.Join(args[:3], " ") != "-w -t raw" {
-		return Result{ExitCode: 2, Stderr: "unexpected rule"}
+	if len(args) < 5 || strings.Join(args[:3], " ") != "-w -t raw" || args[4] != "PREROUTING" {
+		return Result{ExitCode: 2, Stderr: "unexpected command"}
 	}
-	switch args[3] {
-	case "-C":
-		if f.rules[name] > 0 {
-			return Result{}
+	rules := f.chains[name]
+	switch rest := strings.Join(args[4:], " "); args[3] {
+	case "-S":
+		if len(args) != 5 {
+			break
 		}
-		return Result{ExitCode: 1, Stderr: "iptables: Bad rule (does a matching rule exist in that chain?).\n"}
+		out := "-P PREROUTING ACCEPT\n"
+		for _, r := range rules {
+			out += r + "\n"
+		}
+		return Result{Stdout: out}
 	case "-A":
-		f.rules[name]++
+		f.chains[name] = append(rules, "-A "+rest)
 		return Result{}
 	case "-D":
-		if f.rules[name] == 0 {
-			return Result{ExitCode: 1, Stderr: "iptables: Bad rule (does a matching rule exist in that chain?).\n"}
+		n, err := strconv.Atoi(args[5])
+		if len(args) != 6 || err != nil {
+			return Result{ExitCode: 2, Stderr: "only deletes by number are expected"}
 		}
-		f.rules[name]--
+		if n < 1 || n > len(rules) {
+			return Result{ExitCode: 1, Stderr: "iptables: Index of deletion too big.\n"}
+		}
+		f.chains[name] = slices.Delete(rules, n-1, n)
 		return Result{}
 	}
 	return Result{ExitCode: 2, Stderr: "bad command"}
 }
 
-func newFake() *fakeIptables { return &fakeIptables{rules: map[string]int{}} }
+// count is how many exact map-mode rules binary holds.
+func (f *fakeIptables) count(binary string) int {
+	n := 0
+	for _, r := range f.chains[binary] {
+		if r == mapLine {
+			n++
+		}
+	}
+	return n
+}
+
+func newFake() *fakeIptables { return &fakeIptables{chains: map[string][]string{}} }
 
 func TestEnsureIsIdempotent(t *testing.T) {
 	ctx := context.Background()
@@ -63,20 +87,23 @@ func TestEnsureIsIdempotent(t *testing.T) {
 			t.Errorf("call %d (%v): added = %v, want %v", i, f, added, want)
 		}
 	}
-	if fake.rules["iptables"] != 1 || fake.rules["ip6tables"] != 1 {
-		t.Errorf("rules %v, want one per family", fake.rules)
+	if fake.count("iptables") != 1 || fake.count("ip6tables") != 1 {
+		t.Errorf("rules %v, want one per family", fake.chains)
 	}
 	want := []string{
-		"iptables -w -t raw -C PREROUTING -j DADDR --map",
+		"iptables -w -t raw -S PREROUTING",
 		"iptables -w -t raw -A PREROUTING -j DADDR --map",
-		"iptables -w -t raw -C PREROUTING -j DADDR --map",
-		"ip6tables -w -t raw -C PREROUTING -j DADDR --map",
+		"iptables -w -t raw -S PREROUTING",
+		"ip6tables -w -t raw -S PREROUTING",
 		"ip6tables -w -t raw -A PREROUTING -j DADDR --map",
-		"iptables -w -t raw -C PREROUTING -j DADDR --map",
-		"ip6tables -w -t raw -C PREROUTING -j DADDR --map",
+		"iptables -w -t raw -S PREROUTING",
+		"ip6tables -w -t raw -S PREROUTING",
 	}
 	if strings.Join(fake.calls, "\n") != strings.Join(want, "\n") {
 		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(fake.calls, "\n"), strings.Join(want, "\n"))
+	}
+	if n, err := r.Count(ctx, IPv4); n != 1 || err != nil {
+		t.Errorf("Count = %d, %v; want 1", n, err)
 	}
 
 	if err := r.Delete(ctx, IPv4); err != nil {
@@ -85,8 +112,55 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	if err := r.Delete(ctx, IPv4); err != nil {
 		t.Errorf("deleting a missing rule: %v", err)
 	}
-	if fake.rules["iptables"] != 0 {
+	if fake.count("iptables") != 0 {
 		t.Errorf("rule still there after Delete")
+	}
+}
+
+// Only the exact rule counts: other DADDR rules (which iptables-legacy's -C
+// was seen to confuse with it) neither stop Ensure nor get deleted.
+func TestOtherRulesAreNotTheMapRule(t *testing.T) {
+	ctx := context.Background()
+	fake := newFake()
+	others := []string{
+		"-A PREROUTING -j DADDR --set-daddr 10.0.0.1",
+		"-A PREROUTING -m dscp --dscp 0x01 -j DADDR --map",
+		"-A PREROUTING -j DADDR --map --foo",
+		"-A PREROUTING -p tcp -j DADDR --map",
+	}
+	fake.chains["ip6tables-legacy"] = slices.Clone(others)
+	r := &Rules{Variant: Legacy, Run: fake.run}
+	if ok, err := r.Exists(ctx, IPv6); ok || err != nil {
+		t.Fatalf("Exists = %v, %v with only other DADDR rules; want false", ok, err)
+	}
+	added, err := r.Ensure(ctx, IPv6)
+	if err != nil || !added {
+		t.Fatalf("Ensure = %v, %v; want it appended", added, err)
+	}
+	if added, err := r.Ensure(ctx, IPv6); err != nil || added {
+		t.Fatalf("second Ensure = %v, %v; want nothing appended", added, err)
+	}
+	// Delete removes the map rule (rule 5) by number, nothing else.
+	if err := r.Delete(ctx, IPv6); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.chains["ip6tables-legacy"]; !slices.Equal(got, others) {
+		t.Errorf("after Delete: %q, want %q", got, others)
+	}
+	if last := fake.calls[len(fake.calls)-1]; last != "ip6tables-legacy -w -t raw -D PREROUTING 5" {
+		t.Errorf("delete command %q", last)
+	}
+
+	// Two map rules (added by hand): Count says so, Delete takes the last.
+	fake.chains["iptables-legacy"] = []string{mapLine, others[0], mapLine}
+	if n, err := r.Count(ctx, IPv4); n != 2 || err != nil {
+		t.Errorf("Count = %d, %v; want 2", n, err)
+	}
+	if err := r.Delete(ctx, IPv4); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.chains["iptables-legacy"]; !slices.Equal(got, []string{mapLine, others[0]}) {
+		t.Errorf("after Delete: %q", got)
 	}
 }
 
@@ -116,7 +190,7 @@ func TestVariants(t *testing.T) {
 	if _, err := (&Rules{Variant: Legacy, Run: fake.run}).Ensure(context.Background(), IPv6); err != nil {
 		t.Fatal(err)
 	}
-	if fake.rules["ip6tables-legacy"] != 1 {
+	if fake.count("ip6tables-legacy") != 1 {
 		t.Errorf("legacy variant ran %v", fake.calls)
 	}
 }
@@ -131,10 +205,20 @@ func TestErrors(t *testing.T) {
 	}{
 		{
 			name: "no extension",
-			answer: func(string) (Result, bool) {
-				return Result{ExitCode: 2, Stderr: "iptables v1.8.9 (nf_tables): unknown option \"--map\"\nTry `iptables -h' or 'iptables --help' for more information.\n"}, true
+			answer: func(cmdline string) (Result, bool) {
+				if strings.Contains(cmdline, " -A ") {
+					return Result{ExitCode: 2, Stderr: "iptables v1.8.9 (nf_tables): unknown option \"--map\"\nTry `iptables -h' or 'iptables --help' for more information.\n"}, true
+				}
+				return Result{}, false
 			},
-			want: []string{"iptables -w -t raw -C PREROUTING -j DADDR --map: exit status 2: iptables v1.8.9 (nf_tables): unknown option \"--map\": ", "libxt_DADDR.so", "XTABLES_LIBDIR"},
+			want: []string{"iptables -w -t raw -A PREROUTING -j DADDR --map: exit status 2: iptables v1.8.9 (nf_tables): unknown option \"--map\": ", "libxt_DADDR.so", "XTABLES_LIBDIR"},
+		},
+		{
+			name: "listing fails",
+			answer: func(string) (Result, bool) {
+				return Result{ExitCode: 4, Stderr: "iptables v1.8.9 (legacy): can't initialize iptables table `raw': Permission denied (you must be root)\n"}, true
+			},
+			want: []string{"iptables -w -t raw -S PREROUTING: exit status 4", "Permission denied", "run as root"},
 			noA:  true,
 		},
 		{

@@ -57,15 +57,17 @@ iptables rule serves every entry:
   iptables  -t raw -A PREROUTING -j DADDR --map
   ip6tables -t raw -A PREROUTING -j DADDR --map
 
-'rule add' appends it when it is missing. The table is per network namespace.
+'rule add' appends it when it is missing. 'rule replace -f FILE' swaps in a
+whole table (the format 'rule list -o json' prints) atomically. The table is
+per network namespace.
 
 DSCP codes are 0-63, in decimal or hex (10 or 0x0a).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageErrorf("'l3dsr rule' needs a subcommand: add, del, list, flush or stats")
+			return usageErrorf("'l3dsr rule' needs a subcommand: add, del, list, replace, flush or stats")
 		},
 	}
-	cmd.AddCommand(newRuleAddCmd(), newRuleDelCmd(), newRuleListCmd(), newRuleFlushCmd(), newRuleStatsCmd())
+	cmd.AddCommand(newRuleAddCmd(), newRuleDelCmd(), newRuleListCmd(), newRuleFlushCmd(), newRuleStatsCmd(), newRuleReplaceCmd())
 	return cmd
 }
 

@@ -9,7 +9,7 @@
 #   --demo       run only classic_dsr with L3DSR_DEMO=1 and stream its output; without -k,
 #                on the first kernel of scripts/kernels.sh only
 # Environment (all optional):
-#   L3DSR_VM_TIMEOUT_PER_SCENARIO  seconds per scenario for the whole-VM limit (600)
+#   L3DSR_VM_TIMEOUT_PER_SCENARIO  seconds per scenario for the whole-VM limit (900: map_cli takes up to ~550 s on a loaded host)
 #   L3DSR_VM_TIMEOUT               whole-VM limit in seconds (120 + per-scenario * count)
 #   L3DSR_SCENARIO_TIMEOUT         in-guest limit of one scenario (per-scenario limit - 60)
 #   L3DSR_VM_MEM, L3DSR_VM_SMP     guest memory in MiB (1536) and CPUs (2)
@@ -72,7 +72,7 @@ done
 command -v qemu-system-x86_64 >/dev/null || { echo "run.sh: qemu-system-x86_64 missing (scripts/deps.sh vm)" >&2; exit 2; }
 
 # Generous: classic_dsr alone measured 208 s on a host busy with other VMs.
-per_scenario=${L3DSR_VM_TIMEOUT_PER_SCENARIO:-600}
+per_scenario=${L3DSR_VM_TIMEOUT_PER_SCENARIO:-900}
 vm_timeout=${L3DSR_VM_TIMEOUT:-$((120 + per_scenario * ${#scenarios[@]}))}
 scenario_timeout=${L3DSR_SCENARIO_TIMEOUT:-$((per_scenario > 90 ? per_scenario - 60 : per_scenario))}
 mem=${L3DSR_VM_MEM:-1536}
