@@ -264,6 +264,16 @@ func ruleDel(out io.Writer, k genl.Key) error {
 	return nil
 }
 
+// withTable dials the table, runs fn with it and closes it again.
+func withTable(fn func(t mapTable) error) error {
+	t, err := dialTable()
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return fn(t)
+}
+
 func newRuleListCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
@@ -274,16 +284,13 @@ func newRuleListCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			t, err := dialTable()
-			if err != nil {
-				return err
-			}
-			defer t.Close()
-			entries, err := t.List()
-			if err != nil {
-				return err
-			}
-			return printEntries(cmd.OutOrStdout(), entries, output)
+			return withTable(func(t mapTable) error {
+				entries, err := t.List()
+				if err != nil {
+					return err
+				}
+				return printEntries(cmd.OutOrStdout(), entries, output)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
@@ -305,16 +312,13 @@ func newRuleFlushCmd() *cobra.Command {
 					return err
 				}
 			}
-			t, err := dialTable()
-			if err != nil {
-				return err
-			}
-			defer t.Close()
-			if err := t.Flush(f); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "flushed %v\n", f)
-			return nil
+			return withTable(func(t mapTable) error {
+				if err := t.Flush(f); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "flushed %v\n", f)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&family, "family", "", "only this family, 4 or 6 (default: both)")
@@ -331,23 +335,20 @@ func newRuleStatsCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			t, err := dialTable()
-			if err != nil {
-				return err
-			}
-			defer t.Close()
-			s, err := t.Stats()
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if output == "json" {
-				return writeJSON(out, statsJSON{s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation})
-			}
-			tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "REWRITTEN\tNO ENTRY\tERRORS\tENTRIES\tGENERATION")
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\n", s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation)
-			return tw.Flush()
+			return withTable(func(t mapTable) error {
+				s, err := t.Stats()
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if output == "json" {
+					return writeJSON(out, statsJSON{s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation})
+				}
+				tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+				fmt.Fprintln(tw, "REWRITTEN\tNO ENTRY\tERRORS\tENTRIES\tGENERATION")
+				fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\n", s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation)
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
