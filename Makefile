@@ -55,7 +55,8 @@ $(BUILD)/libxt/libxt_DADDR.so: kmod/libxt_DADDR.c kmod/uapi/linux/netfilter/xt_D
 # l3dsr-nltest drives the generic netlink family from C, independently of the
 # Go client, so a bug shared by both cannot hide; genl.test runs the Go
 # client's integration tests against the real module.
-TESTTOOLS := $(BUILD)/map_kernel/l3dsr-nltest $(BUILD)/genl.test
+TESTTOOLS := $(BUILD)/map_kernel/l3dsr-nltest $(BUILD)/genl.test $(BUILD)/dscpmark.test
+TESTTOOLS += $(BUILD)/ipvs.test
 testtools: deps-build $(TESTTOOLS)
 
 $(BUILD)/map_kernel/l3dsr-nltest: tests/scenarios/map_kernel.d/l3dsr-nltest.c kmod/uapi/linux/l3dsr.h
@@ -64,6 +65,12 @@ $(BUILD)/map_kernel/l3dsr-nltest: tests/scenarios/map_kernel.d/l3dsr-nltest.c km
 
 $(BUILD)/genl.test: $(wildcard genl/*.go) go.mod go.sum
 	CGO_ENABLED=0 $(GO) test -c -o $@ ./genl
+
+$(BUILD)/ipvs.test: $(wildcard ipvs/*.go) go.mod go.sum
+	CGO_ENABLED=0 $(GO) test -c -o $@ ./ipvs
+
+$(BUILD)/dscpmark.test: $(wildcard dscpmark/*.go) go.mod go.sum
+	CGO_ENABLED=0 $(GO) test -c -o $@ ./dscpmark
 
 go:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BUILD)/l3dsr ./cmd/l3dsr

@@ -51,7 +51,9 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
 	})
 	c.root.AddCommand(newVersionCmd())
 	c.root.AddCommand(newRuleCmd())
+	c.root.AddCommand(newRealServerCmd())
 	c.root.AddCommand(newVerifyCmd())
+	c.root.AddCommand(newDirectorCmd())
 	c.root.AddCommand(newGenDocsCmd())
 	return c
 }

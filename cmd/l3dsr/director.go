@@ -1,0 +1,238 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/spf13/cobra"
+)
+
+// directorAPI is what the director commands use of *director.Director.
+type directorAPI interface {
+	director.Changer
+	Show() (director.Status, error)
+}
+
+// openDirector connects to IPVS, nftables and rtnetlink of the current
+// network namespace. Tests replace it.
+var openDirector = func() (directorAPI, func() error, error) {
+	d, closeFn, err := director.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, closeFn, nil
+}
+
+func withDirector(fn func(d directorAPI) error) error {
+	d, closeFn, err := openDirector()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(d)
+}
+
+func newDirectorCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "director",
+		Short: "Set up IPVS services, real servers and DSCP marks (on a director)",
+		Long: `The director commands set up an L3 DSR director in the current network
+namespace: IPVS services and real servers over generic netlink, the DSCP mark
+of each service in the nftables table 'inet l3dsr', the VIP on lo, and the
+sysctls IPVS needs for one-way flows. No ipvsadm, iptables or sysctl command is
+needed besides.
+
+Each service runs in one of two modes:
+  dscp  IPVS masquerade to the real server's address, plus the service's DSCP
+        code; the real server's xt_DADDR puts the VIP back ('l3dsr realserver
+        up --vip VIP --dscp N' there). No header bytes are added.
+  ipip  IPVS tunnel mode: IPIP (IPv4) or IP6IP6 (IPv6) encapsulation; the real
+        server decapsulates ('l3dsr realserver up --vip VIP --mode ipip').
+
+Every command prints what it changed; running it again changes nothing.`,
+	}
+	svc := &cobra.Command{Use: "service", Short: "Add, edit or delete a virtual service"}
+	svc.AddCommand(newDirServiceAddCmd(), newDirServiceEditCmd(), newDirServiceDelCmd())
+	real := &cobra.Command{Use: "real", Short: "Add, edit or delete a real server of a service"}
+	real.AddCommand(newDirRealAddCmd(), newDirRealEditCmd(), newDirRealDelCmd())
+	cmd.AddCommand(svc, real, newDirShowCmd())
+	return cmd
+}
+
+// keyFlags are the flags that name a service.
+type keyFlags struct {
+	vip, proto string
+}
+
+func (f *keyFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.vip, "vip", "", "the service: VIP:PORT, e.g. 10.0.0.1:80 or [2001:db8::1]:80 (required)")
+	cmd.Flags().StringVar(&f.proto, "proto", "tcp", "protocol: tcp, udp or sctp")
+}
+
+func (f *keyFlags) key() (director.Key, error) {
+	var k director.Key
+	if strings.TrimSpace(f.vip) == "" {
+		return k, usageErrorf("--vip is required: give VIP:PORT, e.g. --vip 10.0.0.1:80 or --vip [2001:db8::1]:80")
+	}
+	ap, err := netip.ParseAddrPort(strings.TrimSpace(f.vip))
+	if err != nil {
+		if a, aerr := netip.ParseAddr(strings.TrimSpace(f.vip)); aerr == nil {
+			if a.Is6() {
+				return k, usageErrorf("--vip %q has no port: give [VIP]:PORT, an IPv6 VIP in brackets, e.g. --vip %s", f.vip, netip.AddrPortFrom(a, 80))
+			}
+			return k, usageErrorf("--vip %q has no port: give VIP:PORT, e.g. --vip %s", f.vip, netip.AddrPortFrom(a, 80))
+		}
+		return k, usageErrorf("--vip %q is not VIP:PORT: write e.g. 10.0.0.1:80, or [2001:db8::1]:80 for IPv6", f.vip)
+	}
+	if ap.Port() == 0 {
+		return k, usageErrorf("--vip %q: port 0 is not a service port, use 1-65535", f.vip)
+	}
+	a := ap.Addr().WithZone("")
+	if a.IsUnspecified() || a.IsMulticast() || a.Is4In6() {
+		return k, usageErrorf("--vip %q: the VIP must be a unicast IPv4 or IPv6 address", f.vip)
+	}
+	p, err := ipvs.ParseProtocol(f.proto)
+	if err != nil || (p != ipvs.ProtoTCP && p != ipvs.ProtoUDP && p != ipvs.ProtoSCTP) {
+		return k, usageErrorf("--proto %q: use tcp, udp or sctp", f.proto)
+	}
+	return director.Key{VIP: a, Port: ap.Port(), Proto: p}, nil
+}
+
+// printResult prints the warnings and changes of a command; "no change" only
+// when it succeeded.
+func printResult(w io.Writer, stderr io.Writer, r director.Result, err error) {
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", warn)
+	}
+	if len(r.Changes) == 0 {
+		if err != nil {
+			return
+		}
+		fmt.Fprintln(w, "no change")
+		return
+	}
+	for _, c := range r.Changes {
+		fmt.Fprintf(w, "+ %s\n", c)
+	}
+}
+
+func newDirServiceAddCmd() *cobra.Command {
+	var kf keyFlags
+	var mode, dscp, sched string
+	var persistent uint32
+	cmd := &cobra.Command{
+		Use:   "add --vip VIP:PORT [--proto tcp] (--dscp N | --mode ipip) [--scheduler wlc] [--persistent SECONDS]",
+		Short: "Add a virtual service",
+		Example: `  l3dsr director service add --vip 10.0.0.1:80 --proto tcp --dscp 10 --scheduler wlc --persistent 300
+  l3dsr director service add --vip [2001:db8::1]:53 --proto udp --mode ipip --scheduler mh`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := kf.key()
+			if err != nil {
+				return err
+			}
+			m, err := director.ParseMode(mode)
+			if err != nil {
+				return usageErrorf("--mode: %v", err)
+			}
+			s := director.Service{Key: k, Mode: m, Scheduler: sched, Persistent: persistent}
+			switch {
+			case m == director.ModeDSCP && !cmd.Flags().Changed("dscp"):
+				return usageErrorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip", k.VIP)
+			case m == director.ModeIPIP && cmd.Flags().Changed("dscp"):
+				return usageErrorf("--dscp %s: mode ipip uses no DSCP code; drop --dscp, or use --mode dscp", dscp)
+			case m == director.ModeDSCP:
+				if s.DSCP, err = parseDSCP(dscp); err != nil {
+					return err
+				}
+			}
+			if strings.TrimSpace(sched) == "" {
+				return usageErrorf("--scheduler is empty: give an IPVS scheduler, e.g. wlc, rr, sh or mh")
+			}
+			return withDirector(func(d directorAPI) error {
+				r, err := d.AddService(s)
+				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
+				return err
+			})
+		},
+	}
+	kf.add(cmd)
+	cmd.Flags().StringVar(&mode, "mode", "dscp", "how packets reach the real servers: dscp (L3 DSR) or ipip (IPVS tunnel)")
+	cmd.Flags().StringVar(&dscp, "dscp", "", "the DSCP code (0-63) that stands for the VIP (mode dscp)")
+	cmd.Flags().StringVar(&sched, "scheduler", director.DefaultScheduler, "IPVS scheduler: wlc, rr, wrr, lc, sh, mh, ... (any the kernel has)")
+	cmd.Flags().Uint32Var(&persistent, "persistent", 0, "persistence timeout in seconds: a client sticks to one real server (0: off)")
+	return cmd
+}
+
+func newDirServiceEditCmd() *cobra.Command {
+	var kf keyFlags
+	var dscp, sched string
+	var persistent uint32
+	cmd := &cobra.Command{
+		Use:   "edit --vip VIP:PORT [--proto tcp] [--dscp N] [--scheduler S] [--persistent SECONDS]",
+		Short: "Change a service's DSCP code, scheduler or persistence",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := kf.key()
+			if err != nil {
+				return err
+			}
+			var e director.ServiceEdit
+			if cmd.Flags().Changed("dscp") {
+				v, err := parseDSCP(dscp)
+				if err != nil {
+					return err
+				}
+				e.DSCP = &v
+			}
+			if cmd.Flags().Changed("scheduler") {
+				if strings.TrimSpace(sched) == "" {
+					return usageErrorf("--scheduler is empty: give an IPVS scheduler, e.g. wlc, rr, sh or mh")
+				}
+				e.Scheduler = &sched
+			}
+			if cmd.Flags().Changed("persistent") {
+				e.Persistent = &persistent
+			}
+			if e == (director.ServiceEdit{}) {
+				return usageErrorf("nothing to change: give --dscp, --scheduler or --persistent")
+			}
+			return withDirector(func(d directorAPI) error {
+				r, err := d.EditService(k, e)
+				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
+				return err
+			})
+		},
+	}
+	kf.add(cmd)
+	cmd.Flags().StringVar(&dscp, "dscp", "", "new DSCP code (0-63)")
+	cmd.Flags().StringVar(&sched, "scheduler", "", "new IPVS scheduler")
+	cmd.Flags().Uint32Var(&persistent, "persistent", 0, "new persistence timeout in seconds (0: off)")
+	return cmd
+}
+
+func newDirServiceDelCmd() *cobra.Command {
+	var kf keyFlags
+	cmd := &cobra.Command{
+		Use:   "del --vip VIP:PORT [--proto tcp]",
+		Short: "Delete a service, its real servers and its DSCP mark",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := kf.key()
+			if err != nil {
+				return err
+			}
+			return withDirector(func(d directorAPI) error {
+				r, err := d.DelService(k)
+				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
+				return err
+			})
+		},
+	}
+	kf.add(cmd)
+	return cmd
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/ipvs"
+)
+
+// fakeDirector records the calls the director commands make.
+type fakeDirector struct {
+	calls  []string
+	svc    director.Service
+	key    director.Key
+	sedit  director.ServiceEdit
+	real   director.Real
+	redit  director.RealEdit
+	result director.Result
+	err    error
+	status director.Status
+}
+
+func (f *fakeDirector) AddService(s director.Service) (director.Result, error) {
+	f.calls, f.svc = append(f.calls, "AddService"), s
+	return f.result, f.err
+}
+
+func (f *fakeDirector) EditService(k director.Key, e director.ServiceEdit) (director.Result, error) {
+	f.calls, f.key, f.sedit = append(f.calls, "EditService"), k, e
+	return f.result, f.err
+}
+
+func (f *fakeDirector) DelService(k director.Key) (director.Result, error) {
+	f.calls, f.key = append(f.calls, "DelService"), k
+	return f.result, f.err
+}
+
+func (f *fakeDirector) AddReal(k director.Key, r director.Real) (director.Result, error) {
+	f.calls, f.key, f.real = append(f.calls, "AddReal"), k, r
+	return f.result, f.err
+}
+
+func (f *fakeDirector) EditReal(k director.Key, a netip.Addr, e director.RealEdit) (director.Result, error) {
+	f.calls, f.key, f.real.Addr, f.redit = append(f.calls, "EditReal"), k, a, e
+	return f.result, f.err
+}
+
+func (f *fakeDirector) DelReal(k director.Key, a netip.Addr) (director.Result, error) {
+	f.calls, f.key, f.real.Addr = append(f.calls, "DelReal"), k, a
+	return f.result, f.err
+}
+
+func (f *fakeDirector) Show() (director.Status, error) {
+	f.calls = append(f.calls, "Show")
+	return f.status, f.err
+}
+
+func withFakeDirector(t *testing.T) *fakeDirector {
+	t.Helper()
+	f := &fakeDirector{}
+	old := openDirector
+	openDirector = func() (directorAPI, func() error, error) { return f, func() error { return nil }, nil }
+	t.Cleanup(func() { openDirector = old })
+	return f
+}
+
+func TestDirectorUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"service", "add", "--vip", "10.0.0.1:80"}, "--dscp is required in mode dscp"},
+		{[]string{"service", "add", "--vip", "10.0.0.1", "--dscp", "5"}, `--vip "10.0.0.1" has no port: give VIP:PORT, e.g. --vip 10.0.0.1:80`},
+		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "64"}, "DSCP 64 is out of range: use 0-63"},
+		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--proto", "icmp"}, `--proto "icmp": use tcp, udp or sctp`},
+		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "gre"}, `mode "gre"`},
+		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "ipip"}, "mode ipip uses no DSCP code"},
+		{[]string{"service", "add", "--vip", "2001:db8::1:80", "--dscp", "5"}, "an IPv6 VIP in brackets, e.g. --vip [2001:db8::1:80]:80"},
+		{[]string{"service", "add", "--vip", "10.0.0.1:0", "--dscp", "5"}, "port 0"},
+		{[]string{"service", "edit", "--vip", "10.0.0.1:80"}, "nothing to change"},
+		{[]string{"real", "add", "--vip", "10.0.0.1:80"}, "--real is required"},
+		{[]string{"real", "add", "--vip", "10.0.0.1:80", "--real", "2001:db8::10"}, "--real 2001:db8::10 and --vip 10.0.0.1 are of different address families"},
+		{[]string{"real", "add", "--vip", "10.0.0.1:80", "--real", "10.1.0.10", "--weight", "-1"}, "--weight -1"},
+		{[]string{"show", "-o", "yaml"}, `output format "yaml" is unknown`},
+	} {
+		f := withFakeDirector(t)
+		st, _, stderr := runCLI(append([]string{"director"}, tc.args...)...)
+		if st != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("l3dsr director %s: want exit 2 with %q, got %d %q", strings.Join(tc.args, " "), tc.want, st, stderr)
+		}
+		if len(f.calls) != 0 {
+			t.Errorf("l3dsr director %s: usage error reached the system: %v", strings.Join(tc.args, " "), f.calls)
+		}
+	}
+}
+
+func TestDirectorServiceAdd(t *testing.T) {
+	f := withFakeDirector(t)
+	f.result = director.Result{Changes: []string{"IPVS service tcp 10.0.0.1:80"}, Warnings: []string{"DSCP 10 is AF11"}}
+	st, stdout, stderr := runCLI("director", "service", "add", "--vip", "10.0.0.1:80", "--proto", "tcp", "--dscp", "10",
+		"--scheduler", "mh", "--persistent", "300")
+	if st != exitOK || stdout != "+ IPVS service tcp 10.0.0.1:80\n" || stderr != "warning: DSCP 10 is AF11\n" {
+		t.Fatalf("got %d %q %q", st, stdout, stderr)
+	}
+	want := director.Service{Key: director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP},
+		Mode: director.ModeDSCP, DSCP: 10, Scheduler: "mh", Persistent: 300}
+	if f.svc.Key != want.Key || f.svc.DSCP != 10 || f.svc.Scheduler != "mh" || f.svc.Persistent != 300 || f.svc.Mode != director.ModeDSCP {
+		t.Errorf("service: want %+v, got %+v", want, f.svc)
+	}
+
+	f.result = director.Result{}
+	st, stdout, _ = runCLI("director", "service", "add", "--vip", "[2001:db8::1]:53", "--proto", "udp", "--mode", "ipip")
+	if st != exitOK || stdout != "no change\n" || f.svc.Mode != director.ModeIPIP || f.svc.Key.VIP != netip.MustParseAddr("2001:db8::1") || f.svc.Scheduler != "wlc" {
+		t.Errorf("ipip add: got %d %q %+v", st, stdout, f.svc)
+	}
+
+	f.err = errors.New("service tcp 10.0.0.1:80 exists with mode dscp")
+	st, _, stderr = runCLI("director", "service", "add", "--vip", "10.0.0.1:80", "--dscp", "11")
+	if st != exitRuntime || !strings.Contains(stderr, "exists with mode dscp") {
+		t.Errorf("runtime error: want exit 1 with the error, got %d %q", st, stderr)
+	}
+}
+
+func TestDirectorEdits(t *testing.T) {
+	f := withFakeDirector(t)
+	if st, _, stderr := runCLI("director", "service", "edit", "--vip", "10.0.0.1:80", "--persistent", "0"); st != exitOK {
+		t.Fatal(stderr)
+	}
+	if f.sedit.Persistent == nil || *f.sedit.Persistent != 0 || f.sedit.DSCP != nil || f.sedit.Scheduler != nil {
+		t.Errorf("edit: want only persistent 0, got %+v", f.sedit)
+	}
+	if st, _, stderr := runCLI("director", "real", "edit", "--vip", "10.0.0.1:80", "--real", "10.1.0.10", "--weight", "0"); st != exitOK {
+		t.Fatal(stderr)
+	}
+	if f.redit.Weight == nil || *f.redit.Weight != 0 || f.real.Addr != netip.MustParseAddr("10.1.0.10") {
+		t.Errorf("real edit: got %+v %v", f.redit, f.real.Addr)
+	}
+	if st, _, stderr := runCLI("director", "real", "add", "--vip", "10.0.0.1:80", "--real", "10.1.0.10"); st != exitOK || f.real.Weight != 1 {
+		t.Errorf("real add default weight: want 1, got %d (%d %s)", f.real.Weight, st, stderr)
+	}
+	if st, _, _ := runCLI("director", "real", "del", "--vip", "10.0.0.1:80", "--proto", "sctp", "--real", "10.1.0.11"); st != exitOK ||
+		f.key.Proto != ipvs.ProtoSCTP || f.real.Addr != netip.MustParseAddr("10.1.0.11") {
+		t.Errorf("real del: %+v %v", f.key, f.real.Addr)
+	}
+}
+
+func TestDirectorShow(t *testing.T) {
+	f := withFakeDirector(t)
+	f.status = director.Status{Services: []director.Service{{
+		Key:  director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP},
+		DSCP: 21, Scheduler: "wlc", Persistent: 300,
+		Stats: ipvs.Stats{Connections: 1 << 33, PacketsIn: 7},
+		Reals: []director.Real{{Addr: netip.MustParseAddr("10.1.0.10"), Weight: 100, Forward: ipvs.Masquerade, ActiveConns: 2,
+			Stats: ipvs.Stats{Connections: 5, BytesIn: 1 << 40}}},
+	}}}
+	st, stdout, _ := runCLI("director", "show")
+	if st != exitOK {
+		t.Fatalf("exit %d", st)
+	}
+	lines := strings.Split(stdout, "\n")
+	if len(lines) < 4 || !strings.Contains(lines[0], "DSCP") {
+		t.Fatalf("table: %q", stdout)
+	}
+	if f := strings.Fields(lines[2]); strings.Join(f, " ") != "TCP 10.0.0.1:80 dscp 21 wlc 300 8589934592 7 0 0 0" {
+		t.Errorf("service line: %q", lines[2])
+	}
+	if f := strings.Fields(lines[3]); strings.Join(f, " ") != "-> 10.1.0.10:80 masq 100 2 0 5 0 0 1099511627776 0" {
+		t.Errorf("real line: %q", lines[3])
+	}
+	st, stdout, _ = runCLI("director", "show", "-o", "json")
+	var js struct {
+		Services []struct {
+			DSCP  *int `json:"dscp"`
+			Mode  string
+			Stats struct {
+				Connections uint64 `json:"connections"`
+			}
+			Reals []struct {
+				Address string
+				Forward string
+				Stats   struct {
+					BytesIn uint64 `json:"bytes_in"`
+				}
+			}
+		}
+		Problems []string
+	}
+	if err := json.Unmarshal([]byte(stdout), &js); err != nil || st != exitOK {
+		t.Fatalf("json: %v %d %q", err, st, stdout)
+	}
+	s := js.Services[0]
+	if s.DSCP == nil || *s.DSCP != 21 || s.Mode != "dscp" || s.Stats.Connections != 1<<33 || s.Reals[0].Stats.BytesIn != 1<<40 || s.Reals[0].Forward != "masq" {
+		t.Errorf("json: %+v", js)
+	}
+	f.status.Problems = []string{"sysctl net.ipv4.vs.conntrack is 1, want 0"}
+	st, _, stderr := runCLI("director", "show")
+	if st != exitRuntime || !strings.Contains(stderr, "problem: sysctl net.ipv4.vs.conntrack is 1, want 0") {
+		t.Errorf("problems: want exit 1 and the problem, got %d %q", st, stderr)
+	}
+}

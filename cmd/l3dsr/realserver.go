@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/l3dsr/l3dsr/realserver"
+	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/spf13/cobra"
+)
+
+// rsManager is what the realserver commands use of realserver.Manager.
+type rsManager interface {
+	Up(ctx context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error)
+	Down(ctx context.Context, vip netip.Addr) (realserver.Applied, error)
+	Show(ctx context.Context, v xtrule.Variant) (realserver.Report, error)
+	Close() error
+}
+
+// openRealServer gives the manager of this network namespace; tests
+// replace it. Every command validates its command line before calling it.
+var openRealServer = func() (rsManager, error) { return realserver.Open() }
+
+func newRealServerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "realserver",
+		Short: "Set up, tear down and check a real server's VIPs (dscp or ipip mode)",
+		Long: `The realserver commands do the whole real-server side of L3 DSR for one VIP at a
+time, through netlink (no ip, sysctl or nft commands):
+
+  dscp mode (default): the VIP on lo, ARP kept quiet about it, rp_filter loose,
+    the one map-mode rule (iptables -t raw -A PREROUTING -j DADDR --map) and the
+    mapping DSCP [+ local address] -> VIP in xt_DADDR's table.
+  ipip mode: the VIP on lo, ARP kept quiet about it, tunl0 (IPv4) or ip6tnl0
+    (IPv6) up, rp_filter off on tunl0 and conf/all (every other interface keeps
+    its effective value), and the MSS of the VIP's SYN-ACKs clamped (nftables
+    table inet l3dsr_rs) to what fits through the tunnel.
+
+'up' is idempotent and all or nothing; 'down' undoes exactly what 'up' did
+(what was there before stays); 'show' lists the VIPs and exits 1 if anything
+differs from what 'up' set up. The record lives in /run/l3dsr/netns-INODE/
+($` + realserver.StateDirEnv + ` overrides /run/l3dsr). See docs/realserver.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return usageErrorf("'l3dsr realserver' needs a subcommand: up, down or show")
+		},
+	}
+	cmd.AddCommand(newRealServerUpCmd(), newRealServerDownCmd(), newRealServerShowCmd())
+	return cmd
+}
+
+func newRealServerUpCmd() *cobra.Command {
+	var vip, dscp, local, mode, mss, variant string
+	cmd := &cobra.Command{
+		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|ipip] [--mss N]",
+		Short: "Set a VIP up on this real server (again: repair what is missing)",
+		Example: `  l3dsr realserver up --vip 10.0.0.1 --dscp 21
+  l3dsr realserver up --vip 2001:db8::1 --dscp 22 --local 2001:db8:e::30
+  l3dsr realserver up --vip 10.0.0.2 --mode ipip`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fl := cmd.Flags()
+			c, err := parseRealServerConfig(fl.Changed("vip"), vip, fl.Changed("dscp"), dscp, fl.Changed("local"), local, mode, fl.Changed("mss"), mss)
+			if err != nil {
+				return err
+			}
+			v, err := iptablesVariant(fl.Changed("iptables"), variant)
+			if err != nil {
+				return err
+			}
+			return withRealServer(func(m rsManager) error {
+				a, err := m.Up(cmd.Context(), c, v)
+				if err != nil {
+					return err
+				}
+				printApplied(cmd.OutOrStdout(), "set up", a)
+				return nil
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&vip, "vip", "", "the VIP (IPv4 or IPv6)")
+	fl.StringVar(&dscp, "dscp", "", "dscp mode: the DSCP code that stands for the VIP, 0-63 (decimal or hex)")
+	fl.StringVar(&local, "local", "", "dscp mode: map the code only for packets to this local address (default: any)")
+	fl.StringVar(&mode, "mode", "dscp", "dscp or ipip")
+	fl.StringVar(&mss, "mss", "", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
+	fl.StringVar(&variant, "iptables", "", "iptables variant for the map-mode rule: default, legacy or nft (default $"+iptablesEnv+", else the system's)")
+	return cmd
+}
+
+// parseRealServerConfig turns the up flags into a validated Config; every
+// error is a usage error naming the value.
+func parseRealServerConfig(vipSet bool, vip string, dscpSet bool, dscp string, localSet bool, local, mode string, mssSet bool, mss string) (realserver.Config, error) {
+	var c realserver.Config
+	var err error
+	if c.Mode, err = realserver.ParseMode(strings.ToLower(strings.TrimSpace(mode))); err != nil {
+		return c, &usageError{err}
+	}
+	if !vipSet {
+		return c, usageErrorf("--vip is missing: give the VIP to set up, e.g. --vip 10.0.0.1")
+	}
+	if c.VIP, err = parseAddr("--vip", vip); err != nil {
+		return c, err
+	}
+	if dscpSet {
+		code, err := parseDSCP(dscp)
+		if err != nil {
+			return c, err
+		}
+		c.DSCP = &code
+	}
+	if localSet {
+		if c.Local, err = parseAddr("--local", local); err != nil {
+			return c, err
+		}
+	}
+	if mssSet {
+		n, err := strconv.ParseUint(strings.TrimSpace(mss), 10, 16)
+		if err != nil || n == 0 {
+			return c, usageErrorf("--mss %q is not a valid MSS: give a number of bytes, 536-65495", mss)
+		}
+		c.MSS = uint16(n)
+	}
+	if err := c.Validate(); err != nil {
+		return c, &usageError{err}
+	}
+	return c, nil
+}
+
+func newRealServerDownCmd() *cobra.Command {
+	var vip string
+	cmd := &cobra.Command{
+		Use:   "down --vip ADDR",
+		Short: "Undo what 'realserver up' did for a VIP, and only that",
+		Long: `Undo what 'realserver up' did for a VIP: an address, sysctl, rule, mapping or
+tunnel device that was there before 'up' stays; a shared setting is restored
+only when no other VIP set up by 'up' needs it, and only if nobody changed it
+since; anything left alone is said so.`,
+		Example: `  l3dsr realserver down --vip 10.0.0.1`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("vip") {
+				return usageErrorf("--vip is missing: give the VIP to take down ('l3dsr realserver show' lists them)")
+			}
+			a, err := parseAddr("--vip", vip)
+			if err != nil {
+				return err
+			}
+			return withRealServer(func(m rsManager) error {
+				res, err := m.Down(cmd.Context(), a)
+				printApplied(cmd.OutOrStdout(), "took down", res)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&vip, "vip", "", "the VIP to take down")
+	return cmd
+}
+
+func newRealServerShowCmd() *cobra.Command {
+	var output, variant string
+	cmd := &cobra.Command{
+		Use:   "show [-o table|json]",
+		Short: "List the VIPs set up here and everything that differs from the setup (exit 1 if so)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			v, err := iptablesVariant(cmd.Flags().Changed("iptables"), variant)
+			if err != nil {
+				return err
+			}
+			return withRealServer(func(m rsManager) error {
+				rep, err := m.Show(cmd.Context(), v)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if output == "json" {
+					err = writeJSON(out, rep)
+				} else {
+					err = printReport(out, rep)
+				}
+				if err != nil {
+					return err
+				}
+				if n := len(rep.Problems); n > 0 {
+					return fmt.Errorf("%d problem(s) found (listed above, each with its fix)", n)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVar(&variant, "iptables", "", "iptables variant to look for a map-mode rule 'up' did not append: default, legacy or nft (default $"+iptablesEnv+")")
+	return cmd
+}
+
+func withRealServer(fn func(m rsManager) error) error {
+	m, err := openRealServer()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return fn(m)
+}
+
+func printApplied(w io.Writer, verb string, a realserver.Applied) {
+	if !a.Config.VIP.IsValid() {
+		return
+	}
+	if len(a.Changes) == 0 && verb == "set up" {
+		fmt.Fprintf(w, "no change: %v is set up\n", a.Config)
+	} else if len(a.Changes) > 0 {
+		fmt.Fprintf(w, "%s %v:\n", verb, a.Config)
+	} else {
+		fmt.Fprintf(w, "%s %v: nothing to undo\n", verb, a.Config)
+	}
+	for _, c := range a.Changes {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
+	for _, n := range a.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+}
+
+func printReport(w io.Writer, rep realserver.Report) error {
+	if len(rep.VIPs) == 0 {
+		fmt.Fprintln(w, "no VIP set up by 'l3dsr realserver up' in this network namespace")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "VIP\tMODE\tDSCP\tLOCAL\tMSS\tSTATE\tPACKETS\tBYTES")
+	for _, v := range rep.VIPs {
+		dscp, local, mss, pk, by := "-", "-", "-", "-", "-"
+		if v.DSCP != nil {
+			dscp = strconv.Itoa(int(*v.DSCP))
+			local = localName(v.Local)
+		}
+		if v.MSS != 0 {
+			mss = strconv.Itoa(int(v.MSS))
+		}
+		if v.Mapping != nil {
+			pk, by = strconv.FormatUint(v.Mapping.Packets, 10), strconv.FormatUint(v.Mapping.Bytes, 10)
+		}
+		state := "ok"
+		if !v.OK {
+			state = "WRONG"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.VIP, v.Mode, dscp, local, mss, state, pk, by)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "SYSCTL\tVALUE\tWANT")
+	for _, s := range rep.Sysctls {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Key, s.Value, s.Want)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range rep.Problems {
+		if p.VIP != "" {
+			fmt.Fprintf(w, "problem: VIP %s: %s\n  fix: %s\n", p.VIP, p.What, p.Fix)
+		} else {
+			fmt.Fprintf(w, "problem: %s\n  fix: %s\n", p.What, p.Fix)
+		}
+	}
+	return nil
+}

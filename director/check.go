@@ -1,0 +1,36 @@
+package director
+
+import "fmt"
+
+// CheckService validates a service on its own, without the kernel: its key,
+// its mode and DSCP code, its scheduler. The config file parser uses it so
+// that a file is refused before anything is touched, with the same words as
+// the commands.
+func CheckService(s Service) error {
+	if err := checkKey(s.Key); err != nil {
+		return err
+	}
+	switch s.Mode {
+	case ModeDSCP:
+		if err := checkDSCP(s.DSCP); err != nil {
+			return err
+		}
+	case ModeIPIP:
+		if s.DSCP != 0 {
+			return fmt.Errorf("service %s: mode ipip uses no DSCP code (got %d): drop the DSCP, or use mode dscp", s.Key, s.DSCP)
+		}
+	default:
+		return fmt.Errorf("service %s: mode %d is unknown: use dscp or ipip", s.Key, s.Mode)
+	}
+	if s.Scheduler == "" {
+		return fmt.Errorf("service %s: the scheduler is empty: give an IPVS scheduler such as %s", s.Key, DefaultScheduler)
+	}
+	return nil
+}
+
+// CheckReal validates a real server of the service k on its own.
+func CheckReal(k Key, r Real) error { return checkReal(k, r) }
+
+// CheckDSCPConflicts refuses a set of services in which one real server would
+// receive one DSCP code for two different VIPs.
+func CheckDSCPConflicts(svcs []Service) error { return checkDSCPConflicts(svcs) }

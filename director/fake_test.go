@@ -1,0 +1,241 @@
+package director
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/l3dsr/l3dsr/dscpmark"
+	"github.com/l3dsr/l3dsr/ipvs"
+)
+
+// fakeIPVS keeps services and destinations as the kernel would, keyed like it.
+type fakeIPVS struct {
+	svcs  []ipvs.Service
+	dests map[Key][]ipvs.Destination
+	fail  map[string]error // by method name
+	calls []string
+}
+
+func newFakeIPVS() *fakeIPVS {
+	return &fakeIPVS{dests: map[Key][]ipvs.Destination{}, fail: map[string]error{}}
+}
+
+func skey(s ipvs.Service) Key { return Key{VIP: s.Address, Port: s.Port, Proto: s.Protocol} }
+
+func (f *fakeIPVS) call(name string) error {
+	f.calls = append(f.calls, name)
+	return f.fail[name]
+}
+
+func (f *fakeIPVS) idx(s ipvs.Service) int {
+	return slices.IndexFunc(f.svcs, func(o ipvs.Service) bool { return skey(o) == skey(s) })
+}
+
+func (f *fakeIPVS) Services() ([]ipvs.Service, error) {
+	return slices.Clone(f.svcs), f.call("Services")
+}
+
+func (f *fakeIPVS) CreateService(s ipvs.Service) error {
+	if err := f.call("CreateService"); err != nil {
+		return err
+	}
+	if f.idx(s) >= 0 {
+		return ipvs.ErrExists
+	}
+	f.svcs = append(f.svcs, s)
+	return nil
+}
+
+func (f *fakeIPVS) UpdateService(s ipvs.Service) error {
+	if err := f.call("UpdateService"); err != nil {
+		return err
+	}
+	i := f.idx(s)
+	if i < 0 {
+		return ipvs.ErrNotFound
+	}
+	f.svcs[i] = s
+	return nil
+}
+
+func (f *fakeIPVS) RemoveService(s ipvs.Service) error {
+	if err := f.call("RemoveService"); err != nil {
+		return err
+	}
+	i := f.idx(s)
+	if i < 0 {
+		return ipvs.ErrNotFound
+	}
+	f.svcs = slices.Delete(f.svcs, i, i+1)
+	delete(f.dests, skey(s))
+	return nil
+}
+
+func (f *fakeIPVS) Destinations(s ipvs.Service) ([]ipvs.Destination, error) {
+	return slices.Clone(f.dests[skey(s)]), f.call("Destinations")
+}
+
+func (f *fakeIPVS) didx(s ipvs.Service, d ipvs.Destination) int {
+	return slices.IndexFunc(f.dests[skey(s)], func(o ipvs.Destination) bool { return o.Address == d.Address && o.Port == d.Port })
+}
+
+func (f *fakeIPVS) CreateDestination(s ipvs.Service, d ipvs.Destination) error {
+	if err := f.call("CreateDestination"); err != nil {
+		return err
+	}
+	if f.idx(s) < 0 {
+		return ipvs.ErrNotFound
+	}
+	if f.didx(s, d) >= 0 {
+		return ipvs.ErrExists
+	}
+	f.dests[skey(s)] = append(f.dests[skey(s)], d)
+	return nil
+}
+
+func (f *fakeIPVS) UpdateDestination(s ipvs.Service, d ipvs.Destination) error {
+	if err := f.call("UpdateDestination"); err != nil {
+		return err
+	}
+	i := f.didx(s, d)
+	if i < 0 {
+		return ipvs.ErrNotFound
+	}
+	f.dests[skey(s)][i] = d
+	return nil
+}
+
+func (f *fakeIPVS) RemoveDestination(s ipvs.Service, d ipvs.Destination) error {
+	if err := f.call("RemoveDestination"); err != nil {
+		return err
+	}
+	i := f.didx(s, d)
+	if i < 0 {
+		return ipvs.ErrNotFound
+	}
+	f.dests[skey(s)] = slices.Delete(f.dests[skey(s)], i, i+1)
+	return nil
+}
+
+type fakeMarks struct {
+	marks   []dscpmark.Mark
+	fail    map[string]error
+	removed bool
+}
+
+func mkey(m dscpmark.Mark) dscpmark.Mark { m.DSCP = 0; return m }
+
+func (f *fakeMarks) idx(m dscpmark.Mark) int {
+	return slices.IndexFunc(f.marks, func(o dscpmark.Mark) bool { return mkey(o) == mkey(m) })
+}
+
+func (f *fakeMarks) List() ([]dscpmark.Mark, error) { return slices.Clone(f.marks), f.fail["List"] }
+
+func (f *fakeMarks) Add(ms ...dscpmark.Mark) error {
+	if err := f.fail["Add"]; err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if i := f.idx(m); i >= 0 {
+			if f.marks[i] != m {
+				return fmt.Errorf("conflict with DSCP %d", f.marks[i].DSCP)
+			}
+			continue
+		}
+		f.marks = append(f.marks, m)
+	}
+	return nil
+}
+
+func (f *fakeMarks) Replace(m dscpmark.Mark) error {
+	if err := f.fail["Replace"]; err != nil {
+		return err
+	}
+	i := f.idx(m)
+	if i < 0 {
+		return dscpmark.ErrNotFound
+	}
+	f.marks[i] = m
+	return nil
+}
+
+func (f *fakeMarks) Del(ms ...dscpmark.Mark) error {
+	if err := f.fail["Del"]; err != nil {
+		return err
+	}
+	for _, m := range ms {
+		i := f.idx(m)
+		if i < 0 {
+			return dscpmark.ErrNotFound
+		}
+		f.marks = slices.Delete(f.marks, i, i+1)
+	}
+	return nil
+}
+
+func (f *fakeMarks) Remove() error {
+	f.marks, f.removed = nil, true
+	return f.fail["Remove"]
+}
+
+type fakeHost struct {
+	local   map[netip.Addr]bool // true: ours
+	sysctls map[string]string
+	failAdd error
+}
+
+func newFakeHost() *fakeHost {
+	return &fakeHost{local: map[netip.Addr]bool{}, sysctls: map[string]string{
+		"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0", "net.ipv4.vs.conntrack": "0",
+		"net.ipv4.vs.expire_nodest_conn": "0", "net.ipv4.vs.expire_quiescent_template": "0",
+	}}
+}
+
+func (h *fakeHost) VIPState(a netip.Addr) (bool, bool, error) {
+	ours, ok := h.local[a]
+	return ok, ours, nil
+}
+
+func (h *fakeHost) AddVIP(a netip.Addr) error {
+	if h.failAdd != nil {
+		return h.failAdd
+	}
+	h.local[a] = true
+	return nil
+}
+
+func (h *fakeHost) DelVIP(a netip.Addr) error {
+	if !h.local[a] {
+		return errors.New("not ours")
+	}
+	delete(h.local, a)
+	return nil
+}
+
+func (h *fakeHost) Sysctl(name string) (string, error) {
+	v, ok := h.sysctls[name]
+	if !ok {
+		return "", fmt.Errorf("sysctl %s: no such key", name)
+	}
+	return v, nil
+}
+
+func (h *fakeHost) SetSysctl(name, value string) error {
+	h.sysctls[name] = value
+	return nil
+}
+
+type fakes struct {
+	ipvs  *fakeIPVS
+	marks *fakeMarks
+	host  *fakeHost
+	d     *Director
+}
+
+func newFakes() *fakes {
+	f := &fakes{ipvs: newFakeIPVS(), marks: &fakeMarks{fail: map[string]error{}}, host: newFakeHost()}
+	f.d = &Director{IPVS: f.ipvs, Marks: f.marks, Host: f.host}
+	return f
+}

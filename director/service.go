@@ -1,0 +1,254 @@
+package director
+
+import (
+	"fmt"
+
+	"github.com/l3dsr/l3dsr/dscpmark"
+	"github.com/l3dsr/l3dsr/ipvs"
+)
+
+// DefaultScheduler is IPVS's weighted least-connection scheduler.
+const DefaultScheduler = "wlc"
+
+// Result says what a change did. No Changes means the system already was in
+// the asked state.
+type Result struct {
+	Changes  []string
+	Warnings []string
+}
+
+func (d *Director) ipvsService(s Service) ipvs.Service {
+	is := ipvs.Service{
+		Protocol:  s.Proto,
+		Address:   s.VIP,
+		Port:      s.Port,
+		Scheduler: s.Scheduler,
+		Netmask:   0xffffffff,
+	}
+	if s.VIP.Is6() {
+		is.Netmask = 128
+	}
+	if s.Persistent > 0 {
+		is.Flags |= ipvs.FlagPersistent
+		is.Timeout = s.Persistent
+	}
+	return is
+}
+
+// AddService creates a service, its DSCP mark (ModeDSCP) and the VIP as a
+// local address. Adding a service that runs with the same settings changes
+// nothing; one that runs with other settings is refused (use EditService).
+func (d *Director) AddService(s Service) (Result, error) {
+	var res Result
+	if s.Scheduler == "" {
+		s.Scheduler = DefaultScheduler
+	}
+	if err := checkKey(s.Key); err != nil {
+		return res, err
+	}
+	if s.Mode == ModeDSCP {
+		if err := checkDSCP(s.DSCP); err != nil {
+			return res, err
+		}
+		if w := DSCPWarning(s.DSCP); w != "" {
+			res.Warnings = append(res.Warnings, w)
+		}
+	} else if s.DSCP != 0 {
+		return res, fmt.Errorf("service %s: mode ipip uses no DSCP code (got %d): drop --dscp, or use --mode dscp", s.Key, s.DSCP)
+	}
+	if len(s.Reals) > 0 {
+		return res, fmt.Errorf("service %s: add real servers with AddReal", s.Key)
+	}
+	svcs, _, err := d.read()
+	if err != nil {
+		return res, err
+	}
+	if i, ok := find(svcs, s.Key); ok {
+		cur := svcs[i]
+		if cur.Mode == s.Mode && cur.DSCP == s.DSCP && cur.Scheduler == s.Scheduler && cur.Persistent == s.Persistent {
+			// Still make sure of the host settings: they may have been changed by hand.
+			return d.ensureHost(res, svcs, s)
+		}
+		return res, fmt.Errorf("service %s exists with mode %s, DSCP %d, scheduler %s, persistent %d: use 'l3dsr director service edit' to change it",
+			s.Key, cur.Mode, cur.DSCP, cur.Scheduler, cur.Persistent)
+	}
+	for _, o := range svcs {
+		if o.Mode == ModeDSCP && s.Mode == ModeDSCP && o.VIP == s.VIP && o.DSCP != s.DSCP {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"VIP %s already uses DSCP %d (service %s): a second code for the same VIP uses up one more of the 64 codes", s.VIP, o.DSCP, o.Key))
+			break
+		}
+	}
+
+	var undo undoStack
+	after := append(svcs[:len(svcs):len(svcs)], s)
+	res, err = d.ensureHostUndo(res, after, s, &undo)
+	if err != nil {
+		return Result{}, undo.rollback(err)
+	}
+	is := d.ipvsService(s)
+	if err := d.IPVS.CreateService(is); err != nil {
+		return Result{}, undo.rollback(fmt.Errorf("create IPVS service %s: %w", s.Key, err))
+	}
+	undo.push("remove IPVS service "+s.Key.String(), func() error { return d.IPVS.RemoveService(is) })
+	res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d", s.Key, s.Scheduler, s.Persistent))
+	if s.Mode == ModeDSCP {
+		if err := d.Marks.Add(markOf(s)); err != nil {
+			return Result{}, undo.rollback(fmt.Errorf("add DSCP mark %d for %s: %w", s.DSCP, s.Key, err))
+		}
+		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark %d for %s", s.DSCP, s.Key))
+	}
+	return res, nil
+}
+
+// ensureHost makes sure of the sysctls and the VIP for an existing service.
+func (d *Director) ensureHost(res Result, svcs []Service, s Service) (Result, error) {
+	var undo undoStack
+	res, err := d.ensureHostUndo(res, svcs, s, &undo)
+	if err != nil {
+		return Result{}, undo.rollback(err)
+	}
+	return res, nil
+}
+
+func (d *Director) ensureHostUndo(res Result, svcs []Service, s Service, undo *undoStack) (Result, error) {
+	ch, err := d.ensureSysctls(svcs, undo)
+	res.Changes = append(res.Changes, ch...)
+	if err != nil {
+		return res, err
+	}
+	local, _, err := d.Host.VIPState(s.VIP)
+	if err != nil {
+		return res, err
+	}
+	if !local {
+		if err := d.Host.AddVIP(s.VIP); err != nil {
+			return res, fmt.Errorf("add VIP %s to lo: %w", s.VIP, err)
+		}
+		vip := s.VIP
+		undo.push("remove VIP "+vip.String()+" from lo", func() error { return d.Host.DelVIP(vip) })
+		res.Changes = append(res.Changes, fmt.Sprintf("VIP %s on lo", s.VIP))
+	}
+	return res, nil
+}
+
+// EditService changes the scheduler, persistence or DSCP code of a service.
+func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
+	var res Result
+	if err := checkKey(k); err != nil {
+		return res, err
+	}
+	svcs, _, err := d.read()
+	if err != nil {
+		return res, err
+	}
+	i, ok := find(svcs, k)
+	if !ok {
+		return res, fmt.Errorf("service %s does not exist: add it with 'l3dsr director service add'", k)
+	}
+	cur := svcs[i]
+	next := cur
+	if e.Scheduler != nil {
+		next.Scheduler = *e.Scheduler
+	}
+	if e.Persistent != nil {
+		next.Persistent = *e.Persistent
+	}
+	if e.DSCP != nil {
+		if cur.Mode != ModeDSCP {
+			return res, fmt.Errorf("service %s runs in mode ipip, which uses no DSCP code: delete it and add it again with --mode dscp", k)
+		}
+		if err := checkDSCP(*e.DSCP); err != nil {
+			return res, err
+		}
+		next.DSCP = *e.DSCP
+		if w := DSCPWarning(next.DSCP); w != "" {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
+	svcs[i] = next
+	if err := checkDSCPConflicts(svcs); err != nil {
+		return res, err
+	}
+	var undo undoStack
+	if next.Scheduler != cur.Scheduler || next.Persistent != cur.Persistent {
+		if err := d.IPVS.UpdateService(d.ipvsService(next)); err != nil {
+			return res, fmt.Errorf("update IPVS service %s: %w", k, err)
+		}
+		old := d.ipvsService(cur)
+		undo.push("restore IPVS service "+k.String(), func() error { return d.IPVS.UpdateService(old) })
+		res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d (was %s, %d)",
+			k, next.Scheduler, next.Persistent, cur.Scheduler, cur.Persistent))
+	}
+	if next.DSCP != cur.DSCP {
+		if err := d.Marks.Replace(markOf(next)); err != nil {
+			return Result{}, undo.rollback(fmt.Errorf("change DSCP mark of %s to %d: %w", k, next.DSCP, err))
+		}
+		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark for %s %d (was %d): real servers need the new code mapped to %s", k, next.DSCP, cur.DSCP, k.VIP))
+	}
+	return res, nil
+}
+
+// DelService removes a service with its reals and its mark, and the VIP from
+// lo when the director put it there and no other service uses it.
+func (d *Director) DelService(k Key) (Result, error) {
+	var res Result
+	if err := checkKey(k); err != nil {
+		return res, err
+	}
+	svcs, marks, err := d.read()
+	if err != nil {
+		return res, err
+	}
+	i, ok := find(svcs, k)
+	if !ok {
+		return res, fmt.Errorf("service %s does not exist ('l3dsr director show' lists the services)", k)
+	}
+	cur := svcs[i]
+	// The mark goes first: without it the service would send unmarked packets.
+	left := 0
+	for _, m := range marks {
+		if m.VIP == k.VIP && m.Port == k.Port && m.Proto == uint8(k.Proto) {
+			if err := d.Marks.Del(m); err != nil {
+				return res, fmt.Errorf("remove DSCP mark of %s: %w", k, err)
+			}
+			res.Changes = append(res.Changes, fmt.Sprintf("removed DSCP mark %d for %s", m.DSCP, k))
+		} else {
+			left++
+		}
+	}
+	// The last mark takes the table with it: a director with no L3 DSR
+	// service keeps no hook of ours in its packet path.
+	if left == 0 && len(marks) > 0 {
+		if err := d.Marks.Remove(); err != nil {
+			return res, fmt.Errorf("remove the empty nft table inet %s: %w", dscpmark.TableName, err)
+		}
+		res.Changes = append(res.Changes, "removed nft table inet "+dscpmark.TableName)
+	}
+	if err := d.IPVS.RemoveService(d.ipvsService(cur)); err != nil {
+		err = fmt.Errorf("remove IPVS service %s: %w", k, err)
+		if cur.Mode == ModeDSCP {
+			if rerr := d.Marks.Add(markOf(cur)); rerr != nil {
+				err = fmt.Errorf("%w; putting its DSCP mark %d back failed too (%v): the service now sends unmarked packets", err, cur.DSCP, rerr)
+			}
+		}
+		return Result{}, err
+	}
+	res.Changes = append(res.Changes, fmt.Sprintf("removed IPVS service %s and its %d real servers", k, len(cur.Reals)))
+	for _, o := range svcs {
+		if o.Key != k && o.VIP == k.VIP {
+			return res, nil
+		}
+	}
+	_, ours, err := d.Host.VIPState(k.VIP)
+	if err != nil {
+		return res, err
+	}
+	if ours {
+		if err := d.Host.DelVIP(k.VIP); err != nil {
+			return res, fmt.Errorf("service removed, but removing VIP %s from lo failed: %w", k.VIP, err)
+		}
+		res.Changes = append(res.Changes, fmt.Sprintf("removed VIP %s from lo", k.VIP))
+	}
+	return res, nil
+}

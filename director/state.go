@@ -1,0 +1,137 @@
+package director
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/l3dsr/l3dsr/dscpmark"
+	"github.com/l3dsr/l3dsr/ipvs"
+)
+
+// Status is the running state of the director as Show reports it.
+type Status struct {
+	Services []Service
+	// Marks in the nft map that belong to no IPVS service.
+	OrphanMarks []dscpmark.Mark
+	// Problems says what is set up wrongly, each with the fix.
+	Problems []string
+}
+
+// Show reads the running state: every IPVS service by address (firewall-mark
+// services are not the director's and are left out), its mark and its reals.
+func (d *Director) Show() (Status, error) {
+	svcs, marks, err := d.read()
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{Services: svcs}
+	used := map[dscpmark.Mark]bool{}
+	for _, s := range svcs {
+		if s.Mode == ModeDSCP {
+			used[markOf(s)] = true
+		}
+		for _, r := range s.Reals {
+			if r.Forward != s.Mode.forward() {
+				st.Problems = append(st.Problems, fmt.Sprintf(
+					"service %s (mode %s): real server %s forwards by %s, not %s: delete it and add it again with 'l3dsr director real add'",
+					s.Key, s.Mode, r.Addr, r.Forward, s.Mode.forward()))
+			}
+		}
+	}
+	for _, m := range marks {
+		if !used[m] {
+			st.OrphanMarks = append(st.OrphanMarks, m)
+			st.Problems = append(st.Problems, fmt.Sprintf(
+				"DSCP mark %d for %s %s has no IPVS service: add the service, or remove the mark with 'l3dsr director service del'",
+				m.DSCP, ipvs.Protocol(m.Proto), fmtAddrPort(m)))
+		}
+	}
+	if len(svcs) > 0 {
+		for _, sc := range sysctls(svcs) {
+			v, err := d.Host.Sysctl(sc.name)
+			if err != nil {
+				st.Problems = append(st.Problems, fmt.Sprintf("sysctl %s: %v", sc.name, err))
+				continue
+			}
+			if v != sc.value {
+				st.Problems = append(st.Problems, fmt.Sprintf("sysctl %s is %s, want %s (%s): run any 'l3dsr director' change, or sysctl -w %s=%s",
+					sc.name, v, sc.value, sc.why, sc.name, sc.value))
+			}
+		}
+	}
+	return st, nil
+}
+
+// read returns the director's services with their modes, DSCP codes and reals,
+// and every mark in the nft map.
+func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
+	isvcs, err := d.IPVS.Services()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read IPVS services: %w", err)
+	}
+	marks, err := d.Marks.List()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read DSCP marks: %w", err)
+	}
+	byKey := map[Key]dscpmark.Mark{}
+	for _, m := range marks {
+		byKey[Key{VIP: m.VIP, Port: m.Port, Proto: ipvs.Protocol(m.Proto)}] = m
+	}
+	var out []Service
+	for _, is := range isvcs {
+		if is.FWMark != 0 || !is.Address.IsValid() {
+			continue
+		}
+		s := Service{
+			Key:       Key{VIP: is.Address, Port: is.Port, Proto: is.Protocol},
+			Scheduler: is.Scheduler,
+			Stats:     is.Stats,
+			Mode:      ModeIPIP,
+		}
+		if is.Flags&ipvs.FlagPersistent != 0 {
+			s.Persistent = is.Timeout
+		}
+		if m, ok := byKey[s.Key]; ok {
+			s.Mode, s.DSCP = ModeDSCP, m.DSCP
+		}
+		dests, err := d.IPVS.Destinations(is)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read real servers of %s: %w", s.Key, err)
+		}
+		for _, dst := range dests {
+			s.Reals = append(s.Reals, Real{
+				Addr: dst.Address, Weight: dst.Weight,
+				UpperThreshold: dst.UpperThreshold, LowerThreshold: dst.LowerThreshold,
+				Forward: dst.Forward, ActiveConns: dst.ActiveConns, InactiveConns: dst.InactiveConns,
+				PersistConns: dst.PersistConns, Stats: dst.Stats,
+			})
+		}
+		slices.SortFunc(s.Reals, func(a, b Real) int { return a.Addr.Compare(b.Addr) })
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b Service) int { return compareKey(a.Key, b.Key) })
+	return out, marks, nil
+}
+
+func compareKey(a, b Key) int {
+	return cmp.Or(a.VIP.Compare(b.VIP), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Port, b.Port))
+}
+
+func find(svcs []Service, k Key) (int, bool) {
+	for i, s := range svcs {
+		if s.Key == k {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+func markOf(s Service) dscpmark.Mark {
+	return dscpmark.Mark{VIP: s.VIP, Proto: uint8(s.Proto), Port: s.Port, DSCP: s.DSCP}
+}
+
+func fmtAddrPort(m dscpmark.Mark) string {
+	return netip.AddrPortFrom(m.VIP, m.Port).String()
+}

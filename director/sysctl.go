@@ -1,0 +1,57 @@
+package director
+
+// setting is one kernel setting the director needs, and why.
+type setting struct {
+	name, value, why string
+}
+
+// sysctls lists the settings for the services given: forwarding only for the
+// families in use, the IPVS settings whenever there is a service.
+func sysctls(svcs []Service) []setting {
+	var v4, v6 bool
+	for _, s := range svcs {
+		if s.VIP.Is4() {
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	var out []setting
+	if v4 {
+		out = append(out, setting{"net.ipv4.ip_forward", "1",
+			"IPVS masquerading and tunnelling forward the client's packets to another host"})
+	}
+	if v6 {
+		out = append(out, setting{"net.ipv6.conf.all.forwarding", "1",
+			"IPVS masquerading and tunnelling forward the client's packets to another host"})
+	}
+	return append(out,
+		setting{"net.ipv4.vs.conntrack", "0",
+			"the director sees only the client's half of each flow: with conntrack=1 netfilter calls the client's ACKs INVALID and drops them"},
+		setting{"net.ipv4.vs.expire_nodest_conn", "1",
+			"when a real server is deleted, its flows are dropped at their next packet so the client's retry is scheduled to a live one"},
+		setting{"net.ipv4.vs.expire_quiescent_template", "1",
+			"when a real server's weight is set to 0, persistent clients are moved instead of sticking to it"},
+	)
+}
+
+// ensureSysctls sets what is not yet set, and says what it changed.
+func (d *Director) ensureSysctls(svcs []Service, undo *undoStack) ([]string, error) {
+	var changes []string
+	for _, sc := range sysctls(svcs) {
+		old, err := d.Host.Sysctl(sc.name)
+		if err != nil {
+			return changes, err
+		}
+		if old == sc.value {
+			continue
+		}
+		if err := d.Host.SetSysctl(sc.name, sc.value); err != nil {
+			return changes, err
+		}
+		name, prev := sc.name, old
+		undo.push("restore sysctl "+name+"="+prev, func() error { return d.Host.SetSysctl(name, prev) })
+		changes = append(changes, "sysctl "+sc.name+"="+sc.value+" (was "+old+")")
+	}
+	return changes, nil
+}

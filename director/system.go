@@ -1,0 +1,60 @@
+package director
+
+import (
+	"net/netip"
+
+	"github.com/l3dsr/l3dsr/dscpmark"
+	"github.com/l3dsr/l3dsr/ipvs"
+)
+
+// IPVS is what the director uses of *ipvs.Client.
+type IPVS interface {
+	Services() ([]ipvs.Service, error)
+	CreateService(s ipvs.Service) error
+	UpdateService(s ipvs.Service) error
+	RemoveService(s ipvs.Service) error
+	Destinations(s ipvs.Service) ([]ipvs.Destination, error)
+	CreateDestination(s ipvs.Service, d ipvs.Destination) error
+	UpdateDestination(s ipvs.Service, d ipvs.Destination) error
+	RemoveDestination(s ipvs.Service, d ipvs.Destination) error
+}
+
+// Marks is what the director uses of *dscpmark.Marker.
+type Marks interface {
+	List() ([]dscpmark.Mark, error)
+	Add(marks ...dscpmark.Mark) error
+	Replace(mark dscpmark.Mark) error
+	Del(marks ...dscpmark.Mark) error
+	Remove() error
+}
+
+// Host is the director host itself: its addresses and sysctls.
+type Host interface {
+	// VIPState tells whether a is a local address, and whether the director
+	// put it on lo (and so may take it away again).
+	VIPState(a netip.Addr) (local, ours bool, err error)
+	AddVIP(a netip.Addr) error
+	DelVIP(a netip.Addr) error
+	Sysctl(name string) (string, error)
+	SetSysctl(name, value string) error
+}
+
+// Director applies services and real servers to one network namespace.
+type Director struct {
+	IPVS  IPVS
+	Marks Marks
+	Host  Host
+}
+
+// Changer is the part of *Director that changes the running state. The CLI
+// and the config planner work through it, so their tests can use fakes.
+type Changer interface {
+	AddService(s Service) (Result, error)
+	EditService(k Key, e ServiceEdit) (Result, error)
+	DelService(k Key) (Result, error)
+	AddReal(k Key, r Real) (Result, error)
+	EditReal(k Key, a netip.Addr, e RealEdit) (Result, error)
+	DelReal(k Key, a netip.Addr) (Result, error)
+}
+
+var _ Changer = (*Director)(nil)

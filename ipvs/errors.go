@@ -1,0 +1,125 @@
+package ipvs
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotAvailable is matched (errors.Is) by the error of New and
+// NewInNetNS when the kernel has no "IPVS" generic netlink family: the
+// family exists only while the ip_vs module is loaded.
+var ErrNotAvailable = errors.New("IPVS not available: load the ip_vs module (modprobe ip_vs)")
+
+// ErrNotFound is matched (errors.Is) by the error of an operation on a
+// service or destination that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists is matched (errors.Is) by the error of a create whose service
+// or destination already exists.
+var ErrExists = errors.New("exists")
+
+type notAvailableError struct{ cause error }
+
+func (e *notAvailableError) Error() string        { return "ipvs: " + ErrNotAvailable.Error() }
+func (e *notAvailableError) Unwrap() error        { return e.cause }
+func (e *notAvailableError) Is(target error) bool { return target == ErrNotAvailable }
+
+// Error is the error of a request the kernel refused, or that could not
+// be sent. It unwraps to the netlink error, and so to the kernel's errno
+// (errors.Is(err, unix.EINVAL)).
+type Error struct {
+	// Op says what was being done, e.g. "create service tcp 10.0.0.1:80".
+	Op string
+	// Errno is the kernel's error number; 0 if the request failed
+	// before reaching the kernel.
+	Errno unix.Errno
+	// text replaces the errno's text when the operation knows better.
+	text string
+	// kind is ErrNotFound or ErrExists, or nil.
+	kind  error
+	cause error
+}
+
+func (e *Error) Error() string {
+	text := e.text
+	if text == "" {
+		text = e.cause.Error()
+	}
+	return "ipvs: " + e.Op + ": " + text
+}
+
+// Unwrap returns the netlink error.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Is makes the error match ErrNotFound or ErrExists.
+func (e *Error) Is(target error) bool { return e.kind != nil && target == e.kind }
+
+// errnoMeaning says, per errno, what the kernel's answer to an operation
+// means: the text to show and the kind to match.
+type errnoMeaning map[unix.Errno]meaning
+
+type meaning struct {
+	text string
+	kind error
+}
+
+// wrap turns the error of a request into an *Error for op, with the
+// meaning m gives the kernel's errno. Errors that carry no errno are
+// wrapped as they are.
+func wrap(op string, err error, m errnoMeaning) error {
+	e := &Error{Op: op, cause: err}
+	var oe *netlink.OpError
+	if !errors.As(err, &oe) {
+		return e
+	}
+	if !errors.As(oe.Err, &e.Errno) {
+		return e
+	}
+	if mm, ok := m[e.Errno]; ok {
+		e.text, e.kind = mm.text, mm.kind
+	} else {
+		e.text = e.Errno.Error()
+	}
+	switch e.Errno {
+	case unix.EPERM, unix.EACCES:
+		e.text += " (IPVS needs CAP_NET_ADMIN in the network namespace: run as root)"
+	}
+	if oe.Message != "" {
+		e.text += ": " + oe.Message
+	}
+	return e
+}
+
+// The kernel's answers: ESRCH for a service that does not exist (ENOENT is
+// taken by the scheduler lookup), ENOENT for a destination that does not,
+// EEXIST for either when it does.
+var (
+	svcNotFound  = errnoMeaning{unix.ESRCH: {"not found", ErrNotFound}}
+	svcCreate    = errnoMeaning{unix.EEXIST: {"exists", ErrExists}}
+	destNotFound = errnoMeaning{
+		unix.ESRCH:  {"service not found", ErrNotFound},
+		unix.ENOENT: {"not found", ErrNotFound},
+	}
+	destCreate = errnoMeaning{
+		unix.ESRCH:  {"service not found", ErrNotFound},
+		unix.EEXIST: {"exists", ErrExists},
+	}
+)
+
+// schedMeaning adds, for a service create or update, the meaning of ENOENT:
+// the kernel could not find (or load) the scheduler or persistence engine.
+func schedMeaning(base errnoMeaning, s Service) errnoMeaning {
+	m := errnoMeaning{}
+	for k, v := range base {
+		m[k] = v
+	}
+	text := fmt.Sprintf("scheduler %q is not available: load it with 'modprobe ip_vs_%s', or check the name", s.Scheduler, s.Scheduler)
+	if s.PEName != "" {
+		text = fmt.Sprintf("scheduler %q or persistence engine %q is not available: load them with 'modprobe -a ip_vs_%s ip_vs_pe_%s', or check the names", s.Scheduler, s.PEName, s.Scheduler, s.PEName)
+	}
+	m[unix.ENOENT] = meaning{text, nil}
+	return m
+}

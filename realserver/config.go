@@ -1,0 +1,187 @@
+package realserver
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/l3dsr/l3dsr/genl"
+)
+
+// Mode is how packets for a VIP reach this server.
+type Mode string
+
+const (
+	// ModeDSCP: addressed to this server, marked with a DSCP code; xt_DADDR
+	// puts the VIP back.
+	ModeDSCP Mode = "dscp"
+	// ModeIPIP: encapsulated (IPIP / IP6IP6), addressed to the VIP inside.
+	ModeIPIP Mode = "ipip"
+)
+
+// ParseMode parses "dscp" or "ipip" ("" is dscp).
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "dscp":
+		return ModeDSCP, nil
+	case "ipip":
+		return ModeIPIP, nil
+	}
+	return "", invalidf("mode %q is unknown: use dscp or ipip", s)
+}
+
+// Config is one VIP as Up sets it up.
+type Config struct {
+	VIP  netip.Addr `json:"vip"`
+	Mode Mode       `json:"mode"`
+	// DSCP is the code that stands for the VIP (ModeDSCP only, required).
+	DSCP *uint8 `json:"dscp,omitempty"`
+	// Local limits the mapping to packets for this local address (ModeDSCP
+	// only); the zero Addr means any.
+	Local netip.Addr `json:"local,omitzero"`
+	// MSS is the MSS the VIP's SYN-ACKs are clamped to (ModeIPIP only); 0
+	// in a Config given to Up means: derive it from the interface MTU.
+	MSS uint16 `json:"mss,omitempty"`
+}
+
+// ErrInvalid is matched (errors.Is) by the error of a Config that can never
+// be set up, found before anything is touched.
+var ErrInvalid = errors.New("invalid real-server configuration")
+
+// ErrConflict is matched (errors.Is) by the error of a Config that clashes
+// with what is set up already (another VIP with the same DSCP key, a mapping
+// made by someone else, the VIP set up in another way).
+var ErrConflict = errors.New("conflicts with the running setup")
+
+type classError struct {
+	msg   string
+	class error
+}
+
+func (e *classError) Error() string        { return e.msg }
+func (e *classError) Is(target error) bool { return target == e.class }
+
+func invalidf(format string, a ...any) error {
+	return &classError{fmt.Sprintf(format, a...), ErrInvalid}
+}
+
+func conflictf(format string, a ...any) error {
+	return &classError{fmt.Sprintf(format, a...), ErrConflict}
+}
+
+// Validate checks c on its own, with an error (matching ErrInvalid) that
+// names the bad value and the fix.
+func (c Config) Validate() error {
+	if _, err := ParseMode(string(c.Mode)); err != nil {
+		return err
+	}
+	if !c.VIP.IsValid() {
+		return invalidf("the VIP is missing: give the service address, e.g. --vip 10.0.0.1")
+	}
+	if c.VIP.Zone() != "" || c.VIP.Is4In6() {
+		return invalidf("VIP %s is not a plain IPv4 or IPv6 address: write it without zone, IPv4 as a.b.c.d", c.VIP)
+	}
+	if !c.VIP.IsGlobalUnicast() && !c.VIP.IsPrivate() {
+		return invalidf("VIP %s is not a unicast service address (loopback, link-local, multicast or unspecified): give the address clients connect to", c.VIP)
+	}
+	switch c.mode() {
+	case ModeDSCP:
+		if c.DSCP == nil {
+			return invalidf("VIP %s in dscp mode needs its DSCP code: give --dscp 0-%d", c.VIP, genl.DSCPMax)
+		}
+		if *c.DSCP > genl.DSCPMax {
+			return invalidf("DSCP %d is out of range: use 0-%d", *c.DSCP, genl.DSCPMax)
+		}
+		if c.MSS != 0 {
+			return invalidf("--mss %d is for ipip mode only (dscp mode adds no header, so nothing needs clamping): leave it out", c.MSS)
+		}
+		if c.Local.IsValid() {
+			if c.Local.Is4() != c.VIP.Is4() {
+				return invalidf("VIP %s is %s but --local %s is %s: give a local address of the VIP's family", c.VIP, famName(c.VIP), c.Local, famName(c.Local))
+			}
+			if err := (genl.Entry{DSCP: *c.DSCP, VIP: c.VIP, Local: c.Local}).Validate(); err != nil {
+				return invalidf("%v", err)
+			}
+		}
+	case ModeIPIP:
+		if c.DSCP != nil {
+			return invalidf("DSCP %d given for VIP %s in ipip mode: ipip mode uses no DSCP code, leave --dscp out (or use --mode dscp)", *c.DSCP, c.VIP)
+		}
+		if c.Local.IsValid() {
+			return invalidf("--local %s given for VIP %s in ipip mode: the tunnel device takes packets for any local address, leave --local out", c.Local, c.VIP)
+		}
+		if c.MSS != 0 && (c.MSS < 536 || c.MSS > 65495) {
+			return invalidf("MSS %d is out of range: use 536-65495, or leave it out to derive it from the interface MTU", c.MSS)
+		}
+	}
+	return nil
+}
+
+func (c Config) mode() Mode {
+	if c.Mode == "" {
+		return ModeDSCP
+	}
+	return c.Mode
+}
+
+// prefix is the VIP as a host route on lo: /32 or /128.
+func (c Config) prefix() netip.Prefix {
+	return netip.PrefixFrom(c.VIP, c.VIP.BitLen())
+}
+
+// entry is the mapping of a dscp-mode VIP.
+func (c Config) entry() genl.Entry {
+	return genl.Entry{Family: genl.FamilyOf(c.VIP), DSCP: *c.DSCP, Local: c.Local, VIP: c.VIP}
+}
+
+// sameSetup reports whether c and d set a VIP up the same way (an Up that
+// changes nothing). A zero MSS in c (derive) matches any.
+func (c Config) sameSetup(d Config) bool {
+	if c.VIP != d.VIP || c.mode() != d.mode() || c.Local != d.Local {
+		return false
+	}
+	if (c.DSCP == nil) != (d.DSCP == nil) || (c.DSCP != nil && *c.DSCP != *d.DSCP) {
+		return false
+	}
+	return c.MSS == 0 || c.MSS == d.MSS
+}
+
+// UpCommand is the command line that sets c up, for fix texts.
+func (c Config) UpCommand() string {
+	s := "l3dsr realserver up --vip " + c.VIP.String()
+	if c.mode() == ModeIPIP {
+		s += " --mode ipip"
+		if c.MSS != 0 {
+			s += fmt.Sprintf(" --mss %d", c.MSS)
+		}
+		return s
+	}
+	if c.DSCP != nil {
+		s += fmt.Sprintf(" --dscp %d", *c.DSCP)
+	}
+	if c.Local.IsValid() {
+		s += " --local " + c.Local.String()
+	}
+	return s
+}
+
+func (c Config) String() string {
+	s := fmt.Sprintf("VIP %s (%s", c.VIP, c.mode())
+	if c.DSCP != nil {
+		s += fmt.Sprintf(", DSCP %d", *c.DSCP)
+	}
+	if c.Local.IsValid() {
+		s += ", local " + c.Local.String()
+	}
+	if c.MSS != 0 {
+		s += fmt.Sprintf(", MSS %d", c.MSS)
+	}
+	return s + ")"
+}
+
+func famName(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}

@@ -1,0 +1,263 @@
+package realserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/rtnl"
+	"github.com/l3dsr/l3dsr/xtrule"
+)
+
+// ErrNotSetUp is matched (errors.Is) by Down's error for a VIP that Up did
+// not set up in this network namespace.
+var ErrNotSetUp = errors.New("VIP not set up by l3dsr realserver")
+
+// Down undoes what Up did for vip, and only that: what was there before
+// Up stays, a shared setting (sysctl, map-mode rule, tunnel device, clamp
+// table) goes only when no other VIP set up by Up needs it, and anything
+// changed by someone else since Up is left as it is (and said so in
+// Notes). A step that fails does not stop the others; the record keeps
+// what is still to be undone, so running Down again finishes the job.
+func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
+	unlock, err := lock(m.StateDir)
+	if err != nil {
+		return Applied{}, err
+	}
+	defer unlock()
+	st, err := loadState(m.StateDir)
+	if err != nil {
+		return Applied{}, err
+	}
+	idx, rec := st.vip(Config{VIP: vip})
+	if rec == nil {
+		return Applied{}, fmt.Errorf("VIP %s was not set up with 'l3dsr realserver up' in this network namespace (state in %s): %w", vip, m.StateDir, ErrNotSetUp)
+	}
+	next := st.clone()
+	r := &next.VIPs[idx]
+	rest := configs(slices.Delete(slices.Clone(next.VIPs), idx, idx+1))
+	d := &downRun{m: m, ctx: ctx}
+
+	if r.mode() == ModeDSCP {
+		d.mapping(r)
+		d.rule(&next, r.Config, rest)
+	} else {
+		d.clamps(rest)
+	}
+	d.sysctls(&next, rest)
+	d.links(&next, rest)
+	d.addr(r)
+
+	if len(d.errs) == 0 {
+		next.VIPs = slices.Delete(next.VIPs, idx, idx+1)
+	}
+	if err := saveState(m.StateDir, next); err != nil {
+		d.errs = append(d.errs, err)
+	}
+	a := Applied{Changes: d.changes, Notes: d.notes, Config: rec.Config}
+	if len(d.errs) > 0 {
+		return a, fmt.Errorf("taking down VIP %s: %w (run 'l3dsr realserver down --vip %s' again once fixed: the record keeps what is left)", vip, errors.Join(d.errs...), vip)
+	}
+	return a, nil
+}
+
+type downRun struct {
+	m       *Manager
+	ctx     context.Context
+	changes []string
+	notes   []string
+	errs    []error
+}
+
+func (d *downRun) did(f string, a ...any)  { d.changes = append(d.changes, fmt.Sprintf(f, a...)) }
+func (d *downRun) note(f string, a ...any) { d.notes = append(d.notes, fmt.Sprintf(f, a...)) }
+
+func (d *downRun) mapping(r *VIPState) {
+	if !r.AddedMapping {
+		d.note("kept the mapping %v: it was there before up", r.entry())
+		return
+	}
+	tab, err := d.m.mapTable()
+	if err != nil {
+		d.errs = append(d.errs, err)
+		return
+	}
+	e := r.entry()
+	got, err := tab.Get(e.Key())
+	switch {
+	case errors.Is(err, genl.ErrNotFound):
+		d.note("the mapping %v was gone already", e)
+	case err != nil:
+		d.errs = append(d.errs, err)
+		return
+	case got.VIP != e.VIP:
+		d.note("kept %v: it maps to VIP %s now, not to %s as up set it", e.Key(), got.VIP, e.VIP)
+	default:
+		if err := tab.Delete(e.Key()); err != nil && !errors.Is(err, genl.ErrNotFound) {
+			d.errs = append(d.errs, err)
+			return
+		}
+		d.did("removed the mapping %v", e)
+	}
+	r.AddedMapping = false
+}
+
+// rule removes the map-mode rule of c's family if Up appended it, no other
+// dscp-mode VIP of the family remains, and the table has no entry of the
+// family left (someone's 'l3dsr rule add' would still need the rule).
+func (d *downRun) rule(s *State, c Config, rest []Config) {
+	fam := famKey(c)
+	rc, ours := s.Rules[fam]
+	if !ours || needsRule(rest, fam) {
+		return
+	}
+	tab, err := d.m.mapTable()
+	if err != nil {
+		d.errs = append(d.errs, err)
+		return
+	}
+	entries, err := tab.List()
+	if err != nil {
+		d.errs = append(d.errs, err)
+		return
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Family == genl.FamilyOf(c.VIP) {
+			n++
+		}
+	}
+	f := xtFamilyOf(c)
+	if n > 0 {
+		d.note("kept the map-mode rule for %v: the table still has %d %v entries not set up by 'l3dsr realserver'", f, n, f)
+		delete(s.Rules, fam)
+		return
+	}
+	if err := d.m.NewRules(xtrule.Variant(rc.Variant)).Delete(d.ctx, f); err != nil {
+		d.errs = append(d.errs, fmt.Errorf("removing the map-mode rule: %w", err))
+		return
+	}
+	delete(s.Rules, fam)
+	d.did("removed the map-mode rule for %v", f)
+}
+
+func (d *downRun) clamps(rest []Config) {
+	want := clampsOf(rest)
+	cur, err := d.m.Clamps.List()
+	if err != nil {
+		d.errs = append(d.errs, err)
+		return
+	}
+	if slices.Equal(cur, want) {
+		return
+	}
+	if err := d.m.Clamps.Set(want); err != nil {
+		d.errs = append(d.errs, err)
+		return
+	}
+	d.did("set the MSS clamps (nftables table inet %s) to %s", ClampTable, clampList(want))
+}
+
+// sysctls restores what no remaining VIP needs, then makes sure the
+// remaining VIPs have what they need (without an ipip VIP, dscp mode wants
+// conf/all/rp_filter at 2 again, not at the 0 ipip mode left).
+func (d *downRun) sysctls(s *State, rest []Config) {
+	env, err := d.m.rpEnv(s)
+	if err != nil {
+		d.errs = append(d.errs, err)
+		return
+	}
+	needed := sysctlNeeds(rest, env)
+	d.restore(s, needed)
+	t := &txn{}
+	if err := d.m.ensureSysctls(s, rest, nil, t); err != nil {
+		d.errs = append(d.errs, err)
+	}
+	d.changes = append(d.changes, t.changes...)
+}
+
+func (d *downRun) restore(s *State, needed []sysctlNeed) {
+	keys := make([]string, 0, len(s.Sysctls))
+	for k := range s.Sysctls {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		ch := s.Sysctls[k]
+		if hasKey(needed, k) {
+			continue
+		}
+		cur, err := d.m.Sysctl.Get(k)
+		switch {
+		case err != nil:
+			d.errs = append(d.errs, err)
+			continue
+		case cur != ch.Set:
+			d.note("kept %s = %s: it was changed since up set it to %s", k, cur, ch.Set)
+		default:
+			if err := d.m.Sysctl.Set(k, ch.Old); err != nil {
+				d.errs = append(d.errs, err)
+				continue
+			}
+			d.did("restored %s = %s", k, ch.Old)
+		}
+		delete(s.Sysctls, k)
+	}
+}
+
+func (d *downRun) links(s *State, rest []Config) {
+	for _, name := range []string{tunnel4.Name, tunnel6.Name} {
+		lc, ok := s.Links[name]
+		if !ok || needsLink(rest, name) {
+			continue
+		}
+		l, err := d.m.Net.LinkByName(name)
+		switch {
+		case errors.Is(err, rtnl.ErrNotFound):
+			d.note("%s was gone already", name)
+		case err != nil:
+			d.errs = append(d.errs, err)
+			continue
+		case lc.Created:
+			if err := d.m.Net.LinkDel(l.Index); err != nil {
+				d.errs = append(d.errs, err)
+				continue
+			}
+			d.did("deleted %s", name)
+		case lc.SetUp && l.Up():
+			if err := d.m.Net.LinkSetUp(l.Index, false); err != nil {
+				d.errs = append(d.errs, err)
+				continue
+			}
+			d.did("set %s down", name)
+		}
+		delete(s.Links, name)
+	}
+}
+
+func (d *downRun) addr(r *VIPState) {
+	if !r.AddedAddr {
+		d.note("kept %s on lo: it was there before up", r.VIP)
+		return
+	}
+	lo, err := d.m.lo()
+	if err != nil {
+		d.errs = append(d.errs, err)
+		return
+	}
+	p := r.prefix()
+	err = d.m.Net.AddrDel(lo.Index, p)
+	switch {
+	case errors.Is(err, rtnl.ErrNotFound):
+		d.note("%s was gone from lo already", p)
+	case err != nil:
+		d.errs = append(d.errs, err)
+		return
+	default:
+		d.did("removed %s from lo", p)
+	}
+	r.AddedAddr = false
+}

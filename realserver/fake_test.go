@@ -1,0 +1,300 @@
+package realserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/rtnl"
+	"github.com/l3dsr/l3dsr/xtrule"
+	"golang.org/x/sys/unix"
+)
+
+// fakeSys is an in-memory real server: links, addresses, sysctls, the map,
+// the map-mode rules and the clamps. fail makes the named operation fail.
+type fakeSys struct {
+	links   []rtnl.Link
+	addrs   []rtnl.Addr
+	sysctls map[string]string
+	table   map[genl.Key]genl.Entry
+	rules   map[xtrule.Family]int
+	clamps  []Clamp
+	fail    map[string]error
+	// autoload: EnsureLink of these kinds makes the fallback device
+	// appear (as the kernel's module autoload does) and reports EEXIST.
+	autoload map[string]string
+	nextIdx  int
+	explicit map[string]bool
+}
+
+func newFakeSys() *fakeSys {
+	return &fakeSys{
+		links: []rtnl.Link{
+			{Index: 1, Name: "lo", Flags: unix.IFF_UP | unix.IFF_LOOPBACK, MTU: 65536},
+			{Index: 2, Name: "eth0", Flags: unix.IFF_UP, MTU: 1500, Kind: "veth"},
+		},
+		addrs: []rtnl.Addr{
+			{Index: 1, Prefix: netip.MustParsePrefix("127.0.0.1/8"), Scope: rtnl.ScopeHost},
+			{Index: 2, Prefix: netip.MustParsePrefix("192.0.2.10/24")},
+			{Index: 2, Prefix: netip.MustParsePrefix("2001:db8:1::10/64")},
+		},
+		sysctls: map[string]string{
+			"net.ipv4.conf.all.arp_ignore":     "0",
+			"net.ipv4.conf.all.arp_announce":   "2",
+			"net.ipv4.conf.all.rp_filter":      "1",
+			"net.ipv4.conf.default.rp_filter":  "1",
+			"net.ipv4.conf.eth0.rp_filter":     "1",
+			"net.ipv4.conf.lo.rp_filter":       "0",
+			"net.ipv4.conf.all.arp_filter":     "0",
+			"net.ipv4.conf.default.arp_ignore": "0",
+		},
+		table:    map[genl.Key]genl.Entry{},
+		rules:    map[xtrule.Family]int{},
+		fail:     map[string]error{},
+		autoload: map[string]string{"ipip": "tunl0", "ip6tnl": "ip6tnl0"},
+		nextIdx:  10,
+	}
+}
+
+func (f *fakeSys) manager(t *testing.T) *Manager {
+	return &Manager{
+		Net:       f,
+		Sysctl:    f,
+		DialTable: func() (Table, error) { return tableView{f}, f.fail["dial"] },
+		NewRules:  func(xtrule.Variant) Rules { return rulesView{f} },
+		Clamps:    clampsView{f},
+		StateDir:  t.TempDir(),
+	}
+}
+
+func (f *fakeSys) op(name string) error { return f.fail[name] }
+
+func (f *fakeSys) LinkByName(name string) (rtnl.Link, error) {
+	for _, l := range f.links {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return rtnl.Link{}, fmt.Errorf("looking up link %s: %w", name, rtnl.ErrNotFound)
+}
+
+func (f *fakeSys) Links() ([]rtnl.Link, error) { return slices.Clone(f.links), f.op("Links") }
+
+func (f *fakeSys) LinkSetUp(index int, up bool) error {
+	if err := f.op("LinkSetUp"); err != nil {
+		return err
+	}
+	for i := range f.links {
+		if f.links[i].Index == index {
+			if up {
+				f.links[i].Flags |= unix.IFF_UP
+			} else {
+				f.links[i].Flags &^= unix.IFF_UP
+			}
+			return nil
+		}
+	}
+	return rtnl.ErrNotFound
+}
+
+func (f *fakeSys) addLink(name, kind string, mtu uint32) {
+	f.links = append(f.links, rtnl.Link{Index: f.nextIdx, Name: name, Kind: kind, MTU: mtu})
+	f.nextIdx++
+	f.sysctls["net.ipv4.conf."+name+".rp_filter"] = f.sysctls["net.ipv4.conf.default.rp_filter"]
+}
+
+func (f *fakeSys) EnsureLink(kind, name string) (bool, error) {
+	if err := f.op("EnsureLink"); err != nil {
+		return false, err
+	}
+	if _, err := f.LinkByName(name); err == nil {
+		return false, nil
+	}
+	if f.autoload[kind] == name {
+		f.addLink(name, kind, 1480)
+		return false, nil
+	}
+	f.addLink(name, kind, 1480)
+	return true, nil
+}
+
+func (f *fakeSys) LinkDel(index int) error {
+	if err := f.op("LinkDel"); err != nil {
+		return err
+	}
+	f.links = slices.DeleteFunc(f.links, func(l rtnl.Link) bool { return l.Index == index })
+	return nil
+}
+
+func (f *fakeSys) AddrList(index int) ([]rtnl.Addr, error) {
+	var out []rtnl.Addr
+	for _, a := range f.addrs {
+		if index == 0 || a.Index == index {
+			out = append(out, a)
+		}
+	}
+	return out, f.op("AddrList")
+}
+
+func (f *fakeSys) AddrAdd(index int, p netip.Prefix) error {
+	if err := f.op("AddrAdd"); err != nil {
+		return err
+	}
+	for _, a := range f.addrs {
+		if a.Index == index && a.Prefix == p {
+			return rtnl.ErrExists
+		}
+	}
+	f.addrs = append(f.addrs, rtnl.Addr{Index: index, Prefix: p})
+	return nil
+}
+
+func (f *fakeSys) AddrDel(index int, p netip.Prefix) error {
+	if err := f.op("AddrDel"); err != nil {
+		return err
+	}
+	n := len(f.addrs)
+	f.addrs = slices.DeleteFunc(f.addrs, func(a rtnl.Addr) bool { return a.Index == index && a.Prefix == p })
+	if len(f.addrs) == n {
+		return fmt.Errorf("deleting %v: %w", p, rtnl.ErrNotFound)
+	}
+	return nil
+}
+
+func (f *fakeSys) Get(k string) (string, error) {
+	v, ok := f.sysctls[k]
+	if !ok {
+		return "", fmt.Errorf("reading sysctl %s: no such key", k)
+	}
+	return v, nil
+}
+
+func (f *fakeSys) Set(k, v string) error {
+	if err := f.op("Set " + k); err != nil {
+		return err
+	}
+	if _, ok := f.sysctls[k]; !ok {
+		return fmt.Errorf("setting sysctl %s: no such key", k)
+	}
+	f.sysctls[k] = v
+	// As the kernel does: a write to conf/default is copied to every
+	// interface whose own value was never written.
+	if f.explicit == nil {
+		f.explicit = map[string]bool{}
+	}
+	f.explicit[k] = true
+	if rest, ok := strings.CutPrefix(k, "net.ipv4.conf.default."); ok {
+		for _, l := range f.links {
+			ik := "net.ipv4.conf." + l.Name + "." + rest
+			if _, has := f.sysctls[ik]; has && !f.explicit[ik] {
+				f.sysctls[ik] = v
+			}
+		}
+	}
+	return nil
+}
+
+func (f *fakeSys) key(k genl.Key) genl.Key {
+	if k.Family == 0 {
+		k.Family = genl.FamilyOf(k.Local)
+	}
+	return k
+}
+
+func (f *fakeSys) GetEntry(k genl.Key) (genl.Entry, error) {
+	e, ok := f.table[f.key(k)]
+	if !ok {
+		return e, fmt.Errorf("getting %v: %w", k, genl.ErrNotFound)
+	}
+	return e, nil
+}
+
+// fakeSys is the Table too; Get is taken by Sysctls, so the table's Get
+// goes through tableView.
+type tableView struct{ *fakeSys }
+
+func (t tableView) Get(k genl.Key) (genl.Entry, error) { return t.GetEntry(k) }
+
+func (f *fakeSys) Add(e genl.Entry, replace bool) error {
+	if err := f.op("Add"); err != nil {
+		return err
+	}
+	k := f.key(e.Key())
+	if _, ok := f.table[k]; ok && !replace {
+		return genl.ErrExists
+	}
+	e.Family = k.Family
+	f.table[k] = e
+	return nil
+}
+
+func (f *fakeSys) Delete(k genl.Key) error {
+	if err := f.op("Delete"); err != nil {
+		return err
+	}
+	k = f.key(k)
+	if _, ok := f.table[k]; !ok {
+		return genl.ErrNotFound
+	}
+	delete(f.table, k)
+	return nil
+}
+
+func (f *fakeSys) List() ([]genl.Entry, error) {
+	var out []genl.Entry
+	for _, e := range f.table {
+		out = append(out, e)
+	}
+	return out, f.op("List")
+}
+
+func (f *fakeSys) Close() error { return nil }
+
+func (f *fakeSys) Ensure(_ context.Context, fam xtrule.Family) (bool, error) {
+	if err := f.op("Ensure"); err != nil {
+		return false, err
+	}
+	if f.rules[fam] > 0 {
+		return false, nil
+	}
+	f.rules[fam]++
+	return true, nil
+}
+
+func (f *fakeSys) DeleteRule(fam xtrule.Family) error {
+	if err := f.op("DeleteRule"); err != nil {
+		return err
+	}
+	if f.rules[fam] > 1 {
+		f.rules[fam]--
+	} else {
+		delete(f.rules, fam)
+	}
+	return nil
+}
+
+func (f *fakeSys) Exists(_ context.Context, fam xtrule.Family) (bool, error) {
+	return f.rules[fam] > 0, nil
+}
+
+type rulesView struct{ *fakeSys }
+
+func (r rulesView) Delete(_ context.Context, fam xtrule.Family) error { return r.DeleteRule(fam) }
+
+type clampsView struct{ *fakeSys }
+
+func (c clampsView) List() ([]Clamp, error) { return slices.Clone(c.clamps), c.op("ClampList") }
+func (c clampsView) Set(cl []Clamp) error {
+	if err := c.op("ClampSet"); err != nil {
+		return err
+	}
+	c.clamps = slices.Clone(cl)
+	return nil
+}
+
+var errBoom = errors.New("boom")

@@ -1,0 +1,207 @@
+package realserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/rtnl"
+	"github.com/l3dsr/l3dsr/xtrule"
+)
+
+// Report is what Show found.
+type Report struct {
+	VIPs    []VIPStatus    `json:"vips"`
+	Sysctls []SysctlStatus `json:"sysctls"`
+	// Problems lists every difference from what Up set up, with its fix.
+	Problems []Problem `json:"problems"`
+}
+
+// VIPStatus is one VIP set up by Up, as it runs now.
+type VIPStatus struct {
+	Config
+	OnLo bool `json:"on_lo"`
+	// Mapping is the map entry of the VIP's key as the kernel has it (dscp
+	// mode), with its counters; nil if there is none.
+	Mapping *MappingStatus `json:"mapping,omitempty"`
+	// Rule: the map-mode rule of the VIP's family is in raw PREROUTING
+	// (dscp mode).
+	Rule bool `json:"rule,omitempty"`
+	// Tunnel is the tunnel device (ipip mode) and whether it is up.
+	Tunnel   string `json:"tunnel,omitempty"`
+	TunnelUp bool   `json:"tunnel_up,omitempty"`
+	// ClampMSS is the MSS its SYN-ACKs are clamped to now (ipip mode), 0
+	// for none.
+	ClampMSS uint16 `json:"clamp_mss,omitempty"`
+	OK       bool   `json:"ok"`
+}
+
+// MappingStatus is a map entry with its counters.
+type MappingStatus struct {
+	Family  string `json:"family"`
+	DSCP    uint8  `json:"dscp"`
+	Local   string `json:"local"`
+	VIP     string `json:"vip"`
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// SysctlStatus is one parameter the VIPs need.
+type SysctlStatus struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+	Want  string `json:"want"`
+	OK    bool   `json:"ok"`
+}
+
+// Problem is one thing that is not as Up set it up.
+type Problem struct {
+	VIP  string `json:"vip,omitempty"`
+	What string `json:"what"`
+	Fix  string `json:"fix"`
+}
+
+// Show reads the record of Up and checks each VIP against the running
+// system. v is the iptables variant to look for a map-mode rule that Up
+// did not append itself (one it appended is looked for with the variant
+// that appended it). An error means the check itself could not run;
+// problems found are in the Report.
+func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
+	st, err := loadState(m.StateDir)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{VIPs: []VIPStatus{}, Sysctls: []SysctlStatus{}, Problems: []Problem{}}
+	if len(st.VIPs) == 0 {
+		return rep, nil
+	}
+	lo, err := m.lo()
+	if err != nil {
+		return Report{}, err
+	}
+	addrs, err := m.Net.AddrList(lo.Index)
+	if err != nil {
+		return Report{}, fmt.Errorf("listing the addresses of lo: %w", err)
+	}
+	var clamps []Clamp
+	var clampErr error
+	rules := map[string]bool{}
+	for _, r := range st.VIPs {
+		c := r.Config
+		vs := VIPStatus{Config: c}
+		n := len(rep.Problems)
+		bad := func(what, fix string) {
+			rep.Problems = append(rep.Problems, Problem{VIP: c.VIP.String(), What: what, Fix: fix})
+		}
+		again := "run '" + c.UpCommand() + "' (it adds back what is missing)"
+		for _, a := range addrs {
+			vs.OnLo = vs.OnLo || a.Prefix.Addr() == c.VIP
+		}
+		if !vs.OnLo {
+			bad(fmt.Sprintf("VIP %s is not on lo: the server drops its packets instead of answering", c.VIP), again)
+		}
+		if c.mode() == ModeDSCP {
+			fam := famKey(c)
+			ok, seen := rules[fam]
+			if !seen {
+				rv := v
+				if rc, ours := st.Rules[fam]; ours {
+					rv = xtrule.Variant(rc.Variant)
+				}
+				if ok, err = m.NewRules(rv).Exists(ctx, xtFamilyOf(c)); err != nil {
+					return Report{}, err
+				}
+				rules[fam] = ok
+			}
+			vs.Rule = ok
+			if !ok {
+				bad(fmt.Sprintf("raw PREROUTING has no map-mode rule for %v (-j DADDR --map): marked packets keep the server's address and miss the VIP's socket", xtFamilyOf(c)), again)
+			}
+			m.showMapping(&vs, bad, again)
+		} else {
+			tun := tunnelOf(c)
+			vs.Tunnel = tun.Name
+			l, err := m.Net.LinkByName(tun.Name)
+			switch {
+			case errors.Is(err, rtnl.ErrNotFound):
+				bad(fmt.Sprintf("%s does not exist: encapsulated packets are not taken in", tun.Name), again)
+			case err != nil:
+				return Report{}, err
+			default:
+				vs.TunnelUp = l.Up()
+				if !vs.TunnelUp {
+					bad(fmt.Sprintf("%s is down: encapsulated packets are dropped", tun.Name), again)
+				}
+			}
+			if clamps == nil && clampErr == nil {
+				clamps, clampErr = m.Clamps.List()
+				if clamps == nil {
+					clamps = []Clamp{}
+				}
+			}
+			for _, x := range clamps {
+				if x.VIP == c.VIP {
+					vs.ClampMSS = x.MSS
+				}
+			}
+			switch {
+			case clampErr != nil:
+				bad(fmt.Sprintf("the MSS clamps could not be read: %v", clampErr), "check that nf_tables is available, then "+again)
+			case vs.ClampMSS != c.MSS:
+				bad(fmt.Sprintf("SYN-ACKs from VIP %s are clamped to MSS %d, not %d (nftables table inet %s): clients may send segments that do not fit the tunnel", c.VIP, vs.ClampMSS, c.MSS, ClampTable), again)
+			}
+		}
+		vs.OK = len(rep.Problems) == n
+		rep.VIPs = append(rep.VIPs, vs)
+	}
+	env, err := m.rpEnv(&st)
+	if err != nil {
+		return Report{}, err
+	}
+	for _, need := range sysctlNeeds(configs(st.VIPs), env) {
+		cur, err := m.Sysctl.Get(need.Key)
+		ss := SysctlStatus{Key: need.Key, Value: cur, Want: need.Want, OK: err == nil && need.ok(cur)}
+		if err != nil {
+			ss.Value = "?"
+			rep.Problems = append(rep.Problems, Problem{What: err.Error(), Fix: "run 'l3dsr realserver up' for a VIP that needs it (it recreates what is missing)"})
+		} else if !ss.OK {
+			rep.Problems = append(rep.Problems, Problem{
+				What: fmt.Sprintf("%s is %s, want %s: it %s", need.Key, cur, need.Want, need.Why),
+				Fix:  fmt.Sprintf("run 'l3dsr realserver up' again for any VIP (or sysctl -w %s=%s)", need.Key, need.Want),
+			})
+		}
+		rep.Sysctls = append(rep.Sysctls, ss)
+	}
+	return rep, nil
+}
+
+func (m *Manager) showMapping(vs *VIPStatus, bad func(what, fix string), again string) {
+	tab, err := m.mapTable()
+	if err != nil {
+		bad(err.Error(), "load the module ('modprobe xt_DADDR'), then "+again)
+		return
+	}
+	e := vs.entry()
+	got, err := tab.Get(e.Key())
+	switch {
+	case errors.Is(err, genl.ErrNotFound):
+		bad(fmt.Sprintf("the map has no entry for %v: marked packets are not rewritten to VIP %s", e.Key(), vs.VIP), again)
+		return
+	case err != nil:
+		bad(fmt.Sprintf("reading the mapping %v: %v", e.Key(), err), again)
+		return
+	}
+	vs.Mapping = &MappingStatus{Family: famKey(vs.Config), DSCP: got.DSCP, Local: localName(got.Local), VIP: got.VIP.String(), Packets: got.Packets, Bytes: got.Bytes}
+	if got.VIP != vs.VIP {
+		bad(fmt.Sprintf("%v maps to VIP %s, not %s", e.Key(), got.VIP, vs.VIP),
+			fmt.Sprintf("run 'l3dsr rule add --replace --dscp %d --vip %s%s'", e.DSCP, vs.VIP, localFlag(e)))
+	}
+}
+
+func localFlag(e genl.Entry) string {
+	if e.Local.IsValid() {
+		return " --local " + e.Local.String()
+	}
+	return ""
+}

@@ -1,0 +1,176 @@
+package realserver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// StateDirEnv overrides the root of the state directories (default
+// DefaultStateRoot), e.g. for tests.
+const StateDirEnv = "L3DSR_STATE_DIR"
+
+// DefaultStateRoot holds one directory per network namespace.
+const DefaultStateRoot = "/run/l3dsr"
+
+const stateFile = "realserver.json"
+
+// State is the record of what Up changed, so that Down can undo exactly
+// that. It is kept per network namespace.
+type State struct {
+	VIPs []VIPState `json:"vips"`
+	// Sysctls set by Up, by name, with the value each had before.
+	Sysctls map[string]SysctlChange `json:"sysctls,omitempty"`
+	// Rules lists the map-mode rules Up appended, by family ("ipv4",
+	// "ipv6"), with the iptables variant that appended them.
+	Rules map[string]RuleChange `json:"rules,omitempty"`
+	// Links lists the tunnel devices Up created or set up, by name.
+	Links map[string]LinkChange `json:"links,omitempty"`
+}
+
+// VIPState is one VIP that Up set up, and what Up itself added for it.
+type VIPState struct {
+	Config
+	// AddedAddr: the VIP was not on lo before, Up added it.
+	AddedAddr bool `json:"added_addr"`
+	// AddedMapping: the mapping was not in the table before, Up added it.
+	AddedMapping bool `json:"added_mapping,omitempty"`
+}
+
+// SysctlChange is one sysctl Up set.
+type SysctlChange struct {
+	Old string `json:"old"`
+	Set string `json:"set"`
+}
+
+// RuleChange is a map-mode rule Up appended.
+type RuleChange struct {
+	Variant string `json:"iptables"`
+}
+
+// LinkChange is what Up did to a tunnel device.
+type LinkChange struct {
+	Kind    string `json:"kind"`
+	Created bool   `json:"created,omitempty"`
+	SetUp   bool   `json:"set_up,omitempty"`
+}
+
+func (s *State) vip(v Config) (int, *VIPState) {
+	for i := range s.VIPs {
+		if s.VIPs[i].VIP == v.VIP {
+			return i, &s.VIPs[i]
+		}
+	}
+	return -1, nil
+}
+
+func (s *State) clone() State {
+	c := State{VIPs: slices.Clone(s.VIPs), Sysctls: map[string]SysctlChange{}, Rules: map[string]RuleChange{}, Links: map[string]LinkChange{}}
+	for k, v := range s.Sysctls {
+		c.Sysctls[k] = v
+	}
+	for k, v := range s.Rules {
+		c.Rules[k] = v
+	}
+	for k, v := range s.Links {
+		c.Links[k] = v
+	}
+	return c
+}
+
+// StateDir is the state directory of the calling process's network
+// namespace: ROOT/netns-INODE, ROOT being $L3DSR_STATE_DIR or
+// DefaultStateRoot. The inode of /proc/self/ns/net tells namespaces apart
+// for as long as they live, which is as long as their state matters.
+func StateDir() (string, error) {
+	root := os.Getenv(StateDirEnv)
+	if root == "" {
+		root = DefaultStateRoot
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		return "", fmt.Errorf("finding this network namespace (stat /proc/self/ns/net): %w", err)
+	}
+	return filepath.Join(root, "netns-"+strconv.FormatUint(st.Ino, 10)), nil
+}
+
+// loadState reads the state file of dir; a missing file is an empty state.
+func loadState(dir string) (State, error) {
+	p := filepath.Join(dir, stateFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("reading the real-server state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return State{}, fmt.Errorf("reading the real-server state %s: %w (move the file away only if nothing was set up: Down needs it)", p, err)
+	}
+	return s, nil
+}
+
+// saveState writes the state atomically: a temporary file, fsynced, renamed
+// over the old one. An empty state removes the file.
+func saveState(dir string, s State) error {
+	p := filepath.Join(dir, stateFile)
+	if len(s.VIPs) == 0 && len(s.Sysctls) == 0 && len(s.Rules) == 0 && len(s.Links) == 0 {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing the real-server state: %w", err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("writing the real-server state: %w", err)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing the real-server state: %w", err)
+	}
+	f, err := os.CreateTemp(dir, stateFile+".tmp*")
+	if err != nil {
+		return fmt.Errorf("writing the real-server state: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing the real-server state %s: %w", p, err)
+	}
+	return nil
+}
+
+// lock takes an exclusive lock on dir's lock file, so two l3dsr processes
+// never interleave their changes in one namespace. The returned func
+// releases it.
+func lock(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("locking the real-server state: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "realserver.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking the real-server state: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the real-server state %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,147 @@
+package realserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/rtnl"
+	"github.com/l3dsr/l3dsr/sysctl"
+	"github.com/l3dsr/l3dsr/xtrule"
+)
+
+// Net is what the package uses of rtnetlink (rtnl.Conn).
+type Net interface {
+	LinkByName(name string) (rtnl.Link, error)
+	Links() ([]rtnl.Link, error)
+	LinkSetUp(index int, up bool) error
+	EnsureLink(kind, name string) (created bool, err error)
+	LinkDel(index int) error
+	AddrList(index int) ([]rtnl.Addr, error)
+	AddrAdd(index int, p netip.Prefix) error
+	AddrDel(index int, p netip.Prefix) error
+}
+
+// Sysctls reads and writes kernel parameters (sysctl.FS).
+type Sysctls interface {
+	Get(name string) (string, error)
+	Set(name, value string) error
+}
+
+// Table is what the package uses of the module's map (genl.Client).
+type Table interface {
+	Get(k genl.Key) (genl.Entry, error)
+	Add(e genl.Entry, replace bool) error
+	Delete(k genl.Key) error
+	List() ([]genl.Entry, error)
+	Close() error
+}
+
+// Rules keeps the map-mode rule of one iptables variant (xtrule.Rules).
+type Rules interface {
+	Ensure(ctx context.Context, f xtrule.Family) (bool, error)
+	Delete(ctx context.Context, f xtrule.Family) error
+	Exists(ctx context.Context, f xtrule.Family) (bool, error)
+}
+
+// Clamp is the MSS clamp of one ipip-mode VIP's SYN-ACKs.
+type Clamp struct {
+	VIP netip.Addr `json:"vip"`
+	MSS uint16     `json:"mss"`
+}
+
+// Clamps holds the clamps, all in one nftables table of ours.
+type Clamps interface {
+	// List returns the clamps in place (none if the table is missing).
+	List() ([]Clamp, error)
+	// Set replaces them all in one transaction; none removes the table.
+	Set(c []Clamp) error
+}
+
+// Manager sets up VIPs in one network namespace. Open gives one for the
+// running system; tests fill the fields with fakes.
+type Manager struct {
+	Net    Net
+	Sysctl Sysctls
+	// DialTable connects to the module's map; called only when a dscp-mode
+	// VIP needs it, so ipip mode works without the module.
+	DialTable func() (Table, error)
+	// NewRules returns the map-mode rule keeper for an iptables variant.
+	NewRules func(v xtrule.Variant) Rules
+	Clamps   Clamps
+	// StateDir holds the state file (see StateDir).
+	StateDir string
+
+	table Table
+	close func() error
+}
+
+// Open returns a Manager for the calling process's network namespace.
+func Open() (*Manager, error) {
+	dir, err := StateDir()
+	if err != nil {
+		return nil, err
+	}
+	nc, err := rtnl.Dial(0)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{
+		Net:       nc,
+		Sysctl:    sysctl.FS{},
+		DialTable: func() (Table, error) { return genl.Dial() },
+		NewRules:  func(v xtrule.Variant) Rules { return &xtrule.Rules{Variant: v} },
+		Clamps:    nftClamps{},
+		StateDir:  dir,
+		close:     nc.Close,
+	}, nil
+}
+
+// Close releases the netlink sockets.
+func (m *Manager) Close() error {
+	var errs []error
+	if m.table != nil {
+		errs = append(errs, m.table.Close())
+		m.table = nil
+	}
+	if m.close != nil {
+		errs = append(errs, m.close())
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) mapTable() (Table, error) {
+	if m.table != nil {
+		return m.table, nil
+	}
+	t, err := m.DialTable()
+	if err != nil {
+		return nil, fmt.Errorf("opening the DSCP map of xt_DADDR: %w", err)
+	}
+	m.table = t
+	return t, nil
+}
+
+func (m *Manager) lo() (rtnl.Link, error) {
+	l, err := m.Net.LinkByName("lo")
+	if err != nil {
+		return l, fmt.Errorf("finding lo: %w", err)
+	}
+	return l, nil
+}
+
+// onLo reports whether vip is an address of lo (any prefix length).
+func (m *Manager) onLo(lo rtnl.Link, vip netip.Addr) (bool, error) {
+	addrs, err := m.Net.AddrList(lo.Index)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range addrs {
+		if a.Prefix.Addr() == vip {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,304 @@
+package realserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/xtrule"
+)
+
+// Applied says what a call changed, one line per change; none means the
+// system was set up already.
+type Applied struct {
+	Changes []string
+	// Notes are things it left alone on purpose (Down: settings others
+	// changed or still need).
+	Notes []string
+	// Config is the VIP as set up (with the MSS derived in ipip mode).
+	Config Config
+}
+
+// Up sets the VIP c up, or checks that it is and repairs what is missing.
+// v is the iptables variant that appends the map-mode rule if it is
+// missing. All or nothing: if a step fails, what this call changed is
+// undone, and the error says what failed (and what could not be undone).
+func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, error) {
+	if c.Mode == "" {
+		c.Mode = ModeDSCP
+	}
+	if err := c.Validate(); err != nil {
+		return Applied{}, err
+	}
+	unlock, err := lock(m.StateDir)
+	if err != nil {
+		return Applied{}, err
+	}
+	defer unlock()
+	st, err := loadState(m.StateDir)
+	if err != nil {
+		return Applied{}, err
+	}
+	idx, old := st.vip(c)
+	if old != nil && !c.sameSetup(old.Config) {
+		return Applied{}, conflictf("VIP %s is set up as %v, not as %v: run 'l3dsr realserver down --vip %s' first to change it",
+			c.VIP, old.Config, c, c.VIP)
+	}
+	for _, o := range st.VIPs {
+		if o.VIP != c.VIP && sameKey(o.Config, c) {
+			return Applied{}, conflictf("VIP %s and VIP %s would both be DSCP %d (local %s): the server could not tell them apart; give VIP %s another --dscp or another --local",
+				c.VIP, o.VIP, *c.DSCP, localName(c.Local), c.VIP)
+		}
+	}
+	rec := VIPState{Config: c}
+	if old != nil {
+		rec = *old
+	}
+	if c.mode() == ModeIPIP && rec.MSS == 0 {
+		if rec.MSS, err = m.deriveMSS(c.VIP); err != nil {
+			return Applied{}, err
+		}
+	}
+	next := st.clone()
+	if idx >= 0 {
+		next.VIPs[idx] = rec
+	} else {
+		next.VIPs = append(next.VIPs, rec)
+		idx = len(next.VIPs) - 1
+	}
+	t := &txn{}
+	steps := []func(*State, *VIPState, *txn) error{m.upAddr, m.upLink, m.upSysctls}
+	if c.mode() == ModeDSCP {
+		steps = append(steps, func(s *State, r *VIPState, t *txn) error { return m.upRule(ctx, s, r, t, v) }, m.upMapping)
+	} else {
+		steps = append(steps, m.upClamp)
+	}
+	for _, step := range steps {
+		if err := step(&next, &next.VIPs[idx], t); err != nil {
+			return Applied{}, t.fail(fmt.Errorf("setting up %v: %w", c, err))
+		}
+	}
+	if err := saveState(m.StateDir, next); err != nil {
+		return Applied{}, t.fail(err)
+	}
+	return Applied{Changes: t.changes, Config: next.VIPs[idx].Config}, nil
+}
+
+func localName(a interface{ IsValid() bool }) string {
+	if !a.IsValid() {
+		return "any"
+	}
+	return fmt.Sprint(a)
+}
+
+func (m *Manager) upAddr(_ *State, r *VIPState, t *txn) error {
+	lo, err := m.lo()
+	if err != nil {
+		return err
+	}
+	on, err := m.onLo(lo, r.VIP)
+	if err != nil {
+		return fmt.Errorf("listing the addresses of lo: %w", err)
+	}
+	if on {
+		return nil
+	}
+	p := r.prefix()
+	if err := m.Net.AddrAdd(lo.Index, p); err != nil {
+		return err
+	}
+	r.AddedAddr = true
+	t.did(fmt.Sprintf("added %s to lo", p), func() error { return m.Net.AddrDel(lo.Index, p) })
+	return nil
+}
+
+func (m *Manager) upLink(s *State, r *VIPState, t *txn) error {
+	if r.mode() != ModeIPIP {
+		return nil
+	}
+	tun := tunnelOf(r.Config)
+	created, err := m.Net.EnsureLink(tun.Kind, tun.Name)
+	if err != nil {
+		return err
+	}
+	l, err := m.Net.LinkByName(tun.Name)
+	if err != nil {
+		return err
+	}
+	lc := s.Links[tun.Name]
+	lc.Kind = tun.Kind
+	if created {
+		lc.Created = true
+		t.did(fmt.Sprintf("created %s (%s)", tun.Name, tun.Kind), func() error { return m.Net.LinkDel(l.Index) })
+	}
+	if !l.Up() {
+		if err := m.Net.LinkSetUp(l.Index, true); err != nil {
+			return err
+		}
+		lc.SetUp = true
+		t.did("set "+tun.Name+" up", func() error { return m.Net.LinkSetUp(l.Index, false) })
+	}
+	if lc.Created || lc.SetUp {
+		s.Links[tun.Name] = lc
+	}
+	return nil
+}
+
+func (m *Manager) upSysctls(s *State, r *VIPState, t *txn) error {
+	return m.ensureSysctls(s, configs(s.VIPs), []Config{r.Config}, t)
+}
+
+// ensureSysctls sets what vips need and is not so, recording each old value
+// in s. A key that cannot be read is an error only if one of mine needs it:
+// another VIP's key gone with its device (tunl0 after an rmmod) is for that
+// VIP's own up to repair, and for show to report.
+func (m *Manager) ensureSysctls(s *State, vips, mine []Config, t *txn) error {
+	env, err := m.rpEnv(s)
+	if err != nil {
+		return err
+	}
+	mineNeeds := sysctlNeeds(mine, env)
+	needs := sysctlNeeds(vips, env)
+	// Old values are read before anything is written: a write to
+	// conf/default is copied by the kernel to every interface that never
+	// had its own value written, so reading later would record the copy.
+	old := map[string]string{}
+	for _, n := range needs {
+		if v, err := m.Sysctl.Get(n.Key); err == nil {
+			old[n.Key] = v
+		}
+	}
+	for _, n := range needs {
+		cur, err := m.Sysctl.Get(n.Key)
+		if err != nil {
+			if !hasKey(mineNeeds, n.Key) {
+				continue
+			}
+			return err
+		}
+		if n.ok(cur) {
+			continue
+		}
+		if err := m.Sysctl.Set(n.Key, n.Want); err != nil {
+			return err
+		}
+		ch, had := s.Sysctls[n.Key]
+		if !had {
+			ch.Old = old[n.Key]
+		}
+		ch.Set = n.Want
+		s.Sysctls[n.Key] = ch
+		key, was := n.Key, old[n.Key]
+		t.did(fmt.Sprintf("set %s = %s (was %s)", n.Key, n.Want, was), func() error { return m.Sysctl.Set(key, was) })
+	}
+	return nil
+}
+
+// rpEnv reads what the rp_filter needs of ipip mode depend on; the old
+// values come from s where Up recorded them.
+func (m *Manager) rpEnv(s *State) (*rpEnv, error) {
+	links, err := m.Net.Links()
+	if err != nil {
+		return nil, fmt.Errorf("listing links: %w", err)
+	}
+	var names []string
+	for _, l := range links {
+		if !l.Loopback() && l.Name != tunnel4.Name {
+			names = append(names, l.Name)
+		}
+	}
+	return &rpEnv{ifaces: names, orig: func(k string) (string, bool) {
+		if ch, ok := s.Sysctls[k]; ok {
+			return ch.Old, true
+		}
+		v, err := m.Sysctl.Get(k)
+		return v, err == nil
+	}}, nil
+}
+
+func (m *Manager) upRule(ctx context.Context, s *State, r *VIPState, t *txn, v xtrule.Variant) error {
+	rules := m.NewRules(v)
+	f := xtFamilyOf(r.Config)
+	added, err := rules.Ensure(ctx, f)
+	if err != nil {
+		return fmt.Errorf("adding the map-mode rule: %w", err)
+	}
+	if !added {
+		return nil
+	}
+	if _, had := s.Rules[famKey(r.Config)]; !had {
+		s.Rules[famKey(r.Config)] = RuleChange{Variant: string(v)}
+	}
+	t.did(fmt.Sprintf("appended the map-mode rule for %v (-t raw -A %s)", f, strings.Join(xtrule.MapRule, " ")),
+		func() error { return rules.Delete(ctx, f) })
+	return nil
+}
+
+func (m *Manager) upMapping(_ *State, r *VIPState, t *txn) error {
+	tab, err := m.mapTable()
+	if err != nil {
+		return err
+	}
+	e := r.entry()
+	got, err := tab.Get(e.Key())
+	switch {
+	case err == nil && got.VIP == r.VIP:
+		return nil
+	case err == nil:
+		return conflictf("%v already maps to VIP %s, which 'l3dsr realserver' did not set up: remove it ('l3dsr rule del --dscp %d%s') or give VIP %s another --dscp",
+			e.Key(), got.VIP, e.DSCP, delFlags(e), r.VIP)
+	case !errors.Is(err, genl.ErrNotFound):
+		return err
+	}
+	if err := tab.Add(e, false); err != nil {
+		return err
+	}
+	r.AddedMapping = true
+	t.did(fmt.Sprintf("mapped %v", e), func() error { return tab.Delete(e.Key()) })
+	return nil
+}
+
+// delFlags are the `l3dsr rule del` flags that select e's key besides --dscp.
+func delFlags(e genl.Entry) string {
+	if e.Local.IsValid() {
+		return " --local " + e.Local.String()
+	}
+	if e.VIP.Is4() {
+		return " --family 4"
+	}
+	return " --family 6"
+}
+
+func (m *Manager) upClamp(s *State, _ *VIPState, t *txn) error {
+	want := clampsOf(configs(s.VIPs))
+	cur, err := m.Clamps.List()
+	if err != nil {
+		return err
+	}
+	if slices.Equal(cur, want) {
+		return nil
+	}
+	if err := m.Clamps.Set(want); err != nil {
+		return err
+	}
+	t.did(fmt.Sprintf("set the MSS clamps (nftables table inet %s) to %s", ClampTable, clampList(want)),
+		func() error { return m.Clamps.Set(cur) })
+	return nil
+}
+
+func clampList(c []Clamp) string {
+	if len(c) == 0 {
+		return "none"
+	}
+	s := ""
+	for i, x := range c {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s MSS %d", x.VIP, x.MSS)
+	}
+	return s
+}
