@@ -55,5 +55,7 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
 	c.root.AddCommand(newVerifyCmd())
 	c.root.AddCommand(newDirectorCmd())
 	c.root.AddCommand(newGenDocsCmd())
+	c.root.AddCommand(newApplyCmd())
+	c.root.AddCommand(newSaveCmd())
 	return c
 }

@@ -105,11 +105,13 @@ dkms_files=("$src/dkms.conf" "$src/Kbuild" "$src/VERSION" "$src/xt_DADDR_main.c"
 deb_cli_files=(/usr/bin/l3dsr /usr/lib/x86_64-linux-gnu/xtables/libxt_DADDR.so
 	/usr/share/bash-completion/completions/l3dsr /usr/share/zsh/vendor-completions/_l3dsr
 	/usr/share/fish/vendor_completions.d/l3dsr.fish /usr/share/man/man1/l3dsr.1.gz
-	/usr/share/man/man1/l3dsr-version.1.gz)
+	/usr/share/man/man1/l3dsr-version.1.gz /usr/share/man/man1/l3dsr-apply.1.gz
+	/lib/systemd/system/l3dsr.service /etc/l3dsr/l3dsr.conf)
 rpm_cli_files=(/usr/bin/l3dsr /usr/lib64/xtables/libxt_DADDR.so
 	/usr/share/bash-completion/completions/l3dsr /usr/share/zsh/site-functions/_l3dsr
 	/usr/share/fish/vendor_completions.d/l3dsr.fish /usr/share/man/man1/l3dsr.1.gz
-	/usr/share/man/man1/l3dsr-version.1.gz)
+	/usr/share/man/man1/l3dsr-version.1.gz /usr/share/man/man1/l3dsr-apply.1.gz
+	/usr/lib/systemd/system/l3dsr.service /etc/l3dsr/l3dsr.conf)
 
 dpkg-deb -c "$DEB_DKMS" | awk '{print $6}' | sed 's|^\.||; s|/$||' >"$work/deb-dkms.list"
 dpkg-deb -c "$DEB_CLI" | awk '{print $6}' | sed 's|^\.||; s|/$||' >"$work/deb-cli.list"
@@ -137,6 +139,11 @@ expect deb-dkms-scripts "postinst/prerm: want dkms add, dkms install -k per kern
 expect deb-l3dsr-control "control: want Depends: iptables and Recommends: l3dsr-dkms, version $VERSION" \
 	bash -c "grep -q '^ Depends:.*iptables' $work/deb-cli.info && grep -q '^ Recommends:.*l3dsr-dkms' $work/deb-cli.info &&
 		grep -q '^ Version: $VERSION-' $work/deb-cli.info"
+# The config is a conffile (kept on upgrade and removal), the unit is enabled by postinst.
+dpkg-deb --ctrl-tarfile "$DEB_CLI" | tar -xO ./conffiles ./postinst ./prerm ./postrm >"$work/deb-cli.ctrl" 2>/dev/null
+expect deb-l3dsr-conffile-scripts "want conffile /etc/l3dsr/l3dsr.conf and postinst/prerm/postrm with deb-systemd-helper enable, disable, purge" \
+	bash -c "grep -qx /etc/l3dsr/l3dsr.conf $work/deb-cli.ctrl && grep -q 'deb-systemd-helper enable' $work/deb-cli.ctrl &&
+		grep -q 'disable --now' $work/deb-cli.ctrl && grep -q 'deb-systemd-helper purge' $work/deb-cli.ctrl"
 
 # --- inspect the .rpms
 rpm -qpl "$RPM_DKMS" >"$work/rpm-dkms.list" 2>/dev/null
@@ -154,7 +161,13 @@ expect rpm-dkms-scripts "want a preuninstall running dkms remove --all and a pos
 expect rpm-deps "want l3dsr-dkms Requires dkms; l3dsr Requires iptables and Recommends l3dsr-dkms" \
 	bash -c "rpm -qpR $RPM_DKMS | grep -qx dkms && rpm -qpR $RPM_CLI | grep -qx iptables &&
 		rpm -qp --recommends $RPM_CLI | grep -qx l3dsr-dkms"
-expect rpm-no-scripts-l3dsr "the l3dsr rpm should have no scriptlets" bash -c "[ -z \"\$(rpm -qp --scripts $RPM_CLI)\" ]"
+rpm -qp --scripts "$RPM_CLI" >"$work/rpm-cli.scripts" 2>/dev/null
+expect rpm-l3dsr-scripts "want %post with systemctl preset, %preun with disable --now, %postun with daemon-reload" \
+	bash -c "awk '/^postinstall scriptlet/,/^preuninstall scriptlet/' $work/rpm-cli.scripts | grep -q 'systemctl --no-reload preset' &&
+		awk '/^preuninstall scriptlet/,/^postuninstall scriptlet/' $work/rpm-cli.scripts | grep -q 'disable --now' &&
+		awk '/^postuninstall scriptlet/,0' $work/rpm-cli.scripts | grep -q 'daemon-reload'"
+expect rpm-l3dsr-config "want /etc/l3dsr/l3dsr.conf as %config(noreplace)" \
+	bash -c "rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' $RPM_CLI | grep -qE '^/etc/l3dsr/l3dsr.conf [a-z]*c[a-z]*n'"
 
 # Scratch root: Debian's rpm refuses to install unless told --force-debian, and
 # its default database is ~/.rpmdb: name the EL one (inside the root).
@@ -214,6 +227,15 @@ for ipt in iptables ip6tables; do
 done
 expect bash-completion "the bash completion does not register for l3dsr" \
 	bash -c 'source /usr/share/bash-completion/completions/l3dsr && complete -p l3dsr'
+# The installed unit: systemd accepts it (binary, man page, directives), and postinst enabled it.
+if command -v systemd-analyze >/dev/null; then
+	out=$(systemd-analyze verify /lib/systemd/system/l3dsr.service 2>&1)
+	[[ $? == 0 && -z $out ]] && pass systemd-verify || fail systemd-verify "systemd-analyze verify: $(tr '\n' ' ' <<<"$out")"
+else
+	fail systemd-verify "systemd-analyze is not installed on this host (package systemd)"
+fi
+expect systemd-enabled "postinst did not enable l3dsr.service (no multi-user.target.wants link)" \
+	test -L /etc/systemd/system/multi-user.target.wants/l3dsr.service
 expect man-page "l3dsr.1.gz is not a man page for l3dsr" \
 	bash -c "zcat /usr/share/man/man1/l3dsr.1.gz | grep -q '^\.TH \"L3DSR\" \"1\"'"
 
@@ -245,6 +267,8 @@ for k in "${KERNELS[@]}"; do
 	expect "purge-modinfo-$k" "modinfo -k $k still finds xt_DADDR (modules.dep not updated)" \
 		bash -c "! modinfo -k $k xt_DADDR"
 done
+expect purge-unit-disabled "the enablement link of l3dsr.service is left after the purge" \
+	test ! -e /etc/systemd/system/multi-user.target.wants/l3dsr.service -a ! -L /etc/systemd/system/multi-user.target.wants/l3dsr.service
 left=$(compgen -G '/usr/src/l3dsr-*')
 [[ -z $left ]] && pass purge-no-source || fail purge-no-source "left: $left"
 st=$(dkms status 2>/dev/null | grep '^l3dsr' )

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/spf13/cobra"
+)
+
+// ipvsLoaded tells whether IPVS can have services at all; save does not load
+// ip_vs (as opening the director would) on a host that is no director.
+var ipvsLoaded = func() bool {
+	_, err := os.Stat("/proc/net/ip_vs")
+	return err == nil
+}
+
+func newSaveCmd() *cobra.Command {
+	var fromDSR string
+	cmd := &cobra.Command{
+		Use:   "save [--from-dsrtools DIR]",
+		Short: "Print the running state (or a dsrtools directory) as a config file",
+		Long: `save prints the running state of this network namespace in the config file
+format (docs/config.md): the VIPs 'l3dsr realserver up' set up, and the IPVS
+services by address with their reals. 'l3dsr save > FILE' then
+'l3dsr apply -f FILE' changes nothing.
+
+With --from-dsrtools DIR it prints the config equivalent to the VIP=DSCP lines
+of Yahoo dsrtools' DIR/*.conf instead (nothing running is read), so a real
+server can switch from dsrtools to l3dsr.`,
+		Example: `  l3dsr save > /etc/l3dsr/l3dsr.conf
+  l3dsr save --from-dsrtools /etc/dsr.d > /etc/l3dsr/l3dsr.conf`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var f *config.File
+			var header string
+			if cmd.Flags().Changed("from-dsrtools") {
+				var err error
+				f, err = config.FromDSRTools(fromDSR)
+				var es config.Errors
+				if errors.As(err, &es) {
+					return usageErrorf("%s has errors:\n%v", fromDSR, es)
+				}
+				if err != nil {
+					return &usageError{err}
+				}
+				header = fmt.Sprintf("# Made by 'l3dsr save --from-dsrtools %s' (docs/config.md).\n", fromDSR)
+			} else {
+				var err error
+				if f, err = runningConfig(cmd); err != nil {
+					return err
+				}
+				header = "# Running state, saved by 'l3dsr save' (docs/config.md).\n"
+			}
+			out, err := config.Marshal(f, header)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&fromDSR, "from-dsrtools", "", "convert the dsrtools *.conf files of this directory (e.g. /etc/dsr.d)")
+	return cmd
+}
+
+// runningConfig reads what runs. A side with nothing set up is left out of
+// the file, so that applying it leaves that side alone.
+func runningConfig(cmd *cobra.Command) (*config.File, error) {
+	f := &config.File{}
+	err := withRealServer(func(m rsManager) error {
+		rep, err := m.Show(cmd.Context(), xtrule.Default)
+		if err != nil {
+			return fmt.Errorf("reading the real server's VIPs: %w", err)
+		}
+		if len(rep.VIPs) == 0 {
+			return nil
+		}
+		f.RealServer = &config.RealServer{}
+		for _, v := range rep.VIPs {
+			f.RealServer.VIPs = append(f.RealServer.VIPs, config.VIP{Config: v.Config})
+		}
+		return nil
+	})
+	if err != nil || !ipvsLoaded() {
+		return f, err
+	}
+	err = withDirector(func(d directorAPI) error {
+		st, err := d.Show()
+		if err != nil {
+			return fmt.Errorf("reading the director's services: %w", err)
+		}
+		if len(st.Services) == 0 {
+			return nil
+		}
+		f.Director = &config.Director{}
+		for _, s := range st.Services {
+			f.Director.Services = append(f.Director.Services, config.Service{Service: s})
+		}
+		return nil
+	})
+	return f, err
+}

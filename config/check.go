@@ -1,0 +1,98 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/realserver"
+)
+
+// check finds what is wrong only in combination: the same thing twice, or
+// two things that the kernel could not tell apart. Each error names both
+// places.
+func check(f *File) Errors {
+	var errs Errors
+	add := func(p Pos, format string, a ...any) {
+		errs = append(errs, Error{p, fmt.Sprintf(format, a...)})
+	}
+	if rs := f.RealServer; rs != nil {
+		type dkey struct {
+			dscp  uint8
+			local netip.Addr
+		}
+		byVIP := map[netip.Addr]VIP{}
+		byKey := map[dkey]VIP{}
+		for _, v := range rs.VIPs {
+			c := v.Config
+			if o, dup := byVIP[c.VIP]; dup {
+				add(v.Pos, "VIP %s is given twice (also at %s): keep one", c.VIP, o.Pos)
+				continue
+			}
+			byVIP[c.VIP] = v
+			if c.Mode != realserver.ModeDSCP {
+				continue
+			}
+			k := dkey{*c.DSCP, c.Local}
+			if o, dup := byKey[k]; dup {
+				where := ""
+				if c.Local.IsValid() {
+					where = " for local address " + c.Local.String()
+				}
+				add(v.Pos, "VIPs %s and %s (at %s) both use DSCP %d%s: the real server could not tell them apart; give one of them another dscp (or another local)",
+					c.VIP, o.Config.VIP, o.Pos, *c.DSCP, where)
+				continue
+			}
+			byKey[k] = v
+		}
+	}
+	if d := f.Director; d != nil {
+		type rk struct {
+			real netip.Addr
+			dscp uint8
+		}
+		byKey := map[director.Key]Service{}
+		owner := map[rk]struct {
+			s   Service
+			pos Pos
+		}{}
+		var all []director.Service
+		for _, s := range d.Services {
+			sv := s.Service
+			if o, dup := byKey[sv.Key]; dup {
+				add(s.Pos, "service %s is given twice (also at %s): keep one", sv.Key, o.Pos)
+				continue
+			}
+			byKey[sv.Key] = s
+			all = append(all, sv)
+			seen := map[netip.Addr]Pos{}
+			for i, r := range sv.Reals {
+				if first, dup := seen[r.Addr]; dup {
+					add(s.RealPos[i], "real server %s of service %s is given twice (also at %s): keep one", r.Addr, sv.Key, first)
+					continue
+				}
+				seen[r.Addr] = s.RealPos[i]
+				if sv.Mode != director.ModeDSCP {
+					continue
+				}
+				k := rk{r.Addr, sv.DSCP}
+				if o, ok := owner[k]; ok && o.s.Service.VIP != sv.VIP {
+					add(s.RealPos[i], "DSCP %d would stand for two VIPs on real server %s: %s (service %s) and %s (service %s at %s); the real server could not tell them apart: give one of the services another dscp",
+						sv.DSCP, r.Addr, sv.VIP, sv.Key, o.s.Service.VIP, o.s.Service.Key, o.pos)
+					continue
+				}
+				owner[k] = struct {
+					s   Service
+					pos Pos
+				}{s, s.RealPos[i]}
+			}
+		}
+		// The director's own rule, as a net under the one above.
+		if len(errs) == 0 {
+			if err := director.CheckDSCPConflicts(all); err != nil {
+				add(Pos{}, "%v", err)
+			}
+		}
+	}
+	return errs
+}

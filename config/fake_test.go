@@ -1,0 +1,167 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/realserver"
+	"github.com/l3dsr/l3dsr/xtrule"
+)
+
+// fakeDirector keeps services as the director would and records every call.
+type fakeDirector struct {
+	svcs  []director.Service
+	calls []string
+	// failAt makes the call with this index (0-based, over all calls) fail.
+	failAt int
+}
+
+func (f *fakeDirector) call(format string, a ...any) error {
+	f.calls = append(f.calls, fmt.Sprintf(format, a...))
+	if len(f.calls)-1 == f.failAt {
+		return fmt.Errorf("injected failure")
+	}
+	return nil
+}
+
+func (f *fakeDirector) idx(k director.Key) int {
+	return slices.IndexFunc(f.svcs, func(s director.Service) bool { return s.Key == k })
+}
+
+func (f *fakeDirector) AddService(s director.Service) (director.Result, error) {
+	if err := f.call("AddService %s", describeService(s)); err != nil {
+		return director.Result{}, err
+	}
+	if f.idx(s.Key) >= 0 {
+		return director.Result{}, fmt.Errorf("exists")
+	}
+	f.svcs = append(f.svcs, s)
+	return director.Result{Changes: []string{"added " + s.Key.String()}}, nil
+}
+
+func (f *fakeDirector) EditService(k director.Key, e director.ServiceEdit) (director.Result, error) {
+	if err := f.call("EditService %s", k); err != nil {
+		return director.Result{}, err
+	}
+	i := f.idx(k)
+	if e.DSCP != nil {
+		f.svcs[i].DSCP = *e.DSCP
+	}
+	if e.Scheduler != nil {
+		f.svcs[i].Scheduler = *e.Scheduler
+	}
+	if e.Persistent != nil {
+		f.svcs[i].Persistent = *e.Persistent
+	}
+	return director.Result{Changes: []string{"edited"}}, nil
+}
+
+func (f *fakeDirector) DelService(k director.Key) (director.Result, error) {
+	if err := f.call("DelService %s", k); err != nil {
+		return director.Result{}, err
+	}
+	i := f.idx(k)
+	f.svcs = slices.Delete(f.svcs, i, i+1)
+	return director.Result{Changes: []string{"deleted"}}, nil
+}
+
+func (f *fakeDirector) AddReal(k director.Key, r director.Real) (director.Result, error) {
+	if err := f.call("AddReal %s %s w%d", k, r.Addr, r.Weight); err != nil {
+		return director.Result{}, err
+	}
+	i := f.idx(k)
+	f.svcs[i].Reals = append(f.svcs[i].Reals, r)
+	return director.Result{Changes: []string{"real added"}}, nil
+}
+
+func (f *fakeDirector) EditReal(k director.Key, a netip.Addr, e director.RealEdit) (director.Result, error) {
+	if err := f.call("EditReal %s %s w%d", k, a, *e.Weight); err != nil {
+		return director.Result{}, err
+	}
+	i := f.idx(k)
+	j := slices.IndexFunc(f.svcs[i].Reals, func(r director.Real) bool { return r.Addr == a })
+	r := &f.svcs[i].Reals[j]
+	r.Weight = *e.Weight
+	if e.UpperThreshold != nil {
+		r.UpperThreshold = *e.UpperThreshold
+	}
+	if e.LowerThreshold != nil {
+		r.LowerThreshold = *e.LowerThreshold
+	}
+	return director.Result{Changes: []string{"real edited"}}, nil
+}
+
+func (f *fakeDirector) DelReal(k director.Key, a netip.Addr) (director.Result, error) {
+	if err := f.call("DelReal %s %s", k, a); err != nil {
+		return director.Result{}, err
+	}
+	i := f.idx(k)
+	f.svcs[i].Reals = slices.DeleteFunc(f.svcs[i].Reals, func(r director.Real) bool { return r.Addr == a })
+	return director.Result{Changes: []string{"real deleted"}}, nil
+}
+
+// state is the fake's services, deep-copied, for before/after comparisons.
+// state is the fake's services in a canonical order: an undone delete adds
+// a service (and its reals) back at the end.
+func (f *fakeDirector) state() string {
+	var lines []string
+	for _, s := range f.svcs {
+		var reals []string
+		for _, r := range s.Reals {
+			reals = append(reals, fmt.Sprintf("%+v", r))
+		}
+		slices.Sort(reals)
+		lines = append(lines, fmt.Sprintf("%s %d %s %d %v", describeService(s), s.DSCP, s.Scheduler, s.Persistent, reals))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// fakeRS keeps the VIPs set up as realserver.Manager would.
+type fakeRS struct {
+	vips   []realserver.VIPStatus
+	calls  []string
+	failAt int
+}
+
+func (f *fakeRS) call(format string, a ...any) error {
+	f.calls = append(f.calls, fmt.Sprintf(format, a...))
+	if len(f.calls)-1 == f.failAt {
+		return fmt.Errorf("injected failure")
+	}
+	return nil
+}
+
+func (f *fakeRS) Up(_ context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error) {
+	if err := f.call("Up %s %s", c, v); err != nil {
+		return realserver.Applied{}, err
+	}
+	i := slices.IndexFunc(f.vips, func(s realserver.VIPStatus) bool { return s.VIP == c.VIP })
+	if i >= 0 {
+		f.vips[i].OK = true
+		return realserver.Applied{Config: c}, nil
+	}
+	f.vips = append(f.vips, realserver.VIPStatus{Config: c, OK: true})
+	return realserver.Applied{Config: c, Changes: []string{"set up " + c.VIP.String()}}, nil
+}
+
+func (f *fakeRS) Down(_ context.Context, vip netip.Addr) (realserver.Applied, error) {
+	if err := f.call("Down %s", vip); err != nil {
+		return realserver.Applied{}, err
+	}
+	f.vips = slices.DeleteFunc(f.vips, func(s realserver.VIPStatus) bool { return s.VIP == vip })
+	return realserver.Applied{Changes: []string{"took down " + vip.String()}}, nil
+}
+
+func (f *fakeRS) state() string {
+	var lines []string
+	for _, v := range f.vips {
+		lines = append(lines, fmt.Sprintf("%s ok=%v", v.Config, v.OK))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}

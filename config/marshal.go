@@ -1,0 +1,134 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/realserver"
+	"github.com/l3dsr/l3dsr/xtrule"
+)
+
+// Marshal writes f in the config file format, keys in the documented order
+// and defaults left out, so that Parse gives f back. header, if not empty,
+// goes first as comment lines.
+func Marshal(f *File, header string) ([]byte, error) {
+	root := mapping()
+	if rs := f.RealServer; rs != nil {
+		sec := mapping()
+		if rs.IPTables != xtrule.Default {
+			put(sec, "iptables", str(string(rs.IPTables)))
+		}
+		vips := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, v := range rs.VIPs {
+			vips.Content = append(vips.Content, vipNode(v.Config))
+		}
+		put(sec, "vips", vips)
+		put(root, "realserver", sec)
+	}
+	if d := f.Director; d != nil {
+		svcs := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, s := range d.Services {
+			svcs.Content = append(svcs.Content, serviceNode(s.Service))
+		}
+		sec := mapping()
+		put(sec, "services", svcs)
+		put(root, "director", sec)
+	}
+	if len(root.Content) == 0 {
+		// An empty mapping would print "{}"; a file with comments only
+		// means the same (nothing to manage) and reads better.
+		return []byte(header), nil
+	}
+	var buf bytes.Buffer
+	buf.WriteString(header)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, fmt.Errorf("writing the config: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("writing the config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func mapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode} }
+
+func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+
+func num[T ~uint8 | ~uint16 | ~uint32 | ~int32](v T) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(int64(v), 10)}
+}
+
+func put(m *yaml.Node, key string, v *yaml.Node) {
+	m.Content = append(m.Content, str(key), v)
+}
+
+func vipNode(c realserver.Config) *yaml.Node {
+	m := mapping()
+	put(m, "vip", str(c.VIP.String()))
+	if c.Mode == realserver.ModeIPIP {
+		put(m, "mode", str(string(c.Mode)))
+		if c.MSS != 0 {
+			put(m, "mss", num(c.MSS))
+		}
+		return m
+	}
+	if c.DSCP != nil {
+		put(m, "dscp", num(*c.DSCP))
+	}
+	if c.Local.IsValid() {
+		put(m, "local", str(c.Local.String()))
+	}
+	return m
+}
+
+func serviceNode(s director.Service) *yaml.Node {
+	m := mapping()
+	put(m, "vip", str(s.Key.VIP.String()+":"+strconv.Itoa(int(s.Port))))
+	if s.VIP.Is6() {
+		m.Content[1].Value = "[" + s.VIP.String() + "]:" + strconv.Itoa(int(s.Port))
+	}
+	put(m, "proto", str(protoName(s.Proto)))
+	put(m, "mode", str(s.Mode.String()))
+	if s.Mode == director.ModeDSCP {
+		put(m, "dscp", num(s.DSCP))
+	}
+	put(m, "scheduler", str(s.Scheduler))
+	if s.Persistent != 0 {
+		put(m, "persistent", num(s.Persistent))
+	}
+	reals := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, r := range s.Reals {
+		rn := mapping()
+		rn.Style = yaml.FlowStyle
+		put(rn, "address", str(r.Addr.String()))
+		put(rn, "weight", num(r.Weight))
+		if r.UpperThreshold != 0 {
+			put(rn, "upper_threshold", num(r.UpperThreshold))
+		}
+		if r.LowerThreshold != 0 {
+			put(rn, "lower_threshold", num(r.LowerThreshold))
+		}
+		reals.Content = append(reals.Content, rn)
+	}
+	put(m, "reals", reals)
+	return m
+}
+
+func protoName(p ipvs.Protocol) string {
+	switch p {
+	case ipvs.ProtoTCP:
+		return "tcp"
+	case ipvs.ProtoUDP:
+		return "udp"
+	case ipvs.ProtoSCTP:
+		return "sctp"
+	}
+	return strconv.Itoa(int(p))
+}

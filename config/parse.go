@@ -1,0 +1,446 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/realserver"
+	"github.com/l3dsr/l3dsr/xtrule"
+)
+
+// Parse reads a config file's content; name is the file name that errors
+// carry. Every error found is returned at once, as Errors. A dsrtools key is
+// recorded, not read: Load reads and merges the directory.
+func Parse(name string, data []byte) (*File, error) {
+	f, errs := parse(name, data)
+	if len(errs) == 0 {
+		errs = check(f)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return f, nil
+}
+
+type parser struct {
+	name string
+	errs Errors
+}
+
+func (p *parser) pos(n *yaml.Node) Pos { return Pos{p.name, n.Line} }
+
+func (p *parser) errf(n *yaml.Node, format string, a ...any) {
+	p.errs = append(p.errs, Error{p.pos(n), fmt.Sprintf(format, a...)})
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func parse(name string, data []byte) (*File, Errors) {
+	p := &parser{name: name}
+	f := &File{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return f, nil // empty, or comments only: nothing to manage
+		}
+		return nil, Errors{yamlError(name, err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			return nil, Errors{yamlError(name, err)}
+		}
+		return nil, Errors{{Pos{name, line}, "a second YAML document ('---'): keep the whole configuration in one document"}}
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return f, nil
+	}
+	p.fields(root, "the top level", map[string]func(*yaml.Node){
+		"realserver": func(v *yaml.Node) { f.RealServer = p.realServer(v) },
+		"director":   func(v *yaml.Node) { f.Director = p.director(v) },
+		"dsrtools": func(v *yaml.Node) {
+			if s, ok := p.str(v, "dsrtools"); ok {
+				if s == "" {
+					p.errf(v, "dsrtools is empty: give the directory of the dsrtools *.conf files, e.g. /etc/dsr.d, or leave the key out")
+				}
+				f.DSRTools = s
+			}
+		},
+	})
+	return f, p.errs
+}
+
+// yamlError turns a syntax error of the YAML parser into an Error with its
+// line.
+func yamlError(name string, err error) Error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Error{Pos{name, line}, "YAML syntax: " + m[2]}
+	}
+	return Error{Pos{name, 0}, "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "empty"
+		}
+		return fmt.Sprintf("the value %q", n.Value)
+	}
+	return "something else"
+}
+
+// fields walks a mapping, calling each known key's function in file order.
+// Unknown and repeated keys are errors: a typo must never be ignored.
+func (p *parser) fields(n *yaml.Node, what string, known map[string]func(*yaml.Node)) bool {
+	n = deref(n)
+	names := make([]string, 0, len(known))
+	for k := range known {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, "%s must be a mapping with the keys %s, not %s", what, strings.Join(names, ", "), kindName(n))
+		return false
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], deref(n.Content[i+1])
+		if first, dup := seen[k.Value]; dup {
+			p.errf(k, "key %q in %s is given twice (also on line %d): keep one", k.Value, what, first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		fn, ok := known[k.Value]
+		if !ok {
+			p.errf(k, "unknown key %q in %s: the keys are %s", k.Value, what, strings.Join(names, ", "))
+			continue
+		}
+		fn(v)
+	}
+	return true
+}
+
+func (p *parser) list(n *yaml.Node, what string) []*yaml.Node {
+	n = deref(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errf(n, "%s must be a list (lines starting with '- '), not %s", what, kindName(n))
+		return nil
+	}
+	out := make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		out[i] = deref(c)
+	}
+	return out
+}
+
+func (p *parser) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.errf(n, "%s must be a single value, not %s", what, kindName(n))
+		return "", false
+	}
+	return strings.TrimSpace(n.Value), true
+}
+
+func (p *parser) addr(n *yaml.Node, what string) (netip.Addr, bool) {
+	s, ok := p.str(n, what)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		if pr, perr := netip.ParsePrefix(s); perr == nil {
+			p.errf(n, "%s %q is a prefix: give the address alone, e.g. %s", what, s, pr.Addr())
+		} else {
+			p.errf(n, "%s %q is not an IP address: give an IPv4 or IPv6 address, e.g. 10.0.0.1", what, s)
+		}
+		return netip.Addr{}, false
+	}
+	if a.Zone() != "" {
+		p.errf(n, "%s %q has a zone: write the address without %%%s", what, s, a.Zone())
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// uint reads a decimal number up to max; anything else (a sign, a
+// fraction, a leading zero that could be read as octal) is an error.
+func (p *parser) uint(n *yaml.Node, what string, max uint64, hint string) (uint64, bool) {
+	s, ok := p.str(n, what)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || (len(s) > 1 && s[0] == '0') {
+		p.errf(n, "%s %q is not a whole number: give %s", what, s, hint)
+		return 0, false
+	}
+	if v > max {
+		p.errf(n, "%s %d is out of range: give %s", what, v, hint)
+		return 0, false
+	}
+	return v, true
+}
+
+func (p *parser) realServer(n *yaml.Node) *RealServer {
+	rs := &RealServer{}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return rs
+	}
+	p.fields(n, "realserver", map[string]func(*yaml.Node){
+		"iptables": func(v *yaml.Node) {
+			s, ok := p.str(v, "iptables")
+			if !ok {
+				return
+			}
+			variant, err := xtrule.ParseVariant(s)
+			if err != nil {
+				p.errf(v, "iptables %q: use legacy, nft or default (the system's iptables)", s)
+				return
+			}
+			rs.IPTables = variant
+		},
+		"vips": func(v *yaml.Node) {
+			for _, item := range p.list(v, "realserver.vips") {
+				if vip, ok := p.vip(item); ok {
+					rs.VIPs = append(rs.VIPs, vip)
+				}
+			}
+		},
+	})
+	return rs
+}
+
+func (p *parser) vip(n *yaml.Node) (VIP, bool) {
+	var c realserver.Config
+	var haveVIP bool
+	before := len(p.errs)
+	p.fields(n, "a realserver VIP", map[string]func(*yaml.Node){
+		"vip": func(v *yaml.Node) { c.VIP, haveVIP = p.addr(v, "vip") },
+		"dscp": func(v *yaml.Node) {
+			if d, ok := p.uint(v, "dscp", director.MaxDSCP, "a DSCP code 0-63"); ok {
+				code := uint8(d)
+				c.DSCP = &code
+			}
+		},
+		"local": func(v *yaml.Node) { c.Local, _ = p.addr(v, "local") },
+		"mode": func(v *yaml.Node) {
+			s, ok := p.str(v, "mode")
+			if !ok {
+				return
+			}
+			m, err := realserver.ParseMode(s)
+			if err != nil || s == "" {
+				p.errf(v, "mode %q: use dscp or ipip", s)
+				return
+			}
+			c.Mode = m
+		},
+		"mss": func(v *yaml.Node) {
+			if m, ok := p.uint(v, "mss", 65495, "an MSS of 536-65495 bytes (ipip mode only)"); ok {
+				c.MSS = uint16(m)
+			}
+		},
+	})
+	if len(p.errs) > before {
+		return VIP{}, false
+	}
+	if !haveVIP {
+		p.errf(n, "a realserver VIP needs the key vip: e.g. 'vip: 10.0.0.1'")
+		return VIP{}, false
+	}
+	if c.Mode == "" {
+		c.Mode = realserver.ModeDSCP
+	}
+	if c.Mode == realserver.ModeDSCP && c.DSCP == nil {
+		p.errf(n, "VIP %s in dscp mode needs its code: add 'dscp: N' (0-63), or 'mode: ipip'", c.VIP)
+		return VIP{}, false
+	}
+	if err := c.Validate(); err != nil {
+		p.errf(n, "%v", err)
+		return VIP{}, false
+	}
+	return VIP{Config: c, Pos: p.pos(n)}, true
+}
+
+func (p *parser) director(n *yaml.Node) *Director {
+	d := &Director{}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return d
+	}
+	p.fields(n, "director", map[string]func(*yaml.Node){
+		"services": func(v *yaml.Node) {
+			for _, item := range p.list(v, "director.services") {
+				if s, ok := p.service(item); ok {
+					d.Services = append(d.Services, s)
+				}
+			}
+		},
+	})
+	return d
+}
+
+func (p *parser) service(n *yaml.Node) (Service, bool) {
+	var s Service
+	sv := &s.Service
+	sv.Proto = ipvs.ProtoTCP
+	sv.Scheduler = director.DefaultScheduler
+	var haveVIP, haveDSCP bool
+	var dscpNode *yaml.Node
+	var reals []*yaml.Node
+	before := len(p.errs)
+	p.fields(n, "a director service", map[string]func(*yaml.Node){
+		"vip": func(v *yaml.Node) {
+			str, ok := p.str(v, "vip")
+			if !ok {
+				return
+			}
+			ap, err := netip.ParseAddrPort(str)
+			if err != nil {
+				if a, aerr := netip.ParseAddr(str); aerr == nil {
+					p.errf(v, "vip %q has no port: write VIP:PORT, e.g. %s", str, netip.AddrPortFrom(a, 80))
+				} else {
+					p.errf(v, "vip %q is not VIP:PORT: write e.g. 10.0.0.1:80, or \"[2001:db8::1]:80\" (quoted) for IPv6", str)
+				}
+				return
+			}
+			sv.VIP, sv.Port, haveVIP = ap.Addr(), ap.Port(), true
+		},
+		"proto": func(v *yaml.Node) {
+			str, ok := p.str(v, "proto")
+			if !ok {
+				return
+			}
+			pr, err := ipvs.ParseProtocol(strings.ToLower(str))
+			if err != nil || (pr != ipvs.ProtoTCP && pr != ipvs.ProtoUDP && pr != ipvs.ProtoSCTP) {
+				p.errf(v, "proto %q: use tcp, udp or sctp", str)
+				return
+			}
+			sv.Proto = pr
+		},
+		"mode": func(v *yaml.Node) {
+			str, ok := p.str(v, "mode")
+			if !ok {
+				return
+			}
+			m, err := director.ParseMode(str)
+			if err != nil {
+				p.errf(v, "mode %q: use dscp or ipip", str)
+				return
+			}
+			sv.Mode = m
+		},
+		"dscp": func(v *yaml.Node) {
+			dscpNode = v
+			if d, ok := p.uint(v, "dscp", director.MaxDSCP, "a DSCP code 0-63"); ok {
+				sv.DSCP, haveDSCP = uint8(d), true
+			}
+		},
+		"scheduler": func(v *yaml.Node) {
+			if str, ok := p.str(v, "scheduler"); ok {
+				if str == "" {
+					p.errf(v, "scheduler is empty: give an IPVS scheduler (wlc, rr, mh, ...), or leave the key out for %s", director.DefaultScheduler)
+				}
+				sv.Scheduler = str
+			}
+		},
+		"persistent": func(v *yaml.Node) {
+			if t, ok := p.uint(v, "persistent", 1<<31, "the persistence timeout in seconds, 0 for none"); ok {
+				sv.Persistent = uint32(t)
+			}
+		},
+		"reals": func(v *yaml.Node) { reals = p.list(v, "reals") },
+	})
+	if !haveVIP && len(p.errs) == before {
+		p.errf(n, "a director service needs the key vip: e.g. 'vip: 10.0.0.1:80'")
+	}
+	if len(p.errs) > before {
+		return s, false
+	}
+	if sv.Mode == director.ModeDSCP && !haveDSCP {
+		p.errf(n, "service %s in dscp mode needs its code: add 'dscp: N' (0-63), or 'mode: ipip'", sv.Key)
+		return s, false
+	}
+	if sv.Mode == director.ModeIPIP && haveDSCP {
+		p.errf(dscpNode, "service %s is in ipip mode, which uses no DSCP code: drop 'dscp', or use 'mode: dscp'", sv.Key)
+		return s, false
+	}
+	if err := director.CheckService(*sv); err != nil {
+		p.errf(n, "%v", err)
+		return s, false
+	}
+	s.Pos = p.pos(n)
+	for _, rn := range reals {
+		if r, ok := p.real(rn, sv.Key); ok {
+			sv.Reals = append(sv.Reals, r)
+			s.RealPos = append(s.RealPos, p.pos(rn))
+		}
+	}
+	return s, len(p.errs) == before
+}
+
+func (p *parser) real(n *yaml.Node, k director.Key) (director.Real, bool) {
+	r := director.Real{Weight: director.DefaultWeight}
+	var have bool
+	before := len(p.errs)
+	p.fields(n, "a real server", map[string]func(*yaml.Node){
+		"address": func(v *yaml.Node) { r.Addr, have = p.addr(v, "address") },
+		"weight": func(v *yaml.Node) {
+			if w, ok := p.uint(v, "weight", 65535, "a weight of 0 (drain) to 65535"); ok {
+				r.Weight = int32(w)
+			}
+		},
+		"upper_threshold": func(v *yaml.Node) {
+			if t, ok := p.uint(v, "upper_threshold", 1<<32-1, "a connection count, 0 for no limit"); ok {
+				r.UpperThreshold = uint32(t)
+			}
+		},
+		"lower_threshold": func(v *yaml.Node) {
+			if t, ok := p.uint(v, "lower_threshold", 1<<32-1, "a connection count, 0 for none"); ok {
+				r.LowerThreshold = uint32(t)
+			}
+		},
+	})
+	if len(p.errs) > before {
+		return r, false
+	}
+	if !have {
+		p.errf(n, "a real server of service %s needs the key address: e.g. '{address: 10.1.0.10, weight: 100}'", k)
+		return r, false
+	}
+	if err := director.CheckReal(k, r); err != nil {
+		p.errf(n, "%v", err)
+		return r, false
+	}
+	return r, true
+}

@@ -1,0 +1,48 @@
+package config
+
+import (
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/realserver"
+	"github.com/l3dsr/l3dsr/xtrule"
+)
+
+// DefaultPath is where the systemd unit and `l3dsr apply` look for the file.
+const DefaultPath = "/etc/l3dsr/l3dsr.conf"
+
+// File is a parsed and validated config file. A nil section is one the file
+// does not have: apply leaves that side of the host alone.
+type File struct {
+	RealServer *RealServer
+	Director   *Director
+	// DSRTools is the directory of Yahoo dsrtools *.conf files whose VIP=DSCP
+	// lines were merged into RealServer.VIPs ("" for none).
+	DSRTools string
+}
+
+// RealServer is the real-server section.
+type RealServer struct {
+	// IPTables is the iptables variant that appends the map-mode rule.
+	IPTables xtrule.Variant
+	VIPs     []VIP
+}
+
+// VIP is one real-server VIP and where it was written.
+type VIP struct {
+	Config realserver.Config
+	Pos    Pos
+}
+
+// Director is the director section. Having one means l3dsr owns every IPVS
+// service by address in the network namespace: apply removes those that are
+// not in the file. Firewall-mark services are never touched.
+type Director struct {
+	Services []Service
+}
+
+// Service is one IPVS service with its reals, and where they were written.
+type Service struct {
+	Service director.Service
+	Pos     Pos
+	// RealPos[i] is where Service.Reals[i] was written.
+	RealPos []Pos
+}
