@@ -83,10 +83,25 @@ unit:
 vmtest: deps kmod libxt go testtools
 	$(TOP)/tests/vm/run.sh
 
-test: deps unit checkpatch kmod libxt go testtools vmtest pkgtest
+test: deps unit checkpatch kmod libxt go testtools vmtest pkgtest bench-smoke
 
 demo: deps kmod libxt go
 	$(TOP)/tests/vm/run.sh --demo
+
+# Benchmarks (issue 7, BENCHMARKS.md): about half an hour per kernel. bench-smoke runs the
+# same harness for seconds per kernel and checks only that it still produces numbers.
+.PHONY: bench bench-smoke
+bench: kmod libxt go testtools $(BUILD)/ipvsload
+	$(TOP)/scripts/deps.sh bench
+	$(TOP)/tests/bench/run.sh
+
+# The Go IPVS client's side of the "1,000 services" control-plane row.
+$(BUILD)/ipvsload: $(wildcard tests/bench/ipvsload/*.go ipvs/*.go) go.mod go.sum
+	CGO_ENABLED=0 $(GO) build -o $@ ./tests/bench/ipvsload
+
+bench-smoke: kmod libxt go testtools
+	$(TOP)/scripts/deps.sh bench
+	$(TOP)/tests/bench/run.sh --smoke
 
 # checkpatch.pl ships in the linux-source tarball, not in the headers. Kernel C
 # only: libxt_DADDR.c is userspace (libxtables) code.

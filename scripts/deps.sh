@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install whatever the build, the demo and the tests need and the machine lacks.
-# Idempotent and quiet when everything is present. Usage: scripts/deps.sh [build|vm|all]
+# Idempotent and quiet when everything is present. Usage: scripts/deps.sh [build|vm|bench|all]
 # (and `pkg`: what `make packages` and `make pkgtest` need: dkms, rpm, headers, no kernel images)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,14 +24,17 @@ if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then apt_update_once; fi
 build_pkgs=(make gcc libc6-dev pkg-config libxtables-dev kmod)
 vm_pkgs=(qemu-system-x86 busybox-static iproute2 iptables nftables ipvsadm conntrack tcpdump
 	curl socat ethtool python3 python3-scapy procps xz-utils)
+# make bench: iperf3 runs in the guest (the host's root), gnuplot draws the plot on the host.
+bench_pkgs=(iperf3 gnuplot-nox python3)
 
 case "$what" in
 build) pkgs=("${build_pkgs[@]}") ;;
 checkpatch) pkgs=(linux-source-6.1 perl xz-utils) ;;
 # make packages / pkgtest: dkms builds the module from the package; rpm inspects the .rpm files.
 pkg) pkgs=("${build_pkgs[@]}" dkms rpm openssl iptables) ;;
-vm | all) pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}") ;;
-*) echo "deps.sh: unknown set '$what' (use build, checkpatch, vm or all)" >&2; exit 2 ;;
+vm) pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}") ;;
+bench | all) pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}" "${bench_pkgs[@]}") ;;
+*) echo "deps.sh: unknown set '$what' (use build, checkpatch, vm, bench or all)" >&2; exit 2 ;;
 esac
 for p in "${pkgs[@]}"; do need_pkg "$p"; done
 

@@ -15,6 +15,8 @@
 #   L3DSR_VM_MEM, L3DSR_VM_SMP     guest memory in MiB (1536) and CPUs (2)
 #   L3DSR_BUILD                    build folder (the repository's build/)
 #   L3DSR_SCENARIO_DIR             where scenarios are looked up (tests/scenarios)
+#   L3DSR_VM_LOGS_OUT              copy each scenario's log to DIR/KREL/SCENARIO.log after the
+#                                  run (the bench reads its data lines from there)
 # Exit status: 0 only if at least one result was seen and none failed.
 set -euo pipefail
 
@@ -287,6 +289,11 @@ run_kernel() {
 	done
 
 	echo "# $krel: guest.sh started at ${ready%% *}, scenarios done at ${finished} (guest uptime); qemu wall time ${elapsed}s"
+	# Copied while the lock is held: the next run on this kernel empties $dir/logs.
+	if [[ -n ${L3DSR_VM_LOGS_OUT:-} ]]; then
+		mkdir -p "$L3DSR_VM_LOGS_OUT/$krel"
+		cp "$dir"/logs/*.log "$L3DSR_VM_LOGS_OUT/$krel/" 2>/dev/null || true
+	fi
 
 	if ((${#failed_scen[@]})) || ((!done)) || [[ -n $oops ]]; then
 		echo "---- $krel: guest console (last 200 lines of $console)"

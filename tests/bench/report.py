@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Turns the bench's data lines into Markdown tables and the plot's data.
+
+Usage: report.py [--check] [--plot-dir DIR] [--cmd CMD] KREL=FILE...
+
+FILE holds the lines `BENCH <kind> ...` a bench scenario printed (tests/bench/lib/*.sh say
+which). Writes the Markdown to stdout; with --plot-dir, one file per kernel and family,
+DIR/vips-KREL-ipvFAM.dat, for tests/bench/vips.gp. With --check (the smoke run), only checks
+that every figure parses and is > 0 and that each file has figures, and says what it found;
+exit 1 otherwise. Figures are never judged by size there.
+
+Each receive-path figure is the median, min and max over the rounds of the per-round ratio
+to the baseline measured in the same round (same boot, same family and size).
+"""
+
+import argparse
+import statistics
+import sys
+from collections import defaultdict
+
+RX_ORDER = [
+    ("base-none", "baseline (a) again, in a fresh namespace: the noise of a pair"),
+    ("base-rawlegacy", "baseline (b): empty legacy raw table (iptables-legacy -t raw -L)"),
+    ("base-rawnft", "baseline (b'): empty nft chain at priority raw (ip and ip6 tables)"),
+    ("rev0-1", "rev0, one rule"),
+    ("rev0-63", "rev0, 63-rule chain, hit last (Yahoo's layout)"),
+    ("map-1", "map mode, 1 entry"),
+    ("map-63", "map mode, 63 entries"),
+    ("map-4096", "map mode, 4,096 entries"),
+    ("map-65536", "map mode, 65,536 entries"),
+    ("nft-1", "nft, 1 rule"),
+    ("nft-63", "nft, 63 rules, hit last"),
+    ("nft-map", "nft, one rule with a 63-entry map"),
+]
+# The rounds bench.sh makes; a figure of fewer says so.
+ROUNDS = 5
+COLS = [("4", "64"), ("4", "1400"), ("6", "64"), ("6", "1400")]
+REFERENCE = {"rev0-1": 0.81, "rev0-63": 0.66, "nft-1": 0.78, "nft-map": 0.74}
+E2E_ORDER = [
+    ("dsr", "L3 DSR (IPVS NAT + DSCP, DADDR on the real server)"),
+    ("tun", "IPVS tunnel (IPIP, tunl0 on the real server)"),
+    ("nat", "IPVS NAT (replies back through the director)"),
+]
+CP_ORDER = [
+    ("l3dsr-add-63", "63 VIPs: 63 x `l3dsr rule add` (map)"),
+    ("l3dsr-replace-63", "63 VIPs: one `l3dsr rule replace -f` (map)"),
+    ("ipt-restore-63", "63 VIPs: one `iptables-legacy-restore` of 63 rev0 rules"),
+    ("ipt-append-63", "63 VIPs: 63 x `iptables-legacy -t raw -A` (dsrtools)"),
+    ("l3dsr-replace-65536", "replace a 65,536-entry table with another (`l3dsr rule replace -f`)"),
+    ("ipvsadm-1000", "1,000 IPVS services x 4 reals: `ipvsadm -R`"),
+    ("ipvsgo-1000", "1,000 IPVS services x 4 reals: our Go IPVS client"),
+]
+
+
+class Bad(Exception):
+    pass
+
+
+def num(s, what, line):
+    try:
+        v = float(s)
+    except ValueError:
+        raise Bad(f"{what} {s!r} is not a number in line: {line}")
+    return v
+
+
+def load(path):
+    d = {"env": {}, "rx": defaultdict(dict), "e2e": defaultdict(dict), "cp": defaultdict(dict)}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for raw in f:
+            line = raw.rstrip("\r\n")
+            if not line.startswith("BENCH\t"):
+                continue
+            p = line.split("\t")
+            kind = p[1]
+            if kind == "env" and len(p) >= 4:
+                d["env"][p[2]] = p[3]
+            elif kind == "rx" and len(p) == 10:
+                _, _, rnd, cfg, fam, size, pps, sent, deliv, base = p
+                d["rx"][(cfg, fam, size)][int(rnd)] = (
+                    num(pps, "pps", line), num(sent, "sent", line), num(deliv, "delivered", line),
+                    num(base, "baseline pps", line))
+            elif kind == "e2e" and len(p) == 7:
+                _, _, rnd, var, bps, mss, pmtu = p
+                d["e2e"][var][int(rnd)] = (num(bps, "bits/s", line), mss, pmtu)
+            elif kind == "cp" and len(p) == 5:
+                _, _, rnd, what, secs = p
+                d["cp"][what][int(rnd)] = num(secs, "seconds", line)
+            else:
+                raise Bad(f"unparseable data line: {line}")
+    return d
+
+
+def check(name, d):
+    n = 0
+    for key, rounds in d["rx"].items():
+        for rnd, (pps, sent, deliv, base) in rounds.items():
+            if pps <= 0 or sent <= 0 or base <= 0:
+                raise Bad(f"{name}: rx {key} round {rnd}: rate {pps}, sent {sent}: want > 0")
+            if deliv != sent:
+                raise Bad(f"{name}: rx {key} round {rnd}: {sent:.0f} sent, {deliv:.0f} delivered")
+            n += 1
+    for var, rounds in d["e2e"].items():
+        for rnd, (bps, mss, _) in rounds.items():
+            if bps <= 0 or not mss.isdigit() or int(mss) <= 0:
+                raise Bad(f"{name}: e2e {var} round {rnd}: {bps} bit/s, MSS {mss!r}: want > 0")
+            n += 1
+    for what, rounds in d["cp"].items():
+        for rnd, secs in rounds.items():
+            if secs <= 0:
+                raise Bad(f"{name}: cp {what} round {rnd}: {secs} s: want > 0")
+            n += 1
+    if n == 0:
+        raise Bad(f"{name}: no figures")
+    return n
+
+
+def mmm(vals):
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def ratios(d, cfg, fam, size):
+    """Per-round ratios of CONFIG to the baseline-(a) run made right before it."""
+    a = d["rx"].get((cfg, fam, size), {})
+    return [a[r][0] / a[r][3] for r in sorted(a) if a[r][3] > 0]
+
+
+def fmt_ratio(vals, want=0):
+    if not vals:
+        return "n/a"
+    m, lo, hi = mmm(vals)
+    short = f" [{len(vals)}]" if len(vals) < want else ""
+    return f"{m:.2f} ({lo:.2f}–{hi:.2f}){short}"
+
+
+def machine(env):
+    return (f"kernel {env.get('kernel', '?')}, qemu TCG, {env.get('nproc', '?')} vCPUs "
+            f"(`{env.get('cpu', '?')}`), {env.get('mem', '?')} RAM")
+
+
+def rx_table(krel, d, out):
+    nrounds = max((len(v) for v in d["rx"].values()), default=0)
+    out.append(f"#### Receive path, {krel}\n")
+    out.append(f"{machine(d['env'])}; host: {HOST}. Ratio to the baseline-(a) run of the same "
+               f"round (made at its start), median (min–max) over the rounds ({nrounds} at most; a "
+               f"cell of fewer than {ROUNDS} says how many in brackets); packets per run: "
+               f"{int(next(iter(next(iter(d['rx'].values())).values()))[1]) if d['rx'] else 0}.\n")
+    out.append("| configuration | IPv4 64 B | IPv4 1,400 B | IPv6 64 B | IPv6 1,400 B |")
+    out.append("|---|---|---|---|---|")
+    for cfg, label in RX_ORDER:
+        if not any((cfg, f, s) in d["rx"] for f, s in COLS):
+            continue
+        cells = [fmt_ratio(ratios(d, cfg, f, s), ROUNDS) for f, s in COLS]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    cells = []
+    for f, s in COLS:
+        b = [v[3] for (c, f2, s2), rr in d["rx"].items() if (f2, s2) == (f, s) for v in rr.values()]
+        cells.append(f"{statistics.median(b) / 1000:.0f} kpps" if b else "n/a")
+    out.append("| *baseline (a), absolute (median)* | " + " | ".join(cells) + " |")
+    out.append("")
+
+
+FWD_ORDER = [("fwd-plain", "forwarded, no rule (the baseline of these rows)"),
+             ("fwd-ipip", "forwarded into ipip, decapsulated on tunl0 (LVS-TUN)"),
+             ("fwd-map63", "forwarded to the RIP + DSCP, map mode with 63 entries")]
+
+
+def fwd_table(krel, d, out):
+    if not any((c, "4", s) in d["rx"] for c, _ in FWD_ORDER for s in ("64", "1400")):
+        return
+    out.append(f"#### IPIP decapsulation against L3 DSR behind a forwarding sender (IPv4), {krel}\n")
+    out.append(f"{machine(d['env'])}. Per round, the rate of each row divided by the rate of "
+               f"fwd-plain in the same round; median (min–max). pktgen feeds the sender, the "
+               f"real server counts (delivered == sent in every run).\n")
+    out.append("| path | 64 B, ratio to fwd-plain | 1,400 B, ratio to fwd-plain |")
+    out.append("|---|---|---|")
+    for cfg, label in FWD_ORDER:
+        cells = []
+        for s in ("64", "1400"):
+            a, b = d["rx"].get((cfg, "4", s), {}), d["rx"].get(("fwd-plain", "4", s), {})
+            cells.append(fmt_ratio([a[r][0] / b[r][0] for r in sorted(a) if r in b], ROUNDS))
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out.append("")
+
+
+def goals(krel, d, out):
+    out.append(f"#### Map-mode goals, {krel} (64-byte packets; ratios are medians of per-round ratios)\n")
+    for fam in ("4", "6"):
+        s = "64"
+        rows = []
+        big, one = ratios(d, "map-65536", fam, s), ratios(d, "map-1", fam, s)
+        if big and one:
+            m = statistics.median(big) / statistics.median(one)
+            rows.append((m >= 0.97, f"flat: 65,536 entries within 3% of 1 entry: "
+                                    f"{statistics.median(big):.3f}× / {statistics.median(one):.3f}× "
+                                    f"= {m:.3f}"))
+        worst = None
+        for n in ("map-1", "map-63", "map-4096", "map-65536"):
+            v = ratios(d, n, fam, s)
+            if v:
+                m = statistics.median(v)
+                worst = (m, n) if worst is None or m < worst[0] else worst
+        if worst:
+            rows.append((worst[0] >= 0.85, f"≥ 0.85× the no-rule baseline: lowest map size "
+                                           f"{worst[1]} at {worst[0]:.2f}×"))
+        mp = ratios(d, "map-63", fam, s)
+        for other, label in (("rev0-63", "Yahoo's 63-rule chain"), ("rev0-1", "one rev0 rule"),
+                             ("nft-map", "the nft map")):
+            o = ratios(d, other, fam, s)
+            if mp and o:
+                rows.append((statistics.median(mp) > statistics.median(o),
+                             f"faster than {label}: map-63 {statistics.median(mp):.2f}× vs "
+                             f"{statistics.median(o):.2f}×"))
+        for ok, text in rows:
+            out.append(f"- [{'x' if ok else ' '}] IPv{fam}: {text} — **{'pass' if ok else 'FAIL'}**")
+    out.append("")
+
+
+def reference(krel, d, out):
+    out.append(f"#### Against the issue's reference (Debian 6.1, TCG, IPv4 64 B), {krel}\n")
+    out.append("| configuration | reference | measured here |")
+    out.append("|---|---|---|")
+    for cfg, ref in REFERENCE.items():
+        label = dict(RX_ORDER)[cfg]
+        out.append(f"| {label} | {ref:.2f} | {fmt_ratio(ratios(d, cfg, '4', '64'))} |")
+    out.append(f"| map mode, 63 entries | — | {fmt_ratio(ratios(d, 'map-63', '4', '64'))} |")
+    out.append("")
+
+
+def e2e_table(krel, d, out):
+    if not d["e2e"]:
+        return
+    n = max(len(v) for v in d["e2e"].values())
+    out.append(f"#### End-to-end iperf3 TCP goodput (IPv4), {krel}\n")
+    out.append(f"{machine(d['env'])}. Median (min–max) of {n} runs; ratio to IPVS NAT per round.\n")
+    out.append("| path | goodput Mbit/s | ratio to NAT | client MSS | path MTU |")
+    out.append("|---|---|---|---|---|")
+    nat = d["e2e"].get("nat", {})
+    for var, label in E2E_ORDER:
+        r = d["e2e"].get(var)
+        if not r:
+            continue
+        m, lo, hi = mmm([v[0] / 1e6 for v in r.values()])
+        rat = [r[k][0] / nat[k][0] for k in r if k in nat]
+        msss = sorted({v[1] for v in r.values()})
+        pmtus = sorted({v[2] for v in r.values()})
+        out.append(f"| {label} | {m:.0f} ({lo:.0f}–{hi:.0f}) | {fmt_ratio(rat)} | "
+                   f"{', '.join(msss)} | {', '.join(pmtus)} |")
+    out.append("")
+
+
+def cp_table(krel, d, out):
+    if not d["cp"]:
+        return
+    n = max(len(v) for v in d["cp"].values())
+    out.append(f"#### Control plane wall time, {krel}\n")
+    out.append(f"{machine(d['env'])}. Seconds, median (min–max) of {n} runs, each in a fresh "
+               f"namespace; every process start is slow under TCG.\n")
+    out.append("| operation | seconds |")
+    out.append("|---|---|")
+    for what, label in CP_ORDER:
+        r = d["cp"].get(what)
+        if r:
+            m, lo, hi = mmm(list(r.values()))
+            out.append(f"| {label} | {m:.3f} ({lo:.3f}–{hi:.3f}) |")
+    out.append("")
+
+
+PLOT_SERIES = [("map", ["map-1", "map-63", "map-4096", "map-65536"], [1, 63, 4096, 65536]),
+               ("rev0", ["rev0-1", "rev0-63"], [1, 63]),
+               ("nftrules", ["nft-1", "nft-63"], [1, 63]),
+               ("nftmap", ["nft-map"], [63])]
+
+
+def plot_data(krel, d, outdir):
+    for fam in ("4", "6"):
+        with open(f"{outdir}/vips-{krel}-ipv{fam}.dat", "w", encoding="utf-8") as f:
+            for name, cfgs, xs in PLOT_SERIES:
+                # gnuplot's `index` skips a block without data: keep one NaN point in each.
+                f.write(f"# {name}: vips median min max\n{xs[0]} NaN NaN NaN\n")
+                for cfg, x in zip(cfgs, xs):
+                    v = ratios(d, cfg, fam, "64")
+                    if v:
+                        m, lo, hi = mmm(v)
+                        f.write(f"{x} {m:.4f} {lo:.4f} {hi:.4f}\n")
+                f.write("\n\n")
+
+
+HOST = "?"
+
+
+def main():
+    global HOST
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--plot-dir")
+    ap.add_argument("--host", default="?")
+    ap.add_argument("files", nargs="+", metavar="KREL=FILE")
+    a = ap.parse_args()
+    HOST = a.host
+    data = []
+    try:
+        for spec in a.files:
+            krel, _, path = spec.partition("=")
+            if not path:
+                raise Bad(f"{spec!r}: give KREL=FILE")
+            data.append((krel, load(path)))
+        if a.check:
+            for krel, d in data:
+                print(f"{krel}: {check(krel, d)} figures, all parseable and > 0")
+            return 0
+        out = []
+        for krel, d in data:
+            rx_table(krel, d, out)
+        for krel, d in data:
+            fwd_table(krel, d, out)
+        for krel, d in data:
+            goals(krel, d, out)
+        for krel, d in data:
+            reference(krel, d, out)
+        for krel, d in data:
+            e2e_table(krel, d, out)
+        for krel, d in data:
+            cp_table(krel, d, out)
+        print("\n".join(out))
+        if a.plot_dir:
+            for krel, d in data:
+                plot_data(krel, d, a.plot_dir)
+    except (Bad, OSError) as e:
+        print(f"report.py: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
