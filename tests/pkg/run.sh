@@ -13,6 +13,8 @@ VERSION=$(cat "$top/VERSION")
 PKGDIR=$top/build/packages
 MOKDIR=/var/lib/dkms
 TEST_CN="l3dsr pkgtest MOK $$"
+# The version of the l3dsr-dkms built for the upgrade test: VERSION plus one more component.
+UPVERSION=$VERSION.1
 
 npass=0 nfail=0
 pass() { echo "PASS $1"; npass=$((npass + 1)); }
@@ -33,6 +35,8 @@ if [[ -e /var/lib/dkms/l3dsr ]] || compgen -G '/usr/src/l3dsr-*' >/dev/null; the
 fi
 
 "$top/scripts/deps.sh" pkg || exit 1
+# qemu and the tools the installed scenario runs in the VM; before the package snapshot below.
+"$top/scripts/deps.sh" vm || exit 1
 mapfile -t KERNELS < <("$top/scripts/kernels.sh")
 ((${#KERNELS[@]})) || { echo "tests/pkg/run.sh: scripts/kernels.sh printed no kernel" >&2; exit 1; }
 
@@ -62,9 +66,14 @@ cleanup() {
 			DEBIAN_FRONTEND=noninteractive dpkg --purge "$p" >>"$work/cleanup.log" 2>&1
 		fi
 	done
-	if command -v dkms >/dev/null && dkms status 2>/dev/null | grep -q '^l3dsr/'; then
-		dkms remove -m l3dsr -v "$VERSION" --all >>"$work/cleanup.log" 2>&1
+	# Every version: the upgrade below installs a second one.
+	local v
+	if command -v dkms >/dev/null; then
+		for v in $(dkms status 2>/dev/null | sed -n 's|^l3dsr/\([^,]*\),.*|\1|p' | sort -u); do
+			dkms remove -m l3dsr -v "$v" --all >>"$work/cleanup.log" 2>&1
+		done
 	fi
+	rm -rf /usr/src/l3dsr-"$VERSION" /usr/src/l3dsr-"$UPVERSION"
 	rm -rf /var/lib/dkms/l3dsr
 	restore_mok
 	rm -rf "$logs"; mkdir -p "$logs"; cp "$work"/*.log "$logs/" 2>/dev/null
@@ -239,6 +248,38 @@ expect systemd-enabled "postinst did not enable l3dsr.service (no multi-user.tar
 expect man-page "l3dsr.1.gz is not a man page for l3dsr" \
 	bash -c "zcat /usr/share/man/man1/l3dsr.1.gz | grep -q '^\.TH \"L3DSR\" \"1\"'"
 
+# --- the installed packages in the VM (tests/pkg/scenarios/installed.sh): the guest sees this
+# host's root, so the DKMS module, /usr/bin/l3dsr, the unit and the extension are the installed
+# ones (USE_INSTALLED there keeps the bench from installing the build tree's). One pkgtest line
+# per case: vm-installed-KREL/CASE. A build folder of its own: no build-tree artifact can reach
+# the guest, and the run does not queue behind other runs of the bench.
+for k in "${KERNELS[@]}"; do
+	rc=0
+	L3DSR_BUILD=$top/build/pkgtest-vm L3DSR_SCENARIO_DIR=$top/tests/pkg/scenarios L3DSR_VM_TIMEOUT_PER_SCENARIO=600 \
+		"$top/tests/vm/run.sh" -k "$k" -s installed >"$work/vm-$k.log" 2>&1 || rc=$?
+	seen=0
+	while IFS= read -r line; do
+		case $line in
+		"PASS $k "*)
+			line=${line#"PASS $k "}
+			pass "vm-installed-$k/${line#installed/}"
+			seen=$((seen + 1))
+			;;
+		"FAIL $k "*)
+			line=${line#"FAIL $k "}
+			name=${line%%: *}
+			fail "vm-installed-$k/${name#installed/}" "${line#*: }"
+			seen=$((seen + 1))
+			;;
+		esac
+	done <"$work/vm-$k.log"
+	if ((seen == 0)); then
+		fail "vm-installed-$k" "tests/vm/run.sh reported nothing (exit $rc): $(tail -n 3 "$work/vm-$k.log" | tr '\n' ' ')"
+	elif ((rc != 0)) && ! grep -q "^FAIL $k " "$work/vm-$k.log"; then
+		fail "vm-installed-$k" "tests/vm/run.sh exited $rc without a FAIL line (see build/pkgtest/vm-$k.log)"
+	fi
+done
+
 # --- reinstall over itself (the upgrade path: old prerm removes, new postinst rebuilds)
 k0=${KERNELS[0]}
 fn0=$(modinfo -k "$k0" -F filename xt_DADDR 2>/dev/null)
@@ -254,6 +295,53 @@ if DEBIAN_FRONTEND=noninteractive dpkg -i "$DEB_DKMS" >"$work/reinstall.log" 2>&
 	else fail deb-upgrade-rebuilds "after dpkg -i over the installed package: not rebuilt+installed for every kernel (dkms: $(dkms status l3dsr | tr '\n' ' '))"; fi
 else
 	fail deb-upgrade-rebuilds "dpkg -i over the installed package failed or built nothing: $(tail -2 "$work/reinstall.log" | tr '\n' ' ')"
+fi
+
+# --- a real upgrade: an l3dsr-dkms with a higher version, built from the same staging tree
+# (module source, dkms.conf and maintainer scripts with the version replaced) by the same nfpm,
+# installed over the current one: DKMS must end with only the new version, built and installed
+# for every kernel, and the module on disk must carry it.
+up=$work/upgrade
+nfpm_version=$(sed -n 's/^NFPM_VERSION *?= *//p' "$top/Makefile")
+mkdir -p "$up/out"
+if cp -a "$PKGDIR/stage/dkms" "$PKGDIR/stage/scripts" "$up/" &&
+	mv "$up/dkms/usr/src/l3dsr-$VERSION" "$up/dkms/usr/src/l3dsr-$UPVERSION" &&
+	echo "$UPVERSION" >"$up/dkms/usr/src/l3dsr-$UPVERSION/VERSION" &&
+	sed -i "s/^PACKAGE_VERSION=\"$VERSION\"\$/PACKAGE_VERSION=\"$UPVERSION\"/" "$up/dkms/usr/src/l3dsr-$UPVERSION/dkms.conf" &&
+	sed -i "s/^VERSION=$VERSION\$/VERSION=$UPVERSION/" "$up"/scripts/dkms-*.sh &&
+	grep -qx "PACKAGE_VERSION=\"$UPVERSION\"" "$up/dkms/usr/src/l3dsr-$UPVERSION/dkms.conf" &&
+	(cd "$up" && VERSION=$UPVERSION /usr/local/go/bin/go run "github.com/goreleaser/nfpm/v2/cmd/nfpm@$nfpm_version" \
+		package -f "$top/packaging/nfpm-l3dsr-dkms.yaml" -p deb -t "$up/out/") >"$work/upgrade-build.log" 2>&1 &&
+	DEB_UP=$(compgen -G "$up/out/l3dsr-dkms_$UPVERSION-*_all.deb") && [[ -n $DEB_UP ]]; then
+	pass deb-upgrade-build
+else
+	fail deb-upgrade-build "could not build l3dsr-dkms $UPVERSION: $(tail -n 3 "$work/upgrade-build.log" 2>/dev/null | tr '\n' ' ')"
+	DEB_UP=
+fi
+if [[ -n $DEB_UP ]]; then
+	if DEBIAN_FRONTEND=noninteractive dpkg -i "$DEB_UP" >"$work/upgrade.log" 2>&1; then
+		pass deb-upgrade-install
+	else
+		fail deb-upgrade-install "dpkg -i $DEB_UP: $(tail -n 3 "$work/upgrade.log" | tr '\n' ' ')"
+	fi
+	grep -q 'FAILED for' "$work/upgrade.log" && fail deb-upgrade-dkms-log "postinst: $(grep 'FAILED for' "$work/upgrade.log")"
+	ver=$(dpkg-query -W -f='${Version}' l3dsr-dkms 2>/dev/null)
+	[[ $ver == "$UPVERSION-"* ]] && pass deb-upgrade-version || fail deb-upgrade-version "dpkg: want l3dsr-dkms $UPVERSION-*, got '$ver'"
+	for k in "${KERNELS[@]}"; do
+		st=$(dkms status -m l3dsr -k "$k" 2>/dev/null)
+		if grep -qx "l3dsr/$UPVERSION, $k, x86_64: installed" <<<"$st" && ! grep -q "^l3dsr/$VERSION," <<<"$st"; then
+			pass "deb-upgrade-dkms-status-$k"
+		else
+			fail "deb-upgrade-dkms-status-$k" "want only 'l3dsr/$UPVERSION, $k, x86_64: installed', dkms status says: '$(tr '\n' ' ' <<<"${st:-nothing}")'"
+		fi
+		# DKMS compresses the module like the kernel's own (xt_DADDR.ko.xz on 6.12).
+		ko=$(compgen -G "/lib/modules/$k/updates/dkms/xt_DADDR.ko*" | head -n 1)
+		ver=$(modinfo -F version "${ko:-/lib/modules/$k/updates/dkms/xt_DADDR.ko}" 2>&1)
+		[[ $ver == "$UPVERSION" ]] && pass "deb-upgrade-modinfo-$k" ||
+			fail "deb-upgrade-modinfo-$k" "modinfo -F version /lib/modules/$k/updates/dkms/xt_DADDR.ko*: want $UPVERSION, got '$ver'"
+	done
+	left=$(ls -d /usr/src/l3dsr-"$VERSION" /var/lib/dkms/l3dsr/"$VERSION" 2>/dev/null)
+	[[ -z $left ]] && pass deb-upgrade-old-gone || fail deb-upgrade-old-gone "the old version is left: $(tr '\n' ' ' <<<"$left")"
 fi
 
 # --- purge and check that nothing is left
