@@ -49,10 +49,7 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 		return res, err
 	}
 	s := svcs[i]
-	for _, cur := range s.Reals {
-		if cur.Addr != r.Addr {
-			continue
-		}
+	if cur, ok := findReal(s, r.Addr); ok {
 		if cur.Weight == r.Weight && cur.UpperThreshold == r.UpperThreshold && cur.LowerThreshold == r.LowerThreshold && cur.Forward == s.Mode.forward() {
 			return res, nil
 		}
@@ -75,14 +72,9 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 // no new connections, existing ones go on.
 func (d *Director) EditReal(k Key, addr netip.Addr, e RealEdit) (Result, error) {
 	var res Result
-	svcs, i, err := d.service(k)
+	s, cur, err := d.real(k, addr)
 	if err != nil {
 		return res, err
-	}
-	s := svcs[i]
-	cur, ok := findReal(s, addr)
-	if !ok {
-		return res, notReal(k, addr)
 	}
 	next := cur
 	if e.Weight != nil {
@@ -118,8 +110,17 @@ func findReal(s Service, addr netip.Addr) (Real, bool) {
 	return Real{}, false
 }
 
-func notReal(k Key, addr netip.Addr) error {
-	return fmt.Errorf("real server %s is not a real server of %s ('l3dsr director show' lists them)", addr, k)
+// real reads the running state and finds real server addr of service k.
+func (d *Director) real(k Key, addr netip.Addr) (Service, Real, error) {
+	svcs, i, err := d.service(k)
+	if err != nil {
+		return Service{}, Real{}, err
+	}
+	r, ok := findReal(svcs[i], addr)
+	if !ok {
+		return Service{}, Real{}, fmt.Errorf("real server %s is not a real server of %s ('l3dsr director show' lists them)", addr, k)
+	}
+	return svcs[i], r, nil
 }
 
 // DelReal takes a real server out of a service. New connections no longer
@@ -127,14 +128,9 @@ func notReal(k Key, addr netip.Addr) error {
 // packet.
 func (d *Director) DelReal(k Key, addr netip.Addr) (Result, error) {
 	var res Result
-	svcs, i, err := d.service(k)
+	s, cur, err := d.real(k, addr)
 	if err != nil {
 		return res, err
-	}
-	s := svcs[i]
-	cur, ok := findReal(s, addr)
-	if !ok {
-		return res, notReal(k, addr)
 	}
 	if err := d.IPVS.RemoveDestination(d.ipvsService(s), d.destination(s, cur)); err != nil {
 		return res, fmt.Errorf("remove real server %s from %s: %w", addr, k, err)
