@@ -35,10 +35,24 @@ static unsigned int daddr_net_id __read_mostly;
 static struct kmem_cache *daddr_entry_cache __read_mostly;
 static struct workqueue_struct *daddr_wq __read_mostly;
 
+/* The default compare is memcmp, an out-of-line byte loop on x86-64, for
+ * every entry of a bucket a packet walks; the key is five words.
+ */
+static int daddr_key_cmp(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const u32 *a = arg->key;
+	const u32 *b = (const u32 *)&((const struct daddr_entry *)obj)->key;
+
+	BUILD_BUG_ON(sizeof(struct daddr_key) != 5 * sizeof(u32));
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) |
+		(a[3] ^ b[3]) | (a[4] ^ b[4])) != 0;
+}
+
 static const struct rhashtable_params daddr_ht_params = {
 	.head_offset		= offsetof(struct daddr_entry, node),
 	.key_offset		= offsetof(struct daddr_entry, key),
 	.key_len		= sizeof(struct daddr_key),
+	.obj_cmpfn		= daddr_key_cmp,
 	.automatic_shrinking	= true,
 };
 
@@ -139,6 +153,24 @@ static unsigned int daddr_table_size(struct daddr_table *t)
 	return atomic_read(&t->ht.nelems);
 }
 
+/* Call with the namespace mutex held (or on a staged table no packet can
+ * reach), right after @key entered (@delta 1) or left (-1) @t's hash.
+ */
+static void daddr_codes_account(struct daddr_table *t,
+				const struct daddr_key *key, int delta)
+{
+	unsigned int fam = key->family == AF_INET6;
+	bool any = daddr_key_is_any(key);
+	u32 *n = &t->count[fam][any][key->dscp];
+	u64 *bits = any ? &t->codes[fam].any : &t->codes[fam].local;
+
+	*n += delta;
+	if (*n)
+		WRITE_ONCE(*bits, *bits | BIT_ULL(key->dscp));
+	else
+		WRITE_ONCE(*bits, *bits & ~BIT_ULL(key->dscp));
+}
+
 struct daddr_table *daddr_live_locked(struct daddr_net *dn)
 {
 	return rcu_dereference_protected(dn->live, lockdep_is_held(&dn->lock));
@@ -157,30 +189,56 @@ const struct daddr_entry *daddr_lookup(struct daddr_net *dn, u8 family,
 				       const union nf_inet_addr *daddr)
 {
 	struct daddr_table *t = rcu_dereference(dn->live);
+	const struct daddr_codes *c;
 	const struct daddr_entry *e;
 	struct daddr_key key;
+	u64 bit = BIT_ULL(dscp);
 
 	if (unlikely(!t))
 		return NULL;
-	daddr_key_init(&key, family, dscp, daddr);
-	e = rhashtable_lookup(&t->ht, &key, daddr_ht_params);
-	if (e)
-		return e;
-	memset(&key.local, 0, sizeof(key.local));
+	c = &t->codes[family == AF_INET6];
+	/* A bit may lag its entry by a moment either way; that packet sees
+	 * the table as it was just before or after the change.
+	 */
+	if (READ_ONCE(c->local) & bit) {
+		daddr_key_init(&key, family, dscp, daddr);
+		e = rhashtable_lookup(&t->ht, &key, daddr_ht_params);
+		if (e)
+			return e;
+	}
+	if (!(READ_ONCE(c->any) & bit))
+		return NULL;
+	daddr_key_init(&key, family, dscp, NULL);
 	return rhashtable_lookup(&t->ht, &key, daddr_ht_params);
 }
 
-/* PREROUTING may run in process context (an nft base chain does not
- * disable BH as ip_tables does): keep softirqs of this CPU away from its
- * counters while they are being written.
+/* The counters are written with softirqs of this CPU kept away. Packets
+ * almost always come here in softirq context, or with BH disabled (as
+ * ip_tables does): then nothing is needed. An nft base chain (nft_compat)
+ * does not disable BH itself, so a hook run in process context takes the
+ * slow way.
  */
+static bool daddr_count_begin(void)
+{
+	if (likely(in_softirq()))
+		return false;
+	local_bh_disable();
+	return true;
+}
+
+static void daddr_count_end(bool bh)
+{
+	if (bh)
+		local_bh_enable();
+}
+
 void daddr_count_rewritten(struct daddr_net *dn, const struct daddr_entry *e,
 			   unsigned int len)
 {
+	bool bh = daddr_count_begin();
 	struct daddr_entry_pcpu *s;
 	struct daddr_net_pcpu *n;
 
-	local_bh_disable();
 	s = this_cpu_ptr(e->stats);
 	u64_stats_update_begin(&s->syncp);
 	u64_stats_inc(&s->packets);
@@ -190,31 +248,31 @@ void daddr_count_rewritten(struct daddr_net *dn, const struct daddr_entry *e,
 	u64_stats_update_begin(&n->syncp);
 	u64_stats_inc(&n->rewritten);
 	u64_stats_update_end(&n->syncp);
-	local_bh_enable();
+	daddr_count_end(bh);
 }
 
 void daddr_count_no_entry(struct daddr_net *dn)
 {
+	bool bh = daddr_count_begin();
 	struct daddr_net_pcpu *n;
 
-	local_bh_disable();
 	n = this_cpu_ptr(dn->totals);
 	u64_stats_update_begin(&n->syncp);
 	u64_stats_inc(&n->no_entry);
 	u64_stats_update_end(&n->syncp);
-	local_bh_enable();
+	daddr_count_end(bh);
 }
 
 void daddr_count_error(struct daddr_net *dn)
 {
+	bool bh = daddr_count_begin();
 	struct daddr_net_pcpu *n;
 
-	local_bh_disable();
 	n = this_cpu_ptr(dn->totals);
 	u64_stats_update_begin(&n->syncp);
 	u64_stats_inc(&n->errors);
 	u64_stats_update_end(&n->syncp);
-	local_bh_enable();
+	daddr_count_end(bh);
 }
 
 void daddr_counters_read(const struct daddr_entry *e, struct daddr_counters *c)
@@ -314,6 +372,7 @@ int daddr_map_add(struct daddr_net *dn, const struct daddr_key *key,
 		err = rhashtable_insert_fast(&t->ht, &e->node, daddr_ht_params);
 		if (err)
 			goto out_free;
+		daddr_codes_account(t, key, 1);
 		list_add_tail(&e->list, &t->entries);
 	}
 	dn->generation++;
@@ -332,6 +391,7 @@ out_free:
 static void daddr_unlink_locked(struct daddr_table *t, struct daddr_entry *e)
 {
 	rhashtable_remove_fast(&t->ht, &e->node, daddr_ht_params);
+	daddr_codes_account(t, &e->key, -1);
 	list_del(&e->list);
 	call_rcu(&e->rcu, daddr_entry_free_rcu);
 }
@@ -444,6 +504,7 @@ int daddr_replace_insert_locked(struct daddr_net *dn,
 		daddr_entry_free(e);
 		return err;
 	}
+	daddr_codes_account(t, key, 1);
 	list_add_tail(&e->list, &t->entries);
 	return 0;
 }
@@ -458,6 +519,7 @@ void daddr_replace_rollback_locked(struct daddr_net *dn,
 	while (t->entries.prev != mark) {
 		e = list_last_entry(&t->entries, struct daddr_entry, list);
 		rhashtable_remove_fast(&t->ht, &e->node, daddr_ht_params);
+		daddr_codes_account(t, &e->key, -1);
 		list_del(&e->list);
 		daddr_entry_free(e);
 	}

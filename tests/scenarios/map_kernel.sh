@@ -60,6 +60,18 @@ field() {
 	if [[ $2 =~ $re ]]; then printf '%s' "${BASH_REMATCH[2]}"; fi
 }
 
+# sendrecv FAM DST TOS COUNT: send COUNT datagrams from the client to DST with TOS, receive them
+# in the real server on a wildcard socket; prints the receiver's line (received=... dst=...).
+sendrecv() {
+	local fam=$1 dst=$2 tos=$3 count=$4 ready=$WORK/ready.$RANDOM rpid out
+	timeout 60 "$NLT" -n $R recv fam="$fam" port=$PORT ready="$ready" timeout=30 >"$WORK/recv.out" 2>&1 &
+	rpid=$!
+	wait_for 20 test -e "$ready"
+	nltn $C send dst="$dst" port=$PORT tos="$tos" count="$count" gap_us=2000 >/dev/null 2>&1
+	wait "$rpid"
+	cat "$WORK/recv.out"
+}
+
 cleanup() {
 	local n
 	for n in $C $R $O $M; do
@@ -234,22 +246,13 @@ expect replace-commit nltn $R commit id="$id2"
 out=$(nltn $R dump 2>&1)
 expect_eq replace-atomic-message "$(grep -c '^fam=' <<<"$out") $(grep -c 'dscp=9 ' <<<"$out")" "1 1" \
 	"entries after commit (all, dscp 9); dump: $out"
+# DSCP 9 was staged twice and rolled back once (the duplicate message): it must still rewrite.
+out=$(sendrecv inet 192.0.2.2 $((9 << 2)) 3)
+expect_eq pkt-after-commit "$out" "received=3 expected=3 missing=0 dst=10.80.0.1" \
+	"DSCP 9 after the commit"
 expect_err reject-stale-id-after-commit ESTALE "stale REPLACE_ID" nltn $R commit id="$id2"
 expect_err reject-stale-id-abort ESTALE "stale REPLACE_ID" nltn $R abort id="$id2"
 nltn $R flush
-
-# ---------------------------------------------------------------------------------------------
-# sendrecv FAM DST TOS COUNT: send COUNT datagrams from the client to DST with TOS, receive them
-# in the real server on a wildcard socket; prints the receiver's line (received=... dst=...).
-sendrecv() {
-	local fam=$1 dst=$2 tos=$3 count=$4 ready=$WORK/ready.$RANDOM rpid out
-	timeout 60 "$NLT" -n $R recv fam="$fam" port=$PORT ready="$ready" timeout=30 >"$WORK/recv.out" 2>&1 &
-	rpid=$!
-	wait_for 20 test -e "$ready"
-	nltn $C send dst="$dst" port=$PORT tos="$tos" count="$count" gap_us=2000 >/dev/null 2>&1
-	wait "$rpid"
-	cat "$WORK/recv.out"
-}
 
 log "packets"
 expect pkt-setup nltn $R add fam=inet dscp=10 vip=10.80.0.1
@@ -278,6 +281,32 @@ nltn $R add fam=inet6 dscp=12 vip=2001:db8:80::1
 nltn $R add fam=inet6 dscp=12 local=2001:db8:1::3 vip=2001:db8:80::2
 out=$(sendrecv inet6 2001:db8:1::3 $((12 << 2)) 3)
 expect_eq pkt-local-wins-v6 "$out" "received=3 expected=3 missing=0 dst=2001:db8:80::2" "to 2001:db8:1::3"
+
+# The kernel keeps, per family, which codes have entries, and skips the hash for the others.
+# These fail if removing one entry forgets another of its code, or one family's flush or a
+# removed local entry hides what is left.
+nltn $R add fam=inet dscp=15 local=192.0.2.2 vip=10.80.0.1
+nltn $R add fam=inet dscp=15 local=192.0.2.3 vip=10.80.0.2
+nltn $R del fam=inet dscp=15 local=192.0.2.2
+out=$(sendrecv inet 192.0.2.3 $((15 << 2)) 3)
+expect_eq pkt-code-kept-after-del "$out" "received=3 expected=3 missing=0 dst=10.80.0.2" \
+	"to 192.0.2.3 after deleting the other local entry of DSCP 15"
+nltn $R del fam=inet dscp=12 local=192.0.2.3
+out=$(sendrecv inet 192.0.2.3 $((12 << 2)) 3)
+expect_eq pkt-any-after-local-del "$out" "received=3 expected=3 missing=0 dst=10.80.0.1" \
+	"to 192.0.2.3 after deleting its own entry (the any entry of DSCP 12)"
+nltn $R add fam=inet6 dscp=15 local=2001:db8:1::3 vip=2001:db8:80::2
+nltn $R flush fam=inet6
+out=$(sendrecv inet 192.0.2.3 $((15 << 2)) 3)
+expect_eq pkt-code-kept-after-family-flush "$out" "received=3 expected=3 missing=0 dst=10.80.0.2" \
+	"IPv4 DSCP 15 after flushing IPv6 (which had DSCP 15 too)"
+out=$(sendrecv inet6 2001:db8:1::3 $((15 << 2)) 3)
+expect_eq pkt-flushed-family-untouched "$out" "received=3 expected=3 missing=0 dst=2001:db8:1::3" \
+	"IPv6 DSCP 15 after its flush"
+nltn $R del fam=inet dscp=15 local=192.0.2.3
+out=$(sendrecv inet 192.0.2.3 $((15 << 2)) 3)
+expect_eq pkt-code-gone-after-last-del "$out" "received=3 expected=3 missing=0 dst=192.0.2.3" \
+	"DSCP 15 after deleting its last entry"
 
 s0=$(nltn $R stats)
 out=$(sendrecv inet 192.0.2.2 $((13 << 2)) 5)

@@ -164,13 +164,19 @@ rx_map() { # N
 # server: pktgen (netif_receive) feeds the sender's eth0, the sender forwards to the real server
 # over the veth, (ipip) encapsulating with the kernel's own ipip tunnel. veth hands the packet
 # to the real server's backlog on the same CPU, and pktgen's per-packet local_bh_enable runs
-# that backlog, so pktgen's rate still includes the real server's receive path. All three pay
+# that backlog, so pktgen's rate still includes the real server's receive path. All of them pay
 # the same sender forwarding; compare them with each other (fwd-plain is their baseline):
 #   fwd-plain  forwarded to the VIP, no rule on the real server
 #   fwd-ipip   forwarded into an ipip tunnel to the real server (tunl0 up, VIP on lo)
-#   fwd-map63  forwarded to the RIP with the DSCP; map mode with 63 entries on the real server
+#   fwd-map-63 forwarded to the RIP with the DSCP; map mode with 63 entries on the real server
 # IPv4 only (IPIP is IPv4 in IPv4).
-rx_fwd() { # plain|ipip|map63
+#
+# The same arrangement measures the rewriting configurations without the method's header copy
+# (BENCHMARKS.md, Method): the sender's forwarding makes the header its own (skb_cow), so the
+# real server gets an unshared skb with a private header, as from a NIC, and DADDR or nft write
+# in place. fwd-CONFIG sends to the RIP with the DSCP and sets CONFIG (any direct
+# configuration below) up on the real server.
+rx_fwd() { # plain|ipip|CONFIG
 	local s=$RX_PEER
 	ip netns exec "$s" sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
 		net.ipv4.conf.default.rp_filter=0 || return 1
@@ -185,9 +191,9 @@ rx_fwd() { # plain|ipip|map63
 	EOF
 	case $1 in
 	plain) ip -n "$s" route add "$RX_VIP4/32" via 203.0.113.2 dev p0 || return 1 ;;
-	map63)
-		ip -n "$s" route add "$RX_RIP4/32" via 203.0.113.2 dev p0 || return 1
-		rx_map 63 || return 1
+	base-* | pass-* | fwd-*)
+		echo "rx_fwd: $1 cannot be set up behind the sender" >&2
+		return 1
 		;;
 	ipip)
 		ip -n "$s" -batch - <<-EOF || return 1
@@ -198,6 +204,10 @@ rx_fwd() { # plain|ipip|map63
 		ip netns exec "$RX_NS" sysctl -q -w net.ipv4.conf.all.rp_filter=0 || return 1
 		ip -n "$RX_NS" link set tunl0 up || return 1
 		ip netns exec "$RX_NS" sysctl -q -w net.ipv4.conf.tunl0.rp_filter=0 || return 1
+		;;
+	*)
+		ip -n "$s" route add "$RX_RIP4/32" via 203.0.113.2 dev p0 || return 1
+		rx_config "$1" || return 1
 		;;
 	esac
 }
@@ -215,7 +225,10 @@ rx_config() {
 	rev0-1) rx_rev0 1 ;;
 	rev0-63) rx_rev0 63 ;;
 	map-1 | map-63 | map-4096 | map-65536) rx_map "${1#map-}" ;;
-	fwd-plain | fwd-ipip | fwd-map63) rx_fwd "${1#fwd-}" ;;
+	fwd-*) rx_fwd "${1#fwd-}" ;;
+	# Ordinary traffic: what a configuration costs the packets it must leave alone.
+	pass-none) ;;
+	pass-*) rx_config "${1#pass-}" ;;
 	nft-1) rx_nft rules1 ;;
 	nft-63) rx_nft rules63 ;;
 	nft-map) rx_nft map ;;
@@ -240,6 +253,11 @@ rx_measure() { # ROUND CONFIG FAM SIZE COUNT: one data line, or a reason in RX_E
 	fi
 	dst=$rip
 	[[ $cfg != base-* ]] || dst=$vip
+	if [[ $cfg == pass-* ]]; then
+		# A real server's own traffic: DSCP 0, to its own address on eth0, delivered locally.
+		tc=00 dst=203.0.113.2
+		[[ $fam == 4 ]] || dst=2001:db8:e::2
+	fi
 	bout=${RX_BASEOUT[$fam-$size]:-}
 	if [[ -z $bout ]]; then
 		RX_ERR[$c]="round $round: no baseline run for IPv$fam $size"
@@ -249,7 +267,7 @@ rx_measure() { # ROUND CONFIG FAM SIZE COUNT: one data line, or a reason in RX_E
 	if [[ $cfg == fwd-* ]]; then
 		# pktgen feeds the sender; the real server's counters are read through a process there.
 		pgns=$RX_PEER snmp=("/proc/$RX_HOLD/net")
-		[[ $cfg == fwd-map63 ]] || dst=$vip
+		[[ $cfg != fwd-plain && $cfg != fwd-ipip ]] || dst=$vip
 	fi
 	if ! out=$(rx_pg "$pgns" "$fam" "$size" "$dst" "$tc" "$count" "${snmp[@]}"); then
 		RX_ERR[$c]="round $round: pktgen run failed: $out"

@@ -12,8 +12,13 @@ rx_bench 5 300000 \
 	"base-none base-rawlegacy base-rawnft rev0-1 rev0-63 map-1 map-63 map-4096 map-65536 nft-1 nft-63 nft-map" \
 	"4 6" "64 1400"
 # IPIP decapsulation against L3 DSR and plain forwarding, behind a forwarding sender (rx.sh
-# says why pktgen cannot feed IPIP straight to the real server).
-rx_bench 5 300000 "fwd-plain fwd-ipip fwd-map63" "4" "64 1400"
+# says why pktgen cannot feed IPIP straight to the real server); behind the same sender, the
+# rewriting configurations without the header copy that pktgen's shared skbs force.
+rx_bench 5 300000 "fwd-plain fwd-ipip fwd-rev0-1 fwd-map-1 fwd-map-63 fwd-map-65536 fwd-nft-1 fwd-nft-map" \
+	"4" "64 1400"
+# Ordinary traffic (DSCP 0 to the real server's own address): what each layout costs the
+# packets it has to leave alone.
+rx_bench 5 300000 "pass-none pass-rev0-63 pass-map-65536 pass-nft-63 pass-nft-map" "4 6" "64"
 e2e_bench 5 5 "dsr tun nat"
 cp_bench 5 "l3dsr-add-63 l3dsr-replace-63 ipt-restore-63 ipt-append-63 l3dsr-replace-65536 ipvsadm-1000 ipvsgo-1000"
 exit 0

@@ -11,6 +11,7 @@ done
 
 bench_env
 rx_bench 1 3000 "map-63" "4 6" "64"
+rx_bench 1 3000 "fwd-map-63 pass-map-63" "4" "64"
 e2e_bench 1 2 "dsr"
 cp_bench 1 "l3dsr-replace-63"
 exit 0
