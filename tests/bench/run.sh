@@ -73,7 +73,7 @@ if ((smoke)); then
 	exit "$rc"
 fi
 
-host="$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), shared with other jobs"
+host="$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) (see the text for what else ran)"
 mkdir -p "$out/plot"
 python3 "$here/report.py" --host "$host" --plot-dir "$out/plot" "${specs[@]}" >"$out/tables.md"
 
