@@ -156,19 +156,13 @@ static unsigned int daddr_table_size(struct daddr_table *t)
 /* Call with the namespace mutex held (or on a staged table no packet can
  * reach), right after @key entered (@delta 1) or left (-1) @t's hash.
  */
-static void daddr_codes_account(struct daddr_table *t,
-				const struct daddr_key *key, int delta)
+static void daddr_tally_key(struct daddr_table *t, const struct daddr_key *key,
+			    int delta)
 {
-	unsigned int fam = key->family == AF_INET6;
-	bool any = daddr_key_is_any(key);
-	u32 *n = &t->count[fam][any][key->dscp];
-	u64 *bits = any ? &t->codes[fam].any : &t->codes[fam].local;
+	u32 *n = &t->count[key->family == AF_INET6][daddr_key_is_any(key)]
+			  [key->dscp];
 
-	*n += delta;
-	if (*n)
-		WRITE_ONCE(*bits, *bits | BIT_ULL(key->dscp));
-	else
-		WRITE_ONCE(*bits, *bits & ~BIT_ULL(key->dscp));
+	WRITE_ONCE(*n, *n + delta);
 }
 
 struct daddr_table *daddr_live_locked(struct daddr_net *dn)
@@ -189,24 +183,23 @@ const struct daddr_entry *daddr_lookup(struct daddr_net *dn, u8 family,
 				       const union nf_inet_addr *daddr)
 {
 	struct daddr_table *t = rcu_dereference(dn->live);
-	const struct daddr_codes *c;
+	const u32 (*n)[64];
 	const struct daddr_entry *e;
 	struct daddr_key key;
-	u64 bit = BIT_ULL(dscp);
 
 	if (unlikely(!t))
 		return NULL;
-	c = &t->codes[family == AF_INET6];
-	/* A bit may lag its entry by a moment either way; that packet sees
+	n = t->count[family == AF_INET6];
+	/* A count may lag its entry by a moment either way; that packet sees
 	 * the table as it was just before or after the change.
 	 */
-	if (READ_ONCE(c->local) & bit) {
+	if (READ_ONCE(n[0][dscp])) {
 		daddr_key_init(&key, family, dscp, daddr);
 		e = rhashtable_lookup(&t->ht, &key, daddr_ht_params);
 		if (e)
 			return e;
 	}
-	if (!(READ_ONCE(c->any) & bit))
+	if (!READ_ONCE(n[1][dscp]))
 		return NULL;
 	daddr_key_init(&key, family, dscp, NULL);
 	return rhashtable_lookup(&t->ht, &key, daddr_ht_params);
@@ -372,7 +365,7 @@ int daddr_map_add(struct daddr_net *dn, const struct daddr_key *key,
 		err = rhashtable_insert_fast(&t->ht, &e->node, daddr_ht_params);
 		if (err)
 			goto out_free;
-		daddr_codes_account(t, key, 1);
+		daddr_tally_key(t, key, 1);
 		list_add_tail(&e->list, &t->entries);
 	}
 	dn->generation++;
@@ -391,7 +384,7 @@ out_free:
 static void daddr_unlink_locked(struct daddr_table *t, struct daddr_entry *e)
 {
 	rhashtable_remove_fast(&t->ht, &e->node, daddr_ht_params);
-	daddr_codes_account(t, &e->key, -1);
+	daddr_tally_key(t, &e->key, -1);
 	list_del(&e->list);
 	call_rcu(&e->rcu, daddr_entry_free_rcu);
 }
@@ -504,7 +497,7 @@ int daddr_replace_insert_locked(struct daddr_net *dn,
 		daddr_entry_free(e);
 		return err;
 	}
-	daddr_codes_account(t, key, 1);
+	daddr_tally_key(t, key, 1);
 	list_add_tail(&e->list, &t->entries);
 	return 0;
 }
@@ -519,7 +512,7 @@ void daddr_replace_rollback_locked(struct daddr_net *dn,
 	while (t->entries.prev != mark) {
 		e = list_last_entry(&t->entries, struct daddr_entry, list);
 		rhashtable_remove_fast(&t->ht, &e->node, daddr_ht_params);
-		daddr_codes_account(t, &e->key, -1);
+		daddr_tally_key(t, &e->key, -1);
 		list_del(&e->list);
 		daddr_entry_free(e);
 	}

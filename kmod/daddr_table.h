@@ -58,25 +58,17 @@ struct daddr_entry {
 	bool owns_stats;
 };
 
-/* Which codes have entries, per family: a packet whose code has none skips
- * the hash. Most packets a real server takes are its ordinary traffic (DSCP
- * 0 to its own address), which no entry covers and which would otherwise pay
- * two lookups each.
- */
-struct daddr_codes {
-	u64 local;	/* codes with an entry for some local address */
-	u64 any;	/* codes with an "any" entry */
-};
-
 struct daddr_table {
 	struct rhashtable ht;
 	/* Every entry, in insertion order: the stable cursor of dumps. */
 	struct list_head entries;
-	/* Read locklessly by packets; written under the namespace mutex
-	 * from @count, as entries come and go. [0] IPv4, [1] IPv6.
+	/* Entries per family ([0] IPv4, [1] IPv6), kind ([0] a local
+	 * address, [1] any) and code. Written under the namespace mutex,
+	 * read locklessly by packets: a packet whose code has none skips the
+	 * hash. Most packets a real server takes are its ordinary traffic
+	 * (DSCP 0 to its own address), which no entry covers and which would
+	 * otherwise pay two lookups each.
 	 */
-	struct daddr_codes codes[2];
-	/* Entries per family, kind (local, any) and code. */
 	u32 count[2][2][64];
 	struct rcu_work free_work;
 };
