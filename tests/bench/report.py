@@ -396,22 +396,11 @@ def main():
                 print(f"{krel}: {check(krel, d)} figures, all parseable and > 0")
             return 0
         out = []
-        for krel, d in data:
-            rx_table(krel, d, out)
-        for krel, d in data:
-            fwd_table(krel, d, out)
-        for krel, d in data:
-            pass_table(krel, d, out)
-        for krel, d in data:
-            goals(krel, d, out)
-        for krel, d in data:
-            goals_fwd(krel, d, out)
-        for krel, d in data:
-            reference(krel, d, out)
-        for krel, d in data:
-            e2e_table(krel, d, out)
-        for krel, d in data:
-            cp_table(krel, d, out)
+        # Section by section, each with every kernel.
+        for section in (rx_table, fwd_table, pass_table, goals, goals_fwd, reference, e2e_table,
+                        cp_table):
+            for krel, d in data:
+                section(krel, d, out)
         print("\n".join(out))
         if a.plot_dir:
             for krel, d in data:

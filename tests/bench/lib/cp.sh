@@ -154,12 +154,6 @@ cp_bench() { # ROUNDS WHATS
 		ip netns del "$CP_NS"
 	fi
 	for w in "${whats[@]}"; do
-		if [[ -n ${CP_ERR[$w]:-} ]]; then
-			fail "cp/$w" "${CP_ERR[$w]}"
-		elif [[ -z ${CP_SEEN[$w]:-} ]]; then
-			fail "cp/$w" "no measurement"
-		else
-			pass "cp/$w"
-		fi
+		bench_case "cp/$w" "${CP_ERR[$w]:-}" "${CP_SEEN[$w]:-}"
 	done
 }

@@ -27,6 +27,15 @@ e_down() {
 	[[ -z $del ]] || ip -batch - <<<"$del"
 }
 
+e_host() { # NS ADDR GATEWAY: lo and eth0 up, ADDR/24 on eth0, default route via GATEWAY
+	ip -n "$1" -batch - <<-EOF
+		link set lo up
+		link set eth0 up
+		addr add $2/24 dev eth0
+		route add default via $3
+	EOF
+}
+
 e_up() { # VARIANT
 	local v=$1
 	e_down
@@ -39,12 +48,7 @@ e_up() { # VARIANT
 		link add eth0 netns $E_DIR type veth peer name r-dir netns $E_RTR
 		link add eth0 netns $E_RS type veth peer name r-rs netns $E_RTR
 	EOF
-	ip -n "$E_CLI" -batch - <<-EOF || return 1
-		link set lo up
-		link set eth0 up
-		addr add $E_CLI4/24 dev eth0
-		route add default via $E_RTR_C4
-	EOF
+	e_host "$E_CLI" "$E_CLI4" "$E_RTR_C4" || return 1
 	ip netns exec "$E_RTR" sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=2 || return 1
 	ip -n "$E_RTR" -batch - <<-EOF || return 1
 		link set lo up
@@ -85,12 +89,7 @@ e_up() { # VARIANT
 			COMMIT
 		EOF
 	fi
-	ip -n "$E_RS" -batch - <<-EOF || return 1
-		link set lo up
-		link set eth0 up
-		addr add $E_RIP4/24 dev eth0
-		route add default via $E_RTR_R4
-	EOF
+	e_host "$E_RS" "$E_RIP4" "$E_RTR_R4" || return 1
 	case $v in
 	dsr)
 		ip -n "$E_RS" addr add "$E_VIP4/32" dev lo || return 1
@@ -156,12 +155,6 @@ e2e_bench() { # ROUNDS SECONDS VARIANTS
 		done
 	done
 	for v in "${vars[@]}"; do
-		if [[ -n ${E_ERR[$v]:-} ]]; then
-			fail "e2e/$v" "${E_ERR[$v]}"
-		elif [[ -z ${E_SEEN[$v]:-} ]]; then
-			fail "e2e/$v" "no measurement"
-		else
-			pass "e2e/$v"
-		fi
+		bench_case "e2e/$v" "${E_ERR[$v]:-}" "${E_SEEN[$v]:-}"
 	done
 }

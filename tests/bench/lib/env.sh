@@ -11,3 +11,15 @@ bench_env() {
 	printf 'BENCH\tenv\tnft\t%s\n' "$(nft --version 2>/dev/null)"
 	printf 'BENCH\tenv\tiptables\t%s\n' "$(iptables-legacy --version 2>/dev/null)"
 }
+
+# bench_case CASE ERR SEEN: the verdict of one bench case from what its runs recorded: fail with
+# ERR when a run failed, fail when no run measured anything (SEEN empty), pass otherwise.
+bench_case() {
+	if [[ -n $2 ]]; then
+		fail "$1" "$2"
+	elif [[ -z $3 ]]; then
+		fail "$1" "no measurement"
+	else
+		pass "$1"
+	fi
+}

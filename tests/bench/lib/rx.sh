@@ -362,13 +362,7 @@ rx_bench() { # ROUNDS COUNT CONFIGS FAMS SIZES
 		for fam in "${fams[@]}"; do
 			for size in "${sizes[@]}"; do
 				c="$cfg-ipv$fam-$size"
-				if [[ -n ${RX_ERR[$c]:-} ]]; then
-					fail "rx/$c" "${RX_ERR[$c]}"
-				elif [[ -z ${RX_SEEN[$c]:-} ]]; then
-					fail "rx/$c" "no measurement"
-				else
-					pass "rx/$c"
-				fi
+				bench_case "rx/$c" "${RX_ERR[$c]:-}" "${RX_SEEN[$c]:-}"
 			done
 		done
 	done
