@@ -15,7 +15,7 @@ XTLIBDIR = $(shell pkg-config --variable=xtlibdir xtables 2>/dev/null || echo /u
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/Kbuild kmod/uapi/linux/netfilter/*.h)
 KMOD_SRCS := $(filter-out kmod/libxt_%,$(KMOD_SRCS))
 
-.PHONY: build deps deps-build kmod libxt go testtools unit vmtest test demo checkpatch clean
+.PHONY: build deps deps-build test-deps kmod libxt go testtools unit vmtest test demo checkpatch clean
 
 build: go kmod libxt
 
@@ -25,9 +25,15 @@ deps:
 deps-build:
 	$(TOP)/scripts/deps.sh build
 
+# deps.sh and kernels.sh against a stubbed apt (no root, no network): first in make test, so a
+# fresh machine's package lists are handled before anything is installed.
+test-deps:
+	$(TOP)/tests/deps/run.sh
+
 # One copy of the module sources per kernel: Kbuild writes its objects next to the sources.
 # W=1 output is scanned: any compiler warning fails the build.
 kmod: deps-build
+	@test -n "$(KVERS)" || { echo "kmod: scripts/kernels.sh named no kernel (its error is above)"; exit 1; }
 	@for k in $(KVERS); do \
 		out=$(BUILD)/kmod/$$k; rm -rf $$out; mkdir -p $$out; \
 		cp -r kmod/Kbuild kmod/*.c kmod/*.h kmod/uapi VERSION $$out/; rm -f $$out/libxt_*; \
@@ -83,7 +89,7 @@ unit:
 vmtest: deps kmod libxt go testtools
 	$(TOP)/tests/vm/run.sh
 
-test: deps unit checkpatch kmod libxt go testtools vmtest pkgtest bench-smoke
+test: test-deps deps unit checkpatch kmod libxt go testtools vmtest pkgtest bench-smoke
 
 demo: deps kmod libxt go
 	$(TOP)/tests/vm/run.sh --demo
