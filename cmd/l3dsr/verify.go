@@ -29,6 +29,13 @@ type verifyTable interface {
 // The module's table verify reads. Tests replace it.
 var dialVerifyTable = func() (verifyTable, error) { return genl.Dial() }
 
+// The live capture and the capture file verify opens; tests replace them so
+// that no test, fuzzing included, captures on this host or writes a file.
+var (
+	openLive     = pcapcheck.OpenLive
+	createWriter = pcapcheck.CreateWriter
+)
+
 // verifySnaplen is how much of each packet a live capture keeps.
 const verifySnaplen = 65535
 
@@ -407,7 +414,7 @@ func runVerify(cmd *cobra.Command, f *verifyFlags) error {
 		if err != nil {
 			return fmt.Errorf("building the capture filter: %w", err)
 		}
-		live, err = pcapcheck.OpenLive(f.iface, prog, verifySnaplen)
+		live, err = openLive(f.iface, prog, verifySnaplen)
 		if err != nil {
 			return err
 		}
@@ -417,7 +424,7 @@ func runVerify(cmd *cobra.Command, f *verifyFlags) error {
 	defer src.Close()
 
 	if f.write != "" {
-		w, err := pcapcheck.CreateWriter(f.write, src.LinkType(), verifySnaplen)
+		w, err := createWriter(f.write, src.LinkType(), verifySnaplen)
 		if err != nil {
 			return err
 		}
