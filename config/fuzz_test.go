@@ -1,0 +1,163 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The repository's own config files, read relative to this package.
+var exampleConfigs = []string{"../packaging/l3dsr.conf.example", "../tests/scenarios/apply.d/*.conf"}
+
+// yamlBlock is a ```yaml block of docs/config.md.
+var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
+
+// configSeeds are the example files, the shipped example with its sections
+// uncommented (as shipped it is all comments), and the YAML of the docs.
+func configSeeds(t testing.TB) [][]byte {
+	var seeds [][]byte
+	for _, pat := range exampleConfigs {
+		names, err := filepath.Glob(pat)
+		if err != nil || len(names) == 0 {
+			t.Fatalf("no seed files for %s (%v)", pat, err)
+		}
+		for _, n := range names {
+			b, err := os.ReadFile(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seeds = append(seeds, b)
+		}
+	}
+	// "#realserver:" and "#  vips:" are commented-out keys; "# text" is prose.
+	uncomment := regexp.MustCompile(`(?m)^#([^ #]| {2})`)
+	seeds = append(seeds, uncomment.ReplaceAll(seeds[0], []byte("$1")))
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range yamlBlock.FindAllSubmatch(doc, -1) {
+		seeds = append(seeds, m[1])
+	}
+	return seeds
+}
+
+// withoutPositions is f as a saved file has it: the lines things were
+// written on and the dsrtools directory (already merged in) are not part of
+// the value, and an empty list is the same as none.
+func withoutPositions(f *File) File {
+	c := File{}
+	if rs := f.RealServer; rs != nil {
+		c.RealServer = &RealServer{IPTables: rs.IPTables}
+		for _, v := range rs.VIPs {
+			c.RealServer.VIPs = append(c.RealServer.VIPs, VIP{Config: v.Config})
+		}
+	}
+	if d := f.Director; d != nil {
+		c.Director = &Director{}
+		for _, s := range d.Services {
+			s.Pos, s.RealPos = Pos{}, nil
+			if len(s.Service.Reals) == 0 {
+				s.Service.Reals = nil
+			}
+			c.Director.Services = append(c.Director.Services, s)
+		}
+	}
+	return c
+}
+
+// roundTrip checks the property save relies on: what Marshal writes of a
+// good file parses again, to the same value, and is written the same way.
+func roundTrip(t *testing.T, f *File, input []byte) {
+	t.Helper()
+	out, err := Marshal(f, "# saved\n")
+	if err != nil {
+		t.Fatalf("Marshal of a loaded file failed: %v\ninput:\n%s", err, input)
+	}
+	g, err := Parse("saved.conf", out)
+	if err != nil {
+		t.Fatalf("the saved file does not load: %v\ninput:\n%s\nsaved:\n%s", err, input, out)
+	}
+	if a, b := withoutPositions(f), withoutPositions(g); !reflect.DeepEqual(a, b) {
+		t.Fatalf("the saved file loads to another value\ninput:\n%s\nsaved:\n%s\nfirst:  %+v\nsecond: %+v", input, out, a, b)
+	}
+	again, err := Marshal(g, "# saved\n")
+	if err != nil || !bytes.Equal(out, again) {
+		t.Fatalf("saving the reloaded file gives other text (%v)\nfirst:\n%s\nsecond:\n%s", err, out, again)
+	}
+}
+
+// FuzzParse: any bytes give a File or Errors, never a panic, and a File
+// survives save and load unchanged.
+func FuzzParse(f *testing.F) {
+	for _, s := range configSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Parse("fuzz.conf", data)
+		if err != nil {
+			if file != nil {
+				t.Fatalf("Parse returned both a File and the error %v", err)
+			}
+			if _, ok := err.(Errors); !ok {
+				t.Fatalf("Parse error %T is not Errors: %v", err, err)
+			}
+			if strings.TrimSpace(err.Error()) == "" {
+				t.Fatalf("Parse error has no text")
+			}
+			return
+		}
+		if file.DSRTools != "" {
+			// Load merges the directory in before save could see the
+			// file; with the directory left out the rest must still
+			// round-trip.
+			file.DSRTools = ""
+		}
+		roundTrip(t, file, data)
+	})
+}
+
+// FuzzDSRTools: any dsrtools file gives VIPs or errors with their line,
+// never a panic; the VIPs, merged as Load merges them, save and load again
+// to the same value.
+func FuzzDSRTools(f *testing.F) {
+	names, err := filepath.Glob("../tests/scenarios/apply.d/dsr.d/*.conf")
+	if err != nil || len(names) == 0 {
+		f.Fatalf("no dsrtools seed files (%v)", err)
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
+	f.Add("# VIP=DSCP\n98.139.235.245=28    # the best\n\n  201F::0080:1d0:f8 = 29\n")
+	f.Add("10.0.0.9=041\n10.0.0.10=0x22\n10.0.0.11\nhost.example=3\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		vips, errs := parseDSRFile("fuzz.conf", data)
+		for _, e := range errs {
+			if e.Pos.File != "fuzz.conf" || e.Pos.Line < 1 || e.Msg == "" {
+				t.Fatalf("error without file, line or text: %+v", e)
+			}
+		}
+		for _, v := range vips {
+			if err := v.Config.Validate(); err != nil {
+				t.Fatalf("parsed VIP %v does not validate: %v", v.Config, err)
+			}
+		}
+		if len(errs) > 0 {
+			return
+		}
+		file := &File{}
+		mergeDSRTools(file, vips)
+		if check(file) != nil {
+			return // e.g. one VIP twice with two codes: check names both lines
+		}
+		roundTrip(t, file, []byte(data))
+	})
+}
