@@ -27,6 +27,26 @@ func (r Role) String() string {
 	return "realserver"
 }
 
+// Mode is how the director sends packets to the real servers.
+type Mode int
+
+const (
+	// ModeDSCP: the director marks the packet with its VIP's DSCP code and
+	// routes it to the RIP; the real server's module rewrites the
+	// destination to the VIP.
+	ModeDSCP Mode = iota
+	// ModeIPIP: the director wraps the client's packet (destination the
+	// VIP) in a tunnel header (IPIP, IPv6-in-IP or GRE) to the RIP.
+	ModeIPIP
+)
+
+func (m Mode) String() string {
+	if m == ModeIPIP {
+		return "ipip"
+	}
+	return "dscp"
+}
+
 // MapEntry is one entry of the real server's DSCP→VIP table (as
 // genl.Entry), with the module's counters when known.
 type MapEntry struct {
@@ -61,6 +81,7 @@ func (e Expectation) String() string {
 // Config is what the verdict is judged against.
 type Config struct {
 	Role Role
+	Mode Mode
 	// Codes are the DSCP codes to look at (the codes reserved for L3 DSR).
 	Codes DSCPSet
 	// Mapping is the real server's table (RealServer).
@@ -89,9 +110,11 @@ const (
 	ForwardedOK                   // director: sent to a real server with the VIP's DSCP
 	ForwardedWrong                // director: sent to a real server with another DSCP
 	ReplyViaDirector              // director: a reply from the VIP leaving the director
+	MalformedPacket               // a malformed IP packet, counted apart
+	Tunneled                      // ipip: a tunnel packet to the RIP, its inner header for a VIP
 )
 
-var classNames = [...]string{"ignored", "marked", "unmapped", "reply-from-vip", "reply-from-rip", "reply-other", "to-vip", "forwarded-ok", "forwarded-wrong-dscp", "reply-via-director"}
+var classNames = [...]string{"ignored", "marked", "unmapped", "reply-from-vip", "reply-from-rip", "reply-other", "to-vip", "forwarded-ok", "forwarded-wrong-dscp", "reply-via-director", "malformed", "tunneled"}
 
 func (c Class) String() string {
 	if int(c) < len(classNames) {
@@ -134,6 +157,16 @@ type codeState struct {
 	ripSources       map[netip.Addr]bool
 	otherSources     map[netip.Addr]bool
 	vips             map[netip.Addr]bool
+	// unmappedFam has bit 4 or 6 set for the families of unmapped packets.
+	unmappedFam uint8
+	// laterFrags: non-first fragments (no ports, so no flow); noPorts:
+	// packets cut before their ports.
+	laterFrags, noPorts uint64
+	// tunnels: tunnel packets counted under this (outer) code; innerDiff
+	// counts them by inner DSCP when it differs from the outer one.
+	tunnels   uint64
+	innerDiff map[uint8]uint64
+	notVIP    map[netip.Addr]bool // ipip: inner destinations that are no VIP
 }
 
 type expState struct {
@@ -154,6 +187,10 @@ type Analyzer struct {
 	packets   uint64
 	ipPackets uint64
 	untracked uint64
+	malformed map[string]uint64
+	// tunnelsOff: tunnel packets outside the code set whose inner code is
+	// in it (DSCP mode): by outer and inner code.
+	tunnelsOff map[[2]uint8]uint64
 	// director
 	byVIP   map[netip.Addr][]int
 	clients map[flowKey]int
@@ -163,7 +200,7 @@ type Analyzer struct {
 // NewAnalyzer checks cfg and returns an Analyzer for it.
 func NewAnalyzer(cfg Config) (*Analyzer, error) {
 	a := &Analyzer{cfg: cfg, mapIdx: map[mapKey]int{}, flows: map[flowKey]*flow{}, maxFlows: cfg.MaxFlows,
-		byVIP: map[netip.Addr][]int{}, clients: map[flowKey]int{}}
+		byVIP: map[netip.Addr][]int{}, clients: map[flowKey]int{}, malformed: map[string]uint64{}, tunnelsOff: map[[2]uint8]uint64{}}
 	if a.maxFlows <= 0 {
 		a.maxFlows = DefaultMaxFlows
 	}
@@ -247,32 +284,57 @@ func (a *Analyzer) code(c uint8) *codeState {
 	return s
 }
 
-func hasFlowPorts(p *Packet) bool {
+func hasFlowPorts(p *Layer) bool {
 	return p.Ports || (p.Addrs && !p.Fragment && (p.Proto == 1 || p.Proto == 58))
 }
 
-func keyOf(p *Packet, client netip.Addr, cport, sport uint16) flowKey {
+func keyOf(p *Layer, client netip.Addr, cport, sport uint16) flowKey {
 	return flowKey{fam: p.Family, proto: p.Proto, client: client.As16(), cport: cport, sport: sport}
 }
 
 // Add takes one decoded packet and returns what it was to the verdict.
 func (a *Analyzer) Add(p *Packet) Class {
 	a.packets++
+	if p.Malformed != "" {
+		a.malformed[p.Malformed]++
+		return MalformedPacket
+	}
 	if p.Family == 0 {
 		return Ignored
 	}
 	a.ipPackets++
 	inSet := a.cfg.Codes.Has(p.DSCP)
+	tunnel := p.Tunnel != 0 && p.Inner.Family != 0
+	if a.cfg.Mode == ModeIPIP && a.cfg.Role == RealServer {
+		// The tunnel carries the request whatever its code.
+		inSet = tunnel
+	}
 	if inSet {
 		s := a.code(p.DSCP)
 		s.packets++
 		s.bytes += uint64(p.Length)
+		if tunnel {
+			s.tunnels++
+			if p.Inner.DSCP != p.DSCP {
+				if s.innerDiff == nil {
+					s.innerDiff = map[uint8]uint64{}
+				}
+				s.innerDiff[p.Inner.DSCP]++
+			}
+		}
+		if p.LaterFragment {
+			s.laterFrags++
+		} else if !hasFlowPorts(&p.Layer) && (p.Truncated || !p.Addrs) {
+			s.noPorts++
+		}
+	} else if tunnel && a.cfg.Codes.Has(p.Inner.DSCP) && a.cfg.Role == RealServer {
+		a.tunnelsOff[[2]uint8{p.DSCP, p.Inner.DSCP}]++
 	}
 	if a.cfg.Role == Director {
 		return a.addDirector(p, inSet)
 	}
-	if p.Addrs && hasFlowPorts(p) {
-		if f, ok := a.flows[keyOf(p, p.Dst, p.DstPort, p.SrcPort)]; ok {
+	if p.Addrs && hasFlowPorts(&p.Layer) {
+		if f, ok := a.flows[keyOf(&p.Layer, p.Dst, p.DstPort, p.SrcPort)]; ok {
 			s := a.code(f.code)
 			switch {
 			case f.vip.IsValid() && p.Src == f.vip:
@@ -303,6 +365,9 @@ func (a *Analyzer) Add(p *Packet) Class {
 		return Ignored
 	}
 	s := a.code(p.DSCP)
+	if a.cfg.Mode == ModeIPIP {
+		return a.addTunneled(p, s)
+	}
 	var dst netip.Addr
 	if p.Addrs {
 		dst = p.Dst
@@ -310,6 +375,7 @@ func (a *Analyzer) Add(p *Packet) Class {
 	mi, mapped := a.lookup(p.Family, p.DSCP, dst)
 	if !mapped {
 		s.unmapped++
+		s.unmappedFam |= p.Family
 		if p.Addrs {
 			if s.unmappedDst == nil {
 				s.unmappedDst = map[netip.Addr]bool{}
@@ -322,25 +388,67 @@ func (a *Analyzer) Add(p *Packet) Class {
 		}
 		s.vips[a.cfg.Mapping[mi].VIP] = true
 	}
-	if p.Addrs && hasFlowPorts(p) {
-		k := keyOf(p, p.Src, p.SrcPort, p.DstPort)
-		if _, ok := a.flows[k]; !ok {
-			if len(a.flows) < a.maxFlows {
-				f := &flow{code: p.DSCP, rip: p.Dst}
-				if mapped {
-					f.vip = a.cfg.Mapping[mi].VIP
-				}
-				a.flows[k] = f
-				s.flows++
-			} else {
-				a.untracked++
-			}
+	// A tunnel's flow is the client's, in the inner header; the RIP is
+	// the outer destination.
+	fl := &p.Layer
+	if tunnel {
+		fl = &p.Inner
+	}
+	if p.Addrs && fl.Addrs && hasFlowPorts(fl) {
+		var vip netip.Addr
+		if mapped {
+			vip = a.cfg.Mapping[mi].VIP
 		}
+		a.track(s, keyOf(fl, fl.Src, fl.SrcPort, fl.DstPort), p.DSCP, p.Dst, vip)
 	}
 	if !mapped {
 		return Unmapped
 	}
 	return Marked
+}
+
+func (a *Analyzer) track(s *codeState, k flowKey, code uint8, rip, vip netip.Addr) {
+	if _, ok := a.flows[k]; ok {
+		return
+	}
+	if len(a.flows) >= a.maxFlows {
+		a.untracked++
+		return
+	}
+	a.flows[k] = &flow{code: code, rip: rip, vip: vip}
+	s.flows++
+}
+
+// addTunneled takes a tunnel packet in IPIP mode: the outer destination
+// is the RIP, the inner destination the VIP the reply must come from.
+func (a *Analyzer) addTunneled(p *Packet, s *codeState) Class {
+	in := &p.Inner
+	if !in.Addrs {
+		return Tunneled
+	}
+	if len(a.cfg.Mapping) > 0 && !a.isVIP(in.Dst) {
+		if s.notVIP == nil {
+			s.notVIP = map[netip.Addr]bool{}
+		}
+		s.notVIP[in.Dst] = true
+	}
+	if s.vips == nil {
+		s.vips = map[netip.Addr]bool{}
+	}
+	s.vips[in.Dst] = true
+	if hasFlowPorts(in) {
+		a.track(s, keyOf(in, in.Src, in.SrcPort, in.DstPort), p.DSCP, p.Dst, in.Dst)
+	}
+	return Tunneled
+}
+
+func (a *Analyzer) isVIP(addr netip.Addr) bool {
+	for _, e := range a.cfg.Mapping {
+		if e.VIP == addr {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Analyzer) addDirector(p *Packet, inSet bool) Class {
@@ -356,8 +464,8 @@ func (a *Analyzer) addDirector(p *Packet, inSet bool) Class {
 			continue
 		}
 		a.exp[i].clientPackets++
-		if hasFlowPorts(p) {
-			k := keyOf(p, p.Src, p.SrcPort, 0)
+		if hasFlowPorts(&p.Layer) {
+			k := keyOf(&p.Layer, p.Src, p.SrcPort, 0)
 			if _, ok := a.clients[k]; ok || len(a.clients) < a.maxFlows {
 				a.clients[k] = i
 			}
@@ -372,8 +480,14 @@ func (a *Analyzer) addDirector(p *Packet, inSet bool) Class {
 		a.exp[i].viaDirector++
 		return ReplyViaDirector
 	}
-	if hasFlowPorts(p) {
-		if i, ok := a.clients[keyOf(p, p.Src, p.SrcPort, 0)]; ok {
+	// A tunnel's client is in the inner header; the real server is the
+	// outer destination either way.
+	fl := &p.Layer
+	if p.Tunnel != 0 && p.Inner.Family != 0 {
+		fl = &p.Inner
+	}
+	if hasFlowPorts(fl) {
+		if i, ok := a.clients[keyOf(fl, fl.Src, fl.SrcPort, 0)]; ok {
 			x := &a.exp[i]
 			x.forwarded++
 			if x.reals == nil {
@@ -412,6 +526,7 @@ func (a *Analyzer) UpdateCounters(entries []MapEntry) {
 // Report is the verdict with the figures behind it.
 type Report struct {
 	Role string `json:"role"`
+	Mode string `json:"mode"`
 	// Codes are the DSCP codes looked at ("1-63").
 	Codes string `json:"codes"`
 	// Packets is every packet read; IPPackets the IPv4/IPv6 ones.
@@ -419,14 +534,26 @@ type Report struct {
 	IPPackets uint64 `json:"ip_packets"`
 	// Marked counts packets carrying a code of the set.
 	Marked uint64 `json:"marked"`
+	// Malformed counts IP packets the network would not deliver (see
+	// Decoder), by reason; they are in no other count.
+	Malformed        uint64            `json:"malformed"`
+	MalformedReasons []MalformedReport `json:"malformed_reasons"`
 	// UntrackedFlows: flows beyond the flow limit (their replies were not
 	// matched).
-	UntrackedFlows uint64         `json:"untracked_flows,omitempty"`
+	UntrackedFlows uint64         `json:"untracked_flows"`
 	PerCode        []CodeReport   `json:"dscp"`
-	Services       []ExpectReport `json:"services,omitempty"`
+	Services       []ExpectReport `json:"services"`
 	OK             bool           `json:"ok"`
 	// Problems say why the verdict is not OK, one reason each.
 	Problems []string `json:"problems"`
+	// Notes are worth knowing but do not fail the verdict.
+	Notes []string `json:"notes"`
+}
+
+// MalformedReport is the count of malformed packets for one reason.
+type MalformedReport struct {
+	Reason  string `json:"reason"`
+	Packets uint64 `json:"packets"`
 }
 
 // CodeReport is what was seen of one DSCP code.
@@ -437,7 +564,7 @@ type CodeReport struct {
 	Flows   int    `json:"flows"`
 	// Mappings are the table's entries for this code, with the module's
 	// counters (RealServer).
-	Mappings []MappingReport `json:"mappings,omitempty"`
+	Mappings []MappingReport `json:"mappings"`
 	// Unmapped counts packets for which the table had no VIP.
 	Unmapped uint64 `json:"unmapped_packets"`
 	// Replies to this code's flows, by source: its VIP, the RIP the
@@ -446,9 +573,20 @@ type CodeReport struct {
 	RepliesFromRIP uint64 `json:"replies_from_rip"`
 	RepliesOther   uint64 `json:"replies_other"`
 	// FlowsAnswered counts flows with at least one reply from the VIP.
-	FlowsAnswered int      `json:"flows_answered"`
-	OK            bool     `json:"ok"`
-	Problems      []string `json:"problems,omitempty"`
+	FlowsAnswered int `json:"flows_answered"`
+	// Tunneled counts the packets that carried an inner IP header;
+	// InnerDSCP the ones whose inner DSCP differs from this (outer) code.
+	Tunneled  uint64           `json:"tunneled"`
+	InnerDSCP []InnerDSCPCount `json:"inner_dscp"`
+	OK        bool             `json:"ok"`
+	Problems  []string         `json:"problems"`
+	Notes     []string         `json:"notes"`
+}
+
+// InnerDSCPCount is how many tunnel packets carried DSCP inside.
+type InnerDSCPCount struct {
+	DSCP    int    `json:"dscp"`
+	Packets uint64 `json:"packets"`
 }
 
 // MappingReport is one table entry with its counters.
@@ -471,11 +609,11 @@ type ExpectReport struct {
 	Forwarded   uint64   `json:"forwarded"`
 	Right       uint64   `json:"right_dscp"`
 	Wrong       uint64   `json:"wrong_dscp"`
-	WrongCodes  []uint8  `json:"wrong_codes,omitempty"`
+	WrongCodes  []int    `json:"wrong_codes"`
 	Reals       []string `json:"reals"`
 	ViaDirector uint64   `json:"replies_via_director"`
 	OK          bool     `json:"ok"`
-	Problems    []string `json:"problems,omitempty"`
+	Problems    []string `json:"problems"`
 }
 
 func sortedAddrs(m map[netip.Addr]bool) []string {
@@ -493,8 +631,17 @@ func sortedAddrs(m map[netip.Addr]bool) []string {
 
 // Report returns the verdict so far.
 func (a *Analyzer) Report() Report {
-	r := Report{Role: a.cfg.Role.String(), Codes: a.cfg.Codes.String(), Packets: a.packets, IPPackets: a.ipPackets,
-		UntrackedFlows: a.untracked, PerCode: []CodeReport{}, Problems: []string{}}
+	r := Report{Role: a.cfg.Role.String(), Mode: a.cfg.Mode.String(), Codes: a.cfg.Codes.String(), Packets: a.packets, IPPackets: a.ipPackets,
+		UntrackedFlows: a.untracked, PerCode: []CodeReport{}, Services: []ExpectReport{}, Problems: []string{}, Notes: []string{},
+		MalformedReasons: []MalformedReport{}}
+	for why, n := range a.malformed {
+		r.Malformed += n
+		r.MalformedReasons = append(r.MalformedReasons, MalformedReport{Reason: why, Packets: n})
+	}
+	slices.SortFunc(r.MalformedReasons, func(x, y MalformedReport) int { return cmp.Compare(x.Reason, y.Reason) })
+	for _, m := range r.MalformedReasons {
+		r.Notes = append(r.Notes, fmt.Sprintf("%s malformed (%s): counted apart, not judged", Plural(m.Packets, "packet"), m.Reason))
+	}
 	for c := range a.codes {
 		s := a.codes[c]
 		if s == nil || s.packets == 0 && s.fromVIP+s.fromRIP+s.fromOther == 0 {
@@ -502,7 +649,12 @@ func (a *Analyzer) Report() Report {
 		}
 		r.Marked += s.packets
 		cr := CodeReport{DSCP: uint8(c), Packets: s.packets, Bytes: s.bytes, Flows: s.flows, Unmapped: s.unmapped,
-			RepliesFromVIP: s.fromVIP, RepliesFromRIP: s.fromRIP, RepliesOther: s.fromOther, FlowsAnswered: s.answered}
+			RepliesFromVIP: s.fromVIP, RepliesFromRIP: s.fromRIP, RepliesOther: s.fromOther, FlowsAnswered: s.answered,
+			Tunneled: s.tunnels, Mappings: []MappingReport{}, InnerDSCP: []InnerDSCPCount{}, Problems: []string{}, Notes: []string{}}
+		for in, n := range s.innerDiff {
+			cr.InnerDSCP = append(cr.InnerDSCP, InnerDSCPCount{DSCP: int(in), Packets: n})
+		}
+		slices.SortFunc(cr.InnerDSCP, func(x, y InnerDSCPCount) int { return cmp.Compare(x.DSCP, y.DSCP) })
 		if a.cfg.Role == RealServer {
 			for i, e := range a.cfg.Mapping {
 				if e.DSCP != uint8(c) {
@@ -515,16 +667,30 @@ func (a *Analyzer) Report() Report {
 				cr.Mappings = append(cr.Mappings, MappingReport{Local: localName(e.Local), VIP: e.VIP.String(), Packets: e.Packets, Bytes: e.Bytes, PacketsDelta: d})
 			}
 			slices.SortFunc(cr.Mappings, func(x, y MappingReport) int { return cmp.Or(cmp.Compare(x.VIP, y.VIP), cmp.Compare(x.Local, y.Local)) })
-			cr.Problems = a.codeProblems(uint8(c), s)
+			cr.Problems, cr.Notes = a.codeProblems(uint8(c), s, &cr)
 		}
 		cr.OK = len(cr.Problems) == 0
 		r.Problems = append(r.Problems, cr.Problems...)
+		r.Notes = append(r.Notes, cr.Notes...)
 		r.PerCode = append(r.PerCode, cr)
+	}
+	offs := make([][2]uint8, 0, len(a.tunnelsOff))
+	for k := range a.tunnelsOff {
+		offs = append(offs, k)
+	}
+	slices.SortFunc(offs, func(x, y [2]uint8) int { return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1])) })
+	for _, k := range offs {
+		r.Notes = append(r.Notes, fmt.Sprintf("%s carry DSCP %d in the inner header but %d in the outer one, which is outside DSCP %s: in --mode dscp the outer code counts (it is what the director set on the wire); judge a tunnel with --mode ipip",
+			Plural(a.tunnelsOff[k], "tunnel packet"), k[1], k[0], r.Codes))
 	}
 	switch a.cfg.Role {
 	case RealServer:
 		if r.Marked == 0 {
-			r.Problems = append(r.Problems, fmt.Sprintf("no packet marked with DSCP %s seen (%d packets read): nothing reached this host through an L3 DSR director", r.Codes, a.packets))
+			if a.cfg.Mode == ModeIPIP {
+				r.Problems = append(r.Problems, fmt.Sprintf("no tunnel packet (IPIP, IPv6-in-IP or GRE) seen (%s read): nothing reached this host through an IPIP director", Plural(a.packets, "packet")))
+			} else {
+				r.Problems = append(r.Problems, fmt.Sprintf("no packet marked with DSCP %s seen (%s read): nothing reached this host through an L3 DSR director", r.Codes, Plural(a.packets, "packet")))
+			}
 		}
 	case Director:
 		var fwd uint64
@@ -532,13 +698,18 @@ func (a *Analyzer) Report() Report {
 			x := a.exp[i]
 			er := ExpectReport{Service: e.String(), DSCP: e.DSCP, ClientPackets: x.clientPackets, Forwarded: x.forwarded,
 				Right: x.right, Wrong: x.wrong, Reals: sortedAddrs(x.reals), ViaDirector: x.viaDirector}
+			er.WrongCodes = []int{}
+			er.Problems = []string{}
+			if er.Reals == nil {
+				er.Reals = []string{}
+			}
 			for c := range x.wrongCodes {
-				er.WrongCodes = append(er.WrongCodes, c)
+				er.WrongCodes = append(er.WrongCodes, int(c))
 			}
 			slices.Sort(er.WrongCodes)
 			fwd += x.forwarded
 			if x.clientPackets > 0 && x.forwarded == 0 {
-				er.Problems = append(er.Problems, fmt.Sprintf("%s: %d packets from clients, but none seen leaving for a real server", er.Service, x.clientPackets))
+				er.Problems = append(er.Problems, fmt.Sprintf("%s: %s from clients, but none seen leaving for a real server", er.Service, Plural(x.clientPackets, "packet")))
 			}
 			if x.wrong > 0 {
 				codes := make([]string, len(er.WrongCodes))
@@ -549,7 +720,7 @@ func (a *Analyzer) Report() Report {
 					er.Service, x.wrong, x.forwarded, strings.Join(er.Reals, ", "), strings.Join(codes, ","), e.DSCP))
 			}
 			if x.viaDirector > 0 {
-				er.Problems = append(er.Problems, fmt.Sprintf("%s: %d replies from the VIP left through the director: the real servers' replies should go straight to the clients", er.Service, x.viaDirector))
+				er.Problems = append(er.Problems, fmt.Sprintf("%s: %s from the VIP left through the director: the real servers' replies should go straight to the clients", er.Service, Plural(x.viaDirector, "reply")))
 			}
 			er.OK = len(er.Problems) == 0
 			r.Problems = append(r.Problems, er.Problems...)
@@ -560,35 +731,105 @@ func (a *Analyzer) Report() Report {
 			for i, e := range a.cfg.Expect {
 				names[i] = e.String()
 			}
-			r.Problems = append(r.Problems, fmt.Sprintf("no packet for %s seen leaving for a real server (%d packets read)", strings.Join(names, ", "), a.packets))
+			r.Problems = append(r.Problems, fmt.Sprintf("no packet for %s seen leaving for a real server (%s read)", strings.Join(names, ", "), Plural(a.packets, "packet")))
 		}
 	}
 	r.OK = len(r.Problems) == 0
 	return r
 }
 
-func (a *Analyzer) codeProblems(c uint8, s *codeState) []string {
-	var out []string
-	if s.unmapped > 0 {
+// Plural writes n with noun, in the plural unless n is 1 ("reply"
+// becomes "replies").
+func Plural[N int | uint64](n N, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	if strings.HasSuffix(noun, "y") {
+		return fmt.Sprintf("%d %sies", n, noun[:len(noun)-1])
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// snapAdvice is what to do when packets were cut before their ports: the
+// headers verify reads end at most 14 + 2*4 (VLAN) + 60 (IPv4 options) or
+// 40 + extension headers, + 20 (TCP) bytes into the frame.
+const snapAdvice = "the capture's snap length is too small: capture again with tcpdump -s 256 or more (-s 0 keeps whole packets)"
+
+func famName(f uint8) string {
+	if f == 4 {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+func (a *Analyzer) codeProblems(c uint8, s *codeState, cr *CodeReport) (problems, notes []string) {
+	problems, notes = []string{}, []string{}
+	if a.cfg.Mode == ModeIPIP {
+		if len(s.notVIP) > 0 {
+			problems = append(problems, fmt.Sprintf("DSCP %d: tunnel packets whose inner destination (%s) is not a VIP given with --map", c, strings.Join(sortedAddrs(s.notVIP), ", ")))
+		}
+	} else if s.unmapped > 0 {
 		to := ""
 		if len(s.unmappedDst) > 0 {
 			to = " to " + strings.Join(sortedAddrs(s.unmappedDst), ", ")
 		}
-		out = append(out, fmt.Sprintf("DSCP %d: %d packets%s, but the table maps no VIP to DSCP %d: add it with 'l3dsr rule add --dscp %d --vip VIP'", c, s.unmapped, to, c, c))
+		why := fmt.Sprintf("the table maps no VIP to DSCP %d: add it with 'l3dsr rule add --dscp %d --vip VIP'", c, c)
+		// A code mapped in the other family only is a frequent slip: say so.
+		for _, fam := range []uint8{4, 6} {
+			if s.unmappedFam&fam == 0 {
+				continue
+			}
+			var other []string
+			for _, e := range a.cfg.Mapping {
+				if e.DSCP == c && famOf(e.VIP) != fam {
+					other = append(other, e.VIP.String())
+				}
+			}
+			if len(other) > 0 {
+				why = fmt.Sprintf("the table maps DSCP %d to %s VIPs only (%s) and these packets are %s: add an %s VIP with 'l3dsr rule add --dscp %d --vip VIP'", c, famName(otherFam(fam)), strings.Join(other, ", "), famName(fam), famName(fam), c)
+			}
+		}
+		problems = append(problems, fmt.Sprintf("DSCP %d: %s%s, but %s", c, Plural(s.unmapped, "packet"), to, why))
 	}
 	vips := strings.Join(sortedAddrs(s.vips), ", ")
 	if s.fromRIP > 0 {
-		out = append(out, fmt.Sprintf("DSCP %d: %d replies left from the RIP (%s) instead of the VIP %s: the destination was not rewritten before the socket (is the map-mode rule in raw PREROUTING?)",
-			c, s.fromRIP, strings.Join(sortedAddrs(s.ripSources), ", "), cmp.Or(vips, "(none)")))
+		problems = append(problems, fmt.Sprintf("DSCP %d: %s left from the RIP (%s) instead of the VIP %s: the destination was not rewritten before the socket (is the map-mode rule in raw PREROUTING?)",
+			c, Plural(s.fromRIP, "reply"), strings.Join(sortedAddrs(s.ripSources), ", "), cmp.Or(vips, "(none)")))
 	}
 	if s.fromOther > 0 {
-		out = append(out, fmt.Sprintf("DSCP %d: %d replies left from %s, neither the VIP %s nor the RIP", c, s.fromOther, strings.Join(sortedAddrs(s.otherSources), ", "), cmp.Or(vips, "(none)")))
+		problems = append(problems, fmt.Sprintf("DSCP %d: %s left from %s, neither the VIP %s nor the RIP", c, Plural(s.fromOther, "reply"), strings.Join(sortedAddrs(s.otherSources), ", "), cmp.Or(vips, "(none)")))
 	}
+	judgeable := s.packets - s.laterFrags
 	if s.unmapped == 0 && s.fromVIP == 0 && s.fromRIP == 0 && s.fromOther == 0 {
-		out = append(out, fmt.Sprintf("DSCP %d: %d packets in %d flows, but no reply from the VIP %s seen: is a service listening on the VIP, and does the reply leave by this interface?", c, s.packets, s.flows, cmp.Or(vips, "(none)")))
+		switch {
+		case s.flows == 0 && judgeable == 0:
+			// Only later fragments: their first fragment (with the ports)
+			// was not captured, so there is no flow to judge.
+		case s.flows == 0 && s.noPorts == judgeable:
+			problems = append(problems, fmt.Sprintf("DSCP %d: %s, all cut before their ports, so no flow could be followed: %s", c, Plural(s.packets, "packet"), snapAdvice))
+		default:
+			problems = append(problems, fmt.Sprintf("DSCP %d: %s in %s, but no reply from the VIP %s seen: is a service listening on the VIP, and does the reply leave by this interface?", c, Plural(s.packets, "packet"), Plural(s.flows, "flow"), cmp.Or(vips, "(none)")))
+		}
 	}
-	return out
+	if s.laterFrags > 0 {
+		notes = append(notes, fmt.Sprintf("DSCP %d: %s not the first of their datagram: they carry no ports, so they belong to no flow (a lone one means its first fragment was not captured)", c, Plural(s.laterFrags, "fragment")))
+	}
+	if s.noPorts > 0 && (s.flows > 0 || s.noPorts < judgeable) {
+		notes = append(notes, fmt.Sprintf("DSCP %d: %s cut before their ports: %s", c, Plural(s.noPorts, "packet"), snapAdvice))
+	}
+	if len(cr.InnerDSCP) > 0 {
+		var n uint64
+		parts := make([]string, len(cr.InnerDSCP))
+		for i, x := range cr.InnerDSCP {
+			n += x.Packets
+			parts[i] = fmt.Sprintf("DSCP %d (%s)", x.DSCP, Plural(x.Packets, "packet"))
+		}
+		notes = append(notes, fmt.Sprintf("DSCP %d: %s of %d carry another code in the inner header: %s; the outer code is the one counted", c, Plural(n, "tunnel packet"), s.tunnels, strings.Join(parts, ", ")))
+	}
+	return problems, notes
 }
+
+func otherFam(f uint8) uint8 { return 10 - f }
 
 // Judge is the verdict over a list of decoded packets: NewAnalyzer, Add
 // each, Report.

@@ -108,7 +108,7 @@ func TestJudgeRealServerFailures(t *testing.T) {
 	t.Run("family without entry", func(t *testing.T) {
 		// DSCP 22 is mapped for IPv6 only.
 		r := judge(t, cfg, dsr(cli4, rip4, vip4, 22, 40000, 1)...)
-		if r.OK || !hasProblem(r, "maps no VIP to DSCP 22") {
+		if r.OK || !hasProblem(r, "DSCP 22: 1 packet to 203.0.113.30, but the table maps DSCP 22 to IPv6 VIPs only (2001:db8:80::1) and these packets are IPv4: add an IPv4 VIP") {
 			t.Errorf("problems %q", r.Problems)
 		}
 	})
@@ -120,7 +120,7 @@ func TestJudgeRealServerFailures(t *testing.T) {
 	})
 	t.Run("replies from elsewhere", func(t *testing.T) {
 		r := judge(t, cfg, dsr(cli4, rip4, netip.MustParseAddr("10.9.9.9"), 21, 40000, 1)...)
-		if r.OK || !hasProblem(r, "replies left from 10.9.9.9, neither the VIP") {
+		if r.OK || !hasProblem(r, "DSCP 21: 1 reply left from 10.9.9.9, neither the VIP") {
 			t.Errorf("problems %q", r.Problems)
 		}
 	})
@@ -196,7 +196,7 @@ func TestJudgeDirector(t *testing.T) {
 	}
 	reply := pcapgen.Packet{Src: vip4, Dst: cli4, Proto: 6, SrcPort: 80, DstPort: 40000}
 	r = judge(t, cfg, in, out, reply)
-	if r.OK || !hasProblem(r, "1 replies from the VIP left through the director") {
+	if r.OK || !hasProblem(r, "1 reply from the VIP left through the director") {
 		t.Errorf("problems %q", r.Problems)
 	}
 	v6 := Config{Role: Director, Codes: 1 << 22, Expect: []Expectation{{VIP: vip6, Port: 80, DSCP: 22}}}

@@ -11,15 +11,9 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// Packet is what verify needs of one captured frame. Decoding fills it in
-// place: a Decoder allocates nothing per packet.
-type Packet struct {
-	Time time.Time
-	// Length is the length on the wire, CapLen the bytes captured.
-	Length, CapLen int
-	// Tags is the number of VLAN tags in the frame.
-	Tags int
-	// Family is 4 or 6 for an IP packet whose DSCP was captured, else 0.
+// Layer is what verify needs of one IP header and what follows it.
+type Layer struct {
+	// Family is 4 or 6 for an IP header whose DSCP was captured, else 0.
 	Family uint8
 	DSCP   uint8
 	ECN    uint8
@@ -28,249 +22,429 @@ type Packet struct {
 	// the source address, or both (then Src, Dst are valid, Addrs false).
 	Addrs    bool
 	Src, Dst netip.Addr
-	Proto    uint8
+	// Proto is the upper-layer protocol: for IPv6, the one behind the
+	// extension headers.
+	Proto uint8
 	// Ports tells that SrcPort and DstPort are valid: a TCP, UDP or SCTP
-	// header (its first 4 bytes at least) right behind the IPv4 header of
-	// a first fragment or the fixed IPv6 header. A capture cut inside the
-	// ports may hold the source port alone (SrcPortOnly).
+	// header (its first 4 bytes at least) behind the IP header of a first
+	// fragment. A capture cut inside the ports may hold the source port
+	// alone (SrcPortOnly).
 	Ports            bool
 	SrcPortOnly      bool
 	SrcPort, DstPort uint16
-	// TCPFlags is valid when TCP is set (the whole TCP header decoded).
+	// TCPFlags is valid when TCP is set (the fixed TCP header captured).
 	TCP      bool
 	TCPFlags uint8
-	// Fragment: an IPv4 fragment (MF set or a non-zero offset).
-	Fragment bool
+	// Fragment: an IPv4 fragment (MF set or a non-zero offset) or an IPv6
+	// packet with a fragment header. LaterFragment: not the first one, so
+	// it carries no ports.
+	Fragment, LaterFragment bool
+	// Ext is the number of IPv6 extension headers walked.
+	Ext uint8
 	// Truncated: the capture holds less than the headers announce.
 	Truncated bool
+	// l4 is the offset of the upper layer from the IP header.
+	l4 int
 }
 
-// Decoder decodes frames of one link type into Packets with gopacket's
-// DecodingLayerParser: the layers are allocated once and overwritten.
+// Packet is what verify needs of one captured frame. Decoding fills it in
+// place: a Decoder allocates nothing per packet.
+type Packet struct {
+	Time time.Time
+	// Length is the length on the wire, CapLen the bytes captured.
+	Length, CapLen int
+	// Tags is the number of VLAN tags in the frame.
+	Tags int
+	// Layer is the first IP header, the one a capture filter's ip[1]
+	// reads: for a tunnel, the outer one.
+	Layer
+	// Malformed, when not empty, says why the frame is not a packet the
+	// network would deliver (then Family is 0): it is counted apart.
+	Malformed string
+	// Tunnel is the outer header's protocol (4 IPIP, 41 IPv6 in IP, 47
+	// GRE) when the packet carries an inner IP header, described in Inner.
+	Tunnel uint8
+	Inner  Layer
+}
+
+// MaxExtHeaders bounds the IPv6 extension header chain walked. Real
+// traffic carries one to three; a longer chain is counted as malformed
+// rather than walked, so a crafted packet cannot make decoding slow.
+const MaxExtHeaders = 8
+
+// Reasons a frame is malformed (constants: decoding allocates nothing).
+const (
+	MalformedVersion = "the IP version nibble does not match the EtherType"
+	MalformedRunt    = "shorter on the wire than an IP header"
+	MalformedIHL     = "IPv4 header length below 20 bytes"
+	MalformedExtLong = "IPv6 extension header chain longer than the bound"
+	MalformedExtCut  = "IPv6 extension header chain runs past the end of the packet"
+)
+
+// Link types (numbers from the tcpdump.org list) gopacket has no name for.
+const (
+	LinkTypeLinuxSLL2 layers.LinkType = 276
+)
+
+// Decoder decodes frames of one link type into Packets. It reads the few
+// header bytes verify needs by hand: gopacket's layers would decode (and
+// check) far more than that, and the IPv6 extension headers and tunnels
+// need walking anyway.
 type Decoder struct {
-	link    layers.LinkType
-	eth     layers.Ethernet
-	sll     layers.LinuxSLL
-	dot1q   layers.Dot1Q
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	tcp     layers.TCP
-	udp     layers.UDP
-	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
-	first   *gopacket.DecodingLayerParser
-	decoded []gopacket.LayerType
+	link layers.LinkType
 }
 
-// Link types a Decoder reads.
-var supportedLinks = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6}
+const (
+	etIPv4  = 0x0800
+	etIPv6  = 0x86dd
+	etVLAN  = 0x8100
+	etQinQ  = 0x88a8
+	etQinQ1 = 0x9100 // the pre-802.1ad QinQ tag, still in use
+)
+
+// SupportedLink tells whether a Decoder reads link type l.
+func SupportedLink(l layers.LinkType) bool {
+	switch l {
+	case layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, LinkTypeLinuxSLL2,
+		layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14:
+		return true
+	}
+	return false
+}
 
 // NewDecoder returns a decoder for frames of link type link: Ethernet,
-// Linux cooked (SLL, as from tcpdump -i any) or raw IP.
+// Linux cooked v1 or v2 (SLL, SLL2, as from tcpdump -i any) or raw IP.
 func NewDecoder(link layers.LinkType) (*Decoder, error) {
-	d := &Decoder{link: link, decoded: make([]gopacket.LayerType, 0, 8), parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
-	mk := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
-		p := gopacket.NewDecodingLayerParser(first)
-		p.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
-		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.sll, &d.dot1q, &d.ip4, &d.ip6, &d.tcp, &d.udp} {
-			p.AddDecodingLayer(l)
-		}
-		p.IgnoreUnsupported = true
-		return p
+	if !SupportedLink(link) {
+		return nil, fmt.Errorf("link type %v (%d) is not supported: verify reads Ethernet, Linux cooked (SLL, SLL2) and raw IP captures", link, int(link))
 	}
-	switch link {
-	case layers.LinkTypeEthernet:
-		d.first = mk(layers.LayerTypeEthernet)
-	case layers.LinkTypeLinuxSLL:
-		d.first = mk(layers.LayerTypeLinuxSLL)
-	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
-		d.parsers[layers.LayerTypeIPv4] = mk(layers.LayerTypeIPv4)
-		d.parsers[layers.LayerTypeIPv6] = mk(layers.LayerTypeIPv6)
-	default:
-		return nil, fmt.Errorf("link type %v (%d) is not supported: verify reads Ethernet, Linux cooked (SLL) and raw IP captures", link, int(link))
-	}
-	return d, nil
+	return &Decoder{link: link}, nil
 }
 
+func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
+
 // Decode fills p from one frame. It reports whether the frame is an IP
-// packet whose DSCP was captured (p.Family != 0); the other fields are
-// valid as their flags say.
+// packet whose DSCP was captured (p.Family != 0) or a malformed IP packet
+// (p.Malformed set); the other fields are valid as their flags say.
 func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, p *Packet) bool {
 	*p = Packet{Time: ci.Timestamp, Length: ci.Length, CapLen: len(data)}
-	parser := d.first
-	if parser == nil {
+	wire := ci.Length
+	if wire < len(data) {
+		wire = len(data)
+	}
+	var et uint16
+	off := 0
+	switch d.link {
+	case layers.LinkTypeEthernet:
+		if len(data) < 14 {
+			return false
+		}
+		et, off = be16(data[12:]), 14
+	case layers.LinkTypeLinuxSLL:
+		if len(data) < 16 {
+			return false
+		}
+		et, off = be16(data[14:]), 16
+	case LinkTypeLinuxSLL2:
+		if len(data) < 20 {
+			return false
+		}
+		et, off = be16(data), 20
+	default: // raw IP: the version nibble tells the family
 		if len(data) == 0 {
 			return false
 		}
 		switch data[0] >> 4 {
 		case 4:
-			parser = d.parsers[layers.LayerTypeIPv4]
+			et = etIPv4
 		case 6:
-			parser = d.parsers[layers.LayerTypeIPv6]
+			et = etIPv6
 		default:
 			return false
 		}
 	}
-	// Errors (short or malformed headers) end decoding; what was decoded
-	// before them is used, and the raw bytes behind the last link layer
-	// give the DSCP, as a filter reading ip[1] would.
-	_ = parser.DecodeLayers(data, &d.decoded)
-	p.Truncated = parser.Truncated
-
-	l3 := data
-	var next gopacket.LayerType
-	if d.first == nil {
-		next = layers.LayerTypeIPv4
-		if data[0]>>4 == 6 {
-			next = layers.LayerTypeIPv6
-		}
-	}
-	var gotIP4, gotIP6 bool
-	for _, t := range d.decoded {
-		switch t {
-		case layers.LayerTypeEthernet:
-			l3, next = d.eth.Payload, d.eth.NextLayerType()
-		case layers.LayerTypeLinuxSLL:
-			l3, next = d.sll.Payload, d.sll.NextLayerType()
-		case layers.LayerTypeDot1Q:
-			p.Tags++
-			l3, next = d.dot1q.Payload, d.dot1q.NextLayerType()
-		case layers.LayerTypeIPv4:
-			gotIP4 = true
-		case layers.LayerTypeIPv6:
-			gotIP6 = true
-		case layers.LayerTypeTCP:
-			p.TCP = true
-			p.TCPFlags = tcpFlags(&d.tcp)
-		}
-	}
-	if d.link == layers.LinkTypeEthernet && p.Tags > maxVLANTags {
-		// Beyond what the capture filter reads.
-		return false
-	}
-	switch next {
-	case layers.LayerTypeIPv4:
-		if len(l3) < 2 {
+	for et == etVLAN || et == etQinQ || et == etQinQ1 {
+		// Beyond two tags is beyond what the capture filter reads.
+		if p.Tags == maxVLANTags || len(data) < off+4 {
 			return false
 		}
-		p.Family, p.DSCP, p.ECN = 4, l3[1]>>2, l3[1]&3
-		if !gotIP4 {
-			if len(l3) < 20 {
-				p.Truncated = true
-			}
-			// What a filter could still read of a cut header.
-			if len(l3) >= 16 {
-				p.Src = netip.AddrFrom4([4]byte(l3[12:16]))
-			}
-			if len(l3) >= 20 {
-				p.Dst = netip.AddrFrom4([4]byte(l3[16:20]))
-			}
-			return true
-		}
-		p.Addrs = true
-		p.Src, _ = netip.AddrFromSlice(d.ip4.SrcIP)
-		p.Dst, _ = netip.AddrFromSlice(d.ip4.DstIP)
-		p.Proto = uint8(d.ip4.Protocol)
-		p.Fragment = d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0
-		if d.ip4.FragOffset == 0 {
-			p.setPorts(l3[d.ip4.IHL*4:])
-		}
-	case layers.LayerTypeIPv6:
-		if len(l3) < 2 {
-			return false
-		}
-		tc := binary.BigEndian.Uint16(l3) >> 4
-		p.Family, p.DSCP, p.ECN = 6, uint8(tc>>2)&0x3f, uint8(tc&3)
-		if !gotIP6 {
-			if len(l3) < 40 {
-				p.Truncated = true
-			}
-			if len(l3) >= 24 {
-				p.Src = netip.AddrFrom16([16]byte(l3[8:24]))
-			}
-			if len(l3) >= 40 {
-				p.Dst = netip.AddrFrom16([16]byte(l3[24:40]))
-			}
-			return true
-		}
-		p.Addrs = true
-		p.Src = netip.AddrFrom16([16]byte(d.ip6.SrcIP))
-		p.Dst = netip.AddrFrom16([16]byte(d.ip6.DstIP))
-		// The protocol in the fixed header, as filters read it.
-		p.Proto = l3[6]
-		p.setPorts(l3[40:])
+		et = be16(data[off+2:])
+		off += 4
+		p.Tags++
+	}
+	var ver uint8
+	switch et {
+	case etIPv4:
+		ver = 4
+	case etIPv6:
+		ver = 6
 	default:
 		return false
+	}
+	b := data[off:]
+	if len(b) < 2 {
+		// Not even the TOS byte: nothing to count.
+		return false
+	}
+	if why := decodeIP(b, wire-off, ver, &p.Layer); why != "" {
+		p.Layer = Layer{}
+		p.Malformed = why
+		return true
+	}
+	if p.Addrs && !p.LaterFragment && isTunnel(p.Proto) {
+		d.decodeTunnel(b, wire-off, p)
 	}
 	return true
 }
 
-func (p *Packet) setPorts(l4 []byte) {
+func isTunnel(proto uint8) bool { return proto == 4 || proto == 41 || proto == 47 }
+
+// decodeTunnel decodes the inner header of an IPIP, IPv6-in-IP or GRE
+// packet into p.Inner. An inner header that is cut or malformed leaves
+// Inner empty: the outer header alone is what the network delivered.
+func (d *Decoder) decodeTunnel(b []byte, wire int, p *Packet) {
+	hl := p.l4
+	if hl > len(b) {
+		return
+	}
+	in, inWire := b[hl:], wire-hl
+	var ver uint8
 	switch p.Proto {
+	case 4:
+		ver = 4
+	case 41:
+		ver = 6
+	case 47:
+		// GRE (RFC 2784/2890): flags and version, protocol, then the
+		// optional checksum, key and sequence words.
+		if len(in) < 4 || in[0]&0x07 != 0 || in[1]&0x07 != 0 {
+			return
+		}
+		n := 4
+		for _, bit := range []byte{0x80, 0x20, 0x10} {
+			if in[0]&bit != 0 {
+				n += 4
+			}
+		}
+		switch be16(in[2:]) {
+		case etIPv4:
+			ver = 4
+		case etIPv6:
+			ver = 6
+		default:
+			return
+		}
+		if len(in) < n {
+			return
+		}
+		in, inWire = in[n:], inWire-n
+	}
+	if len(in) < 2 {
+		return
+	}
+	var l Layer
+	if decodeIP(in, inWire, ver, &l) != "" {
+		return
+	}
+	p.Tunnel, p.Inner = p.Proto, l
+}
+
+// decodeIP decodes the IP header at the start of b (at least 2 bytes),
+// wire bytes long on the wire, whose link layer announced version ver. It
+// returns why the header is malformed, or "".
+func decodeIP(b []byte, wire int, ver uint8, l *Layer) string {
+	if b[0]>>4 != ver {
+		return MalformedVersion
+	}
+	if ver == 4 {
+		return decodeIPv4(b, wire, l)
+	}
+	return decodeIPv6(b, wire, l)
+}
+
+func decodeIPv4(b []byte, wire int, l *Layer) string {
+	if wire < 20 {
+		return MalformedRunt
+	}
+	hl := int(b[0]&0x0f) * 4
+	if hl < 20 {
+		return MalformedIHL
+	}
+	l.Family, l.DSCP, l.ECN = 4, b[1]>>2, b[1]&3
+	if len(b) < 20 {
+		// What a filter could still read of a cut header.
+		l.Truncated = true
+		if len(b) >= 16 {
+			l.Src = netip.AddrFrom4([4]byte(b[12:16]))
+		}
+		return ""
+	}
+	l.Src = netip.AddrFrom4([4]byte(b[12:16]))
+	l.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+	if len(b) < hl {
+		l.Truncated = true
+		return ""
+	}
+	l.Addrs = true
+	l.Proto = b[9]
+	fo := be16(b[6:])
+	l.Fragment = fo&0x3fff != 0
+	l.LaterFragment = fo&0x1fff != 0
+	l.l4 = hl
+	if !l.LaterFragment {
+		l.setPorts(b[hl:])
+	}
+	return ""
+}
+
+func decodeIPv6(b []byte, wire int, l *Layer) string {
+	if wire < 40 {
+		return MalformedRunt
+	}
+	tc := be16(b) >> 4
+	l.Family, l.DSCP, l.ECN = 6, uint8(tc>>2)&0x3f, uint8(tc&3)
+	if len(b) < 40 {
+		l.Truncated = true
+		if len(b) >= 24 {
+			l.Src = netip.AddrFrom16([16]byte(b[8:24]))
+		}
+		return ""
+	}
+	l.Src = netip.AddrFrom16([16]byte(b[8:24]))
+	l.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+	l.Addrs = true
+	// The chain ends where the payload length says (Ethernet may pad
+	// short frames); 0 is a jumbogram, bounded by the frame.
+	end := wire
+	if pl := int(be16(b[4:])); pl != 0 && 40+pl < end {
+		end = 40 + pl
+	}
+	o, next := 40, b[6]
+	for {
+		switch next {
+		case 0, 43, 60, 44, 51: // hop-by-hop, routing, destination options, fragment, AH
+		default: // the upper layer, ESP (50) or No Next Header (59)
+			l.Proto, l.l4 = next, o
+			if o > end {
+				return MalformedExtCut
+			}
+			if o <= len(b) {
+				l.setPorts(b[o:])
+			} else {
+				l.Truncated = true
+			}
+			return ""
+		}
+		if l.Ext == MaxExtHeaders {
+			return MalformedExtLong
+		}
+		if o+8 > end {
+			return MalformedExtCut
+		}
+		if o+8 > len(b) {
+			// Cut by the snap length: the DSCP and addresses stand.
+			l.Truncated = true
+			return ""
+		}
+		h := b[o:]
+		l.Ext++
+		switch next {
+		case 44:
+			l.Fragment = true
+			if be16(h[2:])>>3 != 0 {
+				l.LaterFragment = true
+				l.Proto = h[0]
+				return ""
+			}
+			o += 8
+		case 51:
+			o += (int(h[1]) + 2) * 4
+		default:
+			o += (int(h[1]) + 1) * 8
+		}
+		next = h[0]
+	}
+}
+
+func (l *Layer) setPorts(l4 []byte) {
+	switch l.Proto {
 	case protoTCP, protoUDP, protoSCTP:
 	default:
 		return
 	}
 	if len(l4) < 4 {
-		p.Truncated = true
+		l.Truncated = true
 		if len(l4) >= 2 {
-			p.SrcPortOnly = true
-			p.SrcPort = binary.BigEndian.Uint16(l4)
+			l.SrcPortOnly = true
+			l.SrcPort = be16(l4)
 		}
 		return
 	}
-	p.Ports = true
-	p.SrcPort = binary.BigEndian.Uint16(l4)
-	p.DstPort = binary.BigEndian.Uint16(l4[2:])
-}
-
-func tcpFlags(t *layers.TCP) uint8 {
-	var f uint8
-	for i, set := range []bool{t.FIN, t.SYN, t.RST, t.PSH, t.ACK, t.URG} {
-		if set {
-			f |= 1 << i
+	l.Ports = true
+	l.SrcPort = be16(l4)
+	l.DstPort = be16(l4[2:])
+	if l.Proto == protoTCP {
+		if len(l4) >= 20 {
+			l.TCP = true
+			l.TCPFlags = l4[13] & 0x3f
+		} else {
+			l.Truncated = true
 		}
 	}
-	return f
 }
 
 // String formats p as one line, like tcpdump -n with the TOS/DSCP shown.
 func (p *Packet) String() string {
 	var b strings.Builder
 	b.WriteString(p.Time.Format("15:04:05.000000"))
+	if p.Malformed != "" {
+		fmt.Fprintf(&b, " malformed IP (%s), length %d", p.Malformed, p.Length)
+		return b.String()
+	}
 	if p.Family == 0 {
 		fmt.Fprintf(&b, " non-IP, length %d", p.Length)
 		return b.String()
 	}
-	if p.Family == 4 {
+	p.Layer.format(&b, p.Tags)
+	if p.Tunnel != 0 {
+		b.WriteString(" | inner")
+		p.Inner.format(&b, 0)
+	}
+	fmt.Fprintf(&b, ", length %d", p.Length)
+	return b.String()
+}
+
+func (l *Layer) format(b *strings.Builder, tags int) {
+	if l.Family == 4 {
 		b.WriteString(" IP")
 	} else {
 		b.WriteString(" IP6")
 	}
-	tos := p.DSCP<<2 | p.ECN
-	if p.Family == 4 {
-		fmt.Fprintf(&b, " (tos 0x%x", tos)
+	tos := l.DSCP<<2 | l.ECN
+	if l.Family == 4 {
+		fmt.Fprintf(b, " (tos 0x%x", tos)
 	} else {
-		fmt.Fprintf(&b, " (class 0x%x", tos)
+		fmt.Fprintf(b, " (class 0x%x", tos)
 	}
-	fmt.Fprintf(&b, ", DSCP %d", p.DSCP)
-	if p.Tags > 0 {
-		fmt.Fprintf(&b, ", %d VLAN tag(s)", p.Tags)
+	fmt.Fprintf(b, ", DSCP %d", l.DSCP)
+	if tags > 0 {
+		fmt.Fprintf(b, ", %d VLAN tag(s)", tags)
 	}
 	b.WriteString(")")
-	if !p.Addrs {
-		fmt.Fprintf(&b, " [truncated IP header], length %d", p.Length)
-		return b.String()
+	if !l.Addrs {
+		b.WriteString(" [truncated IP header]")
+		return
 	}
-	if p.Ports {
-		fmt.Fprintf(&b, " %s > %s:", addrPort(p.Src, p.SrcPort), addrPort(p.Dst, p.DstPort))
+	if l.Ports {
+		fmt.Fprintf(b, " %s > %s:", addrPort(l.Src, l.SrcPort), addrPort(l.Dst, l.DstPort))
 	} else {
-		fmt.Fprintf(&b, " %s > %s:", p.Src, p.Dst)
+		fmt.Fprintf(b, " %s > %s:", l.Src, l.Dst)
 	}
-	switch p.Proto {
+	switch l.Proto {
 	case protoTCP:
 		b.WriteString(" tcp")
-		if p.TCP {
-			fmt.Fprintf(&b, " Flags [%s]", flagString(p.TCPFlags))
+		if l.TCP {
+			fmt.Fprintf(b, " Flags [%s]", flagString(l.TCPFlags))
 		}
 	case protoUDP:
 		b.WriteString(" UDP")
@@ -278,17 +452,24 @@ func (p *Packet) String() string {
 		b.WriteString(" ICMP")
 	case 58:
 		b.WriteString(" ICMP6")
+	case 4:
+		b.WriteString(" IPIP")
+	case 41:
+		b.WriteString(" IP6-in-IP")
+	case 47:
+		b.WriteString(" GRE")
 	default:
-		fmt.Fprintf(&b, " proto %d", p.Proto)
+		fmt.Fprintf(b, " proto %d", l.Proto)
 	}
-	if p.Fragment {
+	if l.Ext > 0 {
+		fmt.Fprintf(b, " (%d ext hdr)", l.Ext)
+	}
+	if l.Fragment {
 		b.WriteString(" (fragment)")
 	}
-	if p.Truncated {
+	if l.Truncated {
 		b.WriteString(" [truncated]")
 	}
-	fmt.Fprintf(&b, ", length %d", p.Length)
-	return b.String()
 }
 
 func addrPort(a netip.Addr, port uint16) string {

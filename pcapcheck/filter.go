@@ -20,6 +20,7 @@ const (
 	etherTypeIPv6   = 0x86dd
 	etherTypeVLAN   = 0x8100 // 802.1Q
 	etherTypeQinQ   = 0x88a8 // 802.1ad
+	etherTypeQinQ1  = 0x9100 // QinQ before 802.1ad
 	maxVLANTags     = 2
 
 	// A BPF program returns how many bytes of the packet to keep.
@@ -132,9 +133,12 @@ func (s FilterSpec) Accepts(p *Packet) bool {
 		return true
 	}
 	for _, m := range s.Matches {
-		a, port, ok := p.Dst, p.DstPort, p.Ports
+		// The program reads IPv6 ports right behind the fixed header only,
+		// as tcpdump's "port" does.
+		direct := p.Family == 4 || p.Ext == 0
+		a, port, ok := p.Dst, p.DstPort, p.Ports && direct
 		if m.Src {
-			a, port, ok = p.Src, p.SrcPort, p.Ports || p.SrcPortOnly
+			a, port, ok = p.Src, p.SrcPort, (p.Ports || p.SrcPortOnly) && direct
 		}
 		if m.Addr.IsValid() && m.Addr != a {
 			continue
@@ -204,6 +208,7 @@ func Filter(spec FilterSpec) ([]bpf.RawInstruction, error) {
 		if tags < maxVLANTags {
 			p.jeq(etherTypeVLAN, next)
 			p.jeq(etherTypeQinQ, next)
+			p.jeq(etherTypeQinQ1, next)
 		}
 		p.jump("reject")
 		p.label(v4)

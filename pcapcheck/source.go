@@ -2,7 +2,6 @@ package pcapcheck
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,19 +29,18 @@ type Source interface {
 // arrived within its poll interval.
 var ErrNoPacket = errors.New("no packet within the poll interval")
 
-type zeroCopyReader interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-	LinkType() layers.LinkType
+// MultiLink is a Source whose packets come from several interfaces, each
+// with its own link type (a pcapng file): CaptureInfo.InterfaceIndex
+// names the interface.
+type MultiLink interface {
+	Interfaces() []Interface
 }
 
 // FileSource reads a pcap or pcapng file.
 type FileSource struct {
-	f    *os.File
-	r    zeroCopyReader
-	name string
+	f *os.File
+	r *fileReader
 }
-
-var pcapngMagic = []byte{0x0a, 0x0d, 0x0d, 0x0a}
 
 // OpenFile opens a capture file, pcap or pcapng (told apart by content).
 func OpenFile(name string) (*FileSource, error) {
@@ -50,48 +48,35 @@ func OpenFile(name string) (*FileSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the capture: %w", err)
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	head, err := br.Peek(4)
+	r, err := newFileReader(bufio.NewReaderSize(f, 1<<20), name)
 	if err != nil {
 		f.Close()
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s is not a pcap or pcapng file: it is shorter than a file header", name)
-		}
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+		return nil, err
 	}
-	s := &FileSource{f: f, name: name}
-	if bytes.Equal(head, pcapngMagic) {
-		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: not a readable pcapng file: %w", name, err)
-		}
-		s.r = r
-	} else {
-		r, err := pcapgo.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: not a pcap or pcapng file: %w", name, err)
-		}
-		s.r = r
-	}
-	return s, nil
+	return &FileSource{f: f, r: r}, nil
 }
 
-// ReadPacket implements Source.
+// ReadPacket implements Source. A damaged file ends with a *DamageError.
 func (s *FileSource) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
-	data, ci, err := s.r.ZeroCopyReadPacketData()
-	if err != nil && !errors.Is(err, io.EOF) {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, ci, fmt.Errorf("%s: the file ends in the middle of a packet (cut short?): %w", s.name, err)
-		}
-		return nil, ci, fmt.Errorf("reading %s: %w", s.name, err)
-	}
-	return data, ci, err
+	return s.r.next()
 }
 
-// LinkType implements Source.
-func (s *FileSource) LinkType() layers.LinkType { return s.r.LinkType() }
+// LinkType implements Source: the first interface's (pcapng files may
+// have more, see Interfaces).
+func (s *FileSource) LinkType() layers.LinkType {
+	if len(s.r.ifaces) == 0 && s.r.ng {
+		// The interfaces of a pcapng file are described in blocks
+		// after the section header: read up to the first one.
+		s.r.peekInterfaces()
+	}
+	if len(s.r.ifaces) == 0 {
+		return layers.LinkTypeEthernet
+	}
+	return s.r.ifaces[0].LinkType
+}
+
+// Interfaces implements MultiLink: the interfaces described so far.
+func (s *FileSource) Interfaces() []Interface { return s.r.ifaces }
 
 // Close implements Source.
 func (s *FileSource) Close() error { return s.f.Close() }
@@ -179,17 +164,82 @@ type RunOptions struct {
 type RunStats struct {
 	Read     uint64 // frames read from the source
 	Selected uint64 // frames the filter selected
+	// PerInterface counts the frames read per capture interface (one for
+	// a pcap file or a live capture).
+	PerInterface []InterfaceStats
+	// Damage, when set, says where a capture file stopped being readable:
+	// the figures are those of the packets before it.
+	Damage *DamageError
+	// NotWritten counts packets Write could not take: their link type is
+	// not the written file's.
+	NotWritten uint64
+}
+
+// InterfaceStats are the frames read from one capture interface.
+type InterfaceStats struct {
+	Index    int    `json:"index"`
+	Name     string `json:"name"`
+	LinkType string `json:"link_type"`
+	Read     uint64 `json:"read"`
+	// Unsupported: the link type is one verify does not decode, so its
+	// frames were read but not looked at.
+	Unsupported bool `json:"unsupported"`
+}
+
+// LinkName names a link type as tcpdump does.
+func LinkName(l layers.LinkType) string {
+	switch l {
+	case layers.LinkTypeEthernet:
+		return "EN10MB"
+	case layers.LinkTypeLinuxSLL:
+		return "LINUX_SLL"
+	case LinkTypeLinuxSLL2:
+		return "LINUX_SLL2"
+	case layers.LinkTypeRaw, 12, 14:
+		return "RAW"
+	case layers.LinkTypeIPv4:
+		return "IPV4"
+	case layers.LinkTypeIPv6:
+		return "IPV6"
+	}
+	return fmt.Sprintf("linktype %d", int(l))
 }
 
 // Run reads src until it ends (io.EOF), ctx is done, or Count packets were
 // selected, feeding the selected packets to an. Stopping through ctx is
-// not an error: the caller reports what was seen so far.
+// not an error: the caller reports what was seen so far. A damaged file is
+// not an error either: Run stops there and sets RunStats.Damage.
 func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStats, error) {
 	var st RunStats
-	dec, err := NewDecoder(src.LinkType())
-	if err != nil {
-		return st, err
+	first := src.LinkType()
+	ml, multi := src.(MultiLink)
+	if !multi || len(ml.Interfaces()) <= 1 {
+		// One link type for the whole source: refuse it up front.
+		if _, err := NewDecoder(first); err != nil {
+			return st, err
+		}
 	}
+	var decs []*Decoder
+	var writeLink layers.LinkType = first
+	decoder := func(i int) *Decoder {
+		for len(decs) <= i {
+			link := first
+			if multi {
+				if ifs := ml.Interfaces(); len(decs) < len(ifs) {
+					link = ifs[len(decs)].LinkType
+				}
+			}
+			d, err := NewDecoder(link)
+			is := InterfaceStats{Index: len(decs), LinkType: LinkName(link), Unsupported: err != nil}
+			if multi && len(decs) < len(ml.Interfaces()) {
+				is.Name = ml.Interfaces()[len(decs)].Name
+			}
+			st.PerInterface = append(st.PerInterface, is)
+			decs = append(decs, d)
+		}
+		return decs[i]
+	}
+	decoder(0)
 	var p Packet
 	done := ctx.Done()
 	for {
@@ -206,13 +256,26 @@ func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStat
 			if errors.Is(err, ErrNoPacket) {
 				continue
 			}
+			var de *DamageError
+			if errors.As(err, &de) {
+				st.Damage = de
+				return st, nil
+			}
 			return st, err
 		}
 		st.Read++
-		if !dec.Decode(data, ci, &p) {
+		ifi := ci.InterfaceIndex
+		if ifi < 0 || ifi > 1<<16 {
+			ifi = 0
+		}
+		dec := decoder(ifi)
+		st.PerInterface[ifi].Read++
+		if dec == nil || !dec.Decode(data, ci, &p) {
+			an.packets++
 			continue
 		}
-		if opt.Filter != nil && !opt.Filter.Accepts(&p) {
+		if opt.Filter != nil && p.Malformed == "" && !opt.Filter.Accepts(&p) {
+			an.packets++
 			continue
 		}
 		st.Selected++
@@ -221,7 +284,9 @@ func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStat
 			opt.OnPacket(&p, c)
 		}
 		if opt.Write != nil {
-			if err := opt.Write.Write(ci, data); err != nil {
+			if dec.link != writeLink {
+				st.NotWritten++
+			} else if err := opt.Write.Write(ci, data); err != nil {
 				return st, err
 			}
 		}

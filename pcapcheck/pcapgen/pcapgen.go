@@ -38,6 +38,36 @@ type Packet struct {
 	IPv4Options int
 	// EtherType, when non-zero, replaces the IP EtherType (e.g. 0x0806).
 	EtherType uint16
+	// Ext are IPv6 extension headers put between the fixed header and
+	// the upper layer, in order.
+	Ext []Ext
+	// Version, when non-zero, is written into the version nibble instead
+	// of the family's (a malformed packet).
+	Version uint8
+	// Outer, when set, wraps the IP packet in a tunnel header.
+	Outer *Outer
+
+	raw []byte // the payload of a tunnel's outer header
+}
+
+// Ext is one IPv6 extension header: hop-by-hop (0), routing (43),
+// destination options (60), AH (51) or fragment (44).
+type Ext struct {
+	Type uint8
+	// Len is the header's length in bytes (a multiple of 8, 4 for AH; 0
+	// gives the smallest).
+	Len int
+	// FragOffset (in 8-byte units) and MoreFrags for a fragment header.
+	FragOffset uint16
+	MoreFrags  bool
+}
+
+// Outer is a tunnel header: IPIP or IPv6-in-IP (chosen by the inner
+// family), or GRE.
+type Outer struct {
+	Src, Dst netip.Addr
+	DSCP     uint8
+	GRE      bool
 }
 
 // TCP flags.
@@ -62,13 +92,52 @@ func (p Packet) Bytes() []byte {
 		b = binary.BigEndian.AppendUint16(b, p.EtherType)
 		return append(b, make([]byte, 28)...)
 	}
+	// The EtherType follows the family of the addresses, whatever the
+	// version nibble says.
+	et := uint16(0x0800)
+	if p.Outer != nil && p.Outer.Src.Is6() || p.Outer == nil && p.Src.Is6() {
+		et = 0x86dd
+	}
+	b = binary.BigEndian.AppendUint16(b, et)
+	return append(b, p.IP()...)
+}
+
+// IP returns the IP packet alone (what a raw-IP capture holds).
+func (p Packet) IP() []byte {
+	inner := p.ip()
+	if p.Outer == nil {
+		return inner
+	}
+	o := p.Outer
+	proto := uint8(4)
+	if p.Src.Is6() {
+		proto = 41
+	}
+	if o.GRE {
+		et := uint16(0x0800)
+		if p.Src.Is6() {
+			et = 0x86dd
+		}
+		inner = append(binary.BigEndian.AppendUint16([]byte{0, 0}, et), inner...)
+		proto = 47
+	}
+	return Packet{Src: o.Src, Dst: o.Dst, DSCP: o.DSCP, Proto: proto, raw: inner}.ip()
+}
+
+func (p Packet) ip() []byte {
+	var b []byte
 	l4 := p.l4()
+	if p.raw != nil {
+		l4 = p.raw
+	}
 	if p.Src.Is4() {
-		b = binary.BigEndian.AppendUint16(b, 0x0800)
 		ihl := 5 + p.IPv4Options
 		total := ihl*4 + len(l4)
 		ip := make([]byte, ihl*4)
 		ip[0] = 0x40 | byte(ihl)
+		if p.Version != 0 {
+			ip[0] = p.Version<<4 | byte(ihl)
+		}
 		ip[1] = p.DSCP<<2 | p.ECN&3
 		binary.BigEndian.PutUint16(ip[2:], uint16(total))
 		binary.BigEndian.PutUint16(ip[4:], 0x1234)
@@ -88,24 +157,70 @@ func (p Packet) Bytes() []byte {
 		binary.BigEndian.PutUint16(ip[10:], checksum(ip))
 		b = append(b, ip...)
 	} else {
-		b = binary.BigEndian.AppendUint16(b, 0x86dd)
 		ip := make([]byte, 40)
 		tc := uint32(p.DSCP)<<2 | uint32(p.ECN&3)
-		binary.BigEndian.PutUint32(ip, 6<<28|tc<<20|0x12345)
-		binary.BigEndian.PutUint16(ip[4:], uint16(len(l4)))
+		ver := uint32(6)
+		if p.Version != 0 {
+			ver = uint32(p.Version)
+		}
+		binary.BigEndian.PutUint32(ip, ver<<28|tc<<20|0x12345)
 		ip[6] = p.Proto
 		ip[7] = 64
 		s, d := p.Src.As16(), p.Dst.As16()
 		copy(ip[8:], s[:])
 		copy(ip[24:], d[:])
+		var ext []byte
+		for i, e := range p.Ext {
+			next := p.Proto
+			if i+1 < len(p.Ext) {
+				next = p.Ext[i+1].Type
+			}
+			if i == 0 {
+				ip[6] = e.Type
+			}
+			ext = append(ext, e.bytes(next)...)
+		}
+		binary.BigEndian.PutUint16(ip[4:], uint16(len(ext)+len(l4)))
 		b = append(b, ip...)
+		b = append(b, ext...)
 	}
 	return append(b, l4...)
+}
+
+func (e Ext) bytes(next uint8) []byte {
+	switch e.Type {
+	case 44:
+		h := make([]byte, 8)
+		h[0] = next
+		v := e.FragOffset << 3
+		if e.MoreFrags {
+			v |= 1
+		}
+		binary.BigEndian.PutUint16(h[2:], v)
+		binary.BigEndian.PutUint32(h[4:], 0xabcd)
+		return h
+	case 51:
+		n := max(e.Len, 12)
+		h := make([]byte, n)
+		h[0], h[1] = next, byte(n/4-2)
+		return h
+	}
+	n := max(e.Len, 8)
+	h := make([]byte, n)
+	h[0], h[1] = next, byte(n/8-1)
+	// PadN over the rest, so the options are well formed.
+	h[2], h[3] = 1, byte(n-4)
+	return h
 }
 
 func (p Packet) l4() []byte {
 	if p.FragOffset != 0 {
 		return make([]byte, 8+p.Payload)
+	}
+	for _, e := range p.Ext {
+		if e.Type == 44 && e.FragOffset != 0 {
+			return make([]byte, 8+p.Payload)
+		}
 	}
 	switch p.Proto {
 	case 6:
