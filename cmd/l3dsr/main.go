@@ -15,6 +15,7 @@ const (
 	exitOK      = 0
 	exitRuntime = 1
 	exitUsage   = 2
+	exitPartial = 3 // verify: a damaged capture file, judged up to the damage
 )
 
 // version is set at build time from the VERSION file (see the Makefile).
@@ -40,6 +41,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ue) || !cli.started {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return exitUsage
+	}
+	// A command with a status of its own (verify's "partial").
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
 	}
 	return exitRuntime
 }
