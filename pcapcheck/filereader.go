@@ -57,7 +57,7 @@ type fileReader struct {
 	rec    uint64 // records (pcap) or blocks (pcapng) read
 	big    []byte // for records longer than the buffer
 	// pending is a packet read ahead by peekInterfaces.
-	pending                *pendingPacket
+	pending *pendingPacket
 }
 
 type pendingPacket struct {
