@@ -41,6 +41,7 @@ const verifySnaplen = 65535
 
 type verifyFlags struct {
 	iface, pcap, write, output, role string
+	mode                             string
 	dscp                             string
 	count                            int
 	duration                         time.Duration
@@ -76,8 +77,32 @@ The mapping comes from the module's table; --map DSCP=VIP[@LOCAL] gives it
 instead (to judge a capture file where the module is not loaded, or a real
 server using revision-0 rules, -j DADDR --set-daddr).
 
-Exit status: 0 the verdict is OK, 1 it is not (the reasons are printed) or
-verify could not run, 2 usage error.`,
+With --mode ipip the director sends each request in a tunnel (IPIP,
+IPv6-in-IP or GRE) to the RIP instead of marking it: a request is then a
+tunnel packet whose outer destination is the RIP and whose inner destination
+is the VIP (one of the --map VIPs when --map is given); its reply must leave
+from that VIP, not from the RIP, and not through a tunnel. In --mode dscp
+(the default) the DSCP code is read from the outer header, as tcpdump's
+ip[1] reads it; a tunnel whose inner header carries another code is
+reported with both codes.
+
+IPv6 extension headers (hop-by-hop, routing, fragment, destination options,
+AH; up to 8) are walked to the ports. Packets the network would not deliver
+(an IP version that contradicts the EtherType, a frame shorter than an IP
+header, an extension header chain that is too long or cut) are counted as
+malformed and not judged.
+
+pcap and pcapng files are read, including pcapng files whose interfaces have
+different link types (Ethernet, Linux cooked SLL and SLL2, raw IP): each
+packet is decoded with its interface's link type, and the packets read per
+interface are reported. A damaged file (cut short, or a record longer than
+the snap length) is judged on the packets before the damage, and the report
+ends with where the damage is.
+
+Exit status: 0 the verdict is OK; 1 it is not (the reasons are printed), or
+verify could not run; 2 usage error; 3 the verdict is OK on the packets read,
+but the file is damaged and the packets after the damage were not read
+(partial). A damaged file whose verdict is not OK exits 1.`,
 		Example: `  l3dsr verify --iface eth0 --duration 10s
   l3dsr verify --iface eth0 --dscp 21,22 --count 100 -v
   l3dsr verify --pcap dsr.pcap --map 21=10.80.0.1 -o json
@@ -97,6 +122,7 @@ verify could not run, 2 usage error.`,
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print a tcpdump-like line per packet, with the TOS/DSCP and what it was to the verdict")
 	fl.StringVar(&f.role, "role", "realserver", "where verify runs: realserver or director")
+	fl.StringVar(&f.mode, "mode", "dscp", "how the director reaches the real servers: dscp (marked packets to the RIP) or ipip (a tunnel to the RIP)")
 	fl.StringArrayVar(&f.maps, "map", nil, "DSCP=VIP[@LOCAL]: use this mapping instead of the module's table (repeatable)")
 	fl.StringArrayVar(&f.expects, "expect", nil, "director: VIP[:PORT]=DSCP, the code packets for that service must carry (repeatable; IPv6 as [ADDR]:PORT)")
 	fl.StringArrayVar(&f.ports, "port", nil, "real server: capture replies only from these service ports (default: every port of the VIPs and the interface's addresses)")
@@ -106,6 +132,7 @@ verify could not run, 2 usage error.`,
 // verifyPlan is a checked command line.
 type verifyPlan struct {
 	role     pcapcheck.Role
+	mode     pcapcheck.Mode
 	codes    pcapcheck.DSCPSet
 	mapping  []pcapcheck.MapEntry
 	fromFlag bool
@@ -144,6 +171,14 @@ func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*verifyPlan, error) {
 		p.role = pcapcheck.Director
 	default:
 		return nil, usageErrorf("--role %q is unknown: use realserver or director", f.role)
+	}
+	switch f.mode {
+	case "dscp", "":
+		p.mode = pcapcheck.ModeDSCP
+	case "ipip", "tunnel":
+		p.mode = pcapcheck.ModeIPIP
+	default:
+		return nil, usageErrorf("--mode %q is unknown: use dscp or ipip", f.mode)
 	}
 	for _, s := range f.maps {
 		e, err := parseMapFlag(s)
@@ -194,7 +229,7 @@ func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*verifyPlan, error) {
 	}
 	// Check the mapping and expectations now, so that bad input is a usage
 	// error before anything is opened.
-	if _, err := pcapcheck.NewAnalyzer(pcapcheck.Config{Role: p.role, Codes: p.codes, Mapping: p.mapping, Expect: p.expect}); err != nil {
+	if _, err := pcapcheck.NewAnalyzer(pcapcheck.Config{Role: p.role, Mode: p.mode, Codes: p.codes, Mapping: p.mapping, Expect: p.expect}); err != nil {
 		return nil, &usageError{err}
 	}
 	return p, nil
@@ -358,6 +393,17 @@ func (p *verifyPlan) filterSpec(iface string) (pcapcheck.FilterSpec, error) {
 // verdictError is a verdict that is not OK (exit status 1).
 type verdictError struct{ problems []string }
 
+// partialError is an OK verdict on a damaged file: it covers only the
+// packets before the damage (exit status 3).
+type partialError struct{ damage *pcapcheck.DamageError }
+
+func (e *partialError) Error() string {
+	return "partial verdict: " + e.damage.Error()
+}
+
+// ExitCode tells run the status that says "partial".
+func (e *partialError) ExitCode() int { return exitPartial }
+
 func (e *verdictError) Error() string {
 	if len(e.problems) == 1 {
 		return "L3 DSR verification failed: " + e.problems[0]
@@ -374,7 +420,7 @@ func runVerify(cmd *cobra.Command, f *verifyFlags) error {
 
 	// The mapping: from the flags, or from the module.
 	var table verifyTable
-	if p.role == pcapcheck.RealServer && !p.fromFlag {
+	if p.role == pcapcheck.RealServer && !p.fromFlag && p.mode == pcapcheck.ModeDSCP {
 		t, err := dialVerifyTable()
 		if err != nil {
 			if errors.Is(err, genl.ErrNotLoaded) {
@@ -390,7 +436,7 @@ func runVerify(cmd *cobra.Command, f *verifyFlags) error {
 		p.mapping = fromGenl(entries)
 		table = t
 	}
-	an, err := pcapcheck.NewAnalyzer(pcapcheck.Config{Role: p.role, Codes: p.codes, Mapping: p.mapping, Expect: p.expect})
+	an, err := pcapcheck.NewAnalyzer(pcapcheck.Config{Role: p.role, Mode: p.mode, Codes: p.codes, Mapping: p.mapping, Expect: p.expect})
 	if err != nil {
 		return err
 	}
@@ -478,16 +524,29 @@ func runVerify(cmd *cobra.Command, f *verifyFlags) error {
 	if !rep.OK {
 		return &verdictError{rep.Problems}
 	}
+	if st.Damage != nil {
+		return &partialError{st.Damage}
+	}
 	return nil
 }
 
 type verifyJSON struct {
-	Source   string `json:"source"`
-	Read     uint64 `json:"read"`
-	Selected uint64 `json:"selected"`
-	Drops    uint64 `json:"kernel_drops"`
-	Mapping  string `json:"mapping"`
+	Source     string                     `json:"source"`
+	Read       uint64                     `json:"read"`
+	Selected   uint64                     `json:"selected"`
+	Drops      uint64                     `json:"kernel_drops"`
+	Mapping    string                     `json:"mapping"`
+	Interfaces []pcapcheck.InterfaceStats `json:"interfaces"`
+	// Damage is null for a whole file.
+	Damage *damageJSON `json:"damage"`
 	pcapcheck.Report
+}
+
+type damageJSON struct {
+	Offset int64  `json:"offset"`
+	Record uint64 `json:"record"`
+	Unit   string `json:"unit"`
+	Reason string `json:"reason"`
 }
 
 func printVerify(w io.Writer, format, what string, st pcapcheck.RunStats, drops uint64, p *verifyPlan, r pcapcheck.Report) error {
@@ -499,13 +558,37 @@ func printVerify(w io.Writer, format, what string, st pcapcheck.RunStats, drops 
 		mapping = "none"
 	}
 	if format == "json" {
-		return writeJSON(w, verifyJSON{Source: what, Read: st.Read, Selected: st.Selected, Drops: drops, Mapping: mapping, Report: r})
+		j := verifyJSON{Source: what, Read: st.Read, Selected: st.Selected, Drops: drops, Mapping: mapping, Report: r, Interfaces: st.PerInterface}
+		if j.Interfaces == nil {
+			j.Interfaces = []pcapcheck.InterfaceStats{}
+		}
+		if d := st.Damage; d != nil {
+			j.Damage = &damageJSON{Offset: d.Offset, Record: d.Record, Unit: d.Unit, Reason: d.Reason}
+		}
+		return writeJSON(w, j)
 	}
-	fmt.Fprintf(w, "%s: %s, DSCP %s: %d packets read, %d looked at", what, r.Role, r.Codes, st.Read, st.Selected)
+	mode := ""
+	if p.mode == pcapcheck.ModeIPIP {
+		mode = " (ipip)"
+	}
+	fmt.Fprintf(w, "%s: %s%s, DSCP %s: %s read, %d looked at", what, r.Role, mode, r.Codes, pcapcheck.Plural(st.Read, "packet"), st.Selected)
 	if drops > 0 {
 		fmt.Fprintf(w, ", %d dropped by the kernel", drops)
 	}
 	fmt.Fprintln(w)
+	if len(st.PerInterface) > 1 {
+		for _, i := range st.PerInterface {
+			name := i.Name
+			if name == "" {
+				name = "-"
+			}
+			fmt.Fprintf(w, "  interface %d (%s, %s): %s read", i.Index, name, i.LinkType, pcapcheck.Plural(i.Read, "packet"))
+			if i.Unsupported {
+				fmt.Fprint(w, ", link type not supported: not looked at")
+			}
+			fmt.Fprintln(w)
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	if p.role == pcapcheck.RealServer {
 		fmt.Fprintln(tw, "DSCP\tPACKETS\tFLOWS\tVIP (LOCAL)\tTABLE PACKETS (+RUN)\tREPLIES VIP/RIP/OTHER\tANSWERED\tRESULT")
@@ -543,19 +626,31 @@ func printVerify(w io.Writer, format, what string, st pcapcheck.RunStats, drops 
 		return err
 	}
 	if r.UntrackedFlows > 0 {
-		fmt.Fprintf(w, "note: %d flows beyond the flow limit were counted but their replies not matched\n", r.UntrackedFlows)
+		fmt.Fprintf(w, "note: %s beyond the flow limit were counted but their replies not matched\n", pcapcheck.Plural(r.UntrackedFlows, "flow"))
 	}
-	if r.OK {
-		if p.role == pcapcheck.Director {
-			fmt.Fprintln(w, "verdict: OK: every service's packets leave for the real servers with its DSCP")
-		} else {
-			fmt.Fprintln(w, "verdict: OK: every DSCP code seen is mapped and answered from its VIP")
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if st.NotWritten > 0 {
+		fmt.Fprintf(w, "note: %s of another link type than the first interface's were not written to --write's file\n", pcapcheck.Plural(st.NotWritten, "packet"))
+	}
+	switch {
+	case !r.OK:
+		fmt.Fprintln(w, "verdict: FAILED")
+		for _, pr := range r.Problems {
+			fmt.Fprintf(w, "  - %s\n", pr)
 		}
-		return nil
+	case st.Damage != nil:
+		fmt.Fprintln(w, "verdict: PARTIAL: OK on the packets read, but the file is damaged (see the warning)")
+	case p.role == pcapcheck.Director:
+		fmt.Fprintln(w, "verdict: OK: every service's packets leave for the real servers with its DSCP")
+	case p.mode == pcapcheck.ModeIPIP:
+		fmt.Fprintln(w, "verdict: OK: every tunnel seen is answered from its VIP")
+	default:
+		fmt.Fprintln(w, "verdict: OK: every DSCP code seen is mapped and answered from its VIP")
 	}
-	fmt.Fprintln(w, "verdict: FAILED")
-	for _, pr := range r.Problems {
-		fmt.Fprintf(w, "  - %s\n", pr)
+	if d := st.Damage; d != nil {
+		fmt.Fprintf(w, "warning: %s is damaged at byte %d (%s %d): %s; the report covers the %s before it\n", what, d.Offset, d.Unit, d.Record, d.Reason, pcapcheck.Plural(st.Read, "packet"))
 	}
 	return nil
 }
