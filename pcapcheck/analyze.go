@@ -680,7 +680,7 @@ func (a *Analyzer) Report() Report {
 	}
 	slices.SortFunc(offs, func(x, y [2]uint8) int { return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1])) })
 	for _, k := range offs {
-		r.Notes = append(r.Notes, fmt.Sprintf("%s carry DSCP %d in the inner header but %d in the outer one, which is outside DSCP %s: in --mode dscp the outer code counts (it is what the director set on the wire); judge a tunnel with --mode ipip",
+		r.Notes = append(r.Notes, fmt.Sprintf("%s with DSCP %d in the inner header but %d in the outer one, which is outside DSCP %s: in --mode dscp the outer code counts (it is what the director set on the wire); judge a tunnel with --mode ipip",
 			Plural(a.tunnelsOff[k], "tunnel packet"), k[1], k[0], r.Codes))
 	}
 	switch a.cfg.Role {
@@ -824,7 +824,7 @@ func (a *Analyzer) codeProblems(c uint8, s *codeState, cr *CodeReport) (problems
 			n += x.Packets
 			parts[i] = fmt.Sprintf("DSCP %d (%s)", x.DSCP, Plural(x.Packets, "packet"))
 		}
-		notes = append(notes, fmt.Sprintf("DSCP %d: %s of %d carry another code in the inner header: %s; the outer code is the one counted", c, Plural(n, "tunnel packet"), s.tunnels, strings.Join(parts, ", ")))
+		notes = append(notes, fmt.Sprintf("DSCP %d: %s of %d with another code in the inner header: %s; the outer code is the one counted", c, Plural(n, "tunnel packet"), s.tunnels, strings.Join(parts, ", ")))
 	}
 	return problems, notes
 }
