@@ -12,8 +12,6 @@ GO      ?= $(shell command -v go || echo /usr/local/go/bin/go)
 KVERS    = $(shell $(TOP)/scripts/kernels.sh)
 XTLIBDIR = $(shell pkg-config --variable=xtlibdir xtables 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/xtables)
 
-KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/Kbuild kmod/uapi/linux/netfilter/*.h)
-KMOD_SRCS := $(filter-out kmod/libxt_%,$(KMOD_SRCS))
 
 .PHONY: build deps deps-build test-deps kmod libxt go testtools unit vmtest test demo checkpatch clean
 
@@ -36,7 +34,7 @@ kmod: deps-build
 	@test -n "$(KVERS)" || { echo "kmod: scripts/kernels.sh named no kernel (its error is above)"; exit 1; }
 	@for k in $(KVERS); do \
 		out=$(BUILD)/kmod/$$k; rm -rf $$out; mkdir -p $$out; \
-		cp -r kmod/Kbuild kmod/*.c kmod/*.h kmod/uapi VERSION $$out/; rm -f $$out/libxt_*; \
+		cp -r kmod/Kbuild kmod/*.c kmod/*.h kmod/uapi VERSION $$out/; \
 		echo "  KMOD    $$k"; \
 		if ! make -s -C /lib/modules/$$k/build M=$$out W=1 \
 			L3DSR_VERSION=$(VERSION) modules > $$out/build.log 2>&1; then \
@@ -52,7 +50,7 @@ kmod: deps-build
 
 libxt: deps-build $(BUILD)/libxt/libxt_DADDR.so
 
-$(BUILD)/libxt/libxt_DADDR.so: kmod/libxt_DADDR.c kmod/uapi/linux/netfilter/xt_DADDR.h
+$(BUILD)/libxt/libxt_DADDR.so: xtables/libxt_DADDR.c kmod/uapi/linux/netfilter/xt_DADDR.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -fPIC -shared -Ikmod/uapi \
 		$$(pkg-config --cflags xtables) -o $@ $< $$(pkg-config --libs xtables)
@@ -110,8 +108,8 @@ bench-smoke: kmod libxt go testtools
 	$(TOP)/tests/bench/run.sh --smoke
 
 # checkpatch.pl ships in the linux-source tarball, not in the headers. Kernel C
-# only: libxt_DADDR.c is userspace (libxtables) code.
-KERNEL_C = $(filter-out kmod/libxt_%,$(wildcard kmod/*.c kmod/*.h kmod/test/*.c kmod/test/*.h)) \
+# only: xtables/libxt_DADDR.c is userspace (libxtables) code.
+KERNEL_C = $(wildcard kmod/*.c kmod/*.h kmod/test/*.c kmod/test/*.h) \
 	   $(wildcard kmod/uapi/linux/netfilter/*.h kmod/uapi/linux/*.h)
 checkpatch:
 	$(TOP)/scripts/checkpatch.sh $(KERNEL_C)
@@ -135,7 +133,7 @@ export SOURCE_DATE_EPOCH ?= $(shell git -C $(TOP) log -1 --format=%ct 2>/dev/nul
 packages: go libxt
 	rm -rf $(PKGDIR); mkdir -p $(PKGSTAGE)/scripts $(PKGSTAGE)/l3dsr/usr/bin $(PKGSTAGE)/l3dsr/xtables
 	src=$(PKGSTAGE)/dkms/usr/src/l3dsr-$(VERSION); mkdir -p $$src; \
-		cp -r kmod/Kbuild kmod/*.c kmod/*.h kmod/uapi VERSION $$src/; rm -f $$src/libxt_*; \
+		cp -r kmod/Kbuild kmod/*.c kmod/*.h kmod/uapi VERSION $$src/; \
 		sed 's/@VERSION@/$(VERSION)/g' dkms/dkms.conf > $$src/dkms.conf; \
 		chmod -R u=rwX,go=rX $(PKGSTAGE)/dkms
 	for s in packaging/scripts/*.sh; do \

@@ -17,7 +17,7 @@
 #include <linux/icmpv6.h>
 #include <net/checksum.h>
 
-#include "daddr.h"
+#include "daddr_rewrite.h"
 
 int daddr_l4_csum_offset(u8 proto, bool ipv6)
 {

@@ -13,7 +13,7 @@
 #include <net/checksum.h>
 
 #include "compat.h"
-#include "daddr.h"
+#include "daddr_rewrite.h"
 
 int daddr_rewrite_ipv4(struct sk_buff *skb, __be32 daddr)
 {

@@ -10,7 +10,7 @@
 #include <net/ipv6.h>
 
 #include "compat.h"
-#include "daddr.h"
+#include "daddr_rewrite.h"
 
 struct daddr_l4 {
 	unsigned int off;	/* from skb->data */

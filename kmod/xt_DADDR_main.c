@@ -23,7 +23,7 @@
 #include <linux/netfilter/xt_DADDR.h>
 
 #include "compat.h"
-#include "daddr.h"
+#include "daddr_rewrite.h"
 #include "daddr_genl.h"
 #include "daddr_table.h"
 
@@ -111,8 +111,8 @@ static int daddr_tg_check(const struct xt_tgchk_param *par)
  * namespace, keyed by its DSCP and destination (the local address);
  * without XT_DADDR_F_MAP it is revision 0's fixed VIP.
  */
-static unsigned int daddr_tg4_map(struct sk_buff *skb,
-				  const struct xt_action_param *par)
+static unsigned int daddr_tg4_v1(struct sk_buff *skb,
+				 const struct xt_action_param *par)
 {
 	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
 	struct daddr_net *dn = daddr_net(xt_net(par));
@@ -136,8 +136,8 @@ static unsigned int daddr_tg4_map(struct sk_buff *skb,
 	return XT_CONTINUE;
 }
 
-static unsigned int daddr_tg6_map(struct sk_buff *skb,
-				  const struct xt_action_param *par)
+static unsigned int daddr_tg6_v1(struct sk_buff *skb,
+				 const struct xt_action_param *par)
 {
 	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
 	struct daddr_net *dn = daddr_net(xt_net(par));
@@ -224,7 +224,7 @@ static struct xt_target daddr_tg_reg[] __read_mostly = {
 		.family		= NFPROTO_IPV4,
 		.hooks		= (1 << NF_INET_PRE_ROUTING) |
 				  (1 << NF_INET_LOCAL_IN),
-		.target		= daddr_tg4_map,
+		.target		= daddr_tg4_v1,
 		.targetsize	= sizeof(struct xt_daddr_tginfo_v1),
 		.checkentry	= daddr_tg_check_v1,
 		.me		= THIS_MODULE,
@@ -236,7 +236,7 @@ static struct xt_target daddr_tg_reg[] __read_mostly = {
 		.family		= NFPROTO_IPV6,
 		.hooks		= (1 << NF_INET_PRE_ROUTING) |
 				  (1 << NF_INET_LOCAL_IN),
-		.target		= daddr_tg6_map,
+		.target		= daddr_tg6_v1,
 		.targetsize	= sizeof(struct xt_daddr_tginfo_v1),
 		.checkentry	= daddr_tg_check_v1,
 		.me		= THIS_MODULE,

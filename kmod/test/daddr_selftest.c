@@ -48,7 +48,7 @@
 #include <net/ip.h>
 #include <net/ipv6.h>
 
-#include "../daddr.h"
+#include "../daddr_rewrite.h"
 
 /* Flags of a case: IPv6 extension headers, in RFC 8200 order, or IPv4
  * options; and the way the packet is cut.

@@ -3,8 +3,8 @@
  * The destination rewrite shared by every DADDR revision. Callers hold an
  * skb whose data starts at the network header, as in PREROUTING and INPUT.
  */
-#ifndef _L3DSR_DADDR_H
-#define _L3DSR_DADDR_H
+#ifndef _L3DSR_DADDR_REWRITE_H
+#define _L3DSR_DADDR_REWRITE_H
 
 #include <linux/skbuff.h>
 #include <linux/in6.h>
@@ -37,4 +37,4 @@ void daddr_l4_csum_replace16(struct sk_buff *skb, u8 proto, __sum16 *check,
 void daddr_csum_complete_replace16(struct sk_buff *skb, const __be32 *from,
 				   const __be32 *to);
 
-#endif /* _L3DSR_DADDR_H */
+#endif /* _L3DSR_DADDR_REWRITE_H */
