@@ -8,6 +8,8 @@ import (
 	"io/fs"
 
 	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/realserver"
+	"github.com/l3dsr/l3dsr/xtrule"
 	"github.com/spf13/cobra"
 )
 
@@ -68,44 +70,92 @@ func loadConfig(file string) (*config.File, error) {
 }
 
 // plan reads the running state of the sections the file has and lists the
-// changes; close releases what it opened.
-func plan(ctx context.Context, f *config.File) (p config.Plan, closeFn func(), err error) {
+// changes; the func it returns releases what it opened. On an error
+// everything opened is released already, and no plan is returned: a plan
+// made without the running state would be wrong.
+func plan(ctx context.Context, f *config.File) (config.Plan, func(), error) {
+	var p config.Plan
 	var closers []func()
-	closeFn = func() {
+	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
 	}
-	defer func() {
-		if err != nil {
-			closeFn()
-		}
-	}()
+	fail := func(err error) (config.Plan, func(), error) {
+		closeAll()
+		return config.Plan{}, nil, hostError(err)
+	}
 	if rs := f.RealServer; rs != nil {
 		m, err := openRealServer()
 		if err != nil {
-			return p, nil, fmt.Errorf("real server: %w", err)
+			return fail(fmt.Errorf("real server: %w", err))
 		}
 		closers = append(closers, func() { m.Close() })
 		rep, err := m.Show(ctx, rs.IPTables)
 		if err != nil {
-			return p, nil, fmt.Errorf("reading the real server's VIPs: %w", err)
+			return fail(fmt.Errorf("reading the real server's VIPs: %w", err))
+		}
+		want := make([]realserver.Config, 0, len(rs.VIPs))
+		for _, v := range rs.VIPs {
+			want = append(want, v.Config)
+		}
+		if err := realServerPieces(ctx, rs.IPTables, want, true); err != nil {
+			return fail(err)
 		}
 		p.Steps = append(p.Steps, config.PlanRealServer(ctx, rs, rep.VIPs, m)...)
 	}
 	if d := f.Director; d != nil {
 		api, dclose, err := openDirector()
 		if err != nil {
-			return p, nil, fmt.Errorf("director: %w", err)
+			return fail(fmt.Errorf("director: %w", err))
 		}
 		closers = append(closers, func() { dclose() })
 		st, err := api.Show()
 		if err != nil {
-			return p, nil, fmt.Errorf("reading the director's services: %w", err)
+			return fail(fmt.Errorf("reading the director's services: %w", err))
 		}
 		p.Steps = append(p.Steps, config.PlanDirector(d, st.Services, api)...)
 	}
-	return p, closeFn, nil
+	return p, closeAll, nil
+}
+
+// realServerPieces checks the host pieces that dscp-mode VIPs need:
+// xt_DADDR's table and, with rules, the iptables binary of each family.
+// apply checks both for the file's VIPs before it plans: for a VIP not set
+// up yet Show looks at neither, and the plan would promise a change that
+// cannot be made. show and save check the table for the VIPs set up (Show
+// counts a table it cannot open as a problem of each VIP, where the answer
+// is one missing module); Show itself runs iptables with the variant that
+// appended each rule.
+func realServerPieces(ctx context.Context, v xtrule.Variant, vips []realserver.Config, rules bool) error {
+	fams := map[xtrule.Family]bool{}
+	for _, c := range vips {
+		if c.Mode != realserver.ModeIPIP {
+			fams[xtrule.IPv4] = fams[xtrule.IPv4] || c.VIP.Is4()
+			fams[xtrule.IPv6] = fams[xtrule.IPv6] || c.VIP.Is6()
+		}
+	}
+	if !fams[xtrule.IPv4] && !fams[xtrule.IPv6] {
+		return nil
+	}
+	t, err := dialTable()
+	if err != nil {
+		return hostError(fmt.Errorf("opening the DSCP map of xt_DADDR: %w", err))
+	}
+	t.Close()
+	if !rules {
+		return nil
+	}
+	r := newRules(v)
+	for _, f := range []xtrule.Family{xtrule.IPv4, xtrule.IPv6} {
+		if !fams[f] {
+			continue
+		}
+		if _, err := r.Exists(ctx, f); err != nil {
+			return hostError(fmt.Errorf("looking for the map-mode rule: %w", err))
+		}
+	}
+	return nil
 }
 
 func runApply(ctx context.Context, stdout, stderr io.Writer, f *config.File, dryRun bool) error {

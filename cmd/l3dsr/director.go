@@ -20,6 +20,9 @@ type directorAPI interface {
 // openDirector connects to IPVS, nftables and rtnetlink of the current
 // network namespace. Tests replace it.
 var openDirector = func() (directorAPI, func() error, error) {
+	if err := needNetAdmin(); err != nil {
+		return nil, nil, err
+	}
 	d, closeFn, err := director.Open()
 	if err != nil {
 		return nil, nil, err
@@ -30,7 +33,7 @@ var openDirector = func() (directorAPI, func() error, error) {
 func withDirector(fn func(d directorAPI) error) error {
 	d, closeFn, err := openDirector()
 	if err != nil {
-		return err
+		return hostError(err)
 	}
 	defer closeFn()
 	return fn(d)

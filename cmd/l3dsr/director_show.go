@@ -30,7 +30,7 @@ listed after it, with the fix; then the exit status is 1.`,
 			return withDirector(func(d directorAPI) error {
 				st, err := d.Show()
 				if err != nil {
-					return err
+					return hostError(fmt.Errorf("reading the director's services: %w", err))
 				}
 				if output == "json" {
 					if err := writeJSON(cmd.OutOrStdout(), showJSON(st)); err != nil {

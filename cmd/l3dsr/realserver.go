@@ -24,7 +24,12 @@ type rsManager interface {
 
 // openRealServer gives the manager of this network namespace; tests
 // replace it. Every command validates its command line before calling it.
-var openRealServer = func() (rsManager, error) { return realserver.Open() }
+var openRealServer = func() (rsManager, error) {
+	if err := needNetAdmin(); err != nil {
+		return nil, err
+	}
+	return realserver.Open()
+}
 
 func newRealServerCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -179,6 +184,9 @@ func newRealServerShowCmd() *cobra.Command {
 			return withRealServer(func(m rsManager) error {
 				rep, err := m.Show(cmd.Context(), v)
 				if err != nil {
+					return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
+				}
+				if err := realServerPieces(cmd.Context(), v, setUp(rep), false); err != nil {
 					return err
 				}
 				out := cmd.OutOrStdout()
@@ -202,10 +210,19 @@ func newRealServerShowCmd() *cobra.Command {
 	return cmd
 }
 
+// setUp is the configs of the VIPs a report lists.
+func setUp(rep realserver.Report) []realserver.Config {
+	cs := make([]realserver.Config, 0, len(rep.VIPs))
+	for _, v := range rep.VIPs {
+		cs = append(cs, v.Config)
+	}
+	return cs
+}
+
 func withRealServer(fn func(m rsManager) error) error {
 	m, err := openRealServer()
 	if err != nil {
-		return err
+		return hostError(err)
 	}
 	defer m.Close()
 	return fn(m)

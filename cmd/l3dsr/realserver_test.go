@@ -19,6 +19,7 @@ type fakeRS struct {
 	report  realserver.Report
 	err     error
 	opened  bool
+	closed  int
 }
 
 func (f *fakeRS) Up(_ context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error) {
@@ -37,10 +38,13 @@ func (f *fakeRS) Show(context.Context, xtrule.Variant) (realserver.Report, error
 	return f.report, f.err
 }
 
-func (f *fakeRS) Close() error { return nil }
+func (f *fakeRS) Close() error { f.closed++; return nil }
 
 func withFakeRS(t *testing.T) *fakeRS {
 	t.Helper()
+	// show and apply open the map themselves to see that the module is
+	// there: never this host's.
+	system(t, newFakeTable())
 	f := &fakeRS{}
 	old := openRealServer
 	t.Cleanup(func() { openRealServer = old })

@@ -34,13 +34,19 @@ type mapTable interface {
 type mapRules interface {
 	Ensure(ctx context.Context, f xtrule.Family) (bool, error)
 	Delete(ctx context.Context, f xtrule.Family) error
+	Exists(ctx context.Context, f xtrule.Family) (bool, error)
 }
 
 // The system the rule commands act on. Tests replace these; every command
 // validates its whole command line before calling either.
 var (
-	dialTable = func() (mapTable, error) { return genl.Dial() }
-	newRules  = func(v xtrule.Variant) mapRules { return &xtrule.Rules{Variant: v} }
+	dialTable = func() (mapTable, error) {
+		if err := needNetAdmin(); err != nil {
+			return nil, err
+		}
+		return genl.Dial()
+	}
+	newRules = func(v xtrule.Variant) mapRules { return &xtrule.Rules{Variant: v} }
 )
 
 // iptablesEnv chooses the iptables variant when --iptables is not given.
@@ -268,7 +274,7 @@ func ruleDel(out io.Writer, k genl.Key) error {
 func withTable(fn func(t mapTable) error) error {
 	t, err := dialTable()
 	if err != nil {
-		return err
+		return hostError(err)
 	}
 	defer t.Close()
 	return fn(t)
@@ -287,7 +293,7 @@ func newRuleListCmd() *cobra.Command {
 			return withTable(func(t mapTable) error {
 				entries, err := t.List()
 				if err != nil {
-					return err
+					return hostError(fmt.Errorf("listing the DSCP map: %w", err))
 				}
 				return printEntries(cmd.OutOrStdout(), entries, output)
 			})

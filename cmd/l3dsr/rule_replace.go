@@ -24,7 +24,12 @@ type replaceTable interface {
 }
 
 // dialReplaceTable opens the table for 'rule replace'. Tests replace it.
-var dialReplaceTable = func() (replaceTable, error) { return genl.Dial() }
+var dialReplaceTable = func() (replaceTable, error) {
+	if err := needNetAdmin(); err != nil {
+		return nil, err
+	}
+	return genl.Dial()
+}
 
 // stdin is what 'rule replace -f -' reads. Tests replace it.
 var stdin io.Reader = os.Stdin
@@ -430,7 +435,7 @@ func ruleReplace(ctx context.Context, out io.Writer, entries []genl.Entry, v xtr
 	}
 	t, err := dialReplaceTable()
 	if err != nil {
-		return err
+		return hostError(err)
 	}
 	defer t.Close()
 

@@ -19,6 +19,8 @@ type fakeTable struct {
 	entries map[genl.Key]genl.Entry
 	calls   []string
 	addErr  error
+	// listErr fails List, as a dump the kernel cuts short.
+	listErr error
 }
 
 func newFakeTable(entries ...genl.Entry) *fakeTable {
@@ -65,6 +67,9 @@ func (t *fakeTable) Get(k genl.Key) (genl.Entry, error) {
 
 func (t *fakeTable) List() ([]genl.Entry, error) {
 	t.calls = append(t.calls, "list")
+	if t.listErr != nil {
+		return nil, t.listErr
+	}
 	var out []genl.Entry
 	for _, e := range t.entries {
 		out = append(out, e)
@@ -112,6 +117,11 @@ func (r *fakeRules) Delete(_ context.Context, f xtrule.Family) error {
 	r.calls = append(r.calls, fmt.Sprintf("delete %v", f))
 	r.rules[f] = 0
 	return nil
+}
+
+func (r *fakeRules) Exists(_ context.Context, f xtrule.Family) (bool, error) {
+	r.calls = append(r.calls, fmt.Sprintf("exists %v", f))
+	return r.rules[f] > 0, r.err
 }
 
 // system installs fakes for the table and the iptables rules.

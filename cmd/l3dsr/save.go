@@ -73,10 +73,13 @@ func runningConfig(cmd *cobra.Command) (*config.File, error) {
 	err := withRealServer(func(m rsManager) error {
 		rep, err := m.Show(cmd.Context(), xtrule.Default)
 		if err != nil {
-			return fmt.Errorf("reading the real server's VIPs: %w", err)
+			return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
 		}
 		if len(rep.VIPs) == 0 {
 			return nil
+		}
+		if err := realServerPieces(cmd.Context(), xtrule.Default, setUp(rep), false); err != nil {
+			return err
 		}
 		f.RealServer = &config.RealServer{}
 		for _, v := range rep.VIPs {
@@ -90,7 +93,7 @@ func runningConfig(cmd *cobra.Command) (*config.File, error) {
 	err = withDirector(func(d directorAPI) error {
 		st, err := d.Show()
 		if err != nil {
-			return fmt.Errorf("reading the director's services: %w", err)
+			return hostError(fmt.Errorf("reading the director's services: %w", err))
 		}
 		if len(st.Services) == 0 {
 			return nil

@@ -426,12 +426,12 @@ func runVerify(cmd *cobra.Command, f *verifyFlags) error {
 			if errors.Is(err, genl.ErrNotLoaded) {
 				return fmt.Errorf("reading the DSCP→VIP table: %w; or give the mapping with --map DSCP=VIP", err)
 			}
-			return fmt.Errorf("reading the DSCP→VIP table: %w", err)
+			return hostError(fmt.Errorf("reading the DSCP→VIP table: %w", err))
 		}
 		defer t.Close()
 		entries, err := t.List()
 		if err != nil {
-			return fmt.Errorf("reading the DSCP→VIP table: %w", err)
+			return hostError(fmt.Errorf("reading the DSCP→VIP table: %w", err))
 		}
 		p.mapping = fromGenl(entries)
 		table = t

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/pcapcheck"
+	"github.com/l3dsr/l3dsr/realserver"
+	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/mdlayher/netlink"
+	"github.com/spf13/cobra"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// The real openers, kept before any test replaces them.
+var (
+	realOpenRealServer   = openRealServer
+	realOpenDirector     = openDirector
+	realDialTable        = dialTable
+	realDialReplaceTable = dialReplaceTable
+)
+
+// fakeHost stands for every piece of the host the CLI opens, each a fake
+// that can be made to fail. Nothing of this host is touched.
+type fakeHost struct {
+	rs    *fakeRS
+	dir   *fakeDirector
+	table *fakeTable
+	rules *fakeRules
+	repl  *fakeReplaceTable
+
+	rsOpenErr, dirOpenErr, tableOpenErr, verifyOpenErr, liveErr error
+	ipvsLoaded                                                  bool
+
+	dirCloses int
+	captures  []string // interfaces a live capture was asked for
+	writes    []string // capture files verify was asked to write
+}
+
+// installHost puts a fakeHost in place of every opener for the test.
+func installHost(t testing.TB) *fakeHost {
+	h := &fakeHost{
+		rs:    &fakeRS{},
+		dir:   &fakeDirector{},
+		table: newFakeTable(),
+		rules: &fakeRules{rules: map[xtrule.Family]int{}},
+	}
+	h.repl = &fakeReplaceTable{fakeTable: h.table}
+	h.ipvsLoaded = true
+	saved := []func(){}
+	swap := func(restore func()) { saved = append(saved, restore) }
+	oRS, oDir, oTab, oRules, oRepl, oVT, oLive, oW, oIPVS, oStdin, oDocs :=
+		openRealServer, openDirector, dialTable, newRules, dialReplaceTable, dialVerifyTable, openLive, createWriter, ipvsLoaded, stdin, writeDocs
+	swap(func() {
+		openRealServer, openDirector, dialTable, newRules, dialReplaceTable, dialVerifyTable, openLive, createWriter, ipvsLoaded, stdin, writeDocs =
+			oRS, oDir, oTab, oRules, oRepl, oVT, oLive, oW, oIPVS, oStdin, oDocs
+	})
+	t.Cleanup(func() {
+		for _, r := range saved {
+			r()
+		}
+	})
+	openRealServer = func() (rsManager, error) {
+		if h.rsOpenErr != nil {
+			return nil, h.rsOpenErr
+		}
+		h.rs.opened = true
+		return h.rs, nil
+	}
+	openDirector = func() (directorAPI, func() error, error) {
+		if h.dirOpenErr != nil {
+			return nil, nil, h.dirOpenErr
+		}
+		return h.dir, func() error { h.dirCloses++; return nil }, nil
+	}
+	dialTable = func() (mapTable, error) {
+		if h.tableOpenErr != nil {
+			return nil, h.tableOpenErr
+		}
+		return h.table, nil
+	}
+	newRules = func(v xtrule.Variant) mapRules { h.rules.variant = v; return h.rules }
+	dialReplaceTable = func() (replaceTable, error) {
+		if h.tableOpenErr != nil {
+			return nil, h.tableOpenErr
+		}
+		return h.repl, nil
+	}
+	dialVerifyTable = func() (verifyTable, error) {
+		if h.verifyOpenErr != nil {
+			return nil, h.verifyOpenErr
+		}
+		return h.table, nil
+	}
+	openLive = func(iface string, _ []bpf.RawInstruction, _ int) (*pcapcheck.Live, error) {
+		h.captures = append(h.captures, iface)
+		if h.liveErr != nil {
+			return nil, h.liveErr
+		}
+		return nil, errors.New("no live capture in tests")
+	}
+	createWriter = func(path string, _ layers.LinkType, _ uint32) (*pcapcheck.PacketWriter, error) {
+		h.writes = append(h.writes, path)
+		return nil, errors.New("no capture files written in tests")
+	}
+	ipvsLoaded = func() bool { return h.ipvsLoaded }
+	stdin = strings.NewReader("")
+	writeDocs = func(*cobra.Command, string, string) error { return nil }
+	return h
+}
+
+// changes lists every call that would have changed the host.
+func (h *fakeHost) changes() []string {
+	var ch []string
+	for _, c := range h.rs.ups {
+		ch = append(ch, "realserver up "+c.String())
+	}
+	for _, a := range h.rs.downs {
+		ch = append(ch, "realserver down "+a.String())
+	}
+	for _, c := range h.dir.calls {
+		if c != "Show" {
+			ch = append(ch, "director "+c)
+		}
+	}
+	for _, c := range h.table.calls {
+		if c != "list" && c != "stats" && !strings.HasPrefix(c, "get ") {
+			ch = append(ch, "table "+c)
+		}
+	}
+	for _, c := range h.rules.calls {
+		if !strings.HasPrefix(c, "exists ") {
+			ch = append(ch, "iptables "+c)
+		}
+	}
+	return append(ch, h.writes...)
+}
+
+const rsConf = "realserver:\n  vips:\n    - vip: 10.0.0.1\n      dscp: 21\n"
+
+func dscpVIP(vip string, code uint8) realserver.VIPStatus {
+	return realserver.VIPStatus{Config: realserver.Config{VIP: netip.MustParseAddr(vip), Mode: realserver.ModeDSCP, DSCP: &code}, OnLo: true, Rule: true, OK: true}
+}
+
+// missingIPTables is the error xtrule gives, for real, on a host without
+// the iptables binary.
+func missingIPTables(t *testing.T) error {
+	t.Helper()
+	// Not t.Setenv: PATH is empty only while xtrule looks, not for the
+	// rest of the test.
+	path := os.Getenv("PATH")
+	os.Setenv("PATH", t.TempDir())
+	_, err := (&xtrule.Rules{Variant: xtrule.Default}).Exists(context.Background(), xtrule.IPv4)
+	os.Setenv("PATH", path)
+	if err == nil || !strings.Contains(err.Error(), "iptables is not installed: install the iptables package") {
+		t.Fatalf("xtrule without iptables: %v", err)
+	}
+	return err
+}
+
+// Every command that reads the running state, on a host missing a piece:
+// exit 1, one line on stderr that names the piece and the fix, nothing on
+// stdout, nothing changed.
+func TestMissingHostPieces(t *testing.T) {
+	rsFile := writeConf(t, rsConf)
+	dirFile := writeConf(t, applyConf)
+	eperm := fmt.Errorf("ipvs: list services: %w", &netlink.OpError{Op: "receive", Err: unix.EPERM})
+	geperm := fmt.Errorf("listing the map: %w", &netlink.OpError{Op: "receive", Err: unix.EPERM})
+	dump := fmt.Errorf("ipvs: list destinations of tcp 10.0.0.1:80: %w", &netlink.OpError{Op: "receive", Err: unix.ENOBUFS})
+	noIPVS := fmt.Errorf("%w (modprobe ip_vs: exit status 1: modprobe: FATAL: Module ip_vs not found in directory /lib/modules/6.1.0-28-amd64)", ipvs.ErrNotAvailable)
+	noModule := fmt.Errorf("resolving the generic netlink family: %w", genl.ErrNotLoaded)
+	noIPTables := missingIPTables(t)
+	recorded := func(h *fakeHost) { h.rs.report.VIPs = []realserver.VIPStatus{dscpVIP("10.0.0.1", 21)} }
+
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		fault func(h *fakeHost)
+		want  string // stderr, after "l3dsr: ", starts with it
+	}{
+		// apply, real-server section
+		{"apply rs: not root", []string{"apply", "--dry-run", "-f", rsFile}, func(h *fakeHost) { h.rs.err = geperm }, msgNeedRoot + " (reading the real server's VIPs: listing the map: netlink receive: operation not permitted)"},
+		{"apply rs: no xt_DADDR", []string{"apply", "--dry-run", "-f", rsFile}, func(h *fakeHost) { h.tableOpenErr = noModule }, msgNoModule + "\n"},
+		{"apply rs: no iptables", []string{"apply", "--dry-run", "-f", rsFile}, func(h *fakeHost) { h.rules.err = noIPTables }, "looking for the map-mode rule: " + noIPTables.Error() + "\n"},
+		{"apply rs: dump cut short", []string{"apply", "-f", rsFile}, func(h *fakeHost) { h.rs.err = dump }, msgInterrupted + " (reading the real server's VIPs: ipvs: list destinations"},
+		// apply, director section
+		{"apply dir: no IPVS", []string{"apply", "--dry-run", "-f", dirFile}, func(h *fakeHost) { h.dirOpenErr = noIPVS }, msgNoIPVS + "\n"},
+		{"apply dir: not root", []string{"apply", "-f", dirFile}, func(h *fakeHost) { h.dir.err = eperm }, msgNeedRoot + " (reading the director's services: ipvs: list services"},
+		{"apply dir: dump cut short", []string{"apply", "--dry-run", "-f", dirFile}, func(h *fakeHost) { h.dir.err = dump }, msgInterrupted},
+		// save
+		{"save: not root", []string{"save"}, func(h *fakeHost) { h.rs.err = geperm }, msgNeedRoot},
+		{"save: no xt_DADDR", []string{"save"}, func(h *fakeHost) { recorded(h); h.tableOpenErr = noModule }, msgNoModule + "\n"},
+		{"save: no iptables", []string{"save"}, func(h *fakeHost) { h.rs.err = noIPTables }, "reading the real server's VIPs: " + noIPTables.Error() + "\n"},
+		{"save: dump cut short", []string{"save"}, func(h *fakeHost) { h.rs.err = dump }, msgInterrupted},
+		{"save: no IPVS", []string{"save"}, func(h *fakeHost) { h.dirOpenErr = noIPVS }, msgNoIPVS + "\n"},
+		{"save: not root for IPVS", []string{"save"}, func(h *fakeHost) { h.dir.err = eperm }, msgNeedRoot},
+		{"save: IPVS dump cut short", []string{"save"}, func(h *fakeHost) { h.dir.err = dump }, msgInterrupted},
+		// director show
+		{"director show: no IPVS", []string{"director", "show"}, func(h *fakeHost) { h.dirOpenErr = noIPVS }, msgNoIPVS + "\n"},
+		{"director show: not root", []string{"director", "show", "-o", "json"}, func(h *fakeHost) { h.dir.err = eperm }, msgNeedRoot},
+		{"director show: dump cut short", []string{"director", "show"}, func(h *fakeHost) { h.dir.err = dump }, msgInterrupted},
+		// realserver show
+		{"realserver show: not root", []string{"realserver", "show"}, func(h *fakeHost) { h.rs.err = geperm }, msgNeedRoot},
+		{"realserver show: state unreadable", []string{"realserver", "show"}, func(h *fakeHost) {
+			h.rs.err = fmt.Errorf("reading the real-server state: %w", &pathError{unix.EACCES})
+		}, msgNeedRoot},
+		{"realserver show: no xt_DADDR", []string{"realserver", "show"}, func(h *fakeHost) { recorded(h); h.tableOpenErr = noModule }, msgNoModule + "\n"},
+		{"realserver show: no iptables", []string{"realserver", "show"}, func(h *fakeHost) { h.rs.err = noIPTables }, "reading the real server's VIPs: " + noIPTables.Error() + "\n"},
+		{"realserver show: dump cut short", []string{"realserver", "show", "-o", "json"}, func(h *fakeHost) { h.rs.err = dump }, msgInterrupted},
+		// rule list
+		{"rule list: not root", []string{"rule", "list"}, func(h *fakeHost) { h.table.listErr = geperm }, msgNeedRoot + " (listing the DSCP map: listing the map: netlink receive: operation not permitted)\n"},
+		{"rule list: no xt_DADDR", []string{"rule", "list", "-o", "json"}, func(h *fakeHost) { h.tableOpenErr = noModule }, msgNoModule + "\n"},
+		{"rule list: dump cut short", []string{"rule", "list"}, func(h *fakeHost) { h.table.listErr = dump }, msgInterrupted + " (listing the DSCP map: ipvs: list destinations"},
+		// verify --iface
+		{"verify: not root", []string{"verify", "--iface", "lo", "--map", "21=10.0.0.1"}, func(h *fakeHost) {
+			h.liveErr = fmt.Errorf("opening a packet socket needs CAP_NET_RAW (run as root): %w", unix.EPERM)
+		}, "opening a packet socket needs CAP_NET_RAW (run as root): operation not permitted\n"},
+		{"verify: not root for the table", []string{"verify", "--iface", "lo"}, func(h *fakeHost) { h.table.listErr = geperm }, msgNeedRoot + " (reading the DSCP→VIP table: listing the map"},
+		{"verify: no xt_DADDR", []string{"verify", "--iface", "lo", "--duration", "1s"}, func(h *fakeHost) { h.verifyOpenErr = noModule },
+			"reading the DSCP→VIP table: resolving the generic netlink family: " + genl.ErrNotLoaded.Error() + "; or give the mapping with --map DSCP=VIP\n"},
+		{"verify: dump cut short", []string{"verify", "--iface", "lo"}, func(h *fakeHost) { h.table.listErr = dump }, msgInterrupted + " (reading the DSCP→VIP table"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := installHost(t)
+			h.ipvsLoaded = true
+			tc.fault(h)
+			rc, out, stderr := runCLI(tc.args...)
+			if rc != exitRuntime || out != "" {
+				t.Errorf("exit %d, stdout %q; want exit 1 and no output", rc, out)
+			}
+			if !strings.HasPrefix(stderr, "l3dsr: "+tc.want) || strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
+				t.Errorf("stderr\n%q\nwant one line starting with\n%q", stderr, "l3dsr: "+tc.want)
+			}
+			if ch := h.changes(); len(ch) > 0 {
+				t.Errorf("changed the host: %q", ch)
+			}
+			if h.rs.opened && h.rs.closed != 1 {
+				t.Errorf("real-server manager opened, closed %d times", h.rs.closed)
+			}
+		})
+	}
+}
+
+// pathError is an *os.PathError's shape without a real file.
+type pathError struct{ errno unix.Errno }
+
+func (e *pathError) Error() string {
+	return "open /run/l3dsr/netns-1/realserver.json: " + e.errno.Error()
+}
+func (e *pathError) Unwrap() error { return e.errno }
+
+// Without CAP_NET_ADMIN the real openers answer before they touch anything:
+// one line, exit 1, for every command that opens the host. (The real
+// openers are safe to call here for that reason.)
+func TestNeedRootBeforeOpening(t *testing.T) {
+	rsFile := writeConf(t, rsConf)
+	dirFile := writeConf(t, applyConf)
+	table := writeConf(t, "[]")
+	h := installHost(t)
+	openRealServer, openDirector, dialTable, dialReplaceTable = realOpenRealServer, realOpenDirector, realDialTable, realDialReplaceTable
+	old := hasNetAdmin
+	t.Cleanup(func() { hasNetAdmin = old })
+	hasNetAdmin = func() bool { return false }
+	for _, args := range [][]string{
+		{"apply", "--dry-run", "-f", rsFile},
+		{"apply", "--dry-run", "-f", dirFile},
+		{"apply", "-f", dirFile},
+		{"save"},
+		{"director", "show"},
+		{"director", "service", "add", "--vip", "10.0.0.1:80", "--dscp", "21"},
+		{"realserver", "show"},
+		{"realserver", "up", "--vip", "10.0.0.1", "--dscp", "21"},
+		{"realserver", "down", "--vip", "10.0.0.1"},
+		{"rule", "list"},
+		{"rule", "add", "--dscp", "1", "--vip", "10.0.0.1"},
+		{"rule", "replace", "-f", table},
+	} {
+		rc, out, stderr := runCLI(args...)
+		if rc != exitRuntime || out != "" || stderr != "l3dsr: "+msgNeedRoot+"\n" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, rc, out, stderr)
+		}
+	}
+	if ch := h.changes(); len(ch) > 0 {
+		t.Errorf("changed the host: %q", ch)
+	}
+}
+
+// plan's error paths, each with a fake that fails: an error, no plan, no
+// close func to call, and everything opened closed once. The code before
+// issue 25 panicked on each (a nil close func called in a defer).
+func TestPlanErrorPaths(t *testing.T) {
+	file := func(t *testing.T) *config.File {
+		p := writeConf(t, rsConf+applyConf)
+		f, err := config.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name      string
+		fault     func(h *fakeHost)
+		want      string
+		rs, dir   bool // opened, so must be closed
+		wantSteps bool
+	}{
+		{"real server open", func(h *fakeHost) { h.rsOpenErr = boom }, "real server: boom", false, false, false},
+		{"real server show", func(h *fakeHost) { h.rs.err = boom }, "reading the real server's VIPs: boom", true, false, false},
+		{"xt_DADDR table", func(h *fakeHost) { h.tableOpenErr = genl.ErrNotLoaded }, msgNoModule, true, false, false},
+		{"iptables", func(h *fakeHost) { h.rules.err = boom }, "looking for the map-mode rule: boom", true, false, false},
+		{"director open", func(h *fakeHost) { h.dirOpenErr = ipvs.ErrNotAvailable }, msgNoIPVS, true, false, false},
+		{"director show", func(h *fakeHost) { h.dir.err = &netlink.OpError{Op: "receive", Err: unix.EACCES} }, msgNeedRoot, true, true, false},
+		{"none", func(*fakeHost) {}, "", true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := installHost(t)
+			tc.fault(h)
+			p, closeFn, err := plan(context.Background(), file(t))
+			if tc.want == "" {
+				if err != nil || closeFn == nil || len(p.Steps) == 0 {
+					t.Fatalf("plan: %v, close func %v, %d steps", err, closeFn != nil, len(p.Steps))
+				}
+				closeFn()
+			} else {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+					t.Fatalf("error %v, want it to start with %q", err, tc.want)
+				}
+				if closeFn != nil || len(p.Steps) != 0 {
+					t.Fatalf("a failed plan gave a close func (%v) or steps (%d)", closeFn != nil, len(p.Steps))
+				}
+			}
+			if want := map[bool]int{true: 1}[tc.rs]; h.rs.closed != want {
+				t.Errorf("real-server manager closed %d times, want %d", h.rs.closed, want)
+			}
+			if want := map[bool]int{true: 1}[tc.dir]; h.dirCloses != want {
+				t.Errorf("director closed %d times, want %d", h.dirCloses, want)
+			}
+			if ch := h.changes(); len(ch) > 0 {
+				t.Errorf("planning changed the host: %q", ch)
+			}
+		})
+	}
+}
+
+// hostError: each class by errors.Is through any wrapping; anything else
+// unchanged.
+func TestHostErrorClasses(t *testing.T) {
+	other := errors.New("ipvs: list services: netlink receive: invalid argument")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{other, other.Error()},
+		{errNeedRoot, msgNeedRoot},
+		{fmt.Errorf("x: %w", &netlink.OpError{Op: "receive", Err: unix.EPERM}), msgNeedRoot + " (x: netlink receive: operation not permitted)"},
+		{fmt.Errorf("x: %w", unix.EACCES), msgNeedRoot + " (x: permission denied)"},
+		{fmt.Errorf("x: %w", ipvs.ErrNotAvailable), msgNoIPVS},
+		{fmt.Errorf("x: %w", genl.ErrNotLoaded), msgNoModule},
+		{fmt.Errorf("x: %w", &netlink.OpError{Op: "receive", Err: unix.EINTR}), msgInterrupted + " (x: netlink receive: interrupted system call)"},
+		{fmt.Errorf("x: %w", unix.ENOBUFS), "x: no buffer space available"},
+		{fmt.Errorf("multi\nline: %w", unix.EPERM), msgNeedRoot + " (multi line: operation not permitted)"},
+	} {
+		got := hostError(tc.err)
+		if (got == nil) != (tc.err == nil) || (got != nil && got.Error() != tc.want) {
+			t.Errorf("hostError(%v) = %v, want %q", tc.err, got, tc.want)
+		}
+		if got != nil && !errors.Is(got, tc.err) {
+			t.Errorf("hostError(%v) no longer wraps it", tc.err)
+		}
+	}
+}
