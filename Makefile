@@ -84,10 +84,26 @@ unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
+# Fuzz targets (issue 25): no input makes l3dsr panic, and what save writes
+# loads again the same. go test -fuzz takes one package and one target per
+# run. fuzz-smoke (in make test) runs each briefly; fuzz runs each FUZZTIME.
+FUZZ_TARGETS := ./config:FuzzParse ./config:FuzzDSRTools ./cmd/l3dsr:FuzzTableJSON ./cmd/l3dsr:FuzzRun
+FUZZTIME ?= 10m
+FUZZSMOKE ?= 15s
+fuzz_run = for t in $(FUZZ_TARGETS); do \
+		echo "  FUZZ    $$t ($(1))"; \
+		$(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t\#\#*:}\$$" -fuzztime=$(1) -parallel=1 || exit 1; \
+	done
+.PHONY: fuzz fuzz-smoke
+fuzz-smoke:
+	@$(call fuzz_run,$(FUZZSMOKE))
+fuzz:
+	@$(call fuzz_run,$(FUZZTIME))
+
 vmtest: deps kmod libxt go testtools
 	$(TOP)/tests/vm/run.sh
 
-test: test-deps deps unit checkpatch kmod libxt go testtools vmtest pkgtest bench-smoke
+test: test-deps deps unit fuzz-smoke checkpatch kmod libxt go testtools vmtest pkgtest bench-smoke
 
 demo: deps kmod libxt go
 	$(TOP)/tests/vm/run.sh --demo
