@@ -94,13 +94,19 @@ func (r *fileReader) take(n int) ([]byte, error) {
 			r.br.Discard(n)
 		}
 	} else {
-		if cap(r.big) < n {
-			r.big = make([]byte, n)
+		// Grown as the data comes: a damaged header may claim far more
+		// than the file holds.
+		r.big = r.big[:0]
+		for len(r.big) < n {
+			var c []byte
+			c, err = r.br.Peek(min(n-len(r.big), r.br.Size()))
+			r.big = append(r.big, c...)
+			r.br.Discard(len(c))
+			if err != nil {
+				break
+			}
 		}
-		b = r.big[:n]
-		var got int
-		got, err = io.ReadFull(r.br, b)
-		b = b[:got]
+		b = r.big
 	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, fmt.Errorf("reading %s: %w", r.name, err)
@@ -274,7 +280,8 @@ func (r *fileReader) block(btype uint32, body []byte) (data []byte, ci gopacket.
 					ifc.tsPow10 = int(v[0])
 				}
 			}
-			opts = opts[4+(l+3)&^3:]
+			// Options are padded to 32 bits; a last one may lack its padding.
+			opts = opts[min(4+(l+3)&^3, len(opts)):]
 		}
 		r.ifaces = append(r.ifaces, ifc)
 		return nil, ci, false, nil

@@ -56,6 +56,17 @@ func OpenFile(name string) (*FileSource, error) {
 	return &FileSource{f: f, r: r}, nil
 }
 
+// NewReaderSource reads a pcap or pcapng capture from r (named name in
+// messages); Close does not close r.
+func NewReaderSource(r io.Reader, name string) (*FileSource, error) {
+	// A small buffer: records longer than it take the other path.
+	fr, err := newFileReader(bufio.NewReaderSize(r, 4096), name)
+	if err != nil {
+		return nil, err
+	}
+	return &FileSource{r: fr}, nil
+}
+
 // ReadPacket implements Source. A damaged file ends with a *DamageError.
 func (s *FileSource) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 	return s.r.next()
@@ -79,7 +90,12 @@ func (s *FileSource) LinkType() layers.LinkType {
 func (s *FileSource) Interfaces() []Interface { return s.r.ifaces }
 
 // Close implements Source.
-func (s *FileSource) Close() error { return s.f.Close() }
+func (s *FileSource) Close() error {
+	if s.f == nil {
+		return nil
+	}
+	return s.f.Close()
+}
 
 // PacketWriter writes packets to a pcap file, or pcapng when its name ends
 // in .pcapng.
