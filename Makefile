@@ -88,6 +88,7 @@ unit:
 # loads again the same. go test -fuzz takes one package and one target per
 # run. fuzz-smoke (in make test) runs each briefly; fuzz runs each FUZZTIME.
 FUZZ_TARGETS := ./config:FuzzParse ./config:FuzzDSRTools ./cmd/l3dsr:FuzzTableJSON ./cmd/l3dsr:FuzzRun
+FUZZ_TARGETS += ./pcapcheck:FuzzDecode ./pcapcheck:FuzzReadCapture
 FUZZTIME ?= 10m
 FUZZSMOKE ?= 15s
 fuzz_run = for t in $(FUZZ_TARGETS); do \
