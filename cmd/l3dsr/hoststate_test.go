@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -378,6 +382,80 @@ func TestHostErrorClasses(t *testing.T) {
 		}
 		if got != nil && !errors.Is(got, tc.err) {
 			t.Errorf("hostError(%v) no longer wraps it", tc.err)
+		}
+	}
+}
+
+// TestMain lets the test binary run as l3dsr itself (main), for
+// TestNotRootForReal: no toolchain is needed to get an l3dsr binary.
+func TestMain(m *testing.M) {
+	if os.Getenv("L3DSR_TEST_RUN_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// The real thing, without CAP_NET_ADMIN: l3dsr run as nobody (or as the
+// unprivileged user running the tests) answers each reading command with
+// the one line, exit 1, and verify --iface with the packet socket's.
+// Nothing can change: the process has no right to.
+func TestNotRootForReal(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// nobody must reach the binary and the files: a directory of its own,
+	// not t.TempDir (0700).
+	dir, err := os.MkdirTemp("", "l3dsr-nonroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "l3dsr")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsFile, dirFile := filepath.Join(dir, "rs.conf"), filepath.Join(dir, "dir.conf")
+	for name, f := range map[string]struct {
+		data []byte
+		mode os.FileMode
+	}{bin: {data, 0o755}, rsFile: {[]byte(rsConf), 0o644}, dirFile: {[]byte(applyConf), 0o644}} {
+		if err := os.WriteFile(name, f.data, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var wrap []string
+	if os.Geteuid() == 0 {
+		// Changing every uid from 0 clears the capabilities.
+		wrap = []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"}
+	}
+	root := "l3dsr: " + msgNeedRoot + "\n"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"apply", "--dry-run", "-f", rsFile}, root},
+		{[]string{"apply", "--dry-run", "-f", dirFile}, root},
+		{[]string{"save"}, root},
+		{[]string{"director", "show"}, root},
+		{[]string{"realserver", "show"}, root},
+		{[]string{"rule", "list"}, root},
+		{[]string{"verify", "--iface", "lo", "--map", "21=10.0.0.1", "--duration", "1s"}, "l3dsr: opening a packet socket needs CAP_NET_RAW (run as root): operation not permitted\n"},
+	} {
+		argv := append(append(slices.Clone(wrap), bin), tc.args...)
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "L3DSR_TEST_RUN_MAIN=1")
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitRuntime || out.String() != "" || errOut.String() != tc.want {
+			t.Errorf("%q as an unprivileged user: %v, stdout %q, stderr %q; want exit 1 and %q", tc.args, err, out.String(), errOut.String(), tc.want)
 		}
 	}
 }
