@@ -459,3 +459,19 @@ func TestNotRootForReal(t *testing.T) {
 		}
 	}
 }
+
+// A host without ip_vs is no director: save leaves the director section out
+// and does not open IPVS (which would load the module).
+func TestSaveWithoutIPVS(t *testing.T) {
+	h := installHost(t)
+	h.ipvsLoaded = false
+	h.dirOpenErr = errors.New("IPVS opened")
+	h.rs.report.VIPs = []realserver.VIPStatus{dscpVIP("10.0.0.1", 21)}
+	rc, out, stderr := runCLI("save")
+	if rc != exitOK || stderr != "" || !strings.HasSuffix(out, "realserver:\n  vips:\n    - vip: 10.0.0.1\n      dscp: 21\n") || strings.Contains(out, "director") {
+		t.Errorf("exit %d, stdout %q, stderr %q", rc, out, stderr)
+	}
+	if len(h.dir.calls) != 0 {
+		t.Errorf("IPVS read on a host without it: %q", h.dir.calls)
+	}
+}
