@@ -267,3 +267,29 @@ func TestDecodeAllocs(t *testing.T) {
 		t.Errorf("Analyzer.Add of a known flow: %v allocations", n)
 	}
 }
+
+// TestFlowTable: every flow added is found again, through the growths of
+// the table, and keys never added are not.
+func TestFlowTable(t *testing.T) {
+	ft := newFlowTable()
+	key := func(i int) flowKey {
+		return flowKey{fam: 4, proto: 6, client: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).As16(), cport: uint16(i), sport: 80}
+	}
+	const n = 100000
+	for i := 0; i < n; i++ {
+		ft.add(key(i), flow{code: uint8(i % 64)})
+	}
+	for i := 0; i < n; i++ {
+		if f := ft.get(key(i)); f == nil || f.code != uint8(i%64) {
+			t.Fatalf("flow %d: %+v", i, f)
+		}
+	}
+	for i := n; i < n+1000; i++ {
+		if f := ft.get(key(i)); f != nil {
+			t.Fatalf("flow %d was never added, found %+v", i, f)
+		}
+	}
+	if len(ft.slots) < 2*n {
+		t.Errorf("%d slots for %d flows: more than half full", len(ft.slots), n)
+	}
+}
