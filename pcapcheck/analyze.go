@@ -213,10 +213,13 @@ type flowKey struct {
 	sport  uint16
 }
 
+// flow holds no pointer (addresses as 16 bytes, not netip.Addr), so the
+// collector does not scan the table of flows.
 type flow struct {
 	code    uint8
-	rip     netip.Addr
-	vip     netip.Addr // invalid: unmapped
+	hasVIP  bool // false: unmapped
+	rip     [16]byte
+	vip     [16]byte
 	fromVIP uint64
 }
 
@@ -416,14 +419,14 @@ func (a *Analyzer) Add(p *Packet) Class {
 		if f := a.flows.get(keyOf(&p.Layer, p.Dst, p.DstPort, p.SrcPort)); f != nil {
 			s := a.code(f.code)
 			switch {
-			case f.vip.IsValid() && p.Src == f.vip:
+			case f.hasVIP && p.Src.As16() == f.vip:
 				if f.fromVIP == 0 {
 					s.answered++
 				}
 				f.fromVIP++
 				s.fromVIP++
 				return ReplyFromVIP
-			case p.Src == f.rip:
+			case p.Src.As16() == f.rip:
 				s.fromRIP++
 				if s.ripSources == nil {
 					s.ripSources = map[netip.Addr]bool{}
@@ -494,7 +497,7 @@ func (a *Analyzer) track(s *codeState, k flowKey, code uint8, rip, vip netip.Add
 		a.untracked++
 		return
 	}
-	a.flows.add(k, flow{code: code, rip: rip, vip: vip})
+	a.flows.add(k, flow{code: code, rip: rip.As16(), hasVIP: vip.IsValid(), vip: vip.As16()})
 	s.flows++
 }
 

@@ -235,25 +235,19 @@ func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStat
 			return st, err
 		}
 	}
-	var decs []*Decoder
+	ld := &linkDecoders{first: first}
+	if multi {
+		ld.ml = ml
+	}
+	if fs, ok := src.(*FileSource); ok && opt.Write == nil && opt.Filter == nil {
+		return runPipelined(ctx, fs, ld, an, opt)
+	}
 	var writeLink layers.LinkType = first
 	decoder := func(i int) *Decoder {
-		for len(decs) <= i {
-			link := first
-			if multi {
-				if ifs := ml.Interfaces(); len(decs) < len(ifs) {
-					link = ifs[len(decs)].LinkType
-				}
-			}
-			d, err := NewDecoder(link)
-			is := InterfaceStats{Index: len(decs), LinkType: LinkName(link), Unsupported: err != nil}
-			if multi && len(decs) < len(ml.Interfaces()) {
-				is.Name = ml.Interfaces()[len(decs)].Name
-			}
-			st.PerInterface = append(st.PerInterface, is)
-			decs = append(decs, d)
-		}
-		return decs[i]
+		d := ld.get(i)
+		st.PerInterface = append(st.PerInterface, ld.added...)
+		ld.added = ld.added[:0]
+		return d
 	}
 	decoder(0)
 	var p Packet
@@ -310,4 +304,140 @@ func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStat
 			return st, nil
 		}
 	}
+}
+
+// linkDecoders are the decoders of a source's interfaces, made as the
+// interfaces appear.
+type linkDecoders struct {
+	first layers.LinkType
+	ml    MultiLink // nil: one link type
+	decs  []*Decoder
+	// added are the interfaces met since the caller last took them.
+	added []InterfaceStats
+}
+
+// get returns interface i's decoder, nil for a link type not supported.
+func (l *linkDecoders) get(i int) *Decoder {
+	for len(l.decs) <= i {
+		n := len(l.decs)
+		link, name := l.first, ""
+		if l.ml != nil {
+			if ifs := l.ml.Interfaces(); n < len(ifs) {
+				link, name = ifs[n].LinkType, ifs[n].Name
+			}
+		}
+		d, err := NewDecoder(link)
+		l.added = append(l.added, InterfaceStats{Index: n, Name: name, LinkType: LinkName(link), Unsupported: err != nil})
+		l.decs = append(l.decs, d)
+	}
+	return l.decs[i]
+}
+
+// A batch is what the reading goroutine of runPipelined hands over.
+type batch struct {
+	items []batchItem
+	// added are the interfaces met while reading this batch; err ends
+	// the stream (io.EOF, a *DamageError or a read error).
+	added []InterfaceStats
+	err   error
+}
+
+type batchItem struct {
+	p   Packet
+	ifi int32
+	ok  bool // decoded: p is an IP packet or a malformed one
+}
+
+const batchSize = 256
+
+// runPipelined is Run for a file with neither filter nor writer: one
+// goroutine reads and decodes, the caller's judges, so that a file is
+// read on two cores. Packets hold no reference to the read buffer, so
+// they cross over as values, in batches recycled through free.
+func runPipelined(ctx context.Context, src *FileSource, ld *linkDecoders, an *Analyzer, opt RunOptions) (RunStats, error) {
+	var st RunStats
+	full := make(chan *batch, 4)
+	free := make(chan *batch, 6)
+	for i := 0; i < cap(free); i++ {
+		free <- &batch{items: make([]batchItem, 0, batchSize)}
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(full)
+		for {
+			var b *batch
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			b.items, b.added, b.err = b.items[:0], b.added[:0], nil
+			for len(b.items) < batchSize {
+				data, ci, err := src.ReadPacket()
+				if err != nil {
+					b.err = err
+					break
+				}
+				ifi := ci.InterfaceIndex
+				if ifi < 0 || ifi > 1<<16 {
+					ifi = 0
+				}
+				dec := ld.get(ifi)
+				b.items = b.items[:len(b.items)+1]
+				it := &b.items[len(b.items)-1]
+				it.ifi = int32(ifi)
+				it.ok = dec != nil && dec.Decode(data, ci, &it.p)
+			}
+			b.added = append(b.added, ld.added...)
+			ld.added = ld.added[:0]
+			select {
+			case full <- b:
+			case <-stop:
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	done := ctx.Done()
+	for b := range full {
+		select {
+		case <-done:
+			return st, nil
+		default:
+		}
+		st.PerInterface = append(st.PerInterface, b.added...)
+		for i := range b.items {
+			it := &b.items[i]
+			st.Read++
+			st.PerInterface[it.ifi].Read++
+			if !it.ok {
+				an.packets++
+				continue
+			}
+			st.Selected++
+			c := an.Add(&it.p)
+			if opt.OnPacket != nil {
+				opt.OnPacket(&it.p, c)
+			}
+			if opt.Count > 0 && st.Selected >= uint64(opt.Count) {
+				return st, nil
+			}
+		}
+		if err := b.err; err != nil {
+			var de *DamageError
+			switch {
+			case errors.Is(err, io.EOF):
+				return st, nil
+			case errors.As(err, &de):
+				st.Damage = de
+				return st, nil
+			}
+			return st, err
+		}
+		free <- b
+	}
+	return st, nil
 }
