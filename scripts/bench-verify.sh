@@ -7,7 +7,9 @@
 #   l3dsr verify --pcap FILE --dscp 21,22,23,46 --map ... -o json
 #   tcpdump -n -r FILE 'FILTER' | wc -l          (the operator's way; prints every match)
 #   tcpdump -r FILE -w /dev/null 'FILTER'        (libpcap's filter alone, no printing)
-# and prints packets/second and the ratios. Both count the same packets (checked). --record writes
+#   tcpdump -r FILE -w /dev/null                 (a plain copy: the bar issue 14 sets)
+# and prints packets/second (by wall-clock and by CPU time, user + system: on a busy machine the
+# CPU time is the steadier figure) and the ratios. Both count the same packets (checked). --record writes
 # the result to docs/BENCHMARKS-verify.md. Speed is measured here, never asserted in a test.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,18 +41,17 @@ maps=(--map "21=10.80.0.1" --map "22=10.80.0.2" --map "23=10.80.0.3" --map "46=1
 verify_cmd=("$work/l3dsr" verify --pcap "$work/bench.pcap" --dscp "21,22,23,46" "${maps[@]}" -o json)
 
 now() { date +%s.%N; }
-best() { # CMD...: prints the best wall time of $runs runs, in seconds
-	local i t0 t1 b=
+best() { # CMD...: prints the best wall time and the best CPU time (user + system) of $runs runs, in seconds
+	local i b= c= tf=$work/time.out
 	for ((i = 0; i < runs; i++)); do
-		t0=$(now)
-		"$@" >/dev/null 2>&1 || true
-		t1=$(now)
-		b=$(awk -v a="$t0" -v z="$t1" -v b="$b" 'BEGIN { t = z - a; if (b == "" || t < b) b = t; printf "%.3f", b }')
+		/usr/bin/time -f '%e %U %S' -o "$tf" "$@" >/dev/null 2>&1 || true
+		read -r b c < <(awk -v b="$b" -v c="$c" '{ w = $1; u = $2 + $3; if (b == "" || w < b) b = w; if (c == "" || u < c) c = u; printf "%.3f %.3f\n", b, c }' <(tail -n 1 "$tf"))
 	done
-	echo "$b"
+	echo "$b $c"
 }
 run_tcpdump_print() { tcpdump -n -r "$work/bench.pcap" "$filter" 2>/dev/null | wc -l; }
 run_tcpdump_null() { tcpdump -r "$work/bench.pcap" -w /dev/null "$filter"; }
+run_tcpdump_copy() { tcpdump -r "$work/bench.pcap" -w /dev/null; }
 
 # The same packets: verify's marked count = the packets tcpdump selects (into a file, counted by
 # verify: tcpdump prints some packets, e.g. truncated ones, on two lines, so wc -l is a little
@@ -62,11 +63,16 @@ selected=$({ "$work/l3dsr" verify --pcap "$work/sel.pcap" --map 1=10.0.0.1 -o js
 [[ $marked == "$selected" ]] || { echo "bench-verify: verify counted $marked marked packets, tcpdump selected $selected" >&2; exit 1; }
 lines=$(run_tcpdump_print)
 
-tv=$(best "${verify_cmd[@]}")
-tp=$(best run_tcpdump_print)
-tn=$(best run_tcpdump_null)
-read -r pv pp pn rp rn < <(awk -v n="$n" -v v="$tv" -v p="$tp" -v w="$tn" \
-	'BEGIN { printf "%.0f %.0f %.0f %.2f %.2f\n", n / v, n / p, n / w, p / v, w / v }')
+read -r tv cv < <(best "${verify_cmd[@]}")
+export work filter
+# shellcheck disable=SC2016 # expanded by the inner shell
+read -r tp cp < <(best bash -c 'tcpdump -n -r "$work/bench.pcap" "$filter" 2>/dev/null | wc -l')
+read -r tn cn < <(best tcpdump -r "$work/bench.pcap" -w /dev/null "$filter")
+read -r tc cc < <(best tcpdump -r "$work/bench.pcap" -w /dev/null)
+row() { # NAME WALL CPU: a table row with rates and ratios to verify's
+	awk -v name="$1" -v n="$n" -v w="$2" -v c="$3" -v vw="$tv" -v vc="$cv" \
+		'BEGIN { printf "| %s | %.3f | %.0f | %.2f× | %.3f | %.0f | %.2f× |\n", name, w, n / w, w / vw, c, n / c, c / vc }'
+}
 
 report=$(
 	cat <<-EOF
@@ -75,11 +81,14 @@ report=$(
 		Machine: $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r);
 		$("$GO" version | cut -d' ' -f3), $(tcpdump --version 2>&1 | head -n 2 | tr '\n' ' ')
 
-		| command | seconds | packets/s | its time ÷ verify's (>1: verify is faster) |
-		|---|---|---|---|
-		| \`l3dsr verify --pcap\` | $tv | $pv | — |
-		| \`tcpdump -n -r FILE 'FILTER' \\| wc -l\` | $tp | $pp | ${rp}× |
-		| \`tcpdump -r FILE -w /dev/null 'FILTER'\` | $tn | $pn | ${rn}× |
+		| command | wall s | packets/s (wall) | its wall ÷ verify's | CPU s | packets/s (CPU) | its CPU ÷ verify's |
+		|---|---|---|---|---|---|---|
+		$(row "\`l3dsr verify --pcap\`" "$tv" "$cv")
+		$(row "\`tcpdump -n -r FILE 'FILTER' \\| wc -l\`" "$tp" "$cp")
+		$(row "\`tcpdump -r FILE -w /dev/null 'FILTER'\`" "$tn" "$cn")
+		$(row "\`tcpdump -r FILE -w /dev/null\` (copy)" "$tc" "$cc")
+
+		Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 
 		Command: \`scripts/bench-verify.sh -n $n -r $runs --record\`
 	EOF
