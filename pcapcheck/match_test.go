@@ -23,7 +23,7 @@ var (
 // VLAN tags, TCP/UDP/ICMP, fragments, IPv4 options, truncated captures.
 func crafted() map[string][]byte {
 	out := map[string][]byte{}
-	tagSets := [][]uint16{nil, {0x8100}, {0x88a8, 0x8100}}
+	tagSets := [][]uint16{nil, {0x8100}, {0x88a8, 0x8100}, {0x9100}, {0x9100, 0x8100}}
 	for ti, tags := range tagSets {
 		for _, fam := range []int{4, 6} {
 			src, dst, vip, rip := cli4, rip4, vip4, rip4
@@ -124,6 +124,9 @@ func TestFilterExpected(t *testing.T) {
 		{"dscp21", "v4/tags0/cut2", true},  // TOS byte captured
 		{"dscp21", "v6/tags1/cut2", true},  // traffic class captured
 		{"dscp21", "three-tags", false},    // beyond two tags
+		{"dscp21", "v4/tags3/req-21", true}, // behind a 0x9100 tag
+		{"dscp21", "v6/tags4/req-21", true}, // behind 0x9100, 0x8100
+		{"vip-src-port80", "v4/tags4/reply-vip", true},
 		{"vip-src-port80", "v4/tags0/reply-vip", true},
 		{"vip-src-port80", "v6/tags2/reply-vip", true},
 		{"vip-src-port80", "v4/tags0/reply-vip-443", false},
