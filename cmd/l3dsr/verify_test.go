@@ -902,3 +902,29 @@ func TestVerifyHelpExamples(t *testing.T) {
 		t.Errorf("only %d examples found", n)
 	}
 }
+
+// TestVerifyDirectorTunnel: a director in IPIP mode sends the client's
+// packet in a tunnel to the RIP; the forwarded packet is found by its
+// inner header (the client's), the real server is the outer destination.
+func TestVerifyDirectorTunnel(t *testing.T) {
+	noModule(t)
+	in := pcapgen.Packet{Src: tCli, Dst: tVIP, Proto: 6, SrcPort: 9, DstPort: 80}
+	out := in
+	out.Outer = &pcapgen.Outer{Src: tDir, Dst: tRIP}
+	file := writePcap(t, "dt.pcap", in, out, in, out)
+	st, o, errOut := runVerifyCLI("verify", "--pcap", file, "--role", "director", "--mode", "ipip", "--expect", "10.80.0.1:80=0", "-o", "json")
+	var r struct {
+		OK       bool `json:"ok"`
+		Services []struct {
+			ClientPackets int      `json:"client_packets"`
+			Forwarded     int      `json:"forwarded"`
+			Reals         []string `json:"reals"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(o), &r); err != nil {
+		t.Fatalf("exit %d: %v in %q (%s)", st, err, o, errOut)
+	}
+	if st != exitOK || !r.OK || len(r.Services) != 1 || r.Services[0].ClientPackets != 2 || r.Services[0].Forwarded != 2 || fmt.Sprint(r.Services[0].Reals) != "[203.0.113.30]" {
+		t.Errorf("exit %d, report %+v", st, r)
+	}
+}
