@@ -2,7 +2,6 @@ package pcapcheck
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -101,78 +100,40 @@ const DefaultMaxFlows = 1 << 20
 // from empty costs more than the memory does.
 const initialFlows = 1 << 14
 
-// flowTable maps flow keys to flows: an open-addressing hash table of
-// (key, index) slots, linear probing, at most half full. A probe mostly
-// touches one cache line, where Go's map touches two or three; with a
-// flow per few packets the table's cache misses are most of verify's
-// time. A collision costs a probe, never a wrong match: slots hold whole
-// keys. The flows are values in one slice, touched only by replies; a
-// new flow allocates nothing of its own.
+// flowTable maps flow keys to flows. The flows are values in chunks of
+// fixed size, pointer-free: a new flow allocates nothing of its own, the
+// collector does not scan them, and growing never copies them (copying,
+// and touching fresh pages for the copies, was a large part of verify's
+// time on a file with many flows).
 type flowTable struct {
-	slots []flowSlot
-	mask  uint64
-	list  []flowEntry
+	idx    map[flowKey]int32
+	chunks [][]flow
+	n      int
 }
 
-type flowSlot struct {
-	key flowKey
-	i   int32 // index in list + 1; 0: empty
-}
-
-type flowEntry = flow
+const flowChunk = 4096
 
 func newFlowTable() flowTable {
-	return flowTable{slots: make([]flowSlot, 2*initialFlows), mask: 2*initialFlows - 1, list: make([]flowEntry, 0, initialFlows)}
-}
-
-func (k *flowKey) hash() uint64 {
-	a := binary.LittleEndian.Uint64(k.client[:8])
-	b := binary.LittleEndian.Uint64(k.client[8:])
-	c := uint64(k.fam)<<56 | uint64(k.proto)<<48 | uint64(k.cport)<<16 | uint64(k.sport)
-	h := (a ^ 0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
-	h = (h ^ h>>31 ^ b) * 0x94d049bb133111eb
-	h = (h ^ h>>29 ^ c) * 0xd6e8feb86659fd93
-	return h ^ h>>32
+	return flowTable{idx: make(map[flowKey]int32, initialFlows)}
 }
 
 func (t *flowTable) get(k flowKey) *flow {
-	for pos := k.hash() & t.mask; ; pos = (pos + 1) & t.mask {
-		sl := &t.slots[pos]
-		if sl.i == 0 {
-			return nil
-		}
-		if sl.key == k {
-			return &t.list[sl.i-1]
-		}
+	i, ok := t.idx[k]
+	if !ok {
+		return nil
 	}
+	return &t.chunks[i/flowChunk][i%flowChunk]
 }
 
 // add adds a flow for k, which get did not find.
 func (t *flowTable) add(k flowKey, f flow) {
-	if 2*(len(t.list)+1) > len(t.slots) {
-		t.grow()
+	if t.n%flowChunk == 0 {
+		t.chunks = append(t.chunks, make([]flow, 0, flowChunk))
 	}
-	t.list = append(t.list, f)
-	t.put(flowSlot{k, int32(len(t.list))})
-}
-
-func (t *flowTable) put(sl flowSlot) {
-	pos := sl.key.hash() & t.mask
-	for t.slots[pos].i != 0 {
-		pos = (pos + 1) & t.mask
-	}
-	t.slots[pos] = sl
-}
-
-func (t *flowTable) grow() {
-	old := t.slots
-	t.slots = make([]flowSlot, 2*len(old))
-	t.mask = uint64(len(t.slots) - 1)
-	for _, sl := range old {
-		if sl.i != 0 {
-			t.put(sl)
-		}
-	}
+	c := &t.chunks[len(t.chunks)-1]
+	*c = append(*c, f)
+	t.idx[k] = int32(t.n)
+	t.n++
 }
 
 // Class is what an Analyzer made of one packet.
@@ -493,7 +454,7 @@ func (a *Analyzer) track(s *codeState, k flowKey, code uint8, rip, vip netip.Add
 	if a.flows.get(k) != nil {
 		return
 	}
-	if len(a.flows.list) >= a.maxFlows {
+	if a.flows.n >= a.maxFlows {
 		a.untracked++
 		return
 	}
