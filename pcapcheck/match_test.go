@@ -120,10 +120,10 @@ func TestFilterExpected(t *testing.T) {
 		{"dscp21", "v4/tags0/req-21", true},
 		{"dscp21", "v6/tags2/req-21", true},
 		{"dscp21", "v4/tags1/req-0", false},
-		{"dscp21", "v4/tags0/cut1", false}, // TOS byte not captured
-		{"dscp21", "v4/tags0/cut2", true},  // TOS byte captured
-		{"dscp21", "v6/tags1/cut2", true},  // traffic class captured
-		{"dscp21", "three-tags", false},    // beyond two tags
+		{"dscp21", "v4/tags0/cut1", false},  // TOS byte not captured
+		{"dscp21", "v4/tags0/cut2", true},   // TOS byte captured
+		{"dscp21", "v6/tags1/cut2", true},   // traffic class captured
+		{"dscp21", "three-tags", false},     // beyond two tags
 		{"dscp21", "v4/tags3/req-21", true}, // behind a 0x9100 tag
 		{"dscp21", "v6/tags4/req-21", true}, // behind 0x9100, 0x8100
 		{"vip-src-port80", "v4/tags4/reply-vip", true},
