@@ -855,10 +855,10 @@ func (a *Analyzer) codeProblems(c uint8, s *codeState, cr *CodeReport) (problems
 		}
 	}
 	if s.laterFrags > 0 {
-		notes = append(notes, fmt.Sprintf("DSCP %d: %s not the first of their datagram: they carry no ports, so they belong to no flow (a lone one means its first fragment was not captured)", c, Plural(s.laterFrags, "fragment")))
+		notes = append(notes, fmt.Sprintf("DSCP %d: %s not the first of a datagram: no ports, so no flow (a lone one means the first fragment was not captured)", c, Plural(s.laterFrags, "fragment")))
 	}
 	if s.noPorts > 0 && (s.flows > 0 || s.noPorts < judgeable) {
-		notes = append(notes, fmt.Sprintf("DSCP %d: %s cut before their ports: %s", c, Plural(s.noPorts, "packet"), snapAdvice))
+		notes = append(notes, fmt.Sprintf("DSCP %d: %s cut before the ports: %s", c, Plural(s.noPorts, "packet"), snapAdvice))
 	}
 	if len(cr.InnerDSCP) > 0 {
 		var n uint64

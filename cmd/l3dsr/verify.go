@@ -409,7 +409,7 @@ func (e *verdictError) Error() string {
 	if len(e.problems) == 1 {
 		return "L3 DSR verification failed: " + e.problems[0]
 	}
-	return fmt.Sprintf("L3 DSR verification failed: %s (and %d more reasons, listed in the report)", e.problems[0], len(e.problems)-1)
+	return fmt.Sprintf("L3 DSR verification failed: %s (and %s, listed in the report)", e.problems[0], pcapcheck.Plural(len(e.problems)-1, "more reason"))
 }
 
 func runVerify(cmd *cobra.Command, f *verifyFlags) error {

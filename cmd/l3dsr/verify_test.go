@@ -516,7 +516,7 @@ func TestVerifySmallCases(t *testing.T) {
 		lone6 := pcapgen.Packet{Src: tCli6, Dst: tRIP6, DSCP: 22, Proto: 17, Ext: []pcapgen.Ext{{Type: 44, FragOffset: 185}}, Payload: 100}
 		args := []string{"--pcap", writePcap(t, "f.pcap", append(ok, lone4, lone6)...), "--map", "21=10.80.0.1", "--map", "22=10.80.0.2", "--map", "22=2001:db8:80::2"}
 		st, r, _ := runJSON(t, args...)
-		if st != exitOK || !r.OK || r.perCode(22) != "2/0/0/0" || !contains(r.Notes, "DSCP 22: 2 fragments not the first of their datagram") {
+		if st != exitOK || !r.OK || r.perCode(22) != "2/0/0/0" || !contains(r.Notes, "DSCP 22: 2 fragments not the first of a datagram: no ports, so no flow") {
 			t.Errorf("exit %d, DSCP 22 %s, problems %q, notes %q; want 0, 2/0/0/0 and a note", st, r.perCode(22), r.Problems, r.Notes)
 		}
 	})
