@@ -100,42 +100,6 @@ const DefaultMaxFlows = 1 << 20
 // from empty costs more than the memory does.
 const initialFlows = 1 << 14
 
-// flowTable maps flow keys to flows. The flows are values in chunks of
-// fixed size, pointer-free: a new flow allocates nothing of its own, the
-// collector does not scan them, and growing never copies them (copying,
-// and touching fresh pages for the copies, was a large part of verify's
-// time on a file with many flows).
-type flowTable struct {
-	idx    map[flowKey]int32
-	chunks [][]flow
-	n      int
-}
-
-const flowChunk = 4096
-
-func newFlowTable() flowTable {
-	return flowTable{idx: make(map[flowKey]int32, initialFlows)}
-}
-
-func (t *flowTable) get(k flowKey) *flow {
-	i, ok := t.idx[k]
-	if !ok {
-		return nil
-	}
-	return &t.chunks[i/flowChunk][i%flowChunk]
-}
-
-// add adds a flow for k, which get did not find.
-func (t *flowTable) add(k flowKey, f flow) {
-	if t.n%flowChunk == 0 {
-		t.chunks = append(t.chunks, make([]flow, 0, flowChunk))
-	}
-	c := &t.chunks[len(t.chunks)-1]
-	*c = append(*c, f)
-	t.idx[k] = int32(t.n)
-	t.n++
-}
-
 // Class is what an Analyzer made of one packet.
 type Class uint8
 
@@ -161,27 +125,6 @@ func (c Class) String() string {
 		return classNames[c]
 	}
 	return fmt.Sprintf("class(%d)", c)
-}
-
-// flowKey names a flow by the client's end and the service port, which
-// is what a request and its reply share whatever address the server
-// answers from.
-type flowKey struct {
-	fam    uint8
-	proto  uint8
-	client [16]byte
-	cport  uint16
-	sport  uint16
-}
-
-// flow holds no pointer (addresses as 16 bytes, not netip.Addr), so the
-// collector does not scan the table of flows.
-type flow struct {
-	code    uint8
-	hasVIP  bool // false: unmapped
-	rip     [16]byte
-	vip     [16]byte
-	fromVIP uint64
 }
 
 type mapKey struct {
@@ -379,15 +322,16 @@ func (a *Analyzer) Add(p *Packet) Class {
 	if p.Addrs && hasFlowPorts(&p.Layer) {
 		if f := a.flows.get(keyOf(&p.Layer, p.Dst, p.DstPort, p.SrcPort)); f != nil {
 			s := a.code(f.code)
+			src := p.Src.As16()
 			switch {
-			case f.hasVIP && p.Src.As16() == f.vip:
-				if f.fromVIP == 0 {
+			case f.flags&flowHasVIP != 0 && src == a.flows.addrs[f.vip]:
+				if f.flags&flowAnswered == 0 {
 					s.answered++
+					f.flags |= flowAnswered
 				}
-				f.fromVIP++
 				s.fromVIP++
 				return ReplyFromVIP
-			case p.Src.As16() == f.rip:
+			case src == a.flows.addrs[f.rip]:
 				s.fromRIP++
 				if s.ripSources == nil {
 					s.ripSources = map[netip.Addr]bool{}
@@ -451,14 +395,19 @@ func (a *Analyzer) Add(p *Packet) Class {
 }
 
 func (a *Analyzer) track(s *codeState, k flowKey, code uint8, rip, vip netip.Addr) {
-	if a.flows.get(k) != nil {
+	f, slot := a.flows.find(&k)
+	if f != nil {
 		return
 	}
 	if a.flows.n >= a.maxFlows {
 		a.untracked++
 		return
 	}
-	a.flows.add(k, flow{code: code, rip: rip.As16(), hasVIP: vip.IsValid(), vip: vip.As16()})
+	nf := flow{code: code, rip: a.flows.intern(rip.As16(), 0)}
+	if vip.IsValid() {
+		nf.flags, nf.vip = flowHasVIP, a.flows.intern(vip.As16(), 1)
+	}
+	a.flows.insert(slot, &k, nf)
 	s.flows++
 }
 
