@@ -164,8 +164,13 @@ type expState struct {
 // Analyzer judges a stream of decoded packets. Add each packet, then
 // Report. Not safe for concurrent use.
 type Analyzer struct {
-	cfg       Config
-	mapIdx    map[mapKey]int
+	cfg    Config
+	mapIdx map[mapKey]int
+	// byCode lists the table's entries by family (0: IPv4, 1: IPv6) and
+	// code, for lookup without hashing; used marks the entries packets
+	// were mapped by (their VIPs are the code's).
+	byCode    [2][64][]int32
+	used      []bool
 	start     []MapEntry
 	codes     [64]*codeState
 	flows     flowTable
@@ -205,7 +210,13 @@ func NewAnalyzer(cfg Config) (*Analyzer, error) {
 			return nil, fmt.Errorf("DSCP %d (local %s) is mapped twice: to %s and %s", e.DSCP, localName(e.Local), cfg.Mapping[j].VIP, e.VIP)
 		}
 		a.mapIdx[k] = i
+		f := 0
+		if e.VIP.Is6() {
+			f = 1
+		}
+		a.byCode[f][e.DSCP] = append(a.byCode[f][e.DSCP], int32(i))
 	}
+	a.used = make([]bool, len(cfg.Mapping))
 	a.start = slices.Clone(cfg.Mapping)
 	switch cfg.Role {
 	case RealServer:
@@ -252,13 +263,20 @@ func localName(a netip.Addr) string {
 // lookup returns the index of the table entry for a packet of family fam
 // with code to dst: the entry for (code, dst) first, then (code, any).
 func (a *Analyzer) lookup(fam, code uint8, dst netip.Addr) (int, bool) {
-	if dst.IsValid() {
-		if i, ok := a.mapIdx[mapKey{fam, code, dst}]; ok {
-			return i, true
+	f := 0
+	if fam == 6 {
+		f = 1
+	}
+	anyI := -1
+	for _, i := range a.byCode[f][code&63] {
+		switch l := a.cfg.Mapping[i].Local; {
+		case !l.IsValid():
+			anyI = int(i)
+		case l == dst:
+			return int(i), true
 		}
 	}
-	i, ok := a.mapIdx[mapKey{fam, code, netip.Addr{}}]
-	return i, ok
+	return anyI, anyI >= 0
 }
 
 func (a *Analyzer) code(c uint8) *codeState {
@@ -370,10 +388,7 @@ func (a *Analyzer) Add(p *Packet) Class {
 			s.unmappedDst[p.Dst] = true
 		}
 	} else {
-		if s.vips == nil {
-			s.vips = map[netip.Addr]bool{}
-		}
-		s.vips[a.cfg.Mapping[mi].VIP] = true
+		a.used[mi] = true
 	}
 	// A tunnel's flow is the client's, in the inner header; the RIP is
 	// the outer destination.
@@ -783,7 +798,16 @@ func (a *Analyzer) codeProblems(c uint8, s *codeState, cr *CodeReport) (problems
 		}
 		problems = append(problems, fmt.Sprintf("DSCP %d: %s%s, but %s", c, Plural(s.unmapped, "packet"), to, why))
 	}
-	vips := strings.Join(sortedAddrs(s.vips), ", ")
+	vs := make(map[netip.Addr]bool, len(s.vips))
+	for v := range s.vips {
+		vs[v] = true
+	}
+	for i, e := range a.cfg.Mapping {
+		if a.used[i] && e.DSCP == c {
+			vs[e.VIP] = true
+		}
+	}
+	vips := strings.Join(sortedAddrs(vs), ", ")
 	if s.fromRIP > 0 {
 		problems = append(problems, fmt.Sprintf("DSCP %d: %s left from the RIP (%s) instead of the VIP %s: the destination was not rewritten before the socket (is the map-mode rule in raw PREROUTING?)",
 			c, Plural(s.fromRIP, "reply"), strings.Join(sortedAddrs(s.ripSources), ", "), cmp.Or(vips, "(none)")))
