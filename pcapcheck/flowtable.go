@@ -41,16 +41,23 @@ func (f *flow) is(k *flowKey) bool {
 }
 
 // flowTable maps flow keys to flows: an open-addressing index of 8-byte
-// slots (32 bits of the key's hash, the flow's number) over flows kept in
-// chunks of fixed size, never moved. A lookup that misses reads one slot;
-// one that hits, the slot and the flow. Kept at most half full, the index
-// of a million flows is 16 MB; growing it rehashes the slots, never copies
-// the flows.
+// slots (the top 32 bits of the key's hash, the flow's number) over flows
+// kept in chunks of fixed size, never moved. A lookup that misses reads
+// one slot; one that hits, the slot and the flow. A slot's place is the
+// top bits of the hash, which the slot holds, so growing the index moves
+// slots without reading the flows. Kept at most half full, the index of
+// a million flows is 16 MB.
+//
+// clients has a bit set for each flow's client address (by hash): a
+// packet whose destination is no flow's client, as every request is, is
+// no reply, found without a look at the index.
 type flowTable struct {
-	slots  []uint64
-	seed   uint64
-	chunks [][]flow
-	n      int
+	slots   []uint64
+	shift   uint // 64 - log2(len(slots))
+	seed    uint64
+	clients *[clientBits / 64]uint64
+	chunks  [][]flow
+	n       int
 	// addrs are the RIPs and VIPs of the flows, each once; addrIdx finds
 	// them, last[i] is the address interned last through cache i.
 	addrs   [][16]byte
@@ -60,9 +67,20 @@ type flowTable struct {
 
 const flowChunk = 4096
 
+// clientBits is the size of the client address filter: 16 KB.
+const clientBits = 1 << 17
+
 func newFlowTable() flowTable {
-	return flowTable{slots: make([]uint64, 2*initialFlows), seed: rand.Uint64() | 1,
+	return flowTable{slots: make([]uint64, 2*initialFlows), shift: uint(64 - bits.Len(2*initialFlows-1)),
+		seed: rand.Uint64() | 1, clients: new([clientBits / 64]uint64),
 		addrIdx: map[[16]byte]uint32{}, addrs: [][16]byte{{}}}
+}
+
+// clientBit is the bit of the client address filter for client.
+func (t *flowTable) clientBit(client *[16]byte) uint64 {
+	a := binary.LittleEndian.Uint64(client[:8])
+	b := binary.LittleEndian.Uint64(client[8:])
+	return ((a^t.seed)*0x9e3779b97f4a7c15 ^ b) * 0xbf58476d1ce4e5b9 >> (64 - 17)
 }
 
 func (t *flowTable) hash(k *flowKey) uint64 {
@@ -83,7 +101,7 @@ func (t *flowTable) find(k *flowKey) (*flow, uint64) {
 	h := t.hash(k)
 	tag := h >> 32
 	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := h >> t.shift; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
 			return nil, i
@@ -97,6 +115,9 @@ func (t *flowTable) find(k *flowKey) (*flow, uint64) {
 }
 
 func (t *flowTable) get(k flowKey) *flow {
+	if c := t.clientBit(&k.client); t.clients[c/64]&(1<<(c%64)) == 0 {
+		return nil
+	}
 	f, _ := t.find(&k)
 	return f
 }
@@ -120,20 +141,21 @@ func (t *flowTable) insert(slot uint64, k *flowKey, f flow) {
 	c := &t.chunks[len(t.chunks)-1]
 	*c = append(*c, f)
 	t.slots[slot] = t.hash(k)>>32<<32 | uint64(t.n+1)
+	cb := t.clientBit(&k.client)
+	t.clients[cb/64] |= 1 << (cb % 64)
 	t.n++
 }
 
 func (t *flowTable) grow() {
 	old := t.slots
 	t.slots = make([]uint64, 2*len(old))
+	t.shift--
 	mask := uint64(len(t.slots) - 1)
 	for _, s := range old {
 		if s == 0 {
 			continue
 		}
-		f := t.at(uint32(s) - 1)
-		k := flowKey{fam: f.fam, proto: f.proto, client: f.client, cport: f.cport, sport: f.sport}
-		i := t.hash(&k) & mask
+		i := s >> 32 >> (t.shift - 32)
 		for t.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
