@@ -410,7 +410,7 @@ func (a *Analyzer) Add(p *Packet) Class {
 }
 
 func (a *Analyzer) track(s *codeState, k flowKey, code uint8, rip, vip netip.Addr) {
-	f, slot := a.flows.find(&k)
+	f, slot, h := a.flows.find(&k)
 	if f != nil {
 		return
 	}
@@ -422,7 +422,7 @@ func (a *Analyzer) track(s *codeState, k flowKey, code uint8, rip, vip netip.Add
 	if vip.IsValid() {
 		nf.flags, nf.vip = flowHasVIP, a.flows.intern(vip.As16(), 1)
 	}
-	a.flows.insert(slot, &k, nf)
+	a.flows.insert(slot, h, &k, nf)
 	s.flows++
 }
 

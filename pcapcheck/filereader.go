@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -52,6 +53,7 @@ type fileReader struct {
 	ng     bool
 	order  binary.ByteOrder
 	nanos  bool // pcap: nanosecond timestamps
+	swap   bool // pcap: big-endian
 	ifaces []Interface
 	off    int64  // of the next record
 	rec    uint64 // records (pcap) or blocks (pcapng) read
@@ -138,9 +140,9 @@ func newFileReader(br *bufio.Reader, name string) (*fileReader, error) {
 	case 0xa1b23c4d:
 		r.order, r.nanos = binary.LittleEndian, true
 	case 0xd4c3b2a1:
-		r.order = binary.BigEndian
+		r.order, r.swap = binary.BigEndian, true
 	case 0x4d3cb2a1:
-		r.order, r.nanos = binary.BigEndian, true
+		r.order, r.nanos, r.swap = binary.BigEndian, true, true
 	default:
 		return nil, fmt.Errorf("%s: not a pcap or pcapng file (magic %#08x)", name, binary.BigEndian.Uint32(h))
 	}
@@ -172,8 +174,14 @@ func (r *fileReader) next() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		return nil, ci, err
 	}
-	sec, frac := r.order.Uint32(h), r.order.Uint32(h[4:])
-	caplen, wire := r.order.Uint32(h[8:]), r.order.Uint32(h[12:])
+	// The byte order by hand: four calls through the ByteOrder interface
+	// per record were a few percent of reading a file.
+	sec, frac := binary.LittleEndian.Uint32(h), binary.LittleEndian.Uint32(h[4:])
+	caplen, wire := binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
+	if r.swap {
+		sec, frac = bits.ReverseBytes32(sec), bits.ReverseBytes32(frac)
+		caplen, wire = bits.ReverseBytes32(caplen), bits.ReverseBytes32(wire)
+	}
 	limit := r.ifaces[0].SnapLen
 	if limit == 0 || limit > maxRecord {
 		limit = maxRecord

@@ -96,19 +96,20 @@ func (t *flowTable) at(i uint32) *flow {
 	return &t.chunks[i/flowChunk][i%flowChunk]
 }
 
-// find returns the flow for k, or nil and the slot where k would go.
-func (t *flowTable) find(k *flowKey) (*flow, uint64) {
-	h := t.hash(k)
+// find returns the flow for k, or nil and the slot where k would go; h
+// is k's hash.
+func (t *flowTable) find(k *flowKey) (f *flow, slot, h uint64) {
+	h = t.hash(k)
 	tag := h >> 32
 	mask := uint64(len(t.slots) - 1)
 	for i := h >> t.shift; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
-			return nil, i
+			return nil, i, h
 		}
 		if s>>32 == tag {
 			if f := t.at(uint32(s) - 1); f.is(k) {
-				return f, i
+				return f, i, h
 			}
 		}
 	}
@@ -118,21 +119,22 @@ func (t *flowTable) get(k flowKey) *flow {
 	if c := t.clientBit(&k.client); t.clients[c/64]&(1<<(c%64)) == 0 {
 		return nil
 	}
-	f, _ := t.find(&k)
+	f, _, _ := t.find(&k)
 	return f
 }
 
 // add adds a flow for k, which get did not find.
 func (t *flowTable) add(k flowKey, f flow) {
-	_, slot := t.find(&k)
-	t.insert(slot, &k, f)
+	_, slot, h := t.find(&k)
+	t.insert(slot, h, &k, f)
 }
 
-// insert adds a flow for k at slot, which find returned for it.
-func (t *flowTable) insert(slot uint64, k *flowKey, f flow) {
+// insert adds a flow for k at slot, which find returned for it with its
+// hash h.
+func (t *flowTable) insert(slot, h uint64, k *flowKey, f flow) {
 	if 2*(t.n+1) > len(t.slots) {
 		t.grow()
-		_, slot = t.find(k)
+		_, slot, _ = t.find(k)
 	}
 	if t.n%flowChunk == 0 {
 		t.chunks = append(t.chunks, make([]flow, 0, flowChunk))
@@ -140,7 +142,7 @@ func (t *flowTable) insert(slot uint64, k *flowKey, f flow) {
 	f.client, f.cport, f.sport, f.fam, f.proto = k.client, k.cport, k.sport, k.fam, k.proto
 	c := &t.chunks[len(t.chunks)-1]
 	*c = append(*c, f)
-	t.slots[slot] = t.hash(k)>>32<<32 | uint64(t.n+1)
+	t.slots[slot] = h>>32<<32 | uint64(t.n+1)
 	cb := t.clientBit(&k.client)
 	t.clients[cb/64] |= 1 << (cb % 64)
 	t.n++
