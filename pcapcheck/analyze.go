@@ -298,6 +298,11 @@ func keyOf(p *Layer, client netip.Addr, cport, sport uint16) flowKey {
 
 // Add takes one decoded packet and returns what it was to the verdict.
 func (a *Analyzer) Add(p *Packet) Class {
+	return a.add(p, lookAhead{})
+}
+
+// add is Add with the hashes ahead computed for p, if any.
+func (a *Analyzer) add(p *Packet, x lookAhead) Class {
 	a.packets++
 	if p.Malformed != "" {
 		a.malformed[p.Malformed]++
@@ -338,7 +343,13 @@ func (a *Analyzer) Add(p *Packet) Class {
 		return a.addDirector(p, inSet)
 	}
 	if p.Addrs && hasFlowPorts(&p.Layer) {
-		if f := a.flows.get(keyOf(&p.Layer, p.Dst, p.DstPort, p.SrcPort)); f != nil {
+		var f *flow
+		if k := keyOf(&p.Layer, p.Dst, p.DstPort, p.SrcPort); x.has&1 != 0 {
+			f, _ = a.flows.findHash(&k, x.rep)
+		} else {
+			f = a.flows.get(k)
+		}
+		if f != nil {
 			s := a.code(f.code)
 			src := p.Src.As16()
 			switch {
@@ -401,7 +412,14 @@ func (a *Analyzer) Add(p *Packet) Class {
 		if mapped {
 			vip = a.cfg.Mapping[mi].VIP
 		}
-		a.track(s, keyOf(fl, fl.Src, fl.SrcPort, fl.DstPort), p.DSCP, p.Dst, vip)
+		k := keyOf(fl, fl.Src, fl.SrcPort, fl.DstPort)
+		var h uint64
+		if x.has&2 != 0 {
+			h = x.req
+		} else {
+			h = a.flows.hash(&k)
+		}
+		a.track(s, k, h, p.DSCP, p.Dst, vip)
 	}
 	if !mapped {
 		return Unmapped
@@ -409,8 +427,47 @@ func (a *Analyzer) Add(p *Packet) Class {
 	return Marked
 }
 
-func (a *Analyzer) track(s *codeState, k flowKey, code uint8, rip, vip netip.Addr) {
-	f, slot, h := a.flows.find(&k)
+// lookAhead is what Add will look up in the flow table for a packet:
+// the hashes of its keys as a reply (has&1) and as a request (has&2).
+type lookAhead struct {
+	rep, req uint64
+	has      uint8
+}
+
+// ahead starts loading the flow table's slots that Add will read for p,
+// some packets before Add sees it, so that their cache misses overlap
+// with other work; ahead2, later, the flows those slots name. Neither
+// changes anything: Add still looks everything up, in order.
+func (a *Analyzer) ahead(p *Packet) (x lookAhead) {
+	if a.cfg.Role != RealServer || a.cfg.Mode != ModeDSCP || p.Family == 0 || !p.Addrs || !hasFlowPorts(&p.Layer) {
+		return x
+	}
+	k := keyOf(&p.Layer, p.Dst, p.DstPort, p.SrcPort)
+	if a.flows.mayHaveClient(&k.client) {
+		x.rep, x.has = a.flows.hash(&k), 1
+		a.flows.prefetchSlot(x.rep)
+	}
+	if p.Tunnel == 0 && a.cfg.Codes.Has(p.DSCP) {
+		k = keyOf(&p.Layer, p.Src, p.SrcPort, p.DstPort)
+		x.req = a.flows.hash(&k)
+		x.has |= 2
+		a.flows.prefetchSlot(x.req)
+	}
+	return x
+}
+
+func (a *Analyzer) ahead2(x *lookAhead) {
+	if x.has&1 != 0 {
+		a.flows.prefetchFlow(x.rep)
+	}
+	if x.has&2 != 0 {
+		a.flows.prefetchFlow(x.req)
+	}
+}
+
+// track adds a flow for k, whose hash is h, unless it is known.
+func (a *Analyzer) track(s *codeState, k flowKey, h uint64, code uint8, rip, vip netip.Addr) {
+	f, slot := a.flows.findHash(&k, h)
 	if f != nil {
 		return
 	}
@@ -444,7 +501,8 @@ func (a *Analyzer) addTunneled(p *Packet, s *codeState) Class {
 	}
 	s.vips[in.Dst] = true
 	if hasFlowPorts(in) {
-		a.track(s, keyOf(in, in.Src, in.SrcPort, in.DstPort), p.DSCP, p.Dst, in.Dst)
+		k := keyOf(in, in.Src, in.SrcPort, in.DstPort)
+		a.track(s, k, a.flows.hash(&k), p.DSCP, p.Dst, in.Dst)
 	}
 	return Tunneled
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
+	"unsafe"
 )
 
 // flowKey names a flow by the client's end and the service port, which
@@ -100,23 +101,29 @@ func (t *flowTable) at(i uint32) *flow {
 // is k's hash.
 func (t *flowTable) find(k *flowKey) (f *flow, slot, h uint64) {
 	h = t.hash(k)
+	f, slot = t.findHash(k, h)
+	return f, slot, h
+}
+
+// findHash is find for a key whose hash h is known.
+func (t *flowTable) findHash(k *flowKey, h uint64) (*flow, uint64) {
 	tag := h >> 32
 	mask := uint64(len(t.slots) - 1)
 	for i := h >> t.shift; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
-			return nil, i, h
+			return nil, i
 		}
 		if s>>32 == tag {
 			if f := t.at(uint32(s) - 1); f.is(k) {
-				return f, i, h
+				return f, i
 			}
 		}
 	}
 }
 
 func (t *flowTable) get(k flowKey) *flow {
-	if c := t.clientBit(&k.client); t.clients[c/64]&(1<<(c%64)) == 0 {
+	if !t.mayHaveClient(&k.client) {
 		return nil
 	}
 	f, _, _ := t.find(&k)
@@ -180,4 +187,25 @@ func (t *flowTable) intern(a [16]byte, cache int) uint32 {
 	}
 	t.last[cache] = i
 	return i
+}
+
+// mayHaveClient tells whether some flow may have client as its client
+// (false: none has).
+func (t *flowTable) mayHaveClient(client *[16]byte) bool {
+	c := t.clientBit(client)
+	return t.clients[c/64]&(1<<(c%64)) != 0
+}
+
+// prefetchSlot starts loading the slot where the lookup of a key with
+// hash h starts.
+func (t *flowTable) prefetchSlot(h uint64) {
+	prefetch(uintptr(unsafe.Pointer(&t.slots[h>>t.shift])))
+}
+
+// prefetchFlow starts loading the flow named by that slot if its tag is
+// h's (the slot itself should be in the cache by then).
+func (t *flowTable) prefetchFlow(h uint64) {
+	if s := t.slots[h>>t.shift]; s != 0 && s>>32 == h>>32 {
+		prefetch(uintptr(unsafe.Pointer(t.at(uint32(s) - 1))))
+	}
 }
