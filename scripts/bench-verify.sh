@@ -3,7 +3,7 @@
 # against tcpdump with the equivalent filter, in the same run on the same file.
 #
 # Generates a PACKETS-packet pcap (default 1,000,000: DSR flows for DSCP 21, 22, 23, 46, IPv4 and
-# IPv6, VLAN tags, truncated frames, noise), then times RUNS times each (best run counts):
+# IPv6, VLAN tags, truncated frames, noise), then times RUNS times each, in turn (best run counts):
 #   l3dsr verify --pcap FILE --dscp 21,22,23,46 --map ... -o json
 #   tcpdump -n -r FILE 'FILTER' | wc -l          (the operator's way; prints every match)
 #   tcpdump -r FILE -w /dev/null 'FILTER'        (libpcap's filter alone, no printing)
@@ -41,13 +41,14 @@ maps=(--map "21=10.80.0.1" --map "22=10.80.0.2" --map "23=10.80.0.3" --map "46=1
 verify_cmd=("$work/l3dsr" verify --pcap "$work/bench.pcap" --dscp "21,22,23,46" "${maps[@]}" -o json)
 
 now() { date +%s.%N; }
-best() { # CMD...: prints the best wall time and the best CPU time (user + system) of $runs runs, in seconds
-	local i b= c= tf=$work/time.out
-	for ((i = 0; i < runs; i++)); do
-		/usr/bin/time -f '%e %U %S' -o "$tf" "$@" >/dev/null 2>&1 || true
-		read -r b c < <(awk -v b="$b" -v c="$c" '{ w = $1; u = $2 + $3; if (b == "" || w < b) b = w; if (c == "" || u < c) c = u; printf "%.3f %.3f\n", b, c }' <(tail -n 1 "$tf"))
-	done
-	echo "$b $c"
+# The commands run in turn, round after round (not all runs of one, then all of the next), so
+# that a change in the machine's load falls on all of them alike.
+bw=() bc=()
+timed() { # I CMD...: runs CMD once and keeps the best wall and CPU times (user + system) of command I
+	local i=$1 tf=$work/time.out
+	shift
+	/usr/bin/time -f '%e %U %S' -o "$tf" "$@" >/dev/null 2>&1 || true
+	read -r "bw[$i]" "bc[$i]" < <(awk -v b="${bw[$i]:-}" -v c="${bc[$i]:-}" '{ w = $1; u = $2 + $3; if (b == "" || w < b) b = w; if (c == "" || u < c) c = u; printf "%.3f %.3f\n", b, c }' <(tail -n 1 "$tf"))
 }
 run_tcpdump_print() { tcpdump -n -r "$work/bench.pcap" "$filter" 2>/dev/null | wc -l; }
 run_tcpdump_null() { tcpdump -r "$work/bench.pcap" -w /dev/null "$filter"; }
@@ -63,12 +64,15 @@ selected=$({ "$work/l3dsr" verify --pcap "$work/sel.pcap" --map 1=10.0.0.1 -o js
 [[ $marked == "$selected" ]] || { echo "bench-verify: verify counted $marked marked packets, tcpdump selected $selected" >&2; exit 1; }
 lines=$(run_tcpdump_print)
 
-read -r tv cv < <(best "${verify_cmd[@]}")
 export work filter
-# shellcheck disable=SC2016 # expanded by the inner shell
-read -r tp cp < <(best bash -c 'tcpdump -n -r "$work/bench.pcap" "$filter" 2>/dev/null | wc -l')
-read -r tn cn < <(best tcpdump -r "$work/bench.pcap" -w /dev/null "$filter")
-read -r tc cc < <(best tcpdump -r "$work/bench.pcap" -w /dev/null)
+for ((r = 0; r < runs; r++)); do
+	timed 0 "${verify_cmd[@]}"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	timed 1 bash -c 'tcpdump -n -r "$work/bench.pcap" "$filter" 2>/dev/null | wc -l'
+	timed 2 tcpdump -r "$work/bench.pcap" -w /dev/null "$filter"
+	timed 3 tcpdump -r "$work/bench.pcap" -w /dev/null
+done
+tv=${bw[0]} cv=${bc[0]} tp=${bw[1]} cp=${bc[1]} tn=${bw[2]} cn=${bc[2]} tc=${bw[3]} cc=${bc[3]}
 row() { # NAME WALL CPU: a table row with rates and ratios to verify's
 	awk -v name="$1" -v n="$n" -v w="$2" -v c="$3" -v vw="$tv" -v vc="$cv" \
 		'BEGIN { printf "| %s | %.3f | %.0f | %.2f× | %.3f | %.0f | %.2f× |\n", name, w, n / w, w / vw, c, n / c, c / vc }'
@@ -76,7 +80,7 @@ row() { # NAME WALL CPU: a table row with rates and ratios to verify's
 
 report=$(
 	cat <<-EOF
-		## $(date -u +%Y-%m-%d) — $n packets ($size), $marked marked ($lines lines from tcpdump); best of $runs runs
+		## $(date -u +%Y-%m-%d) — $n packets ($size), $marked marked ($lines lines from tcpdump); best of $runs runs, taken in turn
 
 		Machine: $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r);
 		$("$GO" version | cut -d' ' -f3), $(tcpdump --version 2>&1 | head -n 2 | tr '\n' ' ')
@@ -106,9 +110,10 @@ if ((record)); then
 			options and other DSCP codes), then times, in the same run on the same file:
 
 			- `l3dsr verify --pcap FILE --dscp 21,22,23,46 --map ... -o json`: reads the file, decodes every
-			  frame with gopacket's DecodingLayerParser, tracks flows and replies, prints the verdict;
+			  frame, tracks flows and replies, prints the verdict;
 			- `tcpdump -n -r FILE 'FILTER' | wc -l`: how an operator counts the marked packets today;
 			- `tcpdump -r FILE -w /dev/null 'FILTER'`: libpcap's BPF filter alone, no printing;
+			- `tcpdump -r FILE -w /dev/null`: a plain copy, the bar issue 14 sets;
 
 			where FILTER is the equivalent expression, `(ip and (ip[1] & 0xfc) >> 2 == N) or (ip6 and
 			(ip6[0:2] & 0x0fc0) >> 6 == N)` for each code, repeated behind one and two `vlan` tags. The
