@@ -90,11 +90,16 @@ resolve() {
 	done
 }
 
+# Refresh the lists, then resolve everything again from them alone.
+refresh() {
+	apt_update
+	resolve || die "${why#kernels.sh: } (after 'apt-get update')"
+}
+
 # Lists that resolve to packages all installed need no archive: that works offline too.
 if resolve && ((${#missing[@]} == 0)); then exit 0; fi
 if [[ -n "$why" ]] || ! lists_fresh; then
-	apt_update
-	resolve || die "${why#kernels.sh: } (after 'apt-get update')"
+	refresh
 	((${#missing[@]})) || exit 0
 fi
 
@@ -106,7 +111,6 @@ install() {
 if ! install; then
 	# Lists refreshed less than a day ago can still name a package the archive has just dropped.
 	[[ -z "$updated" ]] || die "'apt-get install ${missing[*]}' failed (above) with freshly updated package lists: install them by hand, or report the package name that failed"
-	apt_update
-	resolve || die "${why#kernels.sh: } (after 'apt-get update')"
+	refresh
 	((${#missing[@]} == 0)) || install || die "'apt-get install ${missing[*]}' failed (above), even after 'apt-get update': install them by hand, or report the package name that failed"
 fi
