@@ -59,6 +59,8 @@ $(BUILD)/libxt/libxt_DADDR.so: xtables/libxt_DADDR.c kmod/uapi/linux/netfilter/x
 # l3dsr-nltest drives the generic netlink family from C, independently of the
 # Go client, so a bug shared by both cannot hide; genl.test runs the Go
 # client's integration tests against the real module.
+# Every Go file: a test binary depends on the packages its package imports.
+GOSRC := $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 TESTTOOLS := $(BUILD)/map_kernel/l3dsr-nltest $(BUILD)/genl.test $(BUILD)/dscpmark.test
 TESTTOOLS += $(BUILD)/ipvs.test
 testtools: deps-build $(TESTTOOLS)
@@ -67,14 +69,14 @@ $(BUILD)/map_kernel/l3dsr-nltest: tests/scenarios/map_kernel.d/l3dsr-nltest.c km
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -Ikmod/uapi -o $@ $<
 
-$(BUILD)/genl.test: $(wildcard genl/*.go) go.mod go.sum
+$(BUILD)/genl.test: $(GOSRC) go.mod go.sum
 	CGO_ENABLED=0 $(GO) test -c -o $@ ./genl
 
-$(BUILD)/ipvs.test: $(wildcard ipvs/*.go) go.mod go.sum
-	CGO_ENABLED=0 $(GO) test -c -o $@ ./ipvs
+$(BUILD)/ipvs.test: $(GOSRC) go.mod go.sum
+	CGO_ENABLED=0 $(GO) test -c -o $@ ./internal/ipvs
 
-$(BUILD)/dscpmark.test: $(wildcard dscpmark/*.go) go.mod go.sum
-	CGO_ENABLED=0 $(GO) test -c -o $@ ./dscpmark
+$(BUILD)/dscpmark.test: $(GOSRC) go.mod go.sum
+	CGO_ENABLED=0 $(GO) test -c -o $@ ./internal/dscpmark
 
 go:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BUILD)/l3dsr ./cmd/l3dsr
@@ -117,7 +119,7 @@ bench: kmod libxt go testtools $(BUILD)/ipvsload
 	$(TOP)/tests/bench/run.sh
 
 # The Go IPVS client's side of the "1,000 services" control-plane row.
-$(BUILD)/ipvsload: $(wildcard tests/bench/ipvsload/*.go ipvs/*.go) go.mod go.sum
+$(BUILD)/ipvsload: $(GOSRC) go.mod go.sum
 	CGO_ENABLED=0 $(GO) build -o $@ ./tests/bench/ipvsload
 
 bench-smoke: kmod libxt go testtools

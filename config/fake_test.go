@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
-	"github.com/l3dsr/l3dsr/xtrule"
 )
 
 // fakeDirector keeps services as the director would and records every call.

@@ -8,9 +8,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/l3dsr/l3dsr/director"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
-	"github.com/l3dsr/l3dsr/xtrule"
 )
 
 // Marshal writes f in the config file format, keys in the documented order

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/director"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
-	"github.com/l3dsr/l3dsr/xtrule"
 )
 
 const good = `# a real server and a director in one file

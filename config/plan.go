@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
-	"github.com/l3dsr/l3dsr/xtrule"
 )
 
 // DirectorAPI is what apply uses of *director.Director.

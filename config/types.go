@@ -2,8 +2,8 @@ package config
 
 import (
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
-	"github.com/l3dsr/l3dsr/xtrule"
 )
 
 // DefaultPath is where the systemd unit and `l3dsr apply` look for the file.

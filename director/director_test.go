@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/l3dsr/l3dsr/dscpmark"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/dscpmark"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 var (

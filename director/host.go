@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/l3dsr/l3dsr/rtnl"
-	"github.com/l3dsr/l3dsr/sysctl"
+	"github.com/l3dsr/l3dsr/internal/rtnl"
+	"github.com/l3dsr/l3dsr/internal/sysctl"
 )
 
 // addrProto tags the VIPs the director puts on lo (the address's IFA_PROTO,

@@ -6,8 +6,8 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/l3dsr/l3dsr/dscpmark"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/dscpmark"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 // Open connects a Director to IPVS, nftables and rtnetlink of the calling

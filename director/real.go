@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 // DefaultWeight is the weight of a real server added without one.

@@ -3,8 +3,8 @@ package director
 import (
 	"fmt"
 
-	"github.com/l3dsr/l3dsr/dscpmark"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/dscpmark"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 // DefaultScheduler is IPVS's weighted least-connection scheduler.

@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/l3dsr/l3dsr/dscpmark"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/dscpmark"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 // Status is the running state of the director as Show reports it.

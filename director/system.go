@@ -3,8 +3,8 @@ package director
 import (
 	"net/netip"
 
-	"github.com/l3dsr/l3dsr/dscpmark"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/dscpmark"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 // IPVS is what the director uses of *ipvs.Client.

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 // Mode is how packets reach the real servers of a service.

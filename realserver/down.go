@@ -8,8 +8,8 @@ import (
 	"slices"
 
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/rtnl"
-	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/l3dsr/l3dsr/internal/rtnl"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 )
 
 // ErrNotSetUp is matched (errors.Is) by Down's error for a VIP that Up did

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/rtnl"
-	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/l3dsr/l3dsr/internal/rtnl"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"golang.org/x/sys/unix"
 )
 

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/l3dsr/l3dsr/rtnl"
+	"github.com/l3dsr/l3dsr/internal/rtnl"
 )
 
 // Header bytes between a link's MTU and the TCP payload of a tunnelled

@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/sysctl"
-	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/l3dsr/l3dsr/internal/sysctl"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 )
 
 // What a set of VIPs needs of the system. Up ensures it, Down keeps what

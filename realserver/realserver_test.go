@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/rtnl"
-	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/l3dsr/l3dsr/internal/rtnl"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 )
 
 var ctx = context.Background()

@@ -7,9 +7,9 @@ import (
 	"net/netip"
 
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/rtnl"
-	"github.com/l3dsr/l3dsr/sysctl"
-	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/l3dsr/l3dsr/internal/rtnl"
+	"github.com/l3dsr/l3dsr/internal/sysctl"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 )
 
 // Net is what the package uses of rtnetlink (rtnl.Conn).

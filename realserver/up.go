@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 )
 
 // Applied says what a call changed, one line per change; none means the

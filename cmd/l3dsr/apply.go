@@ -8,8 +8,8 @@ import (
 	"io/fs"
 
 	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
-	"github.com/l3dsr/l3dsr/xtrule"
 	"github.com/spf13/cobra"
 )
 

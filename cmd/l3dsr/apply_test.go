@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/director"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 func writeConf(t *testing.T, text string) string {

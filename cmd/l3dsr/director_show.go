@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/l3dsr/l3dsr/director"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/spf13/cobra"
 )
 

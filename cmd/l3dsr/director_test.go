@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/director"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 // fakeDirector records the calls the director commands make.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/realserver"
 	"github.com/spf13/cobra"
 )

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )

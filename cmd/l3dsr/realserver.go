@@ -9,8 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
-	"github.com/l3dsr/l3dsr/xtrule"
 	"github.com/spf13/cobra"
 )
 

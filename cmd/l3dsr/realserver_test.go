@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
-	"github.com/l3dsr/l3dsr/xtrule"
 )
 
 type fakeRS struct {

@@ -15,7 +15,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/spf13/cobra"
 )
 

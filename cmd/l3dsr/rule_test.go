@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/genl"
-	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"golang.org/x/sys/unix"
 )
 

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/l3dsr/l3dsr/config"
-	"github.com/l3dsr/l3dsr/xtrule"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/spf13/cobra"
 )
 

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# dscp_mark: DSCP marking on the director with nftables (dscpmark/) against the real kernel. Runs
-# the integration tests of dscpmark/*_linux_test.go from build/dscpmark.test, each in network
+# dscp_mark: DSCP marking on the director with nftables (internal/dscpmark/) against the real kernel. Runs
+# the integration tests of internal/dscpmark/*_linux_test.go from build/dscpmark.test, each in network
 # namespaces of its own, and relays each Go test and subtest as a case (tests/lib/gotest.sh):
 #   ListMatchesNft         what List returns = `nft -j list table inet l3dsr`, both ways; the
 #                          rules print as nft's own `ip daddr . meta l4proto . th dport vmap`

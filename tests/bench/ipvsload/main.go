@@ -10,7 +10,7 @@ import (
 	"net/netip"
 	"os"
 
-	"github.com/l3dsr/l3dsr/ipvs"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 func main() {

@@ -286,7 +286,7 @@ func TestExec(t *testing.T) {
 
 // The target name matches the uapi header's.
 func TestTargetNameMatchesHeader(t *testing.T) {
-	src, err := os.ReadFile("../kmod/uapi/linux/netfilter/xt_DADDR.h")
+	src, err := os.ReadFile("../../kmod/uapi/linux/netfilter/xt_DADDR.h")
 	if err != nil {
 		t.Fatal(err)
 	}
