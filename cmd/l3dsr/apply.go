@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newApplyCmd() *cobra.Command {
+func newApplyCmd(sys *system) *cobra.Command {
 	var file string
 	var dryRun bool
 	cmd := &cobra.Command{

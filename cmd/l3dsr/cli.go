@@ -22,13 +22,14 @@ func usageErrorf(format string, a ...any) error {
 
 type cli struct {
 	root *cobra.Command
+	sys  *system
 	// started is set once cobra has parsed the flags and validated the
 	// arguments of a command and is about to run it.
 	started bool
 }
 
-func newCLI(stdout, stderr io.Writer) *cli {
-	c := &cli{}
+func newCLI(sys *system, stdout, stderr io.Writer) *cli {
+	c := &cli{sys: sys}
 	c.root = &cobra.Command{
 		Use:   "l3dsr",
 		Short: "L3 Direct Server Return for Linux IPVS directors and real servers",
@@ -50,12 +51,26 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
 		return &usageError{err}
 	})
 	c.root.AddCommand(newVersionCmd())
-	c.root.AddCommand(newRuleCmd())
-	c.root.AddCommand(newRealServerCmd())
-	c.root.AddCommand(newVerifyCmd())
-	c.root.AddCommand(newDirectorCmd())
+	c.root.AddCommand(newRuleCmd(sys))
+	c.root.AddCommand(newRealServerCmd(sys))
+	c.root.AddCommand(newVerifyCmd(sys))
+	c.root.AddCommand(newDirectorCmd(sys))
 	c.root.AddCommand(newGenDocsCmd())
-	c.root.AddCommand(newApplyCmd())
-	c.root.AddCommand(newSaveCmd())
+	c.root.AddCommand(newApplyCmd(sys))
+	c.root.AddCommand(newSaveCmd(sys))
 	return c
+}
+
+// system is what the commands act on: the kernel's tables, iptables, IPVS,
+// capture. run gives the host's; tests give fakes. Each part is declared
+// beside the commands that use it.
+type system struct {
+	ruleSystem   // rule*.go
+	verifySystem // verify*.go
+	hostSystem   // director*, realserver*, apply, save
+}
+
+// hostSys is the running host.
+func hostSys() *system {
+	return &system{ruleSystem: hostRuleSystem(), verifySystem: hostVerifySystem(), hostSystem: hostHostSystem()}
 }

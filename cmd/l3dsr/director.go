@@ -39,7 +39,7 @@ func withDirector(fn func(d directorAPI) error) error {
 	return fn(d)
 }
 
-func newDirectorCmd() *cobra.Command {
+func newDirectorCmd(sys *system) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "director",
 		Short: "Set up IPVS services, real servers and DSCP marks (on a director)",

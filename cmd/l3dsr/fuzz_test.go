@@ -127,7 +127,7 @@ func cliSeeds(t testing.TB) [][]string {
 			walk(sub, append(slices.Clone(path), sub.Name()))
 		}
 	}
-	walk(newCLI(nil, nil).root, nil)
+	walk(newCLI(hostSys(), nil, nil).root, nil)
 	confs, err := filepath.Glob("../../tests/scenarios/apply.d/*.conf")
 	if err != nil || len(confs) == 0 {
 		t.Fatalf("no config files to seed with (%v)", err)
@@ -224,7 +224,7 @@ func TestCLISeedsCoverEveryCommand(t *testing.T) {
 			walk(sub, strings.TrimSpace(path+" "+sub.Name()))
 		}
 	}
-	walk(newCLI(nil, nil).root, "")
+	walk(newCLI(hostSys(), nil, nil).root, "")
 	if _, err := os.Stat("../../tests/scenarios/apply.d/rs-v1.conf"); err != nil {
 		t.Fatal(err)
 	}

@@ -107,3 +107,8 @@ func interrupted(err error) bool {
 	}
 	return false
 }
+
+// hostSystem is the part of system the director, real-server, apply and save commands act on.
+type hostSystem struct{}
+
+func hostHostSystem() hostSystem { return hostSystem{} }

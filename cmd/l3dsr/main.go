@@ -28,7 +28,12 @@ func main() {
 // run executes one command line and returns the exit status, so that tests
 // can drive the whole CLI without a subprocess.
 func run(args []string, stdout, stderr io.Writer) int {
-	cli := newCLI(stdout, stderr)
+	return runWith(hostSys(), args, stdout, stderr)
+}
+
+// runWith is run on the system sys.
+func runWith(sys *system, args []string, stdout, stderr io.Writer) int {
+	cli := newCLI(sys, stdout, stderr)
 	cli.root.SetArgs(args)
 	cmd, err := cli.root.ExecuteC()
 	if err == nil {

@@ -31,7 +31,7 @@ var openRealServer = func() (rsManager, error) {
 	return realserver.Open()
 }
 
-func newRealServerCmd() *cobra.Command {
+func newRealServerCmd(sys *system) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "realserver",
 		Short: "Set up, tear down and check a real server's VIPs (dscp or ipip mode)",

@@ -44,7 +44,7 @@ func withFakeRS(t *testing.T) *fakeRS {
 	t.Helper()
 	// show and apply open the map themselves to see that the module is
 	// there: never this host's.
-	system(t, newFakeTable())
+	fakeSystem(t, newFakeTable())
 	f := &fakeRS{}
 	old := openRealServer
 	t.Cleanup(func() { openRealServer = old })

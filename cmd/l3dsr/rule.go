@@ -52,7 +52,7 @@ var (
 // iptablesEnv chooses the iptables variant when --iptables is not given.
 const iptablesEnv = "L3DSR_IPTABLES"
 
-func newRuleCmd() *cobra.Command {
+func newRuleCmd(sys *system) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rule",
 		Short: "Manage the DSCP→VIP table of xt_DADDR's map mode (on a real server)",
@@ -498,3 +498,8 @@ func iptablesVariant(flagSet bool, flag string) (xtrule.Variant, error) {
 	}
 	return v, nil
 }
+
+// ruleSystem is the part of system the rule commands act on.
+type ruleSystem struct{}
+
+func hostRuleSystem() ruleSystem { return ruleSystem{} }

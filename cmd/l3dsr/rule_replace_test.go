@@ -48,7 +48,7 @@ func (t *fakeReplaceTable) Replace(entries []genl.Entry) error {
 func replaceSystem(t *testing.T, table *fakeTable) (*fakeReplaceTable, *fakeRules) {
 	t.Helper()
 	rt := &fakeReplaceTable{fakeTable: table}
-	rules := system(t, table)
+	rules := fakeSystem(t, table)
 	old := dialReplaceTable
 	t.Cleanup(func() { dialReplaceTable = old })
 	dialReplaceTable = func() (replaceTable, error) { return rt, nil }

@@ -124,8 +124,8 @@ func (r *fakeRules) Exists(_ context.Context, f xtrule.Family) (bool, error) {
 	return r.rules[f] > 0, r.err
 }
 
-// system installs fakes for the table and the iptables rules.
-func system(t *testing.T, table *fakeTable) *fakeRules {
+// fakeSystem installs fakes for the table and the iptables rules.
+func fakeSystem(t *testing.T, table *fakeTable) *fakeRules {
 	t.Helper()
 	rules := &fakeRules{rules: map[xtrule.Family]int{}}
 	oldDial, oldRules := dialTable, newRules
@@ -244,7 +244,7 @@ func TestParseDSCP(t *testing.T) {
 
 func TestRuleAdd(t *testing.T) {
 	table := newFakeTable()
-	rules := system(t, table)
+	rules := fakeSystem(t, table)
 	t.Setenv(iptablesEnv, "")
 
 	status, stdout, stderr := runCLI("rule", "add", "--dscp", "0x0a", "--vip", "10.0.0.1", "--local", "10.1.0.10")
@@ -302,7 +302,7 @@ func TestRuleAdd(t *testing.T) {
 func TestRuleAddRollsBack(t *testing.T) {
 	table := newFakeTable()
 	table.addErr = &genl.KernelError{Errno: unix.ENOSPC, Message: "the table is full"}
-	rules := system(t, table)
+	rules := fakeSystem(t, table)
 	status, _, stderr := runCLI("rule", "add", "--dscp", "1", "--vip", "10.0.0.1")
 	if status != exitRuntime || !strings.Contains(stderr, "the table is full") || !strings.Contains(stderr, "removed again") {
 		t.Errorf("exit %d, stderr %q", status, stderr)
@@ -322,7 +322,7 @@ func TestRuleAddRollsBack(t *testing.T) {
 
 // No module: exit 1 with the fix, for every command.
 func TestRuleModuleMissing(t *testing.T) {
-	system(t, newFakeTable())
+	fakeSystem(t, newFakeTable())
 	dialTable = func() (mapTable, error) { return nil, genl.ErrNotLoaded }
 	for _, args := range [][]string{
 		{"rule", "add", "--dscp", "1", "--vip", "10.0.0.1"},
@@ -347,7 +347,7 @@ func TestRuleDel(t *testing.T) {
 		genl.Entry{DSCP: 2, VIP: a("2001:db8::2")},
 		genl.Entry{DSCP: 3, Local: a("fd00::10"), VIP: a("2001:db8::3")},
 	)
-	system(t, table)
+	fakeSystem(t, table)
 	for _, tt := range []struct {
 		args   []string
 		status int
@@ -379,7 +379,7 @@ func TestRuleListAndStats(t *testing.T) {
 		genl.Entry{DSCP: 10, Local: a("10.1.0.10"), VIP: a("10.0.0.10"), Packets: 1, Bytes: 60},
 		genl.Entry{DSCP: 10, VIP: a("10.0.0.1"), Packets: 123456789, Bytes: 9876543210},
 	)
-	system(t, table)
+	fakeSystem(t, table)
 
 	status, stdout, stderr := runCLI("rule", "list")
 	want := `FAMILY  DSCP  LOCAL      VIP          PACKETS    BYTES

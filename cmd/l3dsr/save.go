@@ -17,7 +17,7 @@ var ipvsLoaded = func() bool {
 	return err == nil
 }
 
-func newSaveCmd() *cobra.Command {
+func newSaveCmd(sys *system) *cobra.Command {
 	var fromDSR string
 	cmd := &cobra.Command{
 		Use:   "save [--from-dsrtools DIR]",

@@ -50,7 +50,7 @@ type verifyFlags struct {
 	maps, expects, ports             []string
 }
 
-func newVerifyCmd() *cobra.Command {
+func newVerifyCmd(sys *system) *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
 		Use:   "verify (--iface IFACE | --pcap FILE) [flags]",
@@ -668,3 +668,8 @@ func okWord(ok bool) string {
 	}
 	return "FAIL"
 }
+
+// verifySystem is the part of system the verify commands act on.
+type verifySystem struct{}
+
+func hostVerifySystem() verifySystem { return verifySystem{} }

@@ -872,7 +872,7 @@ func TestVerifyTunnels(t *testing.T) {
 func TestVerifyHelpExamples(t *testing.T) {
 	noModule(t)
 	file := writePcap(t, "e.pcap", exchange(21, tVIP, 7, 1)...)
-	cmd := newVerifyCmd()
+	cmd := newVerifyCmd(hostSys())
 	n := 0
 	for _, line := range strings.Split(cmd.Example, "\n") {
 		args := strings.Fields(line)
