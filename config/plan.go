@@ -2,12 +2,13 @@ package config
 
 import (
 	"context"
-
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/internal/undo"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
 )
@@ -53,38 +54,31 @@ type Outcome struct {
 // if anything, could not be undone.
 func (p Plan) Apply() (Outcome, error) {
 	var out Outcome
-	for i, s := range p.Steps {
+	var done undo.Stack
+	for _, s := range p.Steps {
 		changes, warns, err := s.do()
 		out.Warnings = append(out.Warnings, warns...)
 		if err != nil {
-			return out, fmt.Errorf("%s: %w; %s", s.What, err, rollback(p.Steps[:i]))
+			return out, fmt.Errorf("%s: %w; %s", s.What, err, rollback(&done))
 		}
 		out.Done = append(out.Done, Done{s.What, changes})
+		done.Push(s.What, s.undo)
 	}
 	return out, nil
 }
 
 // rollback undoes done, last first, and says how that went.
-func rollback(done []Step) string {
-	if len(done) == 0 {
+func rollback(done *undo.Stack) string {
+	n := done.Len()
+	if n == 0 {
 		return "nothing had been changed before it"
 	}
-	var left []string
-	for i := len(done) - 1; i >= 0; i-- {
-		s := done[i]
-		if s.undo == nil {
-			left = append(left, s.What+" (cannot be undone)")
-			continue
-		}
-		if err := s.undo(); err != nil {
-			left = append(left, fmt.Sprintf("%s (undo failed: %v)", s.What, err))
-		}
-	}
-	if len(left) == 0 {
-		return fmt.Sprintf("the %d change(s) made before it were undone", len(done))
+	var left *undo.LeftError
+	if !errors.As(done.Rollback(), &left) {
+		return fmt.Sprintf("the %d change(s) made before it were undone", n)
 	}
 	return fmt.Sprintf("undoing the %d change(s) made before it left these in place: %s; run apply again once the cause is fixed",
-		len(done), strings.Join(left, "; "))
+		n, strings.Join(left.Left, "; "))
 }
 
 func fromResult(r director.Result, err error) ([]string, []string, error) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/internal/dscpmark"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
+	"github.com/l3dsr/l3dsr/internal/undo"
 )
 
 // DefaultScheduler is IPVS's weighted least-connection scheduler.
@@ -80,21 +81,21 @@ func (d *Director) AddService(s Service) (Result, error) {
 		}
 	}
 
-	var undo undoStack
+	var u undo.Stack
 	after := append(svcs[:len(svcs):len(svcs)], s)
-	res, err = d.ensureHostUndo(res, after, s, &undo)
+	res, err = d.ensureHostUndo(res, after, s, &u)
 	if err != nil {
-		return Result{}, undo.rollback(err)
+		return Result{}, rollback(&u, err)
 	}
 	is := d.ipvsService(s)
 	if err := d.IPVS.CreateService(is); err != nil {
-		return Result{}, undo.rollback(fmt.Errorf("create IPVS service %s: %w", s.Key, err))
+		return Result{}, rollback(&u, fmt.Errorf("create IPVS service %s: %w", s.Key, err))
 	}
-	undo.push("remove IPVS service "+s.Key.String(), func() error { return d.IPVS.RemoveService(is) })
+	u.Push("remove IPVS service "+s.Key.String(), func() error { return d.IPVS.RemoveService(is) })
 	res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d", s.Key, s.Scheduler, s.Persistent))
 	if s.Mode == ModeDSCP {
 		if err := d.Marks.Add(markOf(s)); err != nil {
-			return Result{}, undo.rollback(fmt.Errorf("add DSCP mark %d for %s: %w", s.DSCP, s.Key, err))
+			return Result{}, rollback(&u, fmt.Errorf("add DSCP mark %d for %s: %w", s.DSCP, s.Key, err))
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark %d for %s", s.DSCP, s.Key))
 	}
@@ -103,16 +104,16 @@ func (d *Director) AddService(s Service) (Result, error) {
 
 // ensureHost makes sure of the sysctls and the VIP for an existing service.
 func (d *Director) ensureHost(res Result, svcs []Service, s Service) (Result, error) {
-	var undo undoStack
-	res, err := d.ensureHostUndo(res, svcs, s, &undo)
+	var u undo.Stack
+	res, err := d.ensureHostUndo(res, svcs, s, &u)
 	if err != nil {
-		return Result{}, undo.rollback(err)
+		return Result{}, rollback(&u, err)
 	}
 	return res, nil
 }
 
-func (d *Director) ensureHostUndo(res Result, svcs []Service, s Service, undo *undoStack) (Result, error) {
-	ch, err := d.ensureSysctls(svcs, undo)
+func (d *Director) ensureHostUndo(res Result, svcs []Service, s Service, u *undo.Stack) (Result, error) {
+	ch, err := d.ensureSysctls(svcs, u)
 	res.Changes = append(res.Changes, ch...)
 	if err != nil {
 		return res, err
@@ -126,7 +127,7 @@ func (d *Director) ensureHostUndo(res Result, svcs []Service, s Service, undo *u
 			return res, fmt.Errorf("add VIP %s to lo: %w", s.VIP, err)
 		}
 		vip := s.VIP
-		undo.push("remove VIP "+vip.String()+" from lo", func() error { return d.Host.DelVIP(vip) })
+		u.Push("remove VIP "+vip.String()+" from lo", func() error { return d.Host.DelVIP(vip) })
 		res.Changes = append(res.Changes, fmt.Sprintf("VIP %s on lo", s.VIP))
 	}
 	return res, nil
@@ -170,19 +171,19 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 	if err := checkDSCPConflicts(svcs); err != nil {
 		return res, err
 	}
-	var undo undoStack
+	var u undo.Stack
 	if next.Scheduler != cur.Scheduler || next.Persistent != cur.Persistent {
 		if err := d.IPVS.UpdateService(d.ipvsService(next)); err != nil {
 			return res, fmt.Errorf("update IPVS service %s: %w", k, err)
 		}
 		old := d.ipvsService(cur)
-		undo.push("restore IPVS service "+k.String(), func() error { return d.IPVS.UpdateService(old) })
+		u.Push("restore IPVS service "+k.String(), func() error { return d.IPVS.UpdateService(old) })
 		res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d (was %s, %d)",
 			k, next.Scheduler, next.Persistent, cur.Scheduler, cur.Persistent))
 	}
 	if next.DSCP != cur.DSCP {
 		if err := d.Marks.Replace(markOf(next)); err != nil {
-			return Result{}, undo.rollback(fmt.Errorf("change DSCP mark of %s to %d: %w", k, next.DSCP, err))
+			return Result{}, rollback(&u, fmt.Errorf("change DSCP mark of %s to %d: %w", k, next.DSCP, err))
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark for %s %d (was %d): real servers need the new code mapped to %s", k, next.DSCP, cur.DSCP, k.VIP))
 	}

@@ -1,5 +1,7 @@
 package director
 
+import "github.com/l3dsr/l3dsr/internal/undo"
+
 // setting is one kernel setting the director needs, and why.
 type setting struct {
 	name, value, why string
@@ -36,7 +38,7 @@ func sysctls(svcs []Service) []setting {
 }
 
 // ensureSysctls sets what is not yet set, and says what it changed.
-func (d *Director) ensureSysctls(svcs []Service, undo *undoStack) ([]string, error) {
+func (d *Director) ensureSysctls(svcs []Service, u *undo.Stack) ([]string, error) {
 	var changes []string
 	for _, sc := range sysctls(svcs) {
 		old, err := d.Host.Sysctl(sc.name)
@@ -50,7 +52,7 @@ func (d *Director) ensureSysctls(svcs []Service, undo *undoStack) ([]string, err
 			return changes, err
 		}
 		name, prev := sc.name, old
-		undo.push("restore sysctl "+name+"="+prev, func() error { return d.Host.SetSysctl(name, prev) })
+		u.Push("restore sysctl "+name+"="+prev, func() error { return d.Host.SetSysctl(name, prev) })
 		changes = append(changes, "sysctl "+sc.name+"="+sc.value+" (was "+old+")")
 	}
 	return changes, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/genl"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
+	"github.com/l3dsr/l3dsr/internal/undo"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 )
 
@@ -215,7 +216,7 @@ func TestUpAllOrNothing(t *testing.T) {
 	// The undo itself fails: the error says exactly what was left.
 	f.fail["AddrDel"] = errors.New("addr del refused")
 	_, err = m.Up(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default)
-	if !errors.Is(err, ErrLeftOver) || !errors.Is(err, errBoom) ||
+	if !errors.Is(err, undo.ErrLeftInPlace) || !errors.Is(err, errBoom) ||
 		!strings.Contains(err.Error(), "left in place: added 10.0.0.1/32 to lo (undo failed: addr del refused)") {
 		t.Fatalf("err = %v", err)
 	}
