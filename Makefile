@@ -57,11 +57,11 @@ $(BUILD)/libxt/libxt_DADDR.so: xtables/libxt_DADDR.c kmod/uapi/linux/netfilter/x
 
 # Test tools the VM scenarios run (the guest sees the host's files read-only).
 # l3dsr-nltest drives the generic netlink family from C, independently of the
-# Go client, so a bug shared by both cannot hide; genl.test runs the Go
+# Go client, so a bug shared by both cannot hide; maptable.test runs the Go
 # client's integration tests against the real module.
 # Every Go file: a test binary depends on the packages its package imports.
 GOSRC := $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go')
-TESTTOOLS := $(BUILD)/map_kernel/l3dsr-nltest $(BUILD)/genl.test $(BUILD)/dscpmark.test
+TESTTOOLS := $(BUILD)/map_kernel/l3dsr-nltest $(BUILD)/maptable.test $(BUILD)/dscpmark.test
 TESTTOOLS += $(BUILD)/ipvs.test
 testtools: deps-build $(TESTTOOLS)
 
@@ -69,8 +69,8 @@ $(BUILD)/map_kernel/l3dsr-nltest: tests/scenarios/map_kernel.d/l3dsr-nltest.c km
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -Ikmod/uapi -o $@ $<
 
-$(BUILD)/genl.test: $(GOSRC) go.mod go.sum
-	CGO_ENABLED=0 $(GO) test -c -o $@ ./genl
+$(BUILD)/maptable.test: $(GOSRC) go.mod go.sum
+	CGO_ENABLED=0 $(GO) test -c -o $@ ./maptable
 
 $(BUILD)/ipvs.test: $(GOSRC) go.mod go.sum
 	CGO_ENABLED=0 $(GO) test -c -o $@ ./internal/ipvs

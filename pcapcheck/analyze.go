@@ -48,7 +48,7 @@ func (m Mode) String() string {
 }
 
 // MapEntry is one entry of the real server's DSCP→VIP table (as
-// genl.Entry), with the module's counters when known.
+// maptable.Entry), with the module's counters when known.
 type MapEntry struct {
 	DSCP uint8
 	// Local limits the entry to packets for this local address; the zero

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // Mode is how packets for a VIP reach this server.
@@ -87,10 +88,10 @@ func (c Config) Validate() error {
 	switch c.mode() {
 	case ModeDSCP:
 		if c.DSCP == nil {
-			return invalidf("VIP %s in dscp mode needs its DSCP code: give --dscp 0-%d", c.VIP, genl.DSCPMax)
+			return invalidf("VIP %s in dscp mode needs its DSCP code: give --dscp 0-%d", c.VIP, dsrtypes.MaxDSCP)
 		}
-		if *c.DSCP > genl.DSCPMax {
-			return invalidf("DSCP %d is out of range: use 0-%d", *c.DSCP, genl.DSCPMax)
+		if dsrtypes.DSCP(*c.DSCP) > dsrtypes.MaxDSCP {
+			return invalidf("DSCP %d is out of range: use 0-%d", *c.DSCP, dsrtypes.MaxDSCP)
 		}
 		if c.MSS != 0 {
 			return invalidf("--mss %d is for ipip mode only (dscp mode adds no header, so nothing needs clamping): leave it out", c.MSS)
@@ -99,7 +100,7 @@ func (c Config) Validate() error {
 			if c.Local.Is4() != c.VIP.Is4() {
 				return invalidf("VIP %s is %s but --local %s is %s: give a local address of the VIP's family", c.VIP, famName(c.VIP), c.Local, famName(c.Local))
 			}
-			if err := (genl.Entry{DSCP: *c.DSCP, VIP: c.VIP, Local: c.Local}).Validate(); err != nil {
+			if err := (maptable.Entry{DSCP: dsrtypes.DSCP(*c.DSCP), VIP: c.VIP, Local: c.Local}).Validate(); err != nil {
 				return invalidf("%v", err)
 			}
 		}
@@ -130,8 +131,8 @@ func (c Config) prefix() netip.Prefix {
 }
 
 // entry is the mapping of a dscp-mode VIP.
-func (c Config) entry() genl.Entry {
-	return genl.Entry{Family: genl.FamilyOf(c.VIP), DSCP: *c.DSCP, Local: c.Local, VIP: c.VIP}
+func (c Config) entry() maptable.Entry {
+	return maptable.Entry{Family: dsrtypes.FamilyOf(c.VIP), DSCP: dsrtypes.DSCP(*c.DSCP), Local: c.Local, VIP: c.VIP}
 }
 
 // sameSetup reports whether c and d set a VIP up the same way (an Up that

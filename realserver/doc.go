@@ -23,7 +23,7 @@
 // record and names every difference with its fix.
 //
 // Links and addresses go through rtnetlink (package rtnl), the mapping
-// through the module's generic netlink family (package genl), the clamp
+// through the module's generic netlink family (package maptable), the clamp
 // through nf_tables (google/nftables); only the one map-mode rule is made
 // with the iptables binaries (package xtrule), because the DADDR target is
 // an xtables extension. The package never prints.

@@ -7,9 +7,10 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // ErrNotSetUp is matched (errors.Is) by Down's error for a VIP that Up did
@@ -88,7 +89,7 @@ func (d *downRun) mapping(r *VIPState) {
 	e := r.entry()
 	got, err := tab.Get(e.Key())
 	switch {
-	case errors.Is(err, genl.ErrNotFound):
+	case errors.Is(err, maptable.ErrNotFound):
 		d.note("the mapping %v was gone already", e)
 	case err != nil:
 		d.errs = append(d.errs, err)
@@ -96,7 +97,7 @@ func (d *downRun) mapping(r *VIPState) {
 	case got.VIP != e.VIP:
 		d.note("kept %v: it maps to VIP %s now, not to %s as up set it", e.Key(), got.VIP, e.VIP)
 	default:
-		if err := tab.Delete(e.Key()); err != nil && !errors.Is(err, genl.ErrNotFound) {
+		if err := tab.Delete(e.Key()); err != nil && !errors.Is(err, maptable.ErrNotFound) {
 			d.errs = append(d.errs, err)
 			return
 		}
@@ -126,7 +127,7 @@ func (d *downRun) rule(s *State, c Config, rest []Config) {
 	}
 	n := 0
 	for _, e := range entries {
-		if e.Family == genl.FamilyOf(c.VIP) {
+		if e.Family == dsrtypes.FamilyOf(c.VIP) {
 			n++
 		}
 	}

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +22,7 @@ type fakeSys struct {
 	links   []rtnl.Link
 	addrs   []rtnl.Addr
 	sysctls map[string]string
-	table   map[genl.Key]genl.Entry
+	table   map[maptable.Key]maptable.Entry
 	rules   map[xtrule.Family]int
 	clamps  []Clamp
 	fail    map[string]error
@@ -53,7 +54,7 @@ func newFakeSys() *fakeSys {
 			"net.ipv4.conf.all.arp_filter":     "0",
 			"net.ipv4.conf.default.arp_ignore": "0",
 		},
-		table:    map[genl.Key]genl.Entry{},
+		table:    map[maptable.Key]maptable.Entry{},
 		rules:    map[xtrule.Family]int{},
 		fail:     map[string]error{},
 		autoload: map[string]string{"ipip": "tunl0", "ip6tnl": "ip6tnl0"},
@@ -199,17 +200,17 @@ func (f *fakeSys) Set(k, v string) error {
 	return nil
 }
 
-func (f *fakeSys) key(k genl.Key) genl.Key {
+func (f *fakeSys) key(k maptable.Key) maptable.Key {
 	if k.Family == 0 {
-		k.Family = genl.FamilyOf(k.Local)
+		k.Family = dsrtypes.FamilyOf(k.Local)
 	}
 	return k
 }
 
-func (f *fakeSys) GetEntry(k genl.Key) (genl.Entry, error) {
+func (f *fakeSys) GetEntry(k maptable.Key) (maptable.Entry, error) {
 	e, ok := f.table[f.key(k)]
 	if !ok {
-		return e, fmt.Errorf("getting %v: %w", k, genl.ErrNotFound)
+		return e, fmt.Errorf("getting %v: %w", k, maptable.ErrNotFound)
 	}
 	return e, nil
 }
@@ -218,35 +219,35 @@ func (f *fakeSys) GetEntry(k genl.Key) (genl.Entry, error) {
 // goes through tableView.
 type tableView struct{ *fakeSys }
 
-func (t tableView) Get(k genl.Key) (genl.Entry, error) { return t.GetEntry(k) }
+func (t tableView) Get(k maptable.Key) (maptable.Entry, error) { return t.GetEntry(k) }
 
-func (f *fakeSys) Add(e genl.Entry, replace bool) error {
+func (f *fakeSys) Add(e maptable.Entry, replace bool) error {
 	if err := f.op("Add"); err != nil {
 		return err
 	}
 	k := f.key(e.Key())
 	if _, ok := f.table[k]; ok && !replace {
-		return genl.ErrExists
+		return maptable.ErrExists
 	}
 	e.Family = k.Family
 	f.table[k] = e
 	return nil
 }
 
-func (f *fakeSys) Delete(k genl.Key) error {
+func (f *fakeSys) Delete(k maptable.Key) error {
 	if err := f.op("Delete"); err != nil {
 		return err
 	}
 	k = f.key(k)
 	if _, ok := f.table[k]; !ok {
-		return genl.ErrNotFound
+		return maptable.ErrNotFound
 	}
 	delete(f.table, k)
 	return nil
 }
 
-func (f *fakeSys) List() ([]genl.Entry, error) {
-	var out []genl.Entry
+func (f *fakeSys) List() ([]maptable.Entry, error) {
+	var out []maptable.Entry
 	for _, e := range f.table {
 		out = append(out, e)
 	}

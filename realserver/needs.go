@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/sysctl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 )
@@ -215,5 +215,5 @@ func configs(v []VIPState) []Config {
 // sameKey reports whether two dscp-mode VIPs would need the same map key.
 func sameKey(a, b Config) bool {
 	return a.mode() == ModeDSCP && b.mode() == ModeDSCP && a.DSCP != nil && b.DSCP != nil &&
-		genl.FamilyOf(a.VIP) == genl.FamilyOf(b.VIP) && *a.DSCP == *b.DSCP && a.Local == b.Local
+		dsrtypes.FamilyOf(a.VIP) == dsrtypes.FamilyOf(b.VIP) && *a.DSCP == *b.DSCP && a.Local == b.Local
 }

@@ -11,10 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/undo"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 var ctx = context.Background()
@@ -34,7 +35,7 @@ type snap struct {
 	addrs   []rtnl.Addr
 	links   []rtnl.Link
 	sysctls map[string]string
-	table   map[genl.Key]genl.Entry
+	table   map[maptable.Key]maptable.Entry
 	rules   map[xtrule.Family]int
 	clamps  []Clamp
 }
@@ -120,7 +121,7 @@ func TestPreExistingStays(t *testing.T) {
 	m := f.manager(t)
 	f.addrs = append(f.addrs, rtnl.Addr{Index: 1, Prefix: netip.MustParsePrefix("10.0.0.1/32")})
 	f.rules[xtrule.IPv4] = 1
-	f.table[genl.Key{Family: genl.IPv4, DSCP: 21}] = genl.Entry{Family: genl.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.1")}
+	f.table[maptable.Key{Family: dsrtypes.IPv4, DSCP: 21}] = maptable.Entry{Family: dsrtypes.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.1")}
 	f.sysctls["net.ipv4.conf.all.arp_ignore"] = "2" // stricter than needed
 	f.sysctls["net.ipv4.conf.all.rp_filter"] = "2"
 	before := f.snap()
@@ -181,8 +182,8 @@ func TestDownKeepsWhatOthersChanged(t *testing.T) {
 	m := f.manager(t)
 	mustUp(t, m, dscpVIP("10.0.0.1", 21))
 	f.sysctls["net.ipv4.conf.all.rp_filter"] = "0"
-	k := genl.Key{Family: genl.IPv4, DSCP: 21}
-	f.table[k] = genl.Entry{Family: genl.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.99")}
+	k := maptable.Key{Family: dsrtypes.IPv4, DSCP: 21}
+	f.table[k] = maptable.Entry{Family: dsrtypes.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.99")}
 	d := mustDown(t, m, "10.0.0.1")
 	if f.sysctls["net.ipv4.conf.all.rp_filter"] != "0" || f.table[k].VIP.String() != "10.0.0.99" {
 		t.Fatalf("Down undid someone else's change: %+v", f.snap())
@@ -244,7 +245,7 @@ func TestConflicts(t *testing.T) {
 		}
 	}
 	// Someone else's mapping on the key: refused, and nothing left behind.
-	f.table[genl.Key{Family: genl.IPv4, DSCP: 30}] = genl.Entry{Family: genl.IPv4, DSCP: 30, VIP: netip.MustParseAddr("10.0.0.50")}
+	f.table[maptable.Key{Family: dsrtypes.IPv4, DSCP: 30}] = maptable.Entry{Family: dsrtypes.IPv4, DSCP: 30, VIP: netip.MustParseAddr("10.0.0.50")}
 	before = f.snap()
 	_, err := m.Up(ctx, dscpVIP("10.0.0.2", 30), xtrule.Default)
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already maps to VIP 10.0.0.50") || !strings.Contains(err.Error(), "l3dsr rule del --dscp 30 --family 4") {
@@ -335,7 +336,7 @@ func TestShow(t *testing.T) {
 	m := f.manager(t)
 	mustUp(t, m, dscpVIP("10.0.0.1", 21))
 	mustUp(t, m, ipipVIP("10.0.1.1"))
-	k := genl.Key{Family: genl.IPv4, DSCP: 21}
+	k := maptable.Key{Family: dsrtypes.IPv4, DSCP: 21}
 	e := f.table[k]
 	e.Packets, e.Bytes = 7, 700
 	f.table[k] = e
@@ -350,7 +351,7 @@ func TestShow(t *testing.T) {
 	f.AddrDel(1, netip.MustParsePrefix("10.0.0.1/32"))
 	f.sysctls["net.ipv4.conf.all.arp_ignore"] = "0"
 	f.rules[xtrule.IPv4] = 0
-	f.table[k] = genl.Entry{Family: genl.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.9")}
+	f.table[k] = maptable.Entry{Family: dsrtypes.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.9")}
 	tun, _ := f.LinkByName("tunl0")
 	f.LinkSetUp(tun.Index, false)
 	f.clamps = nil

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/l3dsr/l3dsr/genl"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // Report is what Show found.
@@ -185,21 +185,21 @@ func (m *Manager) showMapping(vs *VIPStatus, bad func(what, fix string), again s
 	e := vs.entry()
 	got, err := tab.Get(e.Key())
 	switch {
-	case errors.Is(err, genl.ErrNotFound):
+	case errors.Is(err, maptable.ErrNotFound):
 		bad(fmt.Sprintf("the map has no entry for %v: marked packets are not rewritten to VIP %s", e.Key(), vs.VIP), again)
 		return
 	case err != nil:
 		bad(fmt.Sprintf("reading the mapping %v: %v", e.Key(), err), again)
 		return
 	}
-	vs.Mapping = &MappingStatus{Family: famKey(vs.Config), DSCP: got.DSCP, Local: localName(got.Local), VIP: got.VIP.String(), Packets: got.Packets, Bytes: got.Bytes}
+	vs.Mapping = &MappingStatus{Family: famKey(vs.Config), DSCP: uint8(got.DSCP), Local: localName(got.Local), VIP: got.VIP.String(), Packets: got.Packets, Bytes: got.Bytes}
 	if got.VIP != vs.VIP {
 		bad(fmt.Sprintf("%v maps to VIP %s, not %s", e.Key(), got.VIP, vs.VIP),
 			fmt.Sprintf("run 'l3dsr rule add --replace --dscp %d --vip %s%s'", e.DSCP, vs.VIP, localFlag(e)))
 	}
 }
 
-func localFlag(e genl.Entry) string {
+func localFlag(e maptable.Entry) string {
 	if e.Local.IsValid() {
 		return " --local " + e.Local.String()
 	}

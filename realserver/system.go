@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/l3dsr/l3dsr/genl"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/sysctl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // Net is what the package uses of rtnetlink (rtnl.Conn).
@@ -30,12 +30,12 @@ type Sysctls interface {
 	Set(name, value string) error
 }
 
-// Table is what the package uses of the module's map (genl.Client).
+// Table is what the package uses of the module's map (maptable.Table).
 type Table interface {
-	Get(k genl.Key) (genl.Entry, error)
-	Add(e genl.Entry, replace bool) error
-	Delete(k genl.Key) error
-	List() ([]genl.Entry, error)
+	Get(k maptable.Key) (maptable.Entry, error)
+	Add(e maptable.Entry, replace bool) error
+	Delete(k maptable.Key) error
+	List() ([]maptable.Entry, error)
 	Close() error
 }
 
@@ -91,7 +91,7 @@ func Open() (*Manager, error) {
 	return &Manager{
 		Net:       nc,
 		Sysctl:    sysctl.FS{},
-		DialTable: func() (Table, error) { return genl.Dial() },
+		DialTable: func() (Table, error) { return maptable.Dial() },
 		NewRules:  func(v xtrule.Variant) Rules { return &xtrule.Rules{Variant: v} },
 		Clamps:    nftClamps{},
 		StateDir:  dir,

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/l3dsr/l3dsr/genl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // Applied says what a call changed, one line per change; none means the
@@ -250,7 +250,7 @@ func (m *Manager) upMapping(_ *State, r *VIPState, t *txn) error {
 	case err == nil:
 		return conflictf("%v already maps to VIP %s, which 'l3dsr realserver' did not set up: remove it ('l3dsr rule del --dscp %d%s') or give VIP %s another --dscp",
 			e.Key(), got.VIP, e.DSCP, delFlags(e), r.VIP)
-	case !errors.Is(err, genl.ErrNotFound):
+	case !errors.Is(err, maptable.ErrNotFound):
 		return err
 	}
 	if err := tab.Add(e, false); err != nil {
@@ -262,7 +262,7 @@ func (m *Manager) upMapping(_ *State, r *VIPState, t *txn) error {
 }
 
 // delFlags are the `l3dsr rule del` flags that select e's key besides --dscp.
-func delFlags(e genl.Entry) string {
+func delFlags(e maptable.Entry) string {
 	if e.Local.IsValid() {
 		return " --local " + e.Local.String()
 	}

@@ -12,8 +12,9 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/director"
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 	"github.com/spf13/cobra"
 )
@@ -34,9 +35,9 @@ var tableSeeds = []string{
 	"[]\n[]",
 }
 
-func sortedEntries(es []genl.Entry) []genl.Entry {
+func sortedEntries(es []maptable.Entry) []maptable.Entry {
 	es = slices.Clone(es)
-	slices.SortFunc(es, func(a, b genl.Entry) int {
+	slices.SortFunc(es, func(a, b maptable.Entry) int {
 		if c := a.Key().Family - b.Key().Family; c != 0 {
 			return int(c)
 		}
@@ -57,9 +58,9 @@ func sortedEntries(es []genl.Entry) []genl.Entry {
 // back the same.
 func FuzzTableJSON(f *testing.F) {
 	var listed bytes.Buffer
-	if err := printEntries(&listed, []genl.Entry{
-		{Family: genl.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.1"), Packets: 3, Bytes: 180},
-		{Family: genl.IPv6, DSCP: 22, Local: netip.MustParseAddr("2001:db8:e::30"), VIP: netip.MustParseAddr("2001:db8::1")},
+	if err := printEntries(&listed, []maptable.Entry{
+		{Family: dsrtypes.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.1"), Packets: 3, Bytes: 180},
+		{Family: dsrtypes.IPv6, DSCP: 22, Local: netip.MustParseAddr("2001:db8:e::30"), VIP: netip.MustParseAddr("2001:db8::1")},
 	}, "json"); err != nil {
 		f.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func FuzzTableJSON(f *testing.F) {
 			t.Fatalf("the two paths read different entries:\n%v\n%v", entries, slow)
 		}
 		for _, e := range entries {
-			if e.Family == genl.AllFamilies {
+			if e.Family == dsrtypes.AnyFamily {
 				t.Fatalf("entry without a family: %v", e)
 			}
 			if err := e.Validate(); err != nil {
@@ -155,7 +156,7 @@ func cannedHost(h *fakeHost) {
 	k := director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP}
 	h.dir.status = director.Status{Services: []director.Service{{Key: k, DSCP: 21, Scheduler: "wlc",
 		Reals: []director.Real{{Addr: netip.MustParseAddr("10.1.0.10"), Weight: 100}}}}}
-	h.table.entries[genl.Key{Family: genl.IPv4, DSCP: 21}] = genl.Entry{Family: genl.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.1")}
+	h.table.entries[maptable.Key{Family: dsrtypes.IPv4, DSCP: 21}] = maptable.Entry{Family: dsrtypes.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.1")}
 }
 
 // FuzzRun: any command line, through the CLI's own run, ends in exit 0, 1

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/l3dsr/l3dsr/genl"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -84,7 +84,7 @@ func hostError(err error) error {
 		return &stateError{msgNeedRoot, err, true}
 	case errors.Is(err, ipvs.ErrNotAvailable):
 		return &stateError{msgNoIPVS, err, false}
-	case errors.Is(err, genl.ErrNotLoaded):
+	case errors.Is(err, maptable.ErrNotLoaded):
 		return &stateError{msgNoModule, err, false}
 	case interrupted(err):
 		return &stateError{msgInterrupted, err, true}

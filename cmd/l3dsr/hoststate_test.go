@@ -15,9 +15,9 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/l3dsr/l3dsr/config"
-	"github.com/l3dsr/l3dsr/genl"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/pcapcheck"
 	"github.com/l3dsr/l3dsr/realserver"
 	"github.com/mdlayher/netlink"
@@ -182,7 +182,7 @@ func TestMissingHostPieces(t *testing.T) {
 	geperm := fmt.Errorf("listing the map: %w", &netlink.OpError{Op: "receive", Err: unix.EPERM})
 	dump := fmt.Errorf("ipvs: list destinations of tcp 10.0.0.1:80: %w", &netlink.OpError{Op: "receive", Err: unix.ENOBUFS})
 	noIPVS := fmt.Errorf("%w (modprobe ip_vs: exit status 1: modprobe: FATAL: Module ip_vs not found in directory /lib/modules/6.1.0-28-amd64)", ipvs.ErrNotAvailable)
-	noModule := fmt.Errorf("resolving the generic netlink family: %w", genl.ErrNotLoaded)
+	noModule := fmt.Errorf("resolving the generic netlink family: %w", maptable.ErrNotLoaded)
 	noIPTables := missingIPTables(t)
 	recorded := func(h *fakeHost) { h.rs.report.VIPs = []realserver.VIPStatus{dscpVIP("10.0.0.1", 21)} }
 
@@ -231,7 +231,7 @@ func TestMissingHostPieces(t *testing.T) {
 		}, "opening a packet socket needs CAP_NET_RAW (run as root): operation not permitted\n"},
 		{"verify: not root for the table", []string{"verify", "--iface", "lo"}, func(h *fakeHost) { h.table.listErr = geperm }, msgNeedRoot + " (reading the DSCP→VIP table: listing the map"},
 		{"verify: no xt_DADDR", []string{"verify", "--iface", "lo", "--duration", "1s"}, func(h *fakeHost) { h.verifyOpenErr = noModule },
-			"reading the DSCP→VIP table: resolving the generic netlink family: " + genl.ErrNotLoaded.Error() + "; or give the mapping with --map DSCP=VIP\n"},
+			"reading the DSCP→VIP table: resolving the generic netlink family: " + maptable.ErrNotLoaded.Error() + "; or give the mapping with --map DSCP=VIP\n"},
 		{"verify: dump cut short", []string{"verify", "--iface", "lo"}, func(h *fakeHost) { h.table.listErr = dump }, msgInterrupted + " (reading the DSCP→VIP table"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -321,7 +321,7 @@ func TestPlanErrorPaths(t *testing.T) {
 	}{
 		{"real server open", func(h *fakeHost) { h.rsOpenErr = boom }, "real server: boom", false, false, false},
 		{"real server show", func(h *fakeHost) { h.rs.err = boom }, "reading the real server's VIPs: boom", true, false, false},
-		{"xt_DADDR table", func(h *fakeHost) { h.tableOpenErr = genl.ErrNotLoaded }, msgNoModule, true, false, false},
+		{"xt_DADDR table", func(h *fakeHost) { h.tableOpenErr = maptable.ErrNotLoaded }, msgNoModule, true, false, false},
 		{"iptables", func(h *fakeHost) { h.rules.err = boom }, "looking for the map-mode rule: boom", true, false, false},
 		{"director open", func(h *fakeHost) { h.dirOpenErr = ipvs.ErrNotAvailable }, msgNoIPVS, true, false, false},
 		{"director show", func(h *fakeHost) { h.dir.err = &netlink.OpError{Op: "receive", Err: unix.EACCES} }, msgNeedRoot, true, true, false},
@@ -371,7 +371,7 @@ func TestHostErrorClasses(t *testing.T) {
 		{fmt.Errorf("x: %w", &netlink.OpError{Op: "receive", Err: unix.EPERM}), msgNeedRoot + " (x: netlink receive: operation not permitted)"},
 		{fmt.Errorf("x: %w", unix.EACCES), msgNeedRoot + " (x: permission denied)"},
 		{fmt.Errorf("x: %w", ipvs.ErrNotAvailable), msgNoIPVS},
-		{fmt.Errorf("x: %w", genl.ErrNotLoaded), msgNoModule},
+		{fmt.Errorf("x: %w", maptable.ErrNotLoaded), msgNoModule},
 		{fmt.Errorf("x: %w", &netlink.OpError{Op: "receive", Err: unix.EINTR}), msgInterrupted + " (x: netlink receive: interrupted system call)"},
 		{fmt.Errorf("x: %w", unix.ENOBUFS), "x: no buffer space available"},
 		{fmt.Errorf("multi\nline: %w", unix.EPERM), msgNeedRoot + " (multi line: operation not permitted)"},

@@ -14,19 +14,20 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/spf13/cobra"
 )
 
-// mapTable is what the rule commands use of genl.Client.
+// mapTable is what the rule commands use of maptable.Table.
 type mapTable interface {
-	Add(e genl.Entry, replace bool) error
-	Delete(k genl.Key) error
-	Get(k genl.Key) (genl.Entry, error)
-	List() ([]genl.Entry, error)
-	Flush(f genl.Family) error
-	Stats() (genl.Stats, error)
+	Add(e maptable.Entry, replace bool) error
+	Delete(k maptable.Key) error
+	Get(k maptable.Key) (maptable.Entry, error)
+	List() ([]maptable.Entry, error)
+	Flush(f dsrtypes.Family) error
+	Stats() (maptable.Stats, error)
 	Close() error
 }
 
@@ -44,7 +45,7 @@ var (
 		if err := needNetAdmin(); err != nil {
 			return nil, err
 		}
-		return genl.Dial()
+		return maptable.Dial()
 	}
 	newRules = func(v xtrule.Variant) mapRules { return &xtrule.Rules{Variant: v} }
 )
@@ -106,7 +107,7 @@ legacy or nft ones with --iptables legacy|nft or ` + iptablesEnv + `=legacy|nft.
 			if !fl.Changed("vip") {
 				return usageErrorf("--vip is missing: give the VIP that DSCP %d stands for, e.g. --vip 10.0.0.1", code)
 			}
-			e := genl.Entry{DSCP: code}
+			e := maptable.Entry{DSCP: dsrtypes.DSCP(code)}
 			if e.VIP, err = parseAddr("--vip", vip); err != nil {
 				return err
 			}
@@ -134,8 +135,8 @@ legacy or nft ones with --iptables legacy|nft or ` + iptablesEnv + `=legacy|nft.
 	return cmd
 }
 
-func ruleAdd(ctx context.Context, out io.Writer, e genl.Entry, replace bool, v xtrule.Variant) error {
-	fam := genl.FamilyOf(e.VIP)
+func ruleAdd(ctx context.Context, out io.Writer, e maptable.Entry, replace bool, v xtrule.Variant) error {
+	fam := dsrtypes.FamilyOf(e.VIP)
 	e.Family = fam
 	t, err := dialTable()
 	if err != nil {
@@ -148,7 +149,7 @@ func ruleAdd(ctx context.Context, out io.Writer, e genl.Entry, replace bool, v x
 		switch {
 		case err == nil:
 			return fmt.Errorf("%v already maps to VIP %s: use --replace to change it", e.Key(), old.VIP)
-		case !errors.Is(err, genl.ErrNotFound):
+		case !errors.Is(err, maptable.ErrNotFound):
 			return err
 		}
 	}
@@ -179,8 +180,8 @@ func ruleAdd(ctx context.Context, out io.Writer, e genl.Entry, replace bool, v x
 	return nil
 }
 
-func xtFamily(f genl.Family) xtrule.Family {
-	if f == genl.IPv6 {
+func xtFamily(f dsrtypes.Family) xtrule.Family {
+	if f == dsrtypes.IPv6 {
 		return xtrule.IPv6
 	}
 	return xtrule.IPv4
@@ -207,7 +208,7 @@ deleted if exactly one exists. The map-mode rule stays.`,
 			if err != nil {
 				return err
 			}
-			k := genl.Key{DSCP: code}
+			k := maptable.Key{DSCP: dsrtypes.DSCP(code)}
 			if fl.Changed("family") {
 				if k.Family, err = parseFamily(family); err != nil {
 					return err
@@ -217,13 +218,13 @@ deleted if exactly one exists. The map-mode rule stays.`,
 				if k.Local, err = parseAddr("--local", local); err != nil {
 					return err
 				}
-				lf := genl.FamilyOf(k.Local)
-				if k.Family != genl.AllFamilies && k.Family != lf {
+				lf := dsrtypes.FamilyOf(k.Local)
+				if k.Family != dsrtypes.AnyFamily && k.Family != lf {
 					return usageErrorf("--family %s does not match --local %s (%v): leave --family out", family, k.Local, lf)
 				}
 				k.Family = lf
 			}
-			if k.Family != genl.AllFamilies || k.Local.IsValid() {
+			if k.Family != dsrtypes.AnyFamily || k.Local.IsValid() {
 				if err := k.Validate(); err != nil {
 					return &usageError{err}
 				}
@@ -238,20 +239,20 @@ deleted if exactly one exists. The map-mode rule stays.`,
 	return cmd
 }
 
-func ruleDel(out io.Writer, k genl.Key) error {
+func ruleDel(out io.Writer, k maptable.Key) error {
 	t, err := dialTable()
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	if k.Family == genl.AllFamilies && !k.Local.IsValid() {
-		var found []genl.Family
-		for _, f := range []genl.Family{genl.IPv4, genl.IPv6} {
-			_, err := t.Get(genl.Key{Family: f, DSCP: k.DSCP})
+	if k.Family == dsrtypes.AnyFamily && !k.Local.IsValid() {
+		var found []dsrtypes.Family
+		for _, f := range []dsrtypes.Family{dsrtypes.IPv4, dsrtypes.IPv6} {
+			_, err := t.Get(maptable.Key{Family: f, DSCP: k.DSCP})
 			switch {
 			case err == nil:
 				found = append(found, f)
-			case !errors.Is(err, genl.ErrNotFound):
+			case !errors.Is(err, maptable.ErrNotFound):
 				return err
 			}
 		}
@@ -311,7 +312,7 @@ func newRuleFlushCmd() *cobra.Command {
 		Long:  "Delete every entry of the table, or of one family. The map-mode rules stay.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := genl.AllFamilies
+			f := dsrtypes.AnyFamily
 			if cmd.Flags().Changed("family") {
 				var err error
 				if f, err = parseFamily(family); err != nil {
@@ -385,11 +386,11 @@ func checkOutput(o string) error {
 	return nil
 }
 
-func familyName(f genl.Family) string {
+func familyName(f dsrtypes.Family) string {
 	switch f {
-	case genl.IPv4:
+	case dsrtypes.IPv4:
 		return "ipv4"
-	case genl.IPv6:
+	case dsrtypes.IPv6:
 		return "ipv6"
 	}
 	return f.String()
@@ -404,15 +405,15 @@ func localName(a netip.Addr) string {
 
 // printEntries prints entries sorted by family, DSCP, then local address
 // (any first).
-func printEntries(w io.Writer, entries []genl.Entry, format string) error {
+func printEntries(w io.Writer, entries []maptable.Entry, format string) error {
 	entries = slices.Clone(entries)
-	slices.SortFunc(entries, func(a, b genl.Entry) int {
+	slices.SortFunc(entries, func(a, b maptable.Entry) int {
 		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.DSCP, b.DSCP), a.Local.Compare(b.Local))
 	})
 	if format == "json" {
 		out := make([]entryJSON, 0, len(entries))
 		for _, e := range entries {
-			out = append(out, entryJSON{familyName(e.Family), e.DSCP, localName(e.Local), e.VIP.String(), e.Packets, e.Bytes})
+			out = append(out, entryJSON{familyName(e.Family), uint8(e.DSCP), localName(e.Local), e.VIP.String(), e.Packets, e.Bytes})
 		}
 		return writeJSON(w, out)
 	}
@@ -439,7 +440,7 @@ func parseDSCP(s string) (uint8, error) {
 	var err error
 	switch {
 	case t == "":
-		return 0, usageErrorf("--dscp is empty: give the code 0-%d (decimal or hex, e.g. 10 or 0x0a)", genl.DSCPMax)
+		return 0, usageErrorf("--dscp is empty: give the code 0-%d (decimal or hex, e.g. 10 or 0x0a)", dsrtypes.MaxDSCP)
 	case len(t) >= 2 && (t[:2] == "0x" || t[:2] == "0X"):
 		v, err = strconv.ParseUint(t[2:], 16, 64)
 	case len(t) > 1 && t[0] == '0':
@@ -448,13 +449,13 @@ func parseDSCP(s string) (uint8, error) {
 		v, err = strconv.ParseUint(t, 10, 64)
 	}
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, usageErrorf("DSCP %q is not a number: give the code 0-%d in decimal or hex (e.g. 10 or 0x0a)", s, genl.DSCPMax)
+		return 0, usageErrorf("DSCP %q is not a number: give the code 0-%d in decimal or hex (e.g. 10 or 0x0a)", s, dsrtypes.MaxDSCP)
 	}
-	if err != nil || v > genl.DSCPMax {
+	if err != nil || v > uint64(dsrtypes.MaxDSCP) {
 		if t != strconv.FormatUint(v, 10) && err == nil {
-			return 0, usageErrorf("DSCP %s (%d) is out of range: use 0-%d", t, v, genl.DSCPMax)
+			return 0, usageErrorf("DSCP %s (%d) is out of range: use 0-%d", t, v, dsrtypes.MaxDSCP)
 		}
-		return 0, usageErrorf("DSCP %s is out of range: use 0-%d", t, genl.DSCPMax)
+		return 0, usageErrorf("DSCP %s is out of range: use 0-%d", t, dsrtypes.MaxDSCP)
 	}
 	return uint8(v), nil
 }
@@ -476,12 +477,12 @@ func parseAddr(flag, s string) (netip.Addr, error) {
 }
 
 // parseFamily parses --family: 4, 6, ipv4, ipv6, inet, inet6.
-func parseFamily(s string) (genl.Family, error) {
+func parseFamily(s string) (dsrtypes.Family, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "4", "ipv4", "inet":
-		return genl.IPv4, nil
+		return dsrtypes.IPv4, nil
 	case "6", "ipv6", "inet6":
-		return genl.IPv6, nil
+		return dsrtypes.IPv6, nil
 	}
 	return 0, usageErrorf("--family %q is unknown: use 4 or 6", s)
 }

@@ -12,14 +12,15 @@ import (
 	"os"
 	"strings"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/spf13/cobra"
 )
 
-// replaceTable is what 'rule replace' uses of genl.Client.
+// replaceTable is what 'rule replace' uses of maptable.Table.
 type replaceTable interface {
-	Replace(entries []genl.Entry) error
+	Replace(entries []maptable.Entry) error
 	Close() error
 }
 
@@ -28,7 +29,7 @@ var dialReplaceTable = func() (replaceTable, error) {
 	if err := needNetAdmin(); err != nil {
 		return nil, err
 	}
-	return genl.Dial()
+	return maptable.Dial()
 }
 
 // stdin is what 'rule replace -f -' reads. Tests replace it.
@@ -136,7 +137,7 @@ type fastEntryJSON struct {
 // A good file is decoded in one pass (a table of 65,536 entries is read on
 // every replace); anything unexpected sends it through checkTable, which
 // finds and describes the first problem.
-func parseTable(name string, data []byte) ([]genl.Entry, error) {
+func parseTable(name string, data []byte) ([]maptable.Entry, error) {
 	var raw []fastEntryJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -146,11 +147,11 @@ func parseTable(name string, data []byte) ([]genl.Entry, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return checkTable(name, data)
 	}
-	if len(raw) > genl.MaxEntries {
-		return nil, usageErrorf("%s: %d entries are more than a table holds (%d): split the services over more real servers", name, len(raw), genl.MaxEntries)
+	if len(raw) > maptable.MaxEntries {
+		return nil, usageErrorf("%s: %d entries are more than a table holds (%d): split the services over more real servers", name, len(raw), maptable.MaxEntries)
 	}
-	entries := make([]genl.Entry, 0, len(raw))
-	seen := make(map[genl.Key]struct{}, len(raw))
+	entries := make([]maptable.Entry, 0, len(raw))
+	seen := make(map[maptable.Key]struct{}, len(raw))
 	for _, r := range raw {
 		e, ok := fastEntry(r)
 		if !ok {
@@ -167,28 +168,28 @@ func parseTable(name string, data []byte) ([]genl.Entry, error) {
 
 // fastEntry converts an entry that is plainly good; ok is false for
 // anything else (checkTable then says what is wrong).
-func fastEntry(r fastEntryJSON) (e genl.Entry, ok bool) {
+func fastEntry(r fastEntryJSON) (e maptable.Entry, ok bool) {
 	if r.Family == nil || r.DSCP == nil || r.VIP == nil {
 		return e, false
 	}
 	switch *r.Family {
 	case "ipv4":
-		e.Family = genl.IPv4
+		e.Family = dsrtypes.IPv4
 	case "ipv6":
-		e.Family = genl.IPv6
+		e.Family = dsrtypes.IPv6
 	default:
 		return e, false
 	}
 	d, err := r.DSCP.Int64()
-	if err != nil || d < 0 || d > genl.DSCPMax {
+	if err != nil || d < 0 || d > int64(dsrtypes.MaxDSCP) {
 		return e, false
 	}
-	e.DSCP = uint8(d)
-	if e.VIP, err = netip.ParseAddr(*r.VIP); err != nil || genl.FamilyOf(e.VIP) != e.Family {
+	e.DSCP = dsrtypes.DSCP(d)
+	if e.VIP, err = netip.ParseAddr(*r.VIP); err != nil || dsrtypes.FamilyOf(e.VIP) != e.Family {
 		return e, false
 	}
 	if r.Local != nil && *r.Local != "any" {
-		if e.Local, err = netip.ParseAddr(*r.Local); err != nil || genl.FamilyOf(e.Local) != e.Family {
+		if e.Local, err = netip.ParseAddr(*r.Local); err != nil || dsrtypes.FamilyOf(e.Local) != e.Family {
 			return e, false
 		}
 	}
@@ -204,7 +205,7 @@ func fastEntry(r fastEntryJSON) (e genl.Entry, ok bool) {
 
 // checkTable parses and checks the file entry by entry, to describe the
 // first problem precisely.
-func checkTable(name string, data []byte) ([]genl.Entry, error) {
+func checkTable(name string, data []byte) ([]maptable.Entry, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	// lineAt counts lines incrementally: entries come in order, and a
@@ -243,8 +244,8 @@ func checkTable(name string, data []byte) ([]genl.Entry, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return nil, usageErrorf("%s:%d: the file must be a JSON array of entries, [ ... ], as 'l3dsr rule list -o json' prints it; it starts with %s", name, lineAt(dec.InputOffset()), jsonTokenString(tok))
 	}
-	entries := []genl.Entry{}
-	seen := map[genl.Key]int{}
+	entries := []maptable.Entry{}
+	seen := map[maptable.Key]int{}
 	for i := 0; dec.More(); i++ {
 		// InputOffset is at the end of the previous value: step over the
 		// separator and blanks to the entry's first byte for its line.
@@ -284,8 +285,8 @@ func checkTable(name string, data []byte) ([]genl.Entry, error) {
 		}
 		return nil, usageErrorf("%s:%d: %s after the array: the file must hold one JSON array only", name, lineAt(dec.InputOffset()), jsonTokenString(tok))
 	}
-	if len(entries) > genl.MaxEntries {
-		return nil, usageErrorf("%s: %d entries are more than a table holds (%d): split the services over more real servers", name, len(entries), genl.MaxEntries)
+	if len(entries) > maptable.MaxEntries {
+		return nil, usageErrorf("%s: %d entries are more than a table holds (%d): split the services over more real servers", name, len(entries), maptable.MaxEntries)
 	}
 	return entries, nil
 }
@@ -303,8 +304,8 @@ func jsonTokenString(tok json.Token) string {
 }
 
 // entryFromJSON checks one entry of the file.
-func entryFromJSON(raw tableEntryJSON) (genl.Entry, error) {
-	var e genl.Entry
+func entryFromJSON(raw tableEntryJSON) (maptable.Entry, error) {
+	var e maptable.Entry
 	example := `e.g. "family": "ipv4"`
 
 	// family
@@ -317,9 +318,9 @@ func entryFromJSON(raw tableEntryJSON) (genl.Entry, error) {
 	}
 	switch strings.ToLower(strings.TrimSpace(fam)) {
 	case "ipv4", "4", "inet":
-		e.Family = genl.IPv4
+		e.Family = dsrtypes.IPv4
 	case "ipv6", "6", "inet6":
-		e.Family = genl.IPv6
+		e.Family = dsrtypes.IPv6
 	default:
 		return e, fmt.Errorf(`"family" %q is unknown: give "ipv4" or "ipv6"`, fam)
 	}
@@ -327,7 +328,7 @@ func entryFromJSON(raw tableEntryJSON) (genl.Entry, error) {
 	// dscp: a number 0-63 (a string in decimal or hex, as --dscp takes it,
 	// is accepted too).
 	if raw.DSCP == nil {
-		return e, fmt.Errorf(`"dscp" is missing: give the code 0-%d, e.g. "dscp": 10`, genl.DSCPMax)
+		return e, fmt.Errorf(`"dscp" is missing: give the code 0-%d, e.g. "dscp": 10`, dsrtypes.MaxDSCP)
 	}
 	var num json.Number
 	var str string
@@ -335,20 +336,20 @@ func entryFromJSON(raw tableEntryJSON) (genl.Entry, error) {
 	case json.Unmarshal(raw.DSCP, &num) == nil:
 		f, err := num.Float64()
 		if err != nil || f != math.Trunc(f) || f < 0 {
-			return e, fmt.Errorf(`"dscp" %s is not a code: give a whole number 0-%d`, num, genl.DSCPMax)
+			return e, fmt.Errorf(`"dscp" %s is not a code: give a whole number 0-%d`, num, dsrtypes.MaxDSCP)
 		}
-		if f > genl.DSCPMax {
-			return e, fmt.Errorf(`"dscp" %s is out of range: use 0-%d`, num, genl.DSCPMax)
+		if f > float64(dsrtypes.MaxDSCP) {
+			return e, fmt.Errorf(`"dscp" %s is out of range: use 0-%d`, num, dsrtypes.MaxDSCP)
 		}
-		e.DSCP = uint8(f)
+		e.DSCP = dsrtypes.DSCP(f)
 	case json.Unmarshal(raw.DSCP, &str) == nil:
 		d, err := parseDSCP(str)
 		if err != nil {
 			return e, fmt.Errorf(`"dscp": %v`, err)
 		}
-		e.DSCP = d
+		e.DSCP = dsrtypes.DSCP(d)
 	default:
-		return e, fmt.Errorf(`"dscp" %s is not a number: give the code 0-%d, e.g. "dscp": 10`, raw.DSCP, genl.DSCPMax)
+		return e, fmt.Errorf(`"dscp" %s is not a number: give the code 0-%d, e.g. "dscp": 10`, raw.DSCP, dsrtypes.MaxDSCP)
 	}
 
 	// local: "any" (or left out) or an address.
@@ -392,11 +393,11 @@ func entryFromJSON(raw tableEntryJSON) (genl.Entry, error) {
 		}
 	}
 
-	if vf := genl.FamilyOf(e.VIP); vf != e.Family {
+	if vf := dsrtypes.FamilyOf(e.VIP); vf != e.Family {
 		return e, fmt.Errorf(`"vip" %s is %v but "family" is %q: make "family" %q or give an %v VIP`, e.VIP, vf, fam, familyName(vf), e.Family)
 	}
 	if e.Local.IsValid() {
-		if lf := genl.FamilyOf(e.Local); lf != e.Family {
+		if lf := dsrtypes.FamilyOf(e.Local); lf != e.Family {
 			return e, fmt.Errorf(`"local" %s is %v but "family" and "vip" %s are %v: use addresses of one family`, e.Local, lf, e.VIP, e.Family)
 		}
 	}
@@ -424,10 +425,10 @@ func parseJSONAddr(field, s string) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("%q %q is not an IP address: give %s", field, s, hint)
 }
 
-func ruleReplace(ctx context.Context, out io.Writer, entries []genl.Entry, v xtrule.Variant) error {
+func ruleReplace(ctx context.Context, out io.Writer, entries []maptable.Entry, v xtrule.Variant) error {
 	var n4, n6 int
 	for _, e := range entries {
-		if e.Family == genl.IPv6 {
+		if e.Family == dsrtypes.IPv6 {
 			n6++
 		} else {
 			n4++
@@ -440,7 +441,7 @@ func ruleReplace(ctx context.Context, out io.Writer, entries []genl.Entry, v xtr
 	defer t.Close()
 
 	rules := newRules(v)
-	var added []genl.Family
+	var added []dsrtypes.Family
 	rollback := func(err error) error {
 		var failed []string
 		for _, f := range added {
@@ -456,8 +457,8 @@ func ruleReplace(ctx context.Context, out io.Writer, entries []genl.Entry, v xtr
 		}
 		return fmt.Errorf("%w (the map-mode rules appended for it were removed again)", err)
 	}
-	for _, f := range []genl.Family{genl.IPv4, genl.IPv6} {
-		if (f == genl.IPv4 && n4 == 0) || (f == genl.IPv6 && n6 == 0) {
+	for _, f := range []dsrtypes.Family{dsrtypes.IPv4, dsrtypes.IPv6} {
+		if (f == dsrtypes.IPv4 && n4 == 0) || (f == dsrtypes.IPv6 && n6 == 0) {
 			continue
 		}
 		ok, err := rules.Ensure(ctx, xtFamily(f))

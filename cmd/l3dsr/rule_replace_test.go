@@ -11,8 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,18 +21,18 @@ import (
 type fakeReplaceTable struct {
 	*fakeTable
 	replaceErr error
-	replaced   [][]genl.Entry
+	replaced   [][]maptable.Entry
 }
 
-func (t *fakeReplaceTable) Replace(entries []genl.Entry) error {
+func (t *fakeReplaceTable) Replace(entries []maptable.Entry) error {
 	t.calls = append(t.calls, fmt.Sprintf("replace %d", len(entries)))
 	if t.replaceErr != nil {
 		return t.replaceErr
 	}
 	t.replaced = append(t.replaced, entries)
-	next := map[genl.Key]genl.Entry{}
+	next := map[maptable.Key]maptable.Entry{}
 	for _, e := range entries {
-		if e.Family == genl.AllFamilies {
+		if e.Family == dsrtypes.AnyFamily {
 			return errors.New("entry without a family sent")
 		}
 		// Counters of a key in both tables are kept.
@@ -64,8 +65,8 @@ func writeFile(t *testing.T, content string) string {
 	return p
 }
 
-func withoutCounters(m map[genl.Key]genl.Entry) map[genl.Key]genl.Entry {
-	out := map[genl.Key]genl.Entry{}
+func withoutCounters(m map[maptable.Key]maptable.Entry) map[maptable.Key]maptable.Entry {
+	out := map[maptable.Key]maptable.Entry{}
 	for k, e := range m {
 		e.Packets, e.Bytes = 0, 0
 		out[k] = e
@@ -77,10 +78,10 @@ func withoutCounters(m map[genl.Key]genl.Entry) map[genl.Key]genl.Entry {
 func TestRuleReplaceRoundTrip(t *testing.T) {
 	a := netip.MustParseAddr
 	table := newFakeTable(
-		genl.Entry{DSCP: 2, VIP: a("2001:db8::2"), Packets: 5, Bytes: 400},
-		genl.Entry{DSCP: 10, Local: a("10.1.0.10"), VIP: a("10.0.0.10"), Packets: 1, Bytes: 60},
-		genl.Entry{DSCP: 10, VIP: a("10.0.0.1"), Packets: 123456789, Bytes: 9876543210},
-		genl.Entry{DSCP: 63, Local: a("fd00::10"), VIP: a("2001:db8::63")},
+		maptable.Entry{DSCP: 2, VIP: a("2001:db8::2"), Packets: 5, Bytes: 400},
+		maptable.Entry{DSCP: 10, Local: a("10.1.0.10"), VIP: a("10.0.0.10"), Packets: 1, Bytes: 60},
+		maptable.Entry{DSCP: 10, VIP: a("10.0.0.1"), Packets: 123456789, Bytes: 9876543210},
+		maptable.Entry{DSCP: 63, Local: a("fd00::10"), VIP: a("2001:db8::63")},
 	)
 	rt, rules := replaceSystem(t, table)
 	t.Setenv(iptablesEnv, "")
@@ -92,8 +93,8 @@ func TestRuleReplaceRoundTrip(t *testing.T) {
 	}
 	file := writeFile(t, listed)
 	// Change the table, then put the listed one back.
-	table.entries = map[genl.Key]genl.Entry{}
-	table.entries[genl.Key{Family: genl.IPv4, DSCP: 40}] = genl.Entry{Family: genl.IPv4, DSCP: 40, VIP: a("10.9.9.9")}
+	table.entries = map[maptable.Key]maptable.Entry{}
+	table.entries[maptable.Key{Family: dsrtypes.IPv4, DSCP: 40}] = maptable.Entry{Family: dsrtypes.IPv4, DSCP: 40, VIP: a("10.9.9.9")}
 
 	status, stdout, stderr := runCLI("rule", "replace", "-f", file)
 	if status != exitOK {
@@ -143,7 +144,7 @@ func TestRuleReplaceRoundTrip(t *testing.T) {
 // Only the families in the file get their rule; the other is left alone.
 // An empty array empties the table and needs no rule.
 func TestRuleReplaceFamilies(t *testing.T) {
-	table := newFakeTable(genl.Entry{DSCP: 1, VIP: netip.MustParseAddr("2001:db8::1")})
+	table := newFakeTable(maptable.Entry{DSCP: 1, VIP: netip.MustParseAddr("2001:db8::1")})
 	rt, rules := replaceSystem(t, table)
 	file := writeFile(t, `[{"family": "ipv4", "dscp": 1, "local": "10.1.0.1", "vip": "10.0.0.1"},
  {"family": "ipv4", "dscp": "0x0a", "vip": "10.0.0.2", "local": null}]`)
@@ -154,7 +155,7 @@ func TestRuleReplaceFamilies(t *testing.T) {
 	if strings.Join(rules.calls, ",") != "ensure IPv4" {
 		t.Errorf("iptables calls %v, want only IPv4's", rules.calls)
 	}
-	if len(table.entries) != 2 || table.entries[genl.Key{Family: genl.IPv4, DSCP: 10}].VIP != netip.MustParseAddr("10.0.0.2") {
+	if len(table.entries) != 2 || table.entries[maptable.Key{Family: dsrtypes.IPv4, DSCP: 10}].VIP != netip.MustParseAddr("10.0.0.2") {
 		t.Errorf("table %v", table.entries)
 	}
 
@@ -261,10 +262,10 @@ func untouchableReplace(t *testing.T) {
 // kept, and the map-mode rules appended for it removed again.
 func TestRuleReplaceFailureRollsBack(t *testing.T) {
 	a := netip.MustParseAddr
-	table := newFakeTable(genl.Entry{DSCP: 1, VIP: a("10.0.0.1")})
+	table := newFakeTable(maptable.Entry{DSCP: 1, VIP: a("10.0.0.1")})
 	rt, rules := replaceSystem(t, table)
 	rules.rules[xtrule.IPv4] = 1 // IPv4's rule was there before
-	rt.replaceErr = fmt.Errorf("replacing the table: staging entries 0-1 of 2: %w", &genl.KernelError{Errno: unix.ENOSPC, Message: "table full"})
+	rt.replaceErr = fmt.Errorf("replacing the table: staging entries 0-1 of 2: %w", &maptable.KernelError{Errno: unix.ENOSPC, Message: "table full"})
 	file := writeFile(t, `[{"family": "ipv4", "dscp": 2, "vip": "10.0.0.2"}, {"family": "ipv6", "dscp": 2, "vip": "2001:db8::2"}]`)
 	status, stdout, stderr := runCLI("rule", "replace", "-f", file)
 	if status != exitRuntime || !strings.Contains(stderr, "table full") || !strings.Contains(stderr, "removed again") || stdout != "" {
@@ -288,7 +289,7 @@ func TestRuleReplaceFailureRollsBack(t *testing.T) {
 
 	// No module: exit 1 with the fix, iptables not touched.
 	rules.err, rules.calls = nil, nil
-	dialReplaceTable = func() (replaceTable, error) { return nil, genl.ErrNotLoaded }
+	dialReplaceTable = func() (replaceTable, error) { return nil, maptable.ErrNotLoaded }
 	status, _, stderr = runCLI("rule", "replace", "-f", file)
 	if status != exitRuntime || !strings.Contains(stderr, "modprobe xt_DADDR") || len(rules.calls) != 0 {
 		t.Errorf("no module: exit %d, stderr %q, iptables %v", status, stderr, rules.calls)

@@ -9,45 +9,46 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"golang.org/x/sys/unix"
 )
 
-// fakeTable is an in-memory genl table with the kernel's semantics.
+// fakeTable is an in-memory map table with the kernel's semantics.
 type fakeTable struct {
-	entries map[genl.Key]genl.Entry
+	entries map[maptable.Key]maptable.Entry
 	calls   []string
 	addErr  error
 	// listErr fails List, as a dump the kernel cuts short.
 	listErr error
 }
 
-func newFakeTable(entries ...genl.Entry) *fakeTable {
-	t := &fakeTable{entries: map[genl.Key]genl.Entry{}}
+func newFakeTable(entries ...maptable.Entry) *fakeTable {
+	t := &fakeTable{entries: map[maptable.Key]maptable.Entry{}}
 	for _, e := range entries {
-		e.Family = genl.FamilyOf(e.VIP)
+		e.Family = dsrtypes.FamilyOf(e.VIP)
 		t.entries[e.Key()] = e
 	}
 	return t
 }
 
-var errNotFound = fmt.Errorf("no such entry: %w", genl.ErrNotFound)
+var errNotFound = fmt.Errorf("no such entry: %w", maptable.ErrNotFound)
 
-func (t *fakeTable) Add(e genl.Entry, replace bool) error {
+func (t *fakeTable) Add(e maptable.Entry, replace bool) error {
 	t.calls = append(t.calls, fmt.Sprintf("add %v replace=%v", e, replace))
 	if t.addErr != nil {
 		return t.addErr
 	}
-	e.Family = genl.FamilyOf(e.VIP)
+	e.Family = dsrtypes.FamilyOf(e.VIP)
 	if _, ok := t.entries[e.Key()]; ok && !replace {
-		return genl.ErrExists
+		return maptable.ErrExists
 	}
 	t.entries[e.Key()] = e
 	return nil
 }
 
-func (t *fakeTable) Delete(k genl.Key) error {
+func (t *fakeTable) Delete(k maptable.Key) error {
 	t.calls = append(t.calls, fmt.Sprintf("delete %v", k))
 	if _, ok := t.entries[k]; !ok {
 		return errNotFound
@@ -56,7 +57,7 @@ func (t *fakeTable) Delete(k genl.Key) error {
 	return nil
 }
 
-func (t *fakeTable) Get(k genl.Key) (genl.Entry, error) {
+func (t *fakeTable) Get(k maptable.Key) (maptable.Entry, error) {
 	t.calls = append(t.calls, fmt.Sprintf("get %v", k))
 	e, ok := t.entries[k]
 	if !ok {
@@ -65,31 +66,31 @@ func (t *fakeTable) Get(k genl.Key) (genl.Entry, error) {
 	return e, nil
 }
 
-func (t *fakeTable) List() ([]genl.Entry, error) {
+func (t *fakeTable) List() ([]maptable.Entry, error) {
 	t.calls = append(t.calls, "list")
 	if t.listErr != nil {
 		return nil, t.listErr
 	}
-	var out []genl.Entry
+	var out []maptable.Entry
 	for _, e := range t.entries {
 		out = append(out, e)
 	}
 	return out, nil
 }
 
-func (t *fakeTable) Flush(f genl.Family) error {
+func (t *fakeTable) Flush(f dsrtypes.Family) error {
 	t.calls = append(t.calls, fmt.Sprintf("flush %v", f))
 	for k := range t.entries {
-		if f == genl.AllFamilies || k.Family == f {
+		if f == dsrtypes.AnyFamily || k.Family == f {
 			delete(t.entries, k)
 		}
 	}
 	return nil
 }
 
-func (t *fakeTable) Stats() (genl.Stats, error) {
+func (t *fakeTable) Stats() (maptable.Stats, error) {
 	t.calls = append(t.calls, "stats")
-	return genl.Stats{Rewritten: 10, NoEntry: 2, Errors: 1, Entries: uint32(len(t.entries)), Generation: 5}, nil
+	return maptable.Stats{Rewritten: 10, NoEntry: 2, Errors: 1, Entries: uint32(len(t.entries)), Generation: 5}, nil
 }
 
 func (t *fakeTable) Close() error { return nil }
@@ -255,7 +256,7 @@ func TestRuleAdd(t *testing.T) {
 	if stdout != wantOut {
 		t.Errorf("stdout = %q\nwant %q", stdout, wantOut)
 	}
-	key := genl.Key{Family: genl.IPv4, DSCP: 10, Local: netip.MustParseAddr("10.1.0.10")}
+	key := maptable.Key{Family: dsrtypes.IPv4, DSCP: 10, Local: netip.MustParseAddr("10.1.0.10")}
 	if e, ok := table.entries[key]; !ok || e.VIP != netip.MustParseAddr("10.0.0.1") {
 		t.Errorf("table %v", table.entries)
 	}
@@ -301,7 +302,7 @@ func TestRuleAdd(t *testing.T) {
 // A failed add removes the map-mode rule it appended, and is exit 1.
 func TestRuleAddRollsBack(t *testing.T) {
 	table := newFakeTable()
-	table.addErr = &genl.KernelError{Errno: unix.ENOSPC, Message: "the table is full"}
+	table.addErr = &maptable.KernelError{Errno: unix.ENOSPC, Message: "the table is full"}
 	rules := fakeSystem(t, table)
 	status, _, stderr := runCLI("rule", "add", "--dscp", "1", "--vip", "10.0.0.1")
 	if status != exitRuntime || !strings.Contains(stderr, "the table is full") || !strings.Contains(stderr, "removed again") {
@@ -323,7 +324,7 @@ func TestRuleAddRollsBack(t *testing.T) {
 // No module: exit 1 with the fix, for every command.
 func TestRuleModuleMissing(t *testing.T) {
 	fakeSystem(t, newFakeTable())
-	dialTable = func() (mapTable, error) { return nil, genl.ErrNotLoaded }
+	dialTable = func() (mapTable, error) { return nil, maptable.ErrNotLoaded }
 	for _, args := range [][]string{
 		{"rule", "add", "--dscp", "1", "--vip", "10.0.0.1"},
 		{"rule", "del", "--dscp", "1"},
@@ -342,10 +343,10 @@ func TestRuleModuleMissing(t *testing.T) {
 func TestRuleDel(t *testing.T) {
 	a := netip.MustParseAddr
 	table := newFakeTable(
-		genl.Entry{DSCP: 1, VIP: a("10.0.0.1")},
-		genl.Entry{DSCP: 2, VIP: a("10.0.0.2")},
-		genl.Entry{DSCP: 2, VIP: a("2001:db8::2")},
-		genl.Entry{DSCP: 3, Local: a("fd00::10"), VIP: a("2001:db8::3")},
+		maptable.Entry{DSCP: 1, VIP: a("10.0.0.1")},
+		maptable.Entry{DSCP: 2, VIP: a("10.0.0.2")},
+		maptable.Entry{DSCP: 2, VIP: a("2001:db8::2")},
+		maptable.Entry{DSCP: 3, Local: a("fd00::10"), VIP: a("2001:db8::3")},
 	)
 	fakeSystem(t, table)
 	for _, tt := range []struct {
@@ -375,9 +376,9 @@ func TestRuleDel(t *testing.T) {
 func TestRuleListAndStats(t *testing.T) {
 	a := netip.MustParseAddr
 	table := newFakeTable(
-		genl.Entry{DSCP: 2, VIP: a("2001:db8::2"), Packets: 5, Bytes: 400},
-		genl.Entry{DSCP: 10, Local: a("10.1.0.10"), VIP: a("10.0.0.10"), Packets: 1, Bytes: 60},
-		genl.Entry{DSCP: 10, VIP: a("10.0.0.1"), Packets: 123456789, Bytes: 9876543210},
+		maptable.Entry{DSCP: 2, VIP: a("2001:db8::2"), Packets: 5, Bytes: 400},
+		maptable.Entry{DSCP: 10, Local: a("10.1.0.10"), VIP: a("10.0.0.10"), Packets: 1, Bytes: 60},
+		maptable.Entry{DSCP: 10, VIP: a("10.0.0.1"), Packets: 123456789, Bytes: 9876543210},
 	)
 	fakeSystem(t, table)
 

@@ -16,19 +16,20 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/pcapcheck"
 	"github.com/spf13/cobra"
 )
 
-// verifyTable is what verify uses of genl.Client.
+// verifyTable is what verify uses of maptable.Table.
 type verifyTable interface {
-	List() ([]genl.Entry, error)
+	List() ([]maptable.Entry, error)
 	Close() error
 }
 
 // The module's table verify reads. Tests replace it.
-var dialVerifyTable = func() (verifyTable, error) { return genl.Dial() }
+var dialVerifyTable = func() (verifyTable, error) { return maptable.Dial() }
 
 // The live capture and the capture file verify opens; tests replace them so
 // that no test, fuzzing included, captures on this host or writes a file.
@@ -289,7 +290,7 @@ func parseMapFlag(s string) (pcapcheck.MapEntry, error) {
 			return e, err
 		}
 	}
-	ge := genl.Entry{DSCP: c, VIP: e.VIP, Local: e.Local}
+	ge := maptable.Entry{DSCP: dsrtypes.DSCP(c), VIP: e.VIP, Local: e.Local}
 	if err := ge.Validate(); err != nil {
 		return e, &usageError{fmt.Errorf("--map %s: %w", s, err)}
 	}
@@ -322,10 +323,10 @@ func parseExpectFlag(s string) (pcapcheck.Expectation, error) {
 	return e, nil
 }
 
-func fromGenl(entries []genl.Entry) []pcapcheck.MapEntry {
+func fromGenl(entries []maptable.Entry) []pcapcheck.MapEntry {
 	out := make([]pcapcheck.MapEntry, len(entries))
 	for i, e := range entries {
-		out[i] = pcapcheck.MapEntry{DSCP: e.DSCP, Local: e.Local, VIP: e.VIP, Packets: e.Packets, Bytes: e.Bytes}
+		out[i] = pcapcheck.MapEntry{DSCP: uint8(e.DSCP), Local: e.Local, VIP: e.VIP, Packets: e.Packets, Bytes: e.Bytes}
 	}
 	return out
 }
@@ -424,7 +425,7 @@ func runVerify(cmd *cobra.Command, f *verifyFlags) error {
 	if p.role == pcapcheck.RealServer && !p.fromFlag && p.mode == pcapcheck.ModeDSCP {
 		t, err := dialVerifyTable()
 		if err != nil {
-			if errors.Is(err, genl.ErrNotLoaded) {
+			if errors.Is(err, maptable.ErrNotLoaded) {
 				return fmt.Errorf("reading the DSCP→VIP table: %w; or give the mapping with --map DSCP=VIP", err)
 			}
 			return hostError(fmt.Errorf("reading the DSCP→VIP table: %w", err))

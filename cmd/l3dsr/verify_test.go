@@ -16,8 +16,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-
-	"github.com/l3dsr/l3dsr/genl"
+	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/pcapcheck/pcapgen"
 )
 
@@ -73,12 +73,12 @@ func runVerifyCLI(args ...string) (int, string, string) {
 func noModule(t *testing.T) {
 	old := dialVerifyTable
 	t.Cleanup(func() { dialVerifyTable = old })
-	dialVerifyTable = func() (verifyTable, error) { return nil, fmt.Errorf("dial: %w", genl.ErrNotLoaded) }
+	dialVerifyTable = func() (verifyTable, error) { return nil, fmt.Errorf("dial: %w", maptable.ErrNotLoaded) }
 }
 
-type listTable struct{ lists [][]genl.Entry }
+type listTable struct{ lists [][]maptable.Entry }
 
-func (l *listTable) List() ([]genl.Entry, error) {
+func (l *listTable) List() ([]maptable.Entry, error) {
 	e := l.lists[0]
 	if len(l.lists) > 1 {
 		l.lists = l.lists[1:]
@@ -167,9 +167,9 @@ func TestVerifyDirectorOK(t *testing.T) {
 func TestVerifyModuleMapping(t *testing.T) {
 	old := dialVerifyTable
 	t.Cleanup(func() { dialVerifyTable = old })
-	tbl := &listTable{lists: [][]genl.Entry{
-		{{Family: genl.IPv4, DSCP: 21, VIP: tVIP, Packets: 10}},
-		{{Family: genl.IPv4, DSCP: 21, VIP: tVIP, Packets: 13}},
+	tbl := &listTable{lists: [][]maptable.Entry{
+		{{Family: dsrtypes.IPv4, DSCP: 21, VIP: tVIP, Packets: 10}},
+		{{Family: dsrtypes.IPv4, DSCP: 21, VIP: tVIP, Packets: 13}},
 	}}
 	dialVerifyTable = func() (verifyTable, error) { return tbl, nil }
 	file := writePcap(t, "m.pcap", exchange(21, tVIP, 7, 3)...)

@@ -1,4 +1,4 @@
-package genl
+package maptable
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +22,7 @@ var goABI = map[string]any{
 	"L3DSR_GENL_NAME":    FamilyName,
 	"L3DSR_GENL_VERSION": int64(genlVersion),
 	"L3DSR_MAX_ENTRIES":  int64(MaxEntries),
-	"L3DSR_DSCP_MAX":     int64(DSCPMax),
+	"L3DSR_DSCP_MAX":     int64(dsrtypes.MaxDSCP),
 
 	"L3DSR_CMD_UNSPEC":         int64(cmdUnspec),
 	"L3DSR_CMD_MAP_ADD":        int64(cmdMapAdd),
@@ -243,8 +244,8 @@ func TestABIMatchesUAPIHeader(t *testing.T) {
 
 // The header's families are Linux's AF_INET and AF_INET6.
 func TestFamilyValuesAreLinux(t *testing.T) {
-	if IPv4 != unix.AF_INET || IPv6 != unix.AF_INET6 {
-		t.Errorf("IPv4, IPv6 = %d, %d; want AF_INET %d, AF_INET6 %d", IPv4, IPv6, unix.AF_INET, unix.AF_INET6)
+	if dsrtypes.IPv4 != unix.AF_INET || dsrtypes.IPv6 != unix.AF_INET6 {
+		t.Errorf("IPv4, IPv6 = %d, %d; want AF_INET %d, AF_INET6 %d", dsrtypes.IPv4, dsrtypes.IPv6, unix.AF_INET, unix.AF_INET6)
 	}
 }
 

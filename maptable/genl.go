@@ -1,21 +1,11 @@
-// Package genl is a typed client of the "l3dsr" generic netlink family of the
-// xt_DADDR kernel module: the per-network-namespace DSCP→VIP table that
-// xt_DADDR's map mode (iptables -t raw -A PREROUTING -j DADDR --map) looks
-// packets up in.
-//
-// The ABI is defined by kmod/uapi/linux/l3dsr.h; abi_test.go keeps this
-// package's constants equal to it.
-//
-// The package never prints: every failure is returned as an error that says
-// what was being done, and carries the kernel's extended-ack text when the
-// kernel gave one.
-package genl
+package maptable
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -48,9 +38,10 @@ const (
 	maxDumpAttempts = 10
 )
 
-// Client talks to the l3dsr family in one network namespace. It is not safe
+// genlTable is the table as the xt_DADDR module keeps it, reached over its
+// "l3dsr" generic netlink family, in one network namespace. It is not safe
 // for concurrent use.
-type Client struct {
+type genlTable struct {
 	c      *genetlink.Conn
 	family genetlink.Family
 }
@@ -62,17 +53,26 @@ type options struct {
 	netns int
 }
 
-// WithNetNS makes the client operate in the network namespace referred to
+// WithNetNS makes the table the one of the network namespace referred to
 // by the open file descriptor fd (e.g. of /run/netns/NAME or
-// /proc/PID/ns/net). Without it, the client uses the calling thread's
-// namespace.
+// /proc/PID/ns/net). Without it, the table is the calling thread's
+// namespace's.
 func WithNetNS(fd int) Option {
 	return func(o *options) { o.netns = fd }
 }
 
-// Dial opens a generic netlink socket and resolves the l3dsr family by name.
-// If the family does not exist the error matches ErrNotLoaded.
-func Dial(opts ...Option) (*Client, error) {
+// Dial opens the table of the xt_DADDR module: a generic netlink socket
+// with the l3dsr family resolved by name. If the family does not exist the
+// error matches ErrNotLoaded.
+func Dial(opts ...Option) (Table, error) {
+	t, err := dialGenl(opts...)
+	if err != nil {
+		return nil, err // not a Table holding a nil *genlTable
+	}
+	return t, nil
+}
+
+func dialGenl(opts ...Option) (*genlTable, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -94,7 +94,7 @@ func Dial(opts ...Option) (*Client, error) {
 }
 
 // newClient resolves the family on an open connection.
-func newClient(conn *genetlink.Conn) (*Client, error) {
+func newClient(conn *genetlink.Conn) (*genlTable, error) {
 	f, err := conn.GetFamily(FamilyName)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -102,7 +102,7 @@ func newClient(conn *genetlink.Conn) (*Client, error) {
 		}
 		return nil, fmt.Errorf("resolving the generic netlink family %q: %w", FamilyName, err)
 	}
-	return &Client{c: conn, family: f}, nil
+	return &genlTable{c: conn, family: f}, nil
 }
 
 type notLoadedError struct{ cause error }
@@ -112,19 +112,14 @@ func (e *notLoadedError) Unwrap() error        { return e.cause }
 func (e *notLoadedError) Is(target error) bool { return target == ErrNotLoaded }
 
 // Close closes the netlink socket.
-func (c *Client) Close() error {
+func (c *genlTable) Close() error {
 	return c.c.Close()
-}
-
-// FamilyVersion is the version the kernel reports for the family.
-func (c *Client) FamilyVersion() uint8 {
-	return c.family.Version
 }
 
 // Add adds e to the table. Without replace an existing entry with e's key
 // is an error (matching ErrExists); with replace the entry is created or its
 // VIP replaced (the kernel keeps its counters).
-func (c *Client) Add(e Entry, replace bool) error {
+func (c *genlTable) Add(e Entry, replace bool) error {
 	e, err := e.normalize()
 	if err != nil {
 		return fmt.Errorf("adding %v: %w", e, err)
@@ -148,7 +143,7 @@ func (c *Client) Add(e Entry, replace bool) error {
 
 // Delete removes the entry with key k. A missing entry is an error matching
 // ErrNotFound.
-func (c *Client) Delete(k Key) error {
+func (c *genlTable) Delete(k Key) error {
 	k, err := k.normalize()
 	if err != nil {
 		return fmt.Errorf("deleting %v: %w", k, err)
@@ -166,7 +161,7 @@ func (c *Client) Delete(k Key) error {
 
 // Get returns the entry with key k and its counters. A missing entry is an
 // error matching ErrNotFound.
-func (c *Client) Get(k Key) (Entry, error) {
+func (c *genlTable) Get(k Key) (Entry, error) {
 	k, err := k.normalize()
 	if err != nil {
 		return Entry{}, fmt.Errorf("getting %v: %w", k, err)
@@ -204,7 +199,7 @@ func (c *Client) Get(k Key) (Entry, error) {
 // The bracket is needed because the kernel may flag only the final
 // NLMSG_DONE of an interrupted dump, and mdlayher/netlink consumes that
 // message without showing its flags.
-func (c *Client) List() ([]Entry, error) {
+func (c *genlTable) List() ([]Entry, error) {
 	for range maxDumpAttempts {
 		before, err := c.Stats()
 		if err != nil {
@@ -230,7 +225,7 @@ func (c *Client) List() ([]Entry, error) {
 // NLM_F_DUMP_INTR, if the replies carry different generations, or if the
 // kernel ended the dump with EINTR or EAGAIN; gen is the replies'
 // generation, nil if none carried one.
-func (c *Client) dumpOnce() (entries []Entry, gen *uint32, consistent bool, err error) {
+func (c *genlTable) dumpOnce() (entries []Entry, gen *uint32, consistent bool, err error) {
 	req, err := c.c.Send(c.message(cmdMapGet, nil), c.family.ID, netlink.Request|netlink.Dump)
 	if err != nil {
 		return nil, nil, false, err
@@ -270,14 +265,14 @@ func (c *Client) dumpOnce() (entries []Entry, gen *uint32, consistent bool, err 
 
 // Flush removes every entry of family f, or of both families with
 // AllFamilies.
-func (c *Client) Flush(f Family) error {
+func (c *genlTable) Flush(f dsrtypes.Family) error {
 	ae := netlink.NewAttributeEncoder()
 	switch f {
-	case AllFamilies:
-	case IPv4, IPv6:
+	case dsrtypes.AnyFamily:
+	case dsrtypes.IPv4, dsrtypes.IPv6:
 		ae.Uint8(attrFamily, uint8(f))
 	default:
-		return fmt.Errorf("flushing: %w", invalidf("address family %d is not supported: use IPv4 (%d), IPv6 (%d) or all (0)", uint8(f), IPv4, IPv6))
+		return fmt.Errorf("flushing: %w", invalidf("address family %d is not supported: use IPv4 (%d), IPv6 (%d) or all (0)", uint8(f), dsrtypes.IPv4, dsrtypes.IPv6))
 	}
 	if _, err := c.execute(cmdMapFlush, netlink.Request|netlink.Acknowledge, ae); err != nil {
 		return fmt.Errorf("flushing %v: %w", f, err)
@@ -286,7 +281,7 @@ func (c *Client) Flush(f Family) error {
 }
 
 // Stats returns the table's totals.
-func (c *Client) Stats() (Stats, error) {
+func (c *genlTable) Stats() (Stats, error) {
 	msgs, err := c.execute(cmdStatsGet, netlink.Request, nil)
 	if err != nil {
 		return Stats{}, fmt.Errorf("reading the statistics: %w", err)
@@ -310,7 +305,7 @@ func (c *Client) Stats() (Stats, error) {
 // checked first (nothing is sent if one is invalid or two share a key),
 // then staged over as many messages as needed and committed; on any error
 // the staged table is aborted and the old table stays.
-func (c *Client) Replace(entries []Entry) (err error) {
+func (c *genlTable) Replace(entries []Entry) (err error) {
 	if len(entries) > MaxEntries {
 		return fmt.Errorf("replacing the table: %w", invalidf("%d entries are more than the table holds (%d)", len(entries), MaxEntries))
 	}
@@ -371,7 +366,7 @@ func (c *Client) Replace(entries []Entry) (err error) {
 	return nil
 }
 
-func (c *Client) replaceBegin() (uint32, error) {
+func (c *genlTable) replaceBegin() (uint32, error) {
 	msgs, err := c.execute(cmdReplaceBegin, netlink.Request, nil)
 	if err != nil {
 		return 0, fmt.Errorf("beginning: %w", err)
@@ -388,7 +383,7 @@ func (c *Client) replaceBegin() (uint32, error) {
 	return 0, errors.New("beginning: the reply has no replace id")
 }
 
-func (c *Client) replaceIDCommand(cmd uint8, id uint32) error {
+func (c *genlTable) replaceIDCommand(cmd uint8, id uint32) error {
 	ae := netlink.NewAttributeEncoder()
 	ae.Uint32(attrReplaceID, id)
 	_, err := c.execute(cmd, netlink.Request|netlink.Acknowledge, ae)
@@ -397,7 +392,7 @@ func (c *Client) replaceIDCommand(cmd uint8, id uint32) error {
 
 // replaceAdd sends one REPLACE_ADD: the replace id, then the entries
 // (each an encoded L3DSR_A_ENTRY nest).
-func (c *Client) replaceAdd(id uint32, batch [][]byte) error {
+func (c *genlTable) replaceAdd(id uint32, batch [][]byte) error {
 	ae := netlink.NewAttributeEncoder()
 	ae.Uint32(attrReplaceID, id)
 	b, err := ae.Encode()
@@ -433,7 +428,7 @@ func locateEntry(err error, batch [][]byte, entries []Entry, first int) error {
 	return err
 }
 
-func (c *Client) message(cmd uint8, data []byte) genetlink.Message {
+func (c *genlTable) message(cmd uint8, data []byte) genetlink.Message {
 	return genetlink.Message{
 		Header: genetlink.Header{Command: cmd, Version: genlVersion},
 		Data:   data,
@@ -442,7 +437,7 @@ func (c *Client) message(cmd uint8, data []byte) genetlink.Message {
 
 // execute sends one request and returns the replies. Commands without a
 // reply are sent with NLM_F_ACK so that success is confirmed too.
-func (c *Client) execute(cmd uint8, flags netlink.HeaderFlags, ae *netlink.AttributeEncoder) ([]genetlink.Message, error) {
+func (c *genlTable) execute(cmd uint8, flags netlink.HeaderFlags, ae *netlink.AttributeEncoder) ([]genetlink.Message, error) {
 	var data []byte
 	if ae != nil {
 		var err error
@@ -530,7 +525,7 @@ func wrapKernel(err error, notFound string) error {
 
 func encodeKey(ae *netlink.AttributeEncoder, k Key) {
 	ae.Uint8(entryAttrFamily, uint8(k.Family))
-	ae.Uint8(entryAttrDSCP, k.DSCP)
+	ae.Uint8(entryAttrDSCP, uint8(k.DSCP))
 	if k.Local.IsValid() {
 		ae.Bytes(entryAttrLocal, k.Local.AsSlice())
 	}
@@ -595,9 +590,9 @@ func decodeEntry(ad *netlink.AttributeDecoder) (Entry, error) {
 	for ad.Next() {
 		switch ad.Type() {
 		case entryAttrFamily:
-			e.Family, haveFamily = Family(ad.Uint8()), true
+			e.Family, haveFamily = dsrtypes.Family(ad.Uint8()), true
 		case entryAttrDSCP:
-			e.DSCP, haveDSCP = ad.Uint8(), true
+			e.DSCP, haveDSCP = dsrtypes.DSCP(ad.Uint8()), true
 		case entryAttrLocal:
 			local = ad.Bytes()
 		case entryAttrVIP:
@@ -614,7 +609,7 @@ func decodeEntry(ad *netlink.AttributeDecoder) (Entry, error) {
 	if !haveFamily || !haveDSCP || vip == nil {
 		return e, fmt.Errorf("an entry in the reply lacks its family, DSCP or VIP")
 	}
-	n := e.Family.addrLen()
+	n := e.Family.AddrLen()
 	if n == 0 {
 		return e, fmt.Errorf("an entry in the reply has the unknown address family %d", uint8(e.Family))
 	}

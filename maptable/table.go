@@ -1,58 +1,37 @@
-package genl
+package maptable
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
 )
 
-// Family is an address family as the kernel numbers it (AF_INET,
-// AF_INET6). The values are the Linux ABI's, whatever the host OS.
-type Family uint8
-
-const (
-	// AllFamilies selects both families where an operation allows it
-	// (Flush).
-	AllFamilies Family = 0
-	// IPv4 is AF_INET.
-	IPv4 Family = 2
-	// IPv6 is AF_INET6.
-	IPv6 Family = 10
-)
-
-func (f Family) String() string {
-	switch f {
-	case AllFamilies:
-		return "all families"
-	case IPv4:
-		return "IPv4"
-	case IPv6:
-		return "IPv6"
-	}
-	return fmt.Sprintf("family(%d)", uint8(f))
-}
-
-// addrLen is the length of an address of family f on the wire.
-func (f Family) addrLen() int {
-	switch f {
-	case IPv4:
-		return 4
-	case IPv6:
-		return 16
-	}
-	return 0
-}
-
-// FamilyOf returns the family of a (IPv4 or IPv6), or AllFamilies (zero)
-// for the zero Addr.
-func FamilyOf(a netip.Addr) Family {
-	switch {
-	case a.Is4():
-		return IPv4
-	case a.Is6():
-		return IPv6
-	}
-	return AllFamilies
+// Table is the DSCP→VIP table of one network namespace, whatever keeps it.
+// Dial opens the xt_DADDR module's. A Table is not safe for concurrent use.
+type Table interface {
+	// Add adds e. Without replace an existing entry with e's key is an
+	// error matching ErrExists; with replace the entry is created or its
+	// VIP replaced (its counters are kept).
+	Add(e Entry, replace bool) error
+	// Delete removes the entry with key k; a missing one is an error
+	// matching ErrNotFound.
+	Delete(k Key) error
+	// Get returns the entry with key k and its counters; a missing one is
+	// an error matching ErrNotFound.
+	Get(k Key) (Entry, error)
+	// List returns every entry with its counters, from one consistent
+	// version of the table.
+	List() ([]Entry, error)
+	// Replace makes entries the whole table (both families) atomically:
+	// traffic sees the old table or the new one, never a mix.
+	Replace(entries []Entry) error
+	// Flush removes every entry of family f, or of both with AnyFamily.
+	Flush(f dsrtypes.Family) error
+	// Stats returns the table's totals.
+	Stats() (Stats, error)
+	Close() error
 }
 
 // Key identifies one entry of the table: (family, DSCP, local destination
@@ -60,9 +39,9 @@ func FamilyOf(a netip.Addr) Family {
 type Key struct {
 	// Family may be left zero when Local is set: it is then Local's.
 	// With Local unset (any) it is required.
-	Family Family
+	Family dsrtypes.Family
 	// DSCP is the code, 0..63.
-	DSCP uint8
+	DSCP dsrtypes.DSCP
 	// Local is the local destination address the entry is limited to; the
 	// zero Addr means any.
 	Local netip.Addr
@@ -71,9 +50,9 @@ type Key struct {
 // Entry is one mapping of the table, with its counters when read back.
 type Entry struct {
 	// Family may be left zero: it is then the VIP's.
-	Family Family
+	Family dsrtypes.Family
 	// DSCP is the code, 0..63.
-	DSCP uint8
+	DSCP dsrtypes.DSCP
 	// Local is the local destination address the entry is limited to; the
 	// zero Addr means any.
 	Local netip.Addr
@@ -88,8 +67,8 @@ type Entry struct {
 // Key returns the key of e.
 func (e Entry) Key() Key {
 	f := e.Family
-	if f == AllFamilies {
-		f = FamilyOf(e.VIP)
+	if f == dsrtypes.AnyFamily {
+		f = dsrtypes.FamilyOf(e.VIP)
 	}
 	return Key{Family: f, DSCP: e.DSCP, Local: e.Local}
 }
@@ -151,16 +130,16 @@ func checkAddr(what string, a netip.Addr) error {
 
 // normalize checks k and fills in its family.
 func (k Key) normalize() (Key, error) {
-	if k.DSCP > DSCPMax {
-		return k, invalidf("DSCP %d is out of range: use 0-%d", k.DSCP, DSCPMax)
+	if k.DSCP > dsrtypes.MaxDSCP {
+		return k, invalidf("DSCP %d is out of range: use 0-%d", k.DSCP, dsrtypes.MaxDSCP)
 	}
 	switch k.Family {
-	case AllFamilies, IPv4, IPv6:
+	case dsrtypes.AnyFamily, dsrtypes.IPv4, dsrtypes.IPv6:
 	default:
-		return k, invalidf("address family %d is not supported: use IPv4 (%d) or IPv6 (%d)", uint8(k.Family), IPv4, IPv6)
+		return k, invalidf("address family %d is not supported: use IPv4 (%d) or IPv6 (%d)", uint8(k.Family), dsrtypes.IPv4, dsrtypes.IPv6)
 	}
 	if !k.Local.IsValid() {
-		if k.Family == AllFamilies {
+		if k.Family == dsrtypes.AnyFamily {
 			return k, invalidf("the address family of the key DSCP %d local any is missing: give the family (IPv4 or IPv6) or a local address", k.DSCP)
 		}
 		return k, nil
@@ -174,8 +153,8 @@ func (k Key) normalize() (Key, error) {
 	if k.Local.IsMulticast() {
 		return k, invalidf("local address %s is a multicast address: use a unicast address of this host", k.Local)
 	}
-	lf := FamilyOf(k.Local)
-	if k.Family == AllFamilies {
+	lf := dsrtypes.FamilyOf(k.Local)
+	if k.Family == dsrtypes.AnyFamily {
 		k.Family = lf
 	} else if k.Family != lf {
 		return k, invalidf("local address %s is %v but the key's family is %v: use one family", k.Local, lf, k.Family)
@@ -203,15 +182,15 @@ func (e Entry) normalize() (Entry, error) {
 	if e.VIP == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return e, invalidf("VIP %s is the broadcast address: use a unicast VIP", e.VIP)
 	}
-	vf := FamilyOf(e.VIP)
-	if e.Family != AllFamilies && e.Family != vf {
-		if e.Family != IPv4 && e.Family != IPv6 {
-			return e, invalidf("address family %d is not supported: use IPv4 (%d) or IPv6 (%d)", uint8(e.Family), IPv4, IPv6)
+	vf := dsrtypes.FamilyOf(e.VIP)
+	if e.Family != dsrtypes.AnyFamily && e.Family != vf {
+		if e.Family != dsrtypes.IPv4 && e.Family != dsrtypes.IPv6 {
+			return e, invalidf("address family %d is not supported: use IPv4 (%d) or IPv6 (%d)", uint8(e.Family), dsrtypes.IPv4, dsrtypes.IPv6)
 		}
 		return e, invalidf("VIP %s is %v but the entry's family is %v: use one family", e.VIP, vf, e.Family)
 	}
-	if e.Local.IsValid() && FamilyOf(e.Local) != vf && checkAddr("local address", e.Local) == nil {
-		return e, invalidf("VIP %s is %v but local address %s is %v: use addresses of one family", e.VIP, vf, e.Local, FamilyOf(e.Local))
+	if e.Local.IsValid() && dsrtypes.FamilyOf(e.Local) != vf && checkAddr("local address", e.Local) == nil {
+		return e, invalidf("VIP %s is %v but local address %s is %v: use addresses of one family", e.VIP, vf, e.Local, dsrtypes.FamilyOf(e.Local))
 	}
 	k, err := Key{Family: vf, DSCP: e.DSCP, Local: e.Local}.normalize()
 	if err != nil {

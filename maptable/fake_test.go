@@ -1,4 +1,4 @@
-package genl
+package maptable
 
 import (
 	"encoding/binary"
@@ -7,6 +7,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
@@ -59,7 +60,7 @@ func newFakeKernel(t *testing.T) *fakeKernel {
 }
 
 // client dials the fake and resolves the family.
-func (k *fakeKernel) client() *Client {
+func (k *fakeKernel) client() *genlTable {
 	k.t.Helper()
 	c, err := newClient(genetlink.NewConn(nltest.Dial(k.serve)))
 	if err != nil {
@@ -195,9 +196,9 @@ func decodeFakeEntry(b []byte) (fakeEntry, error) {
 	for ad.Next() {
 		switch ad.Type() {
 		case entryAttrFamily:
-			fe.Family, fe.haveFamily = Family(ad.Uint8()), true
+			fe.Family, fe.haveFamily = dsrtypes.Family(ad.Uint8()), true
 		case entryAttrDSCP:
-			fe.DSCP, fe.haveDSCP = ad.Uint8(), true
+			fe.DSCP, fe.haveDSCP = dsrtypes.DSCP(ad.Uint8()), true
 		case entryAttrLocal:
 			fe.Local, _ = netip.AddrFromSlice(ad.Bytes())
 		case entryAttrVIP:
@@ -246,7 +247,7 @@ func (k *fakeKernel) handle(r request) ([]netlink.Message, unix.Errno, string) {
 			if !fe.haveFamily || !fe.haveDSCP {
 				return nil, unix.EINVAL, "missing family or DSCP"
 			}
-			if fe.DSCP > DSCPMax {
+			if fe.DSCP > dsrtypes.MaxDSCP {
 				return nil, unix.EINVAL, "DSCP above 63"
 			}
 			entries = append(entries, fe)
@@ -282,7 +283,7 @@ func (k *fakeKernel) handle(r request) ([]netlink.Message, unix.Errno, string) {
 		if !fe.haveVIP {
 			return nil, unix.EINVAL, "missing VIP"
 		}
-		if FamilyOf(fe.VIP) != fe.Family {
+		if dsrtypes.FamilyOf(fe.VIP) != fe.Family {
 			return nil, unix.EINVAL, "VIP family differs from the key's"
 		}
 		key := fe.Key()
@@ -372,7 +373,7 @@ func (k *fakeKernel) handle(r request) ([]netlink.Message, unix.Errno, string) {
 
 func fakeEncodeEntry(nae *netlink.AttributeEncoder, e Entry) {
 	nae.Uint8(entryAttrFamily, uint8(e.Family))
-	nae.Uint8(entryAttrDSCP, e.DSCP)
+	nae.Uint8(entryAttrDSCP, uint8(e.DSCP))
 	if e.Local.IsValid() {
 		nae.Bytes(entryAttrLocal, e.Local.AsSlice())
 	}

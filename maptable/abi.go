@@ -1,4 +1,4 @@
-package genl
+package maptable
 
 // The ABI of the "l3dsr" generic netlink family, mirrored from
 // kmod/uapi/linux/l3dsr.h. That header is the single source of truth:
@@ -11,7 +11,6 @@ const FamilyName = "l3dsr"
 const (
 	genlVersion = 1       // L3DSR_GENL_VERSION
 	MaxEntries  = 1048576 // L3DSR_MAX_ENTRIES: most entries one namespace's table may hold
-	DSCPMax     = 63      // L3DSR_DSCP_MAX
 )
 
 // enum l3dsr_cmd

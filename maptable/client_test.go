@@ -1,4 +1,4 @@
-package genl
+package maptable
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/genetlink/genltest"
 	"github.com/mdlayher/netlink"
@@ -47,7 +48,7 @@ func addr(s string) []byte { return netip.MustParseAddr(s).AsSlice() }
 const nested = uint16(netlink.Nested)
 
 // genlClient returns a Client on genltest with fn serving the l3dsr family.
-func genlClient(t *testing.T, fn genltest.Func) *Client {
+func genlClient(t *testing.T, fn genltest.Func) *genlTable {
 	t.Helper()
 	c, err := newClient(genltest.Dial(genltest.ServeFamily(testFamily, fn)))
 	if err != nil {
@@ -74,7 +75,7 @@ func TestRequestsOnTheWire(t *testing.T) {
 		flags    netlink.HeaderFlags
 		wantData []byte
 		reply    []genetlink.Message
-		do       func(c *Client) (any, error)
+		do       func(c *genlTable) (any, error)
 		want     any
 	}{
 		{
@@ -84,7 +85,7 @@ func TestRequestsOnTheWire(t *testing.T) {
 				nla(entryAttrFamily, u8(2)), nla(entryAttrDSCP, u8(1)),
 				nla(entryAttrLocal, addr("10.1.0.10")), nla(entryAttrVIP, addr("10.0.0.1"))),
 			reply: ack,
-			do:    func(c *Client) (any, error) { return nil, c.Add(entryV4, false) },
+			do:    func(c *genlTable) (any, error) { return nil, c.Add(entryV4, false) },
 		},
 		{
 			name: "add replace", cmd: cmdMapAdd,
@@ -93,14 +94,14 @@ func TestRequestsOnTheWire(t *testing.T) {
 				nla(entryAttrFamily, u8(10)), nla(entryAttrDSCP, u8(63)),
 				nla(entryAttrVIP, addr("2001:db8::1"))),
 			reply: ack,
-			do:    func(c *Client) (any, error) { return nil, c.Add(entryV6, true) },
+			do:    func(c *genlTable) (any, error) { return nil, c.Add(entryV6, true) },
 		},
 		{
 			name: "delete, local any", cmd: cmdMapDel,
 			flags:    netlink.Request | netlink.Acknowledge,
 			wantData: nla(attrEntry|nested, nla(entryAttrFamily, u8(2)), nla(entryAttrDSCP, u8(5))),
 			reply:    ack,
-			do:       func(c *Client) (any, error) { return nil, c.Delete(Key{Family: IPv4, DSCP: 5}) },
+			do:       func(c *genlTable) (any, error) { return nil, c.Delete(Key{Family: dsrtypes.IPv4, DSCP: 5}) },
 		},
 		{
 			name: "delete, family from the local address", cmd: cmdMapDel,
@@ -108,7 +109,7 @@ func TestRequestsOnTheWire(t *testing.T) {
 			wantData: nla(attrEntry|nested, nla(entryAttrFamily, u8(10)), nla(entryAttrDSCP, u8(0)),
 				nla(entryAttrLocal, addr("fd00::10"))),
 			reply: ack,
-			do: func(c *Client) (any, error) {
+			do: func(c *genlTable) (any, error) {
 				return nil, c.Delete(Key{DSCP: 0, Local: netip.MustParseAddr("fd00::10")})
 			},
 		},
@@ -116,18 +117,18 @@ func TestRequestsOnTheWire(t *testing.T) {
 			name: "get", cmd: cmdMapGet, flags: netlink.Request,
 			wantData: nla(attrEntry|nested, nla(entryAttrFamily, u8(10)), nla(entryAttrDSCP, u8(63))),
 			reply:    []genetlink.Message{{Header: genetlink.Header{Command: cmdMapGet, Version: 1}, Data: append(nla(attrGeneration, u32(9)), replyV6...)}},
-			do:       func(c *Client) (any, error) { return c.Get(Key{Family: IPv6, DSCP: 63}) },
-			want:     Entry{Family: IPv6, DSCP: 63, VIP: netip.MustParseAddr("2001:db8::1"), Packets: 7, Bytes: 700},
+			do:       func(c *genlTable) (any, error) { return c.Get(Key{Family: dsrtypes.IPv6, DSCP: 63}) },
+			want:     Entry{Family: dsrtypes.IPv6, DSCP: 63, VIP: netip.MustParseAddr("2001:db8::1"), Packets: 7, Bytes: 700},
 		},
 		{
 			name: "flush all", cmd: cmdMapFlush, flags: netlink.Request | netlink.Acknowledge,
 			wantData: nil, reply: ack,
-			do: func(c *Client) (any, error) { return nil, c.Flush(AllFamilies) },
+			do: func(c *genlTable) (any, error) { return nil, c.Flush(dsrtypes.AnyFamily) },
 		},
 		{
 			name: "flush IPv6", cmd: cmdMapFlush, flags: netlink.Request | netlink.Acknowledge,
 			wantData: nla(attrFamily, u8(10)), reply: ack,
-			do: func(c *Client) (any, error) { return nil, c.Flush(IPv6) },
+			do: func(c *genlTable) (any, error) { return nil, c.Flush(dsrtypes.IPv6) },
 		},
 		{
 			name: "stats", cmd: cmdStatsGet, flags: netlink.Request,
@@ -137,7 +138,7 @@ func TestRequestsOnTheWire(t *testing.T) {
 					nla(statsAttrPad), nla(statsAttrRewritten, u64(1<<40)), nla(statsAttrNoEntry, u64(2)),
 					nla(statsAttrErrors, u64(3)), nla(statsAttrEntries, u32(4))),
 				nla(attrGeneration, u32(77))...)}},
-			do:   func(c *Client) (any, error) { return c.Stats() },
+			do:   func(c *genlTable) (any, error) { return c.Stats() },
 			want: Stats{Rewritten: 1 << 40, NoEntry: 2, Errors: 3, Entries: 4, Generation: 77},
 		},
 	}
@@ -199,8 +200,8 @@ func TestListOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Entry{
-		{Family: IPv6, DSCP: 63, VIP: netip.MustParseAddr("2001:db8::1"), Packets: 7, Bytes: 700},
-		{Family: IPv4, DSCP: 1, Local: netip.MustParseAddr("10.1.0.10"), VIP: netip.MustParseAddr("10.0.0.1"), Packets: 1, Bytes: 60},
+		{Family: dsrtypes.IPv6, DSCP: 63, VIP: netip.MustParseAddr("2001:db8::1"), Packets: 7, Bytes: 700},
+		{Family: dsrtypes.IPv4, DSCP: 1, Local: netip.MustParseAddr("10.1.0.10"), VIP: netip.MustParseAddr("10.0.0.1"), Packets: 1, Bytes: 60},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
@@ -270,7 +271,7 @@ func TestExtackReachesCaller(t *testing.T) {
 		return 0, "", 0
 	}
 	c2 := k.client()
-	err = c2.Flush(IPv4)
+	err = c2.Flush(dsrtypes.IPv4)
 	const want = "flushing IPv4: a replace is in progress (device or resource busy)"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)
@@ -306,31 +307,31 @@ func TestKernelErrors(t *testing.T) {
 		t.Errorf("duplicate add: err = %v\nwant %s", err, want)
 	}
 	// Replace keeps the counters.
-	k.table[e.Key()] = Entry{Family: IPv4, DSCP: 3, VIP: e.VIP, Packets: 5, Bytes: 500}
+	k.table[e.Key()] = Entry{Family: dsrtypes.IPv4, DSCP: 3, VIP: e.VIP, Packets: 5, Bytes: 500}
 	if err := c.Add(Entry{DSCP: 3, VIP: netip.MustParseAddr("10.0.0.33")}, true); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Get(Key{Family: IPv4, DSCP: 3})
+	got, err := c.Get(Key{Family: dsrtypes.IPv4, DSCP: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Entry{Family: IPv4, DSCP: 3, VIP: netip.MustParseAddr("10.0.0.33"), Packets: 5, Bytes: 500}); got != want {
+	if want := (Entry{Family: dsrtypes.IPv4, DSCP: 3, VIP: netip.MustParseAddr("10.0.0.33"), Packets: 5, Bytes: 500}); got != want {
 		t.Errorf("after replace: %+v, want %+v", got, want)
 	}
 
-	err = c.Delete(Key{Family: IPv6, DSCP: 3})
+	err = c.Delete(Key{Family: dsrtypes.IPv6, DSCP: 3})
 	if !errors.Is(err, ErrNotFound) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("delete missing: err = %v, want ErrNotFound", err)
 	}
 	if want := "deleting IPv6 DSCP 3 local any: no such entry"; err == nil || err.Error() != want {
 		t.Errorf("delete missing: err = %v\nwant %s", err, want)
 	}
-	if _, err := c.Get(Key{Family: IPv4, DSCP: 9}); !errors.Is(err, ErrNotFound) {
+	if _, err := c.Get(Key{Family: dsrtypes.IPv4, DSCP: 9}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("get missing: err = %v, want ErrNotFound", err)
 	}
 
 	k.fail = func(request) (unix.Errno, string, uint32) { return unix.EPERM, "", 0 }
-	err = c.Flush(AllFamilies)
+	err = c.Flush(dsrtypes.AnyFamily)
 	if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
 		t.Errorf("EPERM: err = %v, want a permission error naming CAP_NET_ADMIN", err)
 	}
@@ -351,7 +352,7 @@ func TestValidation(t *testing.T) {
 		{"multicast VIP6", Entry{DSCP: 1, VIP: a("ff02::1")}, "VIP ff02::1 is a multicast address"},
 		{"broadcast VIP", Entry{DSCP: 1, VIP: a("255.255.255.255")}, "VIP 255.255.255.255 is the broadcast address"},
 		{"mixed families", Entry{DSCP: 1, VIP: a("10.0.0.1"), Local: a("fd00::1")}, "VIP 10.0.0.1 is IPv4 but local address fd00::1 is IPv6"},
-		{"family field", Entry{Family: IPv6, DSCP: 1, VIP: a("10.0.0.1")}, "VIP 10.0.0.1 is IPv4 but the entry's family is IPv6"},
+		{"family field", Entry{Family: dsrtypes.IPv6, DSCP: 1, VIP: a("10.0.0.1")}, "VIP 10.0.0.1 is IPv4 but the entry's family is IPv6"},
 		{"bad family", Entry{Family: 7, DSCP: 1, VIP: a("10.0.0.1")}, "address family 7 is not supported"},
 		{"mapped VIP", Entry{DSCP: 1, VIP: a("::ffff:10.0.0.1")}, "write it as 10.0.0.1"},
 		{"zone", Entry{DSCP: 1, VIP: a("fe80::1%eth0")}, "has a zone (%eth0)"},
@@ -377,7 +378,7 @@ func TestValidation(t *testing.T) {
 	if err := c.Delete(Key{DSCP: 1}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "family") {
 		t.Errorf("Delete without a family: %v", err)
 	}
-	if err := c.Flush(Family(3)); !errors.Is(err, ErrInvalid) {
+	if err := c.Flush(dsrtypes.Family(3)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Flush(3): %v", err)
 	}
 	if err := c.Replace([]Entry{{DSCP: 4, VIP: a("10.0.0.1")}, {DSCP: 4, VIP: a("10.0.0.2")}}); !errors.Is(err, ErrInvalid) ||
@@ -390,7 +391,7 @@ func TestValidation(t *testing.T) {
 	for _, ok := range []Entry{
 		{DSCP: 0, VIP: a("10.0.0.1")},
 		{DSCP: 63, VIP: a("2001:db8::1"), Local: a("2001:db8::10")},
-		{Family: IPv4, DSCP: 7, VIP: a("192.0.2.1"), Local: a("192.0.2.10")},
+		{Family: dsrtypes.IPv4, DSCP: 7, VIP: a("192.0.2.1"), Local: a("192.0.2.10")},
 	} {
 		if err := ok.Validate(); err != nil {
 			t.Errorf("%v: %v", ok, err)
@@ -404,7 +405,7 @@ func TestListRetriesInterruptedDump(t *testing.T) {
 	k := newFakeKernel(t)
 	c := k.client()
 	for i := range 300 {
-		if err := c.Add(Entry{DSCP: uint8(i % 64), Local: netip.AddrFrom4([4]byte{10, 1, 0, byte(i / 64)}), VIP: netip.AddrFrom4([4]byte{10, 0, byte(i / 256), byte(i)})}, false); err != nil {
+		if err := c.Add(Entry{DSCP: dsrtypes.DSCP(i % 64), Local: netip.AddrFrom4([4]byte{10, 1, 0, byte(i / 64)}), VIP: netip.AddrFrom4([4]byte{10, 0, byte(i / 256), byte(i)})}, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -475,7 +476,7 @@ func TestListRetriesInterruptedDump(t *testing.T) {
 
 	// An empty table is an empty list, not an error.
 	k.interrupt = 0
-	if err := c.Flush(AllFamilies); err != nil {
+	if err := c.Flush(dsrtypes.AnyFamily); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := c.List(); err != nil || len(got) != 0 {
@@ -493,7 +494,7 @@ func bigTable(n int) []Entry {
 			local = netip.AddrFrom16([16]byte{0xfd, 0, 15: byte(i >> 6), 14: byte(i >> 14)})
 			vip = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i), 14: byte(i >> 8)})
 		}
-		entries = append(entries, Entry{DSCP: uint8(i % 64), Local: local, VIP: vip})
+		entries = append(entries, Entry{DSCP: dsrtypes.DSCP(i % 64), Local: local, VIP: vip})
 	}
 	return entries
 }
@@ -697,10 +698,10 @@ func TestAllOperationsAgainstStrictKernel(t *testing.T) {
 	}
 	must(c.Delete(v4.Key()))
 	must(c.Replace([]Entry{v4, v6}))
-	must(c.Flush(IPv6))
+	must(c.Flush(dsrtypes.IPv6))
 	list, err = c.List()
 	must(err)
-	if len(list) != 1 || list[0].VIP != v4.VIP || list[0].Family != IPv4 {
+	if len(list) != 1 || list[0].VIP != v4.VIP || list[0].Family != dsrtypes.IPv4 {
 		t.Errorf("after flushing IPv6: %v", list)
 	}
 }

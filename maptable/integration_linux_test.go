@@ -1,6 +1,6 @@
 //go:build linux
 
-package genl
+package maptable
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -20,11 +21,11 @@ import (
 // network namespace. They need root and xt_DADDR loaded (or loadable), so
 // they only run when asked:
 //
-//	L3DSR_INTEGRATION=1 go test -run Integration ./genl
+//	L3DSR_INTEGRATION=1 go test -run Integration ./maptable
 //
-// or, in a VM, a binary built with `go test -c ./genl`:
+// or, in a VM, a binary built with `go test -c ./maptable`:
 //
-//	L3DSR_INTEGRATION=1 ./genl.test -test.run Integration -test.v
+//	L3DSR_INTEGRATION=1 ./maptable.test -test.run Integration -test.v
 const integrationEnv = "L3DSR_INTEGRATION"
 
 func integration(t *testing.T) {
@@ -60,9 +61,9 @@ func newNetNS(t *testing.T) int {
 	return r.fd
 }
 
-func dialNetNS(t *testing.T, fd int) *Client {
+func dialNetNS(t *testing.T, fd int) *genlTable {
 	t.Helper()
-	c, err := Dial(WithNetNS(fd))
+	c, err := dialGenl(WithNetNS(fd))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +95,9 @@ func TestIntegrationOperations(t *testing.T) {
 		t.Errorf("duplicate add: %v, want EEXIST with an extack message", err)
 	}
 	must(c.Add(Entry{DSCP: 1, VIP: a("10.0.0.9")}, true))
-	got, err := c.Get(Key{Family: IPv4, DSCP: 1})
+	got, err := c.Get(Key{Family: dsrtypes.IPv4, DSCP: 1})
 	must(err)
-	if got.VIP != a("10.0.0.9") || got.Family != IPv4 {
+	if got.VIP != a("10.0.0.9") || got.Family != dsrtypes.IPv4 {
 		t.Errorf("after replace: %+v", got)
 	}
 	// Replace creates a missing entry too.
@@ -120,13 +121,13 @@ func TestIntegrationOperations(t *testing.T) {
 	if _, err := c.Get(v4l.Key()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("get deleted: %v, want ErrNotFound", err)
 	}
-	must(c.Flush(IPv4))
+	must(c.Flush(dsrtypes.IPv4))
 	list, err = c.List()
 	must(err)
-	if len(list) != 1 || list[0].Family != IPv6 || list[0].Local != v6.Local {
+	if len(list) != 1 || list[0].Family != dsrtypes.IPv6 || list[0].Local != v6.Local {
 		t.Errorf("after flushing IPv4: %v", list)
 	}
-	must(c.Flush(AllFamilies))
+	must(c.Flush(dsrtypes.AnyFamily))
 	if list, err = c.List(); err != nil || len(list) != 0 {
 		t.Errorf("after flushing all: %v, %v", list, err)
 	}
