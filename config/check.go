@@ -5,7 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/l3dsr/l3dsr/director"
-	"github.com/l3dsr/l3dsr/realserver"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 )
 
 // check finds what is wrong only in combination: the same thing twice, or
@@ -30,7 +30,7 @@ func check(f *File) Errors {
 				continue
 			}
 			byVIP[c.VIP] = v
-			if c.Mode != realserver.ModeDSCP {
+			if c.Mode != dsrtypes.ModeDSCP {
 				continue
 			}
 			k := dkey{*c.DSCP, c.Local}
@@ -72,7 +72,7 @@ func check(f *File) Errors {
 					continue
 				}
 				seen[r.Addr] = s.RealPos[i]
-				if sv.Mode != director.ModeDSCP {
+				if sv.Mode != dsrtypes.ModeDSCP {
 					continue
 				}
 				k := rk{r.Addr, sv.DSCP}

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -71,12 +71,12 @@ func parseDSRFile(name, data string) ([]VIP, Errors) {
 			continue
 		}
 		d, err := strconv.ParseUint(ds, 0, 8)
-		if err != nil || d > director.MaxDSCP {
+		if err != nil || d > uint64(dsrtypes.MaxDSCP) {
 			errs = append(errs, Error{pos, fmt.Sprintf("DSCP %q is not a code 0-63 (decimal, 0-prefixed octal or 0x-prefixed hex)", ds)})
 			continue
 		}
 		code := uint8(d)
-		c := realserver.Config{VIP: a, Mode: realserver.ModeDSCP, DSCP: &code}
+		c := realserver.Config{VIP: a, Mode: dsrtypes.ModeDSCP, DSCP: &code}
 		if err := c.Validate(); err != nil {
 			errs = append(errs, Error{pos, err.Error()})
 			continue
@@ -96,7 +96,7 @@ func mergeDSRTools(f *File, vips []VIP) {
 	for _, v := range vips {
 		same := slices.ContainsFunc(f.RealServer.VIPs, func(o VIP) bool {
 			c := o.Config
-			return c.VIP == v.Config.VIP && c.Mode == realserver.ModeDSCP && !c.Local.IsValid() &&
+			return c.VIP == v.Config.VIP && c.Mode == dsrtypes.ModeDSCP && !c.Local.IsValid() &&
 				c.DSCP != nil && *c.DSCP == *v.Config.DSCP
 		})
 		if !same {

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strconv"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
+	"go.yaml.in/yaml/v3"
 )
 
 // Marshal writes f in the config file format, keys in the documented order
@@ -72,7 +72,7 @@ func put(m *yaml.Node, key string, v *yaml.Node) {
 func vipNode(c realserver.Config) *yaml.Node {
 	m := mapping()
 	put(m, "vip", str(c.VIP.String()))
-	if c.Mode == realserver.ModeIPIP {
+	if c.Mode == dsrtypes.ModeIPIP {
 		put(m, "mode", str(string(c.Mode)))
 		if c.MSS != 0 {
 			put(m, "mss", num(c.MSS))
@@ -96,7 +96,7 @@ func serviceNode(s director.Service) *yaml.Node {
 	}
 	put(m, "proto", str(protoName(s.Proto)))
 	put(m, "mode", str(s.Mode.String()))
-	if s.Mode == director.ModeDSCP {
+	if s.Mode == dsrtypes.ModeDSCP {
 		put(m, "dscp", num(s.DSCP))
 	}
 	put(m, "scheduler", str(s.Scheduler))

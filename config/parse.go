@@ -11,12 +11,12 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
+	"go.yaml.in/yaml/v3"
 )
 
 // Parse reads a config file's content; name is the file name that errors
@@ -248,7 +248,7 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 	p.fields(n, "a realserver VIP", map[string]func(*yaml.Node){
 		"vip": func(v *yaml.Node) { c.VIP, haveVIP = p.addr(v, "vip") },
 		"dscp": func(v *yaml.Node) {
-			if d, ok := p.uint(v, "dscp", director.MaxDSCP, "a DSCP code 0-63"); ok {
+			if d, ok := p.uint(v, "dscp", uint64(dsrtypes.MaxDSCP), "a DSCP code 0-63"); ok {
 				code := uint8(d)
 				c.DSCP = &code
 			}
@@ -259,7 +259,7 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 			if !ok {
 				return
 			}
-			m, err := realserver.ParseMode(s)
+			m, err := dsrtypes.ParseMode(s)
 			if err != nil || s == "" {
 				p.errf(v, "mode %q: use dscp or ipip", s)
 				return
@@ -280,9 +280,9 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 		return VIP{}, false
 	}
 	if c.Mode == "" {
-		c.Mode = realserver.ModeDSCP
+		c.Mode = dsrtypes.ModeDSCP
 	}
-	if c.Mode == realserver.ModeDSCP && c.DSCP == nil {
+	if c.Mode == dsrtypes.ModeDSCP && c.DSCP == nil {
 		p.errf(n, "VIP %s in dscp mode needs its code: add 'dscp: N' (0-63), or 'mode: ipip'", c.VIP)
 		return VIP{}, false
 	}
@@ -313,6 +313,7 @@ func (p *parser) director(n *yaml.Node) *Director {
 func (p *parser) service(n *yaml.Node) (Service, bool) {
 	var s Service
 	sv := &s.Service
+	sv.Mode = dsrtypes.ModeDSCP
 	sv.Proto = ipvs.ProtoTCP
 	sv.Scheduler = director.DefaultScheduler
 	var haveVIP, haveDSCP bool
@@ -353,7 +354,7 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 			if !ok {
 				return
 			}
-			m, err := director.ParseMode(str)
+			m, err := dsrtypes.ParseMode(str)
 			if err != nil {
 				p.errf(v, "mode %q: use dscp or ipip", str)
 				return
@@ -362,7 +363,7 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 		},
 		"dscp": func(v *yaml.Node) {
 			dscpNode = v
-			if d, ok := p.uint(v, "dscp", director.MaxDSCP, "a DSCP code 0-63"); ok {
+			if d, ok := p.uint(v, "dscp", uint64(dsrtypes.MaxDSCP), "a DSCP code 0-63"); ok {
 				sv.DSCP, haveDSCP = uint8(d), true
 			}
 		},
@@ -387,11 +388,11 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 	if len(p.errs) > before {
 		return s, false
 	}
-	if sv.Mode == director.ModeDSCP && !haveDSCP {
+	if sv.Mode == dsrtypes.ModeDSCP && !haveDSCP {
 		p.errf(n, "service %s in dscp mode needs its code: add 'dscp: N' (0-63), or 'mode: ipip'", sv.Key)
 		return s, false
 	}
-	if sv.Mode == director.ModeIPIP && haveDSCP {
+	if sv.Mode == dsrtypes.ModeIPIP && haveDSCP {
 		p.errf(dscpNode, "service %s is in ipip mode, which uses no DSCP code: drop 'dscp', or use 'mode: dscp'", sv.Key)
 		return s, false
 	}

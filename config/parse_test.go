@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
-	"github.com/l3dsr/l3dsr/realserver"
 )
 
 const good = `# a real server and a director in one file
@@ -55,10 +55,10 @@ func TestParseGood(t *testing.T) {
 	}
 	v := rs.VIPs[1]
 	if v.Config.VIP != netip.MustParseAddr("2001:db8::1") || *v.Config.DSCP != 22 ||
-		v.Config.Local != netip.MustParseAddr("2001:db8:e::30") || v.Config.Mode != realserver.ModeDSCP || v.Pos.Line != 7 {
+		v.Config.Local != netip.MustParseAddr("2001:db8:e::30") || v.Config.Mode != dsrtypes.ModeDSCP || v.Pos.Line != 7 {
 		t.Errorf("vip[1] = %+v at %v", v.Config, v.Pos)
 	}
-	if c := rs.VIPs[2].Config; c.Mode != realserver.ModeIPIP || c.DSCP != nil || c.MSS != 1400 {
+	if c := rs.VIPs[2].Config; c.Mode != dsrtypes.ModeIPIP || c.DSCP != nil || c.MSS != 1400 {
 		t.Errorf("vip[2] = %+v", c)
 	}
 	d := f.Director
@@ -67,14 +67,14 @@ func TestParseGood(t *testing.T) {
 	}
 	s := d.Services[0].Service
 	want := director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP}
-	if s.Key != want || s.Mode != director.ModeDSCP || s.DSCP != 21 || s.Scheduler != "rr" || s.Persistent != 300 {
+	if s.Key != want || s.Mode != dsrtypes.ModeDSCP || s.DSCP != 21 || s.Scheduler != "rr" || s.Persistent != 300 {
 		t.Errorf("service[0] = %+v", s)
 	}
 	if len(s.Reals) != 2 || s.Reals[0].Weight != 100 || s.Reals[1].Weight != director.DefaultWeight || d.Services[0].RealPos[1].Line != 23 {
 		t.Errorf("reals[0] = %+v at %v", s.Reals, d.Services[0].RealPos)
 	}
 	s = d.Services[1].Service
-	if s.Proto != ipvs.ProtoUDP || s.Mode != director.ModeIPIP || s.Scheduler != director.DefaultScheduler || s.Port != 53 ||
+	if s.Proto != ipvs.ProtoUDP || s.Mode != dsrtypes.ModeIPIP || s.Scheduler != director.DefaultScheduler || s.Port != 53 ||
 		s.Reals[0].Weight != 0 || s.Reals[0].UpperThreshold != 10 || s.Reals[0].LowerThreshold != 5 {
 		t.Errorf("service[1] = %+v", s)
 	}

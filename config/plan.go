@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/undo"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
@@ -126,7 +127,7 @@ func PlanDirector(want *Director, cur []director.Service, api DirectorAPI) []Ste
 		}
 		if e, what := serviceEdit(c, w); what != "" {
 			back := director.ServiceEdit{Scheduler: &c.Scheduler, Persistent: &c.Persistent}
-			if c.Mode == director.ModeDSCP {
+			if c.Mode == dsrtypes.ModeDSCP {
 				back.DSCP = &c.DSCP
 			}
 			editSvcs = append(editSvcs, Step{
@@ -217,7 +218,7 @@ func delServiceStep(api DirectorAPI, c director.Service) Step {
 
 func describeService(s director.Service) string {
 	d := fmt.Sprintf("%s (%s", s.Key, s.Mode)
-	if s.Mode == director.ModeDSCP {
+	if s.Mode == dsrtypes.ModeDSCP {
 		d += fmt.Sprintf(" %d", s.DSCP)
 	}
 	d += ", " + s.Scheduler
@@ -230,7 +231,7 @@ func describeService(s director.Service) string {
 func serviceEdit(c, w director.Service) (director.ServiceEdit, string) {
 	var e director.ServiceEdit
 	var what []string
-	if c.Mode == director.ModeDSCP && c.DSCP != w.DSCP {
+	if c.Mode == dsrtypes.ModeDSCP && c.DSCP != w.DSCP {
 		e.DSCP = &w.DSCP
 		what = append(what, fmt.Sprintf("dscp %d -> %d", c.DSCP, w.DSCP))
 	}

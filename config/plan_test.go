@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/l3dsr/l3dsr/director"
 )
 
 func mustParse(t *testing.T, in string) *File {
@@ -235,5 +233,3 @@ func TestPlanRealServer(t *testing.T) {
 		t.Errorf("state not restored:\nbefore %s\nafter  %s", before, rs.state())
 	}
 }
-
-var _ = director.ModeDSCP

@@ -1,6 +1,10 @@
 package director
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
+)
 
 // CheckService validates a service on its own, without the kernel: its key,
 // its mode and DSCP code, its scheduler. The config file parser uses it so
@@ -11,16 +15,16 @@ func CheckService(s Service) error {
 		return err
 	}
 	switch s.Mode {
-	case ModeDSCP:
+	case dsrtypes.ModeDSCP, "":
 		if err := checkDSCP(s.DSCP); err != nil {
 			return err
 		}
-	case ModeIPIP:
+	case dsrtypes.ModeIPIP:
 		if s.DSCP != 0 {
 			return fmt.Errorf("service %s: mode ipip uses no DSCP code (got %d): drop the DSCP, or use mode dscp", s.Key, s.DSCP)
 		}
 	default:
-		return fmt.Errorf("service %s: mode %d is unknown: use dscp or ipip", s.Key, s.Mode)
+		return fmt.Errorf("service %s: mode %q is unknown: use dscp or ipip", s.Key, s.Mode)
 	}
 	if s.Scheduler == "" {
 		return fmt.Errorf("service %s: the scheduler is empty: give an IPVS scheduler such as %s", s.Key, DefaultScheduler)

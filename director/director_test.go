@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/dscpmark"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
@@ -101,7 +102,7 @@ func TestAddServiceValidation(t *testing.T) {
 		{Service{Key: Key{VIP: netip.MustParseAddr("0.0.0.0"), Port: 80, Proto: ipvs.ProtoTCP}, DSCP: 2}, "VIP 0.0.0.0"},
 		{Service{Key: Key{VIP: vip1, Port: 80, Proto: 1}, DSCP: 2}, "protocol 1"},
 		{Service{Key: k1, DSCP: 64}, "DSCP 64"},
-		{Service{Key: k1, Mode: ModeIPIP, DSCP: 3}, "mode ipip uses no DSCP code (got 3)"},
+		{Service{Key: k1, Mode: dsrtypes.ModeIPIP, DSCP: 3}, "mode ipip uses no DSCP code (got 3)"},
 	} {
 		_, err := f.d.AddService(tc.s)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -158,7 +159,7 @@ func TestRealsAndModes(t *testing.T) {
 	f := newFakes()
 	mustAdd(t, f, Service{Key: k1, DSCP: 21})
 	k6 := Key{VIP: vip6, Port: 53, Proto: ipvs.ProtoUDP}
-	mustAdd(t, f, Service{Key: k6, Mode: ModeIPIP, Scheduler: "mh"})
+	mustAdd(t, f, Service{Key: k6, Mode: dsrtypes.ModeIPIP, Scheduler: "mh"})
 	if len(f.marks.marks) != 1 {
 		t.Errorf("ipip service got a mark: %v", f.marks.marks)
 	}
@@ -192,7 +193,7 @@ func TestRealsAndModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Services) != 2 || st.Services[0].Mode != ModeDSCP || st.Services[0].DSCP != 21 || st.Services[1].Mode != ModeIPIP {
+	if len(st.Services) != 2 || st.Services[0].Mode != dsrtypes.ModeDSCP || st.Services[0].DSCP != 21 || st.Services[1].Mode != dsrtypes.ModeIPIP {
 		t.Errorf("show: %+v", st.Services)
 	}
 	if len(st.Problems) != 0 {

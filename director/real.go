@@ -14,7 +14,7 @@ func (d *Director) destination(s Service, r Real) ipvs.Destination {
 	return ipvs.Destination{
 		Address:        r.Addr,
 		Port:           s.Port,
-		Forward:        s.Mode.forward(),
+		Forward:        forward(s.Mode),
 		Weight:         r.Weight,
 		UpperThreshold: r.UpperThreshold,
 		LowerThreshold: r.LowerThreshold,
@@ -50,7 +50,7 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 	}
 	s := svcs[i]
 	if cur, ok := findReal(s, r.Addr); ok {
-		if cur.Weight == r.Weight && cur.UpperThreshold == r.UpperThreshold && cur.LowerThreshold == r.LowerThreshold && cur.Forward == s.Mode.forward() {
+		if cur.Weight == r.Weight && cur.UpperThreshold == r.UpperThreshold && cur.LowerThreshold == r.LowerThreshold && cur.Forward == forward(s.Mode) {
 			return res, nil
 		}
 		return res, fmt.Errorf("real server %s of %s exists with weight %d (thresholds %d/%d, %s): use 'l3dsr director real edit' to change it",
@@ -64,7 +64,7 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 	if err := d.IPVS.CreateDestination(d.ipvsService(s), d.destination(s, r)); err != nil {
 		return res, fmt.Errorf("add real server %s to %s: %w", r.Addr, k, err)
 	}
-	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s (%s, weight %d)", r.Addr, k, s.Mode.forward(), r.Weight))
+	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s (%s, weight %d)", r.Addr, k, forward(s.Mode), r.Weight))
 	return res, nil
 }
 

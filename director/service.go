@@ -3,6 +3,7 @@ package director
 import (
 	"fmt"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/dscpmark"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/undo"
@@ -36,7 +37,7 @@ func (d *Director) ipvsService(s Service) ipvs.Service {
 	return is
 }
 
-// AddService creates a service, its DSCP mark (ModeDSCP) and the VIP as a
+// AddService creates a service, its DSCP mark (dsrtypes.ModeDSCP) and the VIP as a
 // local address. Adding a service that runs with the same settings changes
 // nothing; one that runs with other settings is refused (use EditService).
 func (d *Director) AddService(s Service) (Result, error) {
@@ -44,10 +45,13 @@ func (d *Director) AddService(s Service) (Result, error) {
 	if s.Scheduler == "" {
 		s.Scheduler = DefaultScheduler
 	}
+	if s.Mode == "" {
+		s.Mode = dsrtypes.ModeDSCP
+	}
 	if err := checkKey(s.Key); err != nil {
 		return res, err
 	}
-	if s.Mode == ModeDSCP {
+	if s.Mode == dsrtypes.ModeDSCP {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return res, err
 		}
@@ -74,7 +78,7 @@ func (d *Director) AddService(s Service) (Result, error) {
 			s.Key, cur.Mode, cur.DSCP, cur.Scheduler, cur.Persistent)
 	}
 	for _, o := range svcs {
-		if o.Mode == ModeDSCP && s.Mode == ModeDSCP && o.VIP == s.VIP && o.DSCP != s.DSCP {
+		if o.Mode == dsrtypes.ModeDSCP && s.Mode == dsrtypes.ModeDSCP && o.VIP == s.VIP && o.DSCP != s.DSCP {
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
 				"VIP %s already uses DSCP %d (service %s): a second code for the same VIP uses up one more of the 64 codes", s.VIP, o.DSCP, o.Key))
 			break
@@ -93,7 +97,7 @@ func (d *Director) AddService(s Service) (Result, error) {
 	}
 	u.Push("remove IPVS service "+s.Key.String(), func() error { return d.IPVS.RemoveService(is) })
 	res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d", s.Key, s.Scheduler, s.Persistent))
-	if s.Mode == ModeDSCP {
+	if s.Mode == dsrtypes.ModeDSCP {
 		if err := d.Marks.Add(markOf(s)); err != nil {
 			return Result{}, rollback(&u, fmt.Errorf("add DSCP mark %d for %s: %w", s.DSCP, s.Key, err))
 		}
@@ -156,7 +160,7 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 		next.Persistent = *e.Persistent
 	}
 	if e.DSCP != nil {
-		if cur.Mode != ModeDSCP {
+		if cur.Mode != dsrtypes.ModeDSCP {
 			return res, fmt.Errorf("service %s runs in mode ipip, which uses no DSCP code: delete it and add it again with --mode dscp", k)
 		}
 		if err := checkDSCP(*e.DSCP); err != nil {
@@ -228,7 +232,7 @@ func (d *Director) DelService(k Key) (Result, error) {
 	}
 	if err := d.IPVS.RemoveService(d.ipvsService(cur)); err != nil {
 		err = fmt.Errorf("remove IPVS service %s: %w", k, err)
-		if cur.Mode == ModeDSCP {
+		if cur.Mode == dsrtypes.ModeDSCP {
 			if rerr := d.Marks.Add(markOf(cur)); rerr != nil {
 				err = fmt.Errorf("%w; putting its DSCP mark %d back failed too (%v): the service now sends unmarked packets", err, cur.DSCP, rerr)
 			}

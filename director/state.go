@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/dscpmark"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
@@ -29,14 +30,14 @@ func (d *Director) Show() (Status, error) {
 	st := Status{Services: svcs}
 	used := map[dscpmark.Mark]bool{}
 	for _, s := range svcs {
-		if s.Mode == ModeDSCP {
+		if s.Mode == dsrtypes.ModeDSCP {
 			used[markOf(s)] = true
 		}
 		for _, r := range s.Reals {
-			if r.Forward != s.Mode.forward() {
+			if r.Forward != forward(s.Mode) {
 				st.Problems = append(st.Problems, fmt.Sprintf(
 					"service %s (mode %s): real server %s forwards by %s, not %s: delete it and add it again with 'l3dsr director real add'",
-					s.Key, s.Mode, r.Addr, r.Forward, s.Mode.forward()))
+					s.Key, s.Mode, r.Addr, r.Forward, forward(s.Mode)))
 			}
 		}
 	}
@@ -88,13 +89,13 @@ func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
 			Key:       Key{VIP: is.Address, Port: is.Port, Proto: is.Protocol},
 			Scheduler: is.Scheduler,
 			Stats:     is.Stats,
-			Mode:      ModeIPIP,
+			Mode:      dsrtypes.ModeIPIP,
 		}
 		if is.Flags&ipvs.FlagPersistent != 0 {
 			s.Persistent = is.Timeout
 		}
 		if m, ok := byKey[s.Key]; ok {
-			s.Mode, s.DSCP = ModeDSCP, m.DSCP
+			s.Mode, s.DSCP = dsrtypes.ModeDSCP, m.DSCP
 		}
 		dests, err := d.IPVS.Destinations(is)
 		if err != nil {

@@ -3,44 +3,14 @@ package director
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
-// Mode is how packets reach the real servers of a service.
-type Mode uint8
-
-// The modes; ModeDSCP is the default.
-const (
-	ModeDSCP Mode = iota
-	ModeIPIP
-)
-
-func (m Mode) String() string {
-	switch m {
-	case ModeDSCP:
-		return "dscp"
-	case ModeIPIP:
-		return "ipip"
-	}
-	return fmt.Sprintf("mode(%d)", uint8(m))
-}
-
-// ParseMode reads "dscp" or "ipip".
-func ParseMode(s string) (Mode, error) {
-	switch strings.ToLower(s) {
-	case "dscp", "":
-		return ModeDSCP, nil
-	case "ipip", "tun", "tunnel":
-		return ModeIPIP, nil
-	}
-	return 0, fmt.Errorf("mode %q: use dscp (L3 DSR by DSCP code) or ipip (IPVS tunnel mode)", s)
-}
-
 // forward is the IPVS forwarding method of the mode's reals.
-func (m Mode) forward() ipvs.ForwardMethod {
-	if m == ModeIPIP {
+func forward(m dsrtypes.Mode) ipvs.ForwardMethod {
+	if m == dsrtypes.ModeIPIP {
 		return ipvs.Tunnel
 	}
 	return ipvs.Masquerade
@@ -60,8 +30,8 @@ func (k Key) String() string {
 // Service is a virtual service as the director runs it.
 type Service struct {
 	Key
-	Mode      Mode
-	DSCP      uint8 // ModeDSCP only
+	Mode      dsrtypes.Mode // "" is dscp
+	DSCP      uint8         // dsrtypes.ModeDSCP only
 	Scheduler string
 	// Persistent is the persistence timeout in seconds; 0 turns it off.
 	Persistent uint32

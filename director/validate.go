@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
-
-// MaxDSCP is the largest DSCP code (six bits).
-const MaxDSCP = 63
 
 // standardDSCP names the codes that already mean something to routers on the
 // way: marking a VIP's traffic with one of them also changes how the network
@@ -55,8 +53,8 @@ func checkKey(k Key) error {
 }
 
 func checkDSCP(d uint8) error {
-	if d > MaxDSCP {
-		return fmt.Errorf("DSCP %d: the code is six bits, use 0-%d", d, MaxDSCP)
+	if dsrtypes.DSCP(d) > dsrtypes.MaxDSCP {
+		return fmt.Errorf("DSCP %d: the code is six bits, use 0-%d", d, dsrtypes.MaxDSCP)
 	}
 	return nil
 }
@@ -98,7 +96,7 @@ func checkDSCPConflicts(svcs []Service) error {
 	}
 	owner := map[rk]Service{}
 	for _, s := range svcs {
-		if s.Mode != ModeDSCP {
+		if s.Mode != dsrtypes.ModeDSCP {
 			continue
 		}
 		for _, r := range s.Reals {

@@ -9,38 +9,16 @@ import (
 	"github.com/l3dsr/l3dsr/maptable"
 )
 
-// Mode is how packets for a VIP reach this server.
-type Mode string
-
-const (
-	// ModeDSCP: addressed to this server, marked with a DSCP code; xt_DADDR
-	// puts the VIP back.
-	ModeDSCP Mode = "dscp"
-	// ModeIPIP: encapsulated (IPIP / IP6IP6), addressed to the VIP inside.
-	ModeIPIP Mode = "ipip"
-)
-
-// ParseMode parses "dscp" or "ipip" ("" is dscp).
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "", "dscp":
-		return ModeDSCP, nil
-	case "ipip":
-		return ModeIPIP, nil
-	}
-	return "", invalidf("mode %q is unknown: use dscp or ipip", s)
-}
-
 // Config is one VIP as Up sets it up.
 type Config struct {
-	VIP  netip.Addr `json:"vip"`
-	Mode Mode       `json:"mode"`
-	// DSCP is the code that stands for the VIP (ModeDSCP only, required).
+	VIP  netip.Addr    `json:"vip"`
+	Mode dsrtypes.Mode `json:"mode"`
+	// DSCP is the code that stands for the VIP (dsrtypes.ModeDSCP only, required).
 	DSCP *uint8 `json:"dscp,omitempty"`
-	// Local limits the mapping to packets for this local address (ModeDSCP
+	// Local limits the mapping to packets for this local address (dsrtypes.ModeDSCP
 	// only); the zero Addr means any.
 	Local netip.Addr `json:"local,omitzero"`
-	// MSS is the MSS the VIP's SYN-ACKs are clamped to (ModeIPIP only); 0
+	// MSS is the MSS the VIP's SYN-ACKs are clamped to (dsrtypes.ModeIPIP only); 0
 	// in a Config given to Up means: derive it from the interface MTU.
 	MSS uint16 `json:"mss,omitempty"`
 }
@@ -73,8 +51,8 @@ func conflictf(format string, a ...any) error {
 // Validate checks c on its own, with an error (matching ErrInvalid) that
 // names the bad value and the fix.
 func (c Config) Validate() error {
-	if _, err := ParseMode(string(c.Mode)); err != nil {
-		return err
+	if m, err := dsrtypes.ParseMode(string(c.Mode)); err != nil || (c.Mode != "" && m != c.Mode) {
+		return invalidf("mode %q is unknown: use dscp or ipip", c.Mode)
 	}
 	if !c.VIP.IsValid() {
 		return invalidf("the VIP is missing: give the service address, e.g. --vip 10.0.0.1")
@@ -86,7 +64,7 @@ func (c Config) Validate() error {
 		return invalidf("VIP %s is not a unicast service address (loopback, link-local, multicast or unspecified): give the address clients connect to", c.VIP)
 	}
 	switch c.mode() {
-	case ModeDSCP:
+	case dsrtypes.ModeDSCP:
 		if c.DSCP == nil {
 			return invalidf("VIP %s in dscp mode needs its DSCP code: give --dscp 0-%d", c.VIP, dsrtypes.MaxDSCP)
 		}
@@ -104,7 +82,7 @@ func (c Config) Validate() error {
 				return invalidf("%v", err)
 			}
 		}
-	case ModeIPIP:
+	case dsrtypes.ModeIPIP:
 		if c.DSCP != nil {
 			return invalidf("DSCP %d given for VIP %s in ipip mode: ipip mode uses no DSCP code, leave --dscp out (or use --mode dscp)", *c.DSCP, c.VIP)
 		}
@@ -118,9 +96,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func (c Config) mode() Mode {
+func (c Config) mode() dsrtypes.Mode {
 	if c.Mode == "" {
-		return ModeDSCP
+		return dsrtypes.ModeDSCP
 	}
 	return c.Mode
 }
@@ -150,7 +128,7 @@ func (c Config) sameSetup(d Config) bool {
 // UpCommand is the command line that sets c up, for fix texts.
 func (c Config) UpCommand() string {
 	s := "l3dsr realserver up --vip " + c.VIP.String()
-	if c.mode() == ModeIPIP {
+	if c.mode() == dsrtypes.ModeIPIP {
 		s += " --mode ipip"
 		if c.MSS != 0 {
 			s += fmt.Sprintf(" --mss %d", c.MSS)

@@ -42,7 +42,7 @@ func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
 	rest := configs(slices.Delete(slices.Clone(next.VIPs), idx, idx+1))
 	d := &downRun{m: m, ctx: ctx}
 
-	if r.mode() == ModeDSCP {
+	if r.mode() == dsrtypes.ModeDSCP {
 		d.mapping(r)
 		d.rule(&next, r.Config, rest)
 	} else {

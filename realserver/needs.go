@@ -63,7 +63,7 @@ func sysctlNeeds(vips []Config, env *rpEnv) []sysctlNeed {
 			continue
 		}
 		v4 = true
-		if c.mode() == ModeDSCP {
+		if c.mode() == dsrtypes.ModeDSCP {
 			dscp4 = true
 		} else {
 			ipip4 = true
@@ -171,7 +171,7 @@ func xtFamilyOf(c Config) xtrule.Family {
 // needsRule reports whether a dscp-mode VIP of family fam is among vips.
 func needsRule(vips []Config, fam string) bool {
 	for _, c := range vips {
-		if c.mode() == ModeDSCP && famKey(c) == fam {
+		if c.mode() == dsrtypes.ModeDSCP && famKey(c) == fam {
 			return true
 		}
 	}
@@ -181,7 +181,7 @@ func needsRule(vips []Config, fam string) bool {
 // needsLink reports whether an ipip-mode VIP needs the tunnel device name.
 func needsLink(vips []Config, name string) bool {
 	for _, c := range vips {
-		if c.mode() == ModeIPIP && tunnelOf(c).Name == name {
+		if c.mode() == dsrtypes.ModeIPIP && tunnelOf(c).Name == name {
 			return true
 		}
 	}
@@ -192,7 +192,7 @@ func needsLink(vips []Config, name string) bool {
 func clampsOf(vips []Config) []Clamp {
 	var out []Clamp
 	for _, c := range vips {
-		if c.mode() == ModeIPIP {
+		if c.mode() == dsrtypes.ModeIPIP {
 			out = append(out, Clamp{VIP: c.VIP, MSS: c.MSS})
 		}
 	}
@@ -214,6 +214,6 @@ func configs(v []VIPState) []Config {
 
 // sameKey reports whether two dscp-mode VIPs would need the same map key.
 func sameKey(a, b Config) bool {
-	return a.mode() == ModeDSCP && b.mode() == ModeDSCP && a.DSCP != nil && b.DSCP != nil &&
+	return a.mode() == dsrtypes.ModeDSCP && b.mode() == dsrtypes.ModeDSCP && a.DSCP != nil && b.DSCP != nil &&
 		dsrtypes.FamilyOf(a.VIP) == dsrtypes.FamilyOf(b.VIP) && *a.DSCP == *b.DSCP && a.Local == b.Local
 }

@@ -23,11 +23,11 @@ var ctx = context.Background()
 func u8(v uint8) *uint8 { return &v }
 
 func dscpVIP(vip string, code uint8) Config {
-	return Config{VIP: netip.MustParseAddr(vip), Mode: ModeDSCP, DSCP: u8(code)}
+	return Config{VIP: netip.MustParseAddr(vip), Mode: dsrtypes.ModeDSCP, DSCP: u8(code)}
 }
 
 func ipipVIP(vip string) Config {
-	return Config{VIP: netip.MustParseAddr(vip), Mode: ModeIPIP}
+	return Config{VIP: netip.MustParseAddr(vip), Mode: dsrtypes.ModeIPIP}
 }
 
 // snap is everything Up and Down may touch, for before/after comparisons.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
@@ -101,7 +102,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		if !vs.OnLo {
 			bad(fmt.Sprintf("VIP %s is not on lo: the server drops its packets instead of answering", c.VIP), again)
 		}
-		if c.mode() == ModeDSCP {
+		if c.mode() == dsrtypes.ModeDSCP {
 			fam := famKey(c)
 			ok, seen := rules[fam]
 			if !seen {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
 )
@@ -28,7 +29,7 @@ type Applied struct {
 // undone, and the error says what failed (and what could not be undone).
 func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, error) {
 	if c.Mode == "" {
-		c.Mode = ModeDSCP
+		c.Mode = dsrtypes.ModeDSCP
 	}
 	if err := c.Validate(); err != nil {
 		return Applied{}, err
@@ -57,7 +58,7 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	if old != nil {
 		rec = *old
 	}
-	if c.mode() == ModeIPIP && rec.MSS == 0 {
+	if c.mode() == dsrtypes.ModeIPIP && rec.MSS == 0 {
 		if rec.MSS, err = m.deriveMSS(c.VIP); err != nil {
 			return Applied{}, err
 		}
@@ -71,7 +72,7 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	}
 	t := &txn{}
 	steps := []func(*State, *VIPState, *txn) error{m.upAddr, m.upLink, m.upSysctls}
-	if c.mode() == ModeDSCP {
+	if c.mode() == dsrtypes.ModeDSCP {
 		steps = append(steps, func(s *State, r *VIPState, t *txn) error { return m.upRule(ctx, s, r, t, v) }, m.upMapping)
 	} else {
 		steps = append(steps, m.upClamp)
@@ -116,7 +117,7 @@ func (m *Manager) upAddr(_ *State, r *VIPState, t *txn) error {
 }
 
 func (m *Manager) upLink(s *State, r *VIPState, t *txn) error {
-	if r.mode() != ModeIPIP {
+	if r.mode() != dsrtypes.ModeIPIP {
 		return nil
 	}
 	tun := tunnelOf(r.Config)

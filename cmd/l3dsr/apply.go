@@ -8,6 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
 	"github.com/spf13/cobra"
@@ -130,7 +131,7 @@ func plan(ctx context.Context, f *config.File) (config.Plan, func(), error) {
 func realServerPieces(ctx context.Context, v xtrule.Variant, vips []realserver.Config, rules bool) error {
 	fams := map[xtrule.Family]bool{}
 	for _, c := range vips {
-		if c.Mode != realserver.ModeIPIP {
+		if c.Mode != dsrtypes.ModeIPIP {
 			fams[xtrule.IPv4] = fams[xtrule.IPv4] || c.VIP.Is4()
 			fams[xtrule.IPv6] = fams[xtrule.IPv6] || c.VIP.Is6()
 		}

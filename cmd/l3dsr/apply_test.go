@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
@@ -65,7 +66,7 @@ func TestApplyDryRunAndApply(t *testing.T) {
 	// The running state as in the file: no change, nothing called but Show.
 	f.calls = nil
 	k := director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP}
-	f.status = director.Status{Services: []director.Service{{Key: k, DSCP: 21, Scheduler: "wlc",
+	f.status = director.Status{Services: []director.Service{{Key: k, Mode: dsrtypes.ModeDSCP, DSCP: 21, Scheduler: "wlc",
 		Reals: []director.Real{{Addr: netip.MustParseAddr("10.1.0.10"), Weight: 100}}}}}
 	rc, out, _ = runCLI("apply", "-f", p)
 	if rc != exitOK || out != "no change\n" || strings.Join(f.calls, ",") != "Show" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/spf13/cobra"
 )
@@ -138,17 +139,17 @@ func newDirServiceAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := director.ParseMode(mode)
+			m, err := dsrtypes.ParseMode(mode)
 			if err != nil {
 				return usageErrorf("--mode: %v", err)
 			}
 			s := director.Service{Key: k, Mode: m, Scheduler: sched, Persistent: persistent}
 			switch {
-			case m == director.ModeDSCP && !cmd.Flags().Changed("dscp"):
+			case m == dsrtypes.ModeDSCP && !cmd.Flags().Changed("dscp"):
 				return usageErrorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip", k.VIP)
-			case m == director.ModeIPIP && cmd.Flags().Changed("dscp"):
+			case m == dsrtypes.ModeIPIP && cmd.Flags().Changed("dscp"):
 				return usageErrorf("--dscp %s: mode ipip uses no DSCP code; drop --dscp, or use --mode dscp", dscp)
-			case m == director.ModeDSCP:
+			case m == dsrtypes.ModeDSCP:
 				if s.DSCP, err = parseDSCP(dscp); err != nil {
 					return err
 				}

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/spf13/cobra"
 )
@@ -59,7 +60,7 @@ func printDirector(w io.Writer, st director.Status) {
 	fmt.Fprintln(tw, "  -> \tRealServer:Port\tForward\tWeight\tActiveConn\tInActConn\tConns\tInPkts\tOutPkts\tInBytes\tOutBytes\t")
 	for _, s := range st.Services {
 		dscp := "-"
-		if s.Mode == director.ModeDSCP {
+		if s.Mode == dsrtypes.ModeDSCP {
 			dscp = fmt.Sprint(s.DSCP)
 		}
 		persist := "-"
@@ -147,7 +148,7 @@ func showJSON(st director.Status) jsonDirector {
 			Protocol: s.Proto.String(), VIP: s.VIP.String(), Port: s.Port, Mode: s.Mode.String(),
 			Scheduler: s.Scheduler, Persistent: s.Persistent, Stats: ipvsStatsJSON(s.Stats), Reals: []jsonReal{},
 		}
-		if s.Mode == director.ModeDSCP {
+		if s.Mode == dsrtypes.ModeDSCP {
 			d := s.DSCP
 			js.DSCP = &d
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
@@ -107,14 +108,14 @@ func TestDirectorServiceAdd(t *testing.T) {
 		t.Fatalf("got %d %q %q", st, stdout, stderr)
 	}
 	want := director.Service{Key: director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP},
-		Mode: director.ModeDSCP, DSCP: 10, Scheduler: "mh", Persistent: 300}
-	if f.svc.Key != want.Key || f.svc.DSCP != 10 || f.svc.Scheduler != "mh" || f.svc.Persistent != 300 || f.svc.Mode != director.ModeDSCP {
+		Mode: dsrtypes.ModeDSCP, DSCP: 10, Scheduler: "mh", Persistent: 300}
+	if f.svc.Key != want.Key || f.svc.DSCP != 10 || f.svc.Scheduler != "mh" || f.svc.Persistent != 300 || f.svc.Mode != dsrtypes.ModeDSCP {
 		t.Errorf("service: want %+v, got %+v", want, f.svc)
 	}
 
 	f.result = director.Result{}
 	st, stdout, _ = runCLI("director", "service", "add", "--vip", "[2001:db8::1]:53", "--proto", "udp", "--mode", "ipip")
-	if st != exitOK || stdout != "no change\n" || f.svc.Mode != director.ModeIPIP || f.svc.Key.VIP != netip.MustParseAddr("2001:db8::1") || f.svc.Scheduler != "wlc" {
+	if st != exitOK || stdout != "no change\n" || f.svc.Mode != dsrtypes.ModeIPIP || f.svc.Key.VIP != netip.MustParseAddr("2001:db8::1") || f.svc.Scheduler != "wlc" {
 		t.Errorf("ipip add: got %d %q %+v", st, stdout, f.svc)
 	}
 
@@ -152,7 +153,7 @@ func TestDirectorShow(t *testing.T) {
 	f := withFakeDirector(t)
 	f.status = director.Status{Services: []director.Service{{
 		Key:  director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP},
-		DSCP: 21, Scheduler: "wlc", Persistent: 300,
+		Mode: dsrtypes.ModeDSCP, DSCP: 21, Scheduler: "wlc", Persistent: 300,
 		Stats: ipvs.Stats{Connections: 1 << 33, PacketsIn: 7},
 		Reals: []director.Real{{Addr: netip.MustParseAddr("10.1.0.10"), Weight: 100, Forward: ipvs.Masquerade, ActiveConns: 2,
 			Stats: ipvs.Stats{Connections: 5, BytesIn: 1 << 40}}},

@@ -150,11 +150,11 @@ func cliSeeds(t testing.TB) [][]string {
 func cannedHost(h *fakeHost) {
 	code := uint8(21)
 	h.rs.report = realserver.Report{VIPs: []realserver.VIPStatus{{
-		Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: realserver.ModeDSCP, DSCP: &code},
+		Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: dsrtypes.ModeDSCP, DSCP: &code},
 		OnLo:   true, Rule: true, OK: true,
 	}}}
 	k := director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP}
-	h.dir.status = director.Status{Services: []director.Service{{Key: k, DSCP: 21, Scheduler: "wlc",
+	h.dir.status = director.Status{Services: []director.Service{{Key: k, Mode: dsrtypes.ModeDSCP, DSCP: 21, Scheduler: "wlc",
 		Reals: []director.Real{{Addr: netip.MustParseAddr("10.1.0.10"), Weight: 100}}}}}
 	h.table.entries[maptable.Key{Family: dsrtypes.IPv4, DSCP: 21}] = maptable.Entry{Family: dsrtypes.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.1")}
 }

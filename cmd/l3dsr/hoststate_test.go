@@ -15,6 +15,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
@@ -153,7 +154,7 @@ func (h *fakeHost) changes() []string {
 const rsConf = "realserver:\n  vips:\n    - vip: 10.0.0.1\n      dscp: 21\n"
 
 func dscpVIP(vip string, code uint8) realserver.VIPStatus {
-	return realserver.VIPStatus{Config: realserver.Config{VIP: netip.MustParseAddr(vip), Mode: realserver.ModeDSCP, DSCP: &code}, OnLo: true, Rule: true, OK: true}
+	return realserver.VIPStatus{Config: realserver.Config{VIP: netip.MustParseAddr(vip), Mode: dsrtypes.ModeDSCP, DSCP: &code}, OnLo: true, Rule: true, OK: true}
 }
 
 // missingIPTables is the error xtrule gives, for real, on a host without

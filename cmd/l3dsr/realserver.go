@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
 	"github.com/spf13/cobra"
@@ -103,8 +104,9 @@ func newRealServerUpCmd() *cobra.Command {
 func parseRealServerConfig(vipSet bool, vip string, dscpSet bool, dscp string, localSet bool, local, mode string, mssSet bool, mss string) (realserver.Config, error) {
 	var c realserver.Config
 	var err error
-	if c.Mode, err = realserver.ParseMode(strings.ToLower(strings.TrimSpace(mode))); err != nil {
-		return c, &usageError{err}
+	if c.Mode, err = dsrtypes.ParseMode(mode); err != nil {
+		// The words of realserver.Config.Validate, before the other flags.
+		return c, usageErrorf("mode %q is unknown: use dscp or ipip", mode)
 	}
 	if !vipSet {
 		return c, usageErrorf("--vip is missing: give the VIP to set up, e.g. --vip 10.0.0.1")

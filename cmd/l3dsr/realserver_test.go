@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
 )
@@ -95,7 +96,7 @@ func TestRealServerUp(t *testing.T) {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
 	c := f.ups[0]
-	if c.VIP.String() != "2001:db8::1" || *c.DSCP != 10 || c.Local.String() != "2001:db8::10" || c.Mode != realserver.ModeDSCP || f.variant != xtrule.Legacy {
+	if c.VIP.String() != "2001:db8::1" || *c.DSCP != 10 || c.Local.String() != "2001:db8::10" || c.Mode != dsrtypes.ModeDSCP || f.variant != xtrule.Legacy {
 		t.Fatalf("Up got %+v variant %q", c, f.variant)
 	}
 	if out != "set up VIP 2001:db8::1 (dscp, DSCP 10, local 2001:db8::10):\n  added 2001:db8::1/128 to lo\n" {
@@ -118,7 +119,7 @@ func TestRealServerUp(t *testing.T) {
 
 func TestRealServerDown(t *testing.T) {
 	f := withFakeRS(t)
-	f.applied = realserver.Applied{Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: realserver.ModeDSCP},
+	f.applied = realserver.Applied{Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: dsrtypes.ModeDSCP},
 		Changes: []string{"removed 10.0.0.1/32 from lo"}, Notes: []string{"kept net.ipv4.conf.all.rp_filter = 0: it was changed since up set it to 2"}}
 	rc, out, _ := runCLI("realserver", "down", "--vip", "10.0.0.1")
 	if rc != exitOK || f.downs[0].String() != "10.0.0.1" {
@@ -139,7 +140,7 @@ func TestRealServerShow(t *testing.T) {
 	d := uint8(21)
 	f.report = realserver.Report{
 		VIPs: []realserver.VIPStatus{{
-			Config:  realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: realserver.ModeDSCP, DSCP: &d},
+			Config:  realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: dsrtypes.ModeDSCP, DSCP: &d},
 			OnLo:    true,
 			Mapping: &realserver.MappingStatus{Family: "ipv4", DSCP: 21, Local: "any", VIP: "10.0.0.1", Packets: 5, Bytes: 420},
 			Rule:    true, OK: true,
