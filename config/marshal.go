@@ -7,7 +7,6 @@ import (
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
-	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
 	"go.yaml.in/yaml/v3"
@@ -94,7 +93,7 @@ func serviceNode(s director.Service) *yaml.Node {
 	if s.VIP.Is6() {
 		m.Content[1].Value = "[" + s.VIP.String() + "]:" + strconv.Itoa(int(s.Port))
 	}
-	put(m, "proto", str(protoName(s.Proto)))
+	put(m, "proto", str(dsrtypes.Proto(s.Proto).String()))
 	put(m, "mode", str(s.Mode.String()))
 	if s.Mode == dsrtypes.ModeDSCP {
 		put(m, "dscp", num(s.DSCP))
@@ -119,16 +118,4 @@ func serviceNode(s director.Service) *yaml.Node {
 	}
 	put(m, "reals", reals)
 	return m
-}
-
-func protoName(p ipvs.Protocol) string {
-	switch p {
-	case ipvs.ProtoTCP:
-		return "tcp"
-	case ipvs.ProtoUDP:
-		return "udp"
-	case ipvs.ProtoSCTP:
-		return "sctp"
-	}
-	return strconv.Itoa(int(p))
 }

@@ -46,7 +46,7 @@ nothing.`,
 			if err != nil {
 				return err
 			}
-			return runApply(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, dryRun)
+			return runApply(cmd.Context(), sys, cmd.OutOrStdout(), cmd.ErrOrStderr(), f, dryRun)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", config.DefaultPath, "the config file")
@@ -74,7 +74,7 @@ func loadConfig(file string) (*config.File, error) {
 // changes; the func it returns releases what it opened. On an error
 // everything opened is released already, and no plan is returned: a plan
 // made without the running state would be wrong.
-func plan(ctx context.Context, f *config.File) (config.Plan, func(), error) {
+func plan(ctx context.Context, sys *system, f *config.File) (config.Plan, func(), error) {
 	var p config.Plan
 	var closers []func()
 	closeAll := func() {
@@ -87,7 +87,7 @@ func plan(ctx context.Context, f *config.File) (config.Plan, func(), error) {
 		return config.Plan{}, nil, hostError(err)
 	}
 	if rs := f.RealServer; rs != nil {
-		m, err := openRealServer()
+		m, err := sys.openRealServer()
 		if err != nil {
 			return fail(fmt.Errorf("real server: %w", err))
 		}
@@ -106,7 +106,7 @@ func plan(ctx context.Context, f *config.File) (config.Plan, func(), error) {
 		p.Steps = append(p.Steps, config.PlanRealServer(ctx, rs, rep.VIPs, m)...)
 	}
 	if d := f.Director; d != nil {
-		api, dclose, err := openDirector()
+		api, dclose, err := sys.openDirector()
 		if err != nil {
 			return fail(fmt.Errorf("director: %w", err))
 		}
@@ -159,8 +159,8 @@ func realServerPieces(ctx context.Context, v xtrule.Variant, vips []realserver.C
 	return nil
 }
 
-func runApply(ctx context.Context, stdout, stderr io.Writer, f *config.File, dryRun bool) error {
-	p, closeFn, err := plan(ctx, f)
+func runApply(ctx context.Context, sys *system, stdout, stderr io.Writer, f *config.File, dryRun bool) error {
+	p, closeFn, err := plan(ctx, sys, f)
 	if err != nil {
 		return err
 	}

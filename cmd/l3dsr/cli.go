@@ -55,7 +55,7 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
 	c.root.AddCommand(newRealServerCmd(sys))
 	c.root.AddCommand(newVerifyCmd(sys))
 	c.root.AddCommand(newDirectorCmd(sys))
-	c.root.AddCommand(newGenDocsCmd())
+	c.root.AddCommand(newGenDocsCmd(sys))
 	c.root.AddCommand(newApplyCmd(sys))
 	c.root.AddCommand(newSaveCmd(sys))
 	return c

@@ -19,8 +19,8 @@ type directorAPI interface {
 }
 
 // openDirector connects to IPVS, nftables and rtnetlink of the current
-// network namespace. Tests replace it.
-var openDirector = func() (directorAPI, func() error, error) {
+// network namespace.
+func openDirector() (directorAPI, func() error, error) {
 	if err := needNetAdmin(); err != nil {
 		return nil, nil, err
 	}
@@ -31,13 +31,32 @@ var openDirector = func() (directorAPI, func() error, error) {
 	return d, closeFn, nil
 }
 
-func withDirector(fn func(d directorAPI) error) error {
-	d, closeFn, err := openDirector()
+func (h *hostSystem) withDirector(fn func(d directorAPI) error) error {
+	d, closeFn, err := h.openDirector()
 	if err != nil {
 		return hostError(err)
 	}
 	defer closeFn()
 	return fn(d)
+}
+
+// changeCmd makes cmd a director command that changes something: prep
+// checks the command line (a usage error touches nothing) and gives the
+// change, which runs on the director; what it did is printed.
+func changeCmd(sys *system, cmd *cobra.Command, prep func(*cobra.Command) (func(directorAPI) (director.Result, error), error)) *cobra.Command {
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		change, err := prep(cmd)
+		if err != nil {
+			return err
+		}
+		return sys.withDirector(func(d directorAPI) error {
+			r, err := change(d)
+			printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
+			return err
+		})
+	}
+	return cmd
 }
 
 func newDirectorCmd(sys *system) *cobra.Command {
@@ -60,10 +79,10 @@ Each service runs in one of two modes:
 Every command prints what it changed; running it again changes nothing.`,
 	}
 	svc := &cobra.Command{Use: "service", Short: "Add, edit or delete a virtual service"}
-	svc.AddCommand(newDirServiceAddCmd(), newDirServiceEditCmd(), newDirServiceDelCmd())
+	svc.AddCommand(newDirServiceAddCmd(sys), newDirServiceEditCmd(sys), newDirServiceDelCmd(sys))
 	real := &cobra.Command{Use: "real", Short: "Add, edit or delete a real server of a service"}
-	real.AddCommand(newDirRealAddCmd(), newDirRealEditCmd(), newDirRealDelCmd())
-	cmd.AddCommand(svc, real, newDirShowCmd())
+	real.AddCommand(newDirRealAddCmd(sys), newDirRealEditCmd(sys), newDirRealDelCmd(sys))
+	cmd.AddCommand(svc, real, newDirShowCmd(sys))
 	return cmd
 }
 
@@ -99,11 +118,11 @@ func (f *keyFlags) key() (director.Key, error) {
 	if a.IsUnspecified() || a.IsMulticast() || a.Is4In6() {
 		return k, usageErrorf("--vip %q: the VIP must be a unicast IPv4 or IPv6 address", f.vip)
 	}
-	p, err := ipvs.ParseProtocol(f.proto)
-	if err != nil || (p != ipvs.ProtoTCP && p != ipvs.ProtoUDP && p != ipvs.ProtoSCTP) {
+	p, err := dsrtypes.ParseProto(f.proto)
+	if err != nil {
 		return k, usageErrorf("--proto %q: use tcp, udp or sctp", f.proto)
 	}
-	return director.Key{VIP: a, Port: ap.Port(), Proto: p}, nil
+	return director.Key{VIP: a, Port: ap.Port(), Proto: ipvs.Protocol(p)}, nil
 }
 
 // printResult prints the warnings and changes of a command; "no change" only
@@ -124,119 +143,94 @@ func printResult(w io.Writer, stderr io.Writer, r director.Result, err error) {
 	}
 }
 
-func newDirServiceAddCmd() *cobra.Command {
+func checkScheduler(sched string) error {
+	if strings.TrimSpace(sched) == "" {
+		return usageErrorf("--scheduler is empty: give an IPVS scheduler, e.g. wlc, rr, sh or mh")
+	}
+	return nil
+}
+
+type change = func(directorAPI) (director.Result, error)
+
+func newDirServiceAddCmd(sys *system) *cobra.Command {
 	var kf keyFlags
-	var mode, dscp, sched string
-	var persistent uint32
-	cmd := &cobra.Command{
+	var dscp dsrtypes.DSCP
+	s := director.Service{Mode: dsrtypes.ModeDSCP}
+	cmd := changeCmd(sys, &cobra.Command{
 		Use:   "add --vip VIP:PORT [--proto tcp] (--dscp N | --mode ipip) [--scheduler wlc] [--persistent SECONDS]",
 		Short: "Add a virtual service",
 		Example: `  l3dsr director service add --vip 10.0.0.1:80 --proto tcp --dscp 10 --scheduler wlc --persistent 300
   l3dsr director service add --vip [2001:db8::1]:53 --proto udp --mode ipip --scheduler mh`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := kf.key()
-			if err != nil {
-				return err
-			}
-			m, err := dsrtypes.ParseMode(mode)
-			if err != nil {
-				return usageErrorf("--mode: %v", err)
-			}
-			s := director.Service{Key: k, Mode: m, Scheduler: sched, Persistent: persistent}
-			switch {
-			case m == dsrtypes.ModeDSCP && !cmd.Flags().Changed("dscp"):
-				return usageErrorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip", k.VIP)
-			case m == dsrtypes.ModeIPIP && cmd.Flags().Changed("dscp"):
-				return usageErrorf("--dscp %s: mode ipip uses no DSCP code; drop --dscp, or use --mode dscp", dscp)
-			case m == dsrtypes.ModeDSCP:
-				if s.DSCP, err = parseDSCP(dscp); err != nil {
-					return err
-				}
-			}
-			if strings.TrimSpace(sched) == "" {
-				return usageErrorf("--scheduler is empty: give an IPVS scheduler, e.g. wlc, rr, sh or mh")
-			}
-			return withDirector(func(d directorAPI) error {
-				r, err := d.AddService(s)
-				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
-				return err
-			})
-		},
-	}
+	}, func(cmd *cobra.Command) (change, error) {
+		var err error
+		if s.Key, err = kf.key(); err != nil {
+			return nil, err
+		}
+		switch dscpSet := cmd.Flags().Changed("dscp"); {
+		case s.Mode == dsrtypes.ModeDSCP && !dscpSet:
+			return nil, usageErrorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip", s.VIP)
+		case s.Mode == dsrtypes.ModeIPIP && dscpSet:
+			return nil, usageErrorf("--dscp %s: mode ipip uses no DSCP code; drop --dscp, or use --mode dscp", dscp)
+		}
+		s.DSCP = uint8(dscp)
+		return func(d directorAPI) (director.Result, error) { return d.AddService(s) }, checkScheduler(s.Scheduler)
+	})
 	kf.add(cmd)
-	cmd.Flags().StringVar(&mode, "mode", "dscp", "how packets reach the real servers: dscp (L3 DSR) or ipip (IPVS tunnel)")
-	cmd.Flags().StringVar(&dscp, "dscp", "", "the DSCP code (0-63) that stands for the VIP (mode dscp)")
-	cmd.Flags().StringVar(&sched, "scheduler", director.DefaultScheduler, "IPVS scheduler: wlc, rr, wrr, lc, sh, mh, ... (any the kernel has)")
-	cmd.Flags().Uint32Var(&persistent, "persistent", 0, "persistence timeout in seconds: a client sticks to one real server (0: off)")
+	cmd.Flags().Var(&s.Mode, "mode", "how packets reach the real servers: dscp (L3 DSR) or ipip (IPVS tunnel)")
+	cmd.Flags().Var(&dscp, "dscp", "the DSCP code (0-63) that stands for the VIP (mode dscp)")
+	cmd.Flags().StringVar(&s.Scheduler, "scheduler", director.DefaultScheduler, "IPVS scheduler: wlc, rr, wrr, lc, sh, mh, ... (any the kernel has)")
+	cmd.Flags().Uint32Var(&s.Persistent, "persistent", 0, "persistence timeout in seconds: a client sticks to one real server (0: off)")
 	return cmd
 }
 
-func newDirServiceEditCmd() *cobra.Command {
+func newDirServiceEditCmd(sys *system) *cobra.Command {
 	var kf keyFlags
-	var dscp, sched string
+	var dscp dsrtypes.DSCP
+	var sched string
 	var persistent uint32
-	cmd := &cobra.Command{
+	cmd := changeCmd(sys, &cobra.Command{
 		Use:   "edit --vip VIP:PORT [--proto tcp] [--dscp N] [--scheduler S] [--persistent SECONDS]",
 		Short: "Change a service's DSCP code, scheduler or persistence",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := kf.key()
-			if err != nil {
-				return err
+	}, func(cmd *cobra.Command) (change, error) {
+		k, err := kf.key()
+		if err != nil {
+			return nil, err
+		}
+		var e director.ServiceEdit
+		fl := cmd.Flags()
+		if fl.Changed("dscp") {
+			e.DSCP = (*uint8)(&dscp)
+		}
+		if fl.Changed("scheduler") {
+			if err := checkScheduler(sched); err != nil {
+				return nil, err
 			}
-			var e director.ServiceEdit
-			if cmd.Flags().Changed("dscp") {
-				v, err := parseDSCP(dscp)
-				if err != nil {
-					return err
-				}
-				e.DSCP = &v
-			}
-			if cmd.Flags().Changed("scheduler") {
-				if strings.TrimSpace(sched) == "" {
-					return usageErrorf("--scheduler is empty: give an IPVS scheduler, e.g. wlc, rr, sh or mh")
-				}
-				e.Scheduler = &sched
-			}
-			if cmd.Flags().Changed("persistent") {
-				e.Persistent = &persistent
-			}
-			if e == (director.ServiceEdit{}) {
-				return usageErrorf("nothing to change: give --dscp, --scheduler or --persistent")
-			}
-			return withDirector(func(d directorAPI) error {
-				r, err := d.EditService(k, e)
-				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
-				return err
-			})
-		},
-	}
+			e.Scheduler = &sched
+		}
+		if fl.Changed("persistent") {
+			e.Persistent = &persistent
+		}
+		if e == (director.ServiceEdit{}) {
+			return nil, usageErrorf("nothing to change: give --dscp, --scheduler or --persistent")
+		}
+		return func(d directorAPI) (director.Result, error) { return d.EditService(k, e) }, nil
+	})
 	kf.add(cmd)
-	cmd.Flags().StringVar(&dscp, "dscp", "", "new DSCP code (0-63)")
+	cmd.Flags().Var(&dscp, "dscp", "new DSCP code (0-63)")
 	cmd.Flags().StringVar(&sched, "scheduler", "", "new IPVS scheduler")
 	cmd.Flags().Uint32Var(&persistent, "persistent", 0, "new persistence timeout in seconds (0: off)")
 	return cmd
 }
 
-func newDirServiceDelCmd() *cobra.Command {
+func newDirServiceDelCmd(sys *system) *cobra.Command {
 	var kf keyFlags
-	cmd := &cobra.Command{
+	cmd := changeCmd(sys, &cobra.Command{
 		Use:   "del --vip VIP:PORT [--proto tcp]",
 		Short: "Delete a service, its real servers and its DSCP mark",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := kf.key()
-			if err != nil {
-				return err
-			}
-			return withDirector(func(d directorAPI) error {
-				r, err := d.DelService(k)
-				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
-				return err
-			})
-		},
-	}
+	}, func(*cobra.Command) (change, error) {
+		k, err := kf.key()
+		return func(d directorAPI) (director.Result, error) { return d.DelService(k) }, err
+	})
 	kf.add(cmd)
 	return cmd
 }

@@ -4,18 +4,27 @@ import (
 	"net/netip"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/spf13/cobra"
 )
 
-// realFlags are the flags that name a real server of a service.
+// realFlags are the flags that name a real server of a service, and its
+// settings.
 type realFlags struct {
 	keyFlags
-	real string
+	real dsrtypes.Addr
+	r    director.Real
 }
 
-func (f *realFlags) add(cmd *cobra.Command) {
+func (f *realFlags) add(cmd *cobra.Command, weight int32, help ...string) {
 	f.keyFlags.add(cmd)
-	cmd.Flags().StringVar(&f.real, "real", "", "the real server's own address (required)")
+	fl := cmd.Flags()
+	fl.Var(&f.real, "real", "the real server's own address (required)")
+	if len(help) == 3 {
+		fl.Int32Var(&f.r.Weight, "weight", weight, help[0])
+		fl.Uint32Var(&f.r.UpperThreshold, "u-threshold", 0, help[1])
+		fl.Uint32Var(&f.r.LowerThreshold, "l-threshold", 0, help[2])
+	}
 }
 
 func (f *realFlags) parse() (director.Key, netip.Addr, error) {
@@ -23,119 +32,76 @@ func (f *realFlags) parse() (director.Key, netip.Addr, error) {
 	if err != nil {
 		return k, netip.Addr{}, err
 	}
-	if f.real == "" {
-		return k, netip.Addr{}, usageErrorf("--real is required: give the real server's own address, e.g. --real 10.1.0.10")
-	}
-	a, err := parseAddr("--real", f.real)
-	if err != nil {
-		return k, a, err
+	a := f.real.Addr
+	if !a.IsValid() {
+		return k, a, usageErrorf("--real is required: give the real server's own address, e.g. --real 10.1.0.10")
 	}
 	if a.Is4() != k.VIP.Is4() {
-		return k, a, usageErrorf("--real %s and --vip %s are of different address families: give an IPv%d real server for an IPv%d VIP",
-			a, k.VIP, ipv(k.VIP), ipv(k.VIP))
+		fam := dsrtypes.FamilyOf(k.VIP)
+		return k, a, usageErrorf("--real %s and --vip %s are of different address families: give an %s real server for an %s VIP", a, k.VIP, fam, fam)
+	}
+	if f.r.Weight < 0 {
+		return k, a, usageErrorf("--weight %d: use 0 (no new connections) or more", f.r.Weight)
 	}
 	return k, a, nil
 }
 
-func ipv(a netip.Addr) int {
-	if a.Is4() {
-		return 4
-	}
-	return 6
-}
-
-func newDirRealAddCmd() *cobra.Command {
+func newDirRealAddCmd(sys *system) *cobra.Command {
 	var rf realFlags
-	var weight int32
-	var upper, lower uint32
-	cmd := &cobra.Command{
+	cmd := changeCmd(sys, &cobra.Command{
 		Use:     "add --vip VIP:PORT [--proto tcp] --real ADDR [--weight N] [--u-threshold N] [--l-threshold N]",
 		Short:   "Add a real server to a service",
 		Example: `  l3dsr director real add --vip 10.0.0.1:80 --proto tcp --real 10.1.0.10 --weight 100`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, a, err := rf.parse()
-			if err != nil {
-				return err
-			}
-			if weight < 0 {
-				return usageErrorf("--weight %d: use 0 (no new connections) or more", weight)
-			}
-			return withDirector(func(d directorAPI) error {
-				r, err := d.AddReal(k, director.Real{Addr: a, Weight: weight, UpperThreshold: upper, LowerThreshold: lower})
-				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
-				return err
-			})
-		},
-	}
-	rf.add(cmd)
-	cmd.Flags().Int32Var(&weight, "weight", director.DefaultWeight, "scheduling weight (0: no new connections)")
-	cmd.Flags().Uint32Var(&upper, "u-threshold", 0, "most connections the real server takes (0: no limit)")
-	cmd.Flags().Uint32Var(&lower, "l-threshold", 0, "connections below which an overloaded real server takes new ones again")
+	}, func(*cobra.Command) (change, error) {
+		k, a, err := rf.parse()
+		rf.r.Addr = a
+		return func(d directorAPI) (director.Result, error) { return d.AddReal(k, rf.r) }, err
+	})
+	rf.add(cmd, director.DefaultWeight, "scheduling weight (0: no new connections)",
+		"most connections the real server takes (0: no limit)",
+		"connections below which an overloaded real server takes new ones again")
 	return cmd
 }
 
-func newDirRealEditCmd() *cobra.Command {
+func newDirRealEditCmd(sys *system) *cobra.Command {
 	var rf realFlags
-	var weight int32
-	var upper, lower uint32
-	cmd := &cobra.Command{
+	cmd := changeCmd(sys, &cobra.Command{
 		Use:   "edit --vip VIP:PORT [--proto tcp] --real ADDR [--weight N] [--u-threshold N] [--l-threshold N]",
 		Short: "Change a real server's weight or thresholds (weight 0 drains it)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, a, err := rf.parse()
-			if err != nil {
-				return err
-			}
-			var e director.RealEdit
-			if cmd.Flags().Changed("weight") {
-				if weight < 0 {
-					return usageErrorf("--weight %d: use 0 (no new connections) or more", weight)
-				}
-				e.Weight = &weight
-			}
-			if cmd.Flags().Changed("u-threshold") {
-				e.UpperThreshold = &upper
-			}
-			if cmd.Flags().Changed("l-threshold") {
-				e.LowerThreshold = &lower
-			}
-			if e == (director.RealEdit{}) {
-				return usageErrorf("nothing to change: give --weight, --u-threshold or --l-threshold")
-			}
-			return withDirector(func(d directorAPI) error {
-				r, err := d.EditReal(k, a, e)
-				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
-				return err
-			})
-		},
-	}
-	rf.add(cmd)
-	cmd.Flags().Int32Var(&weight, "weight", 0, "new scheduling weight")
-	cmd.Flags().Uint32Var(&upper, "u-threshold", 0, "new upper connection threshold")
-	cmd.Flags().Uint32Var(&lower, "l-threshold", 0, "new lower connection threshold")
+	}, func(cmd *cobra.Command) (change, error) {
+		k, a, err := rf.parse()
+		if err != nil {
+			return nil, err
+		}
+		var e director.RealEdit
+		fl := cmd.Flags()
+		if fl.Changed("weight") {
+			e.Weight = &rf.r.Weight
+		}
+		if fl.Changed("u-threshold") {
+			e.UpperThreshold = &rf.r.UpperThreshold
+		}
+		if fl.Changed("l-threshold") {
+			e.LowerThreshold = &rf.r.LowerThreshold
+		}
+		if e == (director.RealEdit{}) {
+			return nil, usageErrorf("nothing to change: give --weight, --u-threshold or --l-threshold")
+		}
+		return func(d directorAPI) (director.Result, error) { return d.EditReal(k, a, e) }, nil
+	})
+	rf.add(cmd, 0, "new scheduling weight", "new upper connection threshold", "new lower connection threshold")
 	return cmd
 }
 
-func newDirRealDelCmd() *cobra.Command {
+func newDirRealDelCmd(sys *system) *cobra.Command {
 	var rf realFlags
-	cmd := &cobra.Command{
+	cmd := changeCmd(sys, &cobra.Command{
 		Use:   "del --vip VIP:PORT [--proto tcp] --real ADDR",
 		Short: "Take a real server out of a service",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, a, err := rf.parse()
-			if err != nil {
-				return err
-			}
-			return withDirector(func(d directorAPI) error {
-				r, err := d.DelReal(k, a)
-				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
-				return err
-			})
-		},
-	}
-	rf.add(cmd)
+	}, func(*cobra.Command) (change, error) {
+		k, a, err := rf.parse()
+		return func(d directorAPI) (director.Result, error) { return d.DelReal(k, a) }, err
+	})
+	rf.add(cmd, 0)
 	return cmd
 }

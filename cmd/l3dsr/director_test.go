@@ -63,9 +63,7 @@ func (f *fakeDirector) Show() (director.Status, error) {
 func withFakeDirector(t *testing.T) *fakeDirector {
 	t.Helper()
 	f := &fakeDirector{}
-	old := openDirector
-	openDirector = func() (directorAPI, func() error, error) { return f, func() error { return nil }, nil }
-	t.Cleanup(func() { openDirector = old })
+	sysFor(t).openDirector = func() (directorAPI, func() error, error) { return f, func() error { return nil }, nil }
 	return f
 }
 

@@ -14,7 +14,7 @@ import (
 // newGenDocsCmd is the hidden command `make packages` runs to write the man
 // pages and the shell completions that the l3dsr package ships. It is hidden
 // because users get both from the package; `l3dsr completion` stays public.
-func newGenDocsCmd() *cobra.Command {
+func newGenDocsCmd(sys *system) *cobra.Command {
 	var manDir, complDir string
 	cmd := &cobra.Command{
 		Use:    "gen-docs --man DIR --completions DIR",
@@ -25,7 +25,7 @@ func newGenDocsCmd() *cobra.Command {
 			if manDir == "" && complDir == "" {
 				return usageErrorf("gen-docs: give --man DIR and/or --completions DIR")
 			}
-			return writeDocs(cmd.Root(), manDir, complDir)
+			return sys.writeDocs(cmd.Root(), manDir, complDir)
 		},
 	}
 	cmd.Flags().StringVar(&manDir, "man", "", "directory for the section 1 man pages")
@@ -33,9 +33,8 @@ func newGenDocsCmd() *cobra.Command {
 	return cmd
 }
 
-// writeDocs writes the man pages and completions of root. Tests replace it:
-// fuzzing the command line must not write where a mutated flag points.
-var writeDocs = func(root *cobra.Command, manDir, complDir string) error {
+// writeDocs writes the man pages and completions of root.
+func writeDocs(root *cobra.Command, manDir, complDir string) error {
 	if manDir != "" {
 		if err := os.MkdirAll(manDir, 0o755); err != nil {
 			return err

@@ -191,7 +191,7 @@ func FuzzRun(f *testing.F) {
 			h.rs.err, h.dir.err, h.table.listErr, h.rules.err = boom, boom, boom, boom
 		}
 		var out, errOut bytes.Buffer
-		rc := run(args, &out, &errOut)
+		rc := runWith(h.sys, args, &out, &errOut)
 		stderr := errOut.String()
 		switch {
 		case rc == exitOK:

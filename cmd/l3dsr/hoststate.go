@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"os"
 	"strings"
 
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/mdlayher/netlink"
+	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
 
@@ -108,7 +110,28 @@ func interrupted(err error) bool {
 	return false
 }
 
-// hostSystem is the part of system the director, real-server, apply and save commands act on.
-type hostSystem struct{}
+// hostSystem is the part of system the director, real-server, apply, save
+// and gen-docs commands act on.
+type hostSystem struct {
+	openDirector   func() (directorAPI, func() error, error)
+	openRealServer func() (rsManager, error) // after the command line is checked
+	// ipvsLoaded tells whether IPVS can have services at all; save does not
+	// load ip_vs (as opening the director would) on a host that is no
+	// director.
+	ipvsLoaded func() bool
+	// writeDocs: tests fuzzing the command line must not write where a
+	// mutated flag points.
+	writeDocs func(root *cobra.Command, manDir, complDir string) error
+}
 
-func hostHostSystem() hostSystem { return hostSystem{} }
+func hostHostSystem() hostSystem {
+	return hostSystem{
+		openDirector:   openDirector,
+		openRealServer: func() (rsManager, error) { return openRealServer() },
+		ipvsLoaded: func() bool {
+			_, err := os.Stat("/proc/net/ip_vs")
+			return err == nil
+		},
+		writeDocs: writeDocs,
+	}
+}

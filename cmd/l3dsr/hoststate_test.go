@@ -29,15 +29,35 @@ import (
 
 // The real openers, kept before any test replaces them.
 var (
-	realOpenRealServer   = openRealServer
-	realOpenDirector     = openDirector
 	realDialTable        = dialTable
 	realDialReplaceTable = dialReplaceTable
 )
 
+// testSys is the system of the running test: the host's, with the fakes the
+// test put in; runCLI runs the commands on it.
+var testSys *system
+
+// sysFor gives t's system, made on first use and dropped when t ends.
+func sysFor(t testing.TB) *system {
+	if testSys == nil {
+		testSys = hostSys()
+		t.Cleanup(func() { testSys = nil })
+	}
+	return testSys
+}
+
+// currentSys is the running test's system, or the host's.
+func currentSys() *system {
+	if testSys != nil {
+		return testSys
+	}
+	return hostSys()
+}
+
 // fakeHost stands for every piece of the host the CLI opens, each a fake
 // that can be made to fail. Nothing of this host is touched.
 type fakeHost struct {
+	sys   *system
 	rs    *fakeRS
 	dir   *fakeDirector
 	table *fakeTable
@@ -62,27 +82,28 @@ func installHost(t testing.TB) *fakeHost {
 	}
 	h.repl = &fakeReplaceTable{fakeTable: h.table}
 	h.ipvsLoaded = true
+	h.sys = sysFor(t)
 	saved := []func(){}
 	swap := func(restore func()) { saved = append(saved, restore) }
-	oRS, oDir, oTab, oRules, oRepl, oVT, oLive, oW, oIPVS, oStdin, oDocs :=
-		openRealServer, openDirector, dialTable, newRules, dialReplaceTable, dialVerifyTable, openLive, createWriter, ipvsLoaded, stdin, writeDocs
+	oTab, oRules, oRepl, oVT, oLive, oW, oStdin :=
+		dialTable, newRules, dialReplaceTable, dialVerifyTable, openLive, createWriter, stdin
 	swap(func() {
-		openRealServer, openDirector, dialTable, newRules, dialReplaceTable, dialVerifyTable, openLive, createWriter, ipvsLoaded, stdin, writeDocs =
-			oRS, oDir, oTab, oRules, oRepl, oVT, oLive, oW, oIPVS, oStdin, oDocs
+		dialTable, newRules, dialReplaceTable, dialVerifyTable, openLive, createWriter, stdin =
+			oTab, oRules, oRepl, oVT, oLive, oW, oStdin
 	})
 	t.Cleanup(func() {
 		for _, r := range saved {
 			r()
 		}
 	})
-	openRealServer = func() (rsManager, error) {
+	h.sys.openRealServer = func() (rsManager, error) {
 		if h.rsOpenErr != nil {
 			return nil, h.rsOpenErr
 		}
 		h.rs.opened = true
 		return h.rs, nil
 	}
-	openDirector = func() (directorAPI, func() error, error) {
+	h.sys.openDirector = func() (directorAPI, func() error, error) {
 		if h.dirOpenErr != nil {
 			return nil, nil, h.dirOpenErr
 		}
@@ -118,9 +139,9 @@ func installHost(t testing.TB) *fakeHost {
 		h.writes = append(h.writes, path)
 		return nil, errors.New("no capture files written in tests")
 	}
-	ipvsLoaded = func() bool { return h.ipvsLoaded }
+	h.sys.ipvsLoaded = func() bool { return h.ipvsLoaded }
 	stdin = strings.NewReader("")
-	writeDocs = func(*cobra.Command, string, string) error { return nil }
+	h.sys.writeDocs = func(*cobra.Command, string, string) error { return nil }
 	return h
 }
 
@@ -272,7 +293,8 @@ func TestNeedRootBeforeOpening(t *testing.T) {
 	dirFile := writeConf(t, applyConf)
 	table := writeConf(t, "[]")
 	h := installHost(t)
-	openRealServer, openDirector, dialTable, dialReplaceTable = realOpenRealServer, realOpenDirector, realDialTable, realDialReplaceTable
+	h.sys.hostSystem = hostHostSystem()
+	dialTable, dialReplaceTable = realDialTable, realDialReplaceTable
 	old := hasNetAdmin
 	t.Cleanup(func() { hasNetAdmin = old })
 	hasNetAdmin = func() bool { return false }
@@ -331,7 +353,7 @@ func TestPlanErrorPaths(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := installHost(t)
 			tc.fault(h)
-			p, closeFn, err := plan(context.Background(), file(t))
+			p, closeFn, err := plan(context.Background(), h.sys, file(t))
 			if tc.want == "" {
 				if err != nil || closeFn == nil || len(p.Steps) == 0 {
 					t.Fatalf("plan: %v, close func %v, %d steps", err, closeFn != nil, len(p.Steps))

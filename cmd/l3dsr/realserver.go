@@ -23,9 +23,9 @@ type rsManager interface {
 	Close() error
 }
 
-// openRealServer gives the manager of this network namespace; tests
-// replace it. Every command validates its command line before calling it.
-var openRealServer = func() (rsManager, error) {
+// openRealServer gives the manager of this network namespace. Every command
+// checks its command line before calling it.
+func openRealServer() (*realserver.Manager, error) {
 	if err := needNetAdmin(); err != nil {
 		return nil, err
 	}
@@ -56,12 +56,15 @@ differs from what 'up' set up. The record lives in /run/l3dsr/netns-INODE/
 			return usageErrorf("'l3dsr realserver' needs a subcommand: up, down or show")
 		},
 	}
-	cmd.AddCommand(newRealServerUpCmd(), newRealServerDownCmd(), newRealServerShowCmd())
+	cmd.AddCommand(newRealServerUpCmd(sys), newRealServerDownCmd(sys), newRealServerShowCmd(sys))
 	return cmd
 }
 
-func newRealServerUpCmd() *cobra.Command {
-	var vip, dscp, local, mode, mss, variant string
+func newRealServerUpCmd(sys *system) *cobra.Command {
+	var vip, mode, mss, variant string
+	var c realserver.Config
+	var dscp dsrtypes.DSCP
+	local := dsrtypes.Addr{}
 	cmd := &cobra.Command{
 		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|ipip] [--mss N]",
 		Short: "Set a VIP up on this real server (again: repair what is missing)",
@@ -71,15 +74,35 @@ func newRealServerUpCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
-			c, err := parseRealServerConfig(fl.Changed("vip"), vip, fl.Changed("dscp"), dscp, fl.Changed("local"), local, mode, fl.Changed("mss"), mss)
-			if err != nil {
+			var err error
+			if c.Mode, err = dsrtypes.ParseMode(mode); err != nil {
+				// The words of realserver.Config.Validate, before the other flags.
+				return usageErrorf("mode %q is unknown: use dscp or ipip", mode)
+			}
+			if !fl.Changed("vip") {
+				return usageErrorf("--vip is missing: give the VIP to set up, e.g. --vip 10.0.0.1")
+			}
+			if c.VIP, err = parseAddr("--vip", vip); err != nil {
 				return err
+			}
+			if fl.Changed("dscp") {
+				c.DSCP = (*uint8)(&dscp)
+			}
+			if c.Local = local.Addr; fl.Changed("mss") {
+				n, err := strconv.ParseUint(strings.TrimSpace(mss), 10, 16)
+				if err != nil || n == 0 {
+					return usageErrorf("--mss %q is not a valid MSS: give a number of bytes, 536-65495", mss)
+				}
+				c.MSS = uint16(n)
+			}
+			if err := c.Validate(); err != nil {
+				return &usageError{err}
 			}
 			v, err := iptablesVariant(fl.Changed("iptables"), variant)
 			if err != nil {
 				return err
 			}
-			return withRealServer(func(m rsManager) error {
+			return sys.withRealServer(func(m rsManager) error {
 				a, err := m.Up(cmd.Context(), c, v)
 				if err != nil {
 					return err
@@ -91,55 +114,15 @@ func newRealServerUpCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&vip, "vip", "", "the VIP (IPv4 or IPv6)")
-	fl.StringVar(&dscp, "dscp", "", "dscp mode: the DSCP code that stands for the VIP, 0-63 (decimal or hex)")
-	fl.StringVar(&local, "local", "", "dscp mode: map the code only for packets to this local address (default: any)")
+	fl.Var(&dscp, "dscp", "dscp mode: the DSCP code that stands for the VIP, 0-63 (decimal or hex)")
+	fl.Var(&local, "local", "dscp mode: map the code only for packets to this local address (default: any)")
 	fl.StringVar(&mode, "mode", "dscp", "dscp or ipip")
 	fl.StringVar(&mss, "mss", "", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
 	fl.StringVar(&variant, "iptables", "", "iptables variant for the map-mode rule: default, legacy or nft (default $"+iptablesEnv+", else the system's)")
 	return cmd
 }
 
-// parseRealServerConfig turns the up flags into a validated Config; every
-// error is a usage error naming the value.
-func parseRealServerConfig(vipSet bool, vip string, dscpSet bool, dscp string, localSet bool, local, mode string, mssSet bool, mss string) (realserver.Config, error) {
-	var c realserver.Config
-	var err error
-	if c.Mode, err = dsrtypes.ParseMode(mode); err != nil {
-		// The words of realserver.Config.Validate, before the other flags.
-		return c, usageErrorf("mode %q is unknown: use dscp or ipip", mode)
-	}
-	if !vipSet {
-		return c, usageErrorf("--vip is missing: give the VIP to set up, e.g. --vip 10.0.0.1")
-	}
-	if c.VIP, err = parseAddr("--vip", vip); err != nil {
-		return c, err
-	}
-	if dscpSet {
-		code, err := parseDSCP(dscp)
-		if err != nil {
-			return c, err
-		}
-		c.DSCP = &code
-	}
-	if localSet {
-		if c.Local, err = parseAddr("--local", local); err != nil {
-			return c, err
-		}
-	}
-	if mssSet {
-		n, err := strconv.ParseUint(strings.TrimSpace(mss), 10, 16)
-		if err != nil || n == 0 {
-			return c, usageErrorf("--mss %q is not a valid MSS: give a number of bytes, 536-65495", mss)
-		}
-		c.MSS = uint16(n)
-	}
-	if err := c.Validate(); err != nil {
-		return c, &usageError{err}
-	}
-	return c, nil
-}
-
-func newRealServerDownCmd() *cobra.Command {
+func newRealServerDownCmd(sys *system) *cobra.Command {
 	var vip string
 	cmd := &cobra.Command{
 		Use:   "down --vip ADDR",
@@ -158,7 +141,7 @@ since; anything left alone is said so.`,
 			if err != nil {
 				return err
 			}
-			return withRealServer(func(m rsManager) error {
+			return sys.withRealServer(func(m rsManager) error {
 				res, err := m.Down(cmd.Context(), a)
 				printApplied(cmd.OutOrStdout(), "took down", res)
 				return err
@@ -169,7 +152,7 @@ since; anything left alone is said so.`,
 	return cmd
 }
 
-func newRealServerShowCmd() *cobra.Command {
+func newRealServerShowCmd(sys *system) *cobra.Command {
 	var output, variant string
 	cmd := &cobra.Command{
 		Use:   "show [-o table|json]",
@@ -183,7 +166,7 @@ func newRealServerShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withRealServer(func(m rsManager) error {
+			return sys.withRealServer(func(m rsManager) error {
 				rep, err := m.Show(cmd.Context(), v)
 				if err != nil {
 					return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
@@ -221,8 +204,8 @@ func setUp(rep realserver.Report) []realserver.Config {
 	return cs
 }
 
-func withRealServer(fn func(m rsManager) error) error {
-	m, err := openRealServer()
+func (h *hostSystem) withRealServer(fn func(m rsManager) error) error {
+	m, err := h.openRealServer()
 	if err != nil {
 		return hostError(err)
 	}

@@ -47,9 +47,7 @@ func withFakeRS(t *testing.T) *fakeRS {
 	// there: never this host's.
 	fakeSystem(t, newFakeTable())
 	f := &fakeRS{}
-	old := openRealServer
-	t.Cleanup(func() { openRealServer = old })
-	openRealServer = func() (rsManager, error) { f.opened = true; return f, nil }
+	sysFor(t).openRealServer = func() (rsManager, error) { f.opened = true; return f, nil }
 	return f
 }
 

@@ -153,7 +153,7 @@ func untouchable(t *testing.T) {
 
 func runCLI(args ...string) (status int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	status = run(args, &out, &errOut)
+	status = runWith(currentSys(), args, &out, &errOut)
 	return status, out.String(), errOut.String()
 }
 

@@ -3,19 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/l3dsr/l3dsr/config"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/spf13/cobra"
 )
-
-// ipvsLoaded tells whether IPVS can have services at all; save does not load
-// ip_vs (as opening the director would) on a host that is no director.
-var ipvsLoaded = func() bool {
-	_, err := os.Stat("/proc/net/ip_vs")
-	return err == nil
-}
 
 func newSaveCmd(sys *system) *cobra.Command {
 	var fromDSR string
@@ -49,7 +41,7 @@ server can switch from dsrtools to l3dsr.`,
 				header = fmt.Sprintf("# Made by 'l3dsr save --from-dsrtools %s' (docs/config.md).\n", fromDSR)
 			} else {
 				var err error
-				if f, err = runningConfig(cmd); err != nil {
+				if f, err = runningConfig(cmd, sys); err != nil {
 					return err
 				}
 				header = "# Running state, saved by 'l3dsr save' (docs/config.md).\n"
@@ -68,9 +60,9 @@ server can switch from dsrtools to l3dsr.`,
 
 // runningConfig reads what runs. A side with nothing set up is left out of
 // the file, so that applying it leaves that side alone.
-func runningConfig(cmd *cobra.Command) (*config.File, error) {
+func runningConfig(cmd *cobra.Command, sys *system) (*config.File, error) {
 	f := &config.File{}
-	err := withRealServer(func(m rsManager) error {
+	err := sys.withRealServer(func(m rsManager) error {
 		rep, err := m.Show(cmd.Context(), xtrule.Default)
 		if err != nil {
 			return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
@@ -87,10 +79,10 @@ func runningConfig(cmd *cobra.Command) (*config.File, error) {
 		}
 		return nil
 	})
-	if err != nil || !ipvsLoaded() {
+	if err != nil || !sys.ipvsLoaded() {
 		return f, err
 	}
-	err = withDirector(func(d directorAPI) error {
+	err = sys.withDirector(func(d directorAPI) error {
 		st, err := d.Show()
 		if err != nil {
 			return hostError(fmt.Errorf("reading the director's services: %w", err))

@@ -1,0 +1,85 @@
+package director
+
+import (
+	"encoding/json"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
+)
+
+// The JSON of 'l3dsr director show -o json': names and units of ipvsadm's
+// --stats, a DSCP only for dscp-mode services, and empty lists as [].
+type jsonStats struct {
+	Connections uint64 `json:"connections"`
+	PacketsIn   uint64 `json:"packets_in"`
+	PacketsOut  uint64 `json:"packets_out"`
+	BytesIn     uint64 `json:"bytes_in"`
+	BytesOut    uint64 `json:"bytes_out"`
+	CPS         uint64 `json:"cps"`
+	PPSIn       uint64 `json:"pps_in"`
+	PPSOut      uint64 `json:"pps_out"`
+	BPSIn       uint64 `json:"bps_in"`
+	BPSOut      uint64 `json:"bps_out"`
+}
+
+type jsonReal struct {
+	Address        string    `json:"address"`
+	Port           uint16    `json:"port"`
+	Forward        string    `json:"forward"`
+	Weight         int32     `json:"weight"`
+	UpperThreshold uint32    `json:"upper_threshold"`
+	LowerThreshold uint32    `json:"lower_threshold"`
+	ActiveConns    uint32    `json:"active_conns"`
+	InactiveConns  uint32    `json:"inactive_conns"`
+	PersistConns   uint32    `json:"persist_conns"`
+	Stats          jsonStats `json:"stats"`
+}
+
+type jsonService struct {
+	Protocol   string     `json:"protocol"`
+	VIP        string     `json:"vip"`
+	Port       uint16     `json:"port"`
+	Mode       string     `json:"mode"`
+	DSCP       *uint8     `json:"dscp"`
+	Scheduler  string     `json:"scheduler"`
+	Persistent uint32     `json:"persistent"`
+	Stats      jsonStats  `json:"stats"`
+	Reals      []jsonReal `json:"reals"`
+}
+
+type jsonStatus struct {
+	Services []jsonService `json:"services"`
+	Problems []string      `json:"problems"`
+}
+
+func statsJSON(s ipvs.Stats) jsonStats {
+	return jsonStats{s.Connections, s.PacketsIn, s.PacketsOut, s.BytesIn, s.BytesOut, s.CPS, s.PPSIn, s.PPSOut, s.BPSIn, s.BPSOut}
+}
+
+// MarshalJSON writes st as 'l3dsr director show -o json' prints it.
+func (st Status) MarshalJSON() ([]byte, error) {
+	out := jsonStatus{Services: []jsonService{}, Problems: st.Problems}
+	if out.Problems == nil {
+		out.Problems = []string{}
+	}
+	for _, s := range st.Services {
+		js := jsonService{
+			Protocol: s.Proto.String(), VIP: s.VIP.String(), Port: s.Port, Mode: s.Mode.String(),
+			Scheduler: s.Scheduler, Persistent: s.Persistent, Stats: statsJSON(s.Stats), Reals: []jsonReal{},
+		}
+		if s.Mode == dsrtypes.ModeDSCP {
+			d := s.DSCP
+			js.DSCP = &d
+		}
+		for _, r := range s.Reals {
+			js.Reals = append(js.Reals, jsonReal{
+				Address: r.Addr.String(), Port: s.Port, Forward: r.Forward.String(), Weight: r.Weight,
+				UpperThreshold: r.UpperThreshold, LowerThreshold: r.LowerThreshold,
+				ActiveConns: r.ActiveConns, InactiveConns: r.InactiveConns, PersistConns: r.PersistConns,
+				Stats: statsJSON(r.Stats),
+			})
+		}
+		out.Services = append(out.Services, js)
+	}
+	return json.Marshal(out)
+}
