@@ -68,23 +68,23 @@ func check(f *File) Errors {
 			seen := map[netip.Addr]Pos{}
 			for i, r := range sv.Reals {
 				if first, dup := seen[r.Addr]; dup {
-					add(s.RealPos[i], "real server %s of service %s is given twice (also at %s): keep one", r.Addr, sv.Key, first)
+					add(s.realPos[i], "real server %s of service %s is given twice (also at %s): keep one", r.Addr, sv.Key, first)
 					continue
 				}
-				seen[r.Addr] = s.RealPos[i]
+				seen[r.Addr] = s.realPos[i]
 				if sv.Mode != dsrtypes.ModeDSCP {
 					continue
 				}
 				k := rk{r.Addr, sv.DSCP}
 				if o, ok := owner[k]; ok && o.s.Service.VIP != sv.VIP {
-					add(s.RealPos[i], "DSCP %d would stand for two VIPs on real server %s: %s (service %s) and %s (service %s at %s); the real server could not tell them apart: give one of the services another dscp",
+					add(s.realPos[i], "DSCP %d would stand for two VIPs on real server %s: %s (service %s) and %s (service %s at %s); the real server could not tell them apart: give one of the services another dscp",
 						sv.DSCP, r.Addr, sv.VIP, sv.Key, o.s.Service.VIP, o.s.Service.Key, o.pos)
 					continue
 				}
 				owner[k] = struct {
 					s   Service
 					pos Pos
-				}{s, s.RealPos[i]}
+				}{s, s.realPos[i]}
 			}
 		}
 		// The director's own rule, as a net under the one above.

@@ -14,13 +14,13 @@ import (
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
-// ParseDSRTools reads the VIP=DSCP lines of Yahoo dsrtools files (dsr.conf(5)):
+// parseDSRTools reads the VIP=DSCP lines of Yahoo dsrtools files (dsr.conf(5)):
 // every *.conf in dir, in name order; '#' starts a comment, blank lines are
 // skipped. The DSCP may be decimal, octal (041) or hex (0x21), as dsrctl
 // reads it. What l3dsr cannot do the same way is an error with the file and
 // line: a host name instead of an address (l3dsr does not resolve names at
 // boot) and an L2DSR line (a VIP without a DSCP).
-func ParseDSRTools(dir string) ([]VIP, error) {
+func parseDSRTools(dir string) ([]VIP, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.conf"))
 	if err != nil {
 		return nil, fmt.Errorf("dsrtools directory %s: %w", dir, err)

@@ -26,7 +26,7 @@ func TestParseDSRTools(t *testing.T) {
 		"30-vip.conf": "10.0.0.9=041\n10.0.0.10=0x22\n",
 		"README":      "not a conf file = 99\n",
 	})
-	vips, err := ParseDSRTools(dir)
+	vips, err := parseDSRTools(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestParseDSRToolsErrors(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
 		"a.conf": "10.0.0.1=64\nvip.example.com=3\n10.0.0.2\n10.0.0.3=x\n",
 	})
-	_, err := ParseDSRTools(dir)
+	_, err := parseDSRTools(dir)
 	var es Errors
 	if !errors.As(err, &es) || len(es) != 4 {
 		t.Fatalf("want 4 errors, got %v", err)
@@ -61,7 +61,7 @@ func TestParseDSRToolsErrors(t *testing.T) {
 			t.Errorf("error %d = %v; want line %d and %q", i, es[i], i+1, w)
 		}
 	}
-	if _, err := ParseDSRTools(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
+	if _, err := parseDSRTools(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("a missing directory: err = %v", err)
 	}
 }

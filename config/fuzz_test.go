@@ -60,7 +60,7 @@ func withoutPositions(f *File) File {
 	if d := f.Director; d != nil {
 		c.Director = &Director{}
 		for _, s := range d.Services {
-			s.Pos, s.RealPos = Pos{}, nil
+			s.Pos, s.realPos = Pos{}, nil
 			if len(s.Service.Reals) == 0 {
 				s.Service.Reals = nil
 			}
@@ -78,7 +78,7 @@ func roundTrip(t *testing.T, f *File, input []byte) {
 	if err != nil {
 		t.Fatalf("Marshal of a loaded file failed: %v\ninput:\n%s", err, input)
 	}
-	g, err := Parse("saved.conf", out)
+	g, err := parseFile("saved.conf", out)
 	if err != nil {
 		t.Fatalf("the saved file does not load: %v\ninput:\n%s\nsaved:\n%s", err, input, out)
 	}
@@ -98,7 +98,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		file, err := Parse("fuzz.conf", data)
+		file, err := parseFile("fuzz.conf", data)
 		if err != nil {
 			if file != nil {
 				t.Fatalf("Parse returned both a File and the error %v", err)
@@ -111,11 +111,11 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if file.DSRTools != "" {
+		if file.dsrTools != "" {
 			// Load merges the directory in before save could see the
 			// file; with the directory left out the rest must still
 			// round-trip.
-			file.DSRTools = ""
+			file.dsrTools = ""
 		}
 		roundTrip(t, file, data)
 	})

@@ -19,12 +19,12 @@ func Load(path string) (*File, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if f.DSRTools != "" {
-		dir := f.DSRTools
+	if f.dsrTools != "" {
+		dir := f.dsrTools
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(filepath.Dir(path), dir)
 		}
-		vips, err := ParseDSRTools(dir)
+		vips, err := parseDSRTools(dir)
 		var es Errors
 		if errors.As(err, &es) {
 			return nil, es
@@ -43,7 +43,7 @@ func Load(path string) (*File, error) {
 // FromDSRTools is the config of a real server that dsrtools set up from dir:
 // what `l3dsr save --from-dsrtools` prints.
 func FromDSRTools(dir string) (*File, error) {
-	vips, err := ParseDSRTools(dir)
+	vips, err := parseDSRTools(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Parse("saved", out)
+	g, err := parseFile("saved", out)
 	if err != nil {
 		t.Fatalf("%v in\n%s", err, out)
 	}

@@ -19,10 +19,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Parse reads a config file's content; name is the file name that errors
+// parseFile reads a config file's content; name is the file name that errors
 // carry. Every error found is returned at once, as Errors. A dsrtools key is
 // recorded, not read: Load reads and merges the directory.
-func Parse(name string, data []byte) (*File, error) {
+func parseFile(name string, data []byte) (*File, error) {
 	f, errs := parse(name, data)
 	if len(errs) == 0 {
 		errs = check(f)
@@ -77,7 +77,7 @@ func parse(name string, data []byte) (*File, Errors) {
 				if s == "" {
 					p.errf(v, "dsrtools is empty: give the directory of the dsrtools *.conf files, e.g. /etc/dsr.d, or leave the key out")
 				}
-				f.DSRTools = s
+				f.dsrTools = s
 			}
 		},
 	})
@@ -404,7 +404,7 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 	for _, rn := range reals {
 		if r, ok := p.real(rn, sv.Key); ok {
 			sv.Reals = append(sv.Reals, r)
-			s.RealPos = append(s.RealPos, p.pos(rn))
+			s.realPos = append(s.realPos, p.pos(rn))
 		}
 	}
 	return s, len(p.errs) == before

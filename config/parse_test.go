@@ -45,7 +45,7 @@ director:
 `
 
 func TestParseGood(t *testing.T) {
-	f, err := Parse("l3dsr.conf", []byte(good))
+	f, err := parseFile("l3dsr.conf", []byte(good))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +70,8 @@ func TestParseGood(t *testing.T) {
 	if s.Key != want || s.Mode != dsrtypes.ModeDSCP || s.DSCP != 21 || s.Scheduler != "rr" || s.Persistent != 300 {
 		t.Errorf("service[0] = %+v", s)
 	}
-	if len(s.Reals) != 2 || s.Reals[0].Weight != 100 || s.Reals[1].Weight != director.DefaultWeight || d.Services[0].RealPos[1].Line != 23 {
-		t.Errorf("reals[0] = %+v at %v", s.Reals, d.Services[0].RealPos)
+	if len(s.Reals) != 2 || s.Reals[0].Weight != 100 || s.Reals[1].Weight != director.DefaultWeight || d.Services[0].realPos[1].Line != 23 {
+		t.Errorf("reals[0] = %+v at %v", s.Reals, d.Services[0].realPos)
 	}
 	s = d.Services[1].Service
 	if s.Proto != ipvs.ProtoUDP || s.Mode != dsrtypes.ModeIPIP || s.Scheduler != director.DefaultScheduler || s.Port != 53 ||
@@ -82,12 +82,12 @@ func TestParseGood(t *testing.T) {
 
 func TestParseEmpty(t *testing.T) {
 	for _, in := range []string{"", "# nothing yet\n", "---\n"} {
-		f, err := Parse("x", []byte(in))
+		f, err := parseFile("x", []byte(in))
 		if err != nil || f.RealServer != nil || f.Director != nil {
 			t.Errorf("Parse(%q) = %+v, %v; want an empty file", in, f, err)
 		}
 	}
-	f, err := Parse("x", []byte("director:\n"))
+	f, err := parseFile("x", []byte("director:\n"))
 	if err != nil || f.Director == nil || len(f.Director.Services) != 0 {
 		t.Errorf("an empty director section must mean: no services; got %+v, %v", f, err)
 	}
@@ -130,7 +130,7 @@ func TestParseErrors(t *testing.T) {
 		{"two documents", "director:\n---\nrealserver:\n", 2, "a second YAML document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := Parse("f", []byte(tc.in))
+			f, err := parseFile("f", []byte(tc.in))
 			var es Errors
 			if !errors.As(err, &es) {
 				t.Fatalf("Parse = %+v, %v; want Errors", f, err)
@@ -148,7 +148,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestParseReportsEveryError(t *testing.T) {
 	in := "realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: 99}\n    - {vip: nope, dscp: 1}\nbogus: 1\n"
-	_, err := Parse("f", []byte(in))
+	_, err := parseFile("f", []byte(in))
 	var es Errors
 	if !errors.As(err, &es) || len(es) != 3 {
 		t.Fatalf("want 3 errors, got %v", err)
@@ -167,16 +167,16 @@ func TestShippedExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := Parse("l3dsr.conf.example", data)
-	if err != nil || f.RealServer != nil || f.Director != nil || f.DSRTools != "" {
+	f, err := parseFile("l3dsr.conf.example", data)
+	if err != nil || f.RealServer != nil || f.Director != nil || f.dsrTools != "" {
 		t.Fatalf("as shipped: %+v, %v; want nothing to manage", f, err)
 	}
 	on := regexp.MustCompile(`(?m)^#(\S|  )`).ReplaceAll(data, []byte("$1"))
-	f, err = Parse("uncommented", on)
+	f, err = parseFile("uncommented", on)
 	if err != nil {
 		t.Fatalf("uncommented example: %v\n%s", err, on)
 	}
-	if len(f.RealServer.VIPs) != 3 || len(f.Director.Services) != 2 || f.DSRTools != "/etc/dsr.d" {
-		t.Errorf("uncommented example: %d VIPs, %d services, dsrtools %q", len(f.RealServer.VIPs), len(f.Director.Services), f.DSRTools)
+	if len(f.RealServer.VIPs) != 3 || len(f.Director.Services) != 2 || f.dsrTools != "/etc/dsr.d" {
+		t.Errorf("uncommented example: %d VIPs, %d services, dsrtools %q", len(f.RealServer.VIPs), len(f.Director.Services), f.dsrTools)
 	}
 }

@@ -14,11 +14,11 @@ import (
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
-// DirectorAPI is what apply uses of *director.Director.
-type DirectorAPI = director.Changer
+// directorAPI is what apply uses of *director.Director.
+type directorAPI = director.Changer
 
-// RealServerAPI is what apply uses of *realserver.Manager.
-type RealServerAPI interface {
+// realServerAPI is what apply uses of *realserver.Manager.
+type realServerAPI interface {
 	Up(ctx context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error)
 	Down(ctx context.Context, vip netip.Addr) (realserver.Applied, error)
 }
@@ -93,7 +93,7 @@ func undoResult(_ director.Result, err error) error { return err }
 // for what comes), then edits, then additions. Every IPVS service by address
 // in cur is the director's to remove; Show leaves firewall-mark services out,
 // so they are never touched.
-func PlanDirector(want *Director, cur []director.Service, api DirectorAPI) []Step {
+func PlanDirector(want *Director, cur []director.Service, api directorAPI) []Step {
 	curBy := map[director.Key]director.Service{}
 	for _, s := range cur {
 		curBy[s.Key] = s
@@ -186,7 +186,7 @@ func bareReal(r director.Real) director.Real {
 	return director.Real{Addr: r.Addr, Weight: r.Weight, UpperThreshold: r.UpperThreshold, LowerThreshold: r.LowerThreshold}
 }
 
-func addRealStep(api DirectorAPI, k director.Key, r director.Real) Step {
+func addRealStep(api directorAPI, k director.Key, r director.Real) Step {
 	r = bareReal(r)
 	return Step{
 		What: fmt.Sprintf("add real %s to service %s (weight %d)", r.Addr, k, r.Weight),
@@ -195,7 +195,7 @@ func addRealStep(api DirectorAPI, k director.Key, r director.Real) Step {
 	}
 }
 
-func delServiceStep(api DirectorAPI, c director.Service) Step {
+func delServiceStep(api directorAPI, c director.Service) Step {
 	return Step{
 		What: "delete service " + describeService(c),
 		do:   func() ([]string, []string, error) { return fromResult(api.DelService(c.Key)) },
@@ -269,7 +269,7 @@ func realEdit(c, w director.Real) (director.RealEdit, string) {
 // down) to want: VIPs to take down first (their DSCP keys become free), then
 // VIPs to set up. A VIP set up as in the file but not running as it should
 // (Show found a problem) is set up again, which repairs it.
-func PlanRealServer(ctx context.Context, want *RealServer, cur []realserver.VIPStatus, api RealServerAPI) []Step {
+func PlanRealServer(ctx context.Context, want *RealServer, cur []realserver.VIPStatus, api realServerAPI) []Step {
 	curBy := map[netip.Addr]realserver.VIPStatus{}
 	for _, c := range cur {
 		curBy[c.VIP] = c

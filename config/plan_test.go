@@ -8,7 +8,7 @@ import (
 
 func mustParse(t *testing.T, in string) *File {
 	t.Helper()
-	f, err := Parse("t", []byte(in))
+	f, err := parseFile("t", []byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,9 @@ const DefaultPath = "/etc/l3dsr/l3dsr.conf"
 type File struct {
 	RealServer *RealServer
 	Director   *Director
-	// DSRTools is the directory of Yahoo dsrtools *.conf files whose VIP=DSCP
+	// dsrTools is the directory of Yahoo dsrtools *.conf files whose VIP=DSCP
 	// lines were merged into RealServer.VIPs ("" for none).
-	DSRTools string
+	dsrTools string
 }
 
 // RealServer is the real-server section.
@@ -43,6 +43,6 @@ type Director struct {
 type Service struct {
 	Service director.Service
 	Pos     Pos
-	// RealPos[i] is where Service.Reals[i] was written.
-	RealPos []Pos
+	// realPos[i] is where Service.Reals[i] was written.
+	realPos []Pos
 }

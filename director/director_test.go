@@ -258,7 +258,7 @@ func TestShowProblems(t *testing.T) {
 
 func TestDSCPWarning(t *testing.T) {
 	for d, want := range map[uint8]string{0: "DSCP 0 is CS0", 1: "LE", 46: "EF", 34: "AF41", 48: "CS6", 21: "", 63: ""} {
-		got := DSCPWarning(d)
+		got := dscpWarning(d)
 		if (want == "") != (got == "") || !strings.Contains(got, want) {
 			t.Errorf("DSCPWarning(%d) = %q, want it to contain %q", d, got, want)
 		}

@@ -193,12 +193,12 @@ func newFakeHost() *fakeHost {
 	}}
 }
 
-func (h *fakeHost) VIPState(a netip.Addr) (bool, bool, error) {
+func (h *fakeHost) vipState(a netip.Addr) (bool, bool, error) {
 	ours, ok := h.local[a]
 	return ok, ours, nil
 }
 
-func (h *fakeHost) AddVIP(a netip.Addr) error {
+func (h *fakeHost) addVIP(a netip.Addr) error {
 	if h.failAdd != nil {
 		return h.failAdd
 	}
@@ -206,7 +206,7 @@ func (h *fakeHost) AddVIP(a netip.Addr) error {
 	return nil
 }
 
-func (h *fakeHost) DelVIP(a netip.Addr) error {
+func (h *fakeHost) delVIP(a netip.Addr) error {
 	if !h.local[a] {
 		return errors.New("not ours")
 	}
@@ -214,7 +214,7 @@ func (h *fakeHost) DelVIP(a netip.Addr) error {
 	return nil
 }
 
-func (h *fakeHost) Sysctl(name string) (string, error) {
+func (h *fakeHost) sysctl(name string) (string, error) {
 	v, ok := h.sysctls[name]
 	if !ok {
 		return "", fmt.Errorf("sysctl %s: no such key", name)
@@ -222,7 +222,7 @@ func (h *fakeHost) Sysctl(name string) (string, error) {
 	return v, nil
 }
 
-func (h *fakeHost) SetSysctl(name, value string) error {
+func (h *fakeHost) setSysctl(name, value string) error {
 	h.sysctls[name] = value
 	return nil
 }
@@ -236,6 +236,6 @@ type fakes struct {
 
 func newFakes() *fakes {
 	f := &fakes{ipvs: newFakeIPVS(), marks: &fakeMarks{fail: map[string]error{}}, host: newFakeHost()}
-	f.d = &Director{IPVS: f.ipvs, Marks: f.marks, Host: f.host}
+	f.d = &Director{ipvs: f.ipvs, marks: f.marks, host: f.host}
 	return f
 }

@@ -39,7 +39,7 @@ func hostPrefix(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen
 
 // VIPState: a VIP is local when it is an address of any link; it is the
 // director's when it sits on lo with the director's tag.
-func (h *host) VIPState(a netip.Addr) (local, ours bool, err error) {
+func (h *host) vipState(a netip.Addr) (local, ours bool, err error) {
 	addrs, err := h.rt.AddrList(0)
 	if err != nil {
 		return false, false, fmt.Errorf("list addresses: %w", err)
@@ -55,7 +55,7 @@ func (h *host) VIPState(a netip.Addr) (local, ours bool, err error) {
 	return local, ours, nil
 }
 
-func (h *host) AddVIP(a netip.Addr) error {
+func (h *host) addVIP(a netip.Addr) error {
 	err := h.rt.AddrAddProto(h.lo, hostPrefix(a), addrProto)
 	if errors.Is(err, rtnl.ErrExists) {
 		return nil
@@ -63,9 +63,9 @@ func (h *host) AddVIP(a netip.Addr) error {
 	return err
 }
 
-func (h *host) DelVIP(a netip.Addr) error {
+func (h *host) delVIP(a netip.Addr) error {
 	return h.rt.AddrDel(h.lo, hostPrefix(a))
 }
 
-func (h *host) Sysctl(name string) (string, error) { return sysctl.Get(name) }
-func (h *host) SetSysctl(name, value string) error { return sysctl.Set(name, value) }
+func (h *host) sysctl(name string) (string, error) { return sysctl.Get(name) }
+func (h *host) setSysctl(name, value string) error { return sysctl.Set(name, value) }

@@ -37,5 +37,5 @@ func Open() (*Director, func() error, error) {
 		return nil, nil, err
 	}
 	closeAll := func() error { return errors.Join(ic.Close(), h.close()) }
-	return &Director{IPVS: ic, Marks: m, Host: h}, closeAll, nil
+	return &Director{ipvs: ic, marks: m, host: h}, closeAll, nil
 }

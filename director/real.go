@@ -61,7 +61,7 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 	if err := checkDSCPConflicts(svcs); err != nil {
 		return res, err
 	}
-	if err := d.IPVS.CreateDestination(d.ipvsService(s), d.destination(s, r)); err != nil {
+	if err := d.ipvs.CreateDestination(d.ipvsService(s), d.destination(s, r)); err != nil {
 		return res, fmt.Errorf("add real server %s to %s: %w", r.Addr, k, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s (%s, weight %d)", r.Addr, k, forward(s.Mode), r.Weight))
@@ -92,7 +92,7 @@ func (d *Director) EditReal(k Key, addr netip.Addr, e RealEdit) (Result, error) 
 	if next == cur {
 		return res, nil
 	}
-	if err := d.IPVS.UpdateDestination(d.ipvsService(s), d.destination(s, next)); err != nil {
+	if err := d.ipvs.UpdateDestination(d.ipvsService(s), d.destination(s, next)); err != nil {
 		return res, fmt.Errorf("update real server %s of %s: %w", addr, k, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s weight %d thresholds %d/%d (was %d, %d/%d)",
@@ -132,7 +132,7 @@ func (d *Director) DelReal(k Key, addr netip.Addr) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if err := d.IPVS.RemoveDestination(d.ipvsService(s), d.destination(s, cur)); err != nil {
+	if err := d.ipvs.RemoveDestination(d.ipvsService(s), d.destination(s, cur)); err != nil {
 		return res, fmt.Errorf("remove real server %s from %s: %w", addr, k, err)
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("removed real server %s from %s", addr, k))

@@ -55,7 +55,7 @@ func (d *Director) AddService(s Service) (Result, error) {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return res, err
 		}
-		if w := DSCPWarning(s.DSCP); w != "" {
+		if w := dscpWarning(s.DSCP); w != "" {
 			res.Warnings = append(res.Warnings, w)
 		}
 	} else if s.DSCP != 0 {
@@ -92,13 +92,13 @@ func (d *Director) AddService(s Service) (Result, error) {
 		return Result{}, rollback(&u, err)
 	}
 	is := d.ipvsService(s)
-	if err := d.IPVS.CreateService(is); err != nil {
+	if err := d.ipvs.CreateService(is); err != nil {
 		return Result{}, rollback(&u, fmt.Errorf("create IPVS service %s: %w", s.Key, err))
 	}
-	u.Push("remove IPVS service "+s.Key.String(), func() error { return d.IPVS.RemoveService(is) })
+	u.Push("remove IPVS service "+s.Key.String(), func() error { return d.ipvs.RemoveService(is) })
 	res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d", s.Key, s.Scheduler, s.Persistent))
 	if s.Mode == dsrtypes.ModeDSCP {
-		if err := d.Marks.Add(markOf(s)); err != nil {
+		if err := d.marks.Add(markOf(s)); err != nil {
 			return Result{}, rollback(&u, fmt.Errorf("add DSCP mark %d for %s: %w", s.DSCP, s.Key, err))
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark %d for %s", s.DSCP, s.Key))
@@ -122,16 +122,16 @@ func (d *Director) ensureHostUndo(res Result, svcs []Service, s Service, u *undo
 	if err != nil {
 		return res, err
 	}
-	local, _, err := d.Host.VIPState(s.VIP)
+	local, _, err := d.host.vipState(s.VIP)
 	if err != nil {
 		return res, err
 	}
 	if !local {
-		if err := d.Host.AddVIP(s.VIP); err != nil {
+		if err := d.host.addVIP(s.VIP); err != nil {
 			return res, fmt.Errorf("add VIP %s to lo: %w", s.VIP, err)
 		}
 		vip := s.VIP
-		u.Push("remove VIP "+vip.String()+" from lo", func() error { return d.Host.DelVIP(vip) })
+		u.Push("remove VIP "+vip.String()+" from lo", func() error { return d.host.delVIP(vip) })
 		res.Changes = append(res.Changes, fmt.Sprintf("VIP %s on lo", s.VIP))
 	}
 	return res, nil
@@ -167,7 +167,7 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 			return res, err
 		}
 		next.DSCP = *e.DSCP
-		if w := DSCPWarning(next.DSCP); w != "" {
+		if w := dscpWarning(next.DSCP); w != "" {
 			res.Warnings = append(res.Warnings, w)
 		}
 	}
@@ -177,16 +177,16 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 	}
 	var u undo.Stack
 	if next.Scheduler != cur.Scheduler || next.Persistent != cur.Persistent {
-		if err := d.IPVS.UpdateService(d.ipvsService(next)); err != nil {
+		if err := d.ipvs.UpdateService(d.ipvsService(next)); err != nil {
 			return res, fmt.Errorf("update IPVS service %s: %w", k, err)
 		}
 		old := d.ipvsService(cur)
-		u.Push("restore IPVS service "+k.String(), func() error { return d.IPVS.UpdateService(old) })
+		u.Push("restore IPVS service "+k.String(), func() error { return d.ipvs.UpdateService(old) })
 		res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d (was %s, %d)",
 			k, next.Scheduler, next.Persistent, cur.Scheduler, cur.Persistent))
 	}
 	if next.DSCP != cur.DSCP {
-		if err := d.Marks.Replace(markOf(next)); err != nil {
+		if err := d.marks.Replace(markOf(next)); err != nil {
 			return Result{}, rollback(&u, fmt.Errorf("change DSCP mark of %s to %d: %w", k, next.DSCP, err))
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark for %s %d (was %d): real servers need the new code mapped to %s", k, next.DSCP, cur.DSCP, k.VIP))
@@ -214,7 +214,7 @@ func (d *Director) DelService(k Key) (Result, error) {
 	left := 0
 	for _, m := range marks {
 		if m.VIP == k.VIP && m.Port == k.Port && m.Proto == uint8(k.Proto) {
-			if err := d.Marks.Del(m); err != nil {
+			if err := d.marks.Del(m); err != nil {
 				return res, fmt.Errorf("remove DSCP mark of %s: %w", k, err)
 			}
 			res.Changes = append(res.Changes, fmt.Sprintf("removed DSCP mark %d for %s", m.DSCP, k))
@@ -225,15 +225,15 @@ func (d *Director) DelService(k Key) (Result, error) {
 	// The last mark takes the table with it: a director with no L3 DSR
 	// service keeps no hook of ours in its packet path.
 	if left == 0 && len(marks) > 0 {
-		if err := d.Marks.Remove(); err != nil {
+		if err := d.marks.Remove(); err != nil {
 			return res, fmt.Errorf("remove the empty nft table inet %s: %w", dscpmark.TableName, err)
 		}
 		res.Changes = append(res.Changes, "removed nft table inet "+dscpmark.TableName)
 	}
-	if err := d.IPVS.RemoveService(d.ipvsService(cur)); err != nil {
+	if err := d.ipvs.RemoveService(d.ipvsService(cur)); err != nil {
 		err = fmt.Errorf("remove IPVS service %s: %w", k, err)
 		if cur.Mode == dsrtypes.ModeDSCP {
-			if rerr := d.Marks.Add(markOf(cur)); rerr != nil {
+			if rerr := d.marks.Add(markOf(cur)); rerr != nil {
 				err = fmt.Errorf("%w; putting its DSCP mark %d back failed too (%v): the service now sends unmarked packets", err, cur.DSCP, rerr)
 			}
 		}
@@ -245,12 +245,12 @@ func (d *Director) DelService(k Key) (Result, error) {
 			return res, nil
 		}
 	}
-	_, ours, err := d.Host.VIPState(k.VIP)
+	_, ours, err := d.host.vipState(k.VIP)
 	if err != nil {
 		return res, err
 	}
 	if ours {
-		if err := d.Host.DelVIP(k.VIP); err != nil {
+		if err := d.host.delVIP(k.VIP); err != nil {
 			return res, fmt.Errorf("service removed, but removing VIP %s from lo failed: %w", k.VIP, err)
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("removed VIP %s from lo", k.VIP))

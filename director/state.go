@@ -15,7 +15,7 @@ import (
 type Status struct {
 	Services []Service
 	// Marks in the nft map that belong to no IPVS service.
-	OrphanMarks []dscpmark.Mark
+	orphanMarks []dscpmark.Mark
 	// Problems says what is set up wrongly, each with the fix.
 	Problems []string
 }
@@ -43,7 +43,7 @@ func (d *Director) Show() (Status, error) {
 	}
 	for _, m := range marks {
 		if !used[m] {
-			st.OrphanMarks = append(st.OrphanMarks, m)
+			st.orphanMarks = append(st.orphanMarks, m)
 			st.Problems = append(st.Problems, fmt.Sprintf(
 				"DSCP mark %d for %s %s has no IPVS service: add the service, or remove the mark with 'l3dsr director service del'",
 				m.DSCP, ipvs.Protocol(m.Proto), fmtAddrPort(m)))
@@ -51,7 +51,7 @@ func (d *Director) Show() (Status, error) {
 	}
 	if len(svcs) > 0 {
 		for _, sc := range sysctls(svcs) {
-			v, err := d.Host.Sysctl(sc.name)
+			v, err := d.host.sysctl(sc.name)
 			if err != nil {
 				st.Problems = append(st.Problems, fmt.Sprintf("sysctl %s: %v", sc.name, err))
 				continue
@@ -68,11 +68,11 @@ func (d *Director) Show() (Status, error) {
 // read returns the director's services with their modes, DSCP codes and reals,
 // and every mark in the nft map.
 func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
-	isvcs, err := d.IPVS.Services()
+	isvcs, err := d.ipvs.Services()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read IPVS services: %w", err)
 	}
-	marks, err := d.Marks.List()
+	marks, err := d.marks.List()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read DSCP marks: %w", err)
 	}
@@ -97,7 +97,7 @@ func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
 		if m, ok := byKey[s.Key]; ok {
 			s.Mode, s.DSCP = dsrtypes.ModeDSCP, m.DSCP
 		}
-		dests, err := d.IPVS.Destinations(is)
+		dests, err := d.ipvs.Destinations(is)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read real servers of %s: %w", s.Key, err)
 		}

@@ -41,18 +41,18 @@ func sysctls(svcs []Service) []setting {
 func (d *Director) ensureSysctls(svcs []Service, u *undo.Stack) ([]string, error) {
 	var changes []string
 	for _, sc := range sysctls(svcs) {
-		old, err := d.Host.Sysctl(sc.name)
+		old, err := d.host.sysctl(sc.name)
 		if err != nil {
 			return changes, err
 		}
 		if old == sc.value {
 			continue
 		}
-		if err := d.Host.SetSysctl(sc.name, sc.value); err != nil {
+		if err := d.host.setSysctl(sc.name, sc.value); err != nil {
 			return changes, err
 		}
 		name, prev := sc.name, old
-		u.Push("restore sysctl "+name+"="+prev, func() error { return d.Host.SetSysctl(name, prev) })
+		u.Push("restore sysctl "+name+"="+prev, func() error { return d.host.setSysctl(name, prev) })
 		changes = append(changes, "sysctl "+sc.name+"="+sc.value+" (was "+old+")")
 	}
 	return changes, nil

@@ -7,8 +7,8 @@ import (
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
-// IPVS is what the director uses of *ipvs.Client.
-type IPVS interface {
+// ipvsAPI is what the director uses of *ipvs.Client.
+type ipvsAPI interface {
 	Services() ([]ipvs.Service, error)
 	CreateService(s ipvs.Service) error
 	UpdateService(s ipvs.Service) error
@@ -19,8 +19,8 @@ type IPVS interface {
 	RemoveDestination(s ipvs.Service, d ipvs.Destination) error
 }
 
-// Marks is what the director uses of *dscpmark.Marker.
-type Marks interface {
+// marksAPI is what the director uses of *dscpmark.Marker.
+type marksAPI interface {
 	List() ([]dscpmark.Mark, error)
 	Add(marks ...dscpmark.Mark) error
 	Replace(mark dscpmark.Mark) error
@@ -28,22 +28,22 @@ type Marks interface {
 	Remove() error
 }
 
-// Host is the director host itself: its addresses and sysctls.
-type Host interface {
+// hostAPI is the director host itself: its addresses and sysctls.
+type hostAPI interface {
 	// VIPState tells whether a is a local address, and whether the director
 	// put it on lo (and so may take it away again).
-	VIPState(a netip.Addr) (local, ours bool, err error)
-	AddVIP(a netip.Addr) error
-	DelVIP(a netip.Addr) error
-	Sysctl(name string) (string, error)
-	SetSysctl(name, value string) error
+	vipState(a netip.Addr) (local, ours bool, err error)
+	addVIP(a netip.Addr) error
+	delVIP(a netip.Addr) error
+	sysctl(name string) (string, error)
+	setSysctl(name, value string) error
 }
 
 // Director applies services and real servers to one network namespace.
 type Director struct {
-	IPVS  IPVS
-	Marks Marks
-	Host  Host
+	ipvs  ipvsAPI
+	marks marksAPI
+	host  hostAPI
 }
 
 // Changer is the part of *Director that changes the running state. The CLI

@@ -24,8 +24,8 @@ var standardDSCP = map[uint8]string{
 	46: "EF (expedited forwarding)",
 }
 
-// DSCPWarning says why a code is a poor choice for L3 DSR, or "" if it is not.
-func DSCPWarning(d uint8) string {
+// dscpWarning says why a code is a poor choice for L3 DSR, or "" if it is not.
+func dscpWarning(d uint8) string {
 	m, ok := standardDSCP[d]
 	if !ok {
 		return ""

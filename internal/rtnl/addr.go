@@ -13,7 +13,6 @@ import (
 const (
 	ScopeUniverse = unix.RT_SCOPE_UNIVERSE
 	ScopeHost     = unix.RT_SCOPE_HOST
-	ScopeLink     = unix.RT_SCOPE_LINK
 )
 
 // Addr is one address of a link.

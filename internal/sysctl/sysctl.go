@@ -16,10 +16,10 @@ import (
 	"syscall"
 )
 
-// DefaultRoot is where the kernel shows its parameters.
-const DefaultRoot = "/proc/sys"
+// defaultRoot is where the kernel shows its parameters.
+const defaultRoot = "/proc/sys"
 
-// FS reads and writes parameters below Root. The zero FS uses DefaultRoot;
+// FS reads and writes parameters below Root. The zero FS uses defaultRoot;
 // tests point Root at a directory of their own.
 type FS struct {
 	Root string
@@ -59,7 +59,7 @@ func (f FS) path(name string) (string, error) {
 	}
 	root := f.Root
 	if root == "" {
-		root = DefaultRoot
+		root = defaultRoot
 	}
 	return filepath.Join(root, rel), nil
 }
