@@ -25,7 +25,7 @@ import (
 // The kernel's maxseg set only ever lowers the option (a larger value
 // could stall the connection), so a client that asked for less keeps it.
 const (
-	ClampTable = "l3dsr_rs"
+	clampTable = "l3dsr_rs"
 	clampChain = "mss"
 )
 
@@ -45,7 +45,7 @@ func (n nftClamps) table(c *nftables.Conn) (*nftables.Table, error) {
 		return nil, fmt.Errorf("listing nftables tables: %w", err)
 	}
 	for _, t := range tables {
-		if t.Name == ClampTable {
+		if t.Name == clampTable {
 			return t, nil
 		}
 	}
@@ -54,7 +54,7 @@ func (n nftClamps) table(c *nftables.Conn) (*nftables.Table, error) {
 
 // List reads the clamps back from the rules' expressions, not from their
 // comments, so what it returns is what the kernel does.
-func (n nftClamps) List() ([]Clamp, error) {
+func (n nftClamps) List() ([]clamp, error) {
 	c, err := n.conn()
 	if err != nil {
 		return nil, err
@@ -66,9 +66,9 @@ func (n nftClamps) List() ([]Clamp, error) {
 	}
 	rules, err := c.GetRules(t, &nftables.Chain{Name: clampChain, Table: t})
 	if err != nil {
-		return nil, fmt.Errorf("reading the MSS clamps (nft list chain inet %s %s): %w", ClampTable, clampChain, err)
+		return nil, fmt.Errorf("reading the MSS clamps (nft list chain inet %s %s): %w", clampTable, clampChain, err)
 	}
-	var out []Clamp
+	var out []clamp
 	for _, r := range rules {
 		if cl, ok := parseClampRule(r.Exprs); ok {
 			out = append(out, cl)
@@ -79,7 +79,7 @@ func (n nftClamps) List() ([]Clamp, error) {
 }
 
 // Set replaces the table with one holding exactly cl (none: no table).
-func (n nftClamps) Set(cl []Clamp) error {
+func (n nftClamps) Set(cl []clamp) error {
 	c, err := n.conn()
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ func (n nftClamps) Set(cl []Clamp) error {
 		c.DelTable(old)
 	}
 	if len(cl) > 0 {
-		t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: ClampTable})
+		t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: clampTable})
 		ch := c.AddChain(&nftables.Chain{
 			Name: clampChain, Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityMangle,
@@ -107,7 +107,7 @@ func (n nftClamps) Set(cl []Clamp) error {
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("writing the MSS clamps to nftables table inet %s: %w", ClampTable, err)
+		return fmt.Errorf("writing the MSS clamps to nftables table inet %s: %w", clampTable, err)
 	}
 	return nil
 }
@@ -115,7 +115,7 @@ func (n nftClamps) Set(cl []Clamp) error {
 // clampExprs is the rule of one clamp:
 // meta nfproto ipv4|ipv6 ip(6) saddr VIP meta l4proto tcp
 // tcp flags & (syn|ack) == syn|ack tcp option maxseg size set MSS.
-func clampExprs(cl Clamp) []expr.Any {
+func clampExprs(cl clamp) []expr.Any {
 	proto, off, l := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
 	if cl.VIP.Is6() {
 		proto, off, l = unix.NFPROTO_IPV6, 8, 16
@@ -140,8 +140,8 @@ func clampExprs(cl Clamp) []expr.Any {
 
 // parseClampRule recognises a rule clampExprs made: the VIP compared after
 // the network-header load, and the MSS written by the TCP-option exthdr.
-func parseClampRule(ex []expr.Any) (Clamp, bool) {
-	var cl Clamp
+func parseClampRule(ex []expr.Any) (clamp, bool) {
+	var cl clamp
 	var afterAddr, haveWrite bool
 	var imm []byte
 	for _, e := range ex {

@@ -23,9 +23,9 @@ type Config struct {
 	MSS uint16 `json:"mss,omitempty"`
 }
 
-// ErrInvalid is matched (errors.Is) by the error of a Config that can never
+// errInvalid is matched (errors.Is) by the error of a Config that can never
 // be set up, found before anything is touched.
-var ErrInvalid = errors.New("invalid real-server configuration")
+var errInvalid = errors.New("invalid real-server configuration")
 
 // ErrConflict is matched (errors.Is) by the error of a Config that clashes
 // with what is set up already (another VIP with the same DSCP key, a mapping
@@ -41,14 +41,14 @@ func (e *classError) Error() string        { return e.msg }
 func (e *classError) Is(target error) bool { return target == e.class }
 
 func invalidf(format string, a ...any) error {
-	return &classError{fmt.Sprintf(format, a...), ErrInvalid}
+	return &classError{fmt.Sprintf(format, a...), errInvalid}
 }
 
 func conflictf(format string, a ...any) error {
 	return &classError{fmt.Sprintf(format, a...), ErrConflict}
 }
 
-// Validate checks c on its own, with an error (matching ErrInvalid) that
+// Validate checks c on its own, with an error (matching errInvalid) that
 // names the bad value and the fix.
 func (c Config) Validate() error {
 	if m, err := dsrtypes.ParseMode(string(c.Mode)); err != nil || (c.Mode != "" && m != c.Mode) {
@@ -125,8 +125,8 @@ func (c Config) sameSetup(d Config) bool {
 	return c.MSS == 0 || c.MSS == d.MSS
 }
 
-// UpCommand is the command line that sets c up, for fix texts.
-func (c Config) UpCommand() string {
+// upCommand is the command line that sets c up, for fix texts.
+func (c Config) upCommand() string {
 	s := "l3dsr realserver up --vip " + c.VIP.String()
 	if c.mode() == dsrtypes.ModeIPIP {
 		s += " --mode ipip"

@@ -24,18 +24,18 @@ var ErrNotSetUp = errors.New("VIP not set up by l3dsr realserver")
 // Notes). A step that fails does not stop the others; the record keeps
 // what is still to be undone, so running Down again finishes the job.
 func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
-	unlock, err := lock(m.StateDir)
+	unlock, err := lock(m.stateDir)
 	if err != nil {
 		return Applied{}, err
 	}
 	defer unlock()
-	st, err := loadState(m.StateDir)
+	st, err := loadState(m.stateDir)
 	if err != nil {
 		return Applied{}, err
 	}
 	idx, rec := st.vip(Config{VIP: vip})
 	if rec == nil {
-		return Applied{}, fmt.Errorf("VIP %s was not set up with 'l3dsr realserver up' in this network namespace (state in %s): %w", vip, m.StateDir, ErrNotSetUp)
+		return Applied{}, fmt.Errorf("VIP %s was not set up with 'l3dsr realserver up' in this network namespace (state in %s): %w", vip, m.stateDir, ErrNotSetUp)
 	}
 	next := st.clone()
 	r := &next.VIPs[idx]
@@ -55,7 +55,7 @@ func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
 	if len(d.errs) == 0 {
 		next.VIPs = slices.Delete(next.VIPs, idx, idx+1)
 	}
-	if err := saveState(m.StateDir, next); err != nil {
+	if err := saveState(m.stateDir, next); err != nil {
 		d.errs = append(d.errs, err)
 	}
 	a := Applied{Changes: d.changes, Notes: d.notes, Config: rec.Config}
@@ -147,7 +147,7 @@ func (d *downRun) rule(s *State, c Config, rest []Config) {
 
 func (d *downRun) clamps(rest []Config) {
 	want := clampsOf(rest)
-	cur, err := d.m.Clamps.List()
+	cur, err := d.m.clamps.List()
 	if err != nil {
 		d.errs = append(d.errs, err)
 		return
@@ -155,11 +155,11 @@ func (d *downRun) clamps(rest []Config) {
 	if slices.Equal(cur, want) {
 		return
 	}
-	if err := d.m.Clamps.Set(want); err != nil {
+	if err := d.m.clamps.Set(want); err != nil {
 		d.errs = append(d.errs, err)
 		return
 	}
-	d.did("set the MSS clamps (nftables table inet %s) to %s", ClampTable, clampList(want))
+	d.did("set the MSS clamps (nftables table inet %s) to %s", clampTable, clampList(want))
 }
 
 // sysctls restores what no remaining VIP needs, then makes sure the
@@ -191,7 +191,7 @@ func (d *downRun) restore(s *State, needed []sysctlNeed) {
 		if hasKey(needed, k) {
 			continue
 		}
-		cur, err := d.m.Sysctl.Get(k)
+		cur, err := d.m.sysctl.Get(k)
 		switch {
 		case err != nil:
 			d.errs = append(d.errs, err)
@@ -199,7 +199,7 @@ func (d *downRun) restore(s *State, needed []sysctlNeed) {
 		case cur != ch.Set:
 			d.note("kept %s = %s: it was changed since up set it to %s", k, cur, ch.Set)
 		default:
-			if err := d.m.Sysctl.Set(k, ch.Old); err != nil {
+			if err := d.m.sysctl.Set(k, ch.Old); err != nil {
 				d.errs = append(d.errs, err)
 				continue
 			}
@@ -215,7 +215,7 @@ func (d *downRun) links(s *State, rest []Config) {
 		if !ok || needsLink(rest, name) {
 			continue
 		}
-		l, err := d.m.Net.LinkByName(name)
+		l, err := d.m.net.LinkByName(name)
 		switch {
 		case errors.Is(err, rtnl.ErrNotFound):
 			d.note("%s was gone already", name)
@@ -223,13 +223,13 @@ func (d *downRun) links(s *State, rest []Config) {
 			d.errs = append(d.errs, err)
 			continue
 		case lc.Created:
-			if err := d.m.Net.LinkDel(l.Index); err != nil {
+			if err := d.m.net.LinkDel(l.Index); err != nil {
 				d.errs = append(d.errs, err)
 				continue
 			}
 			d.did("deleted %s", name)
 		case lc.SetUp && l.Up():
-			if err := d.m.Net.LinkSetUp(l.Index, false); err != nil {
+			if err := d.m.net.LinkSetUp(l.Index, false); err != nil {
 				d.errs = append(d.errs, err)
 				continue
 			}
@@ -250,7 +250,7 @@ func (d *downRun) addr(r *VIPState) {
 		return
 	}
 	p := r.prefix()
-	err = d.m.Net.AddrDel(lo.Index, p)
+	err = d.m.net.AddrDel(lo.Index, p)
 	switch {
 	case errors.Is(err, rtnl.ErrNotFound):
 		d.note("%s was gone from lo already", p)

@@ -24,7 +24,7 @@ type fakeSys struct {
 	sysctls map[string]string
 	table   map[maptable.Key]maptable.Entry
 	rules   map[xtrule.Family]int
-	clamps  []Clamp
+	clamps  []clamp
 	fail    map[string]error
 	// autoload: EnsureLink of these kinds makes the fallback device
 	// appear (as the kernel's module autoload does) and reports EEXIST.
@@ -64,12 +64,12 @@ func newFakeSys() *fakeSys {
 
 func (f *fakeSys) manager(t *testing.T) *Manager {
 	return &Manager{
-		Net:       f,
-		Sysctl:    f,
+		net:       f,
+		sysctl:    f,
 		DialTable: func() (Table, error) { return tableView{f}, f.fail["dial"] },
 		NewRules:  func(xtrule.Variant) Rules { return rulesView{f} },
-		Clamps:    clampsView{f},
-		StateDir:  t.TempDir(),
+		clamps:    clampsView{f},
+		stateDir:  t.TempDir(),
 	}
 }
 
@@ -289,8 +289,8 @@ func (r rulesView) Delete(_ context.Context, fam xtrule.Family) error { return r
 
 type clampsView struct{ *fakeSys }
 
-func (c clampsView) List() ([]Clamp, error) { return slices.Clone(c.clamps), c.op("ClampList") }
-func (c clampsView) Set(cl []Clamp) error {
+func (c clampsView) List() ([]clamp, error) { return slices.Clone(c.clamps), c.op("ClampList") }
+func (c clampsView) Set(cl []clamp) error {
 	if err := c.op("ClampSet"); err != nil {
 		return err
 	}

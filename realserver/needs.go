@@ -189,19 +189,19 @@ func needsLink(vips []Config, name string) bool {
 }
 
 // clampsOf lists the clamps of the ipip-mode VIPs, sorted by VIP.
-func clampsOf(vips []Config) []Clamp {
-	var out []Clamp
+func clampsOf(vips []Config) []clamp {
+	var out []clamp
 	for _, c := range vips {
 		if c.mode() == dsrtypes.ModeIPIP {
-			out = append(out, Clamp{VIP: c.VIP, MSS: c.MSS})
+			out = append(out, clamp{VIP: c.VIP, MSS: c.MSS})
 		}
 	}
 	sortClamps(out)
 	return out
 }
 
-func sortClamps(c []Clamp) {
-	slices.SortFunc(c, func(a, b Clamp) int { return a.VIP.Compare(b.VIP) })
+func sortClamps(c []clamp) {
+	slices.SortFunc(c, func(a, b clamp) int { return a.VIP.Compare(b.VIP) })
 }
 
 func configs(v []VIPState) []Config {

@@ -37,7 +37,7 @@ type snap struct {
 	sysctls map[string]string
 	table   map[maptable.Key]maptable.Entry
 	rules   map[xtrule.Family]int
-	clamps  []Clamp
+	clamps  []clamp
 }
 
 func (f *fakeSys) snap() snap {
@@ -92,7 +92,7 @@ func TestUpDownDSCP(t *testing.T) {
 	if !f.onLo("10.0.0.1/32") || f.rules[xtrule.IPv4] != 1 || f.sysctls["net.ipv4.conf.all.arp_announce"] != "2" {
 		t.Fatalf("after Up: %+v", f.snap())
 	}
-	if _, err := os.Stat(filepath.Join(m.StateDir, stateFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(m.stateDir, stateFile)); err != nil {
 		t.Fatalf("no state file after Up: %v", err)
 	}
 
@@ -108,7 +108,7 @@ func TestUpDownDSCP(t *testing.T) {
 		t.Fatalf("Down changes %q", d.Changes)
 	}
 	sameSnap(t, "Up then Down", before, f.snap())
-	if _, err := os.Stat(filepath.Join(m.StateDir, stateFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(m.stateDir, stateFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("state file left after the last Down: %v", err)
 	}
 	if _, err := m.Down(ctx, netip.MustParseAddr("10.0.0.1")); !errors.Is(err, ErrNotSetUp) {
@@ -210,7 +210,7 @@ func TestUpAllOrNothing(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	sameSnap(t, "failed Up", before, f.snap())
-	if _, err := os.Stat(filepath.Join(m.StateDir, stateFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(m.stateDir, stateFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("failed Up wrote state: %v", err)
 	}
 
@@ -283,7 +283,7 @@ func TestIPIP(t *testing.T) {
 	if a6.Config.MSS != 1400 {
 		t.Fatalf("derived IPv6 MSS %d, want 1400 (1500 - 100)", a6.Config.MSS)
 	}
-	want := []Clamp{{netip.MustParseAddr("10.0.1.1"), 1440}, {netip.MustParseAddr("2001:db8:71::1"), 1400}}
+	want := []clamp{{netip.MustParseAddr("10.0.1.1"), 1440}, {netip.MustParseAddr("2001:db8:71::1"), 1400}}
 	if !slices.Equal(f.clamps, want) {
 		t.Fatalf("clamps %+v, want %+v", f.clamps, want)
 	}
@@ -404,7 +404,7 @@ func TestValidate(t *testing.T) {
 		{Config{Mode: "gre"}, `mode "gre" is unknown`},
 	} {
 		err := tc.c.Validate()
-		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+		if !errors.Is(err, errInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", tc.c, err, tc.want)
 		}
 	}
@@ -414,20 +414,20 @@ func TestValidate(t *testing.T) {
 }
 
 func TestClampRuleRoundTrip(t *testing.T) {
-	for _, c := range []Clamp{{netip.MustParseAddr("10.0.1.1"), 1440}, {netip.MustParseAddr("2001:db8::1"), 1400}} {
+	for _, c := range []clamp{{netip.MustParseAddr("10.0.1.1"), 1440}, {netip.MustParseAddr("2001:db8::1"), 1400}} {
 		got, ok := parseClampRule(clampExprs(c))
 		if !ok || got != c {
 			t.Errorf("parse(exprs(%+v)) = %+v, %v", c, got, ok)
 		}
 	}
-	if _, ok := parseClampRule(clampExprs(Clamp{netip.MustParseAddr("10.0.1.1"), 1440})[:9]); ok {
+	if _, ok := parseClampRule(clampExprs(clamp{netip.MustParseAddr("10.0.1.1"), 1440})[:9]); ok {
 		t.Errorf("a rule without the maxseg write parsed as a clamp")
 	}
 }
 
 func TestStateFileAtomic(t *testing.T) {
 	dir := t.TempDir()
-	s := State{VIPs: []VIPState{{Config: dscpVIP("10.0.0.1", 21), AddedAddr: true}}, Sysctls: map[string]SysctlChange{"k": {"0", "1"}}}
+	s := State{VIPs: []VIPState{{Config: dscpVIP("10.0.0.1", 21), AddedAddr: true}}, Sysctls: map[string]sysctlChange{"k": {"0", "1"}}}
 	if err := saveState(dir, s); err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ func TestStateFileAtomic(t *testing.T) {
 
 func TestStateDirPerNetns(t *testing.T) {
 	t.Setenv(StateDirEnv, "/x")
-	d, err := StateDir()
+	d, err := stateDirOf()
 	if err != nil || !strings.HasPrefix(d, "/x/netns-") {
 		t.Fatalf("StateDir = %q, %v", d, err)
 	}
@@ -468,7 +468,7 @@ func TestDownRetry(t *testing.T) {
 	if len(f.table) != 0 || f.rules[xtrule.IPv4] != 0 || !f.onLo("10.0.0.1/32") || len(a.Changes) != 4 {
 		t.Fatalf("the other steps did not run: changes %q, %+v", a.Changes, f.snap())
 	}
-	st, _ := loadState(m.StateDir)
+	st, _ := loadState(m.stateDir)
 	if len(st.VIPs) != 1 || !st.VIPs[0].AddedAddr || st.VIPs[0].AddedMapping {
 		t.Fatalf("record after a partial Down: %+v", st)
 	}

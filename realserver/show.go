@@ -69,7 +69,7 @@ type Problem struct {
 // that appended it). An error means the check itself could not run;
 // problems found are in the Report.
 func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
-	st, err := loadState(m.StateDir)
+	st, err := loadState(m.stateDir)
 	if err != nil {
 		return Report{}, err
 	}
@@ -81,11 +81,11 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	addrs, err := m.Net.AddrList(lo.Index)
+	addrs, err := m.net.AddrList(lo.Index)
 	if err != nil {
 		return Report{}, fmt.Errorf("listing the addresses of lo: %w", err)
 	}
-	var clamps []Clamp
+	var clamps []clamp
 	var clampErr error
 	rules := map[string]bool{}
 	for _, r := range st.VIPs {
@@ -95,7 +95,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		bad := func(what, fix string) {
 			rep.Problems = append(rep.Problems, Problem{VIP: c.VIP.String(), What: what, Fix: fix})
 		}
-		again := "run '" + c.UpCommand() + "' (it adds back what is missing)"
+		again := "run '" + c.upCommand() + "' (it adds back what is missing)"
 		for _, a := range addrs {
 			vs.OnLo = vs.OnLo || a.Prefix.Addr() == c.VIP
 		}
@@ -123,7 +123,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		} else {
 			tun := tunnelOf(c)
 			vs.Tunnel = tun.Name
-			l, err := m.Net.LinkByName(tun.Name)
+			l, err := m.net.LinkByName(tun.Name)
 			switch {
 			case errors.Is(err, rtnl.ErrNotFound):
 				bad(fmt.Sprintf("%s does not exist: encapsulated packets are not taken in", tun.Name), again)
@@ -136,9 +136,9 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 				}
 			}
 			if clamps == nil && clampErr == nil {
-				clamps, clampErr = m.Clamps.List()
+				clamps, clampErr = m.clamps.List()
 				if clamps == nil {
-					clamps = []Clamp{}
+					clamps = []clamp{}
 				}
 			}
 			for _, x := range clamps {
@@ -150,7 +150,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 			case clampErr != nil:
 				bad(fmt.Sprintf("the MSS clamps could not be read: %v", clampErr), "check that nf_tables is available, then "+again)
 			case vs.ClampMSS != c.MSS:
-				bad(fmt.Sprintf("SYN-ACKs from VIP %s are clamped to MSS %d, not %d (nftables table inet %s): clients may send segments that do not fit the tunnel", c.VIP, vs.ClampMSS, c.MSS, ClampTable), again)
+				bad(fmt.Sprintf("SYN-ACKs from VIP %s are clamped to MSS %d, not %d (nftables table inet %s): clients may send segments that do not fit the tunnel", c.VIP, vs.ClampMSS, c.MSS, clampTable), again)
 			}
 		}
 		vs.OK = len(rep.Problems) == n
@@ -161,7 +161,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		return Report{}, err
 	}
 	for _, need := range sysctlNeeds(configs(st.VIPs), env) {
-		cur, err := m.Sysctl.Get(need.Key)
+		cur, err := m.sysctl.Get(need.Key)
 		ss := SysctlStatus{Key: need.Key, Value: cur, Want: need.Want, OK: err == nil && need.ok(cur)}
 		if err != nil {
 			ss.Value = "?"

@@ -14,11 +14,11 @@ import (
 )
 
 // StateDirEnv overrides the root of the state directories (default
-// DefaultStateRoot), e.g. for tests.
+// defaultStateRoot), e.g. for tests.
 const StateDirEnv = "L3DSR_STATE_DIR"
 
-// DefaultStateRoot holds one directory per network namespace.
-const DefaultStateRoot = "/run/l3dsr"
+// defaultStateRoot holds one directory per network namespace.
+const defaultStateRoot = "/run/l3dsr"
 
 const stateFile = "realserver.json"
 
@@ -27,12 +27,12 @@ const stateFile = "realserver.json"
 type State struct {
 	VIPs []VIPState `json:"vips"`
 	// Sysctls set by Up, by name, with the value each had before.
-	Sysctls map[string]SysctlChange `json:"sysctls,omitempty"`
+	Sysctls map[string]sysctlChange `json:"sysctls,omitempty"`
 	// Rules lists the map-mode rules Up appended, by family ("ipv4",
 	// "ipv6"), with the iptables variant that appended them.
 	Rules map[string]RuleChange `json:"rules,omitempty"`
 	// Links lists the tunnel devices Up created or set up, by name.
-	Links map[string]LinkChange `json:"links,omitempty"`
+	Links map[string]linkChange `json:"links,omitempty"`
 }
 
 // VIPState is one VIP that Up set up, and what Up itself added for it.
@@ -44,8 +44,8 @@ type VIPState struct {
 	AddedMapping bool `json:"added_mapping,omitempty"`
 }
 
-// SysctlChange is one sysctl Up set.
-type SysctlChange struct {
+// sysctlChange is one sysctl Up set.
+type sysctlChange struct {
 	Old string `json:"old"`
 	Set string `json:"set"`
 }
@@ -55,8 +55,8 @@ type RuleChange struct {
 	Variant string `json:"iptables"`
 }
 
-// LinkChange is what Up did to a tunnel device.
-type LinkChange struct {
+// linkChange is what Up did to a tunnel device.
+type linkChange struct {
 	Kind    string `json:"kind"`
 	Created bool   `json:"created,omitempty"`
 	SetUp   bool   `json:"set_up,omitempty"`
@@ -72,7 +72,7 @@ func (s *State) vip(v Config) (int, *VIPState) {
 }
 
 func (s *State) clone() State {
-	c := State{VIPs: slices.Clone(s.VIPs), Sysctls: map[string]SysctlChange{}, Rules: map[string]RuleChange{}, Links: map[string]LinkChange{}}
+	c := State{VIPs: slices.Clone(s.VIPs), Sysctls: map[string]sysctlChange{}, Rules: map[string]RuleChange{}, Links: map[string]linkChange{}}
 	for k, v := range s.Sysctls {
 		c.Sysctls[k] = v
 	}
@@ -85,14 +85,14 @@ func (s *State) clone() State {
 	return c
 }
 
-// StateDir is the state directory of the calling process's network
+// stateDirOf is the state directory of the calling process's network
 // namespace: ROOT/netns-INODE, ROOT being $L3DSR_STATE_DIR or
-// DefaultStateRoot. The inode of /proc/self/ns/net tells namespaces apart
+// defaultStateRoot. The inode of /proc/self/ns/net tells namespaces apart
 // for as long as they live, which is as long as their state matters.
-func StateDir() (string, error) {
+func stateDirOf() (string, error) {
 	root := os.Getenv(StateDirEnv)
 	if root == "" {
-		root = DefaultStateRoot
+		root = defaultStateRoot
 	}
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/l3dsr/l3dsr/maptable"
 )
 
-// Net is what the package uses of rtnetlink (rtnl.Conn).
-type Net interface {
+// netAPI is what the package uses of rtnetlink (rtnl.Conn).
+type netAPI interface {
 	LinkByName(name string) (rtnl.Link, error)
 	Links() ([]rtnl.Link, error)
 	LinkSetUp(index int, up bool) error
@@ -24,8 +24,8 @@ type Net interface {
 	AddrDel(index int, p netip.Prefix) error
 }
 
-// Sysctls reads and writes kernel parameters (sysctl.FS).
-type Sysctls interface {
+// sysctlAPI reads and writes kernel parameters (sysctl.FS).
+type sysctlAPI interface {
 	Get(name string) (string, error)
 	Set(name, value string) error
 }
@@ -46,33 +46,33 @@ type Rules interface {
 	Exists(ctx context.Context, f xtrule.Family) (bool, error)
 }
 
-// Clamp is the MSS clamp of one ipip-mode VIP's SYN-ACKs.
-type Clamp struct {
+// clamp is the MSS clamp of one ipip-mode VIP's SYN-ACKs.
+type clamp struct {
 	VIP netip.Addr `json:"vip"`
 	MSS uint16     `json:"mss"`
 }
 
-// Clamps holds the clamps, all in one nftables table of ours.
-type Clamps interface {
+// clamper holds the clamps, all in one nftables table of ours.
+type clamper interface {
 	// List returns the clamps in place (none if the table is missing).
-	List() ([]Clamp, error)
+	List() ([]clamp, error)
 	// Set replaces them all in one transaction; none removes the table.
-	Set(c []Clamp) error
+	Set(c []clamp) error
 }
 
 // Manager sets up VIPs in one network namespace. Open gives one for the
 // running system; tests fill the fields with fakes.
 type Manager struct {
-	Net    Net
-	Sysctl Sysctls
+	net    netAPI
+	sysctl sysctlAPI
 	// DialTable connects to the module's map; called only when a dscp-mode
 	// VIP needs it, so ipip mode works without the module.
 	DialTable func() (Table, error)
 	// NewRules returns the map-mode rule keeper for an iptables variant.
 	NewRules func(v xtrule.Variant) Rules
-	Clamps   Clamps
-	// StateDir holds the state file (see StateDir).
-	StateDir string
+	clamps   clamper
+	// stateDir holds the state file (see stateDirOf).
+	stateDir string
 
 	table Table
 	close func() error
@@ -80,7 +80,7 @@ type Manager struct {
 
 // Open returns a Manager for the calling process's network namespace.
 func Open() (*Manager, error) {
-	dir, err := StateDir()
+	dir, err := stateDirOf()
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +89,12 @@ func Open() (*Manager, error) {
 		return nil, err
 	}
 	return &Manager{
-		Net:       nc,
-		Sysctl:    sysctl.FS{},
+		net:       nc,
+		sysctl:    sysctl.FS{},
 		DialTable: func() (Table, error) { return maptable.Dial() },
 		NewRules:  func(v xtrule.Variant) Rules { return &xtrule.Rules{Variant: v} },
-		Clamps:    nftClamps{},
-		StateDir:  dir,
+		clamps:    nftClamps{},
+		stateDir:  dir,
 		close:     nc.Close,
 	}, nil
 }
@@ -125,7 +125,7 @@ func (m *Manager) mapTable() (Table, error) {
 }
 
 func (m *Manager) lo() (rtnl.Link, error) {
-	l, err := m.Net.LinkByName("lo")
+	l, err := m.net.LinkByName("lo")
 	if err != nil {
 		return l, fmt.Errorf("finding lo: %w", err)
 	}
@@ -134,7 +134,7 @@ func (m *Manager) lo() (rtnl.Link, error) {
 
 // onLo reports whether vip is an address of lo (any prefix length).
 func (m *Manager) onLo(lo rtnl.Link, vip netip.Addr) (bool, error) {
-	addrs, err := m.Net.AddrList(lo.Index)
+	addrs, err := m.net.AddrList(lo.Index)
 	if err != nil {
 		return false, err
 	}

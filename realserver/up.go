@@ -34,12 +34,12 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	if err := c.Validate(); err != nil {
 		return Applied{}, err
 	}
-	unlock, err := lock(m.StateDir)
+	unlock, err := lock(m.stateDir)
 	if err != nil {
 		return Applied{}, err
 	}
 	defer unlock()
-	st, err := loadState(m.StateDir)
+	st, err := loadState(m.stateDir)
 	if err != nil {
 		return Applied{}, err
 	}
@@ -82,7 +82,7 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 			return Applied{}, t.fail(fmt.Errorf("setting up %v: %w", c, err))
 		}
 	}
-	if err := saveState(m.StateDir, next); err != nil {
+	if err := saveState(m.stateDir, next); err != nil {
 		return Applied{}, t.fail(err)
 	}
 	return Applied{Changes: t.changes, Config: next.VIPs[idx].Config}, nil
@@ -108,11 +108,11 @@ func (m *Manager) upAddr(_ *State, r *VIPState, t *txn) error {
 		return nil
 	}
 	p := r.prefix()
-	if err := m.Net.AddrAdd(lo.Index, p); err != nil {
+	if err := m.net.AddrAdd(lo.Index, p); err != nil {
 		return err
 	}
 	r.AddedAddr = true
-	t.did(fmt.Sprintf("added %s to lo", p), func() error { return m.Net.AddrDel(lo.Index, p) })
+	t.did(fmt.Sprintf("added %s to lo", p), func() error { return m.net.AddrDel(lo.Index, p) })
 	return nil
 }
 
@@ -121,11 +121,11 @@ func (m *Manager) upLink(s *State, r *VIPState, t *txn) error {
 		return nil
 	}
 	tun := tunnelOf(r.Config)
-	created, err := m.Net.EnsureLink(tun.Kind, tun.Name)
+	created, err := m.net.EnsureLink(tun.Kind, tun.Name)
 	if err != nil {
 		return err
 	}
-	l, err := m.Net.LinkByName(tun.Name)
+	l, err := m.net.LinkByName(tun.Name)
 	if err != nil {
 		return err
 	}
@@ -133,14 +133,14 @@ func (m *Manager) upLink(s *State, r *VIPState, t *txn) error {
 	lc.Kind = tun.Kind
 	if created {
 		lc.Created = true
-		t.did(fmt.Sprintf("created %s (%s)", tun.Name, tun.Kind), func() error { return m.Net.LinkDel(l.Index) })
+		t.did(fmt.Sprintf("created %s (%s)", tun.Name, tun.Kind), func() error { return m.net.LinkDel(l.Index) })
 	}
 	if !l.Up() {
-		if err := m.Net.LinkSetUp(l.Index, true); err != nil {
+		if err := m.net.LinkSetUp(l.Index, true); err != nil {
 			return err
 		}
 		lc.SetUp = true
-		t.did("set "+tun.Name+" up", func() error { return m.Net.LinkSetUp(l.Index, false) })
+		t.did("set "+tun.Name+" up", func() error { return m.net.LinkSetUp(l.Index, false) })
 	}
 	if lc.Created || lc.SetUp {
 		s.Links[tun.Name] = lc
@@ -168,12 +168,12 @@ func (m *Manager) ensureSysctls(s *State, vips, mine []Config, t *txn) error {
 	// had its own value written, so reading later would record the copy.
 	old := map[string]string{}
 	for _, n := range needs {
-		if v, err := m.Sysctl.Get(n.Key); err == nil {
+		if v, err := m.sysctl.Get(n.Key); err == nil {
 			old[n.Key] = v
 		}
 	}
 	for _, n := range needs {
-		cur, err := m.Sysctl.Get(n.Key)
+		cur, err := m.sysctl.Get(n.Key)
 		if err != nil {
 			if !hasKey(mineNeeds, n.Key) {
 				continue
@@ -183,7 +183,7 @@ func (m *Manager) ensureSysctls(s *State, vips, mine []Config, t *txn) error {
 		if n.ok(cur) {
 			continue
 		}
-		if err := m.Sysctl.Set(n.Key, n.Want); err != nil {
+		if err := m.sysctl.Set(n.Key, n.Want); err != nil {
 			return err
 		}
 		ch, had := s.Sysctls[n.Key]
@@ -193,7 +193,7 @@ func (m *Manager) ensureSysctls(s *State, vips, mine []Config, t *txn) error {
 		ch.Set = n.Want
 		s.Sysctls[n.Key] = ch
 		key, was := n.Key, old[n.Key]
-		t.did(fmt.Sprintf("set %s = %s (was %s)", n.Key, n.Want, was), func() error { return m.Sysctl.Set(key, was) })
+		t.did(fmt.Sprintf("set %s = %s (was %s)", n.Key, n.Want, was), func() error { return m.sysctl.Set(key, was) })
 	}
 	return nil
 }
@@ -201,7 +201,7 @@ func (m *Manager) ensureSysctls(s *State, vips, mine []Config, t *txn) error {
 // rpEnv reads what the rp_filter needs of ipip mode depend on; the old
 // values come from s where Up recorded them.
 func (m *Manager) rpEnv(s *State) (*rpEnv, error) {
-	links, err := m.Net.Links()
+	links, err := m.net.Links()
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
 	}
@@ -215,7 +215,7 @@ func (m *Manager) rpEnv(s *State) (*rpEnv, error) {
 		if ch, ok := s.Sysctls[k]; ok {
 			return ch.Old, true
 		}
-		v, err := m.Sysctl.Get(k)
+		v, err := m.sysctl.Get(k)
 		return v, err == nil
 	}}, nil
 }
@@ -275,22 +275,22 @@ func delFlags(e maptable.Entry) string {
 
 func (m *Manager) upClamp(s *State, _ *VIPState, t *txn) error {
 	want := clampsOf(configs(s.VIPs))
-	cur, err := m.Clamps.List()
+	cur, err := m.clamps.List()
 	if err != nil {
 		return err
 	}
 	if slices.Equal(cur, want) {
 		return nil
 	}
-	if err := m.Clamps.Set(want); err != nil {
+	if err := m.clamps.Set(want); err != nil {
 		return err
 	}
-	t.did(fmt.Sprintf("set the MSS clamps (nftables table inet %s) to %s", ClampTable, clampList(want)),
-		func() error { return m.Clamps.Set(cur) })
+	t.did(fmt.Sprintf("set the MSS clamps (nftables table inet %s) to %s", clampTable, clampList(want)),
+		func() error { return m.clamps.Set(cur) })
 	return nil
 }
 
-func clampList(c []Clamp) string {
+func clampList(c []clamp) string {
 	if len(c) == 0 {
 		return "none"
 	}
