@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
 )
 
 // Role is where verify runs.
@@ -25,26 +27,6 @@ func (r Role) String() string {
 		return "director"
 	}
 	return "realserver"
-}
-
-// Mode is how the director sends packets to the real servers.
-type Mode int
-
-const (
-	// ModeDSCP: the director marks the packet with its VIP's DSCP code and
-	// routes it to the RIP; the real server's module rewrites the
-	// destination to the VIP.
-	ModeDSCP Mode = iota
-	// ModeIPIP: the director wraps the client's packet (destination the
-	// VIP) in a tunnel header (IPIP, IPv6-in-IP or GRE) to the RIP.
-	ModeIPIP
-)
-
-func (m Mode) String() string {
-	if m == ModeIPIP {
-		return "ipip"
-	}
-	return "dscp"
 }
 
 // MapEntry is one entry of the real server's DSCP→VIP table (as
@@ -78,44 +60,45 @@ func (e Expectation) String() string {
 	return s
 }
 
-// Config is what the verdict is judged against.
-type Config struct {
+// config is what the verdict is judged against.
+type config struct {
 	Role Role
-	Mode Mode
+	// Mode is how the director reaches the real servers ("": dscp).
+	Mode dsrtypes.Mode
 	// Codes are the DSCP codes to look at (the codes reserved for L3 DSR).
 	Codes DSCPSet
 	// Mapping is the real server's table (RealServer).
 	Mapping []MapEntry
 	// Expect is the director's DSCP per VIP (Director).
 	Expect []Expectation
-	// MaxFlows bounds the flows tracked (0: DefaultMaxFlows); packets of
+	// maxFlows bounds the flows tracked (0: defaultMaxFlows); packets of
 	// flows beyond it are counted but their replies are not matched.
-	MaxFlows int
+	maxFlows int
 }
 
-// DefaultMaxFlows is the number of flows an Analyzer tracks by default.
-const DefaultMaxFlows = 1 << 20
+// defaultMaxFlows is the number of flows an analyzer tracks by default.
+const defaultMaxFlows = 1 << 20
 
 // initialFlows sizes the flow table up front: growing it step by step
 // from empty costs more than the memory does.
 const initialFlows = 1 << 14
 
-// Class is what an Analyzer made of one packet.
+// Class is what an analyzer made of one packet.
 type Class uint8
 
 const (
-	Ignored          Class = iota // not IP, or not relevant to the verdict
-	Marked                        // carries a DSCP code of the set
-	Unmapped                      // carries a code the table has no VIP for
-	ReplyFromVIP                  // a reply to a marked flow, from its VIP
-	ReplyFromRIP                  // a reply to a marked flow, from the RIP it was sent to
-	ReplyOther                    // a reply to a marked flow, from another address
-	ToVIP                         // director: a client's packet for a VIP
-	ForwardedOK                   // director: sent to a real server with the VIP's DSCP
-	ForwardedWrong                // director: sent to a real server with another DSCP
-	ReplyViaDirector              // director: a reply from the VIP leaving the director
-	MalformedPacket               // a malformed IP packet, counted apart
-	Tunneled                      // ipip: a tunnel packet to the RIP, its inner header for a VIP
+	ignored          Class = iota // not IP, or not relevant to the verdict
+	marked                        // carries a DSCP code of the set
+	unmapped                      // carries a code the table has no VIP for
+	replyFromVIP                  // a reply to a marked flow, from its VIP
+	replyFromRIP                  // a reply to a marked flow, from the RIP it was sent to
+	replyOther                    // a reply to a marked flow, from another address
+	toVIP                         // director: a client's packet for a VIP
+	forwardedOK                   // director: sent to a real server with the VIP's DSCP
+	forwardedWrong                // director: sent to a real server with another DSCP
+	replyViaDirector              // director: a reply from the VIP leaving the director
+	malformedPacket               // a malformed IP packet, counted apart
+	tunneled                      // ipip: a tunnel packet to the RIP, its inner header for a VIP
 )
 
 var classNames = [...]string{"ignored", "marked", "unmapped", "reply-from-vip", "reply-from-rip", "reply-other", "to-vip", "forwarded-ok", "forwarded-wrong-dscp", "reply-via-director", "malformed", "tunneled"}
@@ -161,18 +144,20 @@ type expState struct {
 	reals                                               map[netip.Addr]bool
 }
 
-// Analyzer judges a stream of decoded packets. Add each packet, then
+// analyzer judges a stream of decoded packets. Add each packet, then
 // Report. Not safe for concurrent use.
-type Analyzer struct {
-	cfg    Config
+type analyzer struct {
+	cfg config
+	// ipip is cfg.Mode == ModeIPIP, tested per packet.
+	ipip   bool
 	mapIdx map[mapKey]int
 	// byCode lists the table's entries by family (0: IPv4, 1: IPv6) and
 	// code, for lookup without hashing; used marks the entries packets
 	// were mapped by (their VIPs are the code's).
-	byCode    [2][64][]int32
+	byCode    [2][maxDSCP + 1][]int32
 	used      []bool
 	start     []MapEntry
-	codes     [64]*codeState
+	codes     [maxDSCP + 1]*codeState
 	flows     flowTable
 	maxFlows  int
 	packets   uint64
@@ -188,16 +173,25 @@ type Analyzer struct {
 	exp     []expState
 }
 
-// NewAnalyzer checks cfg and returns an Analyzer for it.
-func NewAnalyzer(cfg Config) (*Analyzer, error) {
-	a := &Analyzer{cfg: cfg, mapIdx: map[mapKey]int{}, flows: newFlowTable(), maxFlows: cfg.MaxFlows,
+// newAnalyzer checks cfg and returns an analyzer for it.
+func newAnalyzer(cfg config) (*analyzer, error) {
+	a := &analyzer{cfg: cfg, mapIdx: map[mapKey]int{}, flows: newFlowTable(), maxFlows: cfg.maxFlows,
 		byVIP: map[netip.Addr][]int{}, clients: map[flowKey]int{}, malformed: map[string]uint64{}, tunnelsOff: map[[2]uint8]uint64{}}
 	if a.maxFlows <= 0 {
-		a.maxFlows = DefaultMaxFlows
+		a.maxFlows = defaultMaxFlows
+	}
+	switch cfg.Mode {
+	case "":
+		a.cfg.Mode = dsrtypes.ModeDSCP
+	case dsrtypes.ModeDSCP:
+	case dsrtypes.ModeIPIP:
+		a.ipip = true
+	default:
+		return nil, fmt.Errorf("unknown mode %q", cfg.Mode)
 	}
 	for i, e := range cfg.Mapping {
-		if e.DSCP > 63 {
-			return nil, fmt.Errorf("mapping DSCP %d is out of range: use 0-63", e.DSCP)
+		if e.DSCP > maxDSCP {
+			return nil, fmt.Errorf("mapping DSCP %d is out of range: use 0-%d", e.DSCP, maxDSCP)
 		}
 		if !e.VIP.IsValid() {
 			return nil, fmt.Errorf("the mapping of DSCP %d has no VIP", e.DSCP)
@@ -229,8 +223,8 @@ func NewAnalyzer(cfg Config) (*Analyzer, error) {
 		}
 		seen := map[Expectation]bool{}
 		for i, e := range cfg.Expect {
-			if !e.VIP.IsValid() || e.DSCP > 63 {
-				return nil, fmt.Errorf("expectation %d: a VIP and a DSCP 0-63 are required", i+1)
+			if !e.VIP.IsValid() || e.DSCP > maxDSCP {
+				return nil, fmt.Errorf("expectation %d: a VIP and a DSCP 0-%d are required", i+1, maxDSCP)
 			}
 			k := Expectation{VIP: e.VIP, Port: e.Port}
 			if seen[k] {
@@ -262,13 +256,13 @@ func localName(a netip.Addr) string {
 
 // lookup returns the index of the table entry for a packet of family fam
 // with code to dst: the entry for (code, dst) first, then (code, any).
-func (a *Analyzer) lookup(fam, code uint8, dst netip.Addr) (int, bool) {
+func (a *analyzer) lookup(fam, code uint8, dst netip.Addr) (int, bool) {
 	f := 0
 	if fam == 6 {
 		f = 1
 	}
 	anyI := -1
-	for _, i := range a.byCode[f][code&63] {
+	for _, i := range a.byCode[f][code&maxDSCP] {
 		switch l := a.cfg.Mapping[i].Local; {
 		case !l.IsValid():
 			anyI = int(i)
@@ -279,7 +273,7 @@ func (a *Analyzer) lookup(fam, code uint8, dst netip.Addr) (int, bool) {
 	return anyI, anyI >= 0
 }
 
-func (a *Analyzer) code(c uint8) *codeState {
+func (a *analyzer) code(c uint8) *codeState {
 	s := a.codes[c]
 	if s == nil {
 		s = &codeState{}
@@ -288,33 +282,33 @@ func (a *Analyzer) code(c uint8) *codeState {
 	return s
 }
 
-func hasFlowPorts(p *Layer) bool {
-	return p.Ports || (p.Addrs && !p.Fragment && (p.Proto == 1 || p.Proto == 58))
+func hasFlowPorts(p *layer) bool {
+	return p.Ports || (p.Addrs && !p.fragment && (p.Proto == 1 || p.Proto == 58))
 }
 
-func keyOf(p *Layer, client netip.Addr, cport, sport uint16) flowKey {
+func keyOf(p *layer, client netip.Addr, cport, sport uint16) flowKey {
 	return flowKey{fam: p.Family, proto: p.Proto, client: client.As16(), cport: cport, sport: sport}
 }
 
 // Add takes one decoded packet and returns what it was to the verdict.
-func (a *Analyzer) Add(p *Packet) Class {
+func (a *analyzer) Add(p *Packet) Class {
 	return a.add(p, lookAhead{})
 }
 
 // add is Add with the hashes ahead computed for p, if any.
-func (a *Analyzer) add(p *Packet, x lookAhead) Class {
+func (a *analyzer) add(p *Packet, x lookAhead) Class {
 	a.packets++
 	if p.Malformed != "" {
 		a.malformed[p.Malformed]++
-		return MalformedPacket
+		return malformedPacket
 	}
 	if p.Family == 0 {
-		return Ignored
+		return ignored
 	}
 	a.ipPackets++
 	inSet := a.cfg.Codes.Has(p.DSCP)
-	tunnel := p.Tunnel != 0 && p.Inner.Family != 0
-	if a.cfg.Mode == ModeIPIP && a.cfg.Role == RealServer {
+	tunnel := p.Tunnel != 0 && p.inner.Family != 0
+	if a.ipip && a.cfg.Role == RealServer {
 		// The tunnel carries the request whatever its code.
 		inSet = tunnel
 	}
@@ -324,27 +318,27 @@ func (a *Analyzer) add(p *Packet, x lookAhead) Class {
 		s.bytes += uint64(p.Length)
 		if tunnel {
 			s.tunnels++
-			if p.Inner.DSCP != p.DSCP {
+			if p.inner.DSCP != p.DSCP {
 				if s.innerDiff == nil {
 					s.innerDiff = map[uint8]uint64{}
 				}
-				s.innerDiff[p.Inner.DSCP]++
+				s.innerDiff[p.inner.DSCP]++
 			}
 		}
-		if p.LaterFragment {
+		if p.laterFragment {
 			s.laterFrags++
-		} else if !hasFlowPorts(&p.Layer) && (p.Truncated || !p.Addrs) {
+		} else if !hasFlowPorts(&p.layer) && (p.truncated || !p.Addrs) {
 			s.noPorts++
 		}
-	} else if tunnel && a.cfg.Codes.Has(p.Inner.DSCP) && a.cfg.Role == RealServer {
-		a.tunnelsOff[[2]uint8{p.DSCP, p.Inner.DSCP}]++
+	} else if tunnel && a.cfg.Codes.Has(p.inner.DSCP) && a.cfg.Role == RealServer {
+		a.tunnelsOff[[2]uint8{p.DSCP, p.inner.DSCP}]++
 	}
 	if a.cfg.Role == Director {
 		return a.addDirector(p, inSet)
 	}
-	if p.Addrs && hasFlowPorts(&p.Layer) {
+	if p.Addrs && hasFlowPorts(&p.layer) {
 		var f *flow
-		if k := keyOf(&p.Layer, p.Dst, p.DstPort, p.SrcPort); x.has&1 != 0 {
+		if k := keyOf(&p.layer, p.Dst, p.DstPort, p.SrcPort); x.has&1 != 0 {
 			f, _ = a.flows.findHash(&k, x.rep)
 		} else {
 			f = a.flows.get(k)
@@ -359,29 +353,29 @@ func (a *Analyzer) add(p *Packet, x lookAhead) Class {
 					f.flags |= flowAnswered
 				}
 				s.fromVIP++
-				return ReplyFromVIP
+				return replyFromVIP
 			case src == a.flows.addrs[f.rip]:
 				s.fromRIP++
 				if s.ripSources == nil {
 					s.ripSources = map[netip.Addr]bool{}
 				}
 				s.ripSources[p.Src] = true
-				return ReplyFromRIP
+				return replyFromRIP
 			default:
 				s.fromOther++
 				if s.otherSources == nil {
 					s.otherSources = map[netip.Addr]bool{}
 				}
 				s.otherSources[p.Src] = true
-				return ReplyOther
+				return replyOther
 			}
 		}
 	}
 	if !inSet {
-		return Ignored
+		return ignored
 	}
 	s := a.code(p.DSCP)
-	if a.cfg.Mode == ModeIPIP {
+	if a.ipip {
 		return a.addTunneled(p, s)
 	}
 	var dst netip.Addr
@@ -403,9 +397,9 @@ func (a *Analyzer) add(p *Packet, x lookAhead) Class {
 	}
 	// A tunnel's flow is the client's, in the inner header; the RIP is
 	// the outer destination.
-	fl := &p.Layer
+	fl := &p.layer
 	if tunnel {
-		fl = &p.Inner
+		fl = &p.inner
 	}
 	if p.Addrs && fl.Addrs && hasFlowPorts(fl) {
 		var vip netip.Addr
@@ -422,9 +416,9 @@ func (a *Analyzer) add(p *Packet, x lookAhead) Class {
 		a.track(s, k, h, p.DSCP, p.Dst, vip)
 	}
 	if !mapped {
-		return Unmapped
+		return unmapped
 	}
-	return Marked
+	return marked
 }
 
 // lookAhead is what Add will look up in the flow table for a packet:
@@ -438,17 +432,17 @@ type lookAhead struct {
 // some packets before Add sees it, so that their cache misses overlap
 // with other work; ahead2, later, the flows those slots name. Neither
 // changes anything: Add still looks everything up, in order.
-func (a *Analyzer) ahead(p *Packet) (x lookAhead) {
-	if a.cfg.Role != RealServer || a.cfg.Mode != ModeDSCP || p.Family == 0 || !p.Addrs || !hasFlowPorts(&p.Layer) {
+func (a *analyzer) ahead(p *Packet) (x lookAhead) {
+	if a.cfg.Role != RealServer || a.ipip || p.Family == 0 || !p.Addrs || !hasFlowPorts(&p.layer) {
 		return x
 	}
-	k := keyOf(&p.Layer, p.Dst, p.DstPort, p.SrcPort)
+	k := keyOf(&p.layer, p.Dst, p.DstPort, p.SrcPort)
 	if a.flows.mayHaveClient(&k.client) {
 		x.rep, x.has = a.flows.hash(&k), 1
 		a.flows.prefetchSlot(x.rep)
 	}
 	if p.Tunnel == 0 && a.cfg.Codes.Has(p.DSCP) {
-		k = keyOf(&p.Layer, p.Src, p.SrcPort, p.DstPort)
+		k = keyOf(&p.layer, p.Src, p.SrcPort, p.DstPort)
 		x.req = a.flows.hash(&k)
 		x.has |= 2
 		a.flows.prefetchSlot(x.req)
@@ -456,7 +450,7 @@ func (a *Analyzer) ahead(p *Packet) (x lookAhead) {
 	return x
 }
 
-func (a *Analyzer) ahead2(x *lookAhead) {
+func (a *analyzer) ahead2(x *lookAhead) {
 	if x.has&1 != 0 {
 		a.flows.prefetchFlow(x.rep)
 	}
@@ -466,7 +460,7 @@ func (a *Analyzer) ahead2(x *lookAhead) {
 }
 
 // track adds a flow for k, whose hash is h, unless it is known.
-func (a *Analyzer) track(s *codeState, k flowKey, h uint64, code uint8, rip, vip netip.Addr) {
+func (a *analyzer) track(s *codeState, k flowKey, h uint64, code uint8, rip, vip netip.Addr) {
 	f, slot := a.flows.findHash(&k, h)
 	if f != nil {
 		return
@@ -485,10 +479,10 @@ func (a *Analyzer) track(s *codeState, k flowKey, h uint64, code uint8, rip, vip
 
 // addTunneled takes a tunnel packet in IPIP mode: the outer destination
 // is the RIP, the inner destination the VIP the reply must come from.
-func (a *Analyzer) addTunneled(p *Packet, s *codeState) Class {
-	in := &p.Inner
+func (a *analyzer) addTunneled(p *Packet, s *codeState) Class {
+	in := &p.inner
 	if !in.Addrs {
-		return Tunneled
+		return tunneled
 	}
 	if len(a.cfg.Mapping) > 0 && !a.isVIP(in.Dst) {
 		if s.notVIP == nil {
@@ -504,10 +498,10 @@ func (a *Analyzer) addTunneled(p *Packet, s *codeState) Class {
 		k := keyOf(in, in.Src, in.SrcPort, in.DstPort)
 		a.track(s, k, a.flows.hash(&k), p.DSCP, p.Dst, in.Dst)
 	}
-	return Tunneled
+	return tunneled
 }
 
-func (a *Analyzer) isVIP(addr netip.Addr) bool {
+func (a *analyzer) isVIP(addr netip.Addr) bool {
 	for _, e := range a.cfg.Mapping {
 		if e.VIP == addr {
 			return true
@@ -516,12 +510,12 @@ func (a *Analyzer) isVIP(addr netip.Addr) bool {
 	return false
 }
 
-func (a *Analyzer) addDirector(p *Packet, inSet bool) Class {
+func (a *analyzer) addDirector(p *Packet, inSet bool) Class {
 	if !p.Addrs {
 		if inSet {
-			return Marked
+			return marked
 		}
-		return Ignored
+		return ignored
 	}
 	for _, i := range a.byVIP[p.Dst] {
 		e := a.cfg.Expect[i]
@@ -529,13 +523,13 @@ func (a *Analyzer) addDirector(p *Packet, inSet bool) Class {
 			continue
 		}
 		a.exp[i].clientPackets++
-		if hasFlowPorts(&p.Layer) {
-			k := keyOf(&p.Layer, p.Src, p.SrcPort, 0)
+		if hasFlowPorts(&p.layer) {
+			k := keyOf(&p.layer, p.Src, p.SrcPort, 0)
 			if _, ok := a.clients[k]; ok || len(a.clients) < a.maxFlows {
 				a.clients[k] = i
 			}
 		}
-		return ToVIP
+		return toVIP
 	}
 	for _, i := range a.byVIP[p.Src] {
 		e := a.cfg.Expect[i]
@@ -543,13 +537,13 @@ func (a *Analyzer) addDirector(p *Packet, inSet bool) Class {
 			continue
 		}
 		a.exp[i].viaDirector++
-		return ReplyViaDirector
+		return replyViaDirector
 	}
 	// A tunnel's client is in the inner header; the real server is the
 	// outer destination either way.
-	fl := &p.Layer
-	if p.Tunnel != 0 && p.Inner.Family != 0 {
-		fl = &p.Inner
+	fl := &p.layer
+	if p.Tunnel != 0 && p.inner.Family != 0 {
+		fl = &p.inner
 	}
 	if hasFlowPorts(fl) {
 		if i, ok := a.clients[keyOf(fl, fl.Src, fl.SrcPort, 0)]; ok {
@@ -561,26 +555,26 @@ func (a *Analyzer) addDirector(p *Packet, inSet bool) Class {
 			x.reals[p.Dst] = true
 			if p.DSCP == a.cfg.Expect[i].DSCP {
 				x.right++
-				return ForwardedOK
+				return forwardedOK
 			}
 			x.wrong++
 			if x.wrongCodes == nil {
 				x.wrongCodes = map[uint8]uint64{}
 			}
 			x.wrongCodes[p.DSCP]++
-			return ForwardedWrong
+			return forwardedWrong
 		}
 	}
 	if inSet {
-		return Marked
+		return marked
 	}
-	return Ignored
+	return ignored
 }
 
-// UpdateCounters gives the module's counters read at the end of the
-// capture; the report shows them and how far they moved since Config's.
+// updateCounters gives the module's counters read at the end of the
+// capture; the report shows them and how far they moved since config's.
 // Entries are matched by (family, DSCP, local address).
-func (a *Analyzer) UpdateCounters(entries []MapEntry) {
+func (a *analyzer) updateCounters(entries []MapEntry) {
 	for _, e := range entries {
 		if i, ok := a.mapIdx[mapKey{famOf(e.VIP), e.DSCP, e.Local}]; ok {
 			a.cfg.Mapping[i].Packets, a.cfg.Mapping[i].Bytes = e.Packets, e.Bytes
@@ -600,14 +594,14 @@ type Report struct {
 	// Marked counts packets carrying a code of the set.
 	Marked uint64 `json:"marked"`
 	// Malformed counts IP packets the network would not deliver (see
-	// Decoder), by reason; they are in no other count.
+	// frameDecoder), by reason; they are in no other count.
 	Malformed        uint64            `json:"malformed"`
-	MalformedReasons []MalformedReport `json:"malformed_reasons"`
+	MalformedReasons []malformedReport `json:"malformed_reasons"`
 	// UntrackedFlows: flows beyond the flow limit (their replies were not
 	// matched).
 	UntrackedFlows uint64         `json:"untracked_flows"`
-	PerCode        []CodeReport   `json:"dscp"`
-	Services       []ExpectReport `json:"services"`
+	PerCode        []codeReport   `json:"dscp"`
+	Services       []expectReport `json:"services"`
 	OK             bool           `json:"ok"`
 	// Problems say why the verdict is not OK, one reason each.
 	Problems []string `json:"problems"`
@@ -615,21 +609,21 @@ type Report struct {
 	Notes []string `json:"notes"`
 }
 
-// MalformedReport is the count of malformed packets for one reason.
-type MalformedReport struct {
+// malformedReport is the count of malformed packets for one reason.
+type malformedReport struct {
 	Reason  string `json:"reason"`
 	Packets uint64 `json:"packets"`
 }
 
-// CodeReport is what was seen of one DSCP code.
-type CodeReport struct {
+// codeReport is what was seen of one DSCP code.
+type codeReport struct {
 	DSCP    uint8  `json:"dscp"`
 	Packets uint64 `json:"packets"`
 	Bytes   uint64 `json:"bytes"`
 	Flows   int    `json:"flows"`
 	// Mappings are the table's entries for this code, with the module's
 	// counters (RealServer).
-	Mappings []MappingReport `json:"mappings"`
+	Mappings []mappingReport `json:"mappings"`
 	// Unmapped counts packets for which the table had no VIP.
 	Unmapped uint64 `json:"unmapped_packets"`
 	// Replies to this code's flows, by source: its VIP, the RIP the
@@ -642,20 +636,20 @@ type CodeReport struct {
 	// Tunneled counts the packets that carried an inner IP header;
 	// InnerDSCP the ones whose inner DSCP differs from this (outer) code.
 	Tunneled  uint64           `json:"tunneled"`
-	InnerDSCP []InnerDSCPCount `json:"inner_dscp"`
+	InnerDSCP []innerDSCPCount `json:"inner_dscp"`
 	OK        bool             `json:"ok"`
 	Problems  []string         `json:"problems"`
 	Notes     []string         `json:"notes"`
 }
 
-// InnerDSCPCount is how many tunnel packets carried DSCP inside.
-type InnerDSCPCount struct {
+// innerDSCPCount is how many tunnel packets carried DSCP inside.
+type innerDSCPCount struct {
 	DSCP    int    `json:"dscp"`
 	Packets uint64 `json:"packets"`
 }
 
-// MappingReport is one table entry with its counters.
-type MappingReport struct {
+// mappingReport is one table entry with its counters.
+type mappingReport struct {
 	Local   string `json:"local"`
 	VIP     string `json:"vip"`
 	Packets uint64 `json:"packets"`
@@ -664,8 +658,8 @@ type MappingReport struct {
 	PacketsDelta uint64 `json:"packets_delta"`
 }
 
-// ExpectReport is what a director did for one service.
-type ExpectReport struct {
+// expectReport is what a director did for one service.
+type expectReport struct {
 	Service       string `json:"service"`
 	DSCP          uint8  `json:"dscp"`
 	ClientPackets uint64 `json:"client_packets"`
@@ -695,15 +689,15 @@ func sortedAddrs(m map[netip.Addr]bool) []string {
 }
 
 // Report returns the verdict so far.
-func (a *Analyzer) Report() Report {
-	r := Report{Role: a.cfg.Role.String(), Mode: a.cfg.Mode.String(), Codes: a.cfg.Codes.String(), Packets: a.packets, IPPackets: a.ipPackets,
-		UntrackedFlows: a.untracked, PerCode: []CodeReport{}, Services: []ExpectReport{}, Problems: []string{}, Notes: []string{},
-		MalformedReasons: []MalformedReport{}}
+func (a *analyzer) report() Report {
+	r := Report{Role: a.cfg.Role.String(), Mode: string(a.cfg.Mode), Codes: a.cfg.Codes.String(), Packets: a.packets, IPPackets: a.ipPackets,
+		UntrackedFlows: a.untracked, PerCode: []codeReport{}, Services: []expectReport{}, Problems: []string{}, Notes: []string{},
+		MalformedReasons: []malformedReport{}}
 	for why, n := range a.malformed {
 		r.Malformed += n
-		r.MalformedReasons = append(r.MalformedReasons, MalformedReport{Reason: why, Packets: n})
+		r.MalformedReasons = append(r.MalformedReasons, malformedReport{Reason: why, Packets: n})
 	}
-	slices.SortFunc(r.MalformedReasons, func(x, y MalformedReport) int { return cmp.Compare(x.Reason, y.Reason) })
+	slices.SortFunc(r.MalformedReasons, func(x, y malformedReport) int { return cmp.Compare(x.Reason, y.Reason) })
 	for _, m := range r.MalformedReasons {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s malformed (%s): counted apart, not judged", Plural(m.Packets, "packet"), m.Reason))
 	}
@@ -713,13 +707,13 @@ func (a *Analyzer) Report() Report {
 			continue
 		}
 		r.Marked += s.packets
-		cr := CodeReport{DSCP: uint8(c), Packets: s.packets, Bytes: s.bytes, Flows: s.flows, Unmapped: s.unmapped,
+		cr := codeReport{DSCP: uint8(c), Packets: s.packets, Bytes: s.bytes, Flows: s.flows, Unmapped: s.unmapped,
 			RepliesFromVIP: s.fromVIP, RepliesFromRIP: s.fromRIP, RepliesOther: s.fromOther, FlowsAnswered: s.answered,
-			Tunneled: s.tunnels, Mappings: []MappingReport{}, InnerDSCP: []InnerDSCPCount{}, Problems: []string{}, Notes: []string{}}
+			Tunneled: s.tunnels, Mappings: []mappingReport{}, InnerDSCP: []innerDSCPCount{}, Problems: []string{}, Notes: []string{}}
 		for in, n := range s.innerDiff {
-			cr.InnerDSCP = append(cr.InnerDSCP, InnerDSCPCount{DSCP: int(in), Packets: n})
+			cr.InnerDSCP = append(cr.InnerDSCP, innerDSCPCount{DSCP: int(in), Packets: n})
 		}
-		slices.SortFunc(cr.InnerDSCP, func(x, y InnerDSCPCount) int { return cmp.Compare(x.DSCP, y.DSCP) })
+		slices.SortFunc(cr.InnerDSCP, func(x, y innerDSCPCount) int { return cmp.Compare(x.DSCP, y.DSCP) })
 		if a.cfg.Role == RealServer {
 			for i, e := range a.cfg.Mapping {
 				if e.DSCP != uint8(c) {
@@ -729,9 +723,9 @@ func (a *Analyzer) Report() Report {
 				if e.Packets >= a.start[i].Packets {
 					d = e.Packets - a.start[i].Packets
 				}
-				cr.Mappings = append(cr.Mappings, MappingReport{Local: localName(e.Local), VIP: e.VIP.String(), Packets: e.Packets, Bytes: e.Bytes, PacketsDelta: d})
+				cr.Mappings = append(cr.Mappings, mappingReport{Local: localName(e.Local), VIP: e.VIP.String(), Packets: e.Packets, Bytes: e.Bytes, PacketsDelta: d})
 			}
-			slices.SortFunc(cr.Mappings, func(x, y MappingReport) int { return cmp.Or(cmp.Compare(x.VIP, y.VIP), cmp.Compare(x.Local, y.Local)) })
+			slices.SortFunc(cr.Mappings, func(x, y mappingReport) int { return cmp.Or(cmp.Compare(x.VIP, y.VIP), cmp.Compare(x.Local, y.Local)) })
 			cr.Problems, cr.Notes = a.codeProblems(uint8(c), s, &cr)
 		}
 		cr.OK = len(cr.Problems) == 0
@@ -751,7 +745,7 @@ func (a *Analyzer) Report() Report {
 	switch a.cfg.Role {
 	case RealServer:
 		if r.Marked == 0 {
-			if a.cfg.Mode == ModeIPIP {
+			if a.ipip {
 				r.Problems = append(r.Problems, fmt.Sprintf("no tunnel packet (IPIP, IPv6-in-IP or GRE) seen (%s read): nothing reached this host through an IPIP director", Plural(a.packets, "packet")))
 			} else {
 				r.Problems = append(r.Problems, fmt.Sprintf("no packet marked with DSCP %s seen (%s read): nothing reached this host through an L3 DSR director", r.Codes, Plural(a.packets, "packet")))
@@ -761,7 +755,7 @@ func (a *Analyzer) Report() Report {
 		var fwd uint64
 		for i, e := range a.cfg.Expect {
 			x := a.exp[i]
-			er := ExpectReport{Service: e.String(), DSCP: e.DSCP, ClientPackets: x.clientPackets, Forwarded: x.forwarded,
+			er := expectReport{Service: e.String(), DSCP: e.DSCP, ClientPackets: x.clientPackets, Forwarded: x.forwarded,
 				Right: x.right, Wrong: x.wrong, Reals: sortedAddrs(x.reals), ViaDirector: x.viaDirector}
 			er.WrongCodes = []int{}
 			er.Problems = []string{}
@@ -827,9 +821,9 @@ func famName(f uint8) string {
 	return "IPv6"
 }
 
-func (a *Analyzer) codeProblems(c uint8, s *codeState, cr *CodeReport) (problems, notes []string) {
+func (a *analyzer) codeProblems(c uint8, s *codeState, cr *codeReport) (problems, notes []string) {
 	problems, notes = []string{}, []string{}
-	if a.cfg.Mode == ModeIPIP {
+	if a.ipip {
 		if len(s.notVIP) > 0 {
 			problems = append(problems, fmt.Sprintf("DSCP %d: tunnel packets whose inner destination (%s) is not a VIP given with --map", c, strings.Join(sortedAddrs(s.notVIP), ", ")))
 		}
@@ -905,15 +899,15 @@ func (a *Analyzer) codeProblems(c uint8, s *codeState, cr *CodeReport) (problems
 
 func otherFam(f uint8) uint8 { return 10 - f }
 
-// Judge is the verdict over a list of decoded packets: NewAnalyzer, Add
+// judgeAll is the verdict over a list of decoded packets: newAnalyzer, Add
 // each, Report.
-func Judge(cfg Config, pkts []Packet) (Report, error) {
-	a, err := NewAnalyzer(cfg)
+func judgeAll(cfg config, pkts []Packet) (Report, error) {
+	a, err := newAnalyzer(cfg)
 	if err != nil {
 		return Report{}, err
 	}
 	for i := range pkts {
 		a.Add(&pkts[i])
 	}
-	return a.Report(), nil
+	return a.report(), nil
 }

@@ -13,7 +13,7 @@ import (
 // decodeAll decodes frames built from descriptions.
 func decodeAll(t *testing.T, pkts ...pcapgen.Packet) []Packet {
 	t.Helper()
-	dec, err := NewDecoder(layers.LinkTypeEthernet)
+	dec, err := newDecoder(layers.LinkTypeEthernet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,16 +41,16 @@ func dsr(client, rip, src netip.Addr, code uint8, cport uint16, n int) []pcapgen
 	return out
 }
 
-func judge(t *testing.T, cfg Config, pkts ...pcapgen.Packet) Report {
+func judge(t *testing.T, cfg config, pkts ...pcapgen.Packet) Report {
 	t.Helper()
-	r, err := Judge(cfg, decodeAll(t, pkts...))
+	r, err := judgeAll(cfg, decodeAll(t, pkts...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-func code(r Report, c uint8) *CodeReport {
+func code(r Report, c uint8) *codeReport {
 	for i := range r.PerCode {
 		if r.PerCode[i].DSCP == c {
 			return &r.PerCode[i]
@@ -78,7 +78,7 @@ func TestJudgeRealServerOK(t *testing.T) {
 	pkts = append(pkts, dsr(cli6, rip6, vip6, 22, 40000, 2)...)
 	// Unrelated unmarked traffic is not judged.
 	pkts = append(pkts, pcapgen.Packet{Src: rip4, Dst: cli4, Proto: 6, SrcPort: 22, DstPort: 5555})
-	r := judge(t, Config{Role: RealServer, Codes: AllMarked, Mapping: mapping}, pkts...)
+	r := judge(t, config{Role: RealServer, Codes: allMarked, Mapping: mapping}, pkts...)
 	if !r.OK {
 		t.Fatalf("want OK, got problems %q", r.Problems)
 	}
@@ -98,7 +98,7 @@ func TestJudgeRealServerOK(t *testing.T) {
 }
 
 func TestJudgeRealServerFailures(t *testing.T) {
-	cfg := Config{Role: RealServer, Codes: AllMarked, Mapping: mapping}
+	cfg := config{Role: RealServer, Codes: allMarked, Mapping: mapping}
 	t.Run("unmapped", func(t *testing.T) {
 		r := judge(t, cfg, dsr(cli4, rip4, rip4, 30, 40000, 2)...)
 		if r.OK || !hasProblem(r, "DSCP 30: 2 packets to 203.0.113.30, but the table maps no VIP to DSCP 30") {
@@ -149,7 +149,7 @@ func TestJudgeRealServerFailures(t *testing.T) {
 func TestJudgeLocalAddressEntries(t *testing.T) {
 	rip2 := netip.MustParseAddr("203.0.113.31")
 	vip2 := netip.MustParseAddr("10.80.0.2")
-	cfg := Config{Role: RealServer, Codes: 1 << 21, Mapping: []MapEntry{{DSCP: 21, Local: rip4, VIP: vip4}, {DSCP: 21, Local: rip2, VIP: vip2}}}
+	cfg := config{Role: RealServer, Codes: 1 << 21, Mapping: []MapEntry{{DSCP: 21, Local: rip4, VIP: vip4}, {DSCP: 21, Local: rip2, VIP: vip2}}}
 	pkts := append(dsr(cli4, rip4, vip4, 21, 40000, 1), dsr(cli4, rip2, vip2, 21, 40001, 1)...)
 	if r := judge(t, cfg, pkts...); !r.OK {
 		t.Fatalf("problems %q", r.Problems)
@@ -162,22 +162,22 @@ func TestJudgeLocalAddressEntries(t *testing.T) {
 }
 
 func TestCounters(t *testing.T) {
-	a, err := NewAnalyzer(Config{Role: RealServer, Codes: AllMarked, Mapping: mapping})
+	a, err := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: mapping})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range decodeAll(t, dsr(cli4, rip4, vip4, 21, 1, 1)...) {
 		a.Add(&p)
 	}
-	a.UpdateCounters([]MapEntry{{DSCP: 21, VIP: vip4, Packets: 104, Bytes: 9400}})
-	m := code(a.Report(), 21).Mappings[0]
+	a.updateCounters([]MapEntry{{DSCP: 21, VIP: vip4, Packets: 104, Bytes: 9400}})
+	m := code(a.report(), 21).Mappings[0]
 	if m.Packets != 104 || m.PacketsDelta != 4 || m.Bytes != 9400 {
 		t.Errorf("mapping report %+v", m)
 	}
 }
 
 func TestJudgeDirector(t *testing.T) {
-	cfg := Config{Role: Director, Codes: 1 << 21, Expect: []Expectation{{VIP: vip4, Port: 80, DSCP: 21}}}
+	cfg := config{Role: Director, Codes: 1 << 21, Expect: []Expectation{{VIP: vip4, Port: 80, DSCP: 21}}}
 	in := pcapgen.Packet{Src: cli4, Dst: vip4, Proto: 6, SrcPort: 40000, DstPort: 80}
 	out := pcapgen.Packet{Src: cli4, Dst: rip4, DSCP: 21, Proto: 6, SrcPort: 40000, DstPort: 80}
 	r := judge(t, cfg, in, out, in, out)
@@ -199,7 +199,7 @@ func TestJudgeDirector(t *testing.T) {
 	if r.OK || !hasProblem(r, "1 reply from the VIP left through the director") {
 		t.Errorf("problems %q", r.Problems)
 	}
-	v6 := Config{Role: Director, Codes: 1 << 22, Expect: []Expectation{{VIP: vip6, Port: 80, DSCP: 22}}}
+	v6 := config{Role: Director, Codes: 1 << 22, Expect: []Expectation{{VIP: vip6, Port: 80, DSCP: 22}}}
 	r = judge(t, v6, pcapgen.Packet{Src: cli6, Dst: vip6, Proto: 17, SrcPort: 5, DstPort: 80},
 		pcapgen.Packet{Tags: []uint16{0x8100}, Src: cli6, Dst: rip6, DSCP: 22, Proto: 17, SrcPort: 5, DstPort: 80})
 	if !r.OK {
@@ -208,21 +208,21 @@ func TestJudgeDirector(t *testing.T) {
 }
 
 func TestAnalyzerConfigErrors(t *testing.T) {
-	for name, cfg := range map[string]Config{
+	for name, cfg := range map[string]config{
 		"no codes":     {Role: RealServer},
 		"dup mapping":  {Role: RealServer, Codes: 1, Mapping: []MapEntry{{DSCP: 1, VIP: vip4}, {DSCP: 1, VIP: netip.MustParseAddr("10.0.0.9")}}},
 		"mixed family": {Role: RealServer, Codes: 1, Mapping: []MapEntry{{DSCP: 1, VIP: vip4, Local: rip6}}},
 		"no expect":    {Role: Director, Codes: 1},
 		"dup expect":   {Role: Director, Codes: 1, Expect: []Expectation{{VIP: vip4, Port: 80, DSCP: 1}, {VIP: vip4, Port: 80, DSCP: 2}}},
 	} {
-		if _, err := NewAnalyzer(cfg); err == nil {
+		if _, err := newAnalyzer(cfg); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
 }
 
 func TestDecode(t *testing.T) {
-	dec, _ := NewDecoder(layers.LinkTypeEthernet)
+	dec, _ := newDecoder(layers.LinkTypeEthernet)
 	b := pcapgen.Packet{Tags: []uint16{0x88a8, 0x8100}, Src: cli6, Dst: rip6, DSCP: 46, ECN: 1, Proto: 6, SrcPort: 1234, DstPort: 80, TCPFlags: pcapgen.SYN}.Bytes()
 	var p Packet
 	if !dec.Decode(b, gopacket.CaptureInfo{Length: len(b)}, &p) {
@@ -235,19 +235,19 @@ func TestDecode(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 	// Raw IP link type.
-	raw, _ := NewDecoder(layers.LinkTypeRaw)
+	raw, _ := newDecoder(layers.LinkTypeRaw)
 	ip := pcapgen.Packet{Src: cli4, Dst: rip4, DSCP: 21, Proto: 17, SrcPort: 1, DstPort: 2}.Bytes()[14:]
 	if !raw.Decode(ip, gopacket.CaptureInfo{Length: len(ip)}, &p) || p.DSCP != 21 || p.Dst != rip4 || p.DstPort != 2 {
 		t.Errorf("raw IPv4: %+v", p)
 	}
-	if _, err := NewDecoder(layers.LinkTypeIEEE802_11); err == nil {
+	if _, err := newDecoder(layers.LinkTypeIEEE802_11); err == nil {
 		t.Error("802.11: no error")
 	}
 }
 
 // The decoding path allocates nothing per packet.
 func TestDecodeAllocs(t *testing.T) {
-	dec, _ := NewDecoder(layers.LinkTypeEthernet)
+	dec, _ := newDecoder(layers.LinkTypeEthernet)
 	frames := [][]byte{
 		pcapgen.Packet{Src: cli4, Dst: rip4, DSCP: 21, Proto: 6, SrcPort: 1, DstPort: 80, Payload: 100}.Bytes(),
 		pcapgen.Packet{Tags: []uint16{0x8100}, Src: cli6, Dst: rip6, DSCP: 22, Proto: 17, SrcPort: 1, DstPort: 80}.Bytes(),
@@ -260,11 +260,11 @@ func TestDecodeAllocs(t *testing.T) {
 			t.Errorf("frame %d: %v allocations per decode", i, n)
 		}
 	}
-	a, _ := NewAnalyzer(Config{Role: RealServer, Codes: AllMarked, Mapping: mapping})
+	a, _ := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: mapping})
 	pk := decodeAll(t, dsr(cli4, rip4, vip4, 21, 40000, 1)...)
 	a.Add(&pk[0])
 	if n := testing.AllocsPerRun(100, func() { a.Add(&pk[0]); a.Add(&pk[1]) }); n != 0 {
-		t.Errorf("Analyzer.Add of a known flow: %v allocations", n)
+		t.Errorf("analyzer.Add of a known flow: %v allocations", n)
 	}
 }
 

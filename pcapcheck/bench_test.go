@@ -27,14 +27,14 @@ func benchFrames(b *testing.B, n int) [][]byte {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	src, err := OpenFile(path)
+	src, err := openFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer src.Close()
 	var out [][]byte
 	for {
-		d, _, err := src.ReadPacket()
+		d, _, err := src.readPacket()
 		if err != nil {
 			break
 		}
@@ -47,7 +47,7 @@ func benchFrames(b *testing.B, n int) [][]byte {
 // DSCP/ports extraction), frames in memory.
 func BenchmarkDecode(b *testing.B) {
 	frames := benchFrames(b, 4096)
-	dec, _ := NewDecoder(layers.LinkTypeEthernet)
+	dec, _ := newDecoder(layers.LinkTypeEthernet)
 	var p Packet
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -61,8 +61,8 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkDecodeAndJudge: decoding plus the verdict's bookkeeping.
 func BenchmarkDecodeAndJudge(b *testing.B) {
 	frames := benchFrames(b, 4096)
-	dec, _ := NewDecoder(layers.LinkTypeEthernet)
-	an, _ := NewAnalyzer(Config{Role: RealServer, Codes: AllMarked, Mapping: []MapEntry{{DSCP: 21, VIP: pcapgen.VIP4(0)}}})
+	dec, _ := newDecoder(layers.LinkTypeEthernet)
+	an, _ := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: []MapEntry{{DSCP: 21, VIP: pcapgen.VIP4(0)}}})
 	var p Packet
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -89,12 +89,12 @@ func BenchmarkRunFile(b *testing.B) {
 	f.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		src, err := OpenFile(path)
+		src, err := openFile(path)
 		if err != nil {
 			b.Fatal(err)
 		}
-		an, _ := NewAnalyzer(Config{Role: RealServer, Codes: AllMarked})
-		if _, err := Run(context.Background(), src, an, RunOptions{}); err != nil {
+		an, _ := newAnalyzer(config{Role: RealServer, Codes: allMarked})
+		if _, err := run(context.Background(), src, an, runOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		src.Close()

@@ -11,8 +11,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// Layer is what verify needs of one IP header and what follows it.
-type Layer struct {
+// layer is what verify needs of one IP header and what follows it.
+type layer struct {
 	// Family is 4 or 6 for an IP header whose DSCP was captured, else 0.
 	Family uint8
 	DSCP   uint8
@@ -30,7 +30,7 @@ type Layer struct {
 	// fragment. A capture cut inside the ports may hold the source port
 	// alone (SrcPortOnly).
 	Ports            bool
-	SrcPortOnly      bool
+	srcPortOnly      bool
 	SrcPort, DstPort uint16
 	// TCPFlags is valid when TCP is set (the fixed TCP header captured).
 	TCP      bool
@@ -38,59 +38,59 @@ type Layer struct {
 	// Fragment: an IPv4 fragment (MF set or a non-zero offset) or an IPv6
 	// packet with a fragment header. LaterFragment: not the first one, so
 	// it carries no ports.
-	Fragment, LaterFragment bool
+	fragment, laterFragment bool
 	// Ext is the number of IPv6 extension headers walked.
 	Ext uint8
 	// Truncated: the capture holds less than the headers announce.
-	Truncated bool
+	truncated bool
 	// l4 is the offset of the upper layer from the IP header.
 	l4 int
 }
 
 // Packet is what verify needs of one captured frame. Decoding fills it in
-// place: a Decoder allocates nothing per packet.
+// place: a frameDecoder allocates nothing per packet.
 type Packet struct {
 	Time time.Time
 	// Length is the length on the wire, CapLen the bytes captured.
-	Length, CapLen int
+	Length, capLen int
 	// Tags is the number of VLAN tags in the frame.
 	Tags int
-	// Layer is the first IP header, the one a capture filter's ip[1]
+	// layer is the first IP header, the one a capture filter's ip[1]
 	// reads: for a tunnel, the outer one.
-	Layer
+	layer
 	// Malformed, when not empty, says why the frame is not a packet the
 	// network would deliver (then Family is 0): it is counted apart.
 	Malformed string
 	// Tunnel is the outer header's protocol (4 IPIP, 41 IPv6 in IP, 47
 	// GRE) when the packet carries an inner IP header, described in Inner.
 	Tunnel uint8
-	Inner  Layer
+	inner  layer
 }
 
-// MaxExtHeaders bounds the IPv6 extension header chain walked. Real
+// maxExtHeaders bounds the IPv6 extension header chain walked. Real
 // traffic carries one to three; a longer chain is counted as malformed
 // rather than walked, so a crafted packet cannot make decoding slow.
-const MaxExtHeaders = 8
+const maxExtHeaders = 8
 
 // Reasons a frame is malformed (constants: decoding allocates nothing).
 const (
-	MalformedVersion = "the IP version nibble does not match the EtherType"
-	MalformedRunt    = "shorter on the wire than an IP header"
-	MalformedIHL     = "IPv4 header length below 20 bytes"
-	MalformedExtLong = "IPv6 extension header chain longer than the bound"
-	MalformedExtCut  = "IPv6 extension header chain runs past the end of the packet"
+	malformedVersion = "the IP version nibble does not match the EtherType"
+	malformedRunt    = "shorter on the wire than an IP header"
+	malformedIHL     = "IPv4 header length below 20 bytes"
+	malformedExtLong = "IPv6 extension header chain longer than the bound"
+	malformedExtCut  = "IPv6 extension header chain runs past the end of the packet"
 )
 
 // Link types (numbers from the tcpdump.org list) gopacket has no name for.
 const (
-	LinkTypeLinuxSLL2 layers.LinkType = 276
+	linkTypeLinuxSLL2 layers.LinkType = 276
 )
 
-// Decoder decodes frames of one link type into Packets. It reads the few
+// frameDecoder decodes frames of one link type into Packets. It reads the few
 // header bytes verify needs by hand: gopacket's layers would decode (and
 // check) far more than that, and the IPv6 extension headers and tunnels
 // need walking anyway.
-type Decoder struct {
+type frameDecoder struct {
 	link layers.LinkType
 }
 
@@ -102,23 +102,23 @@ const (
 	etQinQ1 = 0x9100 // the pre-802.1ad QinQ tag, still in use
 )
 
-// SupportedLink tells whether a Decoder reads link type l.
-func SupportedLink(l layers.LinkType) bool {
+// supportedLink tells whether a frameDecoder reads link type l.
+func supportedLink(l layers.LinkType) bool {
 	switch l {
-	case layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, LinkTypeLinuxSLL2,
+	case layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, linkTypeLinuxSLL2,
 		layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14:
 		return true
 	}
 	return false
 }
 
-// NewDecoder returns a decoder for frames of link type link: Ethernet,
+// newDecoder returns a decoder for frames of link type link: Ethernet,
 // Linux cooked v1 or v2 (SLL, SLL2, as from tcpdump -i any) or raw IP.
-func NewDecoder(link layers.LinkType) (*Decoder, error) {
-	if !SupportedLink(link) {
+func newDecoder(link layers.LinkType) (*frameDecoder, error) {
+	if !supportedLink(link) {
 		return nil, fmt.Errorf("link type %v (%d) is not supported: verify reads Ethernet, Linux cooked (SLL, SLL2) and raw IP captures", link, int(link))
 	}
-	return &Decoder{link: link}, nil
+	return &frameDecoder{link: link}, nil
 }
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
@@ -126,8 +126,8 @@ func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
 // Decode fills p from one frame. It reports whether the frame is an IP
 // packet whose DSCP was captured (p.Family != 0) or a malformed IP packet
 // (p.Malformed set); the other fields are valid as their flags say.
-func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, p *Packet) bool {
-	*p = Packet{Time: ci.Timestamp, Length: ci.Length, CapLen: len(data)}
+func (d *frameDecoder) Decode(data []byte, ci gopacket.CaptureInfo, p *Packet) bool {
+	*p = Packet{Time: ci.Timestamp, Length: ci.Length, capLen: len(data)}
 	wire := ci.Length
 	if wire < len(data) {
 		wire = len(data)
@@ -145,7 +145,7 @@ func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, p *Packet) bool {
 			return false
 		}
 		et, off = be16(data[14:]), 16
-	case LinkTypeLinuxSLL2:
+	case linkTypeLinuxSLL2:
 		if len(data) < 20 {
 			return false
 		}
@@ -186,12 +186,12 @@ func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, p *Packet) bool {
 		// Not even the TOS byte: nothing to count.
 		return false
 	}
-	if why := decodeIP(b, wire-off, ver, &p.Layer); why != "" {
-		p.Layer = Layer{}
+	if why := decodeIP(b, wire-off, ver, &p.layer); why != "" {
+		p.layer = layer{}
 		p.Malformed = why
 		return true
 	}
-	if p.Addrs && !p.LaterFragment && isTunnel(p.Proto) {
+	if p.Addrs && !p.laterFragment && isTunnel(p.Proto) {
 		d.decodeTunnel(b, wire-off, p)
 	}
 	return true
@@ -202,7 +202,7 @@ func isTunnel(proto uint8) bool { return proto == 4 || proto == 41 || proto == 4
 // decodeTunnel decodes the inner header of an IPIP, IPv6-in-IP or GRE
 // packet into p.Inner. An inner header that is cut or malformed leaves
 // Inner empty: the outer header alone is what the network delivered.
-func (d *Decoder) decodeTunnel(b []byte, wire int, p *Packet) {
+func (d *frameDecoder) decodeTunnel(b []byte, wire int, p *Packet) {
 	hl := p.l4
 	if hl > len(b) {
 		return
@@ -242,19 +242,19 @@ func (d *Decoder) decodeTunnel(b []byte, wire int, p *Packet) {
 	if len(in) < 2 {
 		return
 	}
-	var l Layer
+	var l layer
 	if decodeIP(in, inWire, ver, &l) != "" {
 		return
 	}
-	p.Tunnel, p.Inner = p.Proto, l
+	p.Tunnel, p.inner = p.Proto, l
 }
 
 // decodeIP decodes the IP header at the start of b (at least 2 bytes),
 // wire bytes long on the wire, whose link layer announced version ver. It
 // returns why the header is malformed, or "".
-func decodeIP(b []byte, wire int, ver uint8, l *Layer) string {
+func decodeIP(b []byte, wire int, ver uint8, l *layer) string {
 	if b[0]>>4 != ver {
-		return MalformedVersion
+		return malformedVersion
 	}
 	if ver == 4 {
 		return decodeIPv4(b, wire, l)
@@ -262,18 +262,18 @@ func decodeIP(b []byte, wire int, ver uint8, l *Layer) string {
 	return decodeIPv6(b, wire, l)
 }
 
-func decodeIPv4(b []byte, wire int, l *Layer) string {
+func decodeIPv4(b []byte, wire int, l *layer) string {
 	if wire < 20 {
-		return MalformedRunt
+		return malformedRunt
 	}
 	hl := int(b[0]&0x0f) * 4
 	if hl < 20 {
-		return MalformedIHL
+		return malformedIHL
 	}
 	l.Family, l.DSCP, l.ECN = 4, b[1]>>2, b[1]&3
 	if len(b) < 20 {
 		// What a filter could still read of a cut header.
-		l.Truncated = true
+		l.truncated = true
 		if len(b) >= 16 {
 			l.Src = netip.AddrFrom4([4]byte(b[12:16]))
 		}
@@ -282,29 +282,29 @@ func decodeIPv4(b []byte, wire int, l *Layer) string {
 	l.Src = netip.AddrFrom4([4]byte(b[12:16]))
 	l.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 	if len(b) < hl {
-		l.Truncated = true
+		l.truncated = true
 		return ""
 	}
 	l.Addrs = true
 	l.Proto = b[9]
 	fo := be16(b[6:])
-	l.Fragment = fo&0x3fff != 0
-	l.LaterFragment = fo&0x1fff != 0
+	l.fragment = fo&0x3fff != 0
+	l.laterFragment = fo&0x1fff != 0
 	l.l4 = hl
-	if !l.LaterFragment {
+	if !l.laterFragment {
 		l.setPorts(b[hl:])
 	}
 	return ""
 }
 
-func decodeIPv6(b []byte, wire int, l *Layer) string {
+func decodeIPv6(b []byte, wire int, l *layer) string {
 	if wire < 40 {
-		return MalformedRunt
+		return malformedRunt
 	}
 	tc := be16(b) >> 4
 	l.Family, l.DSCP, l.ECN = 6, uint8(tc>>2)&0x3f, uint8(tc&3)
 	if len(b) < 40 {
-		l.Truncated = true
+		l.truncated = true
 		if len(b) >= 24 {
 			l.Src = netip.AddrFrom16([16]byte(b[8:24]))
 		}
@@ -326,33 +326,33 @@ func decodeIPv6(b []byte, wire int, l *Layer) string {
 		default: // the upper layer, ESP (50) or No Next Header (59)
 			l.Proto, l.l4 = next, o
 			if o > end {
-				return MalformedExtCut
+				return malformedExtCut
 			}
 			if o <= len(b) {
 				l.setPorts(b[o:])
 			} else {
-				l.Truncated = true
+				l.truncated = true
 			}
 			return ""
 		}
-		if l.Ext == MaxExtHeaders {
-			return MalformedExtLong
+		if l.Ext == maxExtHeaders {
+			return malformedExtLong
 		}
 		if o+8 > end {
-			return MalformedExtCut
+			return malformedExtCut
 		}
 		if o+8 > len(b) {
 			// Cut by the snap length: the DSCP and addresses stand.
-			l.Truncated = true
+			l.truncated = true
 			return ""
 		}
 		h := b[o:]
 		l.Ext++
 		switch next {
 		case 44:
-			l.Fragment = true
+			l.fragment = true
 			if be16(h[2:])>>3 != 0 {
-				l.LaterFragment = true
+				l.laterFragment = true
 				l.Proto = h[0]
 				return ""
 			}
@@ -366,16 +366,16 @@ func decodeIPv6(b []byte, wire int, l *Layer) string {
 	}
 }
 
-func (l *Layer) setPorts(l4 []byte) {
+func (l *layer) setPorts(l4 []byte) {
 	switch l.Proto {
 	case protoTCP, protoUDP, protoSCTP:
 	default:
 		return
 	}
 	if len(l4) < 4 {
-		l.Truncated = true
+		l.truncated = true
 		if len(l4) >= 2 {
-			l.SrcPortOnly = true
+			l.srcPortOnly = true
 			l.SrcPort = be16(l4)
 		}
 		return
@@ -388,7 +388,7 @@ func (l *Layer) setPorts(l4 []byte) {
 			l.TCP = true
 			l.TCPFlags = l4[13] & 0x3f
 		} else {
-			l.Truncated = true
+			l.truncated = true
 		}
 	}
 }
@@ -405,16 +405,16 @@ func (p *Packet) String() string {
 		fmt.Fprintf(&b, " non-IP, length %d", p.Length)
 		return b.String()
 	}
-	p.Layer.format(&b, p.Tags)
+	p.layer.format(&b, p.Tags)
 	if p.Tunnel != 0 {
 		b.WriteString(" | inner")
-		p.Inner.format(&b, 0)
+		p.inner.format(&b, 0)
 	}
 	fmt.Fprintf(&b, ", length %d", p.Length)
 	return b.String()
 }
 
-func (l *Layer) format(b *strings.Builder, tags int) {
+func (l *layer) format(b *strings.Builder, tags int) {
 	if l.Family == 4 {
 		b.WriteString(" IP")
 	} else {
@@ -464,10 +464,10 @@ func (l *Layer) format(b *strings.Builder, tags int) {
 	if l.Ext > 0 {
 		fmt.Fprintf(b, " (%d ext hdr)", l.Ext)
 	}
-	if l.Fragment {
+	if l.fragment {
 		b.WriteString(" (fragment)")
 	}
-	if l.Truncated {
+	if l.truncated {
 		b.WriteString(" [truncated]")
 	}
 }

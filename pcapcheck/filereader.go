@@ -14,7 +14,7 @@ import (
 )
 
 // DamageError says where a capture file stops being readable. Every
-// record before it was read whole; Run reports on those and returns it.
+// record before it was read whole; run reports on those and returns it.
 type DamageError struct {
 	Name string
 	// Offset is the byte where the damaged record starts, Record its
@@ -30,9 +30,9 @@ func (e *DamageError) Error() string {
 	return fmt.Sprintf("%s is damaged at byte %d (%s %d): %s; the packets before it were read", e.Name, e.Offset, e.Unit, e.Record, e.Reason)
 }
 
-// Interface is one capture interface of a file: pcap has one, pcapng one
+// capIface is one capture interface of a file: pcap has one, pcapng one
 // per Interface Description Block.
-type Interface struct {
+type capIface struct {
 	Name     string
 	LinkType layers.LinkType
 	SnapLen  uint32
@@ -54,7 +54,7 @@ type fileReader struct {
 	order  binary.ByteOrder
 	nanos  bool // pcap: nanosecond timestamps
 	swap   bool // pcap: big-endian
-	ifaces []Interface
+	ifaces []capIface
 	off    int64  // of the next record
 	rec    uint64 // records (pcap) or blocks (pcapng) read
 	big    []byte // for records longer than the buffer
@@ -148,7 +148,7 @@ func newFileReader(br *bufio.Reader, name string) (*fileReader, error) {
 	}
 	// The link type's upper bits may carry FCS information (pcap 2.4).
 	link := layers.LinkType(r.order.Uint32(h[20:]) & 0xffff)
-	r.ifaces = []Interface{{LinkType: link, SnapLen: r.order.Uint32(h[16:])}}
+	r.ifaces = []capIface{{LinkType: link, SnapLen: r.order.Uint32(h[16:])}}
 	r.off = 24
 	return r, nil
 }
@@ -266,11 +266,11 @@ func (r *fileReader) nextNg() ([]byte, gopacket.CaptureInfo, error) {
 func (r *fileReader) block(btype uint32, body []byte) (data []byte, ci gopacket.CaptureInfo, ok bool, err error) {
 	o := r.order
 	switch btype {
-	case 1: // Interface Description Block
+	case 1: // capIface Description Block
 		if len(body) < 8 {
 			return nil, ci, false, r.damaged("an interface description block of %d bytes", len(body))
 		}
-		ifc := Interface{LinkType: layers.LinkType(o.Uint16(body)), SnapLen: o.Uint32(body[4:]), tsPow10: 6}
+		ifc := capIface{LinkType: layers.LinkType(o.Uint16(body)), SnapLen: o.Uint32(body[4:]), tsPow10: 6}
 		opts := body[8:]
 		for len(opts) >= 4 {
 			code, l := o.Uint16(opts), int(o.Uint16(opts[2:]))
@@ -338,7 +338,7 @@ func (r *fileReader) block(btype uint32, body []byte) (data []byte, ci gopacket.
 	return nil, ci, false, nil
 }
 
-func (i *Interface) time(ts uint64) time.Time {
+func (i *capIface) time(ts uint64) time.Time {
 	if i.tsPow2 != 0 {
 		sec := ts >> i.tsPow2
 		frac := ts & (1<<i.tsPow2 - 1)

@@ -3,8 +3,6 @@ package pcapcheck
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
 
 	"golang.org/x/net/bpf"
 )
@@ -31,73 +29,18 @@ const (
 	protoSCTP = 132
 )
 
-// DSCPSet is a set of DSCP codes (0..63) as a bitmap.
-type DSCPSet uint64
-
-// AllMarked is every DSCP code but 0 (default forwarding).
-const AllMarked DSCPSet = ^DSCPSet(1)
-
-// NewDSCPSet returns the set of the given codes, or an error naming the
-// first code out of range.
-func NewDSCPSet(codes ...int) (DSCPSet, error) {
-	var s DSCPSet
-	for _, c := range codes {
-		if c < 0 || c > 63 {
-			return 0, fmt.Errorf("DSCP %d is out of range: use 0-63", c)
-		}
-		s |= 1 << uint(c)
-	}
-	return s, nil
-}
-
-// Has reports whether code is in the set.
-func (s DSCPSet) Has(code uint8) bool { return code < 64 && s&(1<<code) != 0 }
-
-// Codes returns the codes of the set in ascending order.
-func (s DSCPSet) Codes() []uint8 {
-	var out []uint8
-	for c := uint8(0); c < 64; c++ {
-		if s.Has(c) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// String lists the codes, with ranges: "1-3,10".
-func (s DSCPSet) String() string {
-	var b strings.Builder
-	codes := s.Codes()
-	for i := 0; i < len(codes); {
-		j := i
-		for j+1 < len(codes) && codes[j+1] == codes[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(int(codes[i])))
-		if j > i {
-			b.WriteByte('-')
-			b.WriteString(strconv.Itoa(int(codes[j])))
-		}
-		i = j + 1
-	}
-	return b.String()
-}
-
-// Match selects packets by one address and/or one TCP/UDP/SCTP port, as
+// match selects packets by one address and/or one TCP/UDP/SCTP port, as
 // source or destination: for example the replies of a service, by VIP
 // source address and port. The zero Addr matches any address; port 0 any
 // port (and then any protocol).
-type Match struct {
+type match struct {
 	// Src matches the source address and port; otherwise the destination.
 	Src  bool
 	Addr netip.Addr
 	Port uint16
 }
 
-func (m Match) String() string {
+func (m match) String() string {
 	dir := "dst"
 	if m.Src {
 		dir = "src"
@@ -111,11 +54,11 @@ func (m Match) String() string {
 	return fmt.Sprintf("%s port %d", dir, m.Port)
 }
 
-// FilterSpec says which packets a capture keeps: those whose DSCP is in
+// filterSpec says which packets a capture keeps: those whose DSCP is in
 // DSCP, and those that fit any of Matches.
-type FilterSpec struct {
+type filterSpec struct {
 	DSCP    DSCPSet
-	Matches []Match
+	Matches []match
 }
 
 // maxMatches bounds the program's length well below the kernel's limit of
@@ -125,7 +68,7 @@ const maxMatches = 128
 // Accepts reports whether a decoded packet passes the filter: the filter's
 // semantics in Go, for capture files and tests. Fields a cut capture does
 // not hold match nothing, as the filter's loads beyond the end reject.
-func (s FilterSpec) Accepts(p *Packet) bool {
+func (s filterSpec) Accepts(p *Packet) bool {
 	if p.Family == 0 {
 		return false
 	}
@@ -138,7 +81,7 @@ func (s FilterSpec) Accepts(p *Packet) bool {
 		direct := p.Family == 4 || p.Ext == 0
 		a, port, ok := p.Dst, p.DstPort, p.Ports && direct
 		if m.Src {
-			a, port, ok = p.Src, p.SrcPort, (p.Ports || p.SrcPortOnly) && direct
+			a, port, ok = p.Src, p.SrcPort, (p.Ports || p.srcPortOnly) && direct
 		}
 		if m.Addr.IsValid() && m.Addr != a {
 			continue
@@ -151,7 +94,7 @@ func (s FilterSpec) Accepts(p *Packet) bool {
 	return false
 }
 
-func (s FilterSpec) validate() error {
+func (s filterSpec) validate() error {
 	if s.DSCP == 0 && len(s.Matches) == 0 {
 		return fmt.Errorf("the capture filter matches nothing: give at least one DSCP code, address or port")
 	}
@@ -169,17 +112,17 @@ func (s FilterSpec) validate() error {
 	return nil
 }
 
-// DSCPFilter returns a classic BPF program for an Ethernet (ARPHRD_ETHER)
+// dscpFilter returns a classic BPF program for an Ethernet (ARPHRD_ETHER)
 // capture that accepts IPv4 and IPv6 packets whose DSCP is in codes, with up
 // to two VLAN tags, and rejects everything else.
-func DSCPFilter(codes DSCPSet) ([]bpf.RawInstruction, error) {
+func dscpFilter(codes DSCPSet) ([]bpf.RawInstruction, error) {
 	if codes == 0 {
 		return nil, fmt.Errorf("no DSCP code to match: give at least one")
 	}
-	return Filter(FilterSpec{DSCP: codes})
+	return filter(filterSpec{DSCP: codes})
 }
 
-// Filter returns a classic BPF program for an Ethernet (ARPHRD_ETHER)
+// filter returns a classic BPF program for an Ethernet (ARPHRD_ETHER)
 // capture that accepts the IPv4 and IPv6 packets spec selects, with up to
 // two VLAN tags, and rejects everything else. Field semantics follow
 // tcpdump's: the DSCP is (ip[1] & 0xfc) >> 2 or (ip6[0:2] & 0x0fc0) >> 6;
@@ -189,7 +132,7 @@ func DSCPFilter(codes DSCPSet) ([]bpf.RawInstruction, error) {
 //
 // DSCP set membership costs the same for one code or 64: the DSCP selects
 // a bit of a 64-bit mask held in two 32-bit constants.
-func Filter(spec FilterSpec) ([]bpf.RawInstruction, error) {
+func filter(spec filterSpec) ([]bpf.RawInstruction, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}

@@ -57,11 +57,11 @@ func TestDSCPFilterMatchesExactlyTheSet(t *testing.T) {
 	sets := [][]int{{1}, {0}, {63}, {31, 32}, {1, 2, 10, 46}, {5, 33, 40, 62}}
 	tagStacks := [][]uint16{nil, {etherTypeVLAN}, {etherTypeQinQ, etherTypeVLAN}, {etherTypeVLAN, etherTypeVLAN}}
 	for _, codes := range sets {
-		set, err := NewDSCPSet(codes...)
+		set, err := newDSCPSet(codes...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := DSCPFilter(set)
+		raw, err := dscpFilter(set)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,8 +79,8 @@ func TestDSCPFilterMatchesExactlyTheSet(t *testing.T) {
 }
 
 func TestDSCPFilterRejectsOtherFrames(t *testing.T) {
-	set, _ := NewDSCPSet(0, 1)
-	raw, err := DSCPFilter(set)
+	set, _ := newDSCPSet(0, 1)
+	raw, err := dscpFilter(set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +100,13 @@ func TestDSCPFilterRejectsOtherFrames(t *testing.T) {
 }
 
 func TestDSCPSetValidation(t *testing.T) {
-	if _, err := NewDSCPSet(1, 64); err == nil || err.Error() != "DSCP 64 is out of range: use 0-63" {
-		t.Errorf("NewDSCPSet(64) error = %v", err)
+	if _, err := newDSCPSet(1, 64); err == nil || err.Error() != "DSCP 64 is out of range: use 0-63" {
+		t.Errorf("newDSCPSet(64) error = %v", err)
 	}
-	if _, err := NewDSCPSet(-1); err == nil {
-		t.Error("NewDSCPSet(-1): no error")
+	if _, err := newDSCPSet(-1); err == nil {
+		t.Error("newDSCPSet(-1): no error")
 	}
-	if _, err := DSCPFilter(0); err == nil {
-		t.Error("DSCPFilter(empty set): no error")
+	if _, err := dscpFilter(0); err == nil {
+		t.Error("dscpFilter(empty set): no error")
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // fuzzLinks are the link types a fuzzed frame is decoded as.
-var fuzzLinks = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, LinkTypeLinuxSLL2, layers.LinkTypeRaw}
+var fuzzLinks = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, linkTypeLinuxSLL2, layers.LinkTypeRaw}
 
 func seedFrames() [][]byte {
 	o := &pcapgen.Outer{Src: rip4, Dst: cli4, DSCP: 21}
@@ -41,12 +41,12 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b[14:])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := NewAnalyzer(Config{Role: RealServer, Codes: AllMarked, Mapping: []MapEntry{{DSCP: 21, VIP: vip4}, {DSCP: 22, VIP: vip6}}})
+		a, err := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: []MapEntry{{DSCP: 21, VIP: vip4}, {DSCP: 22, VIP: vip6}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, link := range fuzzLinks {
-			d, err := NewDecoder(link)
+			d, err := newDecoder(link)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func FuzzDecode(f *testing.F) {
 				_ = p.String()
 			}
 		}
-		a.Report()
+		a.report()
 	})
 }
 
@@ -103,15 +103,15 @@ func FuzzReadCapture(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		src, err := NewReaderSource(bytes.NewReader(data), "fuzz")
+		src, err := newReaderSource(bytes.NewReader(data), "fuzz")
 		if err != nil {
 			return
 		}
-		a, err := NewAnalyzer(Config{Role: RealServer, Codes: AllMarked, Mapping: []MapEntry{{DSCP: 21, VIP: vip4}}})
+		a, err := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: []MapEntry{{DSCP: 21, VIP: vip4}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := Run(context.Background(), src, a, RunOptions{OnPacket: func(p *Packet, _ Class) { _ = p.String() }})
+		st, err := run(context.Background(), src, a, runOptions{OnPacket: func(p *Packet, _ Class) { _ = p.String() }})
 		var de *DamageError
 		if errors.As(err, &de) {
 			t.Fatalf("a DamageError is returned in RunStats, not as an error: %v", err)
@@ -119,7 +119,7 @@ func FuzzReadCapture(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r := a.Report()
+		r := a.report()
 		if r.Packets != st.Read {
 			t.Fatalf("report counts %d packets, %d were read", r.Packets, st.Read)
 		}

@@ -26,7 +26,7 @@ type Live struct {
 	buf   []byte
 }
 
-// pollInterval is how long ReadPacket waits before it returns ErrNoPacket.
+// pollInterval is how long readPacket waits before it returns errNoPacket.
 const pollInterval = 100 * time.Millisecond
 
 // Link types (ARPHRD_*) a live capture accepts: both put an Ethernet
@@ -36,11 +36,11 @@ const (
 	arphrdLoopback = 772
 )
 
-// OpenLive opens a capture on iface that keeps only the packets filter
+// openLive opens a capture on iface that keeps only the packets filter
 // accepts, each cut to snaplen bytes. The filter is attached before the
 // socket is bound to the interface, so no packet reaches it unfiltered.
 // It needs CAP_NET_RAW.
-func OpenLive(iface string, filter []bpf.RawInstruction, snaplen int) (*Live, error) {
+func openLive(iface string, filter []bpf.RawInstruction, snaplen int) (*Live, error) {
 	ifi, err := net.InterfaceByName(iface)
 	if err != nil {
 		return nil, fmt.Errorf("interface %q: %w", iface, err)
@@ -89,8 +89,8 @@ func OpenLive(iface string, filter []bpf.RawInstruction, snaplen int) (*Live, er
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// ReadPacket implements Source. The data is valid until the next call.
-func (l *Live) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+// readPacket implements Source. The data is valid until the next call.
+func (l *Live) readPacket() ([]byte, gopacket.CaptureInfo, error) {
 	for {
 		// MSG_TRUNC: n is the packet's full length even when the buffer
 		// took fewer bytes.
@@ -100,7 +100,7 @@ func (l *Live) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EAGAIN):
-			return nil, gopacket.CaptureInfo{}, ErrNoPacket
+			return nil, gopacket.CaptureInfo{}, errNoPacket
 		default:
 			return nil, gopacket.CaptureInfo{}, fmt.Errorf("reading from %s: %w", l.iface, err)
 		}

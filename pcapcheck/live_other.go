@@ -13,12 +13,12 @@ import (
 // Live is a live capture; only Linux has one (AF_PACKET).
 type Live struct{}
 
-// OpenLive fails: live capture needs Linux's AF_PACKET.
-func OpenLive(iface string, filter []bpf.RawInstruction, snaplen int) (*Live, error) {
+// openLive fails: live capture needs Linux's AF_PACKET.
+func openLive(iface string, filter []bpf.RawInstruction, snaplen int) (*Live, error) {
 	return nil, errors.New("live capture needs Linux (AF_PACKET): capture elsewhere and use a pcap file")
 }
 
-func (l *Live) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+func (l *Live) readPacket() ([]byte, gopacket.CaptureInfo, error) {
 	return nil, gopacket.CaptureInfo{}, errors.New("no live capture on this system")
 }
 func (l *Live) LinkType() layers.LinkType { return layers.LinkTypeEthernet }

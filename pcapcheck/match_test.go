@@ -60,28 +60,28 @@ func crafted() map[string][]byte {
 	return out
 }
 
-var specs = map[string]FilterSpec{
+var specs = map[string]filterSpec{
 	"dscp21":           {DSCP: 1 << 21},
-	"dscp-all":         {DSCP: AllMarked},
-	"dscp63+vip-src":   {DSCP: 1 << 63, Matches: []Match{{Src: true, Addr: vip4}, {Src: true, Addr: vip6}}},
-	"vip-src-port80":   {Matches: []Match{{Src: true, Addr: vip4, Port: 80}, {Src: true, Addr: vip6, Port: 80}}},
-	"rip-src+vip":      {DSCP: 1 << 21, Matches: []Match{{Src: true, Addr: rip4, Port: 80}, {Src: true, Addr: rip6, Port: 80}, {Src: true, Addr: vip4, Port: 80}, {Src: true, Addr: vip6, Port: 80}}},
-	"director":         {DSCP: 1 << 21, Matches: []Match{{Addr: vip4, Port: 80}, {Src: true, Addr: vip4, Port: 80}, {Port: 80}, {Addr: vip6}}},
-	"dst-port-7":       {Matches: []Match{{Port: 7}}},
-	"src-port-443-any": {Matches: []Match{{Src: true, Port: 443}}},
+	"dscp-all":         {DSCP: allMarked},
+	"dscp63+vip-src":   {DSCP: 1 << 63, Matches: []match{{Src: true, Addr: vip4}, {Src: true, Addr: vip6}}},
+	"vip-src-port80":   {Matches: []match{{Src: true, Addr: vip4, Port: 80}, {Src: true, Addr: vip6, Port: 80}}},
+	"rip-src+vip":      {DSCP: 1 << 21, Matches: []match{{Src: true, Addr: rip4, Port: 80}, {Src: true, Addr: rip6, Port: 80}, {Src: true, Addr: vip4, Port: 80}, {Src: true, Addr: vip6, Port: 80}}},
+	"director":         {DSCP: 1 << 21, Matches: []match{{Addr: vip4, Port: 80}, {Src: true, Addr: vip4, Port: 80}, {Port: 80}, {Addr: vip6}}},
+	"dst-port-7":       {Matches: []match{{Port: 7}}},
+	"src-port-443-any": {Matches: []match{{Src: true, Port: 443}}},
 }
 
 // TestFilterAgreesWithAccepts runs each program in x/net/bpf's VM over the
-// crafted frames and compares with FilterSpec.Accepts over the decoded
+// crafted frames and compares with filterSpec.Accepts over the decoded
 // frame: the kernel's filter and the Go decoder select the same packets.
 func TestFilterAgreesWithAccepts(t *testing.T) {
 	frames := crafted()
-	dec, err := NewDecoder(layers.LinkTypeEthernet)
+	dec, err := newDecoder(layers.LinkTypeEthernet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for sname, spec := range specs {
-		raw, err := Filter(spec)
+		raw, err := filter(spec)
 		if err != nil {
 			t.Fatalf("%s: %v", sname, err)
 		}
@@ -147,7 +147,7 @@ func TestFilterExpected(t *testing.T) {
 		{"src-port-443-any", "v4/tags2/reply-vip-443", true},
 	}
 	for _, c := range cases {
-		raw, err := Filter(specs[c.spec])
+		raw, err := filter(specs[c.spec])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,31 +162,31 @@ func TestFilterExpected(t *testing.T) {
 }
 
 func TestFilterSpecValidation(t *testing.T) {
-	if _, err := Filter(FilterSpec{}); err == nil {
+	if _, err := filter(filterSpec{}); err == nil {
 		t.Error("empty spec: no error")
 	}
-	if _, err := Filter(FilterSpec{Matches: []Match{{Src: true}}}); err == nil {
+	if _, err := filter(filterSpec{Matches: []match{{Src: true}}}); err == nil {
 		t.Error("match without address or port: no error")
 	}
-	many := FilterSpec{}
+	many := filterSpec{}
 	for i := 0; i < maxMatches; i++ {
-		many.Matches = append(many.Matches, Match{Src: true, Addr: pcapgen.VIP6(i % 250), Port: uint16(i + 1)})
+		many.Matches = append(many.Matches, match{Src: true, Addr: pcapgen.VIP6(i % 250), Port: uint16(i + 1)})
 	}
-	if _, err := Filter(many); err != nil {
+	if _, err := filter(many); err != nil {
 		t.Errorf("%d IPv6 address+port matches: %v", maxMatches, err)
 	}
-	many.Matches = append(many.Matches, Match{Port: 1})
-	if _, err := Filter(many); err == nil {
+	many.Matches = append(many.Matches, match{Port: 1})
+	if _, err := filter(many); err == nil {
 		t.Error("too many matches: no error")
 	}
 }
 
 func TestDSCPSetString(t *testing.T) {
-	s, _ := NewDSCPSet(1, 2, 3, 10, 21, 22, 63)
+	s, _ := newDSCPSet(1, 2, 3, 10, 21, 22, 63)
 	if got := s.String(); got != "1-3,10,21-22,63" {
 		t.Errorf("String() = %q", got)
 	}
-	if got := AllMarked.String(); got != "1-63" {
-		t.Errorf("AllMarked = %q", got)
+	if got := allMarked.String(); got != "1-63" {
+		t.Errorf("allMarked = %q", got)
 	}
 }

@@ -14,36 +14,36 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-// Source is where packets come from: a capture file or a live interface.
-type Source interface {
-	// ReadPacket returns the next frame; the data is valid until the next
+// packetSource is where packets come from: a capture file or a live interface.
+type packetSource interface {
+	// readPacket returns the next frame; the data is valid until the next
 	// call. At the end of a file the error is io.EOF; a live source
-	// returns ErrNoPacket when none came for a while, so the caller can
+	// returns errNoPacket when none came for a while, so the caller can
 	// look at its context.
-	ReadPacket() ([]byte, gopacket.CaptureInfo, error)
+	readPacket() ([]byte, gopacket.CaptureInfo, error)
 	LinkType() layers.LinkType
 	Close() error
 }
 
-// ErrNoPacket is returned by a live Source's ReadPacket when no packet
+// errNoPacket is returned by a live Source's readPacket when no packet
 // arrived within its poll interval.
-var ErrNoPacket = errors.New("no packet within the poll interval")
+var errNoPacket = errors.New("no packet within the poll interval")
 
-// MultiLink is a Source whose packets come from several interfaces, each
+// multiLink is a Source whose packets come from several interfaces, each
 // with its own link type (a pcapng file): CaptureInfo.InterfaceIndex
 // names the interface.
-type MultiLink interface {
-	Interfaces() []Interface
+type multiLink interface {
+	Interfaces() []capIface
 }
 
-// FileSource reads a pcap or pcapng file.
-type FileSource struct {
+// fileSource reads a pcap or pcapng file.
+type fileSource struct {
 	f *os.File
 	r *fileReader
 }
 
-// OpenFile opens a capture file, pcap or pcapng (told apart by content).
-func OpenFile(name string) (*FileSource, error) {
+// openFile opens a capture file, pcap or pcapng (told apart by content).
+func openFile(name string) (*fileSource, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("opening the capture: %w", err)
@@ -53,28 +53,28 @@ func OpenFile(name string) (*FileSource, error) {
 		f.Close()
 		return nil, err
 	}
-	return &FileSource{f: f, r: r}, nil
+	return &fileSource{f: f, r: r}, nil
 }
 
-// NewReaderSource reads a pcap or pcapng capture from r (named name in
+// newReaderSource reads a pcap or pcapng capture from r (named name in
 // messages); Close does not close r.
-func NewReaderSource(r io.Reader, name string) (*FileSource, error) {
+func newReaderSource(r io.Reader, name string) (*fileSource, error) {
 	// A small buffer: records longer than it take the other path.
 	fr, err := newFileReader(bufio.NewReaderSize(r, 4096), name)
 	if err != nil {
 		return nil, err
 	}
-	return &FileSource{r: fr}, nil
+	return &fileSource{r: fr}, nil
 }
 
-// ReadPacket implements Source. A damaged file ends with a *DamageError.
-func (s *FileSource) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+// readPacket implements Source. A damaged file ends with a *DamageError.
+func (s *fileSource) readPacket() ([]byte, gopacket.CaptureInfo, error) {
 	return s.r.next()
 }
 
 // LinkType implements Source: the first interface's (pcapng files may
 // have more, see Interfaces).
-func (s *FileSource) LinkType() layers.LinkType {
+func (s *fileSource) LinkType() layers.LinkType {
 	if len(s.r.ifaces) == 0 && s.r.ng {
 		// The interfaces of a pcapng file are described in blocks
 		// after the section header: read up to the first one.
@@ -86,11 +86,11 @@ func (s *FileSource) LinkType() layers.LinkType {
 	return s.r.ifaces[0].LinkType
 }
 
-// Interfaces implements MultiLink: the interfaces described so far.
-func (s *FileSource) Interfaces() []Interface { return s.r.ifaces }
+// Interfaces implements multiLink: the interfaces described so far.
+func (s *fileSource) Interfaces() []capIface { return s.r.ifaces }
 
 // Close implements Source.
-func (s *FileSource) Close() error {
+func (s *fileSource) Close() error {
 	if s.f == nil {
 		return nil
 	}
@@ -106,8 +106,8 @@ type PacketWriter struct {
 	nw *pcapgo.NgWriter
 }
 
-// CreateWriter creates (or truncates) name for packets of link type link.
-func CreateWriter(name string, link layers.LinkType, snaplen uint32) (*PacketWriter, error) {
+// createWriter creates (or truncates) name for packets of link type link.
+func createWriter(name string, link layers.LinkType, snaplen uint32) (*PacketWriter, error) {
 	f, err := os.Create(name)
 	if err != nil {
 		return nil, fmt.Errorf("creating the capture file: %w", err)
@@ -162,12 +162,12 @@ func (w *PacketWriter) Close() error {
 	return nil
 }
 
-// RunOptions steer Run.
-type RunOptions struct {
-	// Filter, if set, selects the packets looked at, with the capture
+// runOptions steer run.
+type runOptions struct {
+	// filter, if set, selects the packets looked at, with the capture
 	// filter's semantics (a live capture's kernel filter has already
 	// applied it; applying it again costs little). Nil: every IP packet.
-	Filter *FilterSpec
+	filter *filterSpec
 	// Count stops after this many selected packets (0: no limit).
 	Count int
 	// OnPacket, if set, is called for each selected packet (for -v).
@@ -176,7 +176,7 @@ type RunOptions struct {
 	Write *PacketWriter
 }
 
-// RunStats are the figures of one Run.
+// RunStats are the figures of one run.
 type RunStats struct {
 	Read     uint64 // frames read from the source
 	Selected uint64 // frames the filter selected
@@ -202,14 +202,14 @@ type InterfaceStats struct {
 	Unsupported bool `json:"unsupported"`
 }
 
-// LinkName names a link type as tcpdump does.
-func LinkName(l layers.LinkType) string {
+// linkName names a link type as tcpdump does.
+func linkName(l layers.LinkType) string {
 	switch l {
 	case layers.LinkTypeEthernet:
 		return "EN10MB"
 	case layers.LinkTypeLinuxSLL:
 		return "LINUX_SLL"
-	case LinkTypeLinuxSLL2:
+	case linkTypeLinuxSLL2:
 		return "LINUX_SLL2"
 	case layers.LinkTypeRaw, 12, 14:
 		return "RAW"
@@ -221,17 +221,17 @@ func LinkName(l layers.LinkType) string {
 	return fmt.Sprintf("linktype %d", int(l))
 }
 
-// Run reads src until it ends (io.EOF), ctx is done, or Count packets were
+// run reads src until it ends (io.EOF), ctx is done, or Count packets were
 // selected, feeding the selected packets to an. Stopping through ctx is
 // not an error: the caller reports what was seen so far. A damaged file is
-// not an error either: Run stops there and sets RunStats.Damage.
-func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStats, error) {
+// not an error either: run stops there and sets RunStats.Damage.
+func run(ctx context.Context, src packetSource, an *analyzer, opt runOptions) (RunStats, error) {
 	var st RunStats
 	first := src.LinkType()
-	ml, multi := src.(MultiLink)
+	ml, multi := src.(multiLink)
 	if !multi || len(ml.Interfaces()) <= 1 {
 		// One link type for the whole source: refuse it up front.
-		if _, err := NewDecoder(first); err != nil {
+		if _, err := newDecoder(first); err != nil {
 			return st, err
 		}
 	}
@@ -239,11 +239,11 @@ func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStat
 	if multi {
 		ld.ml = ml
 	}
-	if fs, ok := src.(*FileSource); ok && opt.Write == nil && opt.Filter == nil {
+	if fs, ok := src.(*fileSource); ok && opt.Write == nil && opt.filter == nil {
 		return runFile(ctx, fs, ld, an, opt)
 	}
 	var writeLink layers.LinkType = first
-	decoder := func(i int) *Decoder {
+	decoder := func(i int) *frameDecoder {
 		d := ld.get(i)
 		st.PerInterface = append(st.PerInterface, ld.added...)
 		ld.added = ld.added[:0]
@@ -258,12 +258,12 @@ func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStat
 			return st, nil
 		default:
 		}
-		data, ci, err := src.ReadPacket()
+		data, ci, err := src.readPacket()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return st, nil
 			}
-			if errors.Is(err, ErrNoPacket) {
+			if errors.Is(err, errNoPacket) {
 				continue
 			}
 			var de *DamageError
@@ -284,7 +284,7 @@ func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStat
 			an.packets++
 			continue
 		}
-		if opt.Filter != nil && p.Malformed == "" && !opt.Filter.Accepts(&p) {
+		if opt.filter != nil && p.Malformed == "" && !opt.filter.Accepts(&p) {
 			an.packets++
 			continue
 		}
@@ -310,14 +310,14 @@ func Run(ctx context.Context, src Source, an *Analyzer, opt RunOptions) (RunStat
 // interfaces appear.
 type linkDecoders struct {
 	first layers.LinkType
-	ml    MultiLink // nil: one link type
-	decs  []*Decoder
+	ml    multiLink // nil: one link type
+	decs  []*frameDecoder
 	// added are the interfaces met since the caller last took them.
 	added []InterfaceStats
 }
 
 // get returns interface i's decoder, nil for a link type not supported.
-func (l *linkDecoders) get(i int) *Decoder {
+func (l *linkDecoders) get(i int) *frameDecoder {
 	for len(l.decs) <= i {
 		n := len(l.decs)
 		link, name := l.first, ""
@@ -326,8 +326,8 @@ func (l *linkDecoders) get(i int) *Decoder {
 				link, name = ifs[n].LinkType, ifs[n].Name
 			}
 		}
-		d, err := NewDecoder(link)
-		l.added = append(l.added, InterfaceStats{Index: n, Name: name, LinkType: LinkName(link), Unsupported: err != nil})
+		d, err := newDecoder(link)
+		l.added = append(l.added, InterfaceStats{Index: n, Name: name, LinkType: linkName(link), Unsupported: err != nil})
 		l.decs = append(l.decs, d)
 	}
 	return l.decs[i]
@@ -348,13 +348,13 @@ type aheadItem struct {
 	ok  bool
 }
 
-// runFile is Run for a file with neither filter nor writer: read, decode
+// runFile is run for a file with neither filter nor writer: read, decode
 // and judge in one loop, in the caller's goroutine, decoding readAhead
 // packets ahead. (Reading and decoding in another goroutine, handing
 // packets over in batches, saved about a tenth of the wall-clock time
 // when the second core was idle, but cost half as much CPU time again,
 // and gained nothing when that core was busy.)
-func runFile(ctx context.Context, src *FileSource, ld *linkDecoders, an *Analyzer, opt RunOptions) (RunStats, error) {
+func runFile(ctx context.Context, src *fileSource, ld *linkDecoders, an *analyzer, opt runOptions) (RunStats, error) {
 	var st RunStats
 	var ifs []InterfaceStats // met so far, read ahead included
 	ring := make([]aheadItem, readAhead)
@@ -363,7 +363,7 @@ func runFile(ctx context.Context, src *FileSource, ld *linkDecoders, an *Analyze
 	done := ctx.Done()
 	for {
 		for n < readAhead && rerr == nil {
-			data, ci, err := src.ReadPacket()
+			data, ci, err := src.readPacket()
 			if err != nil {
 				rerr = err
 				break

@@ -141,7 +141,7 @@ func relink(fs []rec14, link layers.LinkType) []rec14 {
 			h = make([]byte, 16)
 			h[3] = 1
 			copy(h[14:], et)
-		case LinkTypeLinuxSLL2:
+		case linkTypeLinuxSLL2:
 			h = make([]byte, 20)
 			copy(h, et)
 			h[9], h[11] = 1, 6
@@ -168,14 +168,14 @@ func tcpdumpTry(t *testing.T, tcpdump, file, expr string) (int, string) {
 	if _, serr := os.Stat(out); serr != nil {
 		return -1, msg
 	}
-	src, oerr := OpenFile(out)
+	src, oerr := openFile(out)
 	if oerr != nil {
 		return -1, msg + "; " + oerr.Error()
 	}
 	defer src.Close()
 	n := 0
 	for {
-		if _, _, err := src.ReadPacket(); err != nil {
+		if _, _, err := src.readPacket(); err != nil {
 			return n, msg
 		}
 		n++
@@ -209,7 +209,7 @@ func TestIssue14CountsMatchTcpdump(t *testing.T) {
 	add("ethernet.pcap", layers.LinkTypeEthernet, eth, false)
 	add("ethernet-ns.pcap", layers.LinkTypeEthernet, eth, true)
 	add("sll.pcap", layers.LinkTypeLinuxSLL, relink(eth, layers.LinkTypeLinuxSLL), false)
-	add("sll2.pcap", LinkTypeLinuxSLL2, relink(eth, LinkTypeLinuxSLL2), false)
+	add("sll2.pcap", linkTypeLinuxSLL2, relink(eth, linkTypeLinuxSLL2), false)
 	var raw []rec14
 	for _, f := range relink(eth, layers.LinkTypeRaw) {
 		raw = append(raw, f)
@@ -341,14 +341,14 @@ func TestIssue14CountsMatchTcpdump(t *testing.T) {
 // judgeFile is the report on a file with every code looked at.
 func judgeFile(t *testing.T, path string) Report {
 	t.Helper()
-	src, err := OpenFile(path)
+	src, err := openFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	an, _ := NewAnalyzer(Config{Role: RealServer, Codes: ^DSCPSet(0), Mapping: []MapEntry{{DSCP: 21, VIP: netip.MustParseAddr("10.80.0.1")}}})
-	if _, err := Run(t.Context(), src, an, RunOptions{}); err != nil {
+	an, _ := newAnalyzer(config{Role: RealServer, Codes: ^DSCPSet(0), Mapping: []MapEntry{{DSCP: 21, VIP: netip.MustParseAddr("10.80.0.1")}}})
+	if _, err := run(t.Context(), src, an, runOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	return an.Report()
+	return an.report()
 }

@@ -44,14 +44,14 @@ func tcpdumpCount(t *testing.T, tcpdump, file, expr string) int {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("tcpdump -r %s '%s': %v: %s", file, expr, err, errb.String())
 	}
-	src, err := OpenFile(out)
+	src, err := openFile(out)
 	if err != nil {
 		t.Fatalf("reading tcpdump's output: %v", err)
 	}
 	defer src.Close()
 	n := 0
 	for {
-		if _, _, err := src.ReadPacket(); err != nil {
+		if _, _, err := src.readPacket(); err != nil {
 			if !errors.Is(err, io.EOF) {
 				t.Fatalf("reading tcpdump's output: %v", err)
 			}
@@ -102,20 +102,20 @@ func testFiles(t *testing.T) map[string]string {
 // countPerCode is what verify counts per DSCP code in a file.
 func countPerCode(t *testing.T, file string) [64]uint64 {
 	t.Helper()
-	src, err := OpenFile(file)
+	src, err := openFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	an, err := NewAnalyzer(Config{Role: RealServer, Codes: ^DSCPSet(0)})
+	an, err := newAnalyzer(config{Role: RealServer, Codes: ^DSCPSet(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(context.Background(), src, an, RunOptions{}); err != nil {
+	if _, err := run(context.Background(), src, an, runOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var n [64]uint64
-	for _, c := range an.Report().PerCode {
+	for _, c := range an.report().PerCode {
 		n[c.DSCP] = c.Packets
 	}
 	return n
@@ -148,19 +148,19 @@ func TestFilterMatchesTcpdump(t *testing.T) {
 	tcpdump := needTcpdump(t)
 	files := testFiles(t)
 	file := files["mixed.pcap"]
-	spec := FilterSpec{DSCP: 1<<21 | 1<<46, Matches: []Match{{Src: true, Addr: pcapgen.VIP4(1), Port: 80}, {Src: true, Addr: pcapgen.RIP6}}}
-	raw, err := Filter(spec)
+	spec := filterSpec{DSCP: 1<<21 | 1<<46, Matches: []match{{Src: true, Addr: pcapgen.VIP4(1), Port: 80}, {Src: true, Addr: pcapgen.RIP6}}}
+	raw, err := filter(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := OpenFile(file)
+	src, err := openFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
 	accepted := 0
 	for {
-		data, _, err := src.ReadPacket()
+		data, _, err := src.readPacket()
 		if err != nil {
 			break
 		}

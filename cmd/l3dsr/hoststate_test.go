@@ -85,11 +85,9 @@ func installHost(t testing.TB) *fakeHost {
 	h.sys = sysFor(t)
 	saved := []func(){}
 	swap := func(restore func()) { saved = append(saved, restore) }
-	oTab, oRules, oRepl, oVT, oLive, oW, oStdin :=
-		dialTable, newRules, dialReplaceTable, dialVerifyTable, openLive, createWriter, stdin
+	oTab, oRules, oRepl, oStdin := dialTable, newRules, dialReplaceTable, stdin
 	swap(func() {
-		dialTable, newRules, dialReplaceTable, dialVerifyTable, openLive, createWriter, stdin =
-			oTab, oRules, oRepl, oVT, oLive, oW, oStdin
+		dialTable, newRules, dialReplaceTable, stdin = oTab, oRules, oRepl, oStdin
 	})
 	t.Cleanup(func() {
 		for _, r := range saved {
@@ -122,22 +120,24 @@ func installHost(t testing.TB) *fakeHost {
 		}
 		return h.repl, nil
 	}
-	dialVerifyTable = func() (verifyTable, error) {
-		if h.verifyOpenErr != nil {
-			return nil, h.verifyOpenErr
-		}
-		return h.table, nil
-	}
-	openLive = func(iface string, _ []bpf.RawInstruction, _ int) (*pcapcheck.Live, error) {
-		h.captures = append(h.captures, iface)
-		if h.liveErr != nil {
-			return nil, h.liveErr
-		}
-		return nil, errors.New("no live capture in tests")
-	}
-	createWriter = func(path string, _ layers.LinkType, _ uint32) (*pcapcheck.PacketWriter, error) {
-		h.writes = append(h.writes, path)
-		return nil, errors.New("no capture files written in tests")
+	h.sys.verifySystem = verifySystem{
+		dialVerifyTable: func() (verifyTable, error) {
+			if h.verifyOpenErr != nil {
+				return nil, h.verifyOpenErr
+			}
+			return h.table, nil
+		},
+		openLive: func(iface string, _ []bpf.RawInstruction, _ int) (*pcapcheck.Live, error) {
+			h.captures = append(h.captures, iface)
+			if h.liveErr != nil {
+				return nil, h.liveErr
+			}
+			return nil, errors.New("no live capture in tests")
+		},
+		createWriter: func(path string, _ layers.LinkType, _ uint32) (*pcapcheck.PacketWriter, error) {
+			h.writes = append(h.writes, path)
+			return nil, errors.New("no capture files written in tests")
+		},
 	}
 	h.sys.ipvsLoaded = func() bool { return h.ipvsLoaded }
 	stdin = strings.NewReader("")

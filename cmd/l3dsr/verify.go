@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -16,35 +14,18 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/pcapcheck"
 	"github.com/spf13/cobra"
+	"golang.org/x/net/bpf"
 )
-
-// verifyTable is what verify uses of maptable.Table.
-type verifyTable interface {
-	List() ([]maptable.Entry, error)
-	Close() error
-}
-
-// The module's table verify reads. Tests replace it.
-var dialVerifyTable = func() (verifyTable, error) { return maptable.Dial() }
-
-// The live capture and the capture file verify opens; tests replace them so
-// that no test, fuzzing included, captures on this host or writes a file.
-var (
-	openLive     = pcapcheck.OpenLive
-	createWriter = pcapcheck.CreateWriter
-)
-
-// verifySnaplen is how much of each packet a live capture keeps.
-const verifySnaplen = 65535
 
 type verifyFlags struct {
 	iface, pcap, write, output, role string
-	mode                             string
-	dscp                             string
+	mode                             dsrtypes.Mode
+	dscp                             pcapcheck.DSCPSet
 	count                            int
 	duration                         time.Duration
 	verbose                          bool
@@ -111,38 +92,30 @@ but the file is damaged and the packets after the damage were not read
   l3dsr verify --iface eth0 --role director --expect 10.80.0.1:80=21 --expect [2001:db8:80::1]:80=22`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runVerify(cmd, &f)
+			return runVerify(cmd, sys, &f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.iface, "iface", "", "capture live on this interface (needs root)")
 	fl.StringVar(&f.pcap, "pcap", "", "read this pcap or pcapng file instead")
-	fl.StringVar(&f.dscp, "dscp", "", "DSCP codes to look at: a list of codes and ranges, e.g. 21,22 or 1-63 (default: 1-63 on a real server, the --expect codes on a director)")
+	fl.Var(&f.dscp, "dscp", "DSCP codes to look at: a list of codes and ranges, e.g. 21,22 or 1-63 (default: 1-63 on a real server, the --expect codes on a director)")
 	fl.IntVar(&f.count, "count", 0, "stop after this many captured packets (0: no limit)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop a live capture after this long, e.g. 10s (0: until Ctrl-C)")
 	fl.StringVar(&f.write, "write", "", "also write the packets looked at to this file (pcap; pcapng if it ends in .pcapng)")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print a tcpdump-like line per packet, with the TOS/DSCP and what it was to the verdict")
 	fl.StringVar(&f.role, "role", "realserver", "where verify runs: realserver or director")
-	fl.StringVar(&f.mode, "mode", "dscp", "how the director reaches the real servers: dscp (marked packets to the RIP) or ipip (a tunnel to the RIP)")
+	f.mode = dsrtypes.ModeDSCP
+	fl.Var(&f.mode, "mode", "how the director reaches the real servers: dscp (marked packets to the RIP) or ipip (a tunnel to the RIP)")
 	fl.StringArrayVar(&f.maps, "map", nil, "DSCP=VIP[@LOCAL]: use this mapping instead of the module's table (repeatable)")
 	fl.StringArrayVar(&f.expects, "expect", nil, "director: VIP[:PORT]=DSCP, the code packets for that service must carry (repeatable; IPv6 as [ADDR]:PORT)")
 	fl.StringArrayVar(&f.ports, "port", nil, "real server: capture replies only from these service ports (default: every port of the VIPs and the interface's addresses)")
 	return cmd
 }
 
-// verifyPlan is a checked command line.
-type verifyPlan struct {
-	role     pcapcheck.Role
-	mode     pcapcheck.Mode
-	codes    pcapcheck.DSCPSet
-	mapping  []pcapcheck.MapEntry
-	fromFlag bool
-	expect   []pcapcheck.Expectation
-	ports    []uint16
-}
-
-func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*verifyPlan, error) {
+// parseVerifyFlags checks the command line and turns it into the options
+// of one verification.
+func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*pcapcheck.Options, error) {
 	fl := cmd.Flags()
 	switch {
 	case f.iface == "" && f.pcap == "":
@@ -165,37 +138,28 @@ func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*verifyPlan, error) {
 	if f.write != "" && f.write == f.pcap {
 		return nil, usageErrorf("--write %s would overwrite the file being read: write to another file", f.write)
 	}
-	p := &verifyPlan{}
+	o := &pcapcheck.Options{Mode: f.mode, Codes: f.dscp, Iface: f.iface, File: f.pcap, Count: f.count, Duration: f.duration, Write: f.write}
 	switch f.role {
 	case "realserver", "real-server", "rs":
-		p.role = pcapcheck.RealServer
+		o.Role = pcapcheck.RealServer
 	case "director":
-		p.role = pcapcheck.Director
+		o.Role = pcapcheck.Director
 	default:
 		return nil, usageErrorf("--role %q is unknown: use realserver or director", f.role)
-	}
-	switch f.mode {
-	case "dscp", "":
-		p.mode = pcapcheck.ModeDSCP
-	case "ipip", "tunnel":
-		p.mode = pcapcheck.ModeIPIP
-	default:
-		return nil, usageErrorf("--mode %q is unknown: use dscp or ipip", f.mode)
 	}
 	for _, s := range f.maps {
 		e, err := parseMapFlag(s)
 		if err != nil {
 			return nil, err
 		}
-		p.mapping = append(p.mapping, e)
+		o.Mapping = append(o.Mapping, e)
 	}
-	p.fromFlag = len(f.maps) > 0
 	for _, s := range f.expects {
 		e, err := parseExpectFlag(s)
 		if err != nil {
 			return nil, err
 		}
-		p.expect = append(p.expect, e)
+		o.Expect = append(o.Expect, e)
 	}
 	for _, s := range f.ports {
 		for _, t := range strings.Split(s, ",") {
@@ -203,71 +167,25 @@ func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*verifyPlan, error) {
 			if err != nil || v == 0 {
 				return nil, usageErrorf("--port %q is not a port: give a number 1-65535", t)
 			}
-			p.ports = append(p.ports, uint16(v))
+			o.Ports = append(o.Ports, uint16(v))
 		}
 	}
-	if p.role == pcapcheck.Director {
-		if len(p.expect) == 0 {
+	if o.Role == pcapcheck.Director {
+		if len(o.Expect) == 0 {
 			return nil, usageErrorf("--role director needs the DSCP of each VIP: give --expect VIP:PORT=DSCP, e.g. --expect 10.80.0.1:80=21")
 		}
-		if len(p.maps()) > 0 || len(p.ports) > 0 {
+		if len(o.Mapping) > 0 || len(o.Ports) > 0 {
 			return nil, usageErrorf("--map and --port are for --role realserver; a director is checked against --expect")
 		}
-	} else if len(p.expect) > 0 {
+	} else if len(o.Expect) > 0 {
 		return nil, usageErrorf("--expect is for --role director; a real server is checked against its table (or --map)")
-	}
-	if fl.Changed("dscp") {
-		set, err := parseDSCPSet(f.dscp)
-		if err != nil {
-			return nil, err
-		}
-		p.codes = set
-	} else if p.role == pcapcheck.Director {
-		for _, e := range p.expect {
-			p.codes |= 1 << e.DSCP
-		}
-	} else {
-		p.codes = pcapcheck.AllMarked
 	}
 	// Check the mapping and expectations now, so that bad input is a usage
 	// error before anything is opened.
-	if _, err := pcapcheck.NewAnalyzer(pcapcheck.Config{Role: p.role, Mode: p.mode, Codes: p.codes, Mapping: p.mapping, Expect: p.expect}); err != nil {
+	if err := o.Check(); err != nil {
 		return nil, &usageError{err}
 	}
-	return p, nil
-}
-
-func (p *verifyPlan) maps() []pcapcheck.MapEntry {
-	if p.fromFlag {
-		return p.mapping
-	}
-	return nil
-}
-
-// parseDSCPSet parses "21,22", "1-63", "0x0a,5-7".
-func parseDSCPSet(s string) (pcapcheck.DSCPSet, error) {
-	var set pcapcheck.DSCPSet
-	for _, t := range strings.Split(s, ",") {
-		t = strings.TrimSpace(t)
-		lo, hi, isRange := strings.Cut(t, "-")
-		a, err := parseDSCP(lo)
-		if err != nil {
-			return 0, err
-		}
-		b := a
-		if isRange {
-			if b, err = parseDSCP(hi); err != nil {
-				return 0, err
-			}
-			if b < a {
-				return 0, usageErrorf("DSCP range %q runs backwards: write it low-high, e.g. %d-%d", t, b, a)
-			}
-		}
-		for c := a; c <= b; c++ {
-			set |= 1 << c
-		}
-	}
-	return set, nil
+	return o, nil
 }
 
 // parseMapFlag parses DSCP=VIP[@LOCAL].
@@ -276,21 +194,21 @@ func parseMapFlag(s string) (pcapcheck.MapEntry, error) {
 	if !ok {
 		return pcapcheck.MapEntry{}, usageErrorf("--map %q: write DSCP=VIP or DSCP=VIP@LOCAL, e.g. --map 21=10.80.0.1", s)
 	}
-	c, err := parseDSCP(code)
+	c, err := dsrtypes.ParseDSCP(code)
 	if err != nil {
-		return pcapcheck.MapEntry{}, err
+		return pcapcheck.MapEntry{}, usageErrorf("--map %s: %w", s, err)
 	}
 	vip, local, hasLocal := strings.Cut(rest, "@")
-	e := pcapcheck.MapEntry{DSCP: c}
-	if e.VIP, err = parseAddr("--map VIP", vip); err != nil {
-		return e, err
+	e := pcapcheck.MapEntry{DSCP: uint8(c)}
+	if e.VIP, err = dsrtypes.ParseAddr(vip); err != nil {
+		return e, usageErrorf("--map %s: VIP %w", s, err)
 	}
 	if hasLocal {
-		if e.Local, err = parseAddr("--map local address", local); err != nil {
-			return e, err
+		if e.Local, err = dsrtypes.ParseAddr(local); err != nil {
+			return e, usageErrorf("--map %s: local address %w", s, err)
 		}
 	}
-	ge := maptable.Entry{DSCP: dsrtypes.DSCP(c), VIP: e.VIP, Local: e.Local}
+	ge := maptable.Entry{DSCP: c, VIP: e.VIP, Local: e.Local}
 	if err := ge.Validate(); err != nil {
 		return e, &usageError{fmt.Errorf("--map %s: %w", s, err)}
 	}
@@ -304,11 +222,11 @@ func parseExpectFlag(s string) (pcapcheck.Expectation, error) {
 		return pcapcheck.Expectation{}, usageErrorf("--expect %q: write VIP:PORT=DSCP, e.g. --expect 10.80.0.1:80=21 or --expect [2001:db8:80::1]:80=22", s)
 	}
 	var e pcapcheck.Expectation
-	c, err := parseDSCP(code)
+	c, err := dsrtypes.ParseDSCP(code)
 	if err != nil {
-		return e, err
+		return e, usageErrorf("--expect %s: %w", s, err)
 	}
-	e.DSCP = c
+	e.DSCP = uint8(c)
 	if ap, err := netip.ParseAddrPort(svc); err == nil {
 		e.VIP, e.Port = ap.Addr(), ap.Port()
 		if e.Port == 0 {
@@ -323,107 +241,44 @@ func parseExpectFlag(s string) (pcapcheck.Expectation, error) {
 	return e, nil
 }
 
-func fromGenl(entries []maptable.Entry) []pcapcheck.MapEntry {
+// verifyTable is what verify reads of the module's table.
+type verifyTable interface {
+	List() ([]maptable.Entry, error)
+	Close() error
+}
+
+// moduleTable is the module's table as pcapcheck reads it. Its errors are
+// the CLI's answers for a host that cannot be read.
+type moduleTable struct{ t verifyTable }
+
+func (m moduleTable) List() ([]pcapcheck.MapEntry, error) {
+	entries, err := m.t.List()
+	if err != nil {
+		return nil, hostError(fmt.Errorf("reading the DSCP→VIP table: %w", err))
+	}
 	out := make([]pcapcheck.MapEntry, len(entries))
 	for i, e := range entries {
 		out[i] = pcapcheck.MapEntry{DSCP: uint8(e.DSCP), Local: e.Local, VIP: e.VIP, Packets: e.Packets, Bytes: e.Bytes}
 	}
-	return out
+	return out, nil
 }
 
-// filterSpec is the capture filter of a live capture.
-func (p *verifyPlan) filterSpec(iface string) (pcapcheck.FilterSpec, error) {
-	spec := pcapcheck.FilterSpec{DSCP: p.codes}
-	add := func(src bool, a netip.Addr, ports []uint16) {
-		if len(ports) == 0 {
-			spec.Matches = append(spec.Matches, pcapcheck.Match{Src: src, Addr: a})
-		}
-		for _, port := range ports {
-			spec.Matches = append(spec.Matches, pcapcheck.Match{Src: src, Addr: a, Port: port})
-		}
-	}
-	switch p.role {
-	case pcapcheck.RealServer:
-		// Replies: from the VIPs (DSR working) and from this interface's
-		// own addresses (the RIPs: broken DSR).
-		seen := map[netip.Addr]bool{}
-		for _, e := range p.mapping {
-			if p.codes.Has(e.DSCP) && !seen[e.VIP] {
-				seen[e.VIP] = true
-				add(true, e.VIP, p.ports)
-			}
-		}
-		ifi, err := net.InterfaceByName(iface)
-		if err != nil {
-			return spec, fmt.Errorf("interface %q: %w", iface, err)
-		}
-		addrs, err := ifi.Addrs()
-		if err != nil {
-			return spec, fmt.Errorf("addresses of %s: %w", iface, err)
-		}
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok {
-				continue
-			}
-			ip, ok := netip.AddrFromSlice(ipn.IP)
-			if !ok || ip.Unmap().IsLinkLocalUnicast() {
-				continue
-			}
-			ip = ip.Unmap()
-			if !seen[ip] {
-				seen[ip] = true
-				add(true, ip, p.ports)
-			}
-		}
-	case pcapcheck.Director:
-		for _, e := range p.expect {
-			var ports []uint16
-			if e.Port != 0 {
-				ports = []uint16{e.Port}
-				// Packets to the real servers on the same port, whatever
-				// their DSCP: a missing mark must be seen too.
-				spec.Matches = append(spec.Matches, pcapcheck.Match{Port: e.Port})
-			}
-			add(false, e.VIP, ports)
-			add(true, e.VIP, ports)
-		}
-	}
-	return spec, nil
-}
-
-// verdictError is a verdict that is not OK (exit status 1).
-type verdictError struct{ problems []string }
-
-// partialError is an OK verdict on a damaged file: it covers only the
-// packets before the damage (exit status 3).
-type partialError struct{ damage *pcapcheck.DamageError }
-
-func (e *partialError) Error() string {
-	return "partial verdict: " + e.damage.Error()
-}
+// partialError is verify's "partial" verdict, which has an exit status of
+// its own.
+type partialError struct{ *pcapcheck.PartialError }
 
 // ExitCode tells run the status that says "partial".
-func (e *partialError) ExitCode() int { return exitPartial }
+func (e partialError) ExitCode() int { return exitPartial }
 
-func (e *verdictError) Error() string {
-	if len(e.problems) == 1 {
-		return "L3 DSR verification failed: " + e.problems[0]
-	}
-	return fmt.Sprintf("L3 DSR verification failed: %s (and %s, listed in the report)", e.problems[0], pcapcheck.Plural(len(e.problems)-1, "more reason"))
-}
-
-func runVerify(cmd *cobra.Command, f *verifyFlags) error {
-	p, err := parseVerifyFlags(cmd, f)
+func runVerify(cmd *cobra.Command, sys *system, f *verifyFlags) error {
+	o, err := parseVerifyFlags(cmd, f)
 	if err != nil {
 		return err
 	}
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-
-	// The mapping: from the flags, or from the module.
-	var table verifyTable
-	if p.role == pcapcheck.RealServer && !p.fromFlag && p.mode == pcapcheck.ModeDSCP {
-		t, err := dialVerifyTable()
+	fromFlags := len(o.Mapping) > 0
+	if o.UsesTable() {
+		t, err := sys.dialVerifyTable()
 		if err != nil {
 			if errors.Is(err, maptable.ErrNotLoaded) {
 				return fmt.Errorf("reading the DSCP→VIP table: %w; or give the mapping with --map DSCP=VIP", err)
@@ -431,111 +286,46 @@ func runVerify(cmd *cobra.Command, f *verifyFlags) error {
 			return hostError(fmt.Errorf("reading the DSCP→VIP table: %w", err))
 		}
 		defer t.Close()
-		entries, err := t.List()
-		if err != nil {
-			return hostError(fmt.Errorf("reading the DSCP→VIP table: %w", err))
-		}
-		p.mapping = fromGenl(entries)
-		table = t
+		o.Table = moduleTable{t}
 	}
-	an, err := pcapcheck.NewAnalyzer(pcapcheck.Config{Role: p.role, Mode: p.mode, Codes: p.codes, Mapping: p.mapping, Expect: p.expect})
-	if err != nil {
-		return err
-	}
-
-	var src pcapcheck.Source
-	var live *pcapcheck.Live
-	opt := pcapcheck.RunOptions{Count: f.count}
-	what := ""
-	if f.pcap != "" {
+	if f.pcap != "" && os.Getenv("GOGC") == "" {
 		// Reading a file, the heap is mostly the flow table, which only
 		// grows: collecting at every doubling of the heap costs time (a
 		// fifth of it on a file of a million packets) and frees little.
-		if os.Getenv("GOGC") == "" {
-			defer debug.SetGCPercent(debug.SetGCPercent(400))
-		}
-		fs, err := pcapcheck.OpenFile(f.pcap)
-		if err != nil {
-			return err
-		}
-		src, what = fs, f.pcap
-	} else {
-		spec, err := p.filterSpec(f.iface)
-		if err != nil {
-			return err
-		}
-		prog, err := pcapcheck.Filter(spec)
-		if err != nil {
-			return fmt.Errorf("building the capture filter: %w", err)
-		}
-		live, err = openLive(f.iface, prog, verifySnaplen)
-		if err != nil {
-			return err
-		}
-		src, what = live, f.iface
-		opt.Filter = &spec
-	}
-	defer src.Close()
-
-	if f.write != "" {
-		w, err := createWriter(f.write, src.LinkType(), verifySnaplen)
-		if err != nil {
-			return err
-		}
-		opt.Write = w
+		// The setting is the whole process's, so the program makes it.
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	if f.verbose {
 		vout := out
 		if f.output == "json" {
 			vout = errOut
 		}
-		opt.OnPacket = func(pk *pcapcheck.Packet, c pcapcheck.Class) {
-			if c != pcapcheck.Ignored {
-				fmt.Fprintf(vout, "%s [%s]\n", pk, c)
-			}
+		o.OnPacket = func(pk *pcapcheck.Packet, c pcapcheck.Class) {
+			fmt.Fprintf(vout, "%s [%s]\n", pk, c)
 		}
 	}
+	if f.output != "json" {
+		o.OnCapture = func() {
+			fmt.Fprintf(errOut, "l3dsr verify: capturing on %s (%s, DSCP %s); Ctrl-C stops and prints the summary\n", f.iface, o.Role, o.Codes)
+		}
+	}
+	o.OpenLive, o.CreateWriter = sys.openLive, sys.createWriter
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if f.duration > 0 && live != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.duration)
-		defer cancel()
-	}
-	if live != nil && f.output != "json" {
-		fmt.Fprintf(errOut, "l3dsr verify: capturing on %s (%s, DSCP %s); Ctrl-C stops and prints the summary\n", f.iface, p.role, p.codes)
-	}
-	st, runErr := pcapcheck.Run(ctx, src, an, opt)
-	if opt.Write != nil {
-		if err := opt.Write.Close(); err != nil && runErr == nil {
-			runErr = err
-		}
-	}
-	if runErr != nil {
-		return runErr
-	}
-	var drops uint64
-	if live != nil {
-		drops, _ = live.Drops()
-	}
-	if table != nil {
-		// The counters after the run; a failure here only loses them.
-		if entries, err := table.List(); err == nil {
-			an.UpdateCounters(fromGenl(entries))
-		}
-	}
-	rep := an.Report()
-	if err := printVerify(out, f.output, what, st, drops, p, rep); err != nil {
+	res, err := pcapcheck.Verify(ctx, *o)
+	if err != nil {
 		return err
 	}
-	if !rep.OK {
-		return &verdictError{rep.Problems}
+	if err := printVerify(out, f.output, fromFlags, o, res); err != nil {
+		return err
 	}
-	if st.Damage != nil {
-		return &partialError{st.Damage}
+	err = res.Err()
+	var pe *pcapcheck.PartialError
+	if errors.As(err, &pe) {
+		return partialError{pe}
 	}
-	return nil
+	return err
 }
 
 type verifyJSON struct {
@@ -557,12 +347,13 @@ type damageJSON struct {
 	Reason string `json:"reason"`
 }
 
-func printVerify(w io.Writer, format, what string, st pcapcheck.RunStats, drops uint64, p *verifyPlan, r pcapcheck.Report) error {
+func printVerify(w io.Writer, format string, fromFlags bool, o *pcapcheck.Options, res *pcapcheck.Result) error {
+	what, st, drops, r := res.Source, res.Stats, res.Drops, res.Report
 	mapping := "module"
-	if p.fromFlag {
+	if fromFlags {
 		mapping = "flags"
 	}
-	if p.role == pcapcheck.Director {
+	if o.Role == pcapcheck.Director {
 		mapping = "none"
 	}
 	if format == "json" {
@@ -576,7 +367,7 @@ func printVerify(w io.Writer, format, what string, st pcapcheck.RunStats, drops 
 		return writeJSON(w, j)
 	}
 	mode := ""
-	if p.mode == pcapcheck.ModeIPIP {
+	if o.Mode == dsrtypes.ModeIPIP {
 		mode = " (ipip)"
 	}
 	fmt.Fprintf(w, "%s: %s%s, DSCP %s: %s read, %d looked at", what, r.Role, mode, r.Codes, pcapcheck.Plural(st.Read, "packet"), st.Selected)
@@ -598,7 +389,7 @@ func printVerify(w io.Writer, format, what string, st pcapcheck.RunStats, drops 
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	if p.role == pcapcheck.RealServer {
+	if o.Role == pcapcheck.RealServer {
 		fmt.Fprintln(tw, "DSCP\tPACKETS\tFLOWS\tVIP (LOCAL)\tTABLE PACKETS (+RUN)\tREPLIES VIP/RIP/OTHER\tANSWERED\tRESULT")
 		for _, c := range r.PerCode {
 			vip, ctr := "-", "-"
@@ -606,7 +397,7 @@ func printVerify(w io.Writer, format, what string, st pcapcheck.RunStats, drops 
 				var vs, cs []string
 				for _, m := range c.Mappings {
 					vs = append(vs, fmt.Sprintf("%s (%s)", m.VIP, m.Local))
-					if p.fromFlag {
+					if fromFlags {
 						cs = append(cs, "n/a")
 					} else {
 						cs = append(cs, fmt.Sprintf("%d (+%d)", m.Packets, m.PacketsDelta))
@@ -650,9 +441,9 @@ func printVerify(w io.Writer, format, what string, st pcapcheck.RunStats, drops 
 		}
 	case st.Damage != nil:
 		fmt.Fprintln(w, "verdict: PARTIAL: OK on the packets read, but the file is damaged (see the warning)")
-	case p.role == pcapcheck.Director:
+	case o.Role == pcapcheck.Director:
 		fmt.Fprintln(w, "verdict: OK: every service's packets leave for the real servers with its DSCP")
-	case p.mode == pcapcheck.ModeIPIP:
+	case o.Mode == dsrtypes.ModeIPIP:
 		fmt.Fprintln(w, "verdict: OK: every tunnel seen is answered from its VIP")
 	default:
 		fmt.Fprintln(w, "verdict: OK: every DSCP code seen is mapped and answered from its VIP")
@@ -670,7 +461,17 @@ func okWord(ok bool) string {
 	return "FAIL"
 }
 
-// verifySystem is the part of system the verify commands act on.
-type verifySystem struct{}
+// verifySystem is the part of system the verify commands act on: the
+// module's table, the live capture and the capture file written. Tests
+// give fakes, so that no test, fuzzing included, reads this host's table,
+// captures on it or writes a file.
+type verifySystem struct {
+	dialVerifyTable func() (verifyTable, error)
+	// nil: pcapcheck's own.
+	openLive     func(iface string, filter []bpf.RawInstruction, snaplen int) (*pcapcheck.Live, error)
+	createWriter func(name string, link layers.LinkType, snaplen uint32) (*pcapcheck.PacketWriter, error)
+}
 
-func hostVerifySystem() verifySystem { return verifySystem{} }
+func hostVerifySystem() verifySystem {
+	return verifySystem{dialVerifyTable: func() (verifyTable, error) { return maptable.Dial() }}
+}

@@ -63,17 +63,19 @@ func exchange(code uint8, src netip.Addr, cport uint16, n int) []pcapgen.Packet 
 	return out
 }
 
-func runVerifyCLI(args ...string) (int, string, string) {
+// runOn runs one command line on sys.
+func runOn(sys *system, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	st := run(args, &out, &errOut)
+	st := runWith(sys, args, &out, &errOut)
 	return st, out.String(), errOut.String()
 }
 
-// noModule makes the table dial fail as on a host without the module.
-func noModule(t *testing.T) {
-	old := dialVerifyTable
-	t.Cleanup(func() { dialVerifyTable = old })
-	dialVerifyTable = func() (verifyTable, error) { return nil, fmt.Errorf("dial: %w", maptable.ErrNotLoaded) }
+// noModule is the test's system with its table dial failing as on a host
+// without the module. Capture files are read and written for real.
+func noModule(t *testing.T) *system {
+	sys := sysFor(t)
+	sys.dialVerifyTable = func() (verifyTable, error) { return nil, fmt.Errorf("dial: %w", maptable.ErrNotLoaded) }
+	return sys
 }
 
 type listTable struct{ lists [][]maptable.Entry }
@@ -88,9 +90,9 @@ func (l *listTable) List() ([]maptable.Entry, error) {
 func (l *listTable) Close() error { return nil }
 
 func TestVerifyPcapWithMapFlag(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	file := writePcap(t, "ok.pcap", exchange(21, tVIP, 40000, 3)...)
-	st, out, errOut := runVerifyCLI("verify", "--pcap", file, "--map", "21=10.80.0.1")
+	st, out, errOut := runOn(sys, "verify", "--pcap", file, "--map", "21=10.80.0.1")
 	if st != exitOK || !strings.Contains(out, "verdict: OK") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", st, out, errOut)
 	}
@@ -99,7 +101,7 @@ func TestVerifyPcapWithMapFlag(t *testing.T) {
 	}
 	// pcapng reads the same.
 	file = writePcap(t, "ok.pcapng", exchange(21, tVIP, 40000, 3)...)
-	if st, out, errOut := runVerifyCLI("verify", "--pcap", file, "--map", "0x15=10.80.0.1", "-o", "json"); st != exitOK {
+	if st, out, errOut := runOn(sys, "verify", "--pcap", file, "--map", "0x15=10.80.0.1", "-o", "json"); st != exitOK {
 		t.Fatalf("pcapng: exit %d, stdout %q, stderr %q", st, out, errOut)
 	} else {
 		var r struct {
@@ -121,7 +123,7 @@ func TestVerifyPcapWithMapFlag(t *testing.T) {
 }
 
 func TestVerifyFailures(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	cases := []struct {
 		name   string
 		frames []pcapgen.Packet
@@ -141,7 +143,7 @@ func TestVerifyFailures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			file := writePcap(t, "f.pcap", c.frames...)
-			st, out, errOut := runVerifyCLI(append([]string{"verify", "--pcap", file}, c.args...)...)
+			st, out, errOut := runOn(sys, append([]string{"verify", "--pcap", file}, c.args...)...)
 			if st != exitRuntime {
 				t.Errorf("exit %d, want 1", st)
 			}
@@ -155,57 +157,57 @@ func TestVerifyFailures(t *testing.T) {
 }
 
 func TestVerifyDirectorOK(t *testing.T) {
+	sys := noModule(t)
 	file := writePcap(t, "d.pcap",
 		pcapgen.Packet{Src: tCli, Dst: tVIP, Proto: 6, SrcPort: 9, DstPort: 80},
 		pcapgen.Packet{Src: tCli, Dst: tRIP, DSCP: 21, Proto: 6, SrcPort: 9, DstPort: 80})
-	st, out, errOut := runVerifyCLI("verify", "--pcap", file, "--role", "director", "--expect", "10.80.0.1:80=21")
+	st, out, errOut := runOn(sys, "verify", "--pcap", file, "--role", "director", "--expect", "10.80.0.1:80=21")
 	if st != exitOK || !strings.Contains(out, "verdict: OK") || !strings.Contains(out, "203.0.113.30") {
 		t.Errorf("exit %d, stdout %q, stderr %q", st, out, errOut)
 	}
 }
 
 func TestVerifyModuleMapping(t *testing.T) {
-	old := dialVerifyTable
-	t.Cleanup(func() { dialVerifyTable = old })
+	sys := sysFor(t)
 	tbl := &listTable{lists: [][]maptable.Entry{
 		{{Family: dsrtypes.IPv4, DSCP: 21, VIP: tVIP, Packets: 10}},
 		{{Family: dsrtypes.IPv4, DSCP: 21, VIP: tVIP, Packets: 13}},
 	}}
-	dialVerifyTable = func() (verifyTable, error) { return tbl, nil }
+	sys.dialVerifyTable = func() (verifyTable, error) { return tbl, nil }
 	file := writePcap(t, "m.pcap", exchange(21, tVIP, 7, 3)...)
-	st, out, errOut := runVerifyCLI("verify", "--pcap", file, "-v")
+	st, out, errOut := runOn(sys, "verify", "--pcap", file, "-v")
 	if st != exitOK || !strings.Contains(out, "13 (+3)") || !strings.Contains(out, "(tos 0x54, DSCP 21) 198.51.100.10.7 > 203.0.113.30.80: tcp Flags [.], length 54 [marked]") {
 		t.Errorf("exit %d, stdout %q, stderr %q", st, out, errOut)
 	}
 }
 
 func TestVerifyNotLoaded(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	file := writePcap(t, "n.pcap", exchange(21, tVIP, 7, 1)...)
-	st, _, errOut := runVerifyCLI("verify", "--pcap", file)
+	st, _, errOut := runOn(sys, "verify", "--pcap", file)
 	if st != exitRuntime || !strings.Contains(errOut, "modprobe") || !strings.Contains(errOut, "--map DSCP=VIP") {
 		t.Errorf("exit %d, stderr %q", st, errOut)
 	}
 }
 
 func TestVerifyWrite(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	frames := append(exchange(21, tVIP, 7, 2), pcapgen.Packet{EtherType: 0x0806})
 	file := writePcap(t, "w.pcap", frames...)
 	out := filepath.Join(t.TempDir(), "out.pcapng")
-	if st, o, e := runVerifyCLI("verify", "--pcap", file, "--map", "21=10.80.0.1", "--write", out); st != exitOK {
+	if st, o, e := runOn(sys, "verify", "--pcap", file, "--map", "21=10.80.0.1", "--write", out); st != exitOK {
 		t.Fatalf("exit %d: %s %s", st, o, e)
 	}
 	// The written file holds the 4 IP packets (not the ARP frame) and is
 	// judged the same.
-	st, o, e := runVerifyCLI("verify", "--pcap", out, "--map", "21=10.80.0.1", "-o", "json")
+	st, o, e := runOn(sys, "verify", "--pcap", out, "--map", "21=10.80.0.1", "-o", "json")
 	if st != exitOK || !strings.Contains(o, `"read": 4`) {
 		t.Errorf("re-reading the written file: exit %d, %s %s", st, o, e)
 	}
 }
 
 func TestVerifyUsageErrors(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	file := writePcap(t, "u.pcap", exchange(21, tVIP, 7, 1)...)
 	cases := []struct {
 		args []string
@@ -229,12 +231,12 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{[]string{"--pcap", file, "--write", file}, "would overwrite"},
 	}
 	for _, c := range cases {
-		st, _, errOut := runVerifyCLI(append([]string{"verify"}, c.args...)...)
+		st, _, errOut := runOn(sys, append([]string{"verify"}, c.args...)...)
 		if st != exitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("verify %q: exit %d, stderr %q; want 2 and %q", c.args, st, errOut, c.want)
 		}
 	}
-	if st, _, errOut := runVerifyCLI("verify", "--pcap", filepath.Join(t.TempDir(), "missing.pcap"), "--map", "1=10.0.0.1"); st != exitRuntime || !strings.Contains(errOut, "opening the capture") {
+	if st, _, errOut := runOn(sys, "verify", "--pcap", filepath.Join(t.TempDir(), "missing.pcap"), "--map", "1=10.0.0.1"); st != exitRuntime || !strings.Contains(errOut, "opening the capture") {
 		t.Errorf("missing file: exit %d, %q", st, errOut)
 	}
 }
@@ -243,7 +245,7 @@ func TestVerifyUsageErrors(t *testing.T) {
 // with the equivalent expression count the same packets per DSCP code, on
 // a file with mixed traffic, IPv6, VLAN tags and truncated packets.
 func TestVerifyCountsMatchTcpdump(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	tcpdump, err := exec.LookPath("tcpdump")
 	if err != nil {
 		t.Fatalf("tcpdump is needed to cross-check the counts: install it (apt-get install tcpdump, or scripts/deps.sh vm): %v", err)
@@ -256,7 +258,7 @@ func TestVerifyCountsMatchTcpdump(t *testing.T) {
 	}
 	w.Close()
 	f.Close()
-	_, out, _ := runVerifyCLI("verify", "--pcap", path, "--map", "21=10.80.0.1", "--dscp", "0-63", "-o", "json")
+	_, out, _ := runOn(sys, "verify", "--pcap", path, "--map", "21=10.80.0.1", "--dscp", "0-63", "-o", "json")
 	var r struct {
 		DSCP []struct {
 			DSCP    int `json:"dscp"`
@@ -279,7 +281,7 @@ func TestVerifyCountsMatchTcpdump(t *testing.T) {
 		if o, err := exec.Command(tcpdump, "-r", path, "-w", sel, expr).CombinedOutput(); err != nil {
 			t.Fatalf("tcpdump: %v: %s", err, o)
 		}
-		_, o, _ := runVerifyCLI("verify", "--pcap", sel, "--map", "21=10.80.0.1", "-o", "json")
+		_, o, _ := runOn(sys, "verify", "--pcap", sel, "--map", "21=10.80.0.1", "-o", "json")
 		var s struct {
 			Read int `json:"read"`
 		}
@@ -379,9 +381,9 @@ type jsonReport struct {
 	} `json:"dscp"`
 }
 
-func runJSON(t *testing.T, args ...string) (int, jsonReport, string) {
+func runJSON(t *testing.T, sys *system, args ...string) (int, jsonReport, string) {
 	t.Helper()
-	st, out, errOut := runVerifyCLI(append(append([]string{"verify"}, args...), "-o", "json")...)
+	st, out, errOut := runOn(sys, append(append([]string{"verify"}, args...), "-o", "json")...)
 	var r jsonReport
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("exit %d: json: %v in %q (stderr %q)", st, err, out, errOut)
@@ -428,7 +430,7 @@ var (
 )
 
 func TestVerifyIPv6ExtensionHeaders(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	m := []string{"--map", "22=2001:db8:80::1"}
 	cases := []struct {
 		name    string
@@ -456,7 +458,7 @@ func TestVerifyIPv6ExtensionHeaders(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			file := writePcap(t, "x.pcap", c.frames...)
-			st, r, errOut := runJSON(t, append([]string{"--pcap", file}, m...)...)
+			st, r, errOut := runJSON(t, sys, append([]string{"--pcap", file}, m...)...)
 			if st != c.status || r.perCode(22) != c.row || r.Malformed != c.malf {
 				t.Errorf("exit %d, DSCP 22 %s, malformed %d; want exit %d, %s, malformed %d (problems %q, stderr %q)", st, r.perCode(22), r.Malformed, c.status, c.row, c.malf, r.Problems, errOut)
 			}
@@ -471,14 +473,14 @@ func TestVerifyIPv6ExtensionHeaders(t *testing.T) {
 	cut[14+40+1] = 7 // (7+1)*8 = 64 bytes
 	good := recs(req6(22, 3003), rep6(tVIP6, 3003))
 	file := writeLink(t, layers.LinkTypeEthernet, 65535, append(good, rec{data: cut}))
-	st, r, _ := runJSON(t, "--pcap", file, "--map", "22=2001:db8:80::1")
+	st, r, _ := runJSON(t, sys, "--pcap", file, "--map", "22=2001:db8:80::1")
 	if st != exitOK || r.perCode(22) != "1/1/1/0" || r.Malformed != 1 || !contains(r.Notes, "1 packet malformed (IPv6 extension header chain runs past the end of the packet)") {
 		t.Errorf("cut chain: exit %d, DSCP 22 %s, malformed %d, notes %q", st, r.perCode(22), r.Malformed, r.Notes)
 	}
 }
 
 func TestVerifySmallCases(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	m := []string{"--map", "21=10.80.0.1"}
 	ok := exchange(21, tVIP, 40000, 1) // 1 request, 1 reply from the VIP
 	t.Run("0x9100 tag", func(t *testing.T) {
@@ -487,14 +489,14 @@ func TestVerifySmallCases(t *testing.T) {
 			p.Tags = []uint16{0x9100, 0x8100}
 			fs = append(fs, p)
 		}
-		st, r, _ := runJSON(t, append([]string{"--pcap", writePcap(t, "q.pcap", fs...)}, m...)...)
+		st, r, _ := runJSON(t, sys, append([]string{"--pcap", writePcap(t, "q.pcap", fs...)}, m...)...)
 		if st != exitOK || r.perCode(21) != "1/1/1/0" {
 			t.Errorf("exit %d, DSCP 21 %s; want 0, 1/1/1/0 (problems %q)", st, r.perCode(21), r.Problems)
 		}
 	})
 	t.Run("IPv6 version nibble behind 0x0800", func(t *testing.T) {
 		bad := pcapgen.Packet{Src: tCli, Dst: tRIP, DSCP: 21, Proto: 6, SrcPort: 5, DstPort: 80, Version: 6}
-		st, r, _ := runJSON(t, append([]string{"--pcap", writePcap(t, "v.pcap", append(ok, bad)...)}, m...)...)
+		st, r, _ := runJSON(t, sys, append([]string{"--pcap", writePcap(t, "v.pcap", append(ok, bad)...)}, m...)...)
 		if st != exitOK || r.perCode(21) != "1/1/1/0" || r.Malformed != 1 || !contains(r.Notes, "the IP version nibble does not match the EtherType") {
 			t.Errorf("exit %d, DSCP 21 %s, malformed %d, notes %q; want 0, 1/1/1/0, 1", st, r.perCode(21), r.Malformed, r.Notes)
 		}
@@ -504,7 +506,7 @@ func TestVerifySmallCases(t *testing.T) {
 		// the frame on the wire ends there.
 		runt := append(pcapgen.Packet{Src: tCli, Dst: tRIP, DSCP: 21, Proto: 6}.Bytes()[:14], 0x45, 21<<2, 0, 20, 0, 0)
 		file := writeLink(t, layers.LinkTypeEthernet, 65535, append(recs(ok...), rec{data: runt}))
-		st, r, _ := runJSON(t, append([]string{"--pcap", file}, m...)...)
+		st, r, _ := runJSON(t, sys, append([]string{"--pcap", file}, m...)...)
 		if st != exitOK || r.perCode(21) != "1/1/1/0" || r.Malformed != 1 || r.Marked != 1 {
 			t.Errorf("exit %d, DSCP 21 %s, malformed %d, marked %d; want 0, 1/1/1/0, 1, 1", st, r.perCode(21), r.Malformed, r.Marked)
 		}
@@ -515,7 +517,7 @@ func TestVerifySmallCases(t *testing.T) {
 		lone4 := pcapgen.Packet{Src: tCli, Dst: tRIP, DSCP: 22, Proto: 17, FragOffset: 185, Payload: 100}
 		lone6 := pcapgen.Packet{Src: tCli6, Dst: tRIP6, DSCP: 22, Proto: 17, Ext: []pcapgen.Ext{{Type: 44, FragOffset: 185}}, Payload: 100}
 		args := []string{"--pcap", writePcap(t, "f.pcap", append(ok, lone4, lone6)...), "--map", "21=10.80.0.1", "--map", "22=10.80.0.2", "--map", "22=2001:db8:80::2"}
-		st, r, _ := runJSON(t, args...)
+		st, r, _ := runJSON(t, sys, args...)
 		if st != exitOK || !r.OK || r.perCode(22) != "2/0/0/0" || !contains(r.Notes, "DSCP 22: 2 fragments not the first of a datagram: no ports, so no flow") {
 			t.Errorf("exit %d, DSCP 22 %s, problems %q, notes %q; want 0, 2/0/0/0 and a note", st, r.perCode(22), r.Problems, r.Notes)
 		}
@@ -529,7 +531,7 @@ func TestVerifySmallCases(t *testing.T) {
 				rs = append(rs, rec{data: b[:14+20+2], wire: len(b)})
 			}
 		}
-		st, r, _ := runJSON(t, append([]string{"--pcap", writeLink(t, layers.LinkTypeEthernet, 36, rs)}, m...)...)
+		st, r, _ := runJSON(t, sys, append([]string{"--pcap", writeLink(t, layers.LinkTypeEthernet, 36, rs)}, m...)...)
 		want := "DSCP 21: 2 packets, all cut before their ports, so no flow could be followed: the capture's snap length is too small: capture again with tcpdump -s 256 or more"
 		if st != exitRuntime || !contains(r.Problems, want) {
 			t.Errorf("exit %d, problems %q; want 1 and %q", st, r.Problems, want)
@@ -538,7 +540,7 @@ func TestVerifySmallCases(t *testing.T) {
 	t.Run("family mismatch", func(t *testing.T) {
 		// 21 maps to an IPv4 VIP; the traffic is IPv6.
 		file := writePcap(t, "m.pcap", req6(21, 7), rep6(tVIP6, 7))
-		st, r, _ := runJSON(t, append([]string{"--pcap", file}, m...)...)
+		st, r, _ := runJSON(t, sys, append([]string{"--pcap", file}, m...)...)
 		want := "DSCP 21: 1 packet to 2001:db8:e::30, but the table maps DSCP 21 to IPv4 VIPs only (10.80.0.1) and these packets are IPv6: add an IPv6 VIP"
 		if st != exitRuntime || !contains(r.Problems, want) {
 			t.Errorf("exit %d, problems %q; want 1 and %q", st, r.Problems, want)
@@ -546,7 +548,7 @@ func TestVerifySmallCases(t *testing.T) {
 	})
 	t.Run("plurals", func(t *testing.T) {
 		file := writePcap(t, "p.pcap", pcapgen.Packet{Src: tCli, Dst: tRIP, DSCP: 21, Proto: 6, SrcPort: 9, DstPort: 80})
-		st, out, _ := runVerifyCLI(append([]string{"verify", "--pcap", file}, m...)...)
+		st, out, _ := runOn(sys, append([]string{"verify", "--pcap", file}, m...)...)
 		if st != exitRuntime || !strings.Contains(out, "DSCP 21: 1 packet in 1 flow, but no reply") || !strings.Contains(out, ": 1 packet read") {
 			t.Errorf("exit %d, out %q", st, out)
 		}
@@ -557,11 +559,11 @@ func TestVerifySmallCases(t *testing.T) {
 // JSON type the documentation gives (docs/verify.md); wrong_codes is an
 // array of numbers.
 func TestVerifyDirectorJSON(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	in := pcapgen.Packet{Src: tCli, Dst: tVIP, Proto: 6, SrcPort: 9, DstPort: 80}
 	out := pcapgen.Packet{Src: tCli, Dst: tRIP, DSCP: 20, Proto: 6, SrcPort: 9, DstPort: 80}
 	file := writePcap(t, "d.pcap", in, out, in, out)
-	st, o, _ := runVerifyCLI("verify", "--pcap", file, "--role", "director", "--expect", "10.80.0.1:80=21", "-o", "json")
+	st, o, _ := runOn(sys, "verify", "--pcap", file, "--role", "director", "--expect", "10.80.0.1:80=21", "-o", "json")
 	if st != exitRuntime {
 		t.Fatalf("exit %d, want 1", st)
 	}
@@ -664,11 +666,11 @@ func checkSchema(t *testing.T, path string, v map[string]any, schema map[string]
 // TestVerifyRealServerJSONSchema: the real server's report, with a damaged
 // file (so that "damage" is an object) and a mapping row.
 func TestVerifyRealServerJSONSchema(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	rs := recs(exchange(21, tVIP, 7, 2)...)
 	file := writeLink(t, layers.LinkTypeEthernet, 65535, rs)
 	cutFile(t, file, 24+3*70+20) // record 4 (the second reply) cut after 4 of its 54 bytes
-	st, o, _ := runVerifyCLI("verify", "--pcap", file, "--map", "21=10.80.0.1", "-o", "json")
+	st, o, _ := runOn(sys, "verify", "--pcap", file, "--map", "21=10.80.0.1", "-o", "json")
 	if st != statusPartial {
 		t.Errorf("exit %d, want %d", st, statusPartial)
 	}
@@ -691,14 +693,14 @@ func cutFile(t *testing.T, path string, n int64) {
 }
 
 func TestVerifyDamagedFiles(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	m := []string{"--map", "21=10.80.0.1"}
 	// Three exchanges of one flow (one client port): 6 records of 16 + 54
 	// bytes behind the 24-byte header; record k starts at 24 + 70*(k-1).
 	t.Run("last record cut", func(t *testing.T) {
 		file := writePcap(t, "c.pcap", exchange(21, tVIP, 7, 3)...)
 		cutFile(t, file, 24+5*70+16+30)
-		st, out, errOut := runVerifyCLI(append([]string{"verify", "--pcap", file}, m...)...)
+		st, out, errOut := runOn(sys, append([]string{"verify", "--pcap", file}, m...)...)
 		// Records 1-5: 3 requests of one flow (one client port), 2
 		// replies from the VIP.
 		if st != statusPartial || !strings.Contains(out, "21    3        1      10.80.0.1 (any)") || !strings.Contains(out, "2/0/0                  1/1") ||
@@ -710,7 +712,7 @@ func TestVerifyDamagedFiles(t *testing.T) {
 	t.Run("record header cut", func(t *testing.T) {
 		file := writePcap(t, "h.pcap", exchange(21, tVIP, 7, 3)...)
 		cutFile(t, file, 24+4*70+10)
-		st, r, _ := runJSON(t, append([]string{"--pcap", file}, m...)...)
+		st, r, _ := runJSON(t, sys, append([]string{"--pcap", file}, m...)...)
 		if st != statusPartial || r.Read != 4 || r.perCode(21) != "2/1/2/0" || r.Damage == nil || r.Damage.Offset != 304 || r.Damage.Record != 5 {
 			t.Errorf("exit %d, read %d, DSCP 21 %s, damage %+v", st, r.Read, r.perCode(21), r.Damage)
 		}
@@ -721,7 +723,7 @@ func TestVerifyDamagedFiles(t *testing.T) {
 		// Record 4's captured length (bytes 8-11 of its header) says 70000.
 		binary.LittleEndian.PutUint32(b[24+3*70+8:], 70000)
 		os.WriteFile(file, b, 0o644)
-		st, r, _ := runJSON(t, append([]string{"--pcap", file}, m...)...)
+		st, r, _ := runJSON(t, sys, append([]string{"--pcap", file}, m...)...)
 		if st != statusPartial || r.Read != 3 || r.perCode(21) != "2/1/1/0" || r.Damage == nil || r.Damage.Offset != 234 || r.Damage.Record != 4 ||
 			!strings.Contains(r.Damage.Reason, "70000 captured bytes, more than the snap length 65535") {
 			t.Errorf("exit %d, read %d, DSCP 21 %s, damage %+v", st, r.Read, r.perCode(21), r.Damage)
@@ -730,7 +732,7 @@ func TestVerifyDamagedFiles(t *testing.T) {
 	t.Run("damaged and failing", func(t *testing.T) {
 		file := writePcap(t, "f.pcap", exchange(21, tRIP, 7, 3)...)
 		cutFile(t, file, 24+5*70+8)
-		st, out, _ := runVerifyCLI(append([]string{"verify", "--pcap", file}, m...)...)
+		st, out, _ := runOn(sys, append([]string{"verify", "--pcap", file}, m...)...)
 		if st != exitRuntime || !strings.Contains(out, "DSCP 21: 2 replies left from the RIP") || !strings.Contains(out, "is damaged at byte 374 (record 6)") {
 			t.Errorf("exit %d, stdout %q", st, out)
 		}
@@ -739,7 +741,7 @@ func TestVerifyDamagedFiles(t *testing.T) {
 		file := writePcap(t, "c.pcapng", exchange(21, tVIP, 7, 2)...)
 		fi, _ := os.Stat(file)
 		cutFile(t, file, fi.Size()-10)
-		st, r, _ := runJSON(t, append([]string{"--pcap", file}, m...)...)
+		st, r, _ := runJSON(t, sys, append([]string{"--pcap", file}, m...)...)
 		if st != statusPartial || r.Read != 3 || r.perCode(21) != "2/1/1/0" || r.Damage == nil || !strings.Contains(r.Damage.Reason, "the file ends inside a block") {
 			t.Errorf("exit %d, read %d, DSCP 21 %s, damage %+v", st, r.Read, r.perCode(21), r.Damage)
 		}
@@ -772,20 +774,20 @@ func etOf(p pcapgen.Packet) uint16 {
 }
 
 func TestVerifySLL2(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	var rs []rec
 	for _, p := range append(exchange(21, tVIP, 7, 2), req6(22, 8), rep6(tVIP6, 8)) {
 		rs = append(rs, rec{data: append(sll2(etOf(p)), p.IP()...)})
 	}
 	file := writeLink(t, 276, 65535, rs)
-	st, r, errOut := runJSON(t, "--pcap", file, "--map", "21=10.80.0.1", "--map", "22=2001:db8:80::1")
+	st, r, errOut := runJSON(t, sys, "--pcap", file, "--map", "21=10.80.0.1", "--map", "22=2001:db8:80::1")
 	if st != exitOK || r.perCode(21) != "2/1/2/0" || r.perCode(22) != "1/1/1/0" {
 		t.Errorf("exit %d, DSCP 21 %s, 22 %s, problems %q, stderr %q", st, r.perCode(21), r.perCode(22), r.Problems, errOut)
 	}
 }
 
 func TestVerifyPcapngInterfaces(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	path := filepath.Join(t.TempDir(), "multi.pcapng")
 	f, err := os.Create(path)
 	if err != nil {
@@ -818,7 +820,7 @@ func TestVerifyPcapngInterfaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	st, r, _ := runJSON(t, "--pcap", path, "--map", "21=10.80.0.1")
+	st, r, _ := runJSON(t, sys, "--pcap", path, "--map", "21=10.80.0.1")
 	if st != exitRuntime || r.perCode(21) != "3/3/2/1" || !contains(r.Problems, "DSCP 21: 1 reply left from the RIP") {
 		t.Errorf("exit %d, DSCP 21 %s, problems %q", st, r.perCode(21), r.Problems)
 	}
@@ -829,7 +831,7 @@ func TestVerifyPcapngInterfaces(t *testing.T) {
 }
 
 func TestVerifyTunnels(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	// The client's packet for the VIP, in a tunnel from the director to
 	// the RIP; the reply leaves from src, not tunneled.
 	tun := func(outer, inner uint8, gre bool, cport uint16, src netip.Addr) []pcapgen.Packet {
@@ -840,27 +842,27 @@ func TestVerifyTunnels(t *testing.T) {
 	}
 	t.Run("ipip mode, answered from the VIP", func(t *testing.T) {
 		fs := append(tun(0, 21, false, 1, tVIP), tun(0, 0, true, 2, tVIP)...)
-		st, r, errOut := runJSON(t, "--pcap", writePcap(t, "t.pcap", fs...), "--mode", "ipip", "--map", "21=10.80.0.1")
+		st, r, errOut := runJSON(t, sys, "--pcap", writePcap(t, "t.pcap", fs...), "--mode", "ipip", "--map", "21=10.80.0.1")
 		// Both tunnels (IPIP and GRE) have outer DSCP 0.
 		if st != exitOK || r.perCode(0) != "2/2/2/0" {
 			t.Errorf("exit %d, DSCP 0 %s, problems %q, stderr %q", st, r.perCode(0), r.Problems, errOut)
 		}
 	})
 	t.Run("ipip mode, answered from the RIP", func(t *testing.T) {
-		st, r, _ := runJSON(t, "--pcap", writePcap(t, "t.pcap", tun(0, 21, false, 1, tRIP)...), "--mode", "ipip", "--map", "21=10.80.0.1")
+		st, r, _ := runJSON(t, sys, "--pcap", writePcap(t, "t.pcap", tun(0, 21, false, 1, tRIP)...), "--mode", "ipip", "--map", "21=10.80.0.1")
 		if st != exitRuntime || r.perCode(0) != "1/1/0/1" || !contains(r.Problems, "1 reply left from the RIP (203.0.113.30) instead of the VIP 10.80.0.1") {
 			t.Errorf("exit %d, DSCP 0 %s, problems %q", st, r.perCode(0), r.Problems)
 		}
 	})
 	t.Run("dscp mode, code only inside", func(t *testing.T) {
-		st, r, _ := runJSON(t, "--pcap", writePcap(t, "t.pcap", tun(0, 21, false, 1, tVIP)...), "--map", "21=10.80.0.1")
+		st, r, _ := runJSON(t, sys, "--pcap", writePcap(t, "t.pcap", tun(0, 21, false, 1, tVIP)...), "--map", "21=10.80.0.1")
 		want := "1 tunnel packet with DSCP 21 in the inner header but 0 in the outer one"
 		if st != exitRuntime || !contains(r.Notes, want) {
 			t.Errorf("exit %d, notes %q, want %q", st, r.Notes, want)
 		}
 	})
 	t.Run("dscp mode, marked tunnel answered from the VIP", func(t *testing.T) {
-		st, r, _ := runJSON(t, "--pcap", writePcap(t, "t.pcap", tun(21, 0, false, 1, tVIP)...), "--map", "21=10.80.0.1")
+		st, r, _ := runJSON(t, sys, "--pcap", writePcap(t, "t.pcap", tun(21, 0, false, 1, tVIP)...), "--map", "21=10.80.0.1")
 		if st != exitOK || r.perCode(21) != "1/1/1/0" || !contains(r.Notes, "DSCP 21: 1 tunnel packet of 1 with another code in the inner header: DSCP 0 (1 packet)") {
 			t.Errorf("exit %d, DSCP 21 %s, problems %q, notes %q", st, r.perCode(21), r.Problems, r.Notes)
 		}
@@ -870,7 +872,7 @@ func TestVerifyTunnels(t *testing.T) {
 // TestVerifyHelpExamples: every example in verify's help parses (run on a
 // capture file instead of an interface).
 func TestVerifyHelpExamples(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	file := writePcap(t, "e.pcap", exchange(21, tVIP, 7, 1)...)
 	cmd := newVerifyCmd(hostSys())
 	n := 0
@@ -892,7 +894,7 @@ func TestVerifyHelpExamples(t *testing.T) {
 		if !contains(args, "--map") && !contains(args, "director") {
 			args = append(args, "--map", "21=10.80.0.1")
 		}
-		st, _, errOut := runVerifyCLI(args[1:]...)
+		st, _, errOut := runOn(sys, args[1:]...)
 		if st == exitUsage {
 			t.Errorf("example %q: usage error: %s", line, errOut)
 		}
@@ -907,12 +909,12 @@ func TestVerifyHelpExamples(t *testing.T) {
 // packet in a tunnel to the RIP; the forwarded packet is found by its
 // inner header (the client's), the real server is the outer destination.
 func TestVerifyDirectorTunnel(t *testing.T) {
-	noModule(t)
+	sys := noModule(t)
 	in := pcapgen.Packet{Src: tCli, Dst: tVIP, Proto: 6, SrcPort: 9, DstPort: 80}
 	out := in
 	out.Outer = &pcapgen.Outer{Src: tDir, Dst: tRIP}
 	file := writePcap(t, "dt.pcap", in, out, in, out)
-	st, o, errOut := runVerifyCLI("verify", "--pcap", file, "--role", "director", "--mode", "ipip", "--expect", "10.80.0.1:80=0", "-o", "json")
+	st, o, errOut := runOn(sys, "verify", "--pcap", file, "--role", "director", "--mode", "ipip", "--expect", "10.80.0.1:80=0", "-o", "json")
 	var r struct {
 		OK       bool `json:"ok"`
 		Services []struct {
