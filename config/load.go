@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/realserver"
 )
 
 // Load reads, parses and checks a config file, with the dsrtools directory it
@@ -53,4 +56,33 @@ func FromDSRTools(dir string) (*File, error) {
 		return nil, errs
 	}
 	return f, nil
+}
+
+// FromRunning is the config of what runs: the VIPs 'l3dsr realserver up'
+// set up and the IPVS services by address; what `l3dsr save` prints. A side
+// with nothing set up is left out, so that applying the file leaves it alone.
+func FromRunning(vips []realserver.VIPStatus, svcs []director.Service) *File {
+	f := &File{}
+	if len(vips) > 0 {
+		f.RealServer = &RealServer{}
+		for _, v := range vips {
+			f.RealServer.VIPs = append(f.RealServer.VIPs, VIP{Config: v.Config})
+		}
+	}
+	if len(svcs) > 0 {
+		f.Director = &Director{}
+		for _, s := range svcs {
+			f.Director.Services = append(f.Director.Services, Service{Service: s})
+		}
+	}
+	return f
+}
+
+// Configs are the VIPs of the section.
+func (rs *RealServer) Configs() []realserver.Config {
+	cs := make([]realserver.Config, 0, len(rs.VIPs))
+	for _, v := range rs.VIPs {
+		cs = append(cs, v.Config)
+	}
+	return cs
 }

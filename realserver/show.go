@@ -206,3 +206,12 @@ func localFlag(e maptable.Entry) string {
 	}
 	return ""
 }
+
+// Configs are the VIPs the report lists.
+func (r Report) Configs() []Config {
+	cs := make([]Config, 0, len(r.VIPs))
+	for _, v := range r.VIPs {
+		cs = append(cs, v.Config)
+	}
+	return cs
+}

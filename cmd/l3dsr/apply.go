@@ -74,46 +74,43 @@ func loadConfig(file string) (*config.File, error) {
 // changes; the func it returns releases what it opened. On an error
 // everything opened is released already, and no plan is returned: a plan
 // made without the running state would be wrong.
-func plan(ctx context.Context, sys *system, f *config.File) (config.Plan, func(), error) {
-	var p config.Plan
+func plan(ctx context.Context, sys *system, f *config.File) (p config.Plan, _ func(), err error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
 	}
-	fail := func(err error) (config.Plan, func(), error) {
-		closeAll()
-		return config.Plan{}, nil, hostError(err)
-	}
+	defer func() {
+		if err != nil {
+			closeAll()
+			p, err = config.Plan{}, hostError(err)
+		}
+	}()
 	if rs := f.RealServer; rs != nil {
 		m, err := sys.openRealServer()
 		if err != nil {
-			return fail(fmt.Errorf("real server: %w", err))
+			return p, nil, fmt.Errorf("real server: %w", err)
 		}
 		closers = append(closers, func() { m.Close() })
 		rep, err := m.Show(ctx, rs.IPTables)
 		if err != nil {
-			return fail(fmt.Errorf("reading the real server's VIPs: %w", err))
+			return p, nil, fmt.Errorf("reading the real server's VIPs: %w", err)
 		}
-		want := make([]realserver.Config, 0, len(rs.VIPs))
-		for _, v := range rs.VIPs {
-			want = append(want, v.Config)
-		}
-		if err := realServerPieces(ctx, rs.IPTables, want, true); err != nil {
-			return fail(err)
+		if err := realServerPieces(ctx, rs.IPTables, rs.Configs(), true); err != nil {
+			return p, nil, err
 		}
 		p.Steps = append(p.Steps, config.PlanRealServer(ctx, rs, rep.VIPs, m)...)
 	}
 	if d := f.Director; d != nil {
 		api, dclose, err := sys.openDirector()
 		if err != nil {
-			return fail(fmt.Errorf("director: %w", err))
+			return p, nil, fmt.Errorf("director: %w", err)
 		}
 		closers = append(closers, func() { dclose() })
 		st, err := api.Show()
 		if err != nil {
-			return fail(fmt.Errorf("reading the director's services: %w", err))
+			return p, nil, fmt.Errorf("reading the director's services: %w", err)
 		}
 		p.Steps = append(p.Steps, config.PlanDirector(d, st.Services, api)...)
 	}

@@ -171,7 +171,7 @@ func newRealServerShowCmd(sys *system) *cobra.Command {
 				if err != nil {
 					return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
 				}
-				if err := realServerPieces(cmd.Context(), v, setUp(rep), false); err != nil {
+				if err := realServerPieces(cmd.Context(), v, rep.Configs(), false); err != nil {
 					return err
 				}
 				out := cmd.OutOrStdout()
@@ -193,15 +193,6 @@ func newRealServerShowCmd(sys *system) *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().StringVar(&variant, "iptables", "", "iptables variant to look for a map-mode rule 'up' did not append: default, legacy or nft (default $"+iptablesEnv+")")
 	return cmd
-}
-
-// setUp is the configs of the VIPs a report lists.
-func setUp(rep realserver.Report) []realserver.Config {
-	cs := make([]realserver.Config, 0, len(rep.VIPs))
-	for _, v := range rep.VIPs {
-		cs = append(cs, v.Config)
-	}
-	return cs
 }
 
 func (h *hostSystem) withRealServer(fn func(m rsManager) error) error {

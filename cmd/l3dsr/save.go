@@ -5,7 +5,9 @@ import (
 	"fmt"
 
 	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/realserver"
 	"github.com/spf13/cobra"
 )
 
@@ -58,43 +60,28 @@ server can switch from dsrtools to l3dsr.`,
 	return cmd
 }
 
-// runningConfig reads what runs. A side with nothing set up is left out of
-// the file, so that applying it leaves that side alone.
+// runningConfig reads what runs.
 func runningConfig(cmd *cobra.Command, sys *system) (*config.File, error) {
-	f := &config.File{}
+	var rep realserver.Report
+	var st director.Status
 	err := sys.withRealServer(func(m rsManager) error {
-		rep, err := m.Show(cmd.Context(), xtrule.Default)
-		if err != nil {
+		var err error
+		if rep, err = m.Show(cmd.Context(), xtrule.Default); err != nil {
 			return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
 		}
-		if len(rep.VIPs) == 0 {
-			return nil
-		}
-		if err := realServerPieces(cmd.Context(), xtrule.Default, setUp(rep), false); err != nil {
-			return err
-		}
-		f.RealServer = &config.RealServer{}
-		for _, v := range rep.VIPs {
-			f.RealServer.VIPs = append(f.RealServer.VIPs, config.VIP{Config: v.Config})
-		}
-		return nil
+		return realServerPieces(cmd.Context(), xtrule.Default, rep.Configs(), false)
 	})
-	if err != nil || !sys.ipvsLoaded() {
-		return f, err
+	if err == nil && sys.ipvsLoaded() {
+		err = sys.withDirector(func(d directorAPI) error {
+			var err error
+			if st, err = d.Show(); err != nil {
+				return hostError(fmt.Errorf("reading the director's services: %w", err))
+			}
+			return nil
+		})
 	}
-	err = sys.withDirector(func(d directorAPI) error {
-		st, err := d.Show()
-		if err != nil {
-			return hostError(fmt.Errorf("reading the director's services: %w", err))
-		}
-		if len(st.Services) == 0 {
-			return nil
-		}
-		f.Director = &config.Director{}
-		for _, s := range st.Services {
-			f.Director.Services = append(f.Director.Services, config.Service{Service: s})
-		}
-		return nil
-	})
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	return config.FromRunning(rep.VIPs, st.Services), nil
 }
