@@ -8,6 +8,14 @@
 #   expect_eq CASE GOT WANT [WHAT]
 #                              pass CASE if GOT == WANT, else fail "WHAT: want 'WANT', got 'GOT'"
 #   ns NAME CMD...             run CMD inside network namespace NAME
+#   nsx NAME CMD...            ns under a time limit (NSX_TIMEOUT seconds, default 30), so a
+#                              network command that hangs fails its case instead of the scenario
+#   ns_del NAME...             kill every process in each namespace, then delete them (one
+#                              `ip -batch`); absent ones are skipped; always 0 (for on_exit)
+#   ns_pair A B                namespaces A and B joined by a veth: c0 in A, r0 in B (all down)
+#   squash                     stdin as one line for a fail reason: newlines to spaces, runs of
+#                              blanks to one, no trailing blank, at most SQUASH_MAX (400) characters
+#   missing TEXT REGEX...      prints, quoted, each extended REGEX that matches no line of TEXT
 #   on_exit CMD...             run CMD (one string, eval'd) when the scenario exits, last first
 #   wait_for SECONDS CMD...    poll CMD (output discarded) until it succeeds; 1 after SECONDS
 #   log MSG...                 timestamped line in the scenario log
@@ -83,6 +91,39 @@ ns() {
 	local n=$1
 	shift
 	ip netns exec "$n" "$@"
+}
+
+nsx() {
+	local n=$1
+	shift
+	timeout "${NSX_TIMEOUT:-30}" ip netns exec "$n" "$@"
+}
+
+ns_del() {
+	local n p del=''
+	for n in "$@"; do
+		[[ -e /run/netns/$n ]] || continue
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
+		del+="netns del $n"$'\n'
+	done
+	[[ -z $del ]] || timeout 20 ip -batch - <<<"$del" >/dev/null 2>&1
+	return 0
+}
+
+ns_pair() {
+	timeout 20 ip -batch - <<-EOF
+		netns add $1
+		netns add $2
+		link add c0 netns $1 type veth peer name r0 netns $2
+	EOF
+}
+
+squash() { tr '\n' ' ' | sed -e 's/  */ /g' -e 's/ $//' | cut -c"1-${SQUASH_MAX:-400}"; }
+
+missing() {
+	local text=$1 w
+	shift
+	for w in "$@"; do grep -Eq -- "$w" <<<"$text" || printf "'%s' " "$w"; done
 }
 
 log() { echo "# $(date +%T) $*"; }

@@ -43,12 +43,8 @@ BIN=$L3DSR_BIN
 # The real-server record lives in the state dir; a reboot wipes /run, the test wipes this.
 export L3DSR_STATE_DIR=$WORK/run-l3dsr
 
-nsx() {
-	local n=$1
-	shift
-	timeout 60 ip netns exec "$n" "$@"
-}
-squash() { tr '\n' ' ' | sed -e 's/  */ /g' -e 's/ $//' | cut -c1-500; }
+# For common.sh's nsx and squash: apply does a lot at once under TCG; long reasons.
+NSX_TIMEOUT=60 SQUASH_MAX=500
 
 teardown() {
 	local n
@@ -142,8 +138,7 @@ want=(
 	'^UDP +10\.0\.0\.2:53 wlc$'
 	'^ +-> 192\.0\.2\.2:53 +Tunnel +1 '
 )
-miss=
-for w in "${want[@]}"; do grep -Eq -- "$w" <<<"$ipvs" || miss+="'$w' "; done
+miss=$(missing "$ipvs" "${want[@]}")
 nsvc=$(grep -cE '^(TCP|UDP)' <<<"$ipvs")
 if ((RC == 0)) && [[ -z $miss && $nsvc == 3 ]] && grep -q '10.0.0.1' <<<"$nft" && grep -q '2001:db8:80::1' <<<"$nft"; then
 	pass apply-director

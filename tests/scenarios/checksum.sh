@@ -40,14 +40,7 @@ CK_RW4=10.12.0.1 CK_SINK4=10.12.0.2 CK_RW6=fd00:12::1 CK_SINK6=fd00:12::2
 export CK_DSCP4=10 CK_DSCP6=12
 export CK_OUT=$PWD
 
-ck_cleanup() {
-	local n
-	for n in "$CK_NS_TX" "$CK_NS_RW" "$CK_NS_SINK"; do
-		ip netns del "$n" 2>/dev/null
-	done
-	return 0
-}
-on_exit ck_cleanup
+on_exit ns_del "$CK_NS_TX" "$CK_NS_RW" "$CK_NS_SINK"
 
 # Few processes: each one costs a lot under TCG, so one `ip -batch` and one sysctl per namespace.
 ck_setup() {

@@ -4,13 +4,9 @@
 # and once in map mode: the real server's rules come from `l3dsr rule add` (one `-j DADDR --map`
 # rule per family, the VIPs in the module's table) instead of one rule per VIP.
 #
-#                        198.51.100.0/24                      192.0.2.0/24
-#   client .10 eth0 ──────────────── r-cli  router  r-dir ──────────────── eth0 .20 director
-#   2001:db8:c::10/64                 .1 / ::1 on each leg                  2001:db8:d::20/64
-#                                      r-rs                                VIP on lo, IPVS NAT
-#                                       │ 203.0.113.0/24, 2001:db8:e::/64   + DSCP mark in mangle
-#                                      eth0 .30 = RIP, 2001:db8:e::30 = RIP6
-#                                     realserver: VIP on lo, DADDR in raw PREROUTING
+#   client ── router ─┬─ director  VIP on lo, IPVS NAT + DSCP mark in mangle
+#                     └─ realserver (RIP), VIP on lo, DADDR in raw PREROUTING
+#   (tests/lib/topo.sh: one real server, IPv4 and IPv6)
 #
 #   request: client → router → director (IPVS: dst VIP→RIP, mangle: DSCP n) → router → realserver
 #            (raw PREROUTING: DSCP n → dst RIP→VIP, then conntrack sees client↔VIP)
@@ -44,19 +40,10 @@
 # shellcheck disable=SC2317,SC2016
 set -u
 
-NS_CLI=l3c-client
-NS_RTR=l3c-router
-NS_DIR=l3c-director
-NS_RS=l3c-realserver
-NS_ALL=("$NS_CLI" "$NS_RTR" "$NS_DIR" "$NS_RS")
-
-CLI4=198.51.100.10 RTR_C4=198.51.100.1
-DIR4=192.0.2.20 RTR_D4=192.0.2.1
-RIP4=203.0.113.30 RTR_R4=203.0.113.1
+# shellcheck source=../lib/topo.sh
+source "$L3DSR_SRC/tests/lib/topo.sh"
+topo_init l3c- 46 1
 VIP4=10.80.0.1
-CLI6=2001:db8:c::10 RTR_C6=2001:db8:c::1
-DIR6=2001:db8:d::20 RTR_D6=2001:db8:d::1
-RIP6=2001:db8:e::30 RTR_R6=2001:db8:e::1
 VIP6=2001:db8:80::1
 # One DSCP code per (VIP, real-server address). Not 0 (default), 1 (Lower Effort, RFC 8622),
 # nor the CS/AF/EF codes that networks use for QoS.
@@ -69,14 +56,7 @@ TOKEN=l3dsr-$(tr -dc a-z0-9 </proc/sys/kernel/random/uuid | head -c 16)
 WORK=$PWD
 DEMO=${L3DSR_DEMO:-0}
 
-# Every command that touches the network runs under a time limit, so a failure never hangs.
-nsx() {
-	local n=$1
-	shift
-	timeout 20 ip netns exec "$n" "$@"
-}
 demo() { if [[ $DEMO == 1 ]]; then printf '%s\n' "$@"; fi; }
-squash() { tr '\n' ' ' | sed -e 's/  */ /g' -e 's/ $//' | cut -c1-300; }
 
 # ---------------------------------------------------------------------------------------------
 # Setup steps. The first failure fails every case of the variant, with its message. Steps may
@@ -138,17 +118,11 @@ BG_PIDS=()
 # busy until the kernel gets round to freeing the namespace) and IPVS, and deletes the
 # namespaces, which takes every other rule, address and route with them. Runs between variants
 # and on exit.
-topo_down() {
-	local n p del='' pids=()
+teardown() {
+	local p pids=()
 	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	BG_PIDS=() CAP_PIDS=()
-	for n in "${NS_ALL[@]}"; do
-		[[ -e /run/netns/$n ]] || continue
-		for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
-		del+="netns del $n"$'\n'
-	done
-	[[ -n $del ]] || return 0
 	if [[ -e /run/netns/$NS_RS && -n ${IPT:-} ]]; then
 		nsx "$NS_RS" "$IPT" -w -t raw -F 2>/dev/null &
 		pids+=($!)
@@ -160,66 +134,21 @@ topo_down() {
 		pids+=($!)
 	fi
 	for p in "${pids[@]}"; do wait "$p"; done
-	timeout 20 ip -batch - <<<"$del" 2>/dev/null
-	return 0
+	topo_down
 }
-on_exit topo_down
+on_exit teardown
 
 # ---------------------------------------------------------------------------------------------
-# Topology: namespaces, links, addresses, routes, forwarding and reverse-path filters.
+# The director's and the real server's own settings on top of tests/lib/topo.sh's network.
 # For rp_filter, arp_ignore and arp_announce the kernel uses the larger of "all" and the
-# interface's value, so both are set. accept_dad=0 before a link comes up: no duplicate address
-# detection, addresses are usable at once and no tentative link-local address delays
-# neighbour discovery.
-topo_up() {
-	ipb "" <<-EOF || return 1
-		netns add $NS_CLI
-		netns add $NS_RTR
-		netns add $NS_DIR
-		netns add $NS_RS
-		link add eth0 netns $NS_CLI type veth peer name r-cli netns $NS_RTR
-		link add eth0 netns $NS_DIR type veth peer name r-dir netns $NS_RTR
-		link add eth0 netns $NS_RS type veth peer name r-rs netns $NS_RTR
-	EOF
-	par client_up router_up director_up realserver_up
-}
-
-client_up() {
-	step nsx "$NS_CLI" sysctl -q -w net.ipv6.conf.eth0.accept_dad=0 || return 1
-	ipb "$NS_CLI" <<-EOF
-		link set lo up
-		link set eth0 up
-		addr add $CLI4/24 dev eth0
-		addr add $CLI6/64 dev eth0 nodad
-		route add default via $RTR_C4
-		route add ::/0 via $RTR_C6
-	EOF
-}
-
-router_up() {
-	# Forwards both families. Loose reverse-path filter (2): the replies arrive on r-rs with
-	# source VIP, but the router's route to the VIP points at r-dir, so strict mode (1) would
-	# drop every reply. That is the one place DSR needs uRPF relaxed.
-	local i keys=()
-	for i in all r-cli r-dir r-rs; do keys+=("net.ipv4.conf.$i.rp_filter=2"); done
-	for i in r-cli r-dir r-rs; do keys+=("net.ipv6.conf.$i.accept_dad=0"); done
-	step nsx "$NS_RTR" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 "${keys[@]}" ||
+# interface's value, so both are set.
+hosts_up() {
+	local out
+	if ! out=$(topo_up 2>&1); then
+		setup_error "topology: $(squash <<<"$out")"
 		return 1
-	# The router knows the VIP only as "behind the director": requests go there.
-	ipb "$NS_RTR" <<-EOF
-		link set lo up
-		link set r-cli up
-		link set r-dir up
-		link set r-rs up
-		addr add $RTR_C4/24 dev r-cli
-		addr add $RTR_D4/24 dev r-dir
-		addr add $RTR_R4/24 dev r-rs
-		addr add $RTR_C6/64 dev r-cli nodad
-		addr add $RTR_D6/64 dev r-dir nodad
-		addr add $RTR_R6/64 dev r-rs nodad
-		route add $VIP4/32 via $DIR4
-		route add $VIP6/128 via $DIR6
-	EOF
+	fi
+	par director_up realserver_up
 }
 
 director_up() {
@@ -228,18 +157,11 @@ director_up() {
 	# reverse-path filter: the director has one leg and the client's address is routed back
 	# through it, so strict mode drops nothing.
 	step nsx "$NS_DIR" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
-		net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1 net.ipv6.conf.eth0.accept_dad=0 ||
-		return 1
+		net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1 || return 1
 	# The VIP is a local address of the director: IPVS takes packets in LOCAL_IN.
 	ipb "$NS_DIR" <<-EOF
-		link set lo up
-		link set eth0 up
-		addr add $DIR4/24 dev eth0
-		addr add $DIR6/64 dev eth0 nodad
 		addr add $VIP4/32 dev lo
 		addr add $VIP6/128 dev lo
-		route add default via $RTR_D4
-		route add ::/0 via $RTR_D6
 	EOF
 }
 
@@ -252,18 +174,11 @@ realserver_up() {
 	step nsx "$NS_RS" sysctl -q -w net.ipv4.ip_forward=0 \
 		net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.eth0.arp_ignore=1 \
 		net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_announce=2 \
-		net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1 net.ipv6.conf.eth0.accept_dad=0 ||
-		return 1
-	# The default route is the router: replies go client-ward directly.
+		net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1 || return 1
+	# The default route (topo.sh) is the router: replies go client-ward directly.
 	ipb "$NS_RS" <<-EOF
-		link set lo up
-		link set eth0 up
-		addr add $RIP4/24 dev eth0
-		addr add $RIP6/64 dev eth0 nodad
 		addr add $VIP4/32 dev lo
 		addr add $VIP6/128 dev lo
-		route add default via $RTR_R4
-		route add ::/0 via $RTR_R6
 	EOF
 }
 
@@ -409,7 +324,7 @@ servers_ready() {
 
 # ---------------------------------------------------------------------------------------------
 # Captures: one pcap per interface for the whole variant, analysed with filters afterwards.
-CAPS=("rs:$NS_RS:eth0" "rtr-rs:$NS_RTR:r-rs" "rtr-dir:$NS_RTR:r-dir")
+CAPS=("rs:$NS_RS:eth0" "rtr-rs:$NS_RTR:$RTR_IF_RS" "rtr-dir:$NS_RTR:r-dir")
 CAP_PIDS=()
 caps_start() {
 	local c name n ifc
@@ -626,7 +541,7 @@ check_family() {
 	if ((n > 0 && m > 0 && k == 0)) 2>/dev/null; then
 		pass "$FAM-direct-reply-$var"
 	else
-		fail "$FAM-direct-reply-$var" "router: want >0 TCP and >0 UDP replies $VIP→$CLI on r-rs and 0 packets toward the client or from the VIP on r-dir; got $n, $m, $k (${PL[rtr-dir$v]}${PL[rtr-tcp$v]})"
+		fail "$FAM-direct-reply-$var" "router: want >0 TCP and >0 UDP replies $VIP→$CLI on $RTR_IF_RS and 0 packets toward the client or from the VIP on r-dir; got $n, $m, $k (${PL[rtr-dir$v]}${PL[rtr-tcp$v]})"
 	fi
 
 	local t u vipport=$VIP
@@ -687,7 +602,7 @@ demo_show() {
 	demo "" "conntrack on the real server while a connection was open (DADDR ran before conntrack):"
 	demo "$(grep "ESTABLISHED src=$CLI4 dst=$VIP4 " "$WORK/ipv4.ct" | head -n 1)" \
 		"  ↑ recorded as client ↔ VIP, so the VIP's reply matches it."
-	demo "" "What the router forwarded from the real server's link (r-rs):"
+	demo "" "What the router forwarded from the real server's link ($RTR_IF_RS):"
 	demo "$(timeout 30 tcpdump -n -r "$WORK/rtr-rs.pcap" -c 2 "ip and src host $VIP4 and dst host $CLI4" 2>/dev/null)" \
 		"  ↑ the replies leave the real server from the VIP, straight to the client."
 	demo "" "Packets toward the client on the router's director link (r-dir): ${PC[rtr-dir4]}" \
@@ -709,7 +624,7 @@ run_variant() {
 	if ! command -v "$IPT" >/dev/null || ! command -v "$IP6T" >/dev/null; then
 		SETUP_ERR="$IPT or $IP6T not installed"
 	fi
-	[[ -n $SETUP_ERR ]] || topo_up
+	[[ -n $SETUP_ERR ]] || hosts_up
 	if [[ -z $SETUP_ERR ]]; then
 		# Servers and captures start in the background while the rules go in.
 		servers_start
@@ -722,7 +637,7 @@ run_variant() {
 				fail "ipv$v-$c-$var" "setup: $SETUP_ERR"
 			done
 		done
-		topo_down
+		teardown
 		return
 	fi
 	log "variant $var: traffic"
@@ -734,7 +649,7 @@ run_variant() {
 	for v in "${fams[@]}"; do check_family "$v" "$var"; done
 	[[ $DEMO != 1 ]] || demo_show
 	log "variant $var: teardown"
-	topo_down
+	teardown
 }
 
 write_servers

@@ -7,6 +7,7 @@
 #   client ── router ─┬─ director   (l3dsr director service/real add: IPVS + nft DSCP mark)
 #                     ├─ rs1        (l3dsr realserver up: VIPs on lo, sysctls, DADDR map, tunl0)
 #                     └─ rs2
+#   (tests/lib/topo.sh: two real servers, IPv4 and IPv6)
 #
 # VIP_A (10.0.0.1, 2001:db8:80::1) runs in DSCP mode (masquerade + DSCP 21 / 22), VIP_B
 # (10.0.0.2, 2001:db8:80::2) in IPIP mode (IPVS tunnel, IPIP / IP6IP6). Each real server runs
@@ -38,12 +39,11 @@
 
 set -u
 
-NS_CLI=dcli NS_RTR=drtr NS_DIR=ddir NS_RS1=drs1 NS_RS2=drs2
-NS_ALL=("$NS_CLI" "$NS_RTR" "$NS_DIR" "$NS_RS1" "$NS_RS2")
-CLI4=198.51.100.2 RTR_C4=198.51.100.1 CLI6=2001:db8:c::2 RTR_C6=2001:db8:c::1
-DIR4=203.0.113.2 RTR_D4=203.0.113.1 DIR6=2001:db8:d::2 RTR_D6=2001:db8:d::1
-RS1_4=192.0.2.2 RTR_R1_4=192.0.2.1 RS1_6=2001:db8:1::2 RTR_R1_6=2001:db8:1::1
-RS2_4=192.0.2.18 RTR_R2_4=192.0.2.17 RS2_6=2001:db8:2::2 RTR_R2_6=2001:db8:2::1
+# shellcheck source=../lib/topo.sh
+source "$L3DSR_SRC/tests/lib/topo.sh"
+topo_init d- 46 2
+NS_RS1=${RS_NS[0]} NS_RS2=${RS_NS[1]}
+RS1_4=${RS_IP4[0]} RS1_6=${RS_IP6[0]} RS2_4=${RS_IP4[1]} RS2_6=${RS_IP6[1]}
 VIPA4=10.0.0.1 VIPA6=2001:db8:80::1 VIPB4=10.0.0.2 VIPB6=2001:db8:80::2
 DSCP4=21 DSCP6=22
 TCP_PORT=80 UDP_PORT=7
@@ -53,13 +53,6 @@ TOKEN=l3dsr-$(tr -dc a-z0-9 </proc/sys/kernel/random/uuid | head -c 16)
 WORK=$PWD
 HERE=$(dirname "$0")/director.d
 BIN=$L3DSR_BIN
-
-nsx() {
-	local n=$1
-	shift
-	timeout 30 ip netns exec "$n" "$@"
-}
-squash() { tr '\n' ' ' | sed -e 's/  */ /g' -e 's/ $//' | cut -c1-400; }
 
 SETUP_ERR=
 # step CMD...: run a setup command; the first failure is remembered and fails every case.
@@ -71,9 +64,6 @@ step() {
 		return 1
 	fi
 	printf '%s\n' "$out" >>"$WORK/setup.log"
-}
-ipb() {
-	step timeout 20 ip ${1:+-n "$1"} -batch -
 }
 
 BG_PIDS=() CAP_PIDS=()
@@ -88,92 +78,9 @@ teardown_all() {
 		nsx "$n" iptables-nft -t raw -F 2>/dev/null
 		nsx "$n" ip6tables-nft -t raw -F 2>/dev/null
 	done
-	for n in "${NS_ALL[@]}"; do
-		[[ -e /run/netns/$n ]] || continue
-		for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
-		ip netns del "$n" 2>/dev/null
-	done
-	return 0
+	topo_down
 }
 on_exit teardown_all
-
-no_tentative() { [[ -z $(ip -n "$1" -6 addr show tentative) ]]; }
-
-topo_up() {
-	ipb "" <<-EOF || return 1
-		netns add $NS_CLI
-		netns add $NS_RTR
-		netns add $NS_DIR
-		netns add $NS_RS1
-		netns add $NS_RS2
-		link add eth0 netns $NS_CLI type veth peer name r-cli netns $NS_RTR
-		link add eth0 netns $NS_DIR type veth peer name r-dir netns $NS_RTR
-		link add eth0 netns $NS_RS1 type veth peer name r-rs1 netns $NS_RTR
-		link add eth0 netns $NS_RS2 type veth peer name r-rs2 netns $NS_RTR
-	EOF
-	# Client and router only: the network the director and the real servers live in. Loose
-	# rp_filter on the router: replies from the VIPs come in from the real servers, while the
-	# router's route to the VIPs points at the director.
-	step nsx "$NS_CLI" sysctl -q -w net.ipv6.conf.eth0.accept_dad=0 || return 1
-	step nsx "$NS_RTR" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
-		net.ipv4.conf.all.rp_filter=2 net.ipv6.conf.r-cli.accept_dad=0 net.ipv6.conf.r-dir.accept_dad=0 \
-		net.ipv6.conf.r-rs1.accept_dad=0 net.ipv6.conf.r-rs2.accept_dad=0 || return 1
-	ipb "$NS_CLI" <<-EOF || return 1
-		link set lo up
-		link set eth0 up
-		addr add $CLI4/24 dev eth0
-		addr add $CLI6/64 dev eth0 nodad
-		route add default via $RTR_C4
-		route add ::/0 via $RTR_C6
-	EOF
-	ipb "$NS_RTR" <<-EOF || return 1
-		link set lo up
-		link set r-cli up
-		link set r-dir up
-		link set r-rs1 up
-		link set r-rs2 up
-		addr add $RTR_C4/24 dev r-cli
-		addr add $RTR_D4/24 dev r-dir
-		addr add $RTR_R1_4/28 dev r-rs1
-		addr add $RTR_R2_4/28 dev r-rs2
-		addr add $RTR_C6/64 dev r-cli nodad
-		addr add $RTR_D6/64 dev r-dir nodad
-		addr add $RTR_R1_6/64 dev r-rs1 nodad
-		addr add $RTR_R2_6/64 dev r-rs2 nodad
-		route add $VIPA4/32 via $DIR4
-		route add $VIPB4/32 via $DIR4
-		route add $VIPA6/128 via $DIR6
-		route add $VIPB6/128 via $DIR6
-	EOF
-	# The director's and the real servers' own interfaces (their addresses and default routes:
-	# what any host has before l3dsr).
-	ipb "$NS_DIR" <<-EOF || return 1
-		link set lo up
-		link set eth0 up
-		addr add $DIR4/24 dev eth0
-		addr add $DIR6/64 dev eth0 nodad
-		route add default via $RTR_D4
-		route add ::/0 via $RTR_D6
-	EOF
-	local rs a4 r4 a6 r6
-	for rs in 1 2; do
-		eval "a4=\$RS${rs}_4 r4=\$RTR_R${rs}_4 a6=\$RS${rs}_6 r6=\$RTR_R${rs}_6"
-		ipb "drs$rs" <<-EOF || return 1
-			link set lo up
-			link set eth0 up
-			addr add $a4/28 dev eth0
-			addr add $a6/64 dev eth0 nodad
-			route add default via $r4
-			route add ::/0 via $r6
-		EOF
-	done
-	# Link-local addresses of the director and the real servers go through duplicate address
-	# detection (no sysctl there to skip it); neighbour discovery waits for it.
-	for n in "$NS_DIR" "$NS_RS1" "$NS_RS2"; do
-		wait_for 20 no_tentative "$n" ||
-			{ SETUP_ERR="$n: IPv6 addresses still tentative after 20s"; return 1; }
-	done
-}
 
 # The director's whole setup: what an operator would type.
 director_setup() {
@@ -217,13 +124,13 @@ realserver_setup() {
 servers_start() {
 	local n
 	for n in 1 2; do
-		(cd "$WORK" && exec ip netns exec "drs$n" python3 "$HERE/server.py" "rs$n" "$TOKEN" \
+		(cd "$WORK" && exec ip netns exec "${RS_NS[n - 1]}" python3 "$HERE/server.py" "rs$n" "$TOKEN" \
 			"$TCP_PORT" "$UDP_PORT" "$VIPA4" "$VIPA6" "$VIPB4" "$VIPB6") >>"$WORK/server.rs$n.log" 2>&1 &
 		BG_PIDS+=($!)
 	done
 	for n in 1 2; do
 		wait_for 30 grep -q listening "$WORK/server.rs$n.log" ||
-			{ SETUP_ERR="server.py in drs$n did not start: $(squash <"$WORK/server.rs$n.log")"; return 1; }
+			{ SETUP_ERR="server.py in ${RS_NS[n - 1]} did not start: $(squash <"$WORK/server.rs$n.log")"; return 1; }
 	done
 }
 
@@ -277,7 +184,9 @@ done
 
 log "modules"
 modprobe -a ip_vs ip_vs_wlc ipip ip6_tunnel 2>>"$WORK/setup.log" || true
-topo_up
+# topo.sh gives the director and the real servers only their addresses and default routes:
+# what any host has before l3dsr.
+step topo_up
 if [[ -z $SETUP_ERR ]]; then
 	# Someone else's firewall on the director, made before l3dsr: it must stay as it is.
 	step nsx "$NS_DIR" nft -f - <<-'EOF'
@@ -318,7 +227,7 @@ SETUP_ERR=
 
 # Captures on the router's links to the real servers, for the IPIP case.
 for n in 1 2; do
-	ip netns exec "$NS_RTR" tcpdump -n -i "r-rs$n" -w "$WORK/rs$n.pcap" -U \
+	ip netns exec "$NS_RTR" tcpdump -n -i "${RS_LINK[n - 1]}" -w "$WORK/rs$n.pcap" -U \
 		"(ip and (proto 4 or dst host $VIPB4)) or (ip6 and (ip6 proto 41 or dst host $VIPB6))" \
 		>/dev/null 2>"$WORK/tcpdump.rs$n.err" &
 	BG_PIDS+=($!)
@@ -450,8 +359,7 @@ want=(
 	"-> +\[$RS1_6\]:$UDP_PORT +tunnel +100"
 	"-> +$RS2_4:$UDP_PORT +masq +100"
 )
-miss=
-for w in "${want[@]}"; do grep -Eq -- "$w" <<<"$out" || miss+="'$w' "; done
+miss=$(missing "$out" "${want[@]}")
 if ((rc == 0)) && [[ -z $miss ]]; then
 	pass show
 else

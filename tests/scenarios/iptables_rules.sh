@@ -31,7 +31,6 @@ VIPS4=(10.0.0.1 10.0.0.2 10.0.0.3)
 VIPS6=(fd00:ffff::1 fd00:ffff::2 fd00:ffff::3)
 
 # One line of output for a failure reason.
-squash() { tr '\n' ' ' | sed -e 's/  */ /g' -e 's/ $//' | cut -c1-400; }
 
 # has_line TEXT LINE: does TEXT hold LINE as a whole line?
 has_line() { [[ $'\n'"$1"$'\n' == *$'\n'"$2"$'\n'* ]]; }

@@ -32,15 +32,7 @@ UDP=$D/udp.py
 PORT=7000
 MAPLINE='-A PREROUTING -j DADDR --map'
 
-cleanup() {
-	local n
-	for n in $C $R $L; do
-		ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$n" 2>/dev/null
-	done
-	return 0
-}
-on_exit cleanup
+on_exit ns_del $C $R $L
 
 if [[ ! -x $L3DSR_BIN ]]; then
 	fail setup "$L3DSR_BIN missing: run 'make go' on the host"
@@ -78,8 +70,7 @@ N4=200 N6=20
 
 topo() {
 	local i
-	ip netns add $C && ip netns add $R && ip netns add $L || return 1
-	ip -n $C link add c0 type veth peer name r0 netns $R || return 1
+	ns_pair $C $R && ip netns add $L || return 1
 	ip -n $C -batch - <<-EOF || return 1
 		link set lo up
 		link set c0 up

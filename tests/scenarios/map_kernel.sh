@@ -73,11 +73,7 @@ sendrecv() {
 }
 
 cleanup() {
-	local n
-	for n in $C $R $O $M; do
-		ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$n" 2>/dev/null
-	done
+	ns_del $C $R $O $M
 	echo 1048576 >/sys/module/xt_DADDR/parameters/max_entries 2>/dev/null
 	return 0
 }
@@ -102,8 +98,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 log "topology"
 topo() {
-	ip netns add $C && ip netns add $R && ip netns add $O || return 1
-	ip -n $C link add c0 type veth peer name r0 netns $R || return 1
+	ns_pair $C $R && ip netns add $O || return 1
 	ip -n $C -batch - <<-EOF || return 1
 		link set lo up
 		link set c0 up

@@ -52,13 +52,11 @@ OTHER6='-A PREROUTING -p udp -m udp --dport 9998 -j ACCEPT'
 cleanup() {
 	local n
 	for n in $C $S; do
-		ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null
 		# the DADDR rules keep the module busy until the namespace is freed
 		ip netns exec "$n" iptables -w -t raw -F 2>/dev/null
 		ip netns exec "$n" ip6tables -w -t raw -F 2>/dev/null
-		ip netns del "$n" 2>/dev/null
 	done
-	return 0
+	ns_del $C $S
 }
 on_exit cleanup
 
@@ -76,15 +74,13 @@ fi
 l3() { timeout 60 ip netns exec $S "$L3DSR_BIN" "$@"; }
 srv() { timeout 30 ip netns exec $S "$@"; }
 cli() { timeout 30 ip netns exec $C "$@"; }
-squash() { tr '\n' ' ' | sed -e 's/  */ /g' -e 's/ $//' | cut -c1-400; }
 maprules() { srv "$1" -t raw -S PREROUTING | grep -cxF -- "$MAPLINE"; }
 sysval() { srv cat "/proc/sys/net/ipv4/conf/$1/$2" 2>/dev/null || echo missing; }
 
 # ---------------------------------------------------------------------------------------------
 log "topology"
 topo() {
-	ip netns add $C && ip netns add $S || return 1
-	ip -n $C link add c0 type veth peer name r0 netns $S || return 1
+	ns_pair $C $S || return 1
 	# The client: routes to the dscp VIPs through the RIP (nft below turns them into what a
 	# director sends), tunnels to the RIP for the ipip VIPs. rp_filter off: the VIPs' replies
 	# come in on c0, not on the tunnels the VIPs are routed through.

@@ -3,10 +3,9 @@
 # topology: client -> router -> director (IPVS NAT + DSCP mark in mangle) -> router -> real server
 # (map mode: `l3dsr rule add --dscp 21 --vip VIP`), replies straight from the real server.
 #
-#   client .10 ── r-cli  router  r-dir ── director .20 (VIP on lo, IPVS NAT, DSCP 21 on VIP:80)
-#   198.51.100.0/24       r-rs            192.0.2.0/24
-#                          │ 203.0.113.0/24
-#                       realserver .30 = RIP (VIP on lo, HTTP on VIP:80, map-mode DADDR)
+#   client ── router ─┬─ director   VIP on lo, IPVS NAT, DSCP 21 on VIP:80
+#                     └─ realserver RIP; VIP on lo, HTTP on VIP:80, map-mode DADDR
+#   (tests/lib/topo.sh: one real server, IPv4)
 #
 # Cases:
 #   rs-pass             verify --iface eth0 --duration on the real server while curl runs: exit 0,
@@ -22,11 +21,9 @@
 # shellcheck disable=SC2317
 set -u
 
-NS_CLI=lv-client NS_RTR=lv-router NS_DIR=lv-director NS_RS=lv-realserver
-NS_ALL=("$NS_CLI" "$NS_RTR" "$NS_DIR" "$NS_RS")
-CLI=198.51.100.10 RTR_C=198.51.100.1
-DIR=192.0.2.20 RTR_D=192.0.2.1
-RIP=203.0.113.30 RTR_R=203.0.113.1
+# shellcheck source=../lib/topo.sh
+source "$L3DSR_SRC/tests/lib/topo.sh"
+topo_init lv- 4 1
 VIP=10.80.0.1
 DSCP=21
 WORK=$PWD
@@ -34,78 +31,27 @@ BIN=${L3DSR_BIN:?L3DSR_BIN is not set}
 HERE=$(cd "$(dirname "$0")" && pwd)
 BG=()
 
-nsx() {
-	local n=$1
-	shift
-	timeout 30 ip netns exec "$n" "$@"
-}
-squash() { tr '\n' ' ' | sed -e 's/  */ /g' | cut -c1-400; }
-
 down() {
-	local p n del=''
+	local p
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${BG[@]}"; do wait "$p" 2>/dev/null; done
-	for n in "${NS_ALL[@]}"; do
-		[[ -e /run/netns/$n ]] || continue
-		for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
-		del+="netns del $n"$'\n'
-	done
 	[[ -e /run/netns/$NS_RS ]] && nsx "$NS_RS" iptables -w -t raw -F 2>/dev/null
 	[[ -e /run/netns/$NS_DIR ]] && nsx "$NS_DIR" ipvsadm -C 2>/dev/null
-	[[ -z $del ]] || timeout 20 ip -batch - <<<"$del" 2>/dev/null
-	return 0
+	topo_down
 }
 on_exit down
 
 setup() {
-	timeout 20 ip -batch - <<-EOF || return 1
-		netns add $NS_CLI
-		netns add $NS_RTR
-		netns add $NS_DIR
-		netns add $NS_RS
-		link add eth0 netns $NS_CLI type veth peer name r-cli netns $NS_RTR
-		link add eth0 netns $NS_DIR type veth peer name r-dir netns $NS_RTR
-		link add eth0 netns $NS_RS type veth peer name r-rs netns $NS_RTR
-	EOF
-	timeout 20 ip -n "$NS_CLI" -batch - <<-EOF || return 1
-		link set lo up
-		link set eth0 up
-		addr add $CLI/24 dev eth0
-		route add default via $RTR_C
-	EOF
-	nsx "$NS_RTR" sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=2 \
-		net.ipv4.conf.r-cli.rp_filter=2 net.ipv4.conf.r-dir.rp_filter=2 net.ipv4.conf.r-rs.rp_filter=2 || return 1
-	timeout 20 ip -n "$NS_RTR" -batch - <<-EOF || return 1
-		link set lo up
-		link set r-cli up
-		link set r-dir up
-		link set r-rs up
-		addr add $RTR_C/24 dev r-cli
-		addr add $RTR_D/24 dev r-dir
-		addr add $RTR_R/24 dev r-rs
-		route add $VIP/32 via $DIR
-	EOF
+	topo_up || return 1
 	nsx "$NS_DIR" sysctl -q -w net.ipv4.ip_forward=1 || return 1
-	timeout 20 ip -n "$NS_DIR" -batch - <<-EOF || return 1
-		link set lo up
-		link set eth0 up
-		addr add $DIR/24 dev eth0
-		addr add $VIP/32 dev lo
-		route add default via $RTR_D
-	EOF
+	ip -n "$NS_DIR" addr add "$VIP/32" dev lo || return 1
 	nsx "$NS_RS" sysctl -q -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.eth0.arp_ignore=1 \
 		net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_announce=2 || return 1
-	timeout 20 ip -n "$NS_RS" -batch - <<-EOF || return 1
-		link set lo up
-		link set eth0 up
-		addr add $RIP/24 dev eth0
-		addr add $VIP/32 dev lo
-		route add default via $RTR_R
-	EOF
+	ip -n "$NS_RS" addr add "$VIP/32" dev lo || return 1
 	# Director: IPVS NAT to the real server, and the DSCP code of the VIP on its packets
 	# (mangle PREROUTING runs before IPVS; IPVS keeps the TOS).
 	nsx "$NS_DIR" ipvsadm -A -t "$VIP:80" -s wlc || return 1
-	nsx "$NS_DIR" ipvsadm -a -t "$VIP:80" -r "$RIP:80" -m || return 1
+	nsx "$NS_DIR" ipvsadm -a -t "$VIP:80" -r "$RIP4:80" -m || return 1
 	nsx "$NS_DIR" sysctl -q -w net.ipv4.vs.conntrack=0 || return 1
 	nsx "$NS_DIR" iptables -w -t mangle -A PREROUTING -d "$VIP" -p tcp --dport 80 -j DSCP --set-dscp "$DSCP" ||
 		return 1
@@ -169,13 +115,13 @@ if live rs "$NS_RS" --iface eth0 --duration 12s --write "$WORK/rs.pcap"; then
 	else
 		fail rs-pass "want exit 0, 'verdict: OK' and a DSCP $DSCP row with VIP $VIP after $got/4 good curls; $(show rs)"
 	fi
-	n=$(timeout 30 tcpdump -n -r "$WORK/rs.pcap" "ip and (ip[1] & 0xfc) >> 2 == $DSCP and dst host $RIP" 2>/dev/null | wc -l)
+	n=$(timeout 30 tcpdump -n -r "$WORK/rs.pcap" "ip and (ip[1] & 0xfc) >> 2 == $DSCP and dst host $RIP4" 2>/dev/null | wc -l)
 	off=$(timeout 60 "$BIN" verify --pcap "$WORK/rs.pcap" --map "$DSCP=$VIP" 2>&1)
 	orc=$?
 	if ((n > 0 && orc == 0)) && [[ $off == *"verdict: OK"* ]]; then
 		pass rs-write
 	else
-		fail rs-write "want >0 packets with DSCP $DSCP to $RIP in the --write file and verify --pcap exit 0; got $n packets, exit $orc: $(squash <<<"$off")"
+		fail rs-write "want >0 packets with DSCP $DSCP to $RIP4 in the --write file and verify --pcap exit 0; got $n packets, exit $orc: $(squash <<<"$off")"
 	fi
 else
 	fail rs-pass "verify did not start capturing within 60s: $(show rs)"
@@ -190,10 +136,10 @@ if live dir "$NS_DIR" --iface eth0 --role director --expect "$VIP:80=$DSCP" --du
 	rc=$RC
 	out=$(<"$WORK/dir.out")
 	cat "$WORK/dir.out" "$WORK/dir.err"
-	if [[ $rc == 0 && $out == *"verdict: OK"* && $out == *"$VIP:80"*"$RIP"* ]]; then
+	if [[ $rc == 0 && $out == *"verdict: OK"* && $out == *"$VIP:80"*"$RIP4"* ]]; then
 		pass director-pass
 	else
-		fail director-pass "want exit 0 and 'verdict: OK' with real server $RIP after $got/3 good curls; $(show dir)"
+		fail director-pass "want exit 0 and 'verdict: OK' with real server $RIP4 after $got/3 good curls; $(show dir)"
 	fi
 	off=$(timeout 60 "$BIN" verify --pcap "$WORK/dir.pcap" --role director --expect "$VIP:80=22" 2>&1)
 	orc=$?
