@@ -138,15 +138,23 @@ def machine(env):
             f"(`{env.get('cpu', '?')}`), {env.get('mem', '?')} RAM")
 
 
+def section(out, title, note, cols):
+    """A section's title, its note (if any) and the header of its Markdown table."""
+    out.append(f"#### {title}\n")
+    if note:
+        out.append(f"{note}\n")
+    out.append("| " + " | ".join(cols) + " |")
+    out.append("|" + "---|" * len(cols))
+
+
 def rx_table(krel, d, out):
     nrounds = max((len(v) for v in d["rx"].values()), default=0)
-    out.append(f"#### Receive path, {krel}\n")
-    out.append(f"{machine(d['env'])}; host: {HOST}. Ratio to the baseline-(a) run of the same "
-               f"round (made at its start), median (min–max) over the rounds ({nrounds} at most; a "
-               f"cell of fewer than {ROUNDS} says how many in brackets); packets per run: "
-               f"{int(next(iter(next(iter(d['rx'].values())).values()))[1]) if d['rx'] else 0}.\n")
-    out.append("| configuration | IPv4 64 B | IPv4 1,400 B | IPv6 64 B | IPv6 1,400 B |")
-    out.append("|---|---|---|---|---|")
+    section(out, f"Receive path, {krel}",
+            f"{machine(d['env'])}; host: {HOST}. Ratio to the baseline-(a) run of the same "
+            f"round (made at its start), median (min–max) over the rounds ({nrounds} at most; a "
+            f"cell of fewer than {ROUNDS} says how many in brackets); packets per run: "
+            f"{int(next(iter(next(iter(d['rx'].values())).values()))[1]) if d['rx'] else 0}.",
+            ["configuration", "IPv4 64 B", "IPv4 1,400 B", "IPv6 64 B", "IPv6 1,400 B"])
     for cfg, label in RX_ORDER:
         if not any((cfg, f, s) in d["rx"] for f, s in COLS):
             continue
@@ -195,19 +203,18 @@ def fmt_us(vals):
 def fwd_table(krel, d, out):
     if not any((c, "4", s) in d["rx"] for c, _ in FWD_ORDER for s in ("64", "1400")):
         return
-    out.append(f"#### Behind a forwarding sender (IPv4): IPIP decapsulation, and the rewrite "
-               f"without the header copy, {krel}\n")
-    out.append(f"{machine(d['env'])}. pktgen feeds the sender, the real server counts "
-               f"(delivered == sent in every run). Per round: the rate of each row divided by "
-               f"the rate of fwd-plain; the extra time per packet over fwd-plain (µs of TCG time); "
-               f"and that extra time added to the round's no-rule baseline (a): the ratio the "
-               f"row would have in the receive-path table without the header copy. Median "
-               f"(min–max). The estimate is not given for IPIP, whose extra time includes the "
-               f"sender's encapsulation.\n")
-    out.append("| path | 64 B: ratio to fwd-plain | 64 B: extra µs/packet | 64 B: estimated ratio "
-               "to baseline (a) | 1,400 B: ratio to fwd-plain | 1,400 B: extra µs/packet | "
-               "1,400 B: estimated ratio to baseline (a) |")
-    out.append("|---|---|---|---|---|---|---|")
+    section(out, f"Behind a forwarding sender (IPv4): IPIP decapsulation, and the rewrite "
+            f"without the header copy, {krel}",
+            f"{machine(d['env'])}. pktgen feeds the sender, the real server counts "
+            f"(delivered == sent in every run). Per round: the rate of each row divided by "
+            f"the rate of fwd-plain; the extra time per packet over fwd-plain (µs of TCG time); "
+            f"and that extra time added to the round's no-rule baseline (a): the ratio the "
+            f"row would have in the receive-path table without the header copy. Median "
+            f"(min–max). The estimate is not given for IPIP, whose extra time includes the "
+            f"sender's encapsulation.",
+            ["path"] + [f"{s}: {c}" for s in ("64 B", "1,400 B")
+                        for c in ("ratio to fwd-plain", "extra µs/packet",
+                                  "estimated ratio to baseline (a)")])
     for cfg, label in FWD_ORDER:
         cells = []
         for s in ("64", "1400"):
@@ -231,13 +238,12 @@ PASS_ORDER = [
 def pass_table(krel, d, out):
     if not any((c, f, "64") in d["rx"] for c, _ in PASS_ORDER for f in ("4", "6")):
         return
-    out.append(f"#### Ordinary traffic through each layout (DSCP 0 to the real server's own "
-               f"address, 64 B), {krel}\n")
-    out.append(f"{machine(d['env'])}. The packets a real server takes besides DSR traffic: no "
-               f"layout rewrites them, each must let them through. Ratio to the round's baseline "
-               f"(a) (no tables, packets to the VIP on lo); median (min–max).\n")
-    out.append("| layout | IPv4 64 B | IPv6 64 B |")
-    out.append("|---|---|---|")
+    section(out, f"Ordinary traffic through each layout (DSCP 0 to the real server's own "
+            f"address, 64 B), {krel}",
+            f"{machine(d['env'])}. The packets a real server takes besides DSR traffic: no "
+            f"layout rewrites them, each must let them through. Ratio to the round's baseline "
+            f"(a) (no tables, packets to the VIP on lo); median (min–max).",
+            ["layout", "IPv4 64 B", "IPv6 64 B"])
     for cfg, label in PASS_ORDER:
         cells = [fmt_ratio(ratios(d, cfg, f, "64"), ROUNDS) for f in ("4", "6")]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -303,9 +309,8 @@ def goals_fwd(krel, d, out):
 
 
 def reference(krel, d, out):
-    out.append(f"#### Against the issue's reference (Debian 6.1, TCG, IPv4 64 B), {krel}\n")
-    out.append("| configuration | reference | measured here |")
-    out.append("|---|---|---|")
+    section(out, f"Against the issue's reference (Debian 6.1, TCG, IPv4 64 B), {krel}", "",
+            ["configuration", "reference", "measured here"])
     for cfg, ref in REFERENCE.items():
         label = dict(RX_ORDER)[cfg]
         out.append(f"| {label} | {ref:.2f} | {fmt_ratio(ratios(d, cfg, '4', '64'))} |")
@@ -317,10 +322,9 @@ def e2e_table(krel, d, out):
     if not d["e2e"]:
         return
     n = max(len(v) for v in d["e2e"].values())
-    out.append(f"#### End-to-end iperf3 TCP goodput (IPv4), {krel}\n")
-    out.append(f"{machine(d['env'])}. Median (min–max) of {n} runs; ratio to IPVS NAT per round.\n")
-    out.append("| path | goodput Mbit/s | ratio to NAT | client MSS | path MTU |")
-    out.append("|---|---|---|---|---|")
+    section(out, f"End-to-end iperf3 TCP goodput (IPv4), {krel}",
+            f"{machine(d['env'])}. Median (min–max) of {n} runs; ratio to IPVS NAT per round.",
+            ["path", "goodput Mbit/s", "ratio to NAT", "client MSS", "path MTU"])
     nat = d["e2e"].get("nat", {})
     for var, label in E2E_ORDER:
         r = d["e2e"].get(var)
@@ -339,11 +343,10 @@ def cp_table(krel, d, out):
     if not d["cp"]:
         return
     n = max(len(v) for v in d["cp"].values())
-    out.append(f"#### Control plane wall time, {krel}\n")
-    out.append(f"{machine(d['env'])}. Seconds, median (min–max) of {n} runs, each in a fresh "
-               f"namespace; every process start is slow under TCG.\n")
-    out.append("| operation | seconds |")
-    out.append("|---|---|")
+    section(out, f"Control plane wall time, {krel}",
+            f"{machine(d['env'])}. Seconds, median (min–max) of {n} runs, each in a fresh "
+            f"namespace; every process start is slow under TCG.",
+            ["operation", "seconds"])
     for what, label in CP_ORDER:
         r = d["cp"].get(what)
         if r:

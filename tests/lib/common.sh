@@ -12,7 +12,8 @@
 #                              network command that hangs fails its case instead of the scenario
 #   ns_del NAME...             kill every process in each namespace, then delete them (one
 #                              `ip -batch`); absent ones are skipped; always 0 (for on_exit)
-#   ns_pair A B                namespaces A and B joined by a veth: c0 in A, r0 in B (all down)
+#   ns_pair A B [ADDR/LEN...]  namespaces A and B joined by a veth, c0 in A and r0 in B, both
+#                              up with lo; each ADDR on c0 (IPv6 ones without DAD)
 #   squash                     stdin as one line for a fail reason: newlines to spaces, runs of
 #                              blanks to one, no trailing blank, at most SQUASH_MAX (400) characters
 #   missing TEXT REGEX...      prints, quoted, each extended REGEX that matches no line of TEXT
@@ -111,11 +112,20 @@ ns_del() {
 }
 
 ns_pair() {
-	timeout 20 ip -batch - <<-EOF
-		netns add $1
-		netns add $2
-		link add c0 netns $1 type veth peer name r0 netns $2
+	local a=$1 b=$2 x
+	shift 2
+	timeout 20 ip -batch - <<-EOF || return 1
+		netns add $a
+		netns add $b
+		link add c0 netns $a type veth peer name r0 netns $b
 	EOF
+	{
+		printf 'link set lo up\nlink set c0 up\n'
+		for x in "$@"; do
+			if [[ $x == *:* ]]; then echo "addr add $x dev c0 nodad"; else echo "addr add $x dev c0"; fi
+		done
+	} | timeout 20 ip -n "$a" -batch - || return 1
+	printf 'link set lo up\nlink set r0 up\n' | timeout 20 ip -n "$b" -batch -
 }
 
 squash() { tr '\n' ' ' | sed -e 's/  */ /g' -e 's/ $//' | cut -c"1-${SQUASH_MAX:-400}"; }

@@ -159,10 +159,7 @@ director_up() {
 	step nsx "$NS_DIR" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
 		net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1 || return 1
 	# The VIP is a local address of the director: IPVS takes packets in LOCAL_IN.
-	ipb "$NS_DIR" <<-EOF
-		addr add $VIP4/32 dev lo
-		addr add $VIP6/128 dev lo
-	EOF
+	vips_on_lo "$NS_DIR"
 }
 
 realserver_up() {
@@ -176,7 +173,11 @@ realserver_up() {
 		net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_announce=2 \
 		net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1 || return 1
 	# The default route (topo.sh) is the router: replies go client-ward directly.
-	ipb "$NS_RS" <<-EOF
+	vips_on_lo "$NS_RS"
+}
+
+vips_on_lo() {
+	ipb "$1" <<-EOF
 		addr add $VIP4/32 dev lo
 		addr add $VIP6/128 dev lo
 	EOF

@@ -70,20 +70,14 @@ N4=200 N6=20
 
 topo() {
 	local i
-	ns_pair $C $R && ip netns add $L || return 1
+	ns_pair $C $R 192.0.2.1/24 2001:db8:1::1/64 && ip netns add $L || return 1
 	ip -n $C -batch - <<-EOF || return 1
-		link set lo up
-		link set c0 up
-		addr add 192.0.2.1/24 dev c0
-		addr add 2001:db8:1::1/64 dev c0 nodad
 		route add 10.90.0.0/16 dev c0
 		route add 2001:db8:90::/64 dev c0
 	EOF
 	ip netns exec $C sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 		net.ipv4.conf.c0.rp_filter=0 || return 1
 	{
-		echo "link set lo up"
-		echo "link set r0 up"
 		for i in 10 11 12 13; do echo "addr add 192.0.2.$i/24 dev r0"; done
 		for i in 10 11; do echo "addr add 2001:db8:1::$i/64 dev r0 nodad"; done
 		for ((i = 0; i < N4; i++)); do echo "addr add $(v4vip $i)/32 dev lo"; done

@@ -98,16 +98,8 @@ fi
 # ---------------------------------------------------------------------------------------------
 log "topology"
 topo() {
-	ns_pair $C $R && ip netns add $O || return 1
-	ip -n $C -batch - <<-EOF || return 1
-		link set lo up
-		link set c0 up
-		addr add 192.0.2.1/24 dev c0
-		addr add 2001:db8:1::1/64 dev c0 nodad
-	EOF
+	ns_pair $C $R 192.0.2.1/24 2001:db8:1::1/64 && ip netns add $O || return 1
 	ip -n $R -batch - <<-EOF || return 1
-		link set lo up
-		link set r0 up
 		addr add 192.0.2.2/24 dev r0
 		addr add 192.0.2.3/24 dev r0
 		addr add 2001:db8:1::2/64 dev r0 nodad

@@ -80,16 +80,12 @@ sysval() { srv cat "/proc/sys/net/ipv4/conf/$1/$2" 2>/dev/null || echo missing; 
 # ---------------------------------------------------------------------------------------------
 log "topology"
 topo() {
-	ns_pair $C $S || return 1
+	ns_pair $C $S "$CLI4/24" "$CLI6/64" || return 1
 	# The client: routes to the dscp VIPs through the RIP (nft below turns them into what a
 	# director sends), tunnels to the RIP for the ipip VIPs. rp_filter off: the VIPs' replies
 	# come in on c0, not on the tunnels the VIPs are routed through.
 	cli sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 || return 1
 	ip -n $C -batch - <<-EOF || return 1
-		link set lo up
-		link set c0 up
-		addr add $CLI4/24 dev c0
-		addr add $CLI6/64 dev c0 nodad
 		route add $VIP4/32 via $RIP4
 		route add $VIP4B/32 via $RIP4
 		route add $VIP6/128 via $RIP6
@@ -120,8 +116,6 @@ topo() {
 	EOF
 	# The server: addresses and routes only (the RIP is how the director reaches it).
 	ip -n $S -batch - <<-EOF || return 1
-		link set lo up
-		link set r0 up
 		addr add $RIP4/24 dev r0
 		addr add $RIP6/64 dev r0 nodad
 	EOF

@@ -94,6 +94,12 @@ finish() {
 	wait "$LIVE_PID" 2>/dev/null
 	RC=$(cat "$WORK/$1.rc" 2>/dev/null || echo none)
 }
+# not_started NAME CASE...: the verify started by live never captured; every CASE fails.
+not_started() {
+	local c
+	fail "$2" "verify did not start capturing within 60s: $(show "$1")"
+	for c in "${@:3}"; do fail "$c" "no capture"; done
+}
 show() { echo "exit $(cat "$WORK/$1.rc" 2>/dev/null); stdout: $(squash <"$WORK/$1.out"); stderr: $(squash <"$WORK/$1.err")"; }
 
 # Not in $(...): setup starts the server in the background, in this shell.
@@ -124,8 +130,7 @@ if live rs "$NS_RS" --iface eth0 --duration 12s --write "$WORK/rs.pcap"; then
 		fail rs-write "want >0 packets with DSCP $DSCP to $RIP4 in the --write file and verify --pcap exit 0; got $n packets, exit $orc: $(squash <<<"$off")"
 	fi
 else
-	fail rs-pass "verify did not start capturing within 60s: $(show rs)"
-	fail rs-write "no capture"
+	not_started rs rs-pass rs-write
 fi
 
 # --- director ----------------------------------------------------------------------------------
@@ -149,8 +154,7 @@ if live dir "$NS_DIR" --iface eth0 --role director --expect "$VIP:80=$DSCP" --du
 		fail director-wrong "want exit 1 naming DSCP $DSCP instead of 22; got exit $orc: $(squash <<<"$off")"
 	fi
 else
-	fail director-pass "verify did not start capturing within 60s: $(show dir)"
-	fail director-wrong "no capture"
+	not_started dir director-pass director-wrong
 fi
 
 # --- real server, mapping deleted -------------------------------------------------------------
@@ -169,7 +173,7 @@ elif live rsx "$NS_RS" --iface eth0 --duration 10s; then
 		fail rs-unmapped "want exit 1 naming DSCP $DSCP as unmapped ($got/2 curls got a page); $(show rsx)"
 	fi
 else
-	fail rs-unmapped "verify did not start capturing within 60s: $(show rsx)"
+	not_started rsx rs-unmapped
 fi
 
 out=$("$BIN" verify 2>&1)

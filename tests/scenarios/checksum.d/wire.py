@@ -429,26 +429,30 @@ def fragcase(name, ver, proto, kind, splits, ext=(), n=200, state="none"):
                 l4change=not (ver == 4 and proto == "icmp"), proto=PROTO[ver, proto])
 
 
+def per_family(state, rows):
+    """crafted cases for IPv4, then IPv6: rows of (name, proto, kind), each name prefixed with
+    v4- or v6-; a name may be a pair (IPv4's, IPv6's)."""
+    return [crafted("v%d-%s" % (v, n if isinstance(n, str) else n[v == 6]), state, v, proto, kind)
+            for v in (4, 6) for n, proto, kind in rows]
+
+
 def cases_none():
-    c = []
-    for v in (4, 6):
-        p = "v%d-" % v
-        c += [
-            crafted(p + "tcp", "none", v, "tcp", "data"),
-            crafted(p + "tcp-syn", "none", v, "tcp", "syn"),
-            crafted(p + "udp", "none", v, "udp"),
-            crafted(p + "udp-odd-length", "none", v, "udp", "odd"),
-            crafted(p + "udp-zero-stays-zero", "none", v, "udp", "zero"),
-            crafted(p + "udp-result0-is-ffff", "none", v, "udp", "ffff"),
-            crafted(p + "udplite-full", "none", v, "udplite", "full"),
-            crafted(p + "udplite-cov8", "none", v, "udplite", "cov8"),
-            crafted(p + "udplite-cov20", "none", v, "udplite", "cov20"),
-            crafted(p + "udplite-result0-is-ffff", "none", v, "udplite", "ffff"),
-            crafted(p + "dccp-cscov0", "none", v, "dccp", "cscov0"),
-            crafted(p + "dccp-cscov1", "none", v, "dccp", "cscov1"),
-            crafted(p + "dccp-cscov3", "none", v, "dccp", "cscov3"),
-            crafted(p + ("icmp-untouched" if v == 4 else "icmpv6"), "none", v, "icmp"),
-        ]
+    c = per_family("none", [
+        ("tcp", "tcp", "data"),
+        ("tcp-syn", "tcp", "syn"),
+        ("udp", "udp", ""),
+        ("udp-odd-length", "udp", "odd"),
+        ("udp-zero-stays-zero", "udp", "zero"),
+        ("udp-result0-is-ffff", "udp", "ffff"),
+        ("udplite-full", "udplite", "full"),
+        ("udplite-cov8", "udplite", "cov8"),
+        ("udplite-cov20", "udplite", "cov20"),
+        ("udplite-result0-is-ffff", "udplite", "ffff"),
+        ("dccp-cscov0", "dccp", "cscov0"),
+        ("dccp-cscov1", "dccp", "cscov1"),
+        ("dccp-cscov3", "dccp", "cscov3"),
+        (("icmp-untouched", "icmpv6"), "icmp", ""),
+    ])
     c += [
         # IHL 7: the L4 header is found through the options.
         crafted("v4-options-udp", "none", 4, "udp", options=[IPOption(b"\x01" * 7 + b"\x00")]),
@@ -485,14 +489,11 @@ def cases_none():
 
 
 def cases_unnecessary():
-    c = []
-    for v in (4, 6):
-        p = "v%d-" % v
-        c += [
-            crafted(p + "tcp-unnecessary", "unnecessary", v, "tcp", "data"),
-            crafted(p + "udp-unnecessary", "unnecessary", v, "udp"),
-            crafted(p + "udp-result0-is-ffff-unnecessary", "unnecessary", v, "udp", "ffff"),
-        ]
+    c = per_family("unnecessary", [
+        ("tcp-unnecessary", "tcp", "data"),
+        ("udp-unnecessary", "udp", ""),
+        ("udp-result0-is-ffff-unnecessary", "udp", "ffff"),
+    ])
     c.append(crafted("v6-dst-udp-unnecessary", "unnecessary", 6, "udp", ext=("dst",)))
     return c
 
