@@ -138,6 +138,11 @@ def machine(env):
             f"(`{env.get('cpu', '?')}`), {env.get('mem', '?')} RAM")
 
 
+def runs(d, kind):
+    """The most runs any row of d[kind] has; 0 when there is none."""
+    return max((len(v) for v in d[kind].values()), default=0)
+
+
 def section(out, title, note, cols):
     """A section's title, its note (if any) and the header of its Markdown table."""
     out.append(f"#### {title}\n")
@@ -148,7 +153,7 @@ def section(out, title, note, cols):
 
 
 def rx_table(krel, d, out):
-    nrounds = max((len(v) for v in d["rx"].values()), default=0)
+    nrounds = runs(d, "rx")
     section(out, f"Receive path, {krel}",
             f"{machine(d['env'])}; host: {HOST}. Ratio to the baseline-(a) run of the same "
             f"round (made at its start), median (min–max) over the rounds ({nrounds} at most; a "
@@ -319,9 +324,9 @@ def reference(krel, d, out):
 
 
 def e2e_table(krel, d, out):
-    if not d["e2e"]:
+    n = runs(d, "e2e")
+    if not n:
         return
-    n = max(len(v) for v in d["e2e"].values())
     section(out, f"End-to-end iperf3 TCP goodput (IPv4), {krel}",
             f"{machine(d['env'])}. Median (min–max) of {n} runs; ratio to IPVS NAT per round.",
             ["path", "goodput Mbit/s", "ratio to NAT", "client MSS", "path MTU"])
@@ -340,9 +345,9 @@ def e2e_table(krel, d, out):
 
 
 def cp_table(krel, d, out):
-    if not d["cp"]:
+    n = runs(d, "cp")
+    if not n:
         return
-    n = max(len(v) for v in d["cp"].values())
     section(out, f"Control plane wall time, {krel}",
             f"{machine(d['env'])}. Seconds, median (min–max) of {n} runs, each in a fresh "
             f"namespace; every process start is slow under TCG.",

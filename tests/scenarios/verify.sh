@@ -89,16 +89,24 @@ live() {
 	LIVE_PID=$!
 	wait_for 60 grep -q 'capturing on' "$WORK/$name.err"
 }
-# finish NAME: waits for the verify started by live (so not in $(...)); RC gets its exit status.
+# finish NAME: waits for the verify started by live (so not in $(...)); RC gets its exit status
+# and OUT its standard output; the log gets both its outputs.
 finish() {
 	wait "$LIVE_PID" 2>/dev/null
 	RC=$(cat "$WORK/$1.rc" 2>/dev/null || echo none)
+	OUT=$(<"$WORK/$1.out")
+	cat "$WORK/$1.out" "$WORK/$1.err"
 }
 # not_started NAME CASE...: the verify started by live never captured; every CASE fails.
 not_started() {
 	local c
 	fail "$2" "verify did not start capturing within 60s: $(show "$1")"
 	for c in "${@:3}"; do fail "$c" "no capture"; done
+}
+# offline ARGS...: `l3dsr verify ARGS` on a capture file; ORC gets its exit status, OFF its output.
+offline() {
+	OFF=$(timeout 60 "$BIN" verify "$@" 2>&1)
+	ORC=$?
 }
 show() { echo "exit $(cat "$WORK/$1.rc" 2>/dev/null); stdout: $(squash <"$WORK/$1.out"); stderr: $(squash <"$WORK/$1.err")"; }
 
@@ -113,21 +121,17 @@ log "real server: verify while curl runs"
 if live rs "$NS_RS" --iface eth0 --duration 12s --write "$WORK/rs.pcap"; then
 	got=$(curls 4)
 	finish rs
-	rc=$RC
-	out=$(<"$WORK/rs.out")
-	cat "$WORK/rs.out" "$WORK/rs.err"
-	if [[ $rc == 0 && $got -gt 0 && $out == *"verdict: OK"* && $out =~ (^|$'\n')$DSCP\ +[0-9]+\ +[0-9]+\ +$VIP\ \(any\) ]]; then
+	if [[ $RC == 0 && $got -gt 0 && $OUT == *"verdict: OK"* && $OUT =~ (^|$'\n')$DSCP\ +[0-9]+\ +[0-9]+\ +$VIP\ \(any\) ]]; then
 		pass rs-pass
 	else
 		fail rs-pass "want exit 0, 'verdict: OK' and a DSCP $DSCP row with VIP $VIP after $got/4 good curls; $(show rs)"
 	fi
 	n=$(timeout 30 tcpdump -n -r "$WORK/rs.pcap" "ip and (ip[1] & 0xfc) >> 2 == $DSCP and dst host $RIP4" 2>/dev/null | wc -l)
-	off=$(timeout 60 "$BIN" verify --pcap "$WORK/rs.pcap" --map "$DSCP=$VIP" 2>&1)
-	orc=$?
-	if ((n > 0 && orc == 0)) && [[ $off == *"verdict: OK"* ]]; then
+	offline --pcap "$WORK/rs.pcap" --map "$DSCP=$VIP"
+	if ((n > 0 && ORC == 0)) && [[ $OFF == *"verdict: OK"* ]]; then
 		pass rs-write
 	else
-		fail rs-write "want >0 packets with DSCP $DSCP to $RIP4 in the --write file and verify --pcap exit 0; got $n packets, exit $orc: $(squash <<<"$off")"
+		fail rs-write "want >0 packets with DSCP $DSCP to $RIP4 in the --write file and verify --pcap exit 0; got $n packets, exit $ORC: $(squash <<<"$OFF")"
 	fi
 else
 	not_started rs rs-pass rs-write
@@ -138,20 +142,16 @@ log "director: verify --role director while curl runs"
 if live dir "$NS_DIR" --iface eth0 --role director --expect "$VIP:80=$DSCP" --duration 12s --write "$WORK/dir.pcap"; then
 	got=$(curls 3)
 	finish dir
-	rc=$RC
-	out=$(<"$WORK/dir.out")
-	cat "$WORK/dir.out" "$WORK/dir.err"
-	if [[ $rc == 0 && $out == *"verdict: OK"* && $out == *"$VIP:80"*"$RIP4"* ]]; then
+	if [[ $RC == 0 && $OUT == *"verdict: OK"* && $OUT == *"$VIP:80"*"$RIP4"* ]]; then
 		pass director-pass
 	else
 		fail director-pass "want exit 0 and 'verdict: OK' with real server $RIP4 after $got/3 good curls; $(show dir)"
 	fi
-	off=$(timeout 60 "$BIN" verify --pcap "$WORK/dir.pcap" --role director --expect "$VIP:80=22" 2>&1)
-	orc=$?
-	if ((orc == 1)) && [[ $off == *"carry DSCP $DSCP instead of 22"* ]]; then
+	offline --pcap "$WORK/dir.pcap" --role director --expect "$VIP:80=22"
+	if ((ORC == 1)) && [[ $OFF == *"carry DSCP $DSCP instead of 22"* ]]; then
 		pass director-wrong
 	else
-		fail director-wrong "want exit 1 naming DSCP $DSCP instead of 22; got exit $orc: $(squash <<<"$off")"
+		fail director-wrong "want exit 1 naming DSCP $DSCP instead of 22; got exit $ORC: $(squash <<<"$OFF")"
 	fi
 else
 	not_started dir director-pass director-wrong
@@ -164,10 +164,7 @@ if ! out=$(nsx "$NS_RS" "$BIN" rule del --dscp "$DSCP" 2>&1); then
 elif live rsx "$NS_RS" --iface eth0 --duration 10s; then
 	got=$(curls 2 3)
 	finish rsx
-	rc=$RC
-	out=$(<"$WORK/rsx.out")
-	cat "$WORK/rsx.out" "$WORK/rsx.err"
-	if [[ $rc == 1 && $out == *"verdict: FAILED"* && $out == *"the table maps no VIP to DSCP $DSCP"* ]]; then
+	if [[ $RC == 1 && $OUT == *"verdict: FAILED"* && $OUT == *"the table maps no VIP to DSCP $DSCP"* ]]; then
 		pass rs-unmapped
 	else
 		fail rs-unmapped "want exit 1 naming DSCP $DSCP as unmapped ($got/2 curls got a page); $(show rsx)"

@@ -438,18 +438,12 @@ def per_family(state, rows):
 
 def cases_none():
     c = per_family("none", [
-        ("tcp", "tcp", "data"),
-        ("tcp-syn", "tcp", "syn"),
-        ("udp", "udp", ""),
-        ("udp-odd-length", "udp", "odd"),
-        ("udp-zero-stays-zero", "udp", "zero"),
+        ("tcp", "tcp", "data"), ("tcp-syn", "tcp", "syn"),
+        ("udp", "udp", ""), ("udp-odd-length", "udp", "odd"), ("udp-zero-stays-zero", "udp", "zero"),
         ("udp-result0-is-ffff", "udp", "ffff"),
-        ("udplite-full", "udplite", "full"),
-        ("udplite-cov8", "udplite", "cov8"),
-        ("udplite-cov20", "udplite", "cov20"),
-        ("udplite-result0-is-ffff", "udplite", "ffff"),
-        ("dccp-cscov0", "dccp", "cscov0"),
-        ("dccp-cscov1", "dccp", "cscov1"),
+        ("udplite-full", "udplite", "full"), ("udplite-cov8", "udplite", "cov8"),
+        ("udplite-cov20", "udplite", "cov20"), ("udplite-result0-is-ffff", "udplite", "ffff"),
+        ("dccp-cscov0", "dccp", "cscov0"), ("dccp-cscov1", "dccp", "cscov1"),
         ("dccp-cscov3", "dccp", "cscov3"),
         (("icmp-untouched", "icmpv6"), "icmp", ""),
     ])
