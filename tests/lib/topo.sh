@@ -21,8 +21,7 @@
 #
 # topo_init sets NS_CLI NS_RTR NS_DIR NS_ALL, CLI4 RTR_C4 DIR4 RTR_D4, with IPv6 also CLI6 RTR_C6
 # DIR6 RTR_D6, and per real server (arrays, index I-1) RS_NS RS_LINK (the router's side)
-# RS_IP4 RS_GW4 RS_IP6 RS_GW6; for the first (often only) one NS_RS RTR_IF_RS RIP4 RTR_R4 RIP6
-# RTR_R6.
+# RS_IP4 RS_GW4 RS_IP6 RS_GW6; for the first (often only) one NS_RS RTR_IF_RS RIP4 RIP6.
 #
 # Only the network is built: VIPs, sysctls of the director and the real servers, IPVS and
 # rules are each scenario's business (the director scenario leaves them to l3dsr alone).
@@ -43,7 +42,8 @@ topo_init() { # PREFIX FAMILIES NRS
 		RS_IP4+=("203.0.113.$((16 * i + 14))") RS_GW4+=("203.0.113.$((16 * i + 1))")
 		RS_IP6+=("2001:db8:e$i::30") RS_GW6+=("2001:db8:e$i::1")
 	done
-	NS_RS=${RS_NS[0]} RTR_IF_RS=${RS_LINK[0]} RIP4=${RS_IP4[0]} RTR_R4=${RS_GW4[0]} RIP6=${RS_IP6[0]} RTR_R6=${RS_GW6[0]}
+	# shellcheck disable=SC2034 # for the scenarios that source this file
+	NS_RS=${RS_NS[0]} RTR_IF_RS=${RS_LINK[0]} RIP4=${RS_IP4[0]} RIP6=${RS_IP6[0]}
 	NS_ALL=("$NS_CLI" "$NS_RTR" "$NS_DIR" "${RS_NS[@]}")
 }
 

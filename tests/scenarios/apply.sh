@@ -44,6 +44,7 @@ BIN=$L3DSR_BIN
 export L3DSR_STATE_DIR=$WORK/run-l3dsr
 
 # For common.sh's nsx and squash: apply does a lot at once under TCG; long reasons.
+# shellcheck disable=SC2034
 NSX_TIMEOUT=60 SQUASH_MAX=500
 
 teardown() {

@@ -56,7 +56,7 @@ cleanup() {
 		ip netns exec "$n" iptables -w -t raw -F 2>/dev/null
 		ip netns exec "$n" ip6tables -w -t raw -F 2>/dev/null
 	done
-	ns_del $C $S
+	ns_del "$C" "$S"
 }
 on_exit cleanup
 
