@@ -21,6 +21,9 @@
 #   wait_for SECONDS CMD...    poll CMD (output discarded) until it succeeds; 1 after SECONDS
 #   log MSG...                 timestamped line in the scenario log
 #
+# The client/router/director/real-server topology (topo_init, topo_up, topo_down) is
+# tests/lib/topo.sh, sourced at the end of this file.
+#
 # Results are written the moment they happen (a kernel panic later loses nothing): to
 # $L3DSR_RESULTS (the guest's second serial port) and echoed as "PASS x"/"FAIL x: why" into the
 # scenario log. Sourced outside the bench (L3DSR_RESULTS unset), only the echo remains, which
@@ -162,3 +165,8 @@ wait_for() {
 		sleep 0.2
 	done
 }
+
+_l3dsr_lib=${BASH_SOURCE[0]%/*}
+[[ $_l3dsr_lib != "${BASH_SOURCE[0]}" ]] || _l3dsr_lib=.
+# shellcheck source=topo.sh
+source "$_l3dsr_lib/topo.sh"

@@ -40,8 +40,6 @@
 # shellcheck disable=SC2317,SC2016
 set -u
 
-# shellcheck source=../lib/topo.sh
-source "$L3DSR_SRC/tests/lib/topo.sh"
 topo_init l3c- 46 1
 VIP4=10.80.0.1
 VIP6=2001:db8:80::1

@@ -39,8 +39,6 @@
 
 set -u
 
-# shellcheck source=../lib/topo.sh
-source "$L3DSR_SRC/tests/lib/topo.sh"
 topo_init d- 46 2
 NS_RS1=${RS_NS[0]} NS_RS2=${RS_NS[1]}
 RS1_4=${RS_IP4[0]} RS1_6=${RS_IP6[0]} RS2_4=${RS_IP4[1]} RS2_6=${RS_IP6[1]}

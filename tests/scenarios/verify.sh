@@ -21,8 +21,6 @@
 # shellcheck disable=SC2317
 set -u
 
-# shellcheck source=../lib/topo.sh
-source "$L3DSR_SRC/tests/lib/topo.sh"
 topo_init lv- 4 1
 VIP=10.80.0.1
 DSCP=21

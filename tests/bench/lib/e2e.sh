@@ -11,8 +11,6 @@
 # prints BENCH e2e ROUND VARIANT BITS_PER_SECOND MSS PMTU (MSS and path MTU of the client's
 # data connection from `ss -ti` while it runs) and reports the case e2e/VARIANT.
 
-# shellcheck source=../../lib/topo.sh
-source "$L3DSR_SRC/tests/lib/topo.sh"
 topo_init bx- 4 1
 E_VIP4=10.80.0.1 E_DSCP=21 E_PORT=5201
 
