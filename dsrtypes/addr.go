@@ -46,14 +46,7 @@ func ParseAddrPort(s string) (netip.AddrPort, error) {
 type Addr struct{ netip.Addr }
 
 // Set parses s with ParseAddr.
-func (a *Addr) Set(s string) error {
-	v, err := ParseAddr(s)
-	if err != nil {
-		return err
-	}
-	a.Addr = v
-	return nil
-}
+func (a *Addr) Set(s string) error { return set(&a.Addr, ParseAddr, s) }
 
 func (a Addr) String() string {
 	if !a.IsValid() {

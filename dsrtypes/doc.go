@@ -21,3 +21,13 @@ func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
 func invalidf(format string, a ...any) error {
 	return &invalidError{fmt.Sprintf(format, a...)}
 }
+
+// set is the Set of every pflag.Value here: dst changes only when s parses.
+func set[T any](dst *T, parse func(string) (T, error), s string) error {
+	v, err := parse(s)
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
+}

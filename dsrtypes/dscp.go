@@ -52,14 +52,7 @@ func (d DSCP) Check() error {
 func (d DSCP) String() string { return strconv.Itoa(int(d)) }
 
 // Set and Type make *DSCP a pflag.Value.
-func (d *DSCP) Set(s string) error {
-	v, err := ParseDSCP(s)
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
-}
+func (d *DSCP) Set(s string) error { return set(d, ParseDSCP, s) }
 
 // Type names the value in flag help.
 func (*DSCP) Type() string { return "dscp" }

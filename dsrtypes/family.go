@@ -76,14 +76,7 @@ func (f Family) AddrLen() int {
 }
 
 // Set and Type make *Family a pflag.Value.
-func (f *Family) Set(s string) error {
-	v, err := ParseFamily(s)
-	if err != nil {
-		return err
-	}
-	*f = v
-	return nil
-}
+func (f *Family) Set(s string) error { return set(f, ParseFamily, s) }
 
 // Type names the value in flag help.
 func (*Family) Type() string { return "4|6" }

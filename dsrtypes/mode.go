@@ -30,14 +30,7 @@ func ParseMode(s string) (Mode, error) {
 func (m Mode) String() string { return string(m) }
 
 // Set and Type make *Mode a pflag.Value.
-func (m *Mode) Set(s string) error {
-	v, err := ParseMode(s)
-	if err != nil {
-		return err
-	}
-	*m = v
-	return nil
-}
+func (m *Mode) Set(s string) error { return set(m, ParseMode, s) }
 
 // Type names the value in flag help.
 func (*Mode) Type() string { return "dscp|ipip" }

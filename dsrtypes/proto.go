@@ -50,14 +50,7 @@ func (p Proto) String() string {
 func (p Proto) Valid() bool { return p == TCP || p == UDP || p == SCTP }
 
 // Set and Type make *Proto a pflag.Value.
-func (p *Proto) Set(s string) error {
-	v, err := ParseProto(s)
-	if err != nil {
-		return err
-	}
-	*p = v
-	return nil
-}
+func (p *Proto) Set(s string) error { return set(p, ParseProto, s) }
 
 // Type names the value in flag help.
 func (*Proto) Type() string { return "tcp|udp|sctp" }

@@ -24,15 +24,11 @@ var ErrNotSetUp = errors.New("VIP not set up by l3dsr realserver")
 // Notes). A step that fails does not stop the others; the record keeps
 // what is still to be undone, so running Down again finishes the job.
 func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
-	unlock, err := lock(m.stateDir)
+	st, unlock, err := m.lockedState()
 	if err != nil {
 		return Applied{}, err
 	}
 	defer unlock()
-	st, err := loadState(m.stateDir)
-	if err != nil {
-		return Applied{}, err
-	}
 	idx, rec := st.vip(Config{VIP: vip})
 	if rec == nil {
 		return Applied{}, fmt.Errorf("VIP %s was not set up with 'l3dsr realserver up' in this network namespace (state in %s): %w", vip, m.stateDir, ErrNotSetUp)

@@ -174,3 +174,16 @@ func lock(dir string) (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// lockedState takes the lock of the record and reads it; unlock releases
+// the lock.
+func (m *Manager) lockedState() (st State, unlock func(), err error) {
+	if unlock, err = lock(m.stateDir); err != nil {
+		return State{}, nil, err
+	}
+	if st, err = loadState(m.stateDir); err != nil {
+		unlock()
+		return State{}, nil, err
+	}
+	return st, unlock, nil
+}

@@ -34,15 +34,11 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	if err := c.Validate(); err != nil {
 		return Applied{}, err
 	}
-	unlock, err := lock(m.stateDir)
+	st, unlock, err := m.lockedState()
 	if err != nil {
 		return Applied{}, err
 	}
 	defer unlock()
-	st, err := loadState(m.stateDir)
-	if err != nil {
-		return Applied{}, err
-	}
 	idx, old := st.vip(c)
 	if old != nil && !c.sameSetup(old.Config) {
 		return Applied{}, conflictf("VIP %s is set up as %v, not as %v: run 'l3dsr realserver down --vip %s' first to change it",

@@ -152,6 +152,22 @@ func checkScheduler(sched string) error {
 
 type change = func(directorAPI) (director.Result, error)
 
+// edits calls set of each flag given; an edit that gives none of them
+// (names) changes nothing, a usage error.
+func edits(cmd *cobra.Command, names string, set map[string]func()) error {
+	given := false
+	for name, fn := range set {
+		if cmd.Flags().Changed(name) {
+			fn()
+			given = true
+		}
+	}
+	if !given {
+		return usageErrorf("nothing to change: give %s", names)
+	}
+	return nil
+}
+
 func newDirServiceAddCmd(sys *system) *cobra.Command {
 	var kf keyFlags
 	var dscp dsrtypes.DSCP
@@ -197,21 +213,16 @@ func newDirServiceEditCmd(sys *system) *cobra.Command {
 			return nil, err
 		}
 		var e director.ServiceEdit
-		fl := cmd.Flags()
-		if fl.Changed("dscp") {
-			e.DSCP = (*uint8)(&dscp)
+		err = edits(cmd, "--dscp, --scheduler or --persistent", map[string]func(){
+			"dscp":       func() { e.DSCP = (*uint8)(&dscp) },
+			"scheduler":  func() { e.Scheduler = &sched },
+			"persistent": func() { e.Persistent = &persistent },
+		})
+		if err == nil && e.Scheduler != nil {
+			err = checkScheduler(sched)
 		}
-		if fl.Changed("scheduler") {
-			if err := checkScheduler(sched); err != nil {
-				return nil, err
-			}
-			e.Scheduler = &sched
-		}
-		if fl.Changed("persistent") {
-			e.Persistent = &persistent
-		}
-		if e == (director.ServiceEdit{}) {
-			return nil, usageErrorf("nothing to change: give --dscp, --scheduler or --persistent")
+		if err != nil {
+			return nil, err
 		}
 		return func(d directorAPI) (director.Result, error) { return d.EditService(k, e) }, nil
 	})

@@ -74,18 +74,12 @@ func newDirRealEditCmd(sys *system) *cobra.Command {
 			return nil, err
 		}
 		var e director.RealEdit
-		fl := cmd.Flags()
-		if fl.Changed("weight") {
-			e.Weight = &rf.r.Weight
-		}
-		if fl.Changed("u-threshold") {
-			e.UpperThreshold = &rf.r.UpperThreshold
-		}
-		if fl.Changed("l-threshold") {
-			e.LowerThreshold = &rf.r.LowerThreshold
-		}
-		if e == (director.RealEdit{}) {
-			return nil, usageErrorf("nothing to change: give --weight, --u-threshold or --l-threshold")
+		if err := edits(cmd, "--weight, --u-threshold or --l-threshold", map[string]func(){
+			"weight":      func() { e.Weight = &rf.r.Weight },
+			"u-threshold": func() { e.UpperThreshold = &rf.r.UpperThreshold },
+			"l-threshold": func() { e.LowerThreshold = &rf.r.LowerThreshold },
+		}); err != nil {
+			return nil, err
 		}
 		return func(d directorAPI) (director.Result, error) { return d.EditReal(k, a, e) }, nil
 	})
