@@ -11,16 +11,7 @@ import (
 // Table is the DSCP→VIP table of one network namespace, whatever keeps it.
 // Dial opens the xt_DADDR module's. A Table is not safe for concurrent use.
 type Table interface {
-	// Add adds e. Without replace an existing entry with e's key is an
-	// error matching ErrExists; with replace the entry is created or its
-	// VIP replaced (its counters are kept).
-	Add(e Entry, replace bool) error
-	// Delete removes the entry with key k; a missing one is an error
-	// matching ErrNotFound.
-	Delete(k Key) error
-	// Get returns the entry with key k and its counters; a missing one is
-	// an error matching ErrNotFound.
-	Get(k Key) (Entry, error)
+	Entries
 	// List returns every entry with its counters, from one consistent
 	// version of the table.
 	List() ([]Entry, error)
@@ -32,6 +23,20 @@ type Table interface {
 	// Stats returns the table's totals.
 	Stats() (Stats, error)
 	Close() error
+}
+
+// Entries is the part of a Table that edits one entry at a time.
+type Entries interface {
+	// Add adds e. Without replace an existing entry with e's key is an
+	// error matching ErrExists; with replace the entry is created or its
+	// VIP replaced (its counters are kept).
+	Add(e Entry, replace bool) error
+	// Delete removes the entry with key k; a missing one is an error
+	// matching ErrNotFound.
+	Delete(k Key) error
+	// Get returns the entry with key k and its counters; a missing one is
+	// an error matching ErrNotFound.
+	Get(k Key) (Entry, error)
 }
 
 // Key identifies one entry of the table: (family, DSCP, local destination
@@ -71,6 +76,22 @@ func (e Entry) Key() Key {
 		f = dsrtypes.FamilyOf(e.VIP)
 	}
 	return Key{Family: f, DSCP: e.DSCP, Local: e.Local}
+}
+
+// FamiliesOf lists the families in which t has an entry for code d with
+// local address any: where a key given without its family may be.
+func FamiliesOf(t Entries, d dsrtypes.DSCP) ([]dsrtypes.Family, error) {
+	var found []dsrtypes.Family
+	for _, f := range []dsrtypes.Family{dsrtypes.IPv4, dsrtypes.IPv6} {
+		_, err := t.Get(Key{Family: f, DSCP: d})
+		switch {
+		case err == nil:
+			found = append(found, f)
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+	}
+	return found, nil
 }
 
 // Stats are the table's totals in one network namespace.

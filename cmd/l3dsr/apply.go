@@ -97,7 +97,7 @@ func plan(ctx context.Context, sys *system, f *config.File) (p config.Plan, _ fu
 		if err != nil {
 			return p, nil, fmt.Errorf("reading the real server's VIPs: %w", err)
 		}
-		if err := realServerPieces(ctx, rs.IPTables, rs.Configs(), true); err != nil {
+		if err := sys.realServerPieces(ctx, rs.IPTables, rs.Configs(), true); err != nil {
 			return p, nil, err
 		}
 		p.Steps = append(p.Steps, config.PlanRealServer(ctx, rs, rep.VIPs, m)...)
@@ -125,7 +125,7 @@ func plan(ctx context.Context, sys *system, f *config.File) (p config.Plan, _ fu
 // counts a table it cannot open as a problem of each VIP, where the answer
 // is one missing module); Show itself runs iptables with the variant that
 // appended each rule.
-func realServerPieces(ctx context.Context, v xtrule.Variant, vips []realserver.Config, rules bool) error {
+func (rs *ruleSystem) realServerPieces(ctx context.Context, v xtrule.Variant, vips []realserver.Config, rules bool) error {
 	fams := map[xtrule.Family]bool{}
 	for _, c := range vips {
 		if c.Mode != dsrtypes.ModeIPIP {
@@ -136,7 +136,7 @@ func realServerPieces(ctx context.Context, v xtrule.Variant, vips []realserver.C
 	if !fams[xtrule.IPv4] && !fams[xtrule.IPv6] {
 		return nil
 	}
-	t, err := dialTable()
+	t, err := rs.dialTable()
 	if err != nil {
 		return hostError(fmt.Errorf("opening the DSCP map of xt_DADDR: %w", err))
 	}
@@ -144,7 +144,7 @@ func realServerPieces(ctx context.Context, v xtrule.Variant, vips []realserver.C
 	if !rules {
 		return nil
 	}
-	r := newRules(v)
+	r := rs.newRules(v)
 	for _, f := range []xtrule.Family{xtrule.IPv4, xtrule.IPv6} {
 		if !fams[f] {
 			continue

@@ -53,9 +53,8 @@ func sortedEntries(es []maptable.Entry) []maptable.Entry {
 }
 
 // FuzzTableJSON: any file for 'rule replace -f' gives entries or a usage
-// error that names the file, never a panic; the fast path and the checking
-// path agree; and entries written as 'rule list -o json' writes them read
-// back the same.
+// error that names the file, never a panic; and entries written as 'rule
+// list -o json' writes them read back the same.
 func FuzzTableJSON(f *testing.F) {
 	var listed bytes.Buffer
 	if err := printEntries(&listed, []maptable.Entry{
@@ -69,23 +68,13 @@ func FuzzTableJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		entries, err := parseTable("t.json", data)
-		slow, slowErr := checkTable("t.json", data)
-		if (err == nil) != (slowErr == nil) {
-			t.Fatalf("the fast path says %v, the checking path %v", err, slowErr)
-		}
+		entries, err := readTable("t.json", data)
 		if err != nil {
 			var ue *usageError
 			if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "t.json") {
 				t.Fatalf("error %T %q is not a usage error naming the file", err, err)
 			}
-			if err.Error() != slowErr.Error() {
-				t.Fatalf("the two paths explain the file differently:\n%v\n%v", err, slowErr)
-			}
 			return
-		}
-		if !reflect.DeepEqual(sortedEntries(entries), sortedEntries(slow)) {
-			t.Fatalf("the two paths read different entries:\n%v\n%v", entries, slow)
 		}
 		for _, e := range entries {
 			if e.Family == dsrtypes.AnyFamily {
@@ -99,7 +88,7 @@ func FuzzTableJSON(f *testing.F) {
 		if err := printEntries(&out, entries, "json"); err != nil {
 			t.Fatal(err)
 		}
-		again, err := parseTable("listed.json", out.Bytes())
+		again, err := readTable("listed.json", out.Bytes())
 		if err != nil {
 			t.Fatalf("the listing of an accepted table does not read back: %v\n%s", err, out.Bytes())
 		}

@@ -27,12 +27,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The real openers, kept before any test replaces them.
-var (
-	realDialTable        = dialTable
-	realDialReplaceTable = dialReplaceTable
-)
-
 // testSys is the system of the running test: the host's, with the fakes the
 // test put in; runCLI runs the commands on it.
 var testSys *system
@@ -62,7 +56,6 @@ type fakeHost struct {
 	dir   *fakeDirector
 	table *fakeTable
 	rules *fakeRules
-	repl  *fakeReplaceTable
 
 	rsOpenErr, dirOpenErr, tableOpenErr, verifyOpenErr, liveErr error
 	ipvsLoaded                                                  bool
@@ -80,20 +73,8 @@ func installHost(t testing.TB) *fakeHost {
 		table: newFakeTable(),
 		rules: &fakeRules{rules: map[xtrule.Family]int{}},
 	}
-	h.repl = &fakeReplaceTable{fakeTable: h.table}
 	h.ipvsLoaded = true
 	h.sys = sysFor(t)
-	saved := []func(){}
-	swap := func(restore func()) { saved = append(saved, restore) }
-	oTab, oRules, oRepl, oStdin := dialTable, newRules, dialReplaceTable, stdin
-	swap(func() {
-		dialTable, newRules, dialReplaceTable, stdin = oTab, oRules, oRepl, oStdin
-	})
-	t.Cleanup(func() {
-		for _, r := range saved {
-			r()
-		}
-	})
 	h.sys.openRealServer = func() (rsManager, error) {
 		if h.rsOpenErr != nil {
 			return nil, h.rsOpenErr
@@ -107,19 +88,13 @@ func installHost(t testing.TB) *fakeHost {
 		}
 		return h.dir, func() error { h.dirCloses++; return nil }, nil
 	}
-	dialTable = func() (mapTable, error) {
+	h.sys.dialTable = func() (maptable.Table, error) {
 		if h.tableOpenErr != nil {
 			return nil, h.tableOpenErr
 		}
 		return h.table, nil
 	}
-	newRules = func(v xtrule.Variant) mapRules { h.rules.variant = v; return h.rules }
-	dialReplaceTable = func() (replaceTable, error) {
-		if h.tableOpenErr != nil {
-			return nil, h.tableOpenErr
-		}
-		return h.repl, nil
-	}
+	h.sys.newRules = func(v xtrule.Variant) mapRules { h.rules.variant = v; return h.rules }
 	h.sys.verifySystem = verifySystem{
 		dialVerifyTable: func() (verifyTable, error) {
 			if h.verifyOpenErr != nil {
@@ -140,7 +115,7 @@ func installHost(t testing.TB) *fakeHost {
 		},
 	}
 	h.sys.ipvsLoaded = func() bool { return h.ipvsLoaded }
-	stdin = strings.NewReader("")
+	h.sys.stdin = strings.NewReader("")
 	h.sys.writeDocs = func(*cobra.Command, string, string) error { return nil }
 	return h
 }
@@ -294,7 +269,7 @@ func TestNeedRootBeforeOpening(t *testing.T) {
 	table := writeConf(t, "[]")
 	h := installHost(t)
 	h.sys.hostSystem = hostHostSystem()
-	dialTable, dialReplaceTable = realDialTable, realDialReplaceTable
+	h.sys.ruleSystem = hostRuleSystem()
 	old := hasNetAdmin
 	t.Cleanup(func() { hasNetAdmin = old })
 	hasNetAdmin = func() bool { return false }

@@ -171,7 +171,7 @@ func newRealServerShowCmd(sys *system) *cobra.Command {
 				if err != nil {
 					return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
 				}
-				if err := realServerPieces(cmd.Context(), v, rep.Configs(), false); err != nil {
+				if err := sys.realServerPieces(cmd.Context(), v, rep.Configs(), false); err != nil {
 					return err
 				}
 				out := cmd.OutOrStdout()

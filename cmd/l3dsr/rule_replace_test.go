@@ -17,43 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fakeReplaceTable adds the kernel's atomic Replace to fakeTable.
-type fakeReplaceTable struct {
-	*fakeTable
-	replaceErr error
-	replaced   [][]maptable.Entry
-}
-
-func (t *fakeReplaceTable) Replace(entries []maptable.Entry) error {
-	t.calls = append(t.calls, fmt.Sprintf("replace %d", len(entries)))
-	if t.replaceErr != nil {
-		return t.replaceErr
-	}
-	t.replaced = append(t.replaced, entries)
-	next := map[maptable.Key]maptable.Entry{}
-	for _, e := range entries {
-		if e.Family == dsrtypes.AnyFamily {
-			return errors.New("entry without a family sent")
-		}
-		// Counters of a key in both tables are kept.
-		if old, ok := t.entries[e.Key()]; ok {
-			e.Packets, e.Bytes = old.Packets, old.Bytes
-		}
-		next[e.Key()] = e
-	}
-	t.entries = next
-	return nil
-}
-
-// replaceSystem installs fakes for the table (with Replace) and the rules.
-func replaceSystem(t *testing.T, table *fakeTable) (*fakeReplaceTable, *fakeRules) {
+// replaceSystem puts fakes in place of the table and the rules.
+func replaceSystem(t *testing.T, table *fakeTable) (*fakeTable, *fakeRules) {
 	t.Helper()
-	rt := &fakeReplaceTable{fakeTable: table}
-	rules := fakeSystem(t, table)
-	old := dialReplaceTable
-	t.Cleanup(func() { dialReplaceTable = old })
-	dialReplaceTable = func() (replaceTable, error) { return rt, nil }
-	return rt, rules
+	return table, fakeSystem(t, table)
 }
 
 func writeFile(t *testing.T, content string) string {
@@ -123,9 +90,7 @@ func TestRuleReplaceRoundTrip(t *testing.T) {
 
 	// Again, from standard input: the rules are there, nothing appended,
 	// and the listing is the same.
-	old := stdin
-	t.Cleanup(func() { stdin = old })
-	stdin = strings.NewReader(listed)
+	sysFor(t).stdin = strings.NewReader(listed)
 	status, stdout, stderr = runCLI("rule", "replace", "-f", "-", "--iptables", "legacy")
 	if status != exitOK || stdout != "replaced the table: 4 entries (IPv4 2, IPv6 2)\n" {
 		t.Errorf("replace from stdin: exit %d, stdout %q, stderr %q", status, stdout, stderr)
@@ -208,7 +173,7 @@ func TestRuleReplaceUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			untouchableReplace(t)
+			untouchable(t)
 			file := writeFile(t, tt.file)
 			status, stdout, stderr := runCLI("rule", "replace", "-f", file)
 			if status != exitUsage {
@@ -237,24 +202,12 @@ func TestRuleReplaceUsageErrors(t *testing.T) {
 		{[]string{"rule", "replace", "-f", writeFile(t, "[]"), "extra"}, `unknown command "extra"`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			untouchableReplace(t)
+			untouchable(t)
 			status, _, stderr := runCLI(tt.args...)
 			if status != exitUsage || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "--help' for usage") {
 				t.Errorf("exit %d, stderr %q; want %d and %q", status, stderr, exitUsage, tt.want)
 			}
 		})
-	}
-}
-
-// untouchableReplace makes any use of netlink or iptables fail the test.
-func untouchableReplace(t *testing.T) {
-	t.Helper()
-	untouchable(t)
-	old := dialReplaceTable
-	t.Cleanup(func() { dialReplaceTable = old })
-	dialReplaceTable = func() (replaceTable, error) {
-		t.Error("netlink was used before the file was validated")
-		return nil, errors.New("untouchable")
 	}
 }
 
@@ -289,7 +242,7 @@ func TestRuleReplaceFailureRollsBack(t *testing.T) {
 
 	// No module: exit 1 with the fix, iptables not touched.
 	rules.err, rules.calls = nil, nil
-	dialReplaceTable = func() (replaceTable, error) { return nil, maptable.ErrNotLoaded }
+	sysFor(t).dialTable = func() (maptable.Table, error) { return nil, maptable.ErrNotLoaded }
 	status, _, stderr = runCLI("rule", "replace", "-f", file)
 	if status != exitRuntime || !strings.Contains(stderr, "modprobe xt_DADDR") || len(rules.calls) != 0 {
 		t.Errorf("no module: exit %d, stderr %q, iptables %v", status, stderr, rules.calls)
@@ -309,7 +262,7 @@ func TestRuleReplaceBigFile(t *testing.T) {
 			i%64, i>>14, (i>>6)&255, i>>8, i&255)
 	}
 	b.WriteString("]")
-	entries, err := parseTable("big.json", []byte(b.String()))
+	entries, err := readTable("big.json", []byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}

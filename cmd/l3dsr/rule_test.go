@@ -22,6 +22,9 @@ type fakeTable struct {
 	addErr  error
 	// listErr fails List, as a dump the kernel cuts short.
 	listErr error
+	// replaceErr fails Replace; replaced records every table Replace got.
+	replaceErr error
+	replaced   [][]maptable.Entry
 }
 
 func newFakeTable(entries ...maptable.Entry) *fakeTable {
@@ -93,6 +96,28 @@ func (t *fakeTable) Stats() (maptable.Stats, error) {
 	return maptable.Stats{Rewritten: 10, NoEntry: 2, Errors: 1, Entries: uint32(len(t.entries)), Generation: 5}, nil
 }
 
+// Replace is the kernel's atomic replace: counters of a key in both tables
+// are kept.
+func (t *fakeTable) Replace(entries []maptable.Entry) error {
+	t.calls = append(t.calls, fmt.Sprintf("replace %d", len(entries)))
+	if t.replaceErr != nil {
+		return t.replaceErr
+	}
+	t.replaced = append(t.replaced, entries)
+	next := map[maptable.Key]maptable.Entry{}
+	for _, e := range entries {
+		if e.Family == dsrtypes.AnyFamily {
+			return errors.New("entry without a family sent")
+		}
+		if old, ok := t.entries[e.Key()]; ok {
+			e.Packets, e.Bytes = old.Packets, old.Bytes
+		}
+		next[e.Key()] = e
+	}
+	t.entries = next
+	return nil
+}
+
 func (t *fakeTable) Close() error { return nil }
 
 type fakeRules struct {
@@ -125,27 +150,25 @@ func (r *fakeRules) Exists(_ context.Context, f xtrule.Family) (bool, error) {
 	return r.rules[f] > 0, r.err
 }
 
-// fakeSystem installs fakes for the table and the iptables rules.
-func fakeSystem(t *testing.T, table *fakeTable) *fakeRules {
+// fakeSystem puts fakes in place of the table and the iptables rules.
+func fakeSystem(t testing.TB, table *fakeTable) *fakeRules {
 	t.Helper()
 	rules := &fakeRules{rules: map[xtrule.Family]int{}}
-	oldDial, oldRules := dialTable, newRules
-	t.Cleanup(func() { dialTable, newRules = oldDial, oldRules })
-	dialTable = func() (mapTable, error) { return table, nil }
-	newRules = func(v xtrule.Variant) mapRules { rules.variant = v; return rules }
+	s := sysFor(t)
+	s.dialTable = func() (maptable.Table, error) { return table, nil }
+	s.newRules = func(v xtrule.Variant) mapRules { rules.variant = v; return rules }
 	return rules
 }
 
 // untouchable makes any use of netlink or iptables fail the test.
 func untouchable(t *testing.T) {
 	t.Helper()
-	oldDial, oldRules := dialTable, newRules
-	t.Cleanup(func() { dialTable, newRules = oldDial, oldRules })
-	dialTable = func() (mapTable, error) {
+	s := sysFor(t)
+	s.dialTable = func() (maptable.Table, error) {
 		t.Error("netlink was used before the command line was validated")
 		return nil, errors.New("untouchable")
 	}
-	newRules = func(xtrule.Variant) mapRules {
+	s.newRules = func(xtrule.Variant) mapRules {
 		t.Error("iptables was used before the command line was validated")
 		return nil
 	}
@@ -324,7 +347,7 @@ func TestRuleAddRollsBack(t *testing.T) {
 // No module: exit 1 with the fix, for every command.
 func TestRuleModuleMissing(t *testing.T) {
 	fakeSystem(t, newFakeTable())
-	dialTable = func() (mapTable, error) { return nil, maptable.ErrNotLoaded }
+	sysFor(t).dialTable = func() (maptable.Table, error) { return nil, maptable.ErrNotLoaded }
 	for _, args := range [][]string{
 		{"rule", "add", "--dscp", "1", "--vip", "10.0.0.1"},
 		{"rule", "del", "--dscp", "1"},

@@ -69,7 +69,7 @@ func runningConfig(cmd *cobra.Command, sys *system) (*config.File, error) {
 		if rep, err = m.Show(cmd.Context(), xtrule.Default); err != nil {
 			return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
 		}
-		return realServerPieces(cmd.Context(), xtrule.Default, rep.Configs(), false)
+		return sys.realServerPieces(cmd.Context(), xtrule.Default, rep.Configs(), false)
 	})
 	if err == nil && sys.ipvsLoaded() {
 		err = sys.withDirector(func(d directorAPI) error {
