@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
@@ -69,7 +68,7 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	t := &txn{}
 	steps := []func(*State, *VIPState, *txn) error{m.upAddr, m.upLink, m.upSysctls}
 	if c.mode() == dsrtypes.ModeDSCP {
-		steps = append(steps, func(s *State, r *VIPState, t *txn) error { return m.upRule(ctx, s, r, t, v) }, m.upMapping)
+		steps = append(steps, func(s *State, r *VIPState, t *txn) error { return m.upMap(ctx, s, r, t, v) })
 	} else {
 		steps = append(steps, m.upClamp)
 	}
@@ -216,45 +215,27 @@ func (m *Manager) rpEnv(s *State) (*rpEnv, error) {
 	}}, nil
 }
 
-func (m *Manager) upRule(ctx context.Context, s *State, r *VIPState, t *txn, v xtrule.Variant) error {
-	rules := m.NewRules(v)
-	f := xtFamilyOf(r.Config)
-	added, err := rules.Ensure(ctx, f)
-	if err != nil {
-		return fmt.Errorf("adding the map-mode rule: %w", err)
-	}
-	if !added {
-		return nil
-	}
-	if _, had := s.Rules[famKey(r.Config)]; !had {
-		s.Rules[famKey(r.Config)] = RuleChange{Variant: string(v)}
-	}
-	t.did(fmt.Sprintf("appended the map-mode rule for %v (-t raw -A %s)", f, strings.Join(xtrule.MapRule, " ")),
-		func() error { return rules.Delete(ctx, f) })
-	return nil
-}
-
-func (m *Manager) upMapping(_ *State, r *VIPState, t *txn) error {
+// upMap makes sure of the map-mode rule of the VIP's family and of its
+// mapping, and records in s what it changed.
+func (m *Manager) upMap(ctx context.Context, s *State, r *VIPState, t *txn, v xtrule.Variant) error {
 	tab, err := m.mapTable()
 	if err != nil {
 		return err
 	}
 	e := r.entry()
-	got, err := tab.Get(e.Key())
-	switch {
-	case err == nil && got.VIP == r.VIP:
-		return nil
-	case err == nil:
+	added, err := maptable.AddWithRule(ctx, tab, m.NewRules(v), e, maptable.KeepSame, t.did)
+	var ee *maptable.ExistsError
+	if errors.As(err, &ee) {
 		return conflictf("%v already maps to VIP %s, which 'l3dsr realserver' did not set up: remove it ('l3dsr rule del --dscp %d%s') or give VIP %s another --dscp",
-			e.Key(), got.VIP, e.DSCP, delFlags(e), r.VIP)
-	case !errors.Is(err, maptable.ErrNotFound):
+			e.Key(), ee.Entry.VIP, e.DSCP, delFlags(e), r.VIP)
+	}
+	if err != nil {
 		return err
 	}
-	if err := tab.Add(e, false); err != nil {
-		return err
+	if _, had := s.Rules[famKey(r.Config)]; added.Rule && !had {
+		s.Rules[famKey(r.Config)] = RuleChange{Variant: string(v)}
 	}
-	r.AddedMapping = true
-	t.did(fmt.Sprintf("mapped %v", e), func() error { return tab.Delete(e.Key()) })
+	r.AddedMapping = r.AddedMapping || added.Entry
 	return nil
 }
 
