@@ -38,7 +38,7 @@ func (k *emptyKernel) dial(req []netlink.Message) ([]netlink.Message, error) {
 	return nil, fmt.Errorf("emptyKernel: unexpected request type %#x", req[0].Header.Type)
 }
 
-func (k *emptyKernel) marker() *Marker {
+func (k *emptyKernel) marker() *marker {
 	return newMarker(nftables.WithTestDial(k.dial))
 }
 
@@ -240,14 +240,14 @@ func TestRefusedBeforeTheKernel(t *testing.T) {
 	k := &emptyKernel{}
 	m := k.marker()
 	bad := Mark{VIP: netip.MustParseAddr("10.80.0.1"), Proto: unix.IPPROTO_TCP, Port: 80, DSCP: 64}
-	if err := m.Add(bad); !errors.Is(err, ErrInvalid) {
-		t.Errorf("Add(DSCP 64): want ErrInvalid, got %v", err)
+	if err := m.Add(bad); !errors.Is(err, errInvalid) {
+		t.Errorf("Add(DSCP 64): want errInvalid, got %v", err)
 	}
-	if _, _, err := m.Sync([]Mark{bad}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("Sync(DSCP 64): want ErrInvalid, got %v", err)
+	if _, _, err := m.Sync([]Mark{bad}); !errors.Is(err, errInvalid) {
+		t.Errorf("Sync(DSCP 64): want errInvalid, got %v", err)
 	}
-	if err := m.Replace(bad); !errors.Is(err, ErrInvalid) {
-		t.Errorf("Replace(DSCP 64): want ErrInvalid, got %v", err)
+	if err := m.Replace(bad); !errors.Is(err, errInvalid) {
+		t.Errorf("Replace(DSCP 64): want errInvalid, got %v", err)
 	}
 	if k.requests != 0 {
 		t.Errorf("invalid marks: %d netlink requests, want none", k.requests)
@@ -277,8 +277,8 @@ func TestRefusedBeforeTheKernel(t *testing.T) {
 
 func TestNewInNetNSRefusesBadFD(t *testing.T) {
 	for _, fd := range []int{0, -1} {
-		if _, err := NewInNetNS(fd); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("fd %d", fd)) {
-			t.Errorf("NewInNetNS(%d): want an error naming the fd, got %v", fd, err)
+		if _, err := newInNetNS(fd); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("fd %d", fd)) {
+			t.Errorf("newInNetNS(%d): want an error naming the fd, got %v", fd, err)
 		}
 	}
 }

@@ -31,7 +31,7 @@ func sctp(vip netip.Addr, port uint16, d uint8) Mark {
 	return Mark{VIP: vip, Proto: unix.IPPROTO_SCTP, Port: port, DSCP: d}
 }
 
-func mustList(t *testing.T, m *Marker) []Mark {
+func mustList(t *testing.T, m *marker) []Mark {
 	t.Helper()
 	got, err := m.List()
 	if err != nil {
@@ -315,15 +315,15 @@ func TestIntegrationErrorsChangeNothing(t *testing.T) {
 		is   error
 		says []string
 	}{
-		{"dscp-64", func() error { return m.Add(tcp(vip4, 81, 64)) }, ErrInvalid, []string{"DSCP 64", "0 to 63"}},
-		{"port-0", func() error { return m.Add(tcp(vip4, 0, 1)) }, ErrInvalid, []string{"port 0", "1 to 65535"}},
-		{"proto-icmp", func() error { return m.Add(Mark{VIP: vip4, Proto: unix.IPPROTO_ICMP, Port: 1, DSCP: 1}) }, ErrInvalid, []string{"icmp", "tcp, udp or sctp"}},
-		{"one-bad-of-two", func() error { return m.Add(tcp(vip4, 82, 1), tcp(vip4, 83, 99)) }, ErrInvalid, []string{"DSCP 99"}},
-		{"conflict", func() error { return m.Add(tcp(vip4, 84, 1), tcp(vip4, 80, 7)) }, ErrConflict, []string{"DSCP 21", "not 7"}},
+		{"dscp-64", func() error { return m.Add(tcp(vip4, 81, 64)) }, errInvalid, []string{"DSCP 64", "0 to 63"}},
+		{"port-0", func() error { return m.Add(tcp(vip4, 0, 1)) }, errInvalid, []string{"port 0", "1 to 65535"}},
+		{"proto-icmp", func() error { return m.Add(Mark{VIP: vip4, Proto: unix.IPPROTO_ICMP, Port: 1, DSCP: 1}) }, errInvalid, []string{"icmp", "tcp, udp or sctp"}},
+		{"one-bad-of-two", func() error { return m.Add(tcp(vip4, 82, 1), tcp(vip4, 83, 99)) }, errInvalid, []string{"DSCP 99"}},
+		{"conflict", func() error { return m.Add(tcp(vip4, 84, 1), tcp(vip4, 80, 7)) }, errConflict, []string{"DSCP 21", "not 7"}},
 		{"del-missing", func() error { return m.Del(tcp(vip4, 80, 0), tcp(vip4, 443, 0)) }, ErrNotFound, []string{"tcp 10.80.0.1:443"}},
 		{"replace-missing", func() error { return m.Replace(udp(vip4, 53, 3)) }, ErrNotFound, []string{"udp 10.80.0.1:53"}},
-		{"sync-bad", func() error { _, _, err := m.Sync([]Mark{tcp(vip4b, 80, 70)}); return err }, ErrInvalid, []string{"DSCP 70"}},
-		{"multicast-vip", func() error { return m.Add(udp(netip.MustParseAddr("239.1.1.1"), 5, 1)) }, ErrInvalid, []string{"239.1.1.1", "multicast"}},
+		{"sync-bad", func() error { _, _, err := m.Sync([]Mark{tcp(vip4b, 80, 70)}); return err }, errInvalid, []string{"DSCP 70"}},
+		{"multicast-vip", func() error { return m.Add(udp(netip.MustParseAddr("239.1.1.1"), 5, 1)) }, errInvalid, []string{"239.1.1.1", "multicast"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -29,23 +29,23 @@ func (m Mark) String() string {
 	return fmt.Sprintf("%s dscp %d", m.key(), m.DSCP)
 }
 
-// Errors the caller can tell apart with errors.Is.
+// Errors told apart with errors.Is.
 var (
-	// ErrInvalid is matched by every error about a bad Mark, found before
+	// errInvalid is matched by every error about a bad Mark, found before
 	// anything is sent to the kernel.
-	ErrInvalid = errors.New("invalid mark")
+	errInvalid = errors.New("invalid mark")
 	// ErrNotFound: Del or Replace of a (VIP, protocol, port) the table
 	// does not hold.
 	ErrNotFound = errors.New("no such mark")
-	// ErrConflict: Add of a (VIP, protocol, port) the table holds with
+	// errConflict: Add of a (VIP, protocol, port) the table holds with
 	// another DSCP code.
-	ErrConflict = errors.New("marked with another DSCP code")
+	errConflict = errors.New("marked with another DSCP code")
 )
 
 type invalidError struct{ msg string }
 
 func (e *invalidError) Error() string        { return e.msg }
-func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+func (e *invalidError) Is(target error) bool { return target == errInvalid }
 
 func invalidf(format string, a ...any) error {
 	return &invalidError{fmt.Sprintf(format, a...)}

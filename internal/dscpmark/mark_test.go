@@ -41,8 +41,8 @@ func TestValidate(t *testing.T) {
 	}
 	for _, c := range bad {
 		err := c.m.Validate()
-		if !errors.Is(err, ErrInvalid) {
-			t.Errorf("%v: want an ErrInvalid error, got %v", c.m, err)
+		if !errors.Is(err, errInvalid) {
+			t.Errorf("%v: want an errInvalid error, got %v", c.m, err)
 			continue
 		}
 		for _, s := range c.says {
@@ -59,8 +59,8 @@ func TestParseProto(t *testing.T) {
 			t.Errorf("ParseProto(%q) = %d, %v; want %d", s, got, err, want)
 		}
 	}
-	if _, err := ParseProto("icmp"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `"icmp"`) {
-		t.Errorf(`ParseProto("icmp"): want an ErrInvalid naming "icmp", got %v`, err)
+	if _, err := ParseProto("icmp"); !errors.Is(err, errInvalid) || !strings.Contains(err.Error(), `"icmp"`) {
+		t.Errorf(`ParseProto("icmp"): want an errInvalid naming "icmp", got %v`, err)
 	}
 }
 
@@ -84,8 +84,8 @@ func TestCollect(t *testing.T) {
 	b := a
 	b.DSCP = 22
 	_, err = collect([]Mark{a, b})
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "DSCP 21 and DSCP 22") {
-		t.Errorf("collect of one key with two codes: want an ErrInvalid naming both codes, got %v", err)
+	if !errors.Is(err, errInvalid) || !strings.Contains(err.Error(), "DSCP 21 and DSCP 22") {
+		t.Errorf("collect of one key with two codes: want an errInvalid naming both codes, got %v", err)
 	}
 }
 

@@ -11,27 +11,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Marker reads and changes table inet l3dsr of one network namespace.
+// marker reads and changes table inet l3dsr of one network namespace.
 // Each method that changes something sends one netlink batch, which the
-// kernel applies wholly or not at all. A Marker serialises its own calls;
+// kernel applies wholly or not at all. A marker serialises its own calls;
 // it does not guard against another process changing the table between
 // its read and its batch (the kernel then refuses or applies the batch on
 // the changed table; nothing outside table inet l3dsr is ever touched).
-type Marker struct {
+type marker struct {
 	mu   sync.Mutex
 	opts []nftables.ConnOption
 }
 
-// New returns a Marker for the current network namespace. It opens a
+// New returns a marker for the current network namespace. It opens a
 // netlink socket per call, so there is nothing to close.
-func New() (*Marker, error) {
+func New() (*marker, error) {
 	return newMarker(), nil
 }
 
-// NewInNetNS returns a Marker for the network namespace that fd refers
+// newInNetNS returns a marker for the network namespace that fd refers
 // to (an open /proc/PID/ns/net or /run/netns/NAME). The caller keeps fd
-// open as long as the Marker is used.
-func NewInNetNS(fd int) (*Marker, error) {
+// open as long as the marker is used.
+func newInNetNS(fd int) (*marker, error) {
 	if fd <= 0 {
 		// fd 0 would silently mean "the current namespace" to netlink.
 		return nil, fmt.Errorf("network namespace fd %d: want an open file of /run/netns/NAME or /proc/PID/ns/net", fd)
@@ -39,11 +39,11 @@ func NewInNetNS(fd int) (*Marker, error) {
 	return newMarker(nftables.WithNetNSFd(fd)), nil
 }
 
-func newMarker(opts ...nftables.ConnOption) *Marker {
-	return &Marker{opts: opts}
+func newMarker(opts ...nftables.ConnOption) *marker {
+	return &marker{opts: opts}
 }
 
-func (m *Marker) conn() (*nftables.Conn, error) {
+func (m *marker) conn() (*nftables.Conn, error) {
 	c, err := nftables.New(m.opts...)
 	if err != nil {
 		return nil, fmt.Errorf("opening an nftables netlink connection: %w", err)
@@ -52,7 +52,7 @@ func (m *Marker) conn() (*nftables.Conn, error) {
 }
 
 // read returns a connection (fresh: no queued messages) and the table's state.
-func (m *Marker) read() (*nftables.Conn, *state, error) {
+func (m *marker) read() (*nftables.Conn, *state, error) {
 	c, err := m.conn()
 	if err != nil {
 		return nil, nil, err
@@ -64,9 +64,30 @@ func (m *Marker) read() (*nftables.Conn, *state, error) {
 	return c, st, nil
 }
 
+// update reads the table, has edit turn the marks it holds into the marks
+// it should hold, and sends the difference as one batch (none when nothing
+// differs). The lock spans the read and the batch.
+func (m *marker) update(what string, edit func(have map[key]uint8) (want map[key]uint8, err error)) ([]change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, st, err := m.read()
+	if err != nil {
+		return nil, err
+	}
+	want, err := edit(st.marks)
+	if err != nil {
+		return nil, err
+	}
+	changes := plan(st, want)
+	if err := apply(c, st, changes, what); err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
 // List returns the marks table inet l3dsr holds, sorted by VIP (IPv4
 // first), protocol and port. No table: no marks, no error.
-func (m *Marker) List() ([]Mark, error) {
+func (m *marker) List() ([]Mark, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, st, err := m.read()
@@ -79,8 +100,8 @@ func (m *Marker) List() ([]Mark, error) {
 // Add adds marks, creating the table, its maps and chains as needed. A
 // mark the table holds already is no change (and no error); a mark whose
 // VIP, protocol and port the table holds with another code is refused
-// (ErrConflict: use Replace), and then nothing is added.
-func (m *Marker) Add(marks ...Mark) error {
+// (errConflict: use Replace), and then nothing is added.
+func (m *marker) Add(marks ...Mark) error {
 	if len(marks) == 0 {
 		return nil
 	}
@@ -88,47 +109,41 @@ func (m *Marker) Add(marks ...Mark) error {
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, st, err := m.read()
-	if err != nil {
-		return err
-	}
-	want := maps.Clone(st.marks)
-	for _, mk := range marksOf(add) {
-		if old, ok := st.marks[mk.key()]; ok && old != mk.DSCP {
-			return fmt.Errorf("adding %s: %s is marked with DSCP %d already, not %d: replace the mark to change its code: %w", mk, mk.key(), old, mk.DSCP, ErrConflict)
+	_, err = m.update("adding marks", func(have map[key]uint8) (map[key]uint8, error) {
+		want := maps.Clone(have)
+		for _, mk := range marksOf(add) {
+			if old, ok := have[mk.key()]; ok && old != mk.DSCP {
+				return nil, fmt.Errorf("adding %s: %s is marked with DSCP %d already, not %d: replace the mark to change its code: %w", mk, mk.key(), old, mk.DSCP, errConflict)
+			}
+			want[mk.key()] = mk.DSCP
 		}
-		want[mk.key()] = mk.DSCP
-	}
-	return apply(c, st, plan(st, want), "adding marks")
+		return want, nil
+	})
+	return err
 }
 
 // Replace changes the code of a mark the table holds (ErrNotFound if it
 // holds none for mark's VIP, protocol and port).
-func (m *Marker) Replace(mark Mark) error {
+func (m *marker) Replace(mark Mark) error {
 	if err := mark.Validate(); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, st, err := m.read()
-	if err != nil {
-		return err
-	}
-	if _, ok := st.marks[mark.key()]; !ok {
-		return fmt.Errorf("replacing %s: table inet %s has no mark for %s: add it instead: %w", mark, TableName, mark.key(), ErrNotFound)
-	}
-	want := maps.Clone(st.marks)
-	want[mark.key()] = mark.DSCP
-	return apply(c, st, plan(st, want), "replacing "+mark.String())
+	_, err := m.update("replacing "+mark.String(), func(have map[key]uint8) (map[key]uint8, error) {
+		if _, ok := have[mark.key()]; !ok {
+			return nil, fmt.Errorf("replacing %s: table inet %s has no mark for %s: add it instead: %w", mark, TableName, mark.key(), ErrNotFound)
+		}
+		want := maps.Clone(have)
+		want[mark.key()] = mark.DSCP
+		return want, nil
+	})
+	return err
 }
 
 // Del deletes the marks for the VIPs, protocols and ports of marks (their
 // DSCP is not looked at). One the table does not hold is an error
 // (ErrNotFound), and then nothing is deleted. The chain of a code no
 // longer used goes with its last mark; the table stays.
-func (m *Marker) Del(marks ...Mark) error {
+func (m *marker) Del(marks ...Mark) error {
 	if len(marks) == 0 {
 		return nil
 	}
@@ -139,20 +154,17 @@ func (m *Marker) Del(marks ...Mark) error {
 			return err
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, st, err := m.read()
-	if err != nil {
-		return err
-	}
-	want := maps.Clone(st.marks)
-	for _, mk := range marks {
-		if _, ok := st.marks[mk.key()]; !ok {
-			return fmt.Errorf("deleting the mark for %s: table inet %s has none: %w", mk.key(), TableName, ErrNotFound)
+	_, err := m.update("deleting marks", func(have map[key]uint8) (map[key]uint8, error) {
+		want := maps.Clone(have)
+		for _, mk := range marks {
+			if _, ok := have[mk.key()]; !ok {
+				return nil, fmt.Errorf("deleting the mark for %s: table inet %s has none: %w", mk.key(), TableName, ErrNotFound)
+			}
+			delete(want, mk.key())
 		}
-		delete(want, mk.key())
-	}
-	return apply(c, st, plan(st, want), "deleting marks")
+		return want, nil
+	})
+	return err
 }
 
 // Sync makes the table hold exactly marks, touching only what differs,
@@ -160,18 +172,15 @@ func (m *Marker) Del(marks ...Mark) error {
 // both, with its new and its old code). When nothing differs it sends
 // nothing. An empty marks empties the table's maps but keeps the table
 // (Remove deletes it).
-func (m *Marker) Sync(marks []Mark) (added, removed []Mark, err error) {
+func (m *marker) Sync(marks []Mark) (added, removed []Mark, err error) {
 	want, err := collect(marks)
 	if err != nil {
 		return nil, nil, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, st, err := m.read()
+	changes, err := m.update("syncing marks", func(map[key]uint8) (map[key]uint8, error) { return want, nil })
 	if err != nil {
 		return nil, nil, err
 	}
-	changes := plan(st, want)
 	for _, ch := range changes {
 		switch ch.kind {
 		case addElem:
@@ -180,15 +189,12 @@ func (m *Marker) Sync(marks []Mark) (added, removed []Mark, err error) {
 			removed = append(removed, ch.mark)
 		}
 	}
-	if err := apply(c, st, changes, "syncing marks"); err != nil {
-		return nil, nil, err
-	}
 	return added, removed, nil
 }
 
 // Remove deletes table inet l3dsr with everything in it, and nothing
 // else. No table is no error.
-func (m *Marker) Remove() error {
+func (m *marker) Remove() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, err := m.conn()

@@ -92,9 +92,9 @@ func (ns *testNS) nft(script string) {
 	}
 }
 
-func (ns *testNS) marker() *Marker {
+func (ns *testNS) marker() *marker {
 	ns.t.Helper()
-	m, err := NewInNetNS(ns.fd)
+	m, err := newInNetNS(ns.fd)
 	if err != nil {
 		ns.t.Fatal(err)
 	}

@@ -70,8 +70,8 @@ func ParseVariant(s string) (Variant, error) {
 	return Default, fmt.Errorf("iptables variant %q is unknown: use default, legacy or nft", s)
 }
 
-// Result is what running a command gave.
-type Result struct {
+// result is what running a command gave.
+type result struct {
 	// ExitCode is the command's exit status; meaningful when Err is nil.
 	ExitCode int
 	// Stdout is the command's output.
@@ -82,11 +82,11 @@ type Result struct {
 	Err error
 }
 
-// A Runner runs one command. Tests replace it.
-type Runner func(ctx context.Context, name string, args ...string) Result
+// A runFunc runs one command. Tests replace execCmd with a fake.
+type runFunc func(ctx context.Context, name string, args ...string) result
 
-// Exec runs the command with os/exec.
-func Exec(ctx context.Context, name string, args ...string) Result {
+// execCmd runs the command with os/exec.
+func execCmd(ctx context.Context, name string, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout = &stdout
@@ -94,16 +94,16 @@ func Exec(ctx context.Context, name string, args ...string) Result {
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return Result{ExitCode: ee.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}
+		return result{ExitCode: ee.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}
 	}
-	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+	return result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
 }
 
 // Rules manages the map-mode rule with one variant of iptables.
 type Rules struct {
 	Variant Variant
-	// Run runs the binaries; nil means Exec.
-	Run Runner
+	// runCmd runs the binaries; nil means execCmd.
+	runCmd runFunc
 }
 
 // Binary is the iptables binary for family f.
@@ -124,10 +124,10 @@ var MapRule = []string{"PREROUTING", "-j", "DADDR", "--map"}
 // savedRule is the rule as `iptables -S` prints it.
 var savedRule = "-A " + strings.Join(MapRule, " ")
 
-func (r *Rules) run(ctx context.Context, f Family, args ...string) (Result, string) {
-	run := r.Run
+func (r *Rules) run(ctx context.Context, f Family, args ...string) (result, string) {
+	run := r.runCmd
 	if run == nil {
-		run = Exec
+		run = execCmd
 	}
 	bin := r.Binary(f)
 	// -w: wait for the xtables lock rather than fail beside another tool.
@@ -229,7 +229,7 @@ func (r *Rules) startError(f Family, cmdline string, err error) error {
 
 // commandError describes a failed iptables run, with a hint for the
 // failures an l3dsr user meets.
-func commandError(cmdline string, res Result) error {
+func commandError(cmdline string, res result) error {
 	msg := strings.TrimSpace(res.Stderr)
 	if i := strings.Index(msg, "\nTry `"); i >= 0 {
 		msg = msg[:i] // iptables' generic "Try `iptables -h'" line

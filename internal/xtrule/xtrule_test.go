@@ -17,12 +17,12 @@ type fakeIptables struct {
 	chains map[string][]string // binary -> the rules, as -S prints them
 	calls  []string
 	// fail, if set, answers a command line instead of the emulation.
-	fail func(cmdline string) (Result, bool)
+	fail func(cmdline string) (result, bool)
 }
 
 const mapLine = "-A PREROUTING -j DADDR --map"
 
-func (f *fakeIptables) run(_ context.Context, name string, args ...string) Result {
+func (f *fakeIptables) run(_ context.Context, name string, args ...string) result {
 	cmdline := name + " " + strings.Join(args, " ")
 	f.calls = append(f.calls, cmdline)
 	if f.fail != nil {
@@ -31,7 +31,7 @@ func (f *fakeIptables) run(_ context.Context, name string, args ...string) Resul
 		}
 	}
 	if len(args) < 5 || strings.Join(args[:3], " ") != "-w -t raw" || args[4] != "PREROUTING" {
-		return Result{ExitCode: 2, Stderr: "unexpected command"}
+		return result{ExitCode: 2, Stderr: "unexpected command"}
 	}
 	rules := f.chains[name]
 	switch rest := strings.Join(args[4:], " "); args[3] {
@@ -43,22 +43,22 @@ func (f *fakeIptables) run(_ context.Context, name string, args ...string) Resul
 		for _, r := range rules {
 			out += r + "\n"
 		}
-		return Result{Stdout: out}
+		return result{Stdout: out}
 	case "-A":
 		f.chains[name] = append(rules, "-A "+rest)
-		return Result{}
+		return result{}
 	case "-D":
 		n, err := strconv.Atoi(args[5])
 		if len(args) != 6 || err != nil {
-			return Result{ExitCode: 2, Stderr: "only deletes by number are expected"}
+			return result{ExitCode: 2, Stderr: "only deletes by number are expected"}
 		}
 		if n < 1 || n > len(rules) {
-			return Result{ExitCode: 1, Stderr: "iptables: Index of deletion too big.\n"}
+			return result{ExitCode: 1, Stderr: "iptables: Index of deletion too big.\n"}
 		}
 		f.chains[name] = slices.Delete(rules, n-1, n)
-		return Result{}
+		return result{}
 	}
-	return Result{ExitCode: 2, Stderr: "bad command"}
+	return result{ExitCode: 2, Stderr: "bad command"}
 }
 
 // count is how many exact map-mode rules binary holds.
@@ -77,7 +77,7 @@ func newFake() *fakeIptables { return &fakeIptables{chains: map[string][]string{
 func TestEnsureIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	fake := newFake()
-	r := &Rules{Run: fake.run}
+	r := &Rules{runCmd: fake.run}
 	for i, f := range []Family{IPv4, IPv4, IPv6, IPv4, IPv6} {
 		added, err := r.Ensure(ctx, f)
 		if err != nil {
@@ -129,7 +129,7 @@ func TestOtherRulesAreNotTheMapRule(t *testing.T) {
 		"-A PREROUTING -p tcp -j DADDR --map",
 	}
 	fake.chains["ip6tables-legacy"] = slices.Clone(others)
-	r := &Rules{Variant: Legacy, Run: fake.run}
+	r := &Rules{Variant: Legacy, runCmd: fake.run}
 	if ok, err := r.Exists(ctx, IPv6); ok || err != nil {
 		t.Fatalf("Exists = %v, %v with only other DADDR rules; want false", ok, err)
 	}
@@ -187,7 +187,7 @@ func TestVariants(t *testing.T) {
 		t.Errorf("bad variant: %v", err)
 	}
 	fake := newFake()
-	if _, err := (&Rules{Variant: Legacy, Run: fake.run}).Ensure(context.Background(), IPv6); err != nil {
+	if _, err := (&Rules{Variant: Legacy, runCmd: fake.run}).Ensure(context.Background(), IPv6); err != nil {
 		t.Fatal(err)
 	}
 	if fake.count("ip6tables-legacy") != 1 {
@@ -195,46 +195,47 @@ func TestVariants(t *testing.T) {
 	}
 }
 
+// onAppend answers res to the append (-A) and leaves the other commands
+// to the fake.
+func onAppend(res result) func(cmdline string) (result, bool) {
+	return func(cmdline string) (result, bool) {
+		if strings.Contains(cmdline, " -A ") {
+			return res, true
+		}
+		return result{}, false
+	}
+}
+
 func TestErrors(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name   string
-		answer func(cmdline string) (Result, bool)
+		answer func(cmdline string) (result, bool)
 		want   []string
 		noA    bool
 	}{
 		{
-			name: "no extension",
-			answer: func(cmdline string) (Result, bool) {
-				if strings.Contains(cmdline, " -A ") {
-					return Result{ExitCode: 2, Stderr: "iptables v1.8.9 (nf_tables): unknown option \"--map\"\nTry `iptables -h' or 'iptables --help' for more information.\n"}, true
-				}
-				return Result{}, false
-			},
-			want: []string{"iptables -w -t raw -A PREROUTING -j DADDR --map: exit status 2: iptables v1.8.9 (nf_tables): unknown option \"--map\": ", "libxt_DADDR.so", "XTABLES_LIBDIR"},
+			name:   "no extension",
+			answer: onAppend(result{ExitCode: 2, Stderr: "iptables v1.8.9 (nf_tables): unknown option \"--map\"\nTry `iptables -h' or 'iptables --help' for more information.\n"}),
+			want:   []string{"iptables -w -t raw -A PREROUTING -j DADDR --map: exit status 2: iptables v1.8.9 (nf_tables): unknown option \"--map\": ", "libxt_DADDR.so", "XTABLES_LIBDIR"},
 		},
 		{
 			name: "listing fails",
-			answer: func(string) (Result, bool) {
-				return Result{ExitCode: 4, Stderr: "iptables v1.8.9 (legacy): can't initialize iptables table `raw': Permission denied (you must be root)\n"}, true
+			answer: func(string) (result, bool) {
+				return result{ExitCode: 4, Stderr: "iptables v1.8.9 (legacy): can't initialize iptables table `raw': Permission denied (you must be root)\n"}, true
 			},
 			want: []string{"iptables -w -t raw -S PREROUTING: exit status 4", "Permission denied", "run as root"},
 			noA:  true,
 		},
 		{
-			name: "kernel refuses",
-			answer: func(cmdline string) (Result, bool) {
-				if strings.Contains(cmdline, " -A ") {
-					return Result{ExitCode: 4, Stderr: "iptables v1.8.9 (nf_tables):  RULE_APPEND failed (No such file or directory): rule in chain PREROUTING\n"}, true
-				}
-				return Result{}, false
-			},
-			want: []string{"exit status 4", "RULE_APPEND failed", "modprobe xt_DADDR"},
+			name:   "kernel refuses",
+			answer: onAppend(result{ExitCode: 4, Stderr: "iptables v1.8.9 (nf_tables):  RULE_APPEND failed (No such file or directory): rule in chain PREROUTING\n"}),
+			want:   []string{"exit status 4", "RULE_APPEND failed", "modprobe xt_DADDR"},
 		},
 		{
 			name: "not installed",
-			answer: func(string) (Result, bool) {
-				return Result{Err: &exec.Error{Name: "iptables", Err: exec.ErrNotFound}}, true
+			answer: func(string) (result, bool) {
+				return result{Err: &exec.Error{Name: "iptables", Err: exec.ErrNotFound}}, true
 			},
 			want: []string{"iptables is not installed"},
 			noA:  true,
@@ -244,7 +245,7 @@ func TestErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newFake()
 			fake.fail = tt.answer
-			_, err := (&Rules{Run: fake.run}).Ensure(ctx, IPv4)
+			_, err := (&Rules{runCmd: fake.run}).Ensure(ctx, IPv4)
 			if err == nil {
 				t.Fatal("Ensure succeeded, want an error")
 			}
@@ -261,20 +262,20 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := (&Rules{Run: newFake().run}).Ensure(ctx, Family(5)); err == nil {
+	if _, err := (&Rules{runCmd: newFake().run}).Ensure(ctx, Family(5)); err == nil {
 		t.Error("family 5 accepted")
 	}
 }
 
 func TestExec(t *testing.T) {
 	ctx := context.Background()
-	if r := Exec(ctx, "sh", "-c", "echo oops >&2; exit 3"); r.Err != nil || r.ExitCode != 3 || r.Stderr != "oops\n" {
+	if r := execCmd(ctx, "sh", "-c", "echo oops >&2; exit 3"); r.Err != nil || r.ExitCode != 3 || r.Stderr != "oops\n" {
 		t.Errorf("sh: %+v", r)
 	}
-	if r := Exec(ctx, "true"); r.Err != nil || r.ExitCode != 0 {
+	if r := execCmd(ctx, "true"); r.Err != nil || r.ExitCode != 0 {
 		t.Errorf("true: %+v", r)
 	}
-	r := Exec(ctx, "l3dsr-no-such-binary")
+	r := execCmd(ctx, "l3dsr-no-such-binary")
 	if r.Err == nil {
 		t.Fatalf("missing binary: %+v", r)
 	}
