@@ -300,6 +300,23 @@ static int daddr_nl_map_del(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+/* The start of a reply to @info, or an ERR_PTR. */
+static struct sk_buff *daddr_reply_new(struct genl_info *info, u8 cmd,
+				       void **hdr)
+{
+	struct sk_buff *msg;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return ERR_PTR(-ENOMEM);
+	*hdr = genlmsg_put_reply(msg, info, &daddr_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(msg);
+		return ERR_PTR(-EMSGSIZE);
+	}
+	return msg;
+}
+
 static int daddr_put_entry(struct sk_buff *skb, const struct daddr_entry *e)
 {
 	unsigned int len = daddr_addr_len(e->key.family);
@@ -340,15 +357,9 @@ static int daddr_nl_map_get(struct sk_buff *skb, struct genl_info *info)
 	if (err)
 		return err;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &daddr_family, 0,
-				L3DSR_CMD_MAP_GET);
-	if (!hdr) {
-		err = -EMSGSIZE;
-		goto err_free;
-	}
+	msg = daddr_reply_new(info, L3DSR_CMD_MAP_GET, &hdr);
+	if (IS_ERR(msg))
+		return PTR_ERR(msg);
 
 	mutex_lock(&dn->lock);
 	e = daddr_find_locked(daddr_live_locked(dn), &req.key);
@@ -454,13 +465,9 @@ static int daddr_nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 
 	daddr_totals_read(dn, &t, &generation);
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &daddr_family, 0,
-				L3DSR_CMD_STATS_GET);
-	if (!hdr)
-		goto err_free;
+	msg = daddr_reply_new(info, L3DSR_CMD_STATS_GET, &hdr);
+	if (IS_ERR(msg))
+		return PTR_ERR(msg);
 	nest = nla_nest_start(msg, L3DSR_A_STATS);
 	if (!nest ||
 	    nla_put_u64_64bit(msg, L3DSR_STATS_A_REWRITTEN, t.rewritten,
@@ -490,15 +497,9 @@ static int daddr_nl_replace_begin(struct sk_buff *skb, struct genl_info *info)
 	u32 id;
 	int err;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &daddr_family, 0,
-				L3DSR_CMD_REPLACE_BEGIN);
-	if (!hdr) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
+	msg = daddr_reply_new(info, L3DSR_CMD_REPLACE_BEGIN, &hdr);
+	if (IS_ERR(msg))
+		return PTR_ERR(msg);
 	err = daddr_replace_begin(dn, &id);
 	if (err) {
 		nlmsg_free(msg);
@@ -585,7 +586,10 @@ out:
 	return err;
 }
 
-static int daddr_nl_replace_commit(struct sk_buff *skb, struct genl_info *info)
+/* COMMIT and ABORT both end the replace that REPLACE_ID names; an abort
+ * fails only when that replace is stale.
+ */
+static int daddr_nl_replace_end(struct genl_info *info, bool commit)
 {
 	struct daddr_net *dn = daddr_net(genl_info_net(info));
 	u32 id;
@@ -594,7 +598,10 @@ static int daddr_nl_replace_commit(struct sk_buff *skb, struct genl_info *info)
 	err = daddr_replace_id(info, &id);
 	if (err)
 		return err;
-	err = daddr_replace_commit(dn, id);
+	if (commit)
+		err = daddr_replace_commit(dn, id);
+	else
+		err = daddr_replace_abort(dn, id);
 	if (err == -ESTALE)
 		daddr_stale(info);
 	else if (err)
@@ -603,19 +610,14 @@ static int daddr_nl_replace_commit(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+static int daddr_nl_replace_commit(struct sk_buff *skb, struct genl_info *info)
+{
+	return daddr_nl_replace_end(info, true);
+}
+
 static int daddr_nl_replace_abort(struct sk_buff *skb, struct genl_info *info)
 {
-	struct daddr_net *dn = daddr_net(genl_info_net(info));
-	u32 id;
-	int err;
-
-	err = daddr_replace_id(info, &id);
-	if (err)
-		return err;
-	err = daddr_replace_abort(dn, id);
-	if (err)
-		daddr_stale(info);
-	return err;
+	return daddr_nl_replace_end(info, false);
 }
 
 /* GENL_UNS_ADMIN_PERM: CAP_NET_ADMIN in the user namespace that owns the

@@ -225,6 +225,14 @@ static void daddr_count_end(bool bh)
 		local_bh_enable();
 }
 
+/* @c is one of the counters of @n, this CPU's totals. */
+static void daddr_total_inc(struct daddr_net_pcpu *n, u64_stats_t *c)
+{
+	u64_stats_update_begin(&n->syncp);
+	u64_stats_inc(c);
+	u64_stats_update_end(&n->syncp);
+}
+
 void daddr_count_rewritten(struct daddr_net *dn, const struct daddr_entry *e,
 			   unsigned int len)
 {
@@ -238,33 +246,26 @@ void daddr_count_rewritten(struct daddr_net *dn, const struct daddr_entry *e,
 	u64_stats_add(&s->bytes, len);
 	u64_stats_update_end(&s->syncp);
 	n = this_cpu_ptr(dn->totals);
-	u64_stats_update_begin(&n->syncp);
-	u64_stats_inc(&n->rewritten);
-	u64_stats_update_end(&n->syncp);
+	daddr_total_inc(n, &n->rewritten);
 	daddr_count_end(bh);
 }
 
+/* BH is off (or we are in softirq) before this_cpu_ptr() is taken. */
 void daddr_count_no_entry(struct daddr_net *dn)
 {
 	bool bh = daddr_count_begin();
-	struct daddr_net_pcpu *n;
+	struct daddr_net_pcpu *n = this_cpu_ptr(dn->totals);
 
-	n = this_cpu_ptr(dn->totals);
-	u64_stats_update_begin(&n->syncp);
-	u64_stats_inc(&n->no_entry);
-	u64_stats_update_end(&n->syncp);
+	daddr_total_inc(n, &n->no_entry);
 	daddr_count_end(bh);
 }
 
 void daddr_count_error(struct daddr_net *dn)
 {
 	bool bh = daddr_count_begin();
-	struct daddr_net_pcpu *n;
+	struct daddr_net_pcpu *n = this_cpu_ptr(dn->totals);
 
-	n = this_cpu_ptr(dn->totals);
-	u64_stats_update_begin(&n->syncp);
-	u64_stats_inc(&n->errors);
-	u64_stats_update_end(&n->syncp);
+	daddr_total_inc(n, &n->errors);
 	daddr_count_end(bh);
 }
 

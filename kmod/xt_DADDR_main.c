@@ -107,28 +107,27 @@ static int daddr_tg_check(const struct xt_tgchk_param *par)
 	return 0;
 }
 
-/* Revision 1. In map mode the VIP comes from the table of the packet's
- * namespace, keyed by its DSCP and destination (the local address);
- * without XT_DADDR_F_MAP it is revision 0's fixed VIP.
+/* Map mode: the VIP comes from the table of the packet's namespace, keyed
+ * by its DSCP and destination (the local address).
  */
-static unsigned int daddr_tg4_v1(struct sk_buff *skb,
-				 const struct xt_action_param *par)
+static unsigned int daddr_tg_map(struct sk_buff *skb,
+				 const struct xt_action_param *par, u8 family,
+				 u8 dscp, const union nf_inet_addr *dst)
 {
-	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
 	struct daddr_net *dn = daddr_net(xt_net(par));
-	const struct iphdr *iph = ip_hdr(skb);
-	const union nf_inet_addr dst = { .ip = iph->daddr };
 	const struct daddr_entry *e;
+	int err;
 
-	if (!(info->flags & XT_DADDR_F_MAP))
-		return daddr_tg4(skb, par);
-
-	e = daddr_lookup(dn, AF_INET, ipv4_get_dsfield(iph) >> 2, &dst);
+	e = daddr_lookup(dn, family, dscp, dst);
 	if (!e) {
 		daddr_count_no_entry(dn);
 		return XT_CONTINUE;
 	}
-	if (daddr_rewrite_ipv4(skb, e->vip.ip)) {
+	if (family == AF_INET)
+		err = daddr_rewrite_ipv4(skb, e->vip.ip);
+	else
+		err = daddr_rewrite_ipv6(skb, &e->vip.in6);
+	if (err) {
 		daddr_count_error(dn);
 		return NF_DROP;
 	}
@@ -136,30 +135,32 @@ static unsigned int daddr_tg4_v1(struct sk_buff *skb,
 	return XT_CONTINUE;
 }
 
+/* Revision 1: map mode, or without XT_DADDR_F_MAP revision 0's fixed VIP. */
+static unsigned int daddr_tg4_v1(struct sk_buff *skb,
+				 const struct xt_action_param *par)
+{
+	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
+	const struct iphdr *iph = ip_hdr(skb);
+	const union nf_inet_addr dst = { .ip = iph->daddr };
+
+	if (!(info->flags & XT_DADDR_F_MAP))
+		return daddr_tg4(skb, par);
+	return daddr_tg_map(skb, par, AF_INET, ipv4_get_dsfield(iph) >> 2,
+			    &dst);
+}
+
 static unsigned int daddr_tg6_v1(struct sk_buff *skb,
 				 const struct xt_action_param *par)
 {
 	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
-	struct daddr_net *dn = daddr_net(xt_net(par));
 	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
 	union nf_inet_addr dst;
-	const struct daddr_entry *e;
 
 	if (!(info->flags & XT_DADDR_F_MAP))
 		return daddr_tg6(skb, par);
-
 	dst.in6 = ip6h->daddr;
-	e = daddr_lookup(dn, AF_INET6, ipv6_get_dsfield(ip6h) >> 2, &dst);
-	if (!e) {
-		daddr_count_no_entry(dn);
-		return XT_CONTINUE;
-	}
-	if (daddr_rewrite_ipv6(skb, &e->vip.in6)) {
-		daddr_count_error(dn);
-		return NF_DROP;
-	}
-	daddr_count_rewritten(dn, e, skb->len);
-	return XT_CONTINUE;
+	return daddr_tg_map(skb, par, AF_INET6, ipv6_get_dsfield(ip6h) >> 2,
+			    &dst);
 }
 
 static int daddr_tg_check_v1(const struct xt_tgchk_param *par)

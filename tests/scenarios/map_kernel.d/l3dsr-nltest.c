@@ -747,6 +747,7 @@ static int cmd_recv(int argc, char **argv)
 	static unsigned char seen[1 << 20];
 	struct sockaddr_storage ss;
 	double deadline;
+	socklen_t sl;
 
 	for (i = 0; i < argc; i++) {
 		if ((v = kv(argv[i], "port")))
@@ -767,28 +768,15 @@ static int cmd_recv(int argc, char **argv)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (fam == AF_INET) {
-		struct sockaddr_in *s = (void *)&ss;
-
 		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-		memset(&ss, 0, sizeof(ss));
-		s->sin_family = AF_INET;
-		s->sin_port = htons(port);
-		if (bind(fd, (void *)s, sizeof(*s))) {
-			perror("bind");
-			return 1;
-		}
 	} else {
-		struct sockaddr_in6 *s = (void *)&ss;
-
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		memset(&ss, 0, sizeof(ss));
-		s->sin6_family = AF_INET6;
-		s->sin6_port = htons(port);
-		if (bind(fd, (void *)s, sizeof(*s))) {
-			perror("bind");
-			return 1;
-		}
+	}
+	sockaddr_of(fam == AF_INET ? "0.0.0.0" : "::", port, &ss, &sl);
+	if (bind(fd, (void *)&ss, sl)) {
+		perror("bind");
+		return 1;
 	}
 	if (ready) {
 		FILE *f = fopen(ready, "w");
