@@ -177,13 +177,9 @@ func (p *parser) addr(n *yaml.Node, what string) (netip.Addr, bool) {
 	if !ok {
 		return netip.Addr{}, false
 	}
-	a, err := netip.ParseAddr(s)
+	a, err := dsrtypes.ParseAddr(s)
 	if err != nil {
-		if pr, perr := netip.ParsePrefix(s); perr == nil {
-			p.errf(n, "%s %q is a prefix: give the address alone, e.g. %s", what, s, pr.Addr())
-		} else {
-			p.errf(n, "%s %q is not an IP address: give an IPv4 or IPv6 address, e.g. 10.0.0.1", what, s)
-		}
+		p.errf(n, "%s %v", what, err)
 		return netip.Addr{}, false
 	}
 	if a.Zone() != "" {
@@ -342,12 +338,12 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 			if !ok {
 				return
 			}
-			pr, err := ipvs.ParseProtocol(strings.ToLower(str))
-			if err != nil || (pr != ipvs.ProtoTCP && pr != ipvs.ProtoUDP && pr != ipvs.ProtoSCTP) {
+			pr, err := dsrtypes.ParseProto(str)
+			if err != nil {
 				p.errf(v, "proto %q: use tcp, udp or sctp", str)
 				return
 			}
-			sv.Proto = pr
+			sv.Proto = ipvs.Protocol(pr)
 		},
 		"mode": func(v *yaml.Node) {
 			str, ok := p.str(v, "mode")
