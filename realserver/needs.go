@@ -161,12 +161,7 @@ func famKey(c Config) string {
 	return "ipv6"
 }
 
-func xtFamilyOf(c Config) xtrule.Family {
-	if c.VIP.Is4() {
-		return xtrule.IPv4
-	}
-	return xtrule.IPv6
-}
+func xtFamilyOf(c Config) xtrule.Family { return dsrtypes.FamilyOf(c.VIP) }
 
 // needsRule reports whether a dscp-mode VIP of family fam is among vips.
 func needsRule(vips []Config, fam string) bool {

@@ -24,25 +24,19 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
 )
 
-// Family selects iptables (IPv4) or ip6tables (IPv6).
-type Family int
+// Family selects iptables (IPv4) or ip6tables (IPv6); it is the one
+// address family type, dsrtypes.Family.
+type Family = dsrtypes.Family
 
+// The families iptables serves.
 const (
-	IPv4 Family = 4
-	IPv6 Family = 6
+	IPv4 = dsrtypes.IPv4
+	IPv6 = dsrtypes.IPv6
 )
-
-func (f Family) String() string {
-	switch f {
-	case IPv4:
-		return "IPv4"
-	case IPv6:
-		return "IPv6"
-	}
-	return fmt.Sprintf("family(%d)", int(f))
-}
 
 // Variant selects which iptables binaries run.
 type Variant string
