@@ -306,7 +306,7 @@ func (a *analyzer) add(p *Packet, x lookAhead) Class {
 		return ignored
 	}
 	a.ipPackets++
-	inSet := a.cfg.Codes.Has(p.DSCP)
+	inSet := a.cfg.Codes.has(p.DSCP)
 	tunnel := p.Tunnel != 0 && p.inner.Family != 0
 	if a.ipip && a.cfg.Role == RealServer {
 		// The tunnel carries the request whatever its code.
@@ -330,7 +330,7 @@ func (a *analyzer) add(p *Packet, x lookAhead) Class {
 		} else if !hasFlowPorts(&p.layer) && (p.truncated || !p.Addrs) {
 			s.noPorts++
 		}
-	} else if tunnel && a.cfg.Codes.Has(p.inner.DSCP) && a.cfg.Role == RealServer {
+	} else if tunnel && a.cfg.Codes.has(p.inner.DSCP) && a.cfg.Role == RealServer {
 		a.tunnelsOff[[2]uint8{p.DSCP, p.inner.DSCP}]++
 	}
 	if a.cfg.Role == Director {
@@ -441,7 +441,7 @@ func (a *analyzer) ahead(p *Packet) (x lookAhead) {
 		x.rep, x.has = a.flows.hash(&k), 1
 		a.flows.prefetchSlot(x.rep)
 	}
-	if p.Tunnel == 0 && a.cfg.Codes.Has(p.DSCP) {
+	if p.Tunnel == 0 && a.cfg.Codes.has(p.DSCP) {
 		k = keyOf(&p.layer, p.Src, p.SrcPort, p.DstPort)
 		x.req = a.flows.hash(&k)
 		x.has |= 2

@@ -29,18 +29,6 @@ func decodeAll(t *testing.T, pkts ...pcapgen.Packet) []Packet {
 	return out
 }
 
-// dsr returns a TCP exchange of one flow: n marked requests client→RIP,
-// each answered from src.
-func dsr(client, rip, src netip.Addr, code uint8, cport uint16, n int) []pcapgen.Packet {
-	var out []pcapgen.Packet
-	for i := 0; i < n; i++ {
-		out = append(out,
-			pcapgen.Packet{Src: client, Dst: rip, DSCP: code, Proto: 6, SrcPort: cport, DstPort: 80, TCPFlags: pcapgen.ACK},
-			pcapgen.Packet{Src: src, Dst: client, Proto: 6, SrcPort: 80, DstPort: cport, TCPFlags: pcapgen.ACK})
-	}
-	return out
-}
-
 func judge(t *testing.T, cfg config, pkts ...pcapgen.Packet) Report {
 	t.Helper()
 	r, err := judgeAll(cfg, decodeAll(t, pkts...))
@@ -74,8 +62,8 @@ var mapping = []MapEntry{
 }
 
 func TestJudgeRealServerOK(t *testing.T) {
-	pkts := append(dsr(cli4, rip4, vip4, 21, 40000, 3), dsr(cli4, rip4, vip4, 21, 40001, 2)...)
-	pkts = append(pkts, dsr(cli6, rip6, vip6, 22, 40000, 2)...)
+	pkts := append(pcapgen.Exchange(cli4, rip4, vip4, 21, 40000, 3), pcapgen.Exchange(cli4, rip4, vip4, 21, 40001, 2)...)
+	pkts = append(pkts, pcapgen.Exchange(cli6, rip6, vip6, 22, 40000, 2)...)
 	// Unrelated unmarked traffic is not judged.
 	pkts = append(pkts, pcapgen.Packet{Src: rip4, Dst: cli4, Proto: 6, SrcPort: 22, DstPort: 5555})
 	r := judge(t, config{Role: RealServer, Codes: allMarked, Mapping: mapping}, pkts...)
@@ -100,26 +88,26 @@ func TestJudgeRealServerOK(t *testing.T) {
 func TestJudgeRealServerFailures(t *testing.T) {
 	cfg := config{Role: RealServer, Codes: allMarked, Mapping: mapping}
 	t.Run("unmapped", func(t *testing.T) {
-		r := judge(t, cfg, dsr(cli4, rip4, rip4, 30, 40000, 2)...)
+		r := judge(t, cfg, pcapgen.Exchange(cli4, rip4, rip4, 30, 40000, 2)...)
 		if r.OK || !hasProblem(r, "DSCP 30: 2 packets to 203.0.113.30, but the table maps no VIP to DSCP 30") {
 			t.Errorf("problems %q", r.Problems)
 		}
 	})
 	t.Run("family without entry", func(t *testing.T) {
 		// DSCP 22 is mapped for IPv6 only.
-		r := judge(t, cfg, dsr(cli4, rip4, vip4, 22, 40000, 1)...)
+		r := judge(t, cfg, pcapgen.Exchange(cli4, rip4, vip4, 22, 40000, 1)...)
 		if r.OK || !hasProblem(r, "DSCP 22: 1 packet to 203.0.113.30, but the table maps DSCP 22 to IPv6 VIPs only (2001:db8:80::1) and these packets are IPv4: add an IPv4 VIP") {
 			t.Errorf("problems %q", r.Problems)
 		}
 	})
 	t.Run("replies from RIP", func(t *testing.T) {
-		r := judge(t, cfg, dsr(cli4, rip4, rip4, 21, 40000, 3)...)
+		r := judge(t, cfg, pcapgen.Exchange(cli4, rip4, rip4, 21, 40000, 3)...)
 		if r.OK || !hasProblem(r, "DSCP 21: 3 replies left from the RIP (203.0.113.30) instead of the VIP 10.80.0.1") {
 			t.Errorf("problems %q", r.Problems)
 		}
 	})
 	t.Run("replies from elsewhere", func(t *testing.T) {
-		r := judge(t, cfg, dsr(cli4, rip4, netip.MustParseAddr("10.9.9.9"), 21, 40000, 1)...)
+		r := judge(t, cfg, pcapgen.Exchange(cli4, rip4, netip.MustParseAddr("10.9.9.9"), 21, 40000, 1)...)
 		if r.OK || !hasProblem(r, "DSCP 21: 1 reply left from 10.9.9.9, neither the VIP") {
 			t.Errorf("problems %q", r.Problems)
 		}
@@ -139,7 +127,7 @@ func TestJudgeRealServerFailures(t *testing.T) {
 	t.Run("codes outside the set are not judged", func(t *testing.T) {
 		c := cfg
 		c.Codes = 1 << 21
-		pkts := append(dsr(cli4, rip4, vip4, 21, 40000, 1), dsr(cli4, rip4, rip4, 30, 40001, 1)...)
+		pkts := append(pcapgen.Exchange(cli4, rip4, vip4, 21, 40000, 1), pcapgen.Exchange(cli4, rip4, rip4, 30, 40001, 1)...)
 		if r := judge(t, c, pkts...); !r.OK {
 			t.Errorf("problems %q", r.Problems)
 		}
@@ -150,12 +138,12 @@ func TestJudgeLocalAddressEntries(t *testing.T) {
 	rip2 := netip.MustParseAddr("203.0.113.31")
 	vip2 := netip.MustParseAddr("10.80.0.2")
 	cfg := config{Role: RealServer, Codes: 1 << 21, Mapping: []MapEntry{{DSCP: 21, Local: rip4, VIP: vip4}, {DSCP: 21, Local: rip2, VIP: vip2}}}
-	pkts := append(dsr(cli4, rip4, vip4, 21, 40000, 1), dsr(cli4, rip2, vip2, 21, 40001, 1)...)
+	pkts := append(pcapgen.Exchange(cli4, rip4, vip4, 21, 40000, 1), pcapgen.Exchange(cli4, rip2, vip2, 21, 40001, 1)...)
 	if r := judge(t, cfg, pkts...); !r.OK {
 		t.Fatalf("problems %q", r.Problems)
 	}
 	// The reply to the flow for rip2 from vip4 is from the wrong VIP.
-	pkts = append(dsr(cli4, rip4, vip4, 21, 40000, 1), dsr(cli4, rip2, vip4, 21, 40001, 1)...)
+	pkts = append(pcapgen.Exchange(cli4, rip4, vip4, 21, 40000, 1), pcapgen.Exchange(cli4, rip2, vip4, 21, 40001, 1)...)
 	if r := judge(t, cfg, pkts...); r.OK || !hasProblem(r, "left from 10.80.0.1, neither") {
 		t.Fatalf("problems %q", r.Problems)
 	}
@@ -166,7 +154,7 @@ func TestCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range decodeAll(t, dsr(cli4, rip4, vip4, 21, 1, 1)...) {
+	for _, p := range decodeAll(t, pcapgen.Exchange(cli4, rip4, vip4, 21, 1, 1)...) {
 		a.Add(&p)
 	}
 	a.updateCounters([]MapEntry{{DSCP: 21, VIP: vip4, Packets: 104, Bytes: 9400}})
@@ -261,7 +249,7 @@ func TestDecodeAllocs(t *testing.T) {
 		}
 	}
 	a, _ := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: mapping})
-	pk := decodeAll(t, dsr(cli4, rip4, vip4, 21, 40000, 1)...)
+	pk := decodeAll(t, pcapgen.Exchange(cli4, rip4, vip4, 21, 40000, 1)...)
 	a.Add(&pk[0])
 	if n := testing.AllocsPerRun(100, func() { a.Add(&pk[0]); a.Add(&pk[1]) }); n != 0 {
 		t.Errorf("analyzer.Add of a known flow: %v allocations", n)

@@ -44,28 +44,26 @@ func (p *program) newLabel(prefix string) string {
 	return fmt.Sprintf("%s.%d", prefix, p.seq)
 }
 
-// jeq jumps to target when A == val and falls through otherwise.
-func (p *program) jeq(val uint32, target string) {
-	p.fixups = append(p.fixups, fixup{len(p.insns), target, jumpTrue})
-	p.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: val})
+// jumpIf emits a conditional jump to target, taken when the test holds
+// (kind jumpTrue) or when it does not (jumpFalse); the other way falls
+// through.
+func (p *program) jumpIf(cond bpf.JumpTest, val uint32, target string, kind int) {
+	p.fixups = append(p.fixups, fixup{len(p.insns), target, kind})
+	p.emit(bpf.JumpIf{Cond: cond, Val: val})
 }
+
+// jeq jumps to target when A == val and falls through otherwise.
+func (p *program) jeq(val uint32, target string) { p.jumpIf(bpf.JumpEqual, val, target, jumpTrue) }
 
 // jne jumps to target when A != val and falls through otherwise.
-func (p *program) jne(val uint32, target string) {
-	p.fixups = append(p.fixups, fixup{len(p.insns), target, jumpFalse})
-	p.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: val})
-}
+func (p *program) jne(val uint32, target string) { p.jumpIf(bpf.JumpEqual, val, target, jumpFalse) }
 
 // jset jumps to target when A & val != 0.
-func (p *program) jset(val uint32, target string) {
-	p.fixups = append(p.fixups, fixup{len(p.insns), target, jumpTrue})
-	p.emit(bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: val})
-}
+func (p *program) jset(val uint32, target string) { p.jumpIf(bpf.JumpBitsSet, val, target, jumpTrue) }
 
 // jgeConst jumps to target when A >= val.
 func (p *program) jgeConst(val uint32, target string) {
-	p.fixups = append(p.fixups, fixup{len(p.insns), target, jumpTrue})
-	p.emit(bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: val})
+	p.jumpIf(bpf.JumpGreaterOrEqual, val, target, jumpTrue)
 }
 
 func (p *program) jump(target string) {

@@ -104,12 +104,8 @@ const (
 
 // supportedLink tells whether a frameDecoder reads link type l.
 func supportedLink(l layers.LinkType) bool {
-	switch l {
-	case layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, linkTypeLinuxSLL2,
-		layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14:
-		return true
-	}
-	return false
+	_, ok := linkNames[l]
+	return ok
 }
 
 // newDecoder returns a decoder for frames of link type link: Ethernet,

@@ -31,14 +31,14 @@ func newDSCPSet(codes ...int) (DSCPSet, error) {
 	return s, nil
 }
 
-// Has reports whether code is in the set.
-func (s DSCPSet) Has(code uint8) bool { return code <= maxDSCP && s&(1<<code) != 0 }
+// has reports whether code is in the set.
+func (s DSCPSet) has(code uint8) bool { return code <= maxDSCP && s&(1<<code) != 0 }
 
 // Codes returns the codes of the set in ascending order.
 func (s DSCPSet) Codes() []uint8 {
 	var out []uint8
 	for c := range maxDSCP + 1 {
-		if s.Has(c) {
+		if s.has(c) {
 			out = append(out, c)
 		}
 	}

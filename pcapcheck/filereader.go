@@ -13,9 +13,9 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// DamageError says where a capture file stops being readable. Every
+// damageError says where a capture file stops being readable. Every
 // record before it was read whole; run reports on those and returns it.
-type DamageError struct {
+type damageError struct {
 	Name string
 	// Offset is the byte where the damaged record starts, Record its
 	// number (1 = the file's first packet record or pcapng block).
@@ -26,7 +26,7 @@ type DamageError struct {
 	Reason string
 }
 
-func (e *DamageError) Error() string {
+func (e *damageError) Error() string {
 	return fmt.Sprintf("%s is damaged at byte %d (%s %d): %s; the packets before it were read", e.Name, e.Offset, e.Unit, e.Record, e.Reason)
 }
 
@@ -82,7 +82,7 @@ func (r *fileReader) damaged(reason string, args ...any) error {
 	if r.ng {
 		unit = "block"
 	}
-	return &DamageError{Name: r.name, Offset: r.off, Record: r.rec + 1, Unit: unit, Reason: fmt.Sprintf(reason, args...)}
+	return &damageError{Name: r.name, Offset: r.off, Record: r.rec + 1, Unit: unit, Reason: fmt.Sprintf(reason, args...)}
 }
 
 // take returns the next n bytes and consumes them. A short read at the
@@ -153,7 +153,7 @@ func newFileReader(br *bufio.Reader, name string) (*fileReader, error) {
 	return r, nil
 }
 
-// next returns the next packet; io.EOF at a clean end, a *DamageError
+// next returns the next packet; io.EOF at a clean end, a *damageError
 // where the file is damaged.
 func (r *fileReader) next() ([]byte, gopacket.CaptureInfo, error) {
 	if r.ng {

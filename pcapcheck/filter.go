@@ -1,6 +1,7 @@
 package pcapcheck
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 
@@ -65,14 +66,14 @@ type filterSpec struct {
 // 4096 instructions.
 const maxMatches = 128
 
-// Accepts reports whether a decoded packet passes the filter: the filter's
+// accepts reports whether a decoded packet passes the filter: the filter's
 // semantics in Go, for capture files and tests. Fields a cut capture does
 // not hold match nothing, as the filter's loads beyond the end reject.
-func (s filterSpec) Accepts(p *Packet) bool {
+func (s filterSpec) accepts(p *Packet) bool {
 	if p.Family == 0 {
 		return false
 	}
-	if s.DSCP.Has(p.DSCP) {
+	if s.DSCP.has(p.DSCP) {
 		return true
 	}
 	for _, m := range s.Matches {
@@ -172,49 +173,7 @@ func filter(spec filterSpec) ([]bpf.RawInstruction, error) {
 	p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 2})
 	p.dscpTest(spec.DSCP, "v4m")
 	p.label("v4m")
-	for _, m := range spec.Matches {
-		if m.Addr.IsValid() && !m.Addr.Is4() {
-			continue
-		}
-		miss := p.newLabel("v4miss")
-		p.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 0})
-		if m.Addr.IsValid() {
-			off := uint32(16)
-			if m.Src {
-				off = 12
-			}
-			a := m.Addr.As4()
-			p.emit(bpf.LoadIndirect{Off: off, Size: 4})
-			p.jne(uint32(a[0])<<24|uint32(a[1])<<16|uint32(a[2])<<8|uint32(a[3]), miss)
-		}
-		if m.Port != 0 {
-			l4 := p.newLabel("v4l4")
-			p.emit(bpf.LoadIndirect{Off: 9, Size: 1})
-			p.jeq(protoTCP, l4)
-			p.jeq(protoUDP, l4)
-			p.jeq(protoSCTP, l4)
-			p.jump(miss)
-			p.label(l4)
-			// Only a first fragment (offset 0) has the ports.
-			p.emit(bpf.LoadIndirect{Off: 6, Size: 2})
-			p.jset(0x1fff, miss)
-			// X = offset of the IP header + 4 * IHL.
-			p.emit(bpf.LoadIndirect{Off: 0, Size: 1})
-			p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0f})
-			p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
-			p.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
-			p.emit(bpf.TAX{})
-			off := uint32(2)
-			if m.Src {
-				off = 0
-			}
-			p.emit(bpf.LoadIndirect{Off: off, Size: 2})
-			p.jne(uint32(m.Port), miss)
-		}
-		p.jump("accept")
-		p.label(miss)
-	}
-	p.jump("reject")
+	p.matches(spec.Matches, ipv4Fields)
 
 	// IPv6: the traffic class straddles the first two bytes:
 	// version(4) | traffic class(8) | flow label(20).
@@ -225,34 +184,78 @@ func filter(spec filterSpec) ([]bpf.RawInstruction, error) {
 	p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 6})
 	p.dscpTest(spec.DSCP, "v6m")
 	p.label("v6m")
-	for _, m := range spec.Matches {
-		if m.Addr.IsValid() && !m.Addr.Is6() {
+	p.matches(spec.Matches, ipv6Fields)
+
+	p.label("accept")
+	p.emit(bpf.RetConstant{Val: snapAll})
+	p.label("reject")
+	p.emit(bpf.RetConstant{Val: 0})
+	return p.assemble()
+}
+
+// ipFields is where a filter finds what a match tests in one IP version,
+// relative to the IP header (register X, kept in scratch 0).
+type ipFields struct {
+	name     string // label prefix
+	is       func(netip.Addr) bool
+	src, dst uint32 // the addresses
+	proto    uint32 // the upper-layer protocol
+	// toPorts emits what moves X to the upper-layer header, or jumps to
+	// miss when there are no ports to read there, and returns the offset
+	// of the ports from X.
+	toPorts func(p *program, miss string) uint32
+}
+
+var ipv4Fields = ipFields{name: "v4", is: netip.Addr.Is4, src: 12, dst: 16, proto: 9,
+	toPorts: func(p *program, miss string) uint32 {
+		// Only a first fragment (offset 0) has the ports.
+		p.emit(bpf.LoadIndirect{Off: 6, Size: 2})
+		p.jset(0x1fff, miss)
+		// X = offset of the IP header + 4 * IHL.
+		p.emit(bpf.LoadIndirect{Off: 0, Size: 1})
+		p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0f})
+		p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+		p.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+		p.emit(bpf.TAX{})
+		return 0
+	}}
+
+// IPv6 ports are read right behind the fixed header, as tcpdump's "port"
+// reads them.
+var ipv6Fields = ipFields{name: "v6", is: netip.Addr.Is6, src: 8, dst: 24, proto: 6,
+	toPorts: func(*program, string) uint32 { return 40 }}
+
+// matches emits the tests of the matches of one IP version, each accepting
+// the packet when it holds; then rejects it.
+func (p *program) matches(ms []match, f ipFields) {
+	for _, m := range ms {
+		if m.Addr.IsValid() && !f.is(m.Addr) {
 			continue
 		}
-		miss := p.newLabel("v6miss")
+		miss := p.newLabel(f.name + "miss")
 		p.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 0})
 		if m.Addr.IsValid() {
-			off := uint32(24)
+			off := f.dst
 			if m.Src {
-				off = 8
+				off = f.src
 			}
-			a := m.Addr.As16()
-			for i := 0; i < 16; i += 4 {
+			a := m.Addr.AsSlice()
+			for i := 0; i < len(a); i += 4 {
 				p.emit(bpf.LoadIndirect{Off: off + uint32(i), Size: 4})
-				p.jne(uint32(a[i])<<24|uint32(a[i+1])<<16|uint32(a[i+2])<<8|uint32(a[i+3]), miss)
+				p.jne(binary.BigEndian.Uint32(a[i:]), miss)
 			}
 		}
 		if m.Port != 0 {
-			l4 := p.newLabel("v6l4")
-			p.emit(bpf.LoadIndirect{Off: 6, Size: 1})
+			l4 := p.newLabel(f.name + "l4")
+			p.emit(bpf.LoadIndirect{Off: f.proto, Size: 1})
 			p.jeq(protoTCP, l4)
 			p.jeq(protoUDP, l4)
 			p.jeq(protoSCTP, l4)
 			p.jump(miss)
 			p.label(l4)
-			off := uint32(40 + 2)
+			off := f.toPorts(p, miss) + 2
 			if m.Src {
-				off = 40
+				off -= 2
 			}
 			p.emit(bpf.LoadIndirect{Off: off, Size: 2})
 			p.jne(uint32(m.Port), miss)
@@ -261,12 +264,6 @@ func filter(spec filterSpec) ([]bpf.RawInstruction, error) {
 		p.label(miss)
 	}
 	p.jump("reject")
-
-	p.label("accept")
-	p.emit(bpf.RetConstant{Val: snapAll})
-	p.label("reject")
-	p.emit(bpf.RetConstant{Val: 0})
-	return p.assemble()
 }
 
 // dscpTest: A holds the DSCP (0..63); accept when bit A of the set is on,

@@ -69,7 +69,7 @@ func TestDSCPFilterMatchesExactlyTheSet(t *testing.T) {
 			for _, tags := range tagStacks {
 				for d := 0; d < 64; d++ {
 					got := runFilter(t, raw, frame(ver, uint8(d), tags...))
-					if want := set.Has(uint8(d)); got != want {
+					if want := set.has(uint8(d)); got != want {
 						t.Errorf("set %v, IPv%d, tags %x, DSCP %d: accepted=%v, want %v", codes, ver, tags, d, got, want)
 					}
 				}

@@ -97,7 +97,7 @@ func seedFiles(f *testing.F) [][]byte {
 }
 
 // FuzzReadCapture: any file gives a report, or an error saying why it
-// cannot be read (a damaged file a report and a DamageError), never a panic.
+// cannot be read (a damaged file a report and a damageError), never a panic.
 func FuzzReadCapture(f *testing.F) {
 	for _, b := range seedFiles(f) {
 		f.Add(b)
@@ -112,9 +112,9 @@ func FuzzReadCapture(f *testing.F) {
 			t.Fatal(err)
 		}
 		st, err := run(context.Background(), src, a, runOptions{OnPacket: func(p *Packet, _ Class) { _ = p.String() }})
-		var de *DamageError
+		var de *damageError
 		if errors.As(err, &de) {
-			t.Fatalf("a DamageError is returned in RunStats, not as an error: %v", err)
+			t.Fatalf("a damageError is returned in runStats, not as an error: %v", err)
 		}
 		if err != nil {
 			return

@@ -24,7 +24,7 @@ func liveFilter(o *Options) (filterSpec, error) {
 		// own addresses (the RIPs: broken DSR).
 		seen := map[netip.Addr]bool{}
 		for _, e := range o.Mapping {
-			if o.Codes.Has(e.DSCP) && !seen[e.VIP] {
+			if o.Codes.has(e.DSCP) && !seen[e.VIP] {
 				seen[e.VIP] = true
 				add(true, e.VIP, o.Ports)
 			}

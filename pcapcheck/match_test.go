@@ -72,7 +72,7 @@ var specs = map[string]filterSpec{
 }
 
 // TestFilterAgreesWithAccepts runs each program in x/net/bpf's VM over the
-// crafted frames and compares with filterSpec.Accepts over the decoded
+// crafted frames and compares with filterSpec.accepts over the decoded
 // frame: the kernel's filter and the Go decoder select the same packets.
 func TestFilterAgreesWithAccepts(t *testing.T) {
 	frames := crafted()
@@ -93,10 +93,10 @@ func TestFilterAgreesWithAccepts(t *testing.T) {
 			// The cut frames stand for captures cut by the snap length, not
 			// runts: on the wire they were whole.
 			if dec.Decode(f, gopacket.CaptureInfo{Length: len(f) + 1500}, &p) {
-				want = spec.Accepts(&p)
+				want = spec.accepts(&p)
 			}
 			if got != want {
-				t.Errorf("%s, %s: BPF accepted=%v, Accepts=%v (decoded %+v)", sname, fname, got, want, p)
+				t.Errorf("%s, %s: BPF accepted=%v, accepts=%v (decoded %+v)", sname, fname, got, want, p)
 			}
 			if got {
 				accepted++
@@ -109,7 +109,7 @@ func TestFilterAgreesWithAccepts(t *testing.T) {
 }
 
 // Spot checks with the answer written down, so that a bug shared by the
-// program and Accepts cannot hide.
+// program and accepts cannot hide.
 func TestFilterExpected(t *testing.T) {
 	frames := crafted()
 	cases := []struct {

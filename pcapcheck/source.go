@@ -67,7 +67,7 @@ func newReaderSource(r io.Reader, name string) (*fileSource, error) {
 	return &fileSource{r: fr}, nil
 }
 
-// readPacket implements Source. A damaged file ends with a *DamageError.
+// readPacket implements Source. A damaged file ends with a *damageError.
 func (s *fileSource) readPacket() ([]byte, gopacket.CaptureInfo, error) {
 	return s.r.next()
 }
@@ -176,8 +176,8 @@ type runOptions struct {
 	Write *PacketWriter
 }
 
-// RunStats are the figures of one run.
-type RunStats struct {
+// runStats are the figures of one run.
+type runStats struct {
 	Read     uint64 // frames read from the source
 	Selected uint64 // frames the filter selected
 	// PerInterface counts the frames read per capture interface (one for
@@ -185,7 +185,7 @@ type RunStats struct {
 	PerInterface []InterfaceStats
 	// Damage, when set, says where a capture file stopped being readable:
 	// the figures are those of the packets before it.
-	Damage *DamageError
+	Damage *damageError
 	// NotWritten counts packets Write could not take: their link type is
 	// not the written file's.
 	NotWritten uint64
@@ -202,21 +202,21 @@ type InterfaceStats struct {
 	Unsupported bool `json:"unsupported"`
 }
 
+// linkNames are the link types a frameDecoder reads, named as tcpdump
+// names them.
+var linkNames = map[layers.LinkType]string{
+	layers.LinkTypeEthernet: "EN10MB",
+	layers.LinkTypeLinuxSLL: "LINUX_SLL",
+	linkTypeLinuxSLL2:       "LINUX_SLL2",
+	layers.LinkTypeRaw:      "RAW", 12: "RAW", 14: "RAW",
+	layers.LinkTypeIPv4: "IPV4",
+	layers.LinkTypeIPv6: "IPV6",
+}
+
 // linkName names a link type as tcpdump does.
 func linkName(l layers.LinkType) string {
-	switch l {
-	case layers.LinkTypeEthernet:
-		return "EN10MB"
-	case layers.LinkTypeLinuxSLL:
-		return "LINUX_SLL"
-	case linkTypeLinuxSLL2:
-		return "LINUX_SLL2"
-	case layers.LinkTypeRaw, 12, 14:
-		return "RAW"
-	case layers.LinkTypeIPv4:
-		return "IPV4"
-	case layers.LinkTypeIPv6:
-		return "IPV6"
+	if n, ok := linkNames[l]; ok {
+		return n
 	}
 	return fmt.Sprintf("linktype %d", int(l))
 }
@@ -224,9 +224,9 @@ func linkName(l layers.LinkType) string {
 // run reads src until it ends (io.EOF), ctx is done, or Count packets were
 // selected, feeding the selected packets to an. Stopping through ctx is
 // not an error: the caller reports what was seen so far. A damaged file is
-// not an error either: run stops there and sets RunStats.Damage.
-func run(ctx context.Context, src packetSource, an *analyzer, opt runOptions) (RunStats, error) {
-	var st RunStats
+// not an error either: run stops there and sets runStats.Damage.
+func run(ctx context.Context, src packetSource, an *analyzer, opt runOptions) (runStats, error) {
+	var st runStats
 	first := src.LinkType()
 	ml, multi := src.(multiLink)
 	if !multi || len(ml.Interfaces()) <= 1 {
@@ -266,7 +266,7 @@ func run(ctx context.Context, src packetSource, an *analyzer, opt runOptions) (R
 			if errors.Is(err, errNoPacket) {
 				continue
 			}
-			var de *DamageError
+			var de *damageError
 			if errors.As(err, &de) {
 				st.Damage = de
 				return st, nil
@@ -284,7 +284,7 @@ func run(ctx context.Context, src packetSource, an *analyzer, opt runOptions) (R
 			an.packets++
 			continue
 		}
-		if opt.filter != nil && p.Malformed == "" && !opt.filter.Accepts(&p) {
+		if opt.filter != nil && p.Malformed == "" && !opt.filter.accepts(&p) {
 			an.packets++
 			continue
 		}
@@ -354,8 +354,8 @@ type aheadItem struct {
 // packets over in batches, saved about a tenth of the wall-clock time
 // when the second core was idle, but cost half as much CPU time again,
 // and gained nothing when that core was busy.)
-func runFile(ctx context.Context, src *fileSource, ld *linkDecoders, an *analyzer, opt runOptions) (RunStats, error) {
-	var st RunStats
+func runFile(ctx context.Context, src *fileSource, ld *linkDecoders, an *analyzer, opt runOptions) (runStats, error) {
+	var st runStats
 	var ifs []InterfaceStats // met so far, read ahead included
 	ring := make([]aheadItem, readAhead)
 	head, n := 0, 0
@@ -386,7 +386,7 @@ func runFile(ctx context.Context, src *fileSource, ld *linkDecoders, an *analyze
 			n++
 		}
 		if n == 0 {
-			var de *DamageError
+			var de *damageError
 			switch {
 			case errors.Is(rerr, io.EOF):
 				return st, nil

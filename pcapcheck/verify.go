@@ -97,29 +97,29 @@ func (o *Options) config() config {
 type Result struct {
 	// Source is the file or interface read.
 	Source string
-	Stats  RunStats
+	Stats  runStats
 	// Drops counts the packets the kernel dropped during a live capture.
 	Drops  uint64
 	Report Report
 }
 
 // Err is the verdict as an error: nil when it is OK on the whole capture,
-// a *VerdictError when it is not OK, a *PartialError when it is OK on the
+// a *verdictError when it is not OK, a *PartialError when it is OK on the
 // packets before the damage of a damaged file.
 func (r *Result) Err() error {
 	switch {
 	case !r.Report.OK:
-		return &VerdictError{r.Report.Problems}
+		return &verdictError{r.Report.Problems}
 	case r.Stats.Damage != nil:
 		return &PartialError{r.Stats.Damage}
 	}
 	return nil
 }
 
-// VerdictError is a verdict that is not OK.
-type VerdictError struct{ Problems []string }
+// verdictError is a verdict that is not OK.
+type verdictError struct{ Problems []string }
 
-func (e *VerdictError) Error() string {
+func (e *verdictError) Error() string {
 	if len(e.Problems) == 1 {
 		return "L3 DSR verification failed: " + e.Problems[0]
 	}
@@ -128,7 +128,7 @@ func (e *VerdictError) Error() string {
 
 // PartialError is an OK verdict on a damaged file: it covers only the
 // packets before the damage.
-type PartialError struct{ Damage *DamageError }
+type PartialError struct{ Damage *damageError }
 
 func (e *PartialError) Error() string { return "partial verdict: " + e.Damage.Error() }
 

@@ -251,6 +251,8 @@ type verifyTable interface {
 // the CLI's answers for a host that cannot be read.
 type moduleTable struct{ t verifyTable }
 
+var _ pcapcheck.Table = moduleTable{}
+
 func (m moduleTable) List() ([]pcapcheck.MapEntry, error) {
 	entries, err := m.t.List()
 	if err != nil {

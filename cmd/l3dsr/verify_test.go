@@ -54,13 +54,7 @@ var (
 
 // exchange is n marked requests to the RIP, each answered from src.
 func exchange(code uint8, src netip.Addr, cport uint16, n int) []pcapgen.Packet {
-	var out []pcapgen.Packet
-	for i := 0; i < n; i++ {
-		out = append(out,
-			pcapgen.Packet{Src: tCli, Dst: tRIP, DSCP: code, Proto: 6, SrcPort: cport, DstPort: 80, TCPFlags: pcapgen.ACK},
-			pcapgen.Packet{Src: src, Dst: tCli, Proto: 6, SrcPort: 80, DstPort: cport, TCPFlags: pcapgen.ACK})
-	}
-	return out
+	return pcapgen.Exchange(tCli, tRIP, src, code, cport, n)
 }
 
 // runOn runs one command line on sys.

@@ -72,12 +72,22 @@ type Outer struct {
 
 // TCP flags.
 const (
-	FIN = 0x01
 	SYN = 0x02
-	RST = 0x04
-	PSH = 0x08
+	psh = 0x08
 	ACK = 0x10
 )
+
+// Exchange is one TCP flow of L3 DSR: n requests client→rip marked with
+// code, each answered from src (the VIP when DSR works).
+func Exchange(client, rip, src netip.Addr, code uint8, cport uint16, n int) []Packet {
+	var out []Packet
+	for i := 0; i < n; i++ {
+		out = append(out,
+			Packet{Src: client, Dst: rip, DSCP: code, Proto: 6, SrcPort: cport, DstPort: 80, TCPFlags: ACK},
+			Packet{Src: src, Dst: client, Proto: 6, SrcPort: 80, DstPort: cport, TCPFlags: ACK})
+	}
+	return out
+}
 
 // Bytes returns the frame as it is on the wire.
 func (p Packet) Bytes() []byte {
@@ -260,8 +270,8 @@ func checksum(b []byte) uint16 {
 	return ^uint16(s)
 }
 
-// Writer writes frames to a pcap (or pcapng) file, one per call.
-type Writer struct {
+// writer writes frames to a pcap (or pcapng) file, one per call.
+type writer struct {
 	bw   *bufio.Writer
 	pw   *pcapgo.Writer
 	nw   *pcapgo.NgWriter
@@ -271,8 +281,8 @@ type Writer struct {
 
 // NewWriter starts a pcap file (pcapng with ng) on w. Frames longer than
 // snap bytes are cut to snap, as a capture with that snap length does.
-func NewWriter(w io.Writer, ng bool, snap int) (*Writer, error) {
-	gw := &Writer{bw: bufio.NewWriterSize(w, 1<<20), t: time.Unix(1700000000, 0), snap: snap}
+func NewWriter(w io.Writer, ng bool, snap int) (*writer, error) {
+	gw := &writer{bw: bufio.NewWriterSize(w, 1<<20), t: time.Unix(1700000000, 0), snap: snap}
 	if ng {
 		nw, err := pcapgo.NewNgWriter(gw.bw, layers.LinkTypeEthernet)
 		if err != nil {
@@ -290,7 +300,7 @@ func NewWriter(w io.Writer, ng bool, snap int) (*Writer, error) {
 
 // Write appends one frame, cut to caplen bytes when 0 < caplen < len, else
 // to the snap length.
-func (w *Writer) Write(frame []byte, caplen int) error {
+func (w *writer) Write(frame []byte, caplen int) error {
 	if caplen <= 0 || caplen > len(frame) {
 		caplen = len(frame)
 	}
@@ -306,7 +316,7 @@ func (w *Writer) Write(frame []byte, caplen int) error {
 }
 
 // Close flushes the file (it does not close the underlying writer).
-func (w *Writer) Close() error {
+func (w *writer) Close() error {
 	if w.nw != nil {
 		if err := w.nw.Flush(); err != nil {
 			return err
@@ -345,7 +355,7 @@ func VIP6(i int) netip.Addr {
 }
 
 // Generate writes n frames of the mix to w.
-func (m Mix) Generate(w *Writer, n int) error {
+func (m Mix) Generate(w *writer, n int) error {
 	r := rand.New(rand.NewPCG(m.Seed, 0x13d5))
 	tagSets := [][]uint16{nil, {0x8100}, {0x88a8, 0x8100}, {0x8100, 0x8100}}
 	for i := 0; i < n; {
@@ -365,7 +375,7 @@ func (m Mix) Generate(w *Writer, n int) error {
 		}
 		cport := uint16(20000 + r.IntN(40000))
 		req := Packet{Tags: tags, Src: client, Dst: rip, DSCP: m.Codes[svc], ECN: uint8(r.IntN(4)), Proto: proto,
-			SrcPort: cport, DstPort: 80, TCPFlags: ACK | PSH, Payload: r.IntN(200)}
+			SrcPort: cport, DstPort: 80, TCPFlags: ACK | psh, Payload: r.IntN(200)}
 		rep := Packet{Tags: tags, Src: vip, Dst: client, Proto: proto, SrcPort: 80, DstPort: cport, TCPFlags: ACK, Payload: r.IntN(1000)}
 		for _, p := range []Packet{req, rep} {
 			if i >= n {
