@@ -113,6 +113,12 @@ but the file is damaged and the packets after the damage were not read
 	return cmd
 }
 
+// verifyRoles are the names --role takes.
+var verifyRoles = map[string]pcapcheck.Role{
+	"realserver": pcapcheck.RealServer, "real-server": pcapcheck.RealServer, "rs": pcapcheck.RealServer,
+	"director": pcapcheck.Director,
+}
+
 // parseVerifyFlags checks the command line and turns it into the options
 // of one verification.
 func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*pcapcheck.Options, error) {
@@ -139,14 +145,11 @@ func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*pcapcheck.Options, e
 		return nil, usageErrorf("--write %s would overwrite the file being read: write to another file", f.write)
 	}
 	o := &pcapcheck.Options{Mode: f.mode, Codes: f.dscp, Iface: f.iface, File: f.pcap, Count: f.count, Duration: f.duration, Write: f.write}
-	switch f.role {
-	case "realserver", "real-server", "rs":
-		o.Role = pcapcheck.RealServer
-	case "director":
-		o.Role = pcapcheck.Director
-	default:
+	role, ok := verifyRoles[f.role]
+	if !ok {
 		return nil, usageErrorf("--role %q is unknown: use realserver or director", f.role)
 	}
+	o.Role = role
 	for _, s := range f.maps {
 		e, err := parseMapFlag(s)
 		if err != nil {
