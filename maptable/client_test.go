@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/genetlink/genltest"
 	"github.com/mdlayher/netlink"
@@ -276,7 +277,7 @@ func TestExtackReachesCaller(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)
 	}
-	var ke *KernelError
+	var ke *nl.KernelError
 	if !errors.As(err, &ke) || ke.Errno != unix.EBUSY || ke.Message != "a replace is in progress" {
 		t.Errorf("err = %#v, want a *KernelError with EBUSY and the message", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -77,32 +78,28 @@ func dialGenl(opts ...Option) (*genlTable, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	// Strict turns on extended acks, so the kernel's message for a rejected
-	// request reaches the error.
-	conn, err := genetlink.Dial(&netlink.Config{NetNS: o.netns, Strict: true})
+	conn, f, err := nl.Dial(FamilyName, o.netns)
 	if err != nil {
-		return nil, fmt.Errorf("opening a generic netlink socket: %w", err)
-	}
-	// NETLINK_CAP_ACK stays off: mdlayher/netlink cannot find the
-	// extended-ack attributes in a capped error message.
-	c, err := newClient(conn)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-// newClient resolves the family on an open connection.
-func newClient(conn *genetlink.Conn) (*genlTable, error) {
-	f, err := conn.GetFamily(FamilyName)
-	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil, &notLoadedError{cause: err}
-		}
-		return nil, fmt.Errorf("resolving the generic netlink family %q: %w", FamilyName, err)
+		return nil, familyError(err)
 	}
 	return &genlTable{c: conn, family: f}, nil
+}
+
+// newClient resolves the family on an open connection (tests).
+func newClient(conn *genetlink.Conn) (*genlTable, error) {
+	f, err := nl.Resolve(conn, FamilyName)
+	if err != nil {
+		return nil, familyError(err)
+	}
+	return &genlTable{c: conn, family: f}, nil
+}
+
+// familyError says that the module is not loaded if the family is missing.
+func familyError(err error) error {
+	if errors.Is(err, unix.ENOENT) {
+		return &notLoadedError{cause: err}
+	}
+	return err
 }
 
 type notLoadedError struct{ cause error }
@@ -233,7 +230,7 @@ func (c *genlTable) dumpOnce() (entries []Entry, gen *uint32, consistent bool, e
 	msgs, nmsgs, err := c.c.Receive()
 	if err != nil {
 		err = wrapKernel(err, "")
-		var ke *KernelError
+		var ke *nl.KernelError
 		if errors.As(err, &ke) && (ke.Errno == unix.EINTR || ke.Errno == unix.EAGAIN) {
 			return nil, nil, false, nil
 		}
@@ -412,7 +409,7 @@ func (c *genlTable) replaceAdd(id uint32, batch [][]byte) error {
 // locateEntry names the entry of a REPLACE_ADD batch that the kernel's
 // extack offset points into, if it points into one.
 func locateEntry(err error, batch [][]byte, entries []Entry, first int) error {
-	var ke *KernelError
+	var ke *nl.KernelError
 	if !errors.As(err, &ke) || ke.Offset == 0 {
 		return err
 	}
@@ -460,63 +457,26 @@ func (c *genlTable) execute(cmd uint8, flags netlink.HeaderFlags, ae *netlink.At
 	return msgs, nil
 }
 
-// KernelError is an error the kernel returned for a request: its errno and,
-// when it gave one, its extended-ack message.
-type KernelError struct {
-	Errno unix.Errno
-	// Message is the kernel's extended-ack message, if any.
-	Message string
-	// Offset is the extended-ack offset of the bad attribute in the
-	// request, counted from its netlink header; 0 if none.
-	Offset int
-	// notFound, if set, is the text for a bare ENOENT.
-	notFound string
-	cause    error
-}
-
-func (e *KernelError) Error() string {
-	text := e.Errno.Error()
-	switch {
-	case e.Errno == unix.EPERM || e.Errno == unix.EACCES:
-		text += " (this needs CAP_NET_ADMIN in the network namespace: run as root)"
-	case e.Errno == unix.ENOENT && e.notFound != "" && e.Message == "":
-		text = e.notFound
-	}
-	if e.Message != "" {
-		return e.Message + " (" + text + ")"
-	}
-	return text
-}
-
-// Unwrap returns the *netlink.OpError the error came in.
-func (e *KernelError) Unwrap() error { return e.cause }
-
-// Is makes the error match ErrNotFound for ENOENT and ErrExists for EEXIST.
-func (e *KernelError) Is(target error) bool {
-	switch target {
-	case ErrNotFound:
-		return e.Errno == unix.ENOENT
-	case ErrExists:
-		return e.Errno == unix.EEXIST
-	}
-	return false
-}
-
-// wrapKernel turns a netlink error carrying a kernel errno into a
-// *KernelError; other errors are returned as they are.
+// wrapKernel turns a netlink error carrying a kernel errno into an
+// *nl.KernelError in this package's words: ENOENT and EEXIST match
+// ErrNotFound and ErrExists, a bare ENOENT of an entry operation says
+// notFound, and EPERM says what is needed. Other errors are returned as
+// they are.
 func wrapKernel(err error, notFound string) error {
-	var oe *netlink.OpError
-	var errno unix.Errno
-	if !errors.As(err, &oe) || !errors.As(oe.Err, &errno) {
+	ke := nl.Kernel(err)
+	if ke == nil {
 		return err
 	}
-	ke := &KernelError{Errno: errno, notFound: notFound, cause: err}
-	// The extended ack may sit in an inner OpError.
-	for e := error(oe); e != nil; e = errors.Unwrap(e) {
-		if o, ok := e.(*netlink.OpError); ok && (o.Message != "" || o.Offset != 0) {
-			ke.Message, ke.Offset = o.Message, o.Offset
-			break
+	switch ke.Errno {
+	case unix.EPERM, unix.EACCES:
+		ke.Text = ke.Errno.Error() + " (this needs CAP_NET_ADMIN in the network namespace: run as root)"
+	case unix.ENOENT:
+		ke.Kind = ErrNotFound
+		if notFound != "" && ke.Message == "" {
+			ke.Text = notFound
 		}
+	case unix.EEXIST:
+		ke.Kind = ErrExists
 	}
 	return ke
 }

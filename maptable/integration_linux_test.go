@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -90,7 +91,7 @@ func TestIntegrationOperations(t *testing.T) {
 	must(c.Add(v6, false))
 
 	err := c.Add(v4, false)
-	var ke *KernelError
+	var ke *nl.KernelError
 	if !errors.Is(err, ErrExists) || !errors.As(err, &ke) || ke.Message == "" {
 		t.Errorf("duplicate add: %v, want EEXIST with an extack message", err)
 	}
@@ -247,7 +248,7 @@ func TestIntegrationRawRejections(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			msg := genetlink.Message{Header: genetlink.Header{Command: tt.cmd, Version: genlVersion}, Data: tt.data()}
 			_, err := c.c.Execute(msg, c.family.ID, tt.flags)
-			ke, ok := wrapKernel(err, "").(*KernelError)
+			ke, ok := wrapKernel(err, "").(*nl.KernelError)
 			if !ok {
 				t.Fatalf("err = %v, want a kernel error", err)
 			}

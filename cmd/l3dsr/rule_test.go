@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
 	"golang.org/x/sys/unix"
@@ -325,7 +326,7 @@ func TestRuleAdd(t *testing.T) {
 // A failed add removes the map-mode rule it appended, and is exit 1.
 func TestRuleAddRollsBack(t *testing.T) {
 	table := newFakeTable()
-	table.addErr = &maptable.KernelError{Errno: unix.ENOSPC, Message: "the table is full"}
+	table.addErr = &nl.KernelError{Errno: unix.ENOSPC, Message: "the table is full"}
 	rules := fakeSystem(t, table)
 	status, _, stderr := runCLI("rule", "add", "--dscp", "1", "--vip", "10.0.0.1")
 	if status != exitRuntime || !strings.Contains(stderr, "the table is full") || !strings.Contains(stderr, "removed again") {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -33,33 +34,28 @@ func NewInNetNS(fd int) (*Client, error) {
 }
 
 func dial(netns int) (*Client, error) {
-	conn, err := genetlink.Dial(&netlink.Config{NetNS: netns})
+	conn, f, err := nl.Dial(familyName, netns)
 	if err != nil {
-		return nil, fmt.Errorf("ipvs: opening a generic netlink socket: %w", err)
-	}
-	// Extended acks carry the kernel's reason for a policy violation.
-	if err := conn.SetOption(netlink.ExtendedAcknowledge, true); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("ipvs: enabling extended acks: %w", err)
-	}
-	c, err := newClient(conn)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-// newClient resolves the IPVS family on an open connection.
-func newClient(conn *genetlink.Conn) (*Client, error) {
-	f, err := conn.GetFamily(familyName)
-	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil, &notAvailableError{cause: err}
-		}
-		return nil, fmt.Errorf("ipvs: resolving the generic netlink family %q: %w", familyName, err)
+		return nil, familyError(err)
 	}
 	return &Client{c: conn, family: f}, nil
+}
+
+// newClient resolves the IPVS family on an open connection (tests).
+func newClient(conn *genetlink.Conn) (*Client, error) {
+	f, err := nl.Resolve(conn, familyName)
+	if err != nil {
+		return nil, familyError(err)
+	}
+	return &Client{c: conn, family: f}, nil
+}
+
+// familyError says that IPVS is not loaded if the family is missing.
+func familyError(err error) error {
+	if errors.Is(err, unix.ENOENT) {
+		return &notAvailableError{cause: err}
+	}
+	return fmt.Errorf("ipvs: %w", err)
 }
 
 // Close closes the netlink socket.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/genetlink/genltest"
 	"github.com/mdlayher/netlink"
@@ -438,7 +439,8 @@ func TestErrors(t *testing.T) {
 				t.Errorf("errors.Is(err, %v) is false: the errno must stay reachable", tt.errno)
 			}
 			var e *Error
-			if !errors.As(err, &e) || e.Errno != tt.errno {
+			var ke *nl.KernelError
+			if !errors.As(err, &e) || !errors.As(err, &ke) || ke.Errno != tt.errno {
 				t.Errorf("err is not an *Error with errno %v: %#v", tt.errno, err)
 			}
 		})

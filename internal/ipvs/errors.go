@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mdlayher/netlink"
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,35 +27,28 @@ func (e *notAvailableError) Error() string        { return "ipvs: " + ErrNotAvai
 func (e *notAvailableError) Unwrap() error        { return e.cause }
 func (e *notAvailableError) Is(target error) bool { return target == ErrNotAvailable }
 
-// Error is the error of a request the kernel refused, or that could not
-// be sent. It unwraps to the netlink error, and so to the kernel's errno
-// (errors.Is(err, unix.EINVAL)).
+// Error is the error of a request the kernel refused (then it wraps an
+// *nl.KernelError, and so the kernel's errno: errors.Is(err,
+// unix.EINVAL)), or that could not be sent.
 type Error struct {
 	// Op says what was being done, e.g. "create service tcp 10.0.0.1:80".
-	Op string
-	// Errno is the kernel's error number; 0 if the request failed
-	// before reaching the kernel.
-	Errno unix.Errno
-	// text replaces the errno's text when the operation knows better.
-	text string
-	// kind is ErrNotFound or ErrExists, or nil.
-	kind  error
+	Op    string
 	cause error
 }
 
 func (e *Error) Error() string {
-	text := e.text
-	if text == "" {
-		text = e.cause.Error()
+	if ke, ok := e.cause.(*nl.KernelError); ok {
+		text := ke.Says()
+		if ke.Message != "" {
+			text += ": " + ke.Message
+		}
+		return "ipvs: " + e.Op + ": " + text
 	}
-	return "ipvs: " + e.Op + ": " + text
+	return "ipvs: " + e.Op + ": " + e.cause.Error()
 }
 
-// Unwrap returns the netlink error.
+// Unwrap returns the kernel's refusal, or the error of sending.
 func (e *Error) Unwrap() error { return e.cause }
-
-// Is makes the error match ErrNotFound or ErrExists.
-func (e *Error) Is(target error) bool { return e.kind != nil && target == e.kind }
 
 // errnoMeaning says, per errno, what the kernel's answer to an operation
 // means: the text to show and the kind to match.
@@ -70,27 +63,18 @@ type meaning struct {
 // meaning m gives the kernel's errno. Errors that carry no errno are
 // wrapped as they are.
 func wrap(op string, err error, m errnoMeaning) error {
-	e := &Error{Op: op, cause: err}
-	var oe *netlink.OpError
-	if !errors.As(err, &oe) {
-		return e
+	ke := nl.Kernel(err)
+	if ke == nil {
+		return &Error{Op: op, cause: err}
 	}
-	if !errors.As(oe.Err, &e.Errno) {
-		return e
+	if mm, ok := m[ke.Errno]; ok {
+		ke.Text, ke.Kind = mm.text, mm.kind
 	}
-	if mm, ok := m[e.Errno]; ok {
-		e.text, e.kind = mm.text, mm.kind
-	} else {
-		e.text = e.Errno.Error()
-	}
-	switch e.Errno {
+	switch ke.Errno {
 	case unix.EPERM, unix.EACCES:
-		e.text += " (IPVS needs CAP_NET_ADMIN in the network namespace: run as root)"
+		ke.Text = ke.Says() + " (IPVS needs CAP_NET_ADMIN in the network namespace: run as root)"
 	}
-	if oe.Message != "" {
-		e.text += ": " + oe.Message
-	}
-	return e
+	return &Error{Op: op, cause: ke}
 }
 
 // The kernel's answers: ESRCH for a service that does not exist (ENOENT is
