@@ -21,14 +21,17 @@ var (
 	vip6  = netip.MustParseAddr("2001:db8:80::1")
 )
 
-func tcp(vip netip.Addr, port uint16, d uint8) Mark {
-	return Mark{VIP: vip, Proto: unix.IPPROTO_TCP, Port: port, DSCP: d}
-}
-func udp(vip netip.Addr, port uint16, d uint8) Mark {
-	return Mark{VIP: vip, Proto: unix.IPPROTO_UDP, Port: port, DSCP: d}
-}
-func sctp(vip netip.Addr, port uint16, d uint8) Mark {
-	return Mark{VIP: vip, Proto: unix.IPPROTO_SCTP, Port: port, DSCP: d}
+// tcp(vip, port, code) and the like spell the tests' marks.
+var (
+	tcp  = markOf(unix.IPPROTO_TCP)
+	udp  = markOf(unix.IPPROTO_UDP)
+	sctp = markOf(unix.IPPROTO_SCTP)
+)
+
+func markOf(proto uint8) func(vip netip.Addr, port uint16, d uint8) Mark {
+	return func(vip netip.Addr, port uint16, d uint8) Mark {
+		return Mark{VIP: vip, Proto: proto, Port: port, DSCP: d}
+	}
 }
 
 func mustList(t *testing.T, m *marker) []Mark {
