@@ -3,13 +3,12 @@ package maptable
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/cheader"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,136 +67,25 @@ var goABI = map[string]any{
 	"L3DSR_STATS_A_MAX":       int64(statsAttrMax),
 }
 
-// goEnums lists each enum's members in the order the Go side assumes.
+// goEnums lists each enum's members (by its first) in the order the Go
+// side assumes.
 var goEnums = map[string][]string{
-	"l3dsr_cmd": {"L3DSR_CMD_UNSPEC", "L3DSR_CMD_MAP_ADD", "L3DSR_CMD_MAP_DEL", "L3DSR_CMD_MAP_GET",
+	"L3DSR_CMD_UNSPEC": {"L3DSR_CMD_UNSPEC", "L3DSR_CMD_MAP_ADD", "L3DSR_CMD_MAP_DEL", "L3DSR_CMD_MAP_GET",
 		"L3DSR_CMD_MAP_FLUSH", "L3DSR_CMD_REPLACE_BEGIN", "L3DSR_CMD_REPLACE_ADD",
 		"L3DSR_CMD_REPLACE_COMMIT", "L3DSR_CMD_REPLACE_ABORT", "L3DSR_CMD_STATS_GET", "__L3DSR_CMD_MAX"},
-	"l3dsr_attr": {"L3DSR_A_UNSPEC", "L3DSR_A_ENTRY", "L3DSR_A_REPLACE_ID", "L3DSR_A_GENERATION",
+	"L3DSR_A_UNSPEC": {"L3DSR_A_UNSPEC", "L3DSR_A_ENTRY", "L3DSR_A_REPLACE_ID", "L3DSR_A_GENERATION",
 		"L3DSR_A_STATS", "L3DSR_A_FAMILY", "L3DSR_A_PAD", "__L3DSR_A_MAX"},
-	"l3dsr_entry_attr": {"L3DSR_ENTRY_A_UNSPEC", "L3DSR_ENTRY_A_FAMILY", "L3DSR_ENTRY_A_DSCP",
+	"L3DSR_ENTRY_A_UNSPEC": {"L3DSR_ENTRY_A_UNSPEC", "L3DSR_ENTRY_A_FAMILY", "L3DSR_ENTRY_A_DSCP",
 		"L3DSR_ENTRY_A_LOCAL", "L3DSR_ENTRY_A_VIP", "L3DSR_ENTRY_A_PACKETS", "L3DSR_ENTRY_A_BYTES",
 		"L3DSR_ENTRY_A_PAD", "__L3DSR_ENTRY_A_MAX"},
-	"l3dsr_stats_attr": {"L3DSR_STATS_A_UNSPEC", "L3DSR_STATS_A_REWRITTEN", "L3DSR_STATS_A_NO_ENTRY",
+	"L3DSR_STATS_A_UNSPEC": {"L3DSR_STATS_A_UNSPEC", "L3DSR_STATS_A_REWRITTEN", "L3DSR_STATS_A_NO_ENTRY",
 		"L3DSR_STATS_A_ERRORS", "L3DSR_STATS_A_ENTRIES", "L3DSR_STATS_A_PAD", "__L3DSR_STATS_A_MAX"},
 }
 
-// cHeader is what parseHeader finds in a uapi header.
-type cHeader struct {
-	values map[string]any      // int64 or string
-	enums  map[string][]string // enum name -> members in order
-}
-
-var (
-	reComment = regexp.MustCompile(`(?s)/\*.*?\*/|//[^\n]*`)
-	reEnum    = regexp.MustCompile(`(?s)enum\s+(\w*)\s*\{(.*?)\}\s*;`)
-	reDefine  = regexp.MustCompile(`(?m)^[ \t]*#[ \t]*define[ \t]+(\w+)(?:[ \t]+(.*?))?[ \t]*$`)
-	reIdent   = regexp.MustCompile(`^[A-Za-z_]\w*$`)
-	reExpr    = regexp.MustCompile(`^\(?\s*([A-Za-z_]\w*|\d+)\s*(?:([-+|])\s*([A-Za-z_]\w*|\d+))?\s*\)?$`)
-)
-
-// parseHeader parses the enums and #defines of a uapi header. It fails on
-// anything it does not understand, rather than skip it.
-func parseHeader(src string) (cHeader, error) {
-	h := cHeader{values: map[string]any{}, enums: map[string][]string{}}
-	src = reComment.ReplaceAllString(src, " ")
-	set := func(name string, v any) error {
-		if _, dup := h.values[name]; dup {
-			return fmt.Errorf("%s defined twice", name)
-		}
-		h.values[name] = v
-		return nil
-	}
-	for _, m := range reEnum.FindAllStringSubmatch(src, -1) {
-		name := m[1]
-		if name == "" {
-			return h, fmt.Errorf("anonymous enum: give it a name")
-		}
-		next := int64(0)
-		for _, item := range strings.Split(m[2], ",") {
-			item = strings.TrimSpace(item)
-			if item == "" {
-				continue
-			}
-			ident, expr, hasValue := strings.Cut(item, "=")
-			ident = strings.TrimSpace(ident)
-			if !reIdent.MatchString(ident) {
-				return h, fmt.Errorf("enum %s: cannot parse %q", name, item)
-			}
-			if hasValue {
-				v, err := h.eval(strings.TrimSpace(expr))
-				if err != nil {
-					return h, fmt.Errorf("enum %s: %s: %v", name, ident, err)
-				}
-				next = v
-			}
-			if err := set(ident, next); err != nil {
-				return h, err
-			}
-			h.enums[name] = append(h.enums[name], ident)
-			next++
-		}
-	}
-	for _, m := range reDefine.FindAllStringSubmatch(src, -1) {
-		name, val := m[1], strings.TrimSpace(m[2])
-		if val == "" {
-			continue // include guard
-		}
-		var v any
-		if s, err := strconv.Unquote(val); err == nil && strings.HasPrefix(val, `"`) {
-			v = s
-		} else {
-			n, err := h.eval(val)
-			if err != nil {
-				return h, fmt.Errorf("#define %s: %v", name, err)
-			}
-			v = n
-		}
-		if err := set(name, v); err != nil {
-			return h, err
-		}
-	}
-	return h, nil
-}
-
-// eval evaluates the integer expressions uapi headers use here: a number, a
-// name, or "(A - B)", "(A + B)", "(A | B)".
-func (h cHeader) eval(expr string) (int64, error) {
-	m := reExpr.FindStringSubmatch(expr)
-	if m == nil {
-		return 0, fmt.Errorf("cannot evaluate %q", expr)
-	}
-	operand := func(s string) (int64, error) {
-		if n, err := strconv.ParseInt(s, 0, 64); err == nil {
-			return n, nil
-		}
-		v, ok := h.values[s].(int64)
-		if !ok {
-			return 0, fmt.Errorf("%q is not an integer defined before it is used", s)
-		}
-		return v, nil
-	}
-	a, err := operand(m[1])
-	if err != nil || m[2] == "" {
-		return a, err
-	}
-	b, err := operand(m[3])
-	if err != nil {
-		return 0, err
-	}
-	switch m[2] {
-	case "-":
-		return a - b, nil
-	case "+":
-		return a + b, nil
-	}
-	return a | b, nil
-}
-
 // compareABI lists every difference between a parsed header and the Go side.
-func compareABI(h cHeader, goValues map[string]any, goEnumOrder map[string][]string) []string {
+func compareABI(h cheader.Header, goValues map[string]any, goEnumOrder map[string][]string) []string {
 	var diffs []string
-	for name, hv := range h.values {
+	for name, hv := range h.Values {
 		gv, ok := goValues[name]
 		switch {
 		case !ok:
@@ -207,16 +95,16 @@ func compareABI(h cHeader, goValues map[string]any, goEnumOrder map[string][]str
 		}
 	}
 	for name, gv := range goValues {
-		if _, ok := h.values[name]; !ok {
+		if _, ok := h.Values[name]; !ok {
 			diffs = append(diffs, fmt.Sprintf("%s = %v is in Go but not in the header", name, gv))
 		}
 	}
 	for enum, want := range goEnumOrder {
-		if got := h.enums[enum]; strings.Join(got, ",") != strings.Join(want, ",") {
+		if got := h.Enums[enum]; strings.Join(got, ",") != strings.Join(want, ",") {
 			diffs = append(diffs, fmt.Sprintf("enum %s: header order %v, Go order %v", enum, got, want))
 		}
 	}
-	for enum := range h.enums {
+	for enum := range h.Enums {
 		if _, ok := goEnumOrder[enum]; !ok {
 			diffs = append(diffs, fmt.Sprintf("enum %s is in the header but not known to Go", enum))
 		}
@@ -230,12 +118,12 @@ func TestABIMatchesUAPIHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := parseHeader(string(src))
+	h, err := cheader.Parse(string(src))
 	if err != nil {
 		t.Fatalf("parsing %s: %v", uapiHeader, err)
 	}
-	if len(h.enums) != 4 || len(h.values) < 40 {
-		t.Fatalf("parsed only %d enums and %d names from %s: the parser is broken", len(h.enums), len(h.values), uapiHeader)
+	if len(h.Enums) != 4 || len(h.Values) < 40 {
+		t.Fatalf("parsed only %d enums and %d names from %s: the parser is broken", len(h.Enums), len(h.Values), uapiHeader)
 	}
 	for _, d := range compareABI(h, goABI, goEnums) {
 		t.Errorf("%s: %s", uapiHeader, d)
@@ -273,7 +161,7 @@ func TestABICheckDetectsDrift(t *testing.T) {
 			if src == string(orig) {
 				t.Fatalf("edit %q did not apply: update this test to the header", e.old)
 			}
-			h, err := parseHeader(src)
+			h, err := cheader.Parse(src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +171,7 @@ func TestABICheckDetectsDrift(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseHeader("#define L3DSR_X (sizeof(struct foo))\n"); err == nil {
+	if _, err := cheader.Parse("#define L3DSR_X (sizeof(struct foo))\n"); err == nil {
 		t.Error("an expression the parser does not understand must fail the parse")
 	}
 }

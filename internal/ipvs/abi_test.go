@@ -3,11 +3,11 @@ package ipvs
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/l3dsr/l3dsr/internal/cheader"
 )
 
 // The header of the running system's kernel ABI (Debian's linux-libc-dev).
@@ -144,214 +144,11 @@ var (
 	ignoredEnums = []string{"IPVS_DAEMON_ATTR_UNSPEC"}
 )
 
-// cHeader is what parseHeader finds in a uapi header.
-type cHeader struct {
-	values map[string]any      // int64 or string
-	enums  map[string][]string // first member -> members in order
-}
-
-var (
-	reComment   = regexp.MustCompile(`(?s)/\*.*?\*/|//[^\n]*`)
-	reEnum      = regexp.MustCompile(`(?s)enum\s*(\w*)\s*\{(.*?)\}\s*;`)
-	reDefine    = regexp.MustCompile(`(?m)^[ \t]*#[ \t]*define[ \t]+(\w+)(\(?)(.*)$`)
-	reIdent     = regexp.MustCompile(`^[A-Za-z_]\w*$`)
-	reToken     = regexp.MustCompile(`\s*(0[xX][0-9a-fA-F]+|\d+|[A-Za-z_]\w*|<<|[()|+-])`)
-	reUnsuffix  = regexp.MustCompile(`^(0[xX][0-9a-fA-F]+|\d+)[uUlL]*$`)
-	reContinued = regexp.MustCompile(`\\\n`)
-)
-
-// parseHeader reads the enums and object-like #defines of a uapi header.
-// Function-like macros and structs are not part of the comparison; any
-// object-like #define it cannot evaluate is an error.
-func parseHeader(src string) (cHeader, error) {
-	h := cHeader{values: map[string]any{}, enums: map[string][]string{}}
-	src = reComment.ReplaceAllString(src, " ")
-	src = reContinued.ReplaceAllString(src, " ")
-	set := func(name string, v any) error {
-		if _, dup := h.values[name]; dup {
-			return fmt.Errorf("%s defined twice", name)
-		}
-		h.values[name] = v
-		return nil
-	}
-	// Enums and #defines are read in the order of the header: each may use
-	// the names defined before it.
-	type item struct {
-		at int
-		m  []string
-	}
-	var items []item
-	for _, loc := range reDefine.FindAllStringSubmatchIndex(src, -1) {
-		items = append(items, item{loc[0], []string{"define", src[loc[2]:loc[3]], src[loc[4]:loc[5]], src[loc[6]:loc[7]]}})
-	}
-	for _, loc := range reEnum.FindAllStringSubmatchIndex(src, -1) {
-		items = append(items, item{loc[0], []string{"enum", src[loc[2]:loc[3]], src[loc[4]:loc[5]]}})
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].at < items[j].at })
-	for _, it := range items {
-		if it.m[0] == "define" {
-			if err := h.define(it.m[1], it.m[2] == "(", strings.TrimSpace(it.m[3]), set); err != nil {
-				return h, err
-			}
-			continue
-		}
-		if err := h.enum(it.m[1], it.m[2], set); err != nil {
-			return h, err
-		}
-	}
-	return h, nil
-}
-
-func (h cHeader) define(name string, funcLike bool, val string, set func(string, any) error) error {
-	if funcLike || val == "" {
-		return nil // NVERSION(v), include guards
-	}
-	if s, err := strconv.Unquote(val); err == nil && strings.HasPrefix(val, `"`) {
-		return set(name, s)
-	}
-	n, err := h.eval(val)
-	if err != nil {
-		return fmt.Errorf("#define %s: %v", name, err)
-	}
-	return set(name, n)
-}
-
-func (h cHeader) enum(name, body string, set func(string, any) error) error {
-	var members []string
-	next := int64(0)
-	for _, item := range strings.Split(body, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		ident, expr, hasValue := strings.Cut(item, "=")
-		ident = strings.TrimSpace(ident)
-		if !reIdent.MatchString(ident) {
-			return fmt.Errorf("enum: cannot parse %q", item)
-		}
-		if hasValue {
-			v, err := h.eval(strings.TrimSpace(expr))
-			if err != nil {
-				return fmt.Errorf("enum member %s: %v", ident, err)
-			}
-			next = v
-		}
-		if err := set(ident, next); err != nil {
-			return err
-		}
-		members = append(members, ident)
-		next++
-	}
-	if len(members) == 0 {
-		return fmt.Errorf("empty enum %q", name)
-	}
-	h.enums[members[0]] = members
-	return nil
-}
-
-// eval evaluates the integer expressions of the header: numbers, earlier
-// names, parentheses, |, <<, + and -, with C's precedence.
-func (h cHeader) eval(expr string) (int64, error) {
-	var toks []string
-	rest := expr
-	for strings.TrimSpace(rest) != "" {
-		loc := reToken.FindStringSubmatchIndex(rest)
-		if loc == nil || loc[0] != 0 {
-			return 0, fmt.Errorf("cannot evaluate %q at %q", expr, rest)
-		}
-		toks = append(toks, rest[loc[2]:loc[3]])
-		rest = rest[loc[1]:]
-	}
-	p := &exprParser{h: h, toks: toks}
-	v, err := p.or()
-	if err == nil && p.pos != len(p.toks) {
-		err = fmt.Errorf("unexpected %q", p.toks[p.pos])
-	}
-	if err != nil {
-		return 0, fmt.Errorf("cannot evaluate %q: %v", expr, err)
-	}
-	return v, nil
-}
-
-type exprParser struct {
-	h    cHeader
-	toks []string
-	pos  int
-}
-
-func (p *exprParser) peek() string {
-	if p.pos < len(p.toks) {
-		return p.toks[p.pos]
-	}
-	return ""
-}
-
-func (p *exprParser) or() (int64, error) {
-	v, err := p.shift()
-	for err == nil && p.peek() == "|" {
-		p.pos++
-		var r int64
-		r, err = p.shift()
-		v |= r
-	}
-	return v, err
-}
-
-func (p *exprParser) shift() (int64, error) {
-	v, err := p.add()
-	for err == nil && p.peek() == "<<" {
-		p.pos++
-		var r int64
-		r, err = p.add()
-		v <<= r
-	}
-	return v, err
-}
-
-func (p *exprParser) add() (int64, error) {
-	v, err := p.operand()
-	for err == nil && (p.peek() == "+" || p.peek() == "-") {
-		op := p.peek()
-		p.pos++
-		var r int64
-		r, err = p.operand()
-		if op == "+" {
-			v += r
-		} else {
-			v -= r
-		}
-	}
-	return v, err
-}
-
-func (p *exprParser) operand() (int64, error) {
-	t := p.peek()
-	p.pos++
-	switch {
-	case t == "(":
-		v, err := p.or()
-		if err == nil && p.peek() != ")" {
-			err = fmt.Errorf("missing )")
-		}
-		p.pos++
-		return v, err
-	case reUnsuffix.MatchString(t):
-		return strconv.ParseInt(reUnsuffix.FindStringSubmatch(t)[1], 0, 64)
-	case reIdent.MatchString(t):
-		v, ok := p.h.values[t].(int64)
-		if !ok {
-			return 0, fmt.Errorf("%q is not an integer defined before it is used", t)
-		}
-		return v, nil
-	}
-	return 0, fmt.Errorf("unexpected %q", t)
-}
-
 // compareABI lists every difference between a parsed header and the Go side.
-func compareABI(h cHeader, goValues map[string]any) []string {
+func compareABI(h cheader.Header, goValues map[string]any) []string {
 	var diffs []string
 	for name, gv := range goValues {
-		hv, ok := h.values[name]
+		hv, ok := h.Values[name]
 		switch {
 		case !ok:
 			diffs = append(diffs, fmt.Sprintf("%s = %v is in Go but not in the header", name, gv))
@@ -362,19 +159,19 @@ func compareABI(h cHeader, goValues map[string]any) []string {
 	known := map[string]bool{}
 	for _, e := range append(append([]string{}, mirroredEnums...), ignoredEnums...) {
 		known[e] = true
-		if _, ok := h.enums[e]; !ok {
+		if _, ok := h.Enums[e]; !ok {
 			diffs = append(diffs, fmt.Sprintf("enum %s is not in the header", e))
 		}
 	}
-	for first := range h.enums {
+	for first := range h.Enums {
 		if !known[first] {
 			diffs = append(diffs, fmt.Sprintf("enum %s is in the header but not known to Go", first))
 		}
 	}
 	for _, e := range mirroredEnums {
-		for _, name := range h.enums[e] {
+		for _, name := range h.Enums[e] {
 			if _, ok := goValues[name]; !ok {
-				diffs = append(diffs, fmt.Sprintf("%s = %v is in the header but has no Go constant", name, h.values[name]))
+				diffs = append(diffs, fmt.Sprintf("%s = %v is in the header but has no Go constant", name, h.Values[name]))
 			}
 		}
 	}
@@ -392,12 +189,12 @@ func readHeader(t *testing.T) string {
 }
 
 func TestABIMatchesUAPIHeader(t *testing.T) {
-	h, err := parseHeader(readHeader(t))
+	h, err := cheader.Parse(readHeader(t))
 	if err != nil {
 		t.Fatalf("parsing %s: %v", uapiHeader, err)
 	}
-	if len(h.enums) != 8 || len(h.values) < 150 {
-		t.Fatalf("parsed only %d enums and %d names from %s: the parser is broken", len(h.enums), len(h.values), uapiHeader)
+	if len(h.Enums) != 8 || len(h.Values) < 150 {
+		t.Fatalf("parsed only %d enums and %d names from %s: the parser is broken", len(h.Enums), len(h.Values), uapiHeader)
 	}
 	for _, d := range compareABI(h, goABI) {
 		t.Errorf("%s: %s", uapiHeader, d)
@@ -428,7 +225,7 @@ func TestABICheckDetectsDrift(t *testing.T) {
 			if src == orig {
 				t.Fatalf("edit %q did not apply: update this test to the header", e.old)
 			}
-			h, err := parseHeader(src)
+			h, err := cheader.Parse(src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -438,24 +235,7 @@ func TestABICheckDetectsDrift(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseHeader("#define IP_VS_X (sizeof(struct foo))\n"); err == nil {
+	if _, err := cheader.Parse("#define IP_VS_X (sizeof(struct foo))\n"); err == nil {
 		t.Error("an expression the parser does not understand must fail the parse")
-	}
-}
-
-func TestEval(t *testing.T) {
-	h := cHeader{values: map[string]any{"A": int64(3), "B": int64(0x10)}}
-	for expr, want := range map[string]int64{
-		"(64+1024+64)": 1152, "(A+1)": 4, "(1 << 1)": 2, "A | B": 19, "(B - A - 1)": 12, "(1 << 16)": 65536,
-		"(A | \t B | 0)": 19, "0x0600": 0x600,
-	} {
-		if got, err := h.eval(expr); err != nil || got != want {
-			t.Errorf("eval(%q) = %d, %v; want %d", expr, got, err, want)
-		}
-	}
-	for _, bad := range []string{"C", "(A", "A +", "sizeof(x)", "A * 2"} {
-		if _, err := h.eval(bad); err == nil {
-			t.Errorf("eval(%q) did not fail", bad)
-		}
 	}
 }
