@@ -5,14 +5,13 @@ package maptable
 import (
 	"errors"
 	"net/netip"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/nl"
+	"github.com/l3dsr/l3dsr/internal/nstest"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -27,39 +26,15 @@ import (
 // or, in a VM, a binary built with `go test -c ./maptable`:
 //
 //	L3DSR_INTEGRATION=1 ./maptable.test -test.run Integration -test.v
-const integrationEnv = "L3DSR_INTEGRATION"
-
 func integration(t *testing.T) {
 	t.Helper()
-	if os.Getenv(integrationEnv) != "1" {
-		t.Skipf("set %s=1 to run against the kernel (root, xt_DADDR available)", integrationEnv)
-	}
+	nstest.Require(t, "root, xt_DADDR available")
 }
 
-// newNetNS creates a network namespace and returns an fd for it. The
-// thread that created it is never given back to the Go scheduler.
+// newNetNS creates a network namespace and returns an fd for it.
 func newNetNS(t *testing.T) int {
 	t.Helper()
-	type result struct {
-		fd  int
-		err error
-	}
-	ch := make(chan result)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: err}
-			return
-		}
-		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		ch <- result{fd, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("creating a network namespace: %v", r.err)
-	}
-	t.Cleanup(func() { unix.Close(r.fd) })
-	return r.fd
+	return nstest.New(t, "l3dsr-map").FD
 }
 
 func dialNetNS(t *testing.T, fd int) *genlTable {

@@ -5,13 +5,12 @@ package dscpmark
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/internal/nstest"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -24,16 +23,10 @@ import (
 //
 // or, in the VM, a binary built with `go test -c ./dscpmark`
 // (tests/scenarios/dscp_mark.sh).
-const integrationEnv = "L3DSR_INTEGRATION"
-
 func integration(t *testing.T) {
 	t.Helper()
-	if os.Getenv(integrationEnv) != "1" {
-		t.Skipf("set %s=1 to run against the kernel (root, nf_tables)", integrationEnv)
-	}
+	nstest.Require(t, "root, nf_tables")
 }
-
-var nsSeq atomic.Int32
 
 // testNS is a named network namespace (so that nft, iptables and ip can
 // be run in it with `ip netns exec`), deleted when the test ends.
@@ -45,24 +38,8 @@ type testNS struct {
 
 func newNS(t *testing.T) *testNS {
 	t.Helper()
-	name := fmt.Sprintf("l3dsr-dm-%d-%d", os.Getpid(), nsSeq.Add(1))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		exec.Command("ip", "netns", "del", name).Run()
-		t.Fatalf("opening /run/netns/%s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		unix.Close(fd)
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	ns := &testNS{t: t, name: name, fd: fd}
-	ns.run("ip", "link", "set", "lo", "up")
-	return ns
+	ns := nstest.New(t, "l3dsr-dm")
+	return &testNS{t: t, name: ns.Name, fd: ns.FD}
 }
 
 // out runs a command in the namespace and returns its output and error.

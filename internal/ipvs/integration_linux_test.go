@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l3dsr/l3dsr/internal/nstest"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,13 +30,9 @@ import (
 //
 // or, in the VM (tests/scenarios/ipvs_client.sh), a binary built with
 // `go test -c ./ipvs`.
-const integrationEnv = "L3DSR_INTEGRATION"
-
 func integration(t *testing.T) {
 	t.Helper()
-	if os.Getenv(integrationEnv) != "1" {
-		t.Skipf("set %s=1 to run against the kernel (root, ip_vs and ipvsadm available)", integrationEnv)
-	}
+	nstest.Require(t, "root, ip_vs and ipvsadm available")
 	modprobeOnce.Do(func() {
 		modprobeOut, modprobeErr = exec.Command("modprobe", "-a", "ip_vs", "ip_vs_wlc", "ip_vs_rr", "ip_vs_mh", "ip_vs_sh").CombinedOutput()
 	})
@@ -49,7 +45,6 @@ var (
 	modprobeOnce sync.Once
 	modprobeOut  []byte
 	modprobeErr  error
-	nsCounter    atomic.Int32
 )
 
 // run runs a command and returns its output; a failure fails the test.
@@ -69,16 +64,11 @@ func runErr(stdin string, name string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// newNS creates a named network namespace with lo up (IPVS refuses IPv4
-// destinations in a namespace without a local routing table) and removes
-// it when the test ends.
+// newNS creates a named network namespace with lo up and removes it when
+// the test ends.
 func newNS(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("l3dsr-ipvs-%d-%d", os.Getpid(), nsCounter.Add(1))
-	run(t, "", "ip", "netns", "add", name)
-	t.Cleanup(func() { runErr("", "ip", "netns", "del", name) })
-	run(t, "", "ip", "-n", name, "link", "set", "lo", "up")
-	return name
+	return nstest.New(t, "l3dsr-ipvs").Name
 }
 
 // dialNS returns a client of IPVS in namespace ns.
