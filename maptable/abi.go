@@ -4,13 +4,13 @@ package maptable
 // kmod/uapi/linux/l3dsr.h. That header is the single source of truth:
 // abi_test.go parses it and fails on any difference with these constants.
 
-// FamilyName is the generic netlink family name (L3DSR_GENL_NAME).
-const FamilyName = "l3dsr"
+// familyName is the generic netlink family name (L3DSR_GENL_NAME).
+const familyName = "l3dsr"
 
 // Protocol constants (#defines of the header).
 const (
 	genlVersion = 1       // L3DSR_GENL_VERSION
-	MaxEntries  = 1048576 // L3DSR_MAX_ENTRIES: most entries one namespace's table may hold
+	maxEntries  = 1048576 // L3DSR_MAX_ENTRIES: most entries one namespace's table may hold
 )
 
 // enum l3dsr_cmd

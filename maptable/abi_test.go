@@ -18,9 +18,9 @@ const uapiHeader = "../kmod/uapi/linux/l3dsr.h"
 // for it. The test fails if the header has a name that is not here, if a
 // name here is not in the header, or if a value differs.
 var goABI = map[string]any{
-	"L3DSR_GENL_NAME":    FamilyName,
+	"L3DSR_GENL_NAME":    familyName,
 	"L3DSR_GENL_VERSION": int64(genlVersion),
-	"L3DSR_MAX_ENTRIES":  int64(MaxEntries),
+	"L3DSR_MAX_ENTRIES":  int64(maxEntries),
 	"L3DSR_DSCP_MAX":     int64(dsrtypes.MaxDSCP),
 
 	"L3DSR_CMD_UNSPEC":         int64(cmdUnspec),

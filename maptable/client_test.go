@@ -22,7 +22,7 @@ import (
 
 const testFamilyID = 0x2a
 
-var testFamily = genetlink.Family{ID: testFamilyID, Name: FamilyName, Version: genlVersion}
+var testFamily = genetlink.Family{ID: testFamilyID, Name: familyName, Version: genlVersion}
 
 // nla builds one netlink attribute by hand (not with the package's
 // encoder): header, payload, padding to 4 bytes.
@@ -365,24 +365,24 @@ func TestValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.e.Validate()
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Validate() = %v, want ErrInvalid containing %q", err, tt.want)
+			if !errors.Is(err, errInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %v, want errInvalid containing %q", err, tt.want)
 			}
-			if err := c.Add(tt.e, false); !errors.Is(err, ErrInvalid) {
-				t.Errorf("Add: %v, want ErrInvalid", err)
+			if err := c.Add(tt.e, false); !errors.Is(err, errInvalid) {
+				t.Errorf("Add: %v, want errInvalid", err)
 			}
-			if err := c.Replace([]Entry{{DSCP: 0, VIP: a("10.9.9.9")}, tt.e}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "entry 1") {
-				t.Errorf("Replace: %v, want ErrInvalid naming entry 1", err)
+			if err := c.Replace([]Entry{{DSCP: 0, VIP: a("10.9.9.9")}, tt.e}); !errors.Is(err, errInvalid) || !strings.Contains(err.Error(), "entry 1") {
+				t.Errorf("Replace: %v, want errInvalid naming entry 1", err)
 			}
 		})
 	}
-	if err := c.Delete(Key{DSCP: 1}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "family") {
+	if err := c.Delete(Key{DSCP: 1}); !errors.Is(err, errInvalid) || !strings.Contains(err.Error(), "family") {
 		t.Errorf("Delete without a family: %v", err)
 	}
-	if err := c.Flush(dsrtypes.Family(3)); !errors.Is(err, ErrInvalid) {
+	if err := c.Flush(dsrtypes.Family(3)); !errors.Is(err, errInvalid) {
 		t.Errorf("Flush(3): %v", err)
 	}
-	if err := c.Replace([]Entry{{DSCP: 4, VIP: a("10.0.0.1")}, {DSCP: 4, VIP: a("10.0.0.2")}}); !errors.Is(err, ErrInvalid) ||
+	if err := c.Replace([]Entry{{DSCP: 4, VIP: a("10.0.0.1")}, {DSCP: 4, VIP: a("10.0.0.2")}}); !errors.Is(err, errInvalid) ||
 		!strings.Contains(err.Error(), "entries 0 and 1 have the same key (IPv4 DSCP 4 local any)") {
 		t.Errorf("Replace with a duplicate key: %v", err)
 	}
@@ -468,8 +468,8 @@ func TestListRetriesInterruptedDump(t *testing.T) {
 	k.requests = nil
 	k.interrupt = 1000
 	_, err = c.List()
-	if !errors.Is(err, ErrDumpInterrupted) {
-		t.Errorf("always interrupted: err = %v, want ErrDumpInterrupted", err)
+	if !errors.Is(err, errDumpInterrupted) {
+		t.Errorf("always interrupted: err = %v, want errDumpInterrupted", err)
 	}
 	if n := dumps(); n != maxDumpAttempts {
 		t.Errorf("always interrupted: %d dumps, want %d", n, maxDumpAttempts)

@@ -112,7 +112,7 @@ func (k *fakeKernel) serveCtrl(req netlink.Message) ([]netlink.Message, error) {
 	}
 	ae := netlink.NewAttributeEncoder()
 	ae.Uint16(unix.CTRL_ATTR_FAMILY_ID, k.familyID)
-	ae.String(unix.CTRL_ATTR_FAMILY_NAME, FamilyName)
+	ae.String(unix.CTRL_ATTR_FAMILY_NAME, familyName)
 	ae.Uint32(unix.CTRL_ATTR_VERSION, genlVersion)
 	b, err := ae.Encode()
 	if err != nil {

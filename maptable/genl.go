@@ -25,9 +25,9 @@ var ErrNotFound = errors.New("no such entry")
 // key is already in the table (the kernel's EEXIST).
 var ErrExists = errors.New("an entry with this key exists")
 
-// ErrDumpInterrupted is returned (errors.Is) by List when the table kept
+// errDumpInterrupted is returned (errors.Is) by List when the table kept
 // changing during every attempt to read it.
-var ErrDumpInterrupted = errors.New("the table changed while it was being read")
+var errDumpInterrupted = errors.New("the table changed while it was being read")
 
 // Limits of one REPLACE_ADD message: well under the default socket buffers
 // (about 208 KiB), and few enough entries that a rejection is cheap to
@@ -47,38 +47,22 @@ type genlTable struct {
 	family genetlink.Family
 }
 
-// An Option configures Dial.
-type Option func(*options)
-
-type options struct {
-	netns int
-}
-
-// WithNetNS makes the table the one of the network namespace referred to
-// by the open file descriptor fd (e.g. of /run/netns/NAME or
-// /proc/PID/ns/net). Without it, the table is the calling thread's
-// namespace's.
-func WithNetNS(fd int) Option {
-	return func(o *options) { o.netns = fd }
-}
-
-// Dial opens the table of the xt_DADDR module: a generic netlink socket
-// with the l3dsr family resolved by name. If the family does not exist the
-// error matches ErrNotLoaded.
-func Dial(opts ...Option) (Table, error) {
-	t, err := dialGenl(opts...)
+// Dial opens the table of the xt_DADDR module, in the calling thread's
+// network namespace: a generic netlink socket with the l3dsr family
+// resolved by name. If the family does not exist the error matches
+// ErrNotLoaded.
+func Dial() (Table, error) {
+	t, err := dialGenl(0)
 	if err != nil {
 		return nil, err // not a Table holding a nil *genlTable
 	}
 	return t, nil
 }
 
-func dialGenl(opts ...Option) (*genlTable, error) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	conn, f, err := nl.Dial(FamilyName, o.netns)
+// dialGenl opens the table of the network namespace netns refers to (an
+// open namespace file descriptor; 0 is the calling thread's).
+func dialGenl(netns int) (*genlTable, error) {
+	conn, f, err := nl.Dial(familyName, netns)
 	if err != nil {
 		return nil, familyError(err)
 	}
@@ -87,7 +71,7 @@ func dialGenl(opts ...Option) (*genlTable, error) {
 
 // newClient resolves the family on an open connection (tests).
 func newClient(conn *genetlink.Conn) (*genlTable, error) {
-	f, err := nl.Resolve(conn, FamilyName)
+	f, err := nl.Resolve(conn, familyName)
 	if err != nil {
 		return nil, familyError(err)
 	}
@@ -191,7 +175,7 @@ func (c *genlTable) Get(k Key) (Entry, error) {
 // table's generation: a dump during which the table changed (the kernel
 // flags it NLM_F_DUMP_INTR, ends it early, or its replies carry another
 // generation) is retried a few times, then reported as an error matching
-// ErrDumpInterrupted.
+// errDumpInterrupted.
 //
 // The bracket is needed because the kernel may flag only the final
 // NLMSG_DONE of an interrupted dump, and mdlayher/netlink consumes that
@@ -215,7 +199,7 @@ func (c *genlTable) List() ([]Entry, error) {
 			return entries, nil
 		}
 	}
-	return nil, fmt.Errorf("listing the table: %w in each of %d attempts: try again", ErrDumpInterrupted, maxDumpAttempts)
+	return nil, fmt.Errorf("listing the table: %w in each of %d attempts: try again", errDumpInterrupted, maxDumpAttempts)
 }
 
 // dumpOnce runs one dump. consistent is false if a reply was flagged
@@ -303,8 +287,8 @@ func (c *genlTable) Stats() (Stats, error) {
 // then staged over as many messages as needed and committed; on any error
 // the staged table is aborted and the old table stays.
 func (c *genlTable) Replace(entries []Entry) (err error) {
-	if len(entries) > MaxEntries {
-		return fmt.Errorf("replacing the table: %w", invalidf("%d entries are more than the table holds (%d)", len(entries), MaxEntries))
+	if len(entries) > maxEntries {
+		return fmt.Errorf("replacing the table: %w", invalidf("%d entries are more than the table holds (%d)", len(entries), maxEntries))
 	}
 	// Check everything and encode each entry once, before the first message.
 	encoded := make([][]byte, len(entries))

@@ -39,7 +39,7 @@ func newNetNS(t *testing.T) int {
 
 func dialNetNS(t *testing.T, fd int) *genlTable {
 	t.Helper()
-	c, err := dialGenl(WithNetNS(fd))
+	c, err := dialGenl(fd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ type rawEntry struct {
 }
 
 // A TableError is what is wrong with a table's JSON, and where. It matches
-// ErrInvalid.
+// errInvalid.
 type TableError struct {
 	// Line is the line of the problem; 0 when it is the whole table's.
 	Line  int
@@ -68,7 +68,7 @@ func (e *TableError) In(name string) string {
 }
 
 func (e *TableError) Error() string        { return e.In("table") }
-func (e *TableError) Is(target error) bool { return target == ErrInvalid }
+func (e *TableError) Is(target error) bool { return target == errInvalid }
 
 const (
 	hintArray = "the file must be a JSON array as 'l3dsr rule list -o json' prints it"
@@ -181,8 +181,8 @@ func (rd *tableReader) read() ([]Entry, error) {
 		}
 		return nil, rd.errAt(rd.lineAt(dec.InputOffset()), "%s after the array: the file must hold one JSON array only", tokenString(tok))
 	}
-	if len(entries) > MaxEntries {
-		return nil, rd.errAt(0, "%d entries are more than a table holds (%d): split the services over more real servers", len(entries), MaxEntries)
+	if len(entries) > maxEntries {
+		return nil, rd.errAt(0, "%d entries are more than a table holds (%d): split the services over more real servers", len(entries), maxEntries)
 	}
 	return entries, nil
 }

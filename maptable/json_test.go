@@ -39,7 +39,7 @@ func TestReadTableBig(t *testing.T) {
 }
 
 // The entries as MarshalJSON writes them read back the same, and errors
-// name the line and match ErrInvalid.
+// name the line and match errInvalid.
 func TestReadTableRoundTripAndErrors(t *testing.T) {
 	a := netip.MustParseAddr
 	in := []Entry{
@@ -70,7 +70,7 @@ func TestReadTableRoundTripAndErrors(t *testing.T) {
 
 	_, err = ReadTable(strings.NewReader("[\n{\"family\": \"ipv4\", \"dscp\": 1, \"vip\": \"10.0.0.1\"},\n{\"family\": \"ipv4\", \"dscp\": 99, \"vip\": \"10.0.0.2\"}]"))
 	var te *TableError
-	if !errors.As(err, &te) || te.Line != 3 || !errors.Is(err, ErrInvalid) ||
+	if !errors.As(err, &te) || te.Line != 3 || !errors.Is(err, errInvalid) ||
 		te.In("t.json") != `t.json:3: entry 1: "dscp" 99 is out of range: use 0-63` {
 		t.Errorf("err = %v", err)
 	}

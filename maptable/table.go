@@ -124,14 +124,14 @@ func (e Entry) String() string {
 	return fmt.Sprintf("%v -> VIP %s", e.Key(), e.VIP)
 }
 
-// ErrInvalid is matched (errors.Is) by every error about a bad Key or
+// errInvalid is matched (errors.Is) by every error about a bad Key or
 // Entry, found before anything is sent to the kernel.
-var ErrInvalid = errors.New("invalid map entry")
+var errInvalid = errors.New("invalid map entry")
 
 type invalidError struct{ msg string }
 
 func (e *invalidError) Error() string        { return e.msg }
-func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+func (e *invalidError) Is(target error) bool { return target == errInvalid }
 
 func invalidf(format string, a ...any) error {
 	return &invalidError{fmt.Sprintf(format, a...)}
@@ -222,14 +222,14 @@ func (e Entry) normalize() (Entry, error) {
 }
 
 // Validate reports whether k can be sent to the kernel, with an error
-// (matching ErrInvalid) that names the bad value and the fix.
+// (matching errInvalid) that names the bad value and the fix.
 func (k Key) Validate() error {
 	_, err := k.normalize()
 	return err
 }
 
 // Validate reports whether e can be sent to the kernel, with an error
-// (matching ErrInvalid) that names the bad value and the fix.
+// (matching errInvalid) that names the bad value and the fix.
 func (e Entry) Validate() error {
 	_, err := e.normalize()
 	return err

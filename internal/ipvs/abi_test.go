@@ -28,8 +28,8 @@ var goABI = map[string]any{
 	"IP_VS_SVC_F_SCHED1":            int64(svcFSched1),
 	"IP_VS_SVC_F_SCHED2":            int64(svcFSched2),
 	"IP_VS_SVC_F_SCHED3":            int64(svcFSched3),
-	"IP_VS_SVC_F_SCHED_SH_FALLBACK": int64(FlagSchedSHFallback),
-	"IP_VS_SVC_F_SCHED_SH_PORT":     int64(FlagSchedSHPort),
+	"IP_VS_SVC_F_SCHED_SH_FALLBACK": int64(flagSchedSHFallback),
+	"IP_VS_SVC_F_SCHED_SH_PORT":     int64(flagSchedSHPort),
 
 	"IP_VS_CONN_F_FWD_MASK":  int64(connFFwdMask),
 	"IP_VS_CONN_F_MASQ":      int64(connFMasq),

@@ -23,10 +23,10 @@ func New() (*Client, error) {
 	return dial(0)
 }
 
-// NewInNetNS returns a client of IPVS in the network namespace referred to
+// newInNetNS returns a client of IPVS in the network namespace referred to
 // by the open file descriptor fd (of /run/netns/NAME or /proc/PID/ns/net).
-// The descriptor may be closed once NewInNetNS returns.
-func NewInNetNS(fd int) (*Client, error) {
+// The descriptor may be closed once newInNetNS returns.
+func newInNetNS(fd int) (*Client, error) {
 	if fd <= 0 {
 		return nil, fmt.Errorf("ipvs: network namespace file descriptor %d is not valid: open /run/netns/NAME or /proc/PID/ns/net", fd)
 	}

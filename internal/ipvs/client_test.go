@@ -49,13 +49,13 @@ func TestCreateServiceAttributes(t *testing.T) {
 			a(svcAttrPort, []byte{0x1f, 0x90}), a(svcAttrSchedName, str("rr")), a(svcAttrFlags, flagsAttr(0)),
 			a(svcAttrTimeout, u32(0)), a(svcAttrNetmask, []byte{0xff, 0xff, 0xff, 0xff}),
 		}},
-		{"IPv6 UDP", Service{Protocol: ProtoUDP, Address: addr("2001:db8::1"), Port: 53, Scheduler: "mh", Flags: FlagSchedMHPort}, []attr{
+		{"IPv6 UDP", Service{Protocol: ProtoUDP, Address: addr("2001:db8::1"), Port: 53, Scheduler: "mh", Flags: flagSchedMHPort}, []attr{
 			a(svcAttrAF, u16(unix.AF_INET6)), a(svcAttrProtocol, u16(17)),
 			a(svcAttrAddr, addr("2001:db8::1").AsSlice()), a(svcAttrPort, []byte{0, 53}),
 			a(svcAttrSchedName, str("mh")), a(svcAttrFlags, flagsAttr(0x10)), a(svcAttrTimeout, u32(0)),
 			a(svcAttrNetmask, u32(128)),
 		}},
-		{"firewall mark", Service{FWMark: 7, Scheduler: "sh", Flags: FlagSchedSHFallback | FlagSchedSHPort}, []attr{
+		{"firewall mark", Service{FWMark: 7, Scheduler: "sh", Flags: flagSchedSHFallback | flagSchedSHPort}, []attr{
 			a(svcAttrAF, u16(unix.AF_INET)), a(svcAttrFWMark, u32(7)),
 			a(svcAttrSchedName, str("sh")), a(svcAttrFlags, flagsAttr(0x18)), a(svcAttrTimeout, u32(0)),
 			a(svcAttrNetmask, []byte{0xff, 0xff, 0xff, 0xff}),
@@ -72,7 +72,7 @@ func TestCreateServiceAttributes(t *testing.T) {
 		}},
 		{"persistence, netmask, one-packet, engine", Service{
 			Protocol: ProtoUDP, Address: addr("10.0.0.5"), Port: 5060, Scheduler: "wrr",
-			Flags: FlagPersistent | FlagOnePacket, Timeout: 300, Netmask: 0xffffff00, PEName: "sip",
+			Flags: FlagPersistent | flagOnePacket, Timeout: 300, Netmask: 0xffffff00, PEName: "sip",
 		}, []attr{
 			a(svcAttrAF, u16(unix.AF_INET)), a(svcAttrProtocol, u16(17)), a(svcAttrAddr, []byte{10, 0, 0, 5}),
 			a(svcAttrPort, []byte{0x13, 0xc4}), a(svcAttrSchedName, str("wrr")), a(svcAttrPEName, str("sip")),
@@ -128,7 +128,7 @@ func TestServiceCommands(t *testing.T) {
 	}
 	checkRequest(t, k.only(), cmdGetService, netlink.Request, nest(cmdAttrService, key...))
 	want := Service{Family: 2, Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "rr",
-		Flags: FlagPersistent | FlagHashed, Timeout: 10, Netmask: 0xffffffff}
+		Flags: FlagPersistent | flagHashed, Timeout: 10, Netmask: 0xffffffff}
 	if got != want {
 		t.Errorf("GetService = %+v, want %+v", got, want)
 	}
@@ -182,11 +182,11 @@ func TestCreateDestinationAttributes(t *testing.T) {
 		{"IPIP tunnel sends no tunnel attributes", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3}, []attr{v4key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(3)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelFlagChecksum}, []attr{v4key, nest(cmdAttrDest,
+		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: tunnelGUE, TunnelPort: 6080, TunnelFlags: tunnelFlagChecksum}, []attr{v4key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(3)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)),
 			a(destAttrTunType, u8(1)), a(destAttrTunPort, n16(6080)), a(destAttrTunFlags, u16(1)))}},
-		{"GRE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: TunnelGRE}, []attr{v4key, nest(cmdAttrDest,
+		{"GRE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: tunnelGRE}, []attr{v4key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(3)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)),
 			a(destAttrTunType, u8(2)), a(destAttrTunPort, n16(0)), a(destAttrTunFlags, u16(0)))}},
@@ -268,9 +268,9 @@ func TestServicesDump(t *testing.T) {
 	}
 	want := func(st Stats) []Service {
 		return []Service{
-			{Family: 2, Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "wlc", Flags: FlagPersistent | FlagHashed, Timeout: 300, Netmask: 0xffffff00, Stats: st},
-			{Family: 10, FWMark: 5, Scheduler: "mh", PEName: "sip", Flags: FlagHashed | FlagSchedMHPort, Netmask: 64, Stats: st},
-			{Family: 10, Protocol: ProtoSCTP, Address: addr("2001:db8::5"), Port: 3868, Scheduler: "rr", Flags: FlagHashed, Netmask: 128, Stats: st},
+			{Family: 2, Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "wlc", Flags: FlagPersistent | flagHashed, Timeout: 300, Netmask: 0xffffff00, Stats: st},
+			{Family: 10, FWMark: 5, Scheduler: "mh", PEName: "sip", Flags: flagHashed | flagSchedMHPort, Netmask: 64, Stats: st},
+			{Family: 10, Protocol: ProtoSCTP, Address: addr("2001:db8::5"), Port: 3868, Scheduler: "rr", Flags: flagHashed, Netmask: 128, Stats: st},
 		}
 	}
 	truncated := Stats{Connections: uint64(uint32(big.Connections)), PacketsIn: uint64(uint32(big.PacketsIn)), PacketsOut: 7, BytesIn: 1 << 40, BytesOut: 9, CPS: 1, PPSIn: 2, PPSOut: 3, BPSIn: 4, BPSOut: 5}
@@ -333,7 +333,7 @@ func TestDestinationsDump(t *testing.T) {
 	small32 := small
 	want := []Destination{
 		{Address: addr("fd00::10"), Port: 8443, Family: 10, Forward: Masquerade, Weight: 100, UpperThreshold: 50, LowerThreshold: 5, ActiveConns: 3, InactiveConns: 4, PersistConns: 2, Stats: big},
-		{Address: addr("10.1.0.20"), Port: 443, Family: 2, Forward: Tunnel, Weight: 1, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelFlagRemoteChecksum, Stats: small32},
+		{Address: addr("10.1.0.20"), Port: 443, Family: 2, Forward: Tunnel, Weight: 1, TunnelType: tunnelGUE, TunnelPort: 6080, TunnelFlags: tunnelFlagRemoteChecksum, Stats: small32},
 		{Address: addr("fd00::11"), Port: 443, Family: 10, Forward: Route, Weight: -1},
 	}
 	if len(got) != len(want) {
@@ -483,10 +483,10 @@ func TestValidation(t *testing.T) {
 			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Port: 8080, Forward: Route})
 		}, "route forwarding cannot change the port (80 to 8080): use port 0 or 80"},
 		{"GUE without port", func(c *Client) error {
-			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Forward: Tunnel, TunnelType: TunnelGUE})
+			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Forward: Tunnel, TunnelType: tunnelGUE})
 		}, "a GUE tunnel needs TunnelPort"},
 		{"tunnel options on masquerade", func(c *Client) error {
-			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), TunnelType: TunnelGRE})
+			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), TunnelType: tunnelGRE})
 		}, "they apply to Tunnel only"},
 		{"unknown forward", func(c *Client) error {
 			return c.UpdateDestination(svc, Destination{Address: addr("10.1.0.1"), Forward: 4})
@@ -532,8 +532,8 @@ func TestFamilyMissing(t *testing.T) {
 	if want := "ipvs: IPVS not available: load the ip_vs module (modprobe ip_vs)"; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
-	if _, err := NewInNetNS(-1); err == nil || !strings.Contains(err.Error(), "descriptor -1 is not valid") {
-		t.Errorf("NewInNetNS(-1) = %v", err)
+	if _, err := newInNetNS(-1); err == nil || !strings.Contains(err.Error(), "descriptor -1 is not valid") {
+		t.Errorf("newInNetNS(-1) = %v", err)
 	}
 }
 

@@ -101,23 +101,23 @@ func (d Destination) check(s Service) error {
 	if d.LowerThreshold > d.UpperThreshold {
 		return fmt.Errorf("lower threshold %d is above the upper threshold %d", d.LowerThreshold, d.UpperThreshold)
 	}
-	if d.Forward != Tunnel && (d.TunnelType != TunnelIPIP || d.TunnelPort != 0 || d.TunnelFlags != 0) {
+	if d.Forward != Tunnel && (d.TunnelType != tunnelIPIP || d.TunnelPort != 0 || d.TunnelFlags != 0) {
 		return fmt.Errorf("tunnel type, port or flags set for %v forwarding: they apply to Tunnel only", d.Forward)
 	}
 	switch d.TunnelType {
-	case TunnelIPIP:
+	case tunnelIPIP:
 		if d.TunnelPort != 0 || d.TunnelFlags != 0 {
 			return errors.New("tunnel port or flags set for an IPIP tunnel: they apply to GUE and GRE only")
 		}
-	case TunnelGUE:
+	case tunnelGUE:
 		if d.TunnelPort == 0 {
 			return errors.New("a GUE tunnel needs TunnelPort (the destination's UDP port for GUE)")
 		}
-	case TunnelGRE:
+	case tunnelGRE:
 	default:
-		return fmt.Errorf("tunnel type %d is unknown: use TunnelIPIP, TunnelGUE or TunnelGRE", uint8(d.TunnelType))
+		return fmt.Errorf("tunnel type %d is unknown: use tunnelIPIP, tunnelGUE or tunnelGRE", uint8(d.TunnelType))
 	}
-	if d.TunnelFlags&^(TunnelFlagChecksum|TunnelFlagRemoteChecksum) != 0 {
+	if d.TunnelFlags&^(tunnelFlagChecksum|tunnelFlagRemoteChecksum) != 0 {
 		return fmt.Errorf("tunnel flags %#x have unknown bits", d.TunnelFlags)
 	}
 	return nil
@@ -181,7 +181,7 @@ func encodeDest(ae *netlink.AttributeEncoder, d Destination) {
 	ae.Uint32(destAttrWeight, uint32(d.Weight))
 	ae.Uint32(destAttrUThresh, d.UpperThreshold)
 	ae.Uint32(destAttrLThresh, d.LowerThreshold)
-	if d.Forward == Tunnel && d.TunnelType != TunnelIPIP {
+	if d.Forward == Tunnel && d.TunnelType != tunnelIPIP {
 		ae.Uint8(destAttrTunType, uint8(d.TunnelType))
 		ae.Bytes(destAttrTunPort, be16(d.TunnelPort))
 		ae.Uint16(destAttrTunFlags, d.TunnelFlags)

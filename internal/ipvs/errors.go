@@ -9,7 +9,7 @@ import (
 )
 
 // ErrNotAvailable is matched (errors.Is) by the error of New and
-// NewInNetNS when the kernel has no "IPVS" generic netlink family: the
+// newInNetNS when the kernel has no "IPVS" generic netlink family: the
 // family exists only while the ip_vs module is loaded.
 var ErrNotAvailable = errors.New("IPVS not available: load the ip_vs module (modprobe ip_vs)")
 

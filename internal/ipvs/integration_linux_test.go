@@ -79,7 +79,7 @@ func dialNS(t *testing.T, ns string) *Client {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	c, err := NewInNetNS(fd)
+	c, err := newInNetNS(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +128,11 @@ var serviceCases = []struct {
 	{"-A -t 10.0.0.4:80 -s rr -p 30 -M 255.255.255.0 --pe sip",
 		Service{Protocol: ProtoTCP, Address: addr("10.0.0.4"), Port: 80, Scheduler: "rr", Flags: FlagPersistent, Timeout: 30, Netmask: 0xffffff00, PEName: "sip"}},
 	{"-A -u 10.0.0.2:53 -s rr -o",
-		Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 53, Scheduler: "rr", Flags: FlagOnePacket}},
+		Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 53, Scheduler: "rr", Flags: flagOnePacket}},
 	{"-A --sctp-service 10.0.0.3:3868 -s sh -b sh-fallback,sh-port",
-		Service{Protocol: ProtoSCTP, Address: addr("10.0.0.3"), Port: 3868, Scheduler: "sh", Flags: FlagSchedSHFallback | FlagSchedSHPort}},
+		Service{Protocol: ProtoSCTP, Address: addr("10.0.0.3"), Port: 3868, Scheduler: "sh", Flags: flagSchedSHFallback | flagSchedSHPort}},
 	{"-A -t [2001:db8::1]:443 -s mh -p 60 -M 64 -b mh-port",
-		Service{Protocol: ProtoTCP, Address: addr("2001:db8::1"), Port: 443, Scheduler: "mh", Flags: FlagPersistent | FlagSchedMHPort, Timeout: 60, Netmask: 64}},
+		Service{Protocol: ProtoTCP, Address: addr("2001:db8::1"), Port: 443, Scheduler: "mh", Flags: FlagPersistent | flagSchedMHPort, Timeout: 60, Netmask: 64}},
 	{"-A -u [2001:db8::2]:53 -s wlc",
 		Service{Protocol: ProtoUDP, Address: addr("2001:db8::2"), Port: 53, Scheduler: "wlc"}},
 	{"-A --sctp-service [2001:db8::3]:3868 -s rr",
@@ -151,7 +151,7 @@ func asRead(t *testing.T, s Service) Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Flags |= FlagHashed
+	n.Flags |= flagHashed
 	return n
 }
 
@@ -220,7 +220,7 @@ func TestIntegrationServicesWrittenByPackage(t *testing.T) {
 	}
 
 	// An update replaces every option.
-	upd := Service{Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "mh", Flags: FlagSchedMHFallback}
+	upd := Service{Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "mh", Flags: flagSchedMHFallback}
 	if err := c.UpdateService(upd); err != nil {
 		t.Fatal(err)
 	}
@@ -298,9 +298,9 @@ var (
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.12:80 -i -w 5 --tun-type ipip", "0 0",
 			Destination{Address: addr("10.1.0.12"), Forward: Tunnel, Weight: 5}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.13:80 -i -w 5 --tun-type gue --tun-port 6080 --tun-nocsum", "0 0",
-			Destination{Address: addr("10.1.0.13"), Forward: Tunnel, Weight: 5, TunnelType: TunnelGUE, TunnelPort: 6080}},
+			Destination{Address: addr("10.1.0.13"), Forward: Tunnel, Weight: 5, TunnelType: tunnelGUE, TunnelPort: 6080}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.14:80 -i -w 1 --tun-type gre --tun-csum", "0 0",
-			Destination{Address: addr("10.1.0.14"), Forward: Tunnel, Weight: 1, TunnelType: TunnelGRE, TunnelFlags: TunnelFlagChecksum}},
+			Destination{Address: addr("10.1.0.14"), Forward: Tunnel, Weight: 1, TunnelType: tunnelGRE, TunnelFlags: tunnelFlagChecksum}},
 		{svcV6, "-a -t [2001:db8::1]:443 -r [fd00::10]:8443 -m -w 3", "7 2",
 			Destination{Address: addr("fd00::10"), Port: 8443, Forward: Masquerade, Weight: 3, UpperThreshold: 7, LowerThreshold: 2}},
 		{svcV6, "-a -t [2001:db8::1]:443 -r 10.1.0.20:443 -i -w 1 --tun-type ipip", "0 0",
@@ -472,7 +472,7 @@ func TestIntegrationDestinationsWrittenByIpvsadm(t *testing.T) {
 	ipvsadm(t, ns, "-e", "-t", "[2001:db8::1]:443", "-r", "10.1.0.20", "-i", "-w", "4", "--tun-type", "gue", "--tun-port", "7000", "--tun-csum")
 	checkDests(t, c, ns, allDests(), map[int]Destination{
 		2: {Address: addr("10.1.0.12"), Forward: Route, Weight: 77, UpperThreshold: 30, LowerThreshold: 3},
-		6: {Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 4, TunnelType: TunnelGUE, TunnelPort: 7000, TunnelFlags: TunnelFlagChecksum},
+		6: {Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 4, TunnelType: tunnelGUE, TunnelPort: 7000, TunnelFlags: tunnelFlagChecksum},
 	})
 
 	ipvsadm(t, ns, "-d", "-t", "10.0.0.1:80", "-r", "10.1.0.12")

@@ -32,8 +32,8 @@ func (p Protocol) String() string {
 	return fmt.Sprintf("proto(%d)", uint16(p))
 }
 
-// ParseProtocol parses "tcp", "udp" or "sctp" (any case).
-func ParseProtocol(s string) (Protocol, error) {
+// parseProtocol parses "tcp", "udp" or "sctp" (any case).
+func parseProtocol(s string) (Protocol, error) {
 	switch strings.ToLower(s) {
 	case "tcp":
 		return ProtoTCP, nil
@@ -67,8 +67,8 @@ func (f ForwardMethod) String() string {
 	return fmt.Sprintf("fwd(%d)", uint32(f))
 }
 
-// ParseForwardMethod parses the names String returns.
-func ParseForwardMethod(s string) (ForwardMethod, error) {
+// parseForwardMethod parses the names String returns.
+func parseForwardMethod(s string) (ForwardMethod, error) {
 	for i, n := range forwardNames {
 		if strings.EqualFold(s, n) {
 			return ForwardMethod(i), nil
@@ -82,12 +82,12 @@ type TunnelType uint8
 
 // The tunnel types. GUE and GRE need Linux 5.2 or later.
 const (
-	TunnelIPIP TunnelType = tunTypeIPIP
-	TunnelGUE  TunnelType = tunTypeGUE
-	TunnelGRE  TunnelType = tunTypeGRE
+	tunnelIPIP TunnelType = tunTypeIPIP
+	tunnelGUE  TunnelType = tunTypeGUE
+	tunnelGRE  TunnelType = tunTypeGRE
 )
 
-var tunnelNames = []string{TunnelIPIP: "ipip", TunnelGUE: "gue", TunnelGRE: "gre"}
+var tunnelNames = []string{tunnelIPIP: "ipip", tunnelGUE: "gue", tunnelGRE: "gre"}
 
 // String returns "ipip", "gue", "gre", or "tun(N)".
 func (t TunnelType) String() string {
@@ -99,39 +99,39 @@ func (t TunnelType) String() string {
 
 // Tunnel encapsulation flags for Destination.TunnelFlags (GUE and GRE).
 const (
-	TunnelFlagNoChecksum     uint16 = tunFlagNoCsum
-	TunnelFlagChecksum       uint16 = tunFlagCsum
-	TunnelFlagRemoteChecksum uint16 = tunFlagRemCsum
+	tunnelFlagNoChecksum     uint16 = tunFlagNoCsum
+	tunnelFlagChecksum       uint16 = tunFlagCsum
+	tunnelFlagRemoteChecksum uint16 = tunFlagRemCsum
 )
 
 // ServiceFlags are a service's IP_VS_SVC_F_* flags.
 type ServiceFlags uint32
 
-// The service flags. FlagHashed is set by the kernel on every service it
+// The service flags. flagHashed is set by the kernel on every service it
 // holds; the scheduler flags mean what the service's scheduler makes of them.
 const (
 	FlagPersistent ServiceFlags = svcFPersistent
-	FlagHashed     ServiceFlags = svcFHashed
-	FlagOnePacket  ServiceFlags = svcFOnePacket
-	FlagSched1     ServiceFlags = svcFSched1
-	FlagSched2     ServiceFlags = svcFSched2
-	FlagSched3     ServiceFlags = svcFSched3
+	flagHashed     ServiceFlags = svcFHashed
+	flagOnePacket  ServiceFlags = svcFOnePacket
+	flagSched1     ServiceFlags = svcFSched1
+	flagSched2     ServiceFlags = svcFSched2
+	flagSched3     ServiceFlags = svcFSched3
 
 	// The sh scheduler: skip unavailable destinations; hash the port too.
-	FlagSchedSHFallback = FlagSched1
-	FlagSchedSHPort     = FlagSched2
+	flagSchedSHFallback = flagSched1
+	flagSchedSHPort     = flagSched2
 	// The mh (Maglev) scheduler: the same two meanings (the kernel's
 	// IP_VS_SVC_F_SCHED_MH_FALLBACK and _MH_PORT, not in the uapi header).
-	FlagSchedMHFallback = FlagSched1
-	FlagSchedMHPort     = FlagSched2
+	flagSchedMHFallback = flagSched1
+	flagSchedMHPort     = flagSched2
 )
 
 var flagNames = []struct {
 	f    ServiceFlags
 	name string
 }{
-	{FlagPersistent, "persistent"}, {FlagHashed, "hashed"}, {FlagOnePacket, "one-packet"},
-	{FlagSched1, "sched1"}, {FlagSched2, "sched2"}, {FlagSched3, "sched3"},
+	{FlagPersistent, "persistent"}, {flagHashed, "hashed"}, {flagOnePacket, "one-packet"},
+	{flagSched1, "sched1"}, {flagSched2, "sched2"}, {flagSched3, "sched3"},
 }
 
 // String lists the flags joined by "|", e.g. "persistent|hashed"; unknown

@@ -9,9 +9,9 @@ import (
 
 func TestProtocolNames(t *testing.T) {
 	for _, p := range []Protocol{ProtoTCP, ProtoUDP, ProtoSCTP} {
-		got, err := ParseProtocol(strings.ToUpper(p.String()))
+		got, err := parseProtocol(strings.ToUpper(p.String()))
 		if err != nil || got != p {
-			t.Errorf("ParseProtocol(%q) = %v, %v; want %v", strings.ToUpper(p.String()), got, err, p)
+			t.Errorf("parseProtocol(%q) = %v, %v; want %v", strings.ToUpper(p.String()), got, err, p)
 		}
 	}
 	if ProtoTCP != 6 || ProtoUDP != 17 || ProtoSCTP != 132 {
@@ -20,8 +20,8 @@ func TestProtocolNames(t *testing.T) {
 	if s := Protocol(1).String(); s != "proto(1)" {
 		t.Errorf("Protocol(1) = %q", s)
 	}
-	if _, err := ParseProtocol("icmp"); err == nil || !strings.Contains(err.Error(), `unknown protocol "icmp": use tcp, udp or sctp`) {
-		t.Errorf("ParseProtocol(icmp) = %v", err)
+	if _, err := parseProtocol("icmp"); err == nil || !strings.Contains(err.Error(), `unknown protocol "icmp": use tcp, udp or sctp`) {
+		t.Errorf("parseProtocol(icmp) = %v", err)
 	}
 }
 
@@ -34,24 +34,24 @@ func TestForwardMethodNames(t *testing.T) {
 		if f > Route {
 			continue
 		}
-		if got, err := ParseForwardMethod(strings.ToUpper(name)); err != nil || got != f {
-			t.Errorf("ParseForwardMethod(%q) = %v, %v", name, got, err)
+		if got, err := parseForwardMethod(strings.ToUpper(name)); err != nil || got != f {
+			t.Errorf("parseForwardMethod(%q) = %v, %v", name, got, err)
 		}
 	}
-	if _, err := ParseForwardMethod("dr"); err == nil || !strings.Contains(err.Error(), "use masq, local, tunnel or route") {
-		t.Errorf("ParseForwardMethod(dr) = %v", err)
+	if _, err := parseForwardMethod("dr"); err == nil || !strings.Contains(err.Error(), "use masq, local, tunnel or route") {
+		t.Errorf("parseForwardMethod(dr) = %v", err)
 	}
-	if TunnelGUE.String() != "gue" || TunnelType(9).String() != "tun(9)" {
-		t.Errorf("tunnel names %q %q", TunnelGUE, TunnelType(9))
+	if tunnelGUE.String() != "gue" || TunnelType(9).String() != "tun(9)" {
+		t.Errorf("tunnel names %q %q", tunnelGUE, TunnelType(9))
 	}
 }
 
 func TestServiceNames(t *testing.T) {
 	for s, want := range map[ServiceFlags]string{
 		0:                               "none",
-		FlagPersistent | FlagHashed:     "persistent|hashed",
-		FlagOnePacket | FlagSchedMHPort: "one-packet|sched2",
-		FlagSched3 | 0x100:              "sched3|0x100",
+		FlagPersistent | flagHashed:     "persistent|hashed",
+		flagOnePacket | flagSchedMHPort: "one-packet|sched2",
+		flagSched3 | 0x100:              "sched3|0x100",
 	} {
 		if s.String() != want {
 			t.Errorf("flags %#x = %q, want %q", uint32(s), s.String(), want)
