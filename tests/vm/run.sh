@@ -184,60 +184,75 @@ run_kernel() {
 	fi
 	res=$dir/results.txt
 	console=$dir/console.log
-	rm -rf "$dir/logs" "$res" "$console"
-	mkdir -p "$dir/logs"
-	: >"$res"
-	: >"$console"
+	# A guest kernel that dies before guest.sh starts has run no l3dsr code (guest.sh installs
+	# the module and the extension), so its death is the emulator's, not a result: TCG has
+	# been seen to oops in 6.12's boot-time code patching (int3 in sched_clock_cpu). Such a
+	# boot is tried again, at most twice, and said so; any later death is a failure as ever.
+	local attempt boot_death
+	for attempt in 1 2 3; do
+		timed_out=0 done_at=0
+		rm -rf "$dir/logs" "$res" "$console"
+		mkdir -p "$dir/logs"
+		: >"$res"
+		: >"$console"
 
-	scen_csv=$(IFS=,; echo "${scenarios[*]}")
-	# no_timer_check: under a loaded TCG host the IO-APIC timer test can fail and panic the boot.
-	cmdline="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic no_timer_check"
-	cmdline+=" l3dsr.src=$top l3dsr.build=$build l3dsr.sdir=$sdir l3dsr.scen=$scen_csv"
-	cmdline+=" l3dsr.demo=$demo l3dsr.timeout=$scenario_timeout"
+		scen_csv=$(IFS=,; echo "${scenarios[*]}")
+		# no_timer_check: under a loaded TCG host the IO-APIC timer test can fail and panic the boot.
+		cmdline="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic no_timer_check"
+		cmdline+=" l3dsr.src=$top l3dsr.build=$build l3dsr.sdir=$sdir l3dsr.scen=$scen_csv"
+		cmdline+=" l3dsr.demo=$demo l3dsr.timeout=$scenario_timeout"
 
-	t0=$SECONDS
-	# sercon-port=0: SeaBIOS would otherwise write terminal resets (clear screen) to ttyS0,
-	# which -v shows on the user's terminal.
-	qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp "$smp" -m "$mem" \
-		-nographic -no-reboot -nodefaults -fw_cfg name=etc/sercon-port,string=0 \
-		-kernel "/boot/vmlinuz-$krel" -initrd "$dir/initrd.gz" -append "$cmdline" \
-		-chardev "file,id=con,path=$console" -serial chardev:con \
-		-chardev "file,id=res,path=$res" -serial chardev:res \
-		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-		</dev/null >"$dir/qemu.log" 2>&1 &
-	qpid=$!
+		t0=$SECONDS
+		# sercon-port=0: SeaBIOS would otherwise write terminal resets (clear screen) to ttyS0,
+		# which -v shows on the user's terminal.
+		qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp "$smp" -m "$mem" \
+			-nographic -no-reboot -nodefaults -fw_cfg name=etc/sercon-port,string=0 \
+			-kernel "/boot/vmlinuz-$krel" -initrd "$dir/initrd.gz" -append "$cmdline" \
+			-chardev "file,id=con,path=$console" -serial chardev:con \
+			-chardev "file,id=res,path=$res" -serial chardev:res \
+			-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+			</dev/null >"$dir/qemu.log" 2>&1 &
+		qpid=$!
 
-	if ((verbose)); then
-		tail --pid="$qpid" -n +1 -F "$console" 2>/dev/null &
-		followers+=($!)
-		follow_results "$res" "" &
-		followers+=($!)
-	elif ((demo)); then
-		follow_results "$res" "$demo_scenario" &
-		followers+=($!)
-	fi
+		if ((verbose)); then
+			tail --pid="$qpid" -n +1 -F "$console" 2>/dev/null &
+			followers+=($!)
+			follow_results "$res" "" &
+			followers+=($!)
+		elif ((demo)); then
+			follow_results "$res" "$demo_scenario" &
+			followers+=($!)
+		fi
 
-	while kill -0 "$qpid" 2>/dev/null; do
+		while kill -0 "$qpid" 2>/dev/null; do
+			elapsed=$((SECONDS - t0))
+			if ((elapsed >= vm_timeout)); then
+				timed_out=1
+				stop_qemu
+				break
+			fi
+			if ((done_at == 0)) && grep -q '^DONE' "$res"; then done_at=$SECONDS; fi
+			# The results are complete; a guest that does not power off is not worth waiting for.
+			if ((done_at && SECONDS - done_at > 30)); then
+				echo "# $krel: guest finished but did not power off; stopping qemu"
+				stop_qemu
+				break
+			fi
+			sleep 0.5
+		done
+		rc=0
+		[[ -z $qpid ]] || wait "$qpid" || rc=$?
+		qpid=
 		elapsed=$((SECONDS - t0))
-		if ((elapsed >= vm_timeout)); then
-			timed_out=1
-			stop_qemu
-			break
+		stop_followers
+		boot_death=$(grep -a -m 1 -E 'Kernel panic|Oops|general protection|double fault' "$console" | tr -d '\r' || true)
+		if ((!timed_out && attempt < 3)) && [[ -n $boot_death ]] && ! grep -aq 'guest.sh started at uptime' "$res"; then
+			cp "$console" "$dir/console.boot$attempt.log"
+			echo "# $krel: the guest kernel died while booting, before guest.sh started (no l3dsr code had run): $boot_death; console kept in $dir/console.boot$attempt.log; booting again (attempt $((attempt + 1)) of 3)"
+			continue
 		fi
-		if ((done_at == 0)) && grep -q '^DONE' "$res"; then done_at=$SECONDS; fi
-		# The results are complete; a guest that does not power off is not worth waiting for.
-		if ((done_at && SECONDS - done_at > 30)); then
-			echo "# $krel: guest finished but did not power off; stopping qemu"
-			stop_qemu
-			break
-		fi
-		sleep 0.5
+		break
 	done
-	rc=0
-	[[ -z $qpid ]] || wait "$qpid" || rc=$?
-	qpid=
-	elapsed=$((SECONDS - t0))
-	stop_followers
 
 	# Parse the results port. Scenario output goes to logs/SCENARIO.log in awk (it can be long);
 	# the few result lines are handled here.
