@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"net/netip"
 	"strings"
 	"testing"
@@ -211,7 +212,7 @@ func TestAddBatch(t *testing.T) {
 // the first two header bytes: the code lands in the DSCP bits, and the
 // version, IHL, ECN and flow label bits stay as they were.
 func TestDSCPRuleAllCodes(t *testing.T) {
-	for d := 0; d <= DSCPMax; d++ {
+	for d := 0; d <= int(dsrtypes.MaxDSCP); d++ {
 		for _, is4 := range []bool{true, false} {
 			bw := dscpRule(is4, uint8(d))[3].(*expr.Bitwise)
 			for v := 0; v < 1<<16; v++ {

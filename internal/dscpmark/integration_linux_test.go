@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -92,7 +93,7 @@ func nftJSONMarks(t *testing.T, ns *testNS) []Mark {
 			if err != nil {
 				t.Fatalf("nft -j: map %s: element %s: %v", m.Name, e, err)
 			}
-			proto, err := ParseProto(fmt.Sprint(k.Concat[1]))
+			proto, err := dsrtypes.ParseProto(fmt.Sprint(k.Concat[1]))
 			if err != nil {
 				t.Fatalf("nft -j: map %s: element %s: %v", m.Name, e, err)
 			}
@@ -101,7 +102,7 @@ func nftJSONMarks(t *testing.T, ns *testNS) []Mark {
 			if !ok || is4 != vip.Is4() {
 				t.Fatalf("nft -j: map %s: element %s: target %q", m.Name, e, v.Goto.Target)
 			}
-			out = append(out, Mark{VIP: vip, Proto: proto, Port: uint16(port), DSCP: d})
+			out = append(out, Mark{VIP: vip, Proto: uint8(proto), Port: uint16(port), DSCP: d})
 		}
 	}
 	sortMarks(out)

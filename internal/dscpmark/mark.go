@@ -6,14 +6,9 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
-	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 )
-
-// DSCPMax is the largest DSCP code: the field has 6 bits.
-const DSCPMax = 63
 
 // Mark says: packets to VIP, transport protocol Proto, destination port
 // Port leave with DSCP code DSCP.
@@ -51,52 +46,23 @@ func invalidf(format string, a ...any) error {
 	return &invalidError{fmt.Sprintf(format, a...)}
 }
 
-// protoNames are the protocols a mark may name. ICMP and the like have no
-// port, so a (VIP, protocol, port) key makes no sense for them.
-var protoNames = map[uint8]string{
-	unix.IPPROTO_TCP:  "tcp",
-	unix.IPPROTO_UDP:  "udp",
-	unix.IPPROTO_SCTP: "sctp",
-}
-
-// ProtoName returns "tcp", "udp" or "sctp"; for other protocols (which a
-// Mark cannot have) a name for error messages.
-func ProtoName(p uint8) string {
-	if n, ok := protoNames[p]; ok {
-		return n
-	}
-	switch p {
-	case unix.IPPROTO_ICMP:
-		return "icmp"
-	case unix.IPPROTO_ICMPV6:
-		return "ipv6-icmp"
-	}
-	return "protocol " + strconv.Itoa(int(p))
-}
-
-// ParseProto accepts "tcp", "udp" and "sctp" (any case).
-func ParseProto(s string) (uint8, error) {
-	for p, n := range protoNames {
-		if strings.EqualFold(s, n) {
-			return p, nil
-		}
-	}
-	return 0, invalidf("protocol %q is not supported: use tcp, udp or sctp", s)
-}
+// protoName names p as dsrtypes does: "tcp", "udp" or "sctp", and for the
+// protocols a Mark cannot have (ICMP has no port), a name for messages.
+func protoName(p uint8) string { return dsrtypes.Proto(p).String() }
 
 // Validate says what is wrong with m, naming the value and the fix.
 func (m Mark) Validate() error {
 	if err := checkVIP(m.VIP); err != nil {
 		return err
 	}
-	if _, ok := protoNames[m.Proto]; !ok {
-		return invalidf("mark for %s port %d: %s is not supported: use tcp, udp or sctp", m.VIP, m.Port, ProtoName(m.Proto))
+	if !dsrtypes.Proto(m.Proto).Valid() {
+		return invalidf("mark for %s port %d: %s is not supported: use tcp, udp or sctp", m.VIP, m.Port, protoName(m.Proto))
 	}
 	if m.Port == 0 {
 		return invalidf("mark %s: port 0 cannot be matched: use a port from 1 to 65535", m.key())
 	}
-	if m.DSCP > DSCPMax {
-		return invalidf("mark %s: DSCP %d is out of range: use a code from 0 to %d", m.key(), m.DSCP, DSCPMax)
+	if m.DSCP > uint8(dsrtypes.MaxDSCP) {
+		return invalidf("mark %s: DSCP %d is out of range: use a code from 0 to %d", m.key(), m.DSCP, dsrtypes.MaxDSCP)
 	}
 	return nil
 }
@@ -127,7 +93,7 @@ type key struct {
 func (m Mark) key() key { return key{m.VIP, m.Proto, m.Port} }
 
 func (k key) String() string {
-	return fmt.Sprintf("%s %s", ProtoName(k.proto), netip.AddrPortFrom(k.vip, k.port))
+	return fmt.Sprintf("%s %s", protoName(k.proto), netip.AddrPortFrom(k.vip, k.port))
 }
 
 func compareKeys(a, b key) int {

@@ -2,6 +2,7 @@ package dscpmark
 
 import (
 	"errors"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"net/netip"
 	"strings"
 	"testing"
@@ -53,14 +54,19 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// A mark's protocol is read by dsrtypes.ParseProto: the numbers must be the
+// ones nftables matches on.
 func TestParseProto(t *testing.T) {
 	for s, want := range map[string]uint8{"tcp": unix.IPPROTO_TCP, "UDP": unix.IPPROTO_UDP, "Sctp": unix.IPPROTO_SCTP} {
-		if got, err := ParseProto(s); err != nil || got != want {
+		if got, err := dsrtypes.ParseProto(s); err != nil || uint8(got) != want {
 			t.Errorf("ParseProto(%q) = %d, %v; want %d", s, got, err, want)
 		}
 	}
-	if _, err := ParseProto("icmp"); !errors.Is(err, errInvalid) || !strings.Contains(err.Error(), `"icmp"`) {
-		t.Errorf(`ParseProto("icmp"): want an errInvalid naming "icmp", got %v`, err)
+	if _, err := dsrtypes.ParseProto("icmp"); !errors.Is(err, dsrtypes.ErrInvalid) || !strings.Contains(err.Error(), `"icmp"`) {
+		t.Errorf(`ParseProto("icmp"): want an ErrInvalid naming "icmp", got %v`, err)
+	}
+	if got := protoName(unix.IPPROTO_ICMPV6); got != "ipv6-icmp" {
+		t.Errorf("protoName(ICMPv6) = %q", got)
 	}
 }
 

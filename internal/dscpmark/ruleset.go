@@ -3,6 +3,7 @@ package dscpmark
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -76,7 +77,7 @@ func parseDSCPChain(name string) (is4 bool, d uint8, ok bool) {
 		return false, 0, false
 	}
 	n, err := strconv.Atoi(rest)
-	if err != nil || n < 0 || n > DSCPMax || dscpChain(is4, uint8(n)) != name {
+	if err != nil || n < 0 || n > int(dsrtypes.MaxDSCP) || dscpChain(is4, uint8(n)) != name {
 		return false, 0, false
 	}
 	return is4, uint8(n), true

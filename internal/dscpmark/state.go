@@ -3,6 +3,7 @@ package dscpmark
 import (
 	"errors"
 	"fmt"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"reflect"
 
 	"github.com/google/nftables"
@@ -126,7 +127,7 @@ func readElements(c *nftables.Conn, s *nftables.Set, into map[key]uint8) error {
 		cis4, d, ok := parseDSCPChain(chain)
 		if code != unix.NFT_GOTO || !ok || cis4 != is4 {
 			return fmt.Errorf("table inet %s, map %s: element %s has verdict %q, want \"goto %s\" with a code from 0 to %d: it was not added by this package; delete it (nft delete element inet %s %s { ... })",
-				TableName, s.Name, k, verdictString(code, chain), dscpChain(is4, 0)[:6]+"N", DSCPMax, TableName, s.Name)
+				TableName, s.Name, k, verdictString(code, chain), dscpChain(is4, 0)[:6]+"N", dsrtypes.MaxDSCP, TableName, s.Name)
 		}
 		into[k] = d
 	}

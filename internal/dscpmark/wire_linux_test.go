@@ -74,7 +74,7 @@ type flow struct {
 }
 
 func (f flow) String() string {
-	return fmt.Sprintf("%s %s", ProtoName(f.proto), netip.AddrPortFrom(f.dst, f.dport))
+	return fmt.Sprintf("%s %s", protoName(f.proto), netip.AddrPortFrom(f.dst, f.dport))
 }
 
 // seen is the first packet of a flow at the receiver.
