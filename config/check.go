@@ -21,15 +21,13 @@ func check(f *File) Errors {
 			dscp  uint8
 			local netip.Addr
 		}
-		byVIP := map[netip.Addr]VIP{}
+		byVIP := map[netip.Addr]Pos{}
 		byKey := map[dkey]VIP{}
 		for _, v := range rs.VIPs {
 			c := v.Config
-			if o, dup := byVIP[c.VIP]; dup {
-				add(v.Pos, "VIP %s is given twice (also at %s): keep one", c.VIP, o.Pos)
+			if !once(&errs, byVIP, c.VIP, v.pos, "VIP "+c.VIP.String()) {
 				continue
 			}
-			byVIP[c.VIP] = v
 			if c.Mode != dsrtypes.ModeDSCP {
 				continue
 			}
@@ -39,8 +37,8 @@ func check(f *File) Errors {
 				if c.Local.IsValid() {
 					where = " for local address " + c.Local.String()
 				}
-				add(v.Pos, "VIPs %s and %s (at %s) both use DSCP %d%s: the real server could not tell them apart; give one of them another dscp (or another local)",
-					c.VIP, o.Config.VIP, o.Pos, *c.DSCP, where)
+				add(v.pos, "VIPs %s and %s (at %s) both use DSCP %d%s: the real server could not tell them apart; give one of them another dscp (or another local)",
+					c.VIP, o.Config.VIP, o.pos, *c.DSCP, where)
 				continue
 			}
 			byKey[k] = v
@@ -51,7 +49,7 @@ func check(f *File) Errors {
 			real netip.Addr
 			dscp uint8
 		}
-		byKey := map[director.Key]Service{}
+		byKey := map[director.Key]Pos{}
 		owner := map[rk]struct {
 			s   Service
 			pos Pos
@@ -59,19 +57,15 @@ func check(f *File) Errors {
 		var all []director.Service
 		for _, s := range d.Services {
 			sv := s.Service
-			if o, dup := byKey[sv.Key]; dup {
-				add(s.Pos, "service %s is given twice (also at %s): keep one", sv.Key, o.Pos)
+			if !once(&errs, byKey, sv.Key, s.pos, "service "+sv.Key.String()) {
 				continue
 			}
-			byKey[sv.Key] = s
 			all = append(all, sv)
 			seen := map[netip.Addr]Pos{}
 			for i, r := range sv.Reals {
-				if first, dup := seen[r.Addr]; dup {
-					add(s.realPos[i], "real server %s of service %s is given twice (also at %s): keep one", r.Addr, sv.Key, first)
+				if !once(&errs, seen, r.Addr, s.realPos[i], fmt.Sprintf("real server %s of service %s", r.Addr, sv.Key)) {
 					continue
 				}
-				seen[r.Addr] = s.realPos[i]
 				if sv.Mode != dsrtypes.ModeDSCP {
 					continue
 				}
@@ -95,4 +89,15 @@ func check(f *File) Errors {
 		}
 	}
 	return errs
+}
+
+// once records that k is given at p and reports whether it is the first
+// time; a repeat is an error that names both places.
+func once[K comparable](errs *Errors, seen map[K]Pos, k K, p Pos, what string) bool {
+	if first, dup := seen[k]; dup {
+		*errs = append(*errs, Error{p, fmt.Sprintf("%s is given twice (also at %s): keep one", what, first)})
+		return false
+	}
+	seen[k] = p
+	return true
 }

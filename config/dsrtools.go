@@ -81,7 +81,7 @@ func parseDSRFile(name, data string) ([]VIP, Errors) {
 			errs = append(errs, Error{pos, err.Error()})
 			continue
 		}
-		vips = append(vips, VIP{Config: c, Pos: pos})
+		vips = append(vips, VIP{Config: c, pos: pos})
 	}
 	return vips, errs
 }

@@ -7,21 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/l3dsr/l3dsr/internal/testfiles"
 )
 
-func writeFiles(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func TestParseDSRTools(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testfiles.Write(t, map[string]string{
 		"20-vip.conf": "# VIP=DSCP\n98.139.235.245=28    # the best\n\n  201F::0080:1d0:f8 = 29\n",
 		"30-vip.conf": "10.0.0.9=041\n10.0.0.10=0x22\n",
 		"README":      "not a conf file = 99\n",
@@ -32,7 +23,7 @@ func TestParseDSRTools(t *testing.T) {
 	}
 	var got []string
 	for _, v := range vips {
-		got = append(got, v.Config.String()+"@"+filepath.Base(v.Pos.File)+":"+itoa(v.Pos.Line))
+		got = append(got, v.Config.String()+"@"+filepath.Base(v.pos.File)+":"+itoa(v.pos.Line))
 	}
 	want := []string{
 		"VIP 98.139.235.245 (dscp, DSCP 28)@20-vip.conf:2",
@@ -48,7 +39,7 @@ func TestParseDSRTools(t *testing.T) {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestParseDSRToolsErrors(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testfiles.Write(t, map[string]string{
 		"a.conf": "10.0.0.1=64\nvip.example.com=3\n10.0.0.2\n10.0.0.3=x\n",
 	})
 	_, err := parseDSRTools(dir)
@@ -57,7 +48,7 @@ func TestParseDSRToolsErrors(t *testing.T) {
 		t.Fatalf("want 4 errors, got %v", err)
 	}
 	for i, w := range []string{"DSCP \"64\" is not a code 0-63", "not an IP address (l3dsr does not resolve host names", "L2DSR line", "DSCP \"x\""} {
-		if es[i].Pos.Line != i+1 || !strings.Contains(es[i].Msg, w) || !strings.HasSuffix(es[i].Pos.File, "a.conf") {
+		if es[i].pos.Line != i+1 || !strings.Contains(es[i].Msg, w) || !strings.HasSuffix(es[i].pos.File, "a.conf") {
 			t.Errorf("error %d = %v; want line %d and %q", i, es[i], i+1, w)
 		}
 	}

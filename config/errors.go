@@ -23,11 +23,11 @@ func (p Pos) String() string {
 
 // Error is one problem found in a file.
 type Error struct {
-	Pos Pos
+	pos Pos
 	Msg string
 }
 
-func (e Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+func (e Error) Error() string { return e.pos.String() + ": " + e.Msg }
 
 // Errors is every problem found in a file; a file with any of them is refused
 // whole. Callers tell it from a runtime failure with errors.As.

@@ -12,21 +12,35 @@ import (
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
-// fakeDirector keeps services as the director would and records every call.
-type fakeDirector struct {
-	svcs  []director.Service
+// recorder records every call of a fake and fails one on demand.
+type recorder struct {
 	calls []string
-	// failAt makes the call with this index (0-based, over all calls) fail.
+	// failAt makes the call with this index (0-based, over all calls) fail;
+	// -1 fails none.
 	failAt int
 }
 
-func (f *fakeDirector) call(format string, a ...any) error {
+func (f *recorder) call(format string, a ...any) error {
 	f.calls = append(f.calls, fmt.Sprintf(format, a...))
 	if len(f.calls)-1 == f.failAt {
 		return fmt.Errorf("injected failure")
 	}
 	return nil
 }
+
+// sortedState is a fake's state as lines in a canonical order.
+func sortedState(lines []string) string {
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// fakeDirector keeps services as the director would and records every call.
+type fakeDirector struct {
+	svcs []director.Service
+	recorder
+}
+
+func newFakeDirector() *fakeDirector { return &fakeDirector{recorder: recorder{failAt: -1}} }
 
 func (f *fakeDirector) idx(k director.Key) int {
 	return slices.IndexFunc(f.svcs, func(s director.Service) bool { return s.Key == k })
@@ -104,7 +118,6 @@ func (f *fakeDirector) DelReal(k director.Key, a netip.Addr) (director.Result, e
 	return director.Result{Changes: []string{"real deleted"}}, nil
 }
 
-// state is the fake's services, deep-copied, for before/after comparisons.
 // state is the fake's services in a canonical order: an undone delete adds
 // a service (and its reals) back at the end.
 func (f *fakeDirector) state() string {
@@ -117,24 +130,17 @@ func (f *fakeDirector) state() string {
 		slices.Sort(reals)
 		lines = append(lines, fmt.Sprintf("%s %d %s %d %v", describeService(s), s.DSCP, s.Scheduler, s.Persistent, reals))
 	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
+	return sortedState(lines)
 }
 
-// fakeRS keeps the VIPs set up as realserver.Manager would.
+// fakeRS keeps the VIPs set up as realserver.Manager would and records
+// every call.
 type fakeRS struct {
-	vips   []realserver.VIPStatus
-	calls  []string
-	failAt int
+	vips []realserver.VIPStatus
+	recorder
 }
 
-func (f *fakeRS) call(format string, a ...any) error {
-	f.calls = append(f.calls, fmt.Sprintf(format, a...))
-	if len(f.calls)-1 == f.failAt {
-		return fmt.Errorf("injected failure")
-	}
-	return nil
-}
+func newFakeRS() *fakeRS { return &fakeRS{recorder: recorder{failAt: -1}} }
 
 func (f *fakeRS) Up(_ context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error) {
 	if err := f.call("Up %s %s", c, v); err != nil {
@@ -162,6 +168,5 @@ func (f *fakeRS) state() string {
 	for _, v := range f.vips {
 		lines = append(lines, fmt.Sprintf("%s ok=%v", v.Config, v.OK))
 	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
+	return sortedState(lines)
 }

@@ -60,7 +60,7 @@ func withoutPositions(f *File) File {
 	if d := f.Director; d != nil {
 		c.Director = &Director{}
 		for _, s := range d.Services {
-			s.Pos, s.realPos = Pos{}, nil
+			s.pos, s.realPos = Pos{}, nil
 			if len(s.Service.Reals) == 0 {
 				s.Service.Reals = nil
 			}
@@ -141,7 +141,7 @@ func FuzzDSRTools(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data string) {
 		vips, errs := parseDSRFile("fuzz.conf", data)
 		for _, e := range errs {
-			if e.Pos.File != "fuzz.conf" || e.Pos.Line < 1 || e.Msg == "" {
+			if e.pos.File != "fuzz.conf" || e.pos.Line < 1 || e.Msg == "" {
 				t.Fatalf("error without file, line or text: %+v", e)
 			}
 		}

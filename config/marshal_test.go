@@ -23,14 +23,14 @@ func TestMarshalRoundTrip(t *testing.T) {
 		!strings.Contains(string(out), "- {address: 10.1.0.10, weight: 100}") {
 		t.Errorf("unexpected text:\n%s", out)
 	}
-	d := &fakeDirector{failAt: -1}
+	d := newFakeDirector()
 	for _, s := range f.Director.Services {
 		d.svcs = append(d.svcs, s.Service)
 	}
 	if steps := PlanDirector(g.Director, d.svcs, d); len(steps) != 0 {
 		t.Errorf("director plan after a round trip: %s", whats(steps))
 	}
-	rs := &fakeRS{failAt: -1}
+	rs := newFakeRS()
 	if _, err := (Plan{PlanRealServer(context.Background(), f.RealServer, nil, rs)}).Apply(); err != nil {
 		t.Fatal(err)
 	}

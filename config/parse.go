@@ -66,7 +66,7 @@ func parse(name string, data []byte) (*File, Errors) {
 		return nil, Errors{{Pos{name, line}, "a second YAML document ('---'): keep the whole configuration in one document"}}
 	}
 	root := doc.Content[0]
-	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+	if isNull(root) {
 		return f, nil
 	}
 	p.fields(root, "the top level", map[string]func(*yaml.Node){
@@ -148,9 +148,12 @@ func (p *parser) fields(n *yaml.Node, what string, known map[string]func(*yaml.N
 	return true
 }
 
+// isNull says whether n is empty (nothing, "~" or null).
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
 func (p *parser) list(n *yaml.Node, what string) []*yaml.Node {
 	n = deref(n)
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+	if isNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
@@ -164,12 +167,49 @@ func (p *parser) list(n *yaml.Node, what string) []*yaml.Node {
 	return out
 }
 
+// items reads each item of the list n with one, keeping those it accepts.
+func items[T any](p *parser, n *yaml.Node, what string, one func(*yaml.Node) (T, bool)) []T {
+	var out []T
+	for _, item := range p.list(n, what) {
+		if x, ok := one(item); ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		p.errf(n, "%s must be a single value, not %s", what, kindName(n))
 		return "", false
 	}
 	return strings.TrimSpace(n.Value), true
+}
+
+// parsed reads a single value with parse; a value parse refuses is an
+// error that quotes it and says what to use instead.
+func parsed[T any](p *parser, n *yaml.Node, what string, parse func(string) (T, error), use string) (T, bool) {
+	var zero T
+	s, ok := p.str(n, what)
+	if !ok {
+		return zero, false
+	}
+	v, err := parse(s)
+	if err != nil {
+		p.errf(n, "%s %q: %s", what, s, use)
+		return zero, false
+	}
+	return v, true
+}
+
+// parseModeSet is dsrtypes.ParseMode for a realserver VIP's mode, which,
+// when the key is there, must be written out: it refuses "", which
+// ParseMode reads as dscp.
+func parseModeSet(s string) (dsrtypes.Mode, error) {
+	if s == "" {
+		return "", errors.New("empty mode")
+	}
+	return dsrtypes.ParseMode(s)
 }
 
 func (p *parser) addr(n *yaml.Node, what string) (netip.Addr, bool) {
@@ -210,29 +250,16 @@ func (p *parser) uint(n *yaml.Node, what string, max uint64, hint string) (uint6
 
 func (p *parser) realServer(n *yaml.Node) *RealServer {
 	rs := &RealServer{}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+	if isNull(n) {
 		return rs
 	}
 	p.fields(n, "realserver", map[string]func(*yaml.Node){
 		"iptables": func(v *yaml.Node) {
-			s, ok := p.str(v, "iptables")
-			if !ok {
-				return
-			}
-			variant, err := xtrule.ParseVariant(s)
-			if err != nil {
-				p.errf(v, "iptables %q: use legacy, nft or default (the system's iptables)", s)
-				return
-			}
-			rs.IPTables = variant
-		},
-		"vips": func(v *yaml.Node) {
-			for _, item := range p.list(v, "realserver.vips") {
-				if vip, ok := p.vip(item); ok {
-					rs.VIPs = append(rs.VIPs, vip)
-				}
+			if variant, ok := parsed(p, v, "iptables", xtrule.ParseVariant, "use legacy, nft or default (the system's iptables)"); ok {
+				rs.IPTables = variant
 			}
 		},
+		"vips": func(v *yaml.Node) { rs.VIPs = items(p, v, "realserver.vips", p.vip) },
 	})
 	return rs
 }
@@ -251,16 +278,9 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 		},
 		"local": func(v *yaml.Node) { c.Local, _ = p.addr(v, "local") },
 		"mode": func(v *yaml.Node) {
-			s, ok := p.str(v, "mode")
-			if !ok {
-				return
+			if m, ok := parsed(p, v, "mode", parseModeSet, "use dscp or ipip"); ok {
+				c.Mode = m
 			}
-			m, err := dsrtypes.ParseMode(s)
-			if err != nil || s == "" {
-				p.errf(v, "mode %q: use dscp or ipip", s)
-				return
-			}
-			c.Mode = m
 		},
 		"mss": func(v *yaml.Node) {
 			if m, ok := p.uint(v, "mss", 65495, "an MSS of 536-65495 bytes (ipip mode only)"); ok {
@@ -286,22 +306,16 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 		p.errf(n, "%v", err)
 		return VIP{}, false
 	}
-	return VIP{Config: c, Pos: p.pos(n)}, true
+	return VIP{Config: c, pos: p.pos(n)}, true
 }
 
 func (p *parser) director(n *yaml.Node) *Director {
 	d := &Director{}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+	if isNull(n) {
 		return d
 	}
 	p.fields(n, "director", map[string]func(*yaml.Node){
-		"services": func(v *yaml.Node) {
-			for _, item := range p.list(v, "director.services") {
-				if s, ok := p.service(item); ok {
-					d.Services = append(d.Services, s)
-				}
-			}
-		},
+		"services": func(v *yaml.Node) { d.Services = items(p, v, "director.services", p.service) },
 	})
 	return d
 }
@@ -334,28 +348,14 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 			sv.VIP, sv.Port, haveVIP = ap.Addr(), ap.Port(), true
 		},
 		"proto": func(v *yaml.Node) {
-			str, ok := p.str(v, "proto")
-			if !ok {
-				return
+			if pr, ok := parsed(p, v, "proto", dsrtypes.ParseProto, "use tcp, udp or sctp"); ok {
+				sv.Proto = ipvs.Protocol(pr)
 			}
-			pr, err := dsrtypes.ParseProto(str)
-			if err != nil {
-				p.errf(v, "proto %q: use tcp, udp or sctp", str)
-				return
-			}
-			sv.Proto = ipvs.Protocol(pr)
 		},
 		"mode": func(v *yaml.Node) {
-			str, ok := p.str(v, "mode")
-			if !ok {
-				return
+			if m, ok := parsed(p, v, "mode", dsrtypes.ParseMode, "use dscp or ipip"); ok {
+				sv.Mode = m
 			}
-			m, err := dsrtypes.ParseMode(str)
-			if err != nil {
-				p.errf(v, "mode %q: use dscp or ipip", str)
-				return
-			}
-			sv.Mode = m
 		},
 		"dscp": func(v *yaml.Node) {
 			dscpNode = v
@@ -396,7 +396,7 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 		p.errf(n, "%v", err)
 		return s, false
 	}
-	s.Pos = p.pos(n)
+	s.pos = p.pos(n)
 	for _, rn := range reals {
 		if r, ok := p.real(rn, sv.Key); ok {
 			sv.Reals = append(sv.Reals, r)

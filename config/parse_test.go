@@ -55,8 +55,8 @@ func TestParseGood(t *testing.T) {
 	}
 	v := rs.VIPs[1]
 	if v.Config.VIP != netip.MustParseAddr("2001:db8::1") || *v.Config.DSCP != 22 ||
-		v.Config.Local != netip.MustParseAddr("2001:db8:e::30") || v.Config.Mode != dsrtypes.ModeDSCP || v.Pos.Line != 7 {
-		t.Errorf("vip[1] = %+v at %v", v.Config, v.Pos)
+		v.Config.Local != netip.MustParseAddr("2001:db8:e::30") || v.Config.Mode != dsrtypes.ModeDSCP || v.pos.Line != 7 {
+		t.Errorf("vip[1] = %+v at %v", v.Config, v.pos)
 	}
 	if c := rs.VIPs[2].Config; c.Mode != dsrtypes.ModeIPIP || c.DSCP != nil || c.MSS != 1400 {
 		t.Errorf("vip[2] = %+v", c)
@@ -139,8 +139,8 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("a file with errors gave a File: %+v", f)
 			}
 			e := es[0]
-			if e.Pos.Line != tc.line || !strings.Contains(e.Msg, tc.want) || !strings.HasPrefix(e.Error(), "f:") {
-				t.Errorf("error = %q (line %d); want line %d and %q", e.Error(), e.Pos.Line, tc.line, tc.want)
+			if e.pos.Line != tc.line || !strings.Contains(e.Msg, tc.want) || !strings.HasPrefix(e.Error(), "f:") {
+				t.Errorf("error = %q (line %d); want line %d and %q", e.Error(), e.pos.Line, tc.line, tc.want)
 			}
 		})
 	}
@@ -154,8 +154,8 @@ func TestParseReportsEveryError(t *testing.T) {
 		t.Fatalf("want 3 errors, got %v", err)
 	}
 	for i, line := range []int{3, 4, 5} {
-		if es[i].Pos.Line != line {
-			t.Errorf("error %d at line %d, want %d: %v", i, es[i].Pos.Line, line, es[i])
+		if es[i].pos.Line != line {
+			t.Errorf("error %d at line %d, want %d: %v", i, es[i].pos.Line, line, es[i])
 		}
 	}
 }

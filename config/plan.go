@@ -94,14 +94,8 @@ func undoResult(_ director.Result, err error) error { return err }
 // in cur is the director's to remove; Show leaves firewall-mark services out,
 // so they are never touched.
 func PlanDirector(want *Director, cur []director.Service, api directorAPI) []Step {
-	curBy := map[director.Key]director.Service{}
-	for _, s := range cur {
-		curBy[s.Key] = s
-	}
-	wantBy := map[director.Key]director.Service{}
-	for _, s := range want.Services {
-		wantBy[s.Service.Key] = s.Service
-	}
+	curBy := index(cur, func(s director.Service) (director.Key, director.Service) { return s.Key, s })
+	wantBy := index(want.Services, func(s Service) (director.Key, director.Service) { return s.Service.Key, s.Service })
 	var delReals, delSvcs, editSvcs, addSvcs, addReals, editReals []Step
 
 	addWhole := func(s director.Service) {
@@ -231,37 +225,40 @@ func describeService(s director.Service) string {
 func serviceEdit(c, w director.Service) (director.ServiceEdit, string) {
 	var e director.ServiceEdit
 	var what []string
-	if c.Mode == dsrtypes.ModeDSCP && c.DSCP != w.DSCP {
-		e.DSCP = &w.DSCP
-		what = append(what, fmt.Sprintf("dscp %d -> %d", c.DSCP, w.DSCP))
+	if c.Mode == dsrtypes.ModeDSCP {
+		edit(&what, &e.DSCP, "dscp", c.DSCP, &w.DSCP)
 	}
-	if c.Scheduler != w.Scheduler {
-		e.Scheduler = &w.Scheduler
-		what = append(what, fmt.Sprintf("scheduler %s -> %s", c.Scheduler, w.Scheduler))
-	}
-	if c.Persistent != w.Persistent {
-		e.Persistent = &w.Persistent
-		what = append(what, fmt.Sprintf("persistent %d -> %d", c.Persistent, w.Persistent))
-	}
+	edit(&what, &e.Scheduler, "scheduler", c.Scheduler, &w.Scheduler)
+	edit(&what, &e.Persistent, "persistent", c.Persistent, &w.Persistent)
 	return e, strings.Join(what, ", ")
 }
 
 func realEdit(c, w director.Real) (director.RealEdit, string) {
 	var e director.RealEdit
 	var what []string
-	if c.Weight != w.Weight {
-		e.Weight = &w.Weight
-		what = append(what, fmt.Sprintf("weight %d -> %d", c.Weight, w.Weight))
-	}
-	if c.UpperThreshold != w.UpperThreshold {
-		e.UpperThreshold = &w.UpperThreshold
-		what = append(what, fmt.Sprintf("upper_threshold %d -> %d", c.UpperThreshold, w.UpperThreshold))
-	}
-	if c.LowerThreshold != w.LowerThreshold {
-		e.LowerThreshold = &w.LowerThreshold
-		what = append(what, fmt.Sprintf("lower_threshold %d -> %d", c.LowerThreshold, w.LowerThreshold))
-	}
+	edit(&what, &e.Weight, "weight", c.Weight, &w.Weight)
+	edit(&what, &e.UpperThreshold, "upper_threshold", c.UpperThreshold, &w.UpperThreshold)
+	edit(&what, &e.LowerThreshold, "lower_threshold", c.LowerThreshold, &w.LowerThreshold)
 	return e, strings.Join(what, ", ")
+}
+
+// edit sets one field of an edit (nil stays) when the running value cur is
+// not the wanted one, and says so in what as "name cur -> want".
+func edit[T comparable](what *[]string, field **T, name string, cur T, want *T) {
+	if cur != *want {
+		*field = want
+		*what = append(*what, fmt.Sprintf("%s %v -> %v", name, cur, *want))
+	}
+}
+
+// index maps each of xs by the key kv gives it (a later one wins).
+func index[K comparable, T, V any](xs []T, kv func(T) (K, V)) map[K]V {
+	m := make(map[K]V, len(xs))
+	for _, x := range xs {
+		k, v := kv(x)
+		m[k] = v
+	}
+	return m
 }
 
 // PlanRealServer lists the steps from the VIPs realserver.Manager.Show
@@ -270,14 +267,8 @@ func realEdit(c, w director.Real) (director.RealEdit, string) {
 // VIPs to set up. A VIP set up as in the file but not running as it should
 // (Show found a problem) is set up again, which repairs it.
 func PlanRealServer(ctx context.Context, want *RealServer, cur []realserver.VIPStatus, api realServerAPI) []Step {
-	curBy := map[netip.Addr]realserver.VIPStatus{}
-	for _, c := range cur {
-		curBy[c.VIP] = c
-	}
-	wantBy := map[netip.Addr]realserver.Config{}
-	for _, v := range want.VIPs {
-		wantBy[v.Config.VIP] = v.Config
-	}
+	curBy := index(cur, func(c realserver.VIPStatus) (netip.Addr, realserver.VIPStatus) { return c.VIP, c })
+	wantBy := index(want.VIPs, func(v VIP) (netip.Addr, realserver.Config) { return v.Config.VIP, v.Config })
 	v := want.IPTables
 	up := func(c realserver.Config) Step {
 		return Step{

@@ -46,7 +46,7 @@ func whats(steps []Step) string {
 }
 
 func TestPlanDirector(t *testing.T) {
-	d := &fakeDirector{failAt: -1}
+	d := newFakeDirector()
 	steps := planDir(t, d, dirBase)
 	want := `add service tcp 10.0.0.1:80 (dscp 21, wlc)
 add service udp 10.0.0.2:53 (ipip, wlc)
@@ -113,9 +113,9 @@ edit real 10.1.0.10 of service tcp 10.0.0.1:80: weight 100 -> 50`
 
 // A plan that is only computed (what --dry-run does) makes no call.
 func TestPlanMakesNoCalls(t *testing.T) {
-	d := &fakeDirector{failAt: -1}
+	d := newFakeDirector()
 	steps := planDir(t, d, dirBase)
-	rs := &fakeRS{failAt: -1}
+	rs := newFakeRS()
 	f := mustParse(t, "realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: 21}\n")
 	rsteps := PlanRealServer(context.Background(), f.RealServer, rs.vips, rs)
 	if len(steps) != 5 || len(rsteps) != 1 || len(d.calls)+len(rs.calls) != 0 {
@@ -126,7 +126,7 @@ func TestPlanMakesNoCalls(t *testing.T) {
 // Every step that fails half-way leaves the state as it was before Apply.
 func TestApplyRollsBack(t *testing.T) {
 	start := func() *fakeDirector {
-		d := &fakeDirector{failAt: -1}
+		d := newFakeDirector()
 		if _, err := (Plan{planDir(t, d, dirBase)}).Apply(); err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestApplyRollsBack(t *testing.T) {
 }
 
 func TestApplyReportsWhatCouldNotBeUndone(t *testing.T) {
-	d := &fakeDirector{failAt: -1}
+	d := newFakeDirector()
 	steps := planDir(t, d, dirBase)
 	// Fail the third call (the first AddReal); the undo of the second
 	// AddService (call 4, DelService) fails too.
@@ -195,7 +195,7 @@ func (e errorString) Error() string { return string(e) }
 
 func TestPlanRealServer(t *testing.T) {
 	ctx := context.Background()
-	rs := &fakeRS{failAt: -1}
+	rs := newFakeRS()
 	in := "realserver:\n  iptables: nft\n  vips:\n    - {vip: 10.0.0.1, dscp: 21}\n    - {vip: 10.0.0.2, dscp: 22}\n    - {vip: 10.0.0.3, mode: ipip}\n"
 	f := mustParse(t, in)
 	steps := PlanRealServer(ctx, f.RealServer, rs.vips, rs)

@@ -29,7 +29,7 @@ type RealServer struct {
 // VIP is one real-server VIP and where it was written.
 type VIP struct {
 	Config realserver.Config
-	Pos    Pos
+	pos    Pos
 }
 
 // Director is the director section. Having one means l3dsr owns every IPVS
@@ -42,7 +42,7 @@ type Director struct {
 // Service is one IPVS service with its reals, and where they were written.
 type Service struct {
 	Service director.Service
-	Pos     Pos
+	pos     Pos
 	// realPos[i] is where Service.Reals[i] was written.
 	realPos []Pos
 }

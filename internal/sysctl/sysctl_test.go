@@ -5,21 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/l3dsr/l3dsr/internal/testfiles"
 )
 
 func testFS(t *testing.T, files map[string]string) FS {
-	t.Helper()
-	root := t.TempDir()
-	for name, v := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return FS{Root: root}
+	return FS{Root: testfiles.Write(t, files)}
 }
 
 func TestGetSet(t *testing.T) {
