@@ -72,7 +72,7 @@ type downRun struct {
 func (d *downRun) did(f string, a ...any)  { d.changes = append(d.changes, fmt.Sprintf(f, a...)) }
 func (d *downRun) note(f string, a ...any) { d.notes = append(d.notes, fmt.Sprintf(f, a...)) }
 
-func (d *downRun) mapping(r *VIPState) {
+func (d *downRun) mapping(r *vipRecord) {
 	if !r.AddedMapping {
 		d.note("kept the mapping %v: it was there before up", r.entry())
 		return
@@ -105,7 +105,7 @@ func (d *downRun) mapping(r *VIPState) {
 // rule removes the map-mode rule of c's family if Up appended it, no other
 // dscp-mode VIP of the family remains, and the table has no entry of the
 // family left (someone's 'l3dsr rule add' would still need the rule).
-func (d *downRun) rule(s *State, c Config, rest []Config) {
+func (d *downRun) rule(s *upRecord, c Config, rest []Config) {
 	fam := famKey(c)
 	rc, ours := s.Rules[fam]
 	if !ours || needsRule(rest, fam) {
@@ -133,7 +133,7 @@ func (d *downRun) rule(s *State, c Config, rest []Config) {
 		delete(s.Rules, fam)
 		return
 	}
-	if err := d.m.NewRules(xtrule.Variant(rc.Variant)).Delete(d.ctx, f); err != nil {
+	if err := d.m.newRules(xtrule.Variant(rc.Variant)).Delete(d.ctx, f); err != nil {
 		d.errs = append(d.errs, fmt.Errorf("removing the map-mode rule: %w", err))
 		return
 	}
@@ -161,7 +161,7 @@ func (d *downRun) clamps(rest []Config) {
 // sysctls restores what no remaining VIP needs, then makes sure the
 // remaining VIPs have what they need (without an ipip VIP, dscp mode wants
 // conf/all/rp_filter at 2 again, not at the 0 ipip mode left).
-func (d *downRun) sysctls(s *State, rest []Config) {
+func (d *downRun) sysctls(s *upRecord, rest []Config) {
 	env, err := d.m.rpEnv(s)
 	if err != nil {
 		d.errs = append(d.errs, err)
@@ -176,7 +176,7 @@ func (d *downRun) sysctls(s *State, rest []Config) {
 	d.changes = append(d.changes, t.changes...)
 }
 
-func (d *downRun) restore(s *State, needed []sysctlNeed) {
+func (d *downRun) restore(s *upRecord, needed []sysctlNeed) {
 	keys := make([]string, 0, len(s.Sysctls))
 	for k := range s.Sysctls {
 		keys = append(keys, k)
@@ -205,7 +205,7 @@ func (d *downRun) restore(s *State, needed []sysctlNeed) {
 	}
 }
 
-func (d *downRun) links(s *State, rest []Config) {
+func (d *downRun) links(s *upRecord, rest []Config) {
 	for _, name := range []string{tunnel4.Name, tunnel6.Name} {
 		lc, ok := s.Links[name]
 		if !ok || needsLink(rest, name) {
@@ -235,7 +235,7 @@ func (d *downRun) links(s *State, rest []Config) {
 	}
 }
 
-func (d *downRun) addr(r *VIPState) {
+func (d *downRun) addr(r *vipRecord) {
 	if !r.AddedAddr {
 		d.note("kept %s on lo: it was there before up", r.VIP)
 		return

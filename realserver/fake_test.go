@@ -66,8 +66,8 @@ func (f *fakeSys) manager(t *testing.T) *Manager {
 	return &Manager{
 		net:       f,
 		sysctl:    f,
-		DialTable: func() (Table, error) { return tableView{f}, f.fail["dial"] },
-		NewRules:  func(xtrule.Variant) Rules { return rulesView{f} },
+		dialTable: func() (Table, error) { return tableView{f}, f.fail["dial"] },
+		newRules:  func(xtrule.Variant) Rules { return rulesView{f} },
 		clamps:    clampsView{f},
 		stateDir:  t.TempDir(),
 	}

@@ -199,7 +199,7 @@ func sortClamps(c []clamp) {
 	slices.SortFunc(c, func(a, b clamp) int { return a.VIP.Compare(b.VIP) })
 }
 
-func configs(v []VIPState) []Config {
+func configs(v []vipRecord) []Config {
 	out := make([]Config, len(v))
 	for i := range v {
 		out[i] = v[i].Config

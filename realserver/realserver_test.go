@@ -427,7 +427,7 @@ func TestClampRuleRoundTrip(t *testing.T) {
 
 func TestStateFileAtomic(t *testing.T) {
 	dir := t.TempDir()
-	s := State{VIPs: []VIPState{{Config: dscpVIP("10.0.0.1", 21), AddedAddr: true}}, Sysctls: map[string]sysctlChange{"k": {"0", "1"}}}
+	s := upRecord{VIPs: []vipRecord{{Config: dscpVIP("10.0.0.1", 21), AddedAddr: true}}, Sysctls: map[string]sysctlChange{"k": {"0", "1"}}}
 	if err := saveState(dir, s); err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 				if rc, ours := st.Rules[fam]; ours {
 					rv = xtrule.Variant(rc.Variant)
 				}
-				if ok, err = m.NewRules(rv).Exists(ctx, xtFamilyOf(c)); err != nil {
+				if ok, err = m.newRules(rv).Exists(ctx, xtFamilyOf(c)); err != nil {
 					return Report{}, err
 				}
 				rules[fam] = ok

@@ -22,21 +22,21 @@ const defaultStateRoot = "/run/l3dsr"
 
 const stateFile = "realserver.json"
 
-// State is the record of what Up changed, so that Down can undo exactly
+// upRecord is the record of what Up changed, so that Down can undo exactly
 // that. It is kept per network namespace.
-type State struct {
-	VIPs []VIPState `json:"vips"`
+type upRecord struct {
+	VIPs []vipRecord `json:"vips"`
 	// Sysctls set by Up, by name, with the value each had before.
 	Sysctls map[string]sysctlChange `json:"sysctls,omitempty"`
 	// Rules lists the map-mode rules Up appended, by family ("ipv4",
 	// "ipv6"), with the iptables variant that appended them.
-	Rules map[string]RuleChange `json:"rules,omitempty"`
+	Rules map[string]ruleChange `json:"rules,omitempty"`
 	// Links lists the tunnel devices Up created or set up, by name.
 	Links map[string]linkChange `json:"links,omitempty"`
 }
 
-// VIPState is one VIP that Up set up, and what Up itself added for it.
-type VIPState struct {
+// vipRecord is one VIP that Up set up, and what Up itself added for it.
+type vipRecord struct {
 	Config
 	// AddedAddr: the VIP was not on lo before, Up added it.
 	AddedAddr bool `json:"added_addr"`
@@ -50,8 +50,8 @@ type sysctlChange struct {
 	Set string `json:"set"`
 }
 
-// RuleChange is a map-mode rule Up appended.
-type RuleChange struct {
+// ruleChange is a map-mode rule Up appended.
+type ruleChange struct {
 	Variant string `json:"iptables"`
 }
 
@@ -62,7 +62,7 @@ type linkChange struct {
 	SetUp   bool   `json:"set_up,omitempty"`
 }
 
-func (s *State) vip(v Config) (int, *VIPState) {
+func (s *upRecord) vip(v Config) (int, *vipRecord) {
 	for i := range s.VIPs {
 		if s.VIPs[i].VIP == v.VIP {
 			return i, &s.VIPs[i]
@@ -71,8 +71,8 @@ func (s *State) vip(v Config) (int, *VIPState) {
 	return -1, nil
 }
 
-func (s *State) clone() State {
-	c := State{VIPs: slices.Clone(s.VIPs), Sysctls: map[string]sysctlChange{}, Rules: map[string]RuleChange{}, Links: map[string]linkChange{}}
+func (s *upRecord) clone() upRecord {
+	c := upRecord{VIPs: slices.Clone(s.VIPs), Sysctls: map[string]sysctlChange{}, Rules: map[string]ruleChange{}, Links: map[string]linkChange{}}
 	for k, v := range s.Sysctls {
 		c.Sysctls[k] = v
 	}
@@ -102,25 +102,25 @@ func stateDirOf() (string, error) {
 }
 
 // loadState reads the state file of dir; a missing file is an empty state.
-func loadState(dir string) (State, error) {
+func loadState(dir string) (upRecord, error) {
 	p := filepath.Join(dir, stateFile)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, nil
+		return upRecord{}, nil
 	}
 	if err != nil {
-		return State{}, fmt.Errorf("reading the real-server state: %w", err)
+		return upRecord{}, fmt.Errorf("reading the real-server state: %w", err)
 	}
-	var s State
+	var s upRecord
 	if err := json.Unmarshal(b, &s); err != nil {
-		return State{}, fmt.Errorf("reading the real-server state %s: %w (move the file away only if nothing was set up: Down needs it)", p, err)
+		return upRecord{}, fmt.Errorf("reading the real-server state %s: %w (move the file away only if nothing was set up: Down needs it)", p, err)
 	}
 	return s, nil
 }
 
 // saveState writes the state atomically: a temporary file, fsynced, renamed
 // over the old one. An empty state removes the file.
-func saveState(dir string, s State) error {
+func saveState(dir string, s upRecord) error {
 	p := filepath.Join(dir, stateFile)
 	if len(s.VIPs) == 0 && len(s.Sysctls) == 0 && len(s.Rules) == 0 && len(s.Links) == 0 {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -177,13 +177,13 @@ func lock(dir string) (func(), error) {
 
 // lockedState takes the lock of the record and reads it; unlock releases
 // the lock.
-func (m *Manager) lockedState() (st State, unlock func(), err error) {
+func (m *Manager) lockedState() (st upRecord, unlock func(), err error) {
 	if unlock, err = lock(m.stateDir); err != nil {
-		return State{}, nil, err
+		return upRecord{}, nil, err
 	}
 	if st, err = loadState(m.stateDir); err != nil {
 		unlock()
-		return State{}, nil, err
+		return upRecord{}, nil, err
 	}
 	return st, unlock, nil
 }

@@ -65,11 +65,11 @@ type clamper interface {
 type Manager struct {
 	net    netAPI
 	sysctl sysctlAPI
-	// DialTable connects to the module's map; called only when a dscp-mode
+	// dialTable connects to the module's map; called only when a dscp-mode
 	// VIP needs it, so ipip mode works without the module.
-	DialTable func() (Table, error)
-	// NewRules returns the map-mode rule keeper for an iptables variant.
-	NewRules func(v xtrule.Variant) Rules
+	dialTable func() (Table, error)
+	// newRules returns the map-mode rule keeper for an iptables variant.
+	newRules func(v xtrule.Variant) Rules
 	clamps   clamper
 	// stateDir holds the state file (see stateDirOf).
 	stateDir string
@@ -91,8 +91,8 @@ func Open() (*Manager, error) {
 	return &Manager{
 		net:       nc,
 		sysctl:    sysctl.FS{},
-		DialTable: func() (Table, error) { return maptable.Dial() },
-		NewRules:  func(v xtrule.Variant) Rules { return &xtrule.Rules{Variant: v} },
+		dialTable: func() (Table, error) { return maptable.Dial() },
+		newRules:  func(v xtrule.Variant) Rules { return &xtrule.Rules{Variant: v} },
 		clamps:    nftClamps{},
 		stateDir:  dir,
 		close:     nc.Close,
@@ -116,7 +116,7 @@ func (m *Manager) mapTable() (Table, error) {
 	if m.table != nil {
 		return m.table, nil
 	}
-	t, err := m.DialTable()
+	t, err := m.dialTable()
 	if err != nil {
 		return nil, fmt.Errorf("opening the DSCP map of xt_DADDR: %w", err)
 	}

@@ -49,7 +49,7 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 				c.VIP, o.VIP, *c.DSCP, localName(c.Local), c.VIP)
 		}
 	}
-	rec := VIPState{Config: c}
+	rec := vipRecord{Config: c}
 	if old != nil {
 		rec = *old
 	}
@@ -66,9 +66,9 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 		idx = len(next.VIPs) - 1
 	}
 	t := &txn{}
-	steps := []func(*State, *VIPState, *txn) error{m.upAddr, m.upLink, m.upSysctls}
+	steps := []func(*upRecord, *vipRecord, *txn) error{m.upAddr, m.upLink, m.upSysctls}
 	if c.mode() == dsrtypes.ModeDSCP {
-		steps = append(steps, func(s *State, r *VIPState, t *txn) error { return m.upMap(ctx, s, r, t, v) })
+		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upMap(ctx, s, r, t, v) })
 	} else {
 		steps = append(steps, m.upClamp)
 	}
@@ -90,7 +90,7 @@ func localName(a interface{ IsValid() bool }) string {
 	return fmt.Sprint(a)
 }
 
-func (m *Manager) upAddr(_ *State, r *VIPState, t *txn) error {
+func (m *Manager) upAddr(_ *upRecord, r *vipRecord, t *txn) error {
 	lo, err := m.lo()
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (m *Manager) upAddr(_ *State, r *VIPState, t *txn) error {
 	return nil
 }
 
-func (m *Manager) upLink(s *State, r *VIPState, t *txn) error {
+func (m *Manager) upLink(s *upRecord, r *vipRecord, t *txn) error {
 	if r.mode() != dsrtypes.ModeIPIP {
 		return nil
 	}
@@ -143,7 +143,7 @@ func (m *Manager) upLink(s *State, r *VIPState, t *txn) error {
 	return nil
 }
 
-func (m *Manager) upSysctls(s *State, r *VIPState, t *txn) error {
+func (m *Manager) upSysctls(s *upRecord, r *vipRecord, t *txn) error {
 	return m.ensureSysctls(s, configs(s.VIPs), []Config{r.Config}, t)
 }
 
@@ -151,7 +151,7 @@ func (m *Manager) upSysctls(s *State, r *VIPState, t *txn) error {
 // in s. A key that cannot be read is an error only if one of mine needs it:
 // another VIP's key gone with its device (tunl0 after an rmmod) is for that
 // VIP's own up to repair, and for show to report.
-func (m *Manager) ensureSysctls(s *State, vips, mine []Config, t *txn) error {
+func (m *Manager) ensureSysctls(s *upRecord, vips, mine []Config, t *txn) error {
 	env, err := m.rpEnv(s)
 	if err != nil {
 		return err
@@ -195,7 +195,7 @@ func (m *Manager) ensureSysctls(s *State, vips, mine []Config, t *txn) error {
 
 // rpEnv reads what the rp_filter needs of ipip mode depend on; the old
 // values come from s where Up recorded them.
-func (m *Manager) rpEnv(s *State) (*rpEnv, error) {
+func (m *Manager) rpEnv(s *upRecord) (*rpEnv, error) {
 	links, err := m.net.Links()
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
@@ -217,13 +217,13 @@ func (m *Manager) rpEnv(s *State) (*rpEnv, error) {
 
 // upMap makes sure of the map-mode rule of the VIP's family and of its
 // mapping, and records in s what it changed.
-func (m *Manager) upMap(ctx context.Context, s *State, r *VIPState, t *txn, v xtrule.Variant) error {
+func (m *Manager) upMap(ctx context.Context, s *upRecord, r *vipRecord, t *txn, v xtrule.Variant) error {
 	tab, err := m.mapTable()
 	if err != nil {
 		return err
 	}
 	e := r.entry()
-	added, err := maptable.AddWithRule(ctx, tab, m.NewRules(v), e, maptable.KeepSame, t.did)
+	added, err := maptable.AddWithRule(ctx, tab, m.newRules(v), e, maptable.KeepSame, t.did)
 	var ee *maptable.ExistsError
 	if errors.As(err, &ee) {
 		return conflictf("%v already maps to VIP %s, which 'l3dsr realserver' did not set up: remove it ('l3dsr rule del --dscp %d%s') or give VIP %s another --dscp",
@@ -233,7 +233,7 @@ func (m *Manager) upMap(ctx context.Context, s *State, r *VIPState, t *txn, v xt
 		return err
 	}
 	if _, had := s.Rules[famKey(r.Config)]; added.Rule && !had {
-		s.Rules[famKey(r.Config)] = RuleChange{Variant: string(v)}
+		s.Rules[famKey(r.Config)] = ruleChange{Variant: string(v)}
 	}
 	r.AddedMapping = r.AddedMapping || added.Entry
 	return nil
@@ -250,7 +250,7 @@ func delFlags(e maptable.Entry) string {
 	return " --family 6"
 }
 
-func (m *Manager) upClamp(s *State, _ *VIPState, t *txn) error {
+func (m *Manager) upClamp(s *upRecord, _ *vipRecord, t *txn) error {
 	want := clampsOf(configs(s.VIPs))
 	cur, err := m.clamps.List()
 	if err != nil {

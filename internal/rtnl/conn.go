@@ -39,9 +39,6 @@ func Dial(netns int) (*Conn, error) {
 	return &Conn{c: c}, nil
 }
 
-// NewConn wraps an open netlink connection (tests pass one from nltest).
-func NewConn(c *netlink.Conn) *Conn { return &Conn{c: c} }
-
 // Close closes the socket.
 func (c *Conn) Close() error { return c.c.Close() }
 

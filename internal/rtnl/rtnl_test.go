@@ -14,6 +14,9 @@ import (
 
 // reply answers reqs[0] with msgs, as the kernel does: same sequence
 // number, and a multipart dump ends with NLMSG_DONE.
+// newConn wraps a fake netlink connection from nltest.
+func newConn(c *netlink.Conn) *Conn { return &Conn{c: c} }
+
 func reply(reqs []netlink.Message, msgs ...netlink.Message) ([]netlink.Message, error) {
 	seq := reqs[0].Header.Sequence
 	for i := range msgs {
@@ -68,7 +71,7 @@ func nlUint32(v uint32) []byte {
 
 func TestLinkByName(t *testing.T) {
 	var got netlink.Message
-	c := NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		got = reqs[0]
 		return reply(reqs, linkMsg(t, 7, unix.IFF_UP|unix.IFF_NOARP, "tunl0", 1480, "ipip"))
 	}))
@@ -89,7 +92,7 @@ func TestLinkByName(t *testing.T) {
 }
 
 func TestLinkByNameMissing(t *testing.T) {
-	c := NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		return errReply(int(unix.ENODEV), reqs)
 	}))
 	_, err := c.LinkByName("nope0")
@@ -100,7 +103,7 @@ func TestLinkByNameMissing(t *testing.T) {
 
 func TestLinkSetUp(t *testing.T) {
 	var got netlink.Message
-	c := NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		got = reqs[0]
 		return errReply(0, reqs)
 	}))
@@ -141,7 +144,7 @@ func TestEnsureLink(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var creates []netlink.Message
-			c := NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+			c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 				if reqs[0].Header.Type == unix.RTM_GETLINK {
 					return tc.lookup(reqs)
 				}
@@ -191,7 +194,7 @@ func TestAddrList(t *testing.T) {
 	v4 := netip.MustParseAddr("10.0.0.1")
 	peer := netip.MustParseAddr("10.9.9.9")
 	v6 := netip.MustParseAddr("2001:db8::1")
-	c := NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		if reqs[0].Header.Flags&netlink.Dump == 0 {
 			t.Errorf("AddrList without NLM_F_DUMP")
 		}
@@ -222,7 +225,7 @@ func TestAddrList(t *testing.T) {
 func TestAddrAddDel(t *testing.T) {
 	var got []netlink.Message
 	errno := 0
-	c := NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		got = append(got, reqs[0])
 		return errReply(errno, reqs)
 	}))
@@ -264,7 +267,7 @@ func TestAddrAddDel(t *testing.T) {
 }
 
 func TestKernelMessageKept(t *testing.T) {
-	c := NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		return errReply(int(unix.EPERM), reqs)
 	}))
 	err := c.LinkSetUp(1, true)
