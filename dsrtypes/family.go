@@ -30,50 +30,52 @@ func FamilyOf(a netip.Addr) Family {
 	return AnyFamily
 }
 
+// familyInfo is how l3dsr names a family and what it knows of it.
+type familyInfo struct {
+	title   string // String: "IPv4"
+	name    string // Name: "ipv4"
+	addrLen int    // AddrLen
+}
+
+var families = map[Family]familyInfo{
+	IPv4: {"IPv4", "ipv4", 4},
+	IPv6: {"IPv6", "ipv6", 16},
+}
+
+// familyWords are the words ParseFamily accepts, lower case.
+var familyWords = map[string]Family{
+	"4": IPv4, "ipv4": IPv4, "inet": IPv4,
+	"6": IPv6, "ipv6": IPv6, "inet6": IPv6,
+}
+
 // ParseFamily accepts 4, 6, ipv4, ipv6, inet and inet6 (any case).
 func ParseFamily(s string) (Family, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "4", "ipv4", "inet":
-		return IPv4, nil
-	case "6", "ipv6", "inet6":
-		return IPv6, nil
+	if f, ok := familyWords[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return f, nil
 	}
 	return 0, invalidf("family %q is unknown: use 4 or 6", s)
 }
 
 func (f Family) String() string {
-	switch f {
-	case AnyFamily:
+	if i, ok := families[f]; ok {
+		return i.title
+	}
+	if f == AnyFamily {
 		return "all families"
-	case IPv4:
-		return "IPv4"
-	case IPv6:
-		return "IPv6"
 	}
 	return fmt.Sprintf("family(%d)", uint8(f))
 }
 
 // Name is the family as JSON and tables print it: "ipv4" or "ipv6".
 func (f Family) Name() string {
-	switch f {
-	case IPv4:
-		return "ipv4"
-	case IPv6:
-		return "ipv6"
+	if i, ok := families[f]; ok {
+		return i.name
 	}
 	return f.String()
 }
 
 // AddrLen is the length of an address of f on the wire (0 for AnyFamily).
-func (f Family) AddrLen() int {
-	switch f {
-	case IPv4:
-		return 4
-	case IPv6:
-		return 16
-	}
-	return 0
-}
+func (f Family) AddrLen() int { return families[f].addrLen }
 
 // Set and Type make *Family a pflag.Value.
 func (f *Family) Set(s string) error { return set(f, ParseFamily, s) }

@@ -15,15 +15,17 @@ const (
 	SCTP Proto = 132
 )
 
+// protoNames are the names String gives; the first three are also the
+// names ParseProto accepts.
+var protoNames = map[Proto]string{TCP: "tcp", UDP: "udp", SCTP: "sctp", 1: "icmp", 58: "ipv6-icmp"}
+
 // ParseProto accepts "tcp", "udp" and "sctp" (any case).
 func ParseProto(s string) (Proto, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "tcp":
-		return TCP, nil
-	case "udp":
-		return UDP, nil
-	case "sctp":
-		return SCTP, nil
+	word := strings.ToLower(strings.TrimSpace(s))
+	for p, name := range protoNames {
+		if p.Valid() && name == word {
+			return p, nil
+		}
 	}
 	return 0, invalidf("protocol %q is not supported: use tcp, udp or sctp", s)
 }
@@ -31,17 +33,8 @@ func ParseProto(s string) (Proto, error) {
 // String returns "tcp", "udp" or "sctp", and for another number a name for
 // error messages.
 func (p Proto) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
-	case SCTP:
-		return "sctp"
-	case 1:
-		return "icmp"
-	case 58:
-		return "ipv6-icmp"
+	if name, ok := protoNames[p]; ok {
+		return name
 	}
 	return "protocol " + strconv.Itoa(int(p))
 }
