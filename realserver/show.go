@@ -24,8 +24,8 @@ type VIPStatus struct {
 	Config
 	OnLo bool `json:"on_lo"`
 	// Mapping is the map entry of the VIP's key as the kernel has it (dscp
-	// mode), with its counters; nil if there is none.
-	Mapping *MappingStatus `json:"mapping,omitempty"`
+	// mode), with its counters, in the table's JSON; nil if there is none.
+	Mapping *maptable.Entry `json:"mapping,omitempty"`
 	// Rule: the map-mode rule of the VIP's family is in raw PREROUTING
 	// (dscp mode).
 	Rule bool `json:"rule,omitempty"`
@@ -36,16 +36,6 @@ type VIPStatus struct {
 	// for none.
 	ClampMSS uint16 `json:"clamp_mss,omitempty"`
 	OK       bool   `json:"ok"`
-}
-
-// MappingStatus is a map entry with its counters.
-type MappingStatus struct {
-	Family  string `json:"family"`
-	DSCP    uint8  `json:"dscp"`
-	Local   string `json:"local"`
-	VIP     string `json:"vip"`
-	Packets uint64 `json:"packets"`
-	Bytes   uint64 `json:"bytes"`
 }
 
 // SysctlStatus is one parameter the VIPs need.
@@ -193,7 +183,8 @@ func (m *Manager) showMapping(vs *VIPStatus, bad func(what, fix string), again s
 		bad(fmt.Sprintf("reading the mapping %v: %v", e.Key(), err), again)
 		return
 	}
-	vs.Mapping = &MappingStatus{Family: famKey(vs.Config), DSCP: uint8(got.DSCP), Local: localName(got.Local), VIP: got.VIP.String(), Packets: got.Packets, Bytes: got.Bytes}
+	got.Family = dsrtypes.FamilyOf(vs.VIP) // the family asked for, as before
+	vs.Mapping = &got
 	if got.VIP != vs.VIP {
 		bad(fmt.Sprintf("%v maps to VIP %s, not %s", e.Key(), got.VIP, vs.VIP),
 			fmt.Sprintf("run 'l3dsr rule add --replace --dscp %d --vip %s%s'", e.DSCP, vs.VIP, localFlag(e)))

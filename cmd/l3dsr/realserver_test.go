@@ -9,6 +9,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -140,7 +141,7 @@ func TestRealServerShow(t *testing.T) {
 		VIPs: []realserver.VIPStatus{{
 			Config:  realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: dsrtypes.ModeDSCP, DSCP: &d},
 			OnLo:    true,
-			Mapping: &realserver.MappingStatus{Family: "ipv4", DSCP: 21, Local: "any", VIP: "10.0.0.1", Packets: 5, Bytes: 420},
+			Mapping: &maptable.Entry{Family: dsrtypes.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.1"), Packets: 5, Bytes: 420},
 			Rule:    true, OK: true,
 		}},
 		Sysctls:  []realserver.SysctlStatus{{Key: "net.ipv4.conf.all.arp_ignore", Value: "1", Want: "1", OK: true}},
