@@ -48,29 +48,33 @@ func (f *fakeIPVS) CreateService(s ipvs.Service) error {
 	return nil
 }
 
-func (f *fakeIPVS) UpdateService(s ipvs.Service) error {
-	if err := f.call("UpdateService"); err != nil {
-		return err
+// at records the call name and passes on its failure, or ErrNotFound when
+// the object it looks for is not there (i < 0).
+func (f *fakeIPVS) at(name string, i int) (int, error) {
+	if err := f.call(name); err != nil {
+		return i, err
 	}
-	i := f.idx(s)
 	if i < 0 {
-		return ipvs.ErrNotFound
+		return i, ipvs.ErrNotFound
 	}
-	f.svcs[i] = s
-	return nil
+	return i, nil
+}
+
+func (f *fakeIPVS) UpdateService(s ipvs.Service) error {
+	i, err := f.at("UpdateService", f.idx(s))
+	if err == nil {
+		f.svcs[i] = s
+	}
+	return err
 }
 
 func (f *fakeIPVS) RemoveService(s ipvs.Service) error {
-	if err := f.call("RemoveService"); err != nil {
-		return err
+	i, err := f.at("RemoveService", f.idx(s))
+	if err == nil {
+		f.svcs = slices.Delete(f.svcs, i, i+1)
+		delete(f.dests, skey(s))
 	}
-	i := f.idx(s)
-	if i < 0 {
-		return ipvs.ErrNotFound
-	}
-	f.svcs = slices.Delete(f.svcs, i, i+1)
-	delete(f.dests, skey(s))
-	return nil
+	return err
 }
 
 func (f *fakeIPVS) Destinations(s ipvs.Service) ([]ipvs.Destination, error) {
@@ -82,11 +86,8 @@ func (f *fakeIPVS) didx(s ipvs.Service, d ipvs.Destination) int {
 }
 
 func (f *fakeIPVS) CreateDestination(s ipvs.Service, d ipvs.Destination) error {
-	if err := f.call("CreateDestination"); err != nil {
+	if _, err := f.at("CreateDestination", f.idx(s)); err != nil {
 		return err
-	}
-	if f.idx(s) < 0 {
-		return ipvs.ErrNotFound
 	}
 	if f.didx(s, d) >= 0 {
 		return ipvs.ErrExists
@@ -96,27 +97,19 @@ func (f *fakeIPVS) CreateDestination(s ipvs.Service, d ipvs.Destination) error {
 }
 
 func (f *fakeIPVS) UpdateDestination(s ipvs.Service, d ipvs.Destination) error {
-	if err := f.call("UpdateDestination"); err != nil {
-		return err
+	i, err := f.at("UpdateDestination", f.didx(s, d))
+	if err == nil {
+		f.dests[skey(s)][i] = d
 	}
-	i := f.didx(s, d)
-	if i < 0 {
-		return ipvs.ErrNotFound
-	}
-	f.dests[skey(s)][i] = d
-	return nil
+	return err
 }
 
 func (f *fakeIPVS) RemoveDestination(s ipvs.Service, d ipvs.Destination) error {
-	if err := f.call("RemoveDestination"); err != nil {
-		return err
+	i, err := f.at("RemoveDestination", f.didx(s, d))
+	if err == nil {
+		f.dests[skey(s)] = slices.Delete(f.dests[skey(s)], i, i+1)
 	}
-	i := f.didx(s, d)
-	if i < 0 {
-		return ipvs.ErrNotFound
-	}
-	f.dests[skey(s)] = slices.Delete(f.dests[skey(s)], i, i+1)
-	return nil
+	return err
 }
 
 type fakeMarks struct {

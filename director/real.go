@@ -23,18 +23,8 @@ func (d *Director) destination(s Service, r Real) ipvs.Destination {
 
 // service reads the running state and finds service k in it.
 func (d *Director) service(k Key) ([]Service, int, error) {
-	if err := checkKey(k); err != nil {
-		return nil, 0, err
-	}
-	svcs, _, err := d.read()
-	if err != nil {
-		return nil, 0, err
-	}
-	i, ok := find(svcs, k)
-	if !ok {
-		return nil, 0, fmt.Errorf("service %s does not exist: add it first with 'l3dsr director service add'", k)
-	}
-	return svcs, i, nil
+	svcs, _, i, err := d.existing(k, ": add it first with 'l3dsr director service add'")
+	return svcs, i, err
 }
 
 // AddReal adds a real server to a service, forwarding by the service's mode.
@@ -77,15 +67,9 @@ func (d *Director) EditReal(k Key, addr netip.Addr, e RealEdit) (Result, error) 
 		return res, err
 	}
 	next := cur
-	if e.Weight != nil {
-		next.Weight = *e.Weight
-	}
-	if e.UpperThreshold != nil {
-		next.UpperThreshold = *e.UpperThreshold
-	}
-	if e.LowerThreshold != nil {
-		next.LowerThreshold = *e.LowerThreshold
-	}
+	edit(&next.Weight, e.Weight)
+	edit(&next.UpperThreshold, e.UpperThreshold)
+	edit(&next.LowerThreshold, e.LowerThreshold)
 	if err := checkReal(k, next); err != nil {
 		return res, err
 	}

@@ -140,25 +140,14 @@ func (d *Director) ensureHostUndo(res Result, svcs []Service, s Service, u *undo
 // EditService changes the scheduler, persistence or DSCP code of a service.
 func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 	var res Result
-	if err := checkKey(k); err != nil {
-		return res, err
-	}
-	svcs, _, err := d.read()
+	svcs, _, i, err := d.existing(k, ": add it with 'l3dsr director service add'")
 	if err != nil {
 		return res, err
 	}
-	i, ok := find(svcs, k)
-	if !ok {
-		return res, fmt.Errorf("service %s does not exist: add it with 'l3dsr director service add'", k)
-	}
 	cur := svcs[i]
 	next := cur
-	if e.Scheduler != nil {
-		next.Scheduler = *e.Scheduler
-	}
-	if e.Persistent != nil {
-		next.Persistent = *e.Persistent
-	}
+	edit(&next.Scheduler, e.Scheduler)
+	edit(&next.Persistent, e.Persistent)
 	if e.DSCP != nil {
 		if cur.Mode != dsrtypes.ModeDSCP {
 			return res, fmt.Errorf("service %s runs in mode ipip, which uses no DSCP code: delete it and add it again with --mode dscp", k)
@@ -198,16 +187,9 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 // lo when the director put it there and no other service uses it.
 func (d *Director) DelService(k Key) (Result, error) {
 	var res Result
-	if err := checkKey(k); err != nil {
-		return res, err
-	}
-	svcs, marks, err := d.read()
+	svcs, marks, i, err := d.existing(k, " ('l3dsr director show' lists the services)")
 	if err != nil {
 		return res, err
-	}
-	i, ok := find(svcs, k)
-	if !ok {
-		return res, fmt.Errorf("service %s does not exist ('l3dsr director show' lists the services)", k)
 	}
 	cur := svcs[i]
 	// The mark goes first: without it the service would send unmarked packets.

@@ -129,6 +129,30 @@ func find(svcs []Service, k Key) (int, bool) {
 	return -1, false
 }
 
+// existing checks k, reads the running state and finds service k in it;
+// an error names k, with fix after it, when k is not there.
+func (d *Director) existing(k Key, fix string) ([]Service, []dscpmark.Mark, int, error) {
+	if err := checkKey(k); err != nil {
+		return nil, nil, 0, err
+	}
+	svcs, marks, err := d.read()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	i, ok := find(svcs, k)
+	if !ok {
+		return nil, nil, 0, fmt.Errorf("service %s does not exist%s", k, fix)
+	}
+	return svcs, marks, i, nil
+}
+
+// edit sets *dst to *v when an edit gives v.
+func edit[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
 func markOf(s Service) dscpmark.Mark {
 	return dscpmark.Mark{VIP: s.VIP, Proto: uint8(s.Proto), Port: s.Port, DSCP: s.DSCP}
 }

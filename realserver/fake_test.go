@@ -16,16 +16,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fakeSys is an in-memory real server: links, addresses, sysctls, the map,
-// the map-mode rules and the clamps. fail makes the named operation fail.
-type fakeSys struct {
-	links   []rtnl.Link
+// hostState is everything Up and Down may touch: addresses, links,
+// sysctls, the map, the map-mode rules and the clamps.
+type hostState struct {
 	addrs   []rtnl.Addr
+	links   []rtnl.Link
 	sysctls map[string]string
 	table   map[maptable.Key]maptable.Entry
 	rules   map[xtrule.Family]int
 	clamps  []clamp
-	fail    map[string]error
+}
+
+// fakeSys is an in-memory real server. fail makes the named operation fail.
+type fakeSys struct {
+	hostState
+	fail map[string]error
 	// autoload: EnsureLink of these kinds makes the fallback device
 	// appear (as the kernel's module autoload does) and reports EEXIST.
 	autoload map[string]string
@@ -35,27 +40,29 @@ type fakeSys struct {
 
 func newFakeSys() *fakeSys {
 	return &fakeSys{
-		links: []rtnl.Link{
-			{Index: 1, Name: "lo", Flags: unix.IFF_UP | unix.IFF_LOOPBACK, MTU: 65536},
-			{Index: 2, Name: "eth0", Flags: unix.IFF_UP, MTU: 1500, Kind: "veth"},
+		hostState: hostState{
+			links: []rtnl.Link{
+				{Index: 1, Name: "lo", Flags: unix.IFF_UP | unix.IFF_LOOPBACK, MTU: 65536},
+				{Index: 2, Name: "eth0", Flags: unix.IFF_UP, MTU: 1500, Kind: "veth"},
+			},
+			addrs: []rtnl.Addr{
+				{Index: 1, Prefix: netip.MustParsePrefix("127.0.0.1/8"), Scope: rtnl.ScopeHost},
+				{Index: 2, Prefix: netip.MustParsePrefix("192.0.2.10/24")},
+				{Index: 2, Prefix: netip.MustParsePrefix("2001:db8:1::10/64")},
+			},
+			sysctls: map[string]string{
+				"net.ipv4.conf.all.arp_ignore":     "0",
+				"net.ipv4.conf.all.arp_announce":   "2",
+				"net.ipv4.conf.all.rp_filter":      "1",
+				"net.ipv4.conf.default.rp_filter":  "1",
+				"net.ipv4.conf.eth0.rp_filter":     "1",
+				"net.ipv4.conf.lo.rp_filter":       "0",
+				"net.ipv4.conf.all.arp_filter":     "0",
+				"net.ipv4.conf.default.arp_ignore": "0",
+			},
+			table: map[maptable.Key]maptable.Entry{},
+			rules: map[xtrule.Family]int{},
 		},
-		addrs: []rtnl.Addr{
-			{Index: 1, Prefix: netip.MustParsePrefix("127.0.0.1/8"), Scope: rtnl.ScopeHost},
-			{Index: 2, Prefix: netip.MustParsePrefix("192.0.2.10/24")},
-			{Index: 2, Prefix: netip.MustParsePrefix("2001:db8:1::10/64")},
-		},
-		sysctls: map[string]string{
-			"net.ipv4.conf.all.arp_ignore":     "0",
-			"net.ipv4.conf.all.arp_announce":   "2",
-			"net.ipv4.conf.all.rp_filter":      "1",
-			"net.ipv4.conf.default.rp_filter":  "1",
-			"net.ipv4.conf.eth0.rp_filter":     "1",
-			"net.ipv4.conf.lo.rp_filter":       "0",
-			"net.ipv4.conf.all.arp_filter":     "0",
-			"net.ipv4.conf.default.arp_ignore": "0",
-		},
-		table:    map[maptable.Key]maptable.Entry{},
-		rules:    map[xtrule.Family]int{},
 		fail:     map[string]error{},
 		autoload: map[string]string{"ipip": "tunl0", "ip6tnl": "ip6tnl0"},
 		nextIdx:  10,

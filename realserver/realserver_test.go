@@ -30,21 +30,12 @@ func ipipVIP(vip string) Config {
 	return Config{VIP: netip.MustParseAddr(vip), Mode: dsrtypes.ModeIPIP}
 }
 
-// snap is everything Up and Down may touch, for before/after comparisons.
-type snap struct {
-	addrs   []rtnl.Addr
-	links   []rtnl.Link
-	sysctls map[string]string
-	table   map[maptable.Key]maptable.Entry
-	rules   map[xtrule.Family]int
-	clamps  []clamp
+// snap copies everything Up and Down may touch, for before/after comparisons.
+func (f *fakeSys) snap() hostState {
+	return hostState{slices.Clone(f.addrs), slices.Clone(f.links), maps.Clone(f.sysctls), maps.Clone(f.table), maps.Clone(f.rules), slices.Clone(f.clamps)}
 }
 
-func (f *fakeSys) snap() snap {
-	return snap{slices.Clone(f.addrs), slices.Clone(f.links), maps.Clone(f.sysctls), maps.Clone(f.table), maps.Clone(f.rules), slices.Clone(f.clamps)}
-}
-
-func sameSnap(t *testing.T, what string, a, b snap) {
+func sameSnap(t *testing.T, what string, a, b hostState) {
 	t.Helper()
 	if !slices.Equal(a.addrs, b.addrs) || !slices.Equal(a.links, b.links) || !maps.Equal(a.sysctls, b.sysctls) ||
 		!maps.Equal(a.table, b.table) || !maps.Equal(a.rules, b.rules) || !slices.Equal(a.clamps, b.clamps) {
