@@ -97,19 +97,12 @@ func parseAddr(b []byte) (Addr, error) {
 // AddrList lists the addresses of the link with index (all links when
 // index is 0).
 func (c *Conn) AddrList(index int) ([]Addr, error) {
-	msgs, err := c.execute(unix.RTM_GETADDR, netlink.Request|netlink.Dump, ifaddrmsg(unix.AF_UNSPEC, 0, 0, 0))
+	all, err := dump(c, unix.RTM_GETADDR, ifaddrmsg(unix.AF_UNSPEC, 0, 0, 0), unix.RTM_NEWADDR, parseAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
 	var out []Addr
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWADDR {
-			continue
-		}
-		a, err := parseAddr(m.Data)
-		if err != nil {
-			return nil, fmt.Errorf("listing addresses: %w", err)
-		}
+	for _, a := range all {
 		if index == 0 || a.Index == index {
 			out = append(out, a)
 		}

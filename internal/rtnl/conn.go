@@ -50,6 +50,27 @@ func (c *Conn) execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data [
 	return msgs, mapErr(err)
 }
 
+// dump sends the dump request typ with data and parses every answer of type
+// answer; the first that does not parse is the error.
+func dump[T any](c *Conn, typ netlink.HeaderType, data []byte, answer netlink.HeaderType, parse func([]byte) (T, error)) ([]T, error) {
+	msgs, err := c.execute(typ, netlink.Request|netlink.Dump, data)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for _, m := range msgs {
+		if m.Header.Type != answer {
+			continue
+		}
+		v, err := parse(m.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // kernelError keeps the errno (for errors.Is with unix.E*) and the
 // kernel's extended-ack text, and maps the errnos callers act on to
 // ErrExists and ErrNotFound.

@@ -99,20 +99,9 @@ func (c *Conn) LinkByName(name string) (Link, error) {
 
 // Links lists every link.
 func (c *Conn) Links() ([]Link, error) {
-	msgs, err := c.execute(unix.RTM_GETLINK, netlink.Request|netlink.Dump, ifinfomsg(0, 0, 0))
+	out, err := dump(c, unix.RTM_GETLINK, ifinfomsg(0, 0, 0), unix.RTM_NEWLINK, parseLink)
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
-	}
-	var out []Link
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWLINK {
-			continue
-		}
-		l, err := parseLink(m.Data)
-		if err != nil {
-			return nil, fmt.Errorf("listing links: %w", err)
-		}
-		out = append(out, l)
 	}
 	return out, nil
 }
