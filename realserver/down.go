@@ -72,14 +72,22 @@ type downRun struct {
 func (d *downRun) did(f string, a ...any)  { d.changes = append(d.changes, fmt.Sprintf(f, a...)) }
 func (d *downRun) note(f string, a ...any) { d.notes = append(d.notes, fmt.Sprintf(f, a...)) }
 
+// failed keeps err, if there is one, and says whether there was: a step
+// that fails does not stop the others.
+func (d *downRun) failed(err error) bool {
+	if err != nil {
+		d.errs = append(d.errs, err)
+	}
+	return err != nil
+}
+
 func (d *downRun) mapping(r *vipRecord) {
 	if !r.AddedMapping {
 		d.note("kept the mapping %v: it was there before up", r.entry())
 		return
 	}
 	tab, err := d.m.mapTable()
-	if err != nil {
-		d.errs = append(d.errs, err)
+	if d.failed(err) {
 		return
 	}
 	e := r.entry()
@@ -87,8 +95,7 @@ func (d *downRun) mapping(r *vipRecord) {
 	switch {
 	case errors.Is(err, maptable.ErrNotFound):
 		d.note("the mapping %v was gone already", e)
-	case err != nil:
-		d.errs = append(d.errs, err)
+	case d.failed(err):
 		return
 	case got.VIP != e.VIP:
 		d.note("kept %v: it maps to VIP %s now, not to %s as up set it", e.Key(), got.VIP, e.VIP)
@@ -112,13 +119,11 @@ func (d *downRun) rule(s *upRecord, c Config, rest []Config) {
 		return
 	}
 	tab, err := d.m.mapTable()
-	if err != nil {
-		d.errs = append(d.errs, err)
+	if d.failed(err) {
 		return
 	}
 	entries, err := tab.List()
-	if err != nil {
-		d.errs = append(d.errs, err)
+	if d.failed(err) {
 		return
 	}
 	n := 0
@@ -144,15 +149,13 @@ func (d *downRun) rule(s *upRecord, c Config, rest []Config) {
 func (d *downRun) clamps(rest []Config) {
 	want := clampsOf(rest)
 	cur, err := d.m.clamps.List()
-	if err != nil {
-		d.errs = append(d.errs, err)
+	if d.failed(err) {
 		return
 	}
 	if slices.Equal(cur, want) {
 		return
 	}
-	if err := d.m.clamps.Set(want); err != nil {
-		d.errs = append(d.errs, err)
+	if d.failed(d.m.clamps.Set(want)) {
 		return
 	}
 	d.did("set the MSS clamps (nftables table inet %s) to %s", clampTable, clampList(want))
@@ -163,8 +166,7 @@ func (d *downRun) clamps(rest []Config) {
 // conf/all/rp_filter at 2 again, not at the 0 ipip mode left).
 func (d *downRun) sysctls(s *upRecord, rest []Config) {
 	env, err := d.m.rpEnv(s)
-	if err != nil {
-		d.errs = append(d.errs, err)
+	if d.failed(err) {
 		return
 	}
 	needed := sysctlNeeds(rest, env)
@@ -189,14 +191,12 @@ func (d *downRun) restore(s *upRecord, needed []sysctlNeed) {
 		}
 		cur, err := d.m.sysctl.Get(k)
 		switch {
-		case err != nil:
-			d.errs = append(d.errs, err)
+		case d.failed(err):
 			continue
 		case cur != ch.Set:
 			d.note("kept %s = %s: it was changed since up set it to %s", k, cur, ch.Set)
 		default:
-			if err := d.m.sysctl.Set(k, ch.Old); err != nil {
-				d.errs = append(d.errs, err)
+			if d.failed(d.m.sysctl.Set(k, ch.Old)) {
 				continue
 			}
 			d.did("restored %s = %s", k, ch.Old)
@@ -215,18 +215,15 @@ func (d *downRun) links(s *upRecord, rest []Config) {
 		switch {
 		case errors.Is(err, rtnl.ErrNotFound):
 			d.note("%s was gone already", name)
-		case err != nil:
-			d.errs = append(d.errs, err)
+		case d.failed(err):
 			continue
 		case lc.Created:
-			if err := d.m.net.LinkDel(l.Index); err != nil {
-				d.errs = append(d.errs, err)
+			if d.failed(d.m.net.LinkDel(l.Index)) {
 				continue
 			}
 			d.did("deleted %s", name)
 		case lc.SetUp && l.Up():
-			if err := d.m.net.LinkSetUp(l.Index, false); err != nil {
-				d.errs = append(d.errs, err)
+			if d.failed(d.m.net.LinkSetUp(l.Index, false)) {
 				continue
 			}
 			d.did("set %s down", name)
@@ -241,8 +238,7 @@ func (d *downRun) addr(r *vipRecord) {
 		return
 	}
 	lo, err := d.m.lo()
-	if err != nil {
-		d.errs = append(d.errs, err)
+	if d.failed(err) {
 		return
 	}
 	p := r.prefix()
@@ -250,8 +246,7 @@ func (d *downRun) addr(r *vipRecord) {
 	switch {
 	case errors.Is(err, rtnl.ErrNotFound):
 		d.note("%s was gone from lo already", p)
-	case err != nil:
-		d.errs = append(d.errs, err)
+	case d.failed(err):
 		return
 	default:
 		d.did("removed %s from lo", p)
