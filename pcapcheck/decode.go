@@ -258,6 +258,23 @@ func decodeIP(b []byte, wire int, ver uint8, l *layer) string {
 	return decodeIPv6(b, wire, l)
 }
 
+// setAddrs reads the source and destination addresses, size bytes each,
+// that start at src in an IP header whose fixed part is fixed bytes long.
+// Of a header cut before its end it keeps what a filter could still read
+// (the source, if it is whole), marks the layer truncated and returns false.
+func (l *layer) setAddrs(b []byte, fixed, src, size int) bool {
+	if len(b) < fixed {
+		l.truncated = true
+		if len(b) >= src+size {
+			l.Src, _ = netip.AddrFromSlice(b[src : src+size])
+		}
+		return false
+	}
+	l.Src, _ = netip.AddrFromSlice(b[src : src+size])
+	l.Dst, _ = netip.AddrFromSlice(b[src+size : src+2*size])
+	return true
+}
+
 func decodeIPv4(b []byte, wire int, l *layer) string {
 	if wire < 20 {
 		return malformedRunt
@@ -267,16 +284,9 @@ func decodeIPv4(b []byte, wire int, l *layer) string {
 		return malformedIHL
 	}
 	l.Family, l.DSCP, l.ECN = 4, b[1]>>2, b[1]&3
-	if len(b) < 20 {
-		// What a filter could still read of a cut header.
-		l.truncated = true
-		if len(b) >= 16 {
-			l.Src = netip.AddrFrom4([4]byte(b[12:16]))
-		}
+	if !l.setAddrs(b, 20, 12, 4) {
 		return ""
 	}
-	l.Src = netip.AddrFrom4([4]byte(b[12:16]))
-	l.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 	if len(b) < hl {
 		l.truncated = true
 		return ""
@@ -299,15 +309,9 @@ func decodeIPv6(b []byte, wire int, l *layer) string {
 	}
 	tc := be16(b) >> 4
 	l.Family, l.DSCP, l.ECN = 6, uint8(tc>>2)&0x3f, uint8(tc&3)
-	if len(b) < 40 {
-		l.truncated = true
-		if len(b) >= 24 {
-			l.Src = netip.AddrFrom16([16]byte(b[8:24]))
-		}
+	if !l.setAddrs(b, 40, 8, 16) {
 		return ""
 	}
-	l.Src = netip.AddrFrom16([16]byte(b[8:24]))
-	l.Dst = netip.AddrFrom16([16]byte(b[24:40]))
 	l.Addrs = true
 	// The chain ends where the payload length says (Ethernet may pad
 	// short frames); 0 is a jumbogram, bounded by the frame.
