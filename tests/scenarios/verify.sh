@@ -106,6 +106,9 @@ offline() {
 	OFF=$(timeout 60 "$BIN" verify "$@" 2>&1)
 	ORC=$?
 }
+# judge CASE STATUS WHY: CASE passes when STATUS, that of the test just before, is 0; else it
+# fails with WHY (expanded after STATUS, so its $(...) cannot change it).
+judge() { if (($2 == 0)); then pass "$1"; else fail "$1" "$3"; fi; }
 show() { echo "exit $(cat "$WORK/$1.rc" 2>/dev/null); stdout: $(squash <"$WORK/$1.out"); stderr: $(squash <"$WORK/$1.err")"; }
 
 # Not in $(...): setup starts the server in the background, in this shell.
@@ -119,18 +122,12 @@ log "real server: verify while curl runs"
 if live rs "$NS_RS" --iface eth0 --duration 12s --write "$WORK/rs.pcap"; then
 	got=$(curls 4)
 	finish rs
-	if [[ $RC == 0 && $got -gt 0 && $OUT == *"verdict: OK"* && $OUT =~ (^|$'\n')$DSCP\ +[0-9]+\ +[0-9]+\ +$VIP\ \(any\) ]]; then
-		pass rs-pass
-	else
-		fail rs-pass "want exit 0, 'verdict: OK' and a DSCP $DSCP row with VIP $VIP after $got/4 good curls; $(show rs)"
-	fi
+	[[ $RC == 0 && $got -gt 0 && $OUT == *"verdict: OK"* && $OUT =~ (^|$'\n')$DSCP\ +[0-9]+\ +[0-9]+\ +$VIP\ \(any\) ]]
+	judge rs-pass $? "want exit 0, 'verdict: OK' and a DSCP $DSCP row with VIP $VIP after $got/4 good curls; $(show rs)"
 	n=$(timeout 30 tcpdump -n -r "$WORK/rs.pcap" "ip and (ip[1] & 0xfc) >> 2 == $DSCP and dst host $RIP4" 2>/dev/null | wc -l)
 	offline --pcap "$WORK/rs.pcap" --map "$DSCP=$VIP"
-	if ((n > 0 && ORC == 0)) && [[ $OFF == *"verdict: OK"* ]]; then
-		pass rs-write
-	else
-		fail rs-write "want >0 packets with DSCP $DSCP to $RIP4 in the --write file and verify --pcap exit 0; got $n packets, exit $ORC: $(squash <<<"$OFF")"
-	fi
+	((n > 0 && ORC == 0)) && [[ $OFF == *"verdict: OK"* ]]
+	judge rs-write $? "want >0 packets with DSCP $DSCP to $RIP4 in the --write file and verify --pcap exit 0; got $n packets, exit $ORC: $(squash <<<"$OFF")"
 else
 	not_started rs rs-pass rs-write
 fi
@@ -140,17 +137,11 @@ log "director: verify --role director while curl runs"
 if live dir "$NS_DIR" --iface eth0 --role director --expect "$VIP:80=$DSCP" --duration 12s --write "$WORK/dir.pcap"; then
 	got=$(curls 3)
 	finish dir
-	if [[ $RC == 0 && $OUT == *"verdict: OK"* && $OUT == *"$VIP:80"*"$RIP4"* ]]; then
-		pass director-pass
-	else
-		fail director-pass "want exit 0 and 'verdict: OK' with real server $RIP4 after $got/3 good curls; $(show dir)"
-	fi
+	[[ $RC == 0 && $OUT == *"verdict: OK"* && $OUT == *"$VIP:80"*"$RIP4"* ]]
+	judge director-pass $? "want exit 0 and 'verdict: OK' with real server $RIP4 after $got/3 good curls; $(show dir)"
 	offline --pcap "$WORK/dir.pcap" --role director --expect "$VIP:80=22"
-	if ((ORC == 1)) && [[ $OFF == *"carry DSCP $DSCP instead of 22"* ]]; then
-		pass director-wrong
-	else
-		fail director-wrong "want exit 1 naming DSCP $DSCP instead of 22; got exit $ORC: $(squash <<<"$OFF")"
-	fi
+	((ORC == 1)) && [[ $OFF == *"carry DSCP $DSCP instead of 22"* ]]
+	judge director-wrong $? "want exit 1 naming DSCP $DSCP instead of 22; got exit $ORC: $(squash <<<"$OFF")"
 else
 	not_started dir director-pass director-wrong
 fi
@@ -162,11 +153,8 @@ if ! out=$(nsx "$NS_RS" "$BIN" rule del --dscp "$DSCP" 2>&1); then
 elif live rsx "$NS_RS" --iface eth0 --duration 10s; then
 	got=$(curls 2 3)
 	finish rsx
-	if [[ $RC == 1 && $OUT == *"verdict: FAILED"* && $OUT == *"the table maps no VIP to DSCP $DSCP"* ]]; then
-		pass rs-unmapped
-	else
-		fail rs-unmapped "want exit 1 naming DSCP $DSCP as unmapped ($got/2 curls got a page); $(show rsx)"
-	fi
+	[[ $RC == 1 && $OUT == *"verdict: FAILED"* && $OUT == *"the table maps no VIP to DSCP $DSCP"* ]]
+	judge rs-unmapped $? "want exit 1 naming DSCP $DSCP as unmapped ($got/2 curls got a page); $(show rsx)"
 else
 	not_started rsx rs-unmapped
 fi
