@@ -18,7 +18,7 @@ lock = threading.Lock()
 count = 0
 
 
-def answer(local, peer):
+def answer(local, peer, port):
     global count
     with lock:
         count += 1
@@ -26,7 +26,7 @@ def answer(local, peer):
         with open(f"count.{name}.tmp", "w") as f:
             f.write(f"{n}\n")
         os.replace(f"count.{name}.tmp", f"count.{name}")
-    return f"l3dsr-director name={name} token={token} local={local} client={peer} n={n}\n"
+    return f"l3dsr-director name={name} token={token} local={local} client={peer} cport={port} n={n}\n"
 
 
 def tcp_conn(c):
@@ -38,7 +38,7 @@ def tcp_conn(c):
             if not d:
                 return
             buf += d
-        body = answer(c.getsockname()[0], c.getpeername()[0]).encode()
+        body = answer(c.getsockname()[0], *c.getpeername()[:2]).encode()
         c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
                   + b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
@@ -52,7 +52,7 @@ def tcp_serve(s):
 def udp_serve(s):
     while True:
         data, peer = s.recvfrom(2048)
-        s.sendto(answer(s.getsockname()[0], peer[0]).encode(), peer)
+        s.sendto(answer(s.getsockname()[0], *peer[:2]).encode(), peer)
 
 
 threads = []
