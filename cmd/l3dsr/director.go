@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"net/netip"
 	"strings"
 
@@ -52,7 +50,7 @@ func changeCmd(sys *system, cmd *cobra.Command, prep func(*cobra.Command) (func(
 		}
 		return sys.withDirector(func(d directorAPI) error {
 			r, err := change(d)
-			printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
+			director.WriteResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
 			return err
 		})
 	}
@@ -123,24 +121,6 @@ func (f *keyFlags) key() (director.Key, error) {
 		return k, usageErrorf("--proto %q: use tcp, udp or sctp", f.proto)
 	}
 	return director.Key{VIP: a, Port: ap.Port(), Proto: ipvs.Protocol(p)}, nil
-}
-
-// printResult prints the warnings and changes of a command; "no change" only
-// when it succeeded.
-func printResult(w io.Writer, stderr io.Writer, r director.Result, err error) {
-	for _, warn := range r.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", warn)
-	}
-	if len(r.Changes) == 0 {
-		if err != nil {
-			return
-		}
-		fmt.Fprintln(w, "no change")
-		return
-	}
-	for _, c := range r.Changes {
-		fmt.Fprintf(w, "+ %s\n", c)
-	}
 }
 
 func checkScheduler(sched string) error {

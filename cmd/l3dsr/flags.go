@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -89,17 +87,4 @@ func checkOutput(o string) error {
 		return usageErrorf("output format %q is unknown: use -o table or -o json", o)
 	}
 	return nil
-}
-
-func localName(a netip.Addr) string {
-	if !a.IsValid() {
-		return "any"
-	}
-	return a.String()
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

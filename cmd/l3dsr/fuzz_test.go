@@ -57,7 +57,7 @@ func sortedEntries(es []maptable.Entry) []maptable.Entry {
 // list -o json' writes them read back the same.
 func FuzzTableJSON(f *testing.F) {
 	var listed bytes.Buffer
-	if err := printEntries(&listed, []maptable.Entry{
+	if err := maptable.WriteEntries(&listed, []maptable.Entry{
 		{Family: dsrtypes.IPv4, DSCP: 21, VIP: netip.MustParseAddr("10.0.0.1"), Packets: 3, Bytes: 180},
 		{Family: dsrtypes.IPv6, DSCP: 22, Local: netip.MustParseAddr("2001:db8:e::30"), VIP: netip.MustParseAddr("2001:db8::1")},
 	}, "json"); err != nil {
@@ -85,7 +85,7 @@ func FuzzTableJSON(f *testing.F) {
 			}
 		}
 		var out bytes.Buffer
-		if err := printEntries(&out, entries, "json"); err != nil {
+		if err := maptable.WriteEntries(&out, entries, "json"); err != nil {
 			t.Fatal(err)
 		}
 		again, err := readTable("listed.json", out.Bytes())

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
@@ -248,7 +245,7 @@ func newRuleListCmd(rs *ruleSystem) *cobra.Command {
 				if err != nil {
 					return hostError(fmt.Errorf("listing the DSCP map: %w", err))
 				}
-				return printEntries(cmd.OutOrStdout(), entries, output)
+				return maptable.WriteEntries(cmd.OutOrStdout(), entries, output)
 			})
 		},
 	}
@@ -292,46 +289,10 @@ func newRuleStatsCmd(rs *ruleSystem) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := cmd.OutOrStdout()
-				if output == "json" {
-					return writeJSON(out, statsJSON{s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation})
-				}
-				tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-				fmt.Fprintln(tw, "REWRITTEN\tNO ENTRY\tERRORS\tENTRIES\tGENERATION")
-				fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\n", s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation)
-				return tw.Flush()
+				return maptable.WriteStats(cmd.OutOrStdout(), s, output)
 			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
-}
-
-type statsJSON struct {
-	Rewritten  uint64 `json:"rewritten"`
-	NoEntry    uint64 `json:"no_entry"`
-	Errors     uint64 `json:"errors"`
-	Entries    uint32 `json:"entries"`
-	Generation uint32 `json:"generation"`
-}
-
-// printEntries prints entries sorted by family, DSCP, then local address
-// (any first).
-func printEntries(w io.Writer, entries []maptable.Entry, format string) error {
-	entries = slices.Clone(entries)
-	slices.SortFunc(entries, func(a, b maptable.Entry) int {
-		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.DSCP, b.DSCP), a.Local.Compare(b.Local))
-	})
-	if format == "json" {
-		if entries == nil {
-			entries = []maptable.Entry{} // [], not null
-		}
-		return writeJSON(w, entries)
-	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "FAMILY\tDSCP\tLOCAL\tVIP\tPACKETS\tBYTES")
-	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\n", e.Family.Name(), e.DSCP, localName(e.Local), e.VIP, e.Packets, e.Bytes)
-	}
-	return tw.Flush()
 }

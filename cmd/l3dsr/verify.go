@@ -3,15 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -113,16 +108,9 @@ but the file is damaged and the packets after the damage were not read
 	return cmd
 }
 
-// verifyRoles are the names --role takes.
-var verifyRoles = map[string]pcapcheck.Role{
-	"realserver": pcapcheck.RealServer, "real-server": pcapcheck.RealServer, "rs": pcapcheck.RealServer,
-	"director": pcapcheck.Director,
-}
-
 // parseVerifyFlags checks the command line and turns it into the options
 // of one verification.
 func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*pcapcheck.Options, error) {
-	fl := cmd.Flags()
 	switch {
 	case f.iface == "" && f.pcap == "":
 		return nil, usageErrorf("give --iface IFACE to capture live or --pcap FILE to read a capture")
@@ -132,116 +120,17 @@ func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*pcapcheck.Options, e
 	if err := checkOutput(f.output); err != nil {
 		return nil, err
 	}
-	if f.count < 0 {
-		return nil, usageErrorf("--count %d is negative: give a number of packets, or 0 for no limit", f.count)
-	}
-	if f.duration < 0 {
-		return nil, usageErrorf("--duration %s is negative: give a duration such as 10s", f.duration)
-	}
-	if f.pcap != "" && fl.Changed("duration") {
-		return nil, usageErrorf("--duration is for a live capture: a file is read to its end (use --count to stop early)")
-	}
-	if f.write != "" && f.write == f.pcap {
-		return nil, usageErrorf("--write %s would overwrite the file being read: write to another file", f.write)
-	}
-	o := &pcapcheck.Options{Mode: f.mode, Codes: f.dscp, Iface: f.iface, File: f.pcap, Count: f.count, Duration: f.duration, Write: f.write}
-	role, ok := verifyRoles[f.role]
-	if !ok {
-		return nil, usageErrorf("--role %q is unknown: use realserver or director", f.role)
-	}
-	o.Role = role
-	for _, s := range f.maps {
-		e, err := parseMapFlag(s)
-		if err != nil {
-			return nil, err
-		}
-		o.Mapping = append(o.Mapping, e)
-	}
-	for _, s := range f.expects {
-		e, err := parseExpectFlag(s)
-		if err != nil {
-			return nil, err
-		}
-		o.Expect = append(o.Expect, e)
-	}
-	for _, s := range f.ports {
-		for _, t := range strings.Split(s, ",") {
-			v, err := strconv.ParseUint(strings.TrimSpace(t), 10, 16)
-			if err != nil || v == 0 {
-				return nil, usageErrorf("--port %q is not a port: give a number 1-65535", t)
-			}
-			o.Ports = append(o.Ports, uint16(v))
-		}
-	}
-	if o.Role == pcapcheck.Director {
-		if len(o.Expect) == 0 {
-			return nil, usageErrorf("--role director needs the DSCP of each VIP: give --expect VIP:PORT=DSCP, e.g. --expect 10.80.0.1:80=21")
-		}
-		if len(o.Mapping) > 0 || len(o.Ports) > 0 {
-			return nil, usageErrorf("--map and --port are for --role realserver; a director is checked against --expect")
-		}
-	} else if len(o.Expect) > 0 {
-		return nil, usageErrorf("--expect is for --role director; a real server is checked against its table (or --map)")
-	}
-	// Check the mapping and expectations now, so that bad input is a usage
-	// error before anything is opened.
-	if err := o.Check(); err != nil {
+	o, err := pcapcheck.Args{Iface: f.iface, File: f.pcap, Write: f.write, Role: f.role, Mode: f.mode, Codes: f.dscp,
+		Count: f.count, Duration: f.duration, DurationSet: cmd.Flags().Changed("duration"),
+		Maps: f.maps, Expects: f.expects, Ports: f.ports,
+		CheckMapping: func(e pcapcheck.MapEntry) error {
+			return maptable.Entry{DSCP: dsrtypes.DSCP(e.DSCP), VIP: e.VIP, Local: e.Local}.Validate()
+		},
+	}.Options()
+	if err != nil {
 		return nil, &usageError{err}
 	}
 	return o, nil
-}
-
-// parseMapFlag parses DSCP=VIP[@LOCAL].
-func parseMapFlag(s string) (pcapcheck.MapEntry, error) {
-	code, rest, ok := strings.Cut(s, "=")
-	if !ok {
-		return pcapcheck.MapEntry{}, usageErrorf("--map %q: write DSCP=VIP or DSCP=VIP@LOCAL, e.g. --map 21=10.80.0.1", s)
-	}
-	c, err := dsrtypes.ParseDSCP(code)
-	if err != nil {
-		return pcapcheck.MapEntry{}, usageErrorf("--map %s: %w", s, err)
-	}
-	vip, local, hasLocal := strings.Cut(rest, "@")
-	e := pcapcheck.MapEntry{DSCP: uint8(c)}
-	if e.VIP, err = dsrtypes.ParseAddr(vip); err != nil {
-		return e, usageErrorf("--map %s: VIP %w", s, err)
-	}
-	if hasLocal {
-		if e.Local, err = dsrtypes.ParseAddr(local); err != nil {
-			return e, usageErrorf("--map %s: local address %w", s, err)
-		}
-	}
-	ge := maptable.Entry{DSCP: c, VIP: e.VIP, Local: e.Local}
-	if err := ge.Validate(); err != nil {
-		return e, &usageError{fmt.Errorf("--map %s: %w", s, err)}
-	}
-	return e, nil
-}
-
-// parseExpectFlag parses VIP[:PORT]=DSCP, with IPv6 as [ADDR]:PORT or ADDR.
-func parseExpectFlag(s string) (pcapcheck.Expectation, error) {
-	svc, code, ok := strings.Cut(s, "=")
-	if !ok {
-		return pcapcheck.Expectation{}, usageErrorf("--expect %q: write VIP:PORT=DSCP, e.g. --expect 10.80.0.1:80=21 or --expect [2001:db8:80::1]:80=22", s)
-	}
-	var e pcapcheck.Expectation
-	c, err := dsrtypes.ParseDSCP(code)
-	if err != nil {
-		return e, usageErrorf("--expect %s: %w", s, err)
-	}
-	e.DSCP = uint8(c)
-	if ap, err := netip.ParseAddrPort(svc); err == nil {
-		e.VIP, e.Port = ap.Addr(), ap.Port()
-		if e.Port == 0 {
-			return e, usageErrorf("--expect %q: port 0 is not a service port: leave the port out to match any", s)
-		}
-	} else if e.VIP, err = netip.ParseAddr(strings.Trim(svc, "[]")); err != nil {
-		return e, usageErrorf("--expect %q: %q is not VIP or VIP:PORT: write e.g. 10.80.0.1:80 or [2001:db8:80::1]:80", s, svc)
-	}
-	if e.VIP.Zone() != "" || e.VIP.Is4In6() || e.VIP.IsUnspecified() || e.VIP.IsMulticast() {
-		return e, usageErrorf("--expect %q: %s is not a unicast VIP", s, e.VIP)
-	}
-	return e, nil
 }
 
 // verifyTable is what verify reads of the module's table.
@@ -281,7 +170,6 @@ func runVerify(cmd *cobra.Command, sys *system, f *verifyFlags) error {
 		return err
 	}
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	fromFlags := len(o.Mapping) > 0
 	if o.UsesTable() {
 		t, err := sys.dialVerifyTable()
 		if err != nil {
@@ -322,7 +210,7 @@ func runVerify(cmd *cobra.Command, sys *system, f *verifyFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := printVerify(out, f.output, fromFlags, o, res); err != nil {
+	if err := pcapcheck.WriteReport(out, f.output, o, res); err != nil {
 		return err
 	}
 	err = res.Err()
@@ -331,139 +219,6 @@ func runVerify(cmd *cobra.Command, sys *system, f *verifyFlags) error {
 		return partialError{pe}
 	}
 	return err
-}
-
-type verifyJSON struct {
-	Source     string                     `json:"source"`
-	Read       uint64                     `json:"read"`
-	Selected   uint64                     `json:"selected"`
-	Drops      uint64                     `json:"kernel_drops"`
-	Mapping    string                     `json:"mapping"`
-	Interfaces []pcapcheck.InterfaceStats `json:"interfaces"`
-	// Damage is null for a whole file.
-	Damage *damageJSON `json:"damage"`
-	pcapcheck.Report
-}
-
-type damageJSON struct {
-	Offset int64  `json:"offset"`
-	Record uint64 `json:"record"`
-	Unit   string `json:"unit"`
-	Reason string `json:"reason"`
-}
-
-func printVerify(w io.Writer, format string, fromFlags bool, o *pcapcheck.Options, res *pcapcheck.Result) error {
-	what, st, drops, r := res.Source, res.Stats, res.Drops, res.Report
-	mapping := "module"
-	if fromFlags {
-		mapping = "flags"
-	}
-	if o.Role == pcapcheck.Director {
-		mapping = "none"
-	}
-	if format == "json" {
-		j := verifyJSON{Source: what, Read: st.Read, Selected: st.Selected, Drops: drops, Mapping: mapping, Report: r, Interfaces: st.PerInterface}
-		if j.Interfaces == nil {
-			j.Interfaces = []pcapcheck.InterfaceStats{}
-		}
-		if d := st.Damage; d != nil {
-			j.Damage = &damageJSON{Offset: d.Offset, Record: d.Record, Unit: d.Unit, Reason: d.Reason}
-		}
-		return writeJSON(w, j)
-	}
-	mode := ""
-	if o.Mode == dsrtypes.ModeIPIP {
-		mode = " (ipip)"
-	}
-	fmt.Fprintf(w, "%s: %s%s, DSCP %s: %s read, %d looked at", what, r.Role, mode, r.Codes, pcapcheck.Plural(st.Read, "packet"), st.Selected)
-	if drops > 0 {
-		fmt.Fprintf(w, ", %d dropped by the kernel", drops)
-	}
-	fmt.Fprintln(w)
-	if len(st.PerInterface) > 1 {
-		for _, i := range st.PerInterface {
-			name := i.Name
-			if name == "" {
-				name = "-"
-			}
-			fmt.Fprintf(w, "  interface %d (%s, %s): %s read", i.Index, name, i.LinkType, pcapcheck.Plural(i.Read, "packet"))
-			if i.Unsupported {
-				fmt.Fprint(w, ", link type not supported: not looked at")
-			}
-			fmt.Fprintln(w)
-		}
-	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	if o.Role == pcapcheck.RealServer {
-		fmt.Fprintln(tw, "DSCP\tPACKETS\tFLOWS\tVIP (LOCAL)\tTABLE PACKETS (+RUN)\tREPLIES VIP/RIP/OTHER\tANSWERED\tRESULT")
-		for _, c := range r.PerCode {
-			vip, ctr := "-", "-"
-			if len(c.Mappings) > 0 {
-				var vs, cs []string
-				for _, m := range c.Mappings {
-					vs = append(vs, fmt.Sprintf("%s (%s)", m.VIP, m.Local))
-					if fromFlags {
-						cs = append(cs, "n/a")
-					} else {
-						cs = append(cs, fmt.Sprintf("%d (+%d)", m.Packets, m.PacketsDelta))
-					}
-				}
-				vip, ctr = strings.Join(vs, ", "), strings.Join(cs, ", ")
-			}
-			if c.Unmapped > 0 {
-				vip += fmt.Sprintf(" [%d unmapped]", c.Unmapped)
-			}
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%d/%d/%d\t%d/%d\t%s\n", c.DSCP, c.Packets, c.Flows, vip, ctr,
-				c.RepliesFromVIP, c.RepliesFromRIP, c.RepliesOther, c.FlowsAnswered, c.Flows, okWord(c.OK))
-		}
-	} else {
-		fmt.Fprintln(tw, "SERVICE\tDSCP\tCLIENT PACKETS\tTO REALS\tRIGHT DSCP\tWRONG DSCP\tREALS\tREPLIES VIA DIRECTOR\tRESULT")
-		for _, s := range r.Services {
-			reals := strings.Join(s.Reals, ",")
-			if reals == "" {
-				reals = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\n", s.Service, s.DSCP, s.ClientPackets, s.Forwarded, s.Right, s.Wrong, reals, s.ViaDirector, okWord(s.OK))
-		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if r.UntrackedFlows > 0 {
-		fmt.Fprintf(w, "note: %s beyond the flow limit were counted but their replies not matched\n", pcapcheck.Plural(r.UntrackedFlows, "flow"))
-	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
-	}
-	if st.NotWritten > 0 {
-		fmt.Fprintf(w, "note: %s of another link type than the first interface's were not written to --write's file\n", pcapcheck.Plural(st.NotWritten, "packet"))
-	}
-	switch {
-	case !r.OK:
-		fmt.Fprintln(w, "verdict: FAILED")
-		for _, pr := range r.Problems {
-			fmt.Fprintf(w, "  - %s\n", pr)
-		}
-	case st.Damage != nil:
-		fmt.Fprintln(w, "verdict: PARTIAL: OK on the packets read, but the file is damaged (see the warning)")
-	case o.Role == pcapcheck.Director:
-		fmt.Fprintln(w, "verdict: OK: every service's packets leave for the real servers with its DSCP")
-	case o.Mode == dsrtypes.ModeIPIP:
-		fmt.Fprintln(w, "verdict: OK: every tunnel seen is answered from its VIP")
-	default:
-		fmt.Fprintln(w, "verdict: OK: every DSCP code seen is mapped and answered from its VIP")
-	}
-	if d := st.Damage; d != nil {
-		fmt.Fprintf(w, "warning: %s is damaged at byte %d (%s %d): %s; the report covers the %s before it\n", what, d.Offset, d.Unit, d.Record, d.Reason, pcapcheck.Plural(st.Read, "packet"))
-	}
-	return nil
-}
-
-func okWord(ok bool) string {
-	if ok {
-		return "ok"
-	}
-	return "FAIL"
 }
 
 // verifySystem is the part of system the verify commands act on: the

@@ -1,0 +1,60 @@
+package director
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/jsonout"
+)
+
+// WriteResult writes the warnings of a change to stderr and its changes to
+// w; "no change" only when it succeeded (err is nil).
+func WriteResult(w, stderr io.Writer, r Result, err error) {
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", warn)
+	}
+	if len(r.Changes) == 0 {
+		if err != nil {
+			return
+		}
+		fmt.Fprintln(w, "no change")
+		return
+	}
+	for _, c := range r.Changes {
+		fmt.Fprintf(w, "+ %s\n", c)
+	}
+}
+
+// WriteStatus writes st as JSON ("json"), or as a table like
+// 'ipvsadm -Ln --stats' with the L3 DSR columns ("table").
+func WriteStatus(w io.Writer, st Status, format string) error {
+	if format == "json" {
+		return jsonout.Write(w, st)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Prot\tVIP:Port\tMode\tDSCP\tScheduler\tPersist\tConns\tInPkts\tOutPkts\tInBytes\tOutBytes\t")
+	fmt.Fprintln(tw, "  -> \tRealServer:Port\tForward\tWeight\tActiveConn\tInActConn\tConns\tInPkts\tOutPkts\tInBytes\tOutBytes\t")
+	for _, s := range st.Services {
+		dscp := "-"
+		if s.Mode == dsrtypes.ModeDSCP {
+			dscp = fmt.Sprint(s.DSCP)
+		}
+		persist := "-"
+		if s.Persistent > 0 {
+			persist = fmt.Sprint(s.Persistent)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", strings.ToUpper(dsrtypes.Proto(s.Proto).String()),
+			netip.AddrPortFrom(s.VIP, s.Port), s.Mode, dscp, s.Scheduler, persist,
+			s.Stats.Connections, s.Stats.PacketsIn, s.Stats.PacketsOut, s.Stats.BytesIn, s.Stats.BytesOut)
+		for _, r := range s.Reals {
+			fmt.Fprintf(tw, "  -> \t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
+				netip.AddrPortFrom(r.Addr, s.Port), r.Forward, r.Weight, r.ActiveConns, r.InactiveConns,
+				r.Stats.Connections, r.Stats.PacketsIn, r.Stats.PacketsOut, r.Stats.BytesIn, r.Stats.BytesOut)
+		}
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,53 @@
+package maptable
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/l3dsr/l3dsr/internal/jsonout"
+)
+
+// WriteEntries writes entries sorted by family, DSCP, then local address
+// (any first), as a table ("table") or as the table's JSON ("json"), the
+// format ReadTable reads.
+func WriteEntries(w io.Writer, entries []Entry, format string) error {
+	entries = slices.Clone(entries)
+	slices.SortFunc(entries, func(a, b Entry) int {
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.DSCP, b.DSCP), a.Local.Compare(b.Local))
+	})
+	if format == "json" {
+		if entries == nil {
+			entries = []Entry{} // [], not null
+		}
+		return jsonout.Write(w, entries)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "FAMILY\tDSCP\tLOCAL\tVIP\tPACKETS\tBYTES")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\n", e.Family.Name(), e.DSCP, localString(e.Local), e.VIP, e.Packets, e.Bytes)
+	}
+	return tw.Flush()
+}
+
+type statsJSON struct {
+	Rewritten  uint64 `json:"rewritten"`
+	NoEntry    uint64 `json:"no_entry"`
+	Errors     uint64 `json:"errors"`
+	Entries    uint32 `json:"entries"`
+	Generation uint32 `json:"generation"`
+}
+
+// WriteStats writes the table's totals as a table ("table") or as JSON
+// ("json").
+func WriteStats(w io.Writer, s Stats, format string) error {
+	if format == "json" {
+		return jsonout.Write(w, statsJSON{s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation})
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "REWRITTEN\tNO ENTRY\tERRORS\tENTRIES\tGENERATION")
+	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\n", s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation)
+	return tw.Flush()
+}

@@ -1,0 +1,149 @@
+package pcapcheck
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
+)
+
+// Args are verify's flags as the operator wrote them. Options turns them
+// into the options of one verification; every error it returns is the
+// command line's, naming the flag and the fix.
+type Args struct {
+	Iface, File, Write, Role string
+	Mode                     dsrtypes.Mode
+	Codes                    DSCPSet
+	Count                    int
+	Duration                 time.Duration
+	// DurationSet: --duration was given (even as 0).
+	DurationSet bool
+	// Maps are --map DSCP=VIP[@LOCAL], Expects --expect VIP[:PORT]=DSCP,
+	// Ports --port lists.
+	Maps, Expects, Ports []string
+	// CheckMapping, if set, also checks each --map entry: the rules of the
+	// table the mapping stands in for, which this package does not know.
+	CheckMapping func(MapEntry) error
+}
+
+// roles are the names --role takes.
+var roles = map[string]Role{
+	"realserver": RealServer, "real-server": RealServer, "rs": RealServer,
+	"director": Director,
+}
+
+// Options checks a and returns the options of one verification, with the
+// defaults filled in (Check), so that bad input is refused before anything
+// is opened.
+func (a Args) Options() (*Options, error) {
+	switch {
+	case a.Count < 0:
+		return nil, fmt.Errorf("--count %d is negative: give a number of packets, or 0 for no limit", a.Count)
+	case a.Duration < 0:
+		return nil, fmt.Errorf("--duration %s is negative: give a duration such as 10s", a.Duration)
+	case a.File != "" && a.DurationSet:
+		return nil, fmt.Errorf("--duration is for a live capture: a file is read to its end (use --count to stop early)")
+	case a.Write != "" && a.Write == a.File:
+		return nil, fmt.Errorf("--write %s would overwrite the file being read: write to another file", a.Write)
+	}
+	o := &Options{Mode: a.Mode, Codes: a.Codes, Iface: a.Iface, File: a.File, Count: a.Count, Duration: a.Duration, Write: a.Write}
+	role, ok := roles[a.Role]
+	if !ok {
+		return nil, fmt.Errorf("--role %q is unknown: use realserver or director", a.Role)
+	}
+	o.Role = role
+	for _, s := range a.Maps {
+		e, err := parseMapFlag(s)
+		if err == nil && a.CheckMapping != nil {
+			if err = a.CheckMapping(e); err != nil {
+				err = fmt.Errorf("--map %s: %w", s, err)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		o.Mapping = append(o.Mapping, e)
+	}
+	for _, s := range a.Expects {
+		e, err := parseExpectFlag(s)
+		if err != nil {
+			return nil, err
+		}
+		o.Expect = append(o.Expect, e)
+	}
+	for _, s := range a.Ports {
+		for _, t := range strings.Split(s, ",") {
+			v, err := strconv.ParseUint(strings.TrimSpace(t), 10, 16)
+			if err != nil || v == 0 {
+				return nil, fmt.Errorf("--port %q is not a port: give a number 1-65535", t)
+			}
+			o.Ports = append(o.Ports, uint16(v))
+		}
+	}
+	if o.Role == Director {
+		if len(o.Expect) == 0 {
+			return nil, fmt.Errorf("--role director needs the DSCP of each VIP: give --expect VIP:PORT=DSCP, e.g. --expect 10.80.0.1:80=21")
+		}
+		if len(o.Mapping) > 0 || len(o.Ports) > 0 {
+			return nil, fmt.Errorf("--map and --port are for --role realserver; a director is checked against --expect")
+		}
+	} else if len(o.Expect) > 0 {
+		return nil, fmt.Errorf("--expect is for --role director; a real server is checked against its table (or --map)")
+	}
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// parseMapFlag parses DSCP=VIP[@LOCAL].
+func parseMapFlag(s string) (MapEntry, error) {
+	code, rest, ok := strings.Cut(s, "=")
+	if !ok {
+		return MapEntry{}, fmt.Errorf("--map %q: write DSCP=VIP or DSCP=VIP@LOCAL, e.g. --map 21=10.80.0.1", s)
+	}
+	c, err := dsrtypes.ParseDSCP(code)
+	if err != nil {
+		return MapEntry{}, fmt.Errorf("--map %s: %w", s, err)
+	}
+	vip, local, hasLocal := strings.Cut(rest, "@")
+	e := MapEntry{DSCP: uint8(c)}
+	if e.VIP, err = dsrtypes.ParseAddr(vip); err != nil {
+		return e, fmt.Errorf("--map %s: VIP %w", s, err)
+	}
+	if hasLocal {
+		if e.Local, err = dsrtypes.ParseAddr(local); err != nil {
+			return e, fmt.Errorf("--map %s: local address %w", s, err)
+		}
+	}
+	return e, nil
+}
+
+// parseExpectFlag parses VIP[:PORT]=DSCP, with IPv6 as [ADDR]:PORT or ADDR.
+func parseExpectFlag(s string) (Expectation, error) {
+	svc, code, ok := strings.Cut(s, "=")
+	if !ok {
+		return Expectation{}, fmt.Errorf("--expect %q: write VIP:PORT=DSCP, e.g. --expect 10.80.0.1:80=21 or --expect [2001:db8:80::1]:80=22", s)
+	}
+	var e Expectation
+	c, err := dsrtypes.ParseDSCP(code)
+	if err != nil {
+		return e, fmt.Errorf("--expect %s: %w", s, err)
+	}
+	e.DSCP = uint8(c)
+	if ap, err := netip.ParseAddrPort(svc); err == nil {
+		e.VIP, e.Port = ap.Addr(), ap.Port()
+		if e.Port == 0 {
+			return e, fmt.Errorf("--expect %q: port 0 is not a service port: leave the port out to match any", s)
+		}
+	} else if e.VIP, err = netip.ParseAddr(strings.Trim(svc, "[]")); err != nil {
+		return e, fmt.Errorf("--expect %q: %q is not VIP or VIP:PORT: write e.g. 10.80.0.1:80 or [2001:db8:80::1]:80", s, svc)
+	}
+	if e.VIP.Zone() != "" || e.VIP.Is4In6() || e.VIP.IsUnspecified() || e.VIP.IsMulticast() {
+		return e, fmt.Errorf("--expect %q: %s is not a unicast VIP", s, e.VIP)
+	}
+	return e, nil
+}
