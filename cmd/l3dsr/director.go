@@ -86,41 +86,27 @@ Every command prints what it changed; running it again changes nothing.`,
 
 // keyFlags are the flags that name a service.
 type keyFlags struct {
-	vip, proto string
+	vip     netip.AddrPort
+	vipFlag dsrtypes.Flag
+	proto   dsrtypes.Proto
 }
 
 func (f *keyFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.vip, "vip", "", "the service: VIP:PORT, e.g. 10.0.0.1:80 or [2001:db8::1]:80 (required)")
-	cmd.Flags().StringVar(&f.proto, "proto", "tcp", "protocol: tcp, udp or sctp")
+	f.vipFlag = dsrtypes.Flag{Value: dsrtypes.Parsed[netip.AddrPort]{Dst: &f.vip, Parse: dsrtypes.ParseAddrPort, Name: "vip:port"}, Prefix: "--vip "}
+	f.proto = dsrtypes.TCP
+	cmd.Flags().Var(&f.vipFlag, "vip", "the service: VIP:PORT, e.g. 10.0.0.1:80 or [2001:db8::1]:80 (required)")
+	cmd.Flags().Var(&f.proto, "proto", "protocol: tcp, udp or sctp")
 }
 
 func (f *keyFlags) key() (director.Key, error) {
-	var k director.Key
-	if strings.TrimSpace(f.vip) == "" {
-		return k, usageErrorf("--vip is required: give VIP:PORT, e.g. --vip 10.0.0.1:80 or --vip [2001:db8::1]:80")
+	if !f.vip.IsValid() {
+		return director.Key{}, usageErrorf("--vip is required: give VIP:PORT, e.g. --vip 10.0.0.1:80 or --vip [2001:db8::1]:80")
 	}
-	ap, err := netip.ParseAddrPort(strings.TrimSpace(f.vip))
-	if err != nil {
-		if a, aerr := netip.ParseAddr(strings.TrimSpace(f.vip)); aerr == nil {
-			if a.Is6() {
-				return k, usageErrorf("--vip %q has no port: give [VIP]:PORT, an IPv6 VIP in brackets, e.g. --vip %s", f.vip, netip.AddrPortFrom(a, 80))
-			}
-			return k, usageErrorf("--vip %q has no port: give VIP:PORT, e.g. --vip %s", f.vip, netip.AddrPortFrom(a, 80))
-		}
-		return k, usageErrorf("--vip %q is not VIP:PORT: write e.g. 10.0.0.1:80, or [2001:db8::1]:80 for IPv6", f.vip)
-	}
-	if ap.Port() == 0 {
-		return k, usageErrorf("--vip %q: port 0 is not a service port, use 1-65535", f.vip)
-	}
-	a := ap.Addr().WithZone("")
+	a := f.vip.Addr().WithZone("")
 	if a.IsUnspecified() || a.IsMulticast() || a.Is4In6() {
-		return k, usageErrorf("--vip %q: the VIP must be a unicast IPv4 or IPv6 address", f.vip)
+		return director.Key{}, usageErrorf("--vip %q: the VIP must be a unicast IPv4 or IPv6 address", f.vipFlag.String())
 	}
-	p, err := dsrtypes.ParseProto(f.proto)
-	if err != nil {
-		return k, usageErrorf("--proto %q: use tcp, udp or sctp", f.proto)
-	}
-	return director.Key{VIP: a, Port: ap.Port(), Proto: ipvs.Protocol(p)}, nil
+	return director.Key{VIP: a, Port: f.vip.Port(), Proto: ipvs.Protocol(f.proto)}, nil
 }
 
 func checkScheduler(sched string) error {

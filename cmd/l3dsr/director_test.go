@@ -73,12 +73,12 @@ func TestDirectorUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"service", "add", "--vip", "10.0.0.1:80"}, "--dscp is required in mode dscp"},
-		{[]string{"service", "add", "--vip", "10.0.0.1", "--dscp", "5"}, `--vip "10.0.0.1" has no port: give VIP:PORT, e.g. --vip 10.0.0.1:80`},
+		{[]string{"service", "add", "--vip", "10.0.0.1", "--dscp", "5"}, `invalid argument "10.0.0.1" for "--vip" flag: --vip "10.0.0.1" has no port: give VIP:PORT, e.g. 10.0.0.1:80`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "64"}, "DSCP 64 is out of range: use 0-63"},
-		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--proto", "icmp"}, `--proto "icmp": use tcp, udp or sctp`},
+		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--proto", "icmp"}, `invalid argument "icmp" for "--proto" flag: protocol "icmp" is not supported: use tcp, udp or sctp`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "gre"}, `mode "gre"`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "ipip"}, "mode ipip uses no DSCP code"},
-		{[]string{"service", "add", "--vip", "2001:db8::1:80", "--dscp", "5"}, "an IPv6 VIP in brackets, e.g. --vip [2001:db8::1:80]:80"},
+		{[]string{"service", "add", "--vip", "2001:db8::1:80", "--dscp", "5"}, `--vip "2001:db8::1:80" has no port: give VIP:PORT, e.g. [2001:db8::1:80]:80`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:0", "--dscp", "5"}, "port 0"},
 		{[]string{"service", "edit", "--vip", "10.0.0.1:80"}, "nothing to change"},
 		{[]string{"real", "add", "--vip", "10.0.0.1:80"}, "--real is required"},

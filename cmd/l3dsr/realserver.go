@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
@@ -59,10 +57,10 @@ differs from what 'up' set up. The record lives in /run/l3dsr/netns-INODE/
 }
 
 func newRealServerUpCmd(sys *system) *cobra.Command {
-	var vip, mode, mss, variant string
-	var c realserver.Config
+	var variant string
+	c := realserver.Config{Mode: dsrtypes.ModeDSCP}
+	var vip, local dsrtypes.Addr
 	var dscp dsrtypes.DSCP
-	local := dsrtypes.Addr{}
 	cmd := &cobra.Command{
 		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|ipip] [--mss N]",
 		Short: "Set a VIP up on this real server (again: repair what is missing)",
@@ -72,26 +70,11 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
-			var err error
-			if c.Mode, err = dsrtypes.ParseMode(mode); err != nil {
-				// The words of realserver.Config.Validate, before the other flags.
-				return usageErrorf("mode %q is unknown: use dscp or ipip", mode)
-			}
 			if !fl.Changed("vip") {
 				return usageErrorf("--vip is missing: give the VIP to set up, e.g. --vip 10.0.0.1")
 			}
-			if c.VIP, err = parseAddr("--vip", vip); err != nil {
-				return err
-			}
-			if fl.Changed("dscp") {
+			if c.VIP, c.Local = vip.Addr, local.Addr; fl.Changed("dscp") {
 				c.DSCP = (*uint8)(&dscp)
-			}
-			if c.Local = local.Addr; fl.Changed("mss") {
-				n, err := strconv.ParseUint(strings.TrimSpace(mss), 10, 16)
-				if err != nil || n == 0 {
-					return usageErrorf("--mss %q is not a valid MSS: give a number of bytes, 536-65495", mss)
-				}
-				c.MSS = uint16(n)
 			}
 			if err := c.Validate(); err != nil {
 				return &usageError{err}
@@ -111,17 +94,17 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&vip, "vip", "", "the VIP (IPv4 or IPv6)")
+	fl.Var(addrFlag("--vip", &vip), "vip", "the VIP (IPv4 or IPv6)")
 	fl.Var(&dscp, "dscp", "dscp mode: the DSCP code that stands for the VIP, 0-63 (decimal or hex)")
 	fl.Var(&local, "local", "dscp mode: map the code only for packets to this local address (default: any)")
-	fl.StringVar(&mode, "mode", "dscp", "dscp or ipip")
-	fl.StringVar(&mss, "mss", "", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
+	fl.Var(&c.Mode, "mode", "dscp or ipip")
+	fl.Var(&dsrtypes.Flag{Value: dsrtypes.Parsed[uint16]{Dst: &c.MSS, Parse: dsrtypes.ParseMSS, Name: "bytes"}, Prefix: "--mss "}, "mss", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
 	fl.StringVar(&variant, "iptables", "", "iptables variant for the map-mode rule: default, legacy or nft (default $"+iptablesEnv+", else the system's)")
 	return cmd
 }
 
 func newRealServerDownCmd(sys *system) *cobra.Command {
-	var vip string
+	var vip dsrtypes.Addr
 	cmd := &cobra.Command{
 		Use:   "down --vip ADDR",
 		Short: "Undo what 'realserver up' did for a VIP, and only that",
@@ -135,18 +118,14 @@ since; anything left alone is said so.`,
 			if !cmd.Flags().Changed("vip") {
 				return usageErrorf("--vip is missing: give the VIP to take down ('l3dsr realserver show' lists them)")
 			}
-			a, err := parseAddr("--vip", vip)
-			if err != nil {
-				return err
-			}
 			return sys.withRealServer(func(m rsManager) error {
-				res, err := m.Down(cmd.Context(), a)
+				res, err := m.Down(cmd.Context(), vip.Addr)
 				realserver.WriteApplied(cmd.OutOrStdout(), "took down", res)
 				return err
 			})
 		},
 	}
-	cmd.Flags().StringVar(&vip, "vip", "", "the VIP to take down")
+	cmd.Flags().Var(addrFlag("--vip", &vip), "vip", "the VIP to take down")
 	return cmd
 }
 

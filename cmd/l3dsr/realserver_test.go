@@ -64,7 +64,7 @@ func TestRealServerUsageErrors(t *testing.T) {
 		{[]string{"realserver", "up", "--vip", "10.0.0.1/32", "--dscp", "1"}, `--vip "10.0.0.1/32" is a prefix`},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--dscp", "1", "--local", "2001:db8::1"}, "VIP 10.0.0.1 is IPv4 but --local 2001:db8::1 is IPv6"},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "ipip", "--dscp", "3"}, "DSCP 3 given for VIP 10.0.0.1 in ipip mode"},
-		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "gre"}, `mode "gre" is unknown: use dscp or ipip`},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "gre"}, `invalid argument "gre" for "--mode" flag: mode "gre": use dscp or ipip`},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "ipip", "--mss", "abc"}, `--mss "abc" is not a valid MSS`},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "ipip", "--mss", "100"}, "MSS 100 is out of range"},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--dscp", "1", "--iptables", "xt"}, `iptables variant "xt" is unknown`},

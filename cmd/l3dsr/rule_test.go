@@ -236,12 +236,14 @@ func TestRuleUsageErrors(t *testing.T) {
 	}
 }
 
+// TestParseDSCP: --dscp as iptables reads it; a bad code is a usage error
+// naming the code and the fix.
 func TestParseDSCP(t *testing.T) {
 	good := map[string]uint8{"0": 0, "1": 1, "63": 63, "0x0a": 10, "0xA": 10, "0X3F": 63, "0x00": 0, " 7 ": 7, "0x3f": 63}
 	for in, want := range good {
-		got, err := parseDSCP(in)
-		if err != nil || got != want {
-			t.Errorf("parseDSCP(%q) = %d, %v; want %d", in, got, err, want)
+		var got dsrtypes.DSCP
+		if err := dscpFlag(&got).Set(in); err != nil || uint8(got) != want {
+			t.Errorf("--dscp %q = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	bad := map[string]string{
@@ -251,7 +253,7 @@ func TestParseDSCP(t *testing.T) {
 		"99999999999999999999":  "DSCP 99999999999999999999 is out of range",
 		"0xfffffffffffffffffff": "is out of range",
 		"-1":                    `DSCP "-1" is not a number`,
-		"":                      "--dscp is empty",
+		"":                      `for "--dscp" flag: DSCP is empty`,
 		"0x":                    `DSCP "0x" is not a number`,
 		"1.5":                   "is not a number",
 		"ef":                    "is not a number",
@@ -259,10 +261,10 @@ func TestParseDSCP(t *testing.T) {
 		"07":                    "ambiguous",
 	}
 	for in, want := range bad {
-		_, err := parseDSCP(in)
-		var ue *usageError
-		if !errors.As(err, &ue) || !strings.Contains(err.Error(), want) {
-			t.Errorf("parseDSCP(%q) = %v, want a usage error containing %q", in, err, want)
+		untouchable(t)
+		st, _, stderr := runCLI("rule", "add", "--dscp", in, "--vip", "10.0.0.1")
+		if st != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("--dscp %q: exit %d, %q; want a usage error containing %q", in, st, stderr, want)
 		}
 	}
 }
