@@ -72,7 +72,7 @@ func (a Args) Options() (*Options, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.Expect = append(o.Expect, e)
+		o.expect = append(o.expect, e)
 	}
 	for _, s := range a.Ports {
 		for _, t := range strings.Split(s, ",") {
@@ -84,13 +84,13 @@ func (a Args) Options() (*Options, error) {
 		}
 	}
 	if o.Role == Director {
-		if len(o.Expect) == 0 {
+		if len(o.expect) == 0 {
 			return nil, fmt.Errorf("--role director needs the DSCP of each VIP: give --expect VIP:PORT=DSCP, e.g. --expect 10.80.0.1:80=21")
 		}
 		if len(o.Mapping) > 0 || len(o.Ports) > 0 {
 			return nil, fmt.Errorf("--map and --port are for --role realserver; a director is checked against --expect")
 		}
-	} else if len(o.Expect) > 0 {
+	} else if len(o.expect) > 0 {
 		return nil, fmt.Errorf("--expect is for --role director; a real server is checked against its table (or --map)")
 	}
 	if err := o.Check(); err != nil {

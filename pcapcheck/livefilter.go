@@ -40,7 +40,7 @@ func liveFilter(o *Options) (filterSpec, error) {
 			}
 		}
 	case Director:
-		for _, e := range o.Expect {
+		for _, e := range o.expect {
 			var ports []uint16
 			if e.Port != 0 {
 				ports = []uint16{e.Port}

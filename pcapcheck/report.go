@@ -17,7 +17,7 @@ type reportJSON struct {
 	Selected   uint64           `json:"selected"`
 	Drops      uint64           `json:"kernel_drops"`
 	Mapping    string           `json:"mapping"`
-	Interfaces []InterfaceStats `json:"interfaces"`
+	Interfaces []interfaceStats `json:"interfaces"`
 	// Damage is null for a whole file.
 	Damage *damageJSON `json:"damage"`
 	Report
@@ -33,7 +33,7 @@ type damageJSON struct {
 // WriteReport writes res, the result of verifying with o, to w as a table
 // ("table") or as JSON ("json").
 func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
-	what, st, drops, r := res.Source, res.Stats, res.Drops, res.Report
+	what, st, drops, r := res.Source, res.Stats, res.drops, res.Report
 	fromFlags := len(o.Mapping) > 0
 	mapping := "module"
 	if fromFlags {
@@ -45,7 +45,7 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 	if format == "json" {
 		j := reportJSON{Source: what, Read: st.Read, Selected: st.Selected, Drops: drops, Mapping: mapping, Report: r, Interfaces: st.PerInterface}
 		if j.Interfaces == nil {
-			j.Interfaces = []InterfaceStats{}
+			j.Interfaces = []interfaceStats{}
 		}
 		if d := st.Damage; d != nil {
 			j.Damage = &damageJSON{Offset: d.Offset, Record: d.Record, Unit: d.Unit, Reason: d.Reason}

@@ -182,7 +182,7 @@ type runStats struct {
 	Selected uint64 // frames the filter selected
 	// PerInterface counts the frames read per capture interface (one for
 	// a pcap file or a live capture).
-	PerInterface []InterfaceStats
+	PerInterface []interfaceStats
 	// Damage, when set, says where a capture file stopped being readable:
 	// the figures are those of the packets before it.
 	Damage *damageError
@@ -191,8 +191,8 @@ type runStats struct {
 	NotWritten uint64
 }
 
-// InterfaceStats are the frames read from one capture interface.
-type InterfaceStats struct {
+// interfaceStats are the frames read from one capture interface.
+type interfaceStats struct {
 	Index    int    `json:"index"`
 	Name     string `json:"name"`
 	LinkType string `json:"link_type"`
@@ -313,7 +313,7 @@ type linkDecoders struct {
 	ml    multiLink // nil: one link type
 	decs  []*frameDecoder
 	// added are the interfaces met since the caller last took them.
-	added []InterfaceStats
+	added []interfaceStats
 }
 
 // get returns interface i's decoder, nil for a link type not supported.
@@ -327,7 +327,7 @@ func (l *linkDecoders) get(i int) *frameDecoder {
 			}
 		}
 		d, err := newDecoder(link)
-		l.added = append(l.added, InterfaceStats{Index: n, Name: name, LinkType: linkName(link), Unsupported: err != nil})
+		l.added = append(l.added, interfaceStats{Index: n, Name: name, LinkType: linkName(link), Unsupported: err != nil})
 		l.decs = append(l.decs, d)
 	}
 	return l.decs[i]
@@ -356,7 +356,7 @@ type aheadItem struct {
 // and gained nothing when that core was busy.)
 func runFile(ctx context.Context, src *fileSource, ld *linkDecoders, an *analyzer, opt runOptions) (runStats, error) {
 	var st runStats
-	var ifs []InterfaceStats // met so far, read ahead included
+	var ifs []interfaceStats // met so far, read ahead included
 	ring := make([]aheadItem, readAhead)
 	head, n := 0, 0
 	var rerr error

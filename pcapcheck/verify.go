@@ -26,15 +26,15 @@ type Options struct {
 	Role Role
 	Mode dsrtypes.Mode
 	// Codes are the DSCP codes looked at; zero means the role's default:
-	// every marked code (1-63) on a real server, the Expect codes on a
+	// every marked code (1-63) on a real server, the expect codes on a
 	// director. Check fills it in.
 	Codes DSCPSet
 	// Mapping is the DSCP→VIP table given by the operator; Table, when
 	// set, is read instead (see UsesTable).
 	Mapping []MapEntry
 	Table   Table
-	// Expect is the director's DSCP per VIP.
-	Expect []Expectation
+	// expect is the director's DSCP per VIP.
+	expect []Expectation
 	// Ports narrow a live capture on a real server to the replies from
 	// these service ports (none: every port).
 	Ports []uint16
@@ -78,7 +78,7 @@ func (o *Options) Check() error {
 	}
 	if o.Codes == 0 {
 		if o.Role == Director {
-			for _, e := range o.Expect {
+			for _, e := range o.expect {
 				o.Codes |= 1 << (e.DSCP & uint8(dsrtypes.MaxDSCP))
 			}
 		} else {
@@ -90,7 +90,7 @@ func (o *Options) Check() error {
 }
 
 func (o *Options) config() config {
-	return config{Role: o.Role, Mode: o.Mode, Codes: o.Codes, Mapping: o.Mapping, Expect: o.Expect}
+	return config{Role: o.Role, Mode: o.Mode, Codes: o.Codes, Mapping: o.Mapping, Expect: o.expect}
 }
 
 // Result is what Verify saw and its verdict.
@@ -98,8 +98,8 @@ type Result struct {
 	// Source is the file or interface read.
 	Source string
 	Stats  runStats
-	// Drops counts the packets the kernel dropped during a live capture.
-	Drops  uint64
+	// drops counts the packets the kernel dropped during a live capture.
+	drops  uint64
 	Report Report
 }
 
@@ -221,7 +221,7 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Stats = st
 	if live != nil {
-		res.Drops, _ = live.Drops()
+		res.drops, _ = live.Drops()
 	}
 	if o.Table != nil {
 		// The counters after the run; a failure here only loses them.
