@@ -3,6 +3,7 @@ package maptable
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"net/netip"
 	"sort"
 	"testing"
@@ -53,6 +54,12 @@ type request struct {
 	flags   netlink.HeaderFlags
 	data    []byte
 	raw     netlink.Message
+}
+
+// newClient is the table over an open connection (the tests' fake
+// kernels).
+func newClient(conn *genetlink.Conn) (*genlTable, error) {
+	return tableOf(nl.Open(conn, familyName, genlVersion, ErrNotLoaded))
 }
 
 func newFakeKernel(t *testing.T) *fakeKernel {

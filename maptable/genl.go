@@ -43,8 +43,7 @@ const (
 // "l3dsr" generic netlink family, in one network namespace. It is not safe
 // for concurrent use.
 type genlTable struct {
-	c      *genetlink.Conn
-	family genetlink.Family
+	c *nl.Conn
 }
 
 // Dial opens the table of the xt_DADDR module, in the calling thread's
@@ -62,35 +61,16 @@ func Dial() (Table, error) {
 // dialGenl opens the table of the network namespace netns refers to (an
 // open namespace file descriptor; 0 is the calling thread's).
 func dialGenl(netns int) (*genlTable, error) {
-	conn, f, err := nl.Dial(familyName, netns)
+	return tableOf(nl.Dial(familyName, genlVersion, netns, ErrNotLoaded))
+}
+
+// tableOf is the table over c, or the error of getting c.
+func tableOf(c *nl.Conn, err error) (*genlTable, error) {
 	if err != nil {
-		return nil, familyError(err)
+		return nil, err
 	}
-	return &genlTable{c: conn, family: f}, nil
+	return &genlTable{c: c}, nil
 }
-
-// newClient resolves the family on an open connection (tests).
-func newClient(conn *genetlink.Conn) (*genlTable, error) {
-	f, err := nl.Resolve(conn, familyName)
-	if err != nil {
-		return nil, familyError(err)
-	}
-	return &genlTable{c: conn, family: f}, nil
-}
-
-// familyError says that the module is not loaded if the family is missing.
-func familyError(err error) error {
-	if errors.Is(err, unix.ENOENT) {
-		return &notLoadedError{cause: err}
-	}
-	return err
-}
-
-type notLoadedError struct{ cause error }
-
-func (e *notLoadedError) Error() string        { return ErrNotLoaded.Error() }
-func (e *notLoadedError) Unwrap() error        { return e.cause }
-func (e *notLoadedError) Is(target error) bool { return target == ErrNotLoaded }
 
 // Close closes the netlink socket.
 func (c *genlTable) Close() error {
@@ -207,7 +187,7 @@ func (c *genlTable) List() ([]Entry, error) {
 // kernel ended the dump with EINTR or EAGAIN; gen is the replies'
 // generation, nil if none carried one.
 func (c *genlTable) dumpOnce() (entries []Entry, gen *uint32, consistent bool, err error) {
-	req, err := c.c.Send(c.message(cmdMapGet, nil), c.family.ID, netlink.Request|netlink.Dump)
+	req, err := c.c.Send(c.c.Message(cmdMapGet, nil), netlink.Request|netlink.Dump)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -383,8 +363,7 @@ func (c *genlTable) replaceAdd(id uint32, batch [][]byte) error {
 	for _, e := range batch {
 		b = append(b, e...)
 	}
-	msg := c.message(cmdReplaceAdd, b)
-	if _, err := c.c.Execute(msg, c.family.ID, netlink.Request|netlink.Acknowledge); err != nil {
+	if _, err := c.c.ExecuteMessage(c.c.Message(cmdReplaceAdd, b), netlink.Request|netlink.Acknowledge); err != nil {
 		return wrapKernel(err, "")
 	}
 	return nil
@@ -409,34 +388,16 @@ func locateEntry(err error, batch [][]byte, entries []Entry, first int) error {
 	return err
 }
 
-func (c *genlTable) message(cmd uint8, data []byte) genetlink.Message {
-	return genetlink.Message{
-		Header: genetlink.Header{Command: cmd, Version: genlVersion},
-		Data:   data,
-	}
-}
-
-// execute sends one request and returns the replies. Commands without a
-// reply are sent with NLM_F_ACK so that success is confirmed too.
+// execute sends one request and returns the replies, with the kernel's
+// refusal in this package's words.
 func (c *genlTable) execute(cmd uint8, flags netlink.HeaderFlags, ae *netlink.AttributeEncoder) ([]genetlink.Message, error) {
-	var data []byte
-	if ae != nil {
-		var err error
-		if data, err = ae.Encode(); err != nil {
-			return nil, err
-		}
-	}
-	msgs, err := c.c.Execute(c.message(cmd, data), c.family.ID, flags)
+	msgs, err := c.c.Execute(cmd, flags, ae)
 	if err != nil {
 		notFound := ""
 		if cmd == cmdMapGet || cmd == cmdMapDel || cmd == cmdMapAdd {
 			notFound = ErrNotFound.Error()
 		}
 		return nil, wrapKernel(err, notFound)
-	}
-	if flags&netlink.Acknowledge != 0 {
-		// The only reply is the acknowledgement.
-		return nil, nil
 	}
 	return msgs, nil
 }

@@ -222,7 +222,7 @@ func TestIntegrationRawRejections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			msg := genetlink.Message{Header: genetlink.Header{Command: tt.cmd, Version: genlVersion}, Data: tt.data()}
-			_, err := c.c.Execute(msg, c.family.ID, tt.flags)
+			_, err := c.c.ExecuteMessage(msg, tt.flags)
 			ke, ok := wrapKernel(err, "").(*nl.KernelError)
 			if !ok {
 				t.Fatalf("err = %v, want a kernel error", err)

@@ -7,14 +7,12 @@ import (
 	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Client talks to IPVS in one network namespace. It is not safe for
 // concurrent use.
 type Client struct {
-	c      *genetlink.Conn
-	family genetlink.Family
+	c *nl.Conn
 }
 
 // New returns a client of IPVS in the calling thread's network namespace.
@@ -34,28 +32,16 @@ func newInNetNS(fd int) (*Client, error) {
 }
 
 func dial(netns int) (*Client, error) {
-	conn, f, err := nl.Dial(familyName, netns)
-	if err != nil {
-		return nil, familyError(err)
-	}
-	return &Client{c: conn, family: f}, nil
+	return clientOf(nl.Dial(familyName, genlVersion, netns, ErrNotAvailable))
 }
 
-// newClient resolves the IPVS family on an open connection (tests).
-func newClient(conn *genetlink.Conn) (*Client, error) {
-	f, err := nl.Resolve(conn, familyName)
+// clientOf is a client over c, or the error of getting c in this package's
+// words.
+func clientOf(c *nl.Conn, err error) (*Client, error) {
 	if err != nil {
-		return nil, familyError(err)
+		return nil, fmt.Errorf("ipvs: %w", err)
 	}
-	return &Client{c: conn, family: f}, nil
-}
-
-// familyError says that IPVS is not loaded if the family is missing.
-func familyError(err error) error {
-	if errors.Is(err, unix.ENOENT) {
-		return &notAvailableError{cause: err}
-	}
-	return fmt.Errorf("ipvs: %w", err)
+	return &Client{c: c}, nil
 }
 
 // Close closes the netlink socket.
@@ -63,34 +49,34 @@ func (c *Client) Close() error {
 	return c.c.Close()
 }
 
-// Info returns the kernel's IPVS version and connection table size.
-func (c *Client) Info() (Info, error) {
+// info returns the kernel's IPVS version and connection table size.
+func (c *Client) info() (ipvsInfo, error) {
 	const op = "read info"
-	msgs, err := c.execute(cmdGetInfo, netlink.Request, nil)
+	msgs, err := c.c.Execute(cmdGetInfo, netlink.Request, nil)
 	if err != nil {
-		return Info{}, wrap(op, err, nil)
+		return ipvsInfo{}, wrap(op, err, nil)
 	}
 	if len(msgs) != 1 {
-		return Info{}, &Error{Op: op, cause: fmt.Errorf("the kernel answered with %d messages, want 1", len(msgs))}
+		return ipvsInfo{}, &opError{op: op, cause: fmt.Errorf("the kernel answered with %d messages, want 1", len(msgs))}
 	}
 	ad, err := netlink.NewAttributeDecoder(msgs[0].Data)
 	if err != nil {
-		return Info{}, &Error{Op: op, cause: err}
+		return ipvsInfo{}, &opError{op: op, cause: err}
 	}
-	var info Info
+	var info ipvsInfo
 	for ad.Next() {
 		switch ad.Type() {
 		case infoAttrVersion:
-			info.Version = versionString(ad.Uint32())
+			info.version = versionString(ad.Uint32())
 		case infoAttrConnTabSize:
-			info.ConnTableSize = ad.Uint32()
+			info.connTableSize = ad.Uint32()
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return Info{}, &Error{Op: op, cause: err}
+		return ipvsInfo{}, &opError{op: op, cause: err}
 	}
-	if info.Version == "" {
-		return Info{}, &Error{Op: op, cause: errors.New("the reply has no version")}
+	if info.version == "" {
+		return ipvsInfo{}, &opError{op: op, cause: errors.New("the reply has no version")}
 	}
 	return info, nil
 }
@@ -98,7 +84,7 @@ func (c *Client) Info() (Info, error) {
 // Services returns every service, with its counters.
 func (c *Client) Services() ([]Service, error) {
 	const op = "list services"
-	msgs, err := c.execute(cmdGetService, netlink.Request|netlink.Dump, nil)
+	msgs, err := c.c.Execute(cmdGetService, netlink.Request|netlink.Dump, nil)
 	if err != nil {
 		return nil, wrap(op, err, nil)
 	}
@@ -106,31 +92,31 @@ func (c *Client) Services() ([]Service, error) {
 	for _, m := range msgs {
 		s, err := serviceOf(m)
 		if err != nil {
-			return nil, &Error{Op: op, cause: err}
+			return nil, &opError{op: op, cause: err}
 		}
 		out = append(out, s)
 	}
 	return out, nil
 }
 
-// GetService returns the service with s's key (protocol, address and port,
+// getService returns the service with s's key (protocol, address and port,
 // or firewall mark, and family), with its counters. A missing service is an
 // error matching ErrNotFound.
-func (c *Client) GetService(s Service) (Service, error) {
+func (c *Client) getService(s Service) (Service, error) {
 	s, op, err := serviceOp("get service", s)
 	if err != nil {
 		return Service{}, err
 	}
-	msgs, err := c.execute(cmdGetService, netlink.Request, serviceAttrs(s, false))
+	msgs, err := c.c.Execute(cmdGetService, netlink.Request, serviceAttrs(s, false))
 	if err != nil {
 		return Service{}, wrap(op, err, svcNotFound)
 	}
 	if len(msgs) != 1 {
-		return Service{}, &Error{Op: op, cause: fmt.Errorf("the kernel answered with %d messages, want 1", len(msgs))}
+		return Service{}, &opError{op: op, cause: fmt.Errorf("the kernel answered with %d messages, want 1", len(msgs))}
 	}
 	got, err := serviceOf(msgs[0])
 	if err != nil {
-		return Service{}, &Error{Op: op, cause: err}
+		return Service{}, &opError{op: op, cause: err}
 	}
 	return got, nil
 }
@@ -142,7 +128,7 @@ func (c *Client) CreateService(s Service) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.execute(cmdNewService, netlink.Request|netlink.Acknowledge, serviceAttrs(s, true)); err != nil {
+	if _, err := c.c.Execute(cmdNewService, netlink.Request|netlink.Acknowledge, serviceAttrs(s, true)); err != nil {
 		return wrap(op, err, schedMeaning(svcCreate, s))
 	}
 	return nil
@@ -157,7 +143,7 @@ func (c *Client) UpdateService(s Service) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.execute(cmdSetService, netlink.Request|netlink.Acknowledge, serviceAttrs(s, true)); err != nil {
+	if _, err := c.c.Execute(cmdSetService, netlink.Request|netlink.Acknowledge, serviceAttrs(s, true)); err != nil {
 		return wrap(op, err, schedMeaning(svcNotFound, s))
 	}
 	return nil
@@ -170,7 +156,7 @@ func (c *Client) RemoveService(s Service) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.execute(cmdDelService, netlink.Request|netlink.Acknowledge, serviceAttrs(s, false)); err != nil {
+	if _, err := c.c.Execute(cmdDelService, netlink.Request|netlink.Acknowledge, serviceAttrs(s, false)); err != nil {
 		return wrap(op, err, svcNotFound)
 	}
 	return nil
@@ -183,7 +169,7 @@ func (c *Client) Destinations(s Service) ([]Destination, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := c.execute(cmdGetDest, netlink.Request|netlink.Dump, serviceAttrs(s, false))
+	msgs, err := c.c.Execute(cmdGetDest, netlink.Request|netlink.Dump, serviceAttrs(s, false))
 	if err != nil {
 		return nil, wrap(op, err, svcNotFound)
 	}
@@ -191,21 +177,21 @@ func (c *Client) Destinations(s Service) ([]Destination, error) {
 	for _, m := range msgs {
 		b, err := nestOf(m, cmdNewDest, cmdAttrDest)
 		if err != nil {
-			return nil, &Error{Op: op, cause: err}
+			return nil, &opError{op: op, cause: err}
 		}
 		d, err := decodeDest(b, s.Family)
 		if err != nil {
-			return nil, &Error{Op: op, cause: fmt.Errorf("decoding a destination: %w", err)}
+			return nil, &opError{op: op, cause: fmt.Errorf("decoding a destination: %w", err)}
 		}
 		out = append(out, d)
 	}
 	if len(out) == 0 {
 		// The kernel answers a dump for a missing service with nothing
 		// rather than an error: tell the two apart.
-		if _, err := c.GetService(s); err != nil {
-			var e *Error
+		if _, err := c.getService(s); err != nil {
+			var e *opError
 			if errors.As(err, &e) {
-				e.Op = op
+				e.op = op
 			}
 			return nil, err
 		}
@@ -244,7 +230,7 @@ func (c *Client) destCommand(verb string, cmd uint8, s Service, d Destination, f
 		err = d.check(s)
 	}
 	if err != nil {
-		return &Error{Op: op, cause: err}
+		return &opError{op: op, cause: err}
 	}
 	ae := serviceAttrs(s, false)
 	ae.Nested(cmdAttrDest, func(nae *netlink.AttributeEncoder) error {
@@ -255,7 +241,7 @@ func (c *Client) destCommand(verb string, cmd uint8, s Service, d Destination, f
 		}
 		return nil
 	})
-	if _, err := c.execute(cmd, netlink.Request|netlink.Acknowledge, ae); err != nil {
+	if _, err := c.c.Execute(cmd, netlink.Request|netlink.Acknowledge, ae); err != nil {
 		return wrap(op, err, m)
 	}
 	return nil
@@ -263,18 +249,18 @@ func (c *Client) destCommand(verb string, cmd uint8, s Service, d Destination, f
 
 // Flush removes every service and destination of the namespace.
 func (c *Client) Flush() error {
-	if _, err := c.execute(cmdFlush, netlink.Request|netlink.Acknowledge, nil); err != nil {
+	if _, err := c.c.Execute(cmdFlush, netlink.Request|netlink.Acknowledge, nil); err != nil {
 		return wrap("flush", err, nil)
 	}
 	return nil
 }
 
-// ZeroStats zeroes the counters of the service with s's key and of its
+// zeroStats zeroes the counters of the service with s's key and of its
 // destinations, or of every service when s is nil. A missing service is an
 // error matching ErrNotFound.
-func (c *Client) ZeroStats(s *Service) error {
+func (c *Client) zeroStats(s *Service) error {
 	if s == nil {
-		if _, err := c.execute(cmdZero, netlink.Request|netlink.Acknowledge, nil); err != nil {
+		if _, err := c.c.Execute(cmdZero, netlink.Request|netlink.Acknowledge, nil); err != nil {
 			return wrap("zero all counters", err, nil)
 		}
 		return nil
@@ -283,7 +269,7 @@ func (c *Client) ZeroStats(s *Service) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.execute(cmdZero, netlink.Request|netlink.Acknowledge, serviceAttrs(n, false)); err != nil {
+	if _, err := c.c.Execute(cmdZero, netlink.Request|netlink.Acknowledge, serviceAttrs(n, false)); err != nil {
 		return wrap(op, err, svcNotFound)
 	}
 	return nil
@@ -294,7 +280,7 @@ func serviceOp(verb string, s Service) (Service, string, error) {
 	n, err := s.normalize()
 	op := fmt.Sprintf("%s %v", verb, n)
 	if err != nil {
-		return n, op, &Error{Op: op, cause: err}
+		return n, op, &opError{op: op, cause: err}
 	}
 	return n, op, nil
 }
@@ -345,25 +331,4 @@ func nestOf(m genetlink.Message, cmd uint8, attr uint16) ([]byte, error) {
 		return nil, err
 	}
 	return nil, fmt.Errorf("reply without attribute %d", attr)
-}
-
-// execute sends one request and returns the replies. Commands without a
-// reply are sent with NLM_F_ACK so that success is confirmed too.
-func (c *Client) execute(cmd uint8, flags netlink.HeaderFlags, ae *netlink.AttributeEncoder) ([]genetlink.Message, error) {
-	var data []byte
-	if ae != nil {
-		var err error
-		if data, err = ae.Encode(); err != nil {
-			return nil, err
-		}
-	}
-	msg := genetlink.Message{Header: genetlink.Header{Command: cmd, Version: genlVersion}, Data: data}
-	msgs, err := c.c.Execute(msg, c.family.ID, flags)
-	if err != nil {
-		return nil, err
-	}
-	if flags&netlink.Acknowledge != 0 {
-		return nil, nil
-	}
-	return msgs, nil
 }

@@ -72,7 +72,7 @@ func TestCreateServiceAttributes(t *testing.T) {
 		}},
 		{"persistence, netmask, one-packet, engine", Service{
 			Protocol: ProtoUDP, Address: addr("10.0.0.5"), Port: 5060, Scheduler: "wrr",
-			Flags: FlagPersistent | flagOnePacket, Timeout: 300, Netmask: 0xffffff00, PEName: "sip",
+			Flags: FlagPersistent | flagOnePacket, Timeout: 300, Netmask: 0xffffff00, peName: "sip",
 		}, []attr{
 			a(svcAttrAF, u16(unix.AF_INET)), a(svcAttrProtocol, u16(17)), a(svcAttrAddr, []byte{10, 0, 0, 5}),
 			a(svcAttrPort, []byte{0x13, 0xc4}), a(svcAttrSchedName, str("wrr")), a(svcAttrPEName, str("sip")),
@@ -122,7 +122,7 @@ func TestServiceCommands(t *testing.T) {
 			a(svcAttrSchedName, str("rr")), a(svcAttrFlags, flagsAttr(3)), a(svcAttrTimeout, u32(10)),
 			a(svcAttrNetmask, n32(0xffffffff))))}, nil
 	})
-	got, err := c.GetService(s)
+	got, err := c.getService(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,17 +130,17 @@ func TestServiceCommands(t *testing.T) {
 	want := Service{Family: 2, Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "rr",
 		Flags: FlagPersistent | flagHashed, Timeout: 10, Netmask: 0xffffffff}
 	if got != want {
-		t.Errorf("GetService = %+v, want %+v", got, want)
+		t.Errorf("getService = %+v, want %+v", got, want)
 	}
 
 	k, c = newFake(t, nil)
-	if err := c.ZeroStats(&s); err != nil {
+	if err := c.zeroStats(&s); err != nil {
 		t.Fatal(err)
 	}
 	checkRequest(t, k.only(), cmdZero, ack, nest(cmdAttrService, key...))
 
 	k, c = newFake(t, nil)
-	if err := c.ZeroStats(nil); err != nil {
+	if err := c.zeroStats(nil); err != nil {
 		t.Fatal(err)
 	}
 	checkRequest(t, k.only(), cmdZero, ack)
@@ -173,20 +173,20 @@ func TestCreateDestinationAttributes(t *testing.T) {
 		{"masquerade, port from the service", v4, Destination{Address: addr("10.1.0.10"), Forward: Masquerade, Weight: 1}, []attr{v4key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(0)), a(destAttrWeight, u32(1)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"local", v4, Destination{Address: addr("10.1.0.10"), Forward: Local, Weight: 2}, []attr{v4key, nest(cmdAttrDest,
+		{"local", v4, Destination{Address: addr("10.1.0.10"), Forward: forwardLocal, Weight: 2}, []attr{v4key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(1)), a(destAttrWeight, u32(2)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"route, weight 0", v4, Destination{Address: addr("10.1.0.10"), Forward: Route}, []attr{v4key, nest(cmdAttrDest,
+		{"route, weight 0", v4, Destination{Address: addr("10.1.0.10"), Forward: forwardRoute}, []attr{v4key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(3)), a(destAttrWeight, u32(0)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
 		{"IPIP tunnel sends no tunnel attributes", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3}, []attr{v4key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(3)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: tunnelGUE, TunnelPort: 6080, TunnelFlags: tunnelFlagChecksum}, []attr{v4key, nest(cmdAttrDest,
+		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, tunnelType: tunnelGUE, tunnelPort: 6080, tunnelFlags: tunnelFlagChecksum}, []attr{v4key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(3)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)),
 			a(destAttrTunType, u8(1)), a(destAttrTunPort, n16(6080)), a(destAttrTunFlags, u16(1)))}},
-		{"GRE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: tunnelGRE}, []attr{v4key, nest(cmdAttrDest,
+		{"GRE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, tunnelType: tunnelGRE}, []attr{v4key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(3)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)),
 			a(destAttrTunType, u8(2)), a(destAttrTunPort, n16(0)), a(destAttrTunFlags, u16(0)))}},
@@ -196,7 +196,7 @@ func TestCreateDestinationAttributes(t *testing.T) {
 		{"IPv4 tunnel destination of an IPv6 service", v6, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 1}, []attr{v6key, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(443)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(1)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"firewall-mark service keeps port 0", fw, Destination{Address: addr("10.1.0.10"), Forward: Route, Weight: 1}, []attr{fwkey, nest(cmdAttrDest,
+		{"firewall-mark service keeps port 0", fw, Destination{Address: addr("10.1.0.10"), Forward: forwardRoute, Weight: 1}, []attr{fwkey, nest(cmdAttrDest,
 			a(destAttrAddr, rip), a(destAttrPort, n16(0)), a(destAttrAddrFamily, u16(2)),
 			a(destAttrFwdMethod, u32(3)), a(destAttrWeight, u32(1)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
 	}
@@ -269,7 +269,7 @@ func TestServicesDump(t *testing.T) {
 	want := func(st Stats) []Service {
 		return []Service{
 			{Family: 2, Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "wlc", Flags: FlagPersistent | flagHashed, Timeout: 300, Netmask: 0xffffff00, Stats: st},
-			{Family: 10, FWMark: 5, Scheduler: "mh", PEName: "sip", Flags: flagHashed | flagSchedMHPort, Netmask: 64, Stats: st},
+			{Family: 10, FWMark: 5, Scheduler: "mh", peName: "sip", Flags: flagHashed | flagSchedMHPort, Netmask: 64, Stats: st},
 			{Family: 10, Protocol: ProtoSCTP, Address: addr("2001:db8::5"), Port: 3868, Scheduler: "rr", Flags: flagHashed, Netmask: 128, Stats: st},
 		}
 	}
@@ -333,8 +333,8 @@ func TestDestinationsDump(t *testing.T) {
 	small32 := small
 	want := []Destination{
 		{Address: addr("fd00::10"), Port: 8443, Family: 10, Forward: Masquerade, Weight: 100, UpperThreshold: 50, LowerThreshold: 5, ActiveConns: 3, InactiveConns: 4, PersistConns: 2, Stats: big},
-		{Address: addr("10.1.0.20"), Port: 443, Family: 2, Forward: Tunnel, Weight: 1, TunnelType: tunnelGUE, TunnelPort: 6080, TunnelFlags: tunnelFlagRemoteChecksum, Stats: small32},
-		{Address: addr("fd00::11"), Port: 443, Family: 10, Forward: Route, Weight: -1},
+		{Address: addr("10.1.0.20"), Port: 443, Family: 2, Forward: Tunnel, Weight: 1, tunnelType: tunnelGUE, tunnelPort: 6080, tunnelFlags: tunnelFlagRemoteChecksum, Stats: small32},
+		{Address: addr("fd00::11"), Port: 443, Family: 10, Forward: forwardRoute, Weight: -1},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d destinations, want %d: %+v", len(got), len(want), got)
@@ -394,9 +394,9 @@ func TestErrors(t *testing.T) {
 			"ipvs: remove service tcp 10.0.0.1:80: not found"},
 		{"update missing service", unix.ESRCH, func(c *Client) error { return c.UpdateService(svc) }, ErrNotFound,
 			"ipvs: update service tcp 10.0.0.1:80: not found"},
-		{"get missing service", unix.ESRCH, func(c *Client) error { _, err := c.GetService(svc); return err }, ErrNotFound,
+		{"get missing service", unix.ESRCH, func(c *Client) error { _, err := c.getService(svc); return err }, ErrNotFound,
 			"ipvs: get service tcp 10.0.0.1:80: not found"},
-		{"zero missing service", unix.ESRCH, func(c *Client) error { return c.ZeroStats(&svc) }, ErrNotFound,
+		{"zero missing service", unix.ESRCH, func(c *Client) error { return c.zeroStats(&svc) }, ErrNotFound,
 			"ipvs: zero counters of service tcp 10.0.0.1:80: not found"},
 		{"create existing destination", unix.EEXIST, func(c *Client) error { return c.CreateDestination(svc, dst) }, ErrExists,
 			"ipvs: create destination 10.1.0.10:80 of tcp 10.0.0.1:80: exists"},
@@ -413,7 +413,7 @@ func TestErrors(t *testing.T) {
 			return c.UpdateService(Service{FWMark: 3, Scheduler: "nosuch"})
 		}, nil, `ipvs: update service fwmark 3 (IPv4): scheduler "nosuch" is not available: load it with 'modprobe ip_vs_nosuch', or check the name`},
 		{"unknown persistence engine", unix.ENOENT, func(c *Client) error {
-			return c.CreateService(Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 5060, Scheduler: "rr", PEName: "nope", Flags: FlagPersistent, Timeout: 5})
+			return c.CreateService(Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 5060, Scheduler: "rr", peName: "nope", Flags: FlagPersistent, Timeout: 5})
 		}, nil, `ipvs: create service udp 10.0.0.2:5060: scheduler "rr" or persistence engine "nope" is not available: load them with 'modprobe -a ip_vs_rr ip_vs_pe_nope', or check the names`},
 		{"permission", unix.EPERM, func(c *Client) error { return c.Flush() }, nil,
 			"ipvs: flush: operation not permitted (IPVS needs CAP_NET_ADMIN in the network namespace: run as root)"},
@@ -438,10 +438,10 @@ func TestErrors(t *testing.T) {
 			if !errors.Is(err, tt.errno) {
 				t.Errorf("errors.Is(err, %v) is false: the errno must stay reachable", tt.errno)
 			}
-			var e *Error
+			var e *opError
 			var ke *nl.KernelError
 			if !errors.As(err, &e) || !errors.As(err, &ke) || ke.Errno != tt.errno {
-				t.Errorf("err is not an *Error with errno %v: %#v", tt.errno, err)
+				t.Errorf("err is not an *opError with errno %v: %#v", tt.errno, err)
 			}
 		})
 	}
@@ -480,13 +480,13 @@ func TestValidation(t *testing.T) {
 			return c.CreateDestination(svc, Destination{Address: addr("fd00::1"), Forward: Masquerade})
 		}, "only Tunnel forwarding can cross families"},
 		{"route changes port", func(c *Client) error {
-			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Port: 8080, Forward: Route})
+			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Port: 8080, Forward: forwardRoute})
 		}, "route forwarding cannot change the port (80 to 8080): use port 0 or 80"},
 		{"GUE without port", func(c *Client) error {
-			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Forward: Tunnel, TunnelType: tunnelGUE})
+			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Forward: Tunnel, tunnelType: tunnelGUE})
 		}, "a GUE tunnel needs TunnelPort"},
 		{"tunnel options on masquerade", func(c *Client) error {
-			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), TunnelType: tunnelGRE})
+			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), tunnelType: tunnelGRE})
 		}, "they apply to Tunnel only"},
 		{"unknown forward", func(c *Client) error {
 			return c.UpdateDestination(svc, Destination{Address: addr("10.1.0.1"), Forward: 4})
@@ -511,12 +511,12 @@ func TestInfo(t *testing.T) {
 	k, c := newFake(t, func(request) ([]genetlink.Message, error) {
 		return []genetlink.Message{reply(cmdSetInfo, a(infoAttrVersion, u32(0x010201)), a(infoAttrConnTabSize, u32(4096)))}, nil
 	})
-	info, err := c.Info()
+	info, err := c.info()
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkRequest(t, k.only(), cmdGetInfo, netlink.Request)
-	if info != (Info{Version: "1.2.1", ConnTableSize: 4096}) {
+	if info != (ipvsInfo{version: "1.2.1", connTableSize: 4096}) {
 		t.Errorf("Info = %+v", info)
 	}
 }

@@ -46,8 +46,8 @@ func (s Service) normalize() (Service, error) {
 	if len(s.Scheduler) >= schedNameMaxLen {
 		return s, fmt.Errorf("scheduler name %q is longer than %d bytes", s.Scheduler, schedNameMaxLen-1)
 	}
-	if len(s.PEName) >= peNameMaxLen {
-		return s, fmt.Errorf("persistence engine name %q is longer than %d bytes", s.PEName, peNameMaxLen-1)
+	if len(s.peName) >= peNameMaxLen {
+		return s, fmt.Errorf("persistence engine name %q is longer than %d bytes", s.peName, peNameMaxLen-1)
 	}
 	if fam == unix.AF_INET6 && s.Netmask > 128 {
 		return s, fmt.Errorf("IPv6 persistence netmask %d is not a prefix length: use 1..128", s.Netmask)
@@ -85,14 +85,14 @@ func (d Destination) normalize(s Service) (Destination, error) {
 // check validates a destination's options for a create or update.
 func (d Destination) check(s Service) error {
 	switch d.Forward {
-	case Masquerade, Local, Tunnel, Route:
+	case Masquerade, forwardLocal, Tunnel, forwardRoute:
 	default:
 		return fmt.Errorf("forwarding method %d is unknown: use Masquerade, Local, Tunnel or Route", uint32(d.Forward))
 	}
 	if d.Family != s.Family && d.Forward != Tunnel {
 		return fmt.Errorf("destination %v is not of the service's address family: only Tunnel forwarding can cross families", d.Address)
 	}
-	if s.FWMark == 0 && (d.Forward == Tunnel || d.Forward == Route) && d.Port != s.Port {
+	if s.FWMark == 0 && (d.Forward == Tunnel || d.Forward == forwardRoute) && d.Port != s.Port {
 		return fmt.Errorf("%v forwarding cannot change the port (%d to %d): use port 0 or %d", d.Forward, s.Port, d.Port, s.Port)
 	}
 	if d.Weight < 0 {
@@ -101,24 +101,24 @@ func (d Destination) check(s Service) error {
 	if d.LowerThreshold > d.UpperThreshold {
 		return fmt.Errorf("lower threshold %d is above the upper threshold %d", d.LowerThreshold, d.UpperThreshold)
 	}
-	if d.Forward != Tunnel && (d.TunnelType != tunnelIPIP || d.TunnelPort != 0 || d.TunnelFlags != 0) {
+	if d.Forward != Tunnel && (d.tunnelType != tunnelIPIP || d.tunnelPort != 0 || d.tunnelFlags != 0) {
 		return fmt.Errorf("tunnel type, port or flags set for %v forwarding: they apply to Tunnel only", d.Forward)
 	}
-	switch d.TunnelType {
+	switch d.tunnelType {
 	case tunnelIPIP:
-		if d.TunnelPort != 0 || d.TunnelFlags != 0 {
+		if d.tunnelPort != 0 || d.tunnelFlags != 0 {
 			return errors.New("tunnel port or flags set for an IPIP tunnel: they apply to GUE and GRE only")
 		}
 	case tunnelGUE:
-		if d.TunnelPort == 0 {
+		if d.tunnelPort == 0 {
 			return errors.New("a GUE tunnel needs TunnelPort (the destination's UDP port for GUE)")
 		}
 	case tunnelGRE:
 	default:
-		return fmt.Errorf("tunnel type %d is unknown: use tunnelIPIP, tunnelGUE or tunnelGRE", uint8(d.TunnelType))
+		return fmt.Errorf("tunnel type %d is unknown: use tunnelIPIP, tunnelGUE or tunnelGRE", uint8(d.tunnelType))
 	}
-	if d.TunnelFlags&^(tunnelFlagChecksum|tunnelFlagRemoteChecksum) != 0 {
-		return fmt.Errorf("tunnel flags %#x have unknown bits", d.TunnelFlags)
+	if d.tunnelFlags&^(tunnelFlagChecksum|tunnelFlagRemoteChecksum) != 0 {
+		return fmt.Errorf("tunnel flags %#x have unknown bits", d.tunnelFlags)
 	}
 	return nil
 }
@@ -149,8 +149,8 @@ func encodeServiceKey(ae *netlink.AttributeEncoder, s Service) {
 func encodeService(ae *netlink.AttributeEncoder, s Service) {
 	encodeServiceKey(ae, s)
 	ae.String(svcAttrSchedName, s.Scheduler)
-	if s.PEName != "" {
-		ae.String(svcAttrPEName, s.PEName)
+	if s.peName != "" {
+		ae.String(svcAttrPEName, s.peName)
 	}
 	// struct ip_vs_flags: the mask says which flags to set; all of them.
 	flags := binary.NativeEndian.AppendUint32(nil, uint32(s.Flags))
@@ -181,10 +181,10 @@ func encodeDest(ae *netlink.AttributeEncoder, d Destination) {
 	ae.Uint32(destAttrWeight, uint32(d.Weight))
 	ae.Uint32(destAttrUThresh, d.UpperThreshold)
 	ae.Uint32(destAttrLThresh, d.LowerThreshold)
-	if d.Forward == Tunnel && d.TunnelType != tunnelIPIP {
-		ae.Uint8(destAttrTunType, uint8(d.TunnelType))
-		ae.Bytes(destAttrTunPort, be16(d.TunnelPort))
-		ae.Uint16(destAttrTunFlags, d.TunnelFlags)
+	if d.Forward == Tunnel && d.tunnelType != tunnelIPIP {
+		ae.Uint8(destAttrTunType, uint8(d.tunnelType))
+		ae.Bytes(destAttrTunPort, be16(d.tunnelPort))
+		ae.Uint16(destAttrTunFlags, d.tunnelFlags)
 	}
 }
 
@@ -231,7 +231,7 @@ func decodeService(b []byte) (Service, error) {
 		case svcAttrSchedName:
 			s.Scheduler = ad.String()
 		case svcAttrPEName:
-			s.PEName = ad.String()
+			s.peName = ad.String()
 		case svcAttrFlags:
 			ad.Do(func(b []byte) error {
 				if len(b) != 8 {
@@ -307,11 +307,11 @@ func decodeDest(b []byte, svcFamily uint16) (Destination, error) {
 		case destAttrPersistConns:
 			d.PersistConns = ad.Uint32()
 		case destAttrTunType:
-			d.TunnelType = TunnelType(ad.Uint8())
+			d.tunnelType = tunnelType(ad.Uint8())
 		case destAttrTunPort:
-			ad.Do(func(b []byte) (err error) { d.TunnelPort, err = decodeBE16(b); return err })
+			ad.Do(func(b []byte) (err error) { d.tunnelPort, err = decodeBE16(b); return err })
 		case destAttrTunFlags:
-			d.TunnelFlags = ad.Uint16()
+			d.tunnelFlags = ad.Uint16()
 		case destAttrStats:
 			st32 = new(Stats)
 			ad.Nested(decodeStats(st32))

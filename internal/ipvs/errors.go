@@ -21,34 +21,28 @@ var ErrNotFound = errors.New("not found")
 // or destination already exists.
 var ErrExists = errors.New("exists")
 
-type notAvailableError struct{ cause error }
-
-func (e *notAvailableError) Error() string        { return "ipvs: " + ErrNotAvailable.Error() }
-func (e *notAvailableError) Unwrap() error        { return e.cause }
-func (e *notAvailableError) Is(target error) bool { return target == ErrNotAvailable }
-
-// Error is the error of a request the kernel refused (then it wraps an
+// opError is the error of a request the kernel refused (then it wraps an
 // *nl.KernelError, and so the kernel's errno: errors.Is(err,
 // unix.EINVAL)), or that could not be sent.
-type Error struct {
-	// Op says what was being done, e.g. "create service tcp 10.0.0.1:80".
-	Op    string
+type opError struct {
+	// op says what was being done, e.g. "create service tcp 10.0.0.1:80".
+	op    string
 	cause error
 }
 
-func (e *Error) Error() string {
+func (e *opError) Error() string {
 	if ke, ok := e.cause.(*nl.KernelError); ok {
 		text := ke.Says()
 		if ke.Message != "" {
 			text += ": " + ke.Message
 		}
-		return "ipvs: " + e.Op + ": " + text
+		return "ipvs: " + e.op + ": " + text
 	}
-	return "ipvs: " + e.Op + ": " + e.cause.Error()
+	return "ipvs: " + e.op + ": " + e.cause.Error()
 }
 
 // Unwrap returns the kernel's refusal, or the error of sending.
-func (e *Error) Unwrap() error { return e.cause }
+func (e *opError) Unwrap() error { return e.cause }
 
 // errnoMeaning says, per errno, what the kernel's answer to an operation
 // means: the text to show and the kind to match.
@@ -59,13 +53,13 @@ type meaning struct {
 	kind error
 }
 
-// wrap turns the error of a request into an *Error for op, with the
+// wrap turns the error of a request into an *opError for op, with the
 // meaning m gives the kernel's errno. Errors that carry no errno are
 // wrapped as they are.
 func wrap(op string, err error, m errnoMeaning) error {
 	ke := nl.Kernel(err)
 	if ke == nil {
-		return &Error{Op: op, cause: err}
+		return &opError{op: op, cause: err}
 	}
 	if mm, ok := m[ke.Errno]; ok {
 		ke.Text, ke.Kind = mm.text, mm.kind
@@ -74,7 +68,7 @@ func wrap(op string, err error, m errnoMeaning) error {
 	case unix.EPERM, unix.EACCES:
 		ke.Text = ke.Says() + " (IPVS needs CAP_NET_ADMIN in the network namespace: run as root)"
 	}
-	return &Error{Op: op, cause: ke}
+	return &opError{op: op, cause: ke}
 }
 
 // The kernel's answers: ESRCH for a service that does not exist (ENOENT is
@@ -101,8 +95,8 @@ func schedMeaning(base errnoMeaning, s Service) errnoMeaning {
 		m[k] = v
 	}
 	text := fmt.Sprintf("scheduler %q is not available: load it with 'modprobe ip_vs_%s', or check the name", s.Scheduler, s.Scheduler)
-	if s.PEName != "" {
-		text = fmt.Sprintf("scheduler %q or persistence engine %q is not available: load them with 'modprobe -a ip_vs_%s ip_vs_pe_%s', or check the names", s.Scheduler, s.PEName, s.Scheduler, s.PEName)
+	if s.peName != "" {
+		text = fmt.Sprintf("scheduler %q or persistence engine %q is not available: load them with 'modprobe -a ip_vs_%s ip_vs_pe_%s', or check the names", s.Scheduler, s.peName, s.Scheduler, s.peName)
 	}
 	m[unix.ENOENT] = meaning{text, nil}
 	return m

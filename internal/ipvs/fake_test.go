@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"encoding/binary"
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"io"
 	"testing"
 
@@ -41,6 +42,11 @@ func newFake(t *testing.T, reply func(r request) ([]genetlink.Message, error)) (
 	}
 	t.Cleanup(func() { c.Close() })
 	return k, c
+}
+
+// newClient is a client over an open connection (the tests' fake kernel).
+func newClient(conn *genetlink.Conn) (*Client, error) {
+	return clientOf(nl.Open(conn, familyName, genlVersion, ErrNotAvailable))
 }
 
 func (k *fakeKernel) serve(greq genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {

@@ -126,7 +126,7 @@ var serviceCases = []struct {
 	{"-A -t 10.0.0.1:80 -s wlc -p 300",
 		Service{Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "wlc", Flags: FlagPersistent, Timeout: 300}},
 	{"-A -t 10.0.0.4:80 -s rr -p 30 -M 255.255.255.0 --pe sip",
-		Service{Protocol: ProtoTCP, Address: addr("10.0.0.4"), Port: 80, Scheduler: "rr", Flags: FlagPersistent, Timeout: 30, Netmask: 0xffffff00, PEName: "sip"}},
+		Service{Protocol: ProtoTCP, Address: addr("10.0.0.4"), Port: 80, Scheduler: "rr", Flags: FlagPersistent, Timeout: 30, Netmask: 0xffffff00, peName: "sip"}},
 	{"-A -u 10.0.0.2:53 -s rr -o",
 		Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 53, Scheduler: "rr", Flags: flagOnePacket}},
 	{"-A --sctp-service 10.0.0.3:3868 -s sh -b sh-fallback,sh-port",
@@ -182,12 +182,12 @@ func checkServices(t *testing.T, c *Client, want []Service) {
 func TestIntegrationInfo(t *testing.T) {
 	integration(t)
 	ns := newNS(t)
-	info, err := dialNS(t, ns).Info()
+	info, err := dialNS(t, ns).info()
 	if err != nil {
 		t.Fatal(err)
 	}
 	head := strings.SplitN(ipvsadm(t, ns, "-L", "-n"), "\n", 2)[0]
-	if want := fmt.Sprintf("IP Virtual Server version %s (size=%d)", info.Version, info.ConnTableSize); head != want {
+	if want := fmt.Sprintf("IP Virtual Server version %s (size=%d)", info.version, info.connTableSize); head != want {
 		t.Errorf("ipvsadm says %q, the package %q", head, want)
 	}
 }
@@ -210,12 +210,12 @@ func TestIntegrationServicesWrittenByPackage(t *testing.T) {
 	equalLines(t, "ipvsadm -S -n", saved(t, ns), lines)
 	checkServices(t, c, svcs)
 	for _, s := range svcs {
-		got, err := c.GetService(Service{Family: s.Family, Protocol: s.Protocol, Address: s.Address, Port: s.Port, FWMark: s.FWMark})
+		got, err := c.getService(Service{Family: s.Family, Protocol: s.Protocol, Address: s.Address, Port: s.Port, FWMark: s.FWMark})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := asRead(t, s); got != want {
-			t.Errorf("GetService\n got %+v\nwant %+v", got, want)
+			t.Errorf("getService\n got %+v\nwant %+v", got, want)
 		}
 	}
 
@@ -294,19 +294,19 @@ var (
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.10:8080 -m -w 100", "50 10",
 			Destination{Address: addr("10.1.0.10"), Port: 8080, Forward: Masquerade, Weight: 100, UpperThreshold: 50, LowerThreshold: 10}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.11:80 -g -w 0", "0 0",
-			Destination{Address: addr("10.1.0.11"), Forward: Route, Weight: 0}},
+			Destination{Address: addr("10.1.0.11"), Forward: forwardRoute, Weight: 0}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.12:80 -i -w 5 --tun-type ipip", "0 0",
 			Destination{Address: addr("10.1.0.12"), Forward: Tunnel, Weight: 5}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.13:80 -i -w 5 --tun-type gue --tun-port 6080 --tun-nocsum", "0 0",
-			Destination{Address: addr("10.1.0.13"), Forward: Tunnel, Weight: 5, TunnelType: tunnelGUE, TunnelPort: 6080}},
+			Destination{Address: addr("10.1.0.13"), Forward: Tunnel, Weight: 5, tunnelType: tunnelGUE, tunnelPort: 6080}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.14:80 -i -w 1 --tun-type gre --tun-csum", "0 0",
-			Destination{Address: addr("10.1.0.14"), Forward: Tunnel, Weight: 1, TunnelType: tunnelGRE, TunnelFlags: tunnelFlagChecksum}},
+			Destination{Address: addr("10.1.0.14"), Forward: Tunnel, Weight: 1, tunnelType: tunnelGRE, tunnelFlags: tunnelFlagChecksum}},
 		{svcV6, "-a -t [2001:db8::1]:443 -r [fd00::10]:8443 -m -w 3", "7 2",
 			Destination{Address: addr("fd00::10"), Port: 8443, Forward: Masquerade, Weight: 3, UpperThreshold: 7, LowerThreshold: 2}},
 		{svcV6, "-a -t [2001:db8::1]:443 -r 10.1.0.20:443 -i -w 1 --tun-type ipip", "0 0",
 			Destination{Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 1}},
 		{svcFW, "-a -f 7 -r 10.1.0.30:0 -g -w 2", "0 0",
-			Destination{Address: addr("10.1.0.30"), Forward: Route, Weight: 2}},
+			Destination{Address: addr("10.1.0.30"), Forward: forwardRoute, Weight: 2}},
 	}
 )
 
@@ -471,8 +471,8 @@ func TestIntegrationDestinationsWrittenByIpvsadm(t *testing.T) {
 	ipvsadm(t, ns, "-e", "-t", "10.0.0.1:80", "-r", "10.1.0.12", "-g", "-w", "77", "-x", "30", "-y", "3")
 	ipvsadm(t, ns, "-e", "-t", "[2001:db8::1]:443", "-r", "10.1.0.20", "-i", "-w", "4", "--tun-type", "gue", "--tun-port", "7000", "--tun-csum")
 	checkDests(t, c, ns, allDests(), map[int]Destination{
-		2: {Address: addr("10.1.0.12"), Forward: Route, Weight: 77, UpperThreshold: 30, LowerThreshold: 3},
-		6: {Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 4, TunnelType: tunnelGUE, TunnelPort: 7000, TunnelFlags: tunnelFlagChecksum},
+		2: {Address: addr("10.1.0.12"), Forward: forwardRoute, Weight: 77, UpperThreshold: 30, LowerThreshold: 3},
+		6: {Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 4, tunnelType: tunnelGUE, tunnelPort: 7000, tunnelFlags: tunnelFlagChecksum},
 	})
 
 	ipvsadm(t, ns, "-d", "-t", "10.0.0.1:80", "-r", "10.1.0.12")
@@ -504,12 +504,12 @@ func TestIntegrationErrors(t *testing.T) {
 		{"create destination twice", c.CreateDestination(svc, dst), ErrExists, "ipvs: create destination 10.1.0.10:80 of tcp 10.0.0.1:80: exists"},
 		{"remove missing service", c.RemoveService(missing), ErrNotFound, "ipvs: remove service udp 10.0.0.9:53: not found"},
 		{"update missing service", c.UpdateService(missing), ErrNotFound, "ipvs: update service udp 10.0.0.9:53: not found"},
-		{"get missing service", func() error { _, err := c.GetService(missing); return err }(), ErrNotFound, "ipvs: get service udp 10.0.0.9:53: not found"},
+		{"get missing service", func() error { _, err := c.getService(missing); return err }(), ErrNotFound, "ipvs: get service udp 10.0.0.9:53: not found"},
 		{"destinations of missing service", func() error { _, err := c.Destinations(missing); return err }(), ErrNotFound, "ipvs: list destinations of udp 10.0.0.9:53: not found"},
 		{"remove missing destination", c.RemoveDestination(svc, Destination{Address: addr("10.1.0.99")}), ErrNotFound, "ipvs: remove destination 10.1.0.99:80 of tcp 10.0.0.1:80: not found"},
 		{"update missing destination", c.UpdateDestination(svc, Destination{Address: addr("10.1.0.99"), Weight: 1}), ErrNotFound, "ipvs: update destination 10.1.0.99:80 of tcp 10.0.0.1:80: not found"},
 		{"destination of missing service", c.CreateDestination(missing, dst), ErrNotFound, "ipvs: create destination 10.1.0.10:53 of udp 10.0.0.9:53: service not found"},
-		{"zero missing service", c.ZeroStats(&missing), ErrNotFound, "ipvs: zero counters of service udp 10.0.0.9:53: not found"},
+		{"zero missing service", c.zeroStats(&missing), ErrNotFound, "ipvs: zero counters of service udp 10.0.0.9:53: not found"},
 		{"unknown scheduler", c.CreateService(Service{Protocol: ProtoTCP, Address: addr("10.0.0.2"), Port: 80, Scheduler: "nosuchsched"}), nil,
 			`ipvs: create service tcp 10.0.0.2:80: scheduler "nosuchsched" is not available: load it with 'modprobe ip_vs_nosuchsched', or check the name`},
 		{"unknown scheduler on update", c.UpdateService(Service{Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "nosuchsched"}), nil,
@@ -595,7 +595,7 @@ func counters(s Stats) [5]uint64 {
 }
 
 // Real traffic through a service: the package's 64-bit counters equal
-// ipvsadm's, for the service and its destination, and ZeroStats zeroes
+// ipvsadm's, for the service and its destination, and zeroStats zeroes
 // both.
 func TestIntegrationCounters(t *testing.T) {
 	integration(t)
@@ -710,13 +710,13 @@ func TestIntegrationCounters(t *testing.T) {
 				time.Sleep(time.Second)
 			}
 
-			if err := c.ZeroStats(&svc); err != nil {
+			if err := c.zeroStats(&svc); err != nil {
 				t.Fatal(err)
 			}
 			s, d := readCounters(t, c, svc)
 			adm := ipvsadmStats(t, lb)
 			if counters(s) != [5]uint64{} || counters(d) != [5]uint64{} || adm[svcKey] != [5]uint64{} || adm[dstKey] != [5]uint64{} {
-				t.Errorf("after ZeroStats: package service %v dest %v, ipvsadm %v %v; want zeros", s, d, adm[svcKey], adm[dstKey])
+				t.Errorf("after zeroStats: package service %v dest %v, ipvsadm %v %v; want zeros", s, d, adm[svcKey], adm[dstKey])
 			}
 		})
 	}
@@ -725,7 +725,7 @@ func TestIntegrationCounters(t *testing.T) {
 // readCounters reads the counters of service s and of its one destination.
 func readCounters(t *testing.T, c *Client, s Service) (Stats, Stats) {
 	t.Helper()
-	got, err := c.GetService(s)
+	got, err := c.getService(s)
 	if err != nil {
 		t.Fatal(err)
 	}

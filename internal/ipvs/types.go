@@ -51,13 +51,13 @@ type ForwardMethod uint32
 
 // The forwarding methods.
 const (
-	Masquerade ForwardMethod = connFMasq      // NAT: the destination address (and port) is rewritten
-	Local      ForwardMethod = connFLocalNode // delivered to this host
-	Tunnel     ForwardMethod = connFTunnel    // encapsulated (IPIP, GUE or GRE) to the destination
-	Route      ForwardMethod = connFDRoute    // direct routing: sent unchanged to the destination's MAC
+	Masquerade   ForwardMethod = connFMasq      // NAT: the destination address (and port) is rewritten
+	forwardLocal ForwardMethod = connFLocalNode // delivered to this host
+	Tunnel       ForwardMethod = connFTunnel    // encapsulated (IPIP, GUE or GRE) to the destination
+	forwardRoute ForwardMethod = connFDRoute    // direct routing: sent unchanged to the destination's MAC
 )
 
-var forwardNames = []string{Masquerade: "masq", Local: "local", Tunnel: "tunnel", Route: "route"}
+var forwardNames = []string{Masquerade: "masq", forwardLocal: "local", Tunnel: "tunnel", forwardRoute: "route"}
 
 // String returns "masq", "local", "tunnel", "route", or "fwd(N)".
 func (f ForwardMethod) String() string {
@@ -77,27 +77,27 @@ func parseForwardMethod(s string) (ForwardMethod, error) {
 	return 0, fmt.Errorf("unknown forwarding method %q: use masq, local, tunnel or route", s)
 }
 
-// TunnelType is the encapsulation of a Tunnel destination.
-type TunnelType uint8
+// tunnelType is the encapsulation of a Tunnel destination.
+type tunnelType uint8
 
 // The tunnel types. GUE and GRE need Linux 5.2 or later.
 const (
-	tunnelIPIP TunnelType = tunTypeIPIP
-	tunnelGUE  TunnelType = tunTypeGUE
-	tunnelGRE  TunnelType = tunTypeGRE
+	tunnelIPIP tunnelType = tunTypeIPIP
+	tunnelGUE  tunnelType = tunTypeGUE
+	tunnelGRE  tunnelType = tunTypeGRE
 )
 
 var tunnelNames = []string{tunnelIPIP: "ipip", tunnelGUE: "gue", tunnelGRE: "gre"}
 
 // String returns "ipip", "gue", "gre", or "tun(N)".
-func (t TunnelType) String() string {
+func (t tunnelType) String() string {
 	if int(t) < len(tunnelNames) {
 		return tunnelNames[t]
 	}
 	return fmt.Sprintf("tun(%d)", uint8(t))
 }
 
-// Tunnel encapsulation flags for Destination.TunnelFlags (GUE and GRE).
+// Tunnel encapsulation flags for Destination.tunnelFlags (GUE and GRE).
 const (
 	tunnelFlagNoChecksum     uint16 = tunFlagNoCsum
 	tunnelFlagChecksum       uint16 = tunFlagCsum
@@ -193,8 +193,8 @@ type Service struct {
 	// as ipvsadm -M takes them. Zero means one client address per group
 	// (0xffffffff or 128).
 	Netmask uint32
-	// PEName is an optional persistence engine, e.g. "sip".
-	PEName string
+	// peName is an optional persistence engine, e.g. "sip".
+	peName string
 	// Stats is filled by reads and ignored by writes.
 	Stats Stats
 }
@@ -240,11 +240,11 @@ type Destination struct {
 	// 0 means no limit.
 	UpperThreshold uint32
 	LowerThreshold uint32
-	// TunnelType, TunnelPort and TunnelFlags apply to Tunnel destinations;
-	// TunnelPort (the UDP port of GUE) is required for GUE.
-	TunnelType  TunnelType
-	TunnelPort  uint16
-	TunnelFlags uint16
+	// tunnelType, tunnelPort and tunnelFlags apply to Tunnel destinations;
+	// tunnelPort (the UDP port of GUE) is required for GUE.
+	tunnelType  tunnelType
+	tunnelPort  uint16
+	tunnelFlags uint16
 
 	// Filled by reads, ignored by writes.
 	ActiveConns   uint32
@@ -268,13 +268,13 @@ func (d Destination) family() uint16 {
 	return unix.AF_INET
 }
 
-// Info is what the kernel says about IPVS itself.
-type Info struct {
-	// Version is the IPVS version, e.g. "1.2.1".
-	Version string
-	// ConnTableSize is the size of the connection hash table (the
+// ipvsInfo is what the kernel says about IPVS itself.
+type ipvsInfo struct {
+	// version is the IPVS version, e.g. "1.2.1".
+	version string
+	// connTableSize is the size of the connection hash table (the
 	// ip_vs_conn_tab_bits module parameter).
-	ConnTableSize uint32
+	connTableSize uint32
 }
 
 func versionString(v uint32) string {

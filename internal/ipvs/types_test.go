@@ -26,12 +26,12 @@ func TestProtocolNames(t *testing.T) {
 }
 
 func TestForwardMethodNames(t *testing.T) {
-	want := map[ForwardMethod]string{Masquerade: "masq", Local: "local", Tunnel: "tunnel", Route: "route", 7: "fwd(7)"}
+	want := map[ForwardMethod]string{Masquerade: "masq", forwardLocal: "local", Tunnel: "tunnel", forwardRoute: "route", 7: "fwd(7)"}
 	for f, name := range want {
 		if f.String() != name {
 			t.Errorf("%d.String() = %q, want %q", uint32(f), f.String(), name)
 		}
-		if f > Route {
+		if f > forwardRoute {
 			continue
 		}
 		if got, err := parseForwardMethod(strings.ToUpper(name)); err != nil || got != f {
@@ -41,8 +41,8 @@ func TestForwardMethodNames(t *testing.T) {
 	if _, err := parseForwardMethod("dr"); err == nil || !strings.Contains(err.Error(), "use masq, local, tunnel or route") {
 		t.Errorf("parseForwardMethod(dr) = %v", err)
 	}
-	if tunnelGUE.String() != "gue" || TunnelType(9).String() != "tun(9)" {
-		t.Errorf("tunnel names %q %q", tunnelGUE, TunnelType(9))
+	if tunnelGUE.String() != "gue" || tunnelType(9).String() != "tun(9)" {
+		t.Errorf("tunnel names %q %q", tunnelGUE, tunnelType(9))
 	}
 }
 

@@ -1,47 +1,15 @@
 // Package nl is the generic netlink plumbing that maptable and
-// internal/ipvs share: one dial (a family resolved by name, in a network
-// namespace) and one type for the kernel's refusals. Each caller keeps its
-// own words for them.
+// internal/ipvs share: one connection (a family resolved by name, in a
+// network namespace, and its requests) and one type for the kernel's
+// refusals. Each caller keeps its own words for them.
 package nl
 
 import (
 	"errors"
-	"fmt"
 
-	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// Dial opens a generic netlink socket in the network namespace netns
-// refers to (an open namespace file descriptor; 0 is the calling thread's)
-// and resolves the family name. A family the kernel does not have is an
-// error matching unix.ENOENT.
-func Dial(name string, netns int) (*genetlink.Conn, genetlink.Family, error) {
-	// Strict turns on extended acks, so the kernel's message for a
-	// rejected request reaches the error. NETLINK_CAP_ACK stays off:
-	// mdlayher/netlink cannot find the extended-ack attributes in a capped
-	// error message.
-	conn, err := genetlink.Dial(&netlink.Config{NetNS: netns, Strict: true})
-	if err != nil {
-		return nil, genetlink.Family{}, fmt.Errorf("opening a generic netlink socket: %w", err)
-	}
-	f, err := Resolve(conn, name)
-	if err != nil {
-		conn.Close()
-		return nil, genetlink.Family{}, err
-	}
-	return conn, f, nil
-}
-
-// Resolve resolves the family name on an open connection.
-func Resolve(conn *genetlink.Conn, name string) (genetlink.Family, error) {
-	f, err := conn.GetFamily(name)
-	if err != nil {
-		return f, fmt.Errorf("resolving the generic netlink family %q: %w", name, err)
-	}
-	return f, nil
-}
 
 // KernelError is a request the kernel refused: its errno and, when it gave
 // them, its extended-ack message and the offset of the bad attribute. It
