@@ -85,11 +85,7 @@ func (c *genlTable) Add(e Entry, replace bool) error {
 	if err != nil {
 		return fmt.Errorf("adding %v: %w", e, err)
 	}
-	ae := netlink.NewAttributeEncoder()
-	ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
-		encodeEntry(nae, e)
-		return nil
-	})
+	ae := entryNest(e.Key(), e.VIP)
 	flags := netlink.Request | netlink.Acknowledge | netlink.Create
 	if replace {
 		flags |= netlink.Replace
@@ -109,11 +105,7 @@ func (c *genlTable) Delete(k Key) error {
 	if err != nil {
 		return fmt.Errorf("deleting %v: %w", k, err)
 	}
-	ae := netlink.NewAttributeEncoder()
-	ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
-		encodeKey(nae, k)
-		return nil
-	})
+	ae := entryNest(k, netip.Addr{})
 	if _, err := c.execute(cmdMapDel, netlink.Request|netlink.Acknowledge, ae); err != nil {
 		return fmt.Errorf("deleting %v: %w", k, err)
 	}
@@ -127,11 +119,7 @@ func (c *genlTable) Get(k Key) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("getting %v: %w", k, err)
 	}
-	ae := netlink.NewAttributeEncoder()
-	ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
-		encodeKey(nae, k)
-		return nil
-	})
+	ae := entryNest(k, netip.Addr{})
 	msgs, err := c.execute(cmdMapGet, netlink.Request, ae)
 	if err != nil {
 		return Entry{}, fmt.Errorf("getting %v: %w", k, err)
@@ -285,12 +273,7 @@ func (c *genlTable) Replace(entries []Entry) (err error) {
 		}
 		seen[k] = i
 		norm[i] = n
-		ae := netlink.NewAttributeEncoder()
-		ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
-			encodeEntry(nae, n)
-			return nil
-		})
-		if encoded[i], err = ae.Encode(); err != nil {
+		if encoded[i], err = entryNest(k, n.VIP).Encode(); err != nil {
 			return fmt.Errorf("replacing the table: encoding entry %d: %w", i, err)
 		}
 	}
@@ -428,17 +411,21 @@ func wrapKernel(err error, notFound string) error {
 
 // Encoding and decoding of the attributes.
 
-func encodeKey(ae *netlink.AttributeEncoder, k Key) {
-	ae.Uint8(entryAttrFamily, uint8(k.Family))
-	ae.Uint8(entryAttrDSCP, uint8(k.DSCP))
-	if k.Local.IsValid() {
-		ae.Bytes(entryAttrLocal, k.Local.AsSlice())
-	}
-}
-
-func encodeEntry(ae *netlink.AttributeEncoder, e Entry) {
-	encodeKey(ae, e.Key())
-	ae.Bytes(entryAttrVIP, e.VIP.AsSlice())
+// entryNest is an L3DSR_A_ENTRY nest: the key k, and the VIP if valid.
+func entryNest(k Key, vip netip.Addr) *netlink.AttributeEncoder {
+	ae := netlink.NewAttributeEncoder()
+	ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
+		nae.Uint8(entryAttrFamily, uint8(k.Family))
+		nae.Uint8(entryAttrDSCP, uint8(k.DSCP))
+		if k.Local.IsValid() {
+			nae.Bytes(entryAttrLocal, k.Local.AsSlice())
+		}
+		if vip.IsValid() {
+			nae.Bytes(entryAttrVIP, vip.AsSlice())
+		}
+		return nil
+	})
+	return ae
 }
 
 // reply is what one message from the kernel carries.
@@ -476,8 +463,12 @@ func parseReply(b []byte) (reply, error) {
 			r.replaceID, r.haveReplaceID = ad.Uint32(), true
 		case attrStats:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
-				r.stats = decodeStats(nad)
-				return nil
+				return nl.Decode(nad, nl.Fields{
+					statsAttrRewritten: &r.stats.Rewritten,
+					statsAttrNoEntry:   &r.stats.NoEntry,
+					statsAttrErrors:    &r.stats.Errors,
+					statsAttrEntries:   &r.stats.Entries,
+				})
 			})
 			r.haveStats = true
 		}
@@ -535,21 +526,4 @@ func addrFromBytes(b []byte, n int) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return netip.AddrFromSlice(b)
-}
-
-func decodeStats(ad *netlink.AttributeDecoder) Stats {
-	var s Stats
-	for ad.Next() {
-		switch ad.Type() {
-		case statsAttrRewritten:
-			s.Rewritten = ad.Uint64()
-		case statsAttrNoEntry:
-			s.NoEntry = ad.Uint64()
-		case statsAttrErrors:
-			s.Errors = ad.Uint64()
-		case statsAttrEntries:
-			s.Entries = ad.Uint32()
-		}
-	}
-	return s
 }

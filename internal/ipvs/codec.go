@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"net/netip"
 
 	"github.com/mdlayher/netlink"
@@ -207,6 +208,20 @@ func decodeBE16(b []byte) (uint16, error) {
 	return binary.BigEndian.Uint16(b), nil
 }
 
+// be16Into is a field (nl.Fields) for a big-endian u16, a port.
+func be16Into(dst *uint16) func([]byte) error {
+	return func(b []byte) (err error) { *dst, err = decodeBE16(b); return err }
+}
+
+// statsInto is a field (nl.Fields) for a statistics nest: *dst is set when
+// the nest is there.
+func statsInto(dst **Stats) func(*netlink.AttributeDecoder) error {
+	return func(ad *netlink.AttributeDecoder) error {
+		*dst = new(Stats)
+		return decodeStats(*dst)(ad)
+	}
+}
+
 // decodeService reads the attributes of an IPVS_CMD_ATTR_SERVICE nest.
 func decodeService(b []byte) (Service, error) {
 	var s Service
@@ -216,43 +231,27 @@ func decodeService(b []byte) (Service, error) {
 	}
 	var addr, netmask []byte
 	var st32, st64 *Stats
-	for ad.Next() {
-		switch ad.Type() {
-		case svcAttrAF:
-			s.Family = ad.Uint16()
-		case svcAttrProtocol:
-			s.Protocol = Protocol(ad.Uint16())
-		case svcAttrAddr:
-			addr = ad.Bytes()
-		case svcAttrPort:
-			ad.Do(func(b []byte) (err error) { s.Port, err = decodeBE16(b); return err })
-		case svcAttrFWMark:
-			s.FWMark = ad.Uint32()
-		case svcAttrSchedName:
-			s.Scheduler = ad.String()
-		case svcAttrPEName:
-			s.peName = ad.String()
-		case svcAttrFlags:
-			ad.Do(func(b []byte) error {
-				if len(b) != 8 {
-					return fmt.Errorf("flags attribute of %d bytes, want 8", len(b))
-				}
-				s.Flags = ServiceFlags(binary.NativeEndian.Uint32(b))
-				return nil
-			})
-		case svcAttrTimeout:
-			s.Timeout = ad.Uint32()
-		case svcAttrNetmask:
-			netmask = ad.Bytes()
-		case svcAttrStats:
-			st32 = new(Stats)
-			ad.Nested(decodeStats(st32))
-		case svcAttrStats64:
-			st64 = new(Stats)
-			ad.Nested(decodeStats(st64))
-		}
-	}
-	if err := ad.Err(); err != nil {
+	err = nl.Decode(ad, nl.Fields{
+		svcAttrAF:        &s.Family,
+		svcAttrProtocol:  (*uint16)(&s.Protocol),
+		svcAttrAddr:      &addr,
+		svcAttrPort:      be16Into(&s.Port),
+		svcAttrFWMark:    &s.FWMark,
+		svcAttrSchedName: &s.Scheduler,
+		svcAttrPEName:    &s.peName,
+		svcAttrFlags: func(b []byte) error {
+			if len(b) != 8 {
+				return fmt.Errorf("flags attribute of %d bytes, want 8", len(b))
+			}
+			s.Flags = ServiceFlags(binary.NativeEndian.Uint32(b))
+			return nil
+		},
+		svcAttrTimeout: &s.Timeout,
+		svcAttrNetmask: &netmask,
+		svcAttrStats:   statsInto(&st32),
+		svcAttrStats64: statsInto(&st64),
+	})
+	if err != nil {
 		return s, err
 	}
 	if s.Family != unix.AF_INET && s.Family != unix.AF_INET6 {
@@ -283,46 +282,33 @@ func decodeDest(b []byte, svcFamily uint16) (Destination, error) {
 		return d, err
 	}
 	var addr []byte
+	var weight uint32
 	var st32, st64 *Stats
-	for ad.Next() {
-		switch ad.Type() {
-		case destAttrAddr:
-			addr = ad.Bytes()
-		case destAttrPort:
-			ad.Do(func(b []byte) (err error) { d.Port, err = decodeBE16(b); return err })
-		case destAttrAddrFamily:
-			d.Family = ad.Uint16()
-		case destAttrFwdMethod:
-			d.Forward = ForwardMethod(ad.Uint32() & connFFwdMask)
-		case destAttrWeight:
-			d.Weight = int32(ad.Uint32())
-		case destAttrUThresh:
-			d.UpperThreshold = ad.Uint32()
-		case destAttrLThresh:
-			d.LowerThreshold = ad.Uint32()
-		case destAttrActiveConns:
-			d.ActiveConns = ad.Uint32()
-		case destAttrInactConns:
-			d.InactiveConns = ad.Uint32()
-		case destAttrPersistConns:
-			d.PersistConns = ad.Uint32()
-		case destAttrTunType:
-			d.tunnelType = tunnelType(ad.Uint8())
-		case destAttrTunPort:
-			ad.Do(func(b []byte) (err error) { d.tunnelPort, err = decodeBE16(b); return err })
-		case destAttrTunFlags:
-			d.tunnelFlags = ad.Uint16()
-		case destAttrStats:
-			st32 = new(Stats)
-			ad.Nested(decodeStats(st32))
-		case destAttrStats64:
-			st64 = new(Stats)
-			ad.Nested(decodeStats(st64))
-		}
-	}
-	if err := ad.Err(); err != nil {
+	err = nl.Decode(ad, nl.Fields{
+		destAttrAddr:       &addr,
+		destAttrPort:       be16Into(&d.Port),
+		destAttrAddrFamily: &d.Family,
+		destAttrFwdMethod:  (*uint32)(&d.Forward),
+		destAttrWeight:     &weight,
+		// The thresholds and the connection counts.
+		destAttrUThresh:      &d.UpperThreshold,
+		destAttrLThresh:      &d.LowerThreshold,
+		destAttrActiveConns:  &d.ActiveConns,
+		destAttrInactConns:   &d.InactiveConns,
+		destAttrPersistConns: &d.PersistConns,
+		// The tunnel.
+		destAttrTunType:  (*uint8)(&d.tunnelType),
+		destAttrTunPort:  be16Into(&d.tunnelPort),
+		destAttrTunFlags: &d.tunnelFlags,
+		destAttrStats:    statsInto(&st32),
+		destAttrStats64:  statsInto(&st64),
+	})
+	if err != nil {
 		return d, err
 	}
+	// The kernel adds connection flags to the forwarding method.
+	d.Forward &= connFFwdMask
+	d.Weight = int32(weight)
 	if d.Family == 0 {
 		// Kernels before 4.x do not send the destination's family: it is
 		// the service's.
@@ -339,48 +325,30 @@ func decodeDest(b []byte, svcFamily uint16) (Destination, error) {
 // with u64 byte counters and the 64-bit nest has only u64s, so each value
 // is read by its length.
 func decodeStats(st *Stats) func(*netlink.AttributeDecoder) error {
-	return func(ad *netlink.AttributeDecoder) error {
-		for ad.Next() {
-			var dst *uint64
-			switch ad.Type() {
-			case statsAttrConns:
-				dst = &st.Connections
-			case statsAttrInPkts:
-				dst = &st.PacketsIn
-			case statsAttrOutPkts:
-				dst = &st.PacketsOut
-			case statsAttrInBytes:
-				dst = &st.BytesIn
-			case statsAttrOutBytes:
-				dst = &st.BytesOut
-			case statsAttrCPS:
-				dst = &st.CPS
-			case statsAttrInPPS:
-				dst = &st.PPSIn
-			case statsAttrOutPPS:
-				dst = &st.PPSOut
-			case statsAttrInBPS:
-				dst = &st.BPSIn
-			case statsAttrOutBPS:
-				dst = &st.BPSOut
-			default:
-				continue // IPVS_STATS_ATTR_PAD, or newer counters
-			}
-			typ := ad.Type()
-			ad.Do(func(b []byte) error {
-				switch len(b) {
-				case 4:
-					*dst = uint64(binary.NativeEndian.Uint32(b))
-				case 8:
-					*dst = binary.NativeEndian.Uint64(b)
-				default:
-					return fmt.Errorf("statistics attribute %d of %d bytes, want 4 or 8", typ, len(b))
-				}
-				return nil
-			})
-		}
-		return ad.Err()
+	counters := map[uint16]*uint64{
+		statsAttrConns:  &st.Connections,
+		statsAttrInPkts: &st.PacketsIn, statsAttrOutPkts: &st.PacketsOut,
+		statsAttrInBytes: &st.BytesIn, statsAttrOutBytes: &st.BytesOut,
+		statsAttrCPS:   &st.CPS,
+		statsAttrInPPS: &st.PPSIn, statsAttrOutPPS: &st.PPSOut,
+		statsAttrInBPS: &st.BPSIn, statsAttrOutBPS: &st.BPSOut,
 	}
+	// IPVS_STATS_ATTR_PAD, and newer counters, are skipped.
+	f := nl.Fields{}
+	for typ, dst := range counters {
+		f[typ] = func(b []byte) error {
+			switch len(b) {
+			case 4:
+				*dst = uint64(binary.NativeEndian.Uint32(b))
+			case 8:
+				*dst = binary.NativeEndian.Uint64(b)
+			default:
+				return fmt.Errorf("statistics attribute %d of %d bytes, want 4 or 8", typ, len(b))
+			}
+			return nil
+		}
+	}
+	return func(ad *netlink.AttributeDecoder) error { return nl.Decode(ad, f) }
 }
 
 // pickStats prefers the 64-bit counters; kernels before 4.x send only the
