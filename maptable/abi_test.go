@@ -1,10 +1,6 @@
 package maptable
 
 import (
-	"fmt"
-	"os"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
@@ -67,111 +63,31 @@ var goABI = map[string]any{
 	"L3DSR_STATS_A_MAX":       int64(statsAttrMax),
 }
 
-// goEnums lists each enum's members (by its first) in the order the Go
-// side assumes.
-var goEnums = map[string][]string{
-	"L3DSR_CMD_UNSPEC": {"L3DSR_CMD_UNSPEC", "L3DSR_CMD_MAP_ADD", "L3DSR_CMD_MAP_DEL", "L3DSR_CMD_MAP_GET",
-		"L3DSR_CMD_MAP_FLUSH", "L3DSR_CMD_REPLACE_BEGIN", "L3DSR_CMD_REPLACE_ADD",
-		"L3DSR_CMD_REPLACE_COMMIT", "L3DSR_CMD_REPLACE_ABORT", "L3DSR_CMD_STATS_GET", "__L3DSR_CMD_MAX"},
-	"L3DSR_A_UNSPEC": {"L3DSR_A_UNSPEC", "L3DSR_A_ENTRY", "L3DSR_A_REPLACE_ID", "L3DSR_A_GENERATION",
-		"L3DSR_A_STATS", "L3DSR_A_FAMILY", "L3DSR_A_PAD", "__L3DSR_A_MAX"},
-	"L3DSR_ENTRY_A_UNSPEC": {"L3DSR_ENTRY_A_UNSPEC", "L3DSR_ENTRY_A_FAMILY", "L3DSR_ENTRY_A_DSCP",
-		"L3DSR_ENTRY_A_LOCAL", "L3DSR_ENTRY_A_VIP", "L3DSR_ENTRY_A_PACKETS", "L3DSR_ENTRY_A_BYTES",
-		"L3DSR_ENTRY_A_PAD", "__L3DSR_ENTRY_A_MAX"},
-	"L3DSR_STATS_A_UNSPEC": {"L3DSR_STATS_A_UNSPEC", "L3DSR_STATS_A_REWRITTEN", "L3DSR_STATS_A_NO_ENTRY",
-		"L3DSR_STATS_A_ERRORS", "L3DSR_STATS_A_ENTRIES", "L3DSR_STATS_A_PAD", "__L3DSR_STATS_A_MAX"},
+// abi is the Go side of the header: every name of it, every enum.
+var abi = cheader.Mirror{
+	Path:     uapiHeader,
+	Values:   goABI,
+	Enums:    []string{"L3DSR_CMD_UNSPEC", "L3DSR_A_UNSPEC", "L3DSR_ENTRY_A_UNSPEC", "L3DSR_STATS_A_UNSPEC"},
+	All:      true,
+	MinNames: 40,
 }
 
-// compareABI lists every difference between a parsed header and the Go side.
-func compareABI(h cheader.Header, goValues map[string]any, goEnumOrder map[string][]string) []string {
-	var diffs []string
-	for name, hv := range h.Values {
-		gv, ok := goValues[name]
-		switch {
-		case !ok:
-			diffs = append(diffs, fmt.Sprintf("%s = %v is in the header but has no Go constant", name, hv))
-		case gv != hv:
-			diffs = append(diffs, fmt.Sprintf("%s: header %v, Go %v", name, hv, gv))
-		}
-	}
-	for name, gv := range goValues {
-		if _, ok := h.Values[name]; !ok {
-			diffs = append(diffs, fmt.Sprintf("%s = %v is in Go but not in the header", name, gv))
-		}
-	}
-	for enum, want := range goEnumOrder {
-		if got := h.Enums[enum]; strings.Join(got, ",") != strings.Join(want, ",") {
-			diffs = append(diffs, fmt.Sprintf("enum %s: header order %v, Go order %v", enum, got, want))
-		}
-	}
-	for enum := range h.Enums {
-		if _, ok := goEnumOrder[enum]; !ok {
-			diffs = append(diffs, fmt.Sprintf("enum %s is in the header but not known to Go", enum))
-		}
-	}
-	sort.Strings(diffs)
-	return diffs
-}
-
+// The header matches, and the comparison catches every kind of drift: a
+// reordered enum, a changed #define, a new name, a removed name.
 func TestABIMatchesUAPIHeader(t *testing.T) {
-	src, err := os.ReadFile(uapiHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := cheader.Parse(string(src))
-	if err != nil {
-		t.Fatalf("parsing %s: %v", uapiHeader, err)
-	}
-	if len(h.Enums) != 4 || len(h.Values) < 40 {
-		t.Fatalf("parsed only %d enums and %d names from %s: the parser is broken", len(h.Enums), len(h.Values), uapiHeader)
-	}
-	for _, d := range compareABI(h, goABI, goEnums) {
-		t.Errorf("%s: %s", uapiHeader, d)
-	}
-}
-
-// The header's families are Linux's AF_INET and AF_INET6.
-func TestFamilyValuesAreLinux(t *testing.T) {
-	if dsrtypes.IPv4 != unix.AF_INET || dsrtypes.IPv6 != unix.AF_INET6 {
-		t.Errorf("IPv4, IPv6 = %d, %d; want AF_INET %d, AF_INET6 %d", dsrtypes.IPv4, dsrtypes.IPv6, unix.AF_INET, unix.AF_INET6)
-	}
-}
-
-// The comparison catches every kind of drift: a reordered enum, a changed
-// #define, a new name, a removed name.
-func TestABICheckDetectsDrift(t *testing.T) {
-	orig, err := os.ReadFile(uapiHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edits := []struct {
-		name, old, new string
-		want           string
-	}{
+	abi.Test(t, [][4]string{
 		{"swapped commands", "L3DSR_CMD_MAP_DEL,\n\tL3DSR_CMD_MAP_GET,", "L3DSR_CMD_MAP_GET,\n\tL3DSR_CMD_MAP_DEL,", "L3DSR_CMD_MAP_DEL: header 3, Go 2"},
 		{"new attribute", "L3DSR_A_PAD,\n", "L3DSR_A_PAD,\n\tL3DSR_A_NEW,\n", "L3DSR_A_NEW = 7 is in the header but has no Go constant"},
 		{"removed attribute", "\tL3DSR_ENTRY_A_BYTES,\t/* u64, replies only */\n", "", "L3DSR_ENTRY_A_BYTES = 6 is in Go but not in the header"},
 		{"changed define", "#define L3DSR_DSCP_MAX\t\t63", "#define L3DSR_DSCP_MAX\t\t62", "L3DSR_DSCP_MAX: header 62, Go 63"},
 		{"changed name", `"l3dsr"`, `"l3dsr2"`, "L3DSR_GENL_NAME: header l3dsr2, Go l3dsr"},
 		{"explicit value", "L3DSR_STATS_A_UNSPEC,", "L3DSR_STATS_A_UNSPEC = 1,", "L3DSR_STATS_A_UNSPEC: header 1, Go 0"},
-	}
-	for _, e := range edits {
-		t.Run(e.name, func(t *testing.T) {
-			src := strings.Replace(string(orig), e.old, e.new, 1)
-			if src == string(orig) {
-				t.Fatalf("edit %q did not apply: update this test to the header", e.old)
-			}
-			h, err := cheader.Parse(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			diffs := compareABI(h, goABI, goEnums)
-			if !strings.Contains(strings.Join(diffs, "\n"), e.want) {
-				t.Errorf("differences %q, want one containing %q", diffs, e.want)
-			}
-		})
-	}
-	if _, err := cheader.Parse("#define L3DSR_X (sizeof(struct foo))\n"); err == nil {
-		t.Error("an expression the parser does not understand must fail the parse")
+	})
+}
+
+// The header's families are Linux's AF_INET and AF_INET6.
+func TestFamilyValuesAreLinux(t *testing.T) {
+	if dsrtypes.IPv4 != unix.AF_INET || dsrtypes.IPv6 != unix.AF_INET6 {
+		t.Errorf("IPv4, IPv6 = %d, %d; want AF_INET %d, AF_INET6 %d", dsrtypes.IPv4, dsrtypes.IPv6, unix.AF_INET, unix.AF_INET6)
 	}
 }

@@ -76,7 +76,7 @@ func (h Header) define(name string, funcLike bool, val string, set func(string, 
 	if s, err := strconv.Unquote(val); err == nil && strings.HasPrefix(val, `"`) {
 		return set(name, s)
 	}
-	n, err := h.Eval(val)
+	n, err := h.eval(val)
 	if err != nil {
 		return fmt.Errorf("#define %s: %v", name, err)
 	}
@@ -97,7 +97,7 @@ func (h Header) enum(name, body string, set func(string, any) error) error {
 			return fmt.Errorf("enum: cannot parse %q", item)
 		}
 		if hasValue {
-			v, err := h.Eval(strings.TrimSpace(expr))
+			v, err := h.eval(strings.TrimSpace(expr))
 			if err != nil {
 				return fmt.Errorf("enum member %s: %v", ident, err)
 			}
@@ -116,9 +116,9 @@ func (h Header) enum(name, body string, set func(string, any) error) error {
 	return nil
 }
 
-// Eval evaluates the integer expressions of the header: numbers, earlier
+// eval evaluates the integer expressions of the header: numbers, earlier
 // names, parentheses, |, <<, + and -, with C's precedence.
-func (h Header) Eval(expr string) (int64, error) {
+func (h Header) eval(expr string) (int64, error) {
 	var toks []string
 	rest := expr
 	for strings.TrimSpace(rest) != "" {
@@ -130,7 +130,7 @@ func (h Header) Eval(expr string) (int64, error) {
 		rest = rest[loc[1]:]
 	}
 	p := &exprParser{h: h, toks: toks}
-	v, err := p.or()
+	v, err := p.level(0)
 	if err == nil && p.pos != len(p.toks) {
 		err = fmt.Errorf("unexpected %q", p.toks[p.pos])
 	}
@@ -153,40 +153,29 @@ func (p *exprParser) peek() string {
 	return ""
 }
 
-func (p *exprParser) or() (int64, error) {
-	v, err := p.shift()
-	for err == nil && p.peek() == "|" {
-		p.pos++
-		var r int64
-		r, err = p.shift()
-		v |= r
-	}
-	return v, err
+// levels are the binary operators by precedence, loosest first.
+var levels = []map[string]func(a, b int64) int64{
+	{"|": func(a, b int64) int64 { return a | b }},
+	{"<<": func(a, b int64) int64 { return a << b }},
+	{"+": func(a, b int64) int64 { return a + b }, "-": func(a, b int64) int64 { return a - b }},
 }
 
-func (p *exprParser) shift() (int64, error) {
-	v, err := p.add()
-	for err == nil && p.peek() == "<<" {
-		p.pos++
-		var r int64
-		r, err = p.add()
-		v <<= r
+// level parses operands joined by the operators of levels[i] and
+// tighter, left to right.
+func (p *exprParser) level(i int) (int64, error) {
+	if i == len(levels) {
+		return p.operand()
 	}
-	return v, err
-}
-
-func (p *exprParser) add() (int64, error) {
-	v, err := p.operand()
-	for err == nil && (p.peek() == "+" || p.peek() == "-") {
-		op := p.peek()
-		p.pos++
-		var r int64
-		r, err = p.operand()
-		if op == "+" {
-			v += r
-		} else {
-			v -= r
+	v, err := p.level(i + 1)
+	for err == nil {
+		op, ok := levels[i][p.peek()]
+		if !ok {
+			break
 		}
+		p.pos++
+		var r int64
+		r, err = p.level(i + 1)
+		v = op(v, r)
 	}
 	return v, err
 }
@@ -196,7 +185,7 @@ func (p *exprParser) operand() (int64, error) {
 	p.pos++
 	switch {
 	case t == "(":
-		v, err := p.or()
+		v, err := p.level(0)
 		if err == nil && p.peek() != ")" {
 			err = fmt.Errorf("missing )")
 		}
