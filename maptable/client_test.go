@@ -296,9 +296,7 @@ func TestKernelErrors(t *testing.T) {
 	k := newFakeKernel(t)
 	c := k.client()
 	e := Entry{DSCP: 3, VIP: netip.MustParseAddr("10.0.0.3")}
-	if err := c.Add(e, false); err != nil {
-		t.Fatal(err)
-	}
+	must(t, c.Add(e, false))
 
 	err := c.Add(e, false)
 	if !errors.Is(err, ErrExists) || !errors.Is(err, unix.EEXIST) {
@@ -602,9 +600,7 @@ func TestReplaceAbortsOnFailure(t *testing.T) {
 	k := newFakeKernel(t)
 	c := k.client()
 	old := Entry{DSCP: 1, VIP: netip.MustParseAddr("192.0.2.1")}
-	if err := c.Add(old, false); err != nil {
-		t.Fatal(err)
-	}
+	must(t, c.Add(old, false))
 	entries := bigTable(2000)
 	adds := 0
 	k.fail = func(r request) (unix.Errno, string, uint32) {
@@ -679,29 +675,23 @@ func TestAllOperationsAgainstStrictKernel(t *testing.T) {
 	c := k.client()
 	v4 := Entry{DSCP: 10, Local: netip.MustParseAddr("10.1.0.10"), VIP: netip.MustParseAddr("10.0.0.10")}
 	v6 := Entry{DSCP: 10, VIP: netip.MustParseAddr("2001:db8::10")}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(c.Add(v4, false))
-	must(c.Add(v6, false))
+	must(t, c.Add(v4, false))
+	must(t, c.Add(v6, false))
 	list, err := c.List()
-	must(err)
+	must(t, err)
 	if len(list) != 2 {
 		t.Errorf("list: %v", list)
 	}
 	st, err := c.Stats()
-	must(err)
+	must(t, err)
 	if st.Entries != 2 || st.Rewritten != 1000 || st.Generation != k.gen {
 		t.Errorf("stats: %+v", st)
 	}
-	must(c.Delete(v4.Key()))
-	must(c.Replace([]Entry{v4, v6}))
-	must(c.Flush(dsrtypes.IPv6))
+	must(t, c.Delete(v4.Key()))
+	must(t, c.Replace([]Entry{v4, v6}))
+	must(t, c.Flush(dsrtypes.IPv6))
 	list, err = c.List()
-	must(err)
+	must(t, err)
 	if len(list) != 1 || list[0].VIP != v4.VIP || list[0].Family != dsrtypes.IPv4 {
 		t.Errorf("after flushing IPv6: %v", list)
 	}

@@ -437,3 +437,11 @@ func (k *fakeKernel) dump(req netlink.Message, msgOf func(*netlink.AttributeEnco
 	}
 	return append(out, done)
 }
+
+// must ends the test on an error.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -17,24 +17,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The tests below run against the real kernel module, each in a fresh
-// network namespace. They need root and xt_DADDR loaded (or loadable), so
-// they only run when asked:
-//
-//	L3DSR_INTEGRATION=1 go test -run Integration ./maptable
-//
-// or, in a VM, a binary built with `go test -c ./maptable`:
-//
-//	L3DSR_INTEGRATION=1 ./maptable.test -test.run Integration -test.v
-func integration(t *testing.T) {
-	t.Helper()
-	nstest.Require(t, "root, xt_DADDR available")
-}
-
-// newNetNS creates a network namespace and returns an fd for it.
+// newNetNS creates a network namespace and returns an fd for it: the
+// integration tests run against the kernel module, each in namespaces of
+// its own.
 func newNetNS(t *testing.T) int {
 	t.Helper()
-	return nstest.New(t, "l3dsr-map").FD
+	return nstest.New(t, "l3dsr-map", "root, xt_DADDR available").FD
 }
 
 func dialNetNS(t *testing.T, fd int) *genlTable {
@@ -48,69 +36,61 @@ func dialNetNS(t *testing.T, fd int) *genlTable {
 }
 
 func TestIntegrationOperations(t *testing.T) {
-	integration(t)
 	c := dialNetNS(t, newNetNS(t))
 	a := netip.MustParseAddr
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	v4 := Entry{DSCP: 1, VIP: a("10.0.0.1")}
 	v4l := Entry{DSCP: 1, Local: a("10.1.0.10"), VIP: a("10.0.0.2")}
 	v6 := Entry{DSCP: 63, Local: a("fd00::10"), VIP: a("2001:db8::1")}
-	must(c.Add(v4, false))
-	must(c.Add(v4l, false))
-	must(c.Add(v6, false))
+	must(t, c.Add(v4, false))
+	must(t, c.Add(v4l, false))
+	must(t, c.Add(v6, false))
 
 	err := c.Add(v4, false)
 	var ke *nl.KernelError
 	if !errors.Is(err, ErrExists) || !errors.As(err, &ke) || ke.Message == "" {
 		t.Errorf("duplicate add: %v, want EEXIST with an extack message", err)
 	}
-	must(c.Add(Entry{DSCP: 1, VIP: a("10.0.0.9")}, true))
+	must(t, c.Add(Entry{DSCP: 1, VIP: a("10.0.0.9")}, true))
 	got, err := c.Get(Key{Family: dsrtypes.IPv4, DSCP: 1})
-	must(err)
+	must(t, err)
 	if got.VIP != a("10.0.0.9") || got.Family != dsrtypes.IPv4 {
 		t.Errorf("after replace: %+v", got)
 	}
 	// Replace creates a missing entry too.
-	must(c.Add(Entry{DSCP: 2, VIP: a("10.0.0.3")}, true))
+	must(t, c.Add(Entry{DSCP: 2, VIP: a("10.0.0.3")}, true))
 
 	list, err := c.List()
-	must(err)
+	must(t, err)
 	if len(list) != 4 {
 		t.Errorf("list: %v", list)
 	}
 	st, err := c.Stats()
-	must(err)
+	must(t, err)
 	if st.Entries != 4 || st.Generation == 0 {
 		t.Errorf("stats: %+v", st)
 	}
 
-	must(c.Delete(v4l.Key()))
+	must(t, c.Delete(v4l.Key()))
 	if err := c.Delete(v4l.Key()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second delete: %v, want ErrNotFound", err)
 	}
 	if _, err := c.Get(v4l.Key()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("get deleted: %v, want ErrNotFound", err)
 	}
-	must(c.Flush(dsrtypes.IPv4))
+	must(t, c.Flush(dsrtypes.IPv4))
 	list, err = c.List()
-	must(err)
+	must(t, err)
 	if len(list) != 1 || list[0].Family != dsrtypes.IPv6 || list[0].Local != v6.Local {
 		t.Errorf("after flushing IPv4: %v", list)
 	}
-	must(c.Flush(dsrtypes.AnyFamily))
+	must(t, c.Flush(dsrtypes.AnyFamily))
 	if list, err = c.List(); err != nil || len(list) != 0 {
 		t.Errorf("after flushing all: %v, %v", list, err)
 	}
 }
 
 func TestIntegrationReplace65536(t *testing.T) {
-	integration(t)
 	ns1 := newNetNS(t)
 	c := dialNetNS(t, ns1)
 	entries := bigTable(65536)
@@ -151,7 +131,6 @@ func TestIntegrationReplace65536(t *testing.T) {
 // Bad requests, sent raw (past the client's own checks), are rejected with
 // an errno and an extack message.
 func TestIntegrationRawRejections(t *testing.T) {
-	integration(t)
 	c := dialNetNS(t, newNetNS(t))
 	if err := c.Add(Entry{DSCP: 5, VIP: netip.MustParseAddr("10.0.0.5")}, false); err != nil {
 		t.Fatal(err)

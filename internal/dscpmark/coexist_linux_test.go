@@ -37,7 +37,6 @@ func othersSnapshot(t *testing.T, ns *testNS) (others string, ours bool) {
 }
 
 func TestIntegrationCoexistence(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	// Tables of others, some on our very hook and priority, and rules made
 	// with both iptables back ends, before we arrive.

@@ -140,7 +140,6 @@ func chainsAre(t *testing.T, ns *testNS, what string, want ...string) {
 }
 
 func TestIntegrationListMatchesNft(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	m := ns.marker()
 	marks := []Mark{tcp(vip4, 80, 21), udp(vip4, 7, 21), sctp(vip4b, 9, 3), tcp(vip6, 80, 22), udp(vip6, 7, 22)}
@@ -194,7 +193,6 @@ func TestIntegrationListMatchesNft(t *testing.T) {
 }
 
 func TestIntegrationIdempotent(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	m := ns.marker()
 
@@ -303,7 +301,6 @@ func TestIntegrationIdempotent(t *testing.T) {
 }
 
 func TestIntegrationErrorsChangeNothing(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	m := ns.marker()
 	base := []Mark{tcp(vip4, 80, 21), udp(vip6, 7, 22)}
@@ -356,7 +353,6 @@ func TestIntegrationErrorsChangeNothing(t *testing.T) {
 // the vmap rule and the element fail after the vip6 map and the chains
 // were queued.
 func TestIntegrationRefusedBatchIsAtomic(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	ns.nft("add table inet l3dsr\nadd map inet l3dsr vip4 { type ipv4_addr : verdict; }\n")
 	before := ns.run("nft", "list", "ruleset")

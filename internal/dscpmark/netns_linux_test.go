@@ -15,21 +15,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The integration tests run against the kernel's nf_tables, each in
-// network namespaces of its own. They need root, so they only run when
-// asked:
-//
-//	L3DSR_INTEGRATION=1 go test -run Integration ./dscpmark
-//
-// or, in the VM, a binary built with `go test -c ./dscpmark`
-// (tests/scenarios/dscp_mark.sh).
-func integration(t *testing.T) {
-	t.Helper()
-	nstest.Require(t, "root, nf_tables")
-}
-
 // testNS is a named network namespace (so that nft, iptables and ip can
-// be run in it with `ip netns exec`), deleted when the test ends.
+// be run in it with `ip netns exec`), deleted when the test ends. The
+// integration tests run against the kernel's nf_tables in namespaces of
+// their own.
 type testNS struct {
 	t    *testing.T
 	name string
@@ -38,7 +27,7 @@ type testNS struct {
 
 func newNS(t *testing.T) *testNS {
 	t.Helper()
-	ns := nstest.New(t, "l3dsr-dm")
+	ns := nstest.New(t, "l3dsr-dm", "root, nf_tables")
 	return &testNS{t: t, name: ns.Name, fd: ns.FD}
 }
 

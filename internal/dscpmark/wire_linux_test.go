@@ -237,7 +237,6 @@ func runHost(args ...string) (string, error) {
 }
 
 func TestIntegrationWire(t *testing.T) {
-	integration(t)
 	w := newWireTopo(t)
 	m := w.mrk.marker()
 	const d4, d6 = 21, 22

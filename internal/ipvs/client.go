@@ -124,14 +124,7 @@ func (c *Client) getService(s Service) (Service, error) {
 // CreateService creates s. An existing service with s's key is an error
 // matching ErrExists; an unknown scheduler is an error that names it.
 func (c *Client) CreateService(s Service) error {
-	s, op, err := serviceOp("create service", s)
-	if err != nil {
-		return err
-	}
-	if _, err := c.c.Execute(cmdNewService, netlink.Request|netlink.Acknowledge, serviceAttrs(s, true)); err != nil {
-		return wrap(op, err, schedMeaning(svcCreate, s))
-	}
-	return nil
+	return c.serviceCommand("create service", cmdNewService, s, true, svcCreate)
 }
 
 // UpdateService replaces the options (scheduler, flags, timeout, netmask,
@@ -139,25 +132,27 @@ func (c *Client) CreateService(s Service) error {
 // take their defaults, as in CreateService. A missing service is an error
 // matching ErrNotFound.
 func (c *Client) UpdateService(s Service) error {
-	s, op, err := serviceOp("update service", s)
-	if err != nil {
-		return err
-	}
-	if _, err := c.c.Execute(cmdSetService, netlink.Request|netlink.Acknowledge, serviceAttrs(s, true)); err != nil {
-		return wrap(op, err, schedMeaning(svcNotFound, s))
-	}
-	return nil
+	return c.serviceCommand("update service", cmdSetService, s, true, svcNotFound)
 }
 
 // RemoveService removes the service with s's key and its destinations. A
 // missing service is an error matching ErrNotFound.
 func (c *Client) RemoveService(s Service) error {
-	s, op, err := serviceOp("remove service", s)
+	return c.serviceCommand("remove service", cmdDelService, s, false, svcNotFound)
+}
+
+// serviceCommand sends cmd for s: the whole service (full), which names
+// the scheduler, or its key.
+func (c *Client) serviceCommand(verb string, cmd uint8, s Service, full bool, m errnoMeaning) error {
+	s, op, err := serviceOp(verb, s)
 	if err != nil {
 		return err
 	}
-	if _, err := c.c.Execute(cmdDelService, netlink.Request|netlink.Acknowledge, serviceAttrs(s, false)); err != nil {
-		return wrap(op, err, svcNotFound)
+	if full {
+		m = schedMeaning(m, s)
+	}
+	if _, err := c.c.Execute(cmd, netlink.Request|netlink.Acknowledge, serviceAttrs(s, full)); err != nil {
+		return wrap(op, err, m)
 	}
 	return nil
 }
@@ -265,14 +260,7 @@ func (c *Client) zeroStats(s *Service) error {
 		}
 		return nil
 	}
-	n, op, err := serviceOp("zero counters of service", *s)
-	if err != nil {
-		return err
-	}
-	if _, err := c.c.Execute(cmdZero, netlink.Request|netlink.Acknowledge, serviceAttrs(n, false)); err != nil {
-		return wrap(op, err, svcNotFound)
-	}
-	return nil
+	return c.serviceCommand("zero counters of service", cmdZero, *s, false, svcNotFound)
 }
 
 // serviceOp normalizes s and names the operation verb on it.

@@ -292,15 +292,7 @@ func TestServicesDump(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkRequest(t, k.only(), cmdGetService, netlink.Request|netlink.Dump)
-			w := want(tt.want)
-			if len(got) != len(w) {
-				t.Fatalf("got %d services, want %d: %+v", len(got), len(w), got)
-			}
-			for i := range w {
-				if got[i] != w[i] {
-					t.Errorf("service %d:\n got %+v\nwant %+v", i, got[i], w[i])
-				}
-			}
+			sameList(t, "service", got, want(tt.want))
 		})
 	}
 }
@@ -336,14 +328,7 @@ func TestDestinationsDump(t *testing.T) {
 		{Address: addr("10.1.0.20"), Port: 443, Family: 2, Forward: Tunnel, Weight: 1, tunnelType: tunnelGUE, tunnelPort: 6080, tunnelFlags: tunnelFlagRemoteChecksum, Stats: small32},
 		{Address: addr("fd00::11"), Port: 443, Family: 10, Forward: forwardRoute, Weight: -1},
 	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d destinations, want %d: %+v", len(got), len(want), got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("destination %d:\n got %+v\nwant %+v", i, got[i], want[i])
-		}
-	}
+	sameList(t, "destination", got, want)
 }
 
 // The kernel answers a destination dump of a missing service with an empty

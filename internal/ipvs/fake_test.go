@@ -117,3 +117,16 @@ func inet(b ...byte) []byte { return append(b, make([]byte, 16-len(b))...) }
 func reply(cmd uint8, attrs ...attr) genetlink.Message {
 	return genetlink.Message{Header: genetlink.Header{Command: cmd, Version: genlVersion}, Data: marshal(attrs...)}
 }
+
+// sameList fails t unless got and want hold the same whats, in order.
+func sameList[T comparable](t *testing.T, what string, got, want []T) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d %ss, want %d: %+v", len(got), what, len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%s %d:\n got %+v\nwant %+v", what, i, got[i], want[i])
+		}
+	}
+}

@@ -24,15 +24,14 @@ import (
 
 // The tests below run against the kernel's IPVS, each in network
 // namespaces of its own, and cross-check every read and write with
-// ipvsadm. They need root, ip_vs and ipvsadm, so they only run when asked:
-//
-//	L3DSR_INTEGRATION=1 go test -run Integration ./ipvs
-//
-// or, in the VM (tests/scenarios/ipvs_client.sh), a binary built with
-// `go test -c ./ipvs`.
+// ipvsadm.
+const needs = "root, ip_vs and ipvsadm available"
+
+// integration skips t unless the integration tests were asked for, and
+// loads the IPVS modules they use.
 func integration(t *testing.T) {
 	t.Helper()
-	nstest.Require(t, "root, ip_vs and ipvsadm available")
+	nstest.Require(t, needs)
 	modprobeOnce.Do(func() {
 		modprobeOut, modprobeErr = exec.Command("modprobe", "-a", "ip_vs", "ip_vs_wlc", "ip_vs_rr", "ip_vs_mh", "ip_vs_sh").CombinedOutput()
 	})
@@ -68,7 +67,8 @@ func runErr(stdin string, name string, args ...string) (string, error) {
 // the test ends.
 func newNS(t *testing.T) string {
 	t.Helper()
-	return nstest.New(t, "l3dsr-ipvs").Name
+	integration(t)
+	return nstest.New(t, "l3dsr-ipvs", needs).Name
 }
 
 // dialNS returns a client of IPVS in namespace ns.
@@ -180,7 +180,6 @@ func checkServices(t *testing.T, c *Client, want []Service) {
 }
 
 func TestIntegrationInfo(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	info, err := dialNS(t, ns).info()
 	if err != nil {
@@ -195,7 +194,6 @@ func TestIntegrationInfo(t *testing.T) {
 // Services written by the package are what ipvsadm reads, and the package
 // reads them back the same; updates and removals too.
 func TestIntegrationServicesWrittenByPackage(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	c := dialNS(t, ns)
 	var lines []string
@@ -256,7 +254,6 @@ func TestIntegrationServicesWrittenByPackage(t *testing.T) {
 // Services written by ipvsadm are read correctly; its updates and
 // removals too.
 func TestIntegrationServicesWrittenByIpvsadm(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	c := dialNS(t, ns)
 	var in strings.Builder
@@ -407,7 +404,6 @@ func createServicesForDests(t *testing.T, c *Client) {
 // Destinations written by the package are what ipvsadm reads; the
 // package's updates and removals too.
 func TestIntegrationDestinationsWrittenByPackage(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	c := dialNS(t, ns)
 	createServicesForDests(t, c)
@@ -453,7 +449,6 @@ func TestIntegrationDestinationsWrittenByPackage(t *testing.T) {
 // Destinations written by ipvsadm are read correctly; its updates and
 // removals too.
 func TestIntegrationDestinationsWrittenByIpvsadm(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	c := dialNS(t, ns)
 	in := strings.Join(destServices, "\n") + "\n"
@@ -482,7 +477,6 @@ func TestIntegrationDestinationsWrittenByIpvsadm(t *testing.T) {
 }
 
 func TestIntegrationErrors(t *testing.T) {
-	integration(t)
 	ns := newNS(t)
 	c := dialNS(t, ns)
 	svc := Service{Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "rr"}

@@ -1,6 +1,12 @@
 // Package nstest is for integration tests that run against the kernel:
 // the one switch that runs them (they need root), and network namespaces
-// of their own, so that a test changes nothing of the host.
+// of their own, so that a test changes nothing of the host. They run only
+// when asked, as tests/lib/gotest.sh does in the VM:
+//
+//	L3DSR_INTEGRATION=1 go test -run Integration ./maptable
+//
+// or a binary built with `go test -c` (tests/scenarios/ipvs_client.sh,
+// map_genl.sh, dscp_mark.sh).
 package nstest
 
 import (
@@ -11,16 +17,16 @@ import (
 	"testing"
 )
 
-// Env is the variable that runs the integration tests: they run only with
-// Env=1, as tests/lib/gotest.sh sets it in the VM.
-const Env = "L3DSR_INTEGRATION"
+// env is the variable that runs the integration tests: they run only with
+// env=1.
+const env = "L3DSR_INTEGRATION"
 
 // Require skips t unless the integration tests were asked for. needs says
 // what they need besides, for the skip message.
 func Require(t testing.TB, needs string) {
 	t.Helper()
-	if os.Getenv(Env) != "1" {
-		t.Skipf("set %s=1 to run against the kernel (%s)", Env, needs)
+	if os.Getenv(env) != "1" {
+		t.Skipf("set %s=1 to run against the kernel (%s)", env, needs)
 	}
 }
 
@@ -36,9 +42,11 @@ type NS struct {
 }
 
 // New creates a namespace named after prefix and deletes it when the test
-// ends.
-func New(t testing.TB, prefix string) *NS {
+// ends; but first it skips t unless the integration tests were asked for
+// (Require).
+func New(t testing.TB, prefix, needs string) *NS {
 	t.Helper()
+	Require(t, needs)
 	name := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), seq.Add(1))
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
