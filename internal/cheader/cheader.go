@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// Header is what parseHeader finds in a uapi header.
+// Header is what parse finds in a uapi header.
 type Header struct {
 	Values map[string]any      // int64 or string
 	Enums  map[string][]string // first member -> members in order (enums may be anonymous)
@@ -27,10 +27,10 @@ var (
 	reContinued = regexp.MustCompile(`\\\n`)
 )
 
-// Parse reads the enums and object-like #defines of a uapi header.
+// parse reads the enums and object-like #defines of a uapi header.
 // Function-like macros and structs are not part of the comparison; any
 // object-like #define it cannot evaluate is an error.
-func Parse(src string) (Header, error) {
+func parse(src string) (Header, error) {
 	h := Header{Values: map[string]any{}, Enums: map[string][]string{}}
 	src = reComment.ReplaceAllString(src, " ")
 	src = reContinued.ReplaceAllString(src, " ")

@@ -23,7 +23,7 @@ func TestEval(t *testing.T) {
 // expressions of both headers the tests read).
 func TestParseFailsOnUnknownExpression(t *testing.T) {
 	for _, src := range []string{"#define IP_VS_X (sizeof(struct foo))\n", "#define L3DSR_X (sizeof(struct foo))\n"} {
-		if _, err := Parse(src); err == nil {
+		if _, err := parse(src); err == nil {
 			t.Errorf("%q: an expression the parser does not understand must fail the parse", src)
 		}
 	}

@@ -86,7 +86,7 @@ func (m Mirror) Test(t *testing.T, edits [][4]string) {
 		t.Fatalf("%v%s", err, m.Missing)
 	}
 	orig := string(b)
-	h, err := Parse(orig)
+	h, err := parse(orig)
 	if err != nil {
 		t.Fatalf("parsing %s: %v", m.Path, err)
 	}
@@ -103,7 +103,7 @@ func (m Mirror) Test(t *testing.T, edits [][4]string) {
 			if src == orig {
 				t.Fatalf("edit %q did not apply: update this test to the header", old)
 			}
-			h, err := Parse(src)
+			h, err := parse(src)
 			if err != nil {
 				t.Fatal(err)
 			}
