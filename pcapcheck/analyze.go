@@ -510,6 +510,17 @@ func (a *analyzer) isVIP(addr netip.Addr) bool {
 	return false
 }
 
+// expectAt is the index in cfg.Expect of the first service at addr whose
+// port is port (or any port), or -1. hasPort says the packet has ports.
+func (a *analyzer) expectAt(addr netip.Addr, hasPort bool, port uint16) int {
+	for _, i := range a.byVIP[addr] {
+		if e := a.cfg.Expect[i]; e.Port == 0 || hasPort && port == e.Port {
+			return i
+		}
+	}
+	return -1
+}
+
 func (a *analyzer) addDirector(p *Packet, inSet bool) Class {
 	if !p.Addrs {
 		if inSet {
@@ -517,11 +528,7 @@ func (a *analyzer) addDirector(p *Packet, inSet bool) Class {
 		}
 		return ignored
 	}
-	for _, i := range a.byVIP[p.Dst] {
-		e := a.cfg.Expect[i]
-		if e.Port != 0 && (!p.Ports || p.DstPort != e.Port) {
-			continue
-		}
+	if i := a.expectAt(p.Dst, p.Ports, p.DstPort); i >= 0 {
 		a.exp[i].clientPackets++
 		if hasFlowPorts(&p.layer) {
 			k := keyOf(&p.layer, p.Src, p.SrcPort, 0)
@@ -531,11 +538,7 @@ func (a *analyzer) addDirector(p *Packet, inSet bool) Class {
 		}
 		return toVIP
 	}
-	for _, i := range a.byVIP[p.Src] {
-		e := a.cfg.Expect[i]
-		if e.Port != 0 && (!p.Ports || p.SrcPort != e.Port) {
-			continue
-		}
+	if i := a.expectAt(p.Src, p.Ports, p.SrcPort); i >= 0 {
 		a.exp[i].viaDirector++
 		return replyViaDirector
 	}
@@ -602,12 +605,20 @@ type Report struct {
 	UntrackedFlows uint64         `json:"untracked_flows"`
 	PerCode        []codeReport   `json:"dscp"`
 	Services       []expectReport `json:"services"`
-	OK             bool           `json:"ok"`
+	verdict
+}
+
+// verdict is the judgement of the whole report or of one code in it.
+type verdict struct {
+	// OK says there is no problem.
+	OK bool `json:"ok"`
 	// Problems say why the verdict is not OK, one reason each.
 	Problems []string `json:"problems"`
 	// Notes are worth knowing but do not fail the verdict.
 	Notes []string `json:"notes"`
 }
+
+func newVerdict() verdict { return verdict{Problems: []string{}, Notes: []string{}} }
 
 // malformedReport is the count of malformed packets for one reason.
 type malformedReport struct {
@@ -637,9 +648,7 @@ type codeReport struct {
 	// InnerDSCP the ones whose inner DSCP differs from this (outer) code.
 	Tunneled  uint64           `json:"tunneled"`
 	InnerDSCP []innerDSCPCount `json:"inner_dscp"`
-	OK        bool             `json:"ok"`
-	Problems  []string         `json:"problems"`
-	Notes     []string         `json:"notes"`
+	verdict
 }
 
 // innerDSCPCount is how many tunnel packets carried DSCP inside.
@@ -691,7 +700,7 @@ func sortedAddrs(m map[netip.Addr]bool) []string {
 // Report returns the verdict so far.
 func (a *analyzer) report() Report {
 	r := Report{Role: a.cfg.Role.String(), Mode: string(a.cfg.Mode), Codes: a.cfg.Codes.String(), Packets: a.packets, IPPackets: a.ipPackets,
-		UntrackedFlows: a.untracked, PerCode: []codeReport{}, Services: []expectReport{}, Problems: []string{}, Notes: []string{},
+		UntrackedFlows: a.untracked, PerCode: []codeReport{}, Services: []expectReport{}, verdict: newVerdict(),
 		MalformedReasons: []malformedReport{}}
 	for why, n := range a.malformed {
 		r.Malformed += n
@@ -709,7 +718,7 @@ func (a *analyzer) report() Report {
 		r.Marked += s.packets
 		cr := codeReport{DSCP: uint8(c), Packets: s.packets, Bytes: s.bytes, Flows: s.flows, Unmapped: s.unmapped,
 			RepliesFromVIP: s.fromVIP, RepliesFromRIP: s.fromRIP, RepliesOther: s.fromOther, FlowsAnswered: s.answered,
-			Tunneled: s.tunnels, Mappings: []mappingReport{}, InnerDSCP: []innerDSCPCount{}, Problems: []string{}, Notes: []string{}}
+			Tunneled: s.tunnels, Mappings: []mappingReport{}, InnerDSCP: []innerDSCPCount{}, verdict: newVerdict()}
 		for in, n := range s.innerDiff {
 			cr.InnerDSCP = append(cr.InnerDSCP, innerDSCPCount{DSCP: int(in), Packets: n})
 		}
