@@ -677,20 +677,17 @@ func TestAllOperationsAgainstStrictKernel(t *testing.T) {
 	v6 := Entry{DSCP: 10, VIP: netip.MustParseAddr("2001:db8::10")}
 	must(t, c.Add(v4, false))
 	must(t, c.Add(v6, false))
-	list, err := c.List()
-	must(t, err)
+	list, st := contents(t, c)
 	if len(list) != 2 {
 		t.Errorf("list: %v", list)
 	}
-	st, err := c.Stats()
-	must(t, err)
 	if st.Entries != 2 || st.Rewritten != 1000 || st.Generation != k.gen {
 		t.Errorf("stats: %+v", st)
 	}
 	must(t, c.Delete(v4.Key()))
 	must(t, c.Replace([]Entry{v4, v6}))
 	must(t, c.Flush(dsrtypes.IPv6))
-	list, err = c.List()
+	list, err := c.List()
 	must(t, err)
 	if len(list) != 1 || list[0].VIP != v4.VIP || list[0].Family != dsrtypes.IPv4 {
 		t.Errorf("after flushing IPv6: %v", list)

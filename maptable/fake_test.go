@@ -445,3 +445,13 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// contents is what the table holds and its totals.
+func contents(t testing.TB, c *genlTable) ([]Entry, Stats) {
+	t.Helper()
+	list, err := c.List()
+	must(t, err)
+	st, err := c.Stats()
+	must(t, err)
+	return list, st
+}

@@ -60,13 +60,10 @@ func TestIntegrationOperations(t *testing.T) {
 	// Replace creates a missing entry too.
 	must(t, c.Add(Entry{DSCP: 2, VIP: a("10.0.0.3")}, true))
 
-	list, err := c.List()
-	must(t, err)
+	list, st := contents(t, c)
 	if len(list) != 4 {
 		t.Errorf("list: %v", list)
 	}
-	st, err := c.Stats()
-	must(t, err)
 	if st.Entries != 4 || st.Generation == 0 {
 		t.Errorf("stats: %+v", st)
 	}

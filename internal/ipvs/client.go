@@ -229,11 +229,7 @@ func (c *Client) destCommand(verb string, cmd uint8, s Service, d Destination, f
 	}
 	ae := serviceAttrs(s, false)
 	ae.Nested(cmdAttrDest, func(nae *netlink.AttributeEncoder) error {
-		if full {
-			encodeDest(nae, d)
-		} else {
-			encodeDestKey(nae, d)
-		}
+		encodeDest(nae, d, full)
 		return nil
 	})
 	if _, err := c.c.Execute(cmd, netlink.Request|netlink.Acknowledge, ae); err != nil {
@@ -278,11 +274,7 @@ func serviceOp(verb string, s Service) (Service, string, error) {
 func serviceAttrs(s Service, full bool) *netlink.AttributeEncoder {
 	ae := netlink.NewAttributeEncoder()
 	ae.Nested(cmdAttrService, func(nae *netlink.AttributeEncoder) error {
-		if full {
-			encodeService(nae, s)
-		} else {
-			encodeServiceKey(nae, s)
-		}
+		encodeService(nae, s, full)
 		return nil
 	})
 	return ae

@@ -160,6 +160,12 @@ func TestCreateDestinationAttributes(t *testing.T) {
 	fw := Service{FWMark: 9}
 	fwkey := nest(cmdAttrService, a(svcAttrAF, u16(2)), a(svcAttrFWMark, u32(9)))
 	rip := []byte{10, 1, 0, 10}
+	// dest is the destination nest of a create: the key, the method,
+	// weight and thresholds, then the tunnel's attributes if any.
+	dest := func(addr []byte, port, fam uint16, fwd, weight, upper, lower uint32, tun ...attr) attr {
+		return nest(cmdAttrDest, append([]attr{a(destAttrAddr, addr), a(destAttrPort, n16(port)), a(destAttrAddrFamily, u16(fam)),
+			a(destAttrFwdMethod, u32(fwd)), a(destAttrWeight, u32(weight)), a(destAttrUThresh, u32(upper)), a(destAttrLThresh, u32(lower))}, tun...)...)
+	}
 
 	tests := []struct {
 		name string
@@ -167,38 +173,16 @@ func TestCreateDestinationAttributes(t *testing.T) {
 		dest Destination
 		want []attr
 	}{
-		{"masquerade to another port", v4, Destination{Address: addr("10.1.0.10"), Port: 8080, Forward: Masquerade, Weight: 100, UpperThreshold: 50, LowerThreshold: 10}, []attr{v4key, nest(cmdAttrDest,
-			a(destAttrAddr, rip), a(destAttrPort, n16(8080)), a(destAttrAddrFamily, u16(2)),
-			a(destAttrFwdMethod, u32(0)), a(destAttrWeight, u32(100)), a(destAttrUThresh, u32(50)), a(destAttrLThresh, u32(10)))}},
-		{"masquerade, port from the service", v4, Destination{Address: addr("10.1.0.10"), Forward: Masquerade, Weight: 1}, []attr{v4key, nest(cmdAttrDest,
-			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
-			a(destAttrFwdMethod, u32(0)), a(destAttrWeight, u32(1)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"local", v4, Destination{Address: addr("10.1.0.10"), Forward: forwardLocal, Weight: 2}, []attr{v4key, nest(cmdAttrDest,
-			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
-			a(destAttrFwdMethod, u32(1)), a(destAttrWeight, u32(2)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"route, weight 0", v4, Destination{Address: addr("10.1.0.10"), Forward: forwardRoute}, []attr{v4key, nest(cmdAttrDest,
-			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
-			a(destAttrFwdMethod, u32(3)), a(destAttrWeight, u32(0)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"IPIP tunnel sends no tunnel attributes", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3}, []attr{v4key, nest(cmdAttrDest,
-			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
-			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(3)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, tunnelType: tunnelGUE, tunnelPort: 6080, tunnelFlags: tunnelFlagChecksum}, []attr{v4key, nest(cmdAttrDest,
-			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
-			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(3)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)),
-			a(destAttrTunType, u8(1)), a(destAttrTunPort, n16(6080)), a(destAttrTunFlags, u16(1)))}},
-		{"GRE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, tunnelType: tunnelGRE}, []attr{v4key, nest(cmdAttrDest,
-			a(destAttrAddr, rip), a(destAttrPort, n16(80)), a(destAttrAddrFamily, u16(2)),
-			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(3)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)),
-			a(destAttrTunType, u8(2)), a(destAttrTunPort, n16(0)), a(destAttrTunFlags, u16(0)))}},
-		{"IPv6 masquerade", v6, Destination{Address: addr("fd00::10"), Forward: Masquerade, Weight: 7}, []attr{v6key, nest(cmdAttrDest,
-			a(destAttrAddr, addr("fd00::10").AsSlice()), a(destAttrPort, n16(443)), a(destAttrAddrFamily, u16(10)),
-			a(destAttrFwdMethod, u32(0)), a(destAttrWeight, u32(7)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"IPv4 tunnel destination of an IPv6 service", v6, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 1}, []attr{v6key, nest(cmdAttrDest,
-			a(destAttrAddr, rip), a(destAttrPort, n16(443)), a(destAttrAddrFamily, u16(2)),
-			a(destAttrFwdMethod, u32(2)), a(destAttrWeight, u32(1)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
-		{"firewall-mark service keeps port 0", fw, Destination{Address: addr("10.1.0.10"), Forward: forwardRoute, Weight: 1}, []attr{fwkey, nest(cmdAttrDest,
-			a(destAttrAddr, rip), a(destAttrPort, n16(0)), a(destAttrAddrFamily, u16(2)),
-			a(destAttrFwdMethod, u32(3)), a(destAttrWeight, u32(1)), a(destAttrUThresh, u32(0)), a(destAttrLThresh, u32(0)))}},
+		{"masquerade to another port", v4, Destination{Address: addr("10.1.0.10"), Port: 8080, Forward: Masquerade, Weight: 100, UpperThreshold: 50, LowerThreshold: 10}, []attr{v4key, dest(rip, 8080, 2, 0, 100, 50, 10)}},
+		{"masquerade, port from the service", v4, Destination{Address: addr("10.1.0.10"), Forward: Masquerade, Weight: 1}, []attr{v4key, dest(rip, 80, 2, 0, 1, 0, 0)}},
+		{"local", v4, Destination{Address: addr("10.1.0.10"), Forward: forwardLocal, Weight: 2}, []attr{v4key, dest(rip, 80, 2, 1, 2, 0, 0)}},
+		{"route, weight 0", v4, Destination{Address: addr("10.1.0.10"), Forward: forwardRoute}, []attr{v4key, dest(rip, 80, 2, 3, 0, 0, 0)}},
+		{"IPIP tunnel sends no tunnel attributes", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0)}},
+		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, tunnelType: tunnelGUE, tunnelPort: 6080, tunnelFlags: tunnelFlagChecksum}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0, a(destAttrTunType, u8(1)), a(destAttrTunPort, n16(6080)), a(destAttrTunFlags, u16(1)))}},
+		{"GRE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, tunnelType: tunnelGRE}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0, a(destAttrTunType, u8(2)), a(destAttrTunPort, n16(0)), a(destAttrTunFlags, u16(0)))}},
+		{"IPv6 masquerade", v6, Destination{Address: addr("fd00::10"), Forward: Masquerade, Weight: 7}, []attr{v6key, dest(addr("fd00::10").AsSlice(), 443, 10, 0, 7, 0, 0)}},
+		{"IPv4 tunnel destination of an IPv6 service", v6, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 1}, []attr{v6key, dest(rip, 443, 2, 2, 1, 0, 0)}},
+		{"firewall-mark service keeps port 0", fw, Destination{Address: addr("10.1.0.10"), Forward: forwardRoute, Weight: 1}, []attr{fwkey, dest(rip, 0, 2, 3, 1, 0, 0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -133,22 +133,21 @@ func addrFamily(a netip.Addr) uint16 {
 
 func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 
-// encodeServiceKey writes the attributes that identify a service.
-func encodeServiceKey(ae *netlink.AttributeEncoder, s Service) {
+// encodeService writes the attributes that identify a service and, when
+// full, the rest of it, as NEW_SERVICE and SET_SERVICE need it: every
+// option is sent, so an update replaces them all.
+func encodeService(ae *netlink.AttributeEncoder, s Service, full bool) {
 	ae.Uint16(svcAttrAF, s.Family)
 	if s.FWMark != 0 {
 		ae.Uint32(svcAttrFWMark, s.FWMark)
+	} else {
+		ae.Uint16(svcAttrProtocol, uint16(s.Protocol))
+		ae.Bytes(svcAttrAddr, s.Address.AsSlice())
+		ae.Bytes(svcAttrPort, be16(s.Port))
+	}
+	if !full {
 		return
 	}
-	ae.Uint16(svcAttrProtocol, uint16(s.Protocol))
-	ae.Bytes(svcAttrAddr, s.Address.AsSlice())
-	ae.Bytes(svcAttrPort, be16(s.Port))
-}
-
-// encodeService writes a whole service, as NEW_SERVICE and SET_SERVICE
-// need it: every option is sent, so an update replaces them all.
-func encodeService(ae *netlink.AttributeEncoder, s Service) {
-	encodeServiceKey(ae, s)
 	ae.String(svcAttrSchedName, s.Scheduler)
 	if s.peName != "" {
 		ae.String(svcAttrPEName, s.peName)
@@ -166,18 +165,17 @@ func encodeService(ae *netlink.AttributeEncoder, s Service) {
 	}
 }
 
-// encodeDestKey writes the attributes that identify a destination.
-func encodeDestKey(ae *netlink.AttributeEncoder, d Destination) {
+// encodeDest writes the attributes that identify a destination and, when
+// full, the rest of it. The tunnel attributes are sent only for GUE and
+// GRE, so that IPIP destinations work on kernels before 5.2, which do not
+// know them.
+func encodeDest(ae *netlink.AttributeEncoder, d Destination, full bool) {
 	ae.Bytes(destAttrAddr, d.Address.AsSlice())
 	ae.Bytes(destAttrPort, be16(d.Port))
 	ae.Uint16(destAttrAddrFamily, d.Family)
-}
-
-// encodeDest writes a whole destination. The tunnel attributes are sent
-// only for GUE and GRE, so that IPIP destinations work on kernels before
-// 5.2, which do not know them.
-func encodeDest(ae *netlink.AttributeEncoder, d Destination) {
-	encodeDestKey(ae, d)
+	if !full {
+		return
+	}
 	ae.Uint32(destAttrFwdMethod, uint32(d.Forward))
 	ae.Uint32(destAttrWeight, uint32(d.Weight))
 	ae.Uint32(destAttrUThresh, d.UpperThreshold)
