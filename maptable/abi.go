@@ -2,10 +2,11 @@ package maptable
 
 // The ABI of the "l3dsr" generic netlink family, mirrored from
 // kmod/uapi/linux/l3dsr.h. That header is the single source of truth:
-// abi_test.go parses it and fails on any difference with these constants.
+// abi_test.go parses it and fails on any difference with these constants,
+// each of which names the C one it mirrors first in its line comment.
 
-// familyName is the generic netlink family name (L3DSR_GENL_NAME).
-const familyName = "l3dsr"
+// familyName is the generic netlink family name.
+const familyName = "l3dsr" // L3DSR_GENL_NAME
 
 // Protocol constants (#defines of the header).
 const (

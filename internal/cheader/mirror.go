@@ -14,8 +14,10 @@ type Mirror struct {
 	// Path is the header; Missing, if set, says what to do when it is not
 	// there.
 	Path, Missing string
-	// Values is every name of the header the Go side mirrors, with the
-	// value it uses.
+	// GoFile holds the Go constants that mirror the header, each naming
+	// its C constant first in its line comment (goConsts). Values adds
+	// the names it cannot say that way, with the values the Go side uses.
+	GoFile string
 	Values map[string]any
 	// Enums are the header's enums (by first member: they may be
 	// anonymous) of which every member must be in Values, so that a new
@@ -86,6 +88,17 @@ func (m Mirror) Test(t *testing.T, edits [][4]string) {
 		t.Fatalf("%v%s", err, m.Missing)
 	}
 	orig := string(b)
+	goValues, err := goConsts(m.GoFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range m.Values {
+		if _, dup := goValues[name]; dup {
+			t.Fatalf("%s is in Values and named in %s", name, m.GoFile)
+		}
+		goValues[name] = v
+	}
+	m.Values = goValues
 	h, err := parse(orig)
 	if err != nil {
 		t.Fatalf("parsing %s: %v", m.Path, err)

@@ -3,16 +3,18 @@ package ipvs
 // The ABI of the kernel's "IPVS" generic netlink family, mirrored from
 // include/uapi/linux/ip_vs.h. abi_test.go parses the installed header
 // (/usr/include/linux/ip_vs.h) and fails on any difference with these
-// constants, so a typo here cannot reach the kernel.
+// constants, so a typo here cannot reach the kernel: each constant names
+// the C one it mirrors first in its line comment, and the test reads them
+// so.
 
-// familyName is the generic netlink family name (IPVS_GENL_NAME).
-const familyName = "IPVS"
+// familyName is the generic netlink family name.
+const familyName = "IPVS" // IPVS_GENL_NAME
 
 const (
 	genlVersion = 0x1 // IPVS_GENL_VERSION
-	// versionCode is the IPVS version this package was written against
-	// (IP_VS_VERSION_CODE); the kernel reports its own in GET_INFO.
-	versionCode = 0x010201
+	// versionCode is the IPVS version this package was written against;
+	// the kernel reports its own in GET_INFO.
+	versionCode = 0x010201 // IP_VS_VERSION_CODE
 
 	schedNameMaxLen = 16 // IP_VS_SCHEDNAME_MAXLEN, with the NUL
 	peNameMaxLen    = 16 // IP_VS_PENAME_MAXLEN, with the NUL
