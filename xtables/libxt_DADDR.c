@@ -317,61 +317,30 @@ static void daddr_tg6_save(const void *ip, const struct xt_entry_target *target)
 	daddr_tg_print_addr(target, AF_INET6, " --set-daddr ");
 }
 
+/*
+ * One entry for each family and revision: FAM is 4 or 6, and V the suffix
+ * ("" or _v1) of the revision's info, options and callbacks.
+ */
+#define DADDR_TG(fam, rev, v, check) {					\
+	.family		= NFPROTO_IPV##fam,				\
+	.name		= XT_DADDR_NAME,				\
+	.revision	= (rev),					\
+	.version	= XTABLES_VERSION,				\
+	.size		= XT_ALIGN(sizeof(struct xt_daddr_tginfo##v)),	\
+	.userspacesize	= XT_ALIGN(sizeof(struct xt_daddr_tginfo##v)),	\
+	.help		= daddr_tg_help##v,				\
+	.print		= daddr_tg##fam##_print##v,			\
+	.save		= daddr_tg##fam##_save##v,			\
+	.x6_parse	= daddr_tg##fam##_parse##v,			\
+	.x6_fcheck	= (check),					\
+	.x6_options	= daddr_tg_opts##v,				\
+}
+
 static struct xtables_target daddr_tg_reg[] = {
-	{
-		.family		= NFPROTO_IPV4,
-		.name		= XT_DADDR_NAME,
-		.revision	= 0,
-		.version	= XTABLES_VERSION,
-		.size		= XT_ALIGN(sizeof(struct xt_daddr_tginfo)),
-		.userspacesize	= XT_ALIGN(sizeof(struct xt_daddr_tginfo)),
-		.help		= daddr_tg_help,
-		.print		= daddr_tg4_print,
-		.save		= daddr_tg4_save,
-		.x6_parse	= daddr_tg4_parse,
-		.x6_options	= daddr_tg_opts,
-	},
-	{
-		.family		= NFPROTO_IPV6,
-		.name		= XT_DADDR_NAME,
-		.revision	= 0,
-		.version	= XTABLES_VERSION,
-		.size		= XT_ALIGN(sizeof(struct xt_daddr_tginfo)),
-		.userspacesize	= XT_ALIGN(sizeof(struct xt_daddr_tginfo)),
-		.help		= daddr_tg_help,
-		.print		= daddr_tg6_print,
-		.save		= daddr_tg6_save,
-		.x6_parse	= daddr_tg6_parse,
-		.x6_options	= daddr_tg_opts,
-	},
-	{
-		.family		= NFPROTO_IPV4,
-		.name		= XT_DADDR_NAME,
-		.revision	= 1,
-		.version	= XTABLES_VERSION,
-		.size		= XT_ALIGN(sizeof(struct xt_daddr_tginfo_v1)),
-		.userspacesize	= XT_ALIGN(sizeof(struct xt_daddr_tginfo_v1)),
-		.help		= daddr_tg_help_v1,
-		.print		= daddr_tg4_print_v1,
-		.save		= daddr_tg4_save_v1,
-		.x6_parse	= daddr_tg4_parse_v1,
-		.x6_fcheck	= daddr_tg_check_v1,
-		.x6_options	= daddr_tg_opts_v1,
-	},
-	{
-		.family		= NFPROTO_IPV6,
-		.name		= XT_DADDR_NAME,
-		.revision	= 1,
-		.version	= XTABLES_VERSION,
-		.size		= XT_ALIGN(sizeof(struct xt_daddr_tginfo_v1)),
-		.userspacesize	= XT_ALIGN(sizeof(struct xt_daddr_tginfo_v1)),
-		.help		= daddr_tg_help_v1,
-		.print		= daddr_tg6_print_v1,
-		.save		= daddr_tg6_save_v1,
-		.x6_parse	= daddr_tg6_parse_v1,
-		.x6_fcheck	= daddr_tg_check_v1,
-		.x6_options	= daddr_tg_opts_v1,
-	},
+	DADDR_TG(4, 0, , NULL),
+	DADDR_TG(6, 0, , NULL),
+	DADDR_TG(4, 1, _v1, daddr_tg_check_v1),
+	DADDR_TG(6, 1, _v1, daddr_tg_check_v1),
 };
 
 /*
