@@ -21,6 +21,10 @@
 #include "daddr_table.h"
 #include "daddr_genl.h"
 
+/* An attribute only the kernel sends: a request that has it is refused. */
+#define DADDR_REPLY_ONLY(msg) \
+	{ .type = NLA_REJECT, .reject_message = (msg) }
+
 static const struct nla_policy daddr_entry_policy[L3DSR_ENTRY_A_MAX + 1] = {
 	[L3DSR_ENTRY_A_FAMILY]	= { .type = NLA_U8 },
 	[L3DSR_ENTRY_A_DSCP]	= NLA_POLICY_MAX(NLA_U8, L3DSR_DSCP_MAX),
@@ -29,27 +33,17 @@ static const struct nla_policy daddr_entry_policy[L3DSR_ENTRY_A_MAX + 1] = {
 	 */
 	[L3DSR_ENTRY_A_LOCAL]	= { .type = NLA_BINARY },
 	[L3DSR_ENTRY_A_VIP]	= { .type = NLA_BINARY },
-	[L3DSR_ENTRY_A_PACKETS]	= {
-		.type = NLA_REJECT,
-		.reject_message = "PACKETS is a counter in replies: do not send it",
-	},
-	[L3DSR_ENTRY_A_BYTES]	= {
-		.type = NLA_REJECT,
-		.reject_message = "BYTES is a counter in replies: do not send it",
-	},
+	[L3DSR_ENTRY_A_PACKETS]	=
+		DADDR_REPLY_ONLY("PACKETS is a counter in replies: do not send it"),
+	[L3DSR_ENTRY_A_BYTES]	=
+		DADDR_REPLY_ONLY("BYTES is a counter in replies: do not send it"),
 };
 
 static const struct nla_policy daddr_policy[L3DSR_A_MAX + 1] = {
 	[L3DSR_A_ENTRY]		= NLA_POLICY_NESTED(daddr_entry_policy),
 	[L3DSR_A_REPLACE_ID]	= { .type = NLA_U32 },
-	[L3DSR_A_GENERATION]	= {
-		.type = NLA_REJECT,
-		.reject_message = "GENERATION is only sent in replies",
-	},
-	[L3DSR_A_STATS]		= {
-		.type = NLA_REJECT,
-		.reject_message = "STATS is only sent in replies",
-	},
+	[L3DSR_A_GENERATION]	= DADDR_REPLY_ONLY("GENERATION is only sent in replies"),
+	[L3DSR_A_STATS]		= DADDR_REPLY_ONLY("STATS is only sent in replies"),
 	[L3DSR_A_FAMILY]	= { .type = NLA_U8 },
 };
 
