@@ -152,6 +152,15 @@ def section(out, title, note, cols):
     out.append("|" + "---|" * len(cols))
 
 
+def runs_section(out, d, kind, title, note, cols):
+    """section() for the runs of one kind, its note after the machine, with {n} the number of
+    runs; returns that number, and writes nothing when it is 0."""
+    n = runs(d, kind)
+    if n:
+        section(out, title, f"{machine(d['env'])}. " + note.format(n=n), cols)
+    return n
+
+
 def rx_table(krel, d, out):
     nrounds = runs(d, "rx")
     section(out, f"Receive path, {krel}",
@@ -324,12 +333,10 @@ def reference(krel, d, out):
 
 
 def e2e_table(krel, d, out):
-    n = runs(d, "e2e")
-    if not n:
+    if not runs_section(out, d, "e2e", f"End-to-end iperf3 TCP goodput (IPv4), {krel}",
+                        "Median (min–max) of {n} runs; ratio to IPVS NAT per round.",
+                        ["path", "goodput Mbit/s", "ratio to NAT", "client MSS", "path MTU"]):
         return
-    section(out, f"End-to-end iperf3 TCP goodput (IPv4), {krel}",
-            f"{machine(d['env'])}. Median (min–max) of {n} runs; ratio to IPVS NAT per round.",
-            ["path", "goodput Mbit/s", "ratio to NAT", "client MSS", "path MTU"])
     nat = d["e2e"].get("nat", {})
     for var, label in E2E_ORDER:
         r = d["e2e"].get(var)
@@ -345,13 +352,11 @@ def e2e_table(krel, d, out):
 
 
 def cp_table(krel, d, out):
-    n = runs(d, "cp")
-    if not n:
+    if not runs_section(out, d, "cp", f"Control plane wall time, {krel}",
+                        "Seconds, median (min–max) of {n} runs, each in a fresh namespace; "
+                        "every process start is slow under TCG.",
+                        ["operation", "seconds"]):
         return
-    section(out, f"Control plane wall time, {krel}",
-            f"{machine(d['env'])}. Seconds, median (min–max) of {n} runs, each in a fresh "
-            f"namespace; every process start is slow under TCG.",
-            ["operation", "seconds"])
     for what, label in CP_ORDER:
         r = d["cp"].get(what)
         if r:
