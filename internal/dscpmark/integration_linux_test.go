@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/l3dsr/l3dsr/dsrtypes"
 	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"golang.org/x/sys/unix"
 )
 

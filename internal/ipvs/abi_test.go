@@ -37,10 +37,13 @@ var abi = cheader.Mirror{
 // member of a mirrored enum, a removed name and a new enum.
 func TestABIMatchesUAPIHeader(t *testing.T) {
 	abi.Test(t, [][4]string{
-		{"swapped commands", "IPVS_CMD_DEL_DEST,\t\t/* delete destination */\n\tIPVS_CMD_GET_DEST,", "IPVS_CMD_GET_DEST,\n\tIPVS_CMD_DEL_DEST,", "IPVS_CMD_DEL_DEST: header 8, Go 7"},
-		{"new dest attribute", "IPVS_DEST_ATTR_TUN_FLAGS,", "IPVS_DEST_ATTR_TUN_FLAGS,\n\tIPVS_DEST_ATTR_NEW,", "IPVS_DEST_ATTR_NEW = 16 is in the header but has no Go constant"},
+		{"swapped commands", "IPVS_CMD_DEL_DEST,\t\t/* delete destination */\n\tIPVS_CMD_GET_DEST,",
+			"IPVS_CMD_GET_DEST,\n\tIPVS_CMD_DEL_DEST,", "IPVS_CMD_DEL_DEST: header 8, Go 7"},
+		{"new dest attribute", "IPVS_DEST_ATTR_TUN_FLAGS,", "IPVS_DEST_ATTR_TUN_FLAGS,\n\tIPVS_DEST_ATTR_NEW,",
+			"IPVS_DEST_ATTR_NEW = 16 is in the header but has no Go constant"},
 		{"removed stats attribute", "\tIPVS_STATS_ATTR_PAD,\n", "", "IPVS_STATS_ATTR_PAD = 11 is in Go but not in the header"},
-		{"changed flag", "#define IP_VS_SVC_F_SCHED1\t0x0008", "#define IP_VS_SVC_F_SCHED1\t0x0080", "IP_VS_SVC_F_SCHED_SH_FALLBACK: header 128, Go 8"},
+		{"changed flag", "#define IP_VS_SVC_F_SCHED1\t0x0008", "#define IP_VS_SVC_F_SCHED1\t0x0080",
+			"IP_VS_SVC_F_SCHED_SH_FALLBACK: header 128, Go 8"},
 		{"changed name", `"IPVS"`, `"IPVS2"`, "IPVS_GENL_NAME: header IPVS2, Go IPVS"},
 		{"new enum", "#endif\t/* _IP_VS_H */", "enum { IPVS_NEW_A, IPVS_NEW_B };\n#endif", "enum IPVS_NEW_A is in the header but not known to Go"},
 	})
