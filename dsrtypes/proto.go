@@ -15,8 +15,8 @@ const (
 	SCTP Proto = 132
 )
 
-// protoNames are the names String gives; the first three are also the
-// names ParseProto accepts.
+// protoNames are the names String gives; those of the valid protocols
+// (TCP, UDP, SCTP) are the ones ParseProto accepts.
 var protoNames = map[Proto]string{TCP: "tcp", UDP: "udp", SCTP: "sctp", 1: "icmp", 58: "ipv6-icmp"}
 
 // ParseProto accepts "tcp", "udp" and "sctp" (any case).
