@@ -1,6 +1,7 @@
 // Package cheader reads the enums and #defines of a C uapi header, so that
 // tests can check the Go constants that mirror it (maptable's against
-// kmod/uapi/linux/l3dsr.h, internal/ipvs's against linux/ip_vs.h).
+// kmod/uapi/linux/l3dsr.h, internal/ipvs's against linux/ip_vs.h): one
+// check, Mirror.Test, for both.
 package cheader
 
 import (
