@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/l3dsr/l3dsr/internal/hostcheck"
+
 	"github.com/spf13/cobra"
 )
 
@@ -68,9 +70,14 @@ type system struct {
 	ruleSystem   // rule*.go
 	verifySystem // verify*.go
 	hostSystem   // director*, realserver*, apply, save
+	// hasNetAdmin tells whether this process has CAP_NET_ADMIN, which the
+	// openers ask first (needNetAdmin).
+	hasNetAdmin func() bool
 }
 
 // hostSys is the running host.
 func hostSys() *system {
-	return &system{ruleSystem: hostRuleSystem(), verifySystem: hostVerifySystem(), hostSystem: hostHostSystem()}
+	s := &system{verifySystem: hostVerifySystem(), hasNetAdmin: hostcheck.HasNetAdmin}
+	s.ruleSystem, s.hostSystem = hostRuleSystem(s.needNetAdmin), hostHostSystem(s.needNetAdmin)
+	return s
 }

@@ -18,8 +18,8 @@ type directorAPI interface {
 
 // openDirector connects to IPVS, nftables and rtnetlink of the current
 // network namespace.
-func openDirector() (directorAPI, func() error, error) {
-	if err := needNetAdmin(); err != nil {
+func openDirector(need func() error) (directorAPI, func() error, error) {
+	if err := need(); err != nil {
 		return nil, nil, err
 	}
 	d, closeFn, err := director.Open()

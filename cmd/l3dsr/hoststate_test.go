@@ -16,6 +16,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/l3dsr/l3dsr/config"
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/hostcheck"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
@@ -190,46 +191,46 @@ func TestMissingHostPieces(t *testing.T) {
 		want  string // stderr, after "l3dsr: ", starts with it
 	}{
 		// apply, real-server section
-		{"apply rs: not root", []string{"apply", "--dry-run", "-f", rsFile}, func(h *fakeHost) { h.rs.err = geperm }, msgNeedRoot + " (reading the real server's VIPs: listing the map: netlink receive: operation not permitted)"},
-		{"apply rs: no xt_DADDR", []string{"apply", "--dry-run", "-f", rsFile}, func(h *fakeHost) { h.tableOpenErr = noModule }, msgNoModule + "\n"},
+		{"apply rs: not root", []string{"apply", "--dry-run", "-f", rsFile}, func(h *fakeHost) { h.rs.err = geperm }, hostcheck.MsgNeedRoot + " (reading the real server's VIPs: listing the map: netlink receive: operation not permitted)"},
+		{"apply rs: no xt_DADDR", []string{"apply", "--dry-run", "-f", rsFile}, func(h *fakeHost) { h.tableOpenErr = noModule }, hostcheck.MsgNoModule + "\n"},
 		{"apply rs: no iptables", []string{"apply", "--dry-run", "-f", rsFile}, func(h *fakeHost) { h.rules.err = noIPTables }, "looking for the map-mode rule: " + noIPTables.Error() + "\n"},
-		{"apply rs: dump cut short", []string{"apply", "-f", rsFile}, func(h *fakeHost) { h.rs.err = dump }, msgInterrupted + " (reading the real server's VIPs: ipvs: list destinations"},
+		{"apply rs: dump cut short", []string{"apply", "-f", rsFile}, func(h *fakeHost) { h.rs.err = dump }, hostcheck.MsgInterrupted + " (reading the real server's VIPs: ipvs: list destinations"},
 		// apply, director section
-		{"apply dir: no IPVS", []string{"apply", "--dry-run", "-f", dirFile}, func(h *fakeHost) { h.dirOpenErr = noIPVS }, msgNoIPVS + "\n"},
-		{"apply dir: not root", []string{"apply", "-f", dirFile}, func(h *fakeHost) { h.dir.err = eperm }, msgNeedRoot + " (reading the director's services: ipvs: list services"},
-		{"apply dir: dump cut short", []string{"apply", "--dry-run", "-f", dirFile}, func(h *fakeHost) { h.dir.err = dump }, msgInterrupted},
+		{"apply dir: no IPVS", []string{"apply", "--dry-run", "-f", dirFile}, func(h *fakeHost) { h.dirOpenErr = noIPVS }, hostcheck.MsgNoIPVS + "\n"},
+		{"apply dir: not root", []string{"apply", "-f", dirFile}, func(h *fakeHost) { h.dir.err = eperm }, hostcheck.MsgNeedRoot + " (reading the director's services: ipvs: list services"},
+		{"apply dir: dump cut short", []string{"apply", "--dry-run", "-f", dirFile}, func(h *fakeHost) { h.dir.err = dump }, hostcheck.MsgInterrupted},
 		// save
-		{"save: not root", []string{"save"}, func(h *fakeHost) { h.rs.err = geperm }, msgNeedRoot},
-		{"save: no xt_DADDR", []string{"save"}, func(h *fakeHost) { recorded(h); h.tableOpenErr = noModule }, msgNoModule + "\n"},
+		{"save: not root", []string{"save"}, func(h *fakeHost) { h.rs.err = geperm }, hostcheck.MsgNeedRoot},
+		{"save: no xt_DADDR", []string{"save"}, func(h *fakeHost) { recorded(h); h.tableOpenErr = noModule }, hostcheck.MsgNoModule + "\n"},
 		{"save: no iptables", []string{"save"}, func(h *fakeHost) { h.rs.err = noIPTables }, "reading the real server's VIPs: " + noIPTables.Error() + "\n"},
-		{"save: dump cut short", []string{"save"}, func(h *fakeHost) { h.rs.err = dump }, msgInterrupted},
-		{"save: no IPVS", []string{"save"}, func(h *fakeHost) { h.dirOpenErr = noIPVS }, msgNoIPVS + "\n"},
-		{"save: not root for IPVS", []string{"save"}, func(h *fakeHost) { h.dir.err = eperm }, msgNeedRoot},
-		{"save: IPVS dump cut short", []string{"save"}, func(h *fakeHost) { h.dir.err = dump }, msgInterrupted},
+		{"save: dump cut short", []string{"save"}, func(h *fakeHost) { h.rs.err = dump }, hostcheck.MsgInterrupted},
+		{"save: no IPVS", []string{"save"}, func(h *fakeHost) { h.dirOpenErr = noIPVS }, hostcheck.MsgNoIPVS + "\n"},
+		{"save: not root for IPVS", []string{"save"}, func(h *fakeHost) { h.dir.err = eperm }, hostcheck.MsgNeedRoot},
+		{"save: IPVS dump cut short", []string{"save"}, func(h *fakeHost) { h.dir.err = dump }, hostcheck.MsgInterrupted},
 		// director show
-		{"director show: no IPVS", []string{"director", "show"}, func(h *fakeHost) { h.dirOpenErr = noIPVS }, msgNoIPVS + "\n"},
-		{"director show: not root", []string{"director", "show", "-o", "json"}, func(h *fakeHost) { h.dir.err = eperm }, msgNeedRoot},
-		{"director show: dump cut short", []string{"director", "show"}, func(h *fakeHost) { h.dir.err = dump }, msgInterrupted},
+		{"director show: no IPVS", []string{"director", "show"}, func(h *fakeHost) { h.dirOpenErr = noIPVS }, hostcheck.MsgNoIPVS + "\n"},
+		{"director show: not root", []string{"director", "show", "-o", "json"}, func(h *fakeHost) { h.dir.err = eperm }, hostcheck.MsgNeedRoot},
+		{"director show: dump cut short", []string{"director", "show"}, func(h *fakeHost) { h.dir.err = dump }, hostcheck.MsgInterrupted},
 		// realserver show
-		{"realserver show: not root", []string{"realserver", "show"}, func(h *fakeHost) { h.rs.err = geperm }, msgNeedRoot},
+		{"realserver show: not root", []string{"realserver", "show"}, func(h *fakeHost) { h.rs.err = geperm }, hostcheck.MsgNeedRoot},
 		{"realserver show: state unreadable", []string{"realserver", "show"}, func(h *fakeHost) {
 			h.rs.err = fmt.Errorf("reading the real-server state: %w", &pathError{unix.EACCES})
-		}, msgNeedRoot},
-		{"realserver show: no xt_DADDR", []string{"realserver", "show"}, func(h *fakeHost) { recorded(h); h.tableOpenErr = noModule }, msgNoModule + "\n"},
+		}, hostcheck.MsgNeedRoot},
+		{"realserver show: no xt_DADDR", []string{"realserver", "show"}, func(h *fakeHost) { recorded(h); h.tableOpenErr = noModule }, hostcheck.MsgNoModule + "\n"},
 		{"realserver show: no iptables", []string{"realserver", "show"}, func(h *fakeHost) { h.rs.err = noIPTables }, "reading the real server's VIPs: " + noIPTables.Error() + "\n"},
-		{"realserver show: dump cut short", []string{"realserver", "show", "-o", "json"}, func(h *fakeHost) { h.rs.err = dump }, msgInterrupted},
+		{"realserver show: dump cut short", []string{"realserver", "show", "-o", "json"}, func(h *fakeHost) { h.rs.err = dump }, hostcheck.MsgInterrupted},
 		// rule list
-		{"rule list: not root", []string{"rule", "list"}, func(h *fakeHost) { h.table.listErr = geperm }, msgNeedRoot + " (listing the DSCP map: listing the map: netlink receive: operation not permitted)\n"},
-		{"rule list: no xt_DADDR", []string{"rule", "list", "-o", "json"}, func(h *fakeHost) { h.tableOpenErr = noModule }, msgNoModule + "\n"},
-		{"rule list: dump cut short", []string{"rule", "list"}, func(h *fakeHost) { h.table.listErr = dump }, msgInterrupted + " (listing the DSCP map: ipvs: list destinations"},
+		{"rule list: not root", []string{"rule", "list"}, func(h *fakeHost) { h.table.listErr = geperm }, hostcheck.MsgNeedRoot + " (listing the DSCP map: listing the map: netlink receive: operation not permitted)\n"},
+		{"rule list: no xt_DADDR", []string{"rule", "list", "-o", "json"}, func(h *fakeHost) { h.tableOpenErr = noModule }, hostcheck.MsgNoModule + "\n"},
+		{"rule list: dump cut short", []string{"rule", "list"}, func(h *fakeHost) { h.table.listErr = dump }, hostcheck.MsgInterrupted + " (listing the DSCP map: ipvs: list destinations"},
 		// verify --iface
 		{"verify: not root", []string{"verify", "--iface", "lo", "--map", "21=10.0.0.1"}, func(h *fakeHost) {
 			h.liveErr = fmt.Errorf("opening a packet socket needs CAP_NET_RAW (run as root): %w", unix.EPERM)
 		}, "opening a packet socket needs CAP_NET_RAW (run as root): operation not permitted\n"},
-		{"verify: not root for the table", []string{"verify", "--iface", "lo"}, func(h *fakeHost) { h.table.listErr = geperm }, msgNeedRoot + " (reading the DSCP→VIP table: listing the map"},
+		{"verify: not root for the table", []string{"verify", "--iface", "lo"}, func(h *fakeHost) { h.table.listErr = geperm }, hostcheck.MsgNeedRoot + " (reading the DSCP→VIP table: listing the map"},
 		{"verify: no xt_DADDR", []string{"verify", "--iface", "lo", "--duration", "1s"}, func(h *fakeHost) { h.verifyOpenErr = noModule },
 			"reading the DSCP→VIP table: resolving the generic netlink family: " + maptable.ErrNotLoaded.Error() + "; or give the mapping with --map DSCP=VIP\n"},
-		{"verify: dump cut short", []string{"verify", "--iface", "lo"}, func(h *fakeHost) { h.table.listErr = dump }, msgInterrupted + " (reading the DSCP→VIP table"},
+		{"verify: dump cut short", []string{"verify", "--iface", "lo"}, func(h *fakeHost) { h.table.listErr = dump }, hostcheck.MsgInterrupted + " (reading the DSCP→VIP table"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := installHost(t)
@@ -268,11 +269,9 @@ func TestNeedRootBeforeOpening(t *testing.T) {
 	dirFile := writeConf(t, applyConf)
 	table := writeConf(t, "[]")
 	h := installHost(t)
-	h.sys.hostSystem = hostHostSystem()
-	h.sys.ruleSystem = hostRuleSystem()
-	old := hasNetAdmin
-	t.Cleanup(func() { hasNetAdmin = old })
-	hasNetAdmin = func() bool { return false }
+	h.sys.hostSystem = hostHostSystem(h.sys.needNetAdmin)
+	h.sys.ruleSystem = hostRuleSystem(h.sys.needNetAdmin)
+	h.sys.hasNetAdmin = func() bool { return false }
 	for _, args := range [][]string{
 		{"apply", "--dry-run", "-f", rsFile},
 		{"apply", "--dry-run", "-f", dirFile},
@@ -288,7 +287,7 @@ func TestNeedRootBeforeOpening(t *testing.T) {
 		{"rule", "replace", "-f", table},
 	} {
 		rc, out, stderr := runCLI(args...)
-		if rc != exitRuntime || out != "" || stderr != "l3dsr: "+msgNeedRoot+"\n" {
+		if rc != exitRuntime || out != "" || stderr != "l3dsr: "+hostcheck.MsgNeedRoot+"\n" {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, rc, out, stderr)
 		}
 	}
@@ -319,10 +318,10 @@ func TestPlanErrorPaths(t *testing.T) {
 	}{
 		{"real server open", func(h *fakeHost) { h.rsOpenErr = boom }, "real server: boom", false, false, false},
 		{"real server show", func(h *fakeHost) { h.rs.err = boom }, "reading the real server's VIPs: boom", true, false, false},
-		{"xt_DADDR table", func(h *fakeHost) { h.tableOpenErr = maptable.ErrNotLoaded }, msgNoModule, true, false, false},
+		{"xt_DADDR table", func(h *fakeHost) { h.tableOpenErr = maptable.ErrNotLoaded }, hostcheck.MsgNoModule, true, false, false},
 		{"iptables", func(h *fakeHost) { h.rules.err = boom }, "looking for the map-mode rule: boom", true, false, false},
-		{"director open", func(h *fakeHost) { h.dirOpenErr = ipvs.ErrNotAvailable }, msgNoIPVS, true, false, false},
-		{"director show", func(h *fakeHost) { h.dir.err = &netlink.OpError{Op: "receive", Err: unix.EACCES} }, msgNeedRoot, true, true, false},
+		{"director open", func(h *fakeHost) { h.dirOpenErr = ipvs.ErrNotAvailable }, hostcheck.MsgNoIPVS, true, false, false},
+		{"director show", func(h *fakeHost) { h.dir.err = &netlink.OpError{Op: "receive", Err: unix.EACCES} }, hostcheck.MsgNeedRoot, true, true, false},
 		{"none", func(*fakeHost) {}, "", true, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -365,14 +364,14 @@ func TestHostErrorClasses(t *testing.T) {
 	}{
 		{nil, ""},
 		{other, other.Error()},
-		{errNeedRoot, msgNeedRoot},
-		{fmt.Errorf("x: %w", &netlink.OpError{Op: "receive", Err: unix.EPERM}), msgNeedRoot + " (x: netlink receive: operation not permitted)"},
-		{fmt.Errorf("x: %w", unix.EACCES), msgNeedRoot + " (x: permission denied)"},
-		{fmt.Errorf("x: %w", ipvs.ErrNotAvailable), msgNoIPVS},
-		{fmt.Errorf("x: %w", maptable.ErrNotLoaded), msgNoModule},
-		{fmt.Errorf("x: %w", &netlink.OpError{Op: "receive", Err: unix.EINTR}), msgInterrupted + " (x: netlink receive: interrupted system call)"},
+		{hostcheck.ErrNeedRoot, hostcheck.MsgNeedRoot},
+		{fmt.Errorf("x: %w", &netlink.OpError{Op: "receive", Err: unix.EPERM}), hostcheck.MsgNeedRoot + " (x: netlink receive: operation not permitted)"},
+		{fmt.Errorf("x: %w", unix.EACCES), hostcheck.MsgNeedRoot + " (x: permission denied)"},
+		{fmt.Errorf("x: %w", ipvs.ErrNotAvailable), hostcheck.MsgNoIPVS},
+		{fmt.Errorf("x: %w", maptable.ErrNotLoaded), hostcheck.MsgNoModule},
+		{fmt.Errorf("x: %w", &netlink.OpError{Op: "receive", Err: unix.EINTR}), hostcheck.MsgInterrupted + " (x: netlink receive: interrupted system call)"},
 		{fmt.Errorf("x: %w", unix.ENOBUFS), "x: no buffer space available"},
-		{fmt.Errorf("multi\nline: %w", unix.EPERM), msgNeedRoot + " (multi line: operation not permitted)"},
+		{fmt.Errorf("multi\nline: %w", unix.EPERM), hostcheck.MsgNeedRoot + " (multi line: operation not permitted)"},
 	} {
 		got := hostError(tc.err)
 		if (got == nil) != (tc.err == nil) || (got != nil && got.Error() != tc.want) {
@@ -431,7 +430,7 @@ func TestNotRootForReal(t *testing.T) {
 		// Changing every uid from 0 clears the capabilities.
 		wrap = []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"}
 	}
-	root := "l3dsr: " + msgNeedRoot + "\n"
+	root := "l3dsr: " + hostcheck.MsgNeedRoot + "\n"
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -21,8 +21,8 @@ type rsManager interface {
 
 // openRealServer gives the manager of this network namespace. Every command
 // checks its command line before calling it.
-func openRealServer() (*realserver.Manager, error) {
-	if err := needNetAdmin(); err != nil {
+func openRealServer(need func() error) (*realserver.Manager, error) {
+	if err := need(); err != nil {
 		return nil, err
 	}
 	return realserver.Open()

@@ -29,10 +29,10 @@ type ruleSystem struct {
 	stdin io.Reader
 }
 
-func hostRuleSystem() ruleSystem {
+func hostRuleSystem(need func() error) ruleSystem {
 	return ruleSystem{
 		dialTable: func() (maptable.Table, error) {
-			if err := needNetAdmin(); err != nil {
+			if err := need(); err != nil {
 				return nil, err
 			}
 			return maptable.Dial()
