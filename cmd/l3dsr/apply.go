@@ -8,7 +8,6 @@ import (
 	"io/fs"
 
 	"github.com/l3dsr/l3dsr/config"
-	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
 	"github.com/spf13/cobra"
@@ -117,43 +116,15 @@ func plan(ctx context.Context, sys *system, f *config.File) (p config.Plan, _ fu
 	return p, closeAll, nil
 }
 
-// realServerPieces checks the host pieces that dscp-mode VIPs need:
-// xt_DADDR's table and, with rules, the iptables binary of each family.
-// apply checks both for the file's VIPs before it plans: for a VIP not set
-// up yet Show looks at neither, and the plan would promise a change that
-// cannot be made. show and save check the table for the VIPs set up (Show
-// counts a table it cannot open as a problem of each VIP, where the answer
-// is one missing module); Show itself runs iptables with the variant that
-// appended each rule.
+// realServerPieces checks the host pieces that the dscp-mode VIPs of vips
+// need (realserver.CheckPieces): the table, and with rules the iptables
+// binary of each family.
 func (rs *ruleSystem) realServerPieces(ctx context.Context, v xtrule.Variant, vips []realserver.Config, rules bool) error {
-	fams := map[xtrule.Family]bool{}
-	for _, c := range vips {
-		if c.Mode != dsrtypes.ModeIPIP {
-			fams[xtrule.IPv4] = fams[xtrule.IPv4] || c.VIP.Is4()
-			fams[xtrule.IPv6] = fams[xtrule.IPv6] || c.VIP.Is6()
-		}
+	var finder func() realserver.RuleFinder
+	if rules {
+		finder = func() realserver.RuleFinder { return rs.newRules(v) }
 	}
-	if !fams[xtrule.IPv4] && !fams[xtrule.IPv6] {
-		return nil
-	}
-	t, err := rs.dialTable()
-	if err != nil {
-		return hostError(fmt.Errorf("opening the DSCP map of xt_DADDR: %w", err))
-	}
-	t.Close()
-	if !rules {
-		return nil
-	}
-	r := rs.newRules(v)
-	for _, f := range []xtrule.Family{xtrule.IPv4, xtrule.IPv6} {
-		if !fams[f] {
-			continue
-		}
-		if _, err := r.Exists(ctx, f); err != nil {
-			return hostError(fmt.Errorf("looking for the map-mode rule: %w", err))
-		}
-	}
-	return nil
+	return hostError(realserver.CheckPieces(ctx, vips, rs.dialTable, finder))
 }
 
 func runApply(ctx context.Context, sys *system, stdout, stderr io.Writer, f *config.File, dryRun bool) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 
+	"github.com/l3dsr/l3dsr/internal/gendocs"
 	"github.com/l3dsr/l3dsr/internal/hostcheck"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/spf13/cobra"
@@ -44,6 +45,8 @@ func hostHostSystem(need func() error) hostSystem {
 			_, err := os.Stat("/proc/net/ip_vs")
 			return err == nil
 		},
-		writeDocs: writeDocs,
+		writeDocs: func(root *cobra.Command, manDir, complDir string) error {
+			return gendocs.Write(root, manDir, complDir, version)
+		},
 	}
 }
