@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 
+	"github.com/l3dsr/l3dsr/internal/xtrule"
+
 	"github.com/l3dsr/l3dsr/internal/gendocs"
 	"github.com/l3dsr/l3dsr/internal/hostcheck"
 	"github.com/l3dsr/l3dsr/maptable"
@@ -49,4 +51,21 @@ func hostHostSystem(need func() error) hostSystem {
 			return gendocs.Write(root, manDir, complDir, version)
 		},
 	}
+}
+
+func hostRuleSystem(need func() error) ruleSystem {
+	return ruleSystem{
+		dialTable: func() (maptable.Table, error) {
+			if err := need(); err != nil {
+				return nil, err
+			}
+			return maptable.Dial()
+		},
+		newRules: func(v xtrule.Variant) mapRules { return &xtrule.Rules{Variant: v} },
+		stdin:    os.Stdin,
+	}
+}
+
+func hostVerifySystem() verifySystem {
+	return verifySystem{dialVerifyTable: func() (verifyTable, error) { return maptable.Dial() }}
 }

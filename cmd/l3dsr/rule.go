@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
@@ -27,19 +25,6 @@ type ruleSystem struct {
 	newRules  func(v xtrule.Variant) mapRules
 	// stdin is what 'rule replace -f -' reads.
 	stdin io.Reader
-}
-
-func hostRuleSystem(need func() error) ruleSystem {
-	return ruleSystem{
-		dialTable: func() (maptable.Table, error) {
-			if err := need(); err != nil {
-				return nil, err
-			}
-			return maptable.Dial()
-		},
-		newRules: func(v xtrule.Variant) mapRules { return &xtrule.Rules{Variant: v} },
-		stdin:    os.Stdin,
-	}
 }
 
 func newRuleCmd(sys *system) *cobra.Command {
@@ -135,7 +120,7 @@ func (rs *ruleSystem) add(ctx context.Context, out io.Writer, e maptable.Entry, 
 	}
 	e.Family = dsrtypes.FamilyOf(e.VIP)
 	if added.Rule {
-		fmt.Fprintf(out, "appended the map-mode rule for %v: %s\n", e.Family, ruleCommand(v, e.Family))
+		printAppended(out, v, e.Family)
 	}
 	verb := "added"
 	if replace {
@@ -143,15 +128,6 @@ func (rs *ruleSystem) add(ctx context.Context, out io.Writer, e maptable.Entry, 
 	}
 	fmt.Fprintf(out, "%s %v\n", verb, e)
 	return nil
-}
-
-// ruleCommand is the iptables command that appends the map-mode rule.
-func ruleCommand(v xtrule.Variant, f dsrtypes.Family) string {
-	xf := xtrule.IPv4
-	if f == dsrtypes.IPv6 {
-		xf = xtrule.IPv6
-	}
-	return (&xtrule.Rules{Variant: v}).Binary(xf) + " -t raw -A " + strings.Join(xtrule.MapRule, " ")
 }
 
 func newRuleDelCmd(rs *ruleSystem) *cobra.Command {

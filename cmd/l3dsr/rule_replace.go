@@ -113,7 +113,7 @@ func (rs *ruleSystem) replace(ctx context.Context, out io.Writer, entries []mapt
 		return err
 	}
 	for _, f := range appended {
-		fmt.Fprintf(out, "appended the map-mode rule for %v: %s\n", f, ruleCommand(v, f))
+		printAppended(out, v, f)
 	}
 	var n6 int
 	for _, e := range entries {
@@ -123,4 +123,10 @@ func (rs *ruleSystem) replace(ctx context.Context, out io.Writer, entries []mapt
 	}
 	fmt.Fprintf(out, "replaced the table: %d entries (IPv4 %d, IPv6 %d)\n", len(entries), len(entries)-n6, n6)
 	return nil
+}
+
+// printAppended says that the map-mode rule of family f was appended, and
+// the command that did it.
+func printAppended(out io.Writer, v xtrule.Variant, f dsrtypes.Family) {
+	fmt.Fprintf(out, "appended the map-mode rule for %v: %s\n", f, (&xtrule.Rules{Variant: v}).AppendCommand(f))
 }

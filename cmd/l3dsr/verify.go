@@ -231,7 +231,3 @@ type verifySystem struct {
 	openLive     func(iface string, filter []bpf.RawInstruction, snaplen int) (*pcapcheck.Live, error)
 	createWriter func(name string, link layers.LinkType, snaplen uint32) (*pcapcheck.PacketWriter, error)
 }
-
-func hostVerifySystem() verifySystem {
-	return verifySystem{dialVerifyTable: func() (verifyTable, error) { return maptable.Dial() }}
-}
