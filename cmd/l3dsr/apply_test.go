@@ -10,16 +10,16 @@ import (
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
+	"github.com/l3dsr/l3dsr/internal/testfiles"
 )
 
-func writeConf(t *testing.T, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "l3dsr.conf")
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+// writeFile writes text to the file name in a new temporary directory and
+// returns its path.
+func writeFile(t *testing.T, name, text string) string {
+	return filepath.Join(testfiles.Write(t, map[string]string{name: text}), name)
 }
+
+func writeConf(t *testing.T, text string) string { return writeFile(t, "l3dsr.conf", text) }
 
 const applyConf = `director:
   services:

@@ -46,56 +46,59 @@ func (f *realFlags) parse() (director.Key, netip.Addr, error) {
 	return k, a, nil
 }
 
-func newDirRealAddCmd(sys *system) *cobra.Command {
+// realCmd makes a command on a real server of a service: the flags of rf
+// (with weight and the help of --weight, --u-threshold and --l-threshold
+// when help has them), checked before do gives the change.
+func realCmd(sys *system, c *cobra.Command, weight int32, help []string, do func(*cobra.Command, *realFlags, director.Key, netip.Addr) (change, error)) *cobra.Command {
 	var rf realFlags
-	cmd := changeCmd(sys, &cobra.Command{
-		Use:     "add --vip VIP:PORT [--proto tcp] --real ADDR [--weight N] [--u-threshold N] [--l-threshold N]",
-		Short:   "Add a real server to a service",
-		Example: `  l3dsr director real add --vip 10.0.0.1:80 --proto tcp --real 10.1.0.10 --weight 100`,
-	}, func(*cobra.Command) (change, error) {
-		k, a, err := rf.parse()
-		rf.r.Addr = a
-		return func(d directorAPI) (director.Result, error) { return d.AddReal(k, rf.r) }, err
-	})
-	rf.add(cmd, director.DefaultWeight, "scheduling weight (0: no new connections)",
-		"most connections the real server takes (0: no limit)",
-		"connections below which an overloaded real server takes new ones again")
-	return cmd
-}
-
-func newDirRealEditCmd(sys *system) *cobra.Command {
-	var rf realFlags
-	cmd := changeCmd(sys, &cobra.Command{
-		Use:   "edit --vip VIP:PORT [--proto tcp] --real ADDR [--weight N] [--u-threshold N] [--l-threshold N]",
-		Short: "Change a real server's weight or thresholds (weight 0 drains it)",
-	}, func(cmd *cobra.Command) (change, error) {
+	cmd := changeCmd(sys, c, func(cmd *cobra.Command) (change, error) {
 		k, a, err := rf.parse()
 		if err != nil {
 			return nil, err
 		}
-		var e director.RealEdit
-		if err := edits(cmd, "--weight, --u-threshold or --l-threshold", map[string]func(){
-			"weight":      func() { e.Weight = &rf.r.Weight },
-			"u-threshold": func() { e.UpperThreshold = &rf.r.UpperThreshold },
-			"l-threshold": func() { e.LowerThreshold = &rf.r.LowerThreshold },
-		}); err != nil {
-			return nil, err
-		}
-		return func(d directorAPI) (director.Result, error) { return d.EditReal(k, a, e) }, nil
+		return do(cmd, &rf, k, a)
 	})
-	rf.add(cmd, 0, "new scheduling weight", "new upper connection threshold", "new lower connection threshold")
+	rf.add(cmd, weight, help...)
 	return cmd
 }
 
+func newDirRealAddCmd(sys *system) *cobra.Command {
+	return realCmd(sys, &cobra.Command{
+		Use:     "add --vip VIP:PORT [--proto tcp] --real ADDR [--weight N] [--u-threshold N] [--l-threshold N]",
+		Short:   "Add a real server to a service",
+		Example: `  l3dsr director real add --vip 10.0.0.1:80 --proto tcp --real 10.1.0.10 --weight 100`,
+	}, director.DefaultWeight, []string{"scheduling weight (0: no new connections)",
+		"most connections the real server takes (0: no limit)",
+		"connections below which an overloaded real server takes new ones again"},
+		func(_ *cobra.Command, rf *realFlags, k director.Key, a netip.Addr) (change, error) {
+			rf.r.Addr = a
+			return func(d directorAPI) (director.Result, error) { return d.AddReal(k, rf.r) }, nil
+		})
+}
+
+func newDirRealEditCmd(sys *system) *cobra.Command {
+	return realCmd(sys, &cobra.Command{
+		Use:   "edit --vip VIP:PORT [--proto tcp] --real ADDR [--weight N] [--u-threshold N] [--l-threshold N]",
+		Short: "Change a real server's weight or thresholds (weight 0 drains it)",
+	}, 0, []string{"new scheduling weight", "new upper connection threshold", "new lower connection threshold"},
+		func(cmd *cobra.Command, rf *realFlags, k director.Key, a netip.Addr) (change, error) {
+			var e director.RealEdit
+			if err := edits(cmd, "--weight, --u-threshold or --l-threshold", map[string]func(){
+				"weight":      func() { e.Weight = &rf.r.Weight },
+				"u-threshold": func() { e.UpperThreshold = &rf.r.UpperThreshold },
+				"l-threshold": func() { e.LowerThreshold = &rf.r.LowerThreshold },
+			}); err != nil {
+				return nil, err
+			}
+			return func(d directorAPI) (director.Result, error) { return d.EditReal(k, a, e) }, nil
+		})
+}
+
 func newDirRealDelCmd(sys *system) *cobra.Command {
-	var rf realFlags
-	cmd := changeCmd(sys, &cobra.Command{
+	return realCmd(sys, &cobra.Command{
 		Use:   "del --vip VIP:PORT [--proto tcp] --real ADDR",
 		Short: "Take a real server out of a service",
-	}, func(*cobra.Command) (change, error) {
-		k, a, err := rf.parse()
-		return func(d directorAPI) (director.Result, error) { return d.DelReal(k, a) }, err
+	}, 0, nil, func(_ *cobra.Command, _ *realFlags, k director.Key, a netip.Addr) (change, error) {
+		return func(d directorAPI) (director.Result, error) { return d.DelReal(k, a) }, nil
 	})
-	rf.add(cmd, 0)
-	return cmd
 }

@@ -25,34 +25,40 @@ type fakeDirector struct {
 	status director.Status
 }
 
-func (f *fakeDirector) AddService(s director.Service) (director.Result, error) {
-	f.calls, f.svc = append(f.calls, "AddService"), s
+// record records the call name and gives the set result.
+func (f *fakeDirector) record(name string) (director.Result, error) {
+	f.calls = append(f.calls, name)
 	return f.result, f.err
+}
+
+func (f *fakeDirector) AddService(s director.Service) (director.Result, error) {
+	f.svc = s
+	return f.record("AddService")
 }
 
 func (f *fakeDirector) EditService(k director.Key, e director.ServiceEdit) (director.Result, error) {
-	f.calls, f.key, f.sedit = append(f.calls, "EditService"), k, e
-	return f.result, f.err
+	f.key, f.sedit = k, e
+	return f.record("EditService")
 }
 
 func (f *fakeDirector) DelService(k director.Key) (director.Result, error) {
-	f.calls, f.key = append(f.calls, "DelService"), k
-	return f.result, f.err
+	f.key = k
+	return f.record("DelService")
 }
 
 func (f *fakeDirector) AddReal(k director.Key, r director.Real) (director.Result, error) {
-	f.calls, f.key, f.real = append(f.calls, "AddReal"), k, r
-	return f.result, f.err
+	f.key, f.real = k, r
+	return f.record("AddReal")
 }
 
 func (f *fakeDirector) EditReal(k director.Key, a netip.Addr, e director.RealEdit) (director.Result, error) {
-	f.calls, f.key, f.real.Addr, f.redit = append(f.calls, "EditReal"), k, a, e
-	return f.result, f.err
+	f.key, f.real.Addr, f.redit = k, a, e
+	return f.record("EditReal")
 }
 
 func (f *fakeDirector) DelReal(k director.Key, a netip.Addr) (director.Result, error) {
-	f.calls, f.key, f.real.Addr = append(f.calls, "DelReal"), k, a
-	return f.result, f.err
+	f.key, f.real.Addr = k, a
+	return f.record("DelReal")
 }
 
 func (f *fakeDirector) Show() (director.Status, error) {

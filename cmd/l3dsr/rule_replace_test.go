@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,14 +22,7 @@ func replaceSystem(t *testing.T, table *fakeTable) (*fakeTable, *fakeRules) {
 	return table, fakeSystem(t, table)
 }
 
-func writeFile(t *testing.T, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "table.json")
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func writeTable(t *testing.T, content string) string { return writeFile(t, "table.json", content) }
 
 func withoutCounters(m map[maptable.Key]maptable.Entry) map[maptable.Key]maptable.Entry {
 	out := map[maptable.Key]maptable.Entry{}
@@ -59,7 +50,7 @@ func TestRuleReplaceRoundTrip(t *testing.T) {
 	if status != exitOK {
 		t.Fatalf("list: exit %d: %s", status, stderr)
 	}
-	file := writeFile(t, listed)
+	file := writeTable(t, listed)
 	// Change the table, then put the listed one back.
 	table.entries = map[maptable.Key]maptable.Entry{}
 	table.entries[maptable.Key{Family: dsrtypes.IPv4, DSCP: 40}] = maptable.Entry{Family: dsrtypes.IPv4, DSCP: 40, VIP: a("10.9.9.9")}
@@ -112,7 +103,7 @@ func TestRuleReplaceRoundTrip(t *testing.T) {
 func TestRuleReplaceFamilies(t *testing.T) {
 	table := newFakeTable(maptable.Entry{DSCP: 1, VIP: netip.MustParseAddr("2001:db8::1")})
 	rt, rules := replaceSystem(t, table)
-	file := writeFile(t, `[{"family": "ipv4", "dscp": 1, "local": "10.1.0.1", "vip": "10.0.0.1"},
+	file := writeTable(t, `[{"family": "ipv4", "dscp": 1, "local": "10.1.0.1", "vip": "10.0.0.1"},
  {"family": "ipv4", "dscp": "0x0a", "vip": "10.0.0.2", "local": null}]`)
 	status, stdout, stderr := runCLI("rule", "replace", "-f", file)
 	if status != exitOK || !strings.HasSuffix(stdout, "replaced the table: 2 entries (IPv4 2, IPv6 0)\n") {
@@ -126,7 +117,7 @@ func TestRuleReplaceFamilies(t *testing.T) {
 	}
 
 	rules.calls = nil
-	status, stdout, _ = runCLI("rule", "replace", "-f", writeFile(t, "[]\n"))
+	status, stdout, _ = runCLI("rule", "replace", "-f", writeTable(t, "[]\n"))
 	if status != exitOK || stdout != "replaced the table: 0 entries (IPv4 0, IPv6 0)\n" || len(table.entries) != 0 {
 		t.Errorf("empty: exit %d, stdout %q, table %v", status, stdout, table.entries)
 	}
@@ -175,7 +166,7 @@ func TestRuleReplaceUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			untouchable(t)
-			file := writeFile(t, tt.file)
+			file := writeTable(t, tt.file)
 			status, stdout, stderr := runCLI("rule", "replace", "-f", file)
 			if status != exitUsage {
 				t.Errorf("exit status %d, want %d; stderr %q", status, exitUsage, stderr)
@@ -199,8 +190,8 @@ func TestRuleReplaceUsageErrors(t *testing.T) {
 		{[]string{"rule", "replace"}, "-f is missing: give the JSON file of the new table (- for standard input)"},
 		{[]string{"rule", "replace", "-f", "/nonexistent/t.json"}, "-f /nonexistent/t.json: cannot read it (no such file or directory)"},
 		{[]string{"rule", "replace", "-f", ""}, "-f is empty"},
-		{[]string{"rule", "replace", "-f", writeFile(t, "[]"), "--iptables", "ebtables"}, `--iptables: iptables variant "ebtables" is unknown`},
-		{[]string{"rule", "replace", "-f", writeFile(t, "[]"), "extra"}, `unknown command "extra"`},
+		{[]string{"rule", "replace", "-f", writeTable(t, "[]"), "--iptables", "ebtables"}, `--iptables: iptables variant "ebtables" is unknown`},
+		{[]string{"rule", "replace", "-f", writeTable(t, "[]"), "extra"}, `unknown command "extra"`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			untouchable(t)
@@ -220,7 +211,7 @@ func TestRuleReplaceFailureRollsBack(t *testing.T) {
 	rt, rules := replaceSystem(t, table)
 	rules.rules[xtrule.IPv4] = 1 // IPv4's rule was there before
 	rt.replaceErr = fmt.Errorf("replacing the table: staging entries 0-1 of 2: %w", &nl.KernelError{Errno: unix.ENOSPC, Message: "table full"})
-	file := writeFile(t, `[{"family": "ipv4", "dscp": 2, "vip": "10.0.0.2"}, {"family": "ipv6", "dscp": 2, "vip": "2001:db8::2"}]`)
+	file := writeTable(t, `[{"family": "ipv4", "dscp": 2, "vip": "10.0.0.2"}, {"family": "ipv6", "dscp": 2, "vip": "2001:db8::2"}]`)
 	status, stdout, stderr := runCLI("rule", "replace", "-f", file)
 	if status != exitRuntime || !strings.Contains(stderr, "table full") || !strings.Contains(stderr, "removed again") || stdout != "" {
 		t.Errorf("exit %d, stdout %q, stderr %q", status, stdout, stderr)
