@@ -5,6 +5,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -39,4 +40,19 @@ func checkOutput(o string) error {
 		return usageErrorf("output format %q is unknown: use -o table or -o json", o)
 	}
 	return nil
+}
+
+// outputCmd makes cmd take -o table|json and run run with the format once
+// it is checked.
+func outputCmd(cmd *cobra.Command, run func(cmd *cobra.Command, format string) error) *cobra.Command {
+	var output string
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkOutput(output); err != nil {
+			return err
+		}
+		return run(cmd, output)
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
 }

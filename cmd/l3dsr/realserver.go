@@ -130,38 +130,32 @@ since; anything left alone is said so.`,
 }
 
 func newRealServerShowCmd(sys *system) *cobra.Command {
-	var output, variant string
-	cmd := &cobra.Command{
+	var variant string
+	cmd := outputCmd(&cobra.Command{
 		Use:   "show [-o table|json]",
 		Short: "List the VIPs set up here and everything that differs from the setup (exit 1 if so)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			v, err := iptablesVariant(cmd.Flags().Changed("iptables"), variant)
+	}, func(cmd *cobra.Command, output string) error {
+		v, err := iptablesVariant(cmd.Flags().Changed("iptables"), variant)
+		if err != nil {
+			return err
+		}
+		return sys.withRealServer(func(m rsManager) error {
+			rep, err := m.Show(cmd.Context(), v)
 			if err != nil {
+				return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
+			}
+			if err := sys.realServerPieces(cmd.Context(), v, rep.Configs(), false); err != nil {
 				return err
 			}
-			return sys.withRealServer(func(m rsManager) error {
-				rep, err := m.Show(cmd.Context(), v)
-				if err != nil {
-					return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
-				}
-				if err := sys.realServerPieces(cmd.Context(), v, rep.Configs(), false); err != nil {
-					return err
-				}
-				if err := realserver.WriteReport(cmd.OutOrStdout(), rep, output); err != nil {
-					return err
-				}
-				if n := len(rep.Problems); n > 0 {
-					return fmt.Errorf("%d problem(s) found (listed above, each with its fix)", n)
-				}
-				return nil
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+			if err := realserver.WriteReport(cmd.OutOrStdout(), rep, output); err != nil {
+				return err
+			}
+			if n := len(rep.Problems); n > 0 {
+				return fmt.Errorf("%d problem(s) found (listed above, each with its fix)", n)
+			}
+			return nil
+		})
+	})
 	cmd.Flags().StringVar(&variant, "iptables", "", "iptables variant to look for a map-mode rule 'up' did not append: default, legacy or nft (default $"+iptablesEnv+")")
 	return cmd
 }

@@ -207,26 +207,18 @@ func (rs *ruleSystem) withTable(fn func(t maptable.Table) error) error {
 }
 
 func newRuleListCmd(rs *ruleSystem) *cobra.Command {
-	var output string
-	cmd := &cobra.Command{
+	return outputCmd(&cobra.Command{
 		Use:   "list [-o table|json]",
 		Short: "List the table's entries with their counters",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
+	}, func(cmd *cobra.Command, output string) error {
+		return rs.withTable(func(t maptable.Table) error {
+			entries, err := t.List()
+			if err != nil {
+				return hostError(fmt.Errorf("listing the DSCP map: %w", err))
 			}
-			return rs.withTable(func(t maptable.Table) error {
-				entries, err := t.List()
-				if err != nil {
-					return hostError(fmt.Errorf("listing the DSCP map: %w", err))
-				}
-				return maptable.WriteEntries(cmd.OutOrStdout(), entries, output)
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+			return maptable.WriteEntries(cmd.OutOrStdout(), entries, output)
+		})
+	})
 }
 
 func newRuleFlushCmd(rs *ruleSystem) *cobra.Command {
@@ -251,24 +243,16 @@ func newRuleFlushCmd(rs *ruleSystem) *cobra.Command {
 }
 
 func newRuleStatsCmd(rs *ruleSystem) *cobra.Command {
-	var output string
-	cmd := &cobra.Command{
+	return outputCmd(&cobra.Command{
 		Use:   "stats [-o table|json]",
 		Short: "Show the table's totals: rewritten, no entry, errors, entries",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
+	}, func(cmd *cobra.Command, output string) error {
+		return rs.withTable(func(t maptable.Table) error {
+			s, err := t.Stats()
+			if err != nil {
 				return err
 			}
-			return rs.withTable(func(t maptable.Table) error {
-				s, err := t.Stats()
-				if err != nil {
-					return err
-				}
-				return maptable.WriteStats(cmd.OutOrStdout(), s, output)
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+			return maptable.WriteStats(cmd.OutOrStdout(), s, output)
+		})
+	})
 }

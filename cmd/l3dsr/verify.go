@@ -7,7 +7,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/l3dsr/l3dsr/dsrtypes"
@@ -17,14 +16,12 @@ import (
 	"golang.org/x/net/bpf"
 )
 
+// verifyFlags are verify's flags: the verification's (pcapcheck.Args) and
+// the output's.
 type verifyFlags struct {
-	iface, pcap, write, output, role string
-	mode                             dsrtypes.Mode
-	dscp                             pcapcheck.DSCPSet
-	count                            int
-	duration                         time.Duration
-	verbose                          bool
-	maps, expects, ports             []string
+	pcapcheck.Args
+	output  string
+	verbose bool
 }
 
 func newVerifyCmd(sys *system) *cobra.Command {
@@ -91,20 +88,20 @@ but the file is damaged and the packets after the damage were not read
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.iface, "iface", "", "capture live on this interface (needs root)")
-	fl.StringVar(&f.pcap, "pcap", "", "read this pcap or pcapng file instead")
-	fl.Var(&f.dscp, "dscp", "DSCP codes to look at: a list of codes and ranges, e.g. 21,22 or 1-63 (default: 1-63 on a real server, the --expect codes on a director)")
-	fl.IntVar(&f.count, "count", 0, "stop after this many captured packets (0: no limit)")
-	fl.DurationVar(&f.duration, "duration", 0, "stop a live capture after this long, e.g. 10s (0: until Ctrl-C)")
-	fl.StringVar(&f.write, "write", "", "also write the packets looked at to this file (pcap; pcapng if it ends in .pcapng)")
+	fl.StringVar(&f.Iface, "iface", "", "capture live on this interface (needs root)")
+	fl.StringVar(&f.File, "pcap", "", "read this pcap or pcapng file instead")
+	fl.Var(&f.Codes, "dscp", "DSCP codes to look at: a list of codes and ranges, e.g. 21,22 or 1-63 (default: 1-63 on a real server, the --expect codes on a director)")
+	fl.IntVar(&f.Count, "count", 0, "stop after this many captured packets (0: no limit)")
+	fl.DurationVar(&f.Duration, "duration", 0, "stop a live capture after this long, e.g. 10s (0: until Ctrl-C)")
+	fl.StringVar(&f.Write, "write", "", "also write the packets looked at to this file (pcap; pcapng if it ends in .pcapng)")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print a tcpdump-like line per packet, with the TOS/DSCP and what it was to the verdict")
-	fl.StringVar(&f.role, "role", "realserver", "where verify runs: realserver or director")
-	f.mode = dsrtypes.ModeDSCP
-	fl.Var(&f.mode, "mode", "how the director reaches the real servers: dscp (marked packets to the RIP) or ipip (a tunnel to the RIP)")
-	fl.StringArrayVar(&f.maps, "map", nil, "DSCP=VIP[@LOCAL]: use this mapping instead of the module's table (repeatable)")
-	fl.StringArrayVar(&f.expects, "expect", nil, "director: VIP[:PORT]=DSCP, the code packets for that service must carry (repeatable; IPv6 as [ADDR]:PORT)")
-	fl.StringArrayVar(&f.ports, "port", nil, "real server: capture replies only from these service ports (default: every port of the VIPs and the interface's addresses)")
+	fl.StringVar(&f.Role, "role", "realserver", "where verify runs: realserver or director")
+	f.Mode = dsrtypes.ModeDSCP
+	fl.Var(&f.Mode, "mode", "how the director reaches the real servers: dscp (marked packets to the RIP) or ipip (a tunnel to the RIP)")
+	fl.StringArrayVar(&f.Maps, "map", nil, "DSCP=VIP[@LOCAL]: use this mapping instead of the module's table (repeatable)")
+	fl.StringArrayVar(&f.Expects, "expect", nil, "director: VIP[:PORT]=DSCP, the code packets for that service must carry (repeatable; IPv6 as [ADDR]:PORT)")
+	fl.StringArrayVar(&f.Ports, "port", nil, "real server: capture replies only from these service ports (default: every port of the VIPs and the interface's addresses)")
 	return cmd
 }
 
@@ -112,21 +109,19 @@ but the file is damaged and the packets after the damage were not read
 // of one verification.
 func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*pcapcheck.Options, error) {
 	switch {
-	case f.iface == "" && f.pcap == "":
+	case f.Iface == "" && f.File == "":
 		return nil, usageErrorf("give --iface IFACE to capture live or --pcap FILE to read a capture")
-	case f.iface != "" && f.pcap != "":
+	case f.Iface != "" && f.File != "":
 		return nil, usageErrorf("--iface and --pcap exclude each other: capture live or read a file")
 	}
 	if err := checkOutput(f.output); err != nil {
 		return nil, err
 	}
-	o, err := pcapcheck.Args{Iface: f.iface, File: f.pcap, Write: f.write, Role: f.role, Mode: f.mode, Codes: f.dscp,
-		Count: f.count, Duration: f.duration, DurationSet: cmd.Flags().Changed("duration"),
-		Maps: f.maps, Expects: f.expects, Ports: f.ports,
-		CheckMapping: func(e pcapcheck.MapEntry) error {
-			return maptable.Entry{DSCP: dsrtypes.DSCP(e.DSCP), VIP: e.VIP, Local: e.Local}.Validate()
-		},
-	}.Options()
+	f.DurationSet = cmd.Flags().Changed("duration")
+	f.CheckMapping = func(e pcapcheck.MapEntry) error {
+		return maptable.Entry{DSCP: dsrtypes.DSCP(e.DSCP), VIP: e.VIP, Local: e.Local}.Validate()
+	}
+	o, err := f.Options()
 	if err != nil {
 		return nil, &usageError{err}
 	}
@@ -181,7 +176,7 @@ func runVerify(cmd *cobra.Command, sys *system, f *verifyFlags) error {
 		defer t.Close()
 		o.Table = moduleTable{t}
 	}
-	if f.pcap != "" && os.Getenv("GOGC") == "" {
+	if f.File != "" && os.Getenv("GOGC") == "" {
 		// Reading a file, the heap is mostly the flow table, which only
 		// grows: collecting at every doubling of the heap costs time (a
 		// fifth of it on a file of a million packets) and frees little.
@@ -199,7 +194,7 @@ func runVerify(cmd *cobra.Command, sys *system, f *verifyFlags) error {
 	}
 	if f.output != "json" {
 		o.OnCapture = func() {
-			fmt.Fprintf(errOut, "l3dsr verify: capturing on %s (%s, DSCP %s); Ctrl-C stops and prints the summary\n", f.iface, o.Role, o.Codes)
+			fmt.Fprintf(errOut, "l3dsr verify: capturing on %s (%s, DSCP %s); Ctrl-C stops and prints the summary\n", f.Iface, o.Role, o.Codes)
 		}
 	}
 	o.OpenLive, o.CreateWriter = sys.openLive, sys.createWriter
