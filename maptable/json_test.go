@@ -27,14 +27,21 @@ func bigTableJSON(n int) []byte {
 	return []byte(b.String())
 }
 
+// A table of 65,536 entries parses, from a reader and as 'rule replace -f -'
+// reads it (ReadFile).
 func TestReadTableBig(t *testing.T) {
 	n := 65536
-	entries, err := ReadTable(bytes.NewReader(bigTableJSON(n)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != n || entries[n-1].DSCP != 63 || entries[n-1].VIP != netip.MustParseAddr("10.2.255.255") {
-		t.Errorf("%d entries, last %v", len(entries), entries[len(entries)-1])
+	for name, read := range map[string]func([]byte) ([]Entry, error){
+		"ReadTable": func(b []byte) ([]Entry, error) { return ReadTable(bytes.NewReader(b)) },
+		"ReadFile":  func(b []byte) ([]Entry, error) { return ReadFile("-", bytes.NewReader(b)) },
+	} {
+		entries, err := read(bigTableJSON(n))
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		if len(entries) != n || entries[n-1].DSCP != 63 || entries[n-1].VIP != netip.MustParseAddr("10.2.255.255") {
+			t.Errorf("%s: %d entries, last %v", name, len(entries), entries[len(entries)-1])
+		}
 	}
 }
 

@@ -67,11 +67,15 @@ func FuzzTableJSON(f *testing.F) {
 	for _, s := range tableSeeds {
 		f.Add([]byte(s))
 	}
+	// readTable reads data as 'rule replace -f -' reads standard input.
+	readTable := func(data []byte) ([]maptable.Entry, error) {
+		return (&ruleSystem{stdin: bytes.NewReader(data)}).readTable("-")
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		entries, err := readTable("t.json", data)
+		entries, err := readTable(data)
 		if err != nil {
 			var ue *usageError
-			if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "t.json") {
+			if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "standard input") {
 				t.Fatalf("error %T %q is not a usage error naming the file", err, err)
 			}
 			return
@@ -88,7 +92,7 @@ func FuzzTableJSON(f *testing.F) {
 		if err := maptable.WriteEntries(&out, entries, "json"); err != nil {
 			t.Fatal(err)
 		}
-		again, err := readTable("listed.json", out.Bytes())
+		again, err := readTable(out.Bytes())
 		if err != nil {
 			t.Fatalf("the listing of an accepted table does not read back: %v\n%s", err, out.Bytes())
 		}

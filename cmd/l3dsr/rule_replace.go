@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
@@ -45,11 +43,7 @@ made sure to be in raw PREROUTING for every family the file has entries of
 			if !fl.Changed("file") {
 				return usageErrorf("-f is missing: give the JSON file of the new table (- for standard input), e.g. as 'l3dsr rule list -o json' writes it")
 			}
-			name, data, err := rs.readTableFile(file)
-			if err != nil {
-				return err
-			}
-			entries, err := readTable(name, data)
+			entries, err := rs.readTable(file)
 			if err != nil {
 				return err
 			}
@@ -66,38 +60,19 @@ made sure to be in raw PREROUTING for every family the file has entries of
 	return cmd
 }
 
-// readTableFile reads the file -f names. A file that cannot be read is a
-// usage error: nothing has been done yet, and the command line named it.
-func (rs *ruleSystem) readTableFile(file string) (name string, data []byte, err error) {
-	if file == "-" {
-		data, err = io.ReadAll(rs.stdin)
-		if err != nil {
-			return "standard input", nil, fmt.Errorf("reading the table from standard input: %w", err)
-		}
-		return "standard input", data, nil
+// readTable reads the table in the file -f names. A file that cannot be
+// read or is no table is a usage error: nothing has been done yet, and the
+// command line named it.
+func (rs *ruleSystem) readTable(file string) ([]maptable.Entry, error) {
+	if file != "-" && strings.TrimSpace(file) == "" {
+		return nil, usageErrorf("-f is empty: give the JSON file of the new table, or - for standard input")
 	}
-	if strings.TrimSpace(file) == "" {
-		return file, nil, usageErrorf("-f is empty: give the JSON file of the new table, or - for standard input")
-	}
-	data, err = os.ReadFile(file)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return file, nil, usageErrorf("-f %s: cannot read it (%v): give the JSON file of the new table, or - for standard input", file, err)
-	}
-	return file, data, nil
-}
-
-// readTable reads the table from data; every problem is a usage error that
-// names the file (or standard input), the entry's line and index, the bad
-// value and the fix.
-func readTable(name string, data []byte) ([]maptable.Entry, error) {
-	entries, err := maptable.ReadTable(bytes.NewReader(data))
-	var te *maptable.TableError
-	if errors.As(err, &te) {
-		return nil, usageErrorf("%s", te.In(name))
+	entries, err := maptable.ReadFile(file, rs.stdin)
+	var fe *maptable.FileError
+	if errors.As(err, &fe) && fe.Unreadable {
+		return nil, usageErrorf("-f %v: give the JSON file of the new table, or - for standard input", fe)
+	} else if fe != nil {
+		return nil, &usageError{fe}
 	}
 	return entries, err
 }

@@ -240,25 +240,3 @@ func TestRuleReplaceFailureRollsBack(t *testing.T) {
 		t.Errorf("no module: exit %d, stderr %q, iptables %v", status, stderr, rules.calls)
 	}
 }
-
-// A file of 65,536 entries (the size the live-change scenario uses) parses.
-func TestRuleReplaceBigFile(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("[")
-	n := 65536
-	for i := range n {
-		if i > 0 {
-			b.WriteString(",\n")
-		}
-		fmt.Fprintf(&b, `{"family": "ipv4", "dscp": %d, "local": "10.1.%d.%d", "vip": "10.2.%d.%d", "packets": 0, "bytes": 0}`,
-			i%64, i>>14, (i>>6)&255, i>>8, i&255)
-	}
-	b.WriteString("]")
-	entries, err := readTable("big.json", []byte(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != n || entries[n-1].DSCP != 63 || entries[n-1].VIP != netip.MustParseAddr("10.2.255.255") {
-		t.Errorf("%d entries, last %v", len(entries), entries[len(entries)-1])
-	}
-}
