@@ -278,7 +278,7 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 		},
 		"local": func(v *yaml.Node) { c.Local, _ = p.addr(v, "local") },
 		"mode": func(v *yaml.Node) {
-			if m, ok := parsed(p, v, "mode", parseModeSet, "use dscp or ipip"); ok {
+			if m, ok := parsed(p, v, "mode", parseModeSet, dsrtypes.ModeUse); ok {
 				c.Mode = m
 			}
 		},
@@ -353,7 +353,7 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 			}
 		},
 		"mode": func(v *yaml.Node) {
-			if m, ok := parsed(p, v, "mode", dsrtypes.ParseMode, "use dscp or ipip"); ok {
+			if m, ok := parsed(p, v, "mode", dsrtypes.ParseMode, dsrtypes.ModeUse); ok {
 				sv.Mode = m
 			}
 		},

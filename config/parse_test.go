@@ -110,6 +110,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad address", "realserver:\n  vips:\n    - vip: 10.0.0.300\n      dscp: 2\n", 3, `vip "10.0.0.300" is not an IP address`},
 		{"prefix", "realserver:\n  vips:\n    - vip: 10.0.0.1/32\n      dscp: 2\n", 3, `is a prefix: give the address alone, e.g. 10.0.0.1`},
 		{"bad mode", "realserver:\n  vips:\n    - vip: 10.0.0.1\n      mode: tun\n", 4, `mode "tun": use dscp or ipip`},
+		{"dr not yet", "realserver:\n  vips:\n    - {vip: 10.0.0.1, mode: dr}\n", 3, "VIP 10.0.0.1: mode dr (L2 DSR) is not supported on the real server yet"},
+		{"dr service not yet", "director:\n  services:\n    - {vip: 10.0.0.1:80, mode: dr}\n", 3, "mode dr (L2 DSR) is not supported on the director yet"},
 		{"ipip with dscp", "realserver:\n  vips:\n    - vip: 10.0.0.1\n      mode: ipip\n      dscp: 3\n", 3, "ipip mode uses no DSCP code"},
 		{"bad iptables", "realserver:\n  iptables: xt\n", 2, `iptables "xt": use legacy, nft or default`},
 		{"same VIP twice", "realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: 2}\n    - {vip: 10.0.0.1, dscp: 3}\n", 4, "VIP 10.0.0.1 is given twice (also at f:3)"},

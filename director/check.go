@@ -19,12 +19,14 @@ func CheckService(s Service) error {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return err
 		}
+	case dsrtypes.ModeDR:
+		return errDRNotYet(s.Key)
 	case dsrtypes.ModeIPIP:
 		if s.DSCP != 0 {
 			return fmt.Errorf("service %s: mode ipip uses no DSCP code (got %d): drop the DSCP, or use mode dscp", s.Key, s.DSCP)
 		}
 	default:
-		return fmt.Errorf("service %s: mode %q is unknown: use dscp or ipip", s.Key, s.Mode)
+		return fmt.Errorf("service %s: mode %q is unknown: %s", s.Key, s.Mode, dsrtypes.ModeUse)
 	}
 	if s.Scheduler == "" {
 		return fmt.Errorf("service %s: the scheduler is empty: give an IPVS scheduler such as %s", s.Key, DefaultScheduler)
@@ -38,3 +40,8 @@ func CheckReal(k Key, r Real) error { return checkReal(k, r) }
 // CheckDSCPConflicts refuses a set of services in which one real server would
 // receive one DSCP code for two different VIPs.
 func CheckDSCPConflicts(svcs []Service) error { return checkDSCPConflicts(svcs) }
+
+// errDRNotYet refuses mode dr until the director can run it.
+func errDRNotYet(k Key) error {
+	return fmt.Errorf("service %s: mode dr (L2 DSR) is not supported on the director yet: use dscp or ipip", k)
+}

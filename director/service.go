@@ -51,6 +51,9 @@ func (d *Director) AddService(s Service) (Result, error) {
 	if err := checkKey(s.Key); err != nil {
 		return res, err
 	}
+	if s.Mode == dsrtypes.ModeDR {
+		return res, errDRNotYet(s.Key)
+	}
 	if s.Mode == dsrtypes.ModeDSCP {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return res, err

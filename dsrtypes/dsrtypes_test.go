@@ -56,13 +56,17 @@ func TestParseFamilyModeProto(t *testing.T) {
 	if FamilyOf(netip.MustParseAddr("2001:db8::1")) != IPv6 || FamilyOf(netip.Addr{}) != AnyFamily || IPv4.Name() != "ipv4" {
 		t.Error("FamilyOf or Name is wrong")
 	}
-	for in, want := range map[string]Mode{"": ModeDSCP, "DSCP": ModeDSCP, "ipip": ModeIPIP} {
+	for in, want := range map[string]Mode{"": ModeDSCP, "DSCP": ModeDSCP, "ipip": ModeIPIP, "dr": ModeDR, " DR ": ModeDR} {
 		if got, err := ParseMode(in); err != nil || got != want {
 			t.Errorf("ParseMode(%q) = %v, %v", in, got, err)
 		}
 	}
-	for in, msg := range map[string]string{"tun": `mode "tun": use dscp or ipip`, "dr": `mode "dr": use dscp or ipip`} {
-		if _, err := ParseMode(in); err == nil || !strings.Contains(err.Error(), msg) {
+	for in, msg := range map[string]string{
+		"tun":   `mode "tun": IPVS's tunnel mode is ipip here; use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
+		"route": `mode "route": IPVS's direct routing is dr here; use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
+		"gre":   `mode "gre": use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
+	} {
+		if _, err := ParseMode(in); err == nil || err.Error() != msg {
 			t.Errorf("ParseMode(%q) = %v; want %q", in, err, msg)
 		}
 	}

@@ -12,19 +12,33 @@ const (
 	// ModeIPIP: encapsulated (IPIP or IP6IP6, IPVS's tunnel forwarding),
 	// addressed to the VIP inside.
 	ModeIPIP Mode = "ipip"
+	// ModeDR: L2 DSR (LVS-DR, IPVS's direct routing, dsrtools' L2DSR): the
+	// director leaves the packet as it is, addressed to the VIP, and sends
+	// it to the real server's MAC, so the real server must be on one of the
+	// director's links. The real server holds the VIP on lo and answers no
+	// ARP or neighbour solicitation for it; no code, no rewrite.
+	ModeDR Mode = "dr"
 )
 
-// ParseMode accepts "dscp" (also "", the default) and "ipip", in any case.
+// ModeUse names the modes, for errors that refuse one.
+const ModeUse = "use dscp or ipip (L3 DSR), or dr (L2 DSR)"
+
+// ParseMode accepts "dscp" (also "", the default), "ipip" and "dr", in any
+// case.
 func ParseMode(s string) (Mode, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "dscp":
 		return ModeDSCP, nil
 	case "ipip":
 		return ModeIPIP, nil
+	case "dr":
+		return ModeDR, nil
 	case "tun", "tunnel":
-		return "", invalidf("mode %q: use dscp or ipip (ipip is IPVS's tunnel mode)", s)
+		return "", invalidf("mode %q: IPVS's tunnel mode is ipip here; %s", s, ModeUse)
+	case "route", "droute", "direct", "l2", "l2dsr":
+		return "", invalidf("mode %q: IPVS's direct routing is dr here; %s", s, ModeUse)
 	}
-	return "", invalidf("mode %q: use dscp or ipip", s)
+	return "", invalidf("mode %q: %s", s, ModeUse)
 }
 
 func (m Mode) String() string { return string(m) }
@@ -33,4 +47,4 @@ func (m Mode) String() string { return string(m) }
 func (m *Mode) Set(s string) error { return set(m, ParseMode, s) }
 
 // Type names the value in flag help.
-func (*Mode) Type() string { return "dscp|ipip" }
+func (*Mode) Type() string { return "dscp|ipip|dr" }

@@ -186,6 +186,8 @@ func newAnalyzer(cfg config) (*analyzer, error) {
 	case dsrtypes.ModeDSCP:
 	case dsrtypes.ModeIPIP:
 		a.ipip = true
+	case dsrtypes.ModeDR:
+		return nil, fmt.Errorf("mode dr (L2 DSR) is not supported by the capture check yet: use dscp or ipip")
 	default:
 		return nil, fmt.Errorf("unknown mode %q", cfg.Mode)
 	}

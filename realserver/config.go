@@ -52,7 +52,7 @@ func conflictf(format string, a ...any) error {
 // names the bad value and the fix.
 func (c Config) Validate() error {
 	if m, err := dsrtypes.ParseMode(string(c.Mode)); err != nil || (c.Mode != "" && m != c.Mode) {
-		return invalidf("mode %q is unknown: use dscp or ipip", c.Mode)
+		return invalidf("mode %q is unknown: %s", c.Mode, dsrtypes.ModeUse)
 	}
 	if !c.VIP.IsValid() {
 		return invalidf("the VIP is missing: give the service address, e.g. --vip 10.0.0.1")
@@ -64,6 +64,8 @@ func (c Config) Validate() error {
 		return invalidf("VIP %s is not a unicast service address (loopback, link-local, multicast or unspecified): give the address clients connect to", c.VIP)
 	}
 	switch c.mode() {
+	case dsrtypes.ModeDR:
+		return invalidf("VIP %s: mode dr (L2 DSR) is not supported on the real server yet: use dscp or ipip", c.VIP)
 	case dsrtypes.ModeDSCP:
 		if c.DSCP == nil {
 			return invalidf("VIP %s in dscp mode needs its DSCP code: give --dscp 0-%d", c.VIP, dsrtypes.MaxDSCP)
