@@ -10,10 +10,8 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
-	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
-	"golang.org/x/sys/unix"
 )
 
 // replaceSystem puts fakes in place of the table and the rules.
@@ -210,7 +208,7 @@ func TestRuleReplaceFailureRollsBack(t *testing.T) {
 	table := newFakeTable(maptable.Entry{DSCP: 1, VIP: a("10.0.0.1")})
 	rt, rules := replaceSystem(t, table)
 	rules.rules[xtrule.IPv4] = 1 // IPv4's rule was there before
-	rt.replaceErr = fmt.Errorf("replacing the table: staging entries 0-1 of 2: %w", &nl.KernelError{Errno: unix.ENOSPC, Message: "table full"})
+	rt.replaceErr = fmt.Errorf("replacing the table: staging entries 0-1 of 2: %w", tableFull("table full"))
 	file := writeTable(t, `[{"family": "ipv4", "dscp": 2, "vip": "10.0.0.2"}, {"family": "ipv6", "dscp": 2, "vip": "2001:db8::2"}]`)
 	status, stdout, stderr := runCLI("rule", "replace", "-f", file)
 	if status != exitRuntime || !strings.Contains(stderr, "table full") || !strings.Contains(stderr, "removed again") || stdout != "" {

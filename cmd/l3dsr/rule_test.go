@@ -161,6 +161,10 @@ func fakeSystem(t testing.TB, table *fakeTable) *fakeRules {
 	return rules
 }
 
+// tableFull is the kernel's answer when the table has no room, with its
+// extack message.
+func tableFull(msg string) error { return &nl.KernelError{Errno: unix.ENOSPC, Message: msg} }
+
 // untouchable makes any use of netlink or iptables fail the test.
 func untouchable(t *testing.T) {
 	t.Helper()
@@ -328,7 +332,7 @@ func TestRuleAdd(t *testing.T) {
 // A failed add removes the map-mode rule it appended, and is exit 1.
 func TestRuleAddRollsBack(t *testing.T) {
 	table := newFakeTable()
-	table.addErr = &nl.KernelError{Errno: unix.ENOSPC, Message: "the table is full"}
+	table.addErr = tableFull("the table is full")
 	rules := fakeSystem(t, table)
 	status, _, stderr := runCLI("rule", "add", "--dscp", "1", "--vip", "10.0.0.1")
 	if status != exitRuntime || !strings.Contains(stderr, "the table is full") || !strings.Contains(stderr, "removed again") {

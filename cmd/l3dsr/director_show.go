@@ -1,0 +1,38 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/spf13/cobra"
+)
+
+func newDirShowCmd(sys *system) *cobra.Command {
+	return outputCmd(&cobra.Command{
+		Use:   "show [-o table|json]",
+		Short: "Show services, real servers, DSCP codes, connections and 64-bit counters",
+		Long: `Show lists what runs, read back from the kernel: each IPVS service with its mode,
+DSCP code, scheduler and persistence, and each real server with its forwarding
+method, weight, connections and 64-bit packet and byte counters (like
+'ipvsadm -Ln --stats' plus the L3 DSR columns). Anything set up wrongly is
+listed after it, with the fix; then the exit status is 1.`,
+	}, func(cmd *cobra.Command, output string) error {
+		return sys.withDirector(func(d directorAPI) error {
+			st, err := d.Show()
+			if err != nil {
+				return hostError(fmt.Errorf("reading the director's services: %w", err))
+			}
+			if err := director.WriteStatus(cmd.OutOrStdout(), st, output); err != nil {
+				return err
+			}
+			for _, p := range st.Problems {
+				fmt.Fprintf(cmd.ErrOrStderr(), "problem: %s\n", p)
+			}
+			if len(st.Problems) > 0 {
+				return errors.New("the director is not set up as it should be (problems above)")
+			}
+			return nil
+		})
+	})
+}
