@@ -206,18 +206,21 @@ func (rs *ruleSystem) withTable(fn func(t maptable.Table) error) error {
 	return fn(t)
 }
 
+// tableCmd makes a rule command that reads the table and writes what it
+// read as -o asks.
+func tableCmd(rs *ruleSystem, use, short string, write func(t maptable.Table, w io.Writer, format string) error) *cobra.Command {
+	return outputCmd(&cobra.Command{Use: use, Short: short}, func(cmd *cobra.Command, format string) error {
+		return rs.withTable(func(t maptable.Table) error { return write(t, cmd.OutOrStdout(), format) })
+	})
+}
+
 func newRuleListCmd(rs *ruleSystem) *cobra.Command {
-	return outputCmd(&cobra.Command{
-		Use:   "list [-o table|json]",
-		Short: "List the table's entries with their counters",
-	}, func(cmd *cobra.Command, output string) error {
-		return rs.withTable(func(t maptable.Table) error {
-			entries, err := t.List()
-			if err != nil {
-				return hostError(fmt.Errorf("listing the DSCP map: %w", err))
-			}
-			return maptable.WriteEntries(cmd.OutOrStdout(), entries, output)
-		})
+	return tableCmd(rs, "list [-o table|json]", "List the table's entries with their counters", func(t maptable.Table, w io.Writer, format string) error {
+		entries, err := t.List()
+		if err != nil {
+			return hostError(fmt.Errorf("listing the DSCP map: %w", err))
+		}
+		return maptable.WriteEntries(w, entries, format)
 	})
 }
 
@@ -243,16 +246,11 @@ func newRuleFlushCmd(rs *ruleSystem) *cobra.Command {
 }
 
 func newRuleStatsCmd(rs *ruleSystem) *cobra.Command {
-	return outputCmd(&cobra.Command{
-		Use:   "stats [-o table|json]",
-		Short: "Show the table's totals: rewritten, no entry, errors, entries",
-	}, func(cmd *cobra.Command, output string) error {
-		return rs.withTable(func(t maptable.Table) error {
-			s, err := t.Stats()
-			if err != nil {
-				return err
-			}
-			return maptable.WriteStats(cmd.OutOrStdout(), s, output)
-		})
+	return tableCmd(rs, "stats [-o table|json]", "Show the table's totals: rewritten, no entry, errors, entries", func(t maptable.Table, w io.Writer, format string) error {
+		s, err := t.Stats()
+		if err != nil {
+			return err
+		}
+		return maptable.WriteStats(w, s, format)
 	})
 }

@@ -34,12 +34,7 @@ func withoutCounters(m map[maptable.Key]maptable.Entry) map[maptable.Key]maptabl
 // `rule list -o json > f; rule replace -f f` gives the same table back.
 func TestRuleReplaceRoundTrip(t *testing.T) {
 	a := netip.MustParseAddr
-	table := newFakeTable(
-		maptable.Entry{DSCP: 2, VIP: a("2001:db8::2"), Packets: 5, Bytes: 400},
-		maptable.Entry{DSCP: 10, Local: a("10.1.0.10"), VIP: a("10.0.0.10"), Packets: 1, Bytes: 60},
-		maptable.Entry{DSCP: 10, VIP: a("10.0.0.1"), Packets: 123456789, Bytes: 9876543210},
-		maptable.Entry{DSCP: 63, Local: a("fd00::10"), VIP: a("2001:db8::63")},
-	)
+	table := newFakeTable(append(listedEntries(), maptable.Entry{DSCP: 63, Local: a("fd00::10"), VIP: a("2001:db8::63")})...)
 	rt, rules := replaceSystem(t, table)
 	t.Setenv(iptablesEnv, "")
 	want := withoutCounters(maps.Clone(table.entries))

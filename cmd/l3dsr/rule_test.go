@@ -403,13 +403,18 @@ func TestRuleDel(t *testing.T) {
 	}
 }
 
-func TestRuleListAndStats(t *testing.T) {
+// listedEntries are the table the list and replace tests start from.
+func listedEntries() []maptable.Entry {
 	a := netip.MustParseAddr
-	table := newFakeTable(
-		maptable.Entry{DSCP: 2, VIP: a("2001:db8::2"), Packets: 5, Bytes: 400},
-		maptable.Entry{DSCP: 10, Local: a("10.1.0.10"), VIP: a("10.0.0.10"), Packets: 1, Bytes: 60},
-		maptable.Entry{DSCP: 10, VIP: a("10.0.0.1"), Packets: 123456789, Bytes: 9876543210},
-	)
+	return []maptable.Entry{
+		{DSCP: 2, VIP: a("2001:db8::2"), Packets: 5, Bytes: 400},
+		{DSCP: 10, Local: a("10.1.0.10"), VIP: a("10.0.0.10"), Packets: 1, Bytes: 60},
+		{DSCP: 10, VIP: a("10.0.0.1"), Packets: 123456789, Bytes: 9876543210},
+	}
+}
+
+func TestRuleListAndStats(t *testing.T) {
+	table := newFakeTable(listedEntries()...)
 	fakeSystem(t, table)
 
 	status, stdout, stderr := runCLI("rule", "list")
