@@ -6,6 +6,8 @@ import (
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/maptable"
+	"github.com/l3dsr/l3dsr/realserver"
 )
 
 // check finds what is wrong only in combination: the same thing twice, or
@@ -17,12 +19,8 @@ func check(f *File) Errors {
 		errs = append(errs, Error{p, fmt.Sprintf(format, a...)})
 	}
 	if rs := f.RealServer; rs != nil {
-		type dkey struct {
-			dscp  uint8
-			local netip.Addr
-		}
 		byVIP := map[netip.Addr]Pos{}
-		byKey := map[dkey]VIP{}
+		byKey := map[maptable.Key]VIP{}
 		for _, v := range rs.VIPs {
 			c := v.Config
 			if !once(&errs, byVIP, c.VIP, v.pos, "VIP "+c.VIP.String()) {
@@ -31,8 +29,8 @@ func check(f *File) Errors {
 			if c.Mode != dsrtypes.ModeDSCP {
 				continue
 			}
-			k := dkey{*c.DSCP, c.Local}
-			if o, dup := byKey[k]; dup {
+			e := entryOf(c)
+			if o, ok := byKey[e.Key()]; ok && maptable.Clash(entryOf(o.Config), e) {
 				where := ""
 				if c.Local.IsValid() {
 					where = " for local address " + c.Local.String()
@@ -41,19 +39,16 @@ func check(f *File) Errors {
 					c.VIP, o.Config.VIP, o.pos, *c.DSCP, where)
 				continue
 			}
-			byKey[k] = v
+			byKey[e.Key()] = v
 		}
 	}
 	if d := f.Director; d != nil {
-		type rk struct {
-			real netip.Addr
-			dscp uint8
-		}
 		byKey := map[director.Key]Pos{}
-		owner := map[rk]struct {
-			s   Service
+		type owned struct {
+			s   director.Service
 			pos Pos
-		}{}
+		}
+		owner := map[maptable.Key]owned{}
 		var all []director.Service
 		for _, s := range d.Services {
 			sv := s.Service
@@ -69,16 +64,13 @@ func check(f *File) Errors {
 				if sv.Mode != dsrtypes.ModeDSCP {
 					continue
 				}
-				k := rk{r.Addr, sv.DSCP}
-				if o, ok := owner[k]; ok && o.s.Service.VIP != sv.VIP {
+				e := sv.EntryFor(r)
+				if o, ok := owner[e.Key()]; ok && maptable.Clash(o.s.EntryFor(r), e) {
 					add(s.realPos[i], "DSCP %d would stand for two VIPs on real server %s: %s (service %s) and %s (service %s at %s); the real server could not tell them apart: give one of the services another dscp",
-						sv.DSCP, r.Addr, sv.VIP, sv.Key, o.s.Service.VIP, o.s.Service.Key, o.pos)
+						sv.DSCP, r.Addr, sv.VIP, sv.Key, o.s.VIP, o.s.Key, o.pos)
 					continue
 				}
-				owner[k] = struct {
-					s   Service
-					pos Pos
-				}{s, s.realPos[i]}
+				owner[e.Key()] = owned{sv, s.realPos[i]}
 			}
 		}
 		// The director's own rule, as a net under the one above.
@@ -89,6 +81,11 @@ func check(f *File) Errors {
 		}
 	}
 	return errs
+}
+
+// entryOf is the table entry of a dscp-mode VIP.
+func entryOf(c realserver.Config) maptable.Entry {
+	return maptable.Entry{DSCP: dsrtypes.DSCP(*c.DSCP), Local: c.Local, VIP: c.VIP}
 }
 
 // once records that k is given at p and reports whether it is the first

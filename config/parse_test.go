@@ -182,3 +182,16 @@ func TestShippedExample(t *testing.T) {
 		t.Errorf("uncommented example: %d VIPs, %d services, dsrtools %q", len(f.RealServer.VIPs), len(f.Director.Services), f.dsrTools)
 	}
 }
+
+// The v4 and the v6 address of a dual-stack VIP may share a code (issue
+// 23): the table's key has the family. Two VIPs of one family may not.
+func TestDualStackOneCode(t *testing.T) {
+	f, err := parseFile("f", []byte("realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: 19}\n    - {vip: 2001:db8::1, dscp: 19}\n    - {vip: 10.0.0.2, dscp: 20, local: 192.0.2.1}\n    - {vip: 2001:db8::2, dscp: 20, local: 2001:db8:1::1}\n"))
+	if err != nil || len(f.RealServer.VIPs) != 4 {
+		t.Fatalf("parseFile = %+v, %v", f, err)
+	}
+	_, err = parseFile("f", []byte("realserver:\n  vips:\n    - {vip: 2001:db8::1, dscp: 19}\n    - {vip: 10.0.0.1, dscp: 19}\n    - {vip: 2001:db8::2, dscp: 19}\n"))
+	if err == nil || err.Error() != "f:5: VIPs 2001:db8::2 and 2001:db8::1 (at f:3) both use DSCP 19: the real server could not tell them apart; give one of them another dscp (or another local)" {
+		t.Errorf("two IPv6 VIPs with one code: %v", err)
+	}
+}

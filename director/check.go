@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // CheckService validates a service on its own, without the kernel: its key,
@@ -44,4 +45,11 @@ func CheckDSCPConflicts(svcs []Service) error { return checkDSCPConflicts(svcs) 
 // errDRNotYet refuses mode dr until the director can run it.
 func errDRNotYet(k Key) error {
 	return fmt.Errorf("service %s: mode dr (L2 DSR) is not supported on the director yet: use dscp or ipip", k)
+}
+
+// EntryFor is the table entry real server r needs for the dscp-mode service
+// s: packets reach r's address marked with s's code and must become s's
+// VIP. Two services clash on r when their entries do (maptable.Clash).
+func (s Service) EntryFor(r Real) maptable.Entry {
+	return maptable.Entry{DSCP: dsrtypes.DSCP(s.DSCP), Local: r.Addr, VIP: s.VIP}
 }

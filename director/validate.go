@@ -6,6 +6,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // standardDSCP names the codes that already mean something to routers on the
@@ -87,26 +88,23 @@ func ipVersion(a netip.Addr) int {
 }
 
 // checkDSCPConflicts refuses a state in which one real server would receive one
-// DSCP code for two different VIPs: it maps the code back to one VIP only, so
-// it could not tell them apart. svcs is the whole intended state.
+// DSCP code for two different VIPs: its table maps the code (for its
+// address) to one VIP only (maptable.Clash), so it could not tell them
+// apart. svcs is the whole intended state.
 func checkDSCPConflicts(svcs []Service) error {
-	type rk struct {
-		real netip.Addr
-		dscp uint8
-	}
-	owner := map[rk]Service{}
+	owner := map[maptable.Key]Service{}
 	for _, s := range svcs {
-		if s.Mode != dsrtypes.ModeDSCP {
+		if s.Mode != dsrtypes.ModeDSCP && s.Mode != "" {
 			continue
 		}
 		for _, r := range s.Reals {
-			key := rk{r.Addr, s.DSCP}
-			o, ok := owner[key]
+			e := s.EntryFor(r)
+			o, ok := owner[e.Key()]
 			if !ok {
-				owner[key] = s
+				owner[e.Key()] = s
 				continue
 			}
-			if o.VIP != s.VIP {
+			if maptable.Clash(o.EntryFor(r), e) {
 				return fmt.Errorf("DSCP %d would stand for two VIPs on real server %s: %s (service %s) and %s (service %s); the real server could not tell them apart: give one of the services another --dscp",
 					s.DSCP, r.Addr, o.VIP, o.Key, s.VIP, s.Key)
 			}

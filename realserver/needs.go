@@ -9,6 +9,7 @@ import (
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/sysctl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // What a set of VIPs needs of the system. Up ensures it, Down keeps what
@@ -207,8 +208,9 @@ func configs(v []vipRecord) []Config {
 	return out
 }
 
-// sameKey reports whether two dscp-mode VIPs would need the same map key.
-func sameKey(a, b Config) bool {
+// clashes reports whether two VIPs cannot both be set up: they need one map
+// key for two VIPs (maptable.Clash). Only dscp-mode VIPs have a key.
+func clashes(a, b Config) bool {
 	return a.mode() == dsrtypes.ModeDSCP && b.mode() == dsrtypes.ModeDSCP && a.DSCP != nil && b.DSCP != nil &&
-		dsrtypes.FamilyOf(a.VIP) == dsrtypes.FamilyOf(b.VIP) && *a.DSCP == *b.DSCP && a.Local == b.Local
+		maptable.Clash(a.entry(), b.entry())
 }

@@ -44,7 +44,7 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 			c.VIP, old.Config, c, c.VIP)
 	}
 	for _, o := range st.VIPs {
-		if o.VIP != c.VIP && sameKey(o.Config, c) {
+		if clashes(o.Config, c) {
 			return Applied{}, conflictf("VIP %s and VIP %s would both be DSCP %d (local %s): the server could not tell them apart; give VIP %s another --dscp or another --local",
 				c.VIP, o.VIP, *c.DSCP, localName(c.Local), c.VIP)
 		}
