@@ -20,7 +20,7 @@ type FileError struct {
 
 func (e *FileError) Error() string { return e.msg }
 
-// ReadFile reads a table's JSON (the format ReadTable reads) from the file
+// ReadFile reads a table's JSON (the format readTable reads) from the file
 // name, or from stdin when name is "-". A failure to read stdin is not a
 // FileError: nobody named a wrong file.
 func ReadFile(name string, stdin io.Reader) ([]Entry, error) {
@@ -38,10 +38,10 @@ func ReadFile(name string, stdin io.Reader) ([]Entry, error) {
 		}
 		return nil, &FileError{Unreadable: true, msg: fmt.Sprintf("%s: cannot read it (%v)", name, err)}
 	}
-	entries, err := ReadTable(bytes.NewReader(data))
-	var te *TableError
+	entries, err := readTable(bytes.NewReader(data))
+	var te *tableError
 	if errors.As(err, &te) {
-		return nil, &FileError{msg: te.In(name)}
+		return nil, &FileError{msg: te.in(name)}
 	}
 	return entries, err
 }

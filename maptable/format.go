@@ -12,7 +12,7 @@ import (
 
 // WriteEntries writes entries sorted by family, DSCP, then local address
 // (any first), as a table ("table") or as the table's JSON ("json"), the
-// format ReadTable reads.
+// format readTable reads.
 func WriteEntries(w io.Writer, entries []Entry, format string) error {
 	entries = slices.Clone(entries)
 	slices.SortFunc(entries, func(a, b Entry) int {

@@ -46,18 +46,18 @@ type rawEntry struct {
 	Bytes   json.RawMessage `json:"bytes"`
 }
 
-// A TableError is what is wrong with a table's JSON, and where. It matches
+// A tableError is what is wrong with a table's JSON, and where. It matches
 // errInvalid.
-type TableError struct {
+type tableError struct {
 	// Line is the line of the problem; 0 when it is the whole table's.
 	Line  int
 	Msg   string
 	empty bool // the input is empty: the name is the subject of Msg
 }
 
-// In is the error as it names the file (or standard input) the table came
+// in is the error as it names the file (or standard input) the table came
 // from: "table.json:3: entry 2: ...".
-func (e *TableError) In(name string) string {
+func (e *tableError) in(name string) string {
 	switch {
 	case e.Line > 0:
 		return fmt.Sprintf("%s:%d: %s", name, e.Line, e.Msg)
@@ -67,19 +67,19 @@ func (e *TableError) In(name string) string {
 	return name + ": " + e.Msg
 }
 
-func (e *TableError) Error() string        { return e.In("table") }
-func (e *TableError) Is(target error) bool { return target == errInvalid }
+func (e *tableError) Error() string        { return e.in("table") }
+func (e *tableError) Is(target error) bool { return target == errInvalid }
 
 const (
 	hintArray = "the file must be a JSON array as 'l3dsr rule list -o json' prints it"
 	example   = `{"family": "ipv4", "dscp": 1, "local": "any", "vip": "10.0.0.1"}`
 )
 
-// ReadTable reads a table's JSON in one pass and checks every entry as Add
-// would, and that no two share a key. Its errors are *TableError: the first
+// readTable reads a table's JSON in one pass and checks every entry as Add
+// would, and that no two share a key. Its errors are *tableError: the first
 // problem, with its line, the entry's index (0 is the first), the bad value
 // as written and the fix.
-func ReadTable(r io.Reader) ([]Entry, error) {
+func readTable(r io.Reader) ([]Entry, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading the table: %w", err)
@@ -108,7 +108,7 @@ func (rd *tableReader) lineAt(off int64) int {
 }
 
 func (rd *tableReader) errAt(line int, format string, a ...any) error {
-	return &TableError{Line: line, Msg: fmt.Sprintf(format, a...)}
+	return &tableError{Line: line, Msg: fmt.Sprintf(format, a...)}
 }
 
 // syntax describes an error of the JSON itself.
@@ -133,7 +133,7 @@ func (rd *tableReader) read() ([]Entry, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &TableError{empty: true, Msg: "is empty: give a JSON array of entries ([] for an empty table), as 'l3dsr rule list -o json' prints it"}
+			return nil, &tableError{empty: true, Msg: "is empty: give a JSON array of entries ([] for an empty table), as 'l3dsr rule list -o json' prints it"}
 		}
 		return nil, rd.syntax(err)
 	}

@@ -32,7 +32,7 @@ func bigTableJSON(n int) []byte {
 func TestReadTableBig(t *testing.T) {
 	n := 65536
 	for name, read := range map[string]func([]byte) ([]Entry, error){
-		"ReadTable": func(b []byte) ([]Entry, error) { return ReadTable(bytes.NewReader(b)) },
+		"readTable": func(b []byte) ([]Entry, error) { return readTable(bytes.NewReader(b)) },
 		"ReadFile":  func(b []byte) ([]Entry, error) { return ReadFile("-", bytes.NewReader(b)) },
 	} {
 		entries, err := read(bigTableJSON(n))
@@ -63,7 +63,7 @@ func TestReadTableRoundTripAndErrors(t *testing.T) {
 		b.Write(j)
 	}
 	b.WriteString("]")
-	out, err := ReadTable(&b)
+	out, err := readTable(&b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,13 +75,13 @@ func TestReadTableRoundTripAndErrors(t *testing.T) {
 		}
 	}
 
-	_, err = ReadTable(strings.NewReader("[\n{\"family\": \"ipv4\", \"dscp\": 1, \"vip\": \"10.0.0.1\"},\n{\"family\": \"ipv4\", \"dscp\": 99, \"vip\": \"10.0.0.2\"}]"))
-	var te *TableError
+	_, err = readTable(strings.NewReader("[\n{\"family\": \"ipv4\", \"dscp\": 1, \"vip\": \"10.0.0.1\"},\n{\"family\": \"ipv4\", \"dscp\": 99, \"vip\": \"10.0.0.2\"}]"))
+	var te *tableError
 	if !errors.As(err, &te) || te.Line != 3 || !errors.Is(err, errInvalid) ||
-		te.In("t.json") != `t.json:3: entry 1: "dscp" 99 is out of range: use 0-63` {
+		te.in("t.json") != `t.json:3: entry 1: "dscp" 99 is out of range: use 0-63` {
 		t.Errorf("err = %v", err)
 	}
-	if _, err := ReadTable(strings.NewReader(" \n")); !errors.As(err, &te) || te.In("standard input") != "standard input is empty: give a JSON array of entries ([] for an empty table), as 'l3dsr rule list -o json' prints it" {
+	if _, err := readTable(strings.NewReader(" \n")); !errors.As(err, &te) || te.in("standard input") != "standard input is empty: give a JSON array of entries ([] for an empty table), as 'l3dsr rule list -o json' prints it" {
 		t.Errorf("empty: err = %v", err)
 	}
 }
@@ -90,7 +90,7 @@ func BenchmarkReadTable65536(b *testing.B) {
 	data := bigTableJSON(65536)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ReadTable(bytes.NewReader(data)); err != nil {
+		if _, err := readTable(bytes.NewReader(data)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -95,7 +96,8 @@ func (f *keyFlags) add(cmd *cobra.Command) {
 	f.vipFlag = dsrtypes.Flag{Value: dsrtypes.Parsed[netip.AddrPort]{Dst: &f.vip, Parse: dsrtypes.ParseAddrPort, Name: "vip:port"}, Prefix: "--vip "}
 	f.proto = dsrtypes.TCP
 	cmd.Flags().Var(&f.vipFlag, "vip", "the service: VIP:PORT, e.g. 10.0.0.1:80 or [2001:db8::1]:80 (required)")
-	cmd.Flags().Var(&f.proto, "proto", "protocol: tcp, udp or sctp")
+	// The protocols' names come from dsrtypes, whose parser reads them.
+	cmd.Flags().Var(&f.proto, "proto", fmt.Sprintf("protocol: %s, %s or %s", dsrtypes.TCP, dsrtypes.UDP, dsrtypes.SCTP))
 }
 
 func (f *keyFlags) key() (director.Key, error) {

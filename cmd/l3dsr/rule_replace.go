@@ -103,5 +103,6 @@ func (rs *ruleSystem) replace(ctx context.Context, out io.Writer, entries []mapt
 // printAppended says that the map-mode rule of family f was appended, and
 // the command that did it.
 func printAppended(out io.Writer, v xtrule.Variant, f dsrtypes.Family) {
-	fmt.Fprintf(out, "appended the map-mode rule for %v: %s\n", f, (&xtrule.Rules{Variant: v}).AppendCommand(f))
+	cmd := (&xtrule.Rules{Variant: v}).Binary(f) + " -t raw -A " + strings.Join(xtrule.MapRule, " ")
+	fmt.Fprintf(out, "appended the map-mode rule for %v: %s\n", f, cmd)
 }
