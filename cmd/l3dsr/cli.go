@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/l3dsr/l3dsr/internal/hostcheck"
-
 	"github.com/spf13/cobra"
 )
 

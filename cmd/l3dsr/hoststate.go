@@ -3,10 +3,9 @@ package main
 import (
 	"os"
 
-	"github.com/l3dsr/l3dsr/internal/xtrule"
-
 	"github.com/l3dsr/l3dsr/internal/gendocs"
 	"github.com/l3dsr/l3dsr/internal/hostcheck"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/spf13/cobra"
 )
