@@ -71,6 +71,10 @@ func put(m *yaml.Node, key string, v *yaml.Node) {
 func vipNode(c realserver.Config) *yaml.Node {
 	m := mapping()
 	put(m, "vip", str(c.VIP.String()))
+	if c.Mode == dsrtypes.ModeDR {
+		put(m, "mode", str(string(c.Mode)))
+		return m
+	}
 	if c.Mode == dsrtypes.ModeIPIP {
 		put(m, "mode", str(string(c.Mode)))
 		if c.MSS != 0 {

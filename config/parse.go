@@ -299,7 +299,7 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 		c.Mode = dsrtypes.ModeDSCP
 	}
 	if c.Mode == dsrtypes.ModeDSCP && c.DSCP == nil {
-		p.errf(n, "VIP %s in dscp mode needs its code: add 'dscp: N' (0-63), or 'mode: ipip'", c.VIP)
+		p.errf(n, "VIP %s in dscp mode needs its code: add 'dscp: N' (0-63), or 'mode: ipip' or 'mode: dr'", c.VIP)
 		return VIP{}, false
 	}
 	if err := c.Validate(); err != nil {
@@ -385,11 +385,11 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 		return s, false
 	}
 	if sv.Mode == dsrtypes.ModeDSCP && !haveDSCP {
-		p.errf(n, "service %s in dscp mode needs its code: add 'dscp: N' (0-63), or 'mode: ipip'", sv.Key)
+		p.errf(n, "service %s in dscp mode needs its code: add 'dscp: N' (0-63), or 'mode: ipip' or 'mode: dr'", sv.Key)
 		return s, false
 	}
-	if sv.Mode == dsrtypes.ModeIPIP && haveDSCP {
-		p.errf(dscpNode, "service %s is in ipip mode, which uses no DSCP code: drop 'dscp', or use 'mode: dscp'", sv.Key)
+	if sv.Mode != dsrtypes.ModeDSCP && haveDSCP {
+		p.errf(dscpNode, "service %s is in %s mode, which uses no DSCP code: drop 'dscp', or use 'mode: dscp'", sv.Key, sv.Mode)
 		return s, false
 	}
 	if err := director.CheckService(*sv); err != nil {

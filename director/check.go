@@ -20,11 +20,9 @@ func CheckService(s Service) error {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return err
 		}
-	case dsrtypes.ModeDR:
-		return errDRNotYet(s.Key)
-	case dsrtypes.ModeIPIP:
+	case dsrtypes.ModeIPIP, dsrtypes.ModeDR:
 		if s.DSCP != 0 {
-			return fmt.Errorf("service %s: mode ipip uses no DSCP code (got %d): drop the DSCP, or use mode dscp", s.Key, s.DSCP)
+			return fmt.Errorf("service %s: mode %s uses no DSCP code (got %d): drop the DSCP, or use mode dscp", s.Key, s.Mode, s.DSCP)
 		}
 	default:
 		return fmt.Errorf("service %s: mode %q is unknown: %s", s.Key, s.Mode, dsrtypes.ModeUse)
@@ -41,11 +39,6 @@ func CheckReal(k Key, r Real) error { return checkReal(k, r) }
 // CheckDSCPConflicts refuses a set of services in which one real server would
 // receive one DSCP code for two different VIPs.
 func CheckDSCPConflicts(svcs []Service) error { return checkDSCPConflicts(svcs) }
-
-// errDRNotYet refuses mode dr until the director can run it.
-func errDRNotYet(k Key) error {
-	return fmt.Errorf("service %s: mode dr (L2 DSR) is not supported on the director yet: use dscp or ipip", k)
-}
 
 // EntryFor is the table entry real server r needs for the dscp-mode service
 // s: packets reach r's address marked with s's code and must become s's

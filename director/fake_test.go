@@ -177,10 +177,16 @@ type fakeHost struct {
 	local   map[netip.Addr]bool // true: ours
 	sysctls map[string]string
 	failAdd error
+	// nets are the director's subnets, as subnets gives them.
+	nets    []netip.Prefix
+	netsErr error
 }
 
+func (h *fakeHost) subnets() ([]netip.Prefix, error) { return h.nets, h.netsErr }
+
 func newFakeHost() *fakeHost {
-	return &fakeHost{local: map[netip.Addr]bool{}, sysctls: map[string]string{
+	return &fakeHost{local: map[netip.Addr]bool{}, nets: []netip.Prefix{
+		netip.MustParsePrefix("10.1.0.0/24"), netip.MustParsePrefix("2001:db8:1::/64")}, sysctls: map[string]string{
 		"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0", "net.ipv4.vs.conntrack": "0",
 		"net.ipv4.vs.expire_nodest_conn": "0", "net.ipv4.vs.expire_quiescent_template": "0",
 	}}

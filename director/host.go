@@ -67,5 +67,13 @@ func (h *host) delVIP(a netip.Addr) error {
 	return h.rt.AddrDel(h.lo, hostPrefix(a))
 }
 
+func (h *host) subnets() ([]netip.Prefix, error) {
+	addrs, err := h.rt.AddrList(0)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	return connectedSubnets(addrs, h.lo), nil
+}
+
 func (h *host) sysctl(name string) (string, error) { return sysctl.Get(name) }
 func (h *host) setSysctl(name, value string) error { return sysctl.Set(name, value) }

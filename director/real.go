@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
@@ -39,6 +40,11 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 		return res, err
 	}
 	s := svcs[i]
+	if s.Mode == dsrtypes.ModeDR {
+		if err := d.checkConnected(k, r); err != nil {
+			return res, err
+		}
+	}
 	if cur, ok := findReal(s, r.Addr); ok {
 		if cur.Weight == r.Weight && cur.UpperThreshold == r.UpperThreshold && cur.LowerThreshold == r.LowerThreshold && cur.Forward == forward(s.Mode) {
 			return res, nil

@@ -34,6 +34,9 @@ func (d *Director) ipvsService(s Service) ipvs.Service {
 		is.Flags |= ipvs.FlagPersistent
 		is.Timeout = s.Persistent
 	}
+	if s.Mode == dsrtypes.ModeDR {
+		is.Flags |= drTag
+	}
 	return is
 }
 
@@ -51,9 +54,6 @@ func (d *Director) AddService(s Service) (Result, error) {
 	if err := checkKey(s.Key); err != nil {
 		return res, err
 	}
-	if s.Mode == dsrtypes.ModeDR {
-		return res, errDRNotYet(s.Key)
-	}
 	if s.Mode == dsrtypes.ModeDSCP {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return res, err
@@ -62,7 +62,7 @@ func (d *Director) AddService(s Service) (Result, error) {
 			res.Warnings = append(res.Warnings, w)
 		}
 	} else if s.DSCP != 0 {
-		return res, fmt.Errorf("service %s: mode ipip uses no DSCP code (got %d): drop --dscp, or use --mode dscp", s.Key, s.DSCP)
+		return res, fmt.Errorf("service %s: mode %s uses no DSCP code (got %d): drop --dscp, or use --mode dscp", s.Key, s.Mode, s.DSCP)
 	}
 	if len(s.Reals) > 0 {
 		return res, fmt.Errorf("service %s: add real servers with AddReal", s.Key)
@@ -153,7 +153,7 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 	edit(&next.Persistent, e.Persistent)
 	if e.DSCP != nil {
 		if cur.Mode != dsrtypes.ModeDSCP {
-			return res, fmt.Errorf("service %s runs in mode ipip, which uses no DSCP code: delete it and add it again with --mode dscp", k)
+			return res, fmt.Errorf("service %s runs in mode %s, which uses no DSCP code: delete it and add it again with --mode dscp", k, cur.Mode)
 		}
 		if err := checkDSCP(*e.DSCP); err != nil {
 			return res, err

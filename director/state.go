@@ -96,6 +96,8 @@ func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
 		}
 		if m, ok := byKey[s.Key]; ok {
 			s.Mode, s.DSCP = dsrtypes.ModeDSCP, m.DSCP
+		} else if is.Flags&drTag != 0 {
+			s.Mode = dsrtypes.ModeDR
 		}
 		dests, err := d.ipvs.Destinations(is)
 		if err != nil {
@@ -108,6 +110,9 @@ func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
 				Forward: dst.Forward, ActiveConns: dst.ActiveConns, InactiveConns: dst.InactiveConns,
 				PersistConns: dst.PersistConns, Stats: dst.Stats,
 			})
+		}
+		if s.Mode == dsrtypes.ModeIPIP && slices.ContainsFunc(s.Reals, func(r Real) bool { return r.Forward == ipvs.Route }) {
+			s.Mode = dsrtypes.ModeDR
 		}
 		slices.SortFunc(s.Reals, func(a, b Real) int { return a.Addr.Compare(b.Addr) })
 		out = append(out, s)

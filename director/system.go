@@ -35,6 +35,9 @@ type hostAPI interface {
 	vipState(a netip.Addr) (local, ours bool, err error)
 	addVIP(a netip.Addr) error
 	delVIP(a netip.Addr) error
+	// subnets are the subnets of the director's links (see
+	// connectedSubnets): where a dr-mode real server can be.
+	subnets() ([]netip.Prefix, error)
 	sysctl(name string) (string, error)
 	setSysctl(name, value string) error
 }

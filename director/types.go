@@ -10,11 +10,23 @@ import (
 
 // forward is the IPVS forwarding method of the mode's reals.
 func forward(m dsrtypes.Mode) ipvs.ForwardMethod {
-	if m == dsrtypes.ModeIPIP {
+	switch m {
+	case dsrtypes.ModeIPIP:
 		return ipvs.Tunnel
+	case dsrtypes.ModeDR:
+		return ipvs.Route
 	}
 	return ipvs.Masquerade
 }
+
+// drTag marks a dr-mode service in its IPVS flags. IPVS keeps the mode per
+// real server, not per service, and a dr service has no DSCP mark to tell
+// it from an ipip one, so without the tag a dr service with no real server
+// yet would read back as ipip and get tunnelled reals. The kernel stores
+// and dumps a service's flags as given (ip_vs_add_service, _edit_service);
+// no IPVS flag uses the top bit. The reals' method still decides when there
+// are reals (a service restored by 'ipvsadm -R' loses the tag).
+const drTag ipvs.ServiceFlags = 1 << 31
 
 // Key names a service: its VIP, port and protocol.
 type Key struct {

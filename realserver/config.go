@@ -65,7 +65,15 @@ func (c Config) Validate() error {
 	}
 	switch c.mode() {
 	case dsrtypes.ModeDR:
-		return invalidf("VIP %s: mode dr (L2 DSR) is not supported on the real server yet: use dscp or ipip", c.VIP)
+		if c.DSCP != nil {
+			return invalidf("DSCP %d given for VIP %s in dr mode: dr mode uses no DSCP code (the director sends the packet to the VIP unchanged), leave --dscp out (or use --mode dscp)", *c.DSCP, c.VIP)
+		}
+		if c.Local.IsValid() {
+			return invalidf("--local %s given for VIP %s in dr mode: --local selects a DSCP mapping, and dr mode has none; leave --local out", c.Local, c.VIP)
+		}
+		if c.MSS != 0 {
+			return invalidf("--mss %d is for ipip mode only (dr mode adds no header, so nothing needs clamping): leave it out", c.MSS)
+		}
 	case dsrtypes.ModeDSCP:
 		if c.DSCP == nil {
 			return invalidf("VIP %s in dscp mode needs its DSCP code: give --dscp 0-%d", c.VIP, dsrtypes.MaxDSCP)
@@ -130,6 +138,9 @@ func (c Config) sameSetup(d Config) bool {
 // upCommand is the command line that sets c up, for fix texts.
 func (c Config) upCommand() string {
 	s := "l3dsr realserver up --vip " + c.VIP.String()
+	if c.mode() == dsrtypes.ModeDR {
+		return s + " --mode dr"
+	}
 	if c.mode() == dsrtypes.ModeIPIP {
 		s += " --mode ipip"
 		if c.MSS != 0 {

@@ -1,5 +1,5 @@
 // Package realserver sets up, tears down and checks the real-server side of
-// L3 Direct Server Return, per VIP, in one of two modes:
+// Direct Server Return, per VIP, in one of three modes:
 //
 //   - ModeDSCP (Yahoo's L3 DSR): the director rewrites a client's packet to
 //     this server's own address and marks it with a DSCP code; xt_DADDR's
@@ -11,9 +11,14 @@
 //     ip6tnl0) decapsulates it. The SYN-ACKs leaving from the VIP get their
 //     MSS clamped in an nftables table of our own (inet l3dsr_rs), because
 //     the client's segments carry the tunnel header on the way in.
+//   - ModeDR (LVS-DR, L2 DSR): the director sends the packet unchanged,
+//     addressed to the VIP, to this server's MAC address; nothing is
+//     rewritten or decapsulated, so the VIP on lo is all it takes.
 //
-// In both modes the VIP is a /32 (/128) on lo, and for IPv4 ARP is kept from
-// answering for it or announcing it (arp_ignore, arp_announce).
+// In every mode the VIP is a /32 (/128) on lo, and for IPv4 ARP is kept from
+// answering for it or announcing it (arp_ignore, arp_announce). IPv6 needs
+// no such setting: the kernel answers a neighbour solicitation only for an
+// address of the interface it arrived on, never for one on lo.
 //
 // Up is all or nothing: a failed step undoes the steps already done. What Up
 // changed is recorded in a state file per network namespace, so Down undoes

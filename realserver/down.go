@@ -38,10 +38,11 @@ func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
 	rest := configs(slices.Delete(slices.Clone(next.VIPs), idx, idx+1))
 	d := &downRun{m: m, ctx: ctx}
 
-	if r.mode() == dsrtypes.ModeDSCP {
+	switch r.mode() {
+	case dsrtypes.ModeDSCP:
 		d.mapping(r)
 		d.rule(&next, r.Config, rest)
-	} else {
+	case dsrtypes.ModeIPIP:
 		d.clamps(rest)
 	}
 	d.sysctls(&next, rest)

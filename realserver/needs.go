@@ -63,12 +63,12 @@ func sysctlNeeds(vips []Config, env *rpEnv) []sysctlNeed {
 		if !c.VIP.Is4() {
 			continue
 		}
+		// Every mode holds the VIP on lo, so every mode needs the ARP
+		// settings; dr mode needs nothing else (its packets arrive as
+		// client -> VIP on the interface the route back leaves by, as any).
 		v4 = true
-		if c.mode() == dsrtypes.ModeDSCP {
-			dscp4 = true
-		} else {
-			ipip4 = true
-		}
+		dscp4 = dscp4 || c.mode() == dsrtypes.ModeDSCP
+		ipip4 = ipip4 || c.mode() == dsrtypes.ModeIPIP
 	}
 	var n []sysctlNeed
 	if v4 {

@@ -26,7 +26,7 @@ type RuleFinder interface {
 func CheckPieces(ctx context.Context, vips []Config, dial func() (maptable.Table, error), rules func() RuleFinder) error {
 	fams := map[xtrule.Family]bool{}
 	for _, c := range vips {
-		if c.Mode != dsrtypes.ModeIPIP {
+		if c.Mode == dsrtypes.ModeDSCP || c.Mode == "" {
 			fams[xtrule.IPv4] = fams[xtrule.IPv4] || c.VIP.Is4()
 			fams[xtrule.IPv6] = fams[xtrule.IPv6] || c.VIP.Is6()
 		}

@@ -110,7 +110,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 				bad(fmt.Sprintf("raw PREROUTING has no map-mode rule for %v (-j DADDR --map): marked packets keep the server's address and miss the VIP's socket", xtFamilyOf(c)), again)
 			}
 			m.showMapping(&vs, bad, again)
-		} else {
+		} else if c.mode() == dsrtypes.ModeIPIP {
 			tun := tunnelOf(c)
 			vs.Tunnel = tun.Name
 			l, err := m.net.LinkByName(tun.Name)

@@ -67,9 +67,10 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	}
 	t := &txn{}
 	steps := []func(*upRecord, *vipRecord, *txn) error{m.upAddr, m.upLink, m.upSysctls}
-	if c.mode() == dsrtypes.ModeDSCP {
+	switch c.mode() {
+	case dsrtypes.ModeDSCP:
 		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upMap(ctx, s, r, t, v) })
-	} else {
+	case dsrtypes.ModeIPIP:
 		steps = append(steps, m.upClamp)
 	}
 	for _, step := range steps {

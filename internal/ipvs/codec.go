@@ -86,14 +86,14 @@ func (d Destination) normalize(s Service) (Destination, error) {
 // check validates a destination's options for a create or update.
 func (d Destination) check(s Service) error {
 	switch d.Forward {
-	case Masquerade, forwardLocal, Tunnel, forwardRoute:
+	case Masquerade, forwardLocal, Tunnel, Route:
 	default:
 		return fmt.Errorf("forwarding method %d is unknown: use Masquerade, Local, Tunnel or Route", uint32(d.Forward))
 	}
 	if d.Family != s.Family && d.Forward != Tunnel {
 		return fmt.Errorf("destination %v is not of the service's address family: only Tunnel forwarding can cross families", d.Address)
 	}
-	if s.FWMark == 0 && (d.Forward == Tunnel || d.Forward == forwardRoute) && d.Port != s.Port {
+	if s.FWMark == 0 && (d.Forward == Tunnel || d.Forward == Route) && d.Port != s.Port {
 		return fmt.Errorf("%v forwarding cannot change the port (%d to %d): use port 0 or %d", d.Forward, s.Port, d.Port, s.Port)
 	}
 	if d.Weight < 0 {

@@ -291,7 +291,7 @@ var (
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.10:8080 -m -w 100", "50 10",
 			Destination{Address: addr("10.1.0.10"), Port: 8080, Forward: Masquerade, Weight: 100, UpperThreshold: 50, LowerThreshold: 10}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.11:80 -g -w 0", "0 0",
-			Destination{Address: addr("10.1.0.11"), Forward: forwardRoute, Weight: 0}},
+			Destination{Address: addr("10.1.0.11"), Forward: Route, Weight: 0}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.12:80 -i -w 5 --tun-type ipip", "0 0",
 			Destination{Address: addr("10.1.0.12"), Forward: Tunnel, Weight: 5}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.13:80 -i -w 5 --tun-type gue --tun-port 6080 --tun-nocsum", "0 0",
@@ -303,7 +303,7 @@ var (
 		{svcV6, "-a -t [2001:db8::1]:443 -r 10.1.0.20:443 -i -w 1 --tun-type ipip", "0 0",
 			Destination{Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 1}},
 		{svcFW, "-a -f 7 -r 10.1.0.30:0 -g -w 2", "0 0",
-			Destination{Address: addr("10.1.0.30"), Forward: forwardRoute, Weight: 2}},
+			Destination{Address: addr("10.1.0.30"), Forward: Route, Weight: 2}},
 	}
 )
 
@@ -466,7 +466,7 @@ func TestIntegrationDestinationsWrittenByIpvsadm(t *testing.T) {
 	ipvsadm(t, ns, "-e", "-t", "10.0.0.1:80", "-r", "10.1.0.12", "-g", "-w", "77", "-x", "30", "-y", "3")
 	ipvsadm(t, ns, "-e", "-t", "[2001:db8::1]:443", "-r", "10.1.0.20", "-i", "-w", "4", "--tun-type", "gue", "--tun-port", "7000", "--tun-csum")
 	checkDests(t, c, ns, allDests(), map[int]Destination{
-		2: {Address: addr("10.1.0.12"), Forward: forwardRoute, Weight: 77, UpperThreshold: 30, LowerThreshold: 3},
+		2: {Address: addr("10.1.0.12"), Forward: Route, Weight: 77, UpperThreshold: 30, LowerThreshold: 3},
 		6: {Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 4, tunnelType: tunnelGUE, tunnelPort: 7000, tunnelFlags: tunnelFlagChecksum},
 	})
 

@@ -54,10 +54,10 @@ const (
 	Masquerade   ForwardMethod = connFMasq      // NAT: the destination address (and port) is rewritten
 	forwardLocal ForwardMethod = connFLocalNode // delivered to this host
 	Tunnel       ForwardMethod = connFTunnel    // encapsulated (IPIP, GUE or GRE) to the destination
-	forwardRoute ForwardMethod = connFDRoute    // direct routing: sent unchanged to the destination's MAC
+	Route        ForwardMethod = connFDRoute    // direct routing (LVS-DR): sent unchanged to the destination's MAC, on one of this host's links
 )
 
-var forwardNames = []string{Masquerade: "masq", forwardLocal: "local", Tunnel: "tunnel", forwardRoute: "route"}
+var forwardNames = []string{Masquerade: "masq", forwardLocal: "local", Tunnel: "tunnel", Route: "route"}
 
 // String returns "masq", "local", "tunnel", "route", or "fwd(N)".
 func (f ForwardMethod) String() string {

@@ -26,12 +26,12 @@ func TestProtocolNames(t *testing.T) {
 }
 
 func TestForwardMethodNames(t *testing.T) {
-	want := map[ForwardMethod]string{Masquerade: "masq", forwardLocal: "local", Tunnel: "tunnel", forwardRoute: "route", 7: "fwd(7)"}
+	want := map[ForwardMethod]string{Masquerade: "masq", forwardLocal: "local", Tunnel: "tunnel", Route: "route", 7: "fwd(7)"}
 	for f, name := range want {
 		if f.String() != name {
 			t.Errorf("%d.String() = %q, want %q", uint32(f), f.String(), name)
 		}
-		if f > forwardRoute {
+		if f > Route {
 			continue
 		}
 		if got, err := parseForwardMethod(strings.ToUpper(name)); err != nil || got != f {
