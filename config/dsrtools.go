@@ -3,7 +3,6 @@ package config
 import (
 	"bufio"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,21 +13,28 @@ import (
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
-// parseDSRTools reads the VIP=DSCP lines of Yahoo dsrtools files (dsr.conf(5)):
-// every *.conf in dir, in name order; '#' starts a comment, blank lines are
-// skipped. The DSCP may be decimal, octal (041) or hex (0x21), as dsrctl
-// reads it. What l3dsr cannot do the same way is an error with the file and
-// line: a host name instead of an address (l3dsr does not resolve names at
-// boot) and an L2DSR line (a VIP without a DSCP).
-func parseDSRTools(dir string) ([]VIP, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "*.conf"))
-	if err != nil {
-		return nil, fmt.Errorf("dsrtools directory %s: %w", dir, err)
-	}
+// dsrTools reads Yahoo dsrtools files (dsr.conf(5)): every *.conf of a
+// directory, in name order. A line is `VIP=DSCP` (L3 DSR, a dscp-mode VIP),
+// `VIP` alone (L2 DSR, a dr-mode VIP) or nothing; '#' starts a comment and
+// spaces around the VIP, the '=' and the code are ignored. The DSCP may be
+// decimal, octal (041) or hex (0x21, 0X21), as dsrctl reads it. Every
+// problem is an error with the file and line.
+type dsrTools struct {
+	// resolve looks a host name up. 'l3dsr save --from-dsrtools' runs
+	// once, by hand, and gives one; at boot (the dsrtools key of the config
+	// file) it is nil and a host name is refused: nothing is resolved then.
+	resolve resolver
+}
+
+func (r dsrTools) dir(dir string) ([]VIP, error) {
 	if st, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("dsrtools directory: %w", err)
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("dsrtools %s is not a directory: give the directory of the *.conf files, e.g. /etc/dsr.d", dir)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "*.conf"))
+	if err != nil {
+		return nil, fmt.Errorf("dsrtools directory %s: %w", dir, err)
 	}
 	slices.Sort(names)
 	var vips []VIP
@@ -38,7 +44,7 @@ func parseDSRTools(dir string) ([]VIP, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading dsrtools file: %w", err)
 		}
-		v, e := parseDSRFile(name, string(data))
+		v, e := r.file(name, string(data))
 		vips = append(vips, v...)
 		errs = append(errs, e...)
 	}
@@ -48,56 +54,104 @@ func parseDSRTools(dir string) ([]VIP, error) {
 	return vips, nil
 }
 
-func parseDSRFile(name, data string) ([]VIP, Errors) {
+func (r dsrTools) file(name, data string) ([]VIP, Errors) {
 	var vips []VIP
 	var errs Errors
 	sc := bufio.NewScanner(strings.NewReader(data))
 	for line := 1; sc.Scan(); line++ {
 		pos := Pos{name, line}
-		text, _, _ := strings.Cut(sc.Text(), "#")
-		text = strings.TrimSpace(text)
-		if text == "" {
-			continue
-		}
-		vs, ds, hasDSCP := strings.Cut(text, "=")
-		vs, ds = strings.TrimSpace(vs), strings.TrimSpace(ds)
-		if !hasDSCP {
-			errs = append(errs, Error{pos, fmt.Sprintf("%q is an L2DSR line (a VIP without a DSCP code), which l3dsr does not set up: add =DSCP for L3 DSR, or keep this VIP with dsrtools", text)})
-			continue
-		}
-		a, err := netip.ParseAddr(vs)
-		if err != nil || a.Zone() != "" {
-			errs = append(errs, Error{pos, fmt.Sprintf("VIP %q is not an IP address (l3dsr does not resolve host names at boot): write the address", vs)})
-			continue
-		}
-		d, err := strconv.ParseUint(ds, 0, 8)
-		if err != nil || d > uint64(dsrtypes.MaxDSCP) {
-			errs = append(errs, Error{pos, fmt.Sprintf("DSCP %q is not a code 0-63 (decimal, 0-prefixed octal or 0x-prefixed hex)", ds)})
-			continue
-		}
-		code := uint8(d)
-		c := realserver.Config{VIP: a, Mode: dsrtypes.ModeDSCP, DSCP: &code}
-		if err := c.Validate(); err != nil {
+		v, err := r.line(sc.Text())
+		if err != nil {
 			errs = append(errs, Error{pos, err.Error()})
 			continue
 		}
-		vips = append(vips, VIP{Config: c, pos: pos})
+		if v != nil {
+			v.pos = pos
+			vips = append(vips, *v)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, Error{Pos{name, 0}, fmt.Sprintf("reading: %v", err)})
 	}
 	return vips, errs
 }
 
+// line reads one line: nothing for a blank or comment line.
+func (r dsrTools) line(raw string) (*VIP, error) {
+	text, _, _ := strings.Cut(raw, "#")
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, nil
+	}
+	vs, ds, l3 := strings.Cut(text, "=")
+	vs, ds = strings.TrimSpace(vs), strings.TrimSpace(ds)
+	if vs == "" || strings.ContainsAny(vs, " \t") || (l3 && (ds == "" || strings.ContainsAny(ds, " \t="))) {
+		return nil, fmt.Errorf("syntax error: %q is neither VIP, VIP=DSCP nor a comment", text)
+	}
+	c := realserver.Config{Mode: dsrtypes.ModeDR}
+	if l3 {
+		code, err := parseDSRToolsDSCP(ds)
+		if err != nil {
+			return nil, err
+		}
+		c.Mode, c.DSCP = dsrtypes.ModeDSCP, &code
+	}
+	var note string
+	var err error
+	if c.VIP, note, err = r.vip(vs); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		if c.Mode == dsrtypes.ModeDR {
+			return nil, fmt.Errorf("%q is an L2 DSR line (a VIP without =DSCP), which is a dr-mode VIP: %w", text, err)
+		}
+		return nil, err
+	}
+	return &VIP{Config: c, note: note}, nil
+}
+
+// parseDSRToolsDSCP reads a code as dsrctl does: decimal, octal with a
+// leading 0, hex with 0x or 0X. (dsrtypes.ParseDSCP, for l3dsr's own
+// flags, refuses the leading 0 as ambiguous; here it is the file format.)
+func parseDSRToolsDSCP(s string) (uint8, error) {
+	digits, base := s, 10
+	switch {
+	case len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		digits, base = s[2:], 16
+	case len(s) > 1 && s[0] == '0':
+		digits, base = s[1:], 8
+	}
+	v, err := strconv.ParseUint(digits, base, 64)
+	if err != nil && v == 0 {
+		octal := ""
+		if base == 8 {
+			octal = " (a leading 0 makes it octal, as dsrctl reads it)"
+		}
+		return 0, fmt.Errorf("DSCP %q is not a number%s: give a code 0-%d in decimal, octal (leading 0) or hex (0x)", s, octal, dsrtypes.MaxDSCP)
+	}
+	if err != nil || v > uint64(dsrtypes.MaxDSCP) {
+		if base == 10 || err != nil {
+			return 0, fmt.Errorf("DSCP %q is out of range: use 0-%d", s, dsrtypes.MaxDSCP)
+		}
+		return 0, fmt.Errorf("DSCP %q (%d) is out of range: use 0-%d", s, v, dsrtypes.MaxDSCP)
+	}
+	return uint8(v), nil
+}
+
 // mergeDSRTools adds the dsrtools VIPs to the real-server section. One that
-// the YAML has already, the same way, is taken once; any other clash is left
-// for check to report with both places.
+// the YAML has already, the same way, is taken once; any other clash, and
+// a line the dsrtools files repeat, is left for check to report with both
+// places.
 func mergeDSRTools(f *File, vips []VIP) {
 	if f.RealServer == nil {
 		f.RealServer = &RealServer{}
 	}
+	yaml := f.RealServer.VIPs
 	for _, v := range vips {
-		same := slices.ContainsFunc(f.RealServer.VIPs, func(o VIP) bool {
-			c := o.Config
-			return c.VIP == v.Config.VIP && c.Mode == dsrtypes.ModeDSCP && !c.Local.IsValid() &&
-				c.DSCP != nil && *c.DSCP == *v.Config.DSCP
+		same := slices.ContainsFunc(yaml, func(o VIP) bool {
+			a, b := o.Config, v.Config
+			return a.VIP == b.VIP && a.Mode == b.Mode && !a.Local.IsValid() && a.MSS == 0 &&
+				(a.DSCP == nil) == (b.DSCP == nil) && (a.DSCP == nil || *a.DSCP == *b.DSCP)
 		})
 		if !same {
 			f.RealServer.VIPs = append(f.RealServer.VIPs, v)

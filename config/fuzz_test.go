@@ -139,7 +139,7 @@ func FuzzDSRTools(f *testing.F) {
 	f.Add("# VIP=DSCP\n98.139.235.245=28    # the best\n\n  201F::0080:1d0:f8 = 29\n")
 	f.Add("10.0.0.9=041\n10.0.0.10=0x22\n10.0.0.11\nhost.example=3\n")
 	f.Fuzz(func(t *testing.T, data string) {
-		vips, errs := parseDSRFile("fuzz.conf", data)
+		vips, errs := dsrTools{}.file("fuzz.conf", data)
 		for _, e := range errs {
 			if e.pos.File != "fuzz.conf" || e.pos.Line < 1 || e.Msg == "" {
 				t.Fatalf("error without file, line or text: %+v", e)

@@ -27,7 +27,7 @@ func Load(path string) (*File, error) {
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(filepath.Dir(path), dir)
 		}
-		vips, err := parseDSRTools(dir)
+		vips, err := dsrTools{}.dir(dir)
 		var es Errors
 		if errors.As(err, &es) {
 			return nil, es
@@ -44,9 +44,12 @@ func Load(path string) (*File, error) {
 }
 
 // FromDSRTools is the config of a real server that dsrtools set up from dir:
-// what `l3dsr save --from-dsrtools` prints.
-func FromDSRTools(dir string) (*File, error) {
-	vips, err := parseDSRTools(dir)
+// what `l3dsr save --from-dsrtools` prints. A host name is resolved now,
+// with the system's resolver, and the file gets its address.
+func FromDSRTools(dir string) (*File, error) { return fromDSRTools(dir, systemResolver) }
+
+func fromDSRTools(dir string, resolve resolver) (*File, error) {
+	vips, err := dsrTools{resolve}.dir(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
-	"github.com/l3dsr/l3dsr/realserver"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -24,7 +23,7 @@ func Marshal(f *File, header string) ([]byte, error) {
 		}
 		vips := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, v := range rs.VIPs {
-			vips.Content = append(vips.Content, vipNode(v.Config))
+			vips.Content = append(vips.Content, vipNode(v))
 		}
 		put(sec, "vips", vips)
 		put(root, "realserver", sec)
@@ -68,14 +67,15 @@ func put(m *yaml.Node, key string, v *yaml.Node) {
 	m.Content = append(m.Content, str(key), v)
 }
 
-func vipNode(c realserver.Config) *yaml.Node {
+func vipNode(v VIP) *yaml.Node {
+	c := v.Config
 	m := mapping()
-	put(m, "vip", str(c.VIP.String()))
-	if c.Mode == dsrtypes.ModeDR {
-		put(m, "mode", str(string(c.Mode)))
-		return m
+	addr := str(c.VIP.String())
+	if v.note != "" {
+		addr.LineComment = "# " + v.note
 	}
-	if c.Mode == dsrtypes.ModeIPIP {
+	put(m, "vip", addr)
+	if c.Mode != dsrtypes.ModeDSCP && c.Mode != "" {
 		put(m, "mode", str(string(c.Mode)))
 		if c.MSS != 0 {
 			put(m, "mss", num(c.MSS))

@@ -2,8 +2,12 @@ package config
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/realserver"
 )
 
 // What Marshal writes parses back to the same plan: save then apply is a
@@ -47,5 +51,21 @@ func TestMarshalEmpty(t *testing.T) {
 	f := mustParse(t, string(out))
 	if f.RealServer != nil || f.Director != nil {
 		t.Errorf("parsed back: %+v", f)
+	}
+}
+
+// Every mode but the default is written out; a note becomes a comment
+// beside the address.
+func TestMarshalModesAndNotes(t *testing.T) {
+	code := uint8(7)
+	f := &File{RealServer: &RealServer{VIPs: []VIP{
+		{Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: dsrtypes.ModeDSCP, DSCP: &code}, note: "www.example.com"},
+		{Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.2"), Mode: dsrtypes.ModeIPIP, MSS: 1400}},
+		{Config: realserver.Config{VIP: netip.MustParseAddr("2001:db8::3"), Mode: dsrtypes.ModeDR}},
+	}}}
+	out, err := Marshal(f, "")
+	want := "realserver:\n  vips:\n    - vip: 10.0.0.1 # www.example.com\n      dscp: 7\n    - vip: 10.0.0.2\n      mode: ipip\n      mss: 1400\n    - vip: 2001:db8::3\n      mode: dr\n"
+	if err != nil || string(out) != want {
+		t.Errorf("Marshal = %q, %v; want %q", out, err, want)
 	}
 }

@@ -30,6 +30,9 @@ type RealServer struct {
 type VIP struct {
 	Config realserver.Config
 	pos    Pos
+	// note is written as a comment beside the VIP when the file is saved:
+	// the host name of a dsrtools line, resolved when it was converted.
+	note string
 }
 
 // Director is the director section. Having one means l3dsr owns every IPVS
