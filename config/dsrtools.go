@@ -102,9 +102,6 @@ func (r dsrTools) line(raw string) (*VIP, error) {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {
-		if c.Mode == dsrtypes.ModeDR {
-			return nil, fmt.Errorf("%q is an L2 DSR line (a VIP without =DSCP), which is a dr-mode VIP: %w", text, err)
-		}
 		return nil, err
 	}
 	return &VIP{Config: c, note: note}, nil

@@ -2,14 +2,10 @@ package config
 
 import (
 	"errors"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/l3dsr/l3dsr/dsrtypes"
-	"github.com/l3dsr/l3dsr/realserver"
 )
 
 // corpusNames are the host names the corpus's files use, as the fake
@@ -19,13 +15,6 @@ var corpusNames = map[string][]string{
 	"dual.example.com":   {"2001:db8::81", "192.0.2.81"},
 	"pool.example.com":   {"192.0.2.1", "192.0.2.2"},
 	"v6only.example.com": {"2001:db8::86"},
-}
-
-// drPending says whether the real server refuses mode dr still: until it
-// takes it, an L2 line is refused, and the L2 cases of the corpus say how in
-// expected-dr-pending.err.
-func drPending() bool {
-	return realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: dsrtypes.ModeDR}.Validate() != nil
 }
 
 // TestDSRToolsCorpus converts every testdata/dsrtools/CASE/dsr.d as 'l3dsr
@@ -38,7 +27,6 @@ func TestDSRToolsCorpus(t *testing.T) {
 	if err != nil || len(dirs) < 15 {
 		t.Fatalf("the corpus is missing: %d cases (%v)", len(dirs), err)
 	}
-	drPending := drPending()
 	for _, d := range dirs {
 		c := filepath.Dir(d)
 		t.Run(filepath.Base(c), func(t *testing.T) {
@@ -46,9 +34,6 @@ func TestDSRToolsCorpus(t *testing.T) {
 			wantErr, eerr := os.ReadFile(filepath.Join(c, "expected.err"))
 			if (yerr == nil) == (eerr == nil) {
 				t.Fatalf("give exactly one of expected.yaml and expected.err")
-			}
-			if pending, err := os.ReadFile(filepath.Join(c, "expected-dr-pending.err")); err == nil && drPending {
-				wantYAML, wantErr, yerr, eerr = nil, pending, os.ErrNotExist, nil
 			}
 			f, err := fromDSRTools(d, fakeResolver(corpusNames))
 			if eerr == nil {

@@ -43,10 +43,6 @@ func itoa(i int) string { return strconv.Itoa(i) }
 
 // Each kind of line, as the converter reads it (no resolver: as at boot).
 func TestDSRToolsLines(t *testing.T) {
-	l2Want := "VIP 10.0.0.1 (dr)"
-	if drPending() {
-		l2Want = `error: "10.0.0.1" is an L2 DSR line (a VIP without =DSCP), which is a dr-mode VIP: VIP 10.0.0.1: mode dr (L2 DSR) is not supported on the real server yet`
-	}
 	for _, tc := range []struct{ line, want string }{
 		{"", ""},
 		{"   \t ", ""},
@@ -71,7 +67,9 @@ func TestDSRToolsLines(t *testing.T) {
 		{"10.0.0.1=1_0", `error: DSCP "1_0" is not a number`},
 		{"10.0.0.1=+5", `error: DSCP "+5" is not a number`},
 		{"10.0.0.1=0b11", `error: DSCP "0b11" is not a number`},
-		{"10.0.0.1", l2Want},
+		{"10.0.0.1", "VIP 10.0.0.1 (dr)"},
+		{"  2001:DB8::1   # L2 DSR", "VIP 2001:db8::1 (dr)"},
+		{"www.example.com", `error: VIP "www.example.com" is a host name, which l3dsr does not resolve at boot`},
 		{"10.0.0.1=", `error: syntax error: "10.0.0.1=" is neither VIP, VIP=DSCP nor a comment`},
 		{"=3", `error: syntax error: "=3" is neither VIP, VIP=DSCP nor a comment`},
 		{"10.0.0.1=3=4", `error: syntax error: "10.0.0.1=3=4" is neither VIP, VIP=DSCP nor a comment`},
@@ -194,6 +192,7 @@ func TestDSRToolsHostName(t *testing.T) {
 		{"web.example.com=3", "VIP 192.0.2.80 (dscp, DSCP 3) # web.example.com, resolved by l3dsr save --from-dsrtools"},
 		{"dual.example.com = 0x13", "VIP 192.0.2.81 (dscp, DSCP 19) # dual.example.com, resolved by l3dsr save --from-dsrtools (its IPv4 address, as dsrctl takes it; it also has 2001:db8::80)"},
 		{"v6.example.com=4", "VIP 2001:db8::6 (dscp, DSCP 4) # v6.example.com, resolved by l3dsr save --from-dsrtools"},
+		{"web.example.com", "VIP 192.0.2.80 (dr) # web.example.com, resolved by l3dsr save --from-dsrtools"},
 		{"many.example.com=3", `error: VIP "many.example.com" resolves to several IPv4 addresses (192.0.2.1, 192.0.2.2): write the one that is the VIP`},
 		{"six.example.com=3", `error: VIP "six.example.com" resolves to several IPv6 addresses (2001:db8::1, 2001:db8::2): write the one that is the VIP`},
 		{"none.example.com=3", `error: VIP "none.example.com" resolves to no address: write the address`},

@@ -38,6 +38,10 @@ func ipipVIP(vip string) realserver.Config {
 	return realserver.Config{VIP: netip.MustParseAddr(vip), Mode: dsrtypes.ModeIPIP}
 }
 
+func drVIP(vip string) realserver.Config {
+	return realserver.Config{VIP: netip.MustParseAddr(vip), Mode: dsrtypes.ModeDR}
+}
+
 // realOf is the address the director sends c's traffic to.
 func realOf(c realserver.Config) netip.Addr {
 	switch {
@@ -60,8 +64,8 @@ func serviceOf(c realserver.Config) director.Service {
 
 // yamlVIP and yamlService write c as the config file does.
 func yamlVIP(c realserver.Config) string {
-	if c.Mode == dsrtypes.ModeIPIP {
-		return fmt.Sprintf("    - {vip: %s, mode: ipip}\n", c.VIP)
+	if c.Mode != dsrtypes.ModeDSCP {
+		return fmt.Sprintf("    - {vip: %s, mode: %s}\n", c.VIP, c.Mode)
 	}
 	s := fmt.Sprintf("    - {vip: %s, dscp: %d", c.VIP, *c.DSCP)
 	if c.Local.IsValid() {
@@ -72,7 +76,7 @@ func yamlVIP(c realserver.Config) string {
 
 func yamlService(c realserver.Config) string {
 	s := serviceOf(c)
-	mode := "ipip"
+	mode := string(c.Mode)
 	if c.Mode == dsrtypes.ModeDSCP {
 		mode = fmt.Sprintf("dscp\n      dscp: %d", s.DSCP)
 	}
@@ -127,6 +131,7 @@ func TestClashRuleTable(t *testing.T) {
 		{"one code, a local and any", dscpVIP("10.0.0.1", 19, "192.0.2.10"), dscpVIP("10.0.0.2", 19, ""), false},
 		{"dual stack with locals", dscpVIP("10.0.0.1", 19, "192.0.2.10"), dscpVIP("2001:db8::1", 19, "2001:db8:1::10"), false},
 		{"dscp and ipip", dscpVIP("10.0.0.1", 19, ""), ipipVIP("10.0.0.2"), false},
+		{"dscp and dr", dscpVIP("2001:db8::1", 19, ""), drVIP("2001:db8::2"), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,7 +150,7 @@ func TestClashRuleAgreesEverywhere(t *testing.T) {
 	locals := map[bool][]string{true: {"", "192.0.2.10"}, false: {"", "2001:db8:1::10"}}
 	var all []realserver.Config
 	for _, vip := range []string{"10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8::2"} {
-		all = append(all, ipipVIP(vip))
+		all = append(all, ipipVIP(vip), drVIP(vip))
 		for _, code := range []uint8{19, 20} {
 			for _, l := range locals[netip.MustParseAddr(vip).Is4()] {
 				all = append(all, dscpVIP(vip, code, l))
