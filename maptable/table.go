@@ -78,20 +78,34 @@ func (e Entry) Key() Key {
 	return Key{Family: f, DSCP: e.DSCP, Local: e.Local}
 }
 
-// FamiliesOf lists the families in which t has an entry for code d with
-// local address any: where a key given without its family may be.
-func FamiliesOf(t Entries, d dsrtypes.DSCP) ([]dsrtypes.Family, error) {
+// ErrBothFamilies is ResolveFamily's answer when a key given without its
+// family has an entry in both: the caller has to name one.
+var ErrBothFamilies = errors.New("an entry in both families")
+
+// ResolveFamily gives k its family when it has none: the one family in
+// which t has an entry for k's code with local address any.
+func ResolveFamily(t Entries, k Key) (Key, error) {
+	if k.Family != dsrtypes.AnyFamily {
+		return k, nil
+	}
 	var found []dsrtypes.Family
 	for _, f := range []dsrtypes.Family{dsrtypes.IPv4, dsrtypes.IPv6} {
-		_, err := t.Get(Key{Family: f, DSCP: d})
+		_, err := t.Get(Key{Family: f, DSCP: k.DSCP})
 		switch {
 		case err == nil:
 			found = append(found, f)
 		case !errors.Is(err, ErrNotFound):
-			return nil, err
+			return k, err
 		}
 	}
-	return found, nil
+	switch len(found) {
+	case 0:
+		return k, fmt.Errorf("no entry for DSCP %d with local address any, in either family", k.DSCP)
+	case 2:
+		return k, fmt.Errorf("DSCP %d with local address any has %w: give --family 4 or --family 6", k.DSCP, ErrBothFamilies)
+	}
+	k.Family = found[0]
+	return k, nil
 }
 
 // Stats are the table's totals in one network namespace.

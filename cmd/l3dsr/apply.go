@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 
@@ -69,51 +68,20 @@ func loadConfig(file string) (*config.File, error) {
 	return f, nil
 }
 
-// plan reads the running state of the sections the file has and lists the
-// changes; the func it returns releases what it opened. On an error
-// everything opened is released already, and no plan is returned: a plan
-// made without the running state would be wrong.
-func plan(ctx context.Context, sys *system, f *config.File) (p config.Plan, _ func(), err error) {
-	var closers []func()
-	closeAll := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
+// configHost is the running state as config reads it.
+func (s *system) configHost() config.Host {
+	return config.Host{
+		OpenRealServer: func() (config.RealServerHost, error) {
+			m, err := s.openRealServer()
+			if err != nil {
+				return nil, err
+			}
+			return m, nil
+		},
+		OpenDirector: func() (config.DirectorHost, func() error, error) { return s.openDirector() },
+		Pieces:       s.realServerPieces,
+		IPVSLoaded:   s.ipvsLoaded,
 	}
-	defer func() {
-		if err != nil {
-			closeAll()
-			p, err = config.Plan{}, hostError(err)
-		}
-	}()
-	if rs := f.RealServer; rs != nil {
-		m, err := sys.openRealServer()
-		if err != nil {
-			return p, nil, fmt.Errorf("real server: %w", err)
-		}
-		closers = append(closers, func() { m.Close() })
-		rep, err := m.Show(ctx, rs.IPTables)
-		if err != nil {
-			return p, nil, fmt.Errorf("reading the real server's VIPs: %w", err)
-		}
-		if err := sys.realServerPieces(ctx, rs.IPTables, rs.Configs(), true); err != nil {
-			return p, nil, err
-		}
-		p.Steps = append(p.Steps, config.PlanRealServer(ctx, rs, rep.VIPs, m)...)
-	}
-	if d := f.Director; d != nil {
-		api, dclose, err := sys.openDirector()
-		if err != nil {
-			return p, nil, fmt.Errorf("director: %w", err)
-		}
-		closers = append(closers, func() { dclose() })
-		st, err := api.Show()
-		if err != nil {
-			return p, nil, fmt.Errorf("reading the director's services: %w", err)
-		}
-		p.Steps = append(p.Steps, config.PlanDirector(d, st.Services, api)...)
-	}
-	return p, closeAll, nil
 }
 
 // realServerPieces checks the host pieces that the dscp-mode VIPs of vips
@@ -128,31 +96,16 @@ func (rs *ruleSystem) realServerPieces(ctx context.Context, v xtrule.Variant, vi
 }
 
 func runApply(ctx context.Context, sys *system, stdout, stderr io.Writer, f *config.File, dryRun bool) error {
-	p, closeFn, err := plan(ctx, sys, f)
+	p, closeFn, err := config.PlanHost(ctx, sys.configHost(), f)
 	if err != nil {
-		return err
+		return hostError(err)
 	}
 	defer closeFn()
-	if len(p.Steps) == 0 {
-		fmt.Fprintln(stdout, "no change")
-		return nil
-	}
-	if dryRun {
-		fmt.Fprintf(stdout, "plan (dry run, nothing changed): %d change(s)\n", len(p.Steps))
-		for _, s := range p.Steps {
-			fmt.Fprintf(stdout, "  %s\n", s.What)
-		}
+	if dryRun || len(p.Steps) == 0 {
+		config.WritePlan(stdout, p)
 		return nil
 	}
 	out, err := p.Apply()
-	for _, w := range out.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
-	for _, d := range out.Done {
-		fmt.Fprintf(stdout, "%s\n", d.What)
-		for _, c := range d.Changes {
-			fmt.Fprintf(stdout, "  + %s\n", c)
-		}
-	}
+	config.WriteOutcome(stdout, stderr, out)
 	return err
 }

@@ -327,7 +327,8 @@ func TestPlanErrorPaths(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := installHost(t)
 			tc.fault(h)
-			p, closeFn, err := plan(context.Background(), h.sys, file(t))
+			p, closeFn, err := config.PlanHost(context.Background(), h.sys.configHost(), file(t))
+			err = hostError(err)
 			if tc.want == "" {
 				if err != nil || closeFn == nil || len(p.Steps) == 0 {
 					t.Fatalf("plan: %v, close func %v, %d steps", err, closeFn != nil, len(p.Steps))

@@ -176,18 +176,12 @@ func (rs *ruleSystem) del(out io.Writer, k maptable.Key) error {
 		return err
 	}
 	defer t.Close()
-	if k.Family == dsrtypes.AnyFamily {
-		found, err := maptable.FamiliesOf(t, k.DSCP)
-		if err != nil {
-			return err
-		}
-		switch len(found) {
-		case 0:
-			return fmt.Errorf("no entry for DSCP %d with local address any, in either family", k.DSCP)
-		case 2:
-			return usageErrorf("DSCP %d with local address any has an entry in both families: give --family 4 or --family 6", k.DSCP)
-		}
-		k.Family = found[0]
+	k, err = maptable.ResolveFamily(t, k)
+	if errors.Is(err, maptable.ErrBothFamilies) {
+		return &usageError{err}
+	}
+	if err != nil {
+		return err
 	}
 	if err := t.Delete(k); err != nil {
 		return err

@@ -5,9 +5,6 @@ import (
 	"fmt"
 
 	"github.com/l3dsr/l3dsr/config"
-	"github.com/l3dsr/l3dsr/director"
-	"github.com/l3dsr/l3dsr/internal/xtrule"
-	"github.com/l3dsr/l3dsr/realserver"
 	"github.com/spf13/cobra"
 )
 
@@ -43,8 +40,8 @@ server can switch from dsrtools to l3dsr.`,
 				header = fmt.Sprintf("# Made by 'l3dsr save --from-dsrtools %s' (docs/config.md).\n", fromDSR)
 			} else {
 				var err error
-				if f, err = runningConfig(cmd, sys); err != nil {
-					return err
+				if f, err = config.Running(cmd.Context(), sys.configHost()); err != nil {
+					return hostError(err)
 				}
 				header = "# Running state, saved by 'l3dsr save' (docs/config.md).\n"
 			}
@@ -58,30 +55,4 @@ server can switch from dsrtools to l3dsr.`,
 	}
 	cmd.Flags().StringVar(&fromDSR, "from-dsrtools", "", "convert the dsrtools *.conf files of this directory (e.g. /etc/dsr.d)")
 	return cmd
-}
-
-// runningConfig reads what runs.
-func runningConfig(cmd *cobra.Command, sys *system) (*config.File, error) {
-	var rep realserver.Report
-	var st director.Status
-	err := sys.withRealServer(func(m rsManager) error {
-		var err error
-		if rep, err = m.Show(cmd.Context(), xtrule.Default); err != nil {
-			return hostError(fmt.Errorf("reading the real server's VIPs: %w", err))
-		}
-		return sys.realServerPieces(cmd.Context(), xtrule.Default, rep.Configs(), false)
-	})
-	if err == nil && sys.ipvsLoaded() {
-		err = sys.withDirector(func(d directorAPI) error {
-			var err error
-			if st, err = d.Show(); err != nil {
-				return hostError(fmt.Errorf("reading the director's services: %w", err))
-			}
-			return nil
-		})
-	}
-	if err != nil {
-		return nil, err
-	}
-	return config.FromRunning(rep.VIPs, st.Services), nil
 }

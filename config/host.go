@@ -1,0 +1,144 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/realserver"
+)
+
+// RealServerHost is what planning and saving use of a real server's
+// manager (*realserver.Manager).
+type RealServerHost interface {
+	realServerAPI
+	Show(ctx context.Context, v xtrule.Variant) (realserver.Report, error)
+	Close() error
+}
+
+// DirectorHost is what planning and saving use of a director
+// (*director.Director).
+type DirectorHost interface {
+	directorAPI
+	Show() (director.Status, error)
+}
+
+// Host opens the running state that PlanHost and Running read: the CLI
+// gives the running host's, tests give fakes.
+type Host struct {
+	OpenRealServer func() (RealServerHost, error)
+	OpenDirector   func() (DirectorHost, func() error, error)
+	// Pieces checks the host pieces the dscp-mode VIPs of vips need
+	// (realserver.CheckPieces): the table, and with rules the iptables
+	// binary of each family.
+	Pieces func(ctx context.Context, v xtrule.Variant, vips []realserver.Config, rules bool) error
+	// IPVSLoaded tells whether IPVS can have services at all: Running
+	// does not load ip_vs (as opening the director would) on a host that
+	// is no director.
+	IPVSLoaded func() bool
+}
+
+// PlanHost reads the running state of the sections f has and lists the
+// changes; the func it returns releases what it opened. On an error
+// everything opened is released already, and no plan is returned: a plan
+// made without the running state would be wrong.
+func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+			p = Plan{}
+		}
+	}()
+	if rs := f.RealServer; rs != nil {
+		m, err := h.OpenRealServer()
+		if err != nil {
+			return p, nil, fmt.Errorf("real server: %w", err)
+		}
+		closers = append(closers, func() { m.Close() })
+		rep, err := m.Show(ctx, rs.IPTables)
+		if err != nil {
+			return p, nil, fmt.Errorf("reading the real server's VIPs: %w", err)
+		}
+		if err := h.Pieces(ctx, rs.IPTables, rs.Configs(), true); err != nil {
+			return p, nil, err
+		}
+		p.Steps = append(p.Steps, PlanRealServer(ctx, rs, rep.VIPs, m)...)
+	}
+	if d := f.Director; d != nil {
+		api, dclose, err := h.OpenDirector()
+		if err != nil {
+			return p, nil, fmt.Errorf("director: %w", err)
+		}
+		closers = append(closers, func() { dclose() })
+		st, err := api.Show()
+		if err != nil {
+			return p, nil, fmt.Errorf("reading the director's services: %w", err)
+		}
+		p.Steps = append(p.Steps, PlanDirector(d, st.Services, api)...)
+	}
+	return p, closeAll, nil
+}
+
+// Running reads what runs, as the file that would make it: the VIPs
+// 'realserver up' set up and, where IPVS is loaded, the director's
+// services.
+func Running(ctx context.Context, h Host) (*File, error) {
+	m, err := h.OpenRealServer()
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	rep, err := m.Show(ctx, xtrule.Default)
+	if err != nil {
+		return nil, fmt.Errorf("reading the real server's VIPs: %w", err)
+	}
+	if err := h.Pieces(ctx, xtrule.Default, rep.Configs(), false); err != nil {
+		return nil, err
+	}
+	var st director.Status
+	if h.IPVSLoaded() {
+		d, dclose, err := h.OpenDirector()
+		if err != nil {
+			return nil, err
+		}
+		defer dclose()
+		if st, err = d.Show(); err != nil {
+			return nil, fmt.Errorf("reading the director's services: %w", err)
+		}
+	}
+	return FromRunning(rep.VIPs, st.Services), nil
+}
+
+// WritePlan writes what a dry run shows: "no change", or the steps.
+func WritePlan(w io.Writer, p Plan) {
+	if len(p.Steps) == 0 {
+		fmt.Fprintln(w, "no change")
+		return
+	}
+	fmt.Fprintf(w, "plan (dry run, nothing changed): %d change(s)\n", len(p.Steps))
+	for _, s := range p.Steps {
+		fmt.Fprintf(w, "  %s\n", s.What)
+	}
+}
+
+// WriteOutcome writes what Apply did: each step and its changes to w, the
+// warnings to warn.
+func WriteOutcome(w, warn io.Writer, out Outcome) {
+	for _, s := range out.Warnings {
+		fmt.Fprintf(warn, "warning: %s\n", s)
+	}
+	for _, d := range out.Done {
+		fmt.Fprintf(w, "%s\n", d.What)
+		for _, c := range d.Changes {
+			fmt.Fprintf(w, "  + %s\n", c)
+		}
+	}
+}
