@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"fmt"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -12,37 +13,19 @@ import (
 // Protocol is a service's transport protocol (an IP protocol number).
 type Protocol uint16
 
-// The protocols IPVS balances by address and port.
+// The protocols IPVS balances by address and port: dsrtypes' numbers.
 const (
-	ProtoTCP  Protocol = unix.IPPROTO_TCP
-	ProtoUDP  Protocol = unix.IPPROTO_UDP
-	ProtoSCTP Protocol = unix.IPPROTO_SCTP
+	ProtoTCP  = Protocol(dsrtypes.TCP)
+	ProtoUDP  = Protocol(dsrtypes.UDP)
+	ProtoSCTP = Protocol(dsrtypes.SCTP)
 )
 
 // String returns "tcp", "udp", "sctp", or "proto(N)" for other numbers.
 func (p Protocol) String() string {
-	switch p {
-	case ProtoTCP:
-		return "tcp"
-	case ProtoUDP:
-		return "udp"
-	case ProtoSCTP:
-		return "sctp"
+	if d := dsrtypes.Proto(p); p <= 0xff && d.Valid() {
+		return d.String()
 	}
 	return fmt.Sprintf("proto(%d)", uint16(p))
-}
-
-// parseProtocol parses "tcp", "udp" or "sctp" (any case).
-func parseProtocol(s string) (Protocol, error) {
-	switch strings.ToLower(s) {
-	case "tcp":
-		return ProtoTCP, nil
-	case "udp":
-		return ProtoUDP, nil
-	case "sctp":
-		return ProtoSCTP, nil
-	}
-	return 0, fmt.Errorf("unknown protocol %q: use tcp, udp or sctp", s)
 }
 
 // ForwardMethod is how IPVS sends a connection to a destination
