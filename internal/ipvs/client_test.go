@@ -78,6 +78,13 @@ func TestCreateServiceAttributes(t *testing.T) {
 			a(svcAttrPort, []byte{0x13, 0xc4}), a(svcAttrSchedName, str("wrr")), a(svcAttrPEName, str("sip")),
 			a(svcAttrFlags, flagsAttr(0x5)), a(svcAttrTimeout, u32(300)), a(svcAttrNetmask, []byte{255, 255, 255, 0}),
 		}},
+		// The kernel keeps a service's flags as given; the director tags its
+		// dr-mode services with the top bit, which no IPVS flag uses.
+		{"a flag IPVS does not define", Service{Protocol: ProtoTCP, Address: addr("10.0.0.3"), Port: 80, Flags: 1 << 31}, []attr{
+			a(svcAttrAF, u16(unix.AF_INET)), a(svcAttrProtocol, u16(6)), a(svcAttrAddr, []byte{10, 0, 0, 3}),
+			a(svcAttrPort, []byte{0, 80}), a(svcAttrSchedName, str("wlc")), a(svcAttrFlags, flagsAttr(0x80000000)),
+			a(svcAttrTimeout, u32(0)), a(svcAttrNetmask, []byte{0xff, 0xff, 0xff, 0xff}),
+		}},
 		{"IPv6 persistence prefix", Service{
 			Protocol: ProtoTCP, Address: addr("2001:db8::2"), Port: 443, Flags: FlagPersistent, Timeout: 60, Netmask: 64,
 		}, []attr{

@@ -251,6 +251,27 @@ func TestIntegrationServicesWrittenByPackage(t *testing.T) {
 	checkServices(t, c, nil)
 }
 
+// The kernel keeps a service's flags as they are given, a bit no IPVS flag
+// uses too, through an update, and dumps them back: the director tags its
+// dr-mode services with the top bit (director's drTag), which must survive.
+// ipvsadm lists such a service as any other.
+func TestIntegrationServiceFlagKept(t *testing.T) {
+	ns := newNS(t)
+	c := dialNS(t, ns)
+	const tag ServiceFlags = 1 << 31
+	s := Service{Protocol: ProtoTCP, Address: addr("10.0.0.3"), Port: 80, Scheduler: "rr", Flags: tag}
+	if err := c.CreateService(s); err != nil {
+		t.Fatal(err)
+	}
+	checkServices(t, c, []Service{s})
+	s.Scheduler, s.Flags, s.Timeout = "wlc", tag|FlagPersistent, 60
+	if err := c.UpdateService(s); err != nil {
+		t.Fatal(err)
+	}
+	checkServices(t, c, []Service{s})
+	equalLines(t, "ipvsadm -S -n", saved(t, ns), []string{"-A -t 10.0.0.3:80 -s wlc -p 60"})
+}
+
 // Services written by ipvsadm are read correctly; its updates and
 // removals too.
 func TestIntegrationServicesWrittenByIpvsadm(t *testing.T) {
