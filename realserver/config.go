@@ -123,16 +123,14 @@ func (c Config) entry() maptable.Entry {
 	return maptable.Entry{Family: dsrtypes.FamilyOf(c.VIP), DSCP: dsrtypes.DSCP(*c.DSCP), Local: c.Local, VIP: c.VIP}
 }
 
-// sameSetup reports whether c and d set a VIP up the same way (an Up that
-// changes nothing). A zero MSS in c (derive) matches any.
-func (c Config) sameSetup(d Config) bool {
+// takes reports whether the VIP set up as c can take d too: the same mode
+// and local address, and in ipip mode the same MSS (a zero MSS in d, derive,
+// matches any). In dscp mode d may bring another code: it is added.
+func (c Config) takes(d Config) bool {
 	if c.VIP != d.VIP || c.mode() != d.mode() || c.Local != d.Local {
 		return false
 	}
-	if (c.DSCP == nil) != (d.DSCP == nil) || (c.DSCP != nil && *c.DSCP != *d.DSCP) {
-		return false
-	}
-	return c.MSS == 0 || c.MSS == d.MSS
+	return d.MSS == 0 || c.MSS == d.MSS
 }
 
 // upCommand is the command line that sets c up, for fix texts.
@@ -158,9 +156,19 @@ func (c Config) upCommand() string {
 }
 
 func (c Config) String() string {
-	s := fmt.Sprintf("VIP %s (%s", c.VIP, c.mode())
+	var codes Codes
 	if c.DSCP != nil {
-		s += fmt.Sprintf(", DSCP %d", *c.DSCP)
+		codes = Codes{*c.DSCP}
+	}
+	return c.describe(codes)
+}
+
+// describe names the VIP with the codes given: "VIP 10.0.0.1 (dscp, DSCP
+// 19, 20)".
+func (c Config) describe(codes Codes) string {
+	s := fmt.Sprintf("VIP %s (%s", c.VIP, c.mode())
+	if len(codes) > 0 {
+		s += ", DSCP " + codes.String()
 	}
 	if c.Local.IsValid() {
 		s += ", local " + c.Local.String()

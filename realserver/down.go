@@ -29,10 +29,69 @@ func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
 		return Applied{}, err
 	}
 	defer unlock()
+	idx, rec, err := m.recordOf(&st, vip)
+	if err != nil {
+		return Applied{}, err
+	}
+	return m.down(ctx, st, idx, rec)
+}
+
+// DownCode takes the code d off the dscp-mode VIP vip: its mapping goes, and
+// the VIP, its sysctls and the rule stay for its other codes. With no other
+// code left, it is Down. A code the VIP does not have, or a VIP in a mode
+// without codes, is an error matching ErrNoSuchCode, and nothing changes.
+func (m *Manager) DownCode(ctx context.Context, vip netip.Addr, d uint8) (Applied, error) {
+	st, unlock, err := m.lockedState()
+	if err != nil {
+		return Applied{}, err
+	}
+	defer unlock()
+	idx, rec, err := m.recordOf(&st, vip)
+	if err != nil {
+		return Applied{}, err
+	}
+	if rec.mode() != dsrtypes.ModeDSCP {
+		return Applied{}, noSuchCodef("VIP %s is in %s mode, which uses no DSCP code: leave --dscp %d out to take it down ('l3dsr realserver down --vip %s')",
+			vip, rec.mode(), d, vip)
+	}
+	ci := rec.code(d)
+	if ci < 0 {
+		return Applied{}, noSuchCodef("VIP %s has no DSCP %d: its codes are %s; give one of them, or leave --dscp out to take the whole VIP down",
+			vip, d, rec.codes())
+	}
+	if len(rec.Codes) == 1 {
+		return m.down(ctx, st, idx, rec)
+	}
+	next := st.clone()
+	r := &next.VIPs[idx]
+	dr := &downRun{m: m, ctx: ctx}
+	dr.mapping(r, ci)
+	if len(dr.errs) == 0 {
+		r.Codes = slices.Delete(r.Codes, ci, ci+1)
+	}
+	if err := saveState(m.stateDir, next); err != nil {
+		dr.errs = append(dr.errs, err)
+	}
+	a := Applied{Changes: dr.changes, Notes: dr.notes, Config: rec.withCode(d), Codes: r.codes()}
+	if len(dr.errs) > 0 {
+		return a, fmt.Errorf("taking DSCP %d off VIP %s: %w (run 'l3dsr realserver down --vip %s --dscp %d' again once fixed: the record keeps what is left)",
+			d, vip, errors.Join(dr.errs...), vip, d)
+	}
+	return a, nil
+}
+
+// recordOf finds vip's record in st, or says that Up did not set it up.
+func (m *Manager) recordOf(st *upRecord, vip netip.Addr) (int, *vipRecord, error) {
 	idx, rec := st.vip(Config{VIP: vip})
 	if rec == nil {
-		return Applied{}, fmt.Errorf("VIP %s was not set up with 'l3dsr realserver up' in this network namespace (state in %s): %w", vip, m.stateDir, ErrNotSetUp)
+		return -1, nil, fmt.Errorf("VIP %s was not set up with 'l3dsr realserver up' in this network namespace (state in %s): %w", vip, m.stateDir, ErrNotSetUp)
 	}
+	return idx, rec, nil
+}
+
+// down takes the VIP of st.VIPs[idx] (rec) down, every code of it.
+func (m *Manager) down(ctx context.Context, st upRecord, idx int, rec *vipRecord) (Applied, error) {
+	vip := rec.VIP
 	next := st.clone()
 	r := &next.VIPs[idx]
 	rest := configs(slices.Delete(slices.Clone(next.VIPs), idx, idx+1))
@@ -40,7 +99,9 @@ func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
 
 	switch r.mode() {
 	case dsrtypes.ModeDSCP:
-		d.mapping(r)
+		for i := range r.Codes {
+			d.mapping(r, i)
+		}
 		d.rule(&next, r.Config, rest)
 	case dsrtypes.ModeIPIP:
 		d.clamps(rest)
@@ -55,7 +116,7 @@ func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
 	if err := saveState(m.stateDir, next); err != nil {
 		d.errs = append(d.errs, err)
 	}
-	a := Applied{Changes: d.changes, Notes: d.notes, Config: rec.Config}
+	a := Applied{Changes: d.changes, Notes: d.notes, Config: rec.first()}
 	if len(d.errs) > 0 {
 		return a, fmt.Errorf("taking down VIP %s: %w (run 'l3dsr realserver down --vip %s' again once fixed: the record keeps what is left)", vip, errors.Join(d.errs...), vip)
 	}
@@ -82,16 +143,17 @@ func (d *downRun) failed(err error) bool {
 	return err != nil
 }
 
-func (d *downRun) mapping(r *vipRecord) {
-	if !r.AddedMapping {
-		d.note("kept the mapping %v: it was there before up", r.entry())
+// mapping removes the mapping of r's code r.Codes[i] if Up added it.
+func (d *downRun) mapping(r *vipRecord, i int) {
+	e := r.withCode(r.Codes[i].DSCP).entry()
+	if !r.Codes[i].AddedMapping {
+		d.note("kept the mapping %v: it was there before up", e)
 		return
 	}
 	tab, err := d.m.mapTable()
 	if d.failed(err) {
 		return
 	}
-	e := r.entry()
 	got, err := tab.Get(e.Key())
 	switch {
 	case errors.Is(err, maptable.ErrNotFound):
@@ -107,7 +169,7 @@ func (d *downRun) mapping(r *vipRecord) {
 		}
 		d.did("removed the mapping %v", e)
 	}
-	r.AddedMapping = false
+	r.Codes[i].AddedMapping = false
 }
 
 // rule removes the map-mode rule of c's family if Up appended it, no other

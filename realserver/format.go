@@ -7,20 +7,29 @@ import (
 	"text/tabwriter"
 
 	"github.com/l3dsr/l3dsr/internal/jsonout"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // WriteApplied writes what 'up' or 'down' (verb: "set up", "took down")
-// changed, with its notes.
+// changed, with its notes. A VIP with several codes is named with all of
+// them, and a code taken off a VIP that stays up is said so.
 func WriteApplied(w io.Writer, verb string, a Applied) {
 	if !a.Config.VIP.IsValid() {
 		return
 	}
+	what := a.Config.String()
+	switch {
+	case verb == "set up" && len(a.Codes) > 1:
+		what += ", which has DSCP " + a.Codes.String() + " now"
+	case verb == "took down" && len(a.Codes) > 0 && a.Config.DSCP != nil:
+		verb, what = fmt.Sprintf("took DSCP %d off", *a.Config.DSCP), a.Config.describe(nil)+", which stays up with DSCP "+a.Codes.String()
+	}
 	if len(a.Changes) == 0 && verb == "set up" {
-		fmt.Fprintf(w, "no change: %v is set up\n", a.Config)
+		fmt.Fprintf(w, "no change: %s is set up\n", what)
 	} else if len(a.Changes) > 0 {
-		fmt.Fprintf(w, "%s %v:\n", verb, a.Config)
+		fmt.Fprintf(w, "%s %s:\n", verb, what)
 	} else {
-		fmt.Fprintf(w, "%s %v: nothing to undo\n", verb, a.Config)
+		fmt.Fprintf(w, "%s %s: nothing to undo\n", verb, what)
 	}
 	for _, c := range a.Changes {
 		fmt.Fprintf(w, "  %s\n", c)
@@ -43,22 +52,35 @@ func WriteReport(w io.Writer, rep Report, format string) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "VIP\tMODE\tDSCP\tLOCAL\tMSS\tSTATE\tPACKETS\tBYTES")
 	for _, v := range rep.VIPs {
-		dscp, local, mss, pk, by := "-", "-", "-", "-", "-"
-		if v.DSCP != nil {
-			dscp = strconv.Itoa(int(*v.DSCP))
-			local = localName(v.Local)
-		}
-		if v.MSS != 0 {
-			mss = strconv.Itoa(int(v.MSS))
-		}
-		if v.Mapping != nil {
-			pk, by = strconv.FormatUint(v.Mapping.Packets, 10), strconv.FormatUint(v.Mapping.Bytes, 10)
-		}
 		state := "ok"
 		if !v.OK {
 			state = "WRONG"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.VIP, v.Mode, dscp, local, mss, state, pk, by)
+		mss := "-"
+		if v.MSS != 0 {
+			mss = strconv.Itoa(int(v.MSS))
+		}
+		codes, maps := v.DSCPs, v.Mappings
+		if len(codes) == 0 && v.DSCP != nil { // a report made without the lists
+			codes = Codes{*v.DSCP}
+		}
+		if len(maps) == 0 && v.Mapping != nil {
+			maps = []maptable.Entry{*v.Mapping}
+		}
+		if len(codes) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t%s\t%s\t-\t-\n", v.VIP, v.Mode, mss, state)
+			continue
+		}
+		// One line per code, each with its mapping's counters.
+		for _, d := range codes {
+			pk, by := "-", "-"
+			for _, e := range maps {
+				if uint8(e.DSCP) == d {
+					pk, by = strconv.FormatUint(e.Packets, 10), strconv.FormatUint(e.Bytes, 10)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.VIP, v.Mode, d, localName(v.Local), mss, state, pk, by)
+		}
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SYSCTL\tVALUE\tWANT")

@@ -227,7 +227,7 @@ func TestConflicts(t *testing.T) {
 		want string
 	}{
 		{dscpVIP("10.0.0.9", 21), "VIP 10.0.0.9 and VIP 10.0.0.1 would both be DSCP 21 (local any)"},
-		{dscpVIP("10.0.0.1", 22), "VIP 10.0.0.1 is set up as VIP 10.0.0.1 (dscp, DSCP 21)"},
+		{localVIP("10.0.0.1", 22, "192.0.2.10"), "VIP 10.0.0.1 is set up as VIP 10.0.0.1 (dscp, DSCP 21), not as VIP 10.0.0.1 (dscp, DSCP 22, local 192.0.2.10)"},
 		{ipipVIP("10.0.0.1"), "run 'l3dsr realserver down --vip 10.0.0.1' first"},
 	} {
 		_, err := m.Up(ctx, tc.c, xtrule.Default)
@@ -423,7 +423,7 @@ func TestStateFileAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := loadState(dir)
-	if err != nil || len(got.VIPs) != 1 || *got.VIPs[0].DSCP != 21 || !got.VIPs[0].AddedAddr || got.Sysctls["k"].Old != "0" {
+	if err != nil || len(got.VIPs) != 1 || got.VIPs[0].codes().String() != "21" || got.VIPs[0].DSCP != nil || !got.VIPs[0].AddedAddr || got.Sysctls["k"].Old != "0" {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
 	ents, _ := os.ReadDir(dir)
@@ -460,7 +460,7 @@ func TestDownRetry(t *testing.T) {
 		t.Fatalf("the other steps did not run: changes %q, %+v", a.Changes, f.snap())
 	}
 	st, _ := loadState(m.stateDir)
-	if len(st.VIPs) != 1 || !st.VIPs[0].AddedAddr || st.VIPs[0].AddedMapping {
+	if len(st.VIPs) != 1 || !st.VIPs[0].AddedAddr || st.VIPs[0].Codes[0].AddedMapping {
 		t.Fatalf("record after a partial Down: %+v", st)
 	}
 	delete(f.fail, "AddrDel")

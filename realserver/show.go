@@ -21,11 +21,19 @@ type Report struct {
 
 // VIPStatus is one VIP set up by Up, as it runs now.
 type VIPStatus struct {
+	// Config is the VIP with its first code (dscp mode).
 	Config
-	OnLo bool `json:"on_lo"`
-	// Mapping is the map entry of the VIP's key as the kernel has it (dscp
-	// mode), with its counters, in the table's JSON; nil if there is none.
+	// DSCPs are all its codes (dscp mode), ascending: the first is
+	// Config's.
+	DSCPs Codes `json:"dscps,omitempty"`
+	OnLo  bool  `json:"on_lo"`
+	// Mapping is the map entry of the key of the VIP's first code as the
+	// kernel has it (dscp mode), with its counters, in the table's JSON;
+	// nil if there is none.
 	Mapping *maptable.Entry `json:"mapping,omitempty"`
+	// Mappings are the entries of all its codes that the kernel has, in
+	// the order of DSCPs (Mapping is the first code's, when it is there).
+	Mappings []maptable.Entry `json:"mappings,omitempty"`
 	// Rule: the map-mode rule of the VIP's family is in raw PREROUTING
 	// (dscp mode).
 	Rule bool `json:"rule,omitempty"`
@@ -79,8 +87,8 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 	var clampErr error
 	rules := map[string]bool{}
 	for _, r := range st.VIPs {
-		c := r.Config
-		vs := VIPStatus{Config: c}
+		c := r.first()
+		vs := VIPStatus{Config: c, DSCPs: r.codes()}
 		n := len(rep.Problems)
 		bad := func(what, fix string) {
 			rep.Problems = append(rep.Problems, Problem{VIP: c.VIP.String(), What: what, Fix: fix})
@@ -109,7 +117,13 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 			if !ok {
 				bad(fmt.Sprintf("raw PREROUTING has no map-mode rule for %v (-j DADDR --map): marked packets keep the server's address and miss the VIP's socket", xtFamilyOf(c)), again)
 			}
-			m.showMapping(&vs, bad, again)
+			if tab, err := m.mapTable(); err != nil {
+				bad(err.Error(), "load the module ('modprobe xt_DADDR'), then "+again)
+			} else {
+				for _, d := range r.Codes {
+					showMapping(tab, &vs, r.withCode(d.DSCP), bad)
+				}
+			}
 		} else if c.mode() == dsrtypes.ModeIPIP {
 			tun := tunnelOf(c)
 			vs.Tunnel = tun.Name
@@ -167,13 +181,10 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 	return rep, nil
 }
 
-func (m *Manager) showMapping(vs *VIPStatus, bad func(what, fix string), again string) {
-	tab, err := m.mapTable()
-	if err != nil {
-		bad(err.Error(), "load the module ('modprobe xt_DADDR'), then "+again)
-		return
-	}
-	e := vs.entry()
+// showMapping checks the mapping of c, one code of the VIP of vs.
+func showMapping(tab Table, vs *VIPStatus, c Config, bad func(what, fix string)) {
+	again := "run '" + c.upCommand() + "' (it adds back what is missing)"
+	e := c.entry()
 	got, err := tab.Get(e.Key())
 	switch {
 	case errors.Is(err, maptable.ErrNotFound):
@@ -184,7 +195,10 @@ func (m *Manager) showMapping(vs *VIPStatus, bad func(what, fix string), again s
 		return
 	}
 	got.Family = dsrtypes.FamilyOf(vs.VIP) // the family asked for, as before
-	vs.Mapping = &got
+	vs.Mappings = append(vs.Mappings, got)
+	if *c.DSCP == *vs.DSCP {
+		vs.Mapping = &got
+	}
 	if got.VIP != vs.VIP {
 		bad(fmt.Sprintf("%v maps to VIP %s, not %s", e.Key(), got.VIP, vs.VIP),
 			fmt.Sprintf("run 'l3dsr rule add --replace --dscp %d --vip %s%s'", e.DSCP, vs.VIP, localFlag(e)))

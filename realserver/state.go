@@ -37,11 +37,17 @@ type upRecord struct {
 
 // vipRecord is one VIP that Up set up, and what Up itself added for it.
 type vipRecord struct {
+	// Config is the VIP's setup; its DSCP is nil in memory (the codes are
+	// in Codes) and, in the file, the first code, for the previous version
+	// (see toLegacy).
 	Config
 	// AddedAddr: the VIP was not on lo before, Up added it.
 	AddedAddr bool `json:"added_addr"`
-	// AddedMapping: the mapping was not in the table before, Up added it.
+	// AddedMapping is the previous version's record of its one code's
+	// mapping (see fromLegacy); Codes has it now.
 	AddedMapping bool `json:"added_mapping,omitempty"`
+	// Codes are the VIP's DSCP codes (dscp mode), ascending.
+	Codes []codeRecord `json:"codes,omitempty"`
 }
 
 // sysctlChange is one sysctl Up set.
@@ -73,6 +79,9 @@ func (s *upRecord) vip(v Config) (int, *vipRecord) {
 
 func (s *upRecord) clone() upRecord {
 	c := upRecord{VIPs: slices.Clone(s.VIPs), Sysctls: map[string]sysctlChange{}, Rules: map[string]ruleChange{}, Links: map[string]linkChange{}}
+	for i := range c.VIPs {
+		c.VIPs[i].Codes = slices.Clone(c.VIPs[i].Codes)
+	}
 	for k, v := range s.Sysctls {
 		c.Sysctls[k] = v
 	}
@@ -115,6 +124,9 @@ func loadState(dir string) (upRecord, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return upRecord{}, fmt.Errorf("reading the real-server state %s: %w (move the file away only if nothing was set up: Down needs it)", p, err)
 	}
+	for i := range s.VIPs {
+		s.VIPs[i].fromLegacy()
+	}
 	return s, nil
 }
 
@@ -131,7 +143,12 @@ func saveState(dir string, s upRecord) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("writing the real-server state: %w", err)
 	}
-	b, err := json.MarshalIndent(s, "", "  ")
+	out := s
+	out.VIPs = make([]vipRecord, len(s.VIPs))
+	for i, r := range s.VIPs {
+		out.VIPs[i] = r.toLegacy()
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing the real-server state: %w", err)
 	}

@@ -18,14 +18,20 @@ type Applied struct {
 	// Notes are things it left alone on purpose (Down: settings others
 	// changed or still need).
 	Notes []string
-	// Config is the VIP as set up (with the MSS derived in ipip mode).
+	// Config is the VIP as set up (with the MSS derived in ipip mode) or
+	// taken down; in dscp mode its DSCP is the code set up or taken off.
 	Config Config
+	// Codes are the VIP's codes after the call (dscp mode): after Up, all
+	// of them; after DownCode, those it keeps (none: the VIP went down).
+	Codes Codes
 }
 
 // Up sets the VIP c up, or checks that it is and repairs what is missing.
-// v is the iptables variant that appends the map-mode rule if it is
-// missing. All or nothing: if a step fails, what this call changed is
-// undone, and the error says what failed (and what could not be undone).
+// A dscp-mode VIP set up already with other codes gets c's code beside
+// them (the VIP, its sysctls and the rule are shared). v is the iptables
+// variant that appends the map-mode rule if it is missing. All or nothing:
+// if a step fails, what this call changed is undone, and the error says
+// what failed (and what could not be undone).
 func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, error) {
 	if c.Mode == "" {
 		c.Mode = dsrtypes.ModeDSCP
@@ -39,17 +45,20 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	}
 	defer unlock()
 	idx, old := st.vip(c)
-	if old != nil && !c.sameSetup(old.Config) {
+	if old != nil && !old.takes(c) {
 		return Applied{}, conflictf("VIP %s is set up as %v, not as %v: run 'l3dsr realserver down --vip %s' first to change it",
-			c.VIP, old.Config, c, c.VIP)
+			c.VIP, old, c, c.VIP)
 	}
 	for _, o := range st.VIPs {
-		if clashes(o.Config, c) {
-			return Applied{}, conflictf("VIP %s and VIP %s would both be DSCP %d (local %s): the server could not tell them apart; give VIP %s another --dscp or another --local",
-				c.VIP, o.VIP, *c.DSCP, localName(c.Local), c.VIP)
+		for _, d := range o.Codes {
+			if clashes(o.withCode(d.DSCP), c) {
+				return Applied{}, conflictf("VIP %s and VIP %s would both be DSCP %d (local %s): the server could not tell them apart; give VIP %s another --dscp or another --local",
+					c.VIP, o.VIP, *c.DSCP, localName(c.Local), c.VIP)
+			}
 		}
 	}
 	rec := vipRecord{Config: c}
+	rec.DSCP = nil
 	if old != nil {
 		rec = *old
 	}
@@ -69,7 +78,7 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	steps := []func(*upRecord, *vipRecord, *txn) error{m.upAddr, m.upLink, m.upSysctls}
 	switch c.mode() {
 	case dsrtypes.ModeDSCP:
-		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upMap(ctx, s, r, t, v) })
+		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upMap(ctx, s, r, *c.DSCP, t, v) })
 	case dsrtypes.ModeIPIP:
 		steps = append(steps, m.upClamp)
 	}
@@ -81,7 +90,10 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	if err := saveState(m.stateDir, next); err != nil {
 		return Applied{}, t.fail(err)
 	}
-	return Applied{Changes: t.changes, Config: next.VIPs[idx].Config}, nil
+	r := &next.VIPs[idx]
+	done := r.Config
+	done.DSCP = c.DSCP
+	return Applied{Changes: t.changes, Config: done, Codes: r.codes()}, nil
 }
 
 func localName(a interface{ IsValid() bool }) string {
@@ -216,14 +228,15 @@ func (m *Manager) rpEnv(s *upRecord) (*rpEnv, error) {
 	}}, nil
 }
 
-// upMap makes sure of the map-mode rule of the VIP's family and of its
-// mapping, and records in s what it changed.
-func (m *Manager) upMap(ctx context.Context, s *upRecord, r *vipRecord, t *txn, v xtrule.Variant) error {
+// upMap makes sure of the map-mode rule of the VIP's family and of the
+// mapping of its code d, and records in s and r what it changed.
+func (m *Manager) upMap(ctx context.Context, s *upRecord, r *vipRecord, d uint8, t *txn, v xtrule.Variant) error {
 	tab, err := m.mapTable()
 	if err != nil {
 		return err
 	}
-	e := r.entry()
+	i := r.addCode(d)
+	e := r.withCode(d).entry()
 	added, err := maptable.AddWithRule(ctx, tab, m.newRules(v), e, maptable.KeepSame, t.did)
 	var ee *maptable.ExistsError
 	if errors.As(err, &ee) {
@@ -236,7 +249,7 @@ func (m *Manager) upMap(ctx context.Context, s *upRecord, r *vipRecord, t *txn, 
 	if _, had := s.Rules[famKey(r.Config)]; added.Rule && !had {
 		s.Rules[famKey(r.Config)] = ruleChange{Variant: string(v)}
 	}
-	r.AddedMapping = r.AddedMapping || added.Entry
+	r.Codes[i].AddedMapping = r.Codes[i].AddedMapping || added.Entry
 	return nil
 }
 

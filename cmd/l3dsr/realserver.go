@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -15,6 +16,7 @@ import (
 type rsManager interface {
 	Up(ctx context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error)
 	Down(ctx context.Context, vip netip.Addr) (realserver.Applied, error)
+	DownCode(ctx context.Context, vip netip.Addr, d uint8) (realserver.Applied, error)
 	Show(ctx context.Context, v xtrule.Variant) (realserver.Report, error)
 	Close() error
 }
@@ -31,13 +33,15 @@ func openRealServer(need func() error) (*realserver.Manager, error) {
 func newRealServerCmd(sys *system) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "realserver",
-		Short: "Set up, tear down and check a real server's VIPs (dscp or ipip mode)",
+		Short: "Set up, tear down and check a real server's VIPs (dscp, ipip or dr mode)",
 		Long: `The realserver commands do the whole real-server side of L3 DSR for one VIP at a
 time, through netlink (no ip, sysctl or nft commands):
 
   dscp mode (default): the VIP on lo, ARP kept quiet about it, rp_filter loose,
     the one map-mode rule (iptables -t raw -A PREROUTING -j DADDR --map) and the
-    mapping DSCP [+ local address] -> VIP in xt_DADDR's table.
+    mapping DSCP [+ local address] -> VIP in xt_DADDR's table. A VIP may have
+    several codes (up to 63): 'up' with another --dscp adds one, 'down --dscp'
+    takes one off, and the VIP stays up while it has a code.
   ipip mode: the VIP on lo, ARP kept quiet about it, tunl0 (IPv4) or ip6tnl0
     (IPv6) up, rp_filter off on tunl0 and conf/all (every other interface keeps
     its effective value), and the MSS of the VIP's SYN-ACKs clamped (nftables
@@ -65,6 +69,7 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|ipip] [--mss N]",
 		Short: "Set a VIP up on this real server (again: repair what is missing)",
 		Example: `  l3dsr realserver up --vip 10.0.0.1 --dscp 21
+  l3dsr realserver up --vip 10.0.0.1 --dscp 22    # a second code for the VIP
   l3dsr realserver up --vip 2001:db8::1 --dscp 22 --local 2001:db8:e::30
   l3dsr realserver up --vip 10.0.0.2 --mode ipip`,
 		Args: cobra.NoArgs,
@@ -95,9 +100,9 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.Var(addrFlag("--vip", &vip), "vip", "the VIP (IPv4 or IPv6)")
-	fl.Var(&dscp, "dscp", "dscp mode: the DSCP code that stands for the VIP, 0-63 (decimal or hex)")
+	fl.Var(&dscp, "dscp", "dscp mode: the DSCP code that stands for the VIP, 0-63 (decimal or hex); a VIP set up already gets it beside its codes")
 	fl.Var(&local, "local", "dscp mode: map the code only for packets to this local address (default: any)")
-	fl.Var(&c.Mode, "mode", "dscp or ipip")
+	fl.Var(&c.Mode, "mode", "dscp, ipip or dr")
 	fl.Var(&dsrtypes.Flag{Value: dsrtypes.Parsed[uint16]{Dst: &c.MSS, Parse: dsrtypes.ParseMSS, Name: "bytes"}, Prefix: "--mss "}, "mss", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
 	fl.StringVar(&variant, "iptables", "", "iptables variant for the map-mode rule: default, legacy or nft (default $"+iptablesEnv+", else the system's)")
 	return cmd
@@ -105,27 +110,44 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 
 func newRealServerDownCmd(sys *system) *cobra.Command {
 	var vip dsrtypes.Addr
+	var dscp dsrtypes.DSCP
 	cmd := &cobra.Command{
-		Use:   "down --vip ADDR",
-		Short: "Undo what 'realserver up' did for a VIP, and only that",
+		Use:   "down --vip ADDR [--dscp N]",
+		Short: "Undo what 'realserver up' did for a VIP (or for one of its codes), and only that",
 		Long: `Undo what 'realserver up' did for a VIP: an address, sysctl, rule, mapping or
 tunnel device that was there before 'up' stays; a shared setting is restored
 only when no other VIP set up by 'up' needs it, and only if nobody changed it
-since; anything left alone is said so.`,
-		Example: `  l3dsr realserver down --vip 10.0.0.1`,
-		Args:    cobra.NoArgs,
+since; anything left alone is said so.
+
+With --dscp, only that code's mapping goes, and the VIP stays up for its other
+codes (a VIP moving to a new code: 'up' the new code, move the directors, then
+'down --dscp' the old one). Its last code takes the VIP down. A code the VIP
+does not have is a usage error (exit 2) that lists its codes.`,
+		Example: `  l3dsr realserver down --vip 10.0.0.1
+  l3dsr realserver down --vip 10.0.0.1 --dscp 21`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("vip") {
 				return usageErrorf("--vip is missing: give the VIP to take down ('l3dsr realserver show' lists them)")
 			}
 			return sys.withRealServer(func(m rsManager) error {
-				res, err := m.Down(cmd.Context(), vip.Addr)
+				var res realserver.Applied
+				var err error
+				if cmd.Flags().Changed("dscp") {
+					res, err = m.DownCode(cmd.Context(), vip.Addr, uint8(dscp))
+				} else {
+					res, err = m.Down(cmd.Context(), vip.Addr)
+				}
 				realserver.WriteApplied(cmd.OutOrStdout(), "took down", res)
+				if errors.Is(err, realserver.ErrNoSuchCode) {
+					return &usageError{err}
+				}
 				return err
 			})
 		},
 	}
 	cmd.Flags().Var(addrFlag("--vip", &vip), "vip", "the VIP to take down")
+	cmd.Flags().Var(&dscp, "dscp", "take only this code off the VIP (dscp mode), 0-63; the VIP stays up for its other codes")
 	return cmd
 }
 

@@ -17,6 +17,7 @@ type fakeRS struct {
 	ups     []realserver.Config
 	variant xtrule.Variant
 	downs   []netip.Addr
+	codes   []uint8 // the --dscp of each DownCode
 	applied realserver.Applied
 	report  realserver.Report
 	err     error
@@ -33,6 +34,11 @@ func (f *fakeRS) Up(_ context.Context, c realserver.Config, v xtrule.Variant) (r
 
 func (f *fakeRS) Down(_ context.Context, vip netip.Addr) (realserver.Applied, error) {
 	f.downs = append(f.downs, vip)
+	return f.applied, f.err
+}
+
+func (f *fakeRS) DownCode(_ context.Context, vip netip.Addr, d uint8) (realserver.Applied, error) {
+	f.downs, f.codes = append(f.downs, vip), append(f.codes, d)
 	return f.applied, f.err
 }
 
@@ -70,6 +76,8 @@ func TestRealServerUsageErrors(t *testing.T) {
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--dscp", "1", "--iptables", "xt"}, `iptables variant "xt" is unknown`},
 		{[]string{"realserver", "down"}, "--vip is missing"},
 		{[]string{"realserver", "down", "--vip", "nope"}, `--vip "nope" is not an IP address`},
+		{[]string{"realserver", "down", "--vip", "10.0.0.1", "--dscp", "64"}, `invalid argument "64" for "--dscp" flag: DSCP 64 is out of range`},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "dr", "--dscp", "7"}, "DSCP 7 given for VIP 10.0.0.1 in dr mode"},
 		{[]string{"realserver", "show", "-o", "yaml"}, `output format "yaml" is unknown`},
 		{[]string{"realserver"}, "needs a subcommand: up, down or show"},
 	} {
