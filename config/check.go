@@ -20,7 +20,11 @@ func check(f *File) Errors {
 	}
 	if rs := f.RealServer; rs != nil {
 		byVIP := map[netip.Addr]Pos{}
-		byKey := map[maptable.Key]VIP{}
+		type owned struct {
+			e   maptable.Entry
+			pos Pos
+		}
+		byKey := map[maptable.Key]owned{}
 		for _, v := range rs.VIPs {
 			c := v.Config
 			if !once(&errs, byVIP, c.VIP, v.pos, "VIP "+c.VIP.String()) {
@@ -29,17 +33,26 @@ func check(f *File) Errors {
 			if c.Mode != dsrtypes.ModeDSCP {
 				continue
 			}
-			e := entryOf(c)
-			if o, ok := byKey[e.Key()]; ok && maptable.Clash(entryOf(o.Config), e) {
-				where := ""
-				if c.Local.IsValid() {
-					where = " for local address " + c.Local.String()
+			// Each code is a key of its own: the clash rule holds for
+			// each, and a code twice for one VIP is a duplicate.
+			seen := map[uint8]Pos{}
+			for i, d := range v.codes {
+				p := v.codePos[i]
+				if !once(&errs, seen, d, p, fmt.Sprintf("DSCP %d of VIP %s", d, c.VIP)) {
+					continue
 				}
-				add(v.pos, "VIPs %s and %s (at %s) both use DSCP %d%s: the real server could not tell them apart; give one of them another dscp (or another local)",
-					c.VIP, o.Config.VIP, o.pos, *c.DSCP, where)
-				continue
+				e := entryOf(v.withCode(d))
+				if o, ok := byKey[e.Key()]; ok && maptable.Clash(o.e, e) {
+					where := ""
+					if c.Local.IsValid() {
+						where = " for local address " + c.Local.String()
+					}
+					add(p, "VIPs %s and %s (at %s) both use DSCP %d%s: the real server could not tell them apart; give one of them another dscp (or another local)",
+						c.VIP, o.e.VIP, o.pos, d, where)
+					continue
+				}
+				byKey[e.Key()] = owned{e, p}
 			}
-			byKey[e.Key()] = v
 		}
 	}
 	if d := f.Director; d != nil {

@@ -51,7 +51,27 @@ func (r dsrTools) dir(dir string) ([]VIP, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return vips, nil
+	return groupCodes(vips), nil
+}
+
+// groupCodes makes the VIP=DSCP lines of one VIP one VIP with a list of
+// codes, in file and line order (dsrtools maps up to 63 codes to a VIP).
+// A code repeated stays in the list, for check to refuse naming both
+// lines; a VIP both alone (L2) and with a code stays twice, for check to
+// refuse too.
+func groupCodes(lines []VIP) []VIP {
+	var out []VIP
+	for _, v := range lines {
+		i := slices.IndexFunc(out, func(o VIP) bool {
+			return o.Config.VIP == v.Config.VIP && o.Config.Mode == dsrtypes.ModeDSCP && v.Config.Mode == dsrtypes.ModeDSCP
+		})
+		if i < 0 {
+			out = append(out, v)
+			continue
+		}
+		out[i].addCode(v.codes[0], v.codePos[0])
+	}
+	return out
 }
 
 func (r dsrTools) file(name, data string) ([]VIP, Errors) {
@@ -67,6 +87,9 @@ func (r dsrTools) file(name, data string) ([]VIP, Errors) {
 		}
 		if v != nil {
 			v.pos = pos
+			if v.Config.DSCP != nil {
+				v.withCodes(realserver.Codes{*v.Config.DSCP}, []Pos{pos})
+			}
 			vips = append(vips, *v)
 		}
 	}
@@ -136,9 +159,9 @@ func parseDSRToolsDSCP(s string) (uint8, error) {
 }
 
 // mergeDSRTools adds the dsrtools VIPs to the real-server section. One that
-// the YAML has already, the same way, is taken once; any other clash, and
-// a line the dsrtools files repeat, is left for check to report with both
-// places.
+// the YAML has already, the same way (the same codes, in any order), is
+// taken once; any other clash, and a line the dsrtools files repeat, is left
+// for check to report with both places.
 func mergeDSRTools(f *File, vips []VIP) {
 	if f.RealServer == nil {
 		f.RealServer = &RealServer{}
@@ -147,11 +170,18 @@ func mergeDSRTools(f *File, vips []VIP) {
 	for _, v := range vips {
 		same := slices.ContainsFunc(yaml, func(o VIP) bool {
 			a, b := o.Config, v.Config
-			return a.VIP == b.VIP && a.Mode == b.Mode && !a.Local.IsValid() && a.MSS == 0 &&
-				(a.DSCP == nil) == (b.DSCP == nil) && (a.DSCP == nil || *a.DSCP == *b.DSCP)
+			return a.VIP == b.VIP && a.Mode == b.Mode && !a.Local.IsValid() && a.MSS == 0 && sameCodes(o.codes, v.codes)
 		})
 		if !same {
 			f.RealServer.VIPs = append(f.RealServer.VIPs, v)
 		}
 	}
+}
+
+// sameCodes reports whether a and b hold the same codes, in any order.
+func sameCodes(a, b realserver.Codes) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
 }

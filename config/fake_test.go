@@ -147,12 +147,21 @@ func (f *fakeRS) Up(_ context.Context, c realserver.Config, v xtrule.Variant) (r
 		return realserver.Applied{}, err
 	}
 	i := slices.IndexFunc(f.vips, func(s realserver.VIPStatus) bool { return s.VIP == c.VIP })
-	if i >= 0 {
-		f.vips[i].OK = true
-		return realserver.Applied{Config: c}, nil
+	if i < 0 {
+		f.vips = append(f.vips, realserver.VIPStatus{Config: c})
+		i = len(f.vips) - 1
 	}
-	f.vips = append(f.vips, realserver.VIPStatus{Config: c, OK: true})
-	return realserver.Applied{Config: c, Changes: []string{"set up " + c.VIP.String()}}, nil
+	s := &f.vips[i]
+	s.OK = true
+	if c.DSCP == nil || slices.Contains(s.DSCPs, *c.DSCP) {
+		return realserver.Applied{Config: c, Codes: s.DSCPs}, nil
+	}
+	// As the manager keeps them: ascending, the first in Config.
+	s.DSCPs = append(slices.Clone(s.DSCPs), *c.DSCP)
+	slices.Sort(s.DSCPs)
+	d := s.DSCPs[0]
+	s.Config.DSCP = &d
+	return realserver.Applied{Config: c, Codes: s.DSCPs, Changes: []string{fmt.Sprintf("set up %s DSCP %d", c.VIP, *c.DSCP)}}, nil
 }
 
 func (f *fakeRS) Down(_ context.Context, vip netip.Addr) (realserver.Applied, error) {
@@ -163,10 +172,26 @@ func (f *fakeRS) Down(_ context.Context, vip netip.Addr) (realserver.Applied, er
 	return realserver.Applied{Changes: []string{"took down " + vip.String()}}, nil
 }
 
+func (f *fakeRS) DownCode(_ context.Context, vip netip.Addr, d uint8) (realserver.Applied, error) {
+	if err := f.call("DownCode %s %d", vip, d); err != nil {
+		return realserver.Applied{}, err
+	}
+	i := slices.IndexFunc(f.vips, func(s realserver.VIPStatus) bool { return s.VIP == vip })
+	s := &f.vips[i]
+	s.DSCPs = slices.DeleteFunc(slices.Clone(s.DSCPs), func(x uint8) bool { return x == d })
+	if len(s.DSCPs) == 0 {
+		f.vips = slices.Delete(f.vips, i, i+1)
+		return realserver.Applied{Changes: []string{"took down " + vip.String()}}, nil
+	}
+	first := s.DSCPs[0]
+	s.Config.DSCP = &first
+	return realserver.Applied{Changes: []string{fmt.Sprintf("took DSCP %d off %s", d, vip)}, Codes: s.DSCPs}, nil
+}
+
 func (f *fakeRS) state() string {
 	var lines []string
 	for _, v := range f.vips {
-		lines = append(lines, fmt.Sprintf("%s ok=%v", v.Config, v.OK))
+		lines = append(lines, fmt.Sprintf("%s ok=%v", v.Config.Describe(v.DSCPs), v.OK))
 	}
 	return sortedState(lines)
 }

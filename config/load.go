@@ -69,7 +69,13 @@ func FromRunning(vips []realserver.VIPStatus, svcs []director.Service) *File {
 	if len(vips) > 0 {
 		f.RealServer = &RealServer{}
 		for _, v := range vips {
-			f.RealServer.VIPs = append(f.RealServer.VIPs, VIP{Config: v.Config})
+			x := VIP{Config: v.Config}
+			if codes := v.DSCPs; len(codes) > 0 {
+				x.withCodes(codes, make([]Pos, len(codes)))
+			} else if v.DSCP != nil { // a report made without the list
+				x.withCodes(realserver.Codes{*v.DSCP}, make([]Pos, 1))
+			}
+			f.RealServer.VIPs = append(f.RealServer.VIPs, x)
 		}
 	}
 	if len(svcs) > 0 {

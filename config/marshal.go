@@ -82,7 +82,14 @@ func vipNode(v VIP) *yaml.Node {
 		}
 		return m
 	}
-	if c.DSCP != nil {
+	switch {
+	case len(v.codes) > 1:
+		codes := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		for _, d := range v.codes {
+			codes.Content = append(codes.Content, num(d))
+		}
+		put(m, "dscp", codes)
+	case c.DSCP != nil:
 		put(m, "dscp", num(*c.DSCP))
 	}
 	if c.Local.IsValid() {

@@ -267,15 +267,12 @@ func (p *parser) realServer(n *yaml.Node) *RealServer {
 func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 	var c realserver.Config
 	var haveVIP bool
+	var codes realserver.Codes
+	var codePos []Pos
 	before := len(p.errs)
 	p.fields(n, "a realserver VIP", map[string]func(*yaml.Node){
-		"vip": func(v *yaml.Node) { c.VIP, haveVIP = p.addr(v, "vip") },
-		"dscp": func(v *yaml.Node) {
-			if d, ok := p.uint(v, "dscp", uint64(dsrtypes.MaxDSCP), "a DSCP code 0-63"); ok {
-				code := uint8(d)
-				c.DSCP = &code
-			}
-		},
+		"vip":   func(v *yaml.Node) { c.VIP, haveVIP = p.addr(v, "vip") },
+		"dscp":  func(v *yaml.Node) { codes, codePos = p.codes(v, p.pos(n)) },
 		"local": func(v *yaml.Node) { c.Local, _ = p.addr(v, "local") },
 		"mode": func(v *yaml.Node) {
 			if m, ok := parsed(p, v, "mode", parseModeSet, dsrtypes.ModeUse); ok {
@@ -298,15 +295,42 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 	if c.Mode == "" {
 		c.Mode = dsrtypes.ModeDSCP
 	}
-	if c.Mode == dsrtypes.ModeDSCP && c.DSCP == nil {
-		p.errf(n, "VIP %s in dscp mode needs its code: add 'dscp: N' (0-63), or 'mode: ipip' or 'mode: dr'", c.VIP)
+	if c.Mode == dsrtypes.ModeDSCP && len(codes) == 0 {
+		p.errf(n, "VIP %s in dscp mode needs its code: add 'dscp: N' (0-63, or a list: 'dscp: [19, 20]'), or 'mode: ipip' or 'mode: dr'", c.VIP)
 		return VIP{}, false
 	}
-	if err := c.Validate(); err != nil {
+	v := VIP{Config: c, pos: p.pos(n)}
+	v.withCodes(codes, codePos)
+	if err := v.Config.Validate(); err != nil {
 		p.errf(n, "%v", err)
 		return VIP{}, false
 	}
-	return VIP{Config: c, pos: p.pos(n)}, true
+	return v, true
+}
+
+// codes reads a realserver VIP's dscp: one code, or a list of them (a VIP
+// with several codes). A single code is at the VIP's place vipPos (where
+// errors about it have always pointed); a listed one at its own line.
+func (p *parser) codes(n *yaml.Node, vipPos Pos) (realserver.Codes, []Pos) {
+	const hint = "a DSCP code 0-63"
+	if n.Kind != yaml.SequenceNode {
+		if d, ok := p.uint(n, "dscp", uint64(dsrtypes.MaxDSCP), hint); ok {
+			return realserver.Codes{uint8(d)}, []Pos{vipPos}
+		}
+		return nil, nil
+	}
+	if len(n.Content) == 0 {
+		p.errf(n, "dscp is an empty list: give the VIP's code, or its codes as 'dscp: [19, 20]'")
+		return nil, nil
+	}
+	var codes realserver.Codes
+	var pos []Pos
+	for _, item := range n.Content {
+		if d, ok := p.uint(deref(item), "dscp", uint64(dsrtypes.MaxDSCP), hint); ok {
+			codes, pos = append(codes, uint8(d)), append(pos, p.pos(item))
+		}
+	}
+	return codes, pos
 }
 
 func (p *parser) director(n *yaml.Node) *Director {

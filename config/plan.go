@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/undo"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -21,6 +23,7 @@ type directorAPI = director.Changer
 type realServerAPI interface {
 	Up(ctx context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error)
 	Down(ctx context.Context, vip netip.Addr) (realserver.Applied, error)
+	DownCode(ctx context.Context, vip netip.Addr, d uint8) (realserver.Applied, error)
 }
 
 // Step is one change of a plan, with the way to take it back.
@@ -263,58 +266,195 @@ func index[K comparable, T, V any](xs []T, kv func(T) (K, V)) map[K]V {
 
 // PlanRealServer lists the steps from the VIPs realserver.Manager.Show
 // reports (only VIPs that Up set up, so nobody else's VIP is ever taken
-// down) to want: VIPs to take down first (their DSCP keys become free), then
-// VIPs to set up. A VIP set up as in the file but not running as it should
-// (Show found a problem) is set up again, which repairs it.
+// down) to want. A VIP set up otherwise than the file says (mode, local
+// address, MSS), or not in the file, is taken down first (its DSCP keys
+// become free); one set up as in the file gets its codes added and taken
+// off one at a time, so that it never goes dark: a code is taken off after
+// the codes to add are up, unless the VIP keeps another of its codes or
+// another VIP's new code needs the key. A VIP set up as in the file but not
+// running as it should (Show found a problem) is set up again, which
+// repairs it.
 func PlanRealServer(ctx context.Context, want *RealServer, cur []realserver.VIPStatus, api realServerAPI) []Step {
 	curBy := index(cur, func(c realserver.VIPStatus) (netip.Addr, realserver.VIPStatus) { return c.VIP, c })
-	wantBy := index(want.VIPs, func(v VIP) (netip.Addr, realserver.Config) { return v.Config.VIP, v.Config })
-	v := want.IPTables
-	up := func(c realserver.Config) Step {
-		return Step{
-			What: "set up " + c.String(),
-			do:   func() ([]string, []string, error) { return fromApplied(api.Up(ctx, c, v)) },
-			undo: func() error { _, err := api.Down(ctx, c.VIP); return err },
-		}
+	wantBy := index(want.VIPs, func(v VIP) (netip.Addr, VIP) { return v.Config.VIP, v })
+	rp := rsPlan{ctx: ctx, api: api, v: want.IPTables}
+	type removal struct {
+		vip   realserver.VIPStatus
+		d     uint8
+		keeps bool // the VIP keeps one of its running codes
 	}
-	down := func(c realserver.Config) Step {
-		return Step{
-			What: "take down " + c.String(),
-			do:   func() ([]string, []string, error) { return fromApplied(api.Down(ctx, c.VIP)) },
-			undo: func() error { _, err := api.Up(ctx, c, v); return err },
-		}
-	}
-	var downs, ups []Step
+	var removals []removal
 	for _, c := range cur {
 		w, keep := wantBy[c.VIP]
-		switch {
-		case !keep || !sameVIP(c.Config, w):
-			downs = append(downs, down(c.Config))
+		if !keep || !sameVIP(c.Config, w.Config) {
+			rp.downs = append(rp.downs, rp.down(c))
 			if keep {
-				ups = append(ups, up(w))
+				rp.setUp(w)
 			}
-		case !c.OK:
-			ups = append(ups, Step{
-				What: "repair " + w.String() + " (not running as set up)",
-				do:   func() ([]string, []string, error) { return fromApplied(api.Up(ctx, w, v)) },
-			})
+			continue
+		}
+		have := runningCodes(c)
+		var kept []uint8
+		for _, d := range w.codes {
+			if slices.Contains(have, d) {
+				kept = append(kept, d)
+			}
+		}
+		if !c.OK {
+			rp.ups = append(rp.ups, rp.repair(w, kept))
+		}
+		for _, d := range w.codes {
+			if !slices.Contains(have, d) {
+				rp.ups = append(rp.ups, rp.addCode(w, d))
+				rp.added = append(rp.added, w.withCode(d))
+			}
+		}
+		for _, d := range have {
+			if !slices.Contains(w.codes, d) {
+				removals = append(removals, removal{c, d, len(kept) > 0})
+			}
 		}
 	}
 	for _, w := range want.VIPs {
 		if _, ok := curBy[w.Config.VIP]; !ok {
-			ups = append(ups, up(w.Config))
+			rp.setUp(w)
 		}
 	}
-	return append(downs, ups...)
+	var early, late []Step
+	for _, r := range removals {
+		s := rp.takeOff(r.vip.Config, r.d)
+		if r.keeps || rp.needed(r.vip.Config, r.d) {
+			early = append(early, s)
+		} else {
+			late = append(late, s)
+		}
+	}
+	steps := append(rp.downs, early...)
+	steps = append(steps, rp.ups...)
+	return append(steps, late...)
 }
 
-// sameVIP reports whether the running VIP c is set up as w asks. An MSS left
-// out of the file is derived by Up, so any running MSS matches it.
+// rsPlan collects the steps of PlanRealServer.
+type rsPlan struct {
+	ctx   context.Context
+	api   realServerAPI
+	v     xtrule.Variant
+	downs []Step
+	ups   []Step
+	// added are the codes the plan adds to VIPs that are up, one Config each.
+	added []realserver.Config
+}
+
+// setUp sets w up: the VIP with its first code, then each other code.
+func (rp *rsPlan) setUp(w VIP) {
+	rp.ups = append(rp.ups, rp.up(w.Config))
+	for _, d := range w.codes[min(1, len(w.codes)):] {
+		rp.ups = append(rp.ups, rp.addCode(w, d))
+		rp.added = append(rp.added, w.withCode(d))
+	}
+}
+
+func (rp *rsPlan) up(c realserver.Config) Step {
+	ctx, api, v := rp.ctx, rp.api, rp.v
+	return Step{
+		What: "set up " + c.String(),
+		do:   func() ([]string, []string, error) { return fromApplied(api.Up(ctx, c, v)) },
+		undo: func() error { _, err := api.Down(ctx, c.VIP); return err },
+	}
+}
+
+func (rp *rsPlan) addCode(w VIP, d uint8) Step {
+	ctx, api, v, c := rp.ctx, rp.api, rp.v, w.withCode(d)
+	return Step{
+		What: fmt.Sprintf("add DSCP %d to %s", d, w.Config.Describe(nil)),
+		do:   func() ([]string, []string, error) { return fromApplied(api.Up(ctx, c, v)) },
+		undo: func() error { _, err := api.DownCode(ctx, c.VIP, d); return err },
+	}
+}
+
+func (rp *rsPlan) takeOff(c realserver.Config, d uint8) Step {
+	ctx, api, v := rp.ctx, rp.api, rp.v
+	c.DSCP = &d
+	return Step{
+		What: fmt.Sprintf("take DSCP %d off %s", d, c.Describe(nil)),
+		do:   func() ([]string, []string, error) { return fromApplied(api.DownCode(ctx, c.VIP, d)) },
+		undo: func() error { _, err := api.Up(ctx, c, v); return err },
+	}
+}
+
+// down takes the running VIP c down, every code of it; undone by setting
+// each code up again.
+func (rp *rsPlan) down(c realserver.VIPStatus) Step {
+	ctx, api, v := rp.ctx, rp.api, rp.v
+	codes := runningCodes(c)
+	return Step{
+		What: "take down " + c.Config.Describe(codes),
+		do:   func() ([]string, []string, error) { return fromApplied(api.Down(ctx, c.VIP)) },
+		undo: func() error {
+			if len(codes) == 0 {
+				_, err := api.Up(ctx, c.Config, v)
+				return err
+			}
+			for _, d := range codes {
+				x := c.Config
+				x.DSCP = &d
+				if _, err := api.Up(ctx, x, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// repair sets w up again with each of its codes that runs (codes), which
+// adds back what is missing.
+func (rp *rsPlan) repair(w VIP, codes []uint8) Step {
+	ctx, api, v := rp.ctx, rp.api, rp.v
+	return Step{
+		What: "repair " + w.Config.Describe(codes) + " (not running as set up)",
+		do: func() ([]string, []string, error) {
+			if len(codes) == 0 {
+				return fromApplied(api.Up(ctx, w.Config, v))
+			}
+			var changes, notes []string
+			for _, d := range codes {
+				ch, n, err := fromApplied(api.Up(ctx, w.withCode(d), v))
+				changes, notes = append(changes, ch...), append(notes, n...)
+				if err != nil {
+					return changes, notes, err
+				}
+			}
+			return changes, notes, nil
+		},
+	}
+}
+
+// needed reports whether a code the plan adds needs the key of c's code d.
+func (rp *rsPlan) needed(c realserver.Config, d uint8) bool {
+	e := entryOf(withDSCP(c, d))
+	return slices.ContainsFunc(rp.added, func(a realserver.Config) bool { return maptable.Clash(entryOf(a), e) })
+}
+
+func withDSCP(c realserver.Config, d uint8) realserver.Config {
+	c.DSCP = &d
+	return c
+}
+
+// runningCodes are the codes of a running VIP (its DSCP alone in a report
+// made without the list).
+func runningCodes(c realserver.VIPStatus) realserver.Codes {
+	if len(c.DSCPs) > 0 || c.DSCP == nil {
+		return c.DSCPs
+	}
+	return realserver.Codes{*c.DSCP}
+}
+
+// sameVIP reports whether the running VIP c is set up as w asks, its codes
+// aside (they are added and taken off one by one). An MSS left out of the
+// file is derived by Up, so any running MSS matches it.
 func sameVIP(c, w realserver.Config) bool {
 	if c.VIP != w.VIP || c.Mode != w.Mode || c.Local != w.Local {
-		return false
-	}
-	if (c.DSCP == nil) != (w.DSCP == nil) || (c.DSCP != nil && *c.DSCP != *w.DSCP) {
 		return false
 	}
 	return w.MSS == 0 || w.MSS == c.MSS

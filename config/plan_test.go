@@ -218,11 +218,12 @@ func TestPlanRealServer(t *testing.T) {
 	rs.vips[2].OK = false
 	f = mustParse(t, "realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: 23}\n    - {vip: 10.0.0.3, mode: ipip}\n")
 	steps = PlanRealServer(ctx, f.RealServer, rs.vips, rs)
-	want = "take down VIP 10.0.0.1 (dscp, DSCP 21)\ntake down VIP 10.0.0.2 (dscp, DSCP 22)\nset up VIP 10.0.0.1 (dscp, DSCP 23)\nrepair VIP 10.0.0.3 (ipip) (not running as set up)"
+	// A new code is added before the old one goes: the VIP stays up.
+	want = "take down VIP 10.0.0.2 (dscp, DSCP 22)\nadd DSCP 23 to VIP 10.0.0.1 (dscp)\nrepair VIP 10.0.0.3 (ipip) (not running as set up)\ntake DSCP 21 off VIP 10.0.0.1 (dscp)"
 	if got := whats(steps); got != want {
 		t.Fatalf("plan:\n%s\nwant\n%s", got, want)
 	}
-	// The set-up fails: both downs are undone (set up again as they were).
+	// The repair fails: the down and the add are undone.
 	before := rs.state()
 	rs.failAt = len(rs.calls) + 2
 	_, err := (Plan{steps}).Apply()

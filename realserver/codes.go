@@ -93,7 +93,7 @@ func (r *vipRecord) first() Config {
 }
 
 // String names the VIP with all its codes: "VIP 10.0.0.1 (dscp, DSCP 19, 20)".
-func (r *vipRecord) String() string { return r.Config.describe(r.codes()) }
+func (r *vipRecord) String() string { return r.Config.Describe(r.codes()) }
 
 // fromLegacy reads a record written by a version that gave a VIP one code:
 // the code in the Config's dscp and its added_mapping beside it.

@@ -160,12 +160,12 @@ func (c Config) String() string {
 	if c.DSCP != nil {
 		codes = Codes{*c.DSCP}
 	}
-	return c.describe(codes)
+	return c.Describe(codes)
 }
 
-// describe names the VIP with the codes given: "VIP 10.0.0.1 (dscp, DSCP
-// 19, 20)".
-func (c Config) describe(codes Codes) string {
+// Describe names the VIP with the codes given (instead of its DSCP): "VIP
+// 10.0.0.1 (dscp, DSCP 19, 20)".
+func (c Config) Describe(codes Codes) string {
 	s := fmt.Sprintf("VIP %s (%s", c.VIP, c.mode())
 	if len(codes) > 0 {
 		s += ", DSCP " + codes.String()

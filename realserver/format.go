@@ -22,7 +22,7 @@ func WriteApplied(w io.Writer, verb string, a Applied) {
 	case verb == "set up" && len(a.Codes) > 1:
 		what += ", which has DSCP " + a.Codes.String() + " now"
 	case verb == "took down" && len(a.Codes) > 0 && a.Config.DSCP != nil:
-		verb, what = fmt.Sprintf("took DSCP %d off", *a.Config.DSCP), a.Config.describe(nil)+", which stays up with DSCP "+a.Codes.String()
+		verb, what = fmt.Sprintf("took DSCP %d off", *a.Config.DSCP), a.Config.Describe(nil)+", which stays up with DSCP "+a.Codes.String()
 	}
 	if len(a.Changes) == 0 && verb == "set up" {
 		fmt.Fprintf(w, "no change: %s is set up\n", what)

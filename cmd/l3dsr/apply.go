@@ -25,7 +25,9 @@ second time ("no change").
 
   realserver section: VIPs missing are set up ('realserver up'), VIPs set up
     differently are taken down and set up again, VIPs that 'realserver up' set
-    up and the file no longer has are taken down. Nothing else is touched.
+    up and the file no longer has are taken down. A VIP's codes are added and
+    removed one at a time ('realserver up --dscp', 'down --dscp'), the new ones
+    first, so it stays up. Nothing else is touched.
   director section: l3dsr owns every IPVS service by address in this network
     namespace; services and reals are added, edited and deleted to match the
     file, and services not in the file are deleted. Firewall-mark services are

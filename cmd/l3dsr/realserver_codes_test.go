@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -84,5 +86,55 @@ func TestRealServerShowCodes(t *testing.T) {
 		if rc != exitOK || !strings.Contains(out, w) {
 			t.Fatalf("json: exit %d, no %q in\n%s", rc, w, out)
 		}
+	}
+}
+
+// The config file's code lists, through apply and save: a code added to a
+// running VIP is one step (the VIP is not taken down), a code twice for one
+// VIP is exit 2 naming both lines, save writes the list, and dsrtools lines
+// of one VIP become one VIP with a list.
+func TestApplySaveCodes(t *testing.T) {
+	h := installHost(t)
+	running := dscpVIP("10.0.0.1", 19)
+	running.DSCPs = realserver.Codes{19}
+	h.rs.report.VIPs = []realserver.VIPStatus{running}
+
+	file := writeConf(t, "realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: [19, 20]}\n")
+	rc, out, errs := runCLI("apply", "--dry-run", "-f", file)
+	if want := "plan (dry run, nothing changed): 1 change(s)\n  add DSCP 20 to VIP 10.0.0.1 (dscp)\n"; rc != exitOK || out != want {
+		t.Fatalf("dry run: exit %d, stdout %q, stderr %q; want %q", rc, out, errs, want)
+	}
+	h.rs.applied = realserver.Applied{Changes: []string{"mapped IPv4 DSCP 20 local any -> VIP 10.0.0.1"}}
+	rc, out, errs = runCLI("apply", "-f", file)
+	if want := "add DSCP 20 to VIP 10.0.0.1 (dscp)\n  + mapped IPv4 DSCP 20 local any -> VIP 10.0.0.1\n"; rc != exitOK || out != want ||
+		len(h.rs.ups) != 1 || *h.rs.ups[0].DSCP != 20 || len(h.rs.downs) != 0 {
+		t.Fatalf("apply: exit %d, stdout %q, stderr %q, ups %v downs %v", rc, out, errs, h.rs.ups, h.rs.downs)
+	}
+
+	file = writeConf(t, "realserver:\n  vips:\n    - vip: 10.0.0.1\n      dscp:\n        - 19\n        - 19\n")
+	rc, out, errs = runCLI("apply", "-f", file)
+	if want := file + ":6: DSCP 19 of VIP 10.0.0.1 is given twice (also at " + file + ":5): keep one\n"; rc != exitUsage || out != "" || !strings.Contains(errs, want) {
+		t.Fatalf("a code twice: exit %d, stdout %q, stderr %q; want exit 2 and %q", rc, out, errs, want)
+	}
+
+	running.DSCPs = realserver.Codes{19, 20}
+	h.rs.report.VIPs = []realserver.VIPStatus{running}
+	rc, out, _ = runCLI("save")
+	if want := "realserver:\n  vips:\n    - vip: 10.0.0.1\n      dscp: [19, 20]\n"; rc != exitOK || !strings.HasSuffix(out, want) {
+		t.Fatalf("save: exit %d, stdout %q; want it to end in %q", rc, out, want)
+	}
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "recode.conf"), []byte("10.0.0.2=19\n10.0.0.2 = 0x14\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc, out, _ = runCLI("save", "--from-dsrtools", dir)
+	if want := "realserver:\n  vips:\n    - vip: 10.0.0.2\n      dscp: [19, 20]\n"; rc != exitOK || !strings.HasSuffix(out, want) {
+		t.Fatalf("save --from-dsrtools: exit %d, stdout %q; want it to end in %q", rc, out, want)
+	}
+	h.rs.report.VIPs = nil
+	rc, out, _ = runCLI("apply", "--dry-run", "-f", writeConf(t, out))
+	if want := "plan (dry run, nothing changed): 2 change(s)\n  set up VIP 10.0.0.2 (dscp, DSCP 19)\n  add DSCP 20 to VIP 10.0.0.2 (dscp)\n"; rc != exitOK || out != want {
+		t.Fatalf("apply of the conversion: exit %d, stdout %q; want %q", rc, out, want)
 	}
 }

@@ -18,9 +18,13 @@ format (docs/config.md): the VIPs 'l3dsr realserver up' set up, and the IPVS
 services by address with their reals. 'l3dsr save > FILE' then
 'l3dsr apply -f FILE' changes nothing.
 
-With --from-dsrtools DIR it prints the config equivalent to the VIP=DSCP lines
-of Yahoo dsrtools' DIR/*.conf instead (nothing running is read), so a real
-server can switch from dsrtools to l3dsr.`,
+With --from-dsrtools DIR it prints the config equivalent to Yahoo dsrtools'
+DIR/*.conf instead (nothing running is read), so a real server can switch from
+dsrtools to l3dsr: a VIP=DSCP line becomes a dscp-mode VIP, several lines of
+one VIP become one VIP with a list of codes (dscp: [19, 20]), and an L2 line (a
+VIP alone) becomes a mode dr VIP. A host name is resolved now, at conversion,
+and written as its address with a comment naming the host. A line that is
+neither VIP, VIP=DSCP nor a comment is refused naming its file and line (exit 2).`,
 		Example: `  l3dsr save > /etc/l3dsr/l3dsr.conf
   l3dsr save --from-dsrtools /etc/dsr.d > /etc/l3dsr/l3dsr.conf`,
 		Args: cobra.NoArgs,
