@@ -20,6 +20,10 @@
 // no such setting: the kernel answers a neighbour solicitation only for an
 // address of the interface it arrived on, never for one on lo.
 //
+// A dscp-mode VIP may have several codes (Codes), one mapping each: Up of
+// another code adds its mapping beside the others, and DownCode takes one
+// off, leaving the VIP, its sysctls and the rule up for the codes it keeps.
+//
 // Up is all or nothing: a failed step undoes the steps already done. What Up
 // changed is recorded in a state file per network namespace, so Down undoes
 // exactly that: an address, sysctl, rule, mapping or tunnel that was there
