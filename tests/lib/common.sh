@@ -22,7 +22,8 @@
 #   log MSG...                 timestamped line in the scenario log
 #
 # The client/router/director/real-server topology (topo_init, topo_up, topo_down) is
-# tests/lib/topo.sh, sourced at the end of this file.
+# tests/lib/topo.sh, sourced at the end of this file; the setup helpers of the scenarios on its
+# real servers (step, teardown_all, rs_servers_start) are tests/lib/dsrlab.sh, sourced after it.
 #
 # Results are written the moment they happen (a kernel panic later loses nothing): to
 # $L3DSR_RESULTS (the guest's second serial port) and echoed as "PASS x"/"FAIL x: why" into the
@@ -170,3 +171,5 @@ _l3dsr_lib=${BASH_SOURCE[0]%/*}
 [[ $_l3dsr_lib != "${BASH_SOURCE[0]}" ]] || _l3dsr_lib=.
 # shellcheck source=topo.sh
 source "$_l3dsr_lib/topo.sh"
+# shellcheck source=dsrlab.sh
+source "$_l3dsr_lib/dsrlab.sh"

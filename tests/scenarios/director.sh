@@ -53,31 +53,7 @@ HERE=$(dirname "$0")/director.d
 BIN=$L3DSR_BIN
 
 SETUP_ERR=
-# step CMD...: run a setup command; the first failure is remembered and fails every case.
-step() {
-	local out
-	[[ -z $SETUP_ERR ]] || return 1
-	if ! out=$("$@" 2>&1); then
-		SETUP_ERR="\`$*\` failed: $(squash <<<"$out")"
-		return 1
-	fi
-	printf '%s\n' "$out" >>"$WORK/setup.log"
-}
-
 BG_PIDS=() CAP_PIDS=()
-teardown_all() {
-	local p n
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for n in "$NS_RS1" "$NS_RS2"; do
-		[[ -e /run/netns/$n ]] || continue
-		nsx "$n" iptables-legacy -w -t raw -F 2>/dev/null
-		nsx "$n" ip6tables-legacy -w -t raw -F 2>/dev/null
-		nsx "$n" iptables-nft -t raw -F 2>/dev/null
-		nsx "$n" ip6tables-nft -t raw -F 2>/dev/null
-	done
-	topo_down
-}
 on_exit teardown_all
 
 # The director's whole setup: what an operator would type.
@@ -116,19 +92,6 @@ realserver_setup() {
 		step nsx "$n" "$BIN" realserver up --vip "$VIPA6" --dscp "$DSCP6" || return 1
 		step nsx "$n" "$BIN" realserver up --vip "$VIPB4" --mode ipip || return 1
 		step nsx "$n" "$BIN" realserver up --vip "$VIPB6" --mode ipip || return 1
-	done
-}
-
-servers_start() {
-	local n
-	for n in 1 2; do
-		(cd "$WORK" && exec ip netns exec "${RS_NS[n - 1]}" python3 "$HERE/server.py" "rs$n" "$TOKEN" \
-			"$TCP_PORT" "$UDP_PORT" "$VIPA4" "$VIPA6" "$VIPB4" "$VIPB6") >>"$WORK/server.rs$n.log" 2>&1 &
-		BG_PIDS+=($!)
-	done
-	for n in 1 2; do
-		wait_for 30 grep -q listening "$WORK/server.rs$n.log" ||
-			{ SETUP_ERR="server.py in ${RS_NS[n - 1]} did not start: $(squash <"$WORK/server.rs$n.log")"; return 1; }
 	done
 }
 
@@ -218,7 +181,7 @@ if [[ -z $SETUP_ERR ]]; then
 fi
 director_setup
 realserver_setup
-[[ -n $SETUP_ERR ]] || servers_start
+[[ -n $SETUP_ERR ]] || rs_servers_start "$HERE/server.py" "$TCP_PORT" "$UDP_PORT" "$VIPA4" "$VIPA6" "$VIPB4" "$VIPB6"
 
 if [[ -n $SETUP_ERR ]]; then
 	for c in "${ALL_CASES[@]}"; do fail "$c" "setup: $SETUP_ERR"; done

@@ -55,34 +55,10 @@ BIN=$L3DSR_BIN
 export L3DSR_STATE_DIR=$WORK/run-l3dsr
 
 SETUP_ERR=
-# step CMD...: run a setup command; the first failure is remembered and fails every case. Its
-# output goes to setup.log, and to last.out alone.
-step() {
-	local out
-	: >"$WORK/last.out"
-	[[ -z $SETUP_ERR ]] || return 1
-	if ! out=$("$@" 2>&1); then
-		SETUP_ERR="\`$*\` failed: $(squash <<<"$out")"
-		return 1
-	fi
-	printf '%s\n' "$out" | tee "$WORK/last.out" >>"$WORK/setup.log"
-}
-
+# step (tests/lib/dsrlab.sh) writes each output to last.out alone too.
+# shellcheck disable=SC2034 # read by step
+STEP_LAST=$WORK/last.out
 BG_PIDS=()
-# shellcheck disable=SC2317 # run by on_exit
-teardown_all() {
-	local p n
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for n in "$NS_RS1" "$NS_RS2"; do
-		[[ -e /run/netns/$n ]] || continue
-		nsx "$n" iptables-legacy -w -t raw -F 2>/dev/null
-		nsx "$n" ip6tables-legacy -w -t raw -F 2>/dev/null
-		nsx "$n" iptables-nft -t raw -F 2>/dev/null
-		nsx "$n" ip6tables-nft -t raw -F 2>/dev/null
-	done
-	topo_down
-}
 on_exit teardown_all
 
 director_setup() {
@@ -110,19 +86,6 @@ realserver_setup() {
 	for n in "$NS_RS1" "$NS_RS2"; do
 		step nsx "$n" "$BIN" apply -f "$WORK/rs.conf" || return 1
 		nsx "$n" "$BIN" apply -f "$WORK/rs.conf" >"$WORK/apply2.$n" 2>&1
-	done
-}
-
-servers_start() {
-	local n
-	for n in 1 2; do
-		(cd "$WORK" && exec ip netns exec "${RS_NS[n - 1]}" python3 "$SERVER" "rs$n" "$TOKEN" \
-			"$PORT" "$UDP_PORT" "$VIP" "$VIPD4" "$VIPD6") >>"$WORK/server.rs$n.log" 2>&1 &
-		BG_PIDS+=($!)
-	done
-	for n in 1 2; do
-		wait_for 30 grep -q listening "$WORK/server.rs$n.log" ||
-			{ SETUP_ERR="server.py in ${RS_NS[n - 1]} did not start: $(squash <"$WORK/server.rs$n.log")"; return 1; }
 	done
 }
 
@@ -161,7 +124,7 @@ modprobe -a ip_vs ip_vs_wlc 2>>"$WORK/setup.log" || true
 step topo_up
 director_setup
 realserver_setup
-[[ -n $SETUP_ERR ]] || servers_start
+[[ -n $SETUP_ERR ]] || rs_servers_start "$SERVER" "$PORT" "$UDP_PORT" "$VIP" "$VIPD4" "$VIPD6"
 if [[ -n $SETUP_ERR ]]; then
 	for c in "${ALL_CASES[@]}"; do fail "$c" "setup: $SETUP_ERR"; done
 	exit 0
