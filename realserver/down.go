@@ -24,15 +24,11 @@ var ErrNotSetUp = errors.New("VIP not set up by l3dsr realserver")
 // Notes). A step that fails does not stop the others; the record keeps
 // what is still to be undone, so running Down again finishes the job.
 func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
-	st, unlock, err := m.lockedState()
+	st, idx, rec, unlock, err := m.lockedRecord(vip)
 	if err != nil {
 		return Applied{}, err
 	}
 	defer unlock()
-	idx, rec, err := m.recordOf(&st, vip)
-	if err != nil {
-		return Applied{}, err
-	}
 	return m.down(ctx, st, idx, rec)
 }
 
@@ -41,15 +37,11 @@ func (m *Manager) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
 // code left, it is Down. A code the VIP does not have, or a VIP in a mode
 // without codes, is an error matching ErrNoSuchCode, and nothing changes.
 func (m *Manager) DownCode(ctx context.Context, vip netip.Addr, d uint8) (Applied, error) {
-	st, unlock, err := m.lockedState()
+	st, idx, rec, unlock, err := m.lockedRecord(vip)
 	if err != nil {
 		return Applied{}, err
 	}
 	defer unlock()
-	idx, rec, err := m.recordOf(&st, vip)
-	if err != nil {
-		return Applied{}, err
-	}
 	if rec.mode() != dsrtypes.ModeDSCP {
 		return Applied{}, noSuchCodef("VIP %s is in %s mode, which uses no DSCP code: leave --dscp %d out to take it down ('l3dsr realserver down --vip %s')",
 			vip, rec.mode(), d, vip)
@@ -80,13 +72,18 @@ func (m *Manager) DownCode(ctx context.Context, vip netip.Addr, d uint8) (Applie
 	return a, nil
 }
 
-// recordOf finds vip's record in st, or says that Up did not set it up.
-func (m *Manager) recordOf(st *upRecord, vip netip.Addr) (int, *vipRecord, error) {
-	idx, rec := st.vip(Config{VIP: vip})
-	if rec == nil {
-		return -1, nil, fmt.Errorf("VIP %s was not set up with 'l3dsr realserver up' in this network namespace (state in %s): %w", vip, m.stateDir, ErrNotSetUp)
+// lockedRecord is lockedState and vip's record in it (st.VIPs[idx]), or
+// an error matching ErrNotSetUp, with the lock released, when Up did not
+// set vip up.
+func (m *Manager) lockedRecord(vip netip.Addr) (st upRecord, idx int, rec *vipRecord, unlock func(), err error) {
+	if st, unlock, err = m.lockedState(); err != nil {
+		return upRecord{}, -1, nil, nil, err
 	}
-	return idx, rec, nil
+	if idx, rec = st.vip(Config{VIP: vip}); rec == nil {
+		unlock()
+		return upRecord{}, -1, nil, nil, fmt.Errorf("VIP %s was not set up with 'l3dsr realserver up' in this network namespace (state in %s): %w", vip, m.stateDir, ErrNotSetUp)
+	}
+	return st, idx, rec, unlock, nil
 }
 
 // down takes the VIP of st.VIPs[idx] (rec) down, every code of it.
