@@ -75,10 +75,7 @@ func TestApplyDryRunAndApply(t *testing.T) {
 }
 
 func TestSaveFromDSRTools(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "vips.conf"), []byte("# VIP=DSCP\n10.0.0.1=21\n2001:db8::1=0x16 # v6\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := testfiles.Write(t, map[string]string{"vips.conf": "# VIP=DSCP\n10.0.0.1=21\n2001:db8::1=0x16 # v6\n"})
 	rc, out, errs := runCLI("save", "--from-dsrtools", dir)
 	want := "realserver:\n  vips:\n    - vip: 10.0.0.1\n      dscp: 21\n    - vip: 2001:db8::1\n      dscp: 22\n"
 	if rc != exitOK || !strings.HasSuffix(out, want) || errs != "" {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/l3dsr/l3dsr/internal/testfiles"
 )
 
 // A dsrtools server with L3 and L2 lines moves over in one conversion: the
@@ -12,10 +14,7 @@ import (
 // stops the conversion with its file and line, exit 2.
 func TestSaveFromDSRToolsMixed(t *testing.T) {
 	installHost(t)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "vips.conf"), []byte("10.0.0.1 = 0x13   # L3\n10.0.0.9          # L2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := testfiles.Write(t, map[string]string{"vips.conf": "10.0.0.1 = 0x13   # L3\n10.0.0.9          # L2\n"})
 	rc, out, errs := runCLI("save", "--from-dsrtools", dir)
 	want := "realserver:\n  vips:\n    - vip: 10.0.0.1\n      dscp: 19\n    - vip: 10.0.0.9\n      mode: dr\n"
 	if rc != exitOK || errs != "" || !strings.HasSuffix(out, want) {

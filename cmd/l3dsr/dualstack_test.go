@@ -1,10 +1,10 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/l3dsr/l3dsr/internal/testfiles"
 )
 
 const dualStackPlan = "plan (dry run, nothing changed): 2 change(s)\n  set up VIP 10.0.0.1 (dscp, DSCP 19)\n  set up VIP 2001:db8::1 (dscp, DSCP 19)\n"
@@ -32,10 +32,7 @@ func TestApplyDualStackOneCode(t *testing.T) {
 // applies.
 func TestSaveFromDSRToolsDualStackApplies(t *testing.T) {
 	installHost(t)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "vips.conf"), []byte("10.0.0.1=19\n2001:db8::1=19\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := testfiles.Write(t, map[string]string{"vips.conf": "10.0.0.1=19\n2001:db8::1=19\n"})
 	rc, out, errs := runCLI("save", "--from-dsrtools", dir)
 	if rc != exitOK || errs != "" {
 		t.Fatalf("save: rc %d, stderr %q", rc, errs)

@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/testfiles"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 )
@@ -124,10 +123,7 @@ func TestApplySaveCodes(t *testing.T) {
 		t.Fatalf("save: exit %d, stdout %q; want it to end in %q", rc, out, want)
 	}
 
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "recode.conf"), []byte("10.0.0.2=19\n10.0.0.2 = 0x14\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := testfiles.Write(t, map[string]string{"recode.conf": "10.0.0.2=19\n10.0.0.2 = 0x14\n"})
 	rc, out, _ = runCLI("save", "--from-dsrtools", dir)
 	if want := "realserver:\n  vips:\n    - vip: 10.0.0.2\n      dscp: [19, 20]\n"; rc != exitOK || !strings.HasSuffix(out, want) {
 		t.Fatalf("save --from-dsrtools: exit %d, stdout %q; want it to end in %q", rc, out, want)
