@@ -14,16 +14,16 @@ import (
 type Role int
 
 const (
-	// RealServer: marked requests arrive for the RIP; the replies must
+	// roleRealServer: marked requests arrive for the RIP; the replies must
 	// leave from the VIP the module maps the code to.
-	RealServer Role = iota
-	// Director: packets for a VIP leave for the real servers carrying the
+	roleRealServer Role = iota
+	// roleDirector: packets for a VIP leave for the real servers carrying the
 	// DSCP configured for that VIP.
-	Director
+	roleDirector
 )
 
 func (r Role) String() string {
-	if r == Director {
+	if r == roleDirector {
 		return "director"
 	}
 	return "realserver"
@@ -67,9 +67,9 @@ type config struct {
 	Mode dsrtypes.Mode
 	// Codes are the DSCP codes to look at (the codes reserved for L3 DSR).
 	Codes DSCPSet
-	// Mapping is the real server's table (RealServer).
+	// Mapping is the real server's table (roleRealServer).
 	Mapping []MapEntry
-	// Expect is the director's DSCP per VIP (Director).
+	// Expect is the director's DSCP per VIP (roleDirector).
 	Expect []Expectation
 	// maxFlows bounds the flows tracked (0: defaultMaxFlows); packets of
 	// flows beyond it are counted but their replies are not matched.
@@ -215,11 +215,11 @@ func newAnalyzer(cfg config) (*analyzer, error) {
 	a.used = make([]bool, len(cfg.Mapping))
 	a.start = slices.Clone(cfg.Mapping)
 	switch cfg.Role {
-	case RealServer:
+	case roleRealServer:
 		if cfg.Codes == 0 {
 			return nil, fmt.Errorf("no DSCP code to look at: give at least one")
 		}
-	case Director:
+	case roleDirector:
 		if len(cfg.Expect) == 0 {
 			return nil, fmt.Errorf("the director check needs the DSCP of at least one VIP")
 		}
@@ -310,7 +310,7 @@ func (a *analyzer) add(p *Packet, x lookAhead) Class {
 	a.ipPackets++
 	inSet := a.cfg.Codes.has(p.DSCP)
 	tunnel := p.Tunnel != 0 && p.inner.Family != 0
-	if a.ipip && a.cfg.Role == RealServer {
+	if a.ipip && a.cfg.Role == roleRealServer {
 		// The tunnel carries the request whatever its code.
 		inSet = tunnel
 	}
@@ -332,10 +332,10 @@ func (a *analyzer) add(p *Packet, x lookAhead) Class {
 		} else if !hasFlowPorts(&p.layer) && (p.truncated || !p.Addrs) {
 			s.noPorts++
 		}
-	} else if tunnel && a.cfg.Codes.has(p.inner.DSCP) && a.cfg.Role == RealServer {
+	} else if tunnel && a.cfg.Codes.has(p.inner.DSCP) && a.cfg.Role == roleRealServer {
 		a.tunnelsOff[[2]uint8{p.DSCP, p.inner.DSCP}]++
 	}
-	if a.cfg.Role == Director {
+	if a.cfg.Role == roleDirector {
 		return a.addDirector(p, inSet)
 	}
 	if p.Addrs && hasFlowPorts(&p.layer) {
@@ -435,7 +435,7 @@ type lookAhead struct {
 // with other work; ahead2, later, the flows those slots name. Neither
 // changes anything: Add still looks everything up, in order.
 func (a *analyzer) ahead(p *Packet) (x lookAhead) {
-	if a.cfg.Role != RealServer || a.ipip || p.Family == 0 || !p.Addrs || !hasFlowPorts(&p.layer) {
+	if a.cfg.Role != roleRealServer || a.ipip || p.Family == 0 || !p.Addrs || !hasFlowPorts(&p.layer) {
 		return x
 	}
 	k := keyOf(&p.layer, p.Dst, p.DstPort, p.SrcPort)
@@ -635,7 +635,7 @@ type codeReport struct {
 	Bytes   uint64 `json:"bytes"`
 	Flows   int    `json:"flows"`
 	// Mappings are the table's entries for this code, with the module's
-	// counters (RealServer).
+	// counters (roleRealServer).
 	Mappings []mappingReport `json:"mappings"`
 	// Unmapped counts packets for which the table had no VIP.
 	Unmapped uint64 `json:"unmapped_packets"`
@@ -710,7 +710,7 @@ func (a *analyzer) report() Report {
 	}
 	slices.SortFunc(r.MalformedReasons, func(x, y malformedReport) int { return cmp.Compare(x.Reason, y.Reason) })
 	for _, m := range r.MalformedReasons {
-		r.Notes = append(r.Notes, fmt.Sprintf("%s malformed (%s): counted apart, not judged", Plural(m.Packets, "packet"), m.Reason))
+		r.Notes = append(r.Notes, fmt.Sprintf("%s malformed (%s): counted apart, not judged", plural(m.Packets, "packet"), m.Reason))
 	}
 	for c := range a.codes {
 		s := a.codes[c]
@@ -725,7 +725,7 @@ func (a *analyzer) report() Report {
 			cr.InnerDSCP = append(cr.InnerDSCP, innerDSCPCount{DSCP: int(in), Packets: n})
 		}
 		slices.SortFunc(cr.InnerDSCP, func(x, y innerDSCPCount) int { return cmp.Compare(x.DSCP, y.DSCP) })
-		if a.cfg.Role == RealServer {
+		if a.cfg.Role == roleRealServer {
 			for i, e := range a.cfg.Mapping {
 				if e.DSCP != uint8(c) {
 					continue
@@ -751,18 +751,18 @@ func (a *analyzer) report() Report {
 	slices.SortFunc(offs, func(x, y [2]uint8) int { return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1])) })
 	for _, k := range offs {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s with DSCP %d in the inner header but %d in the outer one, which is outside DSCP %s: in --mode dscp the outer code counts (it is what the director set on the wire); judge a tunnel with --mode ipip",
-			Plural(a.tunnelsOff[k], "tunnel packet"), k[1], k[0], r.Codes))
+			plural(a.tunnelsOff[k], "tunnel packet"), k[1], k[0], r.Codes))
 	}
 	switch a.cfg.Role {
-	case RealServer:
+	case roleRealServer:
 		if r.Marked == 0 {
 			if a.ipip {
-				r.Problems = append(r.Problems, fmt.Sprintf("no tunnel packet (IPIP, IPv6-in-IP or GRE) seen (%s read): nothing reached this host through an IPIP director", Plural(a.packets, "packet")))
+				r.Problems = append(r.Problems, fmt.Sprintf("no tunnel packet (IPIP, IPv6-in-IP or GRE) seen (%s read): nothing reached this host through an IPIP director", plural(a.packets, "packet")))
 			} else {
-				r.Problems = append(r.Problems, fmt.Sprintf("no packet marked with DSCP %s seen (%s read): nothing reached this host through an L3 DSR director", r.Codes, Plural(a.packets, "packet")))
+				r.Problems = append(r.Problems, fmt.Sprintf("no packet marked with DSCP %s seen (%s read): nothing reached this host through an L3 DSR director", r.Codes, plural(a.packets, "packet")))
 			}
 		}
-	case Director:
+	case roleDirector:
 		var fwd uint64
 		for i, e := range a.cfg.Expect {
 			x := a.exp[i]
@@ -779,7 +779,7 @@ func (a *analyzer) report() Report {
 			slices.Sort(er.WrongCodes)
 			fwd += x.forwarded
 			if x.clientPackets > 0 && x.forwarded == 0 {
-				er.Problems = append(er.Problems, fmt.Sprintf("%s: %s from clients, but none seen leaving for a real server", er.Service, Plural(x.clientPackets, "packet")))
+				er.Problems = append(er.Problems, fmt.Sprintf("%s: %s from clients, but none seen leaving for a real server", er.Service, plural(x.clientPackets, "packet")))
 			}
 			if x.wrong > 0 {
 				codes := make([]string, len(er.WrongCodes))
@@ -790,7 +790,7 @@ func (a *analyzer) report() Report {
 					er.Service, x.wrong, x.forwarded, strings.Join(er.Reals, ", "), strings.Join(codes, ","), e.DSCP))
 			}
 			if x.viaDirector > 0 {
-				er.Problems = append(er.Problems, fmt.Sprintf("%s: %s from the VIP left through the director: the real servers' replies should go straight to the clients", er.Service, Plural(x.viaDirector, "reply")))
+				er.Problems = append(er.Problems, fmt.Sprintf("%s: %s from the VIP left through the director: the real servers' replies should go straight to the clients", er.Service, plural(x.viaDirector, "reply")))
 			}
 			er.OK = len(er.Problems) == 0
 			r.Problems = append(r.Problems, er.Problems...)
@@ -801,7 +801,7 @@ func (a *analyzer) report() Report {
 			for i, e := range a.cfg.Expect {
 				names[i] = e.String()
 			}
-			r.Problems = append(r.Problems, fmt.Sprintf("no packet for %s seen leaving for a real server (%s read)", strings.Join(names, ", "), Plural(a.packets, "packet")))
+			r.Problems = append(r.Problems, fmt.Sprintf("no packet for %s seen leaving for a real server (%s read)", strings.Join(names, ", "), plural(a.packets, "packet")))
 		}
 	}
 	r.OK = len(r.Problems) == 0
@@ -810,7 +810,7 @@ func (a *analyzer) report() Report {
 
 // Plural writes n with noun, in the plural unless n is 1 ("reply"
 // becomes "replies").
-func Plural[N int | uint64](n N, noun string) string {
+func plural[N int | uint64](n N, noun string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, noun)
 	}
@@ -859,7 +859,7 @@ func (a *analyzer) codeProblems(c uint8, s *codeState, cr *codeReport) (problems
 				why = fmt.Sprintf("the table maps DSCP %d to %s VIPs only (%s) and these packets are %s: add an %s VIP with 'l3dsr rule add --dscp %d --vip VIP'", c, famName(otherFam(fam)), strings.Join(other, ", "), famName(fam), famName(fam), c)
 			}
 		}
-		problems = append(problems, fmt.Sprintf("DSCP %d: %s%s, but %s", c, Plural(s.unmapped, "packet"), to, why))
+		problems = append(problems, fmt.Sprintf("DSCP %d: %s%s, but %s", c, plural(s.unmapped, "packet"), to, why))
 	}
 	vs := make(map[netip.Addr]bool, len(s.vips))
 	for v := range s.vips {
@@ -873,10 +873,10 @@ func (a *analyzer) codeProblems(c uint8, s *codeState, cr *codeReport) (problems
 	vips := strings.Join(sortedAddrs(vs), ", ")
 	if s.fromRIP > 0 {
 		problems = append(problems, fmt.Sprintf("DSCP %d: %s left from the RIP (%s) instead of the VIP %s: the destination was not rewritten before the socket (is the map-mode rule in raw PREROUTING?)",
-			c, Plural(s.fromRIP, "reply"), strings.Join(sortedAddrs(s.ripSources), ", "), cmp.Or(vips, "(none)")))
+			c, plural(s.fromRIP, "reply"), strings.Join(sortedAddrs(s.ripSources), ", "), cmp.Or(vips, "(none)")))
 	}
 	if s.fromOther > 0 {
-		problems = append(problems, fmt.Sprintf("DSCP %d: %s left from %s, neither the VIP %s nor the RIP", c, Plural(s.fromOther, "reply"), strings.Join(sortedAddrs(s.otherSources), ", "), cmp.Or(vips, "(none)")))
+		problems = append(problems, fmt.Sprintf("DSCP %d: %s left from %s, neither the VIP %s nor the RIP", c, plural(s.fromOther, "reply"), strings.Join(sortedAddrs(s.otherSources), ", "), cmp.Or(vips, "(none)")))
 	}
 	judgeable := s.packets - s.laterFrags
 	if s.unmapped == 0 && s.fromVIP == 0 && s.fromRIP == 0 && s.fromOther == 0 {
@@ -885,25 +885,25 @@ func (a *analyzer) codeProblems(c uint8, s *codeState, cr *codeReport) (problems
 			// Only later fragments: their first fragment (with the ports)
 			// was not captured, so there is no flow to judge.
 		case s.flows == 0 && s.noPorts == judgeable:
-			problems = append(problems, fmt.Sprintf("DSCP %d: %s, all cut before their ports, so no flow could be followed: %s", c, Plural(s.packets, "packet"), snapAdvice))
+			problems = append(problems, fmt.Sprintf("DSCP %d: %s, all cut before their ports, so no flow could be followed: %s", c, plural(s.packets, "packet"), snapAdvice))
 		default:
-			problems = append(problems, fmt.Sprintf("DSCP %d: %s in %s, but no reply from the VIP %s seen: is a service listening on the VIP, and does the reply leave by this interface?", c, Plural(s.packets, "packet"), Plural(s.flows, "flow"), cmp.Or(vips, "(none)")))
+			problems = append(problems, fmt.Sprintf("DSCP %d: %s in %s, but no reply from the VIP %s seen: is a service listening on the VIP, and does the reply leave by this interface?", c, plural(s.packets, "packet"), plural(s.flows, "flow"), cmp.Or(vips, "(none)")))
 		}
 	}
 	if s.laterFrags > 0 {
-		notes = append(notes, fmt.Sprintf("DSCP %d: %s not the first of a datagram: no ports, so no flow (a lone one means the first fragment was not captured)", c, Plural(s.laterFrags, "fragment")))
+		notes = append(notes, fmt.Sprintf("DSCP %d: %s not the first of a datagram: no ports, so no flow (a lone one means the first fragment was not captured)", c, plural(s.laterFrags, "fragment")))
 	}
 	if s.noPorts > 0 && (s.flows > 0 || s.noPorts < judgeable) {
-		notes = append(notes, fmt.Sprintf("DSCP %d: %s cut before the ports: %s", c, Plural(s.noPorts, "packet"), snapAdvice))
+		notes = append(notes, fmt.Sprintf("DSCP %d: %s cut before the ports: %s", c, plural(s.noPorts, "packet"), snapAdvice))
 	}
 	if len(cr.InnerDSCP) > 0 {
 		var n uint64
 		parts := make([]string, len(cr.InnerDSCP))
 		for i, x := range cr.InnerDSCP {
 			n += x.Packets
-			parts[i] = fmt.Sprintf("DSCP %d (%s)", x.DSCP, Plural(x.Packets, "packet"))
+			parts[i] = fmt.Sprintf("DSCP %d (%s)", x.DSCP, plural(x.Packets, "packet"))
 		}
-		notes = append(notes, fmt.Sprintf("DSCP %d: %s of %d with another code in the inner header: %s; the outer code is the one counted", c, Plural(n, "tunnel packet"), s.tunnels, strings.Join(parts, ", ")))
+		notes = append(notes, fmt.Sprintf("DSCP %d: %s of %d with another code in the inner header: %s; the outer code is the one counted", c, plural(n, "tunnel packet"), s.tunnels, strings.Join(parts, ", ")))
 	}
 	return problems, notes
 }

@@ -66,7 +66,7 @@ func TestJudgeRealServerOK(t *testing.T) {
 	pkts = append(pkts, pcapgen.Exchange(cli6, rip6, vip6, 22, 40000, 2)...)
 	// Unrelated unmarked traffic is not judged.
 	pkts = append(pkts, pcapgen.Packet{Src: rip4, Dst: cli4, Proto: 6, SrcPort: 22, DstPort: 5555})
-	r := judge(t, config{Role: RealServer, Codes: allMarked, Mapping: mapping}, pkts...)
+	r := judge(t, config{Role: roleRealServer, Codes: allMarked, Mapping: mapping}, pkts...)
 	if !r.OK {
 		t.Fatalf("want OK, got problems %q", r.Problems)
 	}
@@ -86,7 +86,7 @@ func TestJudgeRealServerOK(t *testing.T) {
 }
 
 func TestJudgeRealServerFailures(t *testing.T) {
-	cfg := config{Role: RealServer, Codes: allMarked, Mapping: mapping}
+	cfg := config{Role: roleRealServer, Codes: allMarked, Mapping: mapping}
 	t.Run("unmapped", func(t *testing.T) {
 		r := judge(t, cfg, pcapgen.Exchange(cli4, rip4, rip4, 30, 40000, 2)...)
 		if r.OK || !hasProblem(r, "DSCP 30: 2 packets to 203.0.113.30, but the table maps no VIP to DSCP 30") {
@@ -137,7 +137,7 @@ func TestJudgeRealServerFailures(t *testing.T) {
 func TestJudgeLocalAddressEntries(t *testing.T) {
 	rip2 := netip.MustParseAddr("203.0.113.31")
 	vip2 := netip.MustParseAddr("10.80.0.2")
-	cfg := config{Role: RealServer, Codes: 1 << 21, Mapping: []MapEntry{{DSCP: 21, Local: rip4, VIP: vip4}, {DSCP: 21, Local: rip2, VIP: vip2}}}
+	cfg := config{Role: roleRealServer, Codes: 1 << 21, Mapping: []MapEntry{{DSCP: 21, Local: rip4, VIP: vip4}, {DSCP: 21, Local: rip2, VIP: vip2}}}
 	pkts := append(pcapgen.Exchange(cli4, rip4, vip4, 21, 40000, 1), pcapgen.Exchange(cli4, rip2, vip2, 21, 40001, 1)...)
 	if r := judge(t, cfg, pkts...); !r.OK {
 		t.Fatalf("problems %q", r.Problems)
@@ -150,7 +150,7 @@ func TestJudgeLocalAddressEntries(t *testing.T) {
 }
 
 func TestCounters(t *testing.T) {
-	a, err := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: mapping})
+	a, err := newAnalyzer(config{Role: roleRealServer, Codes: allMarked, Mapping: mapping})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestCounters(t *testing.T) {
 }
 
 func TestJudgeDirector(t *testing.T) {
-	cfg := config{Role: Director, Codes: 1 << 21, Expect: []Expectation{{VIP: vip4, Port: 80, DSCP: 21}}}
+	cfg := config{Role: roleDirector, Codes: 1 << 21, Expect: []Expectation{{VIP: vip4, Port: 80, DSCP: 21}}}
 	in := pcapgen.Packet{Src: cli4, Dst: vip4, Proto: 6, SrcPort: 40000, DstPort: 80}
 	out := pcapgen.Packet{Src: cli4, Dst: rip4, DSCP: 21, Proto: 6, SrcPort: 40000, DstPort: 80}
 	r := judge(t, cfg, in, out, in, out)
@@ -187,7 +187,7 @@ func TestJudgeDirector(t *testing.T) {
 	if r.OK || !hasProblem(r, "1 reply from the VIP left through the director") {
 		t.Errorf("problems %q", r.Problems)
 	}
-	v6 := config{Role: Director, Codes: 1 << 22, Expect: []Expectation{{VIP: vip6, Port: 80, DSCP: 22}}}
+	v6 := config{Role: roleDirector, Codes: 1 << 22, Expect: []Expectation{{VIP: vip6, Port: 80, DSCP: 22}}}
 	r = judge(t, v6, pcapgen.Packet{Src: cli6, Dst: vip6, Proto: 17, SrcPort: 5, DstPort: 80},
 		pcapgen.Packet{Tags: []uint16{0x8100}, Src: cli6, Dst: rip6, DSCP: 22, Proto: 17, SrcPort: 5, DstPort: 80})
 	if !r.OK {
@@ -197,11 +197,11 @@ func TestJudgeDirector(t *testing.T) {
 
 func TestAnalyzerConfigErrors(t *testing.T) {
 	for name, cfg := range map[string]config{
-		"no codes":     {Role: RealServer},
-		"dup mapping":  {Role: RealServer, Codes: 1, Mapping: []MapEntry{{DSCP: 1, VIP: vip4}, {DSCP: 1, VIP: netip.MustParseAddr("10.0.0.9")}}},
-		"mixed family": {Role: RealServer, Codes: 1, Mapping: []MapEntry{{DSCP: 1, VIP: vip4, Local: rip6}}},
-		"no expect":    {Role: Director, Codes: 1},
-		"dup expect":   {Role: Director, Codes: 1, Expect: []Expectation{{VIP: vip4, Port: 80, DSCP: 1}, {VIP: vip4, Port: 80, DSCP: 2}}},
+		"no codes":     {Role: roleRealServer},
+		"dup mapping":  {Role: roleRealServer, Codes: 1, Mapping: []MapEntry{{DSCP: 1, VIP: vip4}, {DSCP: 1, VIP: netip.MustParseAddr("10.0.0.9")}}},
+		"mixed family": {Role: roleRealServer, Codes: 1, Mapping: []MapEntry{{DSCP: 1, VIP: vip4, Local: rip6}}},
+		"no expect":    {Role: roleDirector, Codes: 1},
+		"dup expect":   {Role: roleDirector, Codes: 1, Expect: []Expectation{{VIP: vip4, Port: 80, DSCP: 1}, {VIP: vip4, Port: 80, DSCP: 2}}},
 	} {
 		if _, err := newAnalyzer(cfg); err == nil {
 			t.Errorf("%s: no error", name)
@@ -248,7 +248,7 @@ func TestDecodeAllocs(t *testing.T) {
 			t.Errorf("frame %d: %v allocations per decode", i, n)
 		}
 	}
-	a, _ := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: mapping})
+	a, _ := newAnalyzer(config{Role: roleRealServer, Codes: allMarked, Mapping: mapping})
 	pk := decodeAll(t, pcapgen.Exchange(cli4, rip4, vip4, 21, 40000, 1)...)
 	a.Add(&pk[0])
 	if n := testing.AllocsPerRun(100, func() { a.Add(&pk[0]); a.Add(&pk[1]) }); n != 0 {

@@ -62,7 +62,7 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkDecodeAndJudge(b *testing.B) {
 	frames := benchFrames(b, 4096)
 	dec, _ := newDecoder(layers.LinkTypeEthernet)
-	an, _ := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: []MapEntry{{DSCP: 21, VIP: pcapgen.VIP4(0)}}})
+	an, _ := newAnalyzer(config{Role: roleRealServer, Codes: allMarked, Mapping: []MapEntry{{DSCP: 21, VIP: pcapgen.VIP4(0)}}})
 	var p Packet
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -93,7 +93,7 @@ func BenchmarkRunFile(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		an, _ := newAnalyzer(config{Role: RealServer, Codes: allMarked})
+		an, _ := newAnalyzer(config{Role: roleRealServer, Codes: allMarked})
 		if _, err := run(context.Background(), src, an, runOptions{}); err != nil {
 			b.Fatal(err)
 		}

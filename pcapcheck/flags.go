@@ -31,8 +31,8 @@ type Args struct {
 
 // roles are the names --role takes.
 var roles = map[string]Role{
-	"realserver": RealServer, "real-server": RealServer, "rs": RealServer,
-	"director": Director,
+	"realserver": roleRealServer, "real-server": roleRealServer, "rs": roleRealServer,
+	"director": roleDirector,
 }
 
 // Options checks a and returns the options of one verification, with the
@@ -83,7 +83,7 @@ func (a Args) Options() (*Options, error) {
 			o.Ports = append(o.Ports, uint16(v))
 		}
 	}
-	if o.Role == Director {
+	if o.Role == roleDirector {
 		if len(o.expect) == 0 {
 			return nil, fmt.Errorf("--role director needs the DSCP of each VIP: give --expect VIP:PORT=DSCP, e.g. --expect 10.80.0.1:80=21")
 		}

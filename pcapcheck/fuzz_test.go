@@ -41,7 +41,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b[14:])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: []MapEntry{{DSCP: 21, VIP: vip4}, {DSCP: 22, VIP: vip6}}})
+		a, err := newAnalyzer(config{Role: roleRealServer, Codes: allMarked, Mapping: []MapEntry{{DSCP: 21, VIP: vip4}, {DSCP: 22, VIP: vip6}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func FuzzReadCapture(f *testing.F) {
 		if err != nil {
 			return
 		}
-		a, err := newAnalyzer(config{Role: RealServer, Codes: allMarked, Mapping: []MapEntry{{DSCP: 21, VIP: vip4}}})
+		a, err := newAnalyzer(config{Role: roleRealServer, Codes: allMarked, Mapping: []MapEntry{{DSCP: 21, VIP: vip4}}})
 		if err != nil {
 			t.Fatal(err)
 		}

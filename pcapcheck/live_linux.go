@@ -112,9 +112,9 @@ func (l *Live) readPacket() ([]byte, gopacket.CaptureInfo, error) {
 // LinkType implements Source.
 func (l *Live) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
 
-// Drops returns how many packets the kernel dropped for lack of buffer
+// drops returns how many packets the kernel dropped for lack of buffer
 // space since the last call.
-func (l *Live) Drops() (uint64, error) {
+func (l *Live) drops() (uint64, error) {
 	st, err := unix.GetsockoptTpacketStats(l.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
 	if err != nil {
 		return 0, fmt.Errorf("reading the packet socket's statistics: %w", err)

@@ -22,5 +22,5 @@ func (l *Live) readPacket() ([]byte, gopacket.CaptureInfo, error) {
 	return nil, gopacket.CaptureInfo{}, errors.New("no live capture on this system")
 }
 func (l *Live) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
-func (l *Live) Drops() (uint64, error)    { return 0, nil }
+func (l *Live) drops() (uint64, error)    { return 0, nil }
 func (l *Live) Close() error              { return nil }

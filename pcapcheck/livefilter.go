@@ -19,7 +19,7 @@ func liveFilter(o *Options) (filterSpec, error) {
 		}
 	}
 	switch o.Role {
-	case RealServer:
+	case roleRealServer:
 		// Replies: from the VIPs (DSR working) and from this interface's
 		// own addresses (the RIPs: broken DSR).
 		seen := map[netip.Addr]bool{}
@@ -39,7 +39,7 @@ func liveFilter(o *Options) (filterSpec, error) {
 				add(true, ip, o.Ports)
 			}
 		}
-	case Director:
+	case roleDirector:
 		for _, e := range o.expect {
 			var ports []uint16
 			if e.Port != 0 {

@@ -39,7 +39,7 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 	if fromFlags {
 		mapping = "flags"
 	}
-	if o.Role == Director {
+	if o.Role == roleDirector {
 		mapping = "none"
 	}
 	if format == "json" {
@@ -58,7 +58,7 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 	if o.Mode == dsrtypes.ModeIPIP {
 		mode = " (ipip)"
 	}
-	fmt.Fprintf(w, "%s: %s%s, DSCP %s: %s read, %d looked at", what, r.Role, mode, r.Codes, Plural(st.Read, "packet"), st.Selected)
+	fmt.Fprintf(w, "%s: %s%s, DSCP %s: %s read, %d looked at", what, r.Role, mode, r.Codes, plural(st.Read, "packet"), st.Selected)
 	if drops > 0 {
 		fmt.Fprintf(w, ", %d dropped by the kernel", drops)
 	}
@@ -69,7 +69,7 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 			if name == "" {
 				name = "-"
 			}
-			fmt.Fprintf(w, "  interface %d (%s, %s): %s read", i.Index, name, i.LinkType, Plural(i.Read, "packet"))
+			fmt.Fprintf(w, "  interface %d (%s, %s): %s read", i.Index, name, i.LinkType, plural(i.Read, "packet"))
 			if i.Unsupported {
 				fmt.Fprint(w, ", link type not supported: not looked at")
 			}
@@ -80,13 +80,13 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 		return err
 	}
 	if r.UntrackedFlows > 0 {
-		fmt.Fprintf(w, "note: %s beyond the flow limit were counted but their replies not matched\n", Plural(r.UntrackedFlows, "flow"))
+		fmt.Fprintf(w, "note: %s beyond the flow limit were counted but their replies not matched\n", plural(r.UntrackedFlows, "flow"))
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	if st.NotWritten > 0 {
-		fmt.Fprintf(w, "note: %s of another link type than the first interface's were not written to --write's file\n", Plural(st.NotWritten, "packet"))
+		fmt.Fprintf(w, "note: %s of another link type than the first interface's were not written to --write's file\n", plural(st.NotWritten, "packet"))
 	}
 	switch {
 	case !r.OK:
@@ -96,7 +96,7 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 		}
 	case st.Damage != nil:
 		fmt.Fprintln(w, "verdict: PARTIAL: OK on the packets read, but the file is damaged (see the warning)")
-	case o.Role == Director:
+	case o.Role == roleDirector:
 		fmt.Fprintln(w, "verdict: OK: every service's packets leave for the real servers with its DSCP")
 	case o.Mode == dsrtypes.ModeIPIP:
 		fmt.Fprintln(w, "verdict: OK: every tunnel seen is answered from its VIP")
@@ -104,7 +104,7 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 		fmt.Fprintln(w, "verdict: OK: every DSCP code seen is mapped and answered from its VIP")
 	}
 	if d := st.Damage; d != nil {
-		fmt.Fprintf(w, "warning: %s is damaged at byte %d (%s %d): %s; the report covers the %s before it\n", what, d.Offset, d.Unit, d.Record, d.Reason, Plural(st.Read, "packet"))
+		fmt.Fprintf(w, "warning: %s is damaged at byte %d (%s %d): %s; the report covers the %s before it\n", what, d.Offset, d.Unit, d.Record, d.Reason, plural(st.Read, "packet"))
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 // director). A mapping from flags has no counters.
 func writeTable(w io.Writer, role Role, r Report, fromFlags bool) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	if role == RealServer {
+	if role == roleRealServer {
 		fmt.Fprintln(tw, "DSCP\tPACKETS\tFLOWS\tVIP (LOCAL)\tTABLE PACKETS (+RUN)\tREPLIES VIP/RIP/OTHER\tANSWERED\tRESULT")
 		for _, c := range r.PerCode {
 			vip, ctr := "-", "-"

@@ -346,7 +346,7 @@ func judgeFile(t *testing.T, path string) Report {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	an, _ := newAnalyzer(config{Role: RealServer, Codes: ^DSCPSet(0), Mapping: []MapEntry{{DSCP: 21, VIP: netip.MustParseAddr("10.80.0.1")}}})
+	an, _ := newAnalyzer(config{Role: roleRealServer, Codes: ^DSCPSet(0), Mapping: []MapEntry{{DSCP: 21, VIP: netip.MustParseAddr("10.80.0.1")}}})
 	if _, err := run(t.Context(), src, an, runOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func countPerCode(t *testing.T, file string) [64]uint64 {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	an, err := newAnalyzer(config{Role: RealServer, Codes: ^DSCPSet(0)})
+	an, err := newAnalyzer(config{Role: roleRealServer, Codes: ^DSCPSet(0)})
 	if err != nil {
 		t.Fatal(err)
 	}

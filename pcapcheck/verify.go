@@ -67,7 +67,7 @@ type Options struct {
 // real server in DSCP mode with no Mapping given. The caller opens the
 // table then and sets Table.
 func (o *Options) UsesTable() bool {
-	return o.Role == RealServer && o.Mode != dsrtypes.ModeIPIP && len(o.Mapping) == 0
+	return o.Role == roleRealServer && o.Mode != dsrtypes.ModeIPIP && len(o.Mapping) == 0
 }
 
 // Check fills in the defaults (Mode, Codes) and checks the mapping and the
@@ -77,7 +77,7 @@ func (o *Options) Check() error {
 		o.Mode = dsrtypes.ModeDSCP
 	}
 	if o.Codes == 0 {
-		if o.Role == Director {
+		if o.Role == roleDirector {
 			for _, e := range o.expect {
 				o.Codes |= 1 << (e.DSCP & uint8(dsrtypes.MaxDSCP))
 			}
@@ -123,7 +123,7 @@ func (e *verdictError) Error() string {
 	if len(e.Problems) == 1 {
 		return "L3 DSR verification failed: " + e.Problems[0]
 	}
-	return fmt.Sprintf("L3 DSR verification failed: %s (and %s, listed in the report)", e.Problems[0], Plural(len(e.Problems)-1, "more reason"))
+	return fmt.Sprintf("L3 DSR verification failed: %s (and %s, listed in the report)", e.Problems[0], plural(len(e.Problems)-1, "more reason"))
 }
 
 // PartialError is an OK verdict on a damaged file: it covers only the
@@ -221,7 +221,7 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Stats = st
 	if live != nil {
-		res.drops, _ = live.Drops()
+		res.drops, _ = live.drops()
 	}
 	if o.Table != nil {
 		// The counters after the run; a failure here only loses them.
