@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/errclass"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 )
 
@@ -15,11 +16,6 @@ import (
 // real server on none of the director's subnets: a request that cannot
 // work on this host, which the CLI reports as a usage error.
 var ErrNotConnected = errors.New("real server not on a directly connected subnet")
-
-type notConnectedError struct{ msg string }
-
-func (e *notConnectedError) Error() string        { return e.msg }
-func (e *notConnectedError) Is(target error) bool { return target == ErrNotConnected }
 
 // checkConnected refuses a real server of a dr-mode service that is on none
 // of the director's subnets. IPVS direct routing sends the client's packet
@@ -47,9 +43,9 @@ func (d *Director) checkConnected(k Key, r Real) error {
 	if len(fam) > 0 {
 		have = strings.Join(fam, ", ")
 	}
-	return &notConnectedError{fmt.Sprintf(
+	return errclass.New(ErrNotConnected,
 		"real server %s of %s (mode dr) is on no subnet of this director (its %s subnets: %s): direct routing sends the packet to the real server's MAC address, so the real server must be on one of the director's links; add a real server of those subnets, or use mode dscp or ipip for this service",
-		r.Addr, k, ipName(r.Addr), have)}
+		r.Addr, k, ipName(r.Addr), have)
 }
 
 func ipName(a netip.Addr) string { return dsrtypes.FamilyOf(a).String() }

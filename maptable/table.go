@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/errclass"
 )
 
 // Table is the DSCP→VIP table of one network namespace, whatever keeps it.
@@ -142,14 +143,7 @@ func (e Entry) String() string {
 // Entry, found before anything is sent to the kernel.
 var errInvalid = errors.New("invalid map entry")
 
-type invalidError struct{ msg string }
-
-func (e *invalidError) Error() string        { return e.msg }
-func (e *invalidError) Is(target error) bool { return target == errInvalid }
-
-func invalidf(format string, a ...any) error {
-	return &invalidError{fmt.Sprintf(format, a...)}
-}
+func invalidf(format string, a ...any) error { return errclass.New(errInvalid, format, a...) }
 
 // checkAddr rejects addresses the table cannot hold: zones and IPv4-mapped
 // IPv6 addresses. what names the address in the message.

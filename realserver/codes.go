@@ -2,10 +2,11 @@ package realserver
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/l3dsr/l3dsr/internal/errclass"
 )
 
 // Codes are the DSCP codes of one dscp-mode VIP. A VIP may have several:
@@ -116,5 +117,5 @@ func (r vipRecord) toLegacy() vipRecord {
 }
 
 func noSuchCodef(format string, a ...any) error {
-	return &classError{fmt.Sprintf(format, a...), ErrNoSuchCode}
+	return errclass.New(ErrNoSuchCode, format, a...)
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/errclass"
 	"github.com/l3dsr/l3dsr/maptable"
 )
 
@@ -32,20 +33,10 @@ var errInvalid = errors.New("invalid real-server configuration")
 // made by someone else, the VIP set up in another way).
 var ErrConflict = errors.New("conflicts with the running setup")
 
-type classError struct {
-	msg   string
-	class error
-}
-
-func (e *classError) Error() string        { return e.msg }
-func (e *classError) Is(target error) bool { return target == e.class }
-
-func invalidf(format string, a ...any) error {
-	return &classError{fmt.Sprintf(format, a...), errInvalid}
-}
+func invalidf(format string, a ...any) error { return errclass.New(errInvalid, format, a...) }
 
 func conflictf(format string, a ...any) error {
-	return &classError{fmt.Sprintf(format, a...), ErrConflict}
+	return errclass.New(ErrConflict, format, a...)
 }
 
 // Validate checks c on its own, with an error (matching errInvalid) that

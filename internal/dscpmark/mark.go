@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/errclass"
 )
 
 // Mark says: packets to VIP, transport protocol Proto, destination port
@@ -37,14 +38,7 @@ var (
 	errConflict = errors.New("marked with another DSCP code")
 )
 
-type invalidError struct{ msg string }
-
-func (e *invalidError) Error() string        { return e.msg }
-func (e *invalidError) Is(target error) bool { return target == errInvalid }
-
-func invalidf(format string, a ...any) error {
-	return &invalidError{fmt.Sprintf(format, a...)}
-}
+func invalidf(format string, a ...any) error { return errclass.New(errInvalid, format, a...) }
 
 // protoName names p as dsrtypes does: "tcp", "udp" or "sctp", and for the
 // protocols a Mark cannot have (ICMP has no port), a name for messages.
