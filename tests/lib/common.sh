@@ -23,7 +23,8 @@
 #
 # The client/router/director/real-server topology (topo_init, topo_up, topo_down) is
 # tests/lib/topo.sh, sourced at the end of this file; the setup helpers of the scenarios on its
-# real servers (step, teardown_all, rs_servers_start) are tests/lib/dsrlab.sh, sourced after it.
+# real servers (step, teardown_all, rs_servers_start, curl_many) are tests/lib/dsrlab.sh, sourced
+# after it.
 #
 # Results are written the moment they happen (a kernel panic later loses nothing): to
 # $L3DSR_RESULTS (the guest's second serial port) and echoed as "PASS x"/"FAIL x: why" into the

@@ -107,21 +107,9 @@ conn_diag() {
 	echo "order: $seq; ports used twice: ${dup:-none}; ip_vs_conn: $(nsx "$NS_DIR" cat /proc/net/ip_vs_conn | head -n 12 | squash)"
 }
 
-# curl_many URLHOST N OUT: N requests in one curl, each its own connection (the HTTP/1.0
-# server closes it), each from a client port no other request of this run used. IPVS keeps a
-# closed connection's entry for a minute and sends a new connection from the same client port
-# to the same real, bypassing the scheduler and persistence and not counting it as a new
-# connection; the kernel's port choice can come back to a port within a minute. The URLs come
-# from a config file: globoff (an IPv6 literal in brackets) turns curl's URL ranges off.
+# curl_many (tests/lib/dsrlab.sh) takes its client ports from here on.
+# shellcheck disable=SC2034 # read by curl_many
 CLI_PORT=20000
-curl_many() {
-	local i
-	for ((i = 1; i <= $2; i++)); do
-		((i == 1)) || echo next
-		printf 'url = "http://%s/%d"\nlocal-port = %d\ngloboff\nmax-time = 20\n' "$1" "$i" "$((CLI_PORT++))"
-	done >"$3.urls"
-	timeout 240 ip netns exec "$NS_CLI" curl -sS -K "$3.urls" >"$3" 2>"$3.err"
-}
 
 # snapshot: the state the setup makes, without counters.
 snapshot() {
