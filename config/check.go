@@ -18,7 +18,7 @@ func check(f *File) Errors {
 	add := func(p Pos, format string, a ...any) {
 		errs = append(errs, Error{p, fmt.Sprintf(format, a...)})
 	}
-	if rs := f.RealServer; rs != nil {
+	if rs := f.realServer; rs != nil {
 		byVIP := map[netip.Addr]Pos{}
 		type owned struct {
 			e   maptable.Entry
@@ -55,7 +55,7 @@ func check(f *File) Errors {
 			}
 		}
 	}
-	if d := f.Director; d != nil {
+	if d := f.director; d != nil {
 		byKey := map[director.Key]Pos{}
 		type owned struct {
 			s   director.Service

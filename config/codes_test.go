@@ -15,7 +15,7 @@ import (
 // for the clash rule, and a code twice for one VIP is a duplicate.
 func TestParseCodes(t *testing.T) {
 	f := mustParse(t, "realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: [19, 20]}\n    - {vip: 2001:db8::1, dscp: [20, 19]}\n    - {vip: 10.0.0.2, dscp: 21}\n")
-	v := f.RealServer.VIPs
+	v := f.realServer.VIPs
 	if v[0].codes.String() != "19, 20" || *v[0].Config.DSCP != 19 || v[1].codes.String() != "20, 19" || *v[1].Config.DSCP != 20 || v[2].codes.String() != "21" {
 		t.Fatalf("codes: %v %v %v", v[0].codes, v[1].codes, v[2].codes)
 	}
@@ -56,14 +56,14 @@ func TestMarshalCodes(t *testing.T) {
 		{Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: dsrtypes.ModeDSCP, DSCP: &two}, DSCPs: realserver.Codes{19, 20}},
 		{Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.2"), Mode: dsrtypes.ModeDSCP, DSCP: &one}, DSCPs: realserver.Codes{21}},
 	}
-	out, err := Marshal(FromRunning(vips, nil), "")
+	out, err := Marshal(fromRunning(vips, nil), "")
 	want := "realserver:\n  vips:\n    - vip: 10.0.0.1\n      dscp: [19, 20]\n    - vip: 10.0.0.2\n      dscp: 21\n"
 	if err != nil || string(out) != want {
 		t.Fatalf("Marshal (%v):\n%s\nwant:\n%s", err, out, want)
 	}
 	g := mustParse(t, string(out))
-	if g.RealServer.VIPs[0].codes.String() != "19, 20" {
-		t.Fatalf("read back: %v", g.RealServer.VIPs[0].codes)
+	if g.realServer.VIPs[0].codes.String() != "19, 20" {
+		t.Fatalf("read back: %v", g.realServer.VIPs[0].codes)
 	}
 }
 
@@ -74,7 +74,7 @@ func TestPlanCodes(t *testing.T) {
 	rs := newFakeRS()
 	plan := func(in string) []Step {
 		t.Helper()
-		return PlanRealServer(ctx, mustParse(t, "realserver:\n  vips:\n"+in).RealServer, rs.vips, rs)
+		return planRealServer(ctx, mustParse(t, "realserver:\n  vips:\n"+in).realServer, rs.vips, rs)
 	}
 	apply := func(steps []Step) {
 		t.Helper()

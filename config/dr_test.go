@@ -27,15 +27,15 @@ director:
         - {address: 10.1.0.11}
 `
 	f := mustParse(t, in)
-	if c := f.RealServer.VIPs[2].Config; c.Mode != dsrtypes.ModeDR || c.DSCP != nil {
+	if c := f.realServer.VIPs[2].Config; c.Mode != dsrtypes.ModeDR || c.DSCP != nil {
 		t.Fatalf("dr VIP parsed as %v", c)
 	}
-	if s := f.Director.Services[0].Service; s.Mode != dsrtypes.ModeDR || s.DSCP != 0 {
+	if s := f.director.Services[0].Service; s.Mode != dsrtypes.ModeDR || s.DSCP != 0 {
 		t.Fatalf("dr service parsed as %+v", s)
 	}
 	ctx := context.Background()
 	rs := newFakeRS()
-	steps := PlanRealServer(ctx, f.RealServer, nil, rs)
+	steps := planRealServer(ctx, f.realServer, nil, rs)
 	want := "set up VIP 10.0.0.1 (dscp, DSCP 21)\nset up VIP 10.0.0.3 (ipip)\nset up VIP 10.0.0.4 (dr)\nset up VIP 2001:db8::4 (dr)"
 	if got := whats(steps); got != want {
 		t.Fatalf("real-server plan:\n%s\nwant\n%s", got, want)
@@ -44,7 +44,7 @@ director:
 		t.Fatal(err)
 	}
 	d := newFakeDirector()
-	steps = PlanDirector(f.Director, nil, d)
+	steps = planDirector(f.director, nil, d)
 	want = "add service tcp 10.0.0.4:80 (dr, rr)\nadd real 10.1.0.10 to service tcp 10.0.0.4:80 (weight 1)\nadd real 10.1.0.11 to service tcp 10.0.0.4:80 (weight 1)"
 	if got := whats(steps); got != want {
 		t.Fatalf("director plan:\n%s\nwant\n%s", got, want)
@@ -53,7 +53,7 @@ director:
 		t.Fatal(err)
 	}
 	// save | apply: no change.
-	out, err := Marshal(&File{RealServer: &RealServer{VIPs: f.RealServer.VIPs}, Director: f.Director}, "")
+	out, err := Marshal(&File{realServer: &RealServer{VIPs: f.realServer.VIPs}, director: f.director}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,16 +66,16 @@ director:
 	if err != nil {
 		t.Fatalf("%v in\n%s", err, out)
 	}
-	if steps := PlanRealServer(ctx, g.RealServer, rs.vips, rs); len(steps) != 0 {
+	if steps := planRealServer(ctx, g.realServer, rs.vips, rs); len(steps) != 0 {
 		t.Errorf("real-server plan after save: %s", whats(steps))
 	}
-	if steps := PlanDirector(g.Director, d.svcs, d); len(steps) != 0 {
+	if steps := planDirector(g.director, d.svcs, d); len(steps) != 0 {
 		t.Errorf("director plan after save: %s", whats(steps))
 	}
 	// A VIP moved from dscp to dr is taken down and set up again.
 	f = mustParse(t, strings.Replace(in, "{vip: 10.0.0.1, dscp: 21}", "{vip: 10.0.0.1, mode: dr}", 1))
 	want = "take down VIP 10.0.0.1 (dscp, DSCP 21)\nset up VIP 10.0.0.1 (dr)"
-	if got := whats(PlanRealServer(ctx, f.RealServer, rs.vips, rs)); got != want {
+	if got := whats(planRealServer(ctx, f.realServer, rs.vips, rs)); got != want {
 		t.Errorf("dscp to dr:\n%s\nwant\n%s", got, want)
 	}
 }

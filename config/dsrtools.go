@@ -163,17 +163,17 @@ func parseDSRToolsDSCP(s string) (uint8, error) {
 // taken once; any other clash, and a line the dsrtools files repeat, is left
 // for check to report with both places.
 func mergeDSRTools(f *File, vips []VIP) {
-	if f.RealServer == nil {
-		f.RealServer = &RealServer{}
+	if f.realServer == nil {
+		f.realServer = &RealServer{}
 	}
-	yaml := f.RealServer.VIPs
+	yaml := f.realServer.VIPs
 	for _, v := range vips {
 		same := slices.ContainsFunc(yaml, func(o VIP) bool {
 			a, b := o.Config, v.Config
 			return a.VIP == b.VIP && a.Mode == b.Mode && !a.Local.IsValid() && a.MSS == 0 && sameCodes(o.codes, v.codes)
 		})
 		if !same {
-			f.RealServer.VIPs = append(f.RealServer.VIPs, v)
+			f.realServer.VIPs = append(f.realServer.VIPs, v)
 		}
 	}
 }

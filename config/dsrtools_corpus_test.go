@@ -59,8 +59,8 @@ func TestDSRToolsCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the converted file does not load: %v", err)
 			}
-			if a, b := withoutPositions(f), withoutPositions(g); len(a.RealServer.VIPs) != len(b.RealServer.VIPs) {
-				t.Fatalf("loaded %d VIPs, converted %d", len(b.RealServer.VIPs), len(a.RealServer.VIPs))
+			if a, b := withoutPositions(f), withoutPositions(g); len(a.realServer.VIPs) != len(b.realServer.VIPs) {
+				t.Fatalf("loaded %d VIPs, converted %d", len(b.realServer.VIPs), len(a.realServer.VIPs))
 			}
 		})
 	}

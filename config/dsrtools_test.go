@@ -132,10 +132,10 @@ func TestLoadMergesDSRTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.RealServer.VIPs); n != 2 {
-		t.Fatalf("want 10.0.0.1 once (same in both) and 10.0.0.5: got %d VIPs %+v", n, f.RealServer.VIPs)
+	if n := len(f.realServer.VIPs); n != 2 {
+		t.Fatalf("want 10.0.0.1 once (same in both) and 10.0.0.5: got %d VIPs %+v", n, f.realServer.VIPs)
 	}
-	if v := f.RealServer.VIPs[1]; v.Config.VIP.String() != "10.0.0.5" || *v.Config.DSCP != 25 {
+	if v := f.realServer.VIPs[1]; v.Config.VIP.String() != "10.0.0.5" || *v.Config.DSCP != 25 {
 		t.Errorf("merged VIP = %+v", v)
 	}
 
@@ -157,7 +157,7 @@ func TestLoadMergesDSRTools(t *testing.T) {
 	write("only.conf", "dsrtools: "+filepath.Join(root, "dsr.d")+"\n")
 	write("dsr.d/a.conf", "10.0.0.3=3\n")
 	f, err = Load(filepath.Join(root, "only.conf"))
-	if err != nil || f.RealServer == nil || len(f.RealServer.VIPs) != 1 || f.Director != nil {
+	if err != nil || f.realServer == nil || len(f.realServer.VIPs) != 1 || f.director != nil {
 		t.Errorf("Load = %+v, %v", f, err)
 	}
 }
@@ -226,7 +226,7 @@ func TestDSRToolsHostName(t *testing.T) {
 	if err != nil || string(out) != want {
 		t.Fatalf("Marshal = %q, %v; want %q", out, err, want)
 	}
-	if g, err := parseFile("saved", out); err != nil || g.RealServer.VIPs[0].Config.VIP != netip.MustParseAddr("192.0.2.80") {
+	if g, err := parseFile("saved", out); err != nil || g.realServer.VIPs[0].Config.VIP != netip.MustParseAddr("192.0.2.80") {
 		t.Errorf("the converted file does not load: %v", err)
 	}
 }

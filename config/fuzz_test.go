@@ -51,20 +51,20 @@ func configSeeds(t testing.TB) [][]byte {
 // the value, and an empty list is the same as none.
 func withoutPositions(f *File) File {
 	c := File{}
-	if rs := f.RealServer; rs != nil {
-		c.RealServer = &RealServer{IPTables: rs.IPTables}
+	if rs := f.realServer; rs != nil {
+		c.realServer = &RealServer{iptables: rs.iptables}
 		for _, v := range rs.VIPs {
-			c.RealServer.VIPs = append(c.RealServer.VIPs, VIP{Config: v.Config})
+			c.realServer.VIPs = append(c.realServer.VIPs, VIP{Config: v.Config})
 		}
 	}
-	if d := f.Director; d != nil {
-		c.Director = &Director{}
+	if d := f.director; d != nil {
+		c.director = &Director{}
 		for _, s := range d.Services {
 			s.pos, s.realPos = Pos{}, nil
 			if len(s.Service.Reals) == 0 {
 				s.Service.Reals = nil
 			}
-			c.Director.Services = append(c.Director.Services, s)
+			c.director.Services = append(c.director.Services, s)
 		}
 	}
 	return c

@@ -57,22 +57,22 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 			p = Plan{}
 		}
 	}()
-	if rs := f.RealServer; rs != nil {
+	if rs := f.realServer; rs != nil {
 		m, err := h.OpenRealServer()
 		if err != nil {
 			return p, nil, fmt.Errorf("real server: %w", err)
 		}
 		closers = append(closers, func() { m.Close() })
-		rep, err := m.Show(ctx, rs.IPTables)
+		rep, err := m.Show(ctx, rs.iptables)
 		if err != nil {
 			return p, nil, fmt.Errorf("reading the real server's VIPs: %w", err)
 		}
-		if err := h.Pieces(ctx, rs.IPTables, rs.Configs(), true); err != nil {
+		if err := h.Pieces(ctx, rs.iptables, rs.Configs(), true); err != nil {
 			return p, nil, err
 		}
-		p.Steps = append(p.Steps, PlanRealServer(ctx, rs, rep.VIPs, m)...)
+		p.Steps = append(p.Steps, planRealServer(ctx, rs, rep.VIPs, m)...)
 	}
-	if d := f.Director; d != nil {
+	if d := f.director; d != nil {
 		api, dclose, err := h.OpenDirector()
 		if err != nil {
 			return p, nil, fmt.Errorf("director: %w", err)
@@ -82,7 +82,7 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 		if err != nil {
 			return p, nil, fmt.Errorf("reading the director's services: %w", err)
 		}
-		p.Steps = append(p.Steps, PlanDirector(d, st.Services, api)...)
+		p.Steps = append(p.Steps, planDirector(d, st.Services, api)...)
 	}
 	return p, closeAll, nil
 }
@@ -114,7 +114,7 @@ func Running(ctx context.Context, h Host) (*File, error) {
 			return nil, fmt.Errorf("reading the director's services: %w", err)
 		}
 	}
-	return FromRunning(rep.VIPs, st.Services), nil
+	return fromRunning(rep.VIPs, st.Services), nil
 }
 
 // WritePlan writes what a dry run shows: "no change", or the steps.

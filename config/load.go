@@ -64,10 +64,10 @@ func fromDSRTools(dir string, resolve resolver) (*File, error) {
 // FromRunning is the config of what runs: the VIPs 'l3dsr realserver up'
 // set up and the IPVS services by address; what `l3dsr save` prints. A side
 // with nothing set up is left out, so that applying the file leaves it alone.
-func FromRunning(vips []realserver.VIPStatus, svcs []director.Service) *File {
+func fromRunning(vips []realserver.VIPStatus, svcs []director.Service) *File {
 	f := &File{}
 	if len(vips) > 0 {
-		f.RealServer = &RealServer{}
+		f.realServer = &RealServer{}
 		for _, v := range vips {
 			x := VIP{Config: v.Config}
 			if codes := v.DSCPs; len(codes) > 0 {
@@ -75,13 +75,13 @@ func FromRunning(vips []realserver.VIPStatus, svcs []director.Service) *File {
 			} else if v.DSCP != nil { // a report made without the list
 				x.withCodes(realserver.Codes{*v.DSCP}, make([]Pos, 1))
 			}
-			f.RealServer.VIPs = append(f.RealServer.VIPs, x)
+			f.realServer.VIPs = append(f.realServer.VIPs, x)
 		}
 	}
 	if len(svcs) > 0 {
-		f.Director = &Director{}
+		f.director = &Director{}
 		for _, s := range svcs {
-			f.Director.Services = append(f.Director.Services, Service{Service: s})
+			f.director.Services = append(f.director.Services, Service{Service: s})
 		}
 	}
 	return f

@@ -16,10 +16,10 @@ import (
 // goes first as comment lines.
 func Marshal(f *File, header string) ([]byte, error) {
 	root := mapping()
-	if rs := f.RealServer; rs != nil {
+	if rs := f.realServer; rs != nil {
 		sec := mapping()
-		if rs.IPTables != xtrule.Default {
-			put(sec, "iptables", str(string(rs.IPTables)))
+		if rs.iptables != xtrule.Default {
+			put(sec, "iptables", str(string(rs.iptables)))
 		}
 		vips := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, v := range rs.VIPs {
@@ -28,7 +28,7 @@ func Marshal(f *File, header string) ([]byte, error) {
 		put(sec, "vips", vips)
 		put(root, "realserver", sec)
 	}
-	if d := f.Director; d != nil {
+	if d := f.director; d != nil {
 		svcs := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, s := range d.Services {
 			svcs.Content = append(svcs.Content, serviceNode(s.Service))

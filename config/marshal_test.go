@@ -28,17 +28,17 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Errorf("unexpected text:\n%s", out)
 	}
 	d := newFakeDirector()
-	for _, s := range f.Director.Services {
+	for _, s := range f.director.Services {
 		d.svcs = append(d.svcs, s.Service)
 	}
-	if steps := PlanDirector(g.Director, d.svcs, d); len(steps) != 0 {
+	if steps := planDirector(g.director, d.svcs, d); len(steps) != 0 {
 		t.Errorf("director plan after a round trip: %s", whats(steps))
 	}
 	rs := newFakeRS()
-	if _, err := (Plan{PlanRealServer(context.Background(), f.RealServer, nil, rs)}).Apply(); err != nil {
+	if _, err := (Plan{planRealServer(context.Background(), f.realServer, nil, rs)}).Apply(); err != nil {
 		t.Fatal(err)
 	}
-	if steps := PlanRealServer(context.Background(), g.RealServer, rs.vips, rs); len(steps) != 0 {
+	if steps := planRealServer(context.Background(), g.realServer, rs.vips, rs); len(steps) != 0 {
 		t.Errorf("real-server plan after a round trip: %s", whats(steps))
 	}
 }
@@ -49,7 +49,7 @@ func TestMarshalEmpty(t *testing.T) {
 		t.Fatalf("Marshal = %q, %v", out, err)
 	}
 	f := mustParse(t, string(out))
-	if f.RealServer != nil || f.Director != nil {
+	if f.realServer != nil || f.director != nil {
 		t.Errorf("parsed back: %+v", f)
 	}
 }
@@ -58,7 +58,7 @@ func TestMarshalEmpty(t *testing.T) {
 // beside the address.
 func TestMarshalModesAndNotes(t *testing.T) {
 	code := uint8(7)
-	f := &File{RealServer: &RealServer{VIPs: []VIP{
+	f := &File{realServer: &RealServer{VIPs: []VIP{
 		{Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.1"), Mode: dsrtypes.ModeDSCP, DSCP: &code}, note: "www.example.com"},
 		{Config: realserver.Config{VIP: netip.MustParseAddr("10.0.0.2"), Mode: dsrtypes.ModeIPIP, MSS: 1400}},
 		{Config: realserver.Config{VIP: netip.MustParseAddr("2001:db8::3"), Mode: dsrtypes.ModeDR}},

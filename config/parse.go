@@ -70,8 +70,8 @@ func parse(name string, data []byte) (*File, Errors) {
 		return f, nil
 	}
 	p.fields(root, "the top level", map[string]func(*yaml.Node){
-		"realserver": func(v *yaml.Node) { f.RealServer = p.realServer(v) },
-		"director":   func(v *yaml.Node) { f.Director = p.director(v) },
+		"realserver": func(v *yaml.Node) { f.realServer = p.realServer(v) },
+		"director":   func(v *yaml.Node) { f.director = p.director(v) },
 		"dsrtools": func(v *yaml.Node) {
 			if s, ok := p.str(v, "dsrtools"); ok {
 				if s == "" {
@@ -256,7 +256,7 @@ func (p *parser) realServer(n *yaml.Node) *RealServer {
 	p.fields(n, "realserver", map[string]func(*yaml.Node){
 		"iptables": func(v *yaml.Node) {
 			if variant, ok := parsed(p, v, "iptables", xtrule.ParseVariant, "use legacy, nft or default (the system's iptables)"); ok {
-				rs.IPTables = variant
+				rs.iptables = variant
 			}
 		},
 		"vips": func(v *yaml.Node) { rs.VIPs = items(p, v, "realserver.vips", p.vip) },

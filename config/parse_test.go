@@ -49,8 +49,8 @@ func TestParseGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := f.RealServer
-	if rs == nil || rs.IPTables != xtrule.Variant("nft") || len(rs.VIPs) != 3 {
+	rs := f.realServer
+	if rs == nil || rs.iptables != xtrule.Variant("nft") || len(rs.VIPs) != 3 {
 		t.Fatalf("realserver = %+v", rs)
 	}
 	v := rs.VIPs[1]
@@ -61,7 +61,7 @@ func TestParseGood(t *testing.T) {
 	if c := rs.VIPs[2].Config; c.Mode != dsrtypes.ModeIPIP || c.DSCP != nil || c.MSS != 1400 {
 		t.Errorf("vip[2] = %+v", c)
 	}
-	d := f.Director
+	d := f.director
 	if d == nil || len(d.Services) != 2 {
 		t.Fatalf("director = %+v", d)
 	}
@@ -83,12 +83,12 @@ func TestParseGood(t *testing.T) {
 func TestParseEmpty(t *testing.T) {
 	for _, in := range []string{"", "# nothing yet\n", "---\n"} {
 		f, err := parseFile("x", []byte(in))
-		if err != nil || f.RealServer != nil || f.Director != nil {
+		if err != nil || f.realServer != nil || f.director != nil {
 			t.Errorf("Parse(%q) = %+v, %v; want an empty file", in, f, err)
 		}
 	}
 	f, err := parseFile("x", []byte("director:\n"))
-	if err != nil || f.Director == nil || len(f.Director.Services) != 0 {
+	if err != nil || f.director == nil || len(f.director.Services) != 0 {
 		t.Errorf("an empty director section must mean: no services; got %+v, %v", f, err)
 	}
 }
@@ -171,7 +171,7 @@ func TestShippedExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, err := parseFile("l3dsr.conf.example", data)
-	if err != nil || f.RealServer != nil || f.Director != nil || f.dsrTools != "" {
+	if err != nil || f.realServer != nil || f.director != nil || f.dsrTools != "" {
 		t.Fatalf("as shipped: %+v, %v; want nothing to manage", f, err)
 	}
 	on := regexp.MustCompile(`(?m)^#(\S|  )`).ReplaceAll(data, []byte("$1"))
@@ -179,8 +179,8 @@ func TestShippedExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("uncommented example: %v\n%s", err, on)
 	}
-	if len(f.RealServer.VIPs) != 3 || len(f.Director.Services) != 2 || f.dsrTools != "/etc/dsr.d" {
-		t.Errorf("uncommented example: %d VIPs, %d services, dsrtools %q", len(f.RealServer.VIPs), len(f.Director.Services), f.dsrTools)
+	if len(f.realServer.VIPs) != 3 || len(f.director.Services) != 2 || f.dsrTools != "/etc/dsr.d" {
+		t.Errorf("uncommented example: %d VIPs, %d services, dsrtools %q", len(f.realServer.VIPs), len(f.director.Services), f.dsrTools)
 	}
 }
 
@@ -188,7 +188,7 @@ func TestShippedExample(t *testing.T) {
 // 23): the table's key has the family. Two VIPs of one family may not.
 func TestDualStackOneCode(t *testing.T) {
 	f, err := parseFile("f", []byte("realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: 19}\n    - {vip: 2001:db8::1, dscp: 19}\n    - {vip: 10.0.0.2, dscp: 20, local: 192.0.2.1}\n    - {vip: 2001:db8::2, dscp: 20, local: 2001:db8:1::1}\n"))
-	if err != nil || len(f.RealServer.VIPs) != 4 {
+	if err != nil || len(f.realServer.VIPs) != 4 {
 		t.Fatalf("parseFile = %+v, %v", f, err)
 	}
 	_, err = parseFile("f", []byte("realserver:\n  vips:\n    - {vip: 2001:db8::1, dscp: 19}\n    - {vip: 10.0.0.1, dscp: 19}\n    - {vip: 2001:db8::2, dscp: 19}\n"))

@@ -96,7 +96,7 @@ func undoResult(_ director.Result, err error) error { return err }
 // for what comes), then edits, then additions. Every IPVS service by address
 // in cur is the director's to remove; Show leaves firewall-mark services out,
 // so they are never touched.
-func PlanDirector(want *Director, cur []director.Service, api directorAPI) []Step {
+func planDirector(want *Director, cur []director.Service, api directorAPI) []Step {
 	curBy := index(cur, func(s director.Service) (director.Key, director.Service) { return s.Key, s })
 	wantBy := index(want.Services, func(s Service) (director.Key, director.Service) { return s.Service.Key, s.Service })
 	var delReals, delSvcs, editSvcs, addSvcs, addReals, editReals []Step
@@ -274,10 +274,10 @@ func index[K comparable, T, V any](xs []T, kv func(T) (K, V)) map[K]V {
 // another VIP's new code needs the key. A VIP set up as in the file but not
 // running as it should (Show found a problem) is set up again, which
 // repairs it.
-func PlanRealServer(ctx context.Context, want *RealServer, cur []realserver.VIPStatus, api realServerAPI) []Step {
+func planRealServer(ctx context.Context, want *RealServer, cur []realserver.VIPStatus, api realServerAPI) []Step {
 	curBy := index(cur, func(c realserver.VIPStatus) (netip.Addr, realserver.VIPStatus) { return c.VIP, c })
 	wantBy := index(want.VIPs, func(v VIP) (netip.Addr, VIP) { return v.Config.VIP, v })
-	rp := rsPlan{ctx: ctx, api: api, v: want.IPTables}
+	rp := rsPlan{ctx: ctx, api: api, v: want.iptables}
 	type removal struct {
 		vip   realserver.VIPStatus
 		d     uint8

@@ -34,7 +34,7 @@ const dirBase = `director:
 func planDir(t *testing.T, d *fakeDirector, in string) []Step {
 	t.Helper()
 	f := mustParse(t, in)
-	return PlanDirector(f.Director, d.svcs, d)
+	return planDirector(f.director, d.svcs, d)
 }
 
 func whats(steps []Step) string {
@@ -117,7 +117,7 @@ func TestPlanMakesNoCalls(t *testing.T) {
 	steps := planDir(t, d, dirBase)
 	rs := newFakeRS()
 	f := mustParse(t, "realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: 21}\n")
-	rsteps := PlanRealServer(context.Background(), f.RealServer, rs.vips, rs)
+	rsteps := planRealServer(context.Background(), f.realServer, rs.vips, rs)
 	if len(steps) != 5 || len(rsteps) != 1 || len(d.calls)+len(rs.calls) != 0 {
 		t.Errorf("planning made calls: %q %q", d.calls, rs.calls)
 	}
@@ -198,7 +198,7 @@ func TestPlanRealServer(t *testing.T) {
 	rs := newFakeRS()
 	in := "realserver:\n  iptables: nft\n  vips:\n    - {vip: 10.0.0.1, dscp: 21}\n    - {vip: 10.0.0.2, dscp: 22}\n    - {vip: 10.0.0.3, mode: ipip}\n"
 	f := mustParse(t, in)
-	steps := PlanRealServer(ctx, f.RealServer, rs.vips, rs)
+	steps := planRealServer(ctx, f.realServer, rs.vips, rs)
 	want := "set up VIP 10.0.0.1 (dscp, DSCP 21)\nset up VIP 10.0.0.2 (dscp, DSCP 22)\nset up VIP 10.0.0.3 (ipip)"
 	if got := whats(steps); got != want {
 		t.Fatalf("plan:\n%s\nwant\n%s", got, want)
@@ -211,13 +211,13 @@ func TestPlanRealServer(t *testing.T) {
 	}
 	// The running ipip VIP has the derived MSS; the file leaves it out.
 	rs.vips[2].MSS = 1440
-	if steps := PlanRealServer(ctx, f.RealServer, rs.vips, rs); len(steps) != 0 {
+	if steps := planRealServer(ctx, f.realServer, rs.vips, rs); len(steps) != 0 {
 		t.Fatalf("second plan: %s", whats(steps))
 	}
 	// Drop one VIP, change another's DSCP, and one running VIP is broken.
 	rs.vips[2].OK = false
 	f = mustParse(t, "realserver:\n  vips:\n    - {vip: 10.0.0.1, dscp: 23}\n    - {vip: 10.0.0.3, mode: ipip}\n")
-	steps = PlanRealServer(ctx, f.RealServer, rs.vips, rs)
+	steps = planRealServer(ctx, f.realServer, rs.vips, rs)
 	// A new code is added before the old one goes: the VIP stays up.
 	want = "take down VIP 10.0.0.2 (dscp, DSCP 22)\nadd DSCP 23 to VIP 10.0.0.1 (dscp)\nrepair VIP 10.0.0.3 (ipip) (not running as set up)\ntake DSCP 21 off VIP 10.0.0.1 (dscp)"
 	if got := whats(steps); got != want {

@@ -14,17 +14,17 @@ const DefaultPath = "/etc/l3dsr/l3dsr.conf"
 // File is a parsed and validated config file. A nil section is one the file
 // does not have: apply leaves that side of the host alone.
 type File struct {
-	RealServer *RealServer
-	Director   *Director
+	realServer *RealServer
+	director   *Director
 	// dsrTools is the directory of Yahoo dsrtools *.conf files whose VIP=DSCP
-	// lines were merged into RealServer.VIPs ("" for none).
+	// lines were merged into realServer.VIPs ("" for none).
 	dsrTools string
 }
 
 // RealServer is the real-server section.
 type RealServer struct {
-	// IPTables is the iptables variant that appends the map-mode rule.
-	IPTables xtrule.Variant
+	// iptables is the iptables variant that appends the map-mode rule.
+	iptables xtrule.Variant
 	VIPs     []VIP
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -52,6 +53,10 @@ func changeCmd(sys *system, cmd *cobra.Command, prep func(*cobra.Command) (func(
 		return sys.withDirector(func(d directorAPI) error {
 			r, err := change(d)
 			director.WriteResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, err)
+			if errors.Is(err, director.ErrNotConnected) {
+				// The real given cannot work in mode dr: the command line's fault.
+				return &usageError{err}
+			}
 			return err
 		})
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -205,5 +206,20 @@ func TestDirectorShow(t *testing.T) {
 	st, _, stderr := runCLI("director", "show")
 	if st != exitRuntime || !strings.Contains(stderr, "problem: sysctl net.ipv4.vs.conntrack is 1, want 0") {
 		t.Errorf("problems: want exit 1 and the problem, got %d %q", st, stderr)
+	}
+}
+
+// A dr-mode real on none of the director's subnets is the command line's
+// fault: exit 2, with the director's text.
+func TestDirectorRealNotConnected(t *testing.T) {
+	f := withFakeDirector(t)
+	f.err = fmt.Errorf("real server 192.0.2.9 of tcp 10.0.0.1:80 (mode dr) is on no subnet of this director: %w", director.ErrNotConnected)
+	st, _, stderr := runCLI("director", "real", "add", "--vip", "10.0.0.1:80", "--real", "192.0.2.9")
+	if st != exitUsage || !strings.Contains(stderr, "is on no subnet of this director") {
+		t.Errorf("want exit 2 naming the real, got %d %q", st, stderr)
+	}
+	f.err = errors.New("netlink: no such service")
+	if st, _, _ := runCLI("director", "real", "add", "--vip", "10.0.0.1:80", "--real", "192.0.2.9"); st != exitRuntime {
+		t.Errorf("another error: want exit 1, got %d", st)
 	}
 }

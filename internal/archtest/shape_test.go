@@ -5,7 +5,6 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -293,7 +292,7 @@ func TestEveryExportedNameHasAReader(t *testing.T) {
 		total += len(names)
 		left := unread(pkgs, pk)
 		t.Logf("%-24s %4d exported, %3d without a reader outside", d, len(names), len(left))
-		if len(left) > 0 && os.Getenv("L3DSR_EXPORTS_STRICT") != "" {
+		if len(left) > 0 {
 			t.Errorf("%s exports names no other package reads: %s (unexport them, or give them a reader)", d, strings.Join(left, " "))
 		}
 	}
