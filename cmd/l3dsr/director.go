@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
-	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/spf13/cobra"
 )
 
@@ -41,14 +39,14 @@ func (h *hostSystem) withDirector(fn func(d directorAPI) error) error {
 }
 
 // changeCmd makes cmd a director command that changes something: prep
-// checks the command line (a usage error touches nothing) and gives the
-// change, which runs on the director; what it did is printed.
+// checks the command line (its error, touching nothing, is a usage error)
+// and gives the change, which runs on the director; what it did is printed.
 func changeCmd(sys *system, cmd *cobra.Command, prep func(*cobra.Command) (func(directorAPI) (director.Result, error), error)) *cobra.Command {
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		change, err := prep(cmd)
 		if err != nil {
-			return err
+			return &usageError{err}
 		}
 		return sys.withDirector(func(d directorAPI) error {
 			r, err := change(d)
@@ -106,39 +104,18 @@ func (f *keyFlags) add(cmd *cobra.Command) {
 }
 
 func (f *keyFlags) key() (director.Key, error) {
-	if !f.vip.IsValid() {
-		return director.Key{}, usageErrorf("--vip is required: give VIP:PORT, e.g. --vip 10.0.0.1:80 or --vip [2001:db8::1]:80")
-	}
-	a := f.vip.Addr().WithZone("")
-	if a.IsUnspecified() || a.IsMulticast() || a.Is4In6() {
-		return director.Key{}, usageErrorf("--vip %q: the VIP must be a unicast IPv4 or IPv6 address", f.vipFlag.String())
-	}
-	return director.Key{VIP: a, Port: f.vip.Port(), Proto: ipvs.Protocol(f.proto)}, nil
-}
-
-func checkScheduler(sched string) error {
-	if strings.TrimSpace(sched) == "" {
-		return usageErrorf("--scheduler is empty: give an IPVS scheduler, e.g. wlc, rr, sh or mh")
-	}
-	return nil
+	return director.KeyOf(f.vip, f.vipFlag.String(), f.proto)
 }
 
 type change = func(directorAPI) (director.Result, error)
 
-// edits calls set of each flag given; an edit that gives none of them
-// (names) changes nothing, a usage error.
-func edits(cmd *cobra.Command, names string, set map[string]func()) error {
-	given := false
+// given calls set of each flag given.
+func given(cmd *cobra.Command, set map[string]func()) {
 	for name, fn := range set {
 		if cmd.Flags().Changed(name) {
 			fn()
-			given = true
 		}
 	}
-	if !given {
-		return usageErrorf("nothing to change: give %s", names)
-	}
-	return nil
 }
 
 func newDirServiceAddCmd(sys *system) *cobra.Command {
@@ -155,14 +132,8 @@ func newDirServiceAddCmd(sys *system) *cobra.Command {
 		if s.Key, err = kf.key(); err != nil {
 			return nil, err
 		}
-		switch dscpSet := cmd.Flags().Changed("dscp"); {
-		case s.Mode == dsrtypes.ModeDSCP && !dscpSet:
-			return nil, usageErrorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip", s.VIP)
-		case s.Mode == dsrtypes.ModeIPIP && dscpSet:
-			return nil, usageErrorf("--dscp %s: mode ipip uses no DSCP code; drop --dscp, or use --mode dscp", dscp)
-		}
 		s.DSCP = uint8(dscp)
-		return func(d directorAPI) (director.Result, error) { return d.AddService(s) }, checkScheduler(s.Scheduler)
+		return func(d directorAPI) (director.Result, error) { return d.AddService(s) }, s.CheckNew(cmd.Flags().Changed("dscp"))
 	})
 	kf.add(cmd)
 	cmd.Flags().Var(&s.Mode, "mode", "how packets reach the real servers: dscp (L3 DSR) or ipip (IPVS tunnel)")
@@ -186,18 +157,12 @@ func newDirServiceEditCmd(sys *system) *cobra.Command {
 			return nil, err
 		}
 		var e director.ServiceEdit
-		err = edits(cmd, "--dscp, --scheduler or --persistent", map[string]func(){
+		given(cmd, map[string]func(){
 			"dscp":       func() { e.DSCP = (*uint8)(&dscp) },
 			"scheduler":  func() { e.Scheduler = &sched },
 			"persistent": func() { e.Persistent = &persistent },
 		})
-		if err == nil && e.Scheduler != nil {
-			err = checkScheduler(sched)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return func(d directorAPI) (director.Result, error) { return d.EditService(k, e) }, nil
+		return func(d directorAPI) (director.Result, error) { return d.EditService(k, e) }, e.Check()
 	})
 	kf.add(cmd)
 	cmd.Flags().Var(&dscp, "dscp", "new DSCP code (0-63)")

@@ -32,18 +32,7 @@ func (f *realFlags) parse() (director.Key, netip.Addr, error) {
 	if err != nil {
 		return k, netip.Addr{}, err
 	}
-	a := f.real.Addr
-	if !a.IsValid() {
-		return k, a, usageErrorf("--real is required: give the real server's own address, e.g. --real 10.1.0.10")
-	}
-	if a.Is4() != k.VIP.Is4() {
-		fam := dsrtypes.FamilyOf(k.VIP)
-		return k, a, usageErrorf("--real %s and --vip %s are of different address families: give an %s real server for an %s VIP", a, k.VIP, fam, fam)
-	}
-	if f.r.Weight < 0 {
-		return k, a, usageErrorf("--weight %d: use 0 (no new connections) or more", f.r.Weight)
-	}
-	return k, a, nil
+	return k, f.real.Addr, director.CheckRealArgs(k, f.real.Addr, f.r.Weight)
 }
 
 // realCmd makes a command on a real server of a service: the flags of rf
@@ -83,14 +72,12 @@ func newDirRealEditCmd(sys *system) *cobra.Command {
 	}, 0, []string{"new scheduling weight", "new upper connection threshold", "new lower connection threshold"},
 		func(cmd *cobra.Command, rf *realFlags, k director.Key, a netip.Addr) (change, error) {
 			var e director.RealEdit
-			if err := edits(cmd, "--weight, --u-threshold or --l-threshold", map[string]func(){
+			given(cmd, map[string]func(){
 				"weight":      func() { e.Weight = &rf.r.Weight },
 				"u-threshold": func() { e.UpperThreshold = &rf.r.UpperThreshold },
 				"l-threshold": func() { e.LowerThreshold = &rf.r.LowerThreshold },
-			}); err != nil {
-				return nil, err
-			}
-			return func(d directorAPI) (director.Result, error) { return d.EditReal(k, a, e) }, nil
+			})
+			return func(d directorAPI) (director.Result, error) { return d.EditReal(k, a, e) }, e.Check()
 		})
 }
 
