@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/jsonout"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 )
 
 // WriteEntries writes entries sorted by family, DSCP, then local address
@@ -50,4 +53,41 @@ func WriteStats(w io.Writer, s Stats, format string) error {
 	fmt.Fprintln(tw, "REWRITTEN\tNO ENTRY\tERRORS\tENTRIES\tGENERATION")
 	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\n", s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation)
 	return tw.Flush()
+}
+
+// WriteAdded writes what AddEntry did for e: the map-mode rule appended
+// (added.Rule), with the command of variant v that appended it, and the
+// entry, "set" when it replaced one.
+func WriteAdded(w io.Writer, v xtrule.Variant, e Entry, added Added, replace bool) {
+	e.Family = dsrtypes.FamilyOf(e.VIP)
+	if added.Rule {
+		writeAppended(w, v, e.Family)
+	}
+	verb := "added"
+	if replace {
+		verb = "set"
+	}
+	fmt.Fprintf(w, "%s %v\n", verb, e)
+}
+
+// WriteReplaced writes what ReplaceWithRules did: the map-mode rules
+// appended, with the commands of variant v, and the entries' count.
+func WriteReplaced(w io.Writer, v xtrule.Variant, appended []dsrtypes.Family, entries []Entry) {
+	for _, f := range appended {
+		writeAppended(w, v, f)
+	}
+	var n6 int
+	for _, e := range entries {
+		if e.Family == dsrtypes.IPv6 {
+			n6++
+		}
+	}
+	fmt.Fprintf(w, "replaced the table: %d entries (IPv4 %d, IPv6 %d)\n", len(entries), len(entries)-n6, n6)
+}
+
+// writeAppended says that the map-mode rule of family f was appended, and
+// the command that did it.
+func writeAppended(w io.Writer, v xtrule.Variant, f dsrtypes.Family) {
+	cmd := (&xtrule.Rules{Variant: v}).Binary(f) + " -t raw -A " + strings.Join(xtrule.MapRule, " ")
+	fmt.Fprintf(w, "appended the map-mode rule for %v: %s\n", f, cmd)
 }

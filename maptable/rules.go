@@ -24,13 +24,13 @@ type Rules interface {
 type Existing int
 
 const (
-	// RefuseExisting refuses it: an *ExistsError, before anything changes.
-	RefuseExisting Existing = iota
+	// refuseExisting refuses it: an *ExistsError, before anything changes.
+	refuseExisting Existing = iota
 	// KeepSame keeps one with the same VIP as it is (the rule is still
 	// made sure of), and refuses one with another VIP.
 	KeepSame
-	// ReplaceExisting gives it the new VIP (its counters are kept).
-	ReplaceExisting
+	// replaceExisting gives it the new VIP (its counters are kept).
+	replaceExisting
 )
 
 // ExistsError is the error of an add refused because the table has an
@@ -62,7 +62,7 @@ type Added struct {
 func AddWithRule(ctx context.Context, t Entries, rules Rules, e Entry, how Existing, record func(what string, undo func() error)) (Added, error) {
 	e.Family = dsrtypes.FamilyOf(e.VIP)
 	there := false // e is in the table as it is
-	if how != ReplaceExisting {
+	if how != replaceExisting {
 		old, err := t.Get(e.Key())
 		switch {
 		case err == nil && how == KeepSame && old.VIP == e.VIP:
@@ -92,7 +92,7 @@ func AddWithRule(ctx context.Context, t Entries, rules Rules, e Entry, how Exist
 			func() error { return rules.Delete(ctx, f) })
 	}
 	if !there {
-		if err := t.Add(e, how == ReplaceExisting); err != nil {
+		if err := t.Add(e, how == replaceExisting); err != nil {
 			return Added{}, removeRules(err, &u)
 		}
 		added.Entry = true

@@ -106,27 +106,11 @@ func (rs *ruleSystem) add(ctx context.Context, out io.Writer, e maptable.Entry, 
 		return err
 	}
 	defer t.Close()
-	how := maptable.RefuseExisting
-	if replace {
-		how = maptable.ReplaceExisting
-	}
-	added, err := maptable.AddWithRule(ctx, t, rs.newRules(v), e, how, nil)
-	var ee *maptable.ExistsError
-	if errors.As(err, &ee) {
-		return fmt.Errorf("%v: use --replace to change it", ee)
-	}
+	added, err := maptable.AddEntry(ctx, t, rs.newRules(v), e, replace)
 	if err != nil {
 		return err
 	}
-	e.Family = dsrtypes.FamilyOf(e.VIP)
-	if added.Rule {
-		printAppended(out, v, e.Family)
-	}
-	verb := "added"
-	if replace {
-		verb = "set"
-	}
-	fmt.Fprintf(out, "%s %v\n", verb, e)
+	maptable.WriteAdded(out, v, e, added, replace)
 	return nil
 }
 
@@ -148,17 +132,9 @@ deleted if exactly one exists. The map-mode rule stays.`,
 			if !fl.Changed("dscp") {
 				return usageErrorf("--dscp is missing: give the code of the entry to delete")
 			}
-			if k.Local = local.Addr; k.Local.IsValid() {
-				lf := dsrtypes.FamilyOf(k.Local)
-				if k.Family != dsrtypes.AnyFamily && k.Family != lf {
-					return usageErrorf("--family %s does not match --local %s (%v): leave --family out", fl.Lookup("family").Value, k.Local, lf)
-				}
-				k.Family = lf
-			}
-			if k.Family != dsrtypes.AnyFamily {
-				if err := k.Validate(); err != nil {
-					return &usageError{err}
-				}
+			k, err := maptable.DelKey(k, fl.Lookup("family").Value.String(), local.Addr)
+			if err != nil {
+				return &usageError{err}
 			}
 			return rs.del(cmd.OutOrStdout(), k)
 		},

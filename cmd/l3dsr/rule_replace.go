@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 
-	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/spf13/cobra"
@@ -87,22 +85,6 @@ func (rs *ruleSystem) replace(ctx context.Context, out io.Writer, entries []mapt
 	if err != nil {
 		return err
 	}
-	for _, f := range appended {
-		printAppended(out, v, f)
-	}
-	var n6 int
-	for _, e := range entries {
-		if e.Family == dsrtypes.IPv6 {
-			n6++
-		}
-	}
-	fmt.Fprintf(out, "replaced the table: %d entries (IPv4 %d, IPv6 %d)\n", len(entries), len(entries)-n6, n6)
+	maptable.WriteReplaced(out, v, appended, entries)
 	return nil
-}
-
-// printAppended says that the map-mode rule of family f was appended, and
-// the command that did it.
-func printAppended(out io.Writer, v xtrule.Variant, f dsrtypes.Family) {
-	cmd := (&xtrule.Rules{Variant: v}).Binary(f) + " -t raw -A " + strings.Join(xtrule.MapRule, " ")
-	fmt.Fprintf(out, "appended the map-mode rule for %v: %s\n", f, cmd)
 }
