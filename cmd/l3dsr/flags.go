@@ -1,18 +1,12 @@
 package main
 
 import (
-	"os"
-
 	"github.com/l3dsr/l3dsr/dsrtypes"
-	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
 // Flag parsing helpers the commands share.
-
-// iptablesEnv chooses the iptables variant when --iptables is not given.
-const iptablesEnv = "L3DSR_IPTABLES"
 
 // The dsrtypes values as flags, their parse errors naming the flag where the
 // value's own words do not ("--vip" + ` "x" is not an IP address`).
@@ -21,19 +15,6 @@ func addrFlag(flag string, a *dsrtypes.Addr) pflag.Value {
 	return &dsrtypes.Flag{Value: a, Prefix: flag + " "}
 }
 func familyFlag(f *dsrtypes.Family) pflag.Value { return &dsrtypes.Flag{Value: f, Prefix: "--"} }
-
-// iptablesVariant takes --iptables when given, else $L3DSR_IPTABLES.
-func iptablesVariant(flagSet bool, flag string) (xtrule.Variant, error) {
-	s, what := flag, "--iptables"
-	if !flagSet {
-		s, what = os.Getenv(iptablesEnv), "$"+iptablesEnv
-	}
-	v, err := xtrule.ParseVariant(s)
-	if err != nil {
-		return v, usageErrorf("%s: %v", what, err)
-	}
-	return v, nil
-}
 
 func checkOutput(o string) error {
 	if o != "table" && o != "json" {

@@ -61,7 +61,7 @@ differs from what 'up' set up. The record lives in /run/l3dsr/netns-INODE/
 }
 
 func newRealServerUpCmd(sys *system) *cobra.Command {
-	var variant string
+	var variant xtrule.VariantFlag
 	c := realserver.Config{Mode: dsrtypes.ModeDSCP}
 	var vip, local dsrtypes.Addr
 	var dscp dsrtypes.DSCP
@@ -84,9 +84,9 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 			if err := c.Validate(); err != nil {
 				return &usageError{err}
 			}
-			v, err := iptablesVariant(fl.Changed("iptables"), variant)
+			v, err := variant.Variant()
 			if err != nil {
-				return err
+				return &usageError{err}
 			}
 			return sys.withRealServer(func(m rsManager) error {
 				a, err := m.Up(cmd.Context(), c, v)
@@ -104,7 +104,7 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	fl.Var(&local, "local", "dscp mode: map the code only for packets to this local address (default: any)")
 	fl.Var(&c.Mode, "mode", "dscp, ipip or dr")
 	fl.Var(&dsrtypes.Flag{Value: dsrtypes.Parsed[uint16]{Dst: &c.MSS, Parse: dsrtypes.ParseMSS, Name: "bytes"}, Prefix: "--mss "}, "mss", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
-	fl.StringVar(&variant, "iptables", "", "iptables variant for the map-mode rule: default, legacy or nft (default $"+iptablesEnv+", else the system's)")
+	fl.Var(&variant, "iptables", "iptables variant for the map-mode rule: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
 	return cmd
 }
 
@@ -152,14 +152,14 @@ does not have is a usage error (exit 2) that lists its codes.`,
 }
 
 func newRealServerShowCmd(sys *system) *cobra.Command {
-	var variant string
+	var variant xtrule.VariantFlag
 	cmd := outputCmd(&cobra.Command{
 		Use:   "show [-o table|json]",
 		Short: "List the VIPs set up here and everything that differs from the setup (exit 1 if so)",
 	}, func(cmd *cobra.Command, output string) error {
-		v, err := iptablesVariant(cmd.Flags().Changed("iptables"), variant)
+		v, err := variant.Variant()
 		if err != nil {
-			return err
+			return &usageError{err}
 		}
 		return sys.withRealServer(func(m rsManager) error {
 			rep, err := m.Show(cmd.Context(), v)
@@ -178,7 +178,7 @@ func newRealServerShowCmd(sys *system) *cobra.Command {
 			return nil
 		})
 	})
-	cmd.Flags().StringVar(&variant, "iptables", "", "iptables variant to look for a map-mode rule 'up' did not append: default, legacy or nft (default $"+iptablesEnv+")")
+	cmd.Flags().Var(&variant, "iptables", "iptables variant to look for a map-mode rule 'up' did not append: default, legacy or nft (default $"+xtrule.VariantEnv+")")
 	return cmd
 }
 

@@ -96,7 +96,7 @@ func TestRealServerUsageErrors(t *testing.T) {
 
 func TestRealServerUp(t *testing.T) {
 	f := withFakeRS(t)
-	t.Setenv(iptablesEnv, "legacy")
+	t.Setenv(xtrule.VariantEnv, "legacy")
 	f.applied = realserver.Applied{Changes: []string{"added 2001:db8::1/128 to lo"}}
 	rc, out, stderr := runCLI("realserver", "up", "--vip", "2001:db8::1", "--dscp", "0x0a", "--local", "2001:db8::10")
 	if rc != exitOK {

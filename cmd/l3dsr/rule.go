@@ -56,7 +56,7 @@ DSCP codes are 0-63, in decimal or hex (10 or 0x0a).`,
 func newRuleAddCmd(rs *ruleSystem) *cobra.Command {
 	var e maptable.Entry
 	var vip, local dsrtypes.Addr
-	var variant string
+	var variant xtrule.VariantFlag
 	var replace bool
 	cmd := &cobra.Command{
 		Use:   "add --dscp N --vip ADDR [--local ADDR] [--replace]",
@@ -67,7 +67,7 @@ Makes sure the one map-mode rule is in raw PREROUTING for the VIP's family
 An existing entry is an error unless --replace is given.
 
 The iptables binaries are iptables/ip6tables (the system's default), or the
-legacy or nft ones with --iptables legacy|nft or ` + iptablesEnv + `=legacy|nft.`,
+legacy or nft ones with --iptables legacy|nft or ` + xtrule.VariantEnv + `=legacy|nft.`,
 		Example: `  l3dsr rule add --dscp 1 --vip 10.0.0.1
   l3dsr rule add --dscp 0x0a --vip 2001:db8::1 --local 2001:db8::10
   l3dsr rule add --dscp 1 --vip 10.0.0.2 --replace`,
@@ -84,9 +84,9 @@ legacy or nft ones with --iptables legacy|nft or ` + iptablesEnv + `=legacy|nft.
 			if err := e.Validate(); err != nil {
 				return &usageError{err}
 			}
-			v, err := iptablesVariant(fl.Changed("iptables"), variant)
+			v, err := variant.Variant()
 			if err != nil {
-				return err
+				return &usageError{err}
 			}
 			return rs.add(cmd.Context(), cmd.OutOrStdout(), e, replace, v)
 		},
@@ -96,7 +96,7 @@ legacy or nft ones with --iptables legacy|nft or ` + iptablesEnv + `=legacy|nft.
 	fl.Var(addrFlag("--vip", &vip), "vip", "the VIP the code stands for")
 	fl.Var(addrFlag("--local", &local), "local", "only for packets to this local address (default: any)")
 	fl.BoolVar(&replace, "replace", false, "replace the VIP of an existing entry (its counters are kept)")
-	fl.StringVar(&variant, "iptables", "", "iptables variant: default, legacy or nft (default $"+iptablesEnv+", else the system's)")
+	fl.Var(&variant, "iptables", "iptables variant: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
 	return cmd
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 func newRuleReplaceCmd(rs *ruleSystem) *cobra.Command {
-	var file, variant string
+	var file string
+	var variant xtrule.VariantFlag
 	cmd := &cobra.Command{
 		Use:   "replace -f FILE|-",
 		Short: "Replace the whole table (both families) with the entries of a JSON file",
@@ -45,16 +46,16 @@ made sure to be in raw PREROUTING for every family the file has entries of
 			if err != nil {
 				return err
 			}
-			v, err := iptablesVariant(fl.Changed("iptables"), variant)
+			v, err := variant.Variant()
 			if err != nil {
-				return err
+				return &usageError{err}
 			}
 			return rs.replace(cmd.Context(), cmd.OutOrStdout(), entries, v)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&file, "file", "f", "", "the JSON file of the new table, - for standard input")
-	fl.StringVar(&variant, "iptables", "", "iptables variant: default, legacy or nft (default $"+iptablesEnv+", else the system's)")
+	fl.Var(&variant, "iptables", "iptables variant: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
 	return cmd
 }
 

@@ -36,7 +36,7 @@ func TestRuleReplaceRoundTrip(t *testing.T) {
 	a := netip.MustParseAddr
 	table := newFakeTable(append(listedEntries(), maptable.Entry{DSCP: 63, Local: a("fd00::10"), VIP: a("2001:db8::63")})...)
 	rt, rules := replaceSystem(t, table)
-	t.Setenv(iptablesEnv, "")
+	t.Setenv(xtrule.VariantEnv, "")
 	want := withoutCounters(maps.Clone(table.entries))
 
 	status, listed, stderr := runCLI("rule", "list", "-o", "json")

@@ -222,7 +222,7 @@ func TestRuleUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			untouchable(t)
-			t.Setenv(iptablesEnv, tt.env)
+			t.Setenv(xtrule.VariantEnv, tt.env)
 			status, stdout, stderr := runCLI(tt.args...)
 			if status != exitUsage {
 				t.Errorf("exit status %d, want %d; stderr %q", status, exitUsage, stderr)
@@ -276,7 +276,7 @@ func TestParseDSCP(t *testing.T) {
 func TestRuleAdd(t *testing.T) {
 	table := newFakeTable()
 	rules := fakeSystem(t, table)
-	t.Setenv(iptablesEnv, "")
+	t.Setenv(xtrule.VariantEnv, "")
 
 	status, stdout, stderr := runCLI("rule", "add", "--dscp", "0x0a", "--vip", "10.0.0.1", "--local", "10.1.0.10")
 	if status != exitOK {
@@ -323,9 +323,9 @@ func TestRuleAdd(t *testing.T) {
 	if rules.rules[xtrule.IPv6] != 1 || rules.variant != xtrule.Legacy || !strings.Contains(stdout, "ip6tables-legacy -t raw -A PREROUTING -j DADDR --map") {
 		t.Errorf("IPv6: rules %v variant %q stdout %q", rules.rules, rules.variant, stdout)
 	}
-	t.Setenv(iptablesEnv, "nft")
+	t.Setenv(xtrule.VariantEnv, "nft")
 	if status, _, _ := runCLI("rule", "add", "--dscp", "62", "--vip", "2001:db8::2"); status != exitOK || rules.variant != xtrule.NFT {
-		t.Errorf("$%s=nft: exit %d, variant %q", iptablesEnv, status, rules.variant)
+		t.Errorf("$%s=nft: exit %d, variant %q", xtrule.VariantEnv, status, rules.variant)
 	}
 }
 
