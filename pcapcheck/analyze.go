@@ -285,7 +285,7 @@ func (a *analyzer) code(c uint8) *codeState {
 }
 
 func hasFlowPorts(p *layer) bool {
-	return p.Ports || (p.Addrs && !p.fragment && (p.Proto == 1 || p.Proto == 58))
+	return p.ports || (p.Addrs && !p.fragment && (p.Proto == 1 || p.Proto == 58))
 }
 
 func keyOf(p *layer, client netip.Addr, cport, sport uint16) flowKey {
@@ -530,7 +530,7 @@ func (a *analyzer) addDirector(p *Packet, inSet bool) Class {
 		}
 		return ignored
 	}
-	if i := a.expectAt(p.Dst, p.Ports, p.DstPort); i >= 0 {
+	if i := a.expectAt(p.Dst, p.ports, p.DstPort); i >= 0 {
 		a.exp[i].clientPackets++
 		if hasFlowPorts(&p.layer) {
 			k := keyOf(&p.layer, p.Src, p.SrcPort, 0)
@@ -540,7 +540,7 @@ func (a *analyzer) addDirector(p *Packet, inSet bool) Class {
 		}
 		return toVIP
 	}
-	if i := a.expectAt(p.Src, p.Ports, p.SrcPort); i >= 0 {
+	if i := a.expectAt(p.Src, p.ports, p.SrcPort); i >= 0 {
 		a.exp[i].viaDirector++
 		return replyViaDirector
 	}

@@ -216,7 +216,7 @@ func TestDecode(t *testing.T) {
 	if !dec.Decode(b, gopacket.CaptureInfo{Length: len(b)}, &p) {
 		t.Fatal("no decode")
 	}
-	if p.Family != 6 || p.DSCP != 46 || p.ECN != 1 || p.Tags != 2 || p.Src != cli6 || p.Dst != rip6 || !p.Ports || p.SrcPort != 1234 || p.DstPort != 80 || !p.TCP || p.TCPFlags != pcapgen.SYN {
+	if p.Family != 6 || p.DSCP != 46 || p.ECN != 1 || p.Tags != 2 || p.Src != cli6 || p.Dst != rip6 || !p.ports || p.SrcPort != 1234 || p.DstPort != 80 || !p.TCP || p.TCPFlags != pcapgen.SYN {
 		t.Errorf("decoded %+v", p)
 	}
 	if s := p.String(); !strings.Contains(s, "IP6 (class 0xb9, DSCP 46, 2 VLAN tag(s)) 2001:db8:c::10.1234 > 2001:db8:e::30.80: tcp Flags [S]") {

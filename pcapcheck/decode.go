@@ -25,11 +25,11 @@ type layer struct {
 	// Proto is the upper-layer protocol: for IPv6, the one behind the
 	// extension headers.
 	Proto uint8
-	// Ports tells that SrcPort and DstPort are valid: a TCP, UDP or SCTP
+	// ports tells that SrcPort and DstPort are valid: a TCP, UDP or SCTP
 	// header (its first 4 bytes at least) behind the IP header of a first
 	// fragment. A capture cut inside the ports may hold the source port
 	// alone (SrcPortOnly).
-	Ports            bool
+	ports            bool
 	srcPortOnly      bool
 	SrcPort, DstPort uint16
 	// TCPFlags is valid when TCP is set (the fixed TCP header captured).
@@ -380,7 +380,7 @@ func (l *layer) setPorts(l4 []byte) {
 		}
 		return
 	}
-	l.Ports = true
+	l.ports = true
 	l.SrcPort = be16(l4)
 	l.DstPort = be16(l4[2:])
 	if l.Proto == protoTCP {
@@ -435,7 +435,7 @@ func (l *layer) format(b *strings.Builder, tags int) {
 		b.WriteString(" [truncated IP header]")
 		return
 	}
-	if l.Ports {
+	if l.ports {
 		fmt.Fprintf(b, " %s > %s:", addrPort(l.Src, l.SrcPort), addrPort(l.Dst, l.DstPort))
 	} else {
 		fmt.Fprintf(b, " %s > %s:", l.Src, l.Dst)

@@ -80,9 +80,9 @@ func (s filterSpec) accepts(p *Packet) bool {
 		// The program reads IPv6 ports right behind the fixed header only,
 		// as tcpdump's "port" does.
 		direct := p.Family == 4 || p.Ext == 0
-		a, port, ok := p.Dst, p.DstPort, p.Ports && direct
+		a, port, ok := p.Dst, p.DstPort, p.ports && direct
 		if m.Src {
-			a, port, ok = p.Src, p.SrcPort, (p.Ports || p.srcPortOnly) && direct
+			a, port, ok = p.Src, p.SrcPort, (p.ports || p.srcPortOnly) && direct
 		}
 		if m.Addr.IsValid() && m.Addr != a {
 			continue

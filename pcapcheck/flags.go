@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/spf13/pflag"
 )
 
-// Args are verify's flags as the operator wrote them. Options turns them
-// into the options of one verification; every error it returns is the
-// command line's, naming the flag and the fix.
+// Args are verify's flags as the operator wrote them (AddFlags registers
+// them). Options turns them into the options of one verification; every
+// error it returns is the command line's, naming the flag and the fix.
 type Args struct {
 	Iface, File, Write, Role string
 	Mode                     dsrtypes.Mode
@@ -21,12 +22,28 @@ type Args struct {
 	Duration                 time.Duration
 	// DurationSet: --duration was given (even as 0).
 	DurationSet bool
-	// Maps are --map DSCP=VIP[@LOCAL], Expects --expect VIP[:PORT]=DSCP,
-	// Ports --port lists.
-	Maps, Expects, Ports []string
+	// maps are --map DSCP=VIP[@LOCAL], expects --expect VIP[:PORT]=DSCP,
+	// ports --port lists.
+	maps, expects, ports []string
 	// CheckMapping, if set, also checks each --map entry: the rules of the
 	// table the mapping stands in for, which this package does not know.
 	CheckMapping func(MapEntry) error
+}
+
+// AddFlags registers a's flags, verify's, on fs, with their defaults.
+func (a *Args) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&a.Iface, "iface", "", "capture live on this interface (needs root)")
+	fs.StringVar(&a.File, "pcap", "", "read this pcap or pcapng file instead")
+	fs.Var(&a.Codes, "dscp", "DSCP codes to look at: a list of codes and ranges, e.g. 21,22 or 1-63 (default: 1-63 on a real server, the --expect codes on a director)")
+	fs.IntVar(&a.Count, "count", 0, "stop after this many captured packets (0: no limit)")
+	fs.DurationVar(&a.Duration, "duration", 0, "stop a live capture after this long, e.g. 10s (0: until Ctrl-C)")
+	fs.StringVar(&a.Write, "write", "", "also write the packets looked at to this file (pcap; pcapng if it ends in .pcapng)")
+	fs.StringVar(&a.Role, "role", "realserver", "where verify runs: realserver or director")
+	a.Mode = dsrtypes.ModeDSCP
+	fs.Var(&a.Mode, "mode", "how the director reaches the real servers: dscp (marked packets to the RIP) or ipip (a tunnel to the RIP)")
+	fs.StringArrayVar(&a.maps, "map", nil, "DSCP=VIP[@LOCAL]: use this mapping instead of the module's table (repeatable)")
+	fs.StringArrayVar(&a.expects, "expect", nil, "director: VIP[:PORT]=DSCP, the code packets for that service must carry (repeatable; IPv6 as [ADDR]:PORT)")
+	fs.StringArrayVar(&a.ports, "port", nil, "real server: capture replies only from these service ports (default: every port of the VIPs and the interface's addresses)")
 }
 
 // roles are the names --role takes.
@@ -55,7 +72,7 @@ func (a Args) Options() (*Options, error) {
 		return nil, fmt.Errorf("--role %q is unknown: use realserver or director", a.Role)
 	}
 	o.Role = role
-	for _, s := range a.Maps {
+	for _, s := range a.maps {
 		e, err := parseMapFlag(s)
 		if err == nil && a.CheckMapping != nil {
 			if err = a.CheckMapping(e); err != nil {
@@ -67,27 +84,27 @@ func (a Args) Options() (*Options, error) {
 		}
 		o.Mapping = append(o.Mapping, e)
 	}
-	for _, s := range a.Expects {
+	for _, s := range a.expects {
 		e, err := parseExpectFlag(s)
 		if err != nil {
 			return nil, err
 		}
 		o.expect = append(o.expect, e)
 	}
-	for _, s := range a.Ports {
+	for _, s := range a.ports {
 		for _, t := range strings.Split(s, ",") {
 			v, err := strconv.ParseUint(strings.TrimSpace(t), 10, 16)
 			if err != nil || v == 0 {
 				return nil, fmt.Errorf("--port %q is not a port: give a number 1-65535", t)
 			}
-			o.Ports = append(o.Ports, uint16(v))
+			o.ports = append(o.ports, uint16(v))
 		}
 	}
 	if o.Role == roleDirector {
 		if len(o.expect) == 0 {
 			return nil, fmt.Errorf("--role director needs the DSCP of each VIP: give --expect VIP:PORT=DSCP, e.g. --expect 10.80.0.1:80=21")
 		}
-		if len(o.Mapping) > 0 || len(o.Ports) > 0 {
+		if len(o.Mapping) > 0 || len(o.ports) > 0 {
 			return nil, fmt.Errorf("--map and --port are for --role realserver; a director is checked against --expect")
 		}
 	} else if len(o.expect) > 0 {

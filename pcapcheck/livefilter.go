@@ -26,7 +26,7 @@ func liveFilter(o *Options) (filterSpec, error) {
 		for _, e := range o.Mapping {
 			if o.Codes.has(e.DSCP) && !seen[e.VIP] {
 				seen[e.VIP] = true
-				add(true, e.VIP, o.Ports)
+				add(true, e.VIP, o.ports)
 			}
 		}
 		addrs, err := ifaceAddrs(o.Iface)
@@ -36,7 +36,7 @@ func liveFilter(o *Options) (filterSpec, error) {
 		for _, ip := range addrs {
 			if !seen[ip] {
 				seen[ip] = true
-				add(true, ip, o.Ports)
+				add(true, ip, o.ports)
 			}
 		}
 	case roleDirector:

@@ -35,9 +35,9 @@ type Options struct {
 	Table   Table
 	// expect is the director's DSCP per VIP.
 	expect []Expectation
-	// Ports narrow a live capture on a real server to the replies from
+	// ports narrow a live capture on a real server to the replies from
 	// these service ports (none: every port).
-	Ports []uint16
+	ports []uint16
 
 	// Iface captures live on an interface; File reads a pcap or pcapng
 	// file. One of them.

@@ -88,20 +88,9 @@ but the file is damaged and the packets after the damage were not read
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.Iface, "iface", "", "capture live on this interface (needs root)")
-	fl.StringVar(&f.File, "pcap", "", "read this pcap or pcapng file instead")
-	fl.Var(&f.Codes, "dscp", "DSCP codes to look at: a list of codes and ranges, e.g. 21,22 or 1-63 (default: 1-63 on a real server, the --expect codes on a director)")
-	fl.IntVar(&f.Count, "count", 0, "stop after this many captured packets (0: no limit)")
-	fl.DurationVar(&f.Duration, "duration", 0, "stop a live capture after this long, e.g. 10s (0: until Ctrl-C)")
-	fl.StringVar(&f.Write, "write", "", "also write the packets looked at to this file (pcap; pcapng if it ends in .pcapng)")
+	f.AddFlags(fl)
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print a tcpdump-like line per packet, with the TOS/DSCP and what it was to the verdict")
-	fl.StringVar(&f.Role, "role", "realserver", "where verify runs: realserver or director")
-	f.Mode = dsrtypes.ModeDSCP
-	fl.Var(&f.Mode, "mode", "how the director reaches the real servers: dscp (marked packets to the RIP) or ipip (a tunnel to the RIP)")
-	fl.StringArrayVar(&f.Maps, "map", nil, "DSCP=VIP[@LOCAL]: use this mapping instead of the module's table (repeatable)")
-	fl.StringArrayVar(&f.Expects, "expect", nil, "director: VIP[:PORT]=DSCP, the code packets for that service must carry (repeatable; IPv6 as [ADDR]:PORT)")
-	fl.StringArrayVar(&f.Ports, "port", nil, "real server: capture replies only from these service ports (default: every port of the VIPs and the interface's addresses)")
 	return cmd
 }
 
