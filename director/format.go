@@ -1,6 +1,7 @@
 package director
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -57,4 +58,16 @@ func WriteStatus(w io.Writer, st Status, format string) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// WriteProblems writes the problems of st to w, one a line with its fix,
+// and returns the error 'director show' exits 1 with when there are any.
+func WriteProblems(w io.Writer, st Status) error {
+	for _, p := range st.Problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
+	if len(st.Problems) > 0 {
+		return errors.New("the director is not set up as it should be (problems above)")
+	}
+	return nil
 }

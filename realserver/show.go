@@ -220,3 +220,12 @@ func (r Report) Configs() []Config {
 	}
 	return cs
 }
+
+// Err is the error of a report with problems, which 'realserver show'
+// exits 1 with after writing the report.
+func (r Report) Err() error {
+	if n := len(r.Problems); n > 0 {
+		return fmt.Errorf("%d problem(s) found (listed above, each with its fix)", n)
+	}
+	return nil
+}

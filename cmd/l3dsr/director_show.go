@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/l3dsr/l3dsr/director"
@@ -26,13 +25,7 @@ listed after it, with the fix; then the exit status is 1.`,
 			if err := director.WriteStatus(cmd.OutOrStdout(), st, output); err != nil {
 				return err
 			}
-			for _, p := range st.Problems {
-				fmt.Fprintf(cmd.ErrOrStderr(), "problem: %s\n", p)
-			}
-			if len(st.Problems) > 0 {
-				return errors.New("the director is not set up as it should be (problems above)")
-			}
-			return nil
+			return director.WriteProblems(cmd.ErrOrStderr(), st)
 		})
 	})
 }

@@ -172,10 +172,7 @@ func newRealServerShowCmd(sys *system) *cobra.Command {
 			if err := realserver.WriteReport(cmd.OutOrStdout(), rep, output); err != nil {
 				return err
 			}
-			if n := len(rep.Problems); n > 0 {
-				return fmt.Errorf("%d problem(s) found (listed above, each with its fix)", n)
-			}
-			return nil
+			return rep.Err()
 		})
 	})
 	cmd.Flags().Var(&variant, "iptables", "iptables variant to look for a map-mode rule 'up' did not append: default, legacy or nft (default $"+xtrule.VariantEnv+")")
