@@ -3,12 +3,32 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/internal/errclass"
 	"github.com/l3dsr/l3dsr/realserver"
 )
+
+// ErrGiven is matched (errors.Is) by LoadGiven's error for a file that is
+// missing or wrong: the caller's input to fix, before anything is touched.
+var ErrGiven = errors.New("the config file given is missing or wrong")
+
+// LoadGiven is Load of the file an operator gives (apply -f): its errors,
+// or its absence, are an error matching ErrGiven that says how to fix it.
+func LoadGiven(file string) (*File, error) {
+	f, err := Load(file)
+	var es Errors
+	switch {
+	case errors.As(err, &es):
+		return nil, errclass.New(ErrGiven, "%s has errors, nothing was changed:\n%v", file, es)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, errclass.New(ErrGiven, "config file %s does not exist: write it (see docs/config.md) or give another with -f", file)
+	}
+	return f, err
+}
 
 // Load reads, parses and checks a config file, with the dsrtools directory it
 // names merged in. A problem in the file (or in a dsrtools file) is returned

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 
 	"github.com/l3dsr/l3dsr/config"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
@@ -42,8 +41,10 @@ nothing.`,
   l3dsr apply -f ./l3dsr.conf --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := loadConfig(file)
-			if err != nil {
+			f, err := config.LoadGiven(file)
+			if errors.Is(err, config.ErrGiven) {
+				return &usageError{err}
+			} else if err != nil {
 				return err
 			}
 			return runApply(cmd.Context(), sys, cmd.OutOrStdout(), cmd.ErrOrStderr(), f, dryRun)
@@ -52,22 +53,6 @@ nothing.`,
 	cmd.Flags().StringVarP(&file, "file", "f", config.DefaultPath, "the config file")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan, change nothing")
 	return cmd
-}
-
-// loadConfig reads the file; a file that is missing or wrong is the
-// caller's input to fix (exit 2), and nothing has been touched yet.
-func loadConfig(file string) (*config.File, error) {
-	f, err := config.Load(file)
-	var es config.Errors
-	switch {
-	case errors.As(err, &es):
-		return nil, usageErrorf("%s has errors, nothing was changed:\n%v", file, es)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, usageErrorf("config file %s does not exist: write it (see docs/config.md) or give another with -f", file)
-	case err != nil:
-		return nil, err
-	}
-	return f, nil
 }
 
 // configHost is the running state as config reads it.

@@ -12,7 +12,7 @@ import (
 // the CLI parses flags, calls a package and prints; logic it grows belongs
 // in the package it calls. Issue 15 aims at under 1,500; lower the limit
 // as the CLI shrinks, never raise it.
-const cmdLineLimit = 1650
+const cmdLineLimit = 1500
 
 func TestCmdSize(t *testing.T) {
 	files, err := filepath.Glob("../../cmd/l3dsr/*.go")
