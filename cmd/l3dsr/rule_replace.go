@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
@@ -63,14 +62,9 @@ made sure to be in raw PREROUTING for every family the file has entries of
 // read or is no table is a usage error: nothing has been done yet, and the
 // command line named it.
 func (rs *ruleSystem) readTable(file string) ([]maptable.Entry, error) {
-	if file != "-" && strings.TrimSpace(file) == "" {
-		return nil, usageErrorf("-f is empty: give the JSON file of the new table, or - for standard input")
-	}
 	entries, err := maptable.ReadFile(file, rs.stdin)
 	var fe *maptable.FileError
-	if errors.As(err, &fe) && fe.Unreadable {
-		return nil, usageErrorf("-f %v: give the JSON file of the new table, or - for standard input", fe)
-	} else if fe != nil {
+	if errors.As(err, &fe) {
 		return nil, &usageError{fe}
 	}
 	return entries, err
