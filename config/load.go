@@ -65,8 +65,16 @@ func Load(path string) (*File, error) {
 
 // FromDSRTools is the config of a real server that dsrtools set up from dir:
 // what `l3dsr save --from-dsrtools` prints. A host name is resolved now,
-// with the system's resolver, and the file gets its address.
-func FromDSRTools(dir string) (*File, error) { return fromDSRTools(dir, systemResolver) }
+// with the system's resolver, and the file gets its address. Every error
+// is dir's to fix; the problems of its files come in one, naming dir.
+func FromDSRTools(dir string) (*File, error) {
+	f, err := fromDSRTools(dir, systemResolver)
+	var es Errors
+	if errors.As(err, &es) {
+		return nil, fmt.Errorf("%s has errors:\n%v", dir, es)
+	}
+	return f, err
+}
 
 func fromDSRTools(dir string, resolve resolver) (*File, error) {
 	vips, err := dsrTools{resolve}.dir(dir)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/l3dsr/l3dsr/config"
@@ -33,12 +32,7 @@ neither VIP, VIP=DSCP nor a comment is refused naming its file and line (exit 2)
 			var header string
 			if cmd.Flags().Changed("from-dsrtools") {
 				var err error
-				f, err = config.FromDSRTools(fromDSR)
-				var es config.Errors
-				if errors.As(err, &es) {
-					return usageErrorf("%s has errors:\n%v", fromDSR, es)
-				}
-				if err != nil {
+				if f, err = config.FromDSRTools(fromDSR); err != nil {
 					return &usageError{err}
 				}
 				header = fmt.Sprintf("# Made by 'l3dsr save --from-dsrtools %s' (docs/config.md).\n", fromDSR)
