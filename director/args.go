@@ -31,9 +31,9 @@ func KeyOf(vip netip.AddrPort, text string, proto dsrtypes.Proto) (Key, error) {
 func (s Service) CheckNew(dscpGiven bool) error {
 	switch {
 	case s.Mode == dsrtypes.ModeDSCP && !dscpGiven:
-		return fmt.Errorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip", s.VIP)
-	case s.Mode == dsrtypes.ModeIPIP && dscpGiven:
-		return fmt.Errorf("--dscp %s: mode ipip uses no DSCP code; drop --dscp, or use --mode dscp", dsrtypes.DSCP(s.DSCP))
+		return fmt.Errorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip or dr", s.VIP)
+	case s.Mode != dsrtypes.ModeDSCP && dscpGiven:
+		return fmt.Errorf("--dscp %s: mode %s uses no DSCP code; drop --dscp, or use --mode dscp", dsrtypes.DSCP(s.DSCP), s.Mode)
 	}
 	return checkScheduler(s.Scheduler)
 }

@@ -71,12 +71,15 @@ of each service in the nftables table 'inet l3dsr', the VIP on lo, and the
 sysctls IPVS needs for one-way flows. No ipvsadm, iptables or sysctl command is
 needed besides.
 
-Each service runs in one of two modes:
+Each service runs in one of three modes:
   dscp  IPVS masquerade to the real server's address, plus the service's DSCP
         code; the real server's xt_DADDR puts the VIP back ('l3dsr realserver
         up --vip VIP --dscp N' there). No header bytes are added.
   ipip  IPVS tunnel mode: IPIP (IPv4) or IP6IP6 (IPv6) encapsulation; the real
         server decapsulates ('l3dsr realserver up --vip VIP --mode ipip').
+  dr    IPVS direct routing (L2 DSR): the packet goes unchanged to the real
+        server's MAC, so every real server must be on a subnet of one of the
+        director's links ('l3dsr realserver up --vip VIP --mode dr').
 
 Every command prints what it changed; running it again changes nothing.`,
 	}
@@ -123,7 +126,7 @@ func newDirServiceAddCmd(sys *system) *cobra.Command {
 	var dscp dsrtypes.DSCP
 	s := director.Service{Mode: dsrtypes.ModeDSCP}
 	cmd := changeCmd(sys, &cobra.Command{
-		Use:   "add --vip VIP:PORT [--proto tcp] (--dscp N | --mode ipip) [--scheduler wlc] [--persistent SECONDS]",
+		Use:   "add --vip VIP:PORT [--proto tcp] (--dscp N | --mode ipip|dr) [--scheduler wlc] [--persistent SECONDS]",
 		Short: "Add a virtual service",
 		Example: `  l3dsr director service add --vip 10.0.0.1:80 --proto tcp --dscp 10 --scheduler wlc --persistent 300
   l3dsr director service add --vip [2001:db8::1]:53 --proto udp --mode ipip --scheduler mh`,
@@ -136,7 +139,7 @@ func newDirServiceAddCmd(sys *system) *cobra.Command {
 		return func(d directorAPI) (director.Result, error) { return d.AddService(s) }, s.CheckNew(cmd.Flags().Changed("dscp"))
 	})
 	kf.add(cmd)
-	cmd.Flags().Var(&s.Mode, "mode", "how packets reach the real servers: dscp (L3 DSR) or ipip (IPVS tunnel)")
+	cmd.Flags().Var(&s.Mode, "mode", "how packets reach the real servers: dscp (L3 DSR), ipip (IPVS tunnel) or dr (IPVS direct routing)")
 	cmd.Flags().Var(&dscp, "dscp", "the DSCP code (0-63) that stands for the VIP (mode dscp)")
 	cmd.Flags().StringVar(&s.Scheduler, "scheduler", director.DefaultScheduler, "IPVS scheduler: wlc, rr, wrr, lc, sh, mh, ... (any the kernel has)")
 	cmd.Flags().Uint32Var(&s.Persistent, "persistent", 0, "persistence timeout in seconds: a client sticks to one real server (0: off)")

@@ -46,6 +46,8 @@ time, through netlink (no ip, sysctl or nft commands):
     (IPv6) up, rp_filter off on tunl0 and conf/all (every other interface keeps
     its effective value), and the MSS of the VIP's SYN-ACKs clamped (nftables
     table inet l3dsr_rs) to what fits through the tunnel.
+  dr mode (L2 DSR, the director on this server's link): the VIP on lo and ARP
+    kept quiet about it, nothing else.
 
 'up' is idempotent and all or nothing; 'down' undoes exactly what 'up' did
 (what was there before stays); 'show' lists the VIPs and exits 1 if anything
@@ -66,12 +68,13 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	var vip, local dsrtypes.Addr
 	var dscp dsrtypes.DSCP
 	cmd := &cobra.Command{
-		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|ipip] [--mss N]",
+		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|ipip|dr] [--mss N]",
 		Short: "Set a VIP up on this real server (again: repair what is missing)",
 		Example: `  l3dsr realserver up --vip 10.0.0.1 --dscp 21
   l3dsr realserver up --vip 10.0.0.1 --dscp 22    # a second code for the VIP
   l3dsr realserver up --vip 2001:db8::1 --dscp 22 --local 2001:db8:e::30
-  l3dsr realserver up --vip 10.0.0.2 --mode ipip`,
+  l3dsr realserver up --vip 10.0.0.2 --mode ipip
+  l3dsr realserver up --vip 10.0.0.3 --mode dr`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
