@@ -106,6 +106,7 @@ func (m *Manager) down(ctx context.Context, st upRecord, idx int, rec *vipRecord
 	d.sysctls(&next, rest)
 	d.links(&next, rest)
 	d.addr(r)
+	d.handRules(vip)
 
 	if len(d.errs) == 0 {
 		next.VIPs = slices.Delete(next.VIPs, idx, idx+1)

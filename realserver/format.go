@@ -47,9 +47,35 @@ func WriteReport(w io.Writer, rep Report, format string) error {
 	}
 	if len(rep.VIPs) == 0 {
 		fmt.Fprintln(w, "no VIP set up by 'l3dsr realserver up' in this network namespace")
-		return nil
+		if len(rep.HandWritten) == 0 && len(rep.Problems) == 0 {
+			return nil
+		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	if len(rep.VIPs) > 0 {
+		writeVIPs(tw, rep)
+	}
+	writeHandRules(tw, rep.HandWritten)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range rep.Problems {
+		if p.VIP != "" {
+			fmt.Fprintf(w, "problem: VIP %s: %s\n  fix: %s\n", p.VIP, p.What, p.Fix)
+		} else {
+			fmt.Fprintf(w, "problem: %s\n  fix: %s\n", p.What, p.Fix)
+		}
+	}
+	for _, h := range rep.HandWritten {
+		if h.Delete != "" {
+			fmt.Fprintf(w, "note: VIP %s: l3dsr maps DSCP %s to it too, so this rule can be deleted: %s\n", h.VIP, h.DSCP, h.Delete)
+		}
+	}
+	return nil
+}
+
+// writeVIPs writes the VIPs Up set up, one line per code, and the sysctls.
+func writeVIPs(tw io.Writer, rep Report) {
 	fmt.Fprintln(tw, "VIP\tMODE\tDSCP\tLOCAL\tMSS\tSTATE\tPACKETS\tBYTES")
 	for _, v := range rep.VIPs {
 		state := "ok"
@@ -87,15 +113,23 @@ func WriteReport(w io.Writer, rep Report, format string) error {
 	for _, s := range rep.Sysctls {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Key, s.Value, s.Want)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+}
+
+// writeHandRules writes the VIPs that DADDR rules l3dsr did not write
+// serve, each with its rule.
+func writeHandRules(tw io.Writer, hand []HandRule) {
+	if len(hand) == 0 {
+		return
 	}
-	for _, p := range rep.Problems {
-		if p.VIP != "" {
-			fmt.Fprintf(w, "problem: VIP %s: %s\n  fix: %s\n", p.VIP, p.What, p.Fix)
-		} else {
-			fmt.Fprintf(w, "problem: %s\n  fix: %s\n", p.What, p.Fix)
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "SET UP BY HAND\tDSCP\tON LO\tRULE (not written by l3dsr)")
+	for _, h := range hand {
+		vip, onLo := h.VIP, "no"
+		if h.Map {
+			vip, onLo = "(map "+h.Family+")", "-"
+		} else if h.OnLo {
+			onLo = "yes"
 		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", vip, h.DSCP, onLo, h.Command)
 	}
-	return nil
 }

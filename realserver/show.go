@@ -17,6 +17,9 @@ type Report struct {
 	Sysctls []SysctlStatus `json:"sysctls"`
 	// Problems lists every difference from what Up set up, with its fix.
 	Problems []Problem `json:"problems"`
+	// HandWritten are the DADDR rules l3dsr did not write (by hand, or
+	// Yahoo's tools): the VIPs they serve, and their problems.
+	HandWritten []HandRule `json:"hand_written"`
 }
 
 // VIPStatus is one VIP set up by Up, as it runs now.
@@ -71,8 +74,12 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{VIPs: []VIPStatus{}, Sysctls: []SysctlStatus{}, Problems: []Problem{}}
-	if len(st.VIPs) == 0 {
+	rep := Report{VIPs: []VIPStatus{}, Sysctls: []SysctlStatus{}, Problems: []Problem{}, HandWritten: []HandRule{}}
+	hand, ours, err := m.readHandRules(ctx)
+	if err != nil {
+		rep.Problems = append(rep.Problems, Problem{What: err.Error(), Fix: "fix what stops iptables from listing the raw and mangle tables, then run 'l3dsr realserver show' again"})
+	}
+	if len(st.VIPs) == 0 && len(hand) == 0 {
 		return rep, nil
 	}
 	lo, err := m.lo()
@@ -178,6 +185,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		}
 		rep.Sysctls = append(rep.Sysctls, ss)
 	}
+	handReport(&rep, hand, ours, st, addrs)
 	return rep, nil
 }
 

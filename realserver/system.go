@@ -71,6 +71,9 @@ type Manager struct {
 	// newRules returns the map-mode rule keeper for an iptables variant.
 	newRules func(v xtrule.Variant) Rules
 	clamps   clamper
+	// readRules reads every DADDR rule of the namespace (xtrule.Reader);
+	// nil reads none.
+	readRules func(ctx context.Context) ([]xtrule.Rule, error)
 	// stateDir holds the state file (see stateDirOf).
 	stateDir string
 
@@ -94,6 +97,7 @@ func Open() (*Manager, error) {
 		dialTable: func() (Table, error) { return maptable.Dial() },
 		newRules:  func(v xtrule.Variant) Rules { return &xtrule.Rules{Variant: v} },
 		clamps:    nftClamps{},
+		readRules: (&xtrule.Reader{}).Read,
 		stateDir:  dir,
 		close:     nc.Close,
 	}, nil

@@ -57,6 +57,10 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 			}
 		}
 	}
+	notes, err := m.checkHandRules(ctx, c)
+	if err != nil {
+		return Applied{}, err
+	}
 	rec := vipRecord{Config: c}
 	rec.DSCP = nil
 	if old != nil {
@@ -93,7 +97,7 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	r := &next.VIPs[idx]
 	done := r.Config
 	done.DSCP = c.DSCP
-	return Applied{Changes: t.changes, Config: done, Codes: r.codes()}, nil
+	return Applied{Changes: t.changes, Notes: notes, Config: done, Codes: r.codes()}, nil
 }
 
 func localName(a interface{ IsValid() bool }) string {
