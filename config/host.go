@@ -67,6 +67,9 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 		if err != nil {
 			return p, nil, fmt.Errorf("reading the real server's VIPs: %w", err)
 		}
+		if err := checkHandRules(rs, rep); err != nil {
+			return p, nil, fmt.Errorf("real server: nothing was changed: %w", err)
+		}
 		if err := h.Pieces(ctx, rs.iptables, rs.Configs(), true); err != nil {
 			return p, nil, err
 		}
@@ -91,30 +94,36 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 // 'realserver up' set up and, where IPVS is loaded, the director's
 // services.
 func Running(ctx context.Context, h Host) (*File, error) {
+	f, _, err := running(ctx, h)
+	return f, err
+}
+
+// running is Running, with the real server's report it read.
+func running(ctx context.Context, h Host) (*File, realserver.Report, error) {
 	m, err := h.OpenRealServer()
 	if err != nil {
-		return nil, err
+		return nil, realserver.Report{}, err
 	}
 	defer m.Close()
 	rep, err := m.Show(ctx, xtrule.Default)
 	if err != nil {
-		return nil, fmt.Errorf("reading the real server's VIPs: %w", err)
+		return nil, rep, fmt.Errorf("reading the real server's VIPs: %w", err)
 	}
 	if err := h.Pieces(ctx, xtrule.Default, rep.Configs(), false); err != nil {
-		return nil, err
+		return nil, rep, err
 	}
 	var st director.Status
 	if h.IPVSLoaded() {
 		d, dclose, err := h.OpenDirector()
 		if err != nil {
-			return nil, err
+			return nil, rep, err
 		}
 		defer dclose()
 		if st, err = d.Show(); err != nil {
-			return nil, fmt.Errorf("reading the director's services: %w", err)
+			return nil, rep, fmt.Errorf("reading the director's services: %w", err)
 		}
 	}
-	return fromRunning(rep.VIPs, st.Services), nil
+	return fromRunning(rep.VIPs, st.Services), rep, nil
 }
 
 // WritePlan writes what a dry run shows: "no change", or the steps.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/l3dsr/l3dsr/realserver"
 )
 
 // Exit statuses, as every l3dsr command documents them.
@@ -42,8 +44,9 @@ func runWith(sys *system, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "l3dsr: %v\n", err)
 	var ue *usageError
 	// Anything that failed before a command started running (an unknown
-	// command or flag, a bad argument count) is a usage error too.
-	if errors.As(err, &ue) || !cli.started {
+	// command or flag, a bad argument count) is a usage error too, and so is
+	// a code a DADDR rule l3dsr did not write maps elsewhere (up, apply).
+	if errors.As(err, &ue) || !cli.started || errors.Is(err, realserver.ErrRuleClash) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return exitUsage
 	}

@@ -122,6 +122,14 @@ func TestRealServerUp(t *testing.T) {
 	if rc != exitRuntime || !strings.Contains(stderr, "VIP 10.0.0.9 and VIP 10.0.0.1") {
 		t.Fatalf("conflict: exit %d, stderr %q", rc, stderr)
 	}
+
+	// A code a DADDR rule l3dsr did not write maps elsewhere is the command
+	// line's to fix: exit 2, the rule named.
+	f.err = fmt.Errorf("setting up: IPv4 DSCP 1 is mapped to VIP 10.8.0.1 already, by a DADDR rule l3dsr did not write: iptables-legacy -t mangle -A INPUT ...: %w", realserver.ErrRuleClash)
+	rc, _, stderr = runCLI("realserver", "up", "--vip", "10.8.0.9", "--dscp", "1")
+	if rc != exitUsage || !strings.Contains(stderr, "iptables-legacy -t mangle -A INPUT") {
+		t.Fatalf("rule clash: exit %d, stderr %q", rc, stderr)
+	}
 }
 
 func TestRealServerDown(t *testing.T) {

@@ -39,46 +39,44 @@ const (
 `
 )
 
+func mustParseRules(t *testing.T, f Family, v Variant, table, text string) []Rule {
+	t.Helper()
+	rules, err := ParseRules(f, v, table, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
+}
+
+// sameLines compares lines with the text want (a line each).
+func sameLines(t *testing.T, what string, got []string, want string) {
+	t.Helper()
+	if g := strings.Join(got, "\n") + "\n"; g != want {
+		t.Errorf("%s:\n%s\nwant:\n%s", what, g, want)
+	}
+}
+
 func TestParseRules(t *testing.T) {
-	raw, err := ParseRules(IPv4, Legacy, "raw", legacyRaw4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mangle, err := ParseRules(IPv4, Legacy, "mangle", legacyMangle4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw6, err := ParseRules(IPv6, NFT, "raw", nftRaw6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mangle6, err := ParseRules(IPv6, NFT, "mangle", nftMangle6)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, mangle := mustParseRules(t, IPv4, Legacy, "raw", legacyRaw4), mustParseRules(t, IPv4, Legacy, "mangle", legacyMangle4)
+	raw6, mangle6 := mustParseRules(t, IPv6, NFT, "raw", nftRaw6), mustParseRules(t, IPv6, NFT, "mangle", nftMangle6)
 	var got []string
 	for _, r := range append(append(append(raw, mangle...), raw6...), mangle6...) {
 		got = append(got, fmt.Sprintf("%v %s %s %s#%d map=%v vip=%v dscp=%d not=%v dst=%v extra=%q ours=%v exact=%v",
 			r.Family, r.Backend, r.Table, r.Chain, r.Num, r.Map, r.VIP, r.DSCP, r.NotDSCP, r.Dst, r.Extra, r.Ours, r.Exact()))
 	}
-	want := []string{
-		`IPv4 legacy raw PREROUTING#2 map=false vip=10.8.0.2 dscp=2 not=false dst=invalid IP extra=[] ours=false exact=true`,
-		`IPv4 legacy raw PREROUTING#3 map=true vip=invalid IP dscp=-1 not=false dst=invalid IP extra=[] ours=true exact=false`,
-		`IPv4 legacy mangle INPUT#1 map=false vip=10.8.0.1 dscp=1 not=false dst=invalid IP extra=[] ours=false exact=true`,
-		`IPv4 legacy mangle DSR#1 map=false vip=10.8.0.7 dscp=5 not=true dst=invalid IP extra=["-i eth0" "-m comment" "--comment old \"dsr\" rules"] ours=false exact=false`,
-		`IPv6 nft raw PREROUTING#1 map=false vip=2001:db8::3 dscp=3 not=false dst=2001:db8::10 extra=[] ours=false exact=true`,
-		`IPv6 nft raw PREROUTING#2 map=false vip=2001:db8::8 dscp=8 not=false dst=invalid IP extra=[] ours=false exact=true`,
-		`IPv6 nft mangle PREROUTING#1 map=true vip=invalid IP dscp=-1 not=false dst=invalid IP extra=[] ours=false exact=false`,
-		`IPv6 nft mangle INPUT#1 map=false vip=2001:db8::9 dscp=-1 not=false dst=invalid IP extra=[] ours=false exact=false`,
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, "rules", got, `IPv4 legacy raw PREROUTING#2 map=false vip=10.8.0.2 dscp=2 not=false dst=invalid IP extra=[] ours=false exact=true
+IPv4 legacy raw PREROUTING#3 map=true vip=invalid IP dscp=-1 not=false dst=invalid IP extra=[] ours=true exact=false
+IPv4 legacy mangle INPUT#1 map=false vip=10.8.0.1 dscp=1 not=false dst=invalid IP extra=[] ours=false exact=true
+IPv4 legacy mangle DSR#1 map=false vip=10.8.0.7 dscp=5 not=true dst=invalid IP extra=["-i eth0" "-m comment" "--comment old \"dsr\" rules"] ours=false exact=false
+IPv6 nft raw PREROUTING#1 map=false vip=2001:db8::3 dscp=3 not=false dst=2001:db8::10 extra=[] ours=false exact=true
+IPv6 nft raw PREROUTING#2 map=false vip=2001:db8::8 dscp=8 not=false dst=invalid IP extra=[] ours=false exact=true
+IPv6 nft mangle PREROUTING#1 map=true vip=invalid IP dscp=-1 not=false dst=invalid IP extra=[] ours=false exact=false
+IPv6 nft mangle INPUT#1 map=false vip=2001:db8::9 dscp=-1 not=false dst=invalid IP extra=[] ours=false exact=false
+`)
 	r := mangle[0]
-	if r.Spec() != "-t mangle -A INPUT -m dscp --dscp 0x01 -j DADDR --set-daddr 10.8.0.1" ||
-		r.Command() != "iptables-legacy -t mangle -A INPUT -m dscp --dscp 0x01 -j DADDR --set-daddr 10.8.0.1" ||
+	if r.Command() != "iptables-legacy -t mangle -A INPUT -m dscp --dscp 0x01 -j DADDR --set-daddr 10.8.0.1" ||
 		r.DeleteCommand() != "iptables-legacy -t mangle -D INPUT -m dscp --dscp 0x01 -j DADDR --set-daddr 10.8.0.1" {
-		t.Errorf("spec %q command %q delete %q", r.Spec(), r.Command(), r.DeleteCommand())
+		t.Errorf("command %q delete %q", r.Command(), r.DeleteCommand())
 	}
 	if r.BeforeConntrack() || !raw[0].BeforeConntrack() {
 		t.Errorf("mangle INPUT runs after conntrack, raw before")
@@ -153,20 +151,16 @@ func TestReaderReadsBothBackendsAndFamilies(t *testing.T) {
 	for _, r := range rules {
 		got = append(got, r.Command())
 	}
-	want := []string{
-		"iptables-legacy -t raw -A PREROUTING -m dscp --dscp 0x02 -j DADDR --set-daddr 10.8.0.2",
-		"iptables-legacy -t raw -A PREROUTING -j DADDR --map",
-		"iptables-legacy -t mangle -A INPUT -m dscp --dscp 0x01 -j DADDR --set-daddr 10.8.0.1",
-		`iptables-legacy -t mangle -A DSR -i eth0 -m dscp ! --dscp 0x05 -m comment --comment "old \"dsr\" rules" -j DADDR --set-daddr=10.8.0.7`,
-		"ip6tables-legacy -t raw -A PREROUTING -m dscp --dscp 0x04 -j DADDR --set-daddr 2001:db8::4",
-		"ip6tables-nft -t raw -A PREROUTING -d 2001:db8::10/128 -m dscp --dscp 0x03 -j DADDR --set-daddr 2001:db8::3",
-		"ip6tables-nft -t raw -A PREROUTING -m dscp --dscp-class CS1 -j DADDR --set-daddr 2001:db8::8",
-		"ip6tables-nft -t mangle -A PREROUTING -j DADDR --map",
-		"ip6tables-nft -t mangle -A INPUT -j DADDR --set-daddr 2001:db8::9",
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, "rules", got, `iptables-legacy -t raw -A PREROUTING -m dscp --dscp 0x02 -j DADDR --set-daddr 10.8.0.2
+iptables-legacy -t raw -A PREROUTING -j DADDR --map
+iptables-legacy -t mangle -A INPUT -m dscp --dscp 0x01 -j DADDR --set-daddr 10.8.0.1
+iptables-legacy -t mangle -A DSR -i eth0 -m dscp ! --dscp 0x05 -m comment --comment "old \"dsr\" rules" -j DADDR --set-daddr=10.8.0.7
+ip6tables-legacy -t raw -A PREROUTING -m dscp --dscp 0x04 -j DADDR --set-daddr 2001:db8::4
+ip6tables-nft -t raw -A PREROUTING -d 2001:db8::10/128 -m dscp --dscp 0x03 -j DADDR --set-daddr 2001:db8::3
+ip6tables-nft -t raw -A PREROUTING -m dscp --dscp-class CS1 -j DADDR --set-daddr 2001:db8::8
+ip6tables-nft -t mangle -A PREROUTING -j DADDR --map
+ip6tables-nft -t mangle -A INPUT -j DADDR --set-daddr 2001:db8::9
+`)
 	// The legacy IPv6 mangle table does not exist: it is not listed (which
 	// would create it).
 	for _, c := range fake.calls {
