@@ -8,6 +8,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/errclass"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -18,6 +19,8 @@ import (
 // ADDR match becomes the VIP's local address). A rule the file cannot say
 // (no dscp match, a negated one, other matches, a map-mode rule) is not
 // converted: the header names it with the reason, and it keeps running.
+// With the converted rules all of one backend (legacy or nft), the file
+// has l3dsr's map-mode rule made with it too (iptables: legacy).
 // The header also gives the commands that delete the converted rules,
 // which are the operator's to run once 'l3dsr apply' serves their VIPs.
 // Two rules that map one code to two VIPs are an error matching
@@ -36,6 +39,7 @@ func FromIPTables(ctx context.Context, h Host) (*File, string, error) {
 func fromHandRules(f *File, hand []realserver.HandRule) (string, error) {
 	var del, skipped []string
 	var added []VIP
+	backends := map[xtrule.Variant]bool{}
 	for _, h := range hand {
 		r := h.Rule
 		if why := unconvertible(h); why != "" {
@@ -43,6 +47,7 @@ func fromHandRules(f *File, hand []realserver.HandRule) (string, error) {
 			continue
 		}
 		del = append(del, "#   "+r.DeleteCommand())
+		backends[r.Backend] = true
 		pos := Pos{r.Binary() + " -t " + r.Table + " -S " + r.Chain, r.Num}
 		c := realserver.Config{VIP: r.VIP, Mode: dsrtypes.ModeDSCP, Local: r.Dst}
 		d := uint8(r.DSCP)
@@ -59,6 +64,12 @@ func fromHandRules(f *File, hand []realserver.HandRule) (string, error) {
 	}
 	if len(added) > 0 && f.realServer == nil {
 		f.realServer = &RealServer{}
+	}
+	if len(backends) == 1 && f.realServer.iptables == xtrule.Default {
+		// l3dsr's map-mode rule goes where the operator's rules are.
+		for v := range backends {
+			f.realServer.iptables = v
+		}
 	}
 	for _, v := range added {
 		j := slices.IndexFunc(f.realServer.VIPs, func(o VIP) bool { return o.Config.VIP == v.Config.VIP && sameVIPAs(o, v) })

@@ -27,7 +27,7 @@ func TestSaveFromIPTables(t *testing.T) {
 	f.report = handReport(t, "-A INPUT -m dscp --dscp 0x01 -j DADDR --set-daddr 10.8.0.1\n")
 	rc, out, errs := runCLI("save", "--from-iptables")
 	if rc != exitOK || !strings.Contains(out, "#   iptables-legacy -t mangle -D INPUT -m dscp --dscp 0x01 -j DADDR --set-daddr 10.8.0.1\n") ||
-		!strings.HasSuffix(out, "realserver:\n  vips:\n    - vip: 10.8.0.1 # by hand: legacy mangle INPUT rule 1\n      dscp: 1\n") {
+		!strings.HasSuffix(out, "realserver:\n  iptables: legacy\n  vips:\n    - vip: 10.8.0.1 # by hand: legacy mangle INPUT rule 1\n      dscp: 1\n") {
 		t.Errorf("rc %d, stdout %q, stderr %q", rc, out, errs)
 	}
 	// Two VIPs for one code: the rules are the operator's to fix first.
