@@ -132,11 +132,12 @@ func handReport(rep *Report, hand []xtrule.Rule, ours map[xtrule.Family]bool, st
 			for _, a := range lo {
 				h.OnLo = h.OnLo || a.Prefix.Addr() == r.VIP
 			}
-			if !r.BeforeConntrack() {
+			// A rule made redundant by Up's mapping is no problem, wherever
+			// it runs: raw PREROUTING has rewritten to its VIP already.
+			if h.Delete = stateClash(r, st, bad); h.Delete == "" && !r.BeforeConntrack() {
 				bad(h.VIP, fmt.Sprintf("%s runs in %s %s, after conntrack: conntrack records the server's address, so replies from the VIP match no connection", r.Command(), r.Table, r.Chain),
 					fmt.Sprintf("move it to raw PREROUTING: '%s' then '%s' (or move the VIP to l3dsr: 'l3dsr save --from-iptables', docs/realserver.md)", moveCommand(r), r.DeleteCommand()))
 			}
-			h.Delete = stateClash(r, st, bad)
 		}
 		rep.HandWritten = append(rep.HandWritten, h)
 	}

@@ -129,6 +129,14 @@ func TestUpRefusesACodeAHandRuleMapsElsewhere(t *testing.T) {
 	if !strings.Contains(out.String(), "note: VIP 10.8.0.2: l3dsr maps DSCP 2 to it too, so this rule can be deleted: iptables-legacy -t raw -D PREROUTING") {
 		t.Errorf("report lacks the delete note:\n%s", out.String())
 	}
+	// Once Up maps the mangle INPUT rule's code to its VIP, the rule is
+	// redundant, not a problem.
+	mustUp(t, m, dscpVIP("10.8.0.1", 1))
+	if rep, err = m.Show(ctx, xtrule.Default); err != nil || len(rep.Problems) != 0 || rep.Err() != nil ||
+		rep.HandWritten[1].Delete != "iptables-legacy -t mangle -D INPUT -m dscp --dscp 0x01 -j DADDR --set-daddr 10.8.0.1" {
+		t.Errorf("Show after up of the mangle rule's VIP: %v, problems %+v, rules %+v", err, rep.Problems, rep.HandWritten)
+	}
+	mustDown(t, m, "10.8.0.1")
 	d := mustDown(t, m, "10.8.0.2")
 	if !f.onLo("10.8.0.2/32") || !strings.Contains(strings.Join(d.Notes, "\n"), "kept 10.8.0.2 on lo: it was there before up") ||
 		!strings.Contains(strings.Join(d.Notes, "\n"), "kept the DADDR rule l3dsr did not write: iptables-legacy -t raw -A PREROUTING -m dscp --dscp 0x02 -j DADDR --set-daddr 10.8.0.2") {
