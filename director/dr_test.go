@@ -94,7 +94,7 @@ func TestModeDR(t *testing.T) {
 	if err := WriteStatus(&b, st, "json"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"mode":"dr","dscp":null`, `"forward":"route"`} {
+	for _, want := range []string{`"mode":"dr","managed":true,"dscp":null`, `"forward":"route"`} {
 		if !strings.Contains(strings.Join(strings.Fields(b.String()), ""), want) {
 			t.Errorf("show json lacks %s:\n%s", want, b.String())
 		}
@@ -105,22 +105,30 @@ func TestModeDR(t *testing.T) {
 }
 
 // Read back without the tag (a service 'ipvsadm -R' restored), a service
-// whose reals route is dr; a dr service with a tunnelled real is a problem.
+// whose reals route is dr, and not l3dsr's: no problem. With the tag, a
+// tunnelled real of a dr service is a problem.
 func TestModeDRFromReals(t *testing.T) {
 	f := newFakes()
 	mustAdd(t, f, Service{Key: k1, Mode: dsrtypes.ModeDR})
-	f.ipvs.svcs[0].Flags &^= drTag
 	f.ipvs.dests[k1] = []ipvs.Destination{{Address: rs1, Port: 80, Forward: ipvs.Route, Weight: 1}, {Address: rs2, Port: 80, Forward: ipvs.Tunnel, Weight: 1}}
 	st, err := f.d.Show()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Services[0].Mode != dsrtypes.ModeDR {
-		t.Errorf("mode %s, want dr", st.Services[0].Mode)
+	if s := st.Services[0]; s.Mode != dsrtypes.ModeDR || !s.Managed {
+		t.Errorf("mode %s managed %v, want dr, managed", s.Mode, s.Managed)
 	}
 	want := "service tcp 10.0.0.1:80 (mode dr): real server 10.1.0.11 forwards by tunnel, not route: delete it and add it again with 'l3dsr director real add'"
 	if !slices.Equal(st.Problems, []string{want}) {
 		t.Errorf("problems %q, want %q", st.Problems, want)
+	}
+	f.ipvs.svcs[0].Flags &^= drTag
+	f.ipvs.dests[k1] = f.ipvs.dests[k1][:1]
+	if st, err = f.d.Show(); err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Services[0]; s.Mode != dsrtypes.ModeDR || s.Managed || len(st.Problems) != 0 {
+		t.Errorf("untagged: mode %s managed %v problems %q, want dr, unmanaged, none", s.Mode, s.Managed, st.Problems)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/jsonout"
 )
 
@@ -31,7 +32,10 @@ func WriteResult(w, stderr io.Writer, r Result, err error) {
 }
 
 // WriteStatus writes st as JSON ("json"), or as a table like
-// 'ipvsadm -Ln --stats' with the L3 DSR columns ("table").
+// 'ipvsadm -Ln --stats' with the L3 DSR columns ("table"): a service that
+// l3dsr does not manage says "unmanaged" at the end of its line, and a
+// real's forwarding method names a tunnel type other than ipip
+// ("tunnel/gue:6080", "tunnel/gre").
 func WriteStatus(w io.Writer, st Status, format string) error {
 	if format == "json" {
 		return jsonout.Write(w, st)
@@ -48,12 +52,18 @@ func WriteStatus(w io.Writer, st Status, format string) error {
 		if s.Persistent > 0 {
 			persist = fmt.Sprint(s.Persistent)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", strings.ToUpper(dsrtypes.Proto(s.Proto).String()),
+		// A service l3dsr does not manage ends with a word past the
+		// columns; the lines of l3dsr's own stay as they were.
+		unmanaged := ""
+		if !s.Managed {
+			unmanaged = "unmanaged"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", strings.ToUpper(dsrtypes.Proto(s.Proto).String()),
 			netip.AddrPortFrom(s.VIP, s.Port), s.Mode, dscp, s.Scheduler, persist,
-			s.Stats.Connections, s.Stats.PacketsIn, s.Stats.PacketsOut, s.Stats.BytesIn, s.Stats.BytesOut)
+			s.Stats.Connections, s.Stats.PacketsIn, s.Stats.PacketsOut, s.Stats.BytesIn, s.Stats.BytesOut, unmanaged)
 		for _, r := range s.Reals {
 			fmt.Fprintf(tw, "  -> \t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
-				netip.AddrPortFrom(r.Addr, s.Port), r.Forward, r.Weight, r.ActiveConns, r.InactiveConns,
+				netip.AddrPortFrom(r.Addr, s.Port), r.forwardName(), r.Weight, r.ActiveConns, r.InactiveConns,
 				r.Stats.Connections, r.Stats.PacketsIn, r.Stats.PacketsOut, r.Stats.BytesIn, r.Stats.BytesOut)
 		}
 	}
@@ -70,4 +80,16 @@ func WriteProblems(w io.Writer, st Status) error {
 		return errors.New("the director is not set up as it should be (problems above)")
 	}
 	return nil
+}
+
+// forwardName is r's forwarding method as the table shows it: with the
+// tunnel type after "tunnel/" where it is not ipip, and GUE's port.
+func (r Real) forwardName() string {
+	switch {
+	case r.Forward != ipvs.Tunnel || r.tunnel == ipvs.TunnelIPIP:
+		return r.Forward.String()
+	case r.tunnel == ipvs.TunnelGUE:
+		return fmt.Sprintf("tunnel/%s:%d", r.tunnel, r.tunnelPort)
+	}
+	return "tunnel/" + r.tunnel.String()
 }

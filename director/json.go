@@ -8,7 +8,8 @@ import (
 )
 
 // The JSON of 'l3dsr director show -o json': names and units of ipvsadm's
-// --stats, a DSCP only for dscp-mode services, and empty lists as [].
+// --stats, a DSCP only for dscp-mode services, managed (l3dsr made the
+// service), a tunnel only for tunnel reals, and empty lists as [].
 type jsonStats struct {
 	Connections uint64 `json:"connections"`
 	PacketsIn   uint64 `json:"packets_in"`
@@ -22,17 +23,25 @@ type jsonStats struct {
 	BPSOut      uint64 `json:"bps_out"`
 }
 
+// jsonTunnel is a tunnel real's encapsulation: "ipip", "gue" or "gre",
+// and GUE's UDP port (0 for the others).
+type jsonTunnel struct {
+	Type string `json:"type"`
+	Port uint16 `json:"port"`
+}
+
 type jsonReal struct {
-	Address        string    `json:"address"`
-	Port           uint16    `json:"port"`
-	Forward        string    `json:"forward"`
-	Weight         int32     `json:"weight"`
-	UpperThreshold uint32    `json:"upper_threshold"`
-	LowerThreshold uint32    `json:"lower_threshold"`
-	ActiveConns    uint32    `json:"active_conns"`
-	InactiveConns  uint32    `json:"inactive_conns"`
-	PersistConns   uint32    `json:"persist_conns"`
-	Stats          jsonStats `json:"stats"`
+	Address        string      `json:"address"`
+	Port           uint16      `json:"port"`
+	Forward        string      `json:"forward"`
+	Tunnel         *jsonTunnel `json:"tunnel"`
+	Weight         int32       `json:"weight"`
+	UpperThreshold uint32      `json:"upper_threshold"`
+	LowerThreshold uint32      `json:"lower_threshold"`
+	ActiveConns    uint32      `json:"active_conns"`
+	InactiveConns  uint32      `json:"inactive_conns"`
+	PersistConns   uint32      `json:"persist_conns"`
+	Stats          jsonStats   `json:"stats"`
 }
 
 type jsonService struct {
@@ -40,6 +49,7 @@ type jsonService struct {
 	VIP        string     `json:"vip"`
 	Port       uint16     `json:"port"`
 	Mode       string     `json:"mode"`
+	Managed    bool       `json:"managed"`
 	DSCP       *uint8     `json:"dscp"`
 	Scheduler  string     `json:"scheduler"`
 	Persistent uint32     `json:"persistent"`
@@ -64,7 +74,7 @@ func (st Status) MarshalJSON() ([]byte, error) {
 	}
 	for _, s := range st.Services {
 		js := jsonService{
-			Protocol: s.Proto.String(), VIP: s.VIP.String(), Port: s.Port, Mode: s.Mode.String(),
+			Protocol: s.Proto.String(), VIP: s.VIP.String(), Port: s.Port, Mode: s.Mode.String(), Managed: s.Managed,
 			Scheduler: s.Scheduler, Persistent: s.Persistent, Stats: statsJSON(s.Stats), Reals: []jsonReal{},
 		}
 		if s.Mode == dsrtypes.ModeDSCP {
@@ -72,12 +82,16 @@ func (st Status) MarshalJSON() ([]byte, error) {
 			js.DSCP = &d
 		}
 		for _, r := range s.Reals {
-			js.Reals = append(js.Reals, jsonReal{
+			jr := jsonReal{
 				Address: r.Addr.String(), Port: s.Port, Forward: r.Forward.String(), Weight: r.Weight,
 				UpperThreshold: r.UpperThreshold, LowerThreshold: r.LowerThreshold,
 				ActiveConns: r.ActiveConns, InactiveConns: r.InactiveConns, PersistConns: r.PersistConns,
 				Stats: statsJSON(r.Stats),
-			})
+			}
+			if r.Forward == ipvs.Tunnel {
+				jr.Tunnel = &jsonTunnel{Type: r.tunnel.String(), Port: r.tunnelPort}
+			}
+			js.Reals = append(js.Reals, jr)
 		}
 		out.Services = append(out.Services, js)
 	}

@@ -40,6 +40,9 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 		return res, err
 	}
 	s := svcs[i]
+	if s.Mode == modeMixed || s.Mode == modeNone {
+		return res, fmt.Errorf("service %s is not l3dsr's and its mode is %s, so the forwarding method of a new real server is unknown: add it with ipvsadm, or make the service with 'l3dsr director service add'", k, s.Mode)
+	}
 	if s.Mode == dsrtypes.ModeDR {
 		if err := d.checkConnected(k, r); err != nil {
 			return res, err

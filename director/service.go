@@ -34,8 +34,8 @@ func (d *Director) ipvsService(s Service) ipvs.Service {
 		is.Flags |= ipvs.FlagPersistent
 		is.Timeout = s.Persistent
 	}
-	if s.Mode == dsrtypes.ModeDR {
-		is.Flags |= drTag
+	if s.Managed {
+		is.Flags |= tagOf(s.Mode)
 	}
 	return is
 }
@@ -51,7 +51,11 @@ func (d *Director) AddService(s Service) (Result, error) {
 	if s.Mode == "" {
 		s.Mode = dsrtypes.ModeDSCP
 	}
+	s.Managed = true
 	if err := checkKey(s.Key); err != nil {
+		return res, err
+	}
+	if err := notYet(s.Key, s.Mode); err != nil {
 		return res, err
 	}
 	if s.Mode == dsrtypes.ModeDSCP {
@@ -75,7 +79,7 @@ func (d *Director) AddService(s Service) (Result, error) {
 		cur := svcs[i]
 		if cur.Mode == s.Mode && cur.DSCP == s.DSCP && cur.Scheduler == s.Scheduler && cur.Persistent == s.Persistent {
 			// Still make sure of the host settings: they may have been changed by hand.
-			return d.ensureHost(res, svcs, s)
+			return d.ensureHost(res, append(svcs, s), s)
 		}
 		return res, fmt.Errorf("service %s exists with mode %s, DSCP %d, scheduler %s, persistent %d: use 'l3dsr director service edit' to change it",
 			s.Key, cur.Mode, cur.DSCP, cur.Scheduler, cur.Persistent)

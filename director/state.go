@@ -21,7 +21,9 @@ type Status struct {
 }
 
 // Show reads the running state: every IPVS service by address (firewall-mark
-// services are not the director's and are left out), its mark and its reals.
+// services are not the director's and are left out), its mode (modeOf),
+// its mark and its reals. Problems are those of l3dsr's services, and the
+// marks of no service.
 func (d *Director) Show() (Status, error) {
 	svcs, marks, err := d.read()
 	if err != nil {
@@ -30,16 +32,18 @@ func (d *Director) Show() (Status, error) {
 	st := Status{Services: svcs}
 	used := map[dscpmark.Mark]bool{}
 	for _, s := range svcs {
-		if s.Mode == dsrtypes.ModeDSCP {
-			used[markOf(s)] = true
+		if !s.Managed {
+			continue
 		}
-		for _, r := range s.Reals {
-			if r.Forward != forward(s.Mode) {
+		if s.Mode == dsrtypes.ModeDSCP {
+			if slices.Contains(marks, markOf(s)) {
+				used[markOf(s)] = true
+			} else {
 				st.Problems = append(st.Problems, fmt.Sprintf(
-					"service %s (mode %s): real server %s forwards by %s, not %s: delete it and add it again with 'l3dsr director real add'",
-					s.Key, s.Mode, r.Addr, r.Forward, forward(s.Mode)))
+					"service %s (mode dscp) has lost its DSCP mark: its packets reach the real servers unmarked, and no real server maps them back to the VIP: delete it and add it again with 'l3dsr director service add --dscp N'", s.Key))
 			}
 		}
+		st.Problems = append(st.Problems, realProblems(s)...)
 	}
 	for _, m := range marks {
 		if !used[m] {
@@ -49,20 +53,39 @@ func (d *Director) Show() (Status, error) {
 				m.DSCP, ipvs.Protocol(m.Proto), fmtAddrPort(m)))
 		}
 	}
-	if len(svcs) > 0 {
-		for _, sc := range sysctls(svcs) {
-			v, err := d.host.sysctl(sc.name)
-			if err != nil {
-				st.Problems = append(st.Problems, fmt.Sprintf("sysctl %s: %v", sc.name, err))
-				continue
-			}
-			if v != sc.value {
-				st.Problems = append(st.Problems, fmt.Sprintf("sysctl %s is %s, want %s (%s): run any 'l3dsr director' change, or sysctl -w %s=%s",
-					sc.name, v, sc.value, sc.why, sc.name, sc.value))
-			}
+	for _, sc := range sysctls(svcs) {
+		v, err := d.host.sysctl(sc.name)
+		if err != nil {
+			st.Problems = append(st.Problems, fmt.Sprintf("sysctl %s: %v", sc.name, err))
+			continue
+		}
+		if v != sc.value {
+			st.Problems = append(st.Problems, fmt.Sprintf("sysctl %s is %s, want %s (%s): run any 'l3dsr director' change, or sysctl -w %s=%s",
+				sc.name, v, sc.value, sc.why, sc.name, sc.value))
 		}
 	}
 	return st, nil
+}
+
+// realProblems lists the reals of l3dsr's service s that do not forward as
+// its mode does. A local real (the kernel delivers to this host whatever the
+// method) is none.
+func realProblems(s Service) []string {
+	var out []string
+	for _, r := range s.Reals {
+		switch {
+		case r.Forward == ipvs.Local:
+		case r.Forward != forward(s.Mode):
+			out = append(out, fmt.Sprintf(
+				"service %s (mode %s): real server %s forwards by %s, not %s: delete it and add it again with 'l3dsr director real add'",
+				s.Key, s.Mode, r.Addr, r.Forward, forward(s.Mode)))
+		case r.Forward == ipvs.Tunnel && r.tunnel != ipvs.TunnelIPIP:
+			out = append(out, fmt.Sprintf(
+				"service %s (mode ipip): real server %s tunnels by %s, not ipip, which its real server does not take off: delete it and add it again with 'l3dsr director real add'",
+				s.Key, r.Addr, r.tunnel))
+		}
+	}
+	return out
 }
 
 // read returns the director's services with their modes, DSCP codes and reals,
@@ -89,30 +112,29 @@ func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
 			Key:       Key{VIP: is.Address, Port: is.Port, Proto: is.Protocol},
 			Scheduler: is.Scheduler,
 			Stats:     is.Stats,
-			Mode:      dsrtypes.ModeIPIP,
 		}
 		if is.Flags&ipvs.FlagPersistent != 0 {
 			s.Persistent = is.Timeout
-		}
-		if m, ok := byKey[s.Key]; ok {
-			s.Mode, s.DSCP = dsrtypes.ModeDSCP, m.DSCP
-		} else if is.Flags&drTag != 0 {
-			s.Mode = dsrtypes.ModeDR
 		}
 		dests, err := d.ipvs.Destinations(is)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read real servers of %s: %w", s.Key, err)
 		}
+		fwd := make([]ipvs.ForwardMethod, 0, len(dests))
 		for _, dst := range dests {
+			fwd = append(fwd, dst.Forward)
 			s.Reals = append(s.Reals, Real{
 				Addr: dst.Address, Weight: dst.Weight,
 				UpperThreshold: dst.UpperThreshold, LowerThreshold: dst.LowerThreshold,
-				Forward: dst.Forward, ActiveConns: dst.ActiveConns, InactiveConns: dst.InactiveConns,
+				Forward: dst.Forward, tunnel: dst.TunnelType, tunnelPort: dst.TunnelPort,
+				ActiveConns: dst.ActiveConns, InactiveConns: dst.InactiveConns,
 				PersistConns: dst.PersistConns, Stats: dst.Stats,
 			})
 		}
-		if s.Mode == dsrtypes.ModeIPIP && slices.ContainsFunc(s.Reals, func(r Real) bool { return r.Forward == ipvs.Route }) {
-			s.Mode = dsrtypes.ModeDR
+		m, marked := byKey[s.Key]
+		s.Mode, s.Managed = modeOf(marked, is.Flags, fwd)
+		if marked {
+			s.DSCP = m.DSCP
 		}
 		slices.SortFunc(s.Reals, func(a, b Real) int { return a.Addr.Compare(b.Addr) })
 		out = append(out, s)

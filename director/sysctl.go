@@ -7,11 +7,16 @@ type setting struct {
 	name, value, why string
 }
 
-// sysctls lists the settings for the services given: forwarding only for the
-// families in use, the IPVS settings whenever there is a service.
+// sysctls lists the settings for l3dsr's services among those given:
+// forwarding only for the families in use, the IPVS settings whenever there
+// is a service. Services of others (ipvsadm's, keepalived's) need nothing
+// of l3dsr, and may want conntrack.
 func sysctls(svcs []Service) []setting {
 	var v4, v6 bool
 	for _, s := range svcs {
+		if !s.Managed {
+			continue
+		}
 		if s.VIP.Is4() {
 			v4 = true
 		} else {
@@ -19,6 +24,9 @@ func sysctls(svcs []Service) []setting {
 		}
 	}
 	var out []setting
+	if !v4 && !v6 {
+		return nil
+	}
 	if v4 {
 		out = append(out, setting{"net.ipv4.ip_forward", "1",
 			"IPVS masquerading and tunnelling forward the client's packets to another host"})

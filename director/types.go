@@ -8,26 +8,6 @@ import (
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
-// forward is the IPVS forwarding method of the mode's reals.
-func forward(m dsrtypes.Mode) ipvs.ForwardMethod {
-	switch m {
-	case dsrtypes.ModeIPIP:
-		return ipvs.Tunnel
-	case dsrtypes.ModeDR:
-		return ipvs.Route
-	}
-	return ipvs.Masquerade
-}
-
-// drTag marks a dr-mode service in its IPVS flags. IPVS keeps the mode per
-// real server, not per service, and a dr service has no DSCP mark to tell
-// it from an ipip one, so without the tag a dr service with no real server
-// yet would read back as ipip and get tunnelled reals. The kernel stores
-// and dumps a service's flags as given (ip_vs_add_service, _edit_service);
-// no IPVS flag uses the top bit. The reals' method still decides when there
-// are reals (a service restored by 'ipvsadm -R' loses the tag).
-const drTag ipvs.ServiceFlags = 1 << 31
-
 // Key names a service: its VIP, port and protocol.
 type Key struct {
 	VIP   netip.Addr
@@ -42,7 +22,7 @@ func (k Key) String() string {
 // Service is a virtual service as the director runs it.
 type Service struct {
 	Key
-	Mode      dsrtypes.Mode // "" is dscp
+	Mode      dsrtypes.Mode // "" is dscp; Show also reads nat, mixed and none
 	DSCP      uint8         // dsrtypes.ModeDSCP only
 	Scheduler string
 	// Persistent is the persistence timeout in seconds; 0 turns it off.
@@ -50,6 +30,10 @@ type Service struct {
 	Reals      []Real
 	// Read back by Show.
 	Stats ipvs.Stats
+	// Managed: l3dsr made the service (its DSCP mark, or its tag in the
+	// IPVS flags). Show reports problems of managed services only, and of
+	// those that cannot work whoever made them.
+	Managed bool
 }
 
 // Real is a real server of a service. Its port is the service's: the real
@@ -60,7 +44,11 @@ type Real struct {
 	UpperThreshold uint32
 	LowerThreshold uint32
 	// Read back by Show.
-	Forward       ipvs.ForwardMethod
+	Forward ipvs.ForwardMethod
+	// tunnel and tunnelPort: the encapsulation of a tunnel real (ipip unless
+	// the kernel reports gue or gre; tunnelPort is GUE's UDP port).
+	tunnel        ipvs.TunnelType
+	tunnelPort    uint16
 	ActiveConns   uint32
 	InactiveConns uint32
 	PersistConns  uint32

@@ -56,7 +56,7 @@ func TestParseFamilyModeProto(t *testing.T) {
 	if FamilyOf(netip.MustParseAddr("2001:db8::1")) != IPv6 || FamilyOf(netip.Addr{}) != AnyFamily || IPv4.Name() != "ipv4" {
 		t.Error("FamilyOf or Name is wrong")
 	}
-	for in, want := range map[string]Mode{"": ModeDSCP, "DSCP": ModeDSCP, "ipip": ModeIPIP, "dr": ModeDR, " DR ": ModeDR} {
+	for in, want := range map[string]Mode{"": ModeDSCP, "DSCP": ModeDSCP, "ipip": ModeIPIP, "dr": ModeDR, " DR ": ModeDR, "NAT": ModeNAT} {
 		if got, err := ParseMode(in); err != nil || got != want {
 			t.Errorf("ParseMode(%q) = %v, %v", in, got, err)
 		}
@@ -65,6 +65,7 @@ func TestParseFamilyModeProto(t *testing.T) {
 		"tun":   `mode "tun": IPVS's tunnel mode is ipip here; use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
 		"route": `mode "route": IPVS's direct routing is dr here; use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
 		"gre":   `mode "gre": use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
+		"masq":  `mode "masq": IPVS's masquerading is dscp here (with l3dsr's DSCP mark) or nat (plain LVS-NAT); use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
 	} {
 		if _, err := ParseMode(in); err == nil || err.Error() != msg {
 			t.Errorf("ParseMode(%q) = %v; want %q", in, err, msg)

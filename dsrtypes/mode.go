@@ -18,13 +18,20 @@ const (
 	// director's links. The real server holds the VIP on lo and answers no
 	// ARP or neighbour solicitation for it; no code, no rewrite.
 	ModeDR Mode = "dr"
+	// ModeNAT: plain LVS-NAT (IPVS masquerading, ipvsadm -m) without
+	// l3dsr's DSCP mark: the real server sees its own address as the
+	// destination and must send its replies back through the director.
+	// The director reads such services (made by ipvsadm or keepalived)
+	// as nat; a real server needs no l3dsr setup for one.
+	ModeNAT Mode = "nat"
 )
 
 // ModeUse names the modes, for errors that refuse one.
 const ModeUse = "use dscp or ipip (L3 DSR), or dr (L2 DSR)"
 
-// ParseMode accepts "dscp" (also "", the default), "ipip" and "dr", in any
-// case.
+// ParseMode accepts "dscp" (also "", the default), "ipip", "dr" and "nat",
+// in any case. nat is a director's mode only; the real server side refuses
+// it (a NAT service's real servers need nothing of l3dsr).
 func ParseMode(s string) (Mode, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "dscp":
@@ -33,10 +40,14 @@ func ParseMode(s string) (Mode, error) {
 		return ModeIPIP, nil
 	case "dr":
 		return ModeDR, nil
+	case "nat":
+		return ModeNAT, nil
 	case "tun", "tunnel":
 		return "", invalidf("mode %q: IPVS's tunnel mode is ipip here; %s", s, ModeUse)
 	case "route", "droute", "direct", "l2", "l2dsr":
 		return "", invalidf("mode %q: IPVS's direct routing is dr here; %s", s, ModeUse)
+	case "masq", "masquerade", "lvs-nat":
+		return "", invalidf("mode %q: IPVS's masquerading is dscp here (with l3dsr's DSCP mark) or nat (plain LVS-NAT); %s", s, ModeUse)
 	}
 	return "", invalidf("mode %q: %s", s, ModeUse)
 }

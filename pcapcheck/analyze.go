@@ -188,6 +188,8 @@ func newAnalyzer(cfg config) (*analyzer, error) {
 		a.ipip = true
 	case dsrtypes.ModeDR:
 		return nil, fmt.Errorf("mode dr (L2 DSR) is not supported by the capture check yet: use dscp or ipip")
+	case dsrtypes.ModeNAT:
+		return nil, fmt.Errorf("mode nat (plain LVS-NAT) is not supported by the capture check: use dscp or ipip")
 	default:
 		return nil, fmt.Errorf("unknown mode %q", cfg.Mode)
 	}

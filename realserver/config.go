@@ -55,6 +55,8 @@ func (c Config) Validate() error {
 		return invalidf("VIP %s is not a unicast service address (loopback, link-local, multicast or unspecified): give the address clients connect to", c.VIP)
 	}
 	switch c.mode() {
+	case dsrtypes.ModeNAT:
+		return invalidf("mode nat (plain LVS-NAT) is the director's only: a NAT service's real server needs no l3dsr setup, just its route back to the clients through the director; for VIP %s use dscp, ipip or dr", c.VIP)
 	case dsrtypes.ModeDR:
 		if c.DSCP != nil {
 			return invalidf("DSCP %d given for VIP %s in dr mode: dr mode uses no DSCP code (the director sends the packet to the VIP unchanged), leave --dscp out (or use --mode dscp)", *c.DSCP, c.VIP)

@@ -182,11 +182,11 @@ func TestCreateDestinationAttributes(t *testing.T) {
 	}{
 		{"masquerade to another port", v4, Destination{Address: addr("10.1.0.10"), Port: 8080, Forward: Masquerade, Weight: 100, UpperThreshold: 50, LowerThreshold: 10}, []attr{v4key, dest(rip, 8080, 2, 0, 100, 50, 10)}},
 		{"masquerade, port from the service", v4, Destination{Address: addr("10.1.0.10"), Forward: Masquerade, Weight: 1}, []attr{v4key, dest(rip, 80, 2, 0, 1, 0, 0)}},
-		{"local", v4, Destination{Address: addr("10.1.0.10"), Forward: forwardLocal, Weight: 2}, []attr{v4key, dest(rip, 80, 2, 1, 2, 0, 0)}},
+		{"local", v4, Destination{Address: addr("10.1.0.10"), Forward: Local, Weight: 2}, []attr{v4key, dest(rip, 80, 2, 1, 2, 0, 0)}},
 		{"route, weight 0", v4, Destination{Address: addr("10.1.0.10"), Forward: Route}, []attr{v4key, dest(rip, 80, 2, 3, 0, 0, 0)}},
 		{"IPIP tunnel sends no tunnel attributes", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0)}},
-		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, tunnelType: tunnelGUE, tunnelPort: 6080, tunnelFlags: tunnelFlagChecksum}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0, a(destAttrTunType, u8(1)), a(destAttrTunPort, n16(6080)), a(destAttrTunFlags, u16(1)))}},
-		{"GRE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, tunnelType: tunnelGRE}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0, a(destAttrTunType, u8(2)), a(destAttrTunPort, n16(0)), a(destAttrTunFlags, u16(0)))}},
+		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: TunnelGUE, TunnelPort: 6080, tunnelFlags: tunnelFlagChecksum}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0, a(destAttrTunType, u8(1)), a(destAttrTunPort, n16(6080)), a(destAttrTunFlags, u16(1)))}},
+		{"GRE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: TunnelGRE}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0, a(destAttrTunType, u8(2)), a(destAttrTunPort, n16(0)), a(destAttrTunFlags, u16(0)))}},
 		{"IPv6 masquerade", v6, Destination{Address: addr("fd00::10"), Forward: Masquerade, Weight: 7}, []attr{v6key, dest(addr("fd00::10").AsSlice(), 443, 10, 0, 7, 0, 0)}},
 		{"IPv4 tunnel destination of an IPv6 service", v6, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 1}, []attr{v6key, dest(rip, 443, 2, 2, 1, 0, 0)}},
 		{"firewall-mark service keeps port 0", fw, Destination{Address: addr("10.1.0.10"), Forward: Route, Weight: 1}, []attr{fwkey, dest(rip, 0, 2, 3, 1, 0, 0)}},
@@ -316,7 +316,7 @@ func TestDestinationsDump(t *testing.T) {
 	small32 := small
 	want := []Destination{
 		{Address: addr("fd00::10"), Port: 8443, Family: 10, Forward: Masquerade, Weight: 100, UpperThreshold: 50, LowerThreshold: 5, ActiveConns: 3, InactiveConns: 4, PersistConns: 2, Stats: big},
-		{Address: addr("10.1.0.20"), Port: 443, Family: 2, Forward: Tunnel, Weight: 1, tunnelType: tunnelGUE, tunnelPort: 6080, tunnelFlags: tunnelFlagRemoteChecksum, Stats: small32},
+		{Address: addr("10.1.0.20"), Port: 443, Family: 2, Forward: Tunnel, Weight: 1, TunnelType: TunnelGUE, TunnelPort: 6080, tunnelFlags: tunnelFlagRemoteChecksum, Stats: small32},
 		{Address: addr("fd00::11"), Port: 443, Family: 10, Forward: Route, Weight: -1},
 	}
 	sameList(t, "destination", got, want)
@@ -459,10 +459,10 @@ func TestValidation(t *testing.T) {
 			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Port: 8080, Forward: Route})
 		}, "route forwarding cannot change the port (80 to 8080): use port 0 or 80"},
 		{"GUE without port", func(c *Client) error {
-			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Forward: Tunnel, tunnelType: tunnelGUE})
+			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), Forward: Tunnel, TunnelType: TunnelGUE})
 		}, "a GUE tunnel needs TunnelPort"},
 		{"tunnel options on masquerade", func(c *Client) error {
-			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), tunnelType: tunnelGRE})
+			return c.CreateDestination(svc, Destination{Address: addr("10.1.0.1"), TunnelType: TunnelGRE})
 		}, "they apply to Tunnel only"},
 		{"unknown forward", func(c *Client) error {
 			return c.UpdateDestination(svc, Destination{Address: addr("10.1.0.1"), Forward: 4})

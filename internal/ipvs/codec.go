@@ -86,7 +86,7 @@ func (d Destination) normalize(s Service) (Destination, error) {
 // check validates a destination's options for a create or update.
 func (d Destination) check(s Service) error {
 	switch d.Forward {
-	case Masquerade, forwardLocal, Tunnel, Route:
+	case Masquerade, Local, Tunnel, Route:
 	default:
 		return fmt.Errorf("forwarding method %d is unknown: use Masquerade, Local, Tunnel or Route", uint32(d.Forward))
 	}
@@ -102,21 +102,21 @@ func (d Destination) check(s Service) error {
 	if d.LowerThreshold > d.UpperThreshold {
 		return fmt.Errorf("lower threshold %d is above the upper threshold %d", d.LowerThreshold, d.UpperThreshold)
 	}
-	if d.Forward != Tunnel && (d.tunnelType != tunnelIPIP || d.tunnelPort != 0 || d.tunnelFlags != 0) {
+	if d.Forward != Tunnel && (d.TunnelType != TunnelIPIP || d.TunnelPort != 0 || d.tunnelFlags != 0) {
 		return fmt.Errorf("tunnel type, port or flags set for %v forwarding: they apply to Tunnel only", d.Forward)
 	}
-	switch d.tunnelType {
-	case tunnelIPIP:
-		if d.tunnelPort != 0 || d.tunnelFlags != 0 {
+	switch d.TunnelType {
+	case TunnelIPIP:
+		if d.TunnelPort != 0 || d.tunnelFlags != 0 {
 			return errors.New("tunnel port or flags set for an IPIP tunnel: they apply to GUE and GRE only")
 		}
-	case tunnelGUE:
-		if d.tunnelPort == 0 {
+	case TunnelGUE:
+		if d.TunnelPort == 0 {
 			return errors.New("a GUE tunnel needs TunnelPort (the destination's UDP port for GUE)")
 		}
-	case tunnelGRE:
+	case TunnelGRE:
 	default:
-		return fmt.Errorf("tunnel type %d is unknown: use tunnelIPIP, tunnelGUE or tunnelGRE", uint8(d.tunnelType))
+		return fmt.Errorf("tunnel type %d is unknown: use TunnelIPIP, TunnelGUE or TunnelGRE", uint8(d.TunnelType))
 	}
 	if d.tunnelFlags&^(tunnelFlagChecksum|tunnelFlagRemoteChecksum) != 0 {
 		return fmt.Errorf("tunnel flags %#x have unknown bits", d.tunnelFlags)
@@ -180,9 +180,9 @@ func encodeDest(ae *netlink.AttributeEncoder, d Destination, full bool) {
 	ae.Uint32(destAttrWeight, uint32(d.Weight))
 	ae.Uint32(destAttrUThresh, d.UpperThreshold)
 	ae.Uint32(destAttrLThresh, d.LowerThreshold)
-	if d.Forward == Tunnel && d.tunnelType != tunnelIPIP {
-		ae.Uint8(destAttrTunType, uint8(d.tunnelType))
-		ae.Bytes(destAttrTunPort, be16(d.tunnelPort))
+	if d.Forward == Tunnel && d.TunnelType != TunnelIPIP {
+		ae.Uint8(destAttrTunType, uint8(d.TunnelType))
+		ae.Bytes(destAttrTunPort, be16(d.TunnelPort))
 		ae.Uint16(destAttrTunFlags, d.tunnelFlags)
 	}
 }
@@ -295,8 +295,8 @@ func decodeDest(b []byte, svcFamily uint16) (Destination, error) {
 		destAttrInactConns:   &d.InactiveConns,
 		destAttrPersistConns: &d.PersistConns,
 		// The tunnel.
-		destAttrTunType:  (*uint8)(&d.tunnelType),
-		destAttrTunPort:  be16Into(&d.tunnelPort),
+		destAttrTunType:  (*uint8)(&d.TunnelType),
+		destAttrTunPort:  be16Into(&d.TunnelPort),
 		destAttrTunFlags: &d.tunnelFlags,
 		destAttrStats:    statsInto(&st32),
 		destAttrStats64:  statsInto(&st64),

@@ -316,9 +316,9 @@ var (
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.12:80 -i -w 5 --tun-type ipip", "0 0",
 			Destination{Address: addr("10.1.0.12"), Forward: Tunnel, Weight: 5}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.13:80 -i -w 5 --tun-type gue --tun-port 6080 --tun-nocsum", "0 0",
-			Destination{Address: addr("10.1.0.13"), Forward: Tunnel, Weight: 5, tunnelType: tunnelGUE, tunnelPort: 6080}},
+			Destination{Address: addr("10.1.0.13"), Forward: Tunnel, Weight: 5, TunnelType: TunnelGUE, TunnelPort: 6080}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.14:80 -i -w 1 --tun-type gre --tun-csum", "0 0",
-			Destination{Address: addr("10.1.0.14"), Forward: Tunnel, Weight: 1, tunnelType: tunnelGRE, tunnelFlags: tunnelFlagChecksum}},
+			Destination{Address: addr("10.1.0.14"), Forward: Tunnel, Weight: 1, TunnelType: TunnelGRE, tunnelFlags: tunnelFlagChecksum}},
 		{svcV6, "-a -t [2001:db8::1]:443 -r [fd00::10]:8443 -m -w 3", "7 2",
 			Destination{Address: addr("fd00::10"), Port: 8443, Forward: Masquerade, Weight: 3, UpperThreshold: 7, LowerThreshold: 2}},
 		{svcV6, "-a -t [2001:db8::1]:443 -r 10.1.0.20:443 -i -w 1 --tun-type ipip", "0 0",
@@ -488,7 +488,7 @@ func TestIntegrationDestinationsWrittenByIpvsadm(t *testing.T) {
 	ipvsadm(t, ns, "-e", "-t", "[2001:db8::1]:443", "-r", "10.1.0.20", "-i", "-w", "4", "--tun-type", "gue", "--tun-port", "7000", "--tun-csum")
 	checkDests(t, c, ns, allDests(), map[int]Destination{
 		2: {Address: addr("10.1.0.12"), Forward: Route, Weight: 77, UpperThreshold: 30, LowerThreshold: 3},
-		6: {Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 4, tunnelType: tunnelGUE, tunnelPort: 7000, tunnelFlags: tunnelFlagChecksum},
+		6: {Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 4, TunnelType: TunnelGUE, TunnelPort: 7000, tunnelFlags: tunnelFlagChecksum},
 	})
 
 	ipvsadm(t, ns, "-d", "-t", "10.0.0.1:80", "-r", "10.1.0.12")

@@ -34,13 +34,13 @@ type ForwardMethod uint32
 
 // The forwarding methods.
 const (
-	Masquerade   ForwardMethod = connFMasq      // NAT: the destination address (and port) is rewritten
-	forwardLocal ForwardMethod = connFLocalNode // delivered to this host
-	Tunnel       ForwardMethod = connFTunnel    // encapsulated (IPIP, GUE or GRE) to the destination
-	Route        ForwardMethod = connFDRoute    // direct routing (LVS-DR): sent unchanged to the destination's MAC, on one of this host's links
+	Masquerade ForwardMethod = connFMasq      // NAT: the destination address (and port) is rewritten
+	Local      ForwardMethod = connFLocalNode // delivered to this host: the kernel sets it for a destination address of this host, whatever method was asked
+	Tunnel     ForwardMethod = connFTunnel    // encapsulated (IPIP, GUE or GRE) to the destination
+	Route      ForwardMethod = connFDRoute    // direct routing (LVS-DR): sent unchanged to the destination's MAC, on one of this host's links
 )
 
-var forwardNames = []string{Masquerade: "masq", forwardLocal: "local", Tunnel: "tunnel", Route: "route"}
+var forwardNames = []string{Masquerade: "masq", Local: "local", Tunnel: "tunnel", Route: "route"}
 
 // String returns "masq", "local", "tunnel", "route", or "fwd(N)".
 func (f ForwardMethod) String() string {
@@ -60,20 +60,20 @@ func parseForwardMethod(s string) (ForwardMethod, error) {
 	return 0, fmt.Errorf("unknown forwarding method %q: use masq, local, tunnel or route", s)
 }
 
-// tunnelType is the encapsulation of a Tunnel destination.
-type tunnelType uint8
+// TunnelType is the encapsulation of a Tunnel destination.
+type TunnelType uint8
 
 // The tunnel types. GUE and GRE need Linux 5.2 or later.
 const (
-	tunnelIPIP tunnelType = tunTypeIPIP
-	tunnelGUE  tunnelType = tunTypeGUE
-	tunnelGRE  tunnelType = tunTypeGRE
+	TunnelIPIP TunnelType = tunTypeIPIP
+	TunnelGUE  TunnelType = tunTypeGUE
+	TunnelGRE  TunnelType = tunTypeGRE
 )
 
-var tunnelNames = []string{tunnelIPIP: "ipip", tunnelGUE: "gue", tunnelGRE: "gre"}
+var tunnelNames = []string{TunnelIPIP: "ipip", TunnelGUE: "gue", TunnelGRE: "gre"}
 
 // String returns "ipip", "gue", "gre", or "tun(N)".
-func (t tunnelType) String() string {
+func (t TunnelType) String() string {
 	if int(t) < len(tunnelNames) {
 		return tunnelNames[t]
 	}
@@ -223,10 +223,10 @@ type Destination struct {
 	// 0 means no limit.
 	UpperThreshold uint32
 	LowerThreshold uint32
-	// tunnelType, tunnelPort and tunnelFlags apply to Tunnel destinations;
-	// tunnelPort (the UDP port of GUE) is required for GUE.
-	tunnelType  tunnelType
-	tunnelPort  uint16
+	// TunnelType, TunnelPort and tunnelFlags apply to Tunnel destinations;
+	// TunnelPort (the UDP port of GUE) is required for GUE.
+	TunnelType  TunnelType
+	TunnelPort  uint16
 	tunnelFlags uint16
 
 	// Filled by reads, ignored by writes.

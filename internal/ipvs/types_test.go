@@ -22,7 +22,7 @@ func TestProtocolNames(t *testing.T) {
 }
 
 func TestForwardMethodNames(t *testing.T) {
-	want := map[ForwardMethod]string{Masquerade: "masq", forwardLocal: "local", Tunnel: "tunnel", Route: "route", 7: "fwd(7)"}
+	want := map[ForwardMethod]string{Masquerade: "masq", Local: "local", Tunnel: "tunnel", Route: "route", 7: "fwd(7)"}
 	for f, name := range want {
 		if f.String() != name {
 			t.Errorf("%d.String() = %q, want %q", uint32(f), f.String(), name)
@@ -37,8 +37,8 @@ func TestForwardMethodNames(t *testing.T) {
 	if _, err := parseForwardMethod("dr"); err == nil || !strings.Contains(err.Error(), "use masq, local, tunnel or route") {
 		t.Errorf("parseForwardMethod(dr) = %v", err)
 	}
-	if tunnelGUE.String() != "gue" || tunnelType(9).String() != "tun(9)" {
-		t.Errorf("tunnel names %q %q", tunnelGUE, tunnelType(9))
+	if TunnelGUE.String() != "gue" || TunnelType(9).String() != "tun(9)" {
+		t.Errorf("tunnel names %q %q", TunnelGUE, TunnelType(9))
 	}
 }
 
