@@ -85,6 +85,7 @@ func TestDirectorUsageErrors(t *testing.T) {
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--proto", "icmp"}, `invalid argument "icmp" for "--proto" flag: protocol "icmp" is not supported: use tcp, udp or sctp`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "gre"}, `mode "gre"`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "ipip"}, "mode ipip uses no DSCP code"},
+		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--mode", "nat"}, "cannot make one yet"},
 		{[]string{"service", "add", "--vip", "2001:db8::1:80", "--dscp", "5"}, `--vip "2001:db8::1:80" has no port: give VIP:PORT, e.g. [2001:db8::1:80]:80`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:0", "--dscp", "5"}, "port 0"},
 		{[]string{"service", "edit", "--vip", "10.0.0.1:80"}, "nothing to change"},
@@ -158,7 +159,7 @@ func TestDirectorShow(t *testing.T) {
 	f := withFakeDirector(t)
 	f.status = director.Status{Services: []director.Service{{
 		Key:  director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP},
-		Mode: dsrtypes.ModeDSCP, DSCP: 21, Scheduler: "wlc", Persistent: 300,
+		Mode: dsrtypes.ModeDSCP, DSCP: 21, Scheduler: "wlc", Persistent: 300, Managed: true,
 		Stats: ipvs.Stats{Connections: 1 << 33, PacketsIn: 7},
 		Reals: []director.Real{{Addr: netip.MustParseAddr("10.1.0.10"), Weight: 100, Forward: ipvs.Masquerade, ActiveConns: 2,
 			Stats: ipvs.Stats{Connections: 5, BytesIn: 1 << 40}}},
@@ -201,6 +202,26 @@ func TestDirectorShow(t *testing.T) {
 	s := js.Services[0]
 	if s.DSCP == nil || *s.DSCP != 21 || s.Mode != "dscp" || s.Stats.Connections != 1<<33 || s.Reals[0].Stats.BytesIn != 1<<40 || s.Reals[0].Forward != "masq" {
 		t.Errorf("json: %+v", js)
+	}
+	// A service of ipvsadm's beside: its line ends with "unmanaged", the
+	// line of l3dsr's does not change, and the exit status stays 0.
+	f.status.Services = append(f.status.Services, director.Service{
+		Key:  director.Key{VIP: netip.MustParseAddr("10.9.0.1"), Port: 80, Proto: ipvs.ProtoTCP},
+		Mode: dsrtypes.ModeNAT, Scheduler: "wlc",
+		Reals: []director.Real{{Addr: netip.MustParseAddr("192.0.2.50"), Weight: 1, Forward: ipvs.Masquerade}},
+	})
+	st, stdout, _ = runCLI("director", "show")
+	lines = strings.Split(stdout, "\n")
+	if f := strings.Fields(lines[2]); st != exitOK || strings.Join(f, " ") != "TCP 10.0.0.1:80 dscp 21 wlc 300 8589934592 7 0 0 0" {
+		t.Errorf("exit %d, service line: %q", st, lines[2])
+	}
+	if f := strings.Fields(lines[4]); strings.Join(f, " ") != "TCP 10.9.0.1:80 nat - wlc - 0 0 0 0 0 unmanaged" {
+		t.Errorf("unmanaged service line: %q", lines[4])
+	}
+	_, stdout, _ = runCLI("director", "show", "-o", "json")
+	var managed struct{ Services []struct{ Managed bool } }
+	if err := json.Unmarshal([]byte(stdout), &managed); err != nil || len(managed.Services) != 2 || !managed.Services[0].Managed || managed.Services[1].Managed {
+		t.Errorf("json managed: %v %+v", err, managed)
 	}
 	f.status.Problems = []string{"sysctl net.ipv4.vs.conntrack is 1, want 0"}
 	st, _, stderr := runCLI("director", "show")

@@ -39,7 +39,7 @@ func TestModeDRCLI(t *testing.T) {
 
 	d = withFakeDirector(t)
 	k := director.Key{VIP: netip.MustParseAddr("10.0.0.3"), Port: 80, Proto: ipvs.ProtoTCP}
-	d.status = director.Status{Services: []director.Service{{Key: k, Mode: dsrtypes.ModeDR, Scheduler: "rr",
+	d.status = director.Status{Services: []director.Service{{Key: k, Mode: dsrtypes.ModeDR, Scheduler: "rr", Managed: true,
 		Reals: []director.Real{{Addr: netip.MustParseAddr("192.0.2.31"), Weight: 1, Forward: ipvs.Route}}}}}
 	st, stdout, stderr := runCLI("director", "show")
 	for _, w := range []string{"TCP    10.0.0.3:80      dr       -       rr ", "  ->   192.0.2.31:80    route    1 "} {
