@@ -71,26 +71,17 @@ func TestModeDR(t *testing.T) {
 		err.Error() != "service tcp 10.0.0.1:80 runs in mode dr, which uses no DSCP code: delete it and add it again with --mode dscp" {
 		t.Errorf("EditService DSCP of a dr service: %v", err)
 	}
-	if st, err = f.d.Show(); err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Problems) != 0 {
-		t.Errorf("problems: %q", st.Problems)
-	}
-	var b bytes.Buffer
-	if err := WriteStatus(&b, st, "table"); err != nil {
-		t.Fatal(err)
-	}
+	st, table := showTable(t, f)
 	for _, want := range []string{
 		"TCP    10.0.0.1:80          dr       -       wlc         -  ",
 		"  ->   10.1.0.10:80         route    1 ",
 		"TCP    [2001:db8::1]:80     dr       -       wlc         300 ",
 	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("show table lacks %q:\n%s", want, b.String())
+		if !strings.Contains(table, want) {
+			t.Errorf("show table lacks %q:\n%s", want, table)
 		}
 	}
-	b.Reset()
+	var b bytes.Buffer
 	if err := WriteStatus(&b, st, "json"); err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,9 @@ package director
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,21 +70,39 @@ func TestModeOf(t *testing.T) {
 	}
 }
 
+// The services of ipvsadmState.
 var (
-	vipNAT = netip.MustParseAddr("10.9.0.1")
-	vipDR  = netip.MustParseAddr("10.9.0.2")
-	vipOPS = netip.MustParseAddr("10.9.0.3")
-	vipTUN = netip.MustParseAddr("2001:db8:9::1")
-	vipGUE = netip.MustParseAddr("10.9.0.4")
-	vipMix = netip.MustParseAddr("10.9.0.5")
-	kNAT   = Key{VIP: vipNAT, Port: 80, Proto: ipvs.ProtoTCP}
-	kDR    = Key{VIP: vipDR, Port: 53, Proto: ipvs.ProtoUDP}
-	kOPS   = Key{VIP: vipOPS, Port: 5060, Proto: ipvs.ProtoUDP}
-	kTUN   = Key{VIP: vipTUN, Port: 443, Proto: ipvs.ProtoTCP}
-	kGUE   = Key{VIP: vipGUE, Port: 80, Proto: ipvs.ProtoTCP}
-	kMix   = Key{VIP: vipMix, Port: 80, Proto: ipvs.ProtoTCP}
-	kEmpty = Key{VIP: vipMix, Port: 81, Proto: ipvs.ProtoTCP}
+	kNAT   = svcKey(ipvs.ProtoTCP, "10.9.0.1:80")
+	kDR    = svcKey(ipvs.ProtoUDP, "10.9.0.2:53")
+	kOPS   = svcKey(ipvs.ProtoUDP, "10.9.0.3:5060")
+	kTUN   = svcKey(ipvs.ProtoTCP, "[2001:db8:9::1]:443")
+	kGUE   = svcKey(ipvs.ProtoTCP, "10.9.0.4:80")
+	kMix   = svcKey(ipvs.ProtoTCP, "10.9.0.5:80")
+	kEmpty = svcKey(ipvs.ProtoTCP, "10.9.0.5:81")
 )
+
+func svcKey(p ipvs.Protocol, vip string) Key {
+	ap := netip.MustParseAddrPort(vip)
+	return Key{VIP: ap.Addr(), Port: ap.Port(), Proto: p}
+}
+
+// showTable reads the director of f and writes its table; no problem is
+// expected.
+func showTable(t *testing.T, f *fakes) (Status, string) {
+	t.Helper()
+	st, err := f.d.Show()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Problems) != 0 {
+		t.Errorf("problems: %q", st.Problems)
+	}
+	var b bytes.Buffer
+	if err := WriteStatus(&b, st, "table"); err != nil {
+		t.Fatal(err)
+	}
+	return st, b.String()
+}
 
 // ipvsadmState puts services into the fake IPVS as ipvsadm (or keepalived)
 // leaves them: no tag, no mark, the kernel's hashed flag, netmasks and
@@ -169,18 +187,9 @@ func TestShowIpvsadmServices(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st, err = f.d.Show(); err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Problems) != 0 {
-		t.Errorf("problems: %q", st.Problems)
-	}
-	var b bytes.Buffer
-	if err := WriteStatus(&b, st, "table"); err != nil {
-		t.Fatal(err)
-	}
+	st, table := showTable(t, f)
 	lines := map[string]string{}
-	for _, l := range strings.Split(b.String(), "\n") {
+	for _, l := range strings.Split(table, "\n") {
 		lines[strings.Join(strings.Fields(l), " ")] = l
 	}
 	for _, w := range []string{
@@ -204,7 +213,7 @@ func TestShowIpvsadmServices(t *testing.T) {
 		"-> [2001:db8:1::50]:443 tunnel 1 0 0 0 0 0 0 0",
 	} {
 		if _, ok := lines[w]; !ok {
-			t.Errorf("show table lacks %q:\n%s", w, b.String())
+			t.Errorf("show table lacks %q:\n%s", w, table)
 		}
 	}
 	// The lines of l3dsr's own services end as the columns do, as before.
@@ -212,7 +221,7 @@ func TestShowIpvsadmServices(t *testing.T) {
 		t.Errorf("managed line %q", l)
 	}
 
-	b.Reset()
+	var b bytes.Buffer
 	if err := WriteStatus(&b, st, "json"); err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +252,7 @@ func TestShowIpvsadmServices(t *testing.T) {
 		for _, r := range s.Reals {
 			tun := ""
 			if r.Tunnel != nil {
-				tun = fmt.Sprintf("%s:%d", r.Tunnel.Type, r.Tunnel.Port)
+				tun = r.Tunnel.Type + ":" + strconv.Itoa(int(r.Tunnel.Port))
 			}
 			switch r.Address {
 			case "192.0.2.60":
