@@ -14,13 +14,16 @@
 //     server must be on a subnet of one of the director's links (AddReal
 //     refuses others with ErrNotConnected).
 //
-// The mode lives in the kernel, not in a file of ours: a DSCP-mode service
-// always has a mark in the nft map and masquerading reals; an IPIP-mode
-// service has no mark and tunnelling reals; a DR-mode service has no mark,
-// routing reals and a tag in its IPVS flags (drTag), which tells it from an
-// IPIP one while it has no real server. Show reads it back from the kernel,
-// so what is shown is what runs, also after a reboot or a change made with
-// ipvsadm.
+// The mode lives in the kernel, not in a file of ours: each service l3dsr
+// makes carries its mode as a tag in its IPVS flags (tagOf), and a dscp
+// service its mark in the nft map. Show reads every service back with one
+// mapping (modeOf): a service of l3dsr's (Managed) has the mode of its tag
+// or mark, and its reals are checked against it; any other (made by
+// ipvsadm or keepalived) has the mode of its reals: dsrtypes.ModeNAT for
+// masquerading without a mark, ipip, dr, or mixed and none, which l3dsr
+// never makes. Problems are those of l3dsr's services only, so that what
+// Show says is what runs, also after a reboot or a change made with
+// ipvsadm, and a director that also carries others' services is not wrong.
 //
 // Every change is validated against the running state first (family, DSCP
 // range, and that no real server would receive one DSCP code for two VIPs),
