@@ -30,10 +30,8 @@ func KeyOf(vip netip.AddrPort, text string, proto dsrtypes.Proto) (Key, error) {
 // --dscp was given (0 is a code).
 func (s Service) CheckNew(dscpGiven bool) error {
 	switch {
-	case s.Mode == dsrtypes.ModeNAT:
-		return notYet(s.Key, s.Mode)
 	case s.Mode == dsrtypes.ModeDSCP && !dscpGiven:
-		return fmt.Errorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip or dr", s.VIP)
+		return fmt.Errorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip, dr or nat", s.VIP)
 	case s.Mode != dsrtypes.ModeDSCP && dscpGiven:
 		return fmt.Errorf("--dscp %s: mode %s uses no DSCP code; drop --dscp, or use --mode dscp", dsrtypes.DSCP(s.DSCP), s.Mode)
 	}

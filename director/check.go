@@ -20,9 +20,7 @@ func CheckService(s Service) error {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return err
 		}
-	case dsrtypes.ModeNAT:
-		return notYet(s.Key, s.Mode)
-	case dsrtypes.ModeIPIP, dsrtypes.ModeDR:
+	case dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT:
 		if s.DSCP != 0 {
 			return fmt.Errorf("service %s: mode %s uses no DSCP code (got %d): drop the DSCP, or use mode dscp", s.Key, s.Mode, s.DSCP)
 		}

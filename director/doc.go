@@ -2,7 +2,7 @@
 // (package ipvs), the DSCP mark that stands for each VIP (package dscpmark), the
 // VIP as a local address, and the sysctls IPVS needs for one-way flows.
 //
-// A service runs in one of three modes:
+// A service l3dsr makes runs in one of four modes:
 //
 //   - ModeDSCP (Yahoo's L3 DSR): IPVS masquerade rewrites the destination to
 //     the real server's address and the nft mark sets the service's DSCP code;
@@ -13,17 +13,19 @@
 //     to the real server's MAC address; no DSCP is used, and every real
 //     server must be on a subnet of one of the director's links (AddReal
 //     refuses others with ErrNotConnected).
+//   - ModeNAT (plain LVS-NAT): IPVS masquerade without a mark; not DSR, the
+//     real server replies through the director.
 //
 // The mode lives in the kernel, not in a file of ours: each service l3dsr
 // makes carries its mode as a tag in its IPVS flags (tagOf), and a dscp
 // service its mark in the nft map. Show reads every service back with one
 // mapping (modeOf): a service of l3dsr's (Managed) has the mode of its tag
 // or mark, and its reals are checked against it; any other (made by
-// ipvsadm or keepalived) has the mode of its reals: dsrtypes.ModeNAT for
-// masquerading without a mark, ipip, dr, or mixed and none, which l3dsr
-// never makes. Problems are those of l3dsr's services only, so that what
-// Show says is what runs, also after a reboot or a change made with
-// ipvsadm, and a director that also carries others' services is not wrong.
+// ipvsadm or keepalived) has the mode of its reals: nat for masquerading
+// without a mark, ipip, dr, or mixed and none, which l3dsr never makes.
+// Problems are those of l3dsr's services only, so that what Show says is
+// what runs, also after a reboot or a change made with ipvsadm, and a
+// director that also carries others' services is not wrong.
 //
 // Every change is validated against the running state first (family, DSCP
 // range, and that no real server would receive one DSCP code for two VIPs),

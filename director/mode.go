@@ -1,8 +1,6 @@
 package director
 
 import (
-	"fmt"
-
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
@@ -15,21 +13,22 @@ const (
 	modeNone  dsrtypes.Mode = "none"
 )
 
-// l3dsr's record of a service it made: a tag in the top two bits of its IPVS
-// flags, which no IPVS flag uses; the kernel keeps and dumps a service's
-// flags as given (ip_vs_add_service, _edit_service). IPVS keeps the
-// forwarding method per real server, so without the tag a service of l3dsr's
-// with no real server yet could not be told from one made by ipvsadm, nor a
-// dscp service that lost its mark from plain LVS-NAT. drTag is the first
-// tag, from before the others: a dr service made then reads the same.
-// 'ipvsadm -R' drops the tag (ipvsadm -S does not write it): such a service
-// reads as made by ipvsadm, with its mode from its reals, except a dscp one,
-// which its mark still names.
+// l3dsr's record of a service it made: a tag in the top three bits of its
+// IPVS flags, which no IPVS flag uses; the kernel keeps and dumps a
+// service's flags as given (ip_vs_add_service, _edit_service). IPVS keeps
+// the forwarding method per real server, so without the tag a service of
+// l3dsr's with no real server yet could not be told from one made by
+// ipvsadm, nor a dscp service that lost its mark from plain LVS-NAT. drTag
+// is the first tag, from before the others: a dr service made then reads
+// the same. 'ipvsadm -R' drops the tag (ipvsadm -S does not write it): such
+// a service reads as made by ipvsadm, with its mode from its reals, except a
+// dscp one, which its mark still names.
 const (
-	tagMask ipvs.ServiceFlags = 3 << 30
+	tagMask ipvs.ServiceFlags = 7 << 29
 	drTag   ipvs.ServiceFlags = 1 << 31
 	ipipTag ipvs.ServiceFlags = 1 << 30
 	dscpTag ipvs.ServiceFlags = 3 << 30
+	natTag  ipvs.ServiceFlags = 1 << 29
 )
 
 // tagOf is the tag of a service of mode m that l3dsr makes.
@@ -41,6 +40,8 @@ func tagOf(m dsrtypes.Mode) ipvs.ServiceFlags {
 		return ipipTag
 	case dsrtypes.ModeDR:
 		return drTag
+	case dsrtypes.ModeNAT:
+		return natTag
 	}
 	return 0
 }
@@ -63,8 +64,8 @@ func forward(m dsrtypes.Mode) ipvs.ForwardMethod {
 //
 // A service of l3dsr's (a mark, or a tag) has the mode its record names: the
 // mark or dscpTag dscp (a dscp service without its mark cannot work: Show
-// says so), ipipTag ipip, drTag dr; a real that forwards otherwise is
-// Show's problem. Any other service has the mode of its reals: masq is nat
+// says so), ipipTag ipip, drTag dr, natTag nat; a real that forwards
+// otherwise is Show's problem. Any other service has the mode of its reals: masq is nat
 // (plain LVS-NAT), tunnel ipip (any tunnel type), route dr, more than one
 // method mixed, and none or only local reals (which the kernel delivers
 // here, whatever method was asked) none.
@@ -76,6 +77,8 @@ func modeOf(marked bool, flags ipvs.ServiceFlags, fwd []ipvs.ForwardMethod) (mod
 		return dsrtypes.ModeIPIP, true
 	case flags&tagMask == drTag:
 		return dsrtypes.ModeDR, true
+	case flags&tagMask == natTag:
+		return dsrtypes.ModeNAT, true
 	}
 	mode = modeNone
 	for _, f := range fwd {
@@ -98,12 +101,4 @@ func modeOf(marked bool, flags ipvs.ServiceFlags, fwd []ipvs.ForwardMethod) (mod
 		mode = m
 	}
 	return mode, false
-}
-
-// notYet refuses a mode that l3dsr reads but does not make.
-func notYet(k Key, m dsrtypes.Mode) error {
-	if m == dsrtypes.ModeNAT {
-		return fmt.Errorf("service %s: l3dsr reads and shows nat (plain LVS-NAT) services, but cannot make one yet: make it with ipvsadm (-m), or use mode dscp, ipip or dr", k)
-	}
-	return nil
 }

@@ -41,6 +41,9 @@ func TestModeOf(t *testing.T) {
 		{"dr tag", false, drTag, fwd(route), dsrtypes.ModeDR, true},
 		{"dr tag, no real", false, drTag, nil, dsrtypes.ModeDR, true},
 		{"dr tag, masq real", false, drTag, fwd(masq), dsrtypes.ModeDR, true},
+		{"nat tag", false, natTag | persistent, fwd(masq), dsrtypes.ModeNAT, true},
+		{"nat tag, no real", false, natTag, nil, dsrtypes.ModeNAT, true},
+		{"unknown tag", false, natTag | ipipTag, fwd(tun), dsrtypes.ModeIPIP, false},
 		// Anyone else's (ipvsadm, keepalived): the reals decide.
 		{"ipvsadm -m", false, persistent, fwd(masq, masq), dsrtypes.ModeNAT, false},
 		{"ipvsadm -m -o", false, onePacket, fwd(masq), dsrtypes.ModeNAT, false},
@@ -60,12 +63,12 @@ func TestModeOf(t *testing.T) {
 		}
 	}
 	// What l3dsr makes reads back as what it made.
-	for _, m := range []dsrtypes.Mode{dsrtypes.ModeDSCP, dsrtypes.ModeIPIP, dsrtypes.ModeDR} {
+	for _, m := range []dsrtypes.Mode{dsrtypes.ModeDSCP, dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT} {
 		if got, managed := modeOf(false, tagOf(m)|persistent, []ipvs.ForwardMethod{forward(m)}); got != m || !managed {
 			t.Errorf("tagOf(%s) reads back as %s, managed %v", m, got, managed)
 		}
 	}
-	if tagOf(dsrtypes.ModeNAT) != 0 || tagOf(modeMixed) != 0 || tagOf(modeNone) != 0 {
+	if tagOf(modeMixed) != 0 || tagOf(modeNone) != 0 {
 		t.Error("a mode l3dsr does not make has a tag")
 	}
 }
@@ -322,22 +325,43 @@ func TestShowManagedProblems(t *testing.T) {
 	}
 }
 
-// What l3dsr does not make is refused: nat (not yet), and reals of a service
-// whose method is unknown (mixed or none). Editing a service of ipvsadm's
-// leaves it unmanaged.
-func TestModesRefused(t *testing.T) {
+// l3dsr makes nat services (tagged, no mark, masquerading reals), and
+// refuses reals of a service whose method is unknown (mixed or none).
+// Editing a service of ipvsadm's leaves it unmanaged.
+func TestModeNAT(t *testing.T) {
 	f := newFakes()
 	ipvsadmState(f)
-	notYet := "service tcp 10.9.0.9:80: l3dsr reads and shows nat (plain LVS-NAT) services, but cannot make one yet: make it with ipvsadm (-m), or use mode dscp, ipip or dr"
-	s := Service{Key: Key{VIP: netip.MustParseAddr("10.9.0.9"), Port: 80, Proto: ipvs.ProtoTCP}, Mode: dsrtypes.ModeNAT, Scheduler: "wlc"}
-	if _, err := f.d.AddService(s); err == nil || err.Error() != notYet {
-		t.Errorf("AddService nat: %v", err)
-	}
-	if err := CheckService(s); err == nil || err.Error() != notYet {
+	k := svcKey(ipvs.ProtoTCP, "10.9.0.9:80")
+	s := Service{Key: k, Mode: dsrtypes.ModeNAT, Scheduler: "wlc"}
+	if err := CheckService(s); err != nil {
 		t.Errorf("CheckService nat: %v", err)
 	}
-	if err := s.CheckNew(false); err == nil || err.Error() != notYet {
-		t.Errorf("CheckNew nat: %v", err)
+	if err := s.CheckNew(true); err == nil || !strings.Contains(err.Error(), "mode nat uses no DSCP code") {
+		t.Errorf("CheckNew nat with --dscp: %v", err)
+	}
+	s.DSCP = 3
+	if err := CheckService(s); err == nil || !strings.Contains(err.Error(), "mode nat uses no DSCP code") {
+		t.Errorf("CheckService nat with a DSCP: %v", err)
+	}
+	s.DSCP = 0
+	mustAdd(t, f, s)
+	if _, err := f.d.AddReal(k, Real{Addr: netip.MustParseAddr("192.0.2.90"), Weight: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if i := f.ipvs.idx(ipvs.Service{Protocol: k.Proto, Address: k.VIP, Port: k.Port}); f.ipvs.svcs[i].Flags&tagMask != natTag || len(f.marks.marks) != 0 {
+		t.Errorf("nat service: flags %v, marks %v", f.ipvs.svcs[i].Flags, f.marks.marks)
+	}
+	if d := f.ipvs.dests[k][0]; d.Forward != ipvs.Masquerade || d.Port != 80 || d.Weight != 3 {
+		t.Errorf("nat real: %+v", d)
+	}
+	st, _ := showTable(t, f)
+	if i, _ := find(st.Services, k); st.Services[i].Mode != dsrtypes.ModeNAT || !st.Services[i].Managed {
+		t.Errorf("nat service read back: %+v", st.Services[i])
+	}
+	// A tunnelled real in l3dsr's nat service is a problem.
+	f.ipvs.dests[k][0].Forward = ipvs.Tunnel
+	if st, _ = f.d.Show(); len(st.Problems) != 1 || !strings.Contains(st.Problems[0], "real server 192.0.2.90 forwards by tunnel, not masq") {
+		t.Errorf("problems: %q", st.Problems)
 	}
 	for _, k := range []Key{kMix, kEmpty} {
 		_, err := f.d.AddReal(k, Real{Addr: netip.MustParseAddr("192.0.2.99"), Weight: 1})
@@ -345,7 +369,7 @@ func TestModesRefused(t *testing.T) {
 			t.Errorf("AddReal to %s: %v", k, err)
 		}
 	}
-	// A real added to a nat service masquerades, as its others do.
+	// A real added to ipvsadm's nat service masquerades, as its others do.
 	if _, err := f.d.AddReal(kNAT, Real{Addr: netip.MustParseAddr("192.0.2.51"), Weight: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -55,9 +55,6 @@ func (d *Director) AddService(s Service) (Result, error) {
 	if err := checkKey(s.Key); err != nil {
 		return res, err
 	}
-	if err := notYet(s.Key, s.Mode); err != nil {
-		return res, err
-	}
 	if s.Mode == dsrtypes.ModeDSCP {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return res, err

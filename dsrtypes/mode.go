@@ -18,11 +18,12 @@ const (
 	// director's links. The real server holds the VIP on lo and answers no
 	// ARP or neighbour solicitation for it; no code, no rewrite.
 	ModeDR Mode = "dr"
-	// ModeNAT: plain LVS-NAT (IPVS masquerading, ipvsadm -m) without
-	// l3dsr's DSCP mark: the real server sees its own address as the
-	// destination and must send its replies back through the director.
-	// The director reads such services (made by ipvsadm or keepalived)
-	// as nat; a real server needs no l3dsr setup for one.
+	// ModeNAT: plain LVS-NAT (IPVS masquerading, ipvsadm -m) without a
+	// DSCP mark: the real server sees its own address as the destination
+	// and must send its replies back through the director, which undoes
+	// the rewrite. Not DSR; a director's mode only (also how it reads the
+	// services of ipvsadm or keepalived that masquerade): a real server
+	// needs no l3dsr setup for one.
 	ModeNAT Mode = "nat"
 )
 

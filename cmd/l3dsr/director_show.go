@@ -12,8 +12,8 @@ func newDirShowCmd(sys *system) *cobra.Command {
 		Use:   "show [-o table|json]",
 		Short: "Show services, real servers, DSCP codes, connections and 64-bit counters",
 		Long: `Show lists what runs, read back from the kernel: each IPVS service with its mode
-(dscp, ipip, dr; nat, mixed or none for services l3dsr did not make, marked
-"unmanaged"), DSCP code, scheduler and persistence, and each real server with its
+(dscp, ipip, dr, nat; mixed or none too for services l3dsr did not make, which
+are marked "unmanaged"), DSCP code, scheduler and persistence, and each real server with its
 forwarding method, weight, connections and 64-bit counters (like 'ipvsadm -Ln --stats'
 plus the L3 DSR columns). What is wrong with l3dsr's services is listed after it,
 with the fix; then the exit status is 1. Services of others are never a problem.`,

@@ -85,7 +85,7 @@ func TestDirectorUsageErrors(t *testing.T) {
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--proto", "icmp"}, `invalid argument "icmp" for "--proto" flag: protocol "icmp" is not supported: use tcp, udp or sctp`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "gre"}, `mode "gre"`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "ipip"}, "mode ipip uses no DSCP code"},
-		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--mode", "nat"}, "cannot make one yet"},
+		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--mode", "nat", "--dscp", "3"}, "mode nat uses no DSCP code"},
 		{[]string{"service", "add", "--vip", "2001:db8::1:80", "--dscp", "5"}, `--vip "2001:db8::1:80" has no port: give VIP:PORT, e.g. [2001:db8::1:80]:80`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:0", "--dscp", "5"}, "port 0"},
 		{[]string{"service", "edit", "--vip", "10.0.0.1:80"}, "nothing to change"},
@@ -123,6 +123,9 @@ func TestDirectorServiceAdd(t *testing.T) {
 	st, stdout, _ = runCLI("director", "service", "add", "--vip", "[2001:db8::1]:53", "--proto", "udp", "--mode", "ipip")
 	if st != exitOK || stdout != "no change\n" || f.svc.Mode != dsrtypes.ModeIPIP || f.svc.Key.VIP != netip.MustParseAddr("2001:db8::1") || f.svc.Scheduler != "wlc" {
 		t.Errorf("ipip add: got %d %q %+v", st, stdout, f.svc)
+	}
+	if st, _, stderr = runCLI("director", "service", "add", "--vip", "10.0.0.9:80", "--mode", "NAT"); st != exitOK || f.svc.Mode != dsrtypes.ModeNAT {
+		t.Errorf("nat add: got %d %q %+v", st, stderr, f.svc)
 	}
 
 	f.err = errors.New("service tcp 10.0.0.1:80 exists with mode dscp")
