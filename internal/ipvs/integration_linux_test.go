@@ -251,14 +251,14 @@ func TestIntegrationServicesWrittenByPackage(t *testing.T) {
 	checkServices(t, c, nil)
 }
 
-// The kernel keeps a service's flags as they are given, a bit no IPVS flag
-// uses too, through an update, and dumps them back: the director tags its
-// dr-mode services with the top bit (director's drTag), which must survive.
-// ipvsadm lists such a service as any other.
+// The kernel keeps a service's flags as they are given, bits no IPVS flag
+// uses too, through an update, and dumps them back: the director tags each
+// service it makes with its mode in the top three bits (director's tagOf),
+// which must survive. ipvsadm lists such a service as any other.
 func TestIntegrationServiceFlagKept(t *testing.T) {
 	ns := newNS(t)
 	c := dialNS(t, ns)
-	const tag ServiceFlags = 1 << 31
+	const tag ServiceFlags = 7 << 29
 	s := Service{Protocol: ProtoTCP, Address: addr("10.0.0.3"), Port: 80, Scheduler: "rr", Flags: tag}
 	if err := c.CreateService(s); err != nil {
 		t.Fatal(err)
