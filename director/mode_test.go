@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
-	"github.com/l3dsr/l3dsr/internal/dscpmark"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
@@ -313,8 +312,15 @@ func TestShowManagedProblems(t *testing.T) {
 	if err := WriteProblems(new(bytes.Buffer), st); err == nil {
 		t.Error("WriteProblems: no error with problems")
 	}
+	// 'service edit --dscp' (and apply, which edits) puts the lost mark back.
+	code := uint8(21)
+	if r, err := f.d.EditService(k1, ServiceEdit{DSCP: &code}); err != nil || !slices.Equal(r.Changes, []string{"DSCP mark 21 for tcp 10.0.0.1:80 (it was lost)"}) {
+		t.Errorf("EditService of a dscp service without its mark: %v %q", err, r.Changes)
+	}
+	if st, err = f.d.Show(); err != nil || len(st.Problems) != 1 {
+		t.Errorf("after the mark is back: %v %q", err, st.Problems)
+	}
 	// A dscp service of an older l3dsr: its mark, no tag.
-	f.marks.marks = []dscpmark.Mark{markOf(Service{Key: k1, DSCP: 21})}
 	i = f.ipvs.idx(ipvs.Service{Protocol: k1.Proto, Address: k1.VIP, Port: k1.Port})
 	f.ipvs.svcs[i].Flags &^= tagMask
 	if st, err = f.d.Show(); err != nil {

@@ -2,6 +2,7 @@ package director
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/dscpmark"
@@ -144,11 +145,13 @@ func (d *Director) ensureHostUndo(res Result, svcs []Service, s Service, u *undo
 // EditService changes the scheduler, persistence or DSCP code of a service.
 func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 	var res Result
-	svcs, _, i, err := d.existing(k, ": add it with 'l3dsr director service add'")
+	svcs, marks, i, err := d.existing(k, ": add it with 'l3dsr director service add'")
 	if err != nil {
 		return res, err
 	}
 	cur := svcs[i]
+	// A dscp service that lost its mark (Show's problem) gets it back.
+	lost := cur.Mode == dsrtypes.ModeDSCP && !slices.Contains(marks, markOf(cur))
 	next := cur
 	edit(&next.Scheduler, e.Scheduler)
 	edit(&next.Persistent, e.Persistent)
@@ -178,7 +181,12 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 		res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d (was %s, %d)",
 			k, next.Scheduler, next.Persistent, cur.Scheduler, cur.Persistent))
 	}
-	if next.DSCP != cur.DSCP {
+	if e.DSCP != nil && lost {
+		if err := d.marks.Add(markOf(next)); err != nil {
+			return Result{}, rollback(&u, fmt.Errorf("add the lost DSCP mark %d of %s: %w", next.DSCP, k, err))
+		}
+		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark %d for %s (it was lost)", next.DSCP, k))
+	} else if next.DSCP != cur.DSCP {
 		if err := d.marks.Replace(markOf(next)); err != nil {
 			return Result{}, rollback(&u, fmt.Errorf("change DSCP mark of %s to %d: %w", k, next.DSCP, err))
 		}
