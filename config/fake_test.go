@@ -61,16 +61,14 @@ func (f *fakeDirector) EditService(k director.Key, e director.ServiceEdit) (dire
 	if err := f.call("EditService %s", k); err != nil {
 		return director.Result{}, err
 	}
-	i := f.idx(k)
-	if e.DSCP != nil {
-		f.svcs[i].DSCP = *e.DSCP
-	}
-	if e.Scheduler != nil {
-		f.svcs[i].Scheduler = *e.Scheduler
-	}
-	if e.Persistent != nil {
-		f.svcs[i].Persistent = *e.Persistent
-	}
+	s := &f.svcs[f.idx(k)]
+	set(&s.DSCP, e.DSCP)
+	set(&s.Scheduler, e.Scheduler)
+	set(&s.Persistent, e.Persistent)
+	set(&s.Netmask, e.Netmask)
+	set(&s.SchedFlags, e.SchedFlags)
+	set(&s.OnePacket, e.OnePacket)
+	set(&s.PE, e.PE)
 	return director.Result{Changes: []string{"edited"}}, nil
 }
 
@@ -88,24 +86,27 @@ func (f *fakeDirector) AddReal(k director.Key, r director.Real) (director.Result
 		return director.Result{}, err
 	}
 	i := f.idx(k)
+	r.Forward = director.Forward(f.svcs[i].Mode)
 	f.svcs[i].Reals = append(f.svcs[i].Reals, r)
 	return director.Result{Changes: []string{"real added"}}, nil
 }
 
 func (f *fakeDirector) EditReal(k director.Key, a netip.Addr, e director.RealEdit) (director.Result, error) {
-	if err := f.call("EditReal %s %s w%d", k, a, *e.Weight); err != nil {
+	w := int32(-1)
+	set(&w, e.Weight)
+	if err := f.call("EditReal %s %s w%d", k, a, w); err != nil {
 		return director.Result{}, err
 	}
 	i := f.idx(k)
 	j := slices.IndexFunc(f.svcs[i].Reals, func(r director.Real) bool { return r.Addr == a })
 	r := &f.svcs[i].Reals[j]
-	r.Weight = *e.Weight
-	if e.UpperThreshold != nil {
-		r.UpperThreshold = *e.UpperThreshold
-	}
-	if e.LowerThreshold != nil {
-		r.LowerThreshold = *e.LowerThreshold
-	}
+	set(&r.Weight, e.Weight)
+	set(&r.UpperThreshold, e.UpperThreshold)
+	set(&r.LowerThreshold, e.LowerThreshold)
+	set(&r.Forward, e.Forward)
+	set(&r.Tunnel, e.Tunnel)
+	set(&r.TunnelPort, e.TunnelPort)
+	set(&r.TunnelFlags, e.TunnelFlags)
 	return director.Result{Changes: []string{"real edited"}}, nil
 }
 
@@ -194,4 +195,11 @@ func (f *fakeRS) state() string {
 		lines = append(lines, fmt.Sprintf("%s ok=%v", v.Config.Describe(v.DSCPs), v.OK))
 	}
 	return sortedState(lines)
+}
+
+// set applies one field of an edit: nil leaves it.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }

@@ -123,7 +123,11 @@ func running(ctx context.Context, h Host) (*File, realserver.Report, error) {
 			return nil, rep, fmt.Errorf("reading the director's services: %w", err)
 		}
 	}
-	return fromRunning(rep.VIPs, st.Services), rep, nil
+	f := fromRunning(rep.VIPs, st.Services)
+	if err := checkRebuilds(f, st.Services); err != nil {
+		return nil, rep, err
+	}
+	return f, rep, nil
 }
 
 // WritePlan writes what a dry run shows: "no change", or the steps.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"go.yaml.in/yaml/v3"
 )
@@ -110,8 +111,21 @@ func serviceNode(s director.Service) *yaml.Node {
 		put(m, "dscp", num(s.DSCP))
 	}
 	put(m, "scheduler", str(s.Scheduler))
+	if names := s.SchedFlags.Names(s.Scheduler); len(names) > 0 {
+		flags := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		for _, n := range names {
+			flags.Content = append(flags.Content, str(n))
+		}
+		put(m, "scheduler_flags", flags)
+	}
 	if s.Persistent != 0 {
 		put(m, "persistent", num(s.Persistent))
+	}
+	if s.Netmask != 0 {
+		put(m, "persistence_netmask", str(director.FormatNetmask(s.VIP, s.Netmask)))
+	}
+	if s.OnePacket {
+		put(m, "ops", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 	}
 	reals := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, r := range s.Reals {
@@ -124,6 +138,15 @@ func serviceNode(s director.Service) *yaml.Node {
 		}
 		if r.LowerThreshold != 0 {
 			put(rn, "lower_threshold", num(r.LowerThreshold))
+		}
+		if r.Tunnel != ipvs.TunnelIPIP {
+			put(rn, "tunnel", str(r.Tunnel.String()))
+		}
+		if r.TunnelPort != 0 {
+			put(rn, "tunnel_port", num(r.TunnelPort))
+		}
+		if c := director.TunnelChecksumName(r.TunnelFlags); c != "" {
+			put(rn, "tunnel_checksum", str(c))
 		}
 		reals.Content = append(reals.Content, rn)
 	}

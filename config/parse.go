@@ -353,6 +353,7 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 	var haveVIP, haveDSCP bool
 	var dscpNode *yaml.Node
 	var reals []*yaml.Node
+	var after []func()
 	before := len(p.errs)
 	p.fields(n, "a director service", map[string]func(*yaml.Node){
 		"vip": func(v *yaml.Node) {
@@ -401,9 +402,18 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 			}
 		},
 		"reals": func(v *yaml.Node) { reals = p.list(v, "reals") },
+		// These read the VIP or the scheduler: they run after every key.
+		"persistence_netmask": func(v *yaml.Node) { after = append(after, func() { p.netmask(v, sv) }) },
+		"scheduler_flags":     func(v *yaml.Node) { after = append(after, func() { p.schedFlags(v, sv) }) },
+		"ops":                 func(v *yaml.Node) { sv.OnePacket, _ = p.bool(v, "ops") },
 	})
 	if !haveVIP && len(p.errs) == before {
 		p.errf(n, "a director service needs the key vip: e.g. 'vip: 10.0.0.1:80'")
+	}
+	if haveVIP {
+		for _, f := range after {
+			f()
+		}
 	}
 	if len(p.errs) > before {
 		return s, false
@@ -422,7 +432,7 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 	}
 	s.pos = p.pos(n)
 	for _, rn := range reals {
-		if r, ok := p.real(rn, sv.Key); ok {
+		if r, ok := p.real(rn, *sv); ok {
 			sv.Reals = append(sv.Reals, r)
 			s.realPos = append(s.realPos, p.pos(rn))
 		}
@@ -430,8 +440,9 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 	return s, len(p.errs) == before
 }
 
-func (p *parser) real(n *yaml.Node, k director.Key) (director.Real, bool) {
-	r := director.Real{Weight: director.DefaultWeight}
+func (p *parser) real(n *yaml.Node, s director.Service) (director.Real, bool) {
+	k := s.Key
+	r := director.Real{Weight: director.DefaultWeight, Forward: director.Forward(s.Mode)}
 	var have bool
 	before := len(p.errs)
 	p.fields(n, "a real server", map[string]func(*yaml.Node){
@@ -451,6 +462,9 @@ func (p *parser) real(n *yaml.Node, k director.Key) (director.Real, bool) {
 				r.LowerThreshold = uint32(t)
 			}
 		},
+		"tunnel":          func(v *yaml.Node) { p.tunnel(v, &r) },
+		"tunnel_port":     func(v *yaml.Node) { p.tunnelPort(v, &r) },
+		"tunnel_checksum": func(v *yaml.Node) { p.tunnelChecksum(v, &r) },
 	})
 	if len(p.errs) > before {
 		return r, false
@@ -459,7 +473,7 @@ func (p *parser) real(n *yaml.Node, k director.Key) (director.Real, bool) {
 		p.errf(n, "a real server of service %s needs the key address: e.g. '{address: 10.1.0.10, weight: 100}'", k)
 		return r, false
 	}
-	if err := director.CheckReal(k, r); err != nil {
+	if err := director.CheckReal(s, r); err != nil {
 		p.errf(n, "%v", err)
 		return r, false
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/undo"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
@@ -115,7 +117,7 @@ func planDirector(want *Director, cur []director.Service, api directorAPI) []Ste
 	}
 	for _, c := range cur {
 		w, keep := wantBy[c.Key]
-		if !keep || w.Mode != c.Mode {
+		if !keep || !sameKind(c, w) {
 			delSvcs = append(delSvcs, delServiceStep(api, c))
 			if keep {
 				addWhole(w)
@@ -123,7 +125,8 @@ func planDirector(want *Director, cur []director.Service, api directorAPI) []Ste
 			continue
 		}
 		if e, what := serviceEdit(c, w); what != "" {
-			back := director.ServiceEdit{Scheduler: &c.Scheduler, Persistent: &c.Persistent}
+			back := director.ServiceEdit{Scheduler: &c.Scheduler, Persistent: &c.Persistent,
+				Netmask: &c.Netmask, SchedFlags: &c.SchedFlags, OnePacket: &c.OnePacket, PE: &c.PE}
 			if c.Mode == dsrtypes.ModeDSCP {
 				back.DSCP = &c.DSCP
 			}
@@ -141,12 +144,15 @@ func planDirector(want *Director, cur []director.Service, api directorAPI) []Ste
 		for _, r := range w.Reals {
 			wantReals[r.Addr] = true
 			old, ok := curReals[r.Addr]
-			if !ok {
+			if !ok || old.Port != 0 {
+				// A real on another port than the service's is
+				// another IPVS destination: it goes, and this one comes.
 				addReals = append(addReals, addRealStep(api, c.Key, r))
 				continue
 			}
 			if e, what := realEdit(old, r); what != "" {
-				back := director.RealEdit{Weight: &old.Weight, UpperThreshold: &old.UpperThreshold, LowerThreshold: &old.LowerThreshold}
+				back := director.RealEdit{Weight: &old.Weight, UpperThreshold: &old.UpperThreshold, LowerThreshold: &old.LowerThreshold,
+					Forward: &old.Forward, Tunnel: &old.Tunnel, TunnelPort: &old.TunnelPort, TunnelFlags: &old.TunnelFlags}
 				k, a := c.Key, r.Addr
 				editReals = append(editReals, Step{
 					What: fmt.Sprintf("edit real %s of service %s: %s", a, k, what),
@@ -156,10 +162,14 @@ func planDirector(want *Director, cur []director.Service, api directorAPI) []Ste
 			}
 		}
 		for _, r := range c.Reals {
-			if !wantReals[r.Addr] {
+			if !wantReals[r.Addr] || r.Port != 0 {
 				k, old := c.Key, r
+				what := fmt.Sprintf("delete real %s from service %s", old.Addr, k)
+				if r.Port != 0 {
+					what += fmt.Sprintf(" (it listens on port %d, not the service's %d)", r.Port, k.Port)
+				}
 				delReals = append(delReals, Step{
-					What: fmt.Sprintf("delete real %s from service %s", old.Addr, k),
+					What: what,
 					do:   func() ([]string, []string, error) { return fromResult(api.DelReal(k, old.Addr)) },
 					undo: func() error { return undoResult(api.AddReal(k, bareReal(old))) },
 				})
@@ -180,7 +190,8 @@ func planDirector(want *Director, cur []director.Service, api directorAPI) []Ste
 
 // bareReal is a real's settings without what Show reads back.
 func bareReal(r director.Real) director.Real {
-	return director.Real{Addr: r.Addr, Weight: r.Weight, UpperThreshold: r.UpperThreshold, LowerThreshold: r.LowerThreshold}
+	return director.Real{Addr: r.Addr, Weight: r.Weight, UpperThreshold: r.UpperThreshold, LowerThreshold: r.LowerThreshold,
+		Tunnel: r.Tunnel, TunnelPort: r.TunnelPort, TunnelFlags: r.TunnelFlags}
 }
 
 func addRealStep(api directorAPI, k director.Key, r director.Real) Step {
@@ -225,6 +236,17 @@ func describeService(s director.Service) string {
 	return d + ")"
 }
 
+// sameKind says whether the running service c can become w by edits: the
+// same mode, or, for a service l3dsr did not tag (its mode is its reals'),
+// any mode but dscp, which the reals' methods alone make. Otherwise it is
+// made anew.
+func sameKind(c, w director.Service) bool {
+	if c.Mode == w.Mode {
+		return true
+	}
+	return !c.Managed && c.Mode != dsrtypes.ModeDSCP && w.Mode != dsrtypes.ModeDSCP
+}
+
 func serviceEdit(c, w director.Service) (director.ServiceEdit, string) {
 	var e director.ServiceEdit
 	var what []string
@@ -232,25 +254,47 @@ func serviceEdit(c, w director.Service) (director.ServiceEdit, string) {
 		edit(&what, &e.DSCP, "dscp", c.DSCP, &w.DSCP)
 	}
 	edit(&what, &e.Scheduler, "scheduler", c.Scheduler, &w.Scheduler)
+	editAs(&what, &e.SchedFlags, "scheduler_flags", c.SchedFlags, &w.SchedFlags, func(f director.SchedFlags) string {
+		return "[" + strings.Join(f.Names(w.Scheduler), ", ") + "]"
+	})
 	edit(&what, &e.Persistent, "persistent", c.Persistent, &w.Persistent)
+	editAs(&what, &e.Netmask, "persistence_netmask", c.Netmask, &w.Netmask, func(m uint32) string { return director.FormatNetmask(w.VIP, m) })
+	edit(&what, &e.OnePacket, "ops", c.OnePacket, &w.OnePacket)
+	editAs(&what, &e.PE, "persistence engine", c.PE, &w.PE, func(pe string) string { return cmp.Or(pe, "none") })
 	return e, strings.Join(what, ", ")
 }
 
+// realEdit compares a running real c with the wanted w. A local real is
+// delivered here whatever its method (the kernel makes it local), so its
+// method and tunnel are not compared.
 func realEdit(c, w director.Real) (director.RealEdit, string) {
 	var e director.RealEdit
 	var what []string
 	edit(&what, &e.Weight, "weight", c.Weight, &w.Weight)
 	edit(&what, &e.UpperThreshold, "upper_threshold", c.UpperThreshold, &w.UpperThreshold)
 	edit(&what, &e.LowerThreshold, "lower_threshold", c.LowerThreshold, &w.LowerThreshold)
+	if c.Forward != ipvs.Local {
+		edit(&what, &e.Forward, "forwarding", c.Forward, &w.Forward)
+		edit(&what, &e.Tunnel, "tunnel", c.Tunnel, &w.Tunnel)
+		edit(&what, &e.TunnelPort, "tunnel_port", c.TunnelPort, &w.TunnelPort)
+		editAs(&what, &e.TunnelFlags, "tunnel_checksum", c.TunnelFlags, &w.TunnelFlags, func(f uint16) string {
+			return cmp.Or(director.TunnelChecksumName(f), "nocsum")
+		})
+	}
 	return e, strings.Join(what, ", ")
 }
 
 // edit sets one field of an edit (nil stays) when the running value cur is
 // not the wanted one, and says so in what as "name cur -> want".
 func edit[T comparable](what *[]string, field **T, name string, cur T, want *T) {
+	editAs(what, field, name, cur, want, func(v T) string { return fmt.Sprint(v) })
+}
+
+// editAs is edit with the values written by text.
+func editAs[T comparable](what *[]string, field **T, name string, cur T, want *T, text func(T) string) {
 	if cur != *want {
 		*field = want
-		*what = append(*what, fmt.Sprintf("%s %v -> %v", name, cur, *want))
+		*what = append(*what, fmt.Sprintf("%s %s -> %s", name, text(cur), text(*want)))
 	}
 }
 

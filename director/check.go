@@ -30,11 +30,17 @@ func CheckService(s Service) error {
 	if s.Scheduler == "" {
 		return fmt.Errorf("service %s: the scheduler is empty: give an IPVS scheduler such as %s", s.Key, DefaultScheduler)
 	}
-	return nil
+	return checkSettings(s)
 }
 
-// CheckReal validates a real server of the service k on its own.
-func CheckReal(k Key, r Real) error { return checkReal(k, r) }
+// CheckReal validates a real server of the service s on its own: its
+// address and weights, and its tunnel settings for s's mode.
+func CheckReal(s Service, r Real) error {
+	if err := checkReal(s.Key, r); err != nil {
+		return err
+	}
+	return checkTunnel(s.Key, s.Mode, r)
+}
 
 // CheckDSCPConflicts refuses a set of services in which one real server would
 // receive one DSCP code for two different VIPs.

@@ -86,10 +86,10 @@ func WriteProblems(w io.Writer, st Status) error {
 // tunnel type after "tunnel/" where it is not ipip, and GUE's port.
 func (r Real) forwardName() string {
 	switch {
-	case r.Forward != ipvs.Tunnel || r.tunnel == ipvs.TunnelIPIP:
+	case r.Forward != ipvs.Tunnel || r.Tunnel == ipvs.TunnelIPIP:
 		return r.Forward.String()
-	case r.tunnel == ipvs.TunnelGUE:
-		return fmt.Sprintf("tunnel/%s:%d", r.tunnel, r.tunnelPort)
+	case r.Tunnel == ipvs.TunnelGUE:
+		return fmt.Sprintf("tunnel/%s:%d", r.Tunnel, r.TunnelPort)
 	}
-	return "tunnel/" + r.tunnel.String()
+	return "tunnel/" + r.Tunnel.String()
 }

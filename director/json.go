@@ -89,7 +89,7 @@ func (st Status) MarshalJSON() ([]byte, error) {
 				Stats: statsJSON(r.Stats),
 			}
 			if r.Forward == ipvs.Tunnel {
-				jr.Tunnel = &jsonTunnel{Type: r.tunnel.String(), Port: r.tunnelPort}
+				jr.Tunnel = &jsonTunnel{Type: r.Tunnel.String(), Port: r.TunnelPort}
 			}
 			js.Reals = append(js.Reals, jr)
 		}

@@ -46,8 +46,8 @@ func tagOf(m dsrtypes.Mode) ipvs.ServiceFlags {
 	return 0
 }
 
-// forward is the IPVS forwarding method of the mode's reals.
-func forward(m dsrtypes.Mode) ipvs.ForwardMethod {
+// Forward is the IPVS forwarding method of the reals of a service of mode m.
+func Forward(m dsrtypes.Mode) ipvs.ForwardMethod {
 	switch m {
 	case dsrtypes.ModeIPIP:
 		return ipvs.Tunnel

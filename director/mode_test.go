@@ -63,7 +63,7 @@ func TestModeOf(t *testing.T) {
 	}
 	// What l3dsr makes reads back as what it made.
 	for _, m := range []dsrtypes.Mode{dsrtypes.ModeDSCP, dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT} {
-		if got, managed := modeOf(false, tagOf(m)|persistent, []ipvs.ForwardMethod{forward(m)}); got != m || !managed {
+		if got, managed := modeOf(false, tagOf(m)|persistent, []ipvs.ForwardMethod{Forward(m)}); got != m || !managed {
 			t.Errorf("tagOf(%s) reads back as %s, managed %v", m, got, managed)
 		}
 	}
@@ -282,7 +282,7 @@ func TestShowIpvsadmServices(t *testing.T) {
 
 // Problems are those of l3dsr's services, and of none other: a dscp service
 // that lost its mark, a real of l3dsr's that forwards otherwise (a local one
-// is fine), an ipip real of l3dsr's that tunnels other than by ipip.
+// is fine). A tunnel type is a setting (the config's tunnel), not a problem.
 func TestShowManagedProblems(t *testing.T) {
 	f := newFakes()
 	ipvsadmState(f)
@@ -293,7 +293,12 @@ func TestShowManagedProblems(t *testing.T) {
 	}
 	f.marks.marks = nil
 	f.ipvs.dests[k1] = []ipvs.Destination{{Address: rs1, Port: 80, Forward: ipvs.Local, Weight: 1}}
-	f.ipvs.dests[k2][0].TunnelType, f.ipvs.dests[k2][0].TunnelPort = ipvs.TunnelGUE, 6080
+	f.ipvs.dests[k2][0].Forward = ipvs.Route
+	gue := Key{VIP: k2.VIP, Port: 81, Proto: k2.Proto}
+	mustAdd(t, f, Service{Key: gue, Mode: dsrtypes.ModeIPIP})
+	if _, err := f.d.AddReal(gue, Real{Addr: rs1, Weight: 1, Tunnel: ipvs.TunnelGUE, TunnelPort: 6080}); err != nil {
+		t.Fatal(err)
+	}
 	st, err := f.d.Show()
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +309,7 @@ func TestShowManagedProblems(t *testing.T) {
 	}
 	want := []string{
 		"service tcp 10.0.0.1:80 (mode dscp) has lost its DSCP mark: its packets reach the real servers unmarked, and no real server maps them back to the VIP: delete it and add it again with 'l3dsr director service add --dscp N'",
-		"service tcp 10.0.0.2:80 (mode ipip): real server 10.1.0.10 tunnels by gue, not ipip, which its real server does not take off: delete it and add it again with 'l3dsr director real add'",
+		"service tcp 10.0.0.2:80 (mode ipip): real server 10.1.0.10 forwards by route, not tunnel: delete it and add it again with 'l3dsr director real add'",
 	}
 	if !slices.Equal(st.Problems, want) {
 		t.Errorf("problems\n%q\nwant\n%q", st.Problems, want)

@@ -11,15 +11,61 @@ import (
 // DefaultWeight is the weight of a real server added without one.
 const DefaultWeight = 1
 
+// destination is real r of service s as IPVS takes it: r forwards as it
+// says (AddReal sets the mode's method), and only a tunnel real has tunnel
+// settings.
 func (d *Director) destination(s Service, r Real) ipvs.Destination {
-	return ipvs.Destination{
+	dst := ipvs.Destination{
 		Address:        r.Addr,
 		Port:           s.Port,
-		Forward:        forward(s.Mode),
+		Forward:        r.Forward,
 		Weight:         r.Weight,
 		UpperThreshold: r.UpperThreshold,
 		LowerThreshold: r.LowerThreshold,
 	}
+	if r.Port != 0 {
+		dst.Port = r.Port
+	}
+	if r.Forward == ipvs.Tunnel {
+		dst.TunnelType, dst.TunnelPort, dst.TunnelFlags = r.Tunnel, r.TunnelPort, r.TunnelFlags
+	}
+	return dst
+}
+
+// realSettings are what a real's edit can change, comparable as one value.
+type realSettings struct {
+	weight       int32
+	upper, lower uint32
+	forward      ipvs.ForwardMethod
+	tunnel       ipvs.TunnelType
+	tunnelPort   uint16
+	tunnelFlags  uint16
+}
+
+func (r Real) settings() realSettings {
+	return realSettings{r.Weight, r.UpperThreshold, r.LowerThreshold, r.Forward, r.Tunnel, r.TunnelPort, r.TunnelFlags}
+}
+
+func (t realSettings) String() string {
+	out := fmt.Sprintf("weight %d thresholds %d/%d %s", t.weight, t.upper, t.lower, t.forward)
+	if t.forward == ipvs.Tunnel && t.tunnel != ipvs.TunnelIPIP {
+		out += " " + t.tunnel.String()
+		if t.tunnelPort != 0 {
+			out += fmt.Sprintf(":%d", t.tunnelPort)
+		}
+	}
+	if c := TunnelChecksumName(t.tunnelFlags); c != "" {
+		out += " " + c
+	}
+	return out
+}
+
+// forwardText is the method, with a tunnel's type where it is not ipip.
+func (t realSettings) forwardText() string {
+	if t.forward == ipvs.Tunnel && t.tunnel != ipvs.TunnelIPIP {
+		return t.forward.String() + "/" + t.tunnel.String()
+	}
+	return t.forward.String()
 }
 
 // service reads the running state and finds service k in it.
@@ -43,17 +89,21 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 	if s.Mode == modeMixed || s.Mode == modeNone {
 		return res, fmt.Errorf("service %s is not l3dsr's and its mode is %s, so the forwarding method of a new real server is unknown: add it with ipvsadm, or make the service with 'l3dsr director service add'", k, s.Mode)
 	}
+	if err := checkTunnel(k, s.Mode, r); err != nil {
+		return res, err
+	}
+	r.Forward, r.Port = Forward(s.Mode), 0
 	if s.Mode == dsrtypes.ModeDR {
 		if err := d.checkConnected(k, r); err != nil {
 			return res, err
 		}
 	}
 	if cur, ok := findReal(s, r.Addr); ok {
-		if cur.Weight == r.Weight && cur.UpperThreshold == r.UpperThreshold && cur.LowerThreshold == r.LowerThreshold && cur.Forward == forward(s.Mode) {
+		if cur.settings() == r.settings() && cur.Port == 0 {
 			return res, nil
 		}
-		return res, fmt.Errorf("real server %s of %s exists with weight %d (thresholds %d/%d, %s): use 'l3dsr director real edit' to change it",
-			r.Addr, k, cur.Weight, cur.UpperThreshold, cur.LowerThreshold, cur.Forward)
+		return res, fmt.Errorf("real server %s of %s exists with %s: use 'l3dsr director real edit' to change it",
+			r.Addr, k, cur.settings())
 	}
 	s.Reals = append(s.Reals, r)
 	svcs[i] = s
@@ -63,7 +113,7 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 	if err := d.ipvs.CreateDestination(d.ipvsService(s), d.destination(s, r)); err != nil {
 		return res, fmt.Errorf("add real server %s to %s: %w", r.Addr, k, err)
 	}
-	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s (%s, weight %d)", r.Addr, k, forward(s.Mode), r.Weight))
+	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s (%s, weight %d)", r.Addr, k, r.settings().forwardText(), r.Weight))
 	return res, nil
 }
 
@@ -79,17 +129,28 @@ func (d *Director) EditReal(k Key, addr netip.Addr, e RealEdit) (Result, error) 
 	edit(&next.Weight, e.Weight)
 	edit(&next.UpperThreshold, e.UpperThreshold)
 	edit(&next.LowerThreshold, e.LowerThreshold)
+	edit(&next.Forward, e.Forward)
+	edit(&next.Tunnel, e.Tunnel)
+	edit(&next.TunnelPort, e.TunnelPort)
+	edit(&next.TunnelFlags, e.TunnelFlags)
+	if next.Forward != ipvs.Tunnel {
+		next.Tunnel, next.TunnelPort, next.TunnelFlags = ipvs.TunnelIPIP, 0, 0
+	}
 	if err := checkReal(k, next); err != nil {
 		return res, err
 	}
-	if next == cur {
+	if next.settings() == cur.settings() {
 		return res, nil
+	}
+	if next.Forward == ipvs.Route && cur.Forward != ipvs.Route {
+		if err := d.checkConnected(k, next); err != nil {
+			return res, err
+		}
 	}
 	if err := d.ipvs.UpdateDestination(d.ipvsService(s), d.destination(s, next)); err != nil {
 		return res, fmt.Errorf("update real server %s of %s: %w", addr, k, err)
 	}
-	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s weight %d thresholds %d/%d (was %d, %d/%d)",
-		addr, k, next.Weight, next.UpperThreshold, next.LowerThreshold, cur.Weight, cur.UpperThreshold, cur.LowerThreshold))
+	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s %s (was %s)", addr, k, next.settings(), cur.settings()))
 	return res, nil
 }
 

@@ -26,14 +26,19 @@ func (d *Director) ipvsService(s Service) ipvs.Service {
 		Address:   s.VIP,
 		Port:      s.Port,
 		Scheduler: s.Scheduler,
-		Netmask:   0xffffffff,
+		Netmask:   s.Netmask,
+		Flags:     s.SchedFlags.ipvs(),
+		PEName:    s.PE,
 	}
-	if s.VIP.Is6() {
-		is.Netmask = 128
+	if is.Netmask == 0 {
+		is.Netmask = allOnes(s.VIP)
 	}
 	if s.Persistent > 0 {
 		is.Flags |= ipvs.FlagPersistent
 		is.Timeout = s.Persistent
+	}
+	if s.OnePacket {
+		is.Flags |= ipvs.FlagOnePacket
 	}
 	if s.Managed {
 		is.Flags |= tagOf(s.Mode)
@@ -56,6 +61,9 @@ func (d *Director) AddService(s Service) (Result, error) {
 	if err := checkKey(s.Key); err != nil {
 		return res, err
 	}
+	if err := checkSettings(s); err != nil {
+		return res, err
+	}
 	if s.Mode == dsrtypes.ModeDSCP {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return res, err
@@ -75,12 +83,12 @@ func (d *Director) AddService(s Service) (Result, error) {
 	}
 	if i, ok := find(svcs, s.Key); ok {
 		cur := svcs[i]
-		if cur.Mode == s.Mode && cur.DSCP == s.DSCP && cur.Scheduler == s.Scheduler && cur.Persistent == s.Persistent {
+		if cur.Mode == s.Mode && cur.DSCP == s.DSCP && cur.settings() == s.settings() {
 			// Still make sure of the host settings: they may have been changed by hand.
 			return d.ensureHost(res, append(svcs, s), s)
 		}
-		return res, fmt.Errorf("service %s exists with mode %s, DSCP %d, scheduler %s, persistent %d: use 'l3dsr director service edit' to change it",
-			s.Key, cur.Mode, cur.DSCP, cur.Scheduler, cur.Persistent)
+		return res, fmt.Errorf("service %s exists with mode %s, DSCP %d, %s: use 'l3dsr director service edit' to change it",
+			s.Key, cur.Mode, cur.DSCP, cur.settings())
 	}
 	for _, o := range svcs {
 		if o.Mode == dsrtypes.ModeDSCP && s.Mode == dsrtypes.ModeDSCP && o.VIP == s.VIP && o.DSCP != s.DSCP {
@@ -101,7 +109,7 @@ func (d *Director) AddService(s Service) (Result, error) {
 		return Result{}, rollback(&u, fmt.Errorf("create IPVS service %s: %w", s.Key, err))
 	}
 	u.Push("remove IPVS service "+s.Key.String(), func() error { return d.ipvs.RemoveService(is) })
-	res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d", s.Key, s.Scheduler, s.Persistent))
+	res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s %s", s.Key, s.settings()))
 	if s.Mode == dsrtypes.ModeDSCP {
 		if err := d.marks.Add(markOf(s)); err != nil {
 			return Result{}, rollback(&u, fmt.Errorf("add DSCP mark %d for %s: %w", s.DSCP, s.Key, err))
@@ -155,6 +163,13 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 	next := cur
 	edit(&next.Scheduler, e.Scheduler)
 	edit(&next.Persistent, e.Persistent)
+	edit(&next.Netmask, e.Netmask)
+	edit(&next.SchedFlags, e.SchedFlags)
+	edit(&next.OnePacket, e.OnePacket)
+	edit(&next.PE, e.PE)
+	if err := checkSettings(next); err != nil {
+		return res, err
+	}
 	if e.DSCP != nil {
 		if cur.Mode != dsrtypes.ModeDSCP {
 			return res, fmt.Errorf("service %s runs in mode %s, which uses no DSCP code: delete it and add it again with --mode dscp", k, cur.Mode)
@@ -172,14 +187,13 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 		return res, err
 	}
 	var u undo.Stack
-	if next.Scheduler != cur.Scheduler || next.Persistent != cur.Persistent {
+	if next.settings() != cur.settings() {
 		if err := d.ipvs.UpdateService(d.ipvsService(next)); err != nil {
 			return res, fmt.Errorf("update IPVS service %s: %w", k, err)
 		}
 		old := d.ipvsService(cur)
 		u.Push("restore IPVS service "+k.String(), func() error { return d.ipvs.UpdateService(old) })
-		res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s scheduler %s persistent %d (was %s, %d)",
-			k, next.Scheduler, next.Persistent, cur.Scheduler, cur.Persistent))
+		res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s %s (was %s)", k, next.settings(), cur.settings()))
 	}
 	if e.DSCP != nil && lost {
 		if err := d.marks.Add(markOf(next)); err != nil {

@@ -75,14 +75,10 @@ func realProblems(s Service) []string {
 	for _, r := range s.Reals {
 		switch {
 		case r.Forward == ipvs.Local:
-		case r.Forward != forward(s.Mode):
+		case r.Forward != Forward(s.Mode):
 			out = append(out, fmt.Sprintf(
 				"service %s (mode %s): real server %s forwards by %s, not %s: delete it and add it again with 'l3dsr director real add'",
-				s.Key, s.Mode, r.Addr, r.Forward, forward(s.Mode)))
-		case r.Forward == ipvs.Tunnel && r.tunnel != ipvs.TunnelIPIP:
-			out = append(out, fmt.Sprintf(
-				"service %s (mode ipip): real server %s tunnels by %s, not ipip, which its real server does not take off: delete it and add it again with 'l3dsr director real add'",
-				s.Key, r.Addr, r.tunnel))
+				s.Key, s.Mode, r.Addr, r.Forward, Forward(s.Mode)))
 		}
 	}
 	return out
@@ -116,6 +112,8 @@ func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
 		if is.Flags&ipvs.FlagPersistent != 0 {
 			s.Persistent = is.Timeout
 		}
+		s.Netmask, s.SchedFlags = readNetmask(is), schedFlagsOf(is.Flags)
+		s.OnePacket, s.PE = is.Flags&ipvs.FlagOnePacket != 0, is.PEName
 		dests, err := d.ipvs.Destinations(is)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read real servers of %s: %w", s.Key, err)
@@ -123,13 +121,20 @@ func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
 		fwd := make([]ipvs.ForwardMethod, 0, len(dests))
 		for _, dst := range dests {
 			fwd = append(fwd, dst.Forward)
-			s.Reals = append(s.Reals, Real{
+			r := Real{
 				Addr: dst.Address, Weight: dst.Weight,
 				UpperThreshold: dst.UpperThreshold, LowerThreshold: dst.LowerThreshold,
-				Forward: dst.Forward, tunnel: dst.TunnelType, tunnelPort: dst.TunnelPort,
+				Forward:     dst.Forward,
 				ActiveConns: dst.ActiveConns, InactiveConns: dst.InactiveConns,
 				PersistConns: dst.PersistConns, Stats: dst.Stats,
-			})
+			}
+			if dst.Forward == ipvs.Tunnel {
+				r.Tunnel, r.TunnelPort, r.TunnelFlags = dst.TunnelType, dst.TunnelPort, dst.TunnelFlags
+			}
+			if dst.Port != is.Port {
+				r.Port = dst.Port
+			}
+			s.Reals = append(s.Reals, r)
 		}
 		m, marked := byKey[s.Key]
 		s.Mode, s.Managed = modeOf(marked, is.Flags, fwd)

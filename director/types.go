@@ -27,7 +27,18 @@ type Service struct {
 	Scheduler string
 	// Persistent is the persistence timeout in seconds; 0 turns it off.
 	Persistent uint32
-	Reals      []Real
+	// Netmask groups clients for persistence, as ipvsadm -M gives it: for
+	// IPv4 the mask (0xffffff00 is 255.255.255.0), for IPv6 the prefix
+	// length. 0 is one client address per group (0xffffffff or 128).
+	Netmask uint32
+	// SchedFlags are the scheduler's flags (ipvsadm -b).
+	SchedFlags SchedFlags
+	// OnePacket schedules each UDP datagram on its own (ipvsadm -o).
+	OnePacket bool
+	// PE is the persistence engine (ipvsadm --pe), read back only: l3dsr
+	// sets none, and save refuses a service with one.
+	PE    string
+	Reals []Real
 	// Read back by Show.
 	Stats ipvs.Stats
 	// Managed: l3dsr made the service (its DSCP mark, or its tag in the
@@ -43,12 +54,18 @@ type Real struct {
 	Weight         int32
 	UpperThreshold uint32
 	LowerThreshold uint32
-	// Read back by Show.
+	// Forward is how the director sends to the real: read back by Show;
+	// AddReal forwards as the service's mode does.
 	Forward ipvs.ForwardMethod
-	// tunnel and tunnelPort: the encapsulation of a tunnel real (ipip unless
-	// the kernel reports gue or gre; tunnelPort is GUE's UDP port).
-	tunnel        ipvs.TunnelType
-	tunnelPort    uint16
+	// Tunnel, TunnelPort and TunnelFlags are the encapsulation of a tunnel
+	// real: ipip unless gue (with its UDP port) or gre, and the GUE/GRE
+	// checksum flags (ipvs.TunnelFlagChecksum, _RemoteChecksum).
+	Tunnel      ipvs.TunnelType
+	TunnelPort  uint16
+	TunnelFlags uint16
+	// Port is read back only: the real's port when it is not the service's
+	// (ipvsadm's NAT to another port), else 0.
+	Port          uint16
 	ActiveConns   uint32
 	InactiveConns uint32
 	PersistConns  uint32
@@ -60,6 +77,10 @@ type ServiceEdit struct {
 	DSCP       *uint8
 	Scheduler  *string
 	Persistent *uint32
+	Netmask    *uint32
+	SchedFlags *SchedFlags
+	OnePacket  *bool
+	PE         *string
 }
 
 // RealEdit holds the settings a real's edit changes; nil fields stay.
@@ -67,4 +88,8 @@ type RealEdit struct {
 	Weight         *int32
 	UpperThreshold *uint32
 	LowerThreshold *uint32
+	Forward        *ipvs.ForwardMethod
+	Tunnel         *ipvs.TunnelType
+	TunnelPort     *uint16
+	TunnelFlags    *uint16
 }

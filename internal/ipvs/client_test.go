@@ -72,7 +72,7 @@ func TestCreateServiceAttributes(t *testing.T) {
 		}},
 		{"persistence, netmask, one-packet, engine", Service{
 			Protocol: ProtoUDP, Address: addr("10.0.0.5"), Port: 5060, Scheduler: "wrr",
-			Flags: FlagPersistent | flagOnePacket, Timeout: 300, Netmask: 0xffffff00, peName: "sip",
+			Flags: FlagPersistent | FlagOnePacket, Timeout: 300, Netmask: 0xffffff00, PEName: "sip",
 		}, []attr{
 			a(svcAttrAF, u16(unix.AF_INET)), a(svcAttrProtocol, u16(17)), a(svcAttrAddr, []byte{10, 0, 0, 5}),
 			a(svcAttrPort, []byte{0x13, 0xc4}), a(svcAttrSchedName, str("wrr")), a(svcAttrPEName, str("sip")),
@@ -185,7 +185,7 @@ func TestCreateDestinationAttributes(t *testing.T) {
 		{"local", v4, Destination{Address: addr("10.1.0.10"), Forward: Local, Weight: 2}, []attr{v4key, dest(rip, 80, 2, 1, 2, 0, 0)}},
 		{"route, weight 0", v4, Destination{Address: addr("10.1.0.10"), Forward: Route}, []attr{v4key, dest(rip, 80, 2, 3, 0, 0, 0)}},
 		{"IPIP tunnel sends no tunnel attributes", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0)}},
-		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: TunnelGUE, TunnelPort: 6080, tunnelFlags: tunnelFlagChecksum}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0, a(destAttrTunType, u8(1)), a(destAttrTunPort, n16(6080)), a(destAttrTunFlags, u16(1)))}},
+		{"GUE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelFlagChecksum}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0, a(destAttrTunType, u8(1)), a(destAttrTunPort, n16(6080)), a(destAttrTunFlags, u16(1)))}},
 		{"GRE tunnel", v4, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 3, TunnelType: TunnelGRE}, []attr{v4key, dest(rip, 80, 2, 2, 3, 0, 0, a(destAttrTunType, u8(2)), a(destAttrTunPort, n16(0)), a(destAttrTunFlags, u16(0)))}},
 		{"IPv6 masquerade", v6, Destination{Address: addr("fd00::10"), Forward: Masquerade, Weight: 7}, []attr{v6key, dest(addr("fd00::10").AsSlice(), 443, 10, 0, 7, 0, 0)}},
 		{"IPv4 tunnel destination of an IPv6 service", v6, Destination{Address: addr("10.1.0.10"), Forward: Tunnel, Weight: 1}, []attr{v6key, dest(rip, 443, 2, 2, 1, 0, 0)}},
@@ -260,7 +260,7 @@ func TestServicesDump(t *testing.T) {
 	want := func(st Stats) []Service {
 		return []Service{
 			{Family: 2, Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "wlc", Flags: FlagPersistent | flagHashed, Timeout: 300, Netmask: 0xffffff00, Stats: st},
-			{Family: 10, FWMark: 5, Scheduler: "mh", peName: "sip", Flags: flagHashed | flagSchedMHPort, Netmask: 64, Stats: st},
+			{Family: 10, FWMark: 5, Scheduler: "mh", PEName: "sip", Flags: flagHashed | flagSchedMHPort, Netmask: 64, Stats: st},
 			{Family: 10, Protocol: ProtoSCTP, Address: addr("2001:db8::5"), Port: 3868, Scheduler: "rr", Flags: flagHashed, Netmask: 128, Stats: st},
 		}
 	}
@@ -316,7 +316,7 @@ func TestDestinationsDump(t *testing.T) {
 	small32 := small
 	want := []Destination{
 		{Address: addr("fd00::10"), Port: 8443, Family: 10, Forward: Masquerade, Weight: 100, UpperThreshold: 50, LowerThreshold: 5, ActiveConns: 3, InactiveConns: 4, PersistConns: 2, Stats: big},
-		{Address: addr("10.1.0.20"), Port: 443, Family: 2, Forward: Tunnel, Weight: 1, TunnelType: TunnelGUE, TunnelPort: 6080, tunnelFlags: tunnelFlagRemoteChecksum, Stats: small32},
+		{Address: addr("10.1.0.20"), Port: 443, Family: 2, Forward: Tunnel, Weight: 1, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelFlagRemoteChecksum, Stats: small32},
 		{Address: addr("fd00::11"), Port: 443, Family: 10, Forward: Route, Weight: -1},
 	}
 	sameList(t, "destination", got, want)
@@ -389,7 +389,7 @@ func TestErrors(t *testing.T) {
 			return c.UpdateService(Service{FWMark: 3, Scheduler: "nosuch"})
 		}, nil, `ipvs: update service fwmark 3 (IPv4): scheduler "nosuch" is not available: load it with 'modprobe ip_vs_nosuch', or check the name`},
 		{"unknown persistence engine", unix.ENOENT, func(c *Client) error {
-			return c.CreateService(Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 5060, Scheduler: "rr", peName: "nope", Flags: FlagPersistent, Timeout: 5})
+			return c.CreateService(Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 5060, Scheduler: "rr", PEName: "nope", Flags: FlagPersistent, Timeout: 5})
 		}, nil, `ipvs: create service udp 10.0.0.2:5060: scheduler "rr" or persistence engine "nope" is not available: load them with 'modprobe -a ip_vs_rr ip_vs_pe_nope', or check the names`},
 		{"permission", unix.EPERM, func(c *Client) error { return c.Flush() }, nil,
 			"ipvs: flush: operation not permitted (IPVS needs CAP_NET_ADMIN in the network namespace: run as root)"},

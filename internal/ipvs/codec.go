@@ -47,8 +47,8 @@ func (s Service) normalize() (Service, error) {
 	if len(s.Scheduler) >= schedNameMaxLen {
 		return s, fmt.Errorf("scheduler name %q is longer than %d bytes", s.Scheduler, schedNameMaxLen-1)
 	}
-	if len(s.peName) >= peNameMaxLen {
-		return s, fmt.Errorf("persistence engine name %q is longer than %d bytes", s.peName, peNameMaxLen-1)
+	if len(s.PEName) >= peNameMaxLen {
+		return s, fmt.Errorf("persistence engine name %q is longer than %d bytes", s.PEName, peNameMaxLen-1)
 	}
 	if fam == unix.AF_INET6 && s.Netmask > 128 {
 		return s, fmt.Errorf("IPv6 persistence netmask %d is not a prefix length: use 1..128", s.Netmask)
@@ -102,12 +102,12 @@ func (d Destination) check(s Service) error {
 	if d.LowerThreshold > d.UpperThreshold {
 		return fmt.Errorf("lower threshold %d is above the upper threshold %d", d.LowerThreshold, d.UpperThreshold)
 	}
-	if d.Forward != Tunnel && (d.TunnelType != TunnelIPIP || d.TunnelPort != 0 || d.tunnelFlags != 0) {
+	if d.Forward != Tunnel && (d.TunnelType != TunnelIPIP || d.TunnelPort != 0 || d.TunnelFlags != 0) {
 		return fmt.Errorf("tunnel type, port or flags set for %v forwarding: they apply to Tunnel only", d.Forward)
 	}
 	switch d.TunnelType {
 	case TunnelIPIP:
-		if d.TunnelPort != 0 || d.tunnelFlags != 0 {
+		if d.TunnelPort != 0 || d.TunnelFlags != 0 {
 			return errors.New("tunnel port or flags set for an IPIP tunnel: they apply to GUE and GRE only")
 		}
 	case TunnelGUE:
@@ -118,8 +118,8 @@ func (d Destination) check(s Service) error {
 	default:
 		return fmt.Errorf("tunnel type %d is unknown: use TunnelIPIP, TunnelGUE or TunnelGRE", uint8(d.TunnelType))
 	}
-	if d.tunnelFlags&^(tunnelFlagChecksum|tunnelFlagRemoteChecksum) != 0 {
-		return fmt.Errorf("tunnel flags %#x have unknown bits", d.tunnelFlags)
+	if d.TunnelFlags&^(TunnelFlagChecksum|TunnelFlagRemoteChecksum) != 0 {
+		return fmt.Errorf("tunnel flags %#x have unknown bits", d.TunnelFlags)
 	}
 	return nil
 }
@@ -149,8 +149,8 @@ func encodeService(ae *netlink.AttributeEncoder, s Service, full bool) {
 		return
 	}
 	ae.String(svcAttrSchedName, s.Scheduler)
-	if s.peName != "" {
-		ae.String(svcAttrPEName, s.peName)
+	if s.PEName != "" {
+		ae.String(svcAttrPEName, s.PEName)
 	}
 	// struct ip_vs_flags: the mask says which flags to set; all of them.
 	flags := binary.NativeEndian.AppendUint32(nil, uint32(s.Flags))
@@ -183,7 +183,7 @@ func encodeDest(ae *netlink.AttributeEncoder, d Destination, full bool) {
 	if d.Forward == Tunnel && d.TunnelType != TunnelIPIP {
 		ae.Uint8(destAttrTunType, uint8(d.TunnelType))
 		ae.Bytes(destAttrTunPort, be16(d.TunnelPort))
-		ae.Uint16(destAttrTunFlags, d.tunnelFlags)
+		ae.Uint16(destAttrTunFlags, d.TunnelFlags)
 	}
 }
 
@@ -236,7 +236,7 @@ func decodeService(b []byte) (Service, error) {
 		svcAttrPort:      be16Into(&s.Port),
 		svcAttrFWMark:    &s.FWMark,
 		svcAttrSchedName: &s.Scheduler,
-		svcAttrPEName:    &s.peName,
+		svcAttrPEName:    &s.PEName,
 		svcAttrFlags: func(b []byte) error {
 			if len(b) != 8 {
 				return fmt.Errorf("flags attribute of %d bytes, want 8", len(b))
@@ -297,7 +297,7 @@ func decodeDest(b []byte, svcFamily uint16) (Destination, error) {
 		// The tunnel.
 		destAttrTunType:  (*uint8)(&d.TunnelType),
 		destAttrTunPort:  be16Into(&d.TunnelPort),
-		destAttrTunFlags: &d.tunnelFlags,
+		destAttrTunFlags: &d.TunnelFlags,
 		destAttrStats:    statsInto(&st32),
 		destAttrStats64:  statsInto(&st64),
 	})

@@ -95,8 +95,8 @@ func schedMeaning(base errnoMeaning, s Service) errnoMeaning {
 		m[k] = v
 	}
 	text := fmt.Sprintf("scheduler %q is not available: load it with 'modprobe ip_vs_%s', or check the name", s.Scheduler, s.Scheduler)
-	if s.peName != "" {
-		text = fmt.Sprintf("scheduler %q or persistence engine %q is not available: load them with 'modprobe -a ip_vs_%s ip_vs_pe_%s', or check the names", s.Scheduler, s.peName, s.Scheduler, s.peName)
+	if s.PEName != "" {
+		text = fmt.Sprintf("scheduler %q or persistence engine %q is not available: load them with 'modprobe -a ip_vs_%s ip_vs_pe_%s', or check the names", s.Scheduler, s.PEName, s.Scheduler, s.PEName)
 	}
 	m[unix.ENOENT] = meaning{text, nil}
 	return m

@@ -126,9 +126,9 @@ var serviceCases = []struct {
 	{"-A -t 10.0.0.1:80 -s wlc -p 300",
 		Service{Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "wlc", Flags: FlagPersistent, Timeout: 300}},
 	{"-A -t 10.0.0.4:80 -s rr -p 30 -M 255.255.255.0 --pe sip",
-		Service{Protocol: ProtoTCP, Address: addr("10.0.0.4"), Port: 80, Scheduler: "rr", Flags: FlagPersistent, Timeout: 30, Netmask: 0xffffff00, peName: "sip"}},
+		Service{Protocol: ProtoTCP, Address: addr("10.0.0.4"), Port: 80, Scheduler: "rr", Flags: FlagPersistent, Timeout: 30, Netmask: 0xffffff00, PEName: "sip"}},
 	{"-A -u 10.0.0.2:53 -s rr -o",
-		Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 53, Scheduler: "rr", Flags: flagOnePacket}},
+		Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 53, Scheduler: "rr", Flags: FlagOnePacket}},
 	{"-A --sctp-service 10.0.0.3:3868 -s sh -b sh-fallback,sh-port",
 		Service{Protocol: ProtoSCTP, Address: addr("10.0.0.3"), Port: 3868, Scheduler: "sh", Flags: flagSchedSHFallback | flagSchedSHPort}},
 	{"-A -t [2001:db8::1]:443 -s mh -p 60 -M 64 -b mh-port",
@@ -318,7 +318,7 @@ var (
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.13:80 -i -w 5 --tun-type gue --tun-port 6080 --tun-nocsum", "0 0",
 			Destination{Address: addr("10.1.0.13"), Forward: Tunnel, Weight: 5, TunnelType: TunnelGUE, TunnelPort: 6080}},
 		{svcV4, "-a -t 10.0.0.1:80 -r 10.1.0.14:80 -i -w 1 --tun-type gre --tun-csum", "0 0",
-			Destination{Address: addr("10.1.0.14"), Forward: Tunnel, Weight: 1, TunnelType: TunnelGRE, tunnelFlags: tunnelFlagChecksum}},
+			Destination{Address: addr("10.1.0.14"), Forward: Tunnel, Weight: 1, TunnelType: TunnelGRE, TunnelFlags: TunnelFlagChecksum}},
 		{svcV6, "-a -t [2001:db8::1]:443 -r [fd00::10]:8443 -m -w 3", "7 2",
 			Destination{Address: addr("fd00::10"), Port: 8443, Forward: Masquerade, Weight: 3, UpperThreshold: 7, LowerThreshold: 2}},
 		{svcV6, "-a -t [2001:db8::1]:443 -r 10.1.0.20:443 -i -w 1 --tun-type ipip", "0 0",
@@ -488,7 +488,7 @@ func TestIntegrationDestinationsWrittenByIpvsadm(t *testing.T) {
 	ipvsadm(t, ns, "-e", "-t", "[2001:db8::1]:443", "-r", "10.1.0.20", "-i", "-w", "4", "--tun-type", "gue", "--tun-port", "7000", "--tun-csum")
 	checkDests(t, c, ns, allDests(), map[int]Destination{
 		2: {Address: addr("10.1.0.12"), Forward: Route, Weight: 77, UpperThreshold: 30, LowerThreshold: 3},
-		6: {Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 4, TunnelType: TunnelGUE, TunnelPort: 7000, tunnelFlags: tunnelFlagChecksum},
+		6: {Address: addr("10.1.0.20"), Forward: Tunnel, Weight: 4, TunnelType: TunnelGUE, TunnelPort: 7000, TunnelFlags: TunnelFlagChecksum},
 	})
 
 	ipvsadm(t, ns, "-d", "-t", "10.0.0.1:80", "-r", "10.1.0.12")

@@ -80,11 +80,11 @@ func (t TunnelType) String() string {
 	return fmt.Sprintf("tun(%d)", uint8(t))
 }
 
-// Tunnel encapsulation flags for Destination.tunnelFlags (GUE and GRE).
+// Tunnel encapsulation flags for Destination.TunnelFlags (GUE and GRE).
 const (
 	tunnelFlagNoChecksum     uint16 = tunFlagNoCsum
-	tunnelFlagChecksum       uint16 = tunFlagCsum
-	tunnelFlagRemoteChecksum uint16 = tunFlagRemCsum
+	TunnelFlagChecksum       uint16 = tunFlagCsum
+	TunnelFlagRemoteChecksum uint16 = tunFlagRemCsum
 )
 
 // ServiceFlags are a service's IP_VS_SVC_F_* flags.
@@ -95,26 +95,26 @@ type ServiceFlags uint32
 const (
 	FlagPersistent ServiceFlags = svcFPersistent
 	flagHashed     ServiceFlags = svcFHashed
-	flagOnePacket  ServiceFlags = svcFOnePacket
-	flagSched1     ServiceFlags = svcFSched1
-	flagSched2     ServiceFlags = svcFSched2
-	flagSched3     ServiceFlags = svcFSched3
+	FlagOnePacket  ServiceFlags = svcFOnePacket
+	FlagSched1     ServiceFlags = svcFSched1
+	FlagSched2     ServiceFlags = svcFSched2
+	FlagSched3     ServiceFlags = svcFSched3
 
 	// The sh scheduler: skip unavailable destinations; hash the port too.
-	flagSchedSHFallback = flagSched1
-	flagSchedSHPort     = flagSched2
+	flagSchedSHFallback = FlagSched1
+	flagSchedSHPort     = FlagSched2
 	// The mh (Maglev) scheduler: the same two meanings (the kernel's
 	// IP_VS_SVC_F_SCHED_MH_FALLBACK and _MH_PORT, not in the uapi header).
-	flagSchedMHFallback = flagSched1
-	flagSchedMHPort     = flagSched2
+	flagSchedMHFallback = FlagSched1
+	flagSchedMHPort     = FlagSched2
 )
 
 var flagNames = []struct {
 	f    ServiceFlags
 	name string
 }{
-	{FlagPersistent, "persistent"}, {flagHashed, "hashed"}, {flagOnePacket, "one-packet"},
-	{flagSched1, "sched1"}, {flagSched2, "sched2"}, {flagSched3, "sched3"},
+	{FlagPersistent, "persistent"}, {flagHashed, "hashed"}, {FlagOnePacket, "one-packet"},
+	{FlagSched1, "sched1"}, {FlagSched2, "sched2"}, {FlagSched3, "sched3"},
 }
 
 // String lists the flags joined by "|", e.g. "persistent|hashed"; unknown
@@ -176,8 +176,8 @@ type Service struct {
 	// as ipvsadm -M takes them. Zero means one client address per group
 	// (0xffffffff or 128).
 	Netmask uint32
-	// peName is an optional persistence engine, e.g. "sip".
-	peName string
+	// PEName is an optional persistence engine, e.g. "sip".
+	PEName string
 	// Stats is filled by reads and ignored by writes.
 	Stats Stats
 }
@@ -223,11 +223,11 @@ type Destination struct {
 	// 0 means no limit.
 	UpperThreshold uint32
 	LowerThreshold uint32
-	// TunnelType, TunnelPort and tunnelFlags apply to Tunnel destinations;
+	// TunnelType, TunnelPort and TunnelFlags apply to Tunnel destinations;
 	// TunnelPort (the UDP port of GUE) is required for GUE.
 	TunnelType  TunnelType
 	TunnelPort  uint16
-	tunnelFlags uint16
+	TunnelFlags uint16
 
 	// Filled by reads, ignored by writes.
 	ActiveConns   uint32

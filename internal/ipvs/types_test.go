@@ -46,8 +46,8 @@ func TestServiceNames(t *testing.T) {
 	for s, want := range map[ServiceFlags]string{
 		0:                               "none",
 		FlagPersistent | flagHashed:     "persistent|hashed",
-		flagOnePacket | flagSchedMHPort: "one-packet|sched2",
-		flagSched3 | 0x100:              "sched3|0x100",
+		FlagOnePacket | flagSchedMHPort: "one-packet|sched2",
+		FlagSched3 | 0x100:              "sched3|0x100",
 	} {
 		if s.String() != want {
 			t.Errorf("flags %#x = %q, want %q", uint32(s), s.String(), want)
