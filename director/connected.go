@@ -44,7 +44,7 @@ func (d *Director) checkConnected(k Key, r Real) error {
 		have = strings.Join(fam, ", ")
 	}
 	return errclass.New(ErrNotConnected,
-		"real server %s of %s (mode dr) is on no subnet of this director (its %s subnets: %s): direct routing sends the packet to the real server's MAC address, so the real server must be on one of the director's links; add a real server of those subnets, or use mode dscp or ipip for this service",
+		"real server %s of %s (direct routing) is on no subnet of this director (its %s subnets: %s): direct routing sends the packet to the real server's MAC address, so the real server must be on one of the director's links; add a real server of those subnets, or use mode dscp or ipip for this service",
 		r.Addr, k, ipName(r.Addr), have)
 }
 

@@ -136,8 +136,8 @@ func TestModeDRRealNotConnected(t *testing.T) {
 		real string
 		want string
 	}{
-		{k1, "10.9.0.5", "real server 10.9.0.5 of tcp 10.0.0.1:80 (mode dr) is on no subnet of this director (its IPv4 subnets: 10.1.0.0/24, 10.2.0.0/16): direct routing sends the packet to the real server's MAC address, so the real server must be on one of the director's links; add a real server of those subnets, or use mode dscp or ipip for this service"},
-		{k6, "2001:db8:2::10", "real server 2001:db8:2::10 of tcp [2001:db8::1]:80 (mode dr) is on no subnet of this director (its IPv6 subnets: 2001:db8:1::/64)"},
+		{k1, "10.9.0.5", "real server 10.9.0.5 of tcp 10.0.0.1:80 (direct routing) is on no subnet of this director (its IPv4 subnets: 10.1.0.0/24, 10.2.0.0/16): direct routing sends the packet to the real server's MAC address, so the real server must be on one of the director's links; add a real server of those subnets, or use mode dscp or ipip for this service"},
+		{k6, "2001:db8:2::10", "real server 2001:db8:2::10 of tcp [2001:db8::1]:80 (direct routing) is on no subnet of this director (its IPv6 subnets: 2001:db8:1::/64)"},
 	} {
 		calls := len(f.ipvs.calls)
 		_, err := f.d.AddReal(tc.k, Real{Addr: netip.MustParseAddr(tc.real), Weight: 1})

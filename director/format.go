@@ -1,6 +1,7 @@
 package director
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -33,9 +34,11 @@ func WriteResult(w, stderr io.Writer, r Result, err error) {
 
 // WriteStatus writes st as JSON ("json"), or as a table like
 // 'ipvsadm -Ln --stats' with the L3 DSR columns ("table"): a service that
-// l3dsr does not manage says "unmanaged" at the end of its line, and a
-// real's forwarding method names a tunnel type other than ipip
-// ("tunnel/gue:6080", "tunnel/gre").
+// l3dsr does not manage says "unmanaged" at the end of its line, the
+// scheduler has its flags and one-packet after it ("sh,sh-port",
+// "rr,ops"), persistence its netmask ("300/255.255.255.0"), and a real's
+// forwarding method names a tunnel type other than ipip ("tunnel/gue:6080",
+// "tunnel/gre") and a checksum ("tunnel/gre+csum").
 func WriteStatus(w io.Writer, st Status, format string) error {
 	if format == "json" {
 		return jsonout.Write(w, st)
@@ -52,6 +55,16 @@ func WriteStatus(w io.Writer, st Status, format string) error {
 		if s.Persistent > 0 {
 			persist = fmt.Sprint(s.Persistent)
 		}
+		if s.Netmask != 0 {
+			persist += "/" + FormatNetmask(s.VIP, s.Netmask)
+		}
+		sched := strings.Join(append([]string{s.Scheduler}, s.SchedFlags.Names(s.Scheduler)...), ",")
+		if s.OnePacket {
+			sched += ",ops"
+		}
+		if s.PE != "" {
+			sched += ",pe=" + s.PE
+		}
 		// A service l3dsr does not manage ends with a word past the
 		// columns; the lines of l3dsr's own stay as they were.
 		unmanaged := ""
@@ -59,11 +72,11 @@ func WriteStatus(w io.Writer, st Status, format string) error {
 			unmanaged = "unmanaged"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", strings.ToUpper(dsrtypes.Proto(s.Proto).String()),
-			netip.AddrPortFrom(s.VIP, s.Port), s.Mode, dscp, s.Scheduler, persist,
+			netip.AddrPortFrom(s.VIP, s.Port), s.Mode, dscp, sched, persist,
 			s.Stats.Connections, s.Stats.PacketsIn, s.Stats.PacketsOut, s.Stats.BytesIn, s.Stats.BytesOut, unmanaged)
 		for _, r := range s.Reals {
 			fmt.Fprintf(tw, "  -> \t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
-				netip.AddrPortFrom(r.Addr, s.Port), r.forwardName(), r.Weight, r.ActiveConns, r.InactiveConns,
+				netip.AddrPortFrom(r.Addr, cmp.Or(r.Port, s.Port)), r.forwardName(), r.Weight, r.ActiveConns, r.InactiveConns,
 				r.Stats.Connections, r.Stats.PacketsIn, r.Stats.PacketsOut, r.Stats.BytesIn, r.Stats.BytesOut)
 		}
 	}
@@ -85,11 +98,15 @@ func WriteProblems(w io.Writer, st Status) error {
 // forwardName is r's forwarding method as the table shows it: with the
 // tunnel type after "tunnel/" where it is not ipip, and GUE's port.
 func (r Real) forwardName() string {
+	csum := ""
+	if c := TunnelChecksumName(r.TunnelFlags); c != "" {
+		csum = "+" + c
+	}
 	switch {
 	case r.Forward != ipvs.Tunnel || r.Tunnel == ipvs.TunnelIPIP:
 		return r.Forward.String()
 	case r.Tunnel == ipvs.TunnelGUE:
-		return fmt.Sprintf("tunnel/%s:%d", r.Tunnel, r.TunnelPort)
+		return fmt.Sprintf("tunnel/%s:%d%s", r.Tunnel, r.TunnelPort, csum)
 	}
-	return "tunnel/" + r.Tunnel.String()
+	return "tunnel/" + r.Tunnel.String() + csum
 }

@@ -1,6 +1,7 @@
 package director
 
 import (
+	"cmp"
 	"encoding/json"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
@@ -9,7 +10,9 @@ import (
 
 // The JSON of 'l3dsr director show -o json': names and units of ipvsadm's
 // --stats, a DSCP only for dscp-mode services, managed (l3dsr made the
-// service), a tunnel only for tunnel reals, and empty lists as [].
+// service), the persistence netmask as ipvsadm -M writes it (always, the
+// full mask or 128 for one address), a tunnel only for tunnel reals, and
+// empty lists as [].
 type jsonStats struct {
 	Connections uint64 `json:"connections"`
 	PacketsIn   uint64 `json:"packets_in"`
@@ -26,8 +29,9 @@ type jsonStats struct {
 // jsonTunnel is a tunnel real's encapsulation: "ipip", "gue" or "gre",
 // and GUE's UDP port (0 for the others).
 type jsonTunnel struct {
-	Type string `json:"type"`
-	Port uint16 `json:"port"`
+	Type     string `json:"type"`
+	Port     uint16 `json:"port"`
+	Checksum string `json:"checksum"`
 }
 
 type jsonReal struct {
@@ -52,7 +56,11 @@ type jsonService struct {
 	Managed    bool       `json:"managed"`
 	DSCP       *uint8     `json:"dscp"`
 	Scheduler  string     `json:"scheduler"`
+	SchedFlags []string   `json:"scheduler_flags"`
+	OnePacket  bool       `json:"ops"`
 	Persistent uint32     `json:"persistent"`
+	Netmask    string     `json:"persistence_netmask"`
+	PE         string     `json:"persistence_engine"`
 	Stats      jsonStats  `json:"stats"`
 	Reals      []jsonReal `json:"reals"`
 }
@@ -75,7 +83,12 @@ func (st Status) MarshalJSON() ([]byte, error) {
 	for _, s := range st.Services {
 		js := jsonService{
 			Protocol: s.Proto.String(), VIP: s.VIP.String(), Port: s.Port, Mode: s.Mode.String(), Managed: s.Managed,
-			Scheduler: s.Scheduler, Persistent: s.Persistent, Stats: statsJSON(s.Stats), Reals: []jsonReal{},
+			Scheduler: s.Scheduler, SchedFlags: s.SchedFlags.Names(s.Scheduler), OnePacket: s.OnePacket,
+			Persistent: s.Persistent, Netmask: FormatNetmask(s.VIP, s.Netmask), PE: s.PE,
+			Stats: statsJSON(s.Stats), Reals: []jsonReal{},
+		}
+		if js.SchedFlags == nil {
+			js.SchedFlags = []string{}
 		}
 		if s.Mode == dsrtypes.ModeDSCP {
 			d := s.DSCP
@@ -83,13 +96,13 @@ func (st Status) MarshalJSON() ([]byte, error) {
 		}
 		for _, r := range s.Reals {
 			jr := jsonReal{
-				Address: r.Addr.String(), Port: s.Port, Forward: r.Forward.String(), Weight: r.Weight,
+				Address: r.Addr.String(), Port: cmp.Or(r.Port, s.Port), Forward: r.Forward.String(), Weight: r.Weight,
 				UpperThreshold: r.UpperThreshold, LowerThreshold: r.LowerThreshold,
 				ActiveConns: r.ActiveConns, InactiveConns: r.InactiveConns, PersistConns: r.PersistConns,
 				Stats: statsJSON(r.Stats),
 			}
 			if r.Forward == ipvs.Tunnel {
-				jr.Tunnel = &jsonTunnel{Type: r.Tunnel.String(), Port: r.TunnelPort}
+				jr.Tunnel = &jsonTunnel{Type: r.Tunnel.String(), Port: r.TunnelPort, Checksum: cmp.Or(TunnelChecksumName(r.TunnelFlags), "nocsum")}
 			}
 			js.Reals = append(js.Reals, jr)
 		}

@@ -3,6 +3,7 @@ package director
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -199,11 +200,11 @@ func TestShowIpvsadmServices(t *testing.T) {
 		"-> 10.1.0.10:80 masq 100 0 0 0 0 0 0 0",
 		"TCP 10.0.0.2:80 ipip - wlc - 0 0 0 0 0",
 		"-> 10.1.0.10:80 tunnel 100 0 0 0 0 0 0 0",
-		"TCP 10.9.0.1:80 nat - wlc 300 0 0 0 0 0 unmanaged",
+		"TCP 10.9.0.1:80 nat - wlc 300/255.255.255.0 0 0 0 0 0 unmanaged",
 		"-> 192.0.2.50:80 masq 100 0 0 0 0 0 0 0",
-		"UDP 10.9.0.2:53 dr - sh - 0 0 0 0 0 unmanaged",
+		"UDP 10.9.0.2:53 dr - sh,sh-port - 0 0 0 0 0 unmanaged",
 		"-> 192.0.2.53:53 route 1 0 0 0 0 0 0 0",
-		"UDP 10.9.0.3:5060 nat - rr - 0 0 0 0 0 unmanaged",
+		"UDP 10.9.0.3:5060 nat - rr,ops - 0 0 0 0 0 unmanaged",
 		"TCP 10.9.0.4:80 ipip - wrr - 0 0 0 0 0 unmanaged",
 		"-> 192.0.2.60:80 tunnel/gue:6080 1 0 0 0 0 0 0 0",
 		"-> 192.0.2.61:80 tunnel/gre 1 0 0 0 0 0 0 0",
@@ -211,7 +212,7 @@ func TestShowIpvsadmServices(t *testing.T) {
 		"-> 192.0.2.70:80 masq 1 0 0 0 0 0 0 0",
 		"-> 192.0.2.71:80 route 1 0 0 0 0 0 0 0",
 		"TCP 10.9.0.5:81 none - wlc - 0 0 0 0 0 unmanaged",
-		"TCP [2001:db8:9::1]:443 ipip - mh - 0 0 0 0 0 unmanaged",
+		"TCP [2001:db8:9::1]:443 ipip - mh,mh-port - 0 0 0 0 0 unmanaged",
 		"-> [2001:db8:1::50]:443 tunnel 1 0 0 0 0 0 0 0",
 	} {
 		if _, ok := lines[w]; !ok {
@@ -233,6 +234,9 @@ func TestShowIpvsadmServices(t *testing.T) {
 			Port    uint16
 			Mode    string
 			Managed *bool
+			Flags   []string `json:"scheduler_flags"`
+			Ops     bool
+			Netmask string `json:"persistence_netmask"`
 			Reals   []struct {
 				Address string
 				Forward string
@@ -250,6 +254,12 @@ func TestShowIpvsadmServices(t *testing.T) {
 	for _, s := range js.Services {
 		if s.Managed == nil || *s.Managed != (s.VIP == "10.0.0.1" || s.VIP == "10.0.0.2") {
 			t.Errorf("json %s:%d managed %v", s.VIP, s.Port, s.Managed)
+		}
+		// ipvsadm's -M, -b and -o, as ipvsadm writes them.
+		want := map[string]string{"10.9.0.1": "[] false 255.255.255.0", "10.9.0.2": "[sh-port] false 255.255.255.255",
+			"10.9.0.3": "[] true 255.255.255.255", "2001:db8:9::1": "[mh-port] false 128"}[s.VIP]
+		if got := fmt.Sprintf("%v %v %s", s.Flags, s.Ops, s.Netmask); want != "" && got != want {
+			t.Errorf("json %s:%d flags, ops, netmask: %s, want %s", s.VIP, s.Port, got, want)
 		}
 		for _, r := range s.Reals {
 			tun := ""

@@ -315,7 +315,7 @@ for FAM in ipv4 ipv6; do
 	out=$(nsx "$NS_DIR" "$BIN" director real add --vip "$h:$TCP_PORT" --real "$far" 2>&1)
 	rc=$?
 	after=$(dir_state)
-	msg="real server $far of tcp $h:$TCP_PORT (mode dr) is on no subnet of this director (its $nets)"
+	msg="real server $far of tcp $h:$TCP_PORT (direct routing) is on no subnet of this director (its $nets)"
 	if ((rc == 2)) && [[ $out == *"$msg"* && $before == "$after" ]]; then
 		pass "$FAM-refuse"
 	else
