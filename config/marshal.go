@@ -122,7 +122,11 @@ func serviceNode(s director.Service) *yaml.Node {
 		put(m, "persistent", num(s.Persistent))
 	}
 	if s.Netmask != 0 {
-		put(m, "persistence_netmask", str(director.FormatNetmask(s.VIP, s.Netmask)))
+		mask := str(director.FormatNetmask(s.VIP, s.Netmask))
+		if s.VIP.Is6() {
+			mask = num(s.Netmask) // a prefix length
+		}
+		put(m, "persistence_netmask", mask)
 	}
 	if s.OnePacket {
 		put(m, "ops", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
