@@ -61,14 +61,8 @@ func (f *fakeDirector) EditService(k director.Key, e director.ServiceEdit) (dire
 	if err := f.call("EditService %s", k); err != nil {
 		return director.Result{}, err
 	}
-	s := &f.svcs[f.idx(k)]
-	set(&s.DSCP, e.DSCP)
-	set(&s.Scheduler, e.Scheduler)
-	set(&s.Persistent, e.Persistent)
-	set(&s.Netmask, e.Netmask)
-	set(&s.SchedFlags, e.SchedFlags)
-	set(&s.OnePacket, e.OnePacket)
-	set(&s.PE, e.PE)
+	i := f.idx(k)
+	f.svcs[i] = e.Apply(f.svcs[i])
 	return director.Result{Changes: []string{"edited"}}, nil
 }
 
@@ -93,20 +87,15 @@ func (f *fakeDirector) AddReal(k director.Key, r director.Real) (director.Result
 
 func (f *fakeDirector) EditReal(k director.Key, a netip.Addr, e director.RealEdit) (director.Result, error) {
 	w := int32(-1)
-	set(&w, e.Weight)
+	if e.Weight != nil {
+		w = *e.Weight
+	}
 	if err := f.call("EditReal %s %s w%d", k, a, w); err != nil {
 		return director.Result{}, err
 	}
 	i := f.idx(k)
 	j := slices.IndexFunc(f.svcs[i].Reals, func(r director.Real) bool { return r.Addr == a })
-	r := &f.svcs[i].Reals[j]
-	set(&r.Weight, e.Weight)
-	set(&r.UpperThreshold, e.UpperThreshold)
-	set(&r.LowerThreshold, e.LowerThreshold)
-	set(&r.Forward, e.Forward)
-	set(&r.Tunnel, e.Tunnel)
-	set(&r.TunnelPort, e.TunnelPort)
-	set(&r.TunnelFlags, e.TunnelFlags)
+	f.svcs[i].Reals[j] = e.Apply(f.svcs[i].Reals[j])
 	return director.Result{Changes: []string{"real edited"}}, nil
 }
 
@@ -195,11 +184,4 @@ func (f *fakeRS) state() string {
 		lines = append(lines, fmt.Sprintf("%s ok=%v", v.Config.Describe(v.DSCPs), v.OK))
 	}
 	return sortedState(lines)
-}
-
-// set applies one field of an edit: nil leaves it.
-func set[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
 }

@@ -462,9 +462,9 @@ func (p *parser) real(n *yaml.Node, s director.Service) (director.Real, bool) {
 				r.LowerThreshold = uint32(t)
 			}
 		},
-		"tunnel":          func(v *yaml.Node) { p.tunnel(v, &r) },
+		"tunnel":          func(v *yaml.Node) { into(p, v, "tunnel", director.ParseTunnel, &r.Tunnel) },
 		"tunnel_port":     func(v *yaml.Node) { p.tunnelPort(v, &r) },
-		"tunnel_checksum": func(v *yaml.Node) { p.tunnelChecksum(v, &r) },
+		"tunnel_checksum": func(v *yaml.Node) { into(p, v, "tunnel_checksum", director.ParseTunnelChecksum, &r.TunnelFlags) },
 	})
 	if len(p.errs) > before {
 		return r, false

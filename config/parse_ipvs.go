@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+
 	"github.com/l3dsr/l3dsr/director"
 	"go.yaml.in/yaml/v3"
 )
@@ -9,28 +11,39 @@ import (
 // l3dsr reads back: each is parsed by the director's own words, so that
 // save writes what apply reads.
 
-func (p *parser) netmask(n *yaml.Node, s *director.Service) {
-	if v, ok := p.str(n, "persistence_netmask"); ok {
-		m, err := director.ParseNetmask(s.VIP, v)
+// into reads one value of n with parse into dst; parse's error, which
+// names the value and the fix, is the message.
+func into[T any](p *parser, n *yaml.Node, what string, parse func(string) (T, error), dst *T) {
+	if v, ok := p.str(n, what); ok {
+		x, err := parse(v)
 		if err != nil {
-			p.errf(n, "service %s: %v", s.Key, err)
+			p.errf(n, "%v", err)
 			return
 		}
-		s.Netmask = m
+		*dst = x
 	}
+}
+
+func (p *parser) netmask(n *yaml.Node, s *director.Service) {
+	into(p, n, "persistence_netmask", func(v string) (uint32, error) {
+		m, err := director.ParseNetmask(s.VIP, v)
+		if err != nil {
+			return 0, fmt.Errorf("service %s: %w", s.Key, err)
+		}
+		return m, nil
+	}, &s.Netmask)
 }
 
 func (p *parser) schedFlags(n *yaml.Node, s *director.Service) {
 	for _, item := range p.list(n, "scheduler_flags") {
-		v, ok := p.str(item, "a scheduler flag")
-		if !ok {
-			continue
-		}
-		f, err := director.ParseSchedFlag(s.Scheduler, v)
-		if err != nil {
-			p.errf(item, "service %s: %v", s.Key, err)
-			continue
-		}
+		var f director.SchedFlags
+		into(p, item, "a scheduler flag", func(v string) (director.SchedFlags, error) {
+			f, err := director.ParseSchedFlag(s.Scheduler, v)
+			if err != nil {
+				return 0, fmt.Errorf("service %s: %w", s.Key, err)
+			}
+			return f, nil
+		}, &f)
 		s.SchedFlags |= f
 	}
 }
@@ -50,30 +63,8 @@ func (p *parser) bool(n *yaml.Node, what string) (bool, bool) {
 	return false, false
 }
 
-func (p *parser) tunnel(n *yaml.Node, r *director.Real) {
-	if v, ok := p.str(n, "tunnel"); ok {
-		t, err := director.ParseTunnel(v)
-		if err != nil {
-			p.errf(n, "%v", err)
-			return
-		}
-		r.Tunnel = t
-	}
-}
-
 func (p *parser) tunnelPort(n *yaml.Node, r *director.Real) {
 	if v, ok := p.uint(n, "tunnel_port", 65535, "the UDP port of a gue tunnel, 1-65535"); ok {
 		r.TunnelPort = uint16(v)
-	}
-}
-
-func (p *parser) tunnelChecksum(n *yaml.Node, r *director.Real) {
-	if v, ok := p.str(n, "tunnel_checksum"); ok {
-		f, err := director.ParseTunnelChecksum(v)
-		if err != nil {
-			p.errf(n, "%v", err)
-			return
-		}
-		r.TunnelFlags = f
 	}
 }

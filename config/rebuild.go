@@ -57,10 +57,7 @@ func methods(s director.Service) string {
 // lostOnTheWay writes f, reads it back, and lists the steps apply would
 // take from svcs to it; none when f says all of svcs.
 func lostOnTheWay(f *File, svcs []director.Service) []string {
-	out, err := Marshal(f, "")
-	if err == nil {
-		f, err = parseFile("the saved file", out)
-	}
+	f, _, err := readBack(f)
 	if err != nil {
 		return []string{fmt.Sprintf("the file does not read back: %v", err)}
 	}
@@ -71,4 +68,14 @@ func lostOnTheWay(f *File, svcs []director.Service) []string {
 		}
 	}
 	return lost
+}
+
+// readBack writes f as save does and parses what it wrote.
+func readBack(f *File) (*File, []byte, error) {
+	out, err := Marshal(f, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	back, err := parseFile("the saved file", out)
+	return back, out, err
 }

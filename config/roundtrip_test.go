@@ -251,11 +251,7 @@ func TestSaveRoundTrip(t *testing.T) {
 		if err := checkRebuilds(f, state); err != nil {
 			t.Fatalf("seed %d: save refused %s: %v", seed, describe(state), err)
 		}
-		out, err := Marshal(f, "")
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		back, err := parseFile("saved", out)
+		back, out, err := readBack(f)
 		if err != nil {
 			t.Fatalf("seed %d: the saved file does not read back: %v\n%s", seed, err, out)
 		}

@@ -125,17 +125,7 @@ func (d *Director) EditReal(k Key, addr netip.Addr, e RealEdit) (Result, error) 
 	if err != nil {
 		return res, err
 	}
-	next := cur
-	edit(&next.Weight, e.Weight)
-	edit(&next.UpperThreshold, e.UpperThreshold)
-	edit(&next.LowerThreshold, e.LowerThreshold)
-	edit(&next.Forward, e.Forward)
-	edit(&next.Tunnel, e.Tunnel)
-	edit(&next.TunnelPort, e.TunnelPort)
-	edit(&next.TunnelFlags, e.TunnelFlags)
-	if next.Forward != ipvs.Tunnel {
-		next.Tunnel, next.TunnelPort, next.TunnelFlags = ipvs.TunnelIPIP, 0, 0
-	}
+	next := e.Apply(cur)
 	if err := checkReal(k, next); err != nil {
 		return res, err
 	}

@@ -160,13 +160,8 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 	cur := svcs[i]
 	// A dscp service that lost its mark (Show's problem) gets it back.
 	lost := cur.Mode == dsrtypes.ModeDSCP && !slices.Contains(marks, markOf(cur))
-	next := cur
-	edit(&next.Scheduler, e.Scheduler)
-	edit(&next.Persistent, e.Persistent)
-	edit(&next.Netmask, e.Netmask)
-	edit(&next.SchedFlags, e.SchedFlags)
-	edit(&next.OnePacket, e.OnePacket)
-	edit(&next.PE, e.PE)
+	next := e.Apply(cur)
+	next.DSCP = cur.DSCP // below, once checked
 	if err := checkSettings(next); err != nil {
 		return res, err
 	}

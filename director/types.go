@@ -93,3 +93,31 @@ type RealEdit struct {
 	TunnelPort     *uint16
 	TunnelFlags    *uint16
 }
+
+// Apply is s with the edit's fields set.
+func (e ServiceEdit) Apply(s Service) Service {
+	edit(&s.DSCP, e.DSCP)
+	edit(&s.Scheduler, e.Scheduler)
+	edit(&s.Persistent, e.Persistent)
+	edit(&s.Netmask, e.Netmask)
+	edit(&s.SchedFlags, e.SchedFlags)
+	edit(&s.OnePacket, e.OnePacket)
+	edit(&s.PE, e.PE)
+	return s
+}
+
+// Apply is r with the edit's fields set; a real that does not tunnel has
+// no tunnel settings.
+func (e RealEdit) Apply(r Real) Real {
+	edit(&r.Weight, e.Weight)
+	edit(&r.UpperThreshold, e.UpperThreshold)
+	edit(&r.LowerThreshold, e.LowerThreshold)
+	if edit(&r.Forward, e.Forward); r.Forward != ipvs.Tunnel {
+		r.Tunnel, r.TunnelPort, r.TunnelFlags = ipvs.TunnelIPIP, 0, 0
+		return r
+	}
+	edit(&r.Tunnel, e.Tunnel)
+	edit(&r.TunnelPort, e.TunnelPort)
+	edit(&r.TunnelFlags, e.TunnelFlags)
+	return r
+}
