@@ -237,7 +237,7 @@ func TestDirectorShow(t *testing.T) {
 // fault: exit 2, with the director's text.
 func TestDirectorRealNotConnected(t *testing.T) {
 	f := withFakeDirector(t)
-	f.err = fmt.Errorf("real server 192.0.2.9 of tcp 10.0.0.1:80 (mode dr) is on no subnet of this director: %w", director.ErrNotConnected)
+	f.err = fmt.Errorf("real server 192.0.2.9 of tcp 10.0.0.1:80 (direct routing) is on no subnet of this director: %w", director.ErrNotConnected)
 	st, _, stderr := runCLI("director", "real", "add", "--vip", "10.0.0.1:80", "--real", "192.0.2.9")
 	if st != exitUsage || !strings.Contains(stderr, "is on no subnet of this director") {
 		t.Errorf("want exit 2 naming the real, got %d %q", st, stderr)
