@@ -116,6 +116,16 @@ type fakeMarks struct {
 	marks   []dscpmark.Mark
 	fail    map[string]error
 	removed bool
+	// calls counts the requests by method name: each is one nft batch or dump.
+	calls map[string]int
+}
+
+func (f *fakeMarks) call(name string) error {
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[name]++
+	return f.fail[name]
 }
 
 func mkey(m dscpmark.Mark) dscpmark.Mark { m.DSCP = 0; return m }
@@ -124,10 +134,10 @@ func (f *fakeMarks) idx(m dscpmark.Mark) int {
 	return slices.IndexFunc(f.marks, func(o dscpmark.Mark) bool { return mkey(o) == mkey(m) })
 }
 
-func (f *fakeMarks) List() ([]dscpmark.Mark, error) { return slices.Clone(f.marks), f.fail["List"] }
+func (f *fakeMarks) List() ([]dscpmark.Mark, error) { return slices.Clone(f.marks), f.call("List") }
 
 func (f *fakeMarks) Add(ms ...dscpmark.Mark) error {
-	if err := f.fail["Add"]; err != nil {
+	if err := f.call("Add"); err != nil {
 		return err
 	}
 	for _, m := range ms {
@@ -143,7 +153,7 @@ func (f *fakeMarks) Add(ms ...dscpmark.Mark) error {
 }
 
 func (f *fakeMarks) Replace(m dscpmark.Mark) error {
-	if err := f.fail["Replace"]; err != nil {
+	if err := f.call("Replace"); err != nil {
 		return err
 	}
 	i := f.idx(m)
@@ -155,7 +165,7 @@ func (f *fakeMarks) Replace(m dscpmark.Mark) error {
 }
 
 func (f *fakeMarks) Del(ms ...dscpmark.Mark) error {
-	if err := f.fail["Del"]; err != nil {
+	if err := f.call("Del"); err != nil {
 		return err
 	}
 	for _, m := range ms {
@@ -170,7 +180,7 @@ func (f *fakeMarks) Del(ms ...dscpmark.Mark) error {
 
 func (f *fakeMarks) Remove() error {
 	f.marks, f.removed = nil, true
-	return f.fail["Remove"]
+	return f.call("Remove")
 }
 
 type fakeHost struct {

@@ -1,0 +1,71 @@
+package director
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/l3dsr/l3dsr/internal/ipvs"
+)
+
+// scaleServices are n dscp services of 2 reals each, as the control-plane
+// bench makes them: codes spread so that no real gets a code twice.
+func scaleServices(n int) []Service {
+	out := make([]Service, n)
+	for i := range out {
+		g := i / 64
+		vip := netip.AddrFrom4([4]byte{10, 100 + byte(g>>8), byte(g), byte(i%64 + 1)})
+		out[i] = Service{Key: Key{VIP: vip, Port: 80, Proto: ipvs.ProtoTCP}, DSCP: uint8(i % 64), Reals: []Real{
+			{Addr: netip.AddrFrom4([4]byte{10, 2, byte(g), 1}), Weight: 1},
+			{Addr: netip.AddrFrom4([4]byte{10, 2, byte(g), 2}), Weight: 1},
+		}}
+	}
+	return out
+}
+
+// requests is the number of netlink requests the fakes saw: IPVS calls and
+// nft batches or dumps.
+func requests(f *fakes) int {
+	n := len(f.ipvs.calls)
+	for _, c := range f.marks.calls {
+		n += c
+	}
+	return n
+}
+
+// applyOneByOne adds svcs with their reals as apply did before batches:
+// one director change per service and per real.
+func applyOneByOne(t testing.TB, f *fakes, svcs []Service) {
+	for _, s := range svcs {
+		bare := s
+		bare.Reals = nil
+		if _, err := f.d.AddService(bare); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range s.Reals {
+			if _, err := f.d.AddReal(s.Key, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestScaleOneByOne measures what one change at a time costs: each change
+// reads the whole state back, so n services cost O(n²) requests.
+func TestScaleOneByOne(t *testing.T) {
+	for _, n := range []int{63, 252} { // 1008: 1,534,680 requests, 19 s of fakes alone
+		f := newFakes()
+		applyOneByOne(t, f, scaleServices(n))
+		t.Logf("one by one, %4d services: %7d requests (Services %d, Destinations %d, marks %v)",
+			n, requests(f), count(f.ipvs.calls, "Services"), count(f.ipvs.calls, "Destinations"), f.marks.calls)
+	}
+}
+
+func count(calls []string, name string) int {
+	n := 0
+	for _, c := range calls {
+		if c == name {
+			n++
+		}
+	}
+	return n
+}
