@@ -25,6 +25,14 @@ type DirectorHost interface {
 	Show() (director.Status, error)
 }
 
+// batcher is a director that takes a plan's changes as one batch
+// (*director.Director): one read of IPVS and one nftables transaction for
+// the whole plan, where one change at a time would read everything back
+// each time. A fake without it is driven one change at a time.
+type batcher interface {
+	Begin() *director.Batch
+}
+
 // Host opens the running state that PlanHost and Running read: the CLI
 // gives the running host's, tests give fakes.
 type Host struct {
@@ -85,7 +93,13 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 		if err != nil {
 			return p, nil, fmt.Errorf("reading the director's services: %w", err)
 		}
-		p.Steps = append(p.Steps, planDirector(d, st.Services, api)...)
+		var changer directorAPI = api
+		var commit func() error
+		if b, ok := api.(batcher); ok {
+			batch := b.Begin()
+			changer, commit = batch, batch.Commit
+		}
+		p.Steps = append(p.Steps, committed(planDirector(d, st.Services, changer), commit)...)
 	}
 	return p, closeAll, nil
 }

@@ -73,6 +73,33 @@ func (p Plan) Apply() (Outcome, error) {
 	return out, nil
 }
 
+// committed makes the last of steps also commit what the steps sent to a
+// batch (commit nil: nothing to commit). A commit that fails undoes that
+// last step, and Apply then undoes the ones before it, through the batch.
+func committed(steps []Step, commit func() error) []Step {
+	if commit == nil || len(steps) == 0 {
+		return steps
+	}
+	last := &steps[len(steps)-1]
+	do, undo := last.do, last.undo
+	last.do = func() ([]string, []string, error) {
+		changes, warns, err := do()
+		if err != nil {
+			return changes, warns, err
+		}
+		if err := commit(); err != nil {
+			if undo != nil {
+				if uerr := undo(); uerr != nil {
+					err = errors.Join(err, fmt.Errorf("undoing this step failed too: %w", uerr))
+				}
+			}
+			return nil, warns, err
+		}
+		return changes, warns, nil
+	}
+	return steps
+}
+
 // rollback undoes done, last first, and says how that went.
 func rollback(done *undo.Stack) string {
 	n := done.Len()

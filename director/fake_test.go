@@ -248,3 +248,11 @@ func newFakes() *fakes {
 	f.d = &Director{ipvs: f.ipvs, marks: f.marks, host: f.host}
 	return f
 }
+
+func (f *fakeMarks) Sync(ms []dscpmark.Mark) (added, removed []dscpmark.Mark, err error) {
+	if err := f.call("Sync"); err != nil {
+		return nil, nil, err
+	}
+	f.marks = slices.Clone(ms)
+	return nil, nil, nil
+}

@@ -3,6 +3,7 @@ package director
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
@@ -68,24 +69,18 @@ func (t realSettings) forwardText() string {
 	return t.forward.String()
 }
 
-// service reads the running state and finds service k in it.
-func (d *Director) service(k Key) ([]Service, int, error) {
-	svcs, _, i, err := d.existing(k, ": add it first with 'l3dsr director service add'")
-	return svcs, i, err
-}
-
 // AddReal adds a real server to a service, forwarding by the service's mode.
 // Adding a real that runs with the same settings changes nothing.
-func (d *Director) AddReal(k Key, r Real) (Result, error) {
+func (b *Batch) AddReal(k Key, r Real) (Result, error) {
 	var res Result
-	svcs, i, err := d.service(k)
+	i, err := b.existing(k, ": add it first with 'l3dsr director service add'")
 	if err != nil {
 		return res, err
 	}
 	if err := checkReal(k, r); err != nil {
 		return res, err
 	}
-	s := svcs[i]
+	s := b.svcs[i]
 	if s.Mode == modeMixed || s.Mode == modeNone {
 		return res, fmt.Errorf("service %s is not l3dsr's and its mode is %s, so the forwarding method of a new real server is unknown: add it with ipvsadm, or make the service with 'l3dsr director service add'", k, s.Mode)
 	}
@@ -94,7 +89,7 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 	}
 	r.Forward, r.Port = Forward(s.Mode), 0
 	if s.Mode == dsrtypes.ModeDR {
-		if err := d.checkConnected(k, r); err != nil {
+		if err := b.d.checkConnected(k, r); err != nil {
 			return res, err
 		}
 	}
@@ -105,26 +100,33 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 		return res, fmt.Errorf("real server %s of %s exists with %s: use 'l3dsr director real edit' to change it",
 			r.Addr, k, cur.settings())
 	}
-	s.Reals = append(s.Reals, r)
-	svcs[i] = s
-	if err := checkDSCPConflicts(svcs); err != nil {
-		return res, err
+	s.Reals = append(slices.Clip(s.Reals), r)
+	if b.eager {
+		svcs := slices.Clone(b.svcs)
+		svcs[i] = s
+		if err := checkDSCPConflicts(svcs); err != nil {
+			return res, err
+		}
 	}
-	if err := d.ipvs.CreateDestination(d.ipvsService(s), d.destination(s, r)); err != nil {
+	is, dst := b.d.ipvsService(s), b.d.destination(s, r)
+	if err := b.d.ipvs.CreateDestination(is, dst); err != nil {
 		return res, fmt.Errorf("add real server %s to %s: %w", r.Addr, k, err)
 	}
+	b.u.Push("remove real server "+r.Addr.String()+" from "+k.String(), func() error { return b.d.ipvs.RemoveDestination(is, dst) })
+	b.svcs[i] = s
 	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s (%s, weight %d)", r.Addr, k, r.settings().forwardText(), r.Weight))
 	return res, nil
 }
 
 // EditReal changes a real server's weight or thresholds. Weight 0 drains it:
 // no new connections, existing ones go on.
-func (d *Director) EditReal(k Key, addr netip.Addr, e RealEdit) (Result, error) {
+func (b *Batch) EditReal(k Key, addr netip.Addr, e RealEdit) (Result, error) {
 	var res Result
-	s, cur, err := d.real(k, addr)
+	i, cur, err := b.real(k, addr)
 	if err != nil {
 		return res, err
 	}
+	s := b.svcs[i]
 	next := e.Apply(cur)
 	if err := checkReal(k, next); err != nil {
 		return res, err
@@ -133,15 +135,29 @@ func (d *Director) EditReal(k Key, addr netip.Addr, e RealEdit) (Result, error) 
 		return res, nil
 	}
 	if next.Forward == ipvs.Route && cur.Forward != ipvs.Route {
-		if err := d.checkConnected(k, next); err != nil {
+		if err := b.d.checkConnected(k, next); err != nil {
 			return res, err
 		}
 	}
-	if err := d.ipvs.UpdateDestination(d.ipvsService(s), d.destination(s, next)); err != nil {
+	is := b.d.ipvsService(s)
+	if err := b.d.ipvs.UpdateDestination(is, b.d.destination(s, next)); err != nil {
 		return res, fmt.Errorf("update real server %s of %s: %w", addr, k, err)
 	}
+	old := b.d.destination(s, cur)
+	b.u.Push("restore real server "+addr.String()+" of "+k.String(), func() error { return b.d.ipvs.UpdateDestination(is, old) })
+	b.setReal(i, next)
 	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s %s (was %s)", addr, k, next.settings(), cur.settings()))
 	return res, nil
+}
+
+// setReal puts r in place of the real of its address in service i of the
+// view (a copy: the slice may be another view's).
+func (b *Batch) setReal(i int, r Real) {
+	s := b.svcs[i]
+	s.Reals = slices.Clone(s.Reals)
+	j := slices.IndexFunc(s.Reals, func(o Real) bool { return o.Addr == r.Addr })
+	s.Reals[j] = r
+	b.svcs[i] = s
 }
 
 // findReal returns the real server addr of s.
@@ -154,31 +170,37 @@ func findReal(s Service, addr netip.Addr) (Real, bool) {
 	return Real{}, false
 }
 
-// real reads the running state and finds real server addr of service k.
-func (d *Director) real(k Key, addr netip.Addr) (Service, Real, error) {
-	svcs, i, err := d.service(k)
+// real finds real server addr of service k: the service's index in the
+// view, and the real.
+func (b *Batch) real(k Key, addr netip.Addr) (int, Real, error) {
+	i, err := b.existing(k, ": add it first with 'l3dsr director service add'")
 	if err != nil {
-		return Service{}, Real{}, err
+		return 0, Real{}, err
 	}
-	r, ok := findReal(svcs[i], addr)
+	r, ok := findReal(b.svcs[i], addr)
 	if !ok {
-		return Service{}, Real{}, fmt.Errorf("real server %s is not a real server of %s ('l3dsr director show' lists them)", addr, k)
+		return 0, Real{}, fmt.Errorf("real server %s is not a real server of %s ('l3dsr director show' lists them)", addr, k)
 	}
-	return svcs[i], r, nil
+	return i, r, nil
 }
 
 // DelReal takes a real server out of a service. New connections no longer
 // reach it; with expire_nodest_conn=1 its existing flows end at their next
 // packet.
-func (d *Director) DelReal(k Key, addr netip.Addr) (Result, error) {
+func (b *Batch) DelReal(k Key, addr netip.Addr) (Result, error) {
 	var res Result
-	s, cur, err := d.real(k, addr)
+	i, cur, err := b.real(k, addr)
 	if err != nil {
 		return res, err
 	}
-	if err := d.ipvs.RemoveDestination(d.ipvsService(s), d.destination(s, cur)); err != nil {
+	s := b.svcs[i]
+	is, dst := b.d.ipvsService(s), b.d.destination(s, cur)
+	if err := b.d.ipvs.RemoveDestination(is, dst); err != nil {
 		return res, fmt.Errorf("remove real server %s from %s: %w", addr, k, err)
 	}
+	b.u.Push("add real server "+addr.String()+" to "+k.String()+" again", func() error { return b.d.ipvs.CreateDestination(is, dst) })
+	s.Reals = slices.DeleteFunc(slices.Clone(s.Reals), func(o Real) bool { return o.Addr == addr })
+	b.svcs[i] = s
 	res.Changes = append(res.Changes, fmt.Sprintf("removed real server %s from %s", addr, k))
 	return res, nil
 }

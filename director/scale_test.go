@@ -69,3 +69,48 @@ func count(calls []string, name string) int {
 	}
 	return n
 }
+
+// applyBatch adds svcs with their reals in one batch, as apply does.
+func applyBatch(t testing.TB, f *fakes, svcs []Service) {
+	b := f.d.Begin()
+	for _, s := range svcs {
+		bare := s
+		bare.Reals = nil
+		if _, err := b.AddService(bare); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range s.Reals {
+			if _, err := b.AddReal(s.Key, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScaleBatch: a batch reads the state once and sends its marks in one
+// transaction, so four times the services cost at most about four times
+// the requests.
+func TestScaleBatch(t *testing.T) {
+	calls := map[int]int{}
+	for _, n := range []int{63, 252, 1008, 4032} {
+		f := newFakes()
+		applyBatch(t, f, scaleServices(n))
+		calls[n] = requests(f)
+		t.Logf("batch, %4d services: %6d requests (Services %d, Destinations %d, marks %v)",
+			n, calls[n], count(f.ipvs.calls, "Services"), count(f.ipvs.calls, "Destinations"), f.marks.calls)
+		if got := count(f.ipvs.calls, "Services"); got != 1 {
+			t.Errorf("%d services: read IPVS %d times, want once", n, got)
+		}
+		if f.marks.calls["Add"] != 1 || len(f.marks.marks) != n {
+			t.Errorf("%d services: %d mark batches carrying %d marks, want one of %d", n, f.marks.calls["Add"], len(f.marks.marks), n)
+		}
+	}
+	for _, n := range []int{63, 252, 1008} {
+		if calls[4*n] > calls[n]*9/2+10 {
+			t.Errorf("requests grow faster than linearly: %d services %d, %d services %d", n, calls[n], 4*n, calls[4*n])
+		}
+	}
+}

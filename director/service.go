@@ -49,7 +49,7 @@ func (d *Director) ipvsService(s Service) ipvs.Service {
 // AddService creates a service, its DSCP mark (dsrtypes.ModeDSCP) and the VIP as a
 // local address. Adding a service that runs with the same settings changes
 // nothing; one that runs with other settings is refused (use EditService).
-func (d *Director) AddService(s Service) (Result, error) {
+func (b *Batch) AddService(s Service) (Result, error) {
 	var res Result
 	if s.Scheduler == "" {
 		s.Scheduler = DefaultScheduler
@@ -77,20 +77,22 @@ func (d *Director) AddService(s Service) (Result, error) {
 	if len(s.Reals) > 0 {
 		return res, fmt.Errorf("service %s: add real servers with AddReal", s.Key)
 	}
-	svcs, _, err := d.read()
-	if err != nil {
+	if err := b.load(); err != nil {
 		return res, err
 	}
-	if i, ok := find(svcs, s.Key); ok {
-		cur := svcs[i]
+	// The view with s: append writes past the view's length only, so a
+	// failed add leaves the view as it was.
+	after := append(b.svcs, s)
+	if i, ok := b.at[s.Key]; ok {
+		cur := b.svcs[i]
 		if cur.Mode == s.Mode && cur.DSCP == s.DSCP && cur.settings() == s.settings() {
 			// Still make sure of the host settings: they may have been changed by hand.
-			return d.ensureHost(res, append(svcs, s), s)
+			return b.ensureHost(res, after, s)
 		}
 		return res, fmt.Errorf("service %s exists with mode %s, DSCP %d, %s: use 'l3dsr director service edit' to change it",
 			s.Key, cur.Mode, cur.DSCP, cur.settings())
 	}
-	for _, o := range svcs {
+	for _, o := range b.svcs {
 		if o.Mode == dsrtypes.ModeDSCP && s.Mode == dsrtypes.ModeDSCP && o.VIP == s.VIP && o.DSCP != s.DSCP {
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
 				"VIP %s already uses DSCP %d (service %s): a second code for the same VIP uses up one more of the 64 codes", s.VIP, o.DSCP, o.Key))
@@ -99,33 +101,41 @@ func (d *Director) AddService(s Service) (Result, error) {
 	}
 
 	var u undo.Stack
-	after := append(svcs[:len(svcs):len(svcs)], s)
-	res, err = d.ensureHostUndo(res, after, s, &u)
+	res, err := b.d.ensureHostUndo(res, after, s, &u)
 	if err != nil {
 		return Result{}, rollback(&u, err)
 	}
-	is := d.ipvsService(s)
-	if err := d.ipvs.CreateService(is); err != nil {
+	is := b.d.ipvsService(s)
+	if err := b.d.ipvs.CreateService(is); err != nil {
 		return Result{}, rollback(&u, fmt.Errorf("create IPVS service %s: %w", s.Key, err))
 	}
-	u.Push("remove IPVS service "+s.Key.String(), func() error { return d.ipvs.RemoveService(is) })
+	u.Push("remove IPVS service "+s.Key.String(), func() error { return b.d.ipvs.RemoveService(is) })
 	res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s %s", s.Key, s.settings()))
 	if s.Mode == dsrtypes.ModeDSCP {
-		if err := d.marks.Add(markOf(s)); err != nil {
-			return Result{}, rollback(&u, fmt.Errorf("add DSCP mark %d for %s: %w", s.DSCP, s.Key, err))
-		}
+		b.marks[markKey(markOf(s))] = markOf(s)
 		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark %d for %s", s.DSCP, s.Key))
 	}
+	b.added(s)
+	b.done("add service "+s.Key.String(), &u)
 	return res, nil
 }
 
+// done keeps the undo steps of a change that succeeded, for a Commit that
+// fails.
+func (b *Batch) done(what string, u *undo.Stack) {
+	if u.Len() > 0 {
+		b.u.Push(what, u.Rollback)
+	}
+}
+
 // ensureHost makes sure of the sysctls and the VIP for an existing service.
-func (d *Director) ensureHost(res Result, svcs []Service, s Service) (Result, error) {
+func (b *Batch) ensureHost(res Result, svcs []Service, s Service) (Result, error) {
 	var u undo.Stack
-	res, err := d.ensureHostUndo(res, svcs, s, &u)
+	res, err := b.d.ensureHostUndo(res, svcs, s, &u)
 	if err != nil {
 		return Result{}, rollback(&u, err)
 	}
+	b.done("host settings for "+s.Key.String(), &u)
 	return res, nil
 }
 
@@ -151,15 +161,16 @@ func (d *Director) ensureHostUndo(res Result, svcs []Service, s Service, u *undo
 }
 
 // EditService changes the scheduler, persistence or DSCP code of a service.
-func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
+func (b *Batch) EditService(k Key, e ServiceEdit) (Result, error) {
 	var res Result
-	svcs, marks, i, err := d.existing(k, ": add it with 'l3dsr director service add'")
+	i, err := b.existing(k, ": add it with 'l3dsr director service add'")
 	if err != nil {
 		return res, err
 	}
-	cur := svcs[i]
+	cur := b.svcs[i]
 	// A dscp service that lost its mark (Show's problem) gets it back.
-	lost := cur.Mode == dsrtypes.ModeDSCP && !slices.Contains(marks, markOf(cur))
+	_, marked := b.marks[markKey(markOf(cur))]
+	lost := cur.Mode == dsrtypes.ModeDSCP && !marked
 	next := e.Apply(cur)
 	next.DSCP = cur.DSCP // below, once checked
 	if err := checkSettings(next); err != nil {
@@ -177,85 +188,86 @@ func (d *Director) EditService(k Key, e ServiceEdit) (Result, error) {
 			res.Warnings = append(res.Warnings, w)
 		}
 	}
-	svcs[i] = next
-	if err := checkDSCPConflicts(svcs); err != nil {
-		return res, err
+	if b.eager {
+		svcs := slices.Clone(b.svcs)
+		svcs[i] = next
+		if err := checkDSCPConflicts(svcs); err != nil {
+			return res, err
+		}
 	}
 	var u undo.Stack
 	if next.settings() != cur.settings() {
-		if err := d.ipvs.UpdateService(d.ipvsService(next)); err != nil {
+		if err := b.d.ipvs.UpdateService(b.d.ipvsService(next)); err != nil {
 			return res, fmt.Errorf("update IPVS service %s: %w", k, err)
 		}
-		old := d.ipvsService(cur)
-		u.Push("restore IPVS service "+k.String(), func() error { return d.ipvs.UpdateService(old) })
+		old := b.d.ipvsService(cur)
+		u.Push("restore IPVS service "+k.String(), func() error { return b.d.ipvs.UpdateService(old) })
 		res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s %s (was %s)", k, next.settings(), cur.settings()))
 	}
 	if e.DSCP != nil && lost {
-		if err := d.marks.Add(markOf(next)); err != nil {
-			return Result{}, rollback(&u, fmt.Errorf("add the lost DSCP mark %d of %s: %w", next.DSCP, k, err))
-		}
+		b.marks[markKey(markOf(next))] = markOf(next)
 		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark %d for %s (it was lost)", next.DSCP, k))
 	} else if next.DSCP != cur.DSCP {
-		if err := d.marks.Replace(markOf(next)); err != nil {
-			return Result{}, rollback(&u, fmt.Errorf("change DSCP mark of %s to %d: %w", k, next.DSCP, err))
-		}
+		b.marks[markKey(markOf(next))] = markOf(next)
 		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark for %s %d (was %d): real servers need the new code mapped to %s", k, next.DSCP, cur.DSCP, k.VIP))
 	}
+	b.svcs[i] = next
+	b.done("edit service "+k.String(), &u)
 	return res, nil
 }
 
 // DelService removes a service with its reals and its mark, and the VIP from
 // lo when the director put it there and no other service uses it.
-func (d *Director) DelService(k Key) (Result, error) {
+func (b *Batch) DelService(k Key) (Result, error) {
 	var res Result
-	svcs, marks, i, err := d.existing(k, " ('l3dsr director show' lists the services)")
+	i, err := b.existing(k, " ('l3dsr director show' lists the services)")
 	if err != nil {
 		return res, err
 	}
-	cur := svcs[i]
-	// The mark goes first: without it the service would send unmarked packets.
-	left := 0
-	for _, m := range marks {
-		if m.VIP == k.VIP && m.Port == k.Port && m.Proto == uint8(k.Proto) {
-			if err := d.marks.Del(m); err != nil {
-				return res, fmt.Errorf("remove DSCP mark of %s: %w", k, err)
-			}
-			res.Changes = append(res.Changes, fmt.Sprintf("removed DSCP mark %d for %s", m.DSCP, k))
-		} else {
-			left++
-		}
+	cur := b.svcs[i]
+	is := b.d.ipvsService(cur)
+	if err := b.d.ipvs.RemoveService(is); err != nil {
+		return Result{}, fmt.Errorf("remove IPVS service %s: %w", k, err)
 	}
-	// The last mark takes the table with it: a director with no L3 DSR
-	// service keeps no hook of ours in its packet path.
-	if left == 0 && len(marks) > 0 {
-		if err := d.marks.Remove(); err != nil {
-			return res, fmt.Errorf("remove the empty nft table inet %s: %w", dscpmark.TableName, err)
+	var u undo.Stack
+	u.Push("add IPVS service "+k.String()+" and its real servers again", func() error {
+		if err := b.d.ipvs.CreateService(is); err != nil {
+			return err
 		}
-		res.Changes = append(res.Changes, "removed nft table inet "+dscpmark.TableName)
-	}
-	if err := d.ipvs.RemoveService(d.ipvsService(cur)); err != nil {
-		err = fmt.Errorf("remove IPVS service %s: %w", k, err)
-		if cur.Mode == dsrtypes.ModeDSCP {
-			if rerr := d.marks.Add(markOf(cur)); rerr != nil {
-				err = fmt.Errorf("%w; putting its DSCP mark %d back failed too (%v): the service now sends unmarked packets", err, cur.DSCP, rerr)
+		for _, r := range cur.Reals {
+			if err := b.d.ipvs.CreateDestination(is, b.d.destination(cur, r)); err != nil {
+				return err
 			}
 		}
-		return Result{}, err
+		return nil
+	})
+	// The mark goes in the same commit: the service sends nothing once
+	// IPVS has it no more.
+	if m, ok := b.marks[markKey(markOf(cur))]; ok {
+		delete(b.marks, markKey(m))
+		res.Changes = append(res.Changes, fmt.Sprintf("removed DSCP mark %d for %s", m.DSCP, k))
+		if len(b.marks) == 0 {
+			res.Changes = append(res.Changes, "removed nft table inet "+dscpmark.TableName)
+		}
 	}
 	res.Changes = append(res.Changes, fmt.Sprintf("removed IPVS service %s and its %d real servers", k, len(cur.Reals)))
-	for _, o := range svcs {
-		if o.Key != k && o.VIP == k.VIP {
+	b.removed(i)
+	defer b.done("delete service "+k.String(), &u)
+	for _, o := range b.svcs {
+		if o.VIP == k.VIP {
 			return res, nil
 		}
 	}
-	_, ours, err := d.host.vipState(k.VIP)
+	_, ours, err := b.d.host.vipState(k.VIP)
 	if err != nil {
 		return res, err
 	}
 	if ours {
-		if err := d.host.delVIP(k.VIP); err != nil {
+		if err := b.d.host.delVIP(k.VIP); err != nil {
 			return res, fmt.Errorf("service removed, but removing VIP %s from lo failed: %w", k.VIP, err)
 		}
+		vip := k.VIP
+		u.Push("add VIP "+vip.String()+" to lo again", func() error { return b.d.host.addVIP(vip) })
 		res.Changes = append(res.Changes, fmt.Sprintf("removed VIP %s from lo", k.VIP))
 	}
 	return res, nil

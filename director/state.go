@@ -152,30 +152,10 @@ func compareKey(a, b Key) int {
 	return cmp.Or(a.VIP.Compare(b.VIP), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Port, b.Port))
 }
 
+// find returns the index of service k in svcs.
 func find(svcs []Service, k Key) (int, bool) {
-	for i, s := range svcs {
-		if s.Key == k {
-			return i, true
-		}
-	}
-	return -1, false
-}
-
-// existing checks k, reads the running state and finds service k in it;
-// an error names k, with fix after it, when k is not there.
-func (d *Director) existing(k Key, fix string) ([]Service, []dscpmark.Mark, int, error) {
-	if err := checkKey(k); err != nil {
-		return nil, nil, 0, err
-	}
-	svcs, marks, err := d.read()
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	i, ok := find(svcs, k)
-	if !ok {
-		return nil, nil, 0, fmt.Errorf("service %s does not exist%s", k, fix)
-	}
-	return svcs, marks, i, nil
+	i := slices.IndexFunc(svcs, func(s Service) bool { return s.Key == k })
+	return i, i >= 0
 }
 
 // edit sets *dst to *v when an edit gives v.

@@ -24,6 +24,7 @@ type marksAPI interface {
 	List() ([]dscpmark.Mark, error)
 	Add(marks ...dscpmark.Mark) error
 	Replace(mark dscpmark.Mark) error
+	Sync(marks []dscpmark.Mark) (added, removed []dscpmark.Mark, err error)
 	Del(marks ...dscpmark.Mark) error
 	Remove() error
 }
