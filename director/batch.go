@@ -35,6 +35,11 @@ type Batch struct {
 	// had are the marks the kernel holds, marks those it will hold after
 	// Commit; both keyed by the mark without its code (markKey).
 	had, marks map[dscpmark.Mark]dscpmark.Mark
+	// local are the host's addresses (localAddrs), read at the first
+	// change that needs them and kept up to date.
+	local map[netip.Addr]bool
+	// sysctlsOK are the settings found as they should be.
+	sysctlsOK map[setting]bool
 	// u undoes what the changes did, for a one-command batch whose
 	// Commit fails.
 	u undo.Stack
@@ -66,6 +71,21 @@ func (b *Batch) load() error {
 	}
 	b.marks, b.loaded = maps.Clone(b.had), true
 	return nil
+}
+
+// localAddrs reads the host's addresses once.
+func (b *Batch) localAddrs() (map[netip.Addr]bool, error) {
+	if b.local == nil {
+		local, err := b.d.host.localAddrs()
+		if err != nil {
+			return nil, err
+		}
+		if local == nil {
+			local = map[netip.Addr]bool{} // a change writes to it
+		}
+		b.local = local
+	}
+	return b.local, nil
 }
 
 // existing checks k, loads the state and finds service k in it; an error

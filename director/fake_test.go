@@ -3,6 +3,7 @@ package director
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -190,6 +191,8 @@ type fakeHost struct {
 	// nets are the director's subnets, as subnets gives them.
 	nets    []netip.Prefix
 	netsErr error
+	// dumps counts the address dumps.
+	dumps int
 }
 
 func (h *fakeHost) subnets() ([]netip.Prefix, error) { return h.nets, h.netsErr }
@@ -202,9 +205,9 @@ func newFakeHost() *fakeHost {
 	}}
 }
 
-func (h *fakeHost) vipState(a netip.Addr) (bool, bool, error) {
-	ours, ok := h.local[a]
-	return ok, ours, nil
+func (h *fakeHost) localAddrs() (map[netip.Addr]bool, error) {
+	h.dumps++
+	return maps.Clone(h.local), nil
 }
 
 func (h *fakeHost) addVIP(a netip.Addr) error {

@@ -37,22 +37,19 @@ func (h *host) close() error { return h.rt.Close() }
 
 func hostPrefix(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
 
-// VIPState: a VIP is local when it is an address of any link; it is the
-// director's when it sits on lo with the director's tag.
-func (h *host) vipState(a netip.Addr) (local, ours bool, err error) {
+// localAddrs: an address is local when it is an address of any link; it is
+// the director's when it sits on lo with the director's tag.
+func (h *host) localAddrs() (map[netip.Addr]bool, error) {
 	addrs, err := h.rt.AddrList(0)
 	if err != nil {
-		return false, false, fmt.Errorf("list addresses: %w", err)
+		return nil, fmt.Errorf("list addresses: %w", err)
 	}
+	out := make(map[netip.Addr]bool, len(addrs))
 	for _, x := range addrs {
-		if x.Prefix.Addr() == a {
-			local = true
-			if x.Index == h.lo && x.Prefix == hostPrefix(a) && x.Proto == addrProto {
-				ours = true
-			}
-		}
+		a := x.Prefix.Addr()
+		out[a] = out[a] || x.Index == h.lo && x.Prefix == hostPrefix(a) && x.Proto == addrProto
 	}
-	return local, ours, nil
+	return out, nil
 }
 
 func (h *host) addVIP(a netip.Addr) error {

@@ -22,10 +22,10 @@ func scaleServices(n int) []Service {
 	return out
 }
 
-// requests is the number of netlink requests the fakes saw: IPVS calls and
-// nft batches or dumps.
+// requests is the number of netlink requests the fakes saw: IPVS calls,
+// nft batches or dumps, and address dumps.
 func requests(f *fakes) int {
-	n := len(f.ipvs.calls)
+	n := len(f.ipvs.calls) + f.host.dumps
 	for _, c := range f.marks.calls {
 		n += c
 	}
@@ -55,8 +55,8 @@ func TestScaleOneByOne(t *testing.T) {
 	for _, n := range []int{63, 252} { // 1008: 1,534,680 requests, 19 s of fakes alone
 		f := newFakes()
 		applyOneByOne(t, f, scaleServices(n))
-		t.Logf("one by one, %4d services: %7d requests (Services %d, Destinations %d, marks %v)",
-			n, requests(f), count(f.ipvs.calls, "Services"), count(f.ipvs.calls, "Destinations"), f.marks.calls)
+		t.Logf("one by one, %4d services: %7d requests (Services %d, Destinations %d, address dumps %d, marks %v)",
+			n, requests(f), count(f.ipvs.calls, "Services"), count(f.ipvs.calls, "Destinations"), f.host.dumps, f.marks.calls)
 	}
 }
 
@@ -99,10 +99,10 @@ func TestScaleBatch(t *testing.T) {
 		f := newFakes()
 		applyBatch(t, f, scaleServices(n))
 		calls[n] = requests(f)
-		t.Logf("batch, %4d services: %6d requests (Services %d, Destinations %d, marks %v)",
-			n, calls[n], count(f.ipvs.calls, "Services"), count(f.ipvs.calls, "Destinations"), f.marks.calls)
-		if got := count(f.ipvs.calls, "Services"); got != 1 {
-			t.Errorf("%d services: read IPVS %d times, want once", n, got)
+		t.Logf("batch, %4d services: %6d requests (Services %d, Destinations %d, address dumps %d, marks %v)",
+			n, calls[n], count(f.ipvs.calls, "Services"), count(f.ipvs.calls, "Destinations"), f.host.dumps, f.marks.calls)
+		if got := count(f.ipvs.calls, "Services"); got != 1 || f.host.dumps != 1 {
+			t.Errorf("%d services: read IPVS %d times and the addresses %d times, want once each", n, got, f.host.dumps)
 		}
 		if f.marks.calls["Add"] != 1 || len(f.marks.marks) != n {
 			t.Errorf("%d services: %d mark batches carrying %d marks, want one of %d", n, f.marks.calls["Add"], len(f.marks.marks), n)

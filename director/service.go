@@ -101,7 +101,7 @@ func (b *Batch) AddService(s Service) (Result, error) {
 	}
 
 	var u undo.Stack
-	res, err := b.d.ensureHostUndo(res, after, s, &u)
+	res, err := b.ensureHostUndo(res, after, s, &u)
 	if err != nil {
 		return Result{}, rollback(&u, err)
 	}
@@ -131,7 +131,7 @@ func (b *Batch) done(what string, u *undo.Stack) {
 // ensureHost makes sure of the sysctls and the VIP for an existing service.
 func (b *Batch) ensureHost(res Result, svcs []Service, s Service) (Result, error) {
 	var u undo.Stack
-	res, err := b.d.ensureHostUndo(res, svcs, s, &u)
+	res, err := b.ensureHostUndo(res, svcs, s, &u)
 	if err != nil {
 		return Result{}, rollback(&u, err)
 	}
@@ -139,22 +139,26 @@ func (b *Batch) ensureHost(res Result, svcs []Service, s Service) (Result, error
 	return res, nil
 }
 
-func (d *Director) ensureHostUndo(res Result, svcs []Service, s Service, u *undo.Stack) (Result, error) {
-	ch, err := d.ensureSysctls(svcs, u)
+func (b *Batch) ensureHostUndo(res Result, svcs []Service, s Service, u *undo.Stack) (Result, error) {
+	ch, err := b.ensureSysctls(svcs, u)
 	res.Changes = append(res.Changes, ch...)
 	if err != nil {
 		return res, err
 	}
-	local, _, err := d.host.vipState(s.VIP)
+	local, err := b.localAddrs()
 	if err != nil {
 		return res, err
 	}
-	if !local {
-		if err := d.host.addVIP(s.VIP); err != nil {
+	if _, ok := local[s.VIP]; !ok {
+		if err := b.d.host.addVIP(s.VIP); err != nil {
 			return res, fmt.Errorf("add VIP %s to lo: %w", s.VIP, err)
 		}
 		vip := s.VIP
-		u.Push("remove VIP "+vip.String()+" from lo", func() error { return d.host.delVIP(vip) })
+		local[vip] = true
+		u.Push("remove VIP "+vip.String()+" from lo", func() error {
+			delete(local, vip)
+			return b.d.host.delVIP(vip)
+		})
 		res.Changes = append(res.Changes, fmt.Sprintf("VIP %s on lo", s.VIP))
 	}
 	return res, nil
@@ -258,16 +262,20 @@ func (b *Batch) DelService(k Key) (Result, error) {
 			return res, nil
 		}
 	}
-	_, ours, err := b.d.host.vipState(k.VIP)
+	local, err := b.localAddrs()
 	if err != nil {
 		return res, err
 	}
-	if ours {
+	if local[k.VIP] {
 		if err := b.d.host.delVIP(k.VIP); err != nil {
 			return res, fmt.Errorf("service removed, but removing VIP %s from lo failed: %w", k.VIP, err)
 		}
 		vip := k.VIP
-		u.Push("add VIP "+vip.String()+" to lo again", func() error { return b.d.host.addVIP(vip) })
+		delete(local, vip)
+		u.Push("add VIP "+vip.String()+" to lo again", func() error {
+			local[vip] = true
+			return b.d.host.addVIP(vip)
+		})
 		res.Changes = append(res.Changes, fmt.Sprintf("removed VIP %s from lo", k.VIP))
 	}
 	return res, nil

@@ -45,15 +45,25 @@ func sysctls(svcs []Service) []setting {
 	)
 }
 
-// ensureSysctls sets what is not yet set, and says what it changed.
-func (d *Director) ensureSysctls(svcs []Service, u *undo.Stack) ([]string, error) {
+// ensureSysctls sets what is not yet set, and says what it changed. A
+// setting found as it should be is not read again in the batch: only one
+// this call set can be undone (by u).
+func (b *Batch) ensureSysctls(svcs []Service, u *undo.Stack) ([]string, error) {
+	d := b.d
 	var changes []string
 	for _, sc := range sysctls(svcs) {
+		if b.sysctlsOK[sc] {
+			continue
+		}
 		old, err := d.host.sysctl(sc.name)
 		if err != nil {
 			return changes, err
 		}
 		if old == sc.value {
+			if b.sysctlsOK == nil {
+				b.sysctlsOK = map[setting]bool{}
+			}
+			b.sysctlsOK[sc] = true
 			continue
 		}
 		if err := d.host.setSysctl(sc.name, sc.value); err != nil {

@@ -31,9 +31,10 @@ type marksAPI interface {
 
 // hostAPI is the director host itself: its addresses and sysctls.
 type hostAPI interface {
-	// VIPState tells whether a is a local address, and whether the director
-	// put it on lo (and so may take it away again).
-	vipState(a netip.Addr) (local, ours bool, err error)
+	// localAddrs are the addresses of every link, each true when the
+	// director put it on lo (and so may take it away again). One dump
+	// costs as much as one look-up: a batch reads them once.
+	localAddrs() (map[netip.Addr]bool, error)
 	addVIP(a netip.Addr) error
 	delVIP(a netip.Addr) error
 	// subnets are the subnets of the director's links (see
