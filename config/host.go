@@ -26,9 +26,10 @@ type DirectorHost interface {
 }
 
 // batcher is a director that takes a plan's changes as one batch
-// (*director.Director): one read of IPVS and one nftables transaction for
-// the whole plan, where one change at a time would read everything back
-// each time. A fake without it is driven one change at a time.
+// (*director.Director): one read of IPVS (the plan's) and one nftables
+// transaction for the whole plan, where one change at a time would read
+// everything back each time. A fake without it is driven one change at a
+// time.
 type batcher interface {
 	Begin() *director.Batch
 }
@@ -89,15 +90,16 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 			return p, nil, fmt.Errorf("director: %w", err)
 		}
 		closers = append(closers, func() { dclose() })
-		st, err := api.Show()
-		if err != nil {
-			return p, nil, fmt.Errorf("reading the director's services: %w", err)
-		}
 		var changer directorAPI = api
 		var commit func() error
+		show := api.Show
 		if b, ok := api.(batcher); ok {
 			batch := b.Begin()
-			changer, commit = batch, batch.Commit
+			changer, commit, show = batch, batch.Commit, batch.Show
+		}
+		st, err := show()
+		if err != nil {
+			return p, nil, fmt.Errorf("reading the director's services: %w", err)
 		}
 		p.Steps = append(p.Steps, committed(planDirector(d, st.Services, changer), commit)...)
 	}

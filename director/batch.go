@@ -73,6 +73,18 @@ func (b *Batch) load() error {
 	return nil
 }
 
+// Show is Director.Show of the batch's view: a plan made from it and
+// carried out by the batch costs one read of the running state, not two.
+func (b *Batch) Show() (Status, error) {
+	if err := b.load(); err != nil {
+		return Status{}, err
+	}
+	svcs, marks := slices.Clone(b.svcs), markList(b.marks)
+	slices.SortFunc(svcs, func(a, b Service) int { return compareKey(a.Key, b.Key) })
+	slices.SortFunc(marks, func(a, b dscpmark.Mark) int { return compareKey(keyOf(a), keyOf(b)) })
+	return b.d.status(svcs, marks), nil
+}
+
 // localAddrs reads the host's addresses once.
 func (b *Batch) localAddrs() (map[netip.Addr]bool, error) {
 	if b.local == nil {

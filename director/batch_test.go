@@ -3,6 +3,7 @@ package director
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -129,5 +130,38 @@ func TestBatchFailureUndoes(t *testing.T) {
 		if got := snapshot(f); got != before {
 			t.Errorf("%s: state after the undo:\n%s\nwant\n%s", tc.name, got, before)
 		}
+	}
+}
+
+// A batch's Show is the director's, and the changes after it read nothing
+// more: a plan costs one read of the running state.
+func TestBatchShowIsTheRead(t *testing.T) {
+	f := newFakes()
+	applyOneByOne(t, f, scaleServices(5))
+	// A lost mark and a mark of no service: Show's problems.
+	f.marks.marks = append(f.marks.marks[1:], markOf(Service{Key: Key{VIP: vip1, Port: 80, Proto: 6}, DSCP: 9}))
+	want, err := f.d.Show()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.d.Begin()
+	f.ipvs.calls, f.marks.calls = nil, nil
+	got, err := b.Show()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("batch's Show:\n%+v\nwant\n%+v", got, want)
+	}
+	w := int32(3)
+	s := scaleServices(5)[4]
+	if _, err := b.EditReal(s.Key, s.Reals[0].Addr, RealEdit{Weight: &w}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(f.ipvs.calls, "Services"); n != 1 || len(f.ipvs.calls) != 1+5+1 || f.marks.calls["List"] != 1 || len(f.marks.calls) != 1 {
+		t.Errorf("one real edited after Show: IPVS %v, marks %v; want one read and one update", f.ipvs.calls, f.marks.calls)
 	}
 }

@@ -29,6 +29,11 @@ func (d *Director) Show() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
+	return d.status(svcs, marks), nil
+}
+
+// status is Show's report of the services svcs and the marks.
+func (d *Director) status(svcs []Service, marks []dscpmark.Mark) Status {
 	st := Status{Services: svcs}
 	used := map[dscpmark.Mark]bool{}
 	for _, s := range svcs {
@@ -64,7 +69,7 @@ func (d *Director) Show() (Status, error) {
 				sc.name, v, sc.value, sc.why, sc.name, sc.value))
 		}
 	}
-	return st, nil
+	return st
 }
 
 // realProblems lists the reals of l3dsr's service s that do not forward as
