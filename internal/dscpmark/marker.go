@@ -40,7 +40,7 @@ func newInNetNS(fd int) (*marker, error) {
 }
 
 func newMarker(opts ...nftables.ConnOption) *marker {
-	return &marker{opts: opts}
+	return &marker{opts: append(opts, withBuffers)}
 }
 
 func (m *marker) conn() (*nftables.Conn, error) {
@@ -214,6 +214,10 @@ func (m *marker) Remove() error {
 	return nil
 }
 
+// maxElems elements of the largest kind (an IPv6 key and a verdict naming
+// a chain, under 100 bytes) fit one netlink attribute, as nft splits them.
+const maxElems = 512
+
 // apply queues changes on c and sends them as one batch; no changes, no
 // batch.
 func apply(c *nftables.Conn, st *state, changes []change, what string) error {
@@ -241,10 +245,12 @@ func apply(c *nftables.Conn, st *state, changes []change, what string) error {
 				c.AddRule(&nftables.Rule{Table: table, Chain: obj, Exprs: r})
 			}
 		case addElem, delElem:
-			// One message per run of elements of the same map and kind.
+			// One message per run of elements of the same map and kind,
+			// of at most maxElems: the elements are one attribute, whose
+			// length is 16 bits (64 KiB).
 			j := i
 			var elems []nftables.SetElement
-			for ; j < len(changes) && changes[j].kind == ch.kind && changes[j].name == ch.name; j++ {
+			for ; j < len(changes) && j-i < maxElems && changes[j].kind == ch.kind && changes[j].name == ch.name; j++ {
 				mk := changes[j].mark
 				e := nftables.SetElement{Key: elemKey(mk.key())}
 				if ch.kind == addElem {
