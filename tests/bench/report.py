@@ -365,6 +365,47 @@ def cp_table(krel, d, out):
     out.append("")
 
 
+DIR_NS = [63, 252, 1008, 4032]
+
+
+def dir_table(krel, d, out):
+    """Director apply (issue 27) against the stock tools loading the same state, per N."""
+    if not any(f"dir-apply-{n}" in d["cp"] for n in DIR_NS):
+        return
+    section(out, f"Director apply against the stock tools, {krel}",
+            f"{machine(d['env'])}. Seconds, median (min–max) over the rounds, each in a fresh "
+            "namespace; N dscp services of 2 reals each. Baseline: the same end state by "
+            "`ip -batch` + `ipvsadm -R` + one `nft -f`. Ratio: apply over the baseline of the "
+            "same round. Growth: the apply's median over that of N/4.",
+            ["services", "baseline", "`apply` from nothing", "ratio", "growth", "one real changed"])
+    def cell(r):
+        return "n/a" if not r else "{:.3f} ({:.3f}–{:.3f})".format(*mmm(list(r.values())))
+
+    prev = None
+    for n in DIR_NS:
+        base, app, app1 = (d["cp"].get(f"dir-{w}-{n}", {}) for w in ("base", "apply", "apply1"))
+        if not (base or app or app1):
+            continue
+        rat = [app[r] / base[r] for r in app if base.get(r)]
+        m = statistics.median(app.values()) if app else None
+        growth = f"{m / prev:.1f}×" if m and prev and n // 4 in DIR_NS else "n/a"
+        out.append(f"| {n:,} | {cell(base)} | {cell(app)} | {fmt_ratio(rat)} | {growth} | {cell(app1)} |")
+        prev = m
+    out.append("")
+
+
+def dir_plot(krel, d, outdir):
+    """cp-KREL.dat: N, then the medians of the baseline, the apply and the one-real apply."""
+    with open(f"{outdir}/cp-{krel}.dat", "w", encoding="utf-8") as f:
+        f.write("# services baseline apply apply1 (seconds, medians; NaN: not run)\n")
+        for n in DIR_NS:
+            meds = []
+            for w in ("base", "apply", "apply1"):
+                r = d["cp"].get(f"dir-{w}-{n}")
+                meds.append(f"{statistics.median(r.values()):.4f}" if r else "NaN")
+            f.write(f"{n} {' '.join(meds)}\n")
+
+
 PLOT_SERIES = [("map", ["map-1", "map-63", "map-4096", "map-65536"], [1, 63, 4096, 65536]),
                ("rev0", ["rev0-1", "rev0-63"], [1, 63]),
                ("nftrules", ["nft-1", "nft-63"], [1, 63]),
@@ -411,13 +452,14 @@ def main():
         out = []
         # Section by section, each with every kernel.
         for section in (rx_table, fwd_table, pass_table, goals, goals_fwd, reference, e2e_table,
-                        cp_table):
+                        cp_table, dir_table):
             for krel, d in data:
                 section(krel, d, out)
         print("\n".join(out))
         if a.plot_dir:
             for krel, d in data:
                 plot_data(krel, d, a.plot_dir)
+                dir_plot(krel, d, a.plot_dir)
     except (Bad, OSError) as e:
         print(f"report.py: {e}", file=sys.stderr)
         return 1

@@ -13,6 +13,13 @@
 #                       holds 65,536 other ones
 #   ipvsadm-1000        `ipvsadm -R` of 1,000 TCP services with 4 real servers each
 #   ipvsgo-1000         the same through the Go IPVS client (build/ipvsload), if it was built
+#   dir-apply-N         `l3dsr apply` of a director of N dscp services (N = 63, 252, 1008 or 4032;
+#                       2 reals each, codes 1-63 spread so that no real gets a code twice) from
+#                       nothing: the services, their marks and their VIPs on lo
+#   dir-apply1-N        the same apply again with one real's weight changed (the first apply is
+#                       not timed)
+#   dir-base-N          the baseline: the same end state by `ip -batch` (the VIPs on lo),
+#                       `ipvsadm -R` and one `nft -f` (table inet l3dsr as apply makes it)
 
 CP_NS=bx-cp
 
@@ -52,6 +59,41 @@ cp_files() {
 		}' >"$PWD/cp-ipvs.txt"
 }
 
+# cp_dir_files N: the director files of N services (N a multiple of 63): cp-dir-N.yaml for
+# apply, cp-dir1-N.yaml with the first real's weight 2, and the baseline's cp-dir-N.ip,
+# cp-dir-N.ipvs and cp-dir-N.nft. Service i is VIP 10.100.G.C:80 with DSCP C, G = i / 63 and
+# C = i % 63 + 1, with reals 10.2.G.1 and 10.2.G.2: 63 codes per pair of reals.
+cp_dir_files() {
+	local n=$1
+	[[ -f $PWD/cp-dir-$n.nft ]] && return 0
+	awk -v n="$n" -v dir="$PWD/cp-dir-$n" -v y1="$PWD/cp-dir1-$n.yaml" 'BEGIN {
+		y = dir ".yaml"; ip = dir ".ip"; ipvs = dir ".ipvs"; nft = dir ".nft"
+		print "director:\n  services:" > y; print "director:\n  services:" > y1
+		print "table inet l3dsr {" > nft
+		for (c = 1; c <= 63; c++)
+			printf "\tchain dscp4_%d {\n\t\tip dscp set %d\n\t}\n", c, c > nft
+		printf "\tmap vip4 {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n\t\telements = {" > nft
+		for (i = 0; i < n; i++) {
+			g = int(i / 63); c = i % 63 + 1; vip = sprintf("10.100.%d.%d", g, c)
+			for (f = 0; f < 2; f++) {
+				out = f ? y1 : y
+				printf "    - vip: %s:80\n      dscp: %d\n      reals:\n", vip, c > out
+				printf "        - {address: 10.2.%d.1, weight: %d}\n", g, (f && i == 0) ? 2 : 1 > out
+				printf "        - {address: 10.2.%d.2, weight: 1}\n", g > out
+			}
+			printf "address add %s/32 dev lo\n", vip > ip
+			printf "-A -t %s:80 -s wlc\n", vip > ipvs
+			for (r = 1; r <= 2; r++) printf "-a -t %s:80 -r 10.2.%d.%d:80 -m -w 1\n", vip, g, r > ipvs
+			printf "%s %s . tcp . 80 : goto dscp4_%d", i ? "," : "", vip, c > nft
+		}
+		printf " }\n\t}\n" > nft
+		printf "\tmap vip6 {\n\t\ttype ipv6_addr . inet_proto . inet_service : verdict\n\t}\n" > nft
+		printf "\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle; policy accept;\n" > nft
+		printf "\t\tip daddr . meta l4proto . th dport vmap @vip4\n" > nft
+		printf "\t\tip6 daddr . meta l4proto . th dport vmap @vip6\n\t}\n}\n" > nft
+	}'
+}
+
 # Checks after each timed command: prints what is wrong, nothing when all is there.
 cp_check() { # WHAT
 	local n
@@ -72,7 +114,25 @@ cp_check() { # WHAT
 		n=$(ip netns exec "$CP_NS" ipvsadm -S -n 2>&1 | grep -c -- '^-a ')
 		[[ $n == 4000 ]] || echo "want 4000 real servers in 'ipvsadm -S', got $n"
 		;;
+	dir-*)
+		cp_dir_check "${1##*-}" "$([[ $1 == dir-apply1-* ]] && echo 1 || echo 0)"
+		;;
 	esac
+}
+
+# cp_dir_check N W2: N services with 2N reals, N marks and N VIPs on lo; W2 reals of weight 2.
+cp_dir_check() {
+	local n=$1 w2=$2 x
+	x=$(ip netns exec "$CP_NS" ipvsadm -S -n 2>&1 | grep -c -- '^-A ')
+	[[ $x == "$n" ]] || echo "want $n services in 'ipvsadm -S', got $x"
+	x=$(ip netns exec "$CP_NS" ipvsadm -S -n 2>&1 | grep -c -- '^-a ')
+	[[ $x == $((2 * n)) ]] || echo "want $((2 * n)) real servers in 'ipvsadm -S', got $x"
+	x=$(ip netns exec "$CP_NS" ipvsadm -S -n 2>&1 | grep -c -- '-w 2$')
+	[[ $x == "$w2" ]] || echo "want $w2 real servers of weight 2, got $x"
+	x=$(ip netns exec "$CP_NS" nft list map inet l3dsr vip4 2>&1 | grep -o 'goto dscp4_' | wc -l)
+	[[ $x == "$n" ]] || echo "want $n marks in map inet l3dsr vip4, got $x"
+	x=$(ip -n "$CP_NS" -4 addr show dev lo 2>&1 | grep -c ' 10\.100\.')
+	[[ $x == "$n" ]] || echo "want $n VIPs on lo, got $x"
 }
 
 cp_run() { # WHAT: the timed command; prints the microseconds on stdout, errors on stderr
@@ -111,6 +171,24 @@ cp_run() { # WHAT: the timed command; prints the microseconds on stdout, errors 
 		[[ -x $L3DSR_BUILD/ipvsload ]] || { echo "$L3DSR_BUILD/ipvsload missing (make bench builds it)" >&2; return 1; }
 		t0=$(cp_now)
 		ip netns exec "$CP_NS" "$L3DSR_BUILD/ipvsload" -services 1000 -reals 4 || return 1
+		;;
+	dir-apply-*)
+		cp_dir_files "${1##*-}"
+		t0=$(cp_now)
+		ip netns exec "$CP_NS" "$L3DSR_BIN" apply -f "$PWD/cp-dir-${1##*-}.yaml" >/dev/null || return 1
+		;;
+	dir-apply1-*)
+		cp_dir_files "${1##*-}"
+		ip netns exec "$CP_NS" "$L3DSR_BIN" apply -f "$PWD/cp-dir-${1##*-}.yaml" >/dev/null || return 1
+		t0=$(cp_now)
+		ip netns exec "$CP_NS" "$L3DSR_BIN" apply -f "$PWD/cp-dir1-${1##*-}.yaml" >/dev/null || return 1
+		;;
+	dir-base-*)
+		cp_dir_files "${1##*-}"
+		t0=$(cp_now)
+		ip -n "$CP_NS" -batch "$PWD/cp-dir-${1##*-}.ip" || return 1
+		ip netns exec "$CP_NS" ipvsadm -R <"$PWD/cp-dir-${1##*-}.ipvs" || return 1
+		ip netns exec "$CP_NS" nft -f "$PWD/cp-dir-${1##*-}.nft" || return 1
 		;;
 	*)
 		echo "cp_run: unknown $1" >&2

@@ -21,4 +21,7 @@ rx_bench 5 300000 "fwd-plain fwd-ipip fwd-rev0-1 fwd-map-1 fwd-map-63 fwd-map-65
 rx_bench 5 300000 "pass-none pass-rev0-63 pass-map-65536 pass-nft-63 pass-nft-map" "4 6" "64"
 e2e_bench 5 5 "dsr tun nat"
 cp_bench 5 "l3dsr-add-63 l3dsr-replace-63 ipt-restore-63 ipt-append-63 l3dsr-replace-65536 ipvsadm-1000 ipvsgo-1000"
+# The director's apply against the stock tools loading the same state (issue 27).
+cp_bench 3 "dir-base-63 dir-apply-63 dir-apply1-63 dir-base-252 dir-apply-252 dir-apply1-252 \
+	dir-base-1008 dir-apply-1008 dir-apply1-1008 dir-base-4032 dir-apply-4032 dir-apply1-4032"
 exit 0
