@@ -32,6 +32,11 @@ type Batch struct {
 	loaded bool
 	svcs   []Service
 	at     map[Key]int
+	// byVIP are the services of each VIP, and managed counts l3dsr's
+	// IPv4 and IPv6 services: what a change asks of the others without
+	// walking them all.
+	byVIP   map[netip.Addr][]Key
+	managed [2]int
 	// had are the marks the kernel holds, marks those it will hold after
 	// Commit; both keyed by the mark without its code (markKey).
 	had, marks map[dscpmark.Mark]dscpmark.Mark
@@ -61,9 +66,9 @@ func (b *Batch) load() error {
 	if err != nil {
 		return err
 	}
-	b.svcs, b.at = svcs, make(map[Key]int, len(svcs))
-	for i, s := range svcs {
-		b.at[s.Key] = i
+	b.svcs, b.at, b.byVIP = nil, make(map[Key]int, len(svcs)), map[netip.Addr][]Key{}
+	for _, s := range svcs {
+		b.added(s)
 	}
 	b.had = make(map[dscpmark.Mark]dscpmark.Mark, len(marks))
 	for _, m := range marks {
@@ -128,14 +133,32 @@ func (b *Batch) conflicts(svcs []Service) error {
 func (b *Batch) added(s Service) {
 	b.at[s.Key] = len(b.svcs)
 	b.svcs = append(b.svcs, s)
+	b.byVIP[s.VIP] = append(b.byVIP[s.VIP], s.Key)
+	if s.Managed {
+		b.managed[family(s.VIP)]++
+	}
 }
 
 func (b *Batch) removed(i int) {
-	k, last := b.svcs[i].Key, len(b.svcs)-1
+	s, last := b.svcs[i], len(b.svcs)-1
 	b.svcs[i] = b.svcs[last]
 	b.at[b.svcs[i].Key] = i
 	b.svcs = b.svcs[:last]
-	delete(b.at, k)
+	delete(b.at, s.Key)
+	if b.byVIP[s.VIP] = slices.DeleteFunc(b.byVIP[s.VIP], func(k Key) bool { return k == s.Key }); len(b.byVIP[s.VIP]) == 0 {
+		delete(b.byVIP, s.VIP)
+	}
+	if s.Managed {
+		b.managed[family(s.VIP)]--
+	}
+}
+
+// family indexes Batch.managed: 0 for IPv4, 1 for IPv6.
+func family(a netip.Addr) int {
+	if a.Is4() {
+		return 0
+	}
+	return 1
 }
 
 // Commit sends the batch's mark changes as one nftables transaction (none

@@ -80,20 +80,17 @@ func (b *Batch) AddService(s Service) (Result, error) {
 	if err := b.load(); err != nil {
 		return res, err
 	}
-	// The view with s: append writes past the view's length only, so a
-	// failed add leaves the view as it was.
-	after := append(b.svcs, s)
 	if i, ok := b.at[s.Key]; ok {
 		cur := b.svcs[i]
 		if cur.Mode == s.Mode && cur.DSCP == s.DSCP && cur.settings() == s.settings() {
 			// Still make sure of the host settings: they may have been changed by hand.
-			return b.ensureHost(res, after, s)
+			return b.ensureHost(res, s)
 		}
 		return res, fmt.Errorf("service %s exists with mode %s, DSCP %d, %s: use 'l3dsr director service edit' to change it",
 			s.Key, cur.Mode, cur.DSCP, cur.settings())
 	}
-	for _, o := range b.svcs {
-		if o.Mode == dsrtypes.ModeDSCP && s.Mode == dsrtypes.ModeDSCP && o.VIP == s.VIP && o.DSCP != s.DSCP {
+	for _, k := range b.byVIP[s.VIP] {
+		if o := b.svcs[b.at[k]]; o.Mode == dsrtypes.ModeDSCP && s.Mode == dsrtypes.ModeDSCP && o.VIP == s.VIP && o.DSCP != s.DSCP {
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
 				"VIP %s already uses DSCP %d (service %s): a second code for the same VIP uses up one more of the 64 codes", s.VIP, o.DSCP, o.Key))
 			break
@@ -101,7 +98,7 @@ func (b *Batch) AddService(s Service) (Result, error) {
 	}
 
 	var u undo.Stack
-	res, err := b.ensureHostUndo(res, after, s, &u)
+	res, err := b.ensureHostUndo(res, s, &u)
 	if err != nil {
 		return Result{}, rollback(&u, err)
 	}
@@ -129,9 +126,9 @@ func (b *Batch) done(what string, u *undo.Stack) {
 }
 
 // ensureHost makes sure of the sysctls and the VIP for an existing service.
-func (b *Batch) ensureHost(res Result, svcs []Service, s Service) (Result, error) {
+func (b *Batch) ensureHost(res Result, s Service) (Result, error) {
 	var u undo.Stack
-	res, err := b.ensureHostUndo(res, svcs, s, &u)
+	res, err := b.ensureHostUndo(res, s, &u)
 	if err != nil {
 		return Result{}, rollback(&u, err)
 	}
@@ -139,8 +136,11 @@ func (b *Batch) ensureHost(res Result, svcs []Service, s Service) (Result, error
 	return res, nil
 }
 
-func (b *Batch) ensureHostUndo(res Result, svcs []Service, s Service, u *undo.Stack) (Result, error) {
-	ch, err := b.ensureSysctls(svcs, u)
+// ensureHostUndo makes sure of the sysctls that l3dsr's services with s
+// need, and of s's VIP.
+func (b *Batch) ensureHostUndo(res Result, s Service, u *undo.Stack) (Result, error) {
+	v4, v6 := b.managed[0] > 0 || s.VIP.Is4(), b.managed[1] > 0 || !s.VIP.Is4()
+	ch, err := b.ensureSysctls(settingsFor(v4, v6), u)
 	res.Changes = append(res.Changes, ch...)
 	if err != nil {
 		return res, err
@@ -257,10 +257,8 @@ func (b *Batch) DelService(k Key) (Result, error) {
 	res.Changes = append(res.Changes, fmt.Sprintf("removed IPVS service %s and its %d real servers", k, len(cur.Reals)))
 	b.removed(i)
 	defer b.done("delete service "+k.String(), &u)
-	for _, o := range b.svcs {
-		if o.VIP == k.VIP {
-			return res, nil
-		}
+	if len(b.byVIP[k.VIP]) > 0 {
+		return res, nil
 	}
 	local, err := b.localAddrs()
 	if err != nil {

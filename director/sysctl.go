@@ -23,6 +23,11 @@ func sysctls(svcs []Service) []setting {
 			v6 = true
 		}
 	}
+	return settingsFor(v4, v6)
+}
+
+// settingsFor are the settings of l3dsr's services of the families given.
+func settingsFor(v4, v6 bool) []setting {
 	var out []setting
 	if !v4 && !v6 {
 		return nil
@@ -48,10 +53,10 @@ func sysctls(svcs []Service) []setting {
 // ensureSysctls sets what is not yet set, and says what it changed. A
 // setting found as it should be is not read again in the batch: only one
 // this call set can be undone (by u).
-func (b *Batch) ensureSysctls(svcs []Service, u *undo.Stack) ([]string, error) {
+func (b *Batch) ensureSysctls(settings []setting, u *undo.Stack) ([]string, error) {
 	d := b.d
 	var changes []string
-	for _, sc := range sysctls(svcs) {
+	for _, sc := range settings {
 		if b.sysctlsOK[sc] {
 			continue
 		}
