@@ -36,6 +36,8 @@ type fakeSys struct {
 	autoload map[string]string
 	nextIdx  int
 	explicit map[string]bool
+	// calls counts the operations by name (those that can fail on demand).
+	calls map[string]int
 }
 
 func newFakeSys() *fakeSys {
@@ -80,7 +82,13 @@ func (f *fakeSys) manager(t *testing.T) *Manager {
 	}
 }
 
-func (f *fakeSys) op(name string) error { return f.fail[name] }
+func (f *fakeSys) op(name string) error {
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[name]++
+	return f.fail[name]
+}
 
 func (f *fakeSys) LinkByName(name string) (rtnl.Link, error) {
 	for _, l := range f.links {
