@@ -23,11 +23,19 @@ func TestCommittedCommitsAfterTheLastStep(t *testing.T) {
 }
 
 // A commit that fails (the nftables transaction of the marks) undoes
-// every change of the plan, the last step's too.
+// every change of the plan, the last step's too, and the rollback ends
+// with a commit, which takes back marks the batch sent before its end.
 func TestCommitFailureUndoesThePlan(t *testing.T) {
 	d := newFakeDirector()
 	before := d.state()
-	steps := committed(planDir(t, d, dirBase), func() error { return errorString("nft: boom") })
+	var commits []int
+	steps := committed(planDir(t, d, dirBase), func() error {
+		commits = append(commits, len(d.calls))
+		if len(commits) == 1 {
+			return errorString("nft: boom")
+		}
+		return nil
+	})
 	out, err := (Plan{steps}).Apply()
 	if err == nil || !strings.Contains(err.Error(), "nft: boom") || !strings.Contains(err.Error(), "the 4 change(s) made before it were undone") {
 		t.Fatalf("err = %v", err)
@@ -37,5 +45,9 @@ func TestCommitFailureUndoesThePlan(t *testing.T) {
 	}
 	if after := d.state(); after != before {
 		t.Errorf("state not restored:\nbefore %s\nafter  %s\ncalls %q", before, after, d.calls)
+	}
+	// After the 5 changes; then after the undo of all 5.
+	if len(commits) != 2 || commits[0] != 5 || commits[1] != 10 {
+		t.Errorf("commits after calls %v, want [5 10]", commits)
 	}
 }

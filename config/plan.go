@@ -76,9 +76,15 @@ func (p Plan) Apply() (Outcome, error) {
 // committed makes the last of steps also commit what the steps sent to a
 // batch (commit nil: nothing to commit). A commit that fails undoes that
 // last step, and Apply then undoes the ones before it, through the batch.
+// The first step's undo, the last of a rollback, commits too: a batch may
+// have sent marks before its end, which then go back.
 func committed(steps []Step, commit func() error) []Step {
 	if commit == nil || len(steps) == 0 {
 		return steps
+	}
+	if first := &steps[0]; first.undo != nil {
+		undo := first.undo
+		first.undo = func() error { return errors.Join(undo(), commit()) }
 	}
 	last := &steps[len(steps)-1]
 	do, undo := last.do, last.undo

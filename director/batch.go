@@ -165,7 +165,8 @@ func family(a netip.Addr) int {
 // when the marks are as they were), after the DSCP conflict check over the
 // whole intended state. When it fails, the kernel's marks are as they were
 // and the batch's IPVS and address changes are in place: undo them through
-// the batch.
+// the batch, and Commit again (the marks sent before a real was added, see
+// AddReal, go back then).
 func (b *Batch) Commit() error {
 	if !b.loaded {
 		return nil
@@ -175,6 +176,19 @@ func (b *Batch) Commit() error {
 			return err
 		}
 	}
+	return b.send()
+}
+
+// pending says whether service k's mark is yet to be sent.
+func (b *Batch) pending(k Key) bool {
+	mk := markKey(markOf(Service{Key: k}))
+	m, ok := b.marks[mk]
+	old, had := b.had[mk]
+	return ok != had || m != old
+}
+
+// send sends the mark changes not sent yet, as one transaction.
+func (b *Batch) send() error {
 	var add, del, repl []dscpmark.Mark
 	for k, m := range b.marks {
 		if old, ok := b.had[k]; !ok {

@@ -31,33 +31,78 @@ func snapshot(f *fakes) string {
 	return strings.Join(lines, "\n")
 }
 
-// batchOfMany adds ten services with their reals to the three of
-// scaleServices, edits one of those and a real of it, drops a real of
-// another and deletes the third: every kind of change in one batch. It
-// stops at the first error.
-func batchOfMany(b *Batch) error {
+// change is one change of a batch with the change that takes it back, as
+// config's plan steps are.
+type change struct{ do, undo func() (Result, error) }
+
+// manyChanges are the changes from the three services of scaleServices to
+// thirteen, in the order of config's plans: a real dropped, a service
+// deleted, a code edited, ten services added, then their reals, then a
+// weight edited.
+func manyChanges(b *Batch) []change {
 	svcs := scaleServices(13)
-	var changes []func() (Result, error)
+	s0, s1, s2 := svcs[0], svcs[1], svcs[2]
+	d, w := uint8(40), int32(5)
+	out := []change{
+		{func() (Result, error) { return b.DelReal(s1.Key, s1.Reals[1].Addr) },
+			func() (Result, error) { return b.AddReal(s1.Key, s1.Reals[1]) }},
+		{func() (Result, error) { return b.DelService(s2.Key) },
+			func() (Result, error) {
+				bare := s2
+				bare.Reals = nil
+				if r, err := b.AddService(bare); err != nil {
+					return r, err
+				}
+				for _, r := range s2.Reals {
+					if res, err := b.AddReal(s2.Key, r); err != nil {
+						return res, err
+					}
+				}
+				return Result{}, nil
+			}},
+		{func() (Result, error) { return b.EditService(s0.Key, ServiceEdit{DSCP: &d}) },
+			func() (Result, error) { return b.EditService(s0.Key, ServiceEdit{DSCP: &s0.DSCP}) }},
+	}
 	for _, s := range svcs[3:] {
 		bare := s
 		bare.Reals = nil
-		changes = append(changes, func() (Result, error) { return b.AddService(bare) })
+		out = append(out, change{func() (Result, error) { return b.AddService(bare) },
+			func() (Result, error) { return b.DelService(s.Key) }})
+	}
+	for _, s := range svcs[3:] {
 		for _, r := range s.Reals {
-			changes = append(changes, func() (Result, error) { return b.AddReal(s.Key, r) })
+			out = append(out, change{func() (Result, error) { return b.AddReal(s.Key, r) },
+				func() (Result, error) { return b.DelReal(s.Key, r.Addr) }})
 		}
 	}
-	d, w := uint8(40), int32(5)
-	changes = append(changes,
-		func() (Result, error) { return b.EditService(svcs[0].Key, ServiceEdit{DSCP: &d}) },
-		func() (Result, error) { return b.EditReal(svcs[0].Key, svcs[0].Reals[0].Addr, RealEdit{Weight: &w}) },
-		func() (Result, error) { return b.DelReal(svcs[1].Key, svcs[1].Reals[1].Addr) },
-		func() (Result, error) { return b.DelService(svcs[2].Key) })
-	for _, c := range changes {
-		if _, err := c(); err != nil {
-			return err
+	return append(out, change{
+		func() (Result, error) { return b.EditReal(s0.Key, s0.Reals[0].Addr, RealEdit{Weight: &w}) },
+		func() (Result, error) {
+			return b.EditReal(s0.Key, s0.Reals[0].Addr, RealEdit{Weight: &s0.Reals[0].Weight})
+		}})
+}
+
+// runChanges carries out the changes and commits, as config's apply does.
+// On an error it undoes the changes made (before calling clean, which
+// takes the injected failures away), last first, and commits again: the
+// state is then as before. It returns the error and what the undo said.
+func runChanges(b *Batch, changes []change, clean func()) (err, undoErr error) {
+	for i, c := range changes {
+		if _, err = c.do(); err == nil && i == len(changes)-1 {
+			err = b.Commit()
+			i++
+		}
+		if err != nil {
+			clean()
+			for j := i - 1; j >= 0; j-- {
+				if _, uerr := changes[j].undo(); uerr != nil {
+					undoErr = errors.Join(undoErr, uerr)
+				}
+			}
+			return err, errors.Join(undoErr, b.Commit())
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func TestBatchReadsOnceAndCommitsOnce(t *testing.T) {
@@ -65,10 +110,7 @@ func TestBatchReadsOnceAndCommitsOnce(t *testing.T) {
 	applyOneByOne(t, f, scaleServices(3))
 	f.ipvs.calls, f.marks.calls = nil, nil
 	b := f.d.Begin()
-	if err := batchOfMany(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Commit(); err != nil {
+	if err, _ := runChanges(b, manyChanges(b), func() {}); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(f.ipvs.calls, "Services"); n != 1 {
@@ -100,36 +142,41 @@ func TestBatchReadsOnceAndCommitsOnce(t *testing.T) {
 	}
 }
 
-// A batch that fails half-way, or whose commit fails, is undone to the
-// state before it (as the one-command path and config's apply undo it).
+// A batch that fails half-way, before its marks went or after, or whose
+// marks fail, is undone to the state before it, as config's apply undoes
+// it: through the batch, then a commit.
 func TestBatchFailureUndoes(t *testing.T) {
 	boom := errors.New("netlink: boom")
 	for _, tc := range []struct {
 		name string
 		set  func(f *fakes)
 	}{
-		{"commit", func(f *fakes) { f.marks.fail["Sync"] = boom }},
-		{"mid-batch", func(f *fakes) { f.ipvs.fail["RemoveService"] = boom }},
+		{"the marks", func(f *fakes) { f.marks.fail["Sync"] = boom }},
+		{"before the marks", func(f *fakes) { f.ipvs.fail["RemoveService"] = boom }},
+		{"after the marks", func(f *fakes) { f.ipvs.fail["UpdateDestination"] = boom }},
 	} {
 		f := newFakes()
 		applyOneByOne(t, f, scaleServices(3))
 		before := snapshot(f)
 		b := f.d.Begin()
 		tc.set(f)
-		err := batchOfMany(b)
-		if err == nil {
-			err = b.Commit()
-		}
-		if !errors.Is(err, boom) {
-			t.Errorf("%s: want the injected error, got %v", tc.name, err)
-		}
-		clear(f.ipvs.fail)
-		if lerr := b.u.Rollback(); lerr != nil {
-			t.Errorf("%s: undo: %v", tc.name, lerr)
+		err, uerr := runChanges(b, manyChanges(b), func() { clear(f.ipvs.fail); clear(f.marks.fail) })
+		if !errors.Is(err, boom) || uerr != nil {
+			t.Errorf("%s: want the injected error and a clean undo, got %v and %v", tc.name, err, uerr)
 		}
 		if got := snapshot(f); got != before {
 			t.Errorf("%s: state after the undo:\n%s\nwant\n%s", tc.name, got, before)
 		}
+	}
+	// The one-command path undoes its own change when its marks fail.
+	f := newFakes()
+	before := snapshot(f)
+	f.marks.fail["Add"] = boom
+	if _, err := f.d.AddService(Service{Key: k1, DSCP: 21}); !errors.Is(err, boom) {
+		t.Errorf("one command: want the injected error, got %v", err)
+	}
+	if got := snapshot(f); got != before {
+		t.Errorf("one command: state after the undo:\n%s\nwant\n%s", got, before)
 	}
 }
 

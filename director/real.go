@@ -108,6 +108,14 @@ func (b *Batch) AddReal(k Key, r Real) (Result, error) {
 			return res, err
 		}
 	}
+	// A real gets no packet of a service whose mark is not in place: the
+	// marks held back so far go first, in one transaction. An apply adds
+	// its services before their reals, so all its marks go in that one.
+	if b.pending(k) {
+		if err := b.send(); err != nil {
+			return res, err
+		}
+	}
 	is, dst := b.d.ipvsService(s), b.d.destination(s, r)
 	if err := b.d.ipvs.CreateDestination(is, dst); err != nil {
 		return res, fmt.Errorf("add real server %s to %s: %w", r.Addr, k, err)

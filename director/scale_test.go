@@ -70,7 +70,7 @@ func count(calls []string, name string) int {
 	return n
 }
 
-// applyBatch adds svcs with their reals in one batch, as apply does.
+// applyBatch adds svcs in one batch, then their reals, as apply's plan does.
 func applyBatch(t testing.TB, f *fakes, svcs []Service) {
 	b := f.d.Begin()
 	for _, s := range svcs {
@@ -79,6 +79,8 @@ func applyBatch(t testing.TB, f *fakes, svcs []Service) {
 		if _, err := b.AddService(bare); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, s := range svcs {
 		for _, r := range s.Reals {
 			if _, err := b.AddReal(s.Key, r); err != nil {
 				t.Fatal(err)
