@@ -18,11 +18,13 @@ import (
 // afresh would make an apply of n services cost O(n²) requests. A batch
 // reads once (at its first change), keeps its view up to date as each
 // change succeeds, sends IPVS and address requests as it goes, and holds
-// the DSCP mark changes back for Commit, which sends them as one nftables
-// transaction. A change that fails undoes its own steps; a Commit that
-// fails sends nothing, and the caller undoes the batch's changes (config's
-// apply does, through the batch). A batch is not safe for concurrent use,
-// and it assumes nobody else changes IPVS or the marks meanwhile.
+// the DSCP mark changes back, to send them as one nftables transaction at
+// Commit, or before a real is added to a service whose mark is not in
+// place (AddReal). A change that fails undoes its own steps; a Commit that
+// fails sends nothing, and the caller undoes the batch's changes through
+// the batch and commits again (config's apply does). A batch is not safe
+// for concurrent use, and it assumes nobody else changes IPVS or the
+// marks meanwhile.
 type Batch struct {
 	d *Director
 	// eager: the batch of one command checks DSCP conflicts before each
@@ -119,15 +121,6 @@ func (b *Batch) existing(k Key, fix string) (int, error) {
 		return 0, fmt.Errorf("service %s does not exist%s", k, fix)
 	}
 	return i, nil
-}
-
-// conflicts checks the intended state svcs before a change, in a batch of
-// one command.
-func (b *Batch) conflicts(svcs []Service) error {
-	if !b.eager {
-		return nil
-	}
-	return checkDSCPConflicts(svcs)
 }
 
 func (b *Batch) added(s Service) {

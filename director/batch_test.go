@@ -212,3 +212,49 @@ func TestBatchShowIsTheRead(t *testing.T) {
 		t.Errorf("one real edited after Show: IPVS %v, marks %v; want one read and one update", f.ipvs.calls, f.marks.calls)
 	}
 }
+
+// Two services sharing a real swap their codes in one batch: the moment
+// between the edits, when one code stands for both VIPs, is never sent,
+// and the conflict check sees the whole state at Commit. One command at a
+// time refuses the first edit.
+func TestBatchSwapsCodes(t *testing.T) {
+	f := newFakes()
+	for _, s := range []Service{{Key: k1, DSCP: 21}, {Key: k2, DSCP: 22}} {
+		mustAdd(t, f, s)
+		if _, err := f.d.AddReal(s.Key, Real{Addr: rs1, Weight: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d21, d22 := uint8(21), uint8(22)
+	if _, err := f.d.EditService(k1, ServiceEdit{DSCP: &d22}); err == nil || !strings.Contains(err.Error(), "would stand for two VIPs") {
+		t.Errorf("one command: want the conflict, got %v", err)
+	}
+	f.marks.calls = nil
+	b := f.d.Begin()
+	for _, e := range []struct {
+		k Key
+		d *uint8
+	}{{k1, &d22}, {k2, &d21}} {
+		if _, err := b.EditService(e.k, ServiceEdit{DSCP: e.d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.d.Show()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Services[0].DSCP != 22 || st.Services[1].DSCP != 21 || len(st.Problems) != 0 || f.marks.calls["Sync"] != 1 {
+		t.Errorf("after the swap: %+v, problems %q, mark requests %v", st.Services, st.Problems, f.marks.calls)
+	}
+	// A batch whose end state has the conflict is refused at Commit.
+	b = f.d.Begin()
+	if _, err := b.EditService(k1, ServiceEdit{DSCP: &d21}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err == nil || !strings.Contains(err.Error(), "would stand for two VIPs") {
+		t.Errorf("conflicting batch: want the conflict at Commit, got %v", err)
+	}
+}
