@@ -30,7 +30,12 @@ type Batch struct {
 	// eager: the batch of one command checks DSCP conflicts before each
 	// change, so that a refused one touches nothing; a larger batch checks
 	// the whole intended state once, at Commit.
-	eager  bool
+	eager bool
+	// only, in a batch of one change to a real, narrows the view to that
+	// real's service: such a change needs no other, and costs the same
+	// few requests however many services run (what an agent's weight
+	// changes need). Nothing but that change may run in the batch.
+	only   *Key
 	loaded bool
 	svcs   []Service
 	at     map[Key]int
@@ -64,7 +69,11 @@ func (b *Batch) load() error {
 	if b.loaded {
 		return nil
 	}
-	svcs, marks, err := b.d.read()
+	var only func(Key) bool
+	if b.only != nil {
+		only = func(k Key) bool { return k == *b.only }
+	}
+	svcs, marks, err := b.d.readSome(only)
 	if err != nil {
 		return err
 	}
@@ -291,6 +300,14 @@ func (d *Director) DelService(k Key) (Result, error) {
 	return d.one(func(b *Batch) (Result, error) { return b.DelService(k) })
 }
 
+// oneReal runs a change to a real of service k, reading k's reals only.
+func (d *Director) oneReal(k Key, change func(b *Batch) (Result, error)) (Result, error) {
+	return d.one(func(b *Batch) (Result, error) {
+		b.only = &k
+		return change(b)
+	})
+}
+
 // AddReal: see Batch.AddReal.
 func (d *Director) AddReal(k Key, r Real) (Result, error) {
 	return d.one(func(b *Batch) (Result, error) { return b.AddReal(k, r) })
@@ -298,10 +315,10 @@ func (d *Director) AddReal(k Key, r Real) (Result, error) {
 
 // EditReal: see Batch.EditReal.
 func (d *Director) EditReal(k Key, a netip.Addr, e RealEdit) (Result, error) {
-	return d.one(func(b *Batch) (Result, error) { return b.EditReal(k, a, e) })
+	return d.oneReal(k, func(b *Batch) (Result, error) { return b.EditReal(k, a, e) })
 }
 
 // DelReal: see Batch.DelReal.
 func (d *Director) DelReal(k Key, a netip.Addr) (Result, error) {
-	return d.one(func(b *Batch) (Result, error) { return b.DelReal(k, a) })
+	return d.oneReal(k, func(b *Batch) (Result, error) { return b.DelReal(k, a) })
 }

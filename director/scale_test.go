@@ -116,3 +116,32 @@ func TestScaleBatch(t *testing.T) {
 		}
 	}
 }
+
+// A real's weight edited, or a real deleted, by one command costs the same
+// few requests however many services run: the service's reals are read,
+// not every service's.
+func TestScaleOneRealChange(t *testing.T) {
+	calls := map[int]int{}
+	for _, n := range []int{63, 1008} {
+		f := newFakes()
+		svcs := scaleServices(n)
+		applyBatch(t, f, svcs)
+		f.ipvs.calls, f.marks.calls, f.host.dumps = nil, nil, 0
+		w, s := int32(7), svcs[n/2]
+		if _, err := f.d.EditReal(s.Key, s.Reals[0].Addr, RealEdit{Weight: &w}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.d.DelReal(s.Key, s.Reals[1].Addr); err != nil {
+			t.Fatal(err)
+		}
+		calls[n] = requests(f)
+		if got := f.ipvs.dests[s.Key]; len(got) != 1 || got[0].Weight != 7 {
+			t.Errorf("%d services: reals after the edit and the delete: %+v", n, got)
+		}
+		t.Logf("%4d services: a real edited and one deleted, %d requests: IPVS %v, marks %v", n, calls[n], f.ipvs.calls, f.marks.calls)
+	}
+	// Each: the IPVS and nft dumps, the service's reals, the change.
+	if calls[63] != calls[1008] || calls[63] != 8 {
+		t.Errorf("requests: %d with 63 services, %d with 1008; want the same few", calls[63], calls[1008])
+	}
+}

@@ -91,7 +91,11 @@ func realProblems(s Service) []string {
 
 // read returns the director's services with their modes, DSCP codes and reals,
 // and every mark in the nft map.
-func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
+func (d *Director) read() ([]Service, []dscpmark.Mark, error) { return d.readSome(nil) }
+
+// readSome is read of the services only keeps (all when nil): the reals of
+// the others, a request per service, are not read.
+func (d *Director) readSome(only func(Key) bool) ([]Service, []dscpmark.Mark, error) {
 	isvcs, err := d.ipvs.Services()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read IPVS services: %w", err)
@@ -107,6 +111,9 @@ func (d *Director) read() ([]Service, []dscpmark.Mark, error) {
 	var out []Service
 	for _, is := range isvcs {
 		if is.FWMark != 0 || !is.Address.IsValid() {
+			continue
+		}
+		if only != nil && !only(Key{VIP: is.Address, Port: is.Port, Proto: is.Protocol}) {
 			continue
 		}
 		s := Service{
