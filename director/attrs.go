@@ -59,9 +59,12 @@ func ParseSchedFlag(sched, name string) (SchedFlags, error) {
 	return 0, fmt.Errorf("scheduler flag %q is unknown: use one of %s", name, strings.Join(own[:], ", "))
 }
 
+// schedBits are IPVS's flags for SchedFlags' bits 0, 1 and 2.
+var schedBits = [3]ipvs.ServiceFlags{ipvs.FlagSched1, ipvs.FlagSched2, ipvs.FlagSched3}
+
 func (f SchedFlags) ipvs() ipvs.ServiceFlags {
 	var out ipvs.ServiceFlags
-	for i, b := range []ipvs.ServiceFlags{ipvs.FlagSched1, ipvs.FlagSched2, ipvs.FlagSched3} {
+	for i, b := range schedBits {
 		if f&(1<<i) != 0 {
 			out |= b
 		}
@@ -71,7 +74,7 @@ func (f SchedFlags) ipvs() ipvs.ServiceFlags {
 
 func schedFlagsOf(fl ipvs.ServiceFlags) SchedFlags {
 	var out SchedFlags
-	for i, b := range []ipvs.ServiceFlags{ipvs.FlagSched1, ipvs.FlagSched2, ipvs.FlagSched3} {
+	for i, b := range schedBits {
 		if fl&b != 0 {
 			out |= 1 << i
 		}
@@ -88,12 +91,7 @@ func allOnes(vip netip.Addr) uint32 {
 }
 
 // readNetmask is a service's persistence netmask, 0 for one address.
-func readNetmask(is ipvs.Service) uint32 {
-	if is.Netmask == allOnes(is.Address) {
-		return 0
-	}
-	return is.Netmask
-}
+func readNetmask(is ipvs.Service) uint32 { return fullToZero(is.Address, is.Netmask) }
 
 // FormatNetmask writes a persistence netmask as ipvsadm -M does: a dotted
 // mask for an IPv4 VIP, a prefix length for IPv6.
