@@ -5,7 +5,8 @@ Usage: report.py [--check] [--plot-dir DIR] [--cmd CMD] KREL=FILE...
 
 FILE holds the lines `BENCH <kind> ...` a bench scenario printed (tests/bench/lib/*.sh say
 which). Writes the Markdown to stdout; with --plot-dir, one file per kernel and family,
-DIR/vips-KREL-ipvFAM.dat, for tests/bench/vips.gp. With --check (the smoke run), only checks
+DIR/vips-KREL-ipvFAM.dat, for tests/bench/vips.gp, and one per kernel,
+DIR/cp-KREL.dat, for tests/bench/cp.gp. With --check (the smoke run), only checks
 that every figure parses and is > 0 and that each file has figures, and says what it found;
 exit 1 otherwise. Figures are never judged by size there.
 
@@ -394,16 +395,53 @@ def dir_table(krel, d, out):
     out.append("")
 
 
+RS_NS = [63, 1008, 4032]
+
+
+def rs_table(krel, d, out):
+    """Real-server apply (issue 27) against `ip -batch` + one `rule replace`, per N."""
+    if not any(f"rs-{w}-{n}" in d["cp"] for n in RS_NS for w in ("base", "apply", "apply1")):
+        return
+    section(out, f"Real-server apply against the stock tools, {krel}",
+            f"{machine(d['env'])}. Seconds, median (min–max) over the rounds, each in a fresh "
+            "namespace; N dscp VIPs with `local` keys (63 codes per local address). Baseline: "
+            "the same end state by `ip -batch` (the VIPs on lo) + one `l3dsr rule replace -f` "
+            "(the N entries and the map-mode rule). Ratio: apply over the baseline of the same "
+            "round. Growth: the apply's median at 4,032 VIPs over that at 1,008.",
+            ["VIPs", "baseline", "`apply` from nothing", "ratio", "growth", "one VIP added"])
+    meds = {}
+    for n in RS_NS:
+        base, app, app1 = (d["cp"].get(f"rs-{w}-{n}", {}) for w in ("base", "apply", "apply1"))
+        if not (base or app or app1):
+            continue
+        rat = [app[r] / base[r] for r in app if base.get(r)]
+        if app:
+            meds[n] = statistics.median(app.values())
+        growth = f"{meds[n] / meds[n // 4]:.1f}×" if n in meds and n // 4 in meds else "n/a"
+        out.append(f"| {n:,} | {cp_cell(base)} | {cp_cell(app)} | {fmt_ratio(rat)} | {growth} | "
+                   f"{cp_cell(app1)} |")
+    out.append("")
+
+
+def cp_cell(r):
+    return "n/a" if not r else "{:.3f} ({:.3f}–{:.3f})".format(*mmm(list(r.values())))
+
+
 def dir_plot(krel, d, outdir):
-    """cp-KREL.dat: N, then the medians of the baseline, the apply and the one-real apply."""
+    """cp-KREL.dat for cp.gp: two blocks (gnuplot's index 0 and 1), the director's services and
+    the real server's VIPs, each row N and the medians of the baseline, the apply from nothing
+    and the apply with one change (NaN: not run). Every N has its row, so no block is empty."""
     with open(f"{outdir}/cp-{krel}.dat", "w", encoding="utf-8") as f:
-        f.write("# services baseline apply apply1 (seconds, medians; NaN: not run)\n")
-        for n in DIR_NS:
-            meds = []
-            for w in ("base", "apply", "apply1"):
-                r = d["cp"].get(f"dir-{w}-{n}")
-                meds.append(f"{statistics.median(r.values()):.4f}" if r else "NaN")
-            f.write(f"{n} {' '.join(meds)}\n")
+        for i, (prefix, ns, unit) in enumerate([("dir", DIR_NS, "services"), ("rs", RS_NS, "vips")]):
+            if i:
+                f.write("\n\n")
+            f.write(f"# {prefix}: {unit} baseline apply apply1 (seconds, medians; NaN: not run)\n")
+            for n in ns:
+                meds = []
+                for w in ("base", "apply", "apply1"):
+                    r = d["cp"].get(f"{prefix}-{w}-{n}")
+                    meds.append(f"{statistics.median(r.values()):.4f}" if r else "NaN")
+                f.write(f"{n} {' '.join(meds)}\n")
 
 
 PLOT_SERIES = [("map", ["map-1", "map-63", "map-4096", "map-65536"], [1, 63, 4096, 65536]),
@@ -452,7 +490,7 @@ def main():
         out = []
         # Section by section, each with every kernel.
         for section in (rx_table, fwd_table, pass_table, goals, goals_fwd, reference, e2e_table,
-                        cp_table, dir_table):
+                        cp_table, dir_table, rs_table):
             for krel, d in data:
                 section(krel, d, out)
         print("\n".join(out))

@@ -2,7 +2,7 @@
 # Host side of the benchmark (issue 7). Runs tests/bench/scenarios/bench.sh in the VM bench
 # (tests/vm/run.sh) on each kernel, keeps its data lines in build/bench/KREL.tsv, and makes
 # from them the tables (build/bench/tables.md, also pasted into BENCHMARKS.md between its
-# bench:tables markers) and the plot docs/bench-vips.png (gnuplot).
+# bench:tables markers) and the plots docs/bench-vips.png and docs/bench-cp.png (gnuplot).
 #
 # Usage: tests/bench/run.sh [--smoke] [--report-only] [-k KREL]...
 #   --smoke        run bench_smoke.sh instead (seconds of work per kernel) into build/bench/smoke/
@@ -79,6 +79,8 @@ python3 "$here/report.py" --host "$host" --plot-dir "$out/plot" "${specs[@]}" >"
 
 gnuplot -e "out='$top/docs/bench-vips.png'; dir='$out/plot'; k1='${kernels[0]}'; k2='${kernels[1]:-}'" \
 	"$here/vips.gp"
+gnuplot -e "out='$top/docs/bench-cp.png'; dir='$out/plot'; k1='${kernels[0]}'; k2='${kernels[1]:-}'" \
+	"$here/cp.gp"
 
 # BENCHMARKS.md: the text is written by hand, the tables between the markers come from here.
 md=$top/BENCHMARKS.md
@@ -88,7 +90,7 @@ if grep -q '^<!-- bench:tables:begin -->$' "$md" && grep -q '^<!-- bench:tables:
 		!skip { print }
 		/^<!-- bench:tables:begin -->$/ { skip = 1 }' "$md" >"$md.new"
 	mv "$md.new" "$md"
-	echo "run.sh: tables written to $md (and $out/tables.md), plot to docs/bench-vips.png"
+	echo "run.sh: tables written to $md (and $out/tables.md), plots to docs/bench-vips.png and docs/bench-cp.png"
 else
 	echo "run.sh: $md lacks the bench:tables markers; tables are in $out/tables.md" >&2
 	rc=1

@@ -20,13 +20,29 @@
 #                       not timed)
 #   dir-base-N          the baseline: the same end state by `ip -batch` (the VIPs on lo),
 #                       `ipvsadm -R` and one `nft -f` (table inet l3dsr as apply makes it)
+#   rs-apply-N          `l3dsr apply` of a real server of N dscp VIPs with `local` keys (N = 63,
+#                       1008 or 4032; VIP i is 10.110.G.C with DSCP C and local address
+#                       100.65.G.1, G = i / 63 and C = i % 63 + 1: 63 codes per local address)
+#                       from nothing: the VIPs on lo, their N table entries, one map-mode rule
+#   rs-apply1-N         the same apply (not timed), then the apply of the same file with one
+#                       VIP more (10.111.0.1, DSCP 1, local 100.65.0.2)
+#   rs-base-N           the baseline: the same end state by `ip -batch` (the VIPs on lo) and one
+#                       `l3dsr rule replace -f` of the N entries (which appends the map-mode rule)
+# Before each rs row, not timed: the N / 63 local addresses (and 100.65.0.2 for rs-apply1-N) on
+# a dummy device cpd0. The rs rows' l3dsr commands keep their record of what they set up in
+# ./cp-state (L3DSR_STATE_DIR), emptied with each namespace: a new namespace may get the inode
+# of a deleted one, and apply would take a stale record under /run/l3dsr for its state.
 
 CP_NS=bx-cp
 
 cp_ns() {
 	[[ ! -e /run/netns/$CP_NS ]] || ip netns del "$CP_NS"
+	rm -rf "$PWD/cp-state"
 	ip netns add "$CP_NS" && ip -n "$CP_NS" link set lo up
 }
+
+# cp_l3dsr ARGS...: l3dsr in the namespace, with the rs rows' state directory.
+cp_l3dsr() { L3DSR_STATE_DIR=$PWD/cp-state ip netns exec "$CP_NS" "$L3DSR_BIN" "$@"; }
 
 cp_now() { echo "${EPOCHREALTIME/[,.]/}"; } # microseconds
 
@@ -94,6 +110,32 @@ cp_dir_files() {
 	}'
 }
 
+# cp_rs_files N: the real-server files of N VIPs (N a multiple of 63): cp-rs-N.yaml for apply,
+# cp-rs1-N.yaml with the VIP 10.111.0.1 more, cp-rs-N.local (ip -batch: the dummy device cpd0
+# with the N / 63 local addresses), and the baseline's cp-rs-N.ip and cp-rs-N.json.
+cp_rs_files() {
+	local n=$1
+	[[ -f $PWD/cp-rs-$n.json ]] && return 0
+	awk -v n="$n" -v rs="$PWD/cp-rs-$n" -v y1="$PWD/cp-rs1-$n.yaml" 'BEGIN {
+		y = rs ".yaml"; loc = rs ".local"; ip = rs ".ip"; js = rs ".json"
+		print "realserver:\n  iptables: legacy\n  vips:" > y
+		print "realserver:\n  iptables: legacy\n  vips:" > y1
+		print "link add cpd0 type dummy\nlink set cpd0 up" > loc
+		print "[" > js
+		for (i = 0; i < n; i++) {
+			g = int(i / 63); c = i % 63 + 1; vip = sprintf("10.110.%d.%d", g, c)
+			if (c == 1) printf "address add 100.65.%d.1/32 dev cpd0\n", g > loc
+			printf "    - {vip: %s, dscp: %d, local: 100.65.%d.1}\n", vip, c, g > y
+			printf "    - {vip: %s, dscp: %d, local: 100.65.%d.1}\n", vip, c, g > y1
+			printf "address add %s/32 dev lo\n", vip > ip
+			printf "%s{\"family\":\"ipv4\",\"dscp\":%d,\"local\":\"100.65.%d.1\",\"vip\":\"%s\"}\n", \
+				i ? "," : "", c, g, vip > js
+		}
+		print "    - {vip: 10.111.0.1, dscp: 1, local: 100.65.0.2}" > y1
+		print "]" > js
+	}'
+}
+
 # Checks after each timed command: prints what is wrong, nothing when all is there.
 cp_check() { # WHAT
 	local n
@@ -117,7 +159,24 @@ cp_check() { # WHAT
 	dir-*)
 		cp_dir_check "${1##*-}" "$([[ $1 == dir-apply1-* ]] && echo 1 || echo 0)"
 		;;
+	rs-*)
+		n=${1##*-}
+		[[ $1 != rs-apply1-* ]] || n=$((n + 1))
+		cp_rs_check "$n"
+		;;
 	esac
+}
+
+# cp_rs_check N: N VIPs of 10.110/16 and 10.111/16 on lo, N entries in the table, one map-mode
+# rule.
+cp_rs_check() {
+	local n=$1 x
+	x=$(ip -n "$CP_NS" -4 addr show dev lo 2>&1 | grep -c ' 10\.11[01]\.')
+	[[ $x == "$n" ]] || echo "want $n VIPs on lo, got $x"
+	x=$(cp_l3dsr rule list 2>&1 | grep -c '^ipv4 .* 10\.11[01]\.')
+	[[ $x == "$n" ]] || echo "want $n entries in 'l3dsr rule list', got $x"
+	x=$(ip netns exec "$CP_NS" iptables-legacy -w -t raw -S PREROUTING 2>&1 | grep -c -- '-j DADDR --map')
+	[[ $x == 1 ]] || echo "want one map-mode rule in raw PREROUTING, got $x"
 }
 
 # cp_dir_check N W2: N services with 2N reals, N marks and N VIPs on lo; W2 reals of weight 2.
@@ -190,6 +249,27 @@ cp_run() { # WHAT: the timed command; prints the microseconds on stdout, errors 
 		ip netns exec "$CP_NS" ipvsadm -R <"$PWD/cp-dir-${1##*-}.ipvs" || return 1
 		ip netns exec "$CP_NS" nft -f "$PWD/cp-dir-${1##*-}.nft" || return 1
 		;;
+	rs-apply-*)
+		cp_rs_files "${1##*-}"
+		ip -n "$CP_NS" -batch "$PWD/cp-rs-${1##*-}.local" || return 1
+		t0=$(cp_now)
+		cp_l3dsr apply -f "$PWD/cp-rs-${1##*-}.yaml" >/dev/null || return 1
+		;;
+	rs-apply1-*)
+		cp_rs_files "${1##*-}"
+		ip -n "$CP_NS" -batch "$PWD/cp-rs-${1##*-}.local" || return 1
+		ip -n "$CP_NS" address add 100.65.0.2/32 dev cpd0 || return 1
+		cp_l3dsr apply -f "$PWD/cp-rs-${1##*-}.yaml" >/dev/null || return 1
+		t0=$(cp_now)
+		cp_l3dsr apply -f "$PWD/cp-rs1-${1##*-}.yaml" >/dev/null || return 1
+		;;
+	rs-base-*)
+		cp_rs_files "${1##*-}"
+		ip -n "$CP_NS" -batch "$PWD/cp-rs-${1##*-}.local" || return 1
+		t0=$(cp_now)
+		ip -n "$CP_NS" -batch "$PWD/cp-rs-${1##*-}.ip" || return 1
+		cp_l3dsr rule replace --iptables legacy -f "$PWD/cp-rs-${1##*-}.json" >/dev/null || return 1
+		;;
 	*)
 		echo "cp_run: unknown $1" >&2
 		return 1
@@ -226,11 +306,14 @@ cp_bench() { # ROUNDS WHATS
 			CP_SEEN[$w]=1
 		done
 	done
-	# The map-mode rule in a namespace keeps xt_DADDR busy until the namespace is gone.
+	# The map-mode rule in a namespace keeps xt_DADDR busy until the namespace is gone (the rs
+	# rows' rule too; their dummy device goes with the namespace).
 	if [[ -e /run/netns/$CP_NS ]]; then
 		ip netns exec "$CP_NS" iptables-legacy -w -t raw -F 2>/dev/null
+		ip netns exec "$CP_NS" ip6tables-legacy -w -t raw -F 2>/dev/null
 		ip netns del "$CP_NS"
 	fi
+	rm -rf "$PWD/cp-state"
 	for w in "${whats[@]}"; do
 		bench_case "cp/$w" "${CP_ERR[$w]:-}" "${CP_SEEN[$w]:-}"
 	done
