@@ -34,6 +34,15 @@ type batcher interface {
 	Begin() *director.Batch
 }
 
+// rsBatcher is a real server that takes a plan's changes as one batch
+// (*realserver.Manager): one read of the running state, one replace of the
+// table and one write of the state file for the whole plan, where each
+// change on its own would read and write them all. A fake without it is
+// driven one change at a time.
+type rsBatcher interface {
+	Begin() (*realserver.Batch, error)
+}
+
 // Host opens the running state that PlanHost and Running read: the CLI
 // gives the running host's, tests give fakes.
 type Host struct {
@@ -72,7 +81,18 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 			return p, nil, fmt.Errorf("real server: %w", err)
 		}
 		closers = append(closers, func() { m.Close() })
-		rep, err := m.Show(ctx, rs.iptables)
+		var api realServerAPI = m
+		var commit func() error
+		show := m.Show
+		if b, ok := m.(rsBatcher); ok {
+			batch, err := b.Begin()
+			if err != nil {
+				return p, nil, fmt.Errorf("real server: %w", err)
+			}
+			closers = append(closers, func() { batch.Close() })
+			api, commit, show = batch, batch.Commit, batch.Show
+		}
+		rep, err := show(ctx, rs.iptables)
 		if err != nil {
 			return p, nil, fmt.Errorf("reading the real server's VIPs: %w", err)
 		}
@@ -82,7 +102,7 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 		if err := h.Pieces(ctx, rs.iptables, rs.Configs(), true); err != nil {
 			return p, nil, err
 		}
-		p.Steps = append(p.Steps, planRealServer(ctx, rs, rep.VIPs, m)...)
+		p.Steps = append(p.Steps, committed(planRealServer(ctx, rs, rep.VIPs, api), commit)...)
 	}
 	if d := f.director; d != nil {
 		api, dclose, err := h.OpenDirector()

@@ -54,14 +54,15 @@ func (m *Manager) DownCode(ctx context.Context, vip netip.Addr, d uint8) (Applie
 	if len(rec.Codes) == 1 {
 		return m.down(ctx, st, idx, rec)
 	}
-	next := st.clone()
+	next, _ := m.working(st, idx)
 	r := &next.VIPs[idx]
 	dr := &downRun{m: m, ctx: ctx}
 	dr.mapping(r, ci)
 	if len(dr.errs) == 0 {
 		r.Codes = slices.Delete(r.Codes, ci, ci+1)
+		m.indexCodeDown(rec.withCode(d))
 	}
-	if err := saveState(m.stateDir, next); err != nil {
+	if err := m.save(next); err != nil {
 		dr.errs = append(dr.errs, err)
 	}
 	a := Applied{Changes: dr.changes, Notes: dr.notes, Config: rec.withCode(d), Codes: r.codes()}
@@ -79,7 +80,7 @@ func (m *Manager) lockedRecord(vip netip.Addr) (st upRecord, idx int, rec *vipRe
 	if st, unlock, err = m.lockedState(); err != nil {
 		return upRecord{}, -1, nil, nil, err
 	}
-	if idx, rec = st.vip(Config{VIP: vip}); rec == nil {
+	if idx, rec = m.find(&st, vip); rec == nil {
 		unlock()
 		return upRecord{}, -1, nil, nil, fmt.Errorf("VIP %s was not set up with 'l3dsr realserver up' in this network namespace (state in %s): %w", vip, m.stateDir, ErrNotSetUp)
 	}
@@ -88,8 +89,8 @@ func (m *Manager) lockedRecord(vip netip.Addr) (st upRecord, idx int, rec *vipRe
 
 // down takes the VIP of st.VIPs[idx] (rec) down, every code of it.
 func (m *Manager) down(ctx context.Context, st upRecord, idx int, rec *vipRecord) (Applied, error) {
-	vip := rec.VIP
-	next := st.clone()
+	vip, first := rec.VIP, rec.first()
+	next, _ := m.working(st, idx) // saved whatever happens: no restore
 	r := &next.VIPs[idx]
 	rest := configs(slices.Delete(slices.Clone(next.VIPs), idx, idx+1))
 	d := &downRun{m: m, ctx: ctx}
@@ -109,12 +110,13 @@ func (m *Manager) down(ctx context.Context, st upRecord, idx int, rec *vipRecord
 	d.handRules(vip)
 
 	if len(d.errs) == 0 {
+		m.indexDown(idx, r)
 		next.VIPs = slices.Delete(next.VIPs, idx, idx+1)
 	}
-	if err := saveState(m.stateDir, next); err != nil {
+	if err := m.save(next); err != nil {
 		d.errs = append(d.errs, err)
 	}
-	a := Applied{Changes: d.changes, Notes: d.notes, Config: rec.first()}
+	a := Applied{Changes: d.changes, Notes: d.notes, Config: first}
 	if len(d.errs) > 0 {
 		return a, fmt.Errorf("taking down VIP %s: %w (run 'l3dsr realserver down --vip %s' again once fixed: the record keeps what is left)", vip, errors.Join(d.errs...), vip)
 	}
@@ -233,7 +235,7 @@ func (d *downRun) sysctls(s *upRecord, rest []Config) {
 	needed := sysctlNeeds(rest, env)
 	d.restore(s, needed)
 	t := &txn{}
-	if err := d.m.ensureSysctls(s, rest, nil, t); err != nil {
+	if err := d.m.ensureSysctls(s, kindsOf(rest...), nil, t); err != nil {
 		d.errs = append(d.errs, err)
 	}
 	d.changes = append(d.changes, t.changes...)
@@ -279,7 +281,7 @@ func (d *downRun) links(s *upRecord, rest []Config) {
 		case d.failed(err):
 			continue
 		case lc.Created:
-			if d.failed(d.m.net.LinkDel(l.Index)) {
+			if d.failed(d.m.linkDel(l.Index)) {
 				continue
 			}
 			d.did("deleted %s", name)

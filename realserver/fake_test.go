@@ -271,6 +271,19 @@ func (f *fakeSys) List() ([]maptable.Entry, error) {
 
 func (f *fakeSys) Close() error { return nil }
 
+func (f *fakeSys) Replace(entries []maptable.Entry) error {
+	if err := f.op("Replace"); err != nil {
+		return err
+	}
+	clear(f.table)
+	for _, e := range entries {
+		if err := f.Add(e, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (f *fakeSys) Ensure(_ context.Context, fam xtrule.Family) (bool, error) {
 	if err := f.op("Ensure"); err != nil {
 		return false, err

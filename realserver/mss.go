@@ -24,7 +24,7 @@ var tunnelKinds = []string{"ipip", "ip6tnl", "sit", "gre", "gretap", "ip6gre", "
 // global address of vip's family, less the tunnel and header overhead
 // (1500: 1440 for IPv4, 1400 for IPv6).
 func (m *Manager) deriveMSS(vip netip.Addr) (uint16, error) {
-	links, err := m.net.Links()
+	links, err := m.linkList()
 	if err != nil {
 		return 0, fmt.Errorf("deriving the MSS for VIP %s: %w", vip, err)
 	}

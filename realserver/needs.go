@@ -58,18 +58,36 @@ type rpEnv struct {
 // conf/all and conf/IFACE, which decides where each is set. env is needed
 // only when an IPv4 ipip-mode VIP is among vips.
 func sysctlNeeds(vips []Config, env *rpEnv) []sysctlNeed {
-	var v4, dscp4, ipip4 bool
+	return kindsOf(vips...).needs(env)
+}
+
+// vipKinds is what the sysctls VIPs need depend on: which kinds of IPv4
+// VIPs there are. A batch keeps it for its VIPs, so that a call need not
+// walk them all.
+type vipKinds struct{ v4, dscp4, ipip4 bool }
+
+func kindsOf(vips ...Config) vipKinds {
+	var k vipKinds
 	for _, c := range vips {
-		if !c.VIP.Is4() {
-			continue
-		}
+		k = k.with(c)
+	}
+	return k
+}
+
+func (k vipKinds) with(c Config) vipKinds {
+	if c.VIP.Is4() {
 		// Every mode holds the VIP on lo, so every mode needs the ARP
 		// settings; dr mode needs nothing else (its packets arrive as
 		// client -> VIP on the interface the route back leaves by, as any).
-		v4 = true
-		dscp4 = dscp4 || c.mode() == dsrtypes.ModeDSCP
-		ipip4 = ipip4 || c.mode() == dsrtypes.ModeIPIP
+		k.v4 = true
+		k.dscp4 = k.dscp4 || c.mode() == dsrtypes.ModeDSCP
+		k.ipip4 = k.ipip4 || c.mode() == dsrtypes.ModeIPIP
 	}
+	return k
+}
+
+func (k vipKinds) needs(env *rpEnv) []sysctlNeed {
+	v4, dscp4, ipip4 := k.v4, k.dscp4, k.ipip4
 	var n []sysctlNeed
 	if v4 {
 		// On all: max(all, IFACE) then holds on every interface, including

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
@@ -70,7 +71,7 @@ type Problem struct {
 // that appended it). An error means the check itself could not run;
 // problems found are in the Report.
 func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
-	st, err := loadState(m.stateDir)
+	st, err := m.load()
 	if err != nil {
 		return Report{}, err
 	}
@@ -90,6 +91,10 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("listing the addresses of lo: %w", err)
 	}
+	onLo := make(map[netip.Addr]bool, len(addrs))
+	for _, a := range addrs {
+		onLo[a.Prefix.Addr()] = true
+	}
 	var clamps []clamp
 	var clampErr error
 	rules := map[string]bool{}
@@ -101,9 +106,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 			rep.Problems = append(rep.Problems, Problem{VIP: c.VIP.String(), What: what, Fix: fix})
 		}
 		again := "run '" + c.upCommand() + "' (it adds back what is missing)"
-		for _, a := range addrs {
-			vs.OnLo = vs.OnLo || a.Prefix.Addr() == c.VIP
-		}
+		vs.OnLo = onLo[c.VIP]
 		if !vs.OnLo {
 			bad(fmt.Sprintf("VIP %s is not on lo: the server drops its packets instead of answering", c.VIP), again)
 		}

@@ -78,10 +78,17 @@ func (s *upRecord) vip(v Config) (int, *vipRecord) {
 }
 
 func (s *upRecord) clone() upRecord {
-	c := upRecord{VIPs: slices.Clone(s.VIPs), Sysctls: map[string]sysctlChange{}, Rules: map[string]ruleChange{}, Links: map[string]linkChange{}}
+	c := s.cloneMaps()
+	c.VIPs = slices.Clone(s.VIPs)
 	for i := range c.VIPs {
 		c.VIPs[i].Codes = slices.Clone(c.VIPs[i].Codes)
 	}
+	return c
+}
+
+// cloneMaps copies the maps of s; the records stay s's.
+func (s *upRecord) cloneMaps() upRecord {
+	c := upRecord{VIPs: s.VIPs, Sysctls: map[string]sysctlChange{}, Rules: map[string]ruleChange{}, Links: map[string]linkChange{}}
 	for k, v := range s.Sysctls {
 		c.Sysctls[k] = v
 	}
@@ -195,6 +202,9 @@ func lock(dir string) (func(), error) {
 // lockedState takes the lock of the record and reads it; unlock releases
 // the lock.
 func (m *Manager) lockedState() (st upRecord, unlock func(), err error) {
+	if m.mem != nil {
+		return m.mem.st, func() {}, nil // the batch holds the lock
+	}
 	if unlock, err = lock(m.stateDir); err != nil {
 		return upRecord{}, nil, err
 	}

@@ -36,6 +36,7 @@ type Table interface {
 	Add(e maptable.Entry, replace bool) error
 	Delete(k maptable.Key) error
 	List() ([]maptable.Entry, error)
+	Replace(entries []maptable.Entry) error
 	Close() error
 }
 
@@ -76,6 +77,8 @@ type Manager struct {
 	readRules func(ctx context.Context) ([]xtrule.Rule, error)
 	// stateDir holds the state file (see stateDirOf).
 	stateDir string
+	// mem is the state of the Batch this manager belongs to, if any.
+	mem *memState
 
 	table Table
 	close func() error
@@ -128,6 +131,22 @@ func (m *Manager) mapTable() (Table, error) {
 	return t, nil
 }
 
+// linkList lists the links (kept in a batch).
+func (m *Manager) linkList() ([]rtnl.Link, error) {
+	if c, ok := m.net.(*cachedNet); ok {
+		return c.linkList()
+	}
+	return m.net.Links()
+}
+
+// linkDel deletes a link (and forgets the batch's links).
+func (m *Manager) linkDel(index int) error {
+	if c, ok := m.net.(*cachedNet); ok {
+		defer c.dropLinks()
+	}
+	return m.net.LinkDel(index)
+}
+
 func (m *Manager) lo() (rtnl.Link, error) {
 	l, err := m.net.LinkByName("lo")
 	if err != nil {
@@ -138,6 +157,9 @@ func (m *Manager) lo() (rtnl.Link, error) {
 
 // onLo reports whether vip is an address of lo (any prefix length).
 func (m *Manager) onLo(lo rtnl.Link, vip netip.Addr) (bool, error) {
+	if c, ok := m.net.(*cachedNet); ok {
+		return c.hasAddr(lo.Index, vip)
+	}
 	addrs, err := m.net.AddrList(lo.Index)
 	if err != nil {
 		return false, err

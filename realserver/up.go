@@ -32,7 +32,7 @@ type Applied struct {
 // variant that appends the map-mode rule if it is missing. All or nothing:
 // if a step fails, what this call changed is undone, and the error says
 // what failed (and what could not be undone).
-func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, error) {
+func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (_ Applied, err error) {
 	if c.Mode == "" {
 		c.Mode = dsrtypes.ModeDSCP
 	}
@@ -44,18 +44,14 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 		return Applied{}, err
 	}
 	defer unlock()
-	idx, old := st.vip(c)
+	idx, old := m.find(&st, c.VIP)
 	if old != nil && !old.takes(c) {
 		return Applied{}, conflictf("VIP %s is set up as %v, not as %v: run 'l3dsr realserver down --vip %s' first to change it",
 			c.VIP, old, c, c.VIP)
 	}
-	for _, o := range st.VIPs {
-		for _, d := range o.Codes {
-			if clashes(o.withCode(d.DSCP), c) {
-				return Applied{}, conflictf("VIP %s and VIP %s would both be DSCP %d (local %s): the server could not tell them apart; give VIP %s another --dscp or another --local",
-					c.VIP, o.VIP, *c.DSCP, localName(c.Local), c.VIP)
-			}
-		}
+	if o, ok := m.clash(&st, c); ok {
+		return Applied{}, conflictf("VIP %s and VIP %s would both be DSCP %d (local %s): the server could not tell them apart; give VIP %s another --dscp or another --local",
+			c.VIP, o, *c.DSCP, localName(c.Local), c.VIP)
 	}
 	notes, err := m.checkHandRules(ctx, c)
 	if err != nil {
@@ -65,13 +61,19 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 	rec.DSCP = nil
 	if old != nil {
 		rec = *old
+		rec.Codes = slices.Clone(old.Codes)
 	}
 	if c.mode() == dsrtypes.ModeIPIP && rec.MSS == 0 {
 		if rec.MSS, err = m.deriveMSS(c.VIP); err != nil {
 			return Applied{}, err
 		}
 	}
-	next := st.clone()
+	next, restore := m.working(st, idx)
+	defer func() {
+		if err != nil {
+			restore()
+		}
+	}()
 	if idx >= 0 {
 		next.VIPs[idx] = rec
 	} else {
@@ -91,10 +93,11 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, 
 			return Applied{}, t.fail(fmt.Errorf("setting up %v: %w", c, err))
 		}
 	}
-	if err := saveState(m.stateDir, next); err != nil {
+	if err := m.save(next); err != nil {
 		return Applied{}, t.fail(err)
 	}
 	r := &next.VIPs[idx]
+	m.indexUp(idx, r)
 	done := r.Config
 	done.DSCP = c.DSCP
 	return Applied{Changes: t.changes, Notes: notes, Config: done, Codes: r.codes()}, nil
@@ -145,7 +148,7 @@ func (m *Manager) upLink(s *upRecord, r *vipRecord, t *txn) error {
 	lc.Kind = tun.Kind
 	if created {
 		lc.Created = true
-		t.did(fmt.Sprintf("created %s (%s)", tun.Name, tun.Kind), func() error { return m.net.LinkDel(l.Index) })
+		t.did(fmt.Sprintf("created %s (%s)", tun.Name, tun.Kind), func() error { return m.linkDel(l.Index) })
 	}
 	if !l.Up() {
 		if err := m.net.LinkSetUp(l.Index, true); err != nil {
@@ -161,20 +164,20 @@ func (m *Manager) upLink(s *upRecord, r *vipRecord, t *txn) error {
 }
 
 func (m *Manager) upSysctls(s *upRecord, r *vipRecord, t *txn) error {
-	return m.ensureSysctls(s, configs(s.VIPs), []Config{r.Config}, t)
+	return m.ensureSysctls(s, m.kinds(s, r.Config), []Config{r.Config}, t)
 }
 
 // ensureSysctls sets what vips need and is not so, recording each old value
 // in s. A key that cannot be read is an error only if one of mine needs it:
 // another VIP's key gone with its device (tunl0 after an rmmod) is for that
 // VIP's own up to repair, and for show to report.
-func (m *Manager) ensureSysctls(s *upRecord, vips, mine []Config, t *txn) error {
+func (m *Manager) ensureSysctls(s *upRecord, vips vipKinds, mine []Config, t *txn) error {
 	env, err := m.rpEnv(s)
 	if err != nil {
 		return err
 	}
 	mineNeeds := sysctlNeeds(mine, env)
-	needs := sysctlNeeds(vips, env)
+	needs := vips.needs(env)
 	// Old values are read before anything is written: a write to
 	// conf/default is copied by the kernel to every interface that never
 	// had its own value written, so reading later would record the copy.
@@ -213,7 +216,7 @@ func (m *Manager) ensureSysctls(s *upRecord, vips, mine []Config, t *txn) error 
 // rpEnv reads what the rp_filter needs of ipip mode depend on; the old
 // values come from s where Up recorded them.
 func (m *Manager) rpEnv(s *upRecord) (*rpEnv, error) {
-	links, err := m.net.Links()
+	links, err := m.linkList()
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
 	}

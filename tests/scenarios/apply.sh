@@ -14,6 +14,10 @@
 #   edit                dir-v2.conf (a real removed, a weight changed) and rs-v2.conf (the ipip
 #                       VIP dropped): the output names only those changes, and the state
 #                       differs only there
+#   rollback           rs-full.conf (two VIPs more) with xt_DADDR's max_entries at the 2 entries
+#                       the table has: the table's one replace fails at the end of the apply,
+#                       exit 1 naming the full table and what was undone; the VIPs, the map,
+#                       the rules and the state file are as before
 #   bad-unknown-key, bad-dscp, bad-duplicate
 #                       exit 2, the file:line of the error on stderr, state unchanged
 #   dry-run             dir-v1.conf / rs-v1.conf with --dry-run: exit 0, the plan printed,
@@ -116,7 +120,7 @@ apply_in() {
 	printf '### %s apply -f %s %s: rc %s\n%s\n%s\n' "$n" "$f" "$*" "$RC" "$OUT" "$ERR" >>"$WORK/apply.log"
 }
 
-ALL=(apply-director apply-realserver again-no-change edit bad-unknown-key bad-dscp bad-duplicate
+ALL=(apply-director apply-realserver again-no-change edit rollback bad-unknown-key bad-dscp bad-duplicate
 	dry-run save-apply save-from-dsrtools dsrtools reboot reload)
 
 log "modules"
@@ -189,6 +193,23 @@ if [[ $rd == 0 && $RC == 0 && $steps =~ ^$want_steps$ && -z $changed && $needed 
 	pass edit
 else
 	fail edit "rc $rd/$RC; want steps '$want_steps', got '$steps'; unexpected changes: '$(squash <<<"$changed")'; $needed of 3 expected changes seen"
+fi
+
+# --- rollback: the table's replace, the last thing apply sends, fails
+statesum() { find "$L3DSR_STATE_DIR" -name '*.json' -exec md5sum {} + 2>&1 | sort; }
+param=/sys/module/xt_DADDR/parameters/max_entries
+before=$(snapshot) sums=$(statesum) max=$(cat "$param" 2>&1)
+echo 2 >"$param"
+apply_in "$NS_RS" "$HERE/rs-full.conf"
+echo "$max" >"$param"
+after=$(snapshot)
+nsx "$NS_RS" "$BIN" realserver show >"$WORK/show.out" 2>&1
+rshow=$?
+if [[ $RC == 1 && $ERR == *"set up VIP 10.0.0.4 (dscp, DSCP 24)"*"table full"*"the 1 change(s) made before it were undone"* &&
+	$before == "$after" && $sums == "$(statesum)" && $rshow == 0 ]]; then
+	pass rollback
+else
+	fail rollback "want exit 1, the full table and '1 change(s) ... undone', and no change; got rc $RC, '$(squash <<<"$ERR")', max_entries was '$max', state diff: $(diff <(echo "$before") <(echo "$after") | squash), state file $(diff <(echo "$sums") <(statesum) | squash), show rc $rshow: $(squash <"$WORK/show.out")"
 fi
 
 # --- bad files: exit 2, file:line, nothing changed
