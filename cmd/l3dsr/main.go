@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/l3dsr/l3dsr/internal/cpuprof"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -24,7 +25,13 @@ const (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	stop, err := cpuprof.Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "l3dsr: %v\n", err)
+	}
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run executes one command line and returns the exit status, so that tests
