@@ -61,9 +61,16 @@ type Outcome struct {
 func (p Plan) Apply() (Outcome, error) {
 	var out Outcome
 	var done undo.Stack
+	seen := map[string]bool{}
 	for _, s := range p.Steps {
 		changes, warns, err := s.do()
-		out.Warnings = append(out.Warnings, warns...)
+		// Once each: a DSCP's warning comes with every service of the code.
+		for _, w := range warns {
+			if !seen[w] {
+				seen[w] = true
+				out.Warnings = append(out.Warnings, w)
+			}
+		}
 		if err != nil {
 			return out, fmt.Errorf("%s: %w; %s", s.What, err, rollback(&done))
 		}

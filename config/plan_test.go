@@ -234,3 +234,15 @@ func TestPlanRealServer(t *testing.T) {
 		t.Errorf("state not restored:\nbefore %s\nafter  %s", before, rs.state())
 	}
 }
+
+// A warning that several steps give (a DSCP's, with every service of the
+// code) is reported once.
+func TestApplyWarnsOnce(t *testing.T) {
+	step := func(w ...string) Step {
+		return Step{What: "x", do: func() ([]string, []string, error) { return nil, w, nil }}
+	}
+	out, err := Plan{[]Step{step("DSCP 46 is EF"), step("DSCP 46 is EF", "DSCP 8 is CS1"), step("DSCP 8 is CS1")}}.Apply()
+	if err != nil || strings.Join(out.Warnings, "; ") != "DSCP 46 is EF; DSCP 8 is CS1" {
+		t.Fatalf("warnings %q, %v", out.Warnings, err)
+	}
+}

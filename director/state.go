@@ -35,13 +35,17 @@ func (d *Director) Show() (Status, error) {
 // status is Show's report of the services svcs and the marks.
 func (d *Director) status(svcs []Service, marks []dscpmark.Mark) Status {
 	st := Status{Services: svcs}
+	have := make(map[dscpmark.Mark]bool, len(marks))
+	for _, m := range marks {
+		have[m] = true
+	}
 	used := map[dscpmark.Mark]bool{}
 	for _, s := range svcs {
 		if !s.Managed {
 			continue
 		}
 		if s.Mode == dsrtypes.ModeDSCP {
-			if slices.Contains(marks, markOf(s)) {
+			if have[markOf(s)] {
 				used[markOf(s)] = true
 			} else {
 				st.Problems = append(st.Problems, fmt.Sprintf(
