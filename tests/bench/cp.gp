@@ -2,8 +2,8 @@
 # state, against N, log-log: per kernel a director panel and a real-server panel. run.sh calls
 #   gnuplot -e "out='PNG'; dir='DATADIR'; k1='KREL1'; k2='KREL2'" cp.gp
 # (k2 may be ''); report.py wrote DATADIR/cp-KREL.dat with two blocks, the director's (index 0)
-# and the real server's (index 1), each row N BASELINE APPLY APPLY1 (medians in seconds, NaN
-# where the row was not run). A panel without any figure says so instead of failing.
+# and the real server's (index 1), each row N BASELINE APPLY APPLY1 EDIT1 (medians in seconds,
+# NaN where the row was not run; EDIT1, the director's one `real edit`, only in index 0). A panel without any figure says so instead of failing.
 ks = (k2 eq '') ? k1 : k1 . ' ' . k2
 n = words(ks)
 set terminal pngcairo size 1400,(n * 520 + 60) font ",11" noenhanced
@@ -45,6 +45,7 @@ do for [i=1:n] {
 		plot f index b using 1:2 with linespoints lw 2 pt 7 lc rgb "#1f77b4" title tb, \
 		     f index b using 1:3 with linespoints lw 2 pt 5 lc rgb "#d62728" title "l3dsr apply from nothing", \
 		     f index b using 1:4 with linespoints lw 2 pt 9 lc rgb "#2ca02c" title t1, \
+		     f index b using 1:5 with linespoints lw 2 pt 11 lc rgb "#9467bd" title (b == 0 ? "director real edit of that real" : ""), \
 		     f index b using 1:(2 * $2) with lines lw 1.5 dt 2 lc rgb "gray40" title "goal: 2× baseline"
 	}
 }

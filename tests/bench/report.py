@@ -377,20 +377,20 @@ def dir_table(krel, d, out):
             f"{machine(d['env'])}. Seconds, median (min–max) over the rounds, each in a fresh "
             "namespace; N dscp services of 2 reals each. Baseline: the same end state by "
             "`ip -batch` + `ipvsadm -R` + one `nft -f`. Ratio: apply over the baseline of the "
-            "same round. Growth: the apply's median over that of N/4.",
-            ["services", "baseline", "`apply` from nothing", "ratio", "growth", "one real changed"])
-    def cell(r):
-        return "n/a" if not r else "{:.3f} ({:.3f}–{:.3f})".format(*mmm(list(r.values())))
-
+            "same round. Growth: the apply's median over that of N/4. One real changed: its weight, "
+            "by an apply of the whole file, and by one `l3dsr director real edit`.",
+            ["services", "baseline", "`apply` from nothing", "ratio", "growth", "one real changed: `apply`",
+             "`real edit`"])
     prev = None
     for n in DIR_NS:
-        base, app, app1 = (d["cp"].get(f"dir-{w}-{n}", {}) for w in ("base", "apply", "apply1"))
-        if not (base or app or app1):
+        base, app, app1, edit1 = (d["cp"].get(f"dir-{w}-{n}", {}) for w in ("base", "apply", "apply1", "edit1"))
+        if not (base or app or app1 or edit1):
             continue
         rat = [app[r] / base[r] for r in app if base.get(r)]
         m = statistics.median(app.values()) if app else None
         growth = f"{m / prev:.1f}×" if m and prev and n // 4 in DIR_NS else "n/a"
-        out.append(f"| {n:,} | {cell(base)} | {cell(app)} | {fmt_ratio(rat)} | {growth} | {cell(app1)} |")
+        out.append(f"| {n:,} | {cp_cell(base)} | {cp_cell(app)} | {fmt_ratio(rat)} | {growth} | {cp_cell(app1)} | "
+                   f"{cp_cell(edit1)} |")
         prev = m
     out.append("")
 
@@ -429,16 +429,17 @@ def cp_cell(r):
 
 def dir_plot(krel, d, outdir):
     """cp-KREL.dat for cp.gp: two blocks (gnuplot's index 0 and 1), the director's services and
-    the real server's VIPs, each row N and the medians of the baseline, the apply from nothing
-    and the apply with one change (NaN: not run). Every N has its row, so no block is empty."""
+    the real server's VIPs, each row N and the medians of the baseline, the apply from nothing,
+    the apply with one change and the one command of that change (the director's `real edit`;
+    NaN: not run). Every N has its row, so no block is empty."""
     with open(f"{outdir}/cp-{krel}.dat", "w", encoding="utf-8") as f:
         for i, (prefix, ns, unit) in enumerate([("dir", DIR_NS, "services"), ("rs", RS_NS, "vips")]):
             if i:
                 f.write("\n\n")
-            f.write(f"# {prefix}: {unit} baseline apply apply1 (seconds, medians; NaN: not run)\n")
+            f.write(f"# {prefix}: {unit} baseline apply apply1 edit1 (seconds, medians; NaN: not run)\n")
             for n in ns:
                 meds = []
-                for w in ("base", "apply", "apply1"):
+                for w in ("base", "apply", "apply1", "edit1"):
                     r = d["cp"].get(f"{prefix}-{w}-{n}")
                     meds.append(f"{statistics.median(r.values()):.4f}" if r else "NaN")
                 f.write(f"{n} {' '.join(meds)}\n")

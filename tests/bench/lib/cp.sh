@@ -18,6 +18,8 @@
 #                       nothing: the services, their marks and their VIPs on lo
 #   dir-apply1-N        the same apply again with one real's weight changed (the first apply is
 #                       not timed)
+#   dir-edit1-N         the same change as one command, `l3dsr director real edit --weight 2`
+#                       (what an agent's health check sends), after the apply (not timed)
 #   dir-base-N          the baseline: the same end state by `ip -batch` (the VIPs on lo),
 #                       `ipvsadm -R` and one `nft -f` (table inet l3dsr as apply makes it)
 #   rs-apply-N          `l3dsr apply` of a real server of N dscp VIPs with `local` keys (N = 63,
@@ -157,7 +159,7 @@ cp_check() { # WHAT
 		[[ $n == 4000 ]] || echo "want 4000 real servers in 'ipvsadm -S', got $n"
 		;;
 	dir-*)
-		cp_dir_check "${1##*-}" "$([[ $1 == dir-apply1-* ]] && echo 1 || echo 0)"
+		cp_dir_check "${1##*-}" "$([[ $1 == dir-apply1-* || $1 == dir-edit1-* ]] && echo 1 || echo 0)"
 		;;
 	rs-*)
 		n=${1##*-}
@@ -235,6 +237,12 @@ cp_run() { # WHAT: the timed command; prints the microseconds on stdout, errors 
 		cp_dir_files "${1##*-}"
 		t0=$(cp_now)
 		ip netns exec "$CP_NS" "$L3DSR_BIN" apply -f "$PWD/cp-dir-${1##*-}.yaml" >/dev/null || return 1
+		;;
+	dir-edit1-*)
+		cp_dir_files "${1##*-}"
+		ip netns exec "$CP_NS" "$L3DSR_BIN" apply -f "$PWD/cp-dir-${1##*-}.yaml" >/dev/null || return 1
+		t0=$(cp_now)
+		ip netns exec "$CP_NS" "$L3DSR_BIN" director real edit --vip 10.100.0.1:80 --real 10.2.0.1 --weight 2 >/dev/null || return 1
 		;;
 	dir-apply1-*)
 		cp_dir_files "${1##*-}"

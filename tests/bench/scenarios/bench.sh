@@ -22,6 +22,10 @@ rx_bench 5 300000 "pass-none pass-rev0-63 pass-map-65536 pass-nft-63 pass-nft-ma
 e2e_bench 5 5 "dsr tun nat"
 cp_bench 5 "l3dsr-add-63 l3dsr-replace-63 ipt-restore-63 ipt-append-63 l3dsr-replace-65536 ipvsadm-1000 ipvsgo-1000"
 # The director's apply against the stock tools loading the same state (issue 27).
-cp_bench 3 "dir-base-63 dir-apply-63 dir-apply1-63 dir-base-252 dir-apply-252 dir-apply1-252 \
-	dir-base-1008 dir-apply-1008 dir-apply1-1008 dir-base-4032 dir-apply-4032 dir-apply1-4032"
+cp_bench 3 "dir-base-63 dir-apply-63 dir-apply1-63 dir-edit1-63 dir-base-252 dir-apply-252 dir-apply1-252 \
+	dir-edit1-252 dir-base-1008 dir-apply-1008 dir-apply1-1008 dir-edit1-1008 \
+	dir-base-4032 dir-apply-4032 dir-apply1-4032 dir-edit1-4032"
+# The real server's apply against ip -batch + one rule replace of the same state.
+cp_bench 3 "rs-base-63 rs-apply-63 rs-apply1-63 rs-base-1008 rs-apply-1008 rs-apply1-1008 \
+	rs-base-4032 rs-apply-4032 rs-apply1-4032"
 exit 0
