@@ -31,6 +31,10 @@
 // no VIP still set up needs it. Show compares the running system with the
 // record and names every difference with its fix.
 //
+// A Batch (Begin) runs many Up, Down and DownCode calls against one read of
+// the running state, with one replace of the table and one write of the
+// state file at its Commit: what apply uses, so that n VIPs cost O(n).
+//
 // Links and addresses go through rtnetlink (package rtnl), the mapping
 // through the module's generic netlink family (package maptable), the clamp
 // through nf_tables (google/nftables); only the one map-mode rule is made
