@@ -1,13 +1,9 @@
 package realserver
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -22,11 +18,7 @@ type batchOp struct {
 	code uint8
 }
 
-func (o batchOp) run(api interface {
-	Up(_ context.Context, c Config, v xtrule.Variant) (Applied, error)
-	Down(_ context.Context, vip netip.Addr) (Applied, error)
-	DownCode(_ context.Context, vip netip.Addr, d uint8) (Applied, error)
-}) (Applied, error) {
+func (o batchOp) run(api changer) (Applied, error) {
 	switch {
 	case o.up != nil:
 		return api.Up(ctx, *o.up, xtrule.Default)
@@ -61,6 +53,16 @@ func batchOps() []batchOp {
 	}
 }
 
+func begin(t *testing.T, m *Manager) *Batch {
+	t.Helper()
+	b, err := m.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
 // A batch does what the calls one by one do, call for call (the same
 // changes, notes and errors) and in the end (the same system and state
 // file), with one replace of the table and one write of the file.
@@ -69,25 +71,21 @@ func TestBatchSameAsOneByOne(t *testing.T) {
 	m1, m2 := one.manager(t), bat.manager(t)
 	mustUp(t, m1, dscpVIP("10.0.9.9", 9)) // what runs before
 	mustUp(t, m2, dscpVIP("10.0.9.9", 9))
-	b, err := m2.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := begin(t, m2)
 	bat.calls = nil
 	for i, op := range batchOps() {
 		a1, err1 := op.run(m1)
 		a2, err2 := op.run(b)
 		e1, e2 := strings.ReplaceAll(fmt.Sprint(err1), m1.stateDir, "DIR"), strings.ReplaceAll(fmt.Sprint(err2), m2.stateDir, "DIR")
-		if e1 != e2 || !slices.Equal(a1.Changes, a2.Changes) || !slices.Equal(a1.Notes, a2.Notes) ||
+		if e1 != e2 || fmt.Sprint(a1.Changes) != fmt.Sprint(a2.Changes) || fmt.Sprint(a1.Notes) != fmt.Sprint(a2.Notes) ||
 			a1.Config.String() != a2.Config.String() || a1.Codes.String() != a2.Codes.String() {
 			t.Fatalf("op %d: one by one %+v, %v\nbatch %+v, %v", i, a1, err1, a2, err2)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(m2.stateDir, stateFile)); err != nil {
-		t.Fatalf("the state file before the batch went: %v", err)
+	before := stateText(m2)
+	if before == "" {
+		t.Fatal("the state file before the batch went")
 	}
-	before, _ := os.ReadFile(filepath.Join(m2.stateDir, stateFile))
 	if bat.calls["Replace"] != 0 || bat.calls["Add"] != 0 {
 		t.Fatalf("the table changed before Commit: %v", bat.calls)
 	}
@@ -95,9 +93,8 @@ func TestBatchSameAsOneByOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameSnap(t, "batch against one by one", one.snap(), bat.snap())
-	s1, _ := os.ReadFile(filepath.Join(m1.stateDir, stateFile))
-	s2, _ := os.ReadFile(filepath.Join(m2.stateDir, stateFile))
-	if string(s1) != string(s2) || string(s2) == string(before) {
+	s1, s2 := stateText(m1), stateText(m2)
+	if s1 != s2 || s2 == before {
 		t.Fatalf("state files differ:\none by one %s\nbatch %s", s1, s2)
 	}
 	if bat.calls["List"] != 1 || bat.calls["Replace"] != 1 || bat.calls["AddrList"] > 2 || bat.calls["Links"] > 3 {
@@ -115,12 +112,8 @@ func TestBatchCommitFails(t *testing.T) {
 	m := f.manager(t)
 	mustUp(t, m, dscpVIP("10.0.9.9", 9))
 	before := f.snap()
-	stBefore, _ := os.ReadFile(filepath.Join(m.stateDir, stateFile))
-	b, err := m.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	stBefore := stateText(m)
+	b := begin(t, m)
 	var vips []string
 	for i := range 5 {
 		c := dscpVIP(fmt.Sprintf("10.0.1.%d", i+1), uint8(i+1))
@@ -136,11 +129,12 @@ func TestBatchCommitFails(t *testing.T) {
 	if len(f.table) != 1 {
 		t.Fatalf("the failed Commit changed the table: %v", f.table)
 	}
-	if st, _ := os.ReadFile(filepath.Join(m.stateDir, stateFile)); string(st) != string(stBefore) {
+	if st := stateText(m); st != stBefore {
 		t.Fatalf("the failed Commit wrote the state:\n%s", st)
 	}
 	delete(f.fail, "Replace")
-	for _, v := range slices.Backward(vips) {
+	for i := len(vips) - 1; i >= 0; i-- {
+		v := vips[i]
 		if _, err := b.Down(ctx, netip.MustParseAddr(v)); err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +143,7 @@ func TestBatchCommitFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameSnap(t, "batch taken back", before, f.snap())
-	if st, _ := os.ReadFile(filepath.Join(m.stateDir, stateFile)); string(st) != string(stBefore) {
+	if st := stateText(m); st != stBefore {
 		t.Fatalf("the state after taking the batch back:\n%s\nwant\n%s", st, stBefore)
 	}
 }
@@ -159,11 +153,7 @@ func TestBatchCommitFails(t *testing.T) {
 func TestBatchCallFails(t *testing.T) {
 	f := newFakeSys()
 	m := f.manager(t)
-	b, err := m.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := begin(t, m)
 	if _, err := b.Up(ctx, dscpVIP("10.0.1.1", 1), xtrule.Default); err != nil {
 		t.Fatal(err)
 	}
@@ -189,10 +179,7 @@ func TestBatchCallFails(t *testing.T) {
 func TestBatchHoldsTheLock(t *testing.T) {
 	f := newFakeSys()
 	m := f.manager(t)
-	b, err := m.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := begin(t, m)
 	done := make(chan error)
 	go func() {
 		other := f.manager(t)

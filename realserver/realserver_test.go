@@ -47,6 +47,19 @@ func (f *fakeSys) snap() hostState {
 	return hostState{slices.Clone(f.addrs), slices.Clone(f.links), maps.Clone(f.sysctls), maps.Clone(f.table), maps.Clone(f.rules), slices.Clone(f.clamps)}
 }
 
+// changer is what the tests call of a Manager or a Batch.
+type changer interface {
+	Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, error)
+	Down(ctx context.Context, vip netip.Addr) (Applied, error)
+	DownCode(ctx context.Context, vip netip.Addr, d uint8) (Applied, error)
+}
+
+// stateText is m's state file, "" if there is none.
+func stateText(m *Manager) string {
+	b, _ := os.ReadFile(filepath.Join(m.stateDir, stateFile))
+	return string(b)
+}
+
 func sameSnap(t *testing.T, what string, a, b hostState) {
 	t.Helper()
 	if !slices.Equal(a.addrs, b.addrs) || !slices.Equal(a.links, b.links) || !maps.Equal(a.sysctls, b.sysctls) ||

@@ -18,9 +18,7 @@ func scaleUp(t *testing.T, n int, batch bool) (calls, listings int) {
 	f := newFakeSys()
 	m := f.manager(t)
 	m.readRules = func(context.Context) ([]xtrule.Rule, error) { listings++; return nil, nil }
-	api := interface {
-		Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, error)
-	}(m)
+	var api changer = m
 	var b *Batch
 	if batch {
 		var err error
