@@ -274,11 +274,18 @@ func TestServicesDump(t *testing.T) {
 		{"STATS64 before STATS", []attr{statsNest64(svcAttrStats64, small), statsNest32(svcAttrStats, big)}, small},
 		{"32-bit STATS only", []attr{statsNest32(svcAttrStats, big)}, truncated},
 		{"no stats", nil, Stats{}},
+		{"a counter of 2 bytes", []attr{nest(svcAttrStats64, a(statsAttrInPkts, u16(7)))}, Stats{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			k, c := newFake(t, func(request) ([]genetlink.Message, error) { return svcAttrs(tt.stats...), nil })
 			got, err := c.Services()
+			if tt.name == "a counter of 2 bytes" {
+				if err == nil || !strings.Contains(err.Error(), "statistics attribute 2 of 2 bytes, want 4 or 8") {
+					t.Fatalf("Services = %v, %v", got, err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
