@@ -17,26 +17,15 @@ type Conn struct {
 	version uint8
 }
 
-// SocketConfig is how l3dsr opens its netlink sockets, in the network
-// namespace netns refers to (0: the calling thread's). Strict turns on
-// extended acks, so the kernel's message for a rejected request reaches
-// the error. A fixed receive buffer spares the peek (a second recvmsg, and
-// a buffer made) before each datagram, as libnl's and iproute2's fixed
-// buffers do: a request per service read costs three system calls, not
-// five. It holds the largest datagram the kernel sends: a dump's are at
-// most 32 KiB, and an error's echo of a request is at most the request
-// (l3dsr sends 32 KiB at most).
-func SocketConfig(netns int) *netlink.Config {
-	return &netlink.Config{NetNS: netns, Strict: true, MessageBufferSize: 128 << 10}
-}
-
 // Dial opens a generic netlink socket in the network namespace netns
 // refers to (an open namespace file descriptor; 0 is the calling thread's)
 // and resolves the family name (see Open).
 func Dial(name string, version uint8, netns int, absent error) (*Conn, error) {
-	// NETLINK_CAP_ACK stays off: mdlayher/netlink cannot find the
-	// extended-ack attributes in a capped error message.
-	conn, err := genetlink.Dial(SocketConfig(netns))
+	// Strict turns on extended acks, so the kernel's message for a
+	// rejected request reaches the error. NETLINK_CAP_ACK stays off:
+	// mdlayher/netlink cannot find the extended-ack attributes in a capped
+	// error message.
+	conn, err := genetlink.Dial(&netlink.Config{NetNS: netns, Strict: true})
 	if err != nil {
 		return nil, fmt.Errorf("opening a generic netlink socket: %w", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/l3dsr/l3dsr/internal/nl"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -33,7 +32,7 @@ type Conn struct {
 // or in the one netns (an open namespace file descriptor) refers to when it
 // is not 0.
 func Dial(netns int) (*Conn, error) {
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, nl.SocketConfig(netns))
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: netns, Strict: true})
 	if err != nil {
 		return nil, fmt.Errorf("opening an rtnetlink socket: %w", err)
 	}
