@@ -69,11 +69,7 @@ func (b *Batch) load() error {
 	if b.loaded {
 		return nil
 	}
-	var only func(Key) bool
-	if b.only != nil {
-		only = func(k Key) bool { return k == *b.only }
-	}
-	svcs, marks, err := b.d.readSome(only)
+	svcs, marks, err := b.d.readSome(b.only)
 	if err != nil {
 		return err
 	}

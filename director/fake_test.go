@@ -38,6 +38,16 @@ func (f *fakeIPVS) Services() ([]ipvs.Service, error) {
 	return slices.Clone(f.svcs), f.call("Services")
 }
 
+func (f *fakeIPVS) Service(s ipvs.Service) (ipvs.Service, error) {
+	if err := f.call("Service"); err != nil {
+		return ipvs.Service{}, err
+	}
+	if i := f.idx(s); i >= 0 {
+		return f.svcs[i], nil
+	}
+	return ipvs.Service{}, fmt.Errorf("ipvs: get service %v: %w", s, ipvs.ErrNotFound)
+}
+
 func (f *fakeIPVS) CreateService(s ipvs.Service) error {
 	if err := f.call("CreateService"); err != nil {
 		return err

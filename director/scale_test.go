@@ -138,9 +138,13 @@ func TestScaleOneRealChange(t *testing.T) {
 		if got := f.ipvs.dests[s.Key]; len(got) != 1 || got[0].Weight != 7 {
 			t.Errorf("%d services: reals after the edit and the delete: %+v", n, got)
 		}
+		if dumps := count(f.ipvs.calls, "Services"); dumps != 0 {
+			t.Errorf("%d services: IPVS's services dumped %d times for a change to one real, want a get of its service", n, dumps)
+		}
 		t.Logf("%4d services: a real edited and one deleted, %d requests: IPVS %v, marks %v", n, calls[n], f.ipvs.calls, f.marks.calls)
 	}
-	// Each: the IPVS and nft dumps, the service's reals, the change.
+	// Each: the service (a get, not a dump of them all), the nft dump, the
+	// service's reals, the change.
 	if calls[63] != calls[1008] || calls[63] != 8 {
 		t.Errorf("requests: %d with 63 services, %d with 1008; want the same few", calls[63], calls[1008])
 	}

@@ -2,6 +2,7 @@ package director
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -97,10 +98,27 @@ func realProblems(s Service) []string {
 // and every mark in the nft map.
 func (d *Director) read() ([]Service, []dscpmark.Mark, error) { return d.readSome(nil) }
 
-// readSome is read of the services only keeps (all when nil): the reals of
+// services are IPVS's services, or only the one with key only (none if it
+// does not exist): a get of one, where a dump of every service costs as
+// much as there are services.
+func (d *Director) services(only *Key) ([]ipvs.Service, error) {
+	if only == nil {
+		return d.ipvs.Services()
+	}
+	is, err := d.ipvs.Service(ipvs.Service{Protocol: only.Proto, Address: only.VIP, Port: only.Port})
+	if errors.Is(err, ipvs.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []ipvs.Service{is}, nil
+}
+
+// readSome is read of the service only (every one when nil): the reals of
 // the others, a request per service, are not read.
-func (d *Director) readSome(only func(Key) bool) ([]Service, []dscpmark.Mark, error) {
-	isvcs, err := d.ipvs.Services()
+func (d *Director) readSome(only *Key) ([]Service, []dscpmark.Mark, error) {
+	isvcs, err := d.services(only)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read IPVS services: %w", err)
 	}
@@ -115,9 +133,6 @@ func (d *Director) readSome(only func(Key) bool) ([]Service, []dscpmark.Mark, er
 	var out []Service
 	for _, is := range isvcs {
 		if is.FWMark != 0 || !is.Address.IsValid() {
-			continue
-		}
-		if only != nil && !only(Key{VIP: is.Address, Port: is.Port, Proto: is.Protocol}) {
 			continue
 		}
 		s := Service{

@@ -10,6 +10,7 @@ import (
 // ipvsAPI is what the director uses of *ipvs.Client.
 type ipvsAPI interface {
 	Services() ([]ipvs.Service, error)
+	Service(s ipvs.Service) (ipvs.Service, error)
 	CreateService(s ipvs.Service) error
 	UpdateService(s ipvs.Service) error
 	RemoveService(s ipvs.Service) error

@@ -99,10 +99,10 @@ func (c *Client) Services() ([]Service, error) {
 	return out, nil
 }
 
-// getService returns the service with s's key (protocol, address and port,
+// Service returns the service with s's key (protocol, address and port,
 // or firewall mark, and family), with its counters. A missing service is an
 // error matching ErrNotFound.
-func (c *Client) getService(s Service) (Service, error) {
+func (c *Client) Service(s Service) (Service, error) {
 	s, op, err := serviceOp("get service", s)
 	if err != nil {
 		return Service{}, err
@@ -183,7 +183,7 @@ func (c *Client) Destinations(s Service) ([]Destination, error) {
 	if len(out) == 0 {
 		// The kernel answers a dump for a missing service with nothing
 		// rather than an error: tell the two apart.
-		if _, err := c.getService(s); err != nil {
+		if _, err := c.Service(s); err != nil {
 			var e *opError
 			if errors.As(err, &e) {
 				e.op = op

@@ -129,7 +129,7 @@ func TestServiceCommands(t *testing.T) {
 			a(svcAttrSchedName, str("rr")), a(svcAttrFlags, flagsAttr(3)), a(svcAttrTimeout, u32(10)),
 			a(svcAttrNetmask, n32(0xffffffff))))}, nil
 	})
-	got, err := c.getService(s)
+	got, err := c.Service(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestServiceCommands(t *testing.T) {
 	want := Service{Family: 2, Protocol: ProtoTCP, Address: addr("10.0.0.1"), Port: 80, Scheduler: "rr",
 		Flags: FlagPersistent | flagHashed, Timeout: 10, Netmask: 0xffffffff}
 	if got != want {
-		t.Errorf("getService = %+v, want %+v", got, want)
+		t.Errorf("Service = %+v, want %+v", got, want)
 	}
 
 	k, c = newFake(t, nil)
@@ -377,7 +377,7 @@ func TestErrors(t *testing.T) {
 			"ipvs: remove service tcp 10.0.0.1:80: not found"},
 		{"update missing service", unix.ESRCH, func(c *Client) error { return c.UpdateService(svc) }, ErrNotFound,
 			"ipvs: update service tcp 10.0.0.1:80: not found"},
-		{"get missing service", unix.ESRCH, func(c *Client) error { _, err := c.getService(svc); return err }, ErrNotFound,
+		{"get missing service", unix.ESRCH, func(c *Client) error { _, err := c.Service(svc); return err }, ErrNotFound,
 			"ipvs: get service tcp 10.0.0.1:80: not found"},
 		{"zero missing service", unix.ESRCH, func(c *Client) error { return c.zeroStats(&svc) }, ErrNotFound,
 			"ipvs: zero counters of service tcp 10.0.0.1:80: not found"},

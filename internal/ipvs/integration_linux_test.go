@@ -208,12 +208,12 @@ func TestIntegrationServicesWrittenByPackage(t *testing.T) {
 	equalLines(t, "ipvsadm -S -n", saved(t, ns), lines)
 	checkServices(t, c, svcs)
 	for _, s := range svcs {
-		got, err := c.getService(Service{Family: s.Family, Protocol: s.Protocol, Address: s.Address, Port: s.Port, FWMark: s.FWMark})
+		got, err := c.Service(Service{Family: s.Family, Protocol: s.Protocol, Address: s.Address, Port: s.Port, FWMark: s.FWMark})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := asRead(t, s); got != want {
-			t.Errorf("getService\n got %+v\nwant %+v", got, want)
+			t.Errorf("Service\n got %+v\nwant %+v", got, want)
 		}
 	}
 
@@ -519,7 +519,7 @@ func TestIntegrationErrors(t *testing.T) {
 		{"create destination twice", c.CreateDestination(svc, dst), ErrExists, "ipvs: create destination 10.1.0.10:80 of tcp 10.0.0.1:80: exists"},
 		{"remove missing service", c.RemoveService(missing), ErrNotFound, "ipvs: remove service udp 10.0.0.9:53: not found"},
 		{"update missing service", c.UpdateService(missing), ErrNotFound, "ipvs: update service udp 10.0.0.9:53: not found"},
-		{"get missing service", func() error { _, err := c.getService(missing); return err }(), ErrNotFound, "ipvs: get service udp 10.0.0.9:53: not found"},
+		{"get missing service", func() error { _, err := c.Service(missing); return err }(), ErrNotFound, "ipvs: get service udp 10.0.0.9:53: not found"},
 		{"destinations of missing service", func() error { _, err := c.Destinations(missing); return err }(), ErrNotFound, "ipvs: list destinations of udp 10.0.0.9:53: not found"},
 		{"remove missing destination", c.RemoveDestination(svc, Destination{Address: addr("10.1.0.99")}), ErrNotFound, "ipvs: remove destination 10.1.0.99:80 of tcp 10.0.0.1:80: not found"},
 		{"update missing destination", c.UpdateDestination(svc, Destination{Address: addr("10.1.0.99"), Weight: 1}), ErrNotFound, "ipvs: update destination 10.1.0.99:80 of tcp 10.0.0.1:80: not found"},
@@ -740,7 +740,7 @@ func TestIntegrationCounters(t *testing.T) {
 // readCounters reads the counters of service s and of its one destination.
 func readCounters(t *testing.T, c *Client, s Service) (Stats, Stats) {
 	t.Helper()
-	got, err := c.getService(s)
+	got, err := c.Service(s)
 	if err != nil {
 		t.Fatal(err)
 	}
