@@ -111,7 +111,7 @@ test: test-deps deps unit fuzz-smoke checkpatch kmod libxt go testtools vmtest p
 demo: deps kmod libxt go
 	$(TOP)/tests/vm/run.sh --demo
 
-# Benchmarks (issue 7, BENCHMARKS.md): about half an hour per kernel. bench-smoke runs the
+# Benchmarks (issue 7, BENCHMARKS.md): about an hour per kernel. bench-smoke runs the
 # same harness for seconds per kernel and checks only that it still produces numbers.
 .PHONY: bench bench-smoke
 bench: kmod libxt go testtools $(BUILD)/ipvsload
