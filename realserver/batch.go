@@ -2,13 +2,12 @@ package realserver
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
-	"github.com/l3dsr/l3dsr/maptable"
-	"net/netip"
-
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // Batch is a set of Up, Down and DownCode calls made against one read of

@@ -4,9 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/l3dsr/l3dsr/internal/nl"
 	"net/netip"
 
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
