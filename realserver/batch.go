@@ -27,7 +27,6 @@ import (
 // other l3dsr processes wait for), and is not safe for concurrent use.
 type Batch struct {
 	m      Manager
-	dir    string
 	mem    *memState
 	tab    *memTable
 	unlock func()
@@ -61,7 +60,7 @@ func (m *Manager) Begin() (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{m: *m, dir: m.stateDir, mem: &memState{st: st}, unlock: unlock}
+	b := &Batch{m: *m, mem: &memState{st: st}, unlock: unlock}
 	b.m.mem = b.mem
 	b.m.net = &cachedNet{netAPI: m.net}
 	b.m.sysctl = &cachedSysctl{sysctlAPI: m.sysctl, v: map[string]string{}}
@@ -123,7 +122,7 @@ func (b *Batch) Commit() error {
 		}
 	}
 	if b.mem.dirty {
-		if err := saveState(b.dir, b.mem.st); err != nil {
+		if err := saveState(b.m.stateDir, b.mem.st); err != nil {
 			return err
 		}
 		b.mem.dirty = false

@@ -150,8 +150,9 @@ func (c *cachedSysctl) Get(name string) (string, error) {
 	return v, err
 }
 
-// Set forgets every value on success, not only name's: a write to
-// conf/default changes the interfaces that never had their own.
+// Set forgets every value first, not only name's: a write to conf/default
+// changes the interfaces that never had their own, and a failed write may
+// have changed some.
 func (c *cachedSysctl) Set(name, value string) error {
 	clear(c.v)
 	return c.sysctlAPI.Set(name, value)

@@ -114,9 +114,6 @@ func (t *memTable) commit() error {
 	if err != nil {
 		return err
 	}
-	for i := range entries {
-		entries[i].Packets, entries[i].Bytes = 0, 0
-	}
 	if err := t.t.Replace(entries); err != nil {
 		return fmt.Errorf("replacing the DSCP map of xt_DADDR with its %d entries: %w", len(entries), err)
 	}
