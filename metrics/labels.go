@@ -1,0 +1,26 @@
+package metrics
+
+import (
+	"net/netip"
+	"strconv"
+
+	"github.com/l3dsr/l3dsr/director"
+)
+
+// The label names: a service is named as ipvsadm names it (address, port,
+// protocol), and a real by its address, so series join across the
+// director's metrics and the health checks'.
+var (
+	serviceLabels = []string{"vip", "port", "proto"}
+	realLabels    = []string{"vip", "port", "proto", "real"}
+)
+
+// serviceValues are the label values of serviceLabels for k.
+func serviceValues(k director.Key) []string {
+	return []string{k.VIP.String(), strconv.Itoa(int(k.Port)), k.Proto.String()}
+}
+
+// realValues are the label values of realLabels.
+func realValues(k director.Key, real netip.Addr) []string {
+	return append(serviceValues(k), real.String())
+}
