@@ -15,7 +15,7 @@ type directorDescs struct {
 }
 
 func newDirectorDescs() directorDescs {
-	dir := func(labels []string) []string { return append(labels[:len(labels):len(labels)], "direction") }
+	dir := func(labels []string) []string { return with(labels, "direction") }
 	return directorDescs{
 		svcConns: prometheus.NewDesc("l3dsr_ipvs_service_connections_total",
 			"Connections IPVS scheduled for the service.", serviceLabels, nil),
@@ -69,8 +69,8 @@ func (d directorDescs) collectReal(ch chan<- prometheus.Metric, r director.Real,
 
 // inOut sends the two directions of one IPVS counter pair.
 func inOut(ch chan<- prometheus.Metric, d *prometheus.Desc, in, out uint64, labels []string) {
-	ch <- counter(d, in, append(labels[:len(labels):len(labels)], "in")...)
-	ch <- counter(d, out, append(labels[:len(labels):len(labels)], "out")...)
+	ch <- counter(d, in, with(labels, "in")...)
+	ch <- counter(d, out, with(labels, "out")...)
 }
 
 // counter is a kernel counter as a constant metric. Above 2^53 a float64

@@ -28,7 +28,7 @@ func newHealth() *Health {
 			Name:    "l3dsr_health_check_duration_seconds",
 			Help:    "How long each health check of a real server took, by its result (ok or fail); a timeout counts as its full length.",
 			Buckets: checkBuckets,
-		}, append(realLabels[:len(realLabels):len(realLabels)], "result")),
+		}, with(realLabels, "result")),
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "l3dsr_health_up",
 			Help: "1 when the real server's health check says up (after rise passes), 0 when down (after fall failures).",
@@ -55,7 +55,7 @@ func (h *Health) Observe(svc director.Key, real netip.Addr, latency time.Duratio
 	if ok {
 		result = "ok"
 	}
-	h.duration.WithLabelValues(append(realValues(svc, real), result)...).Observe(latency.Seconds())
+	h.duration.WithLabelValues(with(realValues(svc, real), result)...).Observe(latency.Seconds())
 }
 
 // SetState records real's state and since when it holds. A zero since

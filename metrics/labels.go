@@ -22,5 +22,11 @@ func serviceValues(k director.Key) []string {
 
 // realValues are the label values of realLabels.
 func realValues(k director.Key, real netip.Addr) []string {
-	return append(serviceValues(k), real.String())
+	return with(serviceValues(k), real.String())
+}
+
+// with is labels and then more, in a new slice: the label lists above are
+// shared, and an append to one of them could write into another's array.
+func with(labels []string, more ...string) []string {
+	return append(labels[:len(labels):len(labels)], more...)
 }

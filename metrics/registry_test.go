@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/maptable"
 )
 
 // scrape serves one GET /metrics from r and returns the status and body.
@@ -194,4 +197,48 @@ l3dsr_agent_errors_total 1
 		"l3dsr_agent_applies_total", "l3dsr_agent_repairs_total", "l3dsr_agent_errors_total"); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestConcurrent: scrapes while the agent reports, for the race detector,
+// and overlapping scrapes read the kernel one at a time.
+func TestConcurrent(t *testing.T) {
+	src := fakeSources()
+	var inFlight atomic.Int32
+	src.Table = func() ([]maptable.Entry, maptable.Stats, error) {
+		defer inFlight.Add(-1)
+		if inFlight.Add(1) > 1 {
+			t.Error("two scrapes read the table at once: a maptable.Table is not safe for concurrent use")
+		}
+		time.Sleep(time.Millisecond) // long enough for scrapes to overlap
+		e, st := fakeTable()
+		return e, st, nil
+	}
+	r := New(src)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			r.Health.Observe(web, web1, time.Duration(i)*time.Millisecond, i%2 == 0)
+			r.Health.SetState(web, web1, i%2 == 0, time.Now())
+			r.Agent.Repaired(1)
+			if i%50 == 0 {
+				r.Health.Forget(web, web1)
+			}
+		}
+	}()
+	// Overlapping scrapes too: the kernel's sources are read one at a time.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 3 {
+				rec := httptest.NewRecorder()
+				r.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+				if rec.Code != http.StatusOK {
+					t.Errorf("a scrape during updates answered %d", rec.Code)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	<-done
 }
