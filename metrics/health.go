@@ -26,12 +26,12 @@ func newHealth() *Health {
 	return &Health{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "l3dsr_health_check_duration_seconds",
-			Help:    "How long each health check of a real server took, by its result (ok or fail); a timeout counts as its full length.",
+			Help:    "How long each health check of a real server took, by its result (ok or fail).",
 			Buckets: checkBuckets,
 		}, with(realLabels, "result")),
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "l3dsr_health_up",
-			Help: "1 when the real server's health check says up (after rise passes), 0 when down (after fall failures).",
+			Help: "1 when the real server's health checks say up (rise passed in a row), 0 when down (fall failed in a row).",
 		}, realLabels),
 		changed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "l3dsr_health_last_change_timestamp_seconds",

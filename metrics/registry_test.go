@@ -121,7 +121,7 @@ func TestFailingSource(t *testing.T) {
 }
 
 const healthText = `
-# HELP l3dsr_health_up 1 when the real server's health check says up (after rise passes), 0 when down (after fall failures).
+# HELP l3dsr_health_up 1 when the real server's health checks say up (rise passed in a row), 0 when down (fall failed in a row).
 # TYPE l3dsr_health_up gauge
 l3dsr_health_up{port="80",proto="tcp",real="198.51.100.1",vip="192.0.2.10"} 1
 l3dsr_health_up{port="80",proto="tcp",real="198.51.100.2",vip="192.0.2.10"} 0
