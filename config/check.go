@@ -69,21 +69,28 @@ func check(f *File) Errors {
 				continue
 			}
 			all = append(all, sv)
+			// owns claims sv's code on the real server r, written at p.
+			owns := func(r director.Real, p Pos) {
+				e := sv.EntryFor(r)
+				if o, ok := owner[e.Key()]; ok && maptable.Clash(o.s.EntryFor(r), e) {
+					add(p, "DSCP %d would stand for two VIPs on real server %s: %s (service %s) and %s (service %s at %s); the real server could not tell them apart: give one of the services another dscp",
+						sv.DSCP, r.Addr, sv.VIP, sv.Key, o.s.VIP, o.s.Key, o.pos)
+					return
+				}
+				owner[e.Key()] = owned{sv, p}
+			}
 			seen := map[netip.Addr]Pos{}
 			for i, r := range sv.Reals {
 				if !once(&errs, seen, r.Addr, s.realPos[i], fmt.Sprintf("real server %s of service %s", r.Addr, sv.Key)) {
 					continue
 				}
-				if sv.Mode != dsrtypes.ModeDSCP {
-					continue
+				if sv.Mode == dsrtypes.ModeDSCP {
+					owns(r, s.realPos[i])
 				}
-				e := sv.EntryFor(r)
-				if o, ok := owner[e.Key()]; ok && maptable.Clash(o.s.EntryFor(r), e) {
-					add(s.realPos[i], "DSCP %d would stand for two VIPs on real server %s: %s (service %s) and %s (service %s at %s); the real server could not tell them apart: give one of the services another dscp",
-						sv.DSCP, r.Addr, sv.VIP, sv.Key, o.s.VIP, o.s.Key, o.pos)
-					continue
-				}
-				owner[e.Key()] = owned{sv, s.realPos[i]}
+			}
+			// The sorry real gets the service's packets too, code and all.
+			if s.Sorry.IsValid() && sv.Mode == dsrtypes.ModeDSCP {
+				owns(director.Real{Addr: s.Sorry}, s.sorryPos)
 			}
 		}
 		// The director's own rule, as a net under the one above.

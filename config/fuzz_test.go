@@ -60,12 +60,15 @@ func withoutPositions(f *File) File {
 	if d := f.director; d != nil {
 		c.director = &Director{}
 		for _, s := range d.Services {
-			s.pos, s.realPos = Pos{}, nil
+			s.pos, s.realPos, s.sorryPos = Pos{}, nil, Pos{}
 			if len(s.Service.Reals) == 0 {
 				s.Service.Reals = nil
 			}
 			c.director.Services = append(c.director.Services, s)
 		}
+	}
+	if a := f.agent; a != nil {
+		c.agent = &Agent{Metrics: a.Metrics, Teardown: a.Teardown, RepairInterval: a.RepairInterval}
 	}
 	return c
 }
@@ -97,6 +100,10 @@ func FuzzParse(f *testing.F) {
 	for _, s := range configSeeds(f) {
 		f.Add(s)
 	}
+	// Checks of every kind, an agent section, and a check with a mistake
+	// of each sort.
+	f.Add([]byte(withChecks))
+	f.Add([]byte("director:\n  services:\n    - vip: \"[2001:db8::1]:53\"\n      proto: udp\n      dscp: 9\n      sorry: 2001:db8::99\n      health:\n        kind: udp-dns\n        rise: 0\n        path: x\n        timeout: 7s\n        qtype: mx\n        body: (\nagent: {metrics: '[::1]:0', on_stop: keep, repair_interval: 2}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := parseFile("fuzz.conf", data)
 		if err != nil {

@@ -32,11 +32,14 @@ func Marshal(f *File, header string) ([]byte, error) {
 	if d := f.director; d != nil {
 		svcs := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, s := range d.Services {
-			svcs.Content = append(svcs.Content, serviceNode(s.Service))
+			svcs.Content = append(svcs.Content, serviceNode(s))
 		}
 		sec := mapping()
 		put(sec, "services", svcs)
 		put(root, "director", sec)
+	}
+	if f.agent != nil {
+		put(root, "agent", agentNode(*f.agent))
 	}
 	if len(root.Content) == 0 {
 		// An empty mapping would print "{}"; a file with comments only
@@ -99,7 +102,8 @@ func vipNode(v VIP) *yaml.Node {
 	return m
 }
 
-func serviceNode(s director.Service) *yaml.Node {
+func serviceNode(svc Service) *yaml.Node {
+	s := svc.Service
 	m := mapping()
 	put(m, "vip", str(s.Key.VIP.String()+":"+strconv.Itoa(int(s.Port))))
 	if s.VIP.Is6() {
@@ -130,6 +134,12 @@ func serviceNode(s director.Service) *yaml.Node {
 	}
 	if s.OnePacket {
 		put(m, "ops", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+	}
+	if svc.Sorry.IsValid() {
+		put(m, "sorry", str(svc.Sorry.String()))
+	}
+	if svc.Health != nil {
+		put(m, "health", healthNode(*svc.Health, s.Mode))
 	}
 	reals := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, r := range s.Reals {

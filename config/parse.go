@@ -48,7 +48,7 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func parse(name string, data []byte) (*File, Errors) {
 	p := &parser{name: name}
-	f := &File{}
+	f := &File{name: name}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -72,6 +72,7 @@ func parse(name string, data []byte) (*File, Errors) {
 	p.fields(root, "the top level", map[string]func(*yaml.Node){
 		"realserver": func(v *yaml.Node) { f.realServer = p.realServer(v) },
 		"director":   func(v *yaml.Node) { f.director = p.director(v) },
+		"agent":      func(v *yaml.Node) { f.agent = p.agent(v) },
 		"dsrtools": func(v *yaml.Node) {
 			if s, ok := p.str(v, "dsrtools"); ok {
 				if s == "" {
@@ -81,6 +82,9 @@ func parse(name string, data []byte) (*File, Errors) {
 			}
 		},
 	})
+	// Some checks run after the keys they read; the operator reads the
+	// errors in file order.
+	slices.SortStableFunc(p.errs, func(a, b Error) int { return a.pos.Line - b.pos.Line })
 	return f, p.errs
 }
 
@@ -351,7 +355,7 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 	sv.Proto = ipvs.ProtoTCP
 	sv.Scheduler = director.DefaultScheduler
 	var haveVIP, haveDSCP bool
-	var dscpNode *yaml.Node
+	var dscpNode, sorryNode *yaml.Node
 	var reals []*yaml.Node
 	var after []func()
 	before := len(p.errs)
@@ -406,6 +410,14 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 		"persistence_netmask": func(v *yaml.Node) { after = append(after, func() { p.netmask(v, sv) }) },
 		"scheduler_flags":     func(v *yaml.Node) { after = append(after, func() { p.schedFlags(v, sv) }) },
 		"ops":                 func(v *yaml.Node) { sv.OnePacket, _ = p.bool(v, "ops") },
+		// The check reads the mode and the protocol; the sorry real is
+		// checked against the reals, below.
+		"health": func(v *yaml.Node) { after = append(after, func() { s.Health = p.health(v, *sv) }) },
+		"sorry": func(v *yaml.Node) {
+			if a, ok := p.addr(v, "sorry"); ok {
+				s.Sorry, s.sorryPos, sorryNode = a, p.pos(v), v
+			}
+		},
 	})
 	if !haveVIP && len(p.errs) == before {
 		p.errf(n, "a director service needs the key vip: e.g. 'vip: 10.0.0.1:80'")
@@ -436,6 +448,9 @@ func (p *parser) service(n *yaml.Node) (Service, bool) {
 			sv.Reals = append(sv.Reals, r)
 			s.realPos = append(s.realPos, p.pos(rn))
 		}
+	}
+	if sorryNode != nil {
+		p.sorry(sorryNode, s)
 	}
 	return s, len(p.errs) == before
 }

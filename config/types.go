@@ -1,9 +1,12 @@
 package config
 
 import (
+	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/health"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
 )
@@ -19,6 +22,48 @@ type File struct {
 	// dsrTools is the directory of Yahoo dsrtools *.conf files whose VIP=DSCP
 	// lines were merged into realServer.VIPs ("" for none).
 	dsrTools string
+	// agent is the agent section, nil when the file has none.
+	agent *Agent
+	// name is the file's name, where the agent's defaults come from.
+	name string
+}
+
+// Agent is what `l3dsr agent` reads besides the sections it applies; apply
+// ignores it.
+type Agent struct {
+	// Metrics is the address /metrics listens on, as net.Listen takes it
+	// ("127.0.0.1:9641", "[::1]:9641", ":9641" for every address); "" is
+	// none (metrics: off).
+	Metrics string
+	// MetricsPos is where metrics was written, or the agent section (the
+	// file, without agent:) when the default is used: the agent names it
+	// when the address is in use.
+	MetricsPos Pos
+	// Teardown is on_stop: teardown, SIGTERM deleting what the file set
+	// up. Without it a stop (and so a restart) leaves the data path
+	// running.
+	Teardown bool
+	// RepairInterval is how often the running state is compared with the
+	// file and drift repaired.
+	RepairInterval time.Duration
+}
+
+// The agent's defaults: metrics on the loopback only, since counters of
+// every service are nobody else's business until the operator says so; a
+// repair interval short enough that a VIP deleted by hand is back within
+// seconds, long enough that reading every service is not a load.
+const (
+	defaultMetrics        = "127.0.0.1:9641"
+	defaultRepairInterval = 10 * time.Second
+)
+
+// Agent is the file's agent section, with the defaults for what it leaves
+// out (or for all of it, without one).
+func (f *File) Agent() Agent {
+	if f.agent != nil {
+		return *f.agent
+	}
+	return Agent{Metrics: defaultMetrics, MetricsPos: Pos{File: f.name}, RepairInterval: defaultRepairInterval}
 }
 
 // RealServer is the real-server section.
@@ -52,9 +97,16 @@ type Director struct {
 // Service is one IPVS service with its reals, and where they were written.
 type Service struct {
 	Service director.Service
-	pos     Pos
-	// realPos[i] is where Service.Reals[i] was written.
-	realPos []Pos
+	// Health is the service's check (every field set, Via resolved for
+	// its mode); nil for none. apply ignores it: the agent runs it.
+	Health *health.Spec
+	// Sorry is the real that takes the traffic while every real fails its
+	// check; the zero Addr for none. It is not one of Service.Reals.
+	Sorry netip.Addr
+	pos   Pos
+	// realPos[i] is where Service.Reals[i] was written, sorryPos Sorry.
+	realPos  []Pos
+	sorryPos Pos
 }
 
 // withCodes sets v's codes, and Config's first code.
