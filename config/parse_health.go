@@ -55,6 +55,7 @@ func (p *parser) health(n *yaml.Node, sv director.Service) *health.Spec {
 	var s health.Spec
 	var haveKind bool
 	var intervalNode, timeoutNode *yaml.Node
+	timed := true // interval and timeout, if given, are durations
 	given := map[string]*yaml.Node{}
 	// kinded records a kind-specific key, then reads it.
 	kinded := func(key string, read func(*yaml.Node)) func(*yaml.Node) {
@@ -69,12 +70,16 @@ func (p *parser) health(n *yaml.Node, sv director.Service) *health.Spec {
 		},
 		"via": kinded("via", func(v *yaml.Node) { into(p, v, "via", health.ParseVia, &s.Via) }),
 		"interval": func(v *yaml.Node) {
+			var ok bool
 			intervalNode = v
-			s.Interval, _ = p.duration(v, "interval")
+			s.Interval, ok = p.duration(v, "interval")
+			timed = timed && ok
 		},
 		"timeout": func(v *yaml.Node) {
+			var ok bool
 			timeoutNode = v
-			s.Timeout, _ = p.duration(v, "timeout")
+			s.Timeout, ok = p.duration(v, "timeout")
+			timed = timed && ok
 		},
 		"rise":       func(v *yaml.Node) { s.Rise = p.count(v, "rise", "good checks in a row that bring a real back") },
 		"fall":       func(v *yaml.Node) { s.Fall = p.count(v, "fall", "failed checks in a row that take a real out") },
@@ -107,23 +112,21 @@ func (p *parser) health(n *yaml.Node, sv director.Service) *health.Spec {
 	// the block is named at once.
 	p.kindKeys(s.Kind, given)
 	if want, ok := kindProto[s.Kind]; ok && sv.Proto != want {
-		p.errf(n, "a %s check speaks %s, and service %s is %s: use %s", s.Kind, want, sv.Key, sv.Proto, kindsFor(sv.Proto))
+		p.errf(n, "%s check speaks %s, and service %s is %s: use %s", article(s.Kind), want, sv.Key, sv.Proto, kindsFor(sv.Proto))
 	}
 	if s.Kind == health.KindExec && given["command"] == nil {
 		p.errf(n, "an exec check needs the key command: e.g. 'command: [/usr/local/bin/check, --fast]' (exit status 0 means up)")
 	}
-	if len(p.errs) > before {
-		return nil
-	}
 	if s.Via == health.ViaDSR && (sv.Mode == dsrtypes.ModeDR || sv.Mode == dsrtypes.ModeNAT) {
 		p.errf(given["via"], "via dsr is for dscp and ipip services, and service %s is in %s mode, where a probe to the real's address takes the clients' path: drop via, or write 'via: rip'", sv.Key, sv.Mode)
-		return nil
 	}
 	if s.Via == "" {
 		s.Via = defaultVia(s.Kind, sv.Mode)
 	}
 	s = s.WithDefaults()
-	p.timing(s, intervalNode, timeoutNode)
+	if timed {
+		p.timing(s, intervalNode, timeoutNode)
+	}
 	if len(p.errs) > before {
 		return nil
 	}
@@ -155,6 +158,14 @@ func (p *parser) kindKeys(k health.Kind, given map[string]*yaml.Node) {
 		list += names[len(names)-1]
 		p.errf(given[key], "%s is for %s checks, and this one is %s: drop it, or change the kind", key, list, k)
 	}
+}
+
+// article is "a tcp", "an http": the kind with its article, as said.
+func article(k health.Kind) string {
+	if k == health.KindHTTP || k == health.KindHTTPS || k == health.KindExec {
+		return "an " + string(k)
+	}
+	return "a " + string(k)
 }
 
 // kindsFor names the kinds that can check a service of protocol pr.

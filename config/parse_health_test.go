@@ -179,7 +179,7 @@ func TestParseHealthErrors(t *testing.T) {
 		{"via dsr on nat", natHead, "kind: tcp\nvia: DSR", 9, "via dsr is for dscp and ipip services, and " + svc + " is in nat mode, where a probe to the real's address takes the clients' path: drop via, or write 'via: rip'"},
 		{"unknown via", dscpHead, "kind: tcp\nvia: vip", 9, `unknown check path "vip": use dsr (as client traffic goes: the default for dscp and ipip services) or rip (a plain probe to the real server's address)`},
 		{"unknown on_failure", dscpHead, "kind: tcp\non_failure: drop", 9, `unknown on_failure "drop": use quiesce (weight 0, connections finish) or remove (the real is deleted until it is up again)`},
-		{"http on udp", udpHead, "kind: http", 8, "a http check speaks tcp, and service udp 10.0.0.1:80 is udp: use udp-dns or exec"},
+		{"http on udp", udpHead, "kind: http", 8, "an http check speaks tcp, and service udp 10.0.0.1:80 is udp: use udp-dns or exec"},
 		{"udp-dns on tcp", dscpHead, "kind: udp-dns", 8, "a udp-dns check speaks udp, and " + svc + " is tcp: use tcp, http, https or exec"},
 		{"tcp on sctp", sctpHead, "kind: tcp", 8, "a tcp check speaks tcp, and service sctp 10.0.0.1:80 is sctp: use exec"},
 		{"empty health", dscpHead, "", 7, "health of " + svc + " is empty: give at least its kind, e.g. 'health: {kind: tcp}', or leave the key out"},
@@ -245,13 +245,15 @@ func TestParseSorry(t *testing.T) {
 // Errors in a check are reported with the others of the file, not instead
 // of them.
 func TestParseHealthCollectsEveryError(t *testing.T) {
-	in := svcWith(dscpHead, "kind: tcp\nrise: 0\npath: /x\ntimeout: 2") + "bogus: 1\n"
+	in := svcWith(dscpHead, "kind: tcp\nrise: 0\npath: /x\ntimeout: 2\nvia: dsr") +
+		svcWith(drHead, "kind: tcp\nvia: dsr\nfall: 0\ninterval: 1s\ntimeout: 2s")[len("director:\n  services:\n"):] +
+		"bogus: 1\n"
 	_, err := parseFile("f", []byte(in))
 	var es Errors
-	if !errors.As(err, &es) || len(es) != 4 {
-		t.Fatalf("want 4 errors, got %v", err)
+	if !errors.As(err, &es) || len(es) != 7 {
+		t.Fatalf("want 7 errors, got %v", err)
 	}
-	for i, line := range []int{9, 10, 11, 12} {
+	for i, line := range []int{9, 10, 11, 19, 20, 22, 23} {
 		if es[i].pos.Line != line {
 			t.Errorf("error %d at line %d, want %d: %v", i, es[i].pos.Line, line, es[i])
 		}
