@@ -104,6 +104,10 @@ func mayImport(from, to string) bool {
 		// The exposition reads both roles' state (director.Status,
 		// maptable.Entry) through functions the agent hands it.
 		return to == "director" || to == "maptable" || strings.HasPrefix(to, "internal/")
+	case from == "health":
+		// The checks reach reals through the caller's dialer and IPVS's
+		// types; what they decide, the agent acts on.
+		return strings.HasPrefix(to, "internal/")
 	case from == "cmd/l3dsr":
 		return !strings.HasPrefix(to, "cmd/")
 	case strings.HasPrefix(from, "tests/"):
