@@ -41,7 +41,10 @@ func dnsServer(t *testing.T, host string, rcode dnsmessage.RCode, silent bool) (
 				t.Errorf("the server could not read the query: %v", err)
 				continue
 			}
-			seen <- query{q: m.Questions[0], rd: m.Header.RecursionDesired, peer: addrPort(t, peer).Addr()}
+			select {
+			case seen <- query{q: m.Questions[0], rd: m.Header.RecursionDesired, peer: addrPort(t, peer).Addr()}:
+			default: // a test that does not read them
+			}
 			if silent {
 				continue
 			}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"regexp"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 // fake is a Monitor's probe whose result the test sets, that records the
@@ -53,7 +56,7 @@ func newFakeMonitor(t *testing.T, f *fake) (*Monitor, <-chan Event) {
 }
 
 func job(id, real string, fall int) Job {
-	return Job{ID: id, Spec: Spec{Kind: KindTCP, Interval: 20 * time.Millisecond, Rise: 2, Fall: fall},
+	return Job{ID: id, Spec: Spec{Kind: KindHTTP, Interval: 20 * time.Millisecond, Rise: 2, Fall: fall, Body: regexp.MustCompile("ok")},
 		Target: Target{Service: netip.MustParseAddrPort("10.0.0.1:80"), Real: netip.MustParseAddr(real), Dialer: &net.Dialer{}}}
 }
 
@@ -107,7 +110,8 @@ func TestMonitorReportsTransitions(t *testing.T) {
 
 func TestMonitorReloadKeepsAnUnchangedJob(t *testing.T) {
 	f, m, events, a := startOne(t, 3)
-	a.Target.Dialer = &net.Dialer{} // a reload's new dialer, the same check
+	a.Target.Dialer = &net.Dialer{} // a reload's new dialer and regexp, the same check
+	a.Spec.Body = regexp.MustCompile(a.Spec.Body.String())
 	m.Set([]Job{a})
 	if e := next(t, events, "a"); e.Changed {
 		t.Fatalf("failure 2 changed the state: %+v", e)
@@ -224,9 +228,7 @@ func TestMonitorCloseEndsEveryGoroutine(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("Close took %v", took)
 	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Errorf("%d goroutines after Close, %d before the Monitor", n, before)
-	}
+	goroutinesBackTo(t, before)
 	if len(events) != 0 {
 		t.Errorf("%d events of probes that Close cut short", len(events))
 	}
@@ -236,10 +238,10 @@ func TestMonitorCloseEndsEveryGoroutine(t *testing.T) {
 	}
 }
 
-// TestMonitorWithProbes runs real probes: a real that stops listening
-// goes down, and Close leaves no goroutine of theirs behind.
+// TestMonitorWithProbes runs real probes of every kind: they pass, a real
+// that stops listening goes down, and Close leaves no goroutine of theirs
+// behind.
 func TestMonitorWithProbes(t *testing.T) {
-	before := runtime.NumGoroutine()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -253,23 +255,46 @@ func TestMonitorWithProbes(t *testing.T) {
 			c.Close()
 		}
 	}()
-	ap := addrPort(t, l.Addr())
+	httpAP, _ := httpServer(t, "127.0.0.1", false, status(200, "ok"))
+	httpsAP, _ := httpServer(t, "::1", true, status(200, "ok"))
+	dnsAP, _ := dnsServer(t, "127.0.0.1", 0, false)
+	every := Spec{Interval: 200 * time.Millisecond, Fall: 2} // a TLS handshake under -race takes tens of ms
+	jobs := []Job{
+		{ID: string(KindTCP), Target: targetOf(addrPort(t, l.Addr()), ipvs.ProtoTCP)},
+		{ID: string(KindHTTP), Target: targetOf(httpAP, ipvs.ProtoTCP)},
+		{ID: string(KindHTTPS), Target: targetOf(httpsAP, ipvs.ProtoTCP)},
+		{ID: string(KindDNS), Target: targetOf(dnsAP, ipvs.ProtoUDP)},
+		{ID: string(KindExec), Target: execTarget, Spec: Spec{Command: []string{"true"}}},
+	}
+	before := runtime.NumGoroutine()
 	events := make(chan Event, 1000)
 	m := NewMonitor(func(e Event) { events <- e })
-	m.Set([]Job{{ID: "a", Spec: Spec{Kind: KindTCP, Interval: 20 * time.Millisecond, Fall: 2},
-		Target: Target{Service: ap, Real: ap.Addr()}}})
-	if e := next(t, events, "a"); !e.Result.OK || e.State != Up {
-		t.Fatalf("%+v, want up", e)
+	for i := range jobs {
+		jobs[i].Spec.Kind, jobs[i].Spec.Interval, jobs[i].Spec.Fall = Kind(jobs[i].ID), every.Interval, every.Fall
+	}
+	m.Set(jobs)
+	for _, j := range jobs {
+		if e := next(t, events, j.ID); !e.Result.OK || e.State != Up {
+			t.Errorf("%s: %+v, want up", j.ID, e)
+		}
 	}
 	l.Close()
-	e := next(t, events, "a")
+	e := next(t, events, "tcp")
 	for !e.Changed { // past the probes begun before the close
-		e = next(t, events, "a")
+		e = next(t, events, "tcp")
 	}
 	if e.State != Down || e.Result.Err == nil {
 		t.Errorf("%+v, want down with the reason", e)
 	}
 	m.Close()
+	goroutinesBackTo(t, before)
+}
+
+// goroutinesBackTo waits a second at most for the goroutines to be as
+// few as before: one whose done channel is closed is still running for a
+// moment.
+func goroutinesBackTo(t *testing.T, before int) {
+	t.Helper()
 	for deadline := time.Now().Add(time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d goroutines after Close, %d before the Monitor", runtime.NumGoroutine(), before)
