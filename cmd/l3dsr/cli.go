@@ -59,6 +59,7 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
 	c.root.AddCommand(newGenDocsCmd(sys))
 	c.root.AddCommand(newApplyCmd(sys))
 	c.root.AddCommand(newSaveCmd(sys))
+	c.root.AddCommand(newDoctorCmd(sys))
 	return c
 }
 
@@ -69,6 +70,7 @@ type system struct {
 	ruleSystem   // rule*.go
 	verifySystem // verify*.go
 	hostSystem   // director*, realserver*, apply, save
+	doctorSystem // doctor.go
 	// hasNetAdmin tells whether this process has CAP_NET_ADMIN, which the
 	// openers ask first (needNetAdmin).
 	hasNetAdmin func() bool
@@ -78,5 +80,6 @@ type system struct {
 func hostSys() *system {
 	s := &system{verifySystem: hostVerifySystem(), hasNetAdmin: hostcheck.HasNetAdmin}
 	s.ruleSystem, s.hostSystem = hostRuleSystem(s.needNetAdmin), hostHostSystem(s.needNetAdmin)
+	s.doctorSystem = hostDoctorSystem(s.needNetAdmin)
 	return s
 }

@@ -1,0 +1,134 @@
+package doctor
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"net/netip"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/internal/rtnl"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
+)
+
+// found is a finding as the tests compare it: its check, level and fix.
+type found struct{ check, level, fix string }
+
+func run(t *testing.T, h *fakeHost, e *Expect) Report {
+	t.Helper()
+	rep, err := Check(context.Background(), h.host(), e)
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	return rep
+}
+
+func foundOf(rep Report) []found {
+	var out []found
+	for _, f := range rep.Findings {
+		out = append(out, found{f.Check, string(f.Level), f.Fix})
+	}
+	return out
+}
+
+func TestCleanHostHasNoFinding(t *testing.T) {
+	h, e := cleanHost()
+	rep := run(t, h, e)
+	if len(rep.Findings) != 0 || rep.Err() != nil {
+		t.Fatalf("findings on a clean host: %+v", rep.Findings)
+	}
+	if !slices.Equal(rep.Roles, []string{"real server", "director"}) || rep.Source != testFile {
+		t.Errorf("roles %q from %q", rep.Roles, rep.Source)
+	}
+}
+
+// Each broken setting gives its one finding, with the command that fixes
+// it.
+func TestEachBreakGivesItsFix(t *testing.T) {
+	set := func(kv ...string) func(*fakeHost, *Expect) {
+		return func(h *fakeHost, _ *Expect) {
+			for i := 0; i < len(kv); i += 2 {
+				h.sysctls[kv[i]] = kv[i+1]
+			}
+		}
+	}
+	dropAddr := func(p string) func(*fakeHost, *Expect) {
+		return func(h *fakeHost, _ *Expect) {
+			h.addrs = slices.DeleteFunc(h.addrs, func(a rtnl.Addr) bool { return a.Prefix.String() == p })
+		}
+	}
+	withLink := func(name string, edit func(*rtnl.Link) bool) func(*fakeHost, *Expect) {
+		return func(h *fakeHost, _ *Expect) {
+			h.links = slices.DeleteFunc(h.links, func(l rtnl.Link) bool { return l.Name == name && !edit(&h.links[slices.Index(h.links, l)]) })
+		}
+	}
+	handMap := xtrule.Rule{Family: dsrtypes.IPv4, Backend: xtrule.Legacy, Table: "mangle", Chain: "PREROUTING",
+		Line: "-A PREROUTING -i eth0 -j DADDR --map", Map: true, DSCP: -1, Extra: []string{"-i eth0"}}
+	for _, tc := range []struct {
+		name   string
+		break_ func(*fakeHost, *Expect)
+		want   found
+	}{
+		{"VIP off lo", dropAddr("10.0.0.1/32"), found{"vip-on-lo", "problem", "ip addr add 10.0.0.1/32 dev lo"}},
+		{"IPv6 VIP off lo", dropAddr("2001:db8::1/128"), found{"vip-on-lo", "problem", "ip addr add 2001:db8::1/128 dev lo"}},
+		{"arp_ignore all 0", set("net.ipv4.conf.all.arp_ignore", "0"), found{"arp_ignore", "problem", "sysctl -w net.ipv4.conf.all.arp_ignore=1"}},
+		{"arp_ignore eth0 3", set("net.ipv4.conf.eth0.arp_ignore", "3"), found{"arp_ignore", "problem", "sysctl -w net.ipv4.conf.eth0.arp_ignore=1"}},
+		{"arp_announce all 1", set("net.ipv4.conf.all.arp_announce", "1"), found{"arp_announce", "problem", "sysctl -w net.ipv4.conf.all.arp_announce=2"}},
+		// With an ipip VIP conf/all stays 0: the interface is set.
+		{"rp_filter eth0 strict", set("net.ipv4.conf.eth0.rp_filter", "1"), found{"rp_filter", "problem", "sysctl -w net.ipv4.conf.eth0.rp_filter=2"}},
+		{"rp_filter all loose, tunl0 filtered", set("net.ipv4.conf.all.rp_filter", "2"), found{"rp_filter", "problem", "sysctl -w net.ipv4.conf.all.rp_filter=0"}},
+		{"rp_filter tunl0", set("net.ipv4.conf.tunl0.rp_filter", "2"), found{"rp_filter", "problem", "sysctl -w net.ipv4.conf.tunl0.rp_filter=0"}},
+		{"module", func(h *fakeHost, _ *Expect) { h.modules["xt_DADDR"] = false }, found{"module", "problem", "modprobe xt_DADDR"}},
+		{"no map rule", func(h *fakeHost, _ *Expect) { h.rules = h.rules[1:] }, found{"map-rule", "problem", "iptables -t raw -A PREROUTING -j DADDR --map"}},
+		{"no IPv6 map rule", func(h *fakeHost, _ *Expect) { h.rules = h.rules[:1] }, found{"map-rule", "problem", "ip6tables -t raw -A PREROUTING -j DADDR --map"}},
+		{"map rule twice", func(h *fakeHost, _ *Expect) { h.rules = append([]xtrule.Rule{handMap}, h.rules...) },
+			found{"map-rule", "problem", "iptables-legacy -t mangle -D PREROUTING -i eth0 -j DADDR --map"}},
+		{"mapping missing", func(h *fakeHost, _ *Expect) { h.entries = slices.Delete(h.entries, 1, 2) },
+			found{"mapping", "problem", "l3dsr rule add --dscp 22 --vip 10.0.0.1"}},
+		{"mapping to another VIP", func(h *fakeHost, _ *Expect) { h.entries[0].VIP = vipIPIP },
+			found{"mapping", "problem", "l3dsr rule add --replace --dscp 21 --vip 10.0.0.1"}},
+		{"a code for two VIPs", func(h *fakeHost, _ *Expect) {
+			h.entries = append(h.entries, maptable.Entry{Family: dsrtypes.IPv4, DSCP: 21, Local: netip.MustParseAddr("192.0.2.10"), VIP: netip.MustParseAddr("10.0.0.9")})
+		}, found{"dscp-two-vips", "problem", "l3dsr rule del --dscp 21 --local 192.0.2.10"}},
+		{"tunl0 down", withLink("tunl0", func(l *rtnl.Link) bool { l.Flags &^= 1; return true }), found{"tunnel", "problem", "ip link set tunl0 up"}},
+		{"tunl0 gone", withLink("tunl0", func(*rtnl.Link) bool { return false }),
+			found{"tunnel", "problem", "ip link add name tunl0 type ipip && ip link set tunl0 up"}},
+		{"tunl0 gone, ipip not loaded", func(h *fakeHost, e *Expect) {
+			withLink("tunl0", func(*rtnl.Link) bool { return false })(h, e)
+			h.modules["ipip"] = false
+		}, found{"tunnel", "problem", "modprobe ipip && ip link set tunl0 up"}},
+		{"MSS clamp", func(h *fakeHost, _ *Expect) { h.rs.VIPs[1].ClampMSS = 0 },
+			found{"mss-clamp", "problem", "l3dsr realserver up --vip 10.0.0.2 --mode ipip --mss 1440"}},
+		{"rx checksum off", func(h *fakeHost, _ *Expect) { h.features["eth0"] = Features{GRO: true} }, found{"offload", "warning", "ethtool -K eth0 rx on"}},
+		{"GRO off", func(h *fakeHost, _ *Expect) { h.features["eth1"] = Features{RxChecksum: true} }, found{"offload", "warning", "ethtool -K eth1 gro on"}},
+		{"VIP not set up", func(h *fakeHost, _ *Expect) { h.rs.VIPs = h.rs.VIPs[1:] }, found{"not-set-up", "problem", "l3dsr apply -f " + testFile}},
+		{"IPVS conntrack", set("net.ipv4.vs.conntrack", "1"), found{"ipvs-sysctl", "problem", "sysctl -w net.ipv4.vs.conntrack=0"}},
+		{"IPVS expire_nodest_conn", set("net.ipv4.vs.expire_nodest_conn", "0"), found{"ipvs-sysctl", "problem", "sysctl -w net.ipv4.vs.expire_nodest_conn=1"}},
+		{"IPVS expire_quiescent_template", set("net.ipv4.vs.expire_quiescent_template", "0"), found{"ipvs-sysctl", "problem", "sysctl -w net.ipv4.vs.expire_quiescent_template=1"}},
+		{"IPVS not loaded", func(h *fakeHost, _ *Expect) { h.noIPVS = true }, found{"ipvs", "problem", "l3dsr apply -f " + testFile}},
+		{"lost mark", func(h *fakeHost, _ *Expect) {
+			h.dir.Problems = []string{"service tcp 10.0.0.1:80 (mode dscp) has lost its DSCP mark: ...", "sysctl net.ipv4.vs.conntrack is 1, want 0 (...)"}
+		}, found{"director", "problem", "l3dsr apply -f " + testFile}},
+		{"accept_local toward a real", set("net.ipv4.conf.eth1.accept_local", "0"), found{"accept_local", "problem", "sysctl -w net.ipv4.conf.eth1.accept_local=1"}},
+		// Both roles need eth1 loose: one finding.
+		{"rp_filter toward a real", set("net.ipv4.conf.eth1.rp_filter", "1"), found{"rp_filter", "problem", "sysctl -w net.ipv4.conf.eth1.rp_filter=2"}},
+		{"sloppy_tcp", set("net.ipv4.vs.sloppy_tcp", "0"), found{"sloppy_tcp", "info", "sysctl -w net.ipv4.vs.sloppy_tcp=1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, e := cleanHost()
+			tc.break_(h, e)
+			rep := run(t, h, e)
+			if got := foundOf(rep); !slices.Equal(got, []found{tc.want}) {
+				t.Fatalf("findings %+v, want [%+v]", rep.Findings, tc.want)
+			}
+			if f := rep.Findings[0]; f.What == "" || f.Why == "" {
+				t.Errorf("finding without what or why: %+v", f)
+			}
+			if err := rep.Err(); (err != nil) != (tc.want.level != "info") {
+				t.Errorf("Err() = %v for a finding of level %s", err, tc.want.level)
+			}
+		})
+	}
+}
