@@ -14,7 +14,9 @@ import (
 // expectConf has both sections; a VIP of two codes is two units.
 const expectConf = `director:
   services:
-    - {vip: "10.0.0.1:80", dscp: 21, reals: [{address: 192.0.2.20}]}
+    - {vip: "10.0.0.1:80", dscp: 21, reals: [{address: 192.0.2.20}], health: {kind: tcp}}
+    - {vip: "10.0.0.1:81", dscp: 22, reals: [{address: 192.0.2.20}], health: {kind: tcp, via: rip}}
+    - {vip: "10.0.0.1:82", dscp: 23, reals: [{address: 192.0.2.20}]}
 realserver:
   vips:
     - {vip: 10.0.0.1, dscp: [21, 22]}
@@ -53,8 +55,13 @@ func TestExpected(t *testing.T) {
 		vips = append(vips, s)
 	}
 	if e.file != good || !e.rs || !e.dir || strings.Join(vips, ",") != "10.0.0.1 dscp 21,10.0.0.1 dscp 22,10.0.0.2 ipip" ||
-		len(e.services) != 1 || e.services[0].key.String() != "tcp 10.0.0.1:80" || fmt.Sprint(e.services[0].reals) != "[192.0.2.20]" {
+		len(e.services) != 3 || e.services[0].key.String() != "tcp 10.0.0.1:80" || fmt.Sprint(e.services[0].reals) != "[192.0.2.20]" {
 		t.Errorf("expected %+v (vips %q)", e, vips)
+	}
+	// A dscp service's check goes the DSR path unless it says rip; no
+	// check, no path.
+	if !e.services[0].dsrCheck || e.services[1].dsrCheck || e.services[2].dsrCheck {
+		t.Errorf("DSR-path checks: %+v", e.services)
 	}
 	if e.apply() != "l3dsr apply -f "+good {
 		t.Errorf("apply %q", e.apply())

@@ -1,8 +1,12 @@
 package doctor
 
-import "github.com/l3dsr/l3dsr/config"
+import (
+	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/health"
+)
 
-// dsrChecked tells whether s has a health check along the DSR path.
-// config.Service has no health check yet (issue 16's config change adds
-// it): until then no service has one.
-func dsrChecked(config.Service) bool { return false }
+// dsrChecked tells whether s has a health check along the DSR path (the
+// config resolves the default of its mode into Via).
+func dsrChecked(s config.Service) bool {
+	return s.Health != nil && s.Health.Via == health.ViaDSR
+}
