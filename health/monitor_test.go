@@ -165,6 +165,22 @@ func TestMonitorReloadStopsAJobThatIsGone(t *testing.T) {
 	}
 }
 
+func TestMonitorRunsTheFirstJobOfAnID(t *testing.T) {
+	f := &fake{}
+	m, events := newFakeMonitor(t, f)
+	a1, a2, a3 := job("a", "192.0.2.1", 2), job("a", "192.0.2.2", 2), job("a", "192.0.2.3", 2)
+	m.Set([]Job{a1, a2})
+	next(t, events, "a")
+	m.Set([]Job{a3, a1}) // a1 runs, but comes second
+	next(t, events, "a")
+	next(t, events, "a")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dialers[a2.Target.Real] != nil || f.dialers[a3.Target.Real] == nil {
+		t.Errorf("probed %v, want 192.0.2.1, then 192.0.2.3", f.dialers)
+	}
+}
+
 func TestMonitorNeverOverlapsTheProbesOfAJob(t *testing.T) {
 	f := &fake{hold: 25 * time.Millisecond} // past the tick: the next probe skips it
 	m, _ := newFakeMonitor(t, f)

@@ -16,7 +16,12 @@ func (m *Monitor) Set(jobs []Job) {
 		return
 	}
 	next := make(map[string]*running, len(jobs))
+	first := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
+		if first[j.ID] {
+			continue
+		}
+		first[j.ID] = true
 		if r, ok := m.jobs[j.ID]; ok && sameCheck(r.job, j) {
 			r.target.Store(&j.Target)
 			next[j.ID] = r
