@@ -56,13 +56,19 @@ type Host struct {
 	// does not load ip_vs (as opening the director would) on a host that
 	// is no director.
 	IPVSLoaded func() bool
+	// Drained reads and holds the reals 'director real drain' drained
+	// (director.HoldDrained), which a plan holds at weight 0, until
+	// release; nil: none.
+	Drained func() (_ director.Drained, release func(), _ error)
 }
 
 // PlanHost reads the running state of the sections f has and lists the
-// changes; the func it returns releases what it opened. On an error
-// everything opened is released already, and no plan is returned: a plan
-// made without the running state would be wrong.
-func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error) {
+// changes, with the director's weights as o and the drained reals say; the
+// func it returns releases what it opened and held (call it after Apply:
+// no drain changes the plan's drained reals meanwhile). On an error everything opened
+// is released already, and no plan is returned: a plan made without the
+// running state would be wrong.
+func PlanHost(ctx context.Context, h Host, f *File, o PlanOptions) (p Plan, _ func(), err error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -110,6 +116,16 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 			return p, nil, fmt.Errorf("director: %w", err)
 		}
 		closers = append(closers, func() { dclose() })
+		// After the open, which says when this needs root.
+		ws := weights{PlanOptions: o}
+		if h.Drained != nil {
+			set, release, err := h.Drained()
+			if err != nil {
+				return p, nil, fmt.Errorf("director: %w", err)
+			}
+			closers = append(closers, release)
+			ws.drained = set.Weight
+		}
 		var changer directorAPI = api
 		var commit func() error
 		show := api.Show
@@ -121,7 +137,7 @@ func PlanHost(ctx context.Context, h Host, f *File) (p Plan, _ func(), err error
 		if err != nil {
 			return p, nil, fmt.Errorf("reading the director's services: %w", err)
 		}
-		p.Steps = append(p.Steps, committed(planDirector(d, st.Services, changer), commit)...)
+		p.Steps = append(p.Steps, committed(planWeights(d, st.Services, changer, ws), commit)...)
 	}
 	return p, closeAll, nil
 }

@@ -123,7 +123,7 @@ func TestPlanHostRefusesACodeAHandRuleMaps(t *testing.T) {
 		Pieces: func(context.Context, xtrule.Variant, []realserver.Config, bool) error { return nil },
 	}
 	f := mustParse(t, "realserver:\n  vips:\n    - {vip: 10.8.0.1, dscp: [1, 2]}\n")
-	_, _, err := PlanHost(context.Background(), h, f)
+	_, _, err := PlanHost(context.Background(), h, f, PlanOptions{})
 	if !errors.Is(err, realserver.ErrRuleClash) || !strings.Contains(err.Error(), "IPv4 DSCP 2 is mapped to VIP 10.8.0.2 already, by a DADDR rule l3dsr did not write: iptables-legacy -t raw -A PREROUTING -m dscp --dscp 0x02 -j DADDR --set-daddr 10.8.0.2") {
 		t.Errorf("err = %v", err)
 	}
@@ -132,7 +132,7 @@ func TestPlanHostRefusesACodeAHandRuleMaps(t *testing.T) {
 	}
 	// The VIPs the rules serve, with their codes: a plan.
 	f = mustParse(t, "realserver:\n  vips:\n    - {vip: 10.8.0.1, dscp: 1}\n    - {vip: 10.8.0.2, dscp: 2}\n")
-	p, closeFn, err := PlanHost(context.Background(), h, f)
+	p, closeFn, err := PlanHost(context.Background(), h, f, PlanOptions{})
 	if err != nil || len(p.Steps) != 2 {
 		t.Fatalf("plan %+v, %v", p, err)
 	}

@@ -133,16 +133,29 @@ func fromResult(r director.Result, err error) ([]string, []string, error) {
 
 func undoResult(_ director.Result, err error) error { return err }
 
-// PlanDirector lists the steps from the running services cur to want:
+// planDirector is planWeights with the file's weights.
+func planDirector(want *Director, cur []director.Service, api directorAPI) []Step {
+	return planWeights(want, cur, api, weights{})
+}
+
+// planWeights lists the steps from the running services cur to want:
 // services and reals not in want go first (so that their DSCP codes are free
 // for what comes), then edits, then additions. Every IPVS service by address
 // in cur is the director's to remove; Show leaves firewall-mark services out,
-// so they are never touched.
-func planDirector(want *Director, cur []director.Service, api directorAPI) []Step {
+// so they are never touched. ws decides each real's weight.
+func planWeights(want *Director, cur []director.Service, api directorAPI, ws weights) []Step {
 	curBy := index(cur, func(s director.Service) (director.Key, director.Service) { return s.Key, s })
 	wantBy := index(want.Services, func(s Service) (director.Key, director.Service) { return s.Service.Key, s.Service })
 	var delReals, delSvcs, editSvcs, addSvcs, addReals, editReals []Step
 
+	// addReal adds real r of service k, at the weight ws gives it.
+	addReal := func(k director.Key, r director.Real) {
+		w, out, why := ws.of(k, r, nil)
+		if !out {
+			r.Weight = w
+			addReals = append(addReals, addRealStep(api, k, r, why))
+		}
+	}
 	addWhole := func(s director.Service) {
 		bare := s
 		bare.Reals = nil
@@ -152,7 +165,7 @@ func planDirector(want *Director, cur []director.Service, api directorAPI) []Ste
 			undo: func() error { return undoResult(api.DelService(s.Key)) },
 		})
 		for _, r := range s.Reals {
-			addReals = append(addReals, addRealStep(api, s.Key, r))
+			addReal(s.Key, r)
 		}
 	}
 	for _, c := range cur {
@@ -182,15 +195,20 @@ func planDirector(want *Director, cur []director.Service, api directorAPI) []Ste
 		}
 		wantReals := map[netip.Addr]bool{}
 		for _, r := range w.Reals {
-			wantReals[r.Addr] = true
 			old, ok := curReals[r.Addr]
 			if !ok || old.Port != 0 {
 				// A real on another port than the service's is
 				// another IPVS destination: it goes, and this one comes.
-				addReals = append(addReals, addRealStep(api, c.Key, r))
+				addReal(c.Key, r)
 				continue
 			}
-			if e, what := realEdit(old, r); what != "" {
+			weight, out, why := ws.of(c.Key, r, &old)
+			if out {
+				continue // not wanted: deleted below
+			}
+			wantReals[r.Addr] = true
+			r.Weight = weight
+			if e, what := realEdit(old, r, why); what != "" {
 				back := director.RealEdit{Weight: &old.Weight, UpperThreshold: &old.UpperThreshold, LowerThreshold: &old.LowerThreshold,
 					Forward: &old.Forward, Tunnel: &old.Tunnel, TunnelPort: &old.TunnelPort, TunnelFlags: &old.TunnelFlags}
 				k, a := c.Key, r.Addr
@@ -234,10 +252,15 @@ func bareReal(r director.Real) director.Real {
 		Tunnel: r.Tunnel, TunnelPort: r.TunnelPort, TunnelFlags: r.TunnelFlags}
 }
 
-func addRealStep(api directorAPI, k director.Key, r director.Real) Step {
+// addRealStep adds real r to service k; why says why its weight is not the
+// file's ("" when it is).
+func addRealStep(api directorAPI, k director.Key, r director.Real, why string) Step {
 	r = bareReal(r)
+	if why != "" {
+		why = ", " + why
+	}
 	return Step{
-		What: fmt.Sprintf("add real %s to service %s (weight %d)", r.Addr, k, r.Weight),
+		What: fmt.Sprintf("add real %s to service %s (weight %d%s)", r.Addr, k, r.Weight, why),
 		do:   func() ([]string, []string, error) { return fromResult(api.AddReal(k, r)) },
 		undo: func() error { return undoResult(api.DelReal(k, r.Addr)) },
 	}
@@ -304,13 +327,16 @@ func serviceEdit(c, w director.Service) (director.ServiceEdit, string) {
 	return e, strings.Join(what, ", ")
 }
 
-// realEdit compares a running real c with the wanted w. A local real is
-// delivered here whatever its method (the kernel makes it local), so its
-// method and tunnel are not compared.
-func realEdit(c, w director.Real) (director.RealEdit, string) {
+// realEdit compares a running real c with the wanted w; why says why w's
+// weight is not the file's ("" when it is). A local real is delivered here
+// whatever its method (the kernel makes it local), so its method and
+// tunnel are not compared.
+func realEdit(c, w director.Real, why string) (director.RealEdit, string) {
 	var e director.RealEdit
 	var what []string
-	edit(&what, &e.Weight, "weight", c.Weight, &w.Weight)
+	if edit(&what, &e.Weight, "weight", c.Weight, &w.Weight); e.Weight != nil && why != "" {
+		what[len(what)-1] += " (" + why + ")"
+	}
 	edit(&what, &e.UpperThreshold, "upper_threshold", c.UpperThreshold, &w.UpperThreshold)
 	edit(&what, &e.LowerThreshold, "lower_threshold", c.LowerThreshold, &w.LowerThreshold)
 	if c.Forward != ipvs.Local {

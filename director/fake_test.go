@@ -17,6 +17,9 @@ type fakeIPVS struct {
 	dests map[Key][]ipvs.Destination
 	fail  map[string]error // by method name
 	calls []string
+	// drainBy is how many active connections each destination loses at
+	// each read of it: connections ending while drain --wait polls.
+	drainBy uint32
 }
 
 func newFakeIPVS() *fakeIPVS {
@@ -89,7 +92,12 @@ func (f *fakeIPVS) RemoveService(s ipvs.Service) error {
 }
 
 func (f *fakeIPVS) Destinations(s ipvs.Service) ([]ipvs.Destination, error) {
-	return slices.Clone(f.dests[skey(s)]), f.call("Destinations")
+	out := slices.Clone(f.dests[skey(s)])
+	for i := range f.dests[skey(s)] {
+		d := &f.dests[skey(s)][i]
+		d.ActiveConns -= min(d.ActiveConns, f.drainBy)
+	}
+	return out, f.call("Destinations")
 }
 
 func (f *fakeIPVS) didx(s ipvs.Service, d ipvs.Destination) int {

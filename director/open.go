@@ -31,11 +31,16 @@ func Open() (*Director, func() error, error) {
 		ic.Close()
 		return nil, nil, err
 	}
+	drained, err := drainedPath()
+	if err != nil {
+		ic.Close()
+		return nil, nil, err
+	}
 	h, err := newHost()
 	if err != nil {
 		ic.Close()
 		return nil, nil, err
 	}
 	closeAll := func() error { return errors.Join(ic.Close(), h.close()) }
-	return &Director{ipvs: ic, marks: m, host: h}, closeAll, nil
+	return &Director{ipvs: ic, marks: m, host: h, drained: drained}, closeAll, nil
 }

@@ -50,6 +50,9 @@ type Director struct {
 	ipvs  ipvsAPI
 	marks marksAPI
 	host  hostAPI
+	// drained is the file of drained reals (drainedPath; tests give a
+	// temporary one).
+	drained string
 }
 
 // Changer is the part of *Director that changes the running state. The CLI

@@ -8,17 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 
+	"github.com/l3dsr/l3dsr/internal/statedir"
 	"golang.org/x/sys/unix"
 )
 
-// StateDirEnv overrides the root of the state directories (default
-// defaultStateRoot), e.g. for tests.
-const StateDirEnv = "L3DSR_STATE_DIR"
-
-// defaultStateRoot holds one directory per network namespace.
-const defaultStateRoot = "/run/l3dsr"
+// StateDirEnv overrides the root of the state directories (see
+// statedir.Of), e.g. for tests.
+const StateDirEnv = statedir.Env
 
 const stateFile = "realserver.json"
 
@@ -102,20 +99,8 @@ func (s *upRecord) cloneMaps() upRecord {
 }
 
 // stateDirOf is the state directory of the calling process's network
-// namespace: ROOT/netns-INODE, ROOT being $L3DSR_STATE_DIR or
-// defaultStateRoot. The inode of /proc/self/ns/net tells namespaces apart
-// for as long as they live, which is as long as their state matters.
-func stateDirOf() (string, error) {
-	root := os.Getenv(StateDirEnv)
-	if root == "" {
-		root = defaultStateRoot
-	}
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
-		return "", fmt.Errorf("finding this network namespace (stat /proc/self/ns/net): %w", err)
-	}
-	return filepath.Join(root, "netns-"+strconv.FormatUint(st.Ino, 10)), nil
-}
+// namespace (statedir.Of).
+func stateDirOf() (string, error) { return statedir.Of() }
 
 // loadState reads the state file of dir; a missing file is an empty state.
 func loadState(dir string) (upRecord, error) {
@@ -147,9 +132,6 @@ func saveState(dir string, s upRecord) error {
 		}
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("writing the real-server state: %w", err)
-	}
 	out := s
 	out.VIPs = make([]vipRecord, len(s.VIPs))
 	for i, r := range s.VIPs {
@@ -159,24 +141,8 @@ func saveState(dir string, s upRecord) error {
 	if err != nil {
 		return fmt.Errorf("writing the real-server state: %w", err)
 	}
-	f, err := os.CreateTemp(dir, stateFile+".tmp*")
-	if err != nil {
+	if err := statedir.WriteFile(p, append(b, '\n')); err != nil {
 		return fmt.Errorf("writing the real-server state: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing the real-server state %s: %w", p, err)
 	}
 	return nil
 }
@@ -185,18 +151,11 @@ func saveState(dir string, s upRecord) error {
 // never interleave their changes in one namespace. The returned func
 // releases it.
 func lock(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("locking the real-server state: %w", err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "realserver.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	unlock, err := statedir.Lock(filepath.Join(dir, "realserver.lock"), unix.LOCK_EX)
 	if err != nil {
 		return nil, fmt.Errorf("locking the real-server state: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking the real-server state %s: %w", f.Name(), err)
-	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 // lockedState takes the lock of the record and reads it; unlock releases

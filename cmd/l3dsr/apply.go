@@ -68,6 +68,7 @@ func (s *system) configHost() config.Host {
 		OpenDirector: func() (config.DirectorHost, func() error, error) { return s.openDirector() },
 		Pieces:       s.realServerPieces,
 		IPVSLoaded:   s.ipvsLoaded,
+		Drained:      s.drained,
 	}
 }
 
@@ -83,7 +84,7 @@ func (rs *ruleSystem) realServerPieces(ctx context.Context, v xtrule.Variant, vi
 }
 
 func runApply(ctx context.Context, sys *system, stdout, stderr io.Writer, f *config.File, dryRun bool) error {
-	p, closeFn, err := config.PlanHost(ctx, sys.configHost(), f)
+	p, closeFn, err := config.PlanHost(ctx, sys.configHost(), f, config.PlanOptions{})
 	if err != nil {
 		return hostError(err)
 	}

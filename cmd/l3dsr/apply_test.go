@@ -74,6 +74,34 @@ func TestApplyDryRunAndApply(t *testing.T) {
 	}
 }
 
+// apply holds a drained real at 0 whatever the file says, and says why.
+func TestApplyKeepsDrain(t *testing.T) {
+	f := withFakeDirector(t)
+	p := writeConf(t, applyConf)
+	k := director.Key{VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Proto: ipvs.ProtoTCP}
+	f.status = director.Status{Services: []director.Service{{Key: k, Mode: dsrtypes.ModeDSCP, DSCP: 21, Scheduler: "wlc",
+		Reals: []director.Real{{Addr: netip.MustParseAddr("10.1.0.10"), Weight: 100}}}}}
+	if err := os.MkdirAll(filepath.Dir(f.drainedPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	drained := `{"drained": [{"protocol": "tcp", "vip": "10.0.0.1", "port": 80, "real": "10.1.0.10", "weight": 100, "since": "2026-12-05T20:00:00Z"}]}`
+	if err := os.WriteFile(f.drainedPath, []byte(drained), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc, out, errs := runCLI("apply", "-f", p, "--dry-run")
+	if rc != exitOK || !strings.Contains(out, "edit real 10.1.0.10 of service tcp 10.0.0.1:80: weight 100 -> 0 (drained)") {
+		t.Errorf("dry run with 10.1.0.10 drained: rc %d, stdout %q, stderr %q", rc, out, errs)
+	}
+	if err := os.WriteFile(f.drainedPath, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.calls = nil
+	rc, _, errs = runCLI("apply", "-f", p)
+	if rc != exitRuntime || !strings.Contains(errs, f.drainedPath) || len(f.calls) != 0 {
+		t.Errorf("unreadable drained file: want exit 1 naming it and nothing done, got rc %d, stderr %q, calls %q", rc, errs, f.calls)
+	}
+}
+
 func TestSaveFromDSRTools(t *testing.T) {
 	dir := testfiles.Write(t, map[string]string{"vips.conf": "# VIP=DSCP\n10.0.0.1=21\n2001:db8::1=0x16 # v6\n"})
 	rc, out, errs := runCLI("save", "--from-dsrtools", dir)

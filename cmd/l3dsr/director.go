@@ -14,6 +14,7 @@ import (
 type directorAPI interface {
 	director.Changer
 	Show() (director.Status, error)
+	drainAPI
 }
 
 // openDirector connects to IPVS, nftables and rtnetlink of the current
@@ -85,8 +86,8 @@ Every command prints what it changed; running it again changes nothing.`,
 	}
 	svc := &cobra.Command{Use: "service", Short: "Add, edit or delete a virtual service"}
 	svc.AddCommand(newDirServiceAddCmd(sys), newDirServiceEditCmd(sys), newDirServiceDelCmd(sys))
-	real := &cobra.Command{Use: "real", Short: "Add, edit or delete a real server of a service"}
-	real.AddCommand(newDirRealAddCmd(sys), newDirRealEditCmd(sys), newDirRealDelCmd(sys))
+	real := &cobra.Command{Use: "real", Short: "Add, edit, delete, drain or undrain a real server of a service"}
+	real.AddCommand(newDirRealAddCmd(sys), newDirRealEditCmd(sys), newDirRealDelCmd(sys), newDirRealDrainCmd(sys), newDirRealUndrainCmd(sys))
 	cmd.AddCommand(svc, real, newDirShowCmd(sys))
 	return cmd
 }

@@ -20,8 +20,10 @@ func (f *realFlags) add(cmd *cobra.Command, weight int32, help ...string) {
 	f.keyFlags.add(cmd)
 	fl := cmd.Flags()
 	fl.Var(&f.real, "real", "the real server's own address (required)")
-	if len(help) == 3 {
+	if len(help) > 0 {
 		fl.Int32Var(&f.r.Weight, "weight", weight, help[0])
+	}
+	if len(help) == 3 {
 		fl.Uint32Var(&f.r.UpperThreshold, "u-threshold", 0, help[1])
 		fl.Uint32Var(&f.r.LowerThreshold, "l-threshold", 0, help[2])
 	}
@@ -36,8 +38,8 @@ func (f *realFlags) parse() (director.Key, netip.Addr, error) {
 }
 
 // realCmd makes a command on a real server of a service: the flags of rf
-// (with weight and the help of --weight, --u-threshold and --l-threshold
-// when help has them), checked before do gives the change.
+// (with weight and the help of --weight, then of --u-threshold and
+// --l-threshold, for those help has), checked before do gives the change.
 func realCmd(sys *system, c *cobra.Command, weight int32, help []string, do func(*cobra.Command, *realFlags, director.Key, netip.Addr) (change, error)) *cobra.Command {
 	var rf realFlags
 	cmd := changeCmd(sys, c, func(cmd *cobra.Command) (change, error) {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
+	"github.com/l3dsr/l3dsr/internal/statedir"
 )
 
 // fakeDirector records the calls the director commands make.
@@ -24,6 +26,14 @@ type fakeDirector struct {
 	result director.Result
 	err    error
 	status director.Status
+	// weight is the undrain's --weight (nil: none given); conns the
+	// real's active connections, less drainBy at each read.
+	weight  *int32
+	conns   uint32
+	drainBy uint32
+	// drainedPath is the drained file apply reads (none there unless a
+	// test writes it).
+	drainedPath string
 }
 
 // record records the call name and gives the set result.
@@ -67,10 +77,39 @@ func (f *fakeDirector) Show() (director.Status, error) {
 	return f.status, f.err
 }
 
+func (f *fakeDirector) Drain(k director.Key, a netip.Addr) (director.Result, error) {
+	f.key, f.real.Addr = k, a
+	return f.record("Drain")
+}
+
+func (f *fakeDirector) Undrain(k director.Key, a netip.Addr, w *int32) (director.Result, error) {
+	f.key, f.real.Addr, f.weight = k, a, w
+	return f.record("Undrain")
+}
+
+func (f *fakeDirector) ActiveConns(director.Key, netip.Addr) (uint32, error) {
+	f.calls = append(f.calls, "ActiveConns")
+	n := f.conns
+	f.conns -= min(f.conns, f.drainBy)
+	return n, f.err
+}
+
+// fakeDrained puts the state directories, and so the drained file apply
+// reads (f.drainedPath), in a temporary directory: never the host's.
+func fakeDrained(t testing.TB, f *fakeDirector) {
+	t.Setenv(statedir.Env, t.TempDir())
+	dir, err := statedir.Of()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.drainedPath = filepath.Join(dir, "drained.json")
+}
+
 func withFakeDirector(t *testing.T) *fakeDirector {
 	t.Helper()
 	f := &fakeDirector{}
 	sysFor(t).openDirector = func() (directorAPI, func() error, error) { return f, func() error { return nil }, nil }
+	fakeDrained(t, f)
 	return f
 }
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"os"
+	"time"
+
+	"github.com/l3dsr/l3dsr/director"
 
 	"github.com/l3dsr/l3dsr/internal/gendocs"
 	"github.com/l3dsr/l3dsr/internal/hostcheck"
@@ -34,6 +37,11 @@ type hostSystem struct {
 	// writeDocs: tests fuzzing the command line must not write where a
 	// mutated flag points.
 	writeDocs func(root *cobra.Command, manDir, complDir string) error
+	// drainEvery is how often drain --wait polls (tests poll faster).
+	drainEvery time.Duration
+	// drained reads and holds the drained reals that apply keeps at
+	// weight 0, until release.
+	drained func() (_ director.Drained, release func(), _ error)
 }
 
 // hostHostSystem opens the host's pieces once need (the CAP_NET_ADMIN
@@ -49,6 +57,8 @@ func hostHostSystem(need func() error) hostSystem {
 		writeDocs: func(root *cobra.Command, manDir, complDir string) error {
 			return gendocs.Write(root, manDir, complDir, version)
 		},
+		drainEvery: time.Second,
+		drained:    director.HoldDrained,
 	}
 }
 

@@ -116,6 +116,7 @@ func installHost(t testing.TB) *fakeHost {
 		},
 	}
 	h.sys.ipvsLoaded = func() bool { return h.ipvsLoaded }
+	fakeDrained(t, h.dir)
 	h.sys.stdin = strings.NewReader("")
 	h.sys.writeDocs = func(*cobra.Command, string, string) error { return nil }
 	return h
@@ -327,7 +328,7 @@ func TestPlanErrorPaths(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := installHost(t)
 			tc.fault(h)
-			p, closeFn, err := config.PlanHost(context.Background(), h.sys.configHost(), file(t))
+			p, closeFn, err := config.PlanHost(context.Background(), h.sys.configHost(), file(t), config.PlanOptions{})
 			err = hostError(err)
 			if tc.want == "" {
 				if err != nil || closeFn == nil || len(p.Steps) == 0 {
