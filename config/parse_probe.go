@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/l3dsr/l3dsr/health"
 )
 
 // The values of the kind-specific keys of a health block. Each parser's
@@ -57,56 +59,25 @@ func parseHost(s string) (string, error) {
 	return s, nil
 }
 
-// parseQuery takes the name a DNS check asks for, and makes it absolute
-// (the trailing dot): there is no search list to complete it.
+// The DNS values are the health package's words, so that what the file
+// accepts is what the probe sends and compares; the Spec keeps them as
+// written, in capitals, and the query absolute (there is no search list to
+// complete it).
+
 func parseQuery(s string) (string, error) {
-	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("query %q %s: give a domain name, e.g. example.com. (or . for the root)", s, why)
+	n, err := health.ParseQuery(s)
+	if err != nil {
+		return "", err
 	}
-	if s == "" {
-		return bad("is empty")
-	}
-	if s == "." {
-		return s, nil
-	}
-	name := strings.TrimSuffix(s, ".")
-	if len(name) > 253 {
-		return bad("is longer than 253 characters")
-	}
-	for _, label := range strings.Split(name, ".") {
-		switch {
-		case label == "":
-			return bad("has an empty label")
-		case len(label) > 63:
-			return bad("has a label longer than 63 characters")
-		case strings.ContainsFunc(label, func(r rune) bool { return r <= ' ' || r > '~' }):
-			return bad("has a space or a character outside ASCII (write an IDN as xn--)")
-		}
-	}
-	return name + ".", nil
+	return n.String(), nil
 }
 
-// dnsTypes and dnsRCodes are the query types and answer codes a check may
-// name. TODO(issue 16): call the health package's DNS validation instead,
-// once it exports one, so that the two lists cannot drift apart.
-var (
-	dnsTypes  = []string{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT"}
-	dnsRCodes = []string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"}
-)
-
 func parseQType(s string) (string, error) {
-	return oneOf(s, "qtype", "a query type", dnsTypes)
+	_, err := health.ParseQType(s)
+	return strings.ToUpper(s), err
 }
 
 func parseRCode(s string) (string, error) {
-	return oneOf(s, "rcode", "an answer code", dnsRCodes)
-}
-
-// oneOf is s in upper case if it is one of names.
-func oneOf(s, key, what string, names []string) (string, error) {
-	u := strings.ToUpper(s)
-	if !slices.Contains(names, u) {
-		return "", fmt.Errorf("%s %q is not %s a check knows: use %s", key, s, what, strings.Join(names, ", "))
-	}
-	return u, nil
+	_, err := health.ParseRCode(s)
+	return strings.ToUpper(s), err
 }
