@@ -92,16 +92,13 @@ func HoldDrained() (Drained, func(), error) {
 // The file is only ever replaced whole (saveDrained), so a read sees one
 // version or the other.
 func loadDrained(path string) (Drained, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Drained{}, nil
+	var f drainedJSON
+	err := statedir.ReadJSON(path, &f)
+	if errors.Is(err, statedir.ErrCorrupt) {
+		return Drained{}, fmt.Errorf("read the drained reals in %w: fix or remove the file (undrain then needs --weight)", err)
 	}
 	if err != nil {
 		return Drained{}, fmt.Errorf("read the drained reals: %w", err)
-	}
-	var f drainedJSON
-	if err := json.Unmarshal(data, &f); err != nil {
-		return Drained{}, fmt.Errorf("read the drained reals in %s: %w: fix or remove the file (undrain then needs --weight)", path, err)
 	}
 	d := Drained{m: make(map[drainKey]drainRecord, len(f.Drained))}
 	for _, r := range f.Drained {

@@ -104,17 +104,13 @@ func stateDirOf() (string, error) { return statedir.Of() }
 
 // loadState reads the state file of dir; a missing file is an empty state.
 func loadState(dir string) (upRecord, error) {
-	p := filepath.Join(dir, stateFile)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return upRecord{}, nil
+	var s upRecord
+	err := statedir.ReadJSON(filepath.Join(dir, stateFile), &s)
+	if errors.Is(err, statedir.ErrCorrupt) {
+		return upRecord{}, fmt.Errorf("reading the real-server state %w (move the file away only if nothing was set up: Down needs it)", err)
 	}
 	if err != nil {
 		return upRecord{}, fmt.Errorf("reading the real-server state: %w", err)
-	}
-	var s upRecord
-	if err := json.Unmarshal(b, &s); err != nil {
-		return upRecord{}, fmt.Errorf("reading the real-server state %s: %w (move the file away only if nothing was set up: Down needs it)", p, err)
 	}
 	for i := range s.VIPs {
 		s.VIPs[i].fromLegacy()

@@ -4,11 +4,15 @@
 package statedir
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/l3dsr/l3dsr/internal/errclass"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,6 +38,26 @@ func Of() (string, error) {
 		return "", fmt.Errorf("finding this network namespace (stat /proc/self/ns/net): %w", err)
 	}
 	return filepath.Join(root, "netns-"+strconv.FormatUint(st.Ino, 10)), nil
+}
+
+// ErrCorrupt is the kind of error of a state file that does not decode.
+var ErrCorrupt = errors.New("corrupt state file")
+
+// ReadJSON decodes the file at path into v; a missing file leaves v as it
+// is. An error of a file that does not decode names it and matches
+// ErrCorrupt: the caller says what moving it away would lose.
+func ReadJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return errclass.New(ErrCorrupt, "%s: %v", path, err)
+	}
+	return nil
 }
 
 // WriteFile replaces the file at path with data: a temporary file beside
