@@ -31,6 +31,8 @@ second time ("no change").
     namespace; services and reals are added, edited and deleted to match the
     file, and services not in the file are deleted. Firewall-mark services are
     never touched. A file without a director section leaves IPVS alone.
+    A real drained with 'director real drain' stays at weight 0 until
+    'undrain', whatever the file says.
 
 A file with any error (a bad value, a duplicate, an unknown key) changes
 nothing and exits 2, naming the file and line. If a change fails half-way, the
