@@ -11,6 +11,7 @@ import (
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
+	"github.com/l3dsr/l3dsr/realserver"
 )
 
 // found is a finding as the tests compare it: its check, level and fix.
@@ -64,6 +65,10 @@ func TestEachBreakGivesItsFix(t *testing.T) {
 			h.links = slices.DeleteFunc(h.links, func(l rtnl.Link) bool { return l.Name == name && !edit(&h.links[slices.Index(h.links, l)]) })
 		}
 	}
+	rev0 := xtrule.Rule{Family: dsrtypes.IPv4, Table: "raw", Chain: "PREROUTING", Line: "-A PREROUTING -m dscp --dscp 0x16 -j DADDR --set-daddr 10.0.0.9",
+		VIP: netip.MustParseAddr("10.0.0.9"), DSCP: 22}
+	mangle := xtrule.Rule{Family: dsrtypes.IPv4, Table: "mangle", Chain: "PREROUTING", Line: "-A PREROUTING -m dscp --dscp 0x05 -j DADDR --set-daddr 10.0.0.7",
+		VIP: netip.MustParseAddr("10.0.0.7"), DSCP: 5}
 	handMap := xtrule.Rule{Family: dsrtypes.IPv4, Backend: xtrule.Legacy, Table: "mangle", Chain: "PREROUTING",
 		Line: "-A PREROUTING -i eth0 -j DADDR --map", Map: true, DSCP: -1, Extra: []string{"-i eth0"}}
 	for _, tc := range []struct {
@@ -92,6 +97,17 @@ func TestEachBreakGivesItsFix(t *testing.T) {
 		{"a code for two VIPs", func(h *fakeHost, _ *Expect) {
 			h.entries = append(h.entries, maptable.Entry{Family: dsrtypes.IPv4, DSCP: 21, Local: netip.MustParseAddr("192.0.2.10"), VIP: netip.MustParseAddr("10.0.0.9")})
 		}, found{"dscp-two-vips", "problem", "l3dsr rule del --dscp 21 --local 192.0.2.10"}},
+		{"a rule maps a code to another VIP", func(h *fakeHost, _ *Expect) {
+			h.rules = append(h.rules, rev0)
+			h.rs.HandWritten = []realserver.HandRule{{Rule: rev0}}
+			h.addrs = append(h.addrs, rtnl.Addr{Index: 1, Prefix: netip.MustParsePrefix("10.0.0.9/32")})
+		}, found{"dscp-two-vips", "problem", "iptables -t raw -D PREROUTING -m dscp --dscp 0x16 -j DADDR --set-daddr 10.0.0.9"}},
+		{"a rule after conntrack", func(h *fakeHost, _ *Expect) {
+			h.rs.HandWritten = []realserver.HandRule{{Rule: mangle}}
+		}, found{"conntrack", "problem", "iptables -t raw -A PREROUTING -m dscp --dscp 0x05 -j DADDR --set-daddr 10.0.0.7 && iptables -t mangle -D PREROUTING -m dscp --dscp 0x05 -j DADDR --set-daddr 10.0.0.7"}},
+		{"a rule l3dsr's mapping makes redundant", func(h *fakeHost, _ *Expect) {
+			h.rs.HandWritten = []realserver.HandRule{{Rule: mangle, Delete: "iptables -t mangle -D ..."}}
+		}, found{}},
 		{"tunl0 down", withLink("tunl0", func(l *rtnl.Link) bool { l.Flags &^= 1; return true }), found{"tunnel", "problem", "ip link set tunl0 up"}},
 		{"tunl0 gone", withLink("tunl0", func(*rtnl.Link) bool { return false }),
 			found{"tunnel", "problem", "ip link add name tunl0 type ipip && ip link set tunl0 up"}},
@@ -120,6 +136,12 @@ func TestEachBreakGivesItsFix(t *testing.T) {
 			h, e := cleanHost()
 			tc.break_(h, e)
 			rep := run(t, h, e)
+			if tc.want == (found{}) {
+				if len(rep.Findings) != 0 {
+					t.Fatalf("findings %+v, want none", rep.Findings)
+				}
+				return
+			}
 			if got := foundOf(rep); !slices.Equal(got, []found{tc.want}) {
 				t.Fatalf("findings %+v, want [%+v]", rep.Findings, tc.want)
 			}

@@ -57,7 +57,7 @@ func (c *checker) mapping(units []realserver.Config, rules []xtrule.Rule) error 
 				"l3dsr rule add --replace "+ruleArgs(e))
 		}
 	}
-	c.twoVIPs(entries, want)
+	c.twoVIPs(entries, rules, want)
 	return nil
 }
 
@@ -112,52 +112,77 @@ func (c *checker) mapRules(need map[dsrtypes.Family]bool, rules []xtrule.Rule) {
 	}
 }
 
+// mapper is one thing that maps a code to a VIP here: an entry of the
+// table, or a revision-0 DADDR rule (--set-daddr).
+type mapper struct {
+	what string
+	vip  netip.Addr
+	// del is the command that removes it.
+	del string
+	// wanted: the file (or 'realserver up''s record) asks for it.
+	wanted bool
+}
+
 // twoVIPs: a code that stands for two VIPs of one family (entries limited
-// to different local addresses) sends a director's packets to the wrong
-// VIP whenever it reaches this server by the other address.
-func (c *checker) twoVIPs(entries []maptable.Entry, want map[maptable.Key]netip.Addr) {
+// to different local addresses, or a rule beside an entry) sends a
+// director's packets to the wrong VIP whenever they reach this server by
+// the other address, or go through the other one last.
+func (c *checker) twoVIPs(entries []maptable.Entry, rules []xtrule.Rule, want map[maptable.Key]netip.Addr) {
 	type code struct {
 		f dsrtypes.Family
 		d dsrtypes.DSCP
 	}
-	groups := map[code][]maptable.Entry{}
+	groups := map[code][]mapper{}
 	var order []code
-	for _, e := range entries {
-		k := code{e.Key().Family, e.DSCP}
+	put := func(k code, m mapper) {
 		if groups[k] == nil {
 			order = append(order, k)
 		}
-		groups[k] = append(groups[k], e)
+		groups[k] = append(groups[k], m)
+	}
+	for _, e := range entries {
+		w, ok := want[e.Key()]
+		put(code{e.Key().Family, e.DSCP}, mapper{e.String(), e.VIP, "l3dsr rule del " + delArgs(e), ok && w == e.VIP})
+	}
+	for _, r := range rules {
+		if !r.Map && r.VIP.IsValid() && r.DSCP >= 0 && !r.NotDSCP {
+			put(code{r.Family, dsrtypes.DSCP(r.DSCP)}, mapper{r.Command(), r.VIP, r.DeleteCommand(), false})
+		}
 	}
 	for _, k := range order {
 		g := groups[k]
 		vips := map[netip.Addr]bool{}
-		for _, e := range g {
-			vips[e.VIP] = true
+		wanted := 0
+		for _, m := range g {
+			vips[m.vip] = true
+			if m.wanted {
+				wanted++
+			}
 		}
 		if len(vips) < 2 {
 			continue
 		}
 		var list, dels []string
-		for i, e := range g {
-			list = append(list, e.String())
-			// Delete what nothing expects; when nothing is expected, all
-			// but the first.
-			if w, ok := want[e.Key()]; (ok && w != e.VIP) || (!ok && (len(want) > 0 || i > 0)) {
-				dels = append(dels, "l3dsr rule del "+delArgs(e))
+		for i, m := range g {
+			list = append(list, m.what)
+			// Remove what nothing asks for; when nothing is asked for,
+			// all but the first.
+			if !m.wanted && (wanted > 0 || i > 0) {
+				dels = append(dels, m.del)
 			}
 		}
 		l, fix := problem, strings.Join(dels, " && ")
 		if len(dels) == 0 {
 			// Both are asked for: moving one VIP to another code is the
 			// operator's choice, and the directors' too.
-			l, fix = warning, fmt.Sprintf("l3dsr realserver down --vip %s --dscp %d (then set it up with a code of its own, and change its directors)", g[len(g)-1].VIP, k.d)
+			last := g[len(g)-1].vip
+			l, fix = warning, fmt.Sprintf("l3dsr realserver down --vip %s --dscp %d (then set it up with a code of its own, and change its directors)", last, k.d)
 			if c.e.file != "" {
-				fix = fmt.Sprintf("give VIP %s another code in %s and on its directors, then %s", g[len(g)-1].VIP, c.e.file, c.e.apply())
+				fix = fmt.Sprintf("give VIP %s another code in %s and on its directors, then %s", last, c.e.file, c.e.apply())
 			}
 		}
 		c.add(l, "dscp-two-vips", fmt.Sprintf("%v DSCP %d stands for %d VIPs: %s", k.f, k.d, len(vips), strings.Join(list, "; ")),
-			"a director marks a service's packets with one code: sent to this server by the address of the other entry, they reach the other VIP",
+			"a director marks a service's packets with one code: those that reach this server by the other entry's address, or through the other rule last, reach the other VIP",
 			fix)
 	}
 }

@@ -58,8 +58,25 @@ func (c *checker) realServer(vips []realserver.Config, rs realserver.Report, rul
 	if err := c.mapping(units, rules); err != nil {
 		return err
 	}
+	c.handRules(rs.HandWritten)
 	c.tunnels(units, rec)
 	return c.offloads(vips)
+}
+
+// handRules: a revision-0 rule in mangle runs after conntrack, which has
+// recorded the connection to the server's own address. A rule that l3dsr's
+// mapping makes redundant (it has a delete command) does nothing.
+func (c *checker) handRules(hand []realserver.HandRule) {
+	for _, h := range hand {
+		r := h.Rule
+		if r.Map || h.Delete != "" || r.BeforeConntrack() {
+			continue
+		}
+		_, match, _ := strings.Cut(strings.TrimPrefix(r.Line, "-A "), " ")
+		c.add(problem, "conntrack", fmt.Sprintf("%s runs in %s %s, after conntrack", r.Command(), r.Table, r.Chain),
+			"conntrack recorded the connection to the server's own address: the replies from the VIP match none, and a firewall that drops INVALID packets drops them",
+			fmt.Sprintf("%s -t raw -A PREROUTING %s && %s", r.Binary(), match, r.DeleteCommand()))
+	}
 }
 
 func modeOf(c realserver.Config) dsrtypes.Mode {
