@@ -12,7 +12,8 @@ import (
 )
 
 // The values of the kind-specific keys of a health block. Each parser's
-// error names the value and the fix; into puts the key before it.
+// error, which into makes the file error, names the key, the value and
+// the fix.
 
 // httpMethods are the methods a check may send: those a health endpoint
 // answers. CONNECT and TRACE are not checks.
