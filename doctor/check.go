@@ -19,11 +19,11 @@ type checker struct {
 	out   []Finding
 }
 
-// add records a finding; one with the check and fix of an earlier one (an
-// interface both roles need loose) is the same finding.
+// add records a finding; one with the check, what and fix of an earlier
+// one (an interface both roles need loose) is the same finding.
 func (c *checker) add(l Level, check, what, why, fix string) {
 	for _, f := range c.out {
-		if f.Check == check && f.Fix == fix {
+		if f.Check == check && f.What == what && f.Fix == fix {
 			return
 		}
 	}

@@ -123,6 +123,7 @@ func TestEachBreakGivesItsFix(t *testing.T) {
 		{"IPVS conntrack", set("net.ipv4.vs.conntrack", "1"), found{"ipvs-sysctl", "problem", "sysctl -w net.ipv4.vs.conntrack=0"}},
 		{"IPVS expire_nodest_conn", set("net.ipv4.vs.expire_nodest_conn", "0"), found{"ipvs-sysctl", "problem", "sysctl -w net.ipv4.vs.expire_nodest_conn=1"}},
 		{"IPVS expire_quiescent_template", set("net.ipv4.vs.expire_quiescent_template", "0"), found{"ipvs-sysctl", "problem", "sysctl -w net.ipv4.vs.expire_quiescent_template=1"}},
+		{"service missing", func(h *fakeHost, _ *Expect) { h.dir.Services = nil }, found{"service", "problem", "l3dsr apply -f " + testFile}},
 		{"IPVS not loaded", func(h *fakeHost, _ *Expect) { h.noIPVS = true }, found{"ipvs", "problem", "l3dsr apply -f " + testFile}},
 		{"lost mark", func(h *fakeHost, _ *Expect) {
 			h.dir.Problems = []string{"service tcp 10.0.0.1:80 (mode dscp) has lost its DSCP mark: ...", "sysctl net.ipv4.vs.conntrack is 1, want 0 (...)"}
@@ -152,5 +153,22 @@ func TestEachBreakGivesItsFix(t *testing.T) {
 				t.Errorf("Err() = %v for a finding of level %s", err, tc.want.level)
 			}
 		})
+	}
+}
+
+// Findings with one fix but about different things are each listed.
+func TestEachVIPNotSetUpIsListed(t *testing.T) {
+	h, e := cleanHost()
+	h.rs.VIPs = h.rs.VIPs[:1]
+	rep := run(t, h, e)
+	var what []string
+	for _, f := range rep.Findings {
+		what = append(what, f.Check+": "+f.What)
+	}
+	if !slices.Equal(what, []string{
+		"not-set-up: VIP 10.0.0.2 (mode ipip) is in " + testFile + " but not set up",
+		"not-set-up: VIP 2001:db8::1 (mode dscp) is in " + testFile + " but not set up",
+	}) {
+		t.Errorf("findings %q", what)
 	}
 }

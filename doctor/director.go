@@ -32,6 +32,12 @@ func (c *checker) director(st director.Status, loaded bool, svcs []service) erro
 			"no virtual service runs: the VIP's packets are not balanced to the real servers", fix)
 		return nil
 	}
+	for _, s := range svcs {
+		if !slices.ContainsFunc(st.Services, func(r director.Service) bool { return r.Key == s.key }) {
+			c.add(problem, "service", fmt.Sprintf("service %s is in %s but not in IPVS", s.key, c.e.file),
+				"the VIP's packets reach no real server: clients time out", c.e.apply())
+		}
+	}
 	for _, s := range ipvsSettings {
 		v, err := c.h.Sysctl(s.key)
 		if err != nil {
