@@ -160,6 +160,7 @@ packages: go libxt
 	chmod 0755 $(PKGSTAGE)/scripts/*.sh
 	install -m 0755 $(BUILD)/l3dsr $(PKGSTAGE)/l3dsr/usr/bin/l3dsr
 	install -D -m 0644 packaging/systemd/l3dsr.service $(PKGSTAGE)/l3dsr/systemd/l3dsr.service
+	install -D -m 0644 packaging/systemd/l3dsr-agent.service $(PKGSTAGE)/l3dsr/systemd/l3dsr-agent.service
 	install -m 0644 packaging/l3dsr.conf.example $(PKGSTAGE)/l3dsr/l3dsr.conf
 	install -m 0644 -s --strip-program=strip $(BUILD)/libxt/libxt_DADDR.so $(PKGSTAGE)/l3dsr/xtables/
 	$(BUILD)/l3dsr gen-docs --man $(PKGSTAGE)/l3dsr/man --completions $(PKGSTAGE)/l3dsr/completions

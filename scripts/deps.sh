@@ -18,8 +18,10 @@ stamp=${L3DSR_APT_STAMP:-/var/lib/apt/periodic/update-success-stamp}
 max_age=${L3DSR_APT_MAX_AGE:-86400}
 
 build_pkgs=(make gcc libc6-dev pkg-config libxtables-dev kmod)
+# prometheus: the agent scenario scrapes the agent with a real Prometheus server and checks the
+# exposition with its promtool.
 vm_pkgs=(qemu-system-x86 busybox-static iproute2 iptables nftables ipvsadm conntrack tcpdump
-	curl socat ethtool python3 python3-scapy procps xz-utils)
+	curl socat ethtool python3 python3-scapy procps xz-utils prometheus)
 # make bench: iperf3 runs in the guest (the host's root), gnuplot draws the plot on the host.
 bench_pkgs=(iperf3 gnuplot-nox python3)
 

@@ -60,6 +60,7 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`,
 	c.root.AddCommand(newApplyCmd(sys))
 	c.root.AddCommand(newSaveCmd(sys))
 	c.root.AddCommand(newDoctorCmd(sys))
+	c.root.AddCommand(newAgentCmd(sys))
 	return c
 }
 

@@ -236,3 +236,8 @@ func verdictString(code int32, chain string) string {
 	}
 	return fmt.Sprintf("verdict %d", code)
 }
+
+// SetDSCP returns the expressions of `ip dscp set d` (is4) or `ip6 dscp
+// set d`, for the probes' own table (internal/probe), which marks as this
+// package does.
+func SetDSCP(is4 bool, d uint8) []expr.Any { return dscpRule(is4, d) }

@@ -115,12 +115,14 @@ deb_cli_files=(/usr/bin/l3dsr /usr/lib/x86_64-linux-gnu/xtables/libxt_DADDR.so
 	/usr/share/bash-completion/completions/l3dsr /usr/share/zsh/vendor-completions/_l3dsr
 	/usr/share/fish/vendor_completions.d/l3dsr.fish /usr/share/man/man1/l3dsr.1.gz
 	/usr/share/man/man1/l3dsr-version.1.gz /usr/share/man/man1/l3dsr-apply.1.gz
-	/lib/systemd/system/l3dsr.service /etc/l3dsr/l3dsr.conf)
+	/lib/systemd/system/l3dsr.service /lib/systemd/system/l3dsr-agent.service
+	/usr/share/man/man1/l3dsr-agent.1.gz /etc/l3dsr/l3dsr.conf)
 rpm_cli_files=(/usr/bin/l3dsr /usr/lib64/xtables/libxt_DADDR.so
 	/usr/share/bash-completion/completions/l3dsr /usr/share/zsh/site-functions/_l3dsr
 	/usr/share/fish/vendor_completions.d/l3dsr.fish /usr/share/man/man1/l3dsr.1.gz
 	/usr/share/man/man1/l3dsr-version.1.gz /usr/share/man/man1/l3dsr-apply.1.gz
-	/usr/lib/systemd/system/l3dsr.service /etc/l3dsr/l3dsr.conf)
+	/usr/lib/systemd/system/l3dsr.service /usr/lib/systemd/system/l3dsr-agent.service
+	/usr/share/man/man1/l3dsr-agent.1.gz /etc/l3dsr/l3dsr.conf)
 
 dpkg-deb -c "$DEB_DKMS" | awk '{print $6}' | sed 's|^\.||; s|/$||' >"$work/deb-dkms.list"
 dpkg-deb -c "$DEB_CLI" | awk '{print $6}' | sed 's|^\.||; s|/$||' >"$work/deb-cli.list"
@@ -238,8 +240,10 @@ expect bash-completion "the bash completion does not register for l3dsr" \
 	bash -c 'source /usr/share/bash-completion/completions/l3dsr && complete -p l3dsr'
 # The installed unit: systemd accepts it (binary, man page, directives), and postinst enabled it.
 if command -v systemd-analyze >/dev/null; then
-	out=$(systemd-analyze verify /lib/systemd/system/l3dsr.service 2>&1)
-	[[ $? == 0 && -z $out ]] && pass systemd-verify || fail systemd-verify "systemd-analyze verify: $(tr '\n' ' ' <<<"$out")"
+	for u in l3dsr l3dsr-agent; do
+		out=$(systemd-analyze verify /lib/systemd/system/$u.service 2>&1)
+		[[ $? == 0 && -z $out ]] && pass systemd-verify-$u || fail systemd-verify-$u "systemd-analyze verify: $(tr '\n' ' ' <<<"$out")"
+	done
 else
 	fail systemd-verify "systemd-analyze is not installed on this host (package systemd)"
 fi

@@ -1,0 +1,227 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/health"
+	"github.com/l3dsr/l3dsr/maptable"
+	"github.com/l3dsr/l3dsr/metrics"
+)
+
+// Options is what the agent acts on: the CLI gives the host's, tests fakes.
+type Options struct {
+	// File is the config file.
+	File string
+	// Host is what apply plans and changes.
+	Host config.Host
+	// Probes opens the DSR path of the probes (internal/probe); nil
+	// refuses a file with DSR-path checks.
+	Probes func() (ProbePaths, func() error, error)
+	// Table reads the real server's table for the metrics; nil on a host
+	// without one.
+	Table func() ([]maptable.Entry, maptable.Stats, error)
+	// Backend names the table's backend in the metrics ("xt_DADDR").
+	Backend string
+	// StateFile is where the agent keeps what it did (DefaultStateFile).
+	StateFile string
+	Notifier  Notifier
+	Log       *slog.Logger
+	// Listen opens the metrics listener (net.Listen).
+	Listen func(network, addr string) (net.Listener, error)
+}
+
+// ConfigError is an error of the file or of the command line, found before
+// anything was changed (the CLI's exit 2).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Agent is one run of the agent.
+type Agent struct {
+	o        Options
+	log      *slog.Logger
+	file     *config.File
+	settings config.Agent
+	reg      *metrics.Registry
+	checks   *checks
+	events   chan health.Event
+}
+
+// Run loads the file, applies it, starts the checks and the metrics, tells
+// the service manager it is ready, and then keeps the host at the file
+// until ctx ends. A value on reload reloads the file. An error before the
+// first apply changed anything is a *ConfigError.
+func Run(ctx context.Context, o Options, reload <-chan struct{}) error {
+	a := &Agent{o: o, log: o.Log, events: make(chan health.Event, 256)}
+	f, err := config.Load(o.File)
+	if err != nil {
+		return &ConfigError{err}
+	}
+	a.file, a.settings = f, f.Agent()
+	ln, err := a.listen()
+	if err != nil {
+		return err
+	}
+	a.reg = metrics.New(a.sources())
+	a.checks, err = newChecks(a, o.StateFile)
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return err
+	}
+	srv := a.serve(ln)
+	err = a.start(ctx)
+	if err != nil {
+		a.stopServing(srv)
+		a.checks.close()
+		return err
+	}
+	_ = o.Notifier.Notify(daemon.SdNotifyReady + "\nSTATUS=" + a.status())
+	err = a.loop(ctx, reload)
+	_ = o.Notifier.Notify(daemon.SdNotifyStopping)
+	a.checks.close()
+	a.stopServing(srv)
+	if a.settings.Teardown {
+		err = errors.Join(err, a.teardown())
+	} else {
+		a.log.Info("stopped; the data path is left as it is (on_stop: keep)")
+	}
+	return err
+}
+
+// listen opens the metrics listener first: an address in use is the file's
+// error, found before anything changes.
+func (a *Agent) listen() (net.Listener, error) {
+	addr := a.settings.Metrics
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := a.o.Listen("tcp", addr)
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("%s: metrics address %s: %w: give another with 'metrics: HOST:PORT', or 'metrics: off'", a.settings.MetricsPos, addr, err)}
+	}
+	return ln, nil
+}
+
+func (a *Agent) serve(ln net.Listener) *http.Server {
+	if ln == nil {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", a.reg.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	a.log.Info("serving metrics", "address", ln.Addr().String(), "path", "/metrics")
+	return srv
+}
+
+func (a *Agent) stopServing(srv *http.Server) {
+	if srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+}
+
+// start applies the file and starts its checks.
+func (a *Agent) start(ctx context.Context) error {
+	if _, err := a.apply(ctx, false); err != nil {
+		return err
+	}
+	return a.checks.set(a.file)
+}
+
+func (a *Agent) loop(ctx context.Context, reload <-chan struct{}) error {
+	repair := time.NewTicker(a.settings.RepairInterval)
+	defer repair.Stop()
+	// The loop itself pings the watchdog: a loop that hangs stops the
+	// pings, and systemd restarts the agent.
+	var ping <-chan time.Time
+	if iv := a.o.Notifier.WatchdogInterval(); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		ping = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ping:
+			_ = a.o.Notifier.Notify(daemon.SdNotifyWatchdog)
+		case <-reload:
+			a.reload(ctx)
+			repair.Reset(a.settings.RepairInterval)
+		case <-repair.C:
+			a.repair(ctx)
+		case ev := <-a.events:
+			a.checks.react(ctx, ev)
+		}
+	}
+}
+
+// reload reads the file again and applies it whole; a file with errors is
+// logged and the agent keeps the one it has.
+func (a *Agent) reload(ctx context.Context) {
+	_ = a.o.Notifier.Notify(daemon.SdNotifyReloading)
+	defer func() { _ = a.o.Notifier.Notify(daemon.SdNotifyReady + "\nSTATUS=" + a.status()) }()
+	f, err := config.Load(a.o.File)
+	if err != nil {
+		a.reg.Agent.Error()
+		a.log.Error("reload: the file has errors; keeping the one loaded before", "file", a.o.File, "err", err)
+		return
+	}
+	old := a.file
+	a.file = f
+	if _, err := a.apply(ctx, false); err != nil {
+		a.file = old
+		return
+	}
+	keep := a.settings
+	a.settings = f.Agent()
+	if a.settings.Metrics != keep.Metrics {
+		a.log.Warn("reload: the metrics address changes only at a restart", "running", keep.Metrics, "file", a.settings.Metrics)
+		a.settings.Metrics = keep.Metrics
+	}
+	if err := a.checks.set(f); err != nil {
+		a.reg.Agent.Error()
+		a.log.Error("reload: the health checks", "err", err)
+	}
+	a.log.Info("reloaded", "file", a.o.File)
+}
+
+// repair applies the file again, keeping the running weights, so that only
+// drift is changed: what someone removed or changed by hand.
+func (a *Agent) repair(ctx context.Context) {
+	n, err := a.apply(ctx, true)
+	if err == nil && n > 0 {
+		a.reg.Agent.Repaired(n)
+	}
+}
+
+func (a *Agent) status() string {
+	n := len(a.checks.jobs)
+	return fmt.Sprintf("%d reals checked", n)
+}
+
+func (a *Agent) sources() metrics.Sources {
+	src := metrics.Sources{Table: a.o.Table, Backend: a.o.Backend}
+	if _, ok := a.file.DirectorServices(); ok {
+		src.Director = a.showDirector
+	}
+	return src
+}

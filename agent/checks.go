@@ -1,0 +1,245 @@
+package agent
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
+	"github.com/l3dsr/l3dsr/health"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
+	"github.com/l3dsr/l3dsr/internal/probe"
+)
+
+// ProbePaths sets up the DSR path of the probes (*probe.Paths).
+type ProbePaths interface {
+	Sync(want []probe.Want) ([]probe.Route, error)
+	Remove() error
+}
+
+// job is what the agent knows of one check: the service and the real as
+// the file gives them.
+type job struct {
+	svc  config.Service
+	real director.Real
+	spec health.Spec
+}
+
+func (j job) key() director.Key { return j.svc.Service.Key }
+
+// checks runs the health checks of the file and acts on what they find.
+// Only the agent's loop calls its methods (react, set), so they need no
+// lock; the monitor's goroutines hand their events over a channel.
+type checks struct {
+	a       *Agent
+	path    string
+	monitor *health.Monitor
+	done    chan struct{}
+	jobs    map[string]job
+	reals   map[string]*RealHealth
+	sorry   map[director.Key]bool
+	probes  ProbePaths
+	closeP  func() error
+}
+
+func newChecks(a *Agent, path string) (*checks, error) {
+	rec, err := ReadHealth(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &checks{a: a, path: path, done: make(chan struct{}), jobs: map[string]job{},
+		reals: map[string]*RealHealth{}, sorry: map[director.Key]bool{}}
+	for i := range rec.Reals {
+		r := rec.Reals[i]
+		c.reals[r.Service+" "+r.Real.String()] = &r
+	}
+	for _, s := range rec.Sorry {
+		c.sorry[keyOf(s)] = true
+	}
+	c.monitor = health.NewMonitor(func(ev health.Event) {
+		select {
+		case a.events <- ev:
+		case <-c.done:
+		}
+	})
+	return c, nil
+}
+
+// keyOf parses a service's "tcp 10.0.0.1:80" of the record; an unreadable
+// one is the zero Key, which matches no service.
+func keyOf(s string) director.Key {
+	var proto, ap string
+	if _, err := fmt.Sscan(s, &proto, &ap); err != nil {
+		return director.Key{}
+	}
+	p, err1 := dsrtypes.ParseProto(proto)
+	addr, err2 := netip.ParseAddrPort(ap)
+	if err1 != nil || err2 != nil {
+		return director.Key{}
+	}
+	return director.Key{VIP: addr.Addr(), Port: addr.Port(), Proto: ipvs.Protocol(p)}
+}
+
+func (c *checks) close() {
+	close(c.done)
+	c.monitor.Close()
+	if c.closeP != nil {
+		_ = c.closeP()
+	}
+}
+
+// set makes the checks those of f: new reals are checked, reals no longer
+// in f forgotten, and the DSR path of the probes set up again.
+func (c *checks) set(f *config.File) error {
+	svcs, _ := f.DirectorServices()
+	jobs := map[string]job{}
+	var order []string
+	var wants []probe.Want
+	var wantIDs []string
+	for _, s := range svcs {
+		if s.Health == nil {
+			continue
+		}
+		spec := s.Health.WithDefaults()
+		if spec.Via == "" {
+			spec.Via = defaultVia(s.Service.Mode)
+		}
+		for _, r := range s.Service.Reals {
+			id := realID(s.Service.Key, r.Addr)
+			jobs[id] = job{svc: s, real: r, spec: spec}
+			order = append(order, id)
+			if spec.Via == health.ViaDSR {
+				wants = append(wants, wantOf(s.Service, r))
+				wantIDs = append(wantIDs, id)
+			}
+		}
+	}
+	routes := map[string]probe.Route{}
+	if len(wants) > 0 || c.probes != nil {
+		if err := c.openProbes(); err != nil {
+			return err
+		}
+		rs, err := c.probes.Sync(wants)
+		if err != nil {
+			return fmt.Errorf("setting up the DSR path of the health probes: %w", err)
+		}
+		for i, id := range wantIDs {
+			routes[id] = rs[i]
+		}
+	}
+	var list []health.Job
+	for _, id := range order {
+		j := jobs[id]
+		hj := health.Job{ID: id, Spec: j.spec, Target: targetOf(j, routes[id])}
+		if r, ok := c.reals[id]; ok && !r.Up {
+			hj.Start = health.Down
+		}
+		list = append(list, hj)
+	}
+	for id, j := range c.jobs {
+		if _, ok := jobs[id]; !ok {
+			c.a.reg.Health.Forget(j.key(), j.real.Addr)
+			delete(c.reals, id)
+		}
+	}
+	c.jobs = jobs
+	c.monitor.Set(list)
+	c.a.log.Info("health checks", "reals", len(list), "dsr_path", len(wants))
+	return c.save()
+}
+
+func (c *checks) openProbes() error {
+	if c.probes != nil {
+		return nil
+	}
+	if c.a.o.Probes == nil {
+		return fmt.Errorf("this host cannot send probes along the DSR path: give the checks 'via: rip'")
+	}
+	p, closeFn, err := c.a.o.Probes()
+	if err != nil {
+		return fmt.Errorf("setting up the DSR path of the health probes: %w", err)
+	}
+	c.probes, c.closeP = p, closeFn
+	return nil
+}
+
+// defaultVia: the DSR path where the mode has one of its own.
+func defaultVia(m dsrtypes.Mode) health.Via {
+	if m == dsrtypes.ModeDSCP || m == dsrtypes.ModeIPIP {
+		return health.ViaDSR
+	}
+	return health.ViaRIP
+}
+
+func wantOf(s director.Service, r director.Real) probe.Want {
+	return probe.Want{VIP: s.VIP, Port: s.Port, Proto: s.Proto, Mode: s.Mode, DSCP: s.DSCP, Real: r.Addr,
+		Tunnel: r.Tunnel, TunnelPort: r.TunnelPort, TunnelFlags: r.TunnelFlags}
+}
+
+func targetOf(j job, rt probe.Route) health.Target {
+	s := j.svc.Service
+	t := health.Target{Service: netip.AddrPortFrom(s.VIP, s.Port), Proto: s.Proto, Real: j.real.Addr}
+	if j.spec.Via == health.ViaRIP {
+		t.Addr = netip.AddrPortFrom(j.real.Addr, s.Port)
+		return t
+	}
+	t.Addr = t.Service
+	t.Source, t.Mark = rt.Source, rt.Mark
+	return t
+}
+
+// save writes the record of what the checks found and did.
+func (c *checks) save() error {
+	var h Health
+	for id := range c.jobs {
+		if r, ok := c.reals[id]; ok {
+			h.Reals = append(h.Reals, *r)
+		}
+	}
+	for k, in := range c.sorry {
+		if in {
+			h.Sorry = append(h.Sorry, k.String())
+		}
+	}
+	if err := writeHealth(c.path, h); err != nil {
+		c.a.log.Error("saving the health record", "err", err)
+		return err
+	}
+	return nil
+}
+
+type action int
+
+const (
+	actionNone action = iota
+	actionQuiesced
+	actionRemoved
+)
+
+// action is what the checks did to real a of service k.
+func (c *checks) action(k director.Key, a netip.Addr) action {
+	r, ok := c.reals[realID(k, a)]
+	if !ok || r.Up {
+		return actionNone
+	}
+	switch r.Action {
+	case "quiesced":
+		return actionQuiesced
+	case "removed":
+		return actionRemoved
+	}
+	return actionNone
+}
+
+func (c *checks) sorryIn(k director.Key) bool { return c.sorry[k] }
+
+func (c *checks) record(id string, j job) *RealHealth {
+	r, ok := c.reals[id]
+	if !ok {
+		r = &RealHealth{Service: j.key().String(), Real: j.real.Addr, Up: true, Since: time.Now()}
+		c.reals[id] = r
+	}
+	return r
+}

@@ -1,0 +1,103 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/l3dsr/l3dsr/director"
+)
+
+// DefaultStateFile is where the agent keeps what it did: under /run, so a
+// reboot, which rebuilds IPVS from the file, forgets it too.
+const DefaultStateFile = "/run/l3dsr/agent.json"
+
+// RealHealth is the health of one real of one service, as the agent last
+// saw it and what it did about it.
+type RealHealth struct {
+	Service string     `json:"service"` // "tcp 10.0.0.1:80"
+	Real    netip.Addr `json:"real"`
+	Up      bool       `json:"up"`
+	Since   time.Time  `json:"since"`
+	// Action is what the agent did to the real while it is down:
+	// "quiesced" (weight 0), "removed", or "" (nothing: it was at 0
+	// already).
+	Action string `json:"action,omitempty"`
+	// Last is the last probe's error, "" when it passed.
+	Last string `json:"last,omitempty"`
+}
+
+// Health is the agent's record: every checked real, and the services whose
+// sorry real is in.
+type Health struct {
+	Reals []RealHealth `json:"reals"`
+	Sorry []string     `json:"sorry,omitempty"`
+}
+
+func realID(k director.Key, a netip.Addr) string { return k.String() + " " + a.String() }
+
+// Find returns the record of real a of service k.
+func (h Health) Find(k director.Key, a netip.Addr) (RealHealth, bool) {
+	for _, r := range h.Reals {
+		if r.Service == k.String() && r.Real == a {
+			return r, true
+		}
+	}
+	return RealHealth{}, false
+}
+
+// ReadHealth reads the agent's record from path; a missing file is an
+// empty record (no agent runs, or it checks nothing).
+func ReadHealth(path string) (Health, error) {
+	var h Health
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return h, nil
+	}
+	if err != nil {
+		return h, fmt.Errorf("reading the agent's health record: %w", err)
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return h, fmt.Errorf("reading the agent's health record %s: %w: remove it, and restart the agent", path, err)
+	}
+	return h, nil
+}
+
+// writeHealth writes h to path atomically (temp file, rename): a reader
+// sees the old record or the new one.
+func writeHealth(path string, h Health) error {
+	slices.SortFunc(h.Reals, func(a, b RealHealth) int {
+		return strings.Compare(a.Service+" "+a.Real.String(), b.Service+" "+b.Real.String())
+	})
+	slices.Sort(h.Sorry)
+	b, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing the agent's health record: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".agent-*.json")
+	if err != nil {
+		return fmt.Errorf("writing the agent's health record: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing the agent's health record: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing the agent's health record: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing the agent's health record: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/l3dsr/l3dsr/agent"
+	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/internal/probe"
+	"github.com/l3dsr/l3dsr/maptable"
+	"github.com/spf13/cobra"
+)
+
+func newAgentCmd(sys *system) *cobra.Command {
+	var file, state, format string
+	cmd := &cobra.Command{
+		Use:   "agent [-f FILE]",
+		Short: "Keep this host at the config file: apply, repair drift, health-check the reals, serve metrics",
+		Long: `agent runs until it is stopped (l3dsr-agent.service, Type=notify). It applies
+the config file as 'l3dsr apply' does, again on SIGHUP (systemctl reload), and
+every repair_interval repairs drift (a VIP, mark or rule removed by hand),
+logging each change. On a director it runs each service's health check
+against every real, along the DSR path for dscp and ipip services, quiesces
+(or removes) a real that fails 'fall' checks in a row and gives its weight
+back after 'rise' good ones, and puts the service's sorry real in when every
+real is down. It serves Prometheus metrics on the agent section's address.
+SIGTERM leaves the data path as it is unless the file says on_stop: teardown.
+See docs/agent.md.
+
+Exit status: 0 stopped, 1 runtime failure, 2 a file or metrics address in
+error (nothing was changed).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var h slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
+			if format == "json" {
+				h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+			} else if format != "text" {
+				return usageErrorf("--log-format %q: use text or json", format)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			reload := make(chan struct{}, 1)
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go forward(ctx, hup, reload)
+			err := agent.Run(ctx, sys.agentOptions(file, state, slog.New(h)), reload)
+			var ce *agent.ConfigError
+			if errors.As(err, &ce) {
+				return &usageError{err}
+			}
+			return hostError(err)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", config.DefaultPath, "the config file")
+	cmd.Flags().StringVar(&state, "state", agent.DefaultStateFile, "where the agent keeps what its health checks did")
+	cmd.Flags().StringVar(&format, "log-format", "text", "log records as text or json (to stderr: the journal)")
+	return cmd
+}
+
+func forward(ctx context.Context, in <-chan os.Signal, out chan<- struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-in:
+			select {
+			case out <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (s *system) agentOptions(file, state string, log *slog.Logger) agent.Options {
+	return agent.Options{
+		File: file, StateFile: state, Log: log, Host: s.configHost(),
+		Notifier: agent.Systemd{}, Listen: net.Listen, Backend: "xt_DADDR",
+		Probes: func() (agent.ProbePaths, func() error, error) { return probe.Open() },
+		Table: func() ([]maptable.Entry, maptable.Stats, error) {
+			t, err := s.dialTable()
+			if err != nil {
+				return nil, maptable.Stats{}, err
+			}
+			defer t.Close()
+			es, err := t.List()
+			if err != nil {
+				return nil, maptable.Stats{}, err
+			}
+			st, err := t.Stats()
+			return es, st, err
+		},
+	}
+}

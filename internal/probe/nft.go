@@ -1,0 +1,98 @@
+package probe
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/l3dsr/l3dsr/internal/dscpmark"
+	"golang.org/x/sys/unix"
+)
+
+// TableName is the probes' own nft table, of family inet.
+const TableName = "l3dsr_probe"
+
+var table = &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
+
+// outputChain: type route, so that the kernel routes a packet again after a
+// rule changed its destination; priority mangle (-150) runs after conntrack
+// (-200), which so records the probe as sent to the VIP and matches the
+// VIP's answer, and before IPVS's LOCAL_OUT hook (-99).
+func outputChain() *nftables.Chain {
+	accept := nftables.ChainPolicyAccept
+	return &nftables.Chain{
+		Name: "output", Table: table, Type: nftables.ChainTypeRoute,
+		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityMangle, Policy: &accept,
+	}
+}
+
+// skipRule: `meta mark & 0xffff0000 != 0x4c330000 accept`. Every packet the
+// director sends goes through the chain; this one comparison is all that
+// what is not a probe pays.
+func skipRule() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(markMask), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(markBase)},
+		&expr.Verdict{Kind: expr.VerdictAccept},
+	}
+}
+
+// steerRule: `meta mark M ip dscp set D ip daddr set RIP` (ip6 for IPv6):
+// the probe of a dscp-mode real leaves as the director's IPVS sends a
+// client's packet to it.
+func steerRule(mark uint32, dscp uint8, rip netip.Addr) []expr.Any {
+	is4 := rip.Is4()
+	e := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(mark)},
+	}
+	e = append(e, dscpmark.SetDSCP(is4, dscp)...)
+	// The address write updates the IPv4 header checksum (at offset 10)
+	// and, through the pseudo-header, the TCP or UDP one, as `ip daddr
+	// set` does.
+	off, csum, csumOff := uint32(24), expr.CsumTypeNone, uint32(0)
+	if is4 {
+		off, csum, csumOff = 16, expr.CsumTypeInet, 10
+	}
+	return append(e,
+		&expr.Immediate{Register: 1, Data: rip.AsSlice()},
+		&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader,
+			Offset: off, Len: uint32(rip.BitLen() / 8), CsumType: csum, CsumOffset: csumOff,
+			CsumFlags: unix.NFT_PAYLOAD_L4CSUM_PSEUDOHDR},
+	)
+}
+
+// writeTable makes table inet l3dsr_probe hold exactly the steering rules
+// of steer (mark → real), in one transaction: the table is created (so that
+// deleting it cannot fail), deleted, and created again with its content.
+// With nothing to steer the table is left deleted.
+func writeTable(c *nftables.Conn, steer []Want, marks []uint32) error {
+	c.AddTable(table)
+	c.DelTable(table)
+	if len(steer) > 0 {
+		c.AddTable(table)
+		ch := c.AddChain(outputChain())
+		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: skipRule()})
+		for i, w := range steer {
+			c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: steerRule(marks[i], w.DSCP, w.Real)})
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("writing nftables table inet %s (%d probe routes): %w", TableName, len(steer), err)
+	}
+	return nil
+}
+
+// deleteTable removes the table if it is there.
+func deleteTable(c *nftables.Conn) error {
+	c.AddTable(table)
+	c.DelTable(table)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("deleting nftables table inet %s: %w", TableName, err)
+	}
+	return nil
+}
