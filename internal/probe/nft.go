@@ -66,11 +66,15 @@ func steerRule(mark uint32, dscp uint8, rip netip.Addr) []expr.Any {
 	)
 }
 
-// writeTable makes table inet l3dsr_probe hold exactly the steering rules
-// of steer (mark → real), in one transaction: the table is created (so that
+// hostTable makes table inet l3dsr_probe hold exactly the steering rules of
+// steer (mark → real), in one transaction: the table is created (so that
 // deleting it cannot fail), deleted, and created again with its content.
 // With nothing to steer the table is left deleted.
-func writeTable(c *nftables.Conn, steer []Want, marks []uint32) error {
+func hostTable(steer []Want, marks []uint32) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("opening nftables for the health probes: %w", err)
+	}
 	c.AddTable(table)
 	c.DelTable(table)
 	if len(steer) > 0 {
@@ -83,16 +87,6 @@ func writeTable(c *nftables.Conn, steer []Want, marks []uint32) error {
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("writing nftables table inet %s (%d probe routes): %w", TableName, len(steer), err)
-	}
-	return nil
-}
-
-// deleteTable removes the table if it is there.
-func deleteTable(c *nftables.Conn) error {
-	c.AddTable(table)
-	c.DelTable(table)
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("deleting nftables table inet %s: %w", TableName, err)
 	}
 	return nil
 }

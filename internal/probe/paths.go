@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/google/nftables"
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
@@ -19,7 +18,7 @@ const (
 	markBase = 0x4c330000
 	markMask = 0xffff0000
 	// maxProbes: the marks of the range but the range's own.
-	maxProbes = ^markMask - 1
+	maxProbes = 0xfffe
 )
 
 func ours(mark uint32) bool { return mark&markMask == markBase }
@@ -54,7 +53,8 @@ type Route struct {
 // Paths sets up the probes' path on this host.
 type Paths struct {
 	ipvs ipvsAPI
-	nft  func() (*nftables.Conn, error)
+	// table writes the steering rules (writeTable); nil steer deletes it.
+	table func(steer []Want, marks []uint32) error
 	// source returns the address the host sends from toward a, and the
 	// name of the interface that holds it.
 	source func(a netip.Addr) (netip.Addr, string, error)
@@ -72,7 +72,7 @@ func Open() (*Paths, func() error, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening IPVS for the health probes: %w", err)
 	}
-	p := &Paths{ipvs: c, nft: func() (*nftables.Conn, error) { return nftables.New() }, source: hostSource, sysctl: sysctl.FS{}}
+	p := &Paths{ipvs: c, table: hostTable, source: hostSource, sysctl: sysctl.FS{}}
 	return p, c.Close, nil
 }
 
@@ -110,11 +110,7 @@ func (p *Paths) Sync(want []Want) ([]Route, error) {
 	if err := p.sysctls(slices.Sorted(maps.Keys(ifaces))); err != nil {
 		return nil, err
 	}
-	c, err := p.nft()
-	if err != nil {
-		return nil, fmt.Errorf("opening nftables for the health probes: %w", err)
-	}
-	if err := writeTable(c, steer, steerMarks); err != nil {
+	if err := p.table(steer, steerMarks); err != nil {
 		return nil, err
 	}
 	if err := syncTunnels(p.ipvs, tunnels); err != nil {
@@ -126,11 +122,7 @@ func (p *Paths) Sync(want []Want) ([]Route, error) {
 // Remove takes every probe path away: the table, the probe services.
 // The sysctls stay: other things may have come to need them.
 func (p *Paths) Remove() error {
-	c, err := p.nft()
-	if err != nil {
-		return fmt.Errorf("opening nftables for the health probes: %w", err)
-	}
-	return errors.Join(deleteTable(c), syncTunnels(p.ipvs, nil))
+	return errors.Join(p.table(nil, nil), syncTunnels(p.ipvs, nil))
 }
 
 // sysctls lets the VIP's answers to the probes in on each interface: see the
