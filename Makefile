@@ -126,6 +126,12 @@ bench-smoke: kmod libxt go testtools
 	$(TOP)/scripts/deps.sh bench
 	$(TOP)/tests/bench/run.sh --smoke
 
+# The agent at 100 services x 4 reals checked every second: CPU, RSS, scrape time (BENCHMARKS.md).
+.PHONY: bench-agent
+bench-agent: kmod libxt go testtools
+	$(TOP)/scripts/deps.sh bench
+	L3DSR_SCENARIO_DIR=$(TOP)/tests/bench/scenarios $(TOP)/tests/vm/run.sh -s agent_scale
+
 # checkpatch.pl ships in the linux-source tarball, not in the headers. Kernel C
 # only: xtables/libxt_DADDR.c is userspace (libxtables) code.
 KERNEL_C = $(wildcard kmod/*.c kmod/*.h kmod/test/*.c kmod/test/*.h) \

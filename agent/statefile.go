@@ -101,3 +101,27 @@ func writeHealth(path string, h Health) error {
 	}
 	return nil
 }
+
+// Annotate writes into st each checked real's health from h: "up", or
+// "down" with what the agent did ("down,quiesced"), and "sorry" on a sorry
+// real that is in.
+func Annotate(st *director.Status, h Health) {
+	sorry := map[string]bool{}
+	for _, s := range h.Sorry {
+		sorry[s] = true
+	}
+	for i := range st.Services {
+		s := &st.Services[i]
+		for j := range s.Reals {
+			r := &s.Reals[j]
+			if rh, ok := h.Find(s.Key, r.Addr); ok {
+				r.Health = "up"
+				if !rh.Up {
+					r.Health = strings.TrimSuffix("down,"+rh.Action, ",")
+				}
+			} else if sorry[s.Key.String()] {
+				r.Health = "sorry"
+			}
+		}
+	}
+}

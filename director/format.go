@@ -75,9 +75,11 @@ func WriteStatus(w io.Writer, st Status, format string) error {
 			netip.AddrPortFrom(s.VIP, s.Port), s.Mode, dscp, sched, persist,
 			s.Stats.Connections, s.Stats.PacketsIn, s.Stats.PacketsOut, s.Stats.BytesIn, s.Stats.BytesOut, unmanaged)
 		for _, r := range s.Reals {
-			fmt.Fprintf(tw, "  -> \t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
+			// The agent's health, like "unmanaged", is a word past the
+			// columns, so that the lines without one stay as they were.
+			fmt.Fprintf(tw, "  -> \t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n",
 				netip.AddrPortFrom(r.Addr, cmp.Or(r.Port, s.Port)), r.forwardName(), r.Weight, r.ActiveConns, r.InactiveConns,
-				r.Stats.Connections, r.Stats.PacketsIn, r.Stats.PacketsOut, r.Stats.BytesIn, r.Stats.BytesOut)
+				r.Stats.Connections, r.Stats.PacketsIn, r.Stats.PacketsOut, r.Stats.BytesIn, r.Stats.BytesOut, r.Health)
 		}
 	}
 	return tw.Flush()

@@ -46,6 +46,7 @@ type jsonReal struct {
 	InactiveConns  uint32      `json:"inactive_conns"`
 	PersistConns   uint32      `json:"persist_conns"`
 	Stats          jsonStats   `json:"stats"`
+	Health         string      `json:"health,omitempty"`
 }
 
 type jsonService struct {
@@ -99,7 +100,7 @@ func (st Status) MarshalJSON() ([]byte, error) {
 				Address: r.Addr.String(), Port: cmp.Or(r.Port, s.Port), Forward: r.Forward.String(), Weight: r.Weight,
 				UpperThreshold: r.UpperThreshold, LowerThreshold: r.LowerThreshold,
 				ActiveConns: r.ActiveConns, InactiveConns: r.InactiveConns, PersistConns: r.PersistConns,
-				Stats: statsJSON(r.Stats),
+				Stats: statsJSON(r.Stats), Health: r.Health,
 			}
 			if r.Forward == ipvs.Tunnel {
 				jr.Tunnel = &jsonTunnel{Type: r.Tunnel.String(), Port: r.TunnelPort, Checksum: cmp.Or(TunnelChecksumName(r.TunnelFlags), "nocsum")}

@@ -70,6 +70,10 @@ type Real struct {
 	InactiveConns uint32
 	PersistConns  uint32
 	Stats         ipvs.Stats
+	// Health is what the agent's check last found ("up", "down,
+	// quiesced"), filled in from its record (agent.Annotate); "" when no
+	// agent checks the real.
+	Health string
 }
 
 // ServiceEdit holds the settings an edit changes; nil fields stay as they are.

@@ -22,8 +22,9 @@ build_pkgs=(make gcc libc6-dev pkg-config libxtables-dev kmod)
 # exposition with its promtool.
 vm_pkgs=(qemu-system-x86 busybox-static iproute2 iptables nftables ipvsadm conntrack tcpdump
 	curl socat ethtool python3 python3-scapy procps xz-utils prometheus)
-# make bench: iperf3 runs in the guest (the host's root), gnuplot draws the plot on the host.
-bench_pkgs=(iperf3 gnuplot-nox python3)
+# make bench: iperf3 runs in the guest (the host's root), gnuplot draws the plot on the host;
+# keepalived is the baseline of the agent's cost (make bench-agent).
+bench_pkgs=(iperf3 gnuplot-nox python3 keepalived)
 
 # kernel packages per set: none, headers (to build against), or headers and images (to boot)
 case "$what" in

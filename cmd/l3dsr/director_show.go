@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/l3dsr/l3dsr/agent"
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/spf13/cobra"
 )
@@ -22,6 +23,10 @@ with the fix; then the exit status is 1. Services of others are never a problem.
 			st, err := d.Show()
 			if err != nil {
 				return hostError(fmt.Errorf("reading the director's services: %w", err))
+			}
+			// The agent's record, when one runs: its health checks' view.
+			if h, err := agent.ReadHealth(sys.agentState); err == nil {
+				agent.Annotate(&st, h)
 			}
 			if err := director.WriteStatus(cmd.OutOrStdout(), st, output); err != nil {
 				return err

@@ -17,6 +17,7 @@
 #   notify-watchdog          the director's agent pings WATCHDOG=1 (WATCHDOG_USEC=2000000)
 #   fail-detect              rs1's web server on :80 stopped: its weight in 10.0.0.1:80 is 0
 #                            within fall × interval + 1.5 s; the log says why
+#   fail-show                `director show` marks rs1 "down,quiesced" (the agent's record)
 #   fail-clients             a client loop (20 requests/s) has 0 failures after the detection
 #                            (the count inside the window is logged)
 #   fail-metrics             /metrics during the failure: l3dsr_health_up of rs1 is 0, its weight
@@ -208,6 +209,8 @@ if d=$(wait_weight "$VIPA:80" "$RS1" 0 $((FALL_IV + 3))); then
 	log "detection: ${d}s (bound ${bound}s)"
 	grep -q "real down" "$W/agent.dir.log" && grep "real down" "$W/agent.dir.log" | tail -1 || fail fail-detect "no 'real down' in the log"
 	mid=$(scrape)
+	show=$(ns "$NS_DIR" "$BIN" director show 2>&1 | grep -F "$RS1:80" | head -1)
+	[[ $show == *down,quiesced* ]] && pass fail-show || fail fail-show "director show's line of rs1: '$show', want the health 'down,quiesced'"
 	sleep 2
 	inside=$(fails_between "$W/loop.fail" "$t_kill" "$t_det")
 	after=$(fails_after "$W/loop.fail" "$(calc "$t_det + 0.5")")
