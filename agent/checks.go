@@ -2,7 +2,9 @@ package agent
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/l3dsr/l3dsr/config"
@@ -11,6 +13,7 @@ import (
 	"github.com/l3dsr/l3dsr/health"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/probe"
+	"golang.org/x/sys/unix"
 )
 
 // ProbePaths sets up the DSR path of the probes (*probe.Paths).
@@ -186,8 +189,26 @@ func targetOf(j job, rt probe.Route) health.Target {
 		return t
 	}
 	t.Addr = t.Service
-	t.Source, t.Mark = rt.Source, rt.Mark
+	t.Dialer = markedDialer(rt)
 	return t
+}
+
+// markedDialer makes the probe's sockets: bound to the route's source and
+// with its mark, which the probes' path steers to the real (internal/probe).
+func markedDialer(rt probe.Route) *net.Dialer {
+	return &net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: rt.Source.AsSlice()},
+		Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(rt.Mark))
+			})
+			if err == nil && serr != nil {
+				err = fmt.Errorf("setting the probe's mark %#x: %w", rt.Mark, serr)
+			}
+			return err
+		},
+	}
 }
 
 // save writes the record of what the checks found and did.
