@@ -136,3 +136,7 @@ func (a *Agent) teardown() error {
 	}
 	return err
 }
+
+// drained tells whether real a of service k is drained (`l3dsr director
+// real drain`): the checks never give it a weight back.
+func (a *Agent) drained(k director.Key, addr netip.Addr) bool { return false }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,6 +46,7 @@ type checks struct {
 	sorry   map[director.Key]bool
 	probes  ProbePaths
 	closeP  func() error
+	closed  sync.Once
 }
 
 func newChecks(a *Agent, path string) (*checks, error) {
@@ -86,11 +88,13 @@ func keyOf(s string) director.Key {
 }
 
 func (c *checks) close() {
-	close(c.done)
-	c.monitor.Close()
-	if c.closeP != nil {
-		_ = c.closeP()
-	}
+	c.closed.Do(func() {
+		close(c.done)
+		c.monitor.Close()
+		if c.closeP != nil {
+			_ = c.closeP()
+		}
+	})
 }
 
 // set makes the checks those of f: new reals are checked, reals no longer

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/l3dsr/l3dsr/config"
 	"github.com/l3dsr/l3dsr/director"
@@ -78,7 +77,7 @@ func (c *checks) act(j job, r *RealHealth, ev health.Event) error {
 			// At weight 0 already, or gone: nothing to take back later.
 			r.Action = ""
 		}
-		log.Warn("real down", "after", j.spec.Fall, "checks_failed", "reason", reason, "action", actionText(r.Action, cur.Weight))
+		log.Warn("real down", "failed_checks", j.spec.Fall, "reason", reason, "action", actionText(r.Action, cur.Weight))
 	} else {
 		if err := c.restore(d, j, r, cur, present, log); err != nil {
 			return err
@@ -199,5 +198,3 @@ func actionText(action string, weight int32) string {
 type logger interface {
 	Info(msg string, args ...any)
 }
-
-var _ = time.Now
