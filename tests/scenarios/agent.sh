@@ -58,7 +58,7 @@ topo_init g- 4 3
 NS_RS1=${RS_NS[0]} NS_RS2=${RS_NS[1]}
 RS1=${RS_IP4[0]} RS2=${RS_IP4[1]} RS3=${RS_IP4[2]}
 VIPA=10.0.0.1 VIPB=10.0.0.2
-HERE=$(dirname "$0")/agent.d
+HERE=$(cd "$(dirname "$0")" && pwd)/agent.d
 BIN=$L3DSR_BIN
 W=$PWD
 FALL_IV=2 RISE_IV=2 SLACK=1.5
