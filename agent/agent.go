@@ -45,8 +45,8 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// Agent is one run of the agent.
-type Agent struct {
+// runner is one run of the agent.
+type runner struct {
 	o        Options
 	log      *slog.Logger
 	file     *config.File
@@ -56,12 +56,12 @@ type Agent struct {
 	events   chan health.Event
 }
 
-// Run loads the file, applies it, starts the checks and the metrics, tells
+// run loads the file, applies it, starts the checks and the metrics, tells
 // the service manager it is ready, and then keeps the host at the file
 // until ctx ends. A value on reload reloads the file. An error before the
 // first apply changed anything is a *ConfigError.
-func Run(ctx context.Context, o Options, reload <-chan struct{}) error {
-	a := &Agent{o: o, log: o.Log, events: make(chan health.Event, 256)}
+func run(ctx context.Context, o Options, reload <-chan struct{}) error {
+	a := &runner{o: o, log: o.Log, events: make(chan health.Event, 256)}
 	f, err := config.Load(o.File)
 	if err != nil {
 		return &ConfigError{err}
@@ -86,9 +86,9 @@ func Run(ctx context.Context, o Options, reload <-chan struct{}) error {
 		a.checks.close()
 		return err
 	}
-	_ = o.Notifier.Notify(daemon.SdNotifyReady + "\nSTATUS=" + a.status())
+	_ = o.Notifier.notify(daemon.SdNotifyReady + "\nSTATUS=" + a.status())
 	err = a.loop(ctx, reload)
-	_ = o.Notifier.Notify(daemon.SdNotifyStopping)
+	_ = o.Notifier.notify(daemon.SdNotifyStopping)
 	a.checks.close()
 	a.stopServing(srv)
 	if a.settings.Teardown {
@@ -101,7 +101,7 @@ func Run(ctx context.Context, o Options, reload <-chan struct{}) error {
 
 // listen opens the metrics listener first: an address in use is the file's
 // error, found before anything changes.
-func (a *Agent) listen() (net.Listener, error) {
+func (a *runner) listen() (net.Listener, error) {
 	addr := a.settings.Metrics
 	if addr == "" {
 		return nil, nil
@@ -113,7 +113,7 @@ func (a *Agent) listen() (net.Listener, error) {
 	return ln, nil
 }
 
-func (a *Agent) serve(ln net.Listener) *http.Server {
+func (a *runner) serve(ln net.Listener) *http.Server {
 	if ln == nil {
 		return nil
 	}
@@ -129,7 +129,7 @@ func (a *Agent) serve(ln net.Listener) *http.Server {
 	return srv
 }
 
-func (a *Agent) stopServing(srv *http.Server) {
+func (a *runner) stopServing(srv *http.Server) {
 	if srv == nil {
 		return
 	}
@@ -139,20 +139,20 @@ func (a *Agent) stopServing(srv *http.Server) {
 }
 
 // start applies the file and starts its checks.
-func (a *Agent) start(ctx context.Context) error {
+func (a *runner) start(ctx context.Context) error {
 	if _, err := a.apply(ctx, false); err != nil {
 		return err
 	}
 	return a.checks.set(a.file)
 }
 
-func (a *Agent) loop(ctx context.Context, reload <-chan struct{}) error {
+func (a *runner) loop(ctx context.Context, reload <-chan struct{}) error {
 	repair := time.NewTicker(a.settings.RepairInterval)
 	defer repair.Stop()
 	// The loop itself pings the watchdog: a loop that hangs stops the
 	// pings, and systemd restarts the agent.
 	var ping <-chan time.Time
-	if iv := a.o.Notifier.WatchdogInterval(); iv > 0 {
+	if iv := a.o.Notifier.watchdogInterval(); iv > 0 {
 		t := time.NewTicker(iv)
 		defer t.Stop()
 		ping = t.C
@@ -162,7 +162,7 @@ func (a *Agent) loop(ctx context.Context, reload <-chan struct{}) error {
 		case <-ctx.Done():
 			return nil
 		case <-ping:
-			_ = a.o.Notifier.Notify(daemon.SdNotifyWatchdog)
+			_ = a.o.Notifier.notify(daemon.SdNotifyWatchdog)
 		case <-reload:
 			a.reload(ctx)
 			repair.Reset(a.settings.RepairInterval)
@@ -176,9 +176,9 @@ func (a *Agent) loop(ctx context.Context, reload <-chan struct{}) error {
 
 // reload reads the file again and applies it whole; a file with errors is
 // logged and the agent keeps the one it has.
-func (a *Agent) reload(ctx context.Context) {
-	_ = a.o.Notifier.Notify(daemon.SdNotifyReloading)
-	defer func() { _ = a.o.Notifier.Notify(daemon.SdNotifyReady + "\nSTATUS=" + a.status()) }()
+func (a *runner) reload(ctx context.Context) {
+	_ = a.o.Notifier.notify(daemon.SdNotifyReloading)
+	defer func() { _ = a.o.Notifier.notify(daemon.SdNotifyReady + "\nSTATUS=" + a.status()) }()
 	f, err := config.Load(a.o.File)
 	if err != nil {
 		a.reg.Agent.Error()
@@ -206,19 +206,19 @@ func (a *Agent) reload(ctx context.Context) {
 
 // repair applies the file again, keeping the running weights, so that only
 // drift is changed: what someone removed or changed by hand.
-func (a *Agent) repair(ctx context.Context) {
+func (a *runner) repair(ctx context.Context) {
 	n, err := a.apply(ctx, true)
 	if err == nil && n > 0 {
 		a.reg.Agent.Repaired(n)
 	}
 }
 
-func (a *Agent) status() string {
+func (a *runner) status() string {
 	n := len(a.checks.jobs)
 	return fmt.Sprintf("%d reals checked", n)
 }
 
-func (a *Agent) sources() metrics.Sources {
+func (a *runner) sources() metrics.Sources {
 	src := metrics.Sources{Table: a.o.Table, Backend: a.o.Backend}
 	if _, ok := a.file.DirectorServices(); ok {
 		src.Director = a.showDirector

@@ -4,23 +4,19 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/l3dsr/l3dsr/config"
 	"github.com/l3dsr/l3dsr/director"
 )
 
-// apply brings the host to the file, as the checks see it (desired), and
-// logs each change. With keepWeights (a repair) every real keeps the weight
-// it runs with, so that only drift is changed. It returns how many steps
-// it carried out.
-func (a *Agent) apply(ctx context.Context, keepWeights bool) (int, error) {
-	want, err := a.desired(keepWeights)
-	if err != nil {
-		a.reg.Agent.Error()
-		a.log.Error("reading the running state", "err", err)
-		return 0, err
-	}
-	p, closeFn, err := config.PlanHost(ctx, a.o.Host, want)
+// apply brings the host to the file as the checks see it, and logs each
+// change. A repair keeps every running weight (PlanOptions.KeepWeights), so
+// that only drift is changed; both hold a down real at 0, or out when its
+// check removes it. It returns how many steps it carried out.
+func (a *runner) apply(ctx context.Context, repair bool) (int, error) {
+	opts := config.PlanOptions{KeepWeights: repair, Weights: a.checks.weight}
+	p, closeFn, err := config.PlanHost(ctx, a.o.Host, a.withSorry(), opts)
 	if err != nil {
 		a.reg.Agent.Applied(err)
 		a.log.Error("planning", "file", a.o.File, "err", err)
@@ -28,7 +24,7 @@ func (a *Agent) apply(ctx context.Context, keepWeights bool) (int, error) {
 	}
 	defer closeFn()
 	if len(p.Steps) == 0 {
-		if !keepWeights {
+		if !repair {
 			a.reg.Agent.Applied(nil)
 			a.log.Info("applied: no change", "file", a.o.File)
 		}
@@ -37,7 +33,7 @@ func (a *Agent) apply(ctx context.Context, keepWeights bool) (int, error) {
 	out, err := p.Apply()
 	a.reg.Agent.Applied(err)
 	msg := "applied"
-	if keepWeights {
+	if repair {
 		msg = "repaired drift"
 	}
 	for _, d := range out.Done {
@@ -53,57 +49,22 @@ func (a *Agent) apply(ctx context.Context, keepWeights bool) (int, error) {
 	return len(out.Done), nil
 }
 
-// desired is the file as the health checks and the running weights make
-// it: a real that is down is at weight 0 (quiesced) or left out (removed),
-// a sorry real that is in is kept, and with keepWeights every real that runs
-// keeps its weight.
-func (a *Agent) desired(keepWeights bool) (*config.File, error) {
+// withSorry is the file with the sorry real of each service whose reals
+// are all down among its reals: the plan does not see sorry reals
+// otherwise, and would delete it.
+func (a *runner) withSorry() *config.File {
 	svcs, ok := a.file.DirectorServices()
 	if !ok {
-		return a.file, nil
-	}
-	var running map[director.Key]map[netip.Addr]int32
-	if keepWeights {
-		st, err := a.showDirector()
-		if err != nil {
-			return nil, err
-		}
-		running = map[director.Key]map[netip.Addr]int32{}
-		for _, s := range st.Services {
-			m := map[netip.Addr]int32{}
-			for _, r := range s.Reals {
-				m[r.Addr] = r.Weight
-			}
-			running[s.Key] = m
-		}
+		return a.file
 	}
 	out := make([]config.Service, len(svcs))
 	for i, s := range svcs {
-		k := s.Service.Key
-		var reals []director.Real
-		for _, r := range s.Service.Reals {
-			switch a.checks.action(k, r.Addr) {
-			case actionRemoved:
-				continue
-			case actionQuiesced:
-				r.Weight = 0
-			}
-			if w, ok := running[k][r.Addr]; ok {
-				r.Weight = w
-			}
-			reals = append(reals, r)
+		if a.checks.sorryIn(s.Service.Key) && s.Sorry.IsValid() {
+			s.Service.Reals = append(slices.Clone(s.Service.Reals), sorryReal(s))
 		}
-		if a.checks.sorryIn(k) && s.Sorry.IsValid() {
-			sr := sorryReal(s)
-			if w, ok := running[k][sr.Addr]; ok {
-				sr.Weight = w
-			}
-			reals = append(reals, sr)
-		}
-		s.Service.Reals = reals
 		out[i] = s
 	}
-	return a.file.WithDirectorServices(out), nil
+	return a.file.WithDirectorServices(out)
 }
 
 // sorryReal is the real that takes a service's traffic while every real is
@@ -112,7 +73,7 @@ func sorryReal(s config.Service) director.Real {
 	return director.Real{Addr: s.Sorry, Weight: 1, Forward: director.Forward(s.Service.Mode)}
 }
 
-func (a *Agent) showDirector() (director.Status, error) {
+func (a *runner) showDirector() (director.Status, error) {
 	d, closeFn, err := a.o.Host.OpenDirector()
 	if err != nil {
 		return director.Status{}, fmt.Errorf("opening the director: %w", err)
@@ -123,9 +84,9 @@ func (a *Agent) showDirector() (director.Status, error) {
 
 // teardown deletes what the file set up (on_stop: teardown), and the
 // probes' path.
-func (a *Agent) teardown() error {
+func (a *runner) teardown() error {
 	a.log.Info("tearing down what the file set up (on_stop: teardown)")
-	p, closeFn, err := config.PlanHost(context.Background(), a.o.Host, a.file.Teardown())
+	p, closeFn, err := config.PlanHost(context.Background(), a.o.Host, a.file.Teardown(), config.PlanOptions{})
 	if err != nil {
 		return err
 	}
@@ -139,4 +100,16 @@ func (a *Agent) teardown() error {
 
 // drained tells whether real a of service k is drained (`l3dsr director
 // real drain`): the checks never give it a weight back.
-func (a *Agent) drained(k director.Key, addr netip.Addr) bool { return false }
+func (a *runner) drained(k director.Key, addr netip.Addr) bool {
+	if a.o.Host.Drained == nil {
+		return false
+	}
+	set, release, err := a.o.Host.Drained()
+	if err != nil {
+		a.log.Warn("reading the drained reals", "err", err)
+		return false
+	}
+	defer release()
+	_, ok := set.Weight(k, addr)
+	return ok
+}

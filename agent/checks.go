@@ -37,7 +37,7 @@ func (j job) key() director.Key { return j.svc.Service.Key }
 // Only the agent's loop calls its methods (react, set), so they need no
 // lock; the monitor's goroutines hand their events over a channel.
 type checks struct {
-	a       *Agent
+	a       *runner
 	path    string
 	monitor *health.Monitor
 	done    chan struct{}
@@ -49,7 +49,7 @@ type checks struct {
 	closed  sync.Once
 }
 
-func newChecks(a *Agent, path string) (*checks, error) {
+func newChecks(a *runner, path string) (*checks, error) {
 	rec, err := ReadHealth(path)
 	if err != nil {
 		return nil, err
@@ -242,6 +242,19 @@ const (
 	actionQuiesced
 	actionRemoved
 )
+
+// weight is the plan's hook (config.PlanOptions.Weights): a real that is
+// down is held at 0, or out when its check removed it.
+func (c *checks) weight(k director.Key, a netip.Addr) (int32, bool) {
+	r, ok := c.reals[realID(k, a)]
+	if !ok || r.Up {
+		return 0, false
+	}
+	if r.Action == "removed" {
+		return config.WeightOut, true
+	}
+	return 0, true
+}
 
 // action is what the checks did to real a of service k.
 func (c *checks) action(k director.Key, a netip.Addr) action {

@@ -124,12 +124,12 @@ func testService(onFailure health.OnFailure) config.Service {
 
 // newTestAgent is an agent over fd, with the checks of svc set up (the
 // monitor runs no probe: the tests hand events to react).
-func newTestAgent(t *testing.T, fd *fakeDirector, svc config.Service, state string) (*Agent, *checks) {
+func newTestAgent(t *testing.T, fd *fakeDirector, svc config.Service, state string) (*runner, *checks) {
 	t.Helper()
 	if state == "" {
 		state = filepath.Join(t.TempDir(), "agent.json")
 	}
-	a := &Agent{
+	a := &runner{
 		o: Options{Host: config.Host{OpenDirector: func() (config.DirectorHost, func() error, error) {
 			return fd, func() error { return nil }, nil
 		}}},

@@ -10,21 +10,21 @@ import (
 // sd_notify protocol (Type=notify, WatchdogSec=). Outside systemd
 // (no $NOTIFY_SOCKET) every call does nothing.
 type Notifier interface {
-	Notify(state string) error
-	// WatchdogInterval is how often to ping the watchdog; 0 when none
+	notify(state string) error
+	// watchdogInterval is how often to ping the watchdog; 0 when none
 	// is asked for.
-	WatchdogInterval() time.Duration
+	watchdogInterval() time.Duration
 }
 
 // Systemd is the Notifier of the process's service manager.
 type Systemd struct{}
 
-func (Systemd) Notify(state string) error {
+func (Systemd) notify(state string) error {
 	_, err := daemon.SdNotify(false, state)
 	return err
 }
 
-func (Systemd) WatchdogInterval() time.Duration {
+func (Systemd) watchdogInterval() time.Duration {
 	d, err := daemon.SdWatchdogEnabled(false)
 	if err != nil || d == 0 {
 		return 0

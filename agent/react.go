@@ -23,7 +23,7 @@ func (c *checks) react(_ context.Context, ev health.Event) {
 	if r == nil {
 		r, seen = c.record(ev.ID, j), false
 	}
-	r.Last = ""
+	r.Last, r.Checked = "", ev.Result.At
 	if ev.Result.Err != nil {
 		r.Last = ev.Result.Err.Error()
 	}

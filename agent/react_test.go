@@ -7,9 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/l3dsr/l3dsr/config"
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/health"
-	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
 func newFake(svc director.Service) *fakeDirector {
@@ -119,7 +119,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, ok := rec.Find(svcKey, rip1)
+	r, ok := rec.find(svcKey, rip1)
 	if !ok || r.Up || r.Action != "quiesced" || r.Last == "" {
 		t.Fatalf("record of rip1: %+v (found %v), want down, quiesced, with the probe's error", r, ok)
 	}
@@ -127,33 +127,30 @@ func TestStateSurvivesRestart(t *testing.T) {
 	wantWeight(t, fd, rip1, 100)
 }
 
-// The plan's view: a quiesced real at 0, and a repair keeps the weights
-// that run.
-func TestDesired(t *testing.T) {
+// The plan's view: a down real is held at 0, or out when removed, and a
+// sorry real that is in stays in the file the plan sees.
+func TestPlanView(t *testing.T) {
 	svc := testService(health.Quiesce)
 	fd := newFake(svc.Service)
 	a, c := newTestAgent(t, fd, svc, "")
 	a.file = fileWith(t, svc)
+	if _, ok := c.weight(svcKey, rip1); ok {
+		t.Fatal("a real that is up is held")
+	}
 	c.react(context.Background(), event(rip1, health.Down))
-	w := int32(5)
-	fd.EditReal(svcKey, rip2, director.RealEdit{Weight: &w})
+	if w, ok := c.weight(svcKey, rip1); !ok || w != 0 {
+		t.Fatalf("quiesced real: weight %d held %v, want 0 held", w, ok)
+	}
+	c.react(context.Background(), event(rip2, health.Down))
+	got := weights(a.withSorry())
+	if w, ok := got[sorry]; !ok || w != 1 {
+		t.Fatalf("the file the plan sees has reals %v, want the sorry real at weight 1", got)
+	}
 
-	full, err := a.desired(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := weights(full)
-	if got[rip1] != 0 || got[rip2] != 100 {
-		t.Fatalf("apply's weights %v, want rip1 0 (quiesced), rip2 100 (the file's)", got)
-	}
-	rep, err := a.desired(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = weights(rep)
-	if got[rip1] != 0 || got[rip2] != 5 {
-		t.Fatalf("repair's weights %v, want the running ones: rip1 0, rip2 5", got)
+	rsvc := testService(health.Remove)
+	_, rc := newTestAgent(t, newFake(rsvc.Service), rsvc, "")
+	rc.react(context.Background(), event(rip2, health.Down))
+	if w, ok := rc.weight(svcKey, rip2); !ok || w != config.WeightOut {
+		t.Fatalf("removed real: weight %d held %v, want WeightOut", w, ok)
 	}
 }
-
-var _ = ipvs.ProtoTCP

@@ -30,8 +30,10 @@ type RealHealth struct {
 	// "quiesced" (weight 0), "removed", or "" (nothing: it was at 0
 	// already).
 	Action string `json:"action,omitempty"`
-	// Last is the last probe's error, "" when it passed.
-	Last string `json:"last,omitempty"`
+	// Last is the last probe's error, "" when it passed, and Checked
+	// when that probe ended.
+	Last    string    `json:"last,omitempty"`
+	Checked time.Time `json:"checked"`
 }
 
 // Health is the agent's record: every checked real, and the services whose
@@ -44,7 +46,7 @@ type Health struct {
 func realID(k director.Key, a netip.Addr) string { return k.String() + " " + a.String() }
 
 // Find returns the record of real a of service k.
-func (h Health) Find(k director.Key, a netip.Addr) (RealHealth, bool) {
+func (h Health) find(k director.Key, a netip.Addr) (RealHealth, bool) {
 	for _, r := range h.Reals {
 		if r.Service == k.String() && r.Real == a {
 			return r, true
@@ -114,7 +116,7 @@ func Annotate(st *director.Status, h Health) {
 		s := &st.Services[i]
 		for j := range s.Reals {
 			r := &s.Reals[j]
-			if rh, ok := h.Find(s.Key, r.Addr); ok {
+			if rh, ok := h.find(s.Key, r.Addr); ok {
 				r.Health = "up"
 				if !rh.Up {
 					r.Health = strings.TrimSuffix("down,"+rh.Action, ",")

@@ -21,12 +21,3 @@ func (f *File) Teardown() *File {
 	}
 	return g
 }
-
-// DirectorServices are the director section's services, and whether the
-// file has the section.
-func (f *File) DirectorServices() ([]Service, bool) {
-	if f.director == nil {
-		return nil, false
-	}
-	return f.director.Services, true
-}

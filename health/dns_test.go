@@ -64,7 +64,7 @@ func dnsServer(t *testing.T, host string, rcode dnsmessage.RCode, silent bool) (
 func TestDNSPasses(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		ap, seen := dnsServer(t, host, dnsmessage.RCodeSuccess, false)
-		if r := Probe(context.Background(), Spec{Kind: KindDNS}, targetOf(ap, ipvs.ProtoUDP)); !r.OK {
+		if r := runProbe(context.Background(), Spec{Kind: KindDNS}, targetOf(ap, ipvs.ProtoUDP)); !r.OK {
 			t.Fatalf("%s: %v", ap, r.Err)
 		}
 		q := <-seen
@@ -74,7 +74,7 @@ func TestDNSPasses(t *testing.T) {
 	}
 	ap, seen := dnsServer(t, "127.0.0.1", dnsmessage.RCodeNameError, false)
 	s := Spec{Kind: KindDNS, Query: "nothing.example", QType: "aaaa", RCode: "nxdomain"}
-	if r := Probe(context.Background(), s, targetOf(ap, ipvs.ProtoUDP)); !r.OK {
+	if r := runProbe(context.Background(), s, targetOf(ap, ipvs.ProtoUDP)); !r.OK {
 		t.Fatal(r.Err)
 	}
 	if q := <-seen; q.q.Name.String() != "nothing.example." || q.q.Type != dnsmessage.TypeAAAA {
@@ -86,7 +86,7 @@ func TestDNSFailsOnAnotherRCode(t *testing.T) {
 	ap, _ := dnsServer(t, "127.0.0.1", dnsmessage.RCodeServerFailure, false)
 	tg := targetOf(ap, ipvs.ProtoUDP)
 	tg.Service = netip.MustParseAddrPort("10.0.0.53:53")
-	r := Probe(context.Background(), Spec{Kind: KindDNS, Query: "example.com", QType: "A"}, tg)
+	r := runProbe(context.Background(), Spec{Kind: KindDNS, Query: "example.com", QType: "A"}, tg)
 	want := "udp-dns 10.0.0.53:53 via 127.0.0.1: rcode SERVFAIL, want NOERROR (query A example.com)"
 	if r.OK || r.Err.Error() != want {
 		t.Errorf("%+v, want the error %q", r, want)
@@ -102,7 +102,7 @@ func TestDNSUsesTheTargetsDialer(t *testing.T) {
 	ap, seen := dnsServer(t, "127.0.0.1", dnsmessage.RCodeSuccess, false)
 	tg := targetOf(ap, ipvs.ProtoUDP)
 	tg.Dialer = boundDialer() // bound with a TCP address: the probe makes it UDP's
-	if r := Probe(context.Background(), Spec{Kind: KindDNS}, tg); !r.OK {
+	if r := runProbe(context.Background(), Spec{Kind: KindDNS}, tg); !r.OK {
 		t.Fatal(r.Err)
 	}
 	if q := <-seen; q.peer != netip.MustParseAddr("127.0.0.2") {

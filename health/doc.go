@@ -1,5 +1,5 @@
 // Package health decides whether a real server is up: one probe of a
-// service's check (Probe), the rise/fall hysteresis that turns probes into
+// service's check (runProbe), the rise/fall hysteresis that turns probes into
 // a state, and the Monitor that runs every real's check on its interval and
 // reports each result. It changes nothing itself: the agent acts on what
 // the Monitor reports.

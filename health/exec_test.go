@@ -27,22 +27,22 @@ func sh(script string) Spec {
 
 func TestExecPassesOnExit0WithTheTargetInItsEnvironment(t *testing.T) {
 	s := sh(`test "$L3DSR_VIP/$L3DSR_PORT/$L3DSR_REAL/$L3DSR_PROTO" = 10.0.0.1/80/192.0.2.10/tcp && test -n "$PATH"`)
-	if r := Probe(context.Background(), s, execTarget); !r.OK {
+	if r := runProbe(context.Background(), s, execTarget); !r.OK {
 		t.Fatal(r.Err)
 	}
 }
 
 func TestExecFailsWithTheLastLineOfStderr(t *testing.T) {
-	r := Probe(context.Background(), sh(`echo first >&2; echo "  the reason  " >&2; echo >&2; exit 1`), execTarget)
+	r := runProbe(context.Background(), sh(`echo first >&2; echo "  the reason  " >&2; echo >&2; exit 1`), execTarget)
 	want := "exec 10.0.0.1:80 via 192.0.2.10: sh: exit status 1: the reason"
 	if r.OK || r.Err.Error() != want {
 		t.Errorf("%+v, want the error %q", r, want)
 	}
-	r = Probe(context.Background(), Spec{Kind: KindExec, Command: []string{"/nonexistent/check"}}, execTarget)
+	r = runProbe(context.Background(), Spec{Kind: KindExec, Command: []string{"/nonexistent/check"}}, execTarget)
 	if r.OK || !strings.Contains(r.Err.Error(), "/nonexistent/check") {
 		t.Errorf("%+v, want an error that names the command", r)
 	}
-	r = Probe(context.Background(), Spec{Kind: KindExec}, execTarget)
+	r = runProbe(context.Background(), Spec{Kind: KindExec}, execTarget)
 	if r.OK || !strings.Contains(r.Err.Error(), "no command to run") {
 		t.Errorf("%+v, want no command", r)
 	}

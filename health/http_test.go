@@ -67,7 +67,7 @@ func TestHTTPPasses(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		ap, seen := httpServer(t, host, false, status(200, "all is well"))
 		s := Spec{Kind: KindHTTP, Path: "/healthz", Body: regexp.MustCompile("is w")}
-		if r := Probe(context.Background(), s, targetOf(ap, ipvs.ProtoTCP)); !r.OK {
+		if r := runProbe(context.Background(), s, targetOf(ap, ipvs.ProtoTCP)); !r.OK {
 			t.Fatalf("%s: %v", ap, r.Err)
 		}
 		q := <-seen
@@ -98,7 +98,7 @@ func TestHTTPFailsForTheRightReason(t *testing.T) {
 		tg := targetOf(ap, ipvs.ProtoTCP)
 		tg.Service = vip
 		c.spec.Kind = KindHTTP
-		r := Probe(context.Background(), c.spec, tg)
+		r := runProbe(context.Background(), c.spec, tg)
 		want := "http 10.0.0.1:80 via 127.0.0.1: " + c.want
 		if r.OK || r.Err.Error() != want {
 			t.Errorf("%s: %+v, want the error %q", c.name, r, want)
@@ -110,7 +110,7 @@ func TestHTTPSkipsVerificationAndSendsHostAsSNI(t *testing.T) {
 	ap, seen := httpServer(t, "127.0.0.1", true, status(200, ""))
 	tg := targetOf(ap, ipvs.ProtoTCP)
 	s := Spec{Kind: KindHTTPS, Method: "HEAD", Host: "www.example.com:8443"}
-	if r := Probe(context.Background(), s, tg); !r.OK {
+	if r := runProbe(context.Background(), s, tg); !r.OK {
 		t.Fatal(r.Err) // httptest's certificate is self-signed
 	}
 	q := <-seen
@@ -119,7 +119,7 @@ func TestHTTPSkipsVerificationAndSendsHostAsSNI(t *testing.T) {
 	}
 
 	// With no Host, the VIP is the Host header, and an address is no SNI.
-	if r := Probe(context.Background(), Spec{Kind: KindHTTPS}, tg); !r.OK {
+	if r := runProbe(context.Background(), Spec{Kind: KindHTTPS}, tg); !r.OK {
 		t.Fatal(r.Err)
 	}
 	if q := <-seen; q.host != ap.String() || q.sni != "" {
@@ -141,7 +141,7 @@ func TestHTTPUsesTheTargetsDialer(t *testing.T) {
 		if tls {
 			kind = KindHTTPS
 		}
-		if r := Probe(context.Background(), Spec{Kind: kind}, tg); !r.OK {
+		if r := runProbe(context.Background(), Spec{Kind: kind}, tg); !r.OK {
 			t.Fatal(r.Err)
 		}
 		if q := <-seen; q.peer != netip.MustParseAddr("127.0.0.2") {

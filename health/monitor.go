@@ -21,7 +21,7 @@ type Job struct {
 // probe's result to the function given to NewMonitor.
 type Monitor struct {
 	report func(Event)
-	probe  func(context.Context, Spec, Target) Result // Probe; tests replace it
+	probe  func(context.Context, Spec, Target) Result // runProbe; tests replace it
 
 	mu     sync.Mutex // held by Set and Close, which wait for jobs to stop
 	jobs   map[string]*running
@@ -40,7 +40,7 @@ type running struct {
 // probe, from the job's goroutine, so for different jobs at once: it must
 // be safe for that, and it must not call Set or Close.
 func NewMonitor(report func(Event)) *Monitor {
-	return &Monitor{report: report, probe: Probe, jobs: map[string]*running{}}
+	return &Monitor{report: report, probe: runProbe, jobs: map[string]*running{}}
 }
 
 // Close stops every job and returns when their goroutines have ended; no

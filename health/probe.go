@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// Probe runs s's check once against t and says whether it passed. It ends
+// runProbe runs s's check once against t and says whether it passed. It ends
 // by s.Timeout (the default when unset) or when ctx ends, whichever is
 // first, whatever the kind; a probe cut short by its timeout fails.
-func Probe(ctx context.Context, s Spec, t Target) Result {
+func runProbe(ctx context.Context, s Spec, t Target) Result {
 	s = s.WithDefaults()
 	pctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()

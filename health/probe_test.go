@@ -23,7 +23,7 @@ func TestFailsOnAClosedPort(t *testing.T) {
 		ap := closedPort(t, c.network, "127.0.0.1")
 		tg := targetOf(ap, ipvs.ProtoTCP)
 		tg.Service = netip.MustParseAddrPort("10.0.0.1:80") // the VIP, as the error names it
-		r := Probe(context.Background(), Spec{Kind: c.kind}, tg)
+		r := runProbe(context.Background(), Spec{Kind: c.kind}, tg)
 		want := string(c.kind) + " 10.0.0.1:80 via 127.0.0.1: " + strings.ReplaceAll(c.want, "AP", ap.String())
 		if r.OK || !strings.HasPrefix(r.Err.Error(), want) || !strings.HasSuffix(r.Err.Error(), "connection refused") {
 			t.Errorf("%s: %+v, want the error %q...connection refused", c.kind, r, want)
@@ -32,7 +32,7 @@ func TestFailsOnAClosedPort(t *testing.T) {
 }
 
 func TestUnknownKindFails(t *testing.T) {
-	r := Probe(context.Background(), Spec{Kind: "icmp"}, Target{})
+	r := runProbe(context.Background(), Spec{Kind: "icmp"}, Target{})
 	if r.OK || !strings.Contains(r.Err.Error(), `unknown check kind "icmp"`) {
 		t.Errorf("%+v, want an unknown kind", r)
 	}

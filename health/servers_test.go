@@ -104,7 +104,7 @@ func boundDialer() *net.Dialer {
 func failsByTimeout(t *testing.T, s Spec, tg Target, want string) {
 	t.Helper()
 	start := time.Now()
-	r := Probe(context.Background(), s, tg)
+	r := runProbe(context.Background(), s, tg)
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("the probe took %v, its timeout is %v", took, s.Timeout)
 	}

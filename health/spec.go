@@ -92,9 +92,9 @@ func ParseOnFailure(s string) (OnFailure, error) {
 // 2 successes.
 const (
 	DefaultInterval = 6 * time.Second
-	DefaultTimeout  = 3 * time.Second
-	DefaultRise     = 2
-	DefaultFall     = 3
+	defaultTimeout  = 3 * time.Second
+	defaultRise     = 2
+	defaultFall     = 3
 )
 
 // Spec is the health check of one service, as the config file gives it.
@@ -132,13 +132,13 @@ func (s Spec) WithDefaults() Spec {
 		s.Interval = DefaultInterval
 	}
 	if s.Timeout == 0 {
-		s.Timeout = min(DefaultTimeout, s.Interval)
+		s.Timeout = min(defaultTimeout, s.Interval)
 	}
 	if s.Rise == 0 {
-		s.Rise = DefaultRise
+		s.Rise = defaultRise
 	}
 	if s.Fall == 0 {
-		s.Fall = DefaultFall
+		s.Fall = defaultFall
 	}
 	if s.OnFailure == "" {
 		s.OnFailure = Quiesce

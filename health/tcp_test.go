@@ -12,7 +12,7 @@ import (
 func TestTCPPassesOnAListeningPort(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		ap, _ := listen(t, host)
-		r := Probe(context.Background(), Spec{Kind: KindTCP}, targetOf(ap, ipvs.ProtoTCP))
+		r := runProbe(context.Background(), Spec{Kind: KindTCP}, targetOf(ap, ipvs.ProtoTCP))
 		if !r.OK || r.Err != nil {
 			t.Errorf("%s: %+v, want OK", ap, r)
 		}
@@ -33,7 +33,7 @@ func TestTCPUsesTheTargetsDialer(t *testing.T) {
 	ap, conns := listen(t, "127.0.0.1")
 	tg := targetOf(ap, ipvs.ProtoTCP)
 	tg.Dialer = boundDialer()
-	if r := Probe(context.Background(), Spec{Kind: KindTCP}, tg); !r.OK {
+	if r := runProbe(context.Background(), Spec{Kind: KindTCP}, tg); !r.OK {
 		t.Fatal(r.Err)
 	}
 	c := <-conns

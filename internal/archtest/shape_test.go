@@ -108,6 +108,10 @@ func mayImport(from, to string) bool {
 		// The checks reach reals through the caller's dialer and IPVS's
 		// types; what they decide, the agent acts on.
 		return strings.HasPrefix(to, "internal/")
+	case from == "agent":
+		// The agent runs both roles from the file: it plans with config,
+		// acts on the director, probes with health, exposes with metrics.
+		return !strings.HasPrefix(to, "cmd/") && !strings.HasPrefix(to, "tests/") && !strings.HasPrefix(to, "pcapcheck")
 	case from == "cmd/l3dsr":
 		return !strings.HasPrefix(to, "cmd/")
 	case from == "doctor":

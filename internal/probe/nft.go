@@ -11,10 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TableName is the probes' own nft table, of family inet.
-const TableName = "l3dsr_probe"
+// tableName is the probes' own nft table, of family inet.
+const tableName = "l3dsr_probe"
 
-var table = &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
+var table = &nftables.Table{Name: tableName, Family: nftables.TableFamilyINet}
 
 // outputChain: type route, so that the kernel routes a packet again after a
 // rule changed its destination; priority mangle (-150) runs after conntrack
@@ -86,7 +86,7 @@ func hostTable(steer []Want, marks []uint32) error {
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("writing nftables table inet %s (%d probe routes): %w", TableName, len(steer), err)
+		return fmt.Errorf("writing nftables table inet %s (%d probe routes): %w", tableName, len(steer), err)
 	}
 	return nil
 }
