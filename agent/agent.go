@@ -30,7 +30,8 @@ type Options struct {
 	Table func() ([]maptable.Entry, maptable.Stats, error)
 	// Backend names the table's backend in the metrics ("xt_DADDR").
 	Backend string
-	// StateFile is where the agent keeps what it did (DefaultStateFile).
+	// StateFile is where the agent keeps what it did; "" is agent.json in
+	// this network namespace's state directory (/run/l3dsr/netns-INODE).
 	StateFile string
 	Notifier  Notifier
 	Log       *slog.Logger

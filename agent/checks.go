@@ -44,24 +44,31 @@ type checks struct {
 	jobs    map[string]job
 	reals   map[string]*RealHealth
 	sorry   map[director.Key]bool
-	probes  ProbePaths
-	closeP  func() error
-	closed  sync.Once
+	// shown: the jobs whose state the metrics show since the start.
+	shown  map[string]bool
+	probes ProbePaths
+	closeP func() error
+	closed sync.Once
 }
 
 func newChecks(a *runner, path string) (*checks, error) {
+	path, err := statePath(path)
+	if err != nil {
+		return nil, err
+	}
 	rec, err := ReadHealth(path)
 	if err != nil {
 		return nil, err
 	}
 	c := &checks{a: a, path: path, done: make(chan struct{}), jobs: map[string]job{},
-		reals: map[string]*RealHealth{}, sorry: map[director.Key]bool{}}
+		reals: map[string]*RealHealth{}, sorry: map[director.Key]bool{}, shown: map[string]bool{}}
 	for i := range rec.Reals {
 		r := rec.Reals[i]
 		c.reals[r.Service+" "+r.Real.String()] = &r
 	}
 	for _, s := range rec.Sorry {
 		c.sorry[keyOf(s)] = true
+		a.reg.Health.SetSorry(keyOf(s), true)
 	}
 	c.monitor = health.NewMonitor(func(ev health.Event) {
 		select {
@@ -149,6 +156,7 @@ func (c *checks) set(f *config.File) error {
 		if _, ok := jobs[id]; !ok {
 			c.a.reg.Health.Forget(j.key(), j.real.Addr)
 			delete(c.reals, id)
+			delete(c.shown, id)
 		}
 	}
 	c.jobs = jobs

@@ -19,20 +19,21 @@ func (c *checks) react(_ context.Context, ev health.Event) {
 	}
 	k, addr := j.key(), j.real.Addr
 	c.a.reg.Health.Observe(k, addr, ev.Result.Latency, ev.Result.OK)
-	r, seen := c.reals[ev.ID], true
-	if r == nil {
-		r, seen = c.record(ev.ID, j), false
-	}
+	r := c.record(ev.ID, j)
 	r.Last, r.Checked = "", ev.Result.At
 	if ev.Result.Err != nil {
 		r.Last = ev.Result.Err.Error()
 	}
 	if !ev.Changed {
-		if !seen {
+		// The first result of a job since the agent started shows its
+		// state, also one the record brought over from before a restart.
+		if !c.shown[ev.ID] {
+			c.shown[ev.ID] = true
 			c.a.reg.Health.SetState(k, addr, r.Up, r.Since)
 		}
 		return
 	}
+	c.shown[ev.ID] = true
 	r.Up, r.Since = ev.State == health.Up, ev.Since
 	c.a.reg.Health.SetState(k, addr, r.Up, r.Since)
 	if err := c.act(j, r, ev); err != nil {

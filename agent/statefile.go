@@ -2,22 +2,32 @@ package agent
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/internal/statedir"
 )
 
-// DefaultStateFile is where the agent keeps what it did: under /run, so a
-// reboot, which rebuilds IPVS from the file, forgets it too.
-const DefaultStateFile = "/run/l3dsr/agent.json"
+// statePath is where the agent keeps its record: path when given, else
+// agent.json in the state directory of this network namespace
+// (/run/l3dsr/netns-INODE), beside the drained reals: a director in a
+// namespace has its own, and a reboot, which rebuilds IPVS from the file,
+// forgets it too.
+func statePath(path string) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	dir, err := statedir.Of()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "agent.json"), nil
+}
 
 // RealHealth is the health of one real of one service, as the agent last
 // saw it and what it did about it.
@@ -55,50 +65,33 @@ func (h Health) find(k director.Key, a netip.Addr) (RealHealth, bool) {
 	return RealHealth{}, false
 }
 
-// ReadHealth reads the agent's record from path; a missing file is an
-// empty record (no agent runs, or it checks nothing).
+// ReadHealth reads the agent's record from path ("" for this network
+// namespace's); a missing file is an empty record (no agent runs, or it
+// checks nothing).
 func ReadHealth(path string) (Health, error) {
 	var h Health
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return h, nil
+	path, err := statePath(path)
+	if err == nil {
+		err = statedir.ReadJSON(path, &h)
 	}
 	if err != nil {
-		return h, fmt.Errorf("reading the agent's health record: %w", err)
-	}
-	if err := json.Unmarshal(b, &h); err != nil {
-		return h, fmt.Errorf("reading the agent's health record %s: %w: remove it, and restart the agent", path, err)
+		return h, fmt.Errorf("reading the agent's health record: %w: remove it, and restart the agent", err)
 	}
 	return h, nil
 }
 
-// writeHealth writes h to path atomically (temp file, rename): a reader
-// sees the old record or the new one.
+// writeHealth writes h to path atomically: a reader sees the old record or
+// the new one.
 func writeHealth(path string, h Health) error {
 	slices.SortFunc(h.Reals, func(a, b RealHealth) int {
 		return strings.Compare(a.Service+" "+a.Real.String(), b.Service+" "+b.Real.String())
 	})
 	slices.Sort(h.Sorry)
 	b, err := json.MarshalIndent(h, "", "  ")
+	if err == nil {
+		err = statedir.WriteFile(path, append(b, '\n'))
+	}
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("writing the agent's health record: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".agent-*.json")
-	if err != nil {
-		return fmt.Errorf("writing the agent's health record: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing the agent's health record: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing the agent's health record: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("writing the agent's health record: %w", err)
 	}
 	return nil

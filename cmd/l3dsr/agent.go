@@ -44,7 +44,7 @@ error (nothing was changed).`,
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", config.DefaultPath, "the config file")
-	cmd.Flags().StringVar(&state, "state", agent.DefaultStateFile, "where the agent keeps what its health checks did")
+	cmd.Flags().StringVar(&state, "state", "", "where the agent keeps what its health checks did (default /run/l3dsr/netns-INODE/agent.json)")
 	cmd.Flags().StringVar(&format, "log-format", "text", "log records as text or json (to stderr: the journal)")
 	return cmd
 }

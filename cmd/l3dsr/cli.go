@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/l3dsr/l3dsr/agent"
 	"github.com/l3dsr/l3dsr/internal/hostcheck"
 	"github.com/spf13/cobra"
 )
@@ -76,13 +75,14 @@ type system struct {
 	// hasNetAdmin tells whether this process has CAP_NET_ADMIN, which the
 	// openers ask first (needNetAdmin).
 	hasNetAdmin func() bool
-	// agentState is the agent's health record that 'director show' reads.
+	// agentState is the agent's health record that 'director show' reads
+	// ("": this network namespace's).
 	agentState string
 }
 
 // hostSys is the running host.
 func hostSys() *system {
-	s := &system{verifySystem: hostVerifySystem(), hasNetAdmin: hostcheck.HasNetAdmin, agentState: agent.DefaultStateFile}
+	s := &system{verifySystem: hostVerifySystem(), hasNetAdmin: hostcheck.HasNetAdmin}
 	s.ruleSystem, s.hostSystem = hostRuleSystem(s.needNetAdmin), hostHostSystem(s.needNetAdmin)
 	s.doctorSystem = hostDoctorSystem(s.needNetAdmin)
 	return s

@@ -3,6 +3,7 @@
 on every VIP the host holds, and on its own address for the plain checks).
 
     GET /          200 "name=NAME port=PORT local=ADDR n=COUNT"
+    GET /health    200 "ok", not counted (the agent's checks)
     GET /slow?s=N  200, the body trickled over N seconds (a long download, for drain)
 Each request is counted in ./count.NAME.PORT (atomically replaced).
 usage: web.py NAME PORT
@@ -10,6 +11,7 @@ usage: web.py NAME PORT
 import http.server
 import os
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -17,7 +19,12 @@ from urllib.parse import parse_qs, urlparse
 
 name, port = sys.argv[1], int(sys.argv[2])
 lock = threading.Lock()
-count = 0
+# A server started again goes on counting where the last one stopped.
+try:
+    with open(f"count.{name}.{port}") as f:
+        count = int(f.read())
+except OSError:
+    count = 0
 
 
 def bump():
@@ -35,8 +42,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
     def do_GET(self):
-        n = bump()
         u = urlparse(self.path)
+        if u.path == "/health":
+            self.send_response(200)
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+            return
+        n = bump()
         if u.path == "/slow":
             secs = float(parse_qs(u.query).get("s", ["5"])[0])
             self.send_response(200)
@@ -63,8 +76,11 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
     def server_bind(self):
+        # Not HTTPServer's: it looks the host up (getfqdn), which waits for
+        # a DNS server that the VM does not have.
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "web", port
 
 
 Server(("::", port), Handler).serve_forever()
