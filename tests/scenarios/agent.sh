@@ -115,7 +115,7 @@ wait_weight() {
 	local t0 t1
 	t0=$(date +%s.%N)
 	while ! weight_is "$1" "$2" "$3"; do
-		(($(calc "$(date +%s.%N) - $t0 > $4") == 0)) || return 1
+		is "$(date +%s.%N) - $t0 <= $4" || return 1
 		sleep 0.05
 	done
 	t1=$(date +%s.%N)
@@ -138,7 +138,8 @@ fails_after() { awk -v t="$2" '$1 > t && $2 == "fail"' "$1" | wc -l; }
 fails_between() { awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b && $2 == "fail"' "$1" | wc -l; }
 
 get() { ns "$NS_CLI" curl -s -m 3 "$@"; }
-calc() { awk "BEGIN {print ($*)}"; } # the parentheses: a bare > in awk's print redirects
+calc() { awk "BEGIN {printf \"%.3f\\n\", $*}"; }
+is() { awk "BEGIN {exit !($*)}"; }
 ipvs_state() { ns "$NS_DIR" ipvsadm -Sn | sort; }
 
 # --- setup ---------------------------------------------------------------------------------
@@ -202,7 +203,7 @@ web_stop rs1 80
 if d=$(wait_weight "$VIPA:80" "$RS1" 0 $((FALL_IV + 3))); then
 	t_det=$(date +%s.%N)
 	bound=$(calc "$FALL_IV + $SLACK")
-	if (($(calc "$d <= $bound"))); then
+	if is "$d <= $bound"; then
 		pass fail-detect
 	else
 		fail fail-detect "weight 0 after ${d}s, want within ${bound}s"
@@ -239,7 +240,7 @@ fi
 loop_stop fail
 web_start "$NS_RS1" rs1 80
 if d=$(wait_weight "$VIPA:80" "$RS1" 100 $((RISE_IV + 3))); then
-	(($(calc "$d <= $RISE_IV + $SLACK"))) && pass recover || fail recover "weight 100 after ${d}s, want within $RISE_IV + $SLACK s"
+	is "$d <= $RISE_IV + $SLACK" && pass recover || fail recover "weight 100 after ${d}s, want within $RISE_IV + $SLACK s"
 	up=$(metric "$(scrape)" l3dsr_health_up "${RS1_80[@]}")
 	expect_eq recover-metrics "$up" 1 "l3dsr_health_up of rs1 after the recovery"
 else
@@ -259,7 +260,7 @@ if ((${#times[@]} > 0)); then
 	sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 	med=$(sed -n "$(((${#times[@]} + 1) / 2))p" <<<"$sorted") worst=$(tail -1 <<<"$sorted")
 	log "detect-10: median ${med}s, worst ${worst}s over ${#times[@]} failures (fall 2 x interval 1s)"
-	(($(calc "$worst <= $FALL_IV + $SLACK"))) || bad+="worst ${worst}s > $FALL_IV + $SLACK s; "
+	is "$worst <= $FALL_IV + $SLACK" || bad+="worst ${worst}s > $FALL_IV + $SLACK s; "
 fi
 [[ -z $bad ]] && pass detect-10 || fail detect-10 "$bad"
 
@@ -314,7 +315,7 @@ t0=$(date +%s.%N)
 out=$(ns "$NS_CLI" curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$VIPB/" 2>&1)
 rc=$?
 dt=$(calc "$(date +%s.%N) - $t0")
-if [[ $rc == 7 ]] && (($(calc "$dt < 1"))); then
+if [[ $rc == 7 ]] && is "$dt < 1"; then
 	pass refused
 else
 	fail refused "curl exit $rc ($out) after ${dt}s, want 7 (refused) in under 1s"
@@ -346,7 +347,7 @@ if (($(cat "$W/count.rs1.80") > c1)); then
 	w_during=$(weight "$VIPA:80" "$RS1")
 	dt=$(calc "$t_drained - $t0")
 	size=$(stat -c %s "$W/dl.1" 2>/dev/null)+$(stat -c %s "$W/dl.2" 2>/dev/null)
-	if [[ $rc == 0 ]] && (($(calc "$dt >= 2.5"))) && [[ $size == 400+400 ]]; then
+	if [[ $rc == 0 ]] && is "$dt >= 2.5" && [[ $size == 400+400 ]]; then
 		pass drain-wait
 	else
 		fail drain-wait "drain --wait exit $rc after ${dt}s (want 0, after the 4s download ended: >= 2.5s), downloads $size bytes: $(squash <"$W/drain.out")"
