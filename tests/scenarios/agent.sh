@@ -50,12 +50,14 @@
 #   bad-*                    a file with an unknown check kind, rise 0, a timeout longer than the
 #                            interval, a path without /, a metrics address in use: exit 2, the
 #                            file and line in the error, IPVS unchanged
+#   teardown                 an agent with on_stop: teardown, stopped (SIGTERM), takes its VIPs and
+#                            table entries away
 #   stop-keeps               SIGTERM of every agent leaves IPVS, the marks and the VIPs running
 
 set -u
 
 topo_init g- 4 3
-NS_RS1=${RS_NS[0]} NS_RS2=${RS_NS[1]}
+NS_RS1=${RS_NS[0]} NS_RS2=${RS_NS[1]} NS_RS3=${RS_NS[2]}
 RS1=${RS_IP4[0]} RS2=${RS_IP4[1]} RS3=${RS_IP4[2]}
 VIPA=10.0.0.1 VIPB=10.0.0.2
 HERE=$(cd "$(dirname "$0")" && pwd)/agent.d
@@ -334,8 +336,7 @@ d1=$!
 sleep 0.2
 ns "$NS_CLI" curl -s -m 20 -o "$W/dl.2" "http://$VIPA/slow?s=4" &
 d2=$!
-sleep 0.5
-if (($(cat "$W/count.rs1.80") > c1)); then
+if wait_for 5 test "$(cat "$W/count.rs1.80")" -gt "$c1"; then
 	t0=$(date +%s.%N)
 	ns "$NS_DIR" "$BIN" director real drain --vip "$VIPA:80" --real "$RS1" --wait --timeout 30s >"$W/drain.out" 2>&1
 	rc=$?
@@ -439,8 +440,24 @@ kill $busy 2>/dev/null
 expect_eq bad-unchanged "$(ipvs_state)" "$s0" "IPVS after the bad files"
 
 # --- stop -----------------------------------------------------------------------------------
+# on_stop: teardown deletes what the file set up (rs3, whose agent stops here first).
+agent_stop rs3
+printf '%s\n' 'agent: {metrics: "off", on_stop: teardown}' realserver: '  vips:' \
+	'    - {vip: 10.0.0.1, dscp: 21}' '    - {vip: 10.0.0.2, mode: ipip}' >"$W/teardown.conf"
+if agent_start rs3 "$NS_RS3" "$W/teardown.conf"; then
+	agent_stop rs3
+	left=$(ns "$NS_RS3" ip -o addr show dev lo | grep -c ' 10\.0\.0\.[12]/')
+	entries=$(ns "$NS_RS3" "$BIN" rule list 2>/dev/null | grep -c '10\.0\.0\.1')
+	if [[ $left == 0 && $entries == 0 ]]; then
+		pass teardown
+	else
+		fail teardown "after SIGTERM with on_stop: teardown: $left VIPs on lo, $entries table entries left"
+	fi
+else
+	fail teardown "the agent with on_stop: teardown did not start: $(tail -3 "$W/agent.rs3.log" | squash)"
+fi
 s0=$(ipvs_state) m0=$(ns "$NS_DIR" nft list table inet l3dsr)
-for a in dir rs1 rs2 rs3; do agent_stop $a; done
+for a in dir rs1 rs2; do agent_stop $a; done
 if [[ $(ipvs_state) == "$s0" && $(ns "$NS_DIR" nft list table inet l3dsr) == "$m0" ]] &&
 	[[ $(get "http://$VIPA/") == name=* ]]; then
 	pass stop-keeps
