@@ -14,12 +14,13 @@ import (
 // the memory is taken only as a batch and its replies pass.
 const bufferSize = 16 << 20
 
-// withBuffers sizes the socket buffers as nft does: SO_SNDBUFFORCE and
+// WithBuffers sizes the socket buffers as nft does (also for the probes' table,
+// internal/probe): SO_SNDBUFFORCE and
 // SO_RCVBUFFORCE (root, or CAP_NET_ADMIN), else SO_SNDBUF and SO_RCVBUF,
 // which net.core.wmem_max and rmem_max cap. A socket that cannot be sized
 // (a test's) keeps its buffers: a batch too large for them is refused
 // whole, as any refused batch.
-var withBuffers = nftables.WithSockOptions(func(c *netlink.Conn) error {
+var WithBuffers = nftables.WithSockOptions(func(c *netlink.Conn) error {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return nil

@@ -40,7 +40,7 @@ func newInNetNS(fd int) (*marker, error) {
 }
 
 func newMarker(opts ...nftables.ConnOption) *marker {
-	return &marker{opts: append(opts, withBuffers)}
+	return &marker{opts: append(opts, WithBuffers)}
 }
 
 func (m *marker) conn() (*nftables.Conn, error) {

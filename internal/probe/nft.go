@@ -71,7 +71,7 @@ func steerRule(mark uint32, dscp uint8, rip netip.Addr) []expr.Any {
 // deleting it cannot fail), deleted, and created again with its content.
 // With nothing to steer the table is left deleted.
 func hostTable(steer []Want, marks []uint32) error {
-	c, err := nftables.New()
+	c, err := nftables.New(dscpmark.WithBuffers)
 	if err != nil {
 		return fmt.Errorf("opening nftables for the health probes: %w", err)
 	}

@@ -88,12 +88,24 @@ func (p *Paths) Sync(want []Want) ([]Route, error) {
 	var steerMarks []uint32
 	tunnels := map[uint32]Want{}
 	ifaces := map[string]bool{}
+	type source struct {
+		addr  netip.Addr
+		iface string
+	}
+	// A real of many services is looked up once.
+	sources := map[netip.Addr]source{}
 	for i, w := range want {
 		mark := markBase + uint32(i) + 1
-		src, iface, err := p.source(w.Real)
-		if err != nil {
-			return nil, fmt.Errorf("the probes of real %s (service %s): %w", w.Real, w.Name(), err)
+		sc, ok := sources[w.Real]
+		if !ok {
+			var err error
+			sc.addr, sc.iface, err = p.source(w.Real)
+			if err != nil {
+				return nil, fmt.Errorf("the probes of real %s (service %s): %w", w.Real, w.Name(), err)
+			}
+			sources[w.Real] = sc
 		}
+		src, iface := sc.addr, sc.iface
 		routes[i] = Route{Mark: mark, Source: src}
 		if src.Is4() {
 			ifaces[iface] = true

@@ -41,8 +41,11 @@ apid=$!
 PIDS+=($apid)
 scrape() { ns "$NS_DIR" curl -s -m 10 http://192.0.2.20:9641/metrics; }
 up_count() { scrape | grep -c '^l3dsr_health_up{.* 1$'; }
-if ! wait_for 60 test "$(up_count)" -ge $((NSVC * NRS)); then
+if ! wait_for 60 bash -c "kill -0 $apid && test \"\$(ip netns exec $NS_DIR curl -s -m 10 http://192.0.2.20:9641/metrics | grep -c '^l3dsr_health_up{.* 1\$')\" -ge $((NSVC * NRS))"; then
 	fail setup "$(up_count) of $((NSVC * NRS)) reals up after 60s: $(tail -3 "$W/agent.log" | squash)"
+	kill -QUIT "$apid"
+	sleep 1
+	grep -v "msg=applied" "$W/agent.log" | head -150
 	exit 0
 fi
 pass setup
