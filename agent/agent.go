@@ -11,7 +11,6 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/l3dsr/l3dsr/config"
-	"github.com/l3dsr/l3dsr/health"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/metrics"
 )
@@ -54,7 +53,7 @@ type runner struct {
 	settings config.Agent
 	reg      *metrics.Registry
 	checks   *checks
-	events   chan health.Event
+	events   *queue
 }
 
 // run loads the file, applies it, starts the checks and the metrics, tells
@@ -62,7 +61,7 @@ type runner struct {
 // until ctx ends. A value on reload reloads the file. An error before the
 // first apply changed anything is a *ConfigError.
 func run(ctx context.Context, o Options, reload <-chan struct{}) error {
-	a := &runner{o: o, log: o.Log, events: make(chan health.Event, 256)}
+	a := &runner{o: o, log: o.Log, events: newQueue()}
 	f, err := config.Load(o.File)
 	if err != nil {
 		return &ConfigError{err}
@@ -169,8 +168,10 @@ func (a *runner) loop(ctx context.Context, reload <-chan struct{}) error {
 			repair.Reset(a.settings.RepairInterval)
 		case <-repair.C:
 			a.repair(ctx)
-		case ev := <-a.events:
-			a.checks.react(ctx, ev)
+		case <-a.events.ready:
+			for _, ev := range a.events.take() {
+				a.checks.react(ctx, ev)
+			}
 		}
 	}
 }

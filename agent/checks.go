@@ -35,12 +35,11 @@ func (j job) key() director.Key { return j.svc.Service.Key }
 
 // checks runs the health checks of the file and acts on what they find.
 // Only the agent's loop calls its methods (react, set), so they need no
-// lock; the monitor's goroutines hand their events over a channel.
+// lock; the monitor's goroutines hand their events over a queue.
 type checks struct {
 	a       *runner
 	path    string
 	monitor *health.Monitor
-	done    chan struct{}
 	jobs    map[string]job
 	reals   map[string]*RealHealth
 	sorry   map[director.Key]bool
@@ -60,7 +59,7 @@ func newChecks(a *runner, path string) (*checks, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &checks{a: a, path: path, done: make(chan struct{}), jobs: map[string]job{},
+	c := &checks{a: a, path: path, jobs: map[string]job{},
 		reals: map[string]*RealHealth{}, sorry: map[director.Key]bool{}, shown: map[string]bool{}}
 	for i := range rec.Reals {
 		r := rec.Reals[i]
@@ -70,12 +69,7 @@ func newChecks(a *runner, path string) (*checks, error) {
 		c.sorry[keyOf(s)] = true
 		a.reg.Health.SetSorry(keyOf(s), true)
 	}
-	c.monitor = health.NewMonitor(func(ev health.Event) {
-		select {
-		case a.events <- ev:
-		case <-c.done:
-		}
-	})
+	c.monitor = health.NewMonitor(a.events.push)
 	return c, nil
 }
 
@@ -96,7 +90,6 @@ func keyOf(s string) director.Key {
 
 func (c *checks) close() {
 	c.closed.Do(func() {
-		close(c.done)
 		c.monitor.Close()
 		if c.closeP != nil {
 			_ = c.closeP()

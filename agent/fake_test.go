@@ -135,7 +135,7 @@ func newTestAgent(t *testing.T, fd *fakeDirector, svc config.Service, state stri
 		}}},
 		log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		reg:    metrics.New(metrics.Sources{}),
-		events: make(chan health.Event, 16),
+		events: newQueue(),
 	}
 	c, err := newChecks(a, state)
 	if err != nil {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -152,5 +153,22 @@ func TestPlanView(t *testing.T) {
 	rc.react(context.Background(), event(rip2, health.Down))
 	if w, ok := rc.weight(svcKey, rip2); !ok || w != config.WeightOut {
 		t.Fatalf("removed real: weight %d held %v, want WeightOut", w, ok)
+	}
+}
+
+// The monitor never waits for the loop: events pile up while it is busy
+// and come out in order.
+func TestQueueNeverBlocks(t *testing.T) {
+	q := newQueue()
+	for i := range 1000 {
+		q.push(health.Event{ID: fmt.Sprint(i)})
+	}
+	<-q.ready
+	evs := q.take()
+	if len(evs) != 1000 || evs[0].ID != "0" || evs[999].ID != "999" {
+		t.Fatalf("took %d events, first %q last %q", len(evs), evs[0].ID, evs[len(evs)-1].ID)
+	}
+	if len(q.take()) != 0 {
+		t.Fatal("a second take returned events")
 	}
 }

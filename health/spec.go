@@ -3,6 +3,7 @@ package health
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,12 +31,17 @@ const KindUse = "use tcp, http, https, udp-dns or exec"
 
 // ParseKind accepts the kinds by their names, in any case.
 func ParseKind(s string) (Kind, error) {
-	k := Kind(strings.ToLower(strings.TrimSpace(s)))
-	switch k {
-	case KindTCP, KindHTTP, KindHTTPS, KindDNS, KindExec:
-		return k, nil
+	return oneOf(s, "check kind", KindUse, KindTCP, KindHTTP, KindHTTPS, KindDNS, KindExec)
+}
+
+// oneOf returns s, in any case and without spaces around it, as the one of
+// names it is; else an error naming s as a what, with the fix use.
+func oneOf[T ~string](s, what, use string, names ...T) (T, error) {
+	v := T(strings.ToLower(strings.TrimSpace(s)))
+	if slices.Contains(names, v) {
+		return v, nil
 	}
-	return "", fmt.Errorf("unknown check kind %q: %s", s, KindUse)
+	return "", fmt.Errorf("unknown %s %q: %s", what, s, use)
 }
 
 // Via is the path a probe takes to the real server.
@@ -57,12 +63,7 @@ const (
 
 // ParseVia accepts "dsr" and "rip", in any case.
 func ParseVia(s string) (Via, error) {
-	v := Via(strings.ToLower(strings.TrimSpace(s)))
-	switch v {
-	case ViaDSR, ViaRIP:
-		return v, nil
-	}
-	return "", fmt.Errorf("unknown check path %q: use dsr (as client traffic goes: the default for dscp and ipip services) or rip (a plain probe to the real server's address)", s)
+	return oneOf(s, "check path", "use dsr (as client traffic goes: the default for dscp and ipip services) or rip (a plain probe to the real server's address)", ViaDSR, ViaRIP)
 }
 
 // OnFailure is what happens to a real server that fails its check.
@@ -79,12 +80,7 @@ const (
 
 // ParseOnFailure accepts "quiesce" and "remove", in any case.
 func ParseOnFailure(s string) (OnFailure, error) {
-	o := OnFailure(strings.ToLower(strings.TrimSpace(s)))
-	switch o {
-	case Quiesce, Remove:
-		return o, nil
-	}
-	return "", fmt.Errorf("unknown on_failure %q: use quiesce (weight 0, connections finish) or remove (the real is deleted until it is up again)", s)
+	return oneOf(s, "on_failure", "use quiesce (weight 0, connections finish) or remove (the real is deleted until it is up again)", Quiesce, Remove)
 }
 
 // Defaults, as keepalived's checkers and HAProxy use them: a probe every
