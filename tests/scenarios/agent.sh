@@ -16,7 +16,7 @@
 #                            has the four services with the file's weights; clients get answers
 #   notify-watchdog          the director's agent pings WATCHDOG=1 (WATCHDOG_USEC=2000000)
 #   fail-detect              rs1's web server on :80 stopped: its weight in 10.0.0.1:80 is 0
-#                            within fall × interval + 1.5 s; the log says why
+#                            within fall × interval + 2.5 s; the log says why
 #   fail-show                `director show` marks rs1 "down,quiesced" (the agent's record)
 #   fail-clients             a client loop (20 requests/s) has 0 failures after the detection
 #                            (the count inside the window is logged)
@@ -63,7 +63,9 @@ VIPA=10.0.0.1 VIPB=10.0.0.2
 HERE=$(cd "$(dirname "$0")" && pwd)/agent.d
 BIN=$L3DSR_BIN
 W=$PWD
-FALL_IV=2 RISE_IV=2 SLACK=1.5
+# The slack: one probe's timeout (0.5 s), the scheduling of an emulated VM that shares two cores
+# with the other kernel's (make test runs both at once), and the 50 ms polling of the weight.
+FALL_IV=2 RISE_IV=2 SLACK=2.5
 declare -A AGENT_PID WEB_PID
 LOOP_PID=
 
@@ -329,21 +331,22 @@ if wait_weight "$VIPA:80" "$RS3" none 3 >/dev/null; then pass sorry-out; else fa
 wait_weight "$VIPA:80" "$RS2" 100 $((RISE_IV + 3)) >/dev/null
 
 # --- drain ---------------------------------------------------------------------------------
-c1=$(cat "$W/count.rs1.80") c2=$(cat "$W/count.rs2.80")
+count() { cat "$W/count.$1.80" 2>/dev/null || echo 0; }
+c1=$(count rs1) c2=$(count rs2)
 # Two downloads at once: wlc gives one to each real.
 ns "$NS_CLI" curl -s -m 20 -o "$W/dl.1" "http://$VIPA/slow?s=4" &
 d1=$!
 sleep 0.2
 ns "$NS_CLI" curl -s -m 20 -o "$W/dl.2" "http://$VIPA/slow?s=4" &
 d2=$!
-if wait_for 5 test "$(cat "$W/count.rs1.80")" -gt "$c1"; then
+if wait_for 5 test "$(count rs1)" -gt "$c1"; then
 	t0=$(date +%s.%N)
 	ns "$NS_DIR" "$BIN" director real drain --vip "$VIPA:80" --real "$RS1" --wait --timeout 30s >"$W/drain.out" 2>&1
 	rc=$?
 	t_drained=$(date +%s.%N)
-	c1=$(cat "$W/count.rs1.80")
+	c1=$(count rs1)
 	for _ in $(seq 10); do get "http://$VIPA/" >/dev/null; done
-	c1b=$(cat "$W/count.rs1.80")
+	c1b=$(count rs1)
 	wait $d1 $d2
 	w_during=$(weight "$VIPA:80" "$RS1")
 	dt=$(calc "$t_drained - $t0")
@@ -360,7 +363,7 @@ if wait_for 5 test "$(cat "$W/count.rs1.80")" -gt "$c1"; then
 	expect_eq undrain "$(weight "$VIPA:80" "$RS1")" 100 "rs1's weight after undrain"
 else
 	wait $d1 $d2
-	fail drain-wait "neither download reached rs1 (counts $c1 -> $(cat "$W/count.rs1.80"), rs2 $c2 -> $(cat "$W/count.rs2.80"))"
+	fail drain-wait "neither download reached rs1 (counts $c1 -> $(count rs1), rs2 $c2 -> $(count rs2))"
 fi
 
 # --- restart under load --------------------------------------------------------------------
