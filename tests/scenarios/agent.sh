@@ -339,7 +339,9 @@ d1=$!
 sleep 0.2
 ns "$NS_CLI" curl -s -m 20 -o "$W/dl.2" "http://$VIPA/slow?s=4" &
 d2=$!
-if wait_for 5 test "$(count rs1)" -gt "$c1"; then
+# (A function: wait_for's arguments are expanded once, before it loops.)
+rs1_served() { (($(count rs1) > c1)); }
+if wait_for 5 rs1_served; then
 	t0=$(date +%s.%N)
 	ns "$NS_DIR" "$BIN" director real drain --vip "$VIPA:80" --real "$RS1" --wait --timeout 30s >"$W/drain.out" 2>&1
 	rc=$?

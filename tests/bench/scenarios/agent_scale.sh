@@ -59,7 +59,8 @@ for nsvc in 25 $MAXSVC; do
 	apid=$!
 	PIDS+=($apid)
 	upc() { ns "$NS_DIR" curl -s -m 20 http://192.0.2.20:9641/metrics | grep -c '^l3dsr_health_up{.* 1$'; }
-	wait_for 60 test "$(upc)" -ge "$nreal"
+	all_up() { (($(upc) >= nreal)); }
+	wait_for 60 all_up
 	up0=$(upc)
 	sleep 5
 	read -r pct kib < <(measure "$apid")
