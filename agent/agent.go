@@ -220,10 +220,16 @@ func (a *runner) status() string {
 	return fmt.Sprintf("%d reals checked", n)
 }
 
+// sources are the roles the file gives this host: a director without a
+// real-server section has no table to read (and maybe no module), and each
+// scrape would count an error.
 func (a *runner) sources() metrics.Sources {
-	src := metrics.Sources{Table: a.o.Table, Backend: a.o.Backend}
+	src := metrics.Sources{Log: a.log}
 	if _, ok := a.file.DirectorServices(); ok {
 		src.Director = a.showDirector
+	}
+	if _, ok := a.file.RealServerUnits(); ok {
+		src.Table, src.Backend = a.o.Table, a.o.Backend
 	}
 	return src
 }
