@@ -1,7 +1,6 @@
 package health
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -9,9 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	neturl "net/url"
 	"strconv"
-	"strings"
 )
 
 // bodyLimit is how much of the body a Body regexp sees: enough for a
@@ -22,13 +19,13 @@ const bodyLimit = 64 << 10
 // s.Body is set, a body (its first bodyLimit bytes) that matches it.
 // Redirects are not followed: their status is the answer, as with
 // keepalived's HTTP_GET.
-//
-// One connection from the target's dialer, one request written on it, one
-// answer read, and the connection closed: no http.Transport, whose pool,
-// goroutines and allocations per probe cost the agent several times the
-// CPU of the probe itself at hundreds of probes a second. The next probe
-// takes the path again.
 func probeHTTP(ctx context.Context, s Spec, t Target) error {
+	tr := httpTransport(s, t)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	url := string(s.Kind) + "://" + t.addr().String() + s.Path
 	req, err := http.NewRequestWithContext(ctx, s.Method, url, nil)
 	if err != nil {
@@ -38,39 +35,9 @@ func probeHTTP(ctx context.Context, s Spec, t Target) error {
 	if req.Host == "" {
 		req.Host = vipHost(s.Kind, t.Service)
 	}
-	req.Close = true
-	// Errors read as net/http's client writes them (Get "URL": ...), with
-	// the context's error when it is what ended the probe.
-	failed := func(err error) error {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return &neturl.Error{Op: s.Method[:1] + strings.ToLower(s.Method[1:]), URL: url, Err: err}
-	}
-	conn, err := t.dialer("tcp").DialContext(ctx, "tcp", t.addr().String())
+	resp, err := client.Do(req)
 	if err != nil {
-		return failed(err)
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	if s.Kind == KindHTTPS {
-		// TLS without verification, as keepalived's SSL_GET: a check
-		// asks whether the real serves, not whether its certificate is
-		// right, and reals often carry the VIP's name, or none.
-		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: sniName(s.Host)})
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return failed(err)
-		}
-		conn = tc
-	}
-	if err := req.Write(conn); err != nil {
-		return failed(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(io.LimitReader(conn, bodyLimit+headerLimit)), req)
-	if err != nil {
-		return failed(err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != s.Status {
@@ -89,8 +56,24 @@ func probeHTTP(ctx context.Context, s Spec, t Target) error {
 	return nil
 }
 
-// headerLimit bounds the status line and headers read before the body.
-const headerLimit = 64 << 10
+// httpTransport is a probe's own transport: its sockets from the target's
+// dialer, one connection that is not kept (the next probe must take the
+// path again), no proxy from the environment (the agent's may name one),
+// and TLS without verification, as keepalived's SSL_GET: a check asks
+// whether the real serves, not whether its certificate is right, and
+// reals often carry the VIP's name, or none.
+func httpTransport(s Spec, t Target) *http.Transport {
+	return &http.Transport{
+		Proxy:                  nil,
+		DialContext:            t.dialer("tcp").DialContext,
+		DisableKeepAlives:      true,
+		MaxResponseHeaderBytes: bodyLimit,
+		TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: true,
+			ServerName:         sniName(s.Host),
+		},
+	}
+}
 
 // sniName is the server name a Host header asks for: without its port.
 // An empty one (no Host given, so the VIP's address) sends no SNI, as
