@@ -166,6 +166,11 @@ for i in 1 2 3; do
 	done
 done
 agent_start dir "$NS_DIR" "$HERE/director.conf" || SETUP_ERR+="director agent not ready: $(tail -5 "$W/agent.dir.log" | squash); "
+# In DSR IPVS sees only the client's side: a connection whose real server died (the failure
+# cases kill servers under a client loop) gets no FIN from the client and stays ESTABLISHED, and
+# active, for IPVS's TCP timeout (900 s by default). 60 s lets those expire before the drain
+# case, whose --wait counts active connections.
+ns "$NS_DIR" ipvsadm --set 60 120 300
 # The director's ready came after its apply: the services are there as the file says.
 for s in $VIPA:80 $VIPA:8080 $VIPB:80 $VIPB:8080; do
 	for r in "$RS1" "$RS2"; do
