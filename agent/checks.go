@@ -109,10 +109,9 @@ func (c *checks) set(f *config.File) error {
 		if s.Health == nil {
 			continue
 		}
-		spec := s.Health.WithDefaults()
-		if spec.Via == "" {
-			spec.Via = defaultVia(s.Service.Mode)
-		}
+		// The parser filled in every default and resolved the path for the
+		// mode (none for exec).
+		spec := *s.Health
 		for _, r := range s.Service.Reals {
 			id := realID(s.Service.Key, r.Addr)
 			jobs[id] = job{svc: s, real: r, spec: spec}
@@ -171,14 +170,6 @@ func (c *checks) openProbes() error {
 	}
 	c.probes, c.closeP = p, closeFn
 	return nil
-}
-
-// defaultVia: the DSR path where the mode has one of its own.
-func defaultVia(m dsrtypes.Mode) health.Via {
-	if m == dsrtypes.ModeDSCP || m == dsrtypes.ModeIPIP {
-		return health.ViaDSR
-	}
-	return health.ViaRIP
 }
 
 func wantOf(s director.Service, r director.Real) probe.Want {

@@ -84,7 +84,7 @@ func (c *checks) act(j job, r *RealHealth, ev health.Event) error {
 			return err
 		}
 	}
-	return c.sorryFor(d, j.svc)
+	return c.sorryFor(d, st, j.svc)
 }
 
 // restore gives a real that is up again what the agent took from it, and
@@ -124,7 +124,10 @@ func (c *checks) restore(d config.DirectorHost, j job, r *RealHealth, cur direct
 
 // sorryFor puts the sorry real of s in when every checked real of s is
 // down, and takes it out when one is up.
-func (c *checks) sorryFor(d config.DirectorHost, s config.Service) error {
+//
+// st is the status act read: what act changed is a real of s, never its
+// sorry real, so st still tells whether the sorry real is in.
+func (c *checks) sorryFor(d config.DirectorHost, st director.Status, s config.Service) error {
 	k := s.Service.Key
 	allDown, any := true, false
 	for id, j := range c.jobs {
@@ -143,10 +146,6 @@ func (c *checks) sorryFor(d config.DirectorHost, s config.Service) error {
 			log.Warn("every real is down and the service has no sorry real: new connections are refused (ICMP port unreachable)")
 		}
 		return nil
-	}
-	st, err := d.Show()
-	if err != nil {
-		return err
 	}
 	_, present := findReal(st, k, s.Sorry)
 	switch {
