@@ -22,7 +22,7 @@
 // the kernel takes such a packet for a martian unless accept_local is 1 on
 // the interface it arrives on, and strict rp_filter drops it. Sync sets
 // accept_local=1, and rp_filter=2 (loose) where the effective value is strict,
-// on the interface that holds each probe's source address. Conntrack matches
+// on the interface the route to each real leaves by. Conntrack matches
 // the answer to the probe's own entry (director → VIP), so no NAT is needed.
 //
 // Marks are 0x4c33NNNN ("L3"), one per probed real in the order Sync is

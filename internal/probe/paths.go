@@ -53,10 +53,10 @@ type Route struct {
 // Paths sets up the probes' path on this host.
 type Paths struct {
 	ipvs ipvsAPI
-	// table writes the steering rules (writeTable); nil steer deletes it.
+	// table writes the steering rules (hostTable); nil steer deletes it.
 	table func(steer []Want, marks []uint32) error
 	// source returns the address the host sends from toward a, and the
-	// name of the interface that holds it.
+	// name of the interface the route to a leaves by.
 	source func(a netip.Addr) (netip.Addr, string, error)
 	sysctl sysctlAPI
 }
@@ -192,7 +192,9 @@ func (p *Paths) set(name, value string) error {
 }
 
 // hostSource asks the kernel which address it sends from toward a (a UDP
-// socket's connect sends nothing) and finds the interface that holds it.
+// socket's connect sends nothing) and which interface the route to a
+// leaves by (rtnl.RouteOif, as doctor checks it): the answers come back in
+// by that interface.
 func hostSource(a netip.Addr) (netip.Addr, string, error) {
 	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 9)))
 	if err != nil {
@@ -200,33 +202,23 @@ func hostSource(a netip.Addr) (netip.Addr, string, error) {
 	}
 	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 	c.Close()
-	dev, err := ifaceOf(src)
-	return src, dev, err
-}
-
-func ifaceOf(src netip.Addr) (string, error) {
 	rt, err := rtnl.Dial(0)
 	if err != nil {
-		return "", err
+		return netip.Addr{}, "", err
 	}
 	defer rt.Close()
-	addrs, err := rt.AddrList(0)
+	index, err := rt.RouteOif(a)
 	if err != nil {
-		return "", fmt.Errorf("listing addresses: %w", err)
+		return netip.Addr{}, "", fmt.Errorf("the route to %s: %w", a, err)
 	}
 	links, err := rt.Links()
 	if err != nil {
-		return "", fmt.Errorf("listing links: %w", err)
+		return netip.Addr{}, "", fmt.Errorf("listing links: %w", err)
 	}
-	for _, a := range addrs {
-		if a.Prefix.Addr() != src {
-			continue
-		}
-		for _, l := range links {
-			if l.Index == a.Index {
-				return l.Name, nil
-			}
+	for _, l := range links {
+		if l.Index == index {
+			return src, l.Name, nil
 		}
 	}
-	return "", fmt.Errorf("no interface holds %s, the source toward the real server", src)
+	return netip.Addr{}, "", fmt.Errorf("the route to %s leaves by interface %d, which is gone", a, index)
 }
