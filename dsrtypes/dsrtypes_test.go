@@ -62,10 +62,10 @@ func TestParseFamilyModeProto(t *testing.T) {
 		}
 	}
 	for in, msg := range map[string]string{
-		"tun":   `mode "tun": IPVS's tunnel mode is ipip here; use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
-		"route": `mode "route": IPVS's direct routing is dr here; use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
-		"gre":   `mode "gre": use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
-		"masq":  `mode "masq": IPVS's masquerading is dscp here (with l3dsr's DSCP mark) or nat (plain LVS-NAT); use dscp or ipip (L3 DSR), or dr (L2 DSR)`,
+		"tun":   `mode "tun": IPVS's tunnel mode is ipip here; use dscp, addr or ipip (L3 DSR), or dr (L2 DSR)`,
+		"route": `mode "route": IPVS's direct routing is dr here; use dscp, addr or ipip (L3 DSR), or dr (L2 DSR)`,
+		"gre":   `mode "gre": use dscp, addr or ipip (L3 DSR), or dr (L2 DSR)`,
+		"masq":  `mode "masq": IPVS's masquerading is dscp here (with l3dsr's DSCP mark) or nat (plain LVS-NAT); use dscp, addr or ipip (L3 DSR), or dr (L2 DSR)`,
 	} {
 		if _, err := ParseMode(in); err == nil || err.Error() != msg {
 			t.Errorf("ParseMode(%q) = %v; want %q", in, err, msg)

@@ -12,6 +12,12 @@ const (
 	// ModeIPIP: encapsulated (IPIP or IP6IP6, IPVS's tunnel forwarding),
 	// addressed to the VIP inside.
 	ModeIPIP Mode = "ipip"
+	// ModeAddr: addressed to an address of the real server's that stands
+	// for the VIP (the VIP's own RIP; one per VIP), with no DSCP code and
+	// no tunnel: xt_DADDR's any-DSCP entry keyed by that address puts the
+	// VIP back, and the client's DSCP and ECN arrive as they were sent.
+	// Costs an address per VIP on each real server, not a code or MTU.
+	ModeAddr Mode = "addr"
 	// ModeDR: L2 DSR (LVS-DR, IPVS's direct routing, dsrtools' L2DSR): the
 	// director leaves the packet as it is, addressed to the VIP, and sends
 	// it to the real server's MAC, so the real server must be on one of the
@@ -28,9 +34,9 @@ const (
 )
 
 // ModeUse names the modes, for errors that refuse one.
-const ModeUse = "use dscp or ipip (L3 DSR), or dr (L2 DSR)"
+const ModeUse = "use dscp, addr or ipip (L3 DSR), or dr (L2 DSR)"
 
-// ParseMode accepts "dscp" (also "", the default), "ipip", "dr" and "nat",
+// ParseMode accepts "dscp" (also "", the default), "addr", "ipip", "dr" and "nat",
 // in any case. nat is a director's mode only; the real server side refuses
 // it (a NAT service's real servers need nothing of l3dsr).
 func ParseMode(s string) (Mode, error) {
@@ -39,6 +45,8 @@ func ParseMode(s string) (Mode, error) {
 		return ModeDSCP, nil
 	case "ipip":
 		return ModeIPIP, nil
+	case "addr", "address":
+		return ModeAddr, nil
 	case "dr":
 		return ModeDR, nil
 	case "nat":
@@ -59,4 +67,4 @@ func (m Mode) String() string { return string(m) }
 func (m *Mode) Set(s string) error { return set(m, ParseMode, s) }
 
 // Type names the value in flag help.
-func (*Mode) Type() string { return "dscp|ipip|dr" }
+func (*Mode) Type() string { return "dscp|addr|ipip|dr" }

@@ -10,8 +10,9 @@ const familyName = "l3dsr" // L3DSR_GENL_NAME
 
 // Protocol constants (#defines of the header).
 const (
-	genlVersion = 1       // L3DSR_GENL_VERSION
+	genlVersion = 2       // L3DSR_GENL_VERSION
 	maxEntries  = 1048576 // L3DSR_MAX_ENTRIES: most entries one namespace's table may hold
+	dscpAny     = 255     // L3DSR_DSCP_ANY: an entry's DSCP that matches every code
 )
 
 // enum l3dsr_cmd
@@ -51,7 +52,8 @@ const (
 	entryAttrPackets = 5 // L3DSR_ENTRY_A_PACKETS: u64, replies only
 	entryAttrBytes   = 6 // L3DSR_ENTRY_A_BYTES: u64, replies only
 	entryAttrPad     = 7 // L3DSR_ENTRY_A_PAD
-	entryAttrMax     = 7 // L3DSR_ENTRY_A_MAX
+	entryAttrDSCPSet = 8 // L3DSR_ENTRY_A_DSCP_SET: u8, the DSCP after the rewrite
+	entryAttrMax     = 8 // L3DSR_ENTRY_A_MAX
 )
 
 // enum l3dsr_stats_attr

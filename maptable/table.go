@@ -46,8 +46,10 @@ type Key struct {
 	// Family may be left zero when Local is set: it is then Local's.
 	// With Local unset (any) it is required.
 	Family dsrtypes.Family
-	// DSCP is the code, 0..63.
+	// DSCP is the code, 0..63; ignored with AnyDSCP.
 	DSCP dsrtypes.DSCP
+	// AnyDSCP makes the key match every code (addr mode): it needs Local.
+	AnyDSCP bool
 	// Local is the local destination address the entry is limited to; the
 	// zero Addr means any.
 	Local netip.Addr
@@ -57,13 +59,18 @@ type Key struct {
 type Entry struct {
 	// Family may be left zero: it is then the VIP's.
 	Family dsrtypes.Family
-	// DSCP is the code, 0..63.
+	// DSCP is the code, 0..63; ignored with AnyDSCP.
 	DSCP dsrtypes.DSCP
+	// AnyDSCP makes the entry match every code (addr mode): it needs Local.
+	AnyDSCP bool
 	// Local is the local destination address the entry is limited to; the
 	// zero Addr means any.
 	Local netip.Addr
 	// VIP is the address the destination is rewritten to.
 	VIP netip.Addr
+	// SetDSCP, when set, is the DSCP the packet leaves the rewrite with
+	// (its ECN bits are kept); nil keeps the packet's own.
+	SetDSCP *dsrtypes.DSCP
 	// Packets and Bytes count the packets rewritten by this entry. They are
 	// filled in by Get and List and ignored when sending.
 	Packets uint64
@@ -76,7 +83,7 @@ func (e Entry) Key() Key {
 	if f == dsrtypes.AnyFamily {
 		f = dsrtypes.FamilyOf(e.VIP)
 	}
-	return Key{Family: f, DSCP: e.DSCP, Local: e.Local}
+	return Key{Family: f, DSCP: e.DSCP, AnyDSCP: e.AnyDSCP, Local: e.Local}
 }
 
 // ErrBothFamilies is ResolveFamily's answer when a key given without its

@@ -19,6 +19,17 @@ type Config struct {
 	// Local limits the mapping to packets for this local address (dsrtypes.ModeDSCP
 	// only); the zero Addr means any.
 	Local netip.Addr `json:"local,omitzero"`
+	// RIP is the VIP's own address on this server (dsrtypes.ModeAddr only,
+	// required): the director sends the VIP's packets to it, and the
+	// any-DSCP entry keyed by it puts the VIP back.
+	RIP netip.Addr `json:"rip,omitzero"`
+	// Dev is the interface RIP is put on (dsrtypes.ModeAddr only); empty:
+	// the interface of the route to RIP's subnet.
+	Dev string `json:"dev,omitempty"`
+	// SetDSCP, when set, is the DSCP the VIP's packets leave the rewrite
+	// with (dscp and addr modes; ECN is kept): the reset that keeps the
+	// DSR code from leaking into replies under net.ipv4.tcp_reflect_tos.
+	SetDSCP *uint8 `json:"set_dscp,omitempty"`
 	// MSS is the MSS the VIP's SYN-ACKs are clamped to (dsrtypes.ModeIPIP only); 0
 	// in a Config given to Up means: derive it from the interface MTU.
 	MSS uint16 `json:"mss,omitempty"`

@@ -314,7 +314,7 @@ errcase err-family 2 "VIP 10.70.0.9 is IPv4 but --local $RIP6 is IPv6" up --vip 
 errcase err-ipip-dscp 2 "DSCP 3 given for VIP 10.70.1.9 in ipip mode" up --vip 10.70.1.9 --mode ipip --dscp 3
 errcase err-duplicate-key 1 "VIP 10.70.0.9 and VIP $VIP4 would both be DSCP $DSCP4" up --vip 10.70.0.9 --dscp $DSCP4
 errcase err-down-unknown 1 "VIP 10.70.0.9 was not set up" down --vip 10.70.0.9
-errcase err-mode 2 'mode "gre": use dscp or ipip (L3 DSR), or dr (L2 DSR)' up --vip 10.70.0.9 --mode gre
+errcase err-mode 2 'mode "gre": use dscp, addr or ipip (L3 DSR), or dr (L2 DSR)' up --vip 10.70.0.9 --mode gre
 snapshot >"$WORK/post-err"
 if diff -u "$WORK/pre-err" "$WORK/post-err" >"$WORK/diff"; then pass err-no-change; else fail err-no-change "$(squash <"$WORK/diff")"; fi
 

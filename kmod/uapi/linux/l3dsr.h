@@ -11,15 +11,27 @@
  *
  * One rule serves every VIP. Each network namespace has one table:
  *
- *   key   (family, DSCP 0..63, local destination address or "any")
- *   value the VIP, of the key's family
+ *   key   (family, DSCP 0..63 or L3DSR_DSCP_ANY, local destination address
+ *         or "any")
+ *   value the VIP, of the key's family, and optionally the DSCP the packet
+ *         leaves the rewrite with (L3DSR_ENTRY_A_DSCP_SET; ECN is kept)
  *
- * A packet is looked up first by (family, DSCP, its destination address),
- * then by (family, DSCP, any); no entry leaves it untouched.
+ * A packet is looked up in this order, and the first entry found wins:
+ *
+ *   1. (family, its DSCP, its destination address)
+ *   2. (family, its DSCP, any local address)
+ *   3. (family, L3DSR_DSCP_ANY, its destination address)
+ *
+ * no entry leaves it untouched. Key 3 is addr mode: the VIP is known by the
+ * local address the director sent the packet to (one address per VIP on the
+ * real server), and the client's DSCP passes through. An any-DSCP key must
+ * name a local address: (any DSCP, any local) would capture all traffic and
+ * is refused.
  *
  * Commands and their attributes:
  *
- *  L3DSR_CMD_MAP_ADD     L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL], VIP }
+ *  L3DSR_CMD_MAP_ADD     L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL], VIP,
+ *                                       [DSCP_SET] }
  *                        create-only; with NLM_F_REPLACE an existing
  *                        entry's VIP is replaced (counters kept)
  *  L3DSR_CMD_MAP_DEL     L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL] }
@@ -28,7 +40,7 @@
  *                        L3DSR_A_GENERATION, and an interrupted dump is
  *                        flagged NLM_F_DUMP_INTR
  *                        replies: L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL],
- *                                 VIP, PACKETS, BYTES }
+ *                                 VIP, [DSCP_SET], PACKETS, BYTES }
  *  L3DSR_CMD_MAP_FLUSH   [L3DSR_A_FAMILY] (all families when absent)
  *  L3DSR_CMD_REPLACE_BEGIN  reply: L3DSR_A_REPLACE_ID
  *  L3DSR_CMD_REPLACE_ADD    L3DSR_A_REPLACE_ID, L3DSR_A_ENTRY...
@@ -50,11 +62,14 @@
 #include <linux/types.h>
 
 #define L3DSR_GENL_NAME		"l3dsr"
-#define L3DSR_GENL_VERSION	1
+/* 2: L3DSR_DSCP_ANY keys and L3DSR_ENTRY_A_DSCP_SET. */
+#define L3DSR_GENL_VERSION	2
 
 /* Most entries one namespace's table may hold. */
 #define L3DSR_MAX_ENTRIES	1048576
 #define L3DSR_DSCP_MAX		63
+/* L3DSR_ENTRY_A_DSCP of an entry that matches every DSCP (needs LOCAL). */
+#define L3DSR_DSCP_ANY		255
 
 enum l3dsr_cmd {
 	L3DSR_CMD_UNSPEC,
@@ -88,12 +103,15 @@ enum l3dsr_attr {
 enum l3dsr_entry_attr {
 	L3DSR_ENTRY_A_UNSPEC,
 	L3DSR_ENTRY_A_FAMILY,	/* u8: AF_INET or AF_INET6 */
-	L3DSR_ENTRY_A_DSCP,	/* u8: 0..63 */
+	L3DSR_ENTRY_A_DSCP,	/* u8: 0..63, or L3DSR_DSCP_ANY */
 	L3DSR_ENTRY_A_LOCAL,	/* binary, 4 or 16 bytes; absent: any */
 	L3DSR_ENTRY_A_VIP,	/* binary, 4 or 16 bytes */
 	L3DSR_ENTRY_A_PACKETS,	/* u64, replies only */
 	L3DSR_ENTRY_A_BYTES,	/* u64, replies only */
 	L3DSR_ENTRY_A_PAD,
+	L3DSR_ENTRY_A_DSCP_SET,	/* u8: 0..63, the DSCP after the rewrite;
+				 * absent: the packet's DSCP is kept
+				 */
 	__L3DSR_ENTRY_A_MAX
 };
 
