@@ -126,6 +126,14 @@ bench-smoke: kmod libxt go testtools
 	$(TOP)/scripts/deps.sh bench
 	$(TOP)/tests/bench/run.sh --smoke
 
+# Addr mode's receive-path rows alone (issue 22): minutes per kernel; the data lines land in
+# build/bench/addr/logs/KREL/bench_addr.log (BENCHMARKS.md, "Addr mode").
+.PHONY: bench-addr
+bench-addr: kmod libxt go testtools
+	$(TOP)/scripts/deps.sh bench
+	L3DSR_SCENARIO_DIR=$(TOP)/tests/bench/scenarios L3DSR_VM_LOGS_OUT=$(BUILD)/bench/addr/logs \
+		$(TOP)/tests/vm/run.sh -s bench_addr
+
 # The agent at 100 services x 4 reals checked every second: CPU, RSS, scrape time (BENCHMARKS.md).
 .PHONY: bench-agent
 bench-agent: kmod libxt go testtools

@@ -158,6 +158,25 @@ rx_map() { # N
 	ip netns exec "$RX_NS" env L3DSR_IPTABLES=legacy "$L3DSR_BIN" rule replace -f "$PWD/map$1.json"
 }
 
+# Addr-mode tables (issue 22): N any-DSCP entries per family, each keyed by its own local
+# address; the hit one by the RIP the packets carry. The others are addresses the packets never
+# go to, as on a real server with N VIPs.
+rx_addr() { # N
+	[[ -f $PWD/addr$1.json ]] || awk -v n="$1" -v rip4="$RX_RIP4" -v rip6="$RX_RIP6" \
+		-v vip4="$RX_VIP4" -v vip6="$RX_VIP6" '
+		function ent(fam, l, v) { printf "%s{\"family\":\"%s\",\"dscp\":\"any\",\"local\":\"%s\",\"vip\":\"%s\"}\n", sep, fam, l, v; sep = "," }
+		BEGIN {
+			print "["
+			ent("ipv4", rip4, vip4); ent("ipv6", rip6, vip6)
+			for (l = 1; l < n; l++) {
+				ent("ipv4", sprintf("100.%d.%d.%d", 64 + int(l / 65536), int(l / 256) % 256, l % 256), sprintf("10.83.%d.%d", int(l / 256) % 256, l % 256))
+				ent("ipv6", sprintf("2001:db8:f::%x", l), sprintf("2001:db8:83::%x", l))
+			}
+			print "]"
+		}' >"$PWD/addr$1.json"
+	ip netns exec "$RX_NS" env L3DSR_IPTABLES=legacy "$L3DSR_BIN" rule replace -f "$PWD/addr$1.json"
+}
+
 # IPIP decapsulation cannot be fed by pktgen directly: pktgen builds Ethernet/IP/UDP only and
 # transmits only on Ethernet devices, bypassing routing, so it can neither build nor send an
 # IPIP packet. The fwd-* configurations therefore put a sender namespace in front of the real
@@ -225,6 +244,7 @@ rx_config() {
 	rev0-1) rx_rev0 1 ;;
 	rev0-63) rx_rev0 63 ;;
 	map-1 | map-63 | map-4096 | map-65536) rx_map "${1#map-}" ;;
+	addr-1 | addr-4096 | addr-65536) rx_addr "${1#addr-}" ;;
 	fwd-*) rx_fwd "${1#fwd-}" ;;
 	# Ordinary traffic: what a configuration costs the packets it must leave alone.
 	pass-none) ;;
@@ -253,6 +273,8 @@ rx_measure() { # ROUND CONFIG FAM SIZE COUNT: one data line, or a reason in RX_E
 	fi
 	dst=$rip
 	[[ $cfg != base-* ]] || dst=$vip
+	# Addr mode needs no code: the client's DSCP (here 0) passes through.
+	[[ $cfg != addr-* ]] || tc=00
 	if [[ $cfg == pass-* ]]; then
 		# A real server's own traffic: DSCP 0, to its own address on eth0, delivered locally.
 		tc=00 dst=203.0.113.2
