@@ -42,7 +42,7 @@ iptables rule serves every entry:
 whole table (the format 'rule list -o json' prints) atomically. The table is
 per network namespace.
 
-DSCP codes are 0-63, in decimal or hex (10 or 0x0a).`,
+DSCP codes are 0-63, in decimal or hex (10 or 0x0a), or any (with --local).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usageErrorf("'l3dsr rule' needs a subcommand: add, del, list, replace, flush or stats")
