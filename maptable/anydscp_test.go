@@ -199,7 +199,7 @@ ipv4    any   10.1.0.7  10.0.0.3  4        400    0
 	}
 
 	for in, wantErr := range map[string]string{
-		`[{"family": "ipv4", "dscp": "any", "vip": "10.0.0.1"}]`:                                      `table:1: entry 0: an any-DSCP entry needs --local`,
+		`[{"family": "ipv4", "dscp": "any", "vip": "10.0.0.1"}]`:                                      `table:1: entry 0: "dscp" "any" needs a "local" address: without it, the entry would capture every packet`,
 		`[{"family": "ipv4", "dscp": 1, "vip": "10.0.0.1", "set_dscp": 64}]`:                          `"set_dscp" 64 is not a code: give the DSCP after the rewrite, 0-63`,
 		`[{"family": "ipv4", "dscp": 1, "vip": "10.0.0.1", "set_dscp": "0"}]`:                         `"set_dscp" "0" is not a code`,
 		`[{"family": "ipv4", "dscp": "all", "vip": "10.0.0.1"}]`:                                      `"dscp": DSCP "all" is not a number`,

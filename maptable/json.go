@@ -368,6 +368,9 @@ func (raw *rawEntry) entry() (Entry, error) {
 	if vf := dsrtypes.FamilyOf(e.VIP); vf != e.Family {
 		return e, fmt.Errorf(`"vip" %s is %v but "family" is %q: make "family" %q or give an %v VIP`, e.VIP, vf, fam, vf.Name(), e.Family)
 	}
+	if e.AnyDSCP && !e.Local.IsValid() {
+		return e, fmt.Errorf(`"dscp" "any" needs a "local" address: without it, the entry would capture every packet`)
+	}
 	if e.Local.IsValid() {
 		if lf := dsrtypes.FamilyOf(e.Local); lf != e.Family {
 			return e, fmt.Errorf(`"local" %s is %v but "family" and "vip" %s are %v: use addresses of one family`, e.Local, lf, e.VIP, e.Family)

@@ -22,8 +22,8 @@
 #   any-*      addr mode (issue 22): `rule add --dscp any --local A` (+ --set-dscp 0), IPv4 and
 #              IPv6: listed as "any" with set_dscp; requests with DSCP 34 and 0 to A answered by
 #              its VIP and counted; a (DSCP 5, A) entry for another VIP is warned about (exit 0)
-#              and wins for DSCP 5 (the lookup order); `--dscp any` without --local is exit 2
-#              with nothing changed; `rule del --dscp any --local A` removes it
+#              and wins for DSCP 5 (the lookup order); `--dscp any` without --local (add, del,
+#              a replace file) is exit 2 with nothing changed; `rule del --dscp any --local A` removes it
 #   live-*     requests in a loop to 10 VIPs while `rule replace -f` installs a 65,536-entry
 #              table 50 times: zero failed, counters carried over, 65,536 entries at the end
 #   flush-empties
@@ -251,6 +251,9 @@ before=$(snapshot 2>&1)
 experr any-no-local 2 "an any-DSCP entry needs --local: without it, it would capture every packet" \
 	l3n $R rule add --dscp any --vip "$AV4"
 experr any-del-no-local 2 "an any-DSCP entry needs --local" l3n $R rule del --dscp any
+printf '[{"family": "ipv4", "dscp": "any", "vip": "%s"}]\n' "$AV4" >"$WORK/anybad.json"
+experr any-replace-no-local 2 'anybad.json:1: entry 0: "dscp" "any" needs a "local" address' \
+	l3n $R rule replace -f "$WORK/anybad.json"
 expect_eq any-no-local-nothing-changed "$(snapshot 2>&1)" "$before" "entries, generation and rules after the refused adds"
 experr any-add-v4 0 "added IPv4 DSCP any local $A4 -> VIP $AV4, DSCP set to 0" \
 	l3n $R rule add --dscp any --local $A4 --vip "$AV4" --set-dscp 0
