@@ -2,14 +2,12 @@ package maptable
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
-	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -244,22 +242,4 @@ func TestShadowing(t *testing.T) {
 			}
 		})
 	}
-
-	// AddEntry reports them once the entry is in (the add stands).
-	k := newFakeKernel(t)
-	c := k.client()
-	must(t, c.Add(anyA, false))
-	added, err := AddEntry(context.Background(), c, noRules{}, codedLocal, false)
-	if err != nil || !added.Entry || strings.Join(added.Warnings, "\n") != wantA {
-		t.Errorf("AddEntry: %+v, %v", added, err)
-	}
-	if _, err := c.Get(codedLocal.Key()); err != nil {
-		t.Errorf("the shadowing entry is not in the table: %v", err)
-	}
 }
-
-// noRules is a map-mode rule that is always in place.
-type noRules struct{}
-
-func (noRules) Ensure(context.Context, xtrule.Family) (bool, error) { return false, nil }
-func (noRules) Delete(context.Context, xtrule.Family) error         { return nil }

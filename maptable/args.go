@@ -30,7 +30,7 @@ func AddEntry(ctx context.Context, t Entries, rules Rules, e Entry, replace bool
 	if l, ok := t.(interface{ List() ([]Entry, error) }); ok && err == nil {
 		table, lerr := l.List()
 		if lerr != nil {
-			added.Warnings = []string{fmt.Sprintf("the entries %v may shadow were not checked: %v", e, lerr)}
+			added.Warnings = []string{fmt.Sprintf("could not check which entries %v shadows or is shadowed by: %v", e, lerr)}
 			return added, nil
 		}
 		e.Family = dsrtypes.FamilyOf(e.VIP)
@@ -60,20 +60,20 @@ func DelKey(k Key, familyText string, local netip.Addr) (Key, error) {
 // dscpOrAny is --dscp as 'rule add', 'rule del' take it: a code (as
 // dsrtypes.ParseDSCP reads it) or "any" (addr mode).
 type dscpOrAny struct {
-	d      *dsrtypes.DSCP
-	anyOne *bool
+	d       *dsrtypes.DSCP
+	anyDSCP *bool
 }
 
 func (v dscpOrAny) Set(s string) error {
 	if strings.EqualFold(strings.TrimSpace(s), "any") {
-		*v.d, *v.anyOne = 0, true
+		*v.d, *v.anyDSCP = 0, true
 		return nil
 	}
 	d, err := dsrtypes.ParseDSCP(s)
 	if err != nil {
 		return fmt.Errorf("%w, or any (with --local)", err)
 	}
-	*v.d, *v.anyOne = d, false
+	*v.d, *v.anyDSCP = d, false
 	return nil
 }
 
