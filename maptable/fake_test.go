@@ -24,6 +24,9 @@ type fakeKernel struct {
 	t        *testing.T
 	familyID uint16
 	missing  bool // no l3dsr family: CTRL_CMD_GETFAMILY fails with ENOENT
+	// v1 refuses what genl version 2 added, as a version 1 module's strict
+	// policy does: DSCP 255 (ERANGE) and DSCP_SET (unknown attribute).
+	v1 bool
 
 	table  map[Key]Entry
 	gen    uint32
@@ -206,6 +209,12 @@ func decodeFakeEntry(b []byte) (fakeEntry, error) {
 			fe.Family, fe.haveFamily = dsrtypes.Family(ad.Uint8()), true
 		case entryAttrDSCP:
 			fe.DSCP, fe.haveDSCP = dsrtypes.DSCP(ad.Uint8()), true
+			if fe.DSCP == dscpAny {
+				fe.DSCP, fe.AnyDSCP = 0, true
+			}
+		case entryAttrDSCPSet:
+			d := dsrtypes.DSCP(ad.Uint8())
+			fe.SetDSCP = &d
 		case entryAttrLocal:
 			fe.Local, _ = netip.AddrFromSlice(ad.Bytes())
 		case entryAttrVIP:
@@ -254,7 +263,14 @@ func (k *fakeKernel) handle(r request) ([]netlink.Message, unix.Errno, string) {
 			if !fe.haveFamily || !fe.haveDSCP {
 				return nil, unix.EINVAL, "missing family or DSCP"
 			}
-			if fe.DSCP > dsrtypes.MaxDSCP {
+			switch {
+			case k.v1 && fe.SetDSCP != nil:
+				return nil, unix.EINVAL, "Unknown attribute type"
+			case k.v1 && fe.AnyDSCP:
+				return nil, unix.ERANGE, "integer out of range"
+			case fe.AnyDSCP && !fe.Local.IsValid():
+				return nil, unix.EINVAL, "an any-DSCP entry needs a local address"
+			case fe.DSCP > dsrtypes.MaxDSCP || fe.SetDSCP != nil && *fe.SetDSCP > dsrtypes.MaxDSCP:
 				return nil, unix.EINVAL, "DSCP above 63"
 			}
 			entries = append(entries, fe)
@@ -380,11 +396,18 @@ func (k *fakeKernel) handle(r request) ([]netlink.Message, unix.Errno, string) {
 
 func fakeEncodeEntry(nae *netlink.AttributeEncoder, e Entry) {
 	nae.Uint8(entryAttrFamily, uint8(e.Family))
-	nae.Uint8(entryAttrDSCP, uint8(e.DSCP))
+	if e.AnyDSCP {
+		nae.Uint8(entryAttrDSCP, dscpAny)
+	} else {
+		nae.Uint8(entryAttrDSCP, uint8(e.DSCP))
+	}
 	if e.Local.IsValid() {
 		nae.Bytes(entryAttrLocal, e.Local.AsSlice())
 	}
 	nae.Bytes(entryAttrVIP, e.VIP.AsSlice())
+	if e.SetDSCP != nil {
+		nae.Uint8(entryAttrDSCPSet, uint8(*e.SetDSCP))
+	}
 	nae.Uint64(entryAttrPackets, e.Packets)
 	nae.Uint64(entryAttrBytes, e.Bytes)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -19,7 +20,7 @@ import (
 func WriteEntries(w io.Writer, entries []Entry, format string) error {
 	entries = slices.Clone(entries)
 	slices.SortFunc(entries, func(a, b Entry) int {
-		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.DSCP, b.DSCP), a.Local.Compare(b.Local))
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(dscpOrder(a), dscpOrder(b)), a.Local.Compare(b.Local))
 	})
 	if format == "json" {
 		if entries == nil {
@@ -28,11 +29,24 @@ func WriteEntries(w io.Writer, entries []Entry, format string) error {
 		return jsonout.Write(w, entries)
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "FAMILY\tDSCP\tLOCAL\tVIP\tPACKETS\tBYTES")
+	fmt.Fprintln(tw, "FAMILY\tDSCP\tLOCAL\tVIP\tPACKETS\tBYTES\tSET-DSCP")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\n", e.Family.Name(), e.DSCP, localString(e.Local), e.VIP, e.Packets, e.Bytes)
+		set := "-" // the packet's own DSCP is kept
+		if e.SetDSCP != nil {
+			set = strconv.Itoa(int(*e.SetDSCP))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", e.Family.Name(), dscpString(e.AnyDSCP, e.DSCP), localString(e.Local), e.VIP, e.Packets, e.Bytes, set)
 	}
 	return tw.Flush()
+}
+
+// dscpOrder sorts any-DSCP entries after the coded ones, as the kernel
+// looks them up last.
+func dscpOrder(e Entry) int {
+	if e.AnyDSCP {
+		return int(dsrtypes.MaxDSCP) + 1
+	}
+	return int(e.DSCP)
 }
 
 type statsJSON struct {

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/nl"
@@ -85,7 +88,7 @@ func (c *genlTable) Add(e Entry, replace bool) error {
 	if err != nil {
 		return fmt.Errorf("adding %v: %w", e, err)
 	}
-	ae := entryNest(e.Key(), e.VIP)
+	ae := entryNest(e.Key(), e.VIP, e.SetDSCP)
 	flags := netlink.Request | netlink.Acknowledge | netlink.Create
 	if replace {
 		flags |= netlink.Replace
@@ -93,7 +96,7 @@ func (c *genlTable) Add(e Entry, replace bool) error {
 		flags |= netlink.Excl
 	}
 	if _, err := c.execute(cmdMapAdd, flags, ae); err != nil {
-		return fmt.Errorf("adding %v: %w", e, err)
+		return fmt.Errorf("adding %v: %w", e, olderModule(err, needsV2(e)))
 	}
 	return nil
 }
@@ -105,9 +108,9 @@ func (c *genlTable) Delete(k Key) error {
 	if err != nil {
 		return fmt.Errorf("deleting %v: %w", k, err)
 	}
-	ae := entryNest(k, netip.Addr{})
+	ae := entryNest(k, netip.Addr{}, nil)
 	if _, err := c.execute(cmdMapDel, netlink.Request|netlink.Acknowledge, ae); err != nil {
-		return fmt.Errorf("deleting %v: %w", k, err)
+		return fmt.Errorf("deleting %v: %w", k, olderModule(err, k.AnyDSCP))
 	}
 	return nil
 }
@@ -119,10 +122,10 @@ func (c *genlTable) Get(k Key) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("getting %v: %w", k, err)
 	}
-	ae := entryNest(k, netip.Addr{})
+	ae := entryNest(k, netip.Addr{}, nil)
 	msgs, err := c.execute(cmdMapGet, netlink.Request, ae)
 	if err != nil {
-		return Entry{}, fmt.Errorf("getting %v: %w", k, err)
+		return Entry{}, fmt.Errorf("getting %v: %w", k, olderModule(err, k.AnyDSCP))
 	}
 	var entries []Entry
 	for _, m := range msgs {
@@ -273,7 +276,7 @@ func (c *genlTable) Replace(entries []Entry) (err error) {
 		}
 		seen[k] = i
 		norm[i] = n
-		if encoded[i], err = entryNest(k, n.VIP).Encode(); err != nil {
+		if encoded[i], err = entryNest(k, n.VIP, n.SetDSCP).Encode(); err != nil {
 			return fmt.Errorf("replacing the table: encoding entry %d: %w", i, err)
 		}
 	}
@@ -299,7 +302,7 @@ func (c *genlTable) Replace(entries []Entry) (err error) {
 			end++
 		}
 		if err := c.replaceAdd(id, encoded[start:end]); err != nil {
-			err = locateEntry(err, encoded[start:end], norm[start:end], start)
+			err = locateEntry(olderModule(err, slices.ContainsFunc(norm[start:end], needsV2)), encoded[start:end], norm[start:end], start)
 			return fmt.Errorf("replacing the table: staging entries %d-%d of %d: %w", start, end-1, len(encoded), err)
 		}
 		start = end
@@ -411,17 +414,25 @@ func wrapKernel(err error, notFound string) error {
 
 // Encoding and decoding of the attributes.
 
-// entryNest is an L3DSR_A_ENTRY nest: the key k, and the VIP if valid.
-func entryNest(k Key, vip netip.Addr) *netlink.AttributeEncoder {
+// entryNest is an L3DSR_A_ENTRY nest: the key k, the VIP if valid, and
+// the DSCP after the rewrite if set.
+func entryNest(k Key, vip netip.Addr, set *dsrtypes.DSCP) *netlink.AttributeEncoder {
 	ae := netlink.NewAttributeEncoder()
 	ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
 		nae.Uint8(entryAttrFamily, uint8(k.Family))
-		nae.Uint8(entryAttrDSCP, uint8(k.DSCP))
+		if k.AnyDSCP {
+			nae.Uint8(entryAttrDSCP, dscpAny)
+		} else {
+			nae.Uint8(entryAttrDSCP, uint8(k.DSCP))
+		}
 		if k.Local.IsValid() {
 			nae.Bytes(entryAttrLocal, k.Local.AsSlice())
 		}
 		if vip.IsValid() {
 			nae.Bytes(entryAttrVIP, vip.AsSlice())
+		}
+		if set != nil {
+			nae.Uint8(entryAttrDSCPSet, uint8(*set))
 		}
 		return nil
 	})
@@ -489,6 +500,12 @@ func decodeEntry(ad *netlink.AttributeDecoder) (Entry, error) {
 			e.Family, haveFamily = dsrtypes.Family(ad.Uint8()), true
 		case entryAttrDSCP:
 			e.DSCP, haveDSCP = dsrtypes.DSCP(ad.Uint8()), true
+			if e.DSCP == dscpAny {
+				e.DSCP, e.AnyDSCP = 0, true
+			}
+		case entryAttrDSCPSet:
+			d := dsrtypes.DSCP(ad.Uint8())
+			e.SetDSCP = &d
 		case entryAttrLocal:
 			local = ad.Bytes()
 		case entryAttrVIP:
@@ -519,6 +536,26 @@ func decodeEntry(ad *netlink.AttributeDecoder) (Entry, error) {
 		}
 	}
 	return e, nil
+}
+
+// needsV2 tells whether sending e needs genl version 2 of the module: an
+// any-DSCP key or a DSCP after the rewrite.
+func needsV2(e Entry) bool { return e.AnyDSCP || e.SetDSCP != nil }
+
+// olderModule explains the refusal of a request that needs version 2 by a
+// module of version 1, which has the code's range capped at 63 (ERANGE)
+// and no DSCP_SET attribute (strict parsing: "Unknown attribute type").
+// Other errors, and errors of requests version 1 understands, pass as they
+// are.
+func olderModule(err error, v2 bool) error {
+	var ke *nl.KernelError
+	if !v2 || !errors.As(err, &ke) {
+		return err
+	}
+	if ke.Errno == unix.ERANGE || ke.Errno == unix.EINVAL && strings.Contains(ke.Message, "Unknown attribute") {
+		ke.Text = "the xt_DADDR module is older than this l3dsr CLI: it has no any-DSCP entries or DSCP setting (genl version " + strconv.Itoa(genlVersion) + "); update the module (l3dsr-dkms) and reload it: modprobe -r xt_DADDR && modprobe xt_DADDR"
+	}
+	return err
 }
 
 func addrFromBytes(b []byte, n int) (netip.Addr, bool) {

@@ -241,3 +241,60 @@ func enc(fs ...func(*netlink.AttributeEncoder)) func() []byte {
 		return b
 	}
 }
+
+// Against a module of genl version 2: an any-DSCP entry with a DSCP after
+// the rewrite goes in and comes back as it went, beside a (DSCP, local)
+// entry of the same address; its key ignores the code; the kernel refuses
+// an any-DSCP entry without a local address, and a DSCP_SET above 63.
+func TestIntegrationAnyDSCP(t *testing.T) {
+	c := dialNetNS(t, newNetNS(t))
+	a := netip.MustParseAddr
+	anyE := Entry{AnyDSCP: true, Local: a("10.1.0.7"), VIP: a("10.0.0.3"), SetDSCP: dscpPtr(0)}
+	coded := Entry{DSCP: 5, Local: a("10.1.0.7"), VIP: a("10.0.0.5")}
+	must(t, c.Add(anyE, false))
+	must(t, c.Add(coded, false))
+	got, err := c.Get(Key{AnyDSCP: true, DSCP: 9, Local: a("10.1.0.7")})
+	must(t, err)
+	if !got.AnyDSCP || got.VIP != anyE.VIP || got.SetDSCP == nil || *got.SetDSCP != 0 || got.Family != dsrtypes.IPv4 {
+		t.Errorf("get: %+v", got)
+	}
+	if err := c.Add(Entry{AnyDSCP: true, Local: a("10.1.0.7"), VIP: a("10.0.0.4")}, false); !errors.Is(err, ErrExists) {
+		t.Errorf("a second any-DSCP entry of 10.1.0.7: %v, want ErrExists", err)
+	}
+	if list, st := contents(t, c); len(list) != 2 || st.Entries != 2 {
+		t.Errorf("list: %v", list)
+	}
+	for name, data := range map[string][]byte{
+		"any DSCP, no LOCAL": enc(func(ae *netlink.AttributeEncoder) {
+			ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
+				nae.Uint8(entryAttrFamily, 2)
+				nae.Uint8(entryAttrDSCP, dscpAny)
+				nae.Bytes(entryAttrVIP, a("10.0.0.8").AsSlice())
+				return nil
+			})
+		})(),
+		"DSCP_SET 64": enc(func(ae *netlink.AttributeEncoder) {
+			ae.Nested(attrEntry, func(nae *netlink.AttributeEncoder) error {
+				nae.Uint8(entryAttrFamily, 2)
+				nae.Uint8(entryAttrDSCP, 7)
+				nae.Bytes(entryAttrVIP, a("10.0.0.8").AsSlice())
+				nae.Uint8(entryAttrDSCPSet, 64)
+				return nil
+			})
+		})(),
+	} {
+		msg := genetlink.Message{Header: genetlink.Header{Command: cmdMapAdd, Version: genlVersion}, Data: data}
+		_, err := c.c.ExecuteMessage(msg, netlink.Request|netlink.Acknowledge)
+		ke, ok := wrapKernel(err, "").(*nl.KernelError)
+		if !ok || (ke.Errno != unix.EINVAL && ke.Errno != unix.ERANGE) || ke.Message == "" {
+			t.Errorf("%s: %v, want EINVAL or ERANGE with an extack message", name, err)
+		}
+	}
+	must(t, c.Delete(Key{AnyDSCP: true, Local: a("10.1.0.7")}))
+	if _, err := c.Get(Key{AnyDSCP: true, Local: a("10.1.0.7")}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after delete: %v, want ErrNotFound", err)
+	}
+	if _, err := c.Get(coded.Key()); err != nil {
+		t.Errorf("the (DSCP 5, local) entry went with the any-DSCP one: %v", err)
+	}
+}

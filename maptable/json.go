@@ -18,21 +18,37 @@ import (
 // The JSON of a table is an array of entries, as 'l3dsr rule list -o json'
 // prints it and 'l3dsr rule replace -f' reads it:
 //
-//	[{"family": "ipv4", "dscp": 1, "local": "any", "vip": "10.0.0.1", "packets": 0, "bytes": 0}]
+//	[{"family": "ipv4", "dscp": 1, "local": "any", "vip": "10.0.0.1", "packets": 0, "bytes": 0},
+//	 {"family": "ipv4", "dscp": "any", "local": "10.1.0.7", "vip": "10.0.0.2", "set_dscp": 0, "packets": 0, "bytes": 0}]
+//
+// "dscp" is the code as a number, or the string "any" for an any-DSCP
+// entry (addr mode): one field for the one key part, as --dscp takes it,
+// rather than a boolean beside a number that would then mean nothing.
+// "set_dscp" (the DSCP after the rewrite) is there only when set, so that
+// the JSON of a table without it is what it was before.
 
 // entryJSON is an entry as it is written.
 type entryJSON struct {
 	Family  string `json:"family"`
-	DSCP    uint8  `json:"dscp"`
+	DSCP    any    `json:"dscp"` // uint8, or "any"
 	Local   string `json:"local"`
 	VIP     string `json:"vip"`
+	SetDSCP *uint8 `json:"set_dscp,omitempty"`
 	Packets uint64 `json:"packets"`
 	Bytes   uint64 `json:"bytes"`
 }
 
 // MarshalJSON writes e as one entry of a table's JSON.
 func (e Entry) MarshalJSON() ([]byte, error) {
-	return json.Marshal(entryJSON{e.Key().Family.Name(), uint8(e.DSCP), localString(e.Local), e.VIP.String(), e.Packets, e.Bytes})
+	j := entryJSON{Family: e.Key().Family.Name(), DSCP: uint8(e.DSCP), Local: localString(e.Local), VIP: e.VIP.String(), Packets: e.Packets, Bytes: e.Bytes}
+	if e.AnyDSCP {
+		j.DSCP = "any"
+	}
+	if e.SetDSCP != nil {
+		d := uint8(*e.SetDSCP)
+		j.SetDSCP = &d
+	}
+	return json.Marshal(j)
 }
 
 // rawEntry is an entry as it is read: each field raw, so that a bad value
@@ -42,6 +58,7 @@ type rawEntry struct {
 	DSCP    json.RawMessage `json:"dscp"`
 	Local   json.RawMessage `json:"local"`
 	VIP     json.RawMessage `json:"vip"`
+	SetDSCP json.RawMessage `json:"set_dscp"`
 	Packets json.RawMessage `json:"packets"`
 	Bytes   json.RawMessage `json:"bytes"`
 }
@@ -157,7 +174,7 @@ func (rd *tableReader) read() ([]Entry, error) {
 				return nil, rd.errAt(line, "entry %d is not an object: write it as %s", i, example)
 			}
 			if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return nil, rd.errAt(line, "entry %d: unknown field %s: the fields are family, dscp, local, vip (packets and bytes are ignored)", i, f)
+				return nil, rd.errAt(line, "entry %d: unknown field %s: the fields are family, dscp, local, vip, set_dscp (packets and bytes are ignored)", i, f)
 			}
 			return nil, rd.syntax(err)
 		}
@@ -278,9 +295,9 @@ func (raw *rawEntry) entry() (Entry, error) {
 	var err error
 
 	// dscp: a number 0-63 (a string in decimal or hex, as --dscp takes it,
-	// is accepted too).
+	// is accepted too), or "any".
 	if raw.DSCP == nil {
-		return e, fmt.Errorf(`"dscp" is missing: give the code 0-%d, e.g. "dscp": 10`, dsrtypes.MaxDSCP)
+		return e, fmt.Errorf(`"dscp" is missing: give the code 0-%d or "any", e.g. "dscp": 10`, dsrtypes.MaxDSCP)
 	}
 	if v, ok := smallUint(raw.DSCP); ok && v <= uint(dsrtypes.MaxDSCP) {
 		e.DSCP = dsrtypes.DSCP(v)
@@ -294,7 +311,9 @@ func (raw *rawEntry) entry() (Entry, error) {
 			return e, fmt.Errorf(`"dscp" %s is out of range: use 0-%d`, num, dsrtypes.MaxDSCP)
 		}
 		e.DSCP = dsrtypes.DSCP(f)
-	} else if s, ok := jsonString(raw.DSCP); ok {
+	} else if s, ok := jsonString(raw.DSCP); ok && strings.EqualFold(strings.TrimSpace(s), "any") {
+		e.AnyDSCP = true
+	} else if ok {
 		if e.DSCP, err = dsrtypes.ParseDSCP(s); err != nil {
 			return e, fmt.Errorf(`"dscp": %v`, err)
 		}
@@ -315,8 +334,17 @@ func (raw *rawEntry) entry() (Entry, error) {
 		}
 	}
 
+	if !isNull(raw.SetDSCP) {
+		v, ok := smallUint(raw.SetDSCP)
+		if !ok || v > uint(dsrtypes.MaxDSCP) {
+			return e, fmt.Errorf(`"set_dscp" %s is not a code: give the DSCP after the rewrite, 0-%d, or leave it out to keep the packet's`, raw.SetDSCP, dsrtypes.MaxDSCP)
+		}
+		d := dsrtypes.DSCP(v)
+		e.SetDSCP = &d
+	}
+
 	if raw.VIP == nil {
-		return e, fmt.Errorf(`"vip" is missing: give the address DSCP %d stands for, e.g. "vip": "10.0.0.1"`, e.DSCP)
+		return e, fmt.Errorf(`"vip" is missing: give the address DSCP %s stands for, e.g. "vip": "10.0.0.1"`, dscpString(e.AnyDSCP, e.DSCP))
 	}
 	vs, ok := jsonString(raw.VIP)
 	if !ok {
@@ -339,6 +367,9 @@ func (raw *rawEntry) entry() (Entry, error) {
 
 	if vf := dsrtypes.FamilyOf(e.VIP); vf != e.Family {
 		return e, fmt.Errorf(`"vip" %s is %v but "family" is %q: make "family" %q or give an %v VIP`, e.VIP, vf, fam, vf.Name(), e.Family)
+	}
+	if e.AnyDSCP && !e.Local.IsValid() {
+		return e, fmt.Errorf(`"dscp" "any" needs a "local" address: without it, the entry would capture every packet`)
 	}
 	if e.Local.IsValid() {
 		if lf := dsrtypes.FamilyOf(e.Local); lf != e.Family {

@@ -50,6 +50,9 @@ func (e *ExistsError) Is(target error) bool { return target == ErrExists }
 type Added struct {
 	Rule  bool // the map-mode rule of the entry's family was appended
 	Entry bool // the entry was added, or its VIP set
+	// Warnings (of AddEntry) name the entries the new one shadows or is
+	// shadowed by: the lookup order decides, no error.
+	Warnings []string
 }
 
 // AddWithRule makes sure the map-mode rule of e's family is in place

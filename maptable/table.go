@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/errclass"
@@ -83,7 +84,16 @@ func (e Entry) Key() Key {
 	if f == dsrtypes.AnyFamily {
 		f = dsrtypes.FamilyOf(e.VIP)
 	}
-	return Key{Family: f, DSCP: e.DSCP, AnyDSCP: e.AnyDSCP, Local: e.Local}
+	return Key{Family: f, DSCP: e.DSCP, AnyDSCP: e.AnyDSCP, Local: e.Local}.canonical()
+}
+
+// canonical zeroes the ignored code of an any-DSCP key, so that keys
+// compare (and index maps) by what the kernel keys on.
+func (k Key) canonical() Key {
+	if k.AnyDSCP {
+		k.DSCP = 0
+	}
+	return k
 }
 
 // ErrBothFamilies is ResolveFamily's answer when a key given without its
@@ -138,11 +148,23 @@ func localString(a netip.Addr) string {
 	return a.String()
 }
 
+// dscpString is a key's code as the CLI and the JSON take it: "any" for
+// an any-DSCP key.
+func dscpString(anyDSCP bool, d dsrtypes.DSCP) string {
+	if anyDSCP {
+		return "any"
+	}
+	return strconv.Itoa(int(d))
+}
+
 func (k Key) String() string {
-	return fmt.Sprintf("%v DSCP %d local %s", k.Family, k.DSCP, localString(k.Local))
+	return fmt.Sprintf("%v DSCP %s local %s", k.Family, dscpString(k.AnyDSCP, k.DSCP), localString(k.Local))
 }
 
 func (e Entry) String() string {
+	if e.SetDSCP != nil {
+		return fmt.Sprintf("%v -> VIP %s, DSCP set to %d", e.Key(), e.VIP, *e.SetDSCP)
+	}
 	return fmt.Sprintf("%v -> VIP %s", e.Key(), e.VIP)
 }
 
@@ -166,6 +188,10 @@ func checkAddr(what string, a netip.Addr) error {
 
 // normalize checks k and fills in its family.
 func (k Key) normalize() (Key, error) {
+	k = k.canonical()
+	if k.AnyDSCP && !k.Local.IsValid() {
+		return k, invalidf("an any-DSCP entry needs --local: without it, it would capture every packet")
+	}
 	if k.DSCP > dsrtypes.MaxDSCP {
 		return k, invalidf("DSCP %d is out of range: use 0-%d", k.DSCP, dsrtypes.MaxDSCP)
 	}
@@ -176,7 +202,7 @@ func (k Key) normalize() (Key, error) {
 	}
 	if !k.Local.IsValid() {
 		if k.Family == dsrtypes.AnyFamily {
-			return k, invalidf("the address family of the key DSCP %d local any is missing: give the family (IPv4 or IPv6) or a local address", k.DSCP)
+			return k, invalidf("the address family of the key DSCP %s local any is missing: give the family (IPv4 or IPv6) or a local address", dscpString(k.AnyDSCP, k.DSCP))
 		}
 		return k, nil
 	}
@@ -201,7 +227,10 @@ func (k Key) normalize() (Key, error) {
 // normalize checks e and fills in its family.
 func (e Entry) normalize() (Entry, error) {
 	if !e.VIP.IsValid() {
-		return e, invalidf("the VIP of DSCP %d is missing: give the address the code stands for", e.DSCP)
+		return e, invalidf("the VIP of DSCP %s is missing: give the address the code stands for", dscpString(e.AnyDSCP, e.DSCP))
+	}
+	if e.SetDSCP != nil && *e.SetDSCP > dsrtypes.MaxDSCP {
+		return e, invalidf("--set-dscp %d is out of range: use 0-%d, the DSCP the packet leaves the rewrite with", *e.SetDSCP, dsrtypes.MaxDSCP)
 	}
 	if err := checkAddr("VIP", e.VIP); err != nil {
 		return e, err
@@ -228,11 +257,11 @@ func (e Entry) normalize() (Entry, error) {
 	if e.Local.IsValid() && dsrtypes.FamilyOf(e.Local) != vf && checkAddr("local address", e.Local) == nil {
 		return e, invalidf("VIP %s is %v but local address %s is %v: use addresses of one family", e.VIP, vf, e.Local, dsrtypes.FamilyOf(e.Local))
 	}
-	k, err := Key{Family: vf, DSCP: e.DSCP, Local: e.Local}.normalize()
+	k, err := Key{Family: vf, DSCP: e.DSCP, AnyDSCP: e.AnyDSCP, Local: e.Local}.normalize()
 	if err != nil {
 		return e, err
 	}
-	e.Family = k.Family
+	e.Family, e.DSCP = k.Family, k.DSCP
 	return e, nil
 }
 

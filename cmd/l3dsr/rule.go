@@ -42,7 +42,7 @@ iptables rule serves every entry:
 whole table (the format 'rule list -o json' prints) atomically. The table is
 per network namespace.
 
-DSCP codes are 0-63, in decimal or hex (10 or 0x0a).`,
+DSCP codes are 0-63, in decimal or hex (10 or 0x0a), or any (with --local).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usageErrorf("'l3dsr rule' needs a subcommand: add, del, list, replace, flush or stats")
@@ -59,10 +59,13 @@ func newRuleAddCmd(rs *ruleSystem) *cobra.Command {
 	var variant xtrule.VariantFlag
 	var replace bool
 	cmd := &cobra.Command{
-		Use:   "add --dscp N --vip ADDR [--local ADDR] [--replace]",
+		Use:   "add --dscp N|any --vip ADDR [--local ADDR] [--set-dscp N] [--replace]",
 		Short: "Map a DSCP code (and optionally a local address) to a VIP",
 		Long: `Map a DSCP code, optionally only for packets to one local address, to a VIP.
-Makes sure the one map-mode rule is in raw PREROUTING for the VIP's family
+--dscp any (addr mode) maps every code to --local, which it needs. The kernel
+looks up (DSCP, local), then (DSCP, any local), then (any DSCP, local); an add
+that shadows another entry, or is shadowed, is warned about. --set-dscp sets
+the packet's DSCP after the rewrite (ECN kept). Makes sure the one map-mode rule is in raw PREROUTING for the VIP's family
 (appending it if it is missing, never a second one), then adds the entry.
 An existing entry is an error unless --replace is given.
 
@@ -70,15 +73,15 @@ The iptables binaries are iptables/ip6tables (the system's default), or the
 legacy or nft ones with --iptables legacy|nft or ` + xtrule.VariantEnv + `=legacy|nft.`,
 		Example: `  l3dsr rule add --dscp 1 --vip 10.0.0.1
   l3dsr rule add --dscp 0x0a --vip 2001:db8::1 --local 2001:db8::10
-  l3dsr rule add --dscp 1 --vip 10.0.0.2 --replace`,
+  l3dsr rule add --dscp any --local 10.1.0.7 --vip 10.0.0.3 --set-dscp 0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
 			if !fl.Changed("dscp") {
-				return usageErrorf("--dscp is missing: give the code 0-63 (decimal or hex, e.g. 10 or 0x0a)")
+				return usageErrorf("--dscp is missing: give the code 0-63 (decimal or hex, e.g. 10 or 0x0a), or any with --local")
 			}
 			if !fl.Changed("vip") {
-				return usageErrorf("--vip is missing: give the VIP that DSCP %d stands for, e.g. --vip 10.0.0.1", e.DSCP)
+				return usageErrorf("--vip is missing: give the VIP that DSCP %s stands for, e.g. --vip 10.0.0.1", fl.Lookup("dscp").Value)
 			}
 			e.VIP, e.Local = vip.Addr, local.Addr
 			if err := e.Validate(); err != nil {
@@ -88,11 +91,12 @@ legacy or nft ones with --iptables legacy|nft or ` + xtrule.VariantEnv + `=legac
 			if err != nil {
 				return &usageError{err}
 			}
-			return rs.add(cmd.Context(), cmd.OutOrStdout(), e, replace, v)
+			return rs.add(cmd, e, replace, v)
 		},
 	}
 	fl := cmd.Flags()
-	fl.Var(dscpFlag(&e.DSCP), "dscp", "DSCP code, 0-63, decimal or hex (0x0a)")
+	fl.Var(maptable.DSCPFlag(&e.DSCP, &e.AnyDSCP), "dscp", "DSCP code, 0-63, decimal or hex (0x0a), or any (needs --local)")
+	fl.Var(maptable.SetDSCPFlag(&e.SetDSCP), "set-dscp", "the DSCP the packet leaves the rewrite with, 0-63 (default: its own)")
 	fl.Var(addrFlag("--vip", &vip), "vip", "the VIP the code stands for")
 	fl.Var(addrFlag("--local", &local), "local", "only for packets to this local address (default: any)")
 	fl.BoolVar(&replace, "replace", false, "replace the VIP of an existing entry (its counters are kept)")
@@ -100,17 +104,20 @@ legacy or nft ones with --iptables legacy|nft or ` + xtrule.VariantEnv + `=legac
 	return cmd
 }
 
-func (rs *ruleSystem) add(ctx context.Context, out io.Writer, e maptable.Entry, replace bool, v xtrule.Variant) error {
+func (rs *ruleSystem) add(cmd *cobra.Command, e maptable.Entry, replace bool, v xtrule.Variant) error {
 	t, err := rs.dialTable()
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	added, err := maptable.AddEntry(ctx, t, rs.newRules(v), e, replace)
+	added, err := maptable.AddEntry(cmd.Context(), t, rs.newRules(v), e, replace)
 	if err != nil {
 		return err
 	}
-	maptable.WriteAdded(out, v, e, added, replace)
+	maptable.WriteAdded(cmd.OutOrStdout(), v, e, added, replace)
+	for _, w := range added.Warnings {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+	}
 	return nil
 }
 
@@ -118,14 +125,14 @@ func newRuleDelCmd(rs *ruleSystem) *cobra.Command {
 	var k maptable.Key
 	var local dsrtypes.Addr
 	cmd := &cobra.Command{
-		Use:   "del --dscp N [--local ADDR] [--family 4|6]",
+		Use:   "del --dscp N|any [--local ADDR] [--family 4|6]",
 		Short: "Delete the entry of a DSCP code (and local address)",
 		Long: `Delete one entry. Its family comes from --local, or --family; with neither, the
 entry of that code with local address any is looked up in both families, and
 deleted if exactly one exists. The map-mode rule stays.`,
 		Example: `  l3dsr rule del --dscp 1
   l3dsr rule del --dscp 10 --local 10.1.0.10
-  l3dsr rule del --dscp 1 --family 6`,
+  l3dsr rule del --dscp any --local 10.1.0.7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
@@ -140,7 +147,7 @@ deleted if exactly one exists. The map-mode rule stays.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.Var(dscpFlag(&k.DSCP), "dscp", "DSCP code, 0-63, decimal or hex (0x0a)")
+	fl.Var(maptable.DSCPFlag(&k.DSCP, &k.AnyDSCP), "dscp", "DSCP code, 0-63, decimal or hex (0x0a), or any (needs --local)")
 	fl.Var(addrFlag("--local", &local), "local", "the entry's local address (default: any)")
 	fl.Var(familyFlag(&k.Family), "family", "the entry's family, 4 or 6 (default: from --local, else looked up)")
 	return cmd

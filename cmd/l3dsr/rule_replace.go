@@ -25,9 +25,9 @@ FILE is a JSON array in the format 'l3dsr rule list -o json' prints, so
   l3dsr rule list -o json > table.json
   l3dsr rule replace -f table.json
 
-gives the table back. Each entry has "family" ("ipv4" or "ipv6"), "dscp"
-(0-63), "local" ("any" or a local address of the family) and "vip";
-"packets" and "bytes" are ignored. An empty array empties the table.
+gives the table back. Each entry has "family" ("ipv4" or "ipv6"), "dscp" (0-63,
+or "any" with a "local"), "local" ("any" or an address of the family), "vip", and
+optionally "set_dscp" (0-63); "packets" and "bytes" are ignored. [] empties it.
 
 The whole file is checked first: a bad entry is reported with its index (0 is
 the first) and line, and nothing is changed. Then the one map-mode rule is

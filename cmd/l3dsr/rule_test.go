@@ -214,6 +214,12 @@ func TestRuleUsageErrors(t *testing.T) {
 		{[]string{"rule", "del", "--dscp", "1", "--family", "5"}, "", `--family "5" is unknown: use 4 or 6`},
 		{[]string{"rule", "del", "--dscp", "1", "--family", "6", "--local", "10.1.0.1"}, "", "--family 6 does not match --local 10.1.0.1 (IPv4)"},
 		{[]string{"rule", "del", "--dscp", "1", "--local", "0.0.0.0"}, "", "local address 0.0.0.0 is unspecified: leave the local address out to match any"},
+		{[]string{"rule", "add", "--dscp", "any", "--vip", "10.0.0.1"}, "", "an any-DSCP entry needs --local: without it, it would capture every packet"},
+		{[]string{"rule", "add", "--dscp", "all", "--vip", "10.0.0.1"}, "", `DSCP "all" is not a number: give the code 0-63 in decimal or hex (e.g. 10 or 0x0a), or any (with --local)`},
+		{[]string{"rule", "add", "--dscp", "1", "--vip", "10.0.0.1", "--set-dscp", "64"}, "", `invalid argument "64" for "--set-dscp" flag: DSCP 64 is out of range: use 0-63`},
+		{[]string{"rule", "add", "--dscp", "1", "--vip", "10.0.0.1", "--set-dscp", "any"}, "", `for "--set-dscp" flag: DSCP "any" is not a number`},
+		{[]string{"rule", "del", "--dscp", "any"}, "", "an any-DSCP entry needs --local"},
+		{[]string{"rule", "del", "--dscp", "any", "--family", "4"}, "", "an any-DSCP entry needs --local"},
 		{[]string{"rule", "list", "-o", "yaml"}, "", `output format "yaml" is unknown: use -o table or -o json`},
 		{[]string{"rule", "stats", "-o", "xml"}, "", `output format "xml" is unknown`},
 		{[]string{"rule", "flush", "--family", "ipx"}, "", `--family "ipx" is unknown: use 4 or 6`},
@@ -418,10 +424,10 @@ func TestRuleListAndStats(t *testing.T) {
 	fakeSystem(t, table)
 
 	status, stdout, stderr := runCLI("rule", "list")
-	want := `FAMILY  DSCP  LOCAL      VIP          PACKETS    BYTES
-ipv4    10    any        10.0.0.1     123456789  9876543210
-ipv4    10    10.1.0.10  10.0.0.10    1          60
-ipv6    2     any        2001:db8::2  5          400
+	want := `FAMILY  DSCP  LOCAL      VIP          PACKETS    BYTES       SET-DSCP
+ipv4    10    any        10.0.0.1     123456789  9876543210  -
+ipv4    10    10.1.0.10  10.0.0.10    1          60          -
+ipv6    2     any        2001:db8::2  5          400         -
 `
 	if status != exitOK || stdout != want {
 		t.Errorf("list: exit %d, stderr %q, stdout:\n%s\nwant:\n%s", status, stderr, stdout, want)
@@ -479,5 +485,50 @@ ipv6    2     any        2001:db8::2  5          400
 	// An empty table is an empty JSON array, not null.
 	if _, stdout, _ = runCLI("rule", "list", "-o", "json"); stdout != "[]\n" {
 		t.Errorf("empty list json = %q", stdout)
+	}
+}
+
+// --dscp any with --local (addr mode) and --set-dscp: added, listed,
+// warned about when the lookup order shadows it (exit 0 all the same),
+// deleted.
+func TestRuleAnyDSCP(t *testing.T) {
+	table := newFakeTable(maptable.Entry{DSCP: 10, Local: netip.MustParseAddr("10.1.1.5"), VIP: netip.MustParseAddr("10.0.0.1")})
+	fakeSystem(t, table)
+	t.Setenv(xtrule.VariantEnv, "")
+
+	status, stdout, stderr := runCLI("rule", "add", "--dscp", "any", "--local", "10.1.1.5", "--vip", "10.0.0.2", "--set-dscp", "0")
+	wantOut := "appended the map-mode rule for IPv4: iptables -t raw -A PREROUTING -j DADDR --map\nadded IPv4 DSCP any local 10.1.1.5 -> VIP 10.0.0.2, DSCP set to 0\n"
+	wantErr := "warning: DSCP 10 to 10.1.1.5 goes to VIP 10.0.0.1, not VIP 10.0.0.2's any-DSCP entry: (DSCP, local) is looked up first\n"
+	if status != exitOK || stdout != wantOut || stderr != wantErr {
+		t.Errorf("add: exit %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q", status, stdout, wantOut, stderr, wantErr)
+	}
+	key := maptable.Key{Family: dsrtypes.IPv4, AnyDSCP: true, Local: netip.MustParseAddr("10.1.1.5")}
+	if e, ok := table.entries[key]; !ok || e.VIP != netip.MustParseAddr("10.0.0.2") || e.SetDSCP == nil || *e.SetDSCP != 0 {
+		t.Errorf("table %v", table.entries)
+	}
+
+	status, stdout, _ = runCLI("rule", "list")
+	want := `FAMILY  DSCP  LOCAL     VIP       PACKETS  BYTES  SET-DSCP
+ipv4    10    10.1.1.5  10.0.0.1  0        0      -
+ipv4    any   10.1.1.5  10.0.0.2  0        0      0
+`
+	if status != exitOK || stdout != want {
+		t.Errorf("list: exit %d\n%s\nwant\n%s", status, stdout, want)
+	}
+	status, stdout, _ = runCLI("rule", "list", "-o", "json")
+	if status != exitOK || !strings.Contains(stdout, `"dscp": "any",
+    "local": "10.1.1.5",
+    "vip": "10.0.0.2",
+    "set_dscp": 0,`) {
+		t.Errorf("list json: exit %d\n%s", status, stdout)
+	}
+
+	status, stdout, stderr = runCLI("rule", "del", "--dscp", "any", "--local", "10.1.1.5")
+	if status != exitOK || stdout != "deleted IPv4 DSCP any local 10.1.1.5\n" || len(table.entries) != 1 {
+		t.Errorf("del: exit %d, stdout %q, stderr %q, left %v", status, stdout, stderr, table.entries)
+	}
+	status, _, stderr = runCLI("rule", "del", "--dscp", "any", "--local", "10.1.1.5")
+	if status != exitRuntime || !strings.Contains(stderr, "no such entry") {
+		t.Errorf("del again: exit %d, stderr %q", status, stderr)
 	}
 }

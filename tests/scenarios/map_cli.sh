@@ -19,6 +19,11 @@
 #              (which iptables-legacy 1.8.9's -C confuses with it), once
 #   err-*      usage errors (exit 2) change nothing; the unprivileged get exit 1 and why;
 #              `rule del` of a missing entry is exit 1
+#   any-*      addr mode (issue 22): `rule add --dscp any --local A` (+ --set-dscp 0), IPv4 and
+#              IPv6: listed as "any" with set_dscp; requests with DSCP 34 and 0 to A answered by
+#              its VIP and counted; a (DSCP 5, A) entry for another VIP is warned about (exit 0)
+#              and wins for DSCP 5 (the lookup order); `--dscp any` without --local (add, del,
+#              a replace file) is exit 2 with nothing changed; `rule del --dscp any --local A` removes it
 #   live-*     requests in a loop to 10 VIPs while `rule replace -f` installs a 65,536-entry
 #              table 50 times: zero failed, counters carried over, 65,536 entries at the end
 #   flush-empties
@@ -235,6 +240,54 @@ if ((rc == 1)) && grep -qiE 'permi|CAP_NET_ADMIN' <<<"$out"; then
 else
 	fail err-unprivileged "want exit 1 and a message about permission / CAP_NET_ADMIN, got exit $rc: $out"
 fi
+
+# ---------------------------------------------------------------------------------------------
+log "addr mode: any-DSCP entries"
+# A4/A6: addresses of the server's that stand for VIP 0 (IPv4) and IPv6 VIP 0 in addr mode.
+A4=192.0.2.20 A6=2001:db8:1::20 AV4=$(v4vip 0) AV6=$(v6vip 0) OV4=$(v4vip 1)
+ip -n $R addr add $A4/24 dev r0
+ip -n $R addr add $A6/64 dev r0 nodad
+before=$(snapshot 2>&1)
+experr any-no-local 2 "an any-DSCP entry needs --local: without it, it would capture every packet" \
+	l3n $R rule add --dscp any --vip "$AV4"
+experr any-del-no-local 2 "an any-DSCP entry needs --local" l3n $R rule del --dscp any
+printf '[{"family": "ipv4", "dscp": "any", "vip": "%s"}]\n' "$AV4" >"$WORK/anybad.json"
+experr any-replace-no-local 2 'anybad.json:1: entry 0: "dscp" "any" needs a "local" address' \
+	l3n $R rule replace -f "$WORK/anybad.json"
+expect_eq any-no-local-nothing-changed "$(snapshot 2>&1)" "$before" "entries, generation and rules after the refused adds"
+experr any-add-v4 0 "added IPv4 DSCP any local $A4 -> VIP $AV4, DSCP set to 0" \
+	l3n $R rule add --dscp any --local $A4 --vip "$AV4" --set-dscp 0
+experr any-add-v6 0 "added IPv6 DSCP any local $A6 -> VIP $AV6" l3n $R rule add --dscp any --local $A6 --vip "$AV6"
+# The (DSCP, local) entry of another VIP: added (exit 0), with the warning on stderr only.
+out=$(l3n $R rule add --dscp 5 --local $A4 --vip "$OV4" 2>"$WORK/any.err")
+rc=$?
+want="warning: DSCP 5 to $A4 goes to VIP $OV4, not VIP $AV4's any-DSCP entry: (DSCP, local) is looked up first"
+if ((rc == 0)) && [[ $out == "added IPv4 DSCP 5 local $A4 -> VIP $OV4" && $(cat "$WORK/any.err") == "$want" ]]; then
+	pass any-shadow-warning
+else
+	fail any-shadow-warning "want exit 0, 'added ...' and on stderr only '$want'; got exit $rc, stdout '$out', stderr '$(cat "$WORK/any.err")'"
+fi
+l3n $R rule list -o json >"$WORK/any.json" 2>&1
+got=$(jq -c "[.[] | select(.dscp == \"any\" or .local == \"$A4\") | {family, dscp, local, vip, set_dscp}] | sort_by(.family, (.dscp | tostring))" "$WORK/any.json" 2>&1)
+want="[{\"family\":\"ipv4\",\"dscp\":5,\"local\":\"$A4\",\"vip\":\"$OV4\",\"set_dscp\":null},"
+want+="{\"family\":\"ipv4\",\"dscp\":\"any\",\"local\":\"$A4\",\"vip\":\"$AV4\",\"set_dscp\":0},"
+want+="{\"family\":\"ipv6\",\"dscp\":\"any\",\"local\":\"$A6\",\"vip\":\"$AV6\",\"set_dscp\":null}]"
+expect_eq any-list-json "$got" "$want" "the any-DSCP entries and the (5, $A4) entry in 'rule list -o json'"
+row=$(l3n $R rule list 2>&1 | awk -v a=$A4 '$2 == "any" && $3 == a {print $1, $2, $3, $4, $7}')
+expect_eq any-list-table "$row" "ipv4 any $A4 $AV4 0" "FAMILY DSCP LOCAL VIP SET-DSCP of the IPv4 any-DSCP row of 'rule list'"
+# Any code but 5 to A4 reaches VIP 0; 5 reaches VIP 1 ((DSCP, local) first); any code to A6 reaches
+# IPv6 VIP 0.
+printf '%s\n' "$A4 34 $AV4 3" "$A4 0 $AV4 3" "$A4 5 $OV4 3" "$A6 34 $AV6 3" >"$WORK/any.targets"
+timeout 120 ip netns exec $C python3 "$UDP" scale $PORT "$WORK/any.targets" >"$WORK/any.out" 2>&1
+expect_eq any-traffic-v4 "$(grep '^ipv4 ' "$WORK/any.out")" "ipv4 sent=9 ok=9 bad=0" "$(grep -m 3 '^bad' "$WORK/any.out" | tr '\n' ' ')"
+expect_eq any-traffic-v6 "$(grep '^ipv6 ' "$WORK/any.out")" "ipv6 sent=3 ok=3 bad=0" "$(grep -m 3 '^bad' "$WORK/any.out" | tr '\n' ' ')"
+got=$(l3n $R rule list -o json | jq -r "[.[] | select(.dscp == \"any\" or .local == \"$A4\")] | sort_by(.family, (.dscp | tostring)) | map(.packets) | join(\" \")" 2>&1)
+expect_eq any-counters "$got" "3 6 3" "packets of (IPv4 5, $A4), (IPv4 any, $A4), (IPv6 any, $A6)"
+experr any-del-v4 0 "deleted IPv4 DSCP any local $A4" l3n $R rule del --dscp any --local $A4
+experr any-del-v6 0 "deleted IPv6 DSCP any local $A6" l3n $R rule del --dscp any --local $A6
+l3n $R rule del --dscp 5 --local $A4 >/dev/null 2>&1
+got=$(l3n $R rule list -o json | jq "[.[] | select(.dscp == \"any\" or .local == \"$A4\")] | length" 2>&1)
+expect_eq any-deleted "$got" 0 "any-DSCP or $A4 entries left after 'rule del'"
 
 # ---------------------------------------------------------------------------------------------
 NBIG=65536
