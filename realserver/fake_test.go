@@ -327,3 +327,17 @@ func (c clampsView) Set(cl []clamp) error {
 }
 
 var errBoom = errors.New("boom")
+
+// RouteOif is the interface holding dst's subnet, as the kernel's lookup
+// of a connected route answers.
+func (f *fakeSys) RouteOif(dst netip.Addr) (int, error) {
+	if err := f.op("RouteOif"); err != nil {
+		return 0, err
+	}
+	for _, a := range f.addrs {
+		if a.Index != 1 && a.Prefix.Bits() < dst.BitLen() && a.Prefix.Contains(dst) {
+			return a.Index, nil
+		}
+	}
+	return 0, fmt.Errorf("looking up the route to %s: network unreachable", dst)
+}
