@@ -104,6 +104,9 @@ func (m *Manager) resolveRIP(c *Config, old *vipRecord) error {
 		}
 		return fmt.Sprintf("#%d", index)
 	}
+	if err := m.notDefaultSrc(*c); err != nil {
+		return err
+	}
 	for i, a := range addrs {
 		if a.Prefix.Addr() != c.RIP {
 			continue
@@ -134,6 +137,23 @@ func (m *Manager) resolveRIP(c *Config, old *vipRecord) error {
 		return hostInputf("--dev %s: %v: give an interface of this server's ('ip link' lists them), or leave --dev out for the one of the route to %s", c.Dev, err, c.RIP)
 	}
 	return nil
+}
+
+// internet is a destination only the default route covers on a server
+// (nothing is sent to it: the kernel is asked which source it would use).
+var internet = map[bool]netip.Addr{true: netip.MustParseAddr("192.88.99.1"), false: netip.MustParseAddr("2001:4860:4860::8888")}
+
+// notDefaultSrc refuses a RIP that is the source address of the default
+// route: the server's own traffic goes out from it (a /32 set as the
+// route's src is no interface's primary address, so primary misses it).
+// No default route: nothing to refuse.
+func (m *Manager) notDefaultSrc(c Config) error {
+	src, err := m.net.RouteSrc(internet[c.RIP.Is4()])
+	if err != nil || src != c.RIP {
+		return nil
+	}
+	return hostInputf("--rip %s is the source address of the default route: the server's own traffic goes out from it, and the any-DSCP entry would hand every answer sent to it to VIP %s; give VIP %s an address of its own",
+		c.RIP, c.VIP, c.VIP)
 }
 
 // primary reports whether addrs[i] is a primary address of its interface:

@@ -168,6 +168,24 @@ func TestAddrConflicts(t *testing.T) {
 	sameSnap(t, "foreign entry", before, f2.snap())
 }
 
+// A /32 that the default route uses as its source is the server's own
+// address too, though no interface's primary one.
+func TestAddrRefusesDefaultSrc(t *testing.T) {
+	f := newFakeSys()
+	f.addrs = append(f.addrs, rtnl.Addr{Index: 2, Prefix: netip.MustParsePrefix("192.0.2.99/32")})
+	f.defaultSrc = netip.MustParseAddr("192.0.2.99")
+	m := f.manager(t)
+	before := f.snap()
+	_, err := m.Up(ctx, addrVIP("10.0.0.4", "192.0.2.99"), xtrule.Default)
+	if !errors.Is(err, ErrHostInput) || err.Error() != "--rip 192.0.2.99 is the source address of the default route: the server's own traffic goes out from it, and the any-DSCP entry would hand every answer sent to it to VIP 10.0.0.4; give VIP 10.0.0.4 an address of its own" {
+		t.Fatalf("Up: %v", err)
+	}
+	sameSnap(t, "refused Up", before, f.snap())
+	// Another /32 of eth0 is fine.
+	f.addrs = append(f.addrs, rtnl.Addr{Index: 2, Prefix: netip.MustParsePrefix("192.0.2.98/32")})
+	mustUp(t, m, addrVIP("10.0.0.4", "192.0.2.98"))
+}
+
 // A failing step undoes the RIP with the rest.
 func TestAddrAllOrNothing(t *testing.T) {
 	f := newFakeSys()

@@ -35,7 +35,9 @@ type fakeSys struct {
 	// appear (as the kernel's module autoload does) and reports EEXIST.
 	autoload map[string]string
 	nextIdx  int
-	explicit map[string]bool
+	// defaultSrc is the source of the default route (none if invalid).
+	defaultSrc netip.Addr
+	explicit   map[string]bool
 	// calls counts the operations by name (those that can fail on demand).
 	calls map[string]int
 }
@@ -340,4 +342,11 @@ func (f *fakeSys) RouteOif(dst netip.Addr) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("looking up the route to %s: network unreachable", dst)
+}
+
+func (f *fakeSys) RouteSrc(dst netip.Addr) (netip.Addr, error) {
+	if f.defaultSrc.IsValid() && f.defaultSrc.Is4() == dst.Is4() {
+		return f.defaultSrc, nil
+	}
+	return netip.Addr{}, fmt.Errorf("looking up the route to %s: network unreachable", dst)
 }
