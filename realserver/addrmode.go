@@ -104,9 +104,6 @@ func (m *Manager) resolveRIP(c *Config, old *vipRecord) error {
 		}
 		return fmt.Sprintf("#%d", index)
 	}
-	if err := m.notDefaultSrc(*c); err != nil {
-		return err
-	}
 	for i, a := range addrs {
 		if a.Prefix.Addr() != c.RIP {
 			continue
@@ -114,6 +111,11 @@ func (m *Manager) resolveRIP(c *Config, old *vipRecord) error {
 		if primary(addrs, i) {
 			return hostInputf("--rip %s is the primary address of %s (%s): the server's own traffic goes out from it, and the any-DSCP entry would hand every packet sent to it to VIP %s; give VIP %s an address of its own (e.g. an unused one of %s)",
 				c.RIP, name(a.Index), a.Prefix, c.VIP, c.VIP, a.Prefix.Masked())
+		}
+		// The source of a route is an address of the host's: only a RIP
+		// found here can be the default route's.
+		if err := m.notDefaultSrc(*c); err != nil {
+			return err
 		}
 		on := name(a.Index)
 		if c.Dev != "" && c.Dev != on && (old == nil || old.Dev != c.Dev) {
