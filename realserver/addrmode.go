@@ -263,3 +263,32 @@ func setFlag(e maptable.Entry) string {
 	}
 	return fmt.Sprintf(" --set-dscp %d", *e.SetDSCP)
 }
+
+// ripClash refuses an address that would be a VIP and a RIP at once: the
+// any-DSCP entry of the RIP would take the other VIP's packets.
+func (m *Manager) ripClash(st *upRecord, c Config) error {
+	if c.mode() == dsrtypes.ModeAddr {
+		if _, o := m.find(st, c.RIP); o != nil {
+			return conflictf("--rip %s is a VIP set up here (%v): its packets would all go to VIP %s; give VIP %s another --rip", c.RIP, o, c.VIP, c.VIP)
+		}
+	}
+	if o, ok := m.ripOwner(st, c.VIP); ok {
+		return conflictf("VIP %s is the RIP of VIP %s: packets to it go to VIP %s; give VIP %s another address, or take VIP %s down first", c.VIP, o, o, c.VIP, o)
+	}
+	return nil
+}
+
+// ripOwner is the addr-mode VIP of st whose RIP is a, if any.
+func (m *Manager) ripOwner(st *upRecord, a netip.Addr) (netip.Addr, bool) {
+	probe := Config{VIP: a, Mode: dsrtypes.ModeAddr, RIP: a}
+	if ix := m.index(); ix != nil {
+		o, ok := ix.keys[probe.entry().Key()]
+		return o, ok
+	}
+	for _, o := range st.VIPs {
+		if o.mode() == dsrtypes.ModeAddr && o.RIP == a {
+			return o.VIP, true
+		}
+	}
+	return netip.Addr{}, false
+}

@@ -154,6 +154,17 @@ func TestAddrConflicts(t *testing.T) {
 	if _, err := m.Up(ctx, addrVIP("10.0.0.4", "192.0.2.51"), xtrule.Default); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "run 'l3dsr realserver down --vip 10.0.0.4' first") {
 		t.Fatalf("other RIP: %v", err)
 	}
+	// A RIP that is a VIP, and a VIP that is a RIP.
+	mustUp(t, m, dscpVIP("10.0.0.1", 21))
+	before = f.snap()
+	if _, err := m.Up(ctx, addrVIP("10.0.0.6", "10.0.0.1"), xtrule.Default); !errors.Is(err, ErrConflict) ||
+		err.Error() != "--rip 10.0.0.1 is a VIP set up here (VIP 10.0.0.1 (dscp, DSCP 21)): its packets would all go to VIP 10.0.0.6; give VIP 10.0.0.6 another --rip" {
+		t.Fatalf("RIP is a VIP: %v", err)
+	}
+	if _, err := m.Up(ctx, dscpVIP("192.0.2.50", 30), xtrule.Default); !errors.Is(err, ErrConflict) ||
+		err.Error() != "VIP 192.0.2.50 is the RIP of VIP 10.0.0.4: packets to it go to VIP 10.0.0.4; give VIP 192.0.2.50 another address, or take VIP 10.0.0.4 down first" {
+		t.Fatalf("VIP is a RIP: %v", err)
+	}
 	sameSnap(t, "refused Ups", before, f.snap())
 
 	// An entry someone else made for the RIP is left alone.

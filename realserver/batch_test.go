@@ -56,6 +56,8 @@ func batchOps() []batchOp {
 		upOp(addrVIP("10.0.0.7", "192.0.2.70")), // set up already: no change
 		{vip: "10.0.0.7"},
 		upOp(addrVIP("10.0.0.8", "192.0.2.70")), // the RIP is free again
+		upOp(dscpVIP("192.0.2.70", 40)),         // refused: 10.0.0.8's RIP
+		upOp(addrVIP("10.0.0.9", "10.0.0.8")),   // refused: a VIP
 	}
 }
 

@@ -49,6 +49,9 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (_ Applied
 		return Applied{}, conflictf("VIP %s is set up as %v, not as %v: run 'l3dsr realserver down --vip %s' first to change it",
 			c.VIP, old, c, c.VIP)
 	}
+	if err := m.ripClash(&st, c); err != nil {
+		return Applied{}, err
+	}
 	if err := m.resolveRIP(&c, old); err != nil {
 		return Applied{}, err
 	}
