@@ -25,10 +25,16 @@ func check(f *File) Errors {
 			pos Pos
 		}
 		byKey := map[maptable.Key]owned{}
+		byRIP := map[netip.Addr]owned{}
 		for _, v := range rs.VIPs {
 			c := v.Config
 			if !once(&errs, byVIP, c.VIP, v.pos, "VIP "+c.VIP.String()) {
 				continue
+			}
+			if o, ok := byRIP[c.RIP]; ok && c.Mode == dsrtypes.ModeAddr {
+				add(v.pos, "VIPs %s and %s (at %s) both use RIP %s: the real server could not tell them apart; give each addr-mode VIP a rip of its own", c.VIP, o.e.VIP, o.pos, c.RIP)
+			} else if c.Mode == dsrtypes.ModeAddr {
+				byRIP[c.RIP] = owned{maptable.Entry{VIP: c.VIP}, v.pos}
 			}
 			if c.Mode != dsrtypes.ModeDSCP {
 				continue

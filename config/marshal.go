@@ -9,6 +9,7 @@ import (
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/realserver"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -79,6 +80,14 @@ func vipNode(v VIP) *yaml.Node {
 		addr.LineComment = "# " + v.note
 	}
 	put(m, "vip", addr)
+	if c.Mode == dsrtypes.ModeAddr {
+		put(m, "mode", str(string(c.Mode)))
+		put(m, "rip", str(c.RIP.String()))
+		if c.Dev != "" {
+			put(m, "dev", str(c.Dev))
+		}
+		return putSet(m, c)
+	}
 	if c.Mode != dsrtypes.ModeDSCP && c.Mode != "" {
 		put(m, "mode", str(string(c.Mode)))
 		if c.MSS != 0 {
@@ -98,6 +107,14 @@ func vipNode(v VIP) *yaml.Node {
 	}
 	if c.Local.IsValid() {
 		put(m, "local", str(c.Local.String()))
+	}
+	return putSet(m, c)
+}
+
+// putSet writes the VIP's DSCP reset, if it has one.
+func putSet(m *yaml.Node, c realserver.Config) *yaml.Node {
+	if c.SetDSCP != nil {
+		put(m, "set_dscp", num(*c.SetDSCP))
 	}
 	return m
 }

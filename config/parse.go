@@ -278,6 +278,14 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 		"vip":   func(v *yaml.Node) { c.VIP, haveVIP = p.addr(v, "vip") },
 		"dscp":  func(v *yaml.Node) { codes, codePos = p.codes(v, p.pos(n)) },
 		"local": func(v *yaml.Node) { c.Local, _ = p.addr(v, "local") },
+		"rip":   func(v *yaml.Node) { c.RIP, _ = p.addr(v, "rip") },
+		"dev":   func(v *yaml.Node) { c.Dev, _ = p.str(v, "dev") },
+		"set_dscp": func(v *yaml.Node) {
+			if d, ok := p.uint(v, "set_dscp", uint64(dsrtypes.MaxDSCP), "the DSCP 0-63 the VIP's packets leave the rewrite with (dscp and addr modes)"); ok {
+				s := uint8(d)
+				c.SetDSCP = &s
+			}
+		},
 		"mode": func(v *yaml.Node) {
 			if m, ok := parsed(p, v, "mode", parseModeSet, dsrtypes.ModeUse); ok {
 				c.Mode = m
@@ -300,7 +308,7 @@ func (p *parser) vip(n *yaml.Node) (VIP, bool) {
 		c.Mode = dsrtypes.ModeDSCP
 	}
 	if c.Mode == dsrtypes.ModeDSCP && len(codes) == 0 {
-		p.errf(n, "VIP %s in dscp mode needs its code: add 'dscp: N' (0-63, or a list: 'dscp: [19, 20]'), or 'mode: ipip' or 'mode: dr'", c.VIP)
+		p.errf(n, "VIP %s in dscp mode needs its code: add 'dscp: N' (0-63, or a list: 'dscp: [19, 20]'), or 'mode: addr' with 'rip:', 'mode: ipip' or 'mode: dr'", c.VIP)
 		return VIP{}, false
 	}
 	v := VIP{Config: c, pos: p.pos(n)}

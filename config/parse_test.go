@@ -109,7 +109,7 @@ func TestParseErrors(t *testing.T) {
 		{"dscp missing", "realserver:\n  vips:\n    - vip: 10.0.0.1\n", 3, "needs its code: add 'dscp: N'"},
 		{"bad address", "realserver:\n  vips:\n    - vip: 10.0.0.300\n      dscp: 2\n", 3, `vip "10.0.0.300" is not an IP address`},
 		{"prefix", "realserver:\n  vips:\n    - vip: 10.0.0.1/32\n      dscp: 2\n", 3, `is a prefix: give the address alone, e.g. 10.0.0.1`},
-		{"bad mode", "realserver:\n  vips:\n    - vip: 10.0.0.1\n      mode: tun\n", 4, `mode "tun": use dscp or ipip`},
+		{"bad mode", "realserver:\n  vips:\n    - vip: 10.0.0.1\n      mode: tun\n", 4, `mode "tun": use dscp, addr or ipip`},
 		{"dr with dscp", "realserver:\n  vips:\n    - {vip: 10.0.0.1, mode: dr, dscp: 3}\n", 3, "DSCP 3 given for VIP 10.0.0.1 in dr mode: dr mode uses no DSCP code"},
 		{"dr with local", "realserver:\n  vips:\n    - {vip: 10.0.0.1, mode: dr, local: 192.0.2.1}\n", 3, "--local 192.0.2.1 given for VIP 10.0.0.1 in dr mode"},
 		{"dr service with dscp", "director:\n  services:\n    - vip: 10.0.0.1:80\n      mode: dr\n      dscp: 3\n", 5, "service tcp 10.0.0.1:80 is in dr mode, which uses no DSCP code: drop 'dscp', or use 'mode: dscp'"},

@@ -562,12 +562,21 @@ func runningCodes(c realserver.VIPStatus) realserver.Codes {
 
 // sameVIP reports whether the running VIP c is set up as w asks, its codes
 // aside (they are added and taken off one by one). An MSS left out of the
-// file is derived by Up, so any running MSS matches it.
+// file is derived by Up, so any running MSS matches it; so does the device
+// of a RIP (addr mode), which Up finds.
 func sameVIP(c, w realserver.Config) bool {
-	if c.VIP != w.VIP || c.Mode != w.Mode || c.Local != w.Local {
+	if c.VIP != w.VIP || c.Mode != w.Mode || c.Local != w.Local || c.RIP != w.RIP || !sameSet(c.SetDSCP, w.SetDSCP) {
+		return false
+	}
+	if w.Dev != "" && w.Dev != c.Dev {
 		return false
 	}
 	return w.MSS == 0 || w.MSS == c.MSS
+}
+
+// sameSet reports whether two optional DSCP resets are the same.
+func sameSet(a, b *uint8) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
 func fromApplied(a realserver.Applied, err error) ([]string, []string, error) {

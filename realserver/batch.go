@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
 )
@@ -145,6 +144,9 @@ func (ix *stateIndex) add(i int, r *vipRecord) {
 	for _, c := range r.Codes {
 		ix.keys[r.withCode(c.DSCP).entry().Key()] = r.VIP
 	}
+	if r.keyed() {
+		ix.keys[r.entry().Key()] = r.VIP
+	}
 }
 
 // index is the batch's index of its state, nil outside a batch.
@@ -178,13 +180,16 @@ func (m *Manager) find(st *upRecord, vip netip.Addr) (int, *vipRecord) {
 // c's own (clashes).
 func (m *Manager) clash(st *upRecord, c Config) (netip.Addr, bool) {
 	if ix := m.index(); ix != nil {
-		if c.mode() != dsrtypes.ModeDSCP || c.DSCP == nil {
+		if !c.keyed() {
 			return netip.Addr{}, false
 		}
 		o, ok := ix.keys[c.entry().Key()]
 		return o, ok && o != c.VIP
 	}
 	for _, o := range st.VIPs {
+		if o.VIP != c.VIP && clashes(o.Config, c) {
+			return o.VIP, true
+		}
 		for _, d := range o.Codes {
 			if clashes(o.withCode(d.DSCP), c) {
 				return o.VIP, true
@@ -227,6 +232,9 @@ func (m *Manager) indexDown(i int, r *vipRecord) {
 	delete(ix.at, r.VIP)
 	for _, c := range r.Codes {
 		m.indexCodeDown(r.withCode(c.DSCP))
+	}
+	if r.keyed() {
+		m.indexCodeDown(r.Config)
 	}
 	ix.kindsStale = true
 }

@@ -50,6 +50,14 @@ func batchOps() []batchOp {
 		{vip: "10.0.0.6"},
 		upOp(dscpVIP("10.0.0.6", 31)), // back on lo
 		{vip: "10.0.0.9"},             // not set up
+		upOp(addrVIP("10.0.0.7", "192.0.2.70")),
+		upOp(addrVIP("10.0.0.8", "192.0.2.70")), // refused: 10.0.0.7 has the RIP
+		upOp(addrVIP("2001:db8::7", "2001:db8:1::70")),
+		upOp(addrVIP("10.0.0.7", "192.0.2.70")), // set up already: no change
+		{vip: "10.0.0.7"},
+		upOp(addrVIP("10.0.0.8", "192.0.2.70")), // the RIP is free again
+		upOp(dscpVIP("192.0.2.70", 40)),         // refused: 10.0.0.8's RIP
+		upOp(addrVIP("10.0.0.9", "10.0.0.8")),   // refused: a VIP
 	}
 }
 

@@ -65,6 +65,9 @@ func (c Config) Validate() error {
 	if !c.VIP.IsGlobalUnicast() && !c.VIP.IsPrivate() {
 		return invalidf("VIP %s is not a unicast service address (loopback, link-local, multicast or unspecified): give the address clients connect to", c.VIP)
 	}
+	if err := c.validateAddrFields(); err != nil {
+		return err
+	}
 	switch c.mode() {
 	case dsrtypes.ModeNAT:
 		return invalidf("mode nat (plain LVS-NAT) is the director's only: a NAT service's real server needs no l3dsr setup, just its route back to the clients through the director; for VIP %s use dscp, ipip or dr", c.VIP)
@@ -96,6 +99,8 @@ func (c Config) Validate() error {
 				return invalidf("%v", err)
 			}
 		}
+	case dsrtypes.ModeAddr:
+		return c.validateAddr()
 	case dsrtypes.ModeIPIP:
 		if c.DSCP != nil {
 			return invalidf("DSCP %d given for VIP %s in ipip mode: ipip mode uses no DSCP code, leave --dscp out (or use --mode dscp)", *c.DSCP, c.VIP)
@@ -122,16 +127,34 @@ func (c Config) prefix() netip.Prefix {
 	return netip.PrefixFrom(c.VIP, c.VIP.BitLen())
 }
 
-// entry is the mapping of a dscp-mode VIP.
+// entry is the mapping of a dscp-mode VIP (one code), or of an addr-mode
+// VIP: any DSCP to its RIP.
 func (c Config) entry() maptable.Entry {
-	return maptable.Entry{Family: dsrtypes.FamilyOf(c.VIP), DSCP: dsrtypes.DSCP(*c.DSCP), Local: c.Local, VIP: c.VIP}
+	e := maptable.Entry{Family: dsrtypes.FamilyOf(c.VIP), Local: c.Local, VIP: c.VIP}
+	if c.SetDSCP != nil {
+		d := dsrtypes.DSCP(*c.SetDSCP)
+		e.SetDSCP = &d
+	}
+	if c.mode() == dsrtypes.ModeAddr {
+		e.AnyDSCP, e.Local = true, c.RIP
+		return e
+	}
+	e.DSCP = dsrtypes.DSCP(*c.DSCP)
+	return e
 }
+
+// mapped reports whether the VIP has entries in the map (dscp and addr
+// modes), and so needs the map-mode rule.
+func (c Config) mapped() bool { return c.mode() == dsrtypes.ModeDSCP || c.mode() == dsrtypes.ModeAddr }
 
 // takes reports whether the VIP set up as c can take d too: the same mode
 // and local address, and in ipip mode the same MSS (a zero MSS in d, derive,
 // matches any). In dscp mode d may bring another code: it is added.
 func (c Config) takes(d Config) bool {
-	if c.VIP != d.VIP || c.mode() != d.mode() || c.Local != d.Local {
+	if c.VIP != d.VIP || c.mode() != d.mode() || c.Local != d.Local || c.RIP != d.RIP || !sameSet(c.SetDSCP, d.SetDSCP) {
+		return false
+	}
+	if d.Dev != "" && c.Dev != d.Dev {
 		return false
 	}
 	return d.MSS == 0 || c.MSS == d.MSS
@@ -150,11 +173,20 @@ func (c Config) upCommand() string {
 		}
 		return s
 	}
+	if c.mode() == dsrtypes.ModeAddr {
+		s += " --mode addr --rip " + c.RIP.String()
+		if c.Dev != "" {
+			s += " --dev " + c.Dev
+		}
+	}
 	if c.DSCP != nil {
 		s += fmt.Sprintf(" --dscp %d", *c.DSCP)
 	}
 	if c.Local.IsValid() {
 		s += " --local " + c.Local.String()
+	}
+	if c.SetDSCP != nil {
+		s += fmt.Sprintf(" --set-dscp %d", *c.SetDSCP)
 	}
 	return s
 }
@@ -176,6 +208,15 @@ func (c Config) Describe(codes Codes) string {
 	}
 	if c.Local.IsValid() {
 		s += ", local " + c.Local.String()
+	}
+	if c.RIP.IsValid() {
+		s += ", RIP " + c.RIP.String()
+		if c.Dev != "" {
+			s += " on " + c.Dev
+		}
+	}
+	if c.SetDSCP != nil {
+		s += fmt.Sprintf(", set DSCP %d", *c.SetDSCP)
 	}
 	if c.MSS != 0 {
 		s += fmt.Sprintf(", MSS %d", c.MSS)

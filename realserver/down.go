@@ -101,6 +101,10 @@ func (m *Manager) down(ctx context.Context, st upRecord, idx int, rec *vipRecord
 			d.mapping(r, i)
 		}
 		d.rule(&next, r.Config, rest)
+	case dsrtypes.ModeAddr:
+		d.entry(r.entry(), &r.AddedEntry)
+		d.rule(&next, r.Config, rest)
+		d.rip(r)
 	case dsrtypes.ModeIPIP:
 		d.clamps(rest)
 	}
@@ -145,8 +149,13 @@ func (d *downRun) failed(err error) bool {
 
 // mapping removes the mapping of r's code r.Codes[i] if Up added it.
 func (d *downRun) mapping(r *vipRecord, i int) {
-	e := r.withCode(r.Codes[i].DSCP).entry()
-	if !r.Codes[i].AddedMapping {
+	d.entry(r.withCode(r.Codes[i].DSCP).entry(), &r.Codes[i].AddedMapping)
+}
+
+// entry removes the entry e if Up added it (*added), and clears *added
+// once it is gone.
+func (d *downRun) entry(e maptable.Entry, added *bool) {
+	if !*added {
 		d.note("kept the mapping %v: it was there before up", e)
 		return
 	}
@@ -169,7 +178,7 @@ func (d *downRun) mapping(r *vipRecord, i int) {
 		}
 		d.did("removed the mapping %v", e)
 	}
-	r.Codes[i].AddedMapping = false
+	*added = false
 }
 
 // rule removes the map-mode rule of c's family if Up appended it, no other

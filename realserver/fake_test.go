@@ -35,7 +35,9 @@ type fakeSys struct {
 	// appear (as the kernel's module autoload does) and reports EEXIST.
 	autoload map[string]string
 	nextIdx  int
-	explicit map[string]bool
+	// defaultSrc is the source of the default route (none if invalid).
+	defaultSrc netip.Addr
+	explicit   map[string]bool
 	// calls counts the operations by name (those that can fail on demand).
 	calls map[string]int
 }
@@ -327,3 +329,24 @@ func (c clampsView) Set(cl []clamp) error {
 }
 
 var errBoom = errors.New("boom")
+
+// RouteOif is the interface holding dst's subnet, as the kernel's lookup
+// of a connected route answers.
+func (f *fakeSys) RouteOif(dst netip.Addr) (int, error) {
+	if err := f.op("RouteOif"); err != nil {
+		return 0, err
+	}
+	for _, a := range f.addrs {
+		if a.Index != 1 && a.Prefix.Bits() < dst.BitLen() && a.Prefix.Contains(dst) {
+			return a.Index, nil
+		}
+	}
+	return 0, fmt.Errorf("looking up the route to %s: network unreachable", dst)
+}
+
+func (f *fakeSys) RouteSrc(dst netip.Addr) (netip.Addr, error) {
+	if f.defaultSrc.IsValid() && f.defaultSrc.Is4() == dst.Is4() {
+		return f.defaultSrc, nil
+	}
+	return netip.Addr{}, fmt.Errorf("looking up the route to %s: network unreachable", dst)
+}

@@ -93,6 +93,14 @@ func writeVIPs(tw io.Writer, rep Report) {
 		if len(maps) == 0 && v.Mapping != nil {
 			maps = []maptable.Entry{*v.Mapping}
 		}
+		if v.RIP.IsValid() {
+			pk, by := "-", "-"
+			if v.Mapping != nil {
+				pk, by = strconv.FormatUint(v.Mapping.Packets, 10), strconv.FormatUint(v.Mapping.Bytes, 10)
+			}
+			fmt.Fprintf(tw, "%s\t%s\tany%s\t%s\t-\t%s\t%s\t%s\n", v.VIP, v.Mode, setText(v.SetDSCP), ripName(v.Config), state, pk, by)
+			continue
+		}
 		if len(codes) == 0 {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t%s\t%s\t-\t-\n", v.VIP, v.Mode, mss, state)
 			continue
@@ -105,7 +113,7 @@ func writeVIPs(tw io.Writer, rep Report) {
 					pk, by = strconv.FormatUint(e.Packets, 10), strconv.FormatUint(e.Bytes, 10)
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.VIP, v.Mode, d, localName(v.Local), mss, state, pk, by)
+			fmt.Fprintf(tw, "%s\t%s\t%d%s\t%s\t%s\t%s\t%s\t%s\n", v.VIP, v.Mode, d, setText(v.SetDSCP), localName(v.Local), mss, state, pk, by)
 		}
 	}
 	fmt.Fprintln(tw)
@@ -132,4 +140,12 @@ func writeHandRules(tw io.Writer, hand []HandRule) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", vip, h.DSCP, onLo, h.Command)
 	}
+}
+
+// setText is the DSCP column's note of a reset: " (set 0)".
+func setText(d *uint8) string {
+	if d == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (set %d)", *d)
 }

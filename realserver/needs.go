@@ -80,7 +80,7 @@ func (k vipKinds) with(c Config) vipKinds {
 		// settings; dr mode needs nothing else (its packets arrive as
 		// client -> VIP on the interface the route back leaves by, as any).
 		k.v4 = true
-		k.dscp4 = k.dscp4 || c.mode() == dsrtypes.ModeDSCP
+		k.dscp4 = k.dscp4 || c.mapped() // addr mode: the same rewrite
 		k.ipip4 = k.ipip4 || c.mode() == dsrtypes.ModeIPIP
 	}
 	return k
@@ -185,7 +185,7 @@ func xtFamilyOf(c Config) xtrule.Family { return dsrtypes.FamilyOf(c.VIP) }
 // needsRule reports whether a dscp-mode VIP of family fam is among vips.
 func needsRule(vips []Config, fam string) bool {
 	for _, c := range vips {
-		if c.mode() == dsrtypes.ModeDSCP && famKey(c) == fam {
+		if c.mapped() && famKey(c) == fam {
 			return true
 		}
 	}
@@ -227,8 +227,14 @@ func configs(v []vipRecord) []Config {
 }
 
 // clashes reports whether two VIPs cannot both be set up: they need one map
-// key for two VIPs (maptable.Clash). Only dscp-mode VIPs have a key.
+// key for two VIPs (maptable.Clash). Only dscp-mode (one code) and
+// addr-mode VIPs have a key.
 func clashes(a, b Config) bool {
-	return a.mode() == dsrtypes.ModeDSCP && b.mode() == dsrtypes.ModeDSCP && a.DSCP != nil && b.DSCP != nil &&
-		maptable.Clash(a.entry(), b.entry())
+	return a.keyed() && b.keyed() && maptable.Clash(a.entry(), b.entry())
+}
+
+// keyed reports whether c has one map key: a dscp-mode VIP with its code,
+// or an addr-mode VIP with its RIP.
+func (c Config) keyed() bool {
+	return (c.mode() == dsrtypes.ModeDSCP && c.DSCP != nil) || (c.mode() == dsrtypes.ModeAddr && c.RIP.IsValid())
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
 )
@@ -26,7 +25,7 @@ type RuleFinder interface {
 func CheckPieces(ctx context.Context, vips []Config, dial func() (maptable.Table, error), rules func() RuleFinder) error {
 	fams := map[xtrule.Family]bool{}
 	for _, c := range vips {
-		if c.Mode == dsrtypes.ModeDSCP || c.Mode == "" {
+		if c.mapped() {
 			fams[xtrule.IPv4] = fams[xtrule.IPv4] || c.VIP.Is4()
 			fams[xtrule.IPv6] = fams[xtrule.IPv6] || c.VIP.Is6()
 		}

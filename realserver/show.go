@@ -38,6 +38,8 @@ type VIPStatus struct {
 	// Mappings are the entries of all its codes that the kernel has, in
 	// the order of DSCPs (Mapping is the first code's, when it is there).
 	Mappings []maptable.Entry `json:"mappings,omitempty"`
+	// RIPPresent: the RIP is on an interface (addr mode).
+	RIPPresent bool `json:"rip_present,omitempty"`
 	// Rule: the map-mode rule of the VIP's family is in raw PREROUTING
 	// (dscp mode).
 	Rule bool `json:"rule,omitempty"`
@@ -97,6 +99,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 	}
 	var clamps []clamp
 	var clampErr error
+	var all []rtnl.Addr // every interface's, for the RIPs
 	rules := map[string]bool{}
 	for _, r := range st.VIPs {
 		c := r.first()
@@ -110,7 +113,15 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		if !vs.OnLo {
 			bad(fmt.Sprintf("VIP %s is not on lo: the server drops its packets instead of answering", c.VIP), again)
 		}
-		if c.mode() == dsrtypes.ModeDSCP {
+		if c.mode() == dsrtypes.ModeAddr {
+			if all == nil {
+				if all, err = m.net.AddrList(0); err != nil {
+					return Report{}, fmt.Errorf("listing the addresses: %w", err)
+				}
+			}
+			showRIP(&vs, all, bad, again)
+		}
+		if c.mapped() {
 			fam := famKey(c)
 			ok, seen := rules[fam]
 			if !seen {
@@ -132,6 +143,9 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 			} else {
 				for _, d := range r.Codes {
 					showMapping(tab, &vs, r.withCode(d.DSCP), bad)
+				}
+				if c.mode() == dsrtypes.ModeAddr {
+					showMapping(tab, &vs, c, bad)
 				}
 			}
 		} else if c.mode() == dsrtypes.ModeIPIP {
@@ -207,20 +221,15 @@ func showMapping(tab Table, vs *VIPStatus, c Config, bad func(what, fix string))
 	}
 	got.Family = dsrtypes.FamilyOf(vs.VIP) // the family asked for, as before
 	vs.Mappings = append(vs.Mappings, got)
-	if *c.DSCP == *vs.DSCP {
+	if c.DSCP == nil || (vs.DSCP != nil && *c.DSCP == *vs.DSCP) {
 		vs.Mapping = &got
 	}
 	if got.VIP != vs.VIP {
 		bad(fmt.Sprintf("%v maps to VIP %s, not %s", e.Key(), got.VIP, vs.VIP),
-			fmt.Sprintf("run 'l3dsr rule add --replace --dscp %d --vip %s%s'", e.DSCP, vs.VIP, localFlag(e)))
+			fmt.Sprintf("run 'l3dsr rule add --replace %s --vip %s%s'", keyFlags(e, false), vs.VIP, setFlag(e)))
+	} else if !sameSet(setOf(got), c.SetDSCP) {
+		bad(fmt.Sprintf("%v resets the DSCP to %s, not to %s as up set it", e.Key(), setName(setOf(got)), setName(c.SetDSCP)), again)
 	}
-}
-
-func localFlag(e maptable.Entry) string {
-	if e.Local.IsValid() {
-		return " --local " + e.Local.String()
-	}
-	return ""
 }
 
 // Configs are the VIPs the report lists.

@@ -43,6 +43,11 @@ type vipRecord struct {
 	// AddedMapping is the previous version's record of its one code's
 	// mapping (see fromLegacy); Codes has it now.
 	AddedMapping bool `json:"added_mapping,omitempty"`
+	// AddedRIP: the RIP was on no interface before, Up put it on Dev
+	// (addr mode).
+	AddedRIP bool `json:"added_rip,omitempty"`
+	// AddedEntry: Up added the any-DSCP entry (addr mode).
+	AddedEntry bool `json:"added_entry,omitempty"`
 	// Codes are the VIP's DSCP codes (dscp mode), ascending.
 	Codes []codeRecord `json:"codes,omitempty"`
 }

@@ -22,6 +22,8 @@ type netAPI interface {
 	AddrList(index int) ([]rtnl.Addr, error)
 	AddrAdd(index int, p netip.Prefix) error
 	AddrDel(index int, p netip.Prefix) error
+	RouteOif(dst netip.Addr) (int, error)
+	RouteSrc(dst netip.Addr) (netip.Addr, error)
 }
 
 // sysctlAPI reads and writes kernel parameters (sysctl.FS).

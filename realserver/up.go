@@ -49,7 +49,17 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (_ Applied
 		return Applied{}, conflictf("VIP %s is set up as %v, not as %v: run 'l3dsr realserver down --vip %s' first to change it",
 			c.VIP, old, c, c.VIP)
 	}
+	if err := m.ripClash(&st, c); err != nil {
+		return Applied{}, err
+	}
+	if err := m.resolveRIP(&c, old); err != nil {
+		return Applied{}, err
+	}
 	if o, ok := m.clash(&st, c); ok {
+		if c.mode() == dsrtypes.ModeAddr {
+			return Applied{}, conflictf("VIP %s and VIP %s would both have RIP %s: the server could not tell them apart; give VIP %s a --rip of its own",
+				c.VIP, o, c.RIP, c.VIP)
+		}
 		return Applied{}, conflictf("VIP %s and VIP %s would both be DSCP %d (local %s): the server could not tell them apart; give VIP %s another --dscp or another --local",
 			c.VIP, o, *c.DSCP, localName(c.Local), c.VIP)
 	}
@@ -85,6 +95,9 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (_ Applied
 	switch c.mode() {
 	case dsrtypes.ModeDSCP:
 		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upMap(ctx, s, r, *c.DSCP, t, v) })
+	case dsrtypes.ModeAddr:
+		steps = []func(*upRecord, *vipRecord, *txn) error{m.upAddr, m.upRIP, m.upSysctls,
+			func(s *upRecord, r *vipRecord, t *txn) error { return m.upAddrEntry(ctx, s, r, t, v) }}
 	case dsrtypes.ModeIPIP:
 		steps = append(steps, m.upClamp)
 	}
@@ -238,37 +251,54 @@ func (m *Manager) rpEnv(s *upRecord) (*rpEnv, error) {
 // upMap makes sure of the map-mode rule of the VIP's family and of the
 // mapping of its code d, and records in s and r what it changed.
 func (m *Manager) upMap(ctx context.Context, s *upRecord, r *vipRecord, d uint8, t *txn, v xtrule.Variant) error {
+	i := r.addCode(d)
+	added, err := m.ensureEntry(ctx, s, r, r.withCode(d).entry(), t, v)
+	r.Codes[i].AddedMapping = r.Codes[i].AddedMapping || added
+	return err
+}
+
+// ensureEntry makes sure of the map-mode rule of the VIP's family and of
+// the entry e of r, records the rule in s, and says whether it added e.
+func (m *Manager) ensureEntry(ctx context.Context, s *upRecord, r *vipRecord, e maptable.Entry, t *txn, v xtrule.Variant) (bool, error) {
 	tab, err := m.mapTable()
 	if err != nil {
-		return err
+		return false, err
 	}
-	i := r.addCode(d)
-	e := r.withCode(d).entry()
 	added, err := maptable.AddWithRule(ctx, tab, m.newRules(v), e, maptable.KeepSame, t.did)
 	var ee *maptable.ExistsError
 	if errors.As(err, &ee) {
-		return conflictf("%v already maps to VIP %s, which 'l3dsr realserver' did not set up: remove it ('l3dsr rule del --dscp %d%s') or give VIP %s another --dscp",
-			e.Key(), ee.Entry.VIP, e.DSCP, delFlags(e), r.VIP)
+		other := "another --dscp"
+		if e.AnyDSCP {
+			other = "another --rip"
+		}
+		return false, conflictf("%v already maps to VIP %s, which 'l3dsr realserver' did not set up: remove it ('l3dsr rule del %s') or give VIP %s %s",
+			e.Key(), ee.Entry.VIP, keyFlags(e, true), r.VIP, other)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, had := s.Rules[famKey(r.Config)]; added.Rule && !had {
 		s.Rules[famKey(r.Config)] = ruleChange{Variant: string(v)}
 	}
-	r.Codes[i].AddedMapping = r.Codes[i].AddedMapping || added.Entry
-	return nil
+	return added.Entry, nil
 }
 
-// delFlags are the `l3dsr rule del` flags that select e's key besides --dscp.
-func delFlags(e maptable.Entry) string {
-	if e.Local.IsValid() {
-		return " --local " + e.Local.String()
+// keyFlags are the `l3dsr rule` flags that select e's key; withFamily adds
+// --family to a key with no local address (rule del needs it).
+func keyFlags(e maptable.Entry, withFamily bool) string {
+	s := fmt.Sprintf("--dscp %d", e.DSCP)
+	if e.AnyDSCP {
+		s = "--dscp any"
 	}
-	if e.VIP.Is4() {
-		return " --family 4"
+	switch {
+	case e.Local.IsValid():
+		return s + " --local " + e.Local.String()
+	case !withFamily:
+		return s
+	case e.VIP.Is4():
+		return s + " --family 4"
 	}
-	return " --family 6"
+	return s + " --family 6"
 }
 
 func (m *Manager) upClamp(s *upRecord, _ *vipRecord, t *txn) error {

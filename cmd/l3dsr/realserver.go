@@ -33,7 +33,7 @@ func openRealServer(need func() error) (*realserver.Manager, error) {
 func newRealServerCmd(sys *system) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "realserver",
-		Short: "Set up, tear down and check a real server's VIPs (dscp, ipip or dr mode)",
+		Short: "Set up, tear down and check a real server's VIPs (dscp, addr, ipip or dr mode)",
 		Long: `The realserver commands do the whole real-server side of L3 DSR for one VIP at a
 time, through netlink (no ip, sysctl or nft commands):
 
@@ -42,6 +42,9 @@ time, through netlink (no ip, sysctl or nft commands):
     mapping DSCP [+ local address] -> VIP in xt_DADDR's table. A VIP may have
     several codes (up to 63): 'up' with another --dscp adds one, 'down --dscp'
     takes one off, and the VIP stays up while it has a code.
+  addr mode: as dscp mode, but the VIP is known by the address the director
+    NATs to (its RIP, put on the receiving interface) with any DSCP, so DSCP
+    and ECN pass through untouched.
   ipip mode: the VIP on lo, ARP kept quiet about it, tunl0 (IPv4) or ip6tnl0
     (IPv6) up, rp_filter off on tunl0 and conf/all (every other interface keeps
     its effective value), and the MSS of the VIP's SYN-ACKs clamped (nftables
@@ -65,14 +68,15 @@ differs from what 'up' set up. The record lives in /run/l3dsr/netns-INODE/
 func newRealServerUpCmd(sys *system) *cobra.Command {
 	var variant xtrule.VariantFlag
 	c := realserver.Config{Mode: dsrtypes.ModeDSCP}
-	var vip, local dsrtypes.Addr
-	var dscp dsrtypes.DSCP
+	var vip, local, rip dsrtypes.Addr
+	var dscp, set dsrtypes.DSCP
 	cmd := &cobra.Command{
-		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|ipip|dr] [--mss N]",
+		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|addr|ipip|dr] [--rip ADDR] [--dev IF] [--set-dscp N] [--mss N]",
 		Short: "Set a VIP up on this real server (again: repair what is missing)",
 		Example: `  l3dsr realserver up --vip 10.0.0.1 --dscp 21
   l3dsr realserver up --vip 10.0.0.1 --dscp 22    # a second code for the VIP
   l3dsr realserver up --vip 2001:db8::1 --dscp 22 --local 2001:db8:e::30
+  l3dsr realserver up --vip 10.0.0.4 --mode addr --rip 192.0.2.50 --set-dscp 0
   l3dsr realserver up --vip 10.0.0.2 --mode ipip
   l3dsr realserver up --vip 10.0.0.3 --mode dr`,
 		Args: cobra.NoArgs,
@@ -81,8 +85,11 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 			if !fl.Changed("vip") {
 				return usageErrorf("--vip is missing: give the VIP to set up, e.g. --vip 10.0.0.1")
 			}
-			if c.VIP, c.Local = vip.Addr, local.Addr; fl.Changed("dscp") {
+			if c.VIP, c.Local, c.RIP = vip.Addr, local.Addr, rip.Addr; fl.Changed("dscp") {
 				c.DSCP = (*uint8)(&dscp)
+			}
+			if fl.Changed("set-dscp") {
+				c.SetDSCP = (*uint8)(&set)
 			}
 			if err := c.Validate(); err != nil {
 				return &usageError{err}
@@ -93,7 +100,9 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 			}
 			return sys.withRealServer(func(m rsManager) error {
 				a, err := m.Up(cmd.Context(), c, v)
-				if err != nil {
+				if errors.Is(err, realserver.ErrHostInput) {
+					return &usageError{err}
+				} else if err != nil {
 					return err
 				}
 				realserver.WriteApplied(cmd.OutOrStdout(), "set up", a)
@@ -105,7 +114,10 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	fl.Var(addrFlag("--vip", &vip), "vip", "the VIP (IPv4 or IPv6)")
 	fl.Var(&dscp, "dscp", "dscp mode: the DSCP code that stands for the VIP, 0-63 (decimal or hex); a VIP set up already gets it beside its codes")
 	fl.Var(&local, "local", "dscp mode: map the code only for packets to this local address (default: any)")
-	fl.Var(&c.Mode, "mode", "dscp, ipip or dr")
+	fl.Var(&c.Mode, "mode", "dscp, addr, ipip or dr")
+	fl.Var(addrFlag("--rip", &rip), "rip", "addr mode: this server's address that stands for the VIP (required; added as a host address unless on an interface already)")
+	fl.StringVar(&c.Dev, "dev", "", "addr mode: the interface to put --rip on (default: that of the route to it)")
+	fl.Var(&set, "set-dscp", "dscp and addr modes: the DSCP the VIP's packets leave the rewrite with, 0-63 (ECN kept); default: unchanged")
 	fl.Var(&dsrtypes.Flag{Value: dsrtypes.Parsed[uint16]{Dst: &c.MSS, Parse: dsrtypes.ParseMSS, Name: "bytes"}, Prefix: "--mss "}, "mss", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
 	fl.Var(&variant, "iptables", "iptables variant for the map-mode rule: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
 	return cmd

@@ -70,7 +70,7 @@ func TestRealServerUsageErrors(t *testing.T) {
 		{[]string{"realserver", "up", "--vip", "10.0.0.1/32", "--dscp", "1"}, `--vip "10.0.0.1/32" is a prefix`},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--dscp", "1", "--local", "2001:db8::1"}, "VIP 10.0.0.1 is IPv4 but --local 2001:db8::1 is IPv6"},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "ipip", "--dscp", "3"}, "DSCP 3 given for VIP 10.0.0.1 in ipip mode"},
-		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "gre"}, `invalid argument "gre" for "--mode" flag: mode "gre": use dscp or ipip`},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "gre"}, `invalid argument "gre" for "--mode" flag: mode "gre": use dscp, addr or ipip`},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "ipip", "--mss", "abc"}, `--mss "abc" is not a valid MSS`},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "ipip", "--mss", "100"}, "MSS 100 is out of range"},
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--dscp", "1", "--iptables", "xt"}, `iptables variant "xt" is unknown`},
@@ -80,6 +80,16 @@ func TestRealServerUsageErrors(t *testing.T) {
 		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "dr", "--dscp", "7"}, "DSCP 7 given for VIP 10.0.0.1 in dr mode"},
 		{[]string{"realserver", "show", "-o", "yaml"}, `output format "yaml" is unknown`},
 		{[]string{"realserver"}, "needs a subcommand: up, down or show"},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "addr", "--rip", "192.0.2.50", "--dscp", "5"},
+			"--dscp 5 given for VIP 10.0.0.1 in addr mode: addr mode uses no DSCP code (the VIP is known by --rip); leave --dscp out, or use --mode dscp"},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "addr"}, "VIP 10.0.0.1 in addr mode needs its RIP: give --rip"},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "addr", "--rip", "2001:db8::5"}, "VIP 10.0.0.1 is IPv4 but --rip 2001:db8::5 is IPv6: give a RIP of the VIP's family"},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "addr", "--rip", "10.0.0.1"}, "--rip 10.0.0.1 is VIP 10.0.0.1 itself"},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "addr", "--rip", "192.0.2.50", "--local", "192.0.2.10"}, "--local 192.0.2.10 given for VIP 10.0.0.1 in addr mode"},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--dscp", "5", "--rip", "192.0.2.50"}, "--rip 192.0.2.50 given for VIP 10.0.0.1 in dscp mode: --rip and --dev are for addr mode only"},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "ipip", "--dev", "eth0"}, "--dev eth0 given for VIP 10.0.0.1 in ipip mode"},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--mode", "dr", "--set-dscp", "0"}, "--set-dscp 0 given for VIP 10.0.0.1 in dr mode"},
+		{[]string{"realserver", "up", "--vip", "10.0.0.1", "--dscp", "5", "--set-dscp", "64"}, `invalid argument "64" for "--set-dscp" flag: DSCP 64 is out of range`},
 	} {
 		t.Run(strings.Join(tc.args[1:], "_"), func(t *testing.T) {
 			f := withFakeRS(t)
@@ -129,6 +139,27 @@ func TestRealServerUp(t *testing.T) {
 	rc, _, stderr = runCLI("realserver", "up", "--vip", "10.8.0.9", "--dscp", "1")
 	if rc != exitUsage || !strings.Contains(stderr, "iptables-legacy -t mangle -A INPUT") {
 		t.Fatalf("rule clash: exit %d, stderr %q", rc, stderr)
+	}
+}
+
+// addr mode's flags reach Up; a RIP the host cannot use is a usage error.
+func TestRealServerUpAddr(t *testing.T) {
+	f := withFakeRS(t)
+	rc, out, stderr := runCLI("realserver", "up", "--vip", "10.0.0.4", "--mode", "addr", "--rip", "192.0.2.50", "--dev", "eth1", "--set-dscp", "0")
+	if rc != exitOK {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	c := f.ups[0]
+	if c.Mode != dsrtypes.ModeAddr || c.RIP.String() != "192.0.2.50" || c.Dev != "eth1" || c.SetDSCP == nil || *c.SetDSCP != 0 || c.DSCP != nil {
+		t.Fatalf("Up got %+v", c)
+	}
+	if out != "no change: VIP 10.0.0.4 (addr, RIP 192.0.2.50 on eth1, set DSCP 0) is set up\n" {
+		t.Fatalf("stdout %q", out)
+	}
+	f.err = fmt.Errorf("setting up: --rip 192.0.2.10 is the primary address of eth0: %w", realserver.ErrHostInput)
+	rc, _, stderr = runCLI("realserver", "up", "--vip", "10.0.0.4", "--mode", "addr", "--rip", "192.0.2.10")
+	if rc != exitUsage || !strings.Contains(stderr, "is the primary address of eth0") {
+		t.Fatalf("host input: exit %d, stderr %q", rc, stderr)
 	}
 }
 

@@ -30,6 +30,10 @@ func TestRouteOif(t *testing.T) {
 	if err != nil || oif != 3 {
 		t.Fatalf("RouteOif = %d, %v; want 3", oif, err)
 	}
+	// The answer above names no source address.
+	if src, err := c.RouteSrc(netip.MustParseAddr("192.0.2.20")); err == nil || !strings.Contains(err.Error(), "names no source address") {
+		t.Fatalf("RouteSrc = %v, %v; want an error", src, err)
+	}
 	if got.Header.Type != unix.RTM_GETROUTE || got.Header.Flags&netlink.Dump != 0 || got.Data[0] != unix.AF_INET || got.Data[1] != 32 {
 		t.Fatalf("request %+v %x: want RTM_GETROUTE for one IPv4 host", got.Header, got.Data)
 	}
@@ -40,6 +44,23 @@ func TestRouteOif(t *testing.T) {
 	}))
 	if _, err := c.RouteOif(netip.MustParseAddr("2001:db8::20")); err == nil || !strings.Contains(err.Error(), "2001:db8::20") {
 		t.Fatalf("err = %v; want one naming the destination", err)
+	}
+}
+
+func TestRouteSrc(t *testing.T) {
+	c := newConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+		rt := make([]byte, rtmsgLen)
+		rt[0] = unix.AF_INET6
+		return reply(reqs, netlink.Message{
+			Header: netlink.Header{Type: unix.RTM_NEWROUTE},
+			Data: append(rt, attrs(t, []netlink.Attribute{
+				{Type: unix.RTA_OIF, Data: nlUint32(2)},
+				{Type: unix.RTA_PREFSRC, Data: netip.MustParseAddr("2001:db8:1::10").AsSlice()},
+			})...),
+		})
+	}))
+	if src, err := c.RouteSrc(netip.MustParseAddr("2001:db8:9::1")); err != nil || src != netip.MustParseAddr("2001:db8:1::10") {
+		t.Fatalf("RouteSrc = %v, %v; want 2001:db8:1::10", src, err)
 	}
 }
 
@@ -74,5 +95,8 @@ func TestIntegrationRouteOif(t *testing.T) {
 		if oif != l.Index {
 			t.Errorf("route to %s leaves by index %d, want %s (%d)", dst, oif, want, l.Index)
 		}
+	}
+	if src, err := c.RouteSrc(netip.MustParseAddr("203.0.113.5")); err != nil || src != netip.MustParseAddr("198.51.100.1") {
+		t.Errorf("RouteSrc(203.0.113.5) = %v, %v; want 198.51.100.1 (d1's, the gateway's link)", src, err)
 	}
 }

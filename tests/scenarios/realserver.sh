@@ -315,6 +315,14 @@ errcase err-ipip-dscp 2 "DSCP 3 given for VIP 10.70.1.9 in ipip mode" up --vip 1
 errcase err-duplicate-key 1 "VIP 10.70.0.9 and VIP $VIP4 would both be DSCP $DSCP4" up --vip 10.70.0.9 --dscp $DSCP4
 errcase err-down-unknown 1 "VIP 10.70.0.9 was not set up" down --vip 10.70.0.9
 errcase err-mode 2 'mode "gre": use dscp, addr or ipip (L3 DSR), or dr (L2 DSR)' up --vip 10.70.0.9 --mode gre
+# addr mode and --set-dscp: refused before anything is touched (issue 22)
+errcase err-addr-dscp 2 "--dscp 5 given for VIP 10.70.2.1 in addr mode: addr mode uses no DSCP code (the VIP is known by --rip); leave --dscp out, or use --mode dscp" up --vip 10.70.2.1 --mode addr --rip 192.0.2.50 --dscp 5
+errcase err-addr-no-rip 2 "VIP 10.70.2.1 in addr mode needs its RIP: give --rip" up --vip 10.70.2.1 --mode addr
+errcase err-addr-primary4 2 "--rip $RIP4 is the primary address of r0 ($RIP4/24)" up --vip 10.70.2.1 --mode addr --rip $RIP4
+errcase err-addr-primary6 2 "--rip $RIP6 is the primary address of r0 ($RIP6/64)" up --vip 2001:db8:72::1 --mode addr --rip $RIP6
+errcase err-addr-dev 2 "--dev nosuch0: " up --vip 10.70.2.1 --mode addr --rip 192.0.2.50 --dev nosuch0
+errcase err-addr-rip-dscp-mode 2 "--rip 192.0.2.50 given for VIP 10.70.2.1 in dscp mode" up --vip 10.70.2.1 --dscp 30 --rip 192.0.2.50
+errcase err-set-dscp-ipip 2 "--set-dscp 0 given for VIP 10.70.1.9 in ipip mode" up --vip 10.70.1.9 --mode ipip --set-dscp 0
 snapshot >"$WORK/post-err"
 if diff -u "$WORK/pre-err" "$WORK/post-err" >"$WORK/diff"; then pass err-no-change; else fail err-no-change "$(squash <"$WORK/diff")"; fi
 
