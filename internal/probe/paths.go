@@ -35,7 +35,7 @@ type Want struct {
 	// Real is the real's address; in addr mode the VIP's own address
 	// on the real server (its RIP), which the real server rewrites to the
 	// VIP whatever the DSCP.
-	Real  netip.Addr
+	Real netip.Addr
 	// The tunnel of an ipip-mode real.
 	Tunnel      ipvs.TunnelType
 	TunnelPort  uint16
