@@ -80,6 +80,41 @@ director:
 	}
 }
 
+// modeRoundTrip parses in, a director of one service in mode, plans it
+// on an empty director (the plan is want), applies it, and saves it: the
+// file says the mode, and reads back to a plan of nothing. It returns
+// the saved file.
+func modeRoundTrip(t *testing.T, in string, mode dsrtypes.Mode, want string) string {
+	t.Helper()
+	f := mustParse(t, in)
+	if s := f.director.Services[0].Service; s.Mode != mode || s.DSCP != 0 {
+		t.Fatalf("%s service parsed as %+v", mode, s)
+	}
+	d := newFakeDirector()
+	steps := planDirector(f.director, nil, d)
+	if got := whats(steps); got != want {
+		t.Fatalf("director plan:\n%s\nwant\n%s", got, want)
+	}
+	if _, err := (Plan{steps}).Apply(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Marshal(&File{director: f.director}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "      mode: "+string(mode)+"\n") {
+		t.Errorf("saved file lacks mode: %s:\n%s", mode, out)
+	}
+	g, err := parseFile("saved", out)
+	if err != nil {
+		t.Fatalf("%v in\n%s", err, out)
+	}
+	if steps := planDirector(g.director, d.svcs, d); len(steps) != 0 {
+		t.Errorf("director plan after save: %s", whats(steps))
+	}
+	return string(out)
+}
+
 // mode: nat is a director's: a service parses, plans and saves back to a
 // file that plans nothing; a real-server VIP in nat mode is refused.
 func TestModeNAT(t *testing.T) {
@@ -91,33 +126,8 @@ func TestModeNAT(t *testing.T) {
       reals:
         - {address: 10.1.0.10, weight: 5}
 `
-	f := mustParse(t, in)
-	if s := f.director.Services[0].Service; s.Mode != dsrtypes.ModeNAT || s.DSCP != 0 {
-		t.Fatalf("nat service parsed as %+v", s)
-	}
-	d := newFakeDirector()
-	steps := planDirector(f.director, nil, d)
-	want := "add service tcp 10.0.0.5:80 (nat, wlc, persistent 60)\nadd real 10.1.0.10 to service tcp 10.0.0.5:80 (weight 5)"
-	if got := whats(steps); got != want {
-		t.Fatalf("director plan:\n%s\nwant\n%s", got, want)
-	}
-	if _, err := (Plan{steps}).Apply(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := Marshal(&File{director: f.director}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(out), "      mode: nat\n") {
-		t.Errorf("saved file lacks mode: nat:\n%s", out)
-	}
-	g, err := parseFile("saved", out)
-	if err != nil {
-		t.Fatalf("%v in\n%s", err, out)
-	}
-	if steps := planDirector(g.director, d.svcs, d); len(steps) != 0 {
-		t.Errorf("director plan after save: %s", whats(steps))
-	}
+	modeRoundTrip(t, in, dsrtypes.ModeNAT,
+		"add service tcp 10.0.0.5:80 (nat, wlc, persistent 60)\nadd real 10.1.0.10 to service tcp 10.0.0.5:80 (weight 5)")
 	for in, msg := range map[string]string{
 		"director:\n  services:\n    - {vip: 10.0.0.5:80, mode: nat, dscp: 3}\n": "service tcp 10.0.0.5:80 is in nat mode, which uses no DSCP code",
 		"realserver:\n  vips:\n    - {vip: 10.0.0.5, mode: nat}\n":               "mode nat (plain LVS-NAT) is the director's only",

@@ -71,7 +71,7 @@ func defaultVia(k health.Kind, mode dsrtypes.Mode) health.Via {
 	switch {
 	case k == health.KindExec:
 		return ""
-	case mode == dsrtypes.ModeDSCP || mode == dsrtypes.ModeIPIP:
+	case mode == dsrtypes.ModeDSCP || mode == dsrtypes.ModeIPIP || mode == dsrtypes.ModeAddr:
 		return health.ViaDSR
 	}
 	return health.ViaRIP

@@ -118,7 +118,10 @@ func (p *parser) health(n *yaml.Node, sv director.Service) *health.Spec {
 		p.errf(n, "an exec check needs the key command: e.g. 'command: [/usr/local/bin/check, --fast]' (exit status 0 means up)")
 	}
 	if s.Via == health.ViaDSR && (sv.Mode == dsrtypes.ModeDR || sv.Mode == dsrtypes.ModeNAT) {
-		p.errf(given["via"], "via dsr is for dscp and ipip services, and service %s is in %s mode, where a probe to the real's address takes the clients' path: drop via, or write 'via: rip'", sv.Key, sv.Mode)
+		p.errf(given["via"], "via dsr is for dscp, addr and ipip services, and service %s is in %s mode, where a probe to the real's address takes the clients' path: drop via, or write 'via: rip'", sv.Key, sv.Mode)
+	}
+	if s.Via == health.ViaRIP && sv.Mode == dsrtypes.ModeAddr {
+		p.errf(given["via"], "via rip cannot check service %s: in addr mode the real's address is the VIP's own address on the real server, which rewrites every packet to it to the VIP, so the answer comes from the VIP: drop via, or write 'via: dsr'", sv.Key)
 	}
 	if s.Via == "" {
 		s.Via = defaultVia(s.Kind, sv.Mode)

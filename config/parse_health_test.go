@@ -33,6 +33,7 @@ const (
 	udpHead  = "      proto: udp\n      mode: ipip\n      reals: [{address: 192.0.2.10}]\n"
 	drHead   = "      mode: dr\n      reals: [{address: 192.0.2.10}]\n"
 	natHead  = "      mode: nat\n      reals: [{address: 192.0.2.10}]\n"
+	addrHead = "      mode: addr\n      reals: [{address: 192.0.2.10}]\n"
 	sctpHead = "      proto: sctp\n      mode: nat\n"
 )
 
@@ -85,6 +86,7 @@ host: www.example.com`, with(base(health.KindHTTP, health.ViaDSR), func(s *healt
 		{"exec: a block list", dscpHead, "kind: exec\ncommand:\n  - /bin/check\n  - a b",
 			with(base(health.KindExec, ""), func(s *health.Spec) { s.Command = []string{"/bin/check", "a b"} }), ""},
 		{"dr: the real's own address", drHead, "kind: tcp", base(health.KindTCP, health.ViaRIP), ""},
+		{"addr: the DSR path", addrHead, "kind: tcp", base(health.KindTCP, health.ViaDSR), ""},
 		{"nat: rip written out", natHead, "kind: http\nvia: rip", base(health.KindHTTP, health.ViaRIP), ""},
 		{"a short interval shortens the default timeout", dscpHead, "kind: tcp\ninterval: 1s",
 			with(tcp, func(s *health.Spec) { s.Interval, s.Timeout = time.Second, time.Second }), ""},
@@ -176,8 +178,9 @@ func TestParseHealthErrors(t *testing.T) {
 		{"unknown rcode", udpHead, "kind: udp-dns\nrcode: OK", 9, `unknown DNS rcode "OK": use one of NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, YXDOMAIN, YXRRSET, NXRRSET, NOTAUTH, NOTZONE`},
 		{"query with an empty label", udpHead, "kind: udp-dns\nquery: a..b", 9, `bad DNS query name "a..b": an empty label: give a name such as example.com or .`},
 		{"query with a long label", udpHead, "kind: udp-dns\nquery: " + strings.Repeat("x", 64) + ".com", 9, `bad DNS query name "` + strings.Repeat("x", 64) + `.com": a label longer than 63 characters: give a name such as example.com or .`},
-		{"via dsr on dr", drHead, "kind: tcp\nvia: dsr", 9, "via dsr is for dscp and ipip services, and " + svc + " is in dr mode, where a probe to the real's address takes the clients' path: drop via, or write 'via: rip'"},
-		{"via dsr on nat", natHead, "kind: tcp\nvia: DSR", 9, "via dsr is for dscp and ipip services, and " + svc + " is in nat mode, where a probe to the real's address takes the clients' path: drop via, or write 'via: rip'"},
+		{"via dsr on dr", drHead, "kind: tcp\nvia: dsr", 9, "via dsr is for dscp, addr and ipip services, and " + svc + " is in dr mode, where a probe to the real's address takes the clients' path: drop via, or write 'via: rip'"},
+		{"via dsr on nat", natHead, "kind: tcp\nvia: DSR", 9, "via dsr is for dscp, addr and ipip services, and " + svc + " is in nat mode, where a probe to the real's address takes the clients' path: drop via, or write 'via: rip'"},
+		{"via rip on addr", addrHead, "kind: tcp\nvia: rip", 9, "via rip cannot check " + svc + ": in addr mode the real's address is the VIP's own address on the real server, which rewrites every packet to it to the VIP, so the answer comes from the VIP: drop via, or write 'via: dsr'"},
 		{"unknown via", dscpHead, "kind: tcp\nvia: vip", 9, `unknown check path "vip": use dsr (as client traffic goes: the default for dscp and ipip services) or rip (a plain probe to the real server's address)`},
 		{"unknown on_failure", dscpHead, "kind: tcp\non_failure: drop", 9, `unknown on_failure "drop": use quiesce (weight 0, connections finish) or remove (the real is deleted until it is up again)`},
 		{"http on udp", udpHead, "kind: http", 8, "an http check speaks tcp, and service udp 10.0.0.1:80 is udp: use udp-dns or exec"},

@@ -301,13 +301,15 @@ func describeService(s director.Service) string {
 
 // sameKind says whether the running service c can become w by edits: the
 // same mode, or, for a service l3dsr did not tag (its mode is its reals'),
-// any mode but dscp, which the reals' methods alone make. Otherwise it is
-// made anew.
+// any mode but dscp and addr, which the reals' methods alone do not make
+// (an edit keeps an untagged service untagged, and an untagged addr
+// service reads as nat). Otherwise it is made anew.
 func sameKind(c, w director.Service) bool {
 	if c.Mode == w.Mode {
 		return true
 	}
-	return !c.Managed && c.Mode != dsrtypes.ModeDSCP && w.Mode != dsrtypes.ModeDSCP
+	byReals := func(m dsrtypes.Mode) bool { return m != dsrtypes.ModeDSCP && m != dsrtypes.ModeAddr }
+	return !c.Managed && byReals(c.Mode) && byReals(w.Mode)
 }
 
 func serviceEdit(c, w director.Service) (director.ServiceEdit, string) {

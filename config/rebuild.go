@@ -18,7 +18,7 @@ func checkRebuilds(f *File, svcs []director.Service) error {
 	var errs []string
 	for _, s := range svcs {
 		switch s.Mode {
-		case dsrtypes.ModeDSCP, dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT:
+		case dsrtypes.ModeDSCP, dsrtypes.ModeAddr, dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT:
 		default:
 			errs = append(errs, fmt.Sprintf("service %s: its mode is %s (%s), which the config file has no word for: give its reals one forwarding method with ipvsadm -e, or leave the director out of the file",
 				s.Key, s.Mode, methods(s)))

@@ -51,6 +51,10 @@ func randomDirector(r *rand.Rand) []director.Service {
 			// One code per VIP, as no real server can take one code for two.
 			s.DSCP, s.Managed = uint8(i+2), true
 		}
+		if s.Mode == dsrtypes.ModeAddr {
+			// Only its tag says addr: untagged it is nat.
+			s.Managed = true
+		}
 		s.Scheduler = []string{"wlc", "rr", "wrr", "lc", "sh", "mh", "sed"}[r.IntN(7)]
 		s.SchedFlags = director.SchedFlags(r.IntN(8))
 		if r.IntN(2) == 0 {
@@ -72,7 +76,7 @@ func randomDirector(r *rand.Rand) []director.Service {
 	return svcs
 }
 
-var modes = []dsrtypes.Mode{dsrtypes.ModeDSCP, dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT}
+var modes = []dsrtypes.Mode{dsrtypes.ModeDSCP, dsrtypes.ModeAddr, dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT}
 
 func randomNetmask(r *rand.Rand, vip netip.Addr) uint32 {
 	if vip.Is6() {
@@ -90,6 +94,16 @@ func randomReal(r *rand.Rand, s director.Service, j int) director.Real {
 	addr := netip.AddrFrom16(a)
 	if s.VIP.Is4() {
 		addr = netip.AddrFrom4([4]byte{192, 0, 2, byte(j + 10)})
+	}
+	if s.Mode == dsrtypes.ModeAddr {
+		// Each VIP's reals are its own addresses on the real servers: one
+		// address stands for one VIP.
+		v := s.VIP.As16()
+		a[13], a[14] = 2, v[15]
+		addr = netip.AddrFrom16(a)
+		if s.VIP.Is4() {
+			addr = netip.AddrFrom4([4]byte{192, 0, 3, v[15]*8 + byte(j)})
+		}
 	}
 	rl := director.Real{Addr: addr, Weight: int32(r.IntN(65536)), Forward: director.Forward(s.Mode)}
 	if r.IntN(3) == 0 {

@@ -32,10 +32,19 @@ func (s Service) CheckNew(dscpGiven bool) error {
 	switch {
 	case s.Mode == dsrtypes.ModeDSCP && !dscpGiven:
 		return fmt.Errorf("--dscp is required in mode dscp: give the code (1-63) that stands for %s on its real servers, or use --mode ipip, dr or nat", s.VIP)
+	case s.Mode == dsrtypes.ModeAddr && dscpGiven:
+		return addrDSCPError("--dscp", s.DSCP, netip.AddrPortFrom(s.VIP, s.Port).String(), "--mode dscp")
 	case s.Mode != dsrtypes.ModeDSCP && dscpGiven:
 		return fmt.Errorf("--dscp %s: mode %s uses no DSCP code; drop --dscp, or use --mode dscp", dsrtypes.DSCP(s.DSCP), s.Mode)
 	}
 	return checkScheduler(s.Scheduler)
+}
+
+// addrDSCPError refuses a DSCP code given to an addr-mode service; what
+// and fix are the words of the flag or key and of the other mode.
+func addrDSCPError(what string, dscp uint8, svc, fix string) error {
+	return fmt.Errorf("%s %d given for service %s in addr mode: addr mode uses no DSCP code (the real server knows the VIP by the real's address); leave %s out, or use %s",
+		what, dscp, svc, what, fix)
 }
 
 func checkScheduler(sched string) error {

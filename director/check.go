@@ -20,6 +20,10 @@ func CheckService(s Service) error {
 		if err := checkDSCP(s.DSCP); err != nil {
 			return err
 		}
+	case dsrtypes.ModeAddr:
+		if s.DSCP != 0 {
+			return addrDSCPError("DSCP", s.DSCP, s.Key.String(), "mode dscp")
+		}
 	case dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT:
 		if s.DSCP != 0 {
 			return fmt.Errorf("service %s: mode %s uses no DSCP code (got %d): drop the DSCP, or use mode dscp", s.Key, s.Mode, s.DSCP)
@@ -48,7 +52,12 @@ func CheckDSCPConflicts(svcs []Service) error { return checkDSCPConflicts(svcs) 
 
 // EntryFor is the table entry real server r needs for the dscp-mode service
 // s: packets reach r's address marked with s's code and must become s's
-// VIP. Two services clash on r when their entries do (maptable.Clash).
+// VIP. In addr mode r's address stands for the VIP whatever the code: the
+// any-DSCP entry. Two services clash on r when their entries do
+// (maptable.Clash).
 func (s Service) EntryFor(r Real) maptable.Entry {
+	if s.Mode == dsrtypes.ModeAddr {
+		return maptable.Entry{AnyDSCP: true, Local: r.Addr, VIP: s.VIP}
+	}
 	return maptable.Entry{DSCP: dsrtypes.DSCP(s.DSCP), Local: r.Addr, VIP: s.VIP}
 }

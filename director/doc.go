@@ -2,11 +2,16 @@
 // (package ipvs), the DSCP mark that stands for each VIP (package dscpmark), the
 // VIP as a local address, and the sysctls IPVS needs for one-way flows.
 //
-// A service l3dsr makes runs in one of four modes:
+// A service l3dsr makes runs in one of five modes:
 //
 //   - ModeDSCP (Yahoo's L3 DSR): IPVS masquerade rewrites the destination to
 //     the real server's address and the nft mark sets the service's DSCP code;
 //     the real server's xt_DADDR puts the VIP back.
+//   - ModeAddr: IPVS masquerade to the real's address, which on the real
+//     server stands for the VIP (the VIP's own RIP there), and no mark; the
+//     real server's any-DSCP entry for that address puts the VIP back, so
+//     the client's DSCP passes through. The director sets it up as dscp
+//     mode without the mark.
 //   - ModeIPIP (LVS-TUN): IPVS tunnel forwarding encapsulates the packet
 //     (IPIP for IPv4, IP6IP6 for IPv6); no DSCP is used.
 //   - ModeDR (LVS-DR, L2 DSR): IPVS direct routing sends the packet unchanged
@@ -22,7 +27,7 @@
 // mapping (modeOf): a service of l3dsr's (Managed) has the mode of its tag
 // or mark, and its reals are checked against it; any other (made by
 // ipvsadm or keepalived) has the mode of its reals: nat for masquerading
-// without a mark, ipip, dr, or mixed and none, which l3dsr never makes.
+// without a mark (an addr service is known by its tag alone), ipip, dr, or mixed and none, which l3dsr never makes.
 // Problems are those of l3dsr's services only, so that what Show says is
 // what runs, also after a reboot or a change made with ipvsadm, and a
 // director that also carries others' services is not wrong.

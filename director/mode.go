@@ -22,13 +22,16 @@ const (
 // is the first tag, from before the others: a dr service made then reads
 // the same. 'ipvsadm -R' drops the tag (ipvsadm -S does not write it): such
 // a service reads as made by ipvsadm, with its mode from its reals, except a
-// dscp one, which its mark still names.
+// dscp one, which its mark still names. The tag is what tells an addr
+// service from plain LVS-NAT: both masquerade and neither has a mark, so
+// an addr service that lost its tag that way reads as nat.
 const (
 	tagMask ipvs.ServiceFlags = 7 << 29
 	drTag   ipvs.ServiceFlags = 1 << 31
 	ipipTag ipvs.ServiceFlags = 1 << 30
 	dscpTag ipvs.ServiceFlags = 3 << 30
 	natTag  ipvs.ServiceFlags = 1 << 29
+	addrTag ipvs.ServiceFlags = 5 << 29
 )
 
 // tagOf is the tag of a service of mode m that l3dsr makes.
@@ -42,6 +45,8 @@ func tagOf(m dsrtypes.Mode) ipvs.ServiceFlags {
 		return drTag
 	case dsrtypes.ModeNAT:
 		return natTag
+	case dsrtypes.ModeAddr:
+		return addrTag
 	}
 	return 0
 }
@@ -64,7 +69,7 @@ func Forward(m dsrtypes.Mode) ipvs.ForwardMethod {
 //
 // A service of l3dsr's (a mark, or a tag) has the mode its record names: the
 // mark or dscpTag dscp (a dscp service without its mark cannot work: Show
-// says so), ipipTag ipip, drTag dr, natTag nat; a real that forwards
+// says so), ipipTag ipip, drTag dr, natTag nat, addrTag addr; a real that forwards
 // otherwise is Show's problem. Any other service has the mode of its reals: masq is nat
 // (plain LVS-NAT), tunnel ipip (any tunnel type), route dr, more than one
 // method mixed, and none or only local reals (which the kernel delivers
@@ -79,6 +84,8 @@ func modeOf(marked bool, flags ipvs.ServiceFlags, fwd []ipvs.ForwardMethod) (mod
 		return dsrtypes.ModeDR, true
 	case flags&tagMask == natTag:
 		return dsrtypes.ModeNAT, true
+	case flags&tagMask == addrTag:
+		return dsrtypes.ModeAddr, true
 	}
 	mode = modeNone
 	for _, f := range fwd {

@@ -43,6 +43,8 @@ func TestModeOf(t *testing.T) {
 		{"dr tag, masq real", false, drTag, fwd(masq), dsrtypes.ModeDR, true},
 		{"nat tag", false, natTag | persistent, fwd(masq), dsrtypes.ModeNAT, true},
 		{"nat tag, no real", false, natTag, nil, dsrtypes.ModeNAT, true},
+		{"addr tag", false, addrTag | persistent, fwd(masq), dsrtypes.ModeAddr, true},
+		{"addr tag, no real", false, addrTag, nil, dsrtypes.ModeAddr, true},
 		{"unknown tag", false, natTag | ipipTag, fwd(tun), dsrtypes.ModeIPIP, false},
 		// Anyone else's (ipvsadm, keepalived): the reals decide.
 		{"ipvsadm -m", false, persistent, fwd(masq, masq), dsrtypes.ModeNAT, false},
@@ -63,7 +65,7 @@ func TestModeOf(t *testing.T) {
 		}
 	}
 	// What l3dsr makes reads back as what it made.
-	for _, m := range []dsrtypes.Mode{dsrtypes.ModeDSCP, dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT} {
+	for _, m := range []dsrtypes.Mode{dsrtypes.ModeDSCP, dsrtypes.ModeIPIP, dsrtypes.ModeDR, dsrtypes.ModeNAT, dsrtypes.ModeAddr} {
 		if got, managed := modeOf(false, tagOf(m)|persistent, []ipvs.ForwardMethod{Forward(m)}); got != m || !managed {
 			t.Errorf("tagOf(%s) reads back as %s, managed %v", m, got, managed)
 		}

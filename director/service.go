@@ -46,8 +46,8 @@ func (d *Director) ipvsService(s Service) ipvs.Service {
 	return is
 }
 
-// AddService creates a service, its DSCP mark (dsrtypes.ModeDSCP) and the VIP as a
-// local address. Adding a service that runs with the same settings changes
+// AddService creates a service, its DSCP mark (dsrtypes.ModeDSCP; an addr
+// service has none) and the VIP as a local address. Adding a service that runs with the same settings changes
 // nothing; one that runs with other settings is refused (use EditService).
 func (b *Batch) AddService(s Service) (Result, error) {
 	var res Result
@@ -71,6 +71,8 @@ func (b *Batch) AddService(s Service) (Result, error) {
 		if w := dscpWarning(s.DSCP); w != "" {
 			res.Warnings = append(res.Warnings, w)
 		}
+	} else if s.Mode == dsrtypes.ModeAddr && s.DSCP != 0 {
+		return res, addrDSCPError("--dscp", s.DSCP, s.Key.String(), "--mode dscp")
 	} else if s.DSCP != 0 {
 		return res, fmt.Errorf("service %s: mode %s uses no DSCP code (got %d): drop --dscp, or use --mode dscp", s.Key, s.Mode, s.DSCP)
 	}

@@ -88,13 +88,13 @@ func ipVersion(a netip.Addr) int {
 }
 
 // checkDSCPConflicts refuses a state in which one real server would receive one
-// DSCP code for two different VIPs: its table maps the code (for its
+// DSCP code, or in addr mode one address, for two different VIPs: its table maps the code (for its
 // address) to one VIP only (maptable.Clash), so it could not tell them
 // apart. svcs is the whole intended state.
 func checkDSCPConflicts(svcs []Service) error {
 	owner := map[maptable.Key]Service{}
 	for _, s := range svcs {
-		if s.Mode != dsrtypes.ModeDSCP && s.Mode != "" {
+		if s.Mode != dsrtypes.ModeDSCP && s.Mode != dsrtypes.ModeAddr && s.Mode != "" {
 			continue
 		}
 		for _, r := range s.Reals {
@@ -103,6 +103,10 @@ func checkDSCPConflicts(svcs []Service) error {
 			if !ok {
 				owner[e.Key()] = s
 				continue
+			}
+			if maptable.Clash(o.EntryFor(r), e) && e.AnyDSCP {
+				return fmt.Errorf("address %s would stand for two VIPs on its real server in addr mode: %s (service %s) and %s (service %s); the real server could not tell them apart: give each VIP its own address on the real server",
+					r.Addr, o.VIP, o.Key, s.VIP, s.Key)
 			}
 			if maptable.Clash(o.EntryFor(r), e) {
 				return fmt.Errorf("DSCP %d would stand for two VIPs on real server %s: %s (service %s) and %s (service %s); the real server could not tell them apart: give one of the services another --dscp",

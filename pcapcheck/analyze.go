@@ -33,6 +33,10 @@ func (r Role) String() string {
 // maptable.Entry), with the module's counters when known.
 type MapEntry struct {
 	DSCP uint8
+	// AnyDSCP: the entry matches every code (addr mode), for packets to
+	// Local, the VIP's own address on this server (its RIP); DSCP is
+	// then unused.
+	AnyDSCP bool
 	// Local limits the entry to packets for this local address; the zero
 	// Addr means any.
 	Local   netip.Addr
@@ -71,6 +75,9 @@ type config struct {
 	Mapping []MapEntry
 	// Expect is the director's DSCP per VIP (roleDirector).
 	Expect []Expectation
+	// Ports are the real server's service ports (--port), if given: a
+	// packet to one of them with a code outside the set is unmarked.
+	Ports []uint16
 	// maxFlows bounds the flows tracked (0: defaultMaxFlows); packets of
 	// flows beyond it are counted but their replies are not matched.
 	maxFlows int
@@ -112,8 +119,18 @@ func (c Class) String() string {
 
 type mapKey struct {
 	fam   uint8
-	code  uint8
+	code  uint8 // anyCode for an any-DSCP entry
 	local netip.Addr
+}
+
+// anyCode is an any-DSCP entry's code in a mapKey (L3DSR_DSCP_ANY).
+const anyCode = 255
+
+func keyOfEntry(e MapEntry) mapKey {
+	if e.AnyDSCP {
+		return mapKey{famOf(e.VIP), anyCode, e.Local}
+	}
+	return mapKey{famOf(e.VIP), e.DSCP, e.Local}
 }
 
 type codeState struct {
@@ -136,6 +153,8 @@ type codeState struct {
 	tunnels   uint64
 	innerDiff map[uint8]uint64
 	notVIP    map[netip.Addr]bool // ipip: inner destinations that are no VIP
+	// anyUsed are the any-DSCP entries this code's packets were mapped by.
+	anyUsed map[int]bool
 }
 
 type expState struct {
@@ -148,9 +167,21 @@ type expState struct {
 // Report. Not safe for concurrent use.
 type analyzer struct {
 	cfg config
-	// ipip is cfg.Mode == ModeIPIP, tested per packet.
-	ipip   bool
-	mapIdx map[mapKey]int
+	// ipip is cfg.Mode == ModeIPIP, addr cfg.Mode == ModeAddr, tested
+	// per packet.
+	ipip, addr bool
+	// anyAt are the any-DSCP entries by local address: in addr mode the
+	// RIPs, whose packets count whatever their code.
+	anyAt map[netip.Addr]int
+	// ripAt are the local addresses of the code entries (dscp mode), and
+	// unmarked counts the packets that reached one of them, or a --port,
+	// with a code outside the set, by address and by code: a router that
+	// re-marks DSCP leaves only those.
+	ripAt         map[netip.Addr]bool
+	ports         map[uint16]bool
+	unmarked      map[netip.Addr]uint64
+	unmarkedCodes map[uint8]uint64
+	mapIdx        map[mapKey]int
 	// byCode lists the table's entries by family (0: IPv4, 1: IPv6) and
 	// code, for lookup without hashing; used marks the entries packets
 	// were mapped by (their VIPs are the code's).
@@ -176,7 +207,12 @@ type analyzer struct {
 // newAnalyzer checks cfg and returns an analyzer for it.
 func newAnalyzer(cfg config) (*analyzer, error) {
 	a := &analyzer{cfg: cfg, mapIdx: map[mapKey]int{}, flows: newFlowTable(), maxFlows: cfg.maxFlows,
-		byVIP: map[netip.Addr][]int{}, clients: map[flowKey]int{}, malformed: map[string]uint64{}, tunnelsOff: map[[2]uint8]uint64{}}
+		byVIP: map[netip.Addr][]int{}, clients: map[flowKey]int{}, malformed: map[string]uint64{}, tunnelsOff: map[[2]uint8]uint64{},
+		anyAt: map[netip.Addr]int{}, ripAt: map[netip.Addr]bool{}, ports: map[uint16]bool{},
+		unmarked: map[netip.Addr]uint64{}, unmarkedCodes: map[uint8]uint64{}}
+	for _, p := range cfg.Ports {
+		a.ports[p] = true
+	}
 	if a.maxFlows <= 0 {
 		a.maxFlows = defaultMaxFlows
 	}
@@ -186,6 +222,11 @@ func newAnalyzer(cfg config) (*analyzer, error) {
 	case dsrtypes.ModeDSCP:
 	case dsrtypes.ModeIPIP:
 		a.ipip = true
+	case dsrtypes.ModeAddr:
+		a.addr = true
+		if cfg.Role == roleDirector {
+			return nil, fmt.Errorf("mode addr marks nothing on the director, so there is no code to check there: verify an addr-mode VIP on its real server (--role realserver)")
+		}
 	case dsrtypes.ModeDR:
 		return nil, fmt.Errorf("mode dr (L2 DSR) is not supported by the capture check yet: use dscp or ipip")
 	case dsrtypes.ModeNAT:
@@ -194,6 +235,12 @@ func newAnalyzer(cfg config) (*analyzer, error) {
 		return nil, fmt.Errorf("unknown mode %q", cfg.Mode)
 	}
 	for i, e := range cfg.Mapping {
+		if e.AnyDSCP {
+			if err := a.addAny(i, e); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if e.DSCP > maxDSCP {
 			return nil, fmt.Errorf("mapping DSCP %d is out of range: use 0-%d", e.DSCP, maxDSCP)
 		}
@@ -203,7 +250,7 @@ func newAnalyzer(cfg config) (*analyzer, error) {
 		if e.Local.IsValid() && e.Local.Is4() != e.VIP.Is4() {
 			return nil, fmt.Errorf("the mapping of DSCP %d mixes families: VIP %s, local address %s", e.DSCP, e.VIP, e.Local)
 		}
-		k := mapKey{famOf(e.VIP), e.DSCP, e.Local}
+		k := keyOfEntry(e)
 		if j, dup := a.mapIdx[k]; dup {
 			return nil, fmt.Errorf("DSCP %d (local %s) is mapped twice: to %s and %s", e.DSCP, localName(e.Local), cfg.Mapping[j].VIP, e.VIP)
 		}
@@ -213,6 +260,9 @@ func newAnalyzer(cfg config) (*analyzer, error) {
 			f = 1
 		}
 		a.byCode[f][e.DSCP] = append(a.byCode[f][e.DSCP], int32(i))
+		if e.Local.IsValid() {
+			a.ripAt[e.Local] = true
+		}
 	}
 	a.used = make([]bool, len(cfg.Mapping))
 	a.start = slices.Clone(cfg.Mapping)
@@ -244,6 +294,25 @@ func newAnalyzer(cfg config) (*analyzer, error) {
 	return a, nil
 }
 
+// addAny takes the any-DSCP entry e, the i-th of the mapping.
+func (a *analyzer) addAny(i int, e MapEntry) error {
+	if !e.VIP.IsValid() {
+		return fmt.Errorf("the any-DSCP mapping of %s has no VIP", localName(e.Local))
+	}
+	if !e.Local.IsValid() {
+		return fmt.Errorf("the any-DSCP mapping of VIP %s has no local address: it would take every packet; give the VIP's own address on this server (its RIP), e.g. --map any=%s@RIP", e.VIP, e.VIP)
+	}
+	if e.Local.Is4() != e.VIP.Is4() {
+		return fmt.Errorf("the any-DSCP mapping of %s mixes families: VIP %s", e.Local, e.VIP)
+	}
+	if j, dup := a.anyAt[e.Local]; dup {
+		return fmt.Errorf("local address %s is mapped twice for any DSCP: to %s and %s", e.Local, a.cfg.Mapping[j].VIP, e.VIP)
+	}
+	a.anyAt[e.Local] = i
+	a.mapIdx[keyOfEntry(e)] = i
+	return nil
+}
+
 func famOf(a netip.Addr) uint8 {
 	if a.Is4() {
 		return 4
@@ -259,7 +328,8 @@ func localName(a netip.Addr) string {
 }
 
 // lookup returns the index of the table entry for a packet of family fam
-// with code to dst: the entry for (code, dst) first, then (code, any).
+// with code to dst, in the module's order: the entry for (code, dst)
+// first, then (code, any), then (any code, dst).
 func (a *analyzer) lookup(fam, code uint8, dst netip.Addr) (int, bool) {
 	f := 0
 	if fam == 6 {
@@ -274,7 +344,11 @@ func (a *analyzer) lookup(fam, code uint8, dst netip.Addr) (int, bool) {
 			return int(i), true
 		}
 	}
-	return anyI, anyI >= 0
+	if anyI >= 0 {
+		return anyI, true
+	}
+	i, ok := a.anyAt[dst]
+	return i, ok
 }
 
 func (a *analyzer) code(c uint8) *codeState {
@@ -315,6 +389,12 @@ func (a *analyzer) add(p *Packet, x lookAhead) Class {
 	if a.ipip && a.cfg.Role == roleRealServer {
 		// The tunnel carries the request whatever its code.
 		inSet = tunnel
+	}
+	if a.addr {
+		// A request to a RIP counts whatever its code: the director
+		// marked nothing, and the client's code passes through.
+		_, inSet = a.anyAt[p.Dst]
+		inSet = inSet && p.Addrs && !tunnel
 	}
 	if inSet {
 		s := a.code(p.DSCP)
@@ -376,6 +456,7 @@ func (a *analyzer) add(p *Packet, x lookAhead) Class {
 		}
 	}
 	if !inSet {
+		a.countUnmarked(p)
 		return ignored
 	}
 	s := a.code(p.DSCP)
@@ -398,6 +479,12 @@ func (a *analyzer) add(p *Packet, x lookAhead) Class {
 		}
 	} else {
 		a.used[mi] = true
+		if a.cfg.Mapping[mi].AnyDSCP {
+			if s.anyUsed == nil {
+				s.anyUsed = map[int]bool{}
+			}
+			s.anyUsed[mi] = true
+		}
 	}
 	// A tunnel's flow is the client's, in the inner header; the RIP is
 	// the outer destination.
@@ -423,6 +510,20 @@ func (a *analyzer) add(p *Packet, x lookAhead) Class {
 		return unmapped
 	}
 	return marked
+}
+
+// countUnmarked counts p when it is a request that reached a RIP of a
+// code entry, or a --port, with a code outside the set (dscp mode on a
+// real server): where a router re-marks DSCP, that is all that arrives.
+func (a *analyzer) countUnmarked(p *Packet) {
+	if a.ipip || a.addr || a.cfg.Role != roleRealServer || !p.Addrs || p.Tunnel != 0 {
+		return
+	}
+	if !a.ripAt[p.Dst] && !(p.ports && a.ports[p.DstPort]) {
+		return
+	}
+	a.unmarked[p.Dst]++
+	a.unmarkedCodes[p.DSCP]++
 }
 
 // lookAhead is what Add will look up in the flow table for a packet:
@@ -583,7 +684,7 @@ func (a *analyzer) addDirector(p *Packet, inSet bool) Class {
 // Entries are matched by (family, DSCP, local address).
 func (a *analyzer) updateCounters(entries []MapEntry) {
 	for _, e := range entries {
-		if i, ok := a.mapIdx[mapKey{famOf(e.VIP), e.DSCP, e.Local}]; ok {
+		if i, ok := a.mapIdx[keyOfEntry(e)]; ok {
 			a.cfg.Mapping[i].Packets, a.cfg.Mapping[i].Bytes = e.Packets, e.Bytes
 		}
 	}
@@ -663,6 +764,8 @@ type innerDSCPCount struct {
 
 // mappingReport is one table entry with its counters.
 type mappingReport struct {
+	// AnyDSCP: an addr-mode entry, for every code to Local.
+	AnyDSCP bool   `json:"any_dscp,omitempty"`
 	Local   string `json:"local"`
 	VIP     string `json:"vip"`
 	Packets uint64 `json:"packets"`
@@ -703,7 +806,11 @@ func sortedAddrs(m map[netip.Addr]bool) []string {
 
 // Report returns the verdict so far.
 func (a *analyzer) report() Report {
-	r := Report{Role: a.cfg.Role.String(), Mode: string(a.cfg.Mode), Codes: a.cfg.Codes.String(), Packets: a.packets, IPPackets: a.ipPackets,
+	codes := a.cfg.Codes.String()
+	if a.addr {
+		codes = "any"
+	}
+	r := Report{Role: a.cfg.Role.String(), Mode: string(a.cfg.Mode), Codes: codes, Packets: a.packets, IPPackets: a.ipPackets,
 		UntrackedFlows: a.untracked, PerCode: []codeReport{}, Services: []expectReport{}, verdict: newVerdict(),
 		MalformedReasons: []malformedReport{}}
 	for why, n := range a.malformed {
@@ -729,14 +836,14 @@ func (a *analyzer) report() Report {
 		slices.SortFunc(cr.InnerDSCP, func(x, y innerDSCPCount) int { return cmp.Compare(x.DSCP, y.DSCP) })
 		if a.cfg.Role == roleRealServer {
 			for i, e := range a.cfg.Mapping {
-				if e.DSCP != uint8(c) {
+				if e.AnyDSCP && !s.anyUsed[i] || !e.AnyDSCP && e.DSCP != uint8(c) {
 					continue
 				}
 				var d uint64
 				if e.Packets >= a.start[i].Packets {
 					d = e.Packets - a.start[i].Packets
 				}
-				cr.Mappings = append(cr.Mappings, mappingReport{Local: localName(e.Local), VIP: e.VIP.String(), Packets: e.Packets, Bytes: e.Bytes, PacketsDelta: d})
+				cr.Mappings = append(cr.Mappings, mappingReport{AnyDSCP: e.AnyDSCP, Local: localName(e.Local), VIP: e.VIP.String(), Packets: e.Packets, Bytes: e.Bytes, PacketsDelta: d})
 			}
 			slices.SortFunc(cr.Mappings, func(x, y mappingReport) int { return cmp.Or(cmp.Compare(x.VIP, y.VIP), cmp.Compare(x.Local, y.Local)) })
 			cr.Problems, cr.Notes = a.codeProblems(uint8(c), s, &cr)
@@ -757,13 +864,7 @@ func (a *analyzer) report() Report {
 	}
 	switch a.cfg.Role {
 	case roleRealServer:
-		if r.Marked == 0 {
-			if a.ipip {
-				r.Problems = append(r.Problems, fmt.Sprintf("no tunnel packet (IPIP, IPv6-in-IP or GRE) seen (%s read): nothing reached this host through an IPIP director", plural(a.packets, "packet")))
-			} else {
-				r.Problems = append(r.Problems, fmt.Sprintf("no packet marked with DSCP %s seen (%s read): nothing reached this host through an L3 DSR director", r.Codes, plural(a.packets, "packet")))
-			}
-		}
+		r.Problems, r.Notes = a.arrivals(r.Marked, r.Codes, r.Problems, r.Notes)
 	case roleDirector:
 		var fwd uint64
 		for i, e := range a.cfg.Expect {
@@ -868,7 +969,7 @@ func (a *analyzer) codeProblems(c uint8, s *codeState, cr *codeReport) (problems
 		vs[v] = true
 	}
 	for i, e := range a.cfg.Mapping {
-		if a.used[i] && e.DSCP == c {
+		if a.used[i] && !e.AnyDSCP && e.DSCP == c || s.anyUsed[i] {
 			vs[e.VIP] = true
 		}
 	}
@@ -911,6 +1012,60 @@ func (a *analyzer) codeProblems(c uint8, s *codeState, cr *codeReport) (problems
 }
 
 func otherFam(f uint8) uint8 { return 10 - f }
+
+// arrivals judges what reached a real server at all: in addr mode, a
+// packet to a RIP; in dscp mode a marked one, and when packets reached
+// the RIPs with other codes, that a router re-marks DSCP on the way.
+func (a *analyzer) arrivals(marked uint64, codes string, problems, notes []string) ([]string, []string) {
+	read := plural(a.packets, "packet")
+	var unmarked uint64
+	for _, n := range a.unmarked {
+		unmarked += n
+	}
+	switch {
+	case a.ipip && marked == 0:
+		problems = append(problems, fmt.Sprintf("no tunnel packet (IPIP, IPv6-in-IP or GRE) seen (%s read): nothing reached this host through an IPIP director", read))
+	case a.addr && len(a.anyAt) == 0:
+		problems = append(problems, "the table has no any-DSCP entry, so no address here stands for a VIP in addr mode: add one with 'l3dsr realserver up --mode addr --vip VIP --rip RIP', or give --map any=VIP@RIP")
+	case a.addr && marked == 0:
+		rips := make(map[netip.Addr]bool, len(a.anyAt))
+		for l := range a.anyAt {
+			rips[l] = true
+		}
+		problems = append(problems, fmt.Sprintf("no packet to an addr-mode RIP (%s) seen (%s read): nothing reached this host through an addr-mode director", strings.Join(sortedAddrs(rips), ", "), read))
+	case a.addr || a.ipip:
+	case marked == 0 && unmarked > 0:
+		problems = append(problems, fmt.Sprintf("%s reach RIP %s unmarked (%s) and none with DSCP %s: a router on the path re-marks DSCP; use addr mode or ipip",
+			plural(unmarked, "packet"), a.unmarkedTo(), a.unmarkedCodeNames(), codes))
+	case marked == 0:
+		problems = append(problems, fmt.Sprintf("no packet marked with DSCP %s seen (%s read): nothing reached this host through an L3 DSR director", codes, read))
+	case unmarked > 0:
+		notes = append(notes, fmt.Sprintf("%s reached RIP %s unmarked (%s): ordinary traffic to the RIP, or a router on the path that re-marks some packets' DSCP", plural(unmarked, "packet"), a.unmarkedTo(), a.unmarkedCodeNames()))
+	}
+	return problems, notes
+}
+
+func (a *analyzer) unmarkedTo() string {
+	to := make(map[netip.Addr]bool, len(a.unmarked))
+	for d := range a.unmarked {
+		to[d] = true
+	}
+	return strings.Join(sortedAddrs(to), ", ")
+}
+
+// unmarkedCodeNames: "DSCP 0", or "DSCP 0, 8" (each code seen).
+func (a *analyzer) unmarkedCodeNames() string {
+	var cs []int
+	for c := range a.unmarkedCodes {
+		cs = append(cs, int(c))
+	}
+	slices.Sort(cs)
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = fmt.Sprint(c)
+	}
+	return "DSCP " + strings.Join(parts, ", ")
+}
 
 // judgeAll is the verdict over a list of decoded packets: newAnalyzer, Add
 // each, Report.

@@ -40,8 +40,8 @@ func (a *Args) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&a.Write, "write", "", "also write the packets looked at to this file (pcap; pcapng if it ends in .pcapng)")
 	fs.StringVar(&a.Role, "role", "realserver", "where verify runs: realserver or director")
 	a.Mode = dsrtypes.ModeDSCP
-	fs.Var(&a.Mode, "mode", "how the director reaches the real servers: dscp (marked packets to the RIP) or ipip (a tunnel to the RIP)")
-	fs.StringArrayVar(&a.maps, "map", nil, "DSCP=VIP[@LOCAL]: use this mapping instead of the module's table (repeatable)")
+	fs.Var(&a.Mode, "mode", "how the director reaches the real servers: dscp (marked packets to the RIP), addr (packets with any DSCP to the VIP's own RIP) or ipip (a tunnel to the RIP)")
+	fs.StringArrayVar(&a.maps, "map", nil, "DSCP=VIP[@LOCAL], or any=VIP@RIP (addr mode): use this mapping instead of the module's table (repeatable)")
 	fs.StringArrayVar(&a.expects, "expect", nil, "director: VIP[:PORT]=DSCP, the code packets for that service must carry (repeatable; IPv6 as [ADDR]:PORT)")
 	fs.StringArrayVar(&a.ports, "port", nil, "real server: capture replies only from these service ports (default: every port of the VIPs and the interface's addresses)")
 }
@@ -116,18 +116,27 @@ func (a Args) Options() (*Options, error) {
 	return o, nil
 }
 
-// parseMapFlag parses DSCP=VIP[@LOCAL].
+// parseMapFlag parses DSCP=VIP[@LOCAL], and any=VIP@RIP.
 func parseMapFlag(s string) (MapEntry, error) {
 	code, rest, ok := strings.Cut(s, "=")
 	if !ok {
-		return MapEntry{}, fmt.Errorf("--map %q: write DSCP=VIP or DSCP=VIP@LOCAL, e.g. --map 21=10.80.0.1", s)
-	}
-	c, err := dsrtypes.ParseDSCP(code)
-	if err != nil {
-		return MapEntry{}, fmt.Errorf("--map %s: %w", s, err)
+		return MapEntry{}, fmt.Errorf("--map %q: write DSCP=VIP or DSCP=VIP@LOCAL, e.g. --map 21=10.80.0.1, or any=VIP@RIP in addr mode", s)
 	}
 	vip, local, hasLocal := strings.Cut(rest, "@")
-	e := MapEntry{DSCP: uint8(c)}
+	var e MapEntry
+	if strings.EqualFold(strings.TrimSpace(code), "any") {
+		if !hasLocal {
+			return e, fmt.Errorf("--map %s: an any-DSCP mapping needs the VIP's own address on this server, or it would take every packet: write any=VIP@RIP", s)
+		}
+		e.AnyDSCP = true
+	} else {
+		c, err := dsrtypes.ParseDSCP(code)
+		if err != nil {
+			return MapEntry{}, fmt.Errorf("--map %s: %w", s, err)
+		}
+		e.DSCP = uint8(c)
+	}
+	var err error
 	if e.VIP, err = dsrtypes.ParseAddr(vip); err != nil {
 		return e, fmt.Errorf("--map %s: VIP %w", s, err)
 	}

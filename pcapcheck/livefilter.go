@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+
+	"github.com/l3dsr/l3dsr/dsrtypes"
 )
 
 // liveFilter is the capture filter of a live capture on o.Iface: the codes
@@ -21,12 +23,25 @@ func liveFilter(o *Options) (filterSpec, error) {
 	switch o.Role {
 	case roleRealServer:
 		// Replies: from the VIPs (DSR working) and from this interface's
-		// own addresses (the RIPs: broken DSR).
-		seen := map[netip.Addr]bool{}
+		// own addresses (the RIPs: broken DSR). Requests to the RIPs
+		// the table names whatever their code: addr mode's, and in dscp
+		// mode the unmarked ones a router that re-marks DSCP leaves.
+		seen, rips := map[netip.Addr]bool{}, map[netip.Addr]bool{}
 		for _, e := range o.Mapping {
-			if o.Codes.has(e.DSCP) && !seen[e.VIP] {
+			if (e.AnyDSCP || o.Codes.has(e.DSCP)) && !seen[e.VIP] {
 				seen[e.VIP] = true
 				add(true, e.VIP, o.ports)
+			}
+			if e.Local.IsValid() && !rips[e.Local] {
+				rips[e.Local] = true
+				add(false, e.Local, o.ports)
+			}
+		}
+		if o.Mode == dsrtypes.ModeAddr {
+			spec.DSCP = 0
+		} else if len(rips) == 0 {
+			for _, port := range o.ports {
+				spec.Matches = append(spec.Matches, match{Port: port})
 			}
 		}
 		addrs, err := ifaceAddrs(o.Iface)

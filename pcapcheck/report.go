@@ -55,8 +55,8 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 		return enc.Encode(j)
 	}
 	mode := ""
-	if o.Mode == dsrtypes.ModeIPIP {
-		mode = " (ipip)"
+	if o.Mode == dsrtypes.ModeIPIP || o.Mode == dsrtypes.ModeAddr {
+		mode = " (" + string(o.Mode) + ")"
 	}
 	fmt.Fprintf(w, "%s: %s%s, DSCP %s: %s read, %d looked at", what, r.Role, mode, r.Codes, plural(st.Read, "packet"), st.Selected)
 	if drops > 0 {
@@ -100,6 +100,8 @@ func WriteReport(w io.Writer, format string, o *Options, res *Result) error {
 		fmt.Fprintln(w, "verdict: OK: every service's packets leave for the real servers with its DSCP")
 	case o.Mode == dsrtypes.ModeIPIP:
 		fmt.Fprintln(w, "verdict: OK: every tunnel seen is answered from its VIP")
+	case o.Mode == dsrtypes.ModeAddr:
+		fmt.Fprintln(w, "verdict: OK: every flow to a VIP's own address is answered from its VIP")
 	default:
 		fmt.Fprintln(w, "verdict: OK: every DSCP code seen is mapped and answered from its VIP")
 	}
@@ -120,7 +122,11 @@ func writeTable(w io.Writer, role Role, r Report, fromFlags bool) error {
 			if len(c.Mappings) > 0 {
 				var vs, cs []string
 				for _, m := range c.Mappings {
-					vs = append(vs, fmt.Sprintf("%s (%s)", m.VIP, m.Local))
+					anyDSCP := ""
+					if m.AnyDSCP {
+						anyDSCP = ", any DSCP"
+					}
+					vs = append(vs, fmt.Sprintf("%s (%s%s)", m.VIP, m.Local, anyDSCP))
 					if fromFlags {
 						cs = append(cs, "n/a")
 					} else {

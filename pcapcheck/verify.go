@@ -90,7 +90,7 @@ func (o *Options) Check() error {
 }
 
 func (o *Options) config() config {
-	return config{Role: o.Role, Mode: o.Mode, Codes: o.Codes, Mapping: o.Mapping, Expect: o.expect}
+	return config{Role: o.Role, Mode: o.Mode, Codes: o.Codes, Mapping: o.Mapping, Expect: o.expect, Ports: o.ports}
 }
 
 // Result is what Verify saw and its verdict.

@@ -127,10 +127,11 @@ func newDirServiceAddCmd(sys *system) *cobra.Command {
 	var dscp dsrtypes.DSCP
 	s := director.Service{Mode: dsrtypes.ModeDSCP}
 	cmd := changeCmd(sys, &cobra.Command{
-		Use:   "add --vip VIP:PORT [--proto tcp] (--dscp N | --mode ipip|dr|nat) [--scheduler wlc] [--persistent SECONDS]",
+		Use:   "add --vip VIP:PORT [--proto tcp] (--dscp N | --mode addr|ipip|dr|nat) [--scheduler wlc] [--persistent SECONDS]",
 		Short: "Add a virtual service",
 		Example: `  l3dsr director service add --vip 10.0.0.1:80 --proto tcp --dscp 10 --scheduler wlc --persistent 300
-  l3dsr director service add --vip [2001:db8::1]:53 --proto udp --mode ipip --scheduler mh`,
+  l3dsr director service add --vip [2001:db8::1]:53 --proto udp --mode ipip --scheduler mh
+  l3dsr director service add --vip 10.0.0.2:443 --mode addr   # then: real add --real RIP, the VIP's own address on each real server`,
 	}, func(cmd *cobra.Command) (change, error) {
 		var err error
 		if s.Key, err = kf.key(); err != nil {
@@ -140,7 +141,7 @@ func newDirServiceAddCmd(sys *system) *cobra.Command {
 		return func(d directorAPI) (director.Result, error) { return d.AddService(s) }, s.CheckNew(cmd.Flags().Changed("dscp"))
 	})
 	kf.add(cmd)
-	cmd.Flags().Var(&s.Mode, "mode", "how packets reach the real servers: dscp (L3 DSR), ipip (IPVS tunnel), dr (IPVS direct routing) or nat (plain LVS-NAT)")
+	cmd.Flags().Var(&s.Mode, "mode", "how packets reach the real servers: dscp (L3 DSR), addr (L3 DSR to the VIP's own address on each real, no DSCP), ipip (IPVS tunnel), dr (IPVS direct routing) or nat (plain LVS-NAT)")
 	cmd.Flags().Var(&dscp, "dscp", "the DSCP code (0-63) that stands for the VIP (mode dscp)")
 	cmd.Flags().StringVar(&s.Scheduler, "scheduler", director.DefaultScheduler, "IPVS scheduler: wlc, rr, wrr, lc, sh, mh, ... (any the kernel has)")
 	cmd.Flags().Uint32Var(&s.Persistent, "persistent", 0, "persistence timeout in seconds: a client sticks to one real server (0: off)")

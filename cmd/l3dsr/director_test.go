@@ -125,6 +125,7 @@ func TestDirectorUsageErrors(t *testing.T) {
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "gre"}, `mode "gre"`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--dscp", "5", "--mode", "ipip"}, "mode ipip uses no DSCP code"},
 		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--mode", "nat", "--dscp", "3"}, "mode nat uses no DSCP code"},
+		{[]string{"service", "add", "--vip", "10.0.0.1:80", "--mode", "addr", "--dscp", "5"}, "--dscp 5 given for service 10.0.0.1:80 in addr mode: addr mode uses no DSCP code (the real server knows the VIP by the real's address); leave --dscp out, or use --mode dscp"},
 		{[]string{"service", "add", "--vip", "2001:db8::1:80", "--dscp", "5"}, `--vip "2001:db8::1:80" has no port: give VIP:PORT, e.g. [2001:db8::1:80]:80`},
 		{[]string{"service", "add", "--vip", "10.0.0.1:0", "--dscp", "5"}, "port 0"},
 		{[]string{"service", "edit", "--vip", "10.0.0.1:80"}, "nothing to change"},
@@ -165,6 +166,9 @@ func TestDirectorServiceAdd(t *testing.T) {
 	}
 	if st, _, stderr = runCLI("director", "service", "add", "--vip", "10.0.0.9:80", "--mode", "NAT"); st != exitOK || f.svc.Mode != dsrtypes.ModeNAT {
 		t.Errorf("nat add: got %d %q %+v", st, stderr, f.svc)
+	}
+	if st, _, stderr = runCLI("director", "service", "add", "--vip", "10.0.0.9:80", "--mode", "addr"); st != exitOK || f.svc.Mode != dsrtypes.ModeAddr || f.svc.DSCP != 0 {
+		t.Errorf("addr add: got %d %q %+v", st, stderr, f.svc)
 	}
 
 	f.err = errors.New("service tcp 10.0.0.1:80 exists with mode dscp")

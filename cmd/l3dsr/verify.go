@@ -108,7 +108,7 @@ func parseVerifyFlags(cmd *cobra.Command, f *verifyFlags) (*pcapcheck.Options, e
 	}
 	f.DurationSet = cmd.Flags().Changed("duration")
 	f.CheckMapping = func(e pcapcheck.MapEntry) error {
-		return maptable.Entry{DSCP: dsrtypes.DSCP(e.DSCP), VIP: e.VIP, Local: e.Local}.Validate()
+		return maptable.Entry{DSCP: dsrtypes.DSCP(e.DSCP), AnyDSCP: e.AnyDSCP, VIP: e.VIP, Local: e.Local}.Validate()
 	}
 	o, err := f.Options()
 	if err != nil {
@@ -136,7 +136,7 @@ func (m moduleTable) List() ([]pcapcheck.MapEntry, error) {
 	}
 	out := make([]pcapcheck.MapEntry, len(entries))
 	for i, e := range entries {
-		out[i] = pcapcheck.MapEntry{DSCP: uint8(e.DSCP), Local: e.Local, VIP: e.VIP, Packets: e.Packets, Bytes: e.Bytes}
+		out[i] = pcapcheck.MapEntry{DSCP: uint8(e.DSCP), AnyDSCP: e.AnyDSCP, Local: e.Local, VIP: e.VIP, Packets: e.Packets, Bytes: e.Bytes}
 	}
 	return out, nil
 }

@@ -175,6 +175,35 @@ func TestVerifyModuleMapping(t *testing.T) {
 	}
 }
 
+// Addr mode through the command: the module's any-DSCP entry is read
+// (with its counters), requests to the RIP count whatever their code, and
+// a dscp-mode capture where a router bleached the codes says so.
+func TestVerifyAddrMode(t *testing.T) {
+	sys := sysFor(t)
+	tbl := &listTable{lists: [][]maptable.Entry{
+		{{Family: dsrtypes.IPv4, AnyDSCP: true, Local: tRIP, VIP: tVIP, Packets: 10}},
+		{{Family: dsrtypes.IPv4, AnyDSCP: true, Local: tRIP, VIP: tVIP, Packets: 13}},
+	}}
+	sys.dialVerifyTable = func() (verifyTable, error) { return tbl, nil }
+	file := writePcap(t, "a.pcap", append(exchange(34, tVIP, 7, 2), exchange(0, tVIP, 8, 1)...)...)
+	st, out, errOut := runOn(sys, "verify", "--pcap", file, "--mode", "addr")
+	if st != exitOK || !strings.Contains(out, "realserver (addr), DSCP any") || !strings.Contains(out, "10.80.0.1 (203.0.113.30, any DSCP)  13 (+3)") ||
+		!strings.Contains(out, "verdict: OK: every flow to a VIP's own address is answered from its VIP") {
+		t.Errorf("addr: exit %d, stdout %q, stderr %q", st, out, errOut)
+	}
+
+	sys = noModule(t)
+	file = writePcap(t, "b.pcap", exchange(0, tRIP, 9, 2)...)
+	st, out, errOut = runOn(sys, "verify", "--pcap", file, "--map", "21=10.80.0.1@203.0.113.30")
+	const want = "2 packets reach RIP 203.0.113.30 unmarked (DSCP 0) and none with DSCP 1-63: a router on the path re-marks DSCP; use addr mode or ipip"
+	if st != exitRuntime || !strings.Contains(out, want) || !strings.Contains(errOut, want) {
+		t.Errorf("bleached: exit %d, stdout %q, stderr %q", st, out, errOut)
+	}
+	if st, _, errOut = runOn(sys, "verify", "--pcap", file, "--mode", "addr", "--map", "any=10.80.0.1"); st != exitUsage || !strings.Contains(errOut, "write any=VIP@RIP") {
+		t.Errorf("any without a RIP: exit %d, stderr %q", st, errOut)
+	}
+}
+
 func TestVerifyNotLoaded(t *testing.T) {
 	sys := noModule(t)
 	file := writePcap(t, "n.pcap", exchange(21, tVIP, 7, 1)...)

@@ -2,11 +2,11 @@ package probe
 
 import (
 	"fmt"
-	"net/netip"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/dscpmark"
 	"golang.org/x/sys/unix"
 )
@@ -43,14 +43,28 @@ func skipRule() []expr.Any {
 
 // steerRule: `meta mark M ip dscp set D ip daddr set RIP` (ip6 for IPv6):
 // the probe of a dscp-mode real leaves as the director's IPVS sends a
-// client's packet to it.
-func steerRule(mark uint32, dscp uint8, rip netip.Addr) []expr.Any {
+// client's packet to it. An addr-mode real (w.Mode) gets the address alone,
+// `meta mark M ip daddr set RIP`: the director marks nothing there, and a
+// probe that carried a code would test a path no client takes.
+func steerRule(mark uint32, w Want) []expr.Any {
+	rip := w.Real
 	is4 := rip.Is4()
 	e := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(mark)},
 	}
-	e = append(e, dscpmark.SetDSCP(is4, dscp)...)
+	if w.Mode != dsrtypes.ModeAddr {
+		e = append(e, dscpmark.SetDSCP(is4, w.DSCP)...)
+	} else {
+		// The family check the DSCP write brings with it: an address
+		// is written only into a header of its own family.
+		nfproto := byte(unix.NFPROTO_IPV6)
+		if is4 {
+			nfproto = unix.NFPROTO_IPV4
+		}
+		e = append(e, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{nfproto}})
+	}
 	// The address write updates the IPv4 header checksum (at offset 10)
 	// and, through the pseudo-header, the TCP or UDP one, as `ip daddr
 	// set` does.
@@ -82,7 +96,7 @@ func hostTable(steer []Want, marks []uint32) error {
 		ch := c.AddChain(outputChain())
 		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: skipRule()})
 		for i, w := range steer {
-			c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: steerRule(marks[i], w.DSCP, w.Real)})
+			c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: steerRule(marks[i], w)})
 		}
 	}
 	if err := c.Flush(); err != nil {

@@ -24,14 +24,18 @@ const (
 func ours(mark uint32) bool { return mark&markMask == markBase }
 
 // Want is one real server to probe along the DSR path, with what its
-// service's packets get: the DSCP code, or the tunnel.
+// service's packets get: the DSCP code, the address alone (addr), or
+// the tunnel.
 type Want struct {
 	VIP   netip.Addr
 	Port  uint16
 	Proto ipvs.Protocol
-	Mode  dsrtypes.Mode // dscp or ipip
-	DSCP  uint8
-	Real  netip.Addr
+	Mode  dsrtypes.Mode // dscp, addr or ipip
+	DSCP  uint8         // dscp mode only
+	// Real is the real's address; in addr mode the VIP's own address
+	// on the real server (its RIP), which the real server rewrites to the
+	// VIP whatever the DSCP.
+	Real netip.Addr
 	// The tunnel of an ipip-mode real.
 	Tunnel      ipvs.TunnelType
 	TunnelPort  uint16
@@ -76,7 +80,7 @@ func Open() (*Paths, func() error, error) {
 	return p, c.Close, nil
 }
 
-// Sync sets up the path of every Want (dscp and ipip mode only) and returns
+// Sync sets up the path of every Want (dscp, addr and ipip mode only) and returns
 // their routes, in want's order. Marks are given in want's order, so the
 // same list gets the same marks after a restart.
 func (p *Paths) Sync(want []Want) ([]Route, error) {
@@ -111,12 +115,12 @@ func (p *Paths) Sync(want []Want) ([]Route, error) {
 			ifaces[iface] = true
 		}
 		switch w.Mode {
-		case dsrtypes.ModeDSCP:
+		case dsrtypes.ModeDSCP, dsrtypes.ModeAddr:
 			steer, steerMarks = append(steer, w), append(steerMarks, mark)
 		case dsrtypes.ModeIPIP:
 			tunnels[mark] = w
 		default:
-			return nil, fmt.Errorf("service %s is in %s mode: only dscp and ipip services are probed along the DSR path; give it 'via: rip'", w.Name(), w.Mode)
+			return nil, fmt.Errorf("service %s is in %s mode: only dscp, addr and ipip services are probed along the DSR path; give it 'via: rip'", w.Name(), w.Mode)
 		}
 	}
 	if err := p.sysctls(slices.Sorted(maps.Keys(ifaces))); err != nil {
