@@ -6,6 +6,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -17,6 +18,28 @@ type checker struct {
 	links []rtnl.Link
 	addrs []rtnl.Addr
 	out   []Finding
+	// entries is xt_DADDR's table, read once by tableEntries (nil
+	// while the module is not loaded).
+	entries     []maptable.Entry
+	entriesRead bool
+}
+
+// tableEntries reads xt_DADDR's table once; with the module not loaded
+// there is no table (the module check says so).
+func (c *checker) tableEntries() ([]maptable.Entry, error) {
+	if c.entriesRead {
+		return c.entries, nil
+	}
+	c.entriesRead = true
+	if !c.h.ModuleLoaded("xt_DADDR") {
+		return nil, nil
+	}
+	e, err := c.h.Entries()
+	if err != nil {
+		return nil, fmt.Errorf("listing xt_DADDR's table: %w", err)
+	}
+	c.entries = e
+	return e, nil
 }
 
 // add records a finding; one with the check, what and fix of an earlier

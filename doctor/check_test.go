@@ -17,7 +17,16 @@ import (
 // found is a finding as the tests compare it: its check, level and fix.
 type found struct{ check, level, fix string }
 
+// run is Check's report without the dscp-ingress note, which every host
+// with coded entries gets (runAll keeps it).
 func run(t *testing.T, h *fakeHost, e *Expect) Report {
+	t.Helper()
+	rep := runAll(t, h, e)
+	rep.Findings = slices.DeleteFunc(rep.Findings, func(f Finding) bool { return f.Check == "dscp-ingress" })
+	return rep
+}
+
+func runAll(t *testing.T, h *fakeHost, e *Expect) Report {
 	t.Helper()
 	rep, err := Check(context.Background(), h.host(), e)
 	if err != nil {
@@ -170,5 +179,26 @@ func TestEachVIPNotSetUpIsListed(t *testing.T) {
 		"not-set-up: VIP 2001:db8::1 (mode dscp) is in " + testFile + " but not set up",
 	}) {
 		t.Errorf("findings %q", what)
+	}
+}
+
+// findingCase edits a host (and may give another expectation) and wants
+// exactly these findings, texts and levels included.
+type findingCase struct {
+	name string
+	edit func(*fakeHost, *Expect) *Expect
+	want []Finding
+}
+
+func runCases(t *testing.T, host func() (*fakeHost, *Expect), cases []findingCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h, e := host()
+			e = tc.edit(h, e)
+			if got := run(t, h, e).Findings; !slices.Equal(got, tc.want) {
+				t.Errorf("findings:\n%+v\nwant:\n%+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 
 	"github.com/l3dsr/l3dsr/director"
@@ -41,7 +42,7 @@ func (f *fakeHost) host() Host {
 func (f *fakeHost) Sysctl(key string) (string, error) {
 	v, ok := f.sysctls[key]
 	if !ok {
-		return "", fmt.Errorf("reading sysctl %s: no such key", key)
+		return "", fmt.Errorf("reading sysctl %s: %w", key, fs.ErrNotExist)
 	}
 	return v, nil
 }
@@ -95,7 +96,7 @@ func cleanHost() (*fakeHost, *Expect) {
 			"net.ipv4.conf.eth1.arp_ignore": "0", "net.ipv4.conf.eth1.arp_announce": "0", "net.ipv4.conf.eth1.rp_filter": "0",
 			"net.ipv4.conf.all.accept_local": "0", "net.ipv4.conf.eth0.accept_local": "1", "net.ipv4.conf.eth1.accept_local": "1",
 			"net.ipv4.vs.conntrack": "0", "net.ipv4.vs.expire_nodest_conn": "1", "net.ipv4.vs.expire_quiescent_template": "1",
-			"net.ipv4.vs.sloppy_tcp": "1",
+			"net.ipv4.vs.sloppy_tcp": "1", "net.ipv4.tcp_reflect_tos": "0",
 		},
 		links: []rtnl.Link{
 			{Index: 1, Name: "lo", Flags: up | unix.IFF_LOOPBACK},

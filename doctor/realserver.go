@@ -9,6 +9,7 @@ import (
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 	"golang.org/x/sys/unix"
 )
@@ -58,9 +59,38 @@ func (c *checker) realServer(vips []realserver.Config, rs realserver.Report, rul
 	if err := c.mapping(units, rules); err != nil {
 		return err
 	}
+	if err := c.addrMode(units); err != nil {
+		return err
+	}
+	if err := c.dscpHygiene(units, rules); err != nil {
+		return err
+	}
 	c.handRules(rs.HandWritten)
 	c.tunnels(units, rec)
 	return c.offloads(vips)
+}
+
+// dscpHygiene checks what dscp mode does to the DSCP field beyond the
+// rewrite: a code that leaks into replies, and codes honoured from any
+// interface.
+func (c *checker) dscpHygiene(units []realserver.Config, rules []xtrule.Rule) error {
+	entries, err := c.tableEntries()
+	if err != nil {
+		return err
+	}
+	coded := slices.DeleteFunc(slices.Clone(entries), func(e maptable.Entry) bool { return e.AnyDSCP })
+	if len(coded) == 0 {
+		return nil
+	}
+	if err := c.reflect(coded, units); err != nil {
+		return err
+	}
+	fams := map[dsrtypes.Family]bool{}
+	for _, e := range coded {
+		fams[e.Key().Family] = true
+	}
+	c.ingress(fams, rules)
+	return nil
 }
 
 // handRules: a revision-0 rule in mangle runs after conntrack, which has
@@ -130,7 +160,7 @@ func (c *checker) rsSysctls(vips []realserver.Config, rules []xtrule.Rule) error
 	for _, u := range vips {
 		if u.VIP.Is4() {
 			v4 = true
-			dscp4 = dscp4 || modeOf(u) == dsrtypes.ModeDSCP
+			dscp4 = dscp4 || usesTable(u)
 			ipip4 = ipip4 || modeOf(u) == dsrtypes.ModeIPIP
 		}
 	}

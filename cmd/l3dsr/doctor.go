@@ -29,8 +29,10 @@ func newDoctorCmd(sys *system) *cobra.Command {
 		Short: "Check this host for what breaks DSR silently, each finding with the command that fixes it",
 		Long: `doctor reads this host, director or real server, and lists what breaks L3 DSR
 without an error anywhere: ARP and reverse-path sysctls (effective per
-interface), the module, the map-mode rule (once), the table, each VIP on lo,
-a code that stands for two VIPs, the ipip tunnel and MSS clamp, receive
+interface), the module, the map-mode rule (once per interface), the table,
+each VIP on lo, a code that stands for two VIPs, each addr-mode RIP (on an
+interface, not its primary address), tcp_reflect_tos without a DSCP reset,
+where DSR codes are honoured, the ipip tunnel and MSS clamp, receive
 offloads, IPVS's sysctls, and on a director with DSR-path health checks
 accept_local and rp_filter toward the real servers. Each finding says what,
 why it matters, and the command that fixes it. It changes nothing.
