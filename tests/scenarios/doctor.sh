@@ -74,6 +74,9 @@ broken director-mark "$NS_DIR" "$DIR" director "ns \"\$NS_DIR\" nft delete eleme
 broken director-accept_local "$NS_DIR" "$DIR" accept_local 'ns "$NS_DIR" sysctl -w net.ipv4.conf.eth0.accept_local=0'
 broken director-rp_filter "$NS_DIR" "$DIR" rp_filter 'ns "$NS_DIR" sysctl -w net.ipv4.conf.eth0.rp_filter=1'
 
+# shellcheck source=doctor.d/cases22.sh
+source "$HERE/cases22.sh" && doctor22_cases
+
 out=$(ns "$NS_RS" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$BIN" doctor -f "$RS" 2>&1)
 rc=$?
 [[ $rc == 1 && $out == *root* || $rc == 1 && $out == *CAP_NET_ADMIN* ]] && pass not-root || fail not-root "exit $rc: $(squash <<<"$out")"
