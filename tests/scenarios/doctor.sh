@@ -6,6 +6,9 @@
 #
 #   clean-rs, clean-director     doctor exits 0 on the hosts as apply left them
 #   rs-CHECK, director-CHECK     the break, the finding, the fix (see the lists below)
+#   rs-ingress-*, rs-map-rule-ingress, rs-tcp_reflect_tos*, rs-rip-*
+#                                issue 22: the ingress note, tcp_reflect_tos without a reset,
+#                                an addr-mode RIP missing or primary (doctor.d/cases22.sh)
 #   not-root                     without CAP_NET_ADMIN doctor exits 1 and says so
 set -u
 
