@@ -11,7 +11,9 @@
  *             exec`, which remounts /sys, under TCG)
  *   add|replace|del|get ENTRY [, ENTRY]...   MAP_ADD (replace: NLM_F_REPLACE),
  *                                            MAP_DEL, MAP_GET
- *       ENTRY: words fam=2|10|inet|inet6 dscp=N local=ADDR vip=ADDR packets=N;
+ *       ENTRY: words fam=2|10|inet|inet6 dscp=N|any local=ADDR vip=ADDR
+ *              dscp_set=N packets=N; replies print dscp_set=N after vip=
+ *              when the entry has one;
  *       ADDR: an IPv4/IPv6 address, or hex:BYTES for raw bytes
  *   dump [resume=FILE]     every entry, then "generation=G entries=N intr=0|1";
  *                          resume: after the first batch create FILE.paused and
@@ -372,8 +374,11 @@ static int put_entries(struct msg *m, int argc, char **argv)
 				u8 = parse_fam(v);
 				attr_put(m, L3DSR_ENTRY_A_FAMILY, &u8, 1);
 			} else if ((v = kv(argv[i], "dscp"))) {
-				u8 = strtol(v, NULL, 0);
+				u8 = strcmp(v, "any") ? strtol(v, NULL, 0) : L3DSR_DSCP_ANY;
 				attr_put(m, L3DSR_ENTRY_A_DSCP, &u8, 1);
+			} else if ((v = kv(argv[i], "dscp_set"))) {
+				u8 = strtol(v, NULL, 0);
+				attr_put(m, L3DSR_ENTRY_A_DSCP_SET, &u8, 1);
 			} else if ((v = kv(argv[i], "local"))) {
 				len = parse_addr(v, a);
 				attr_put(m, L3DSR_ENTRY_A_LOCAL, a, len);
@@ -433,7 +438,7 @@ static void on_entry_reply(const struct nlmsghdr *nlh, void *arg)
 		} else if ((a->nla_type & NLA_TYPE_MASK) == L3DSR_A_ENTRY) {
 			const struct nlattr *b = (const void *)d;
 			size_t bl = a->nla_len - NLA_HDRLEN;
-			int fam = 0, dscp = -1;
+			int fam = 0, dscp = -1, dscp_set = -1;
 			const void *local = NULL, *vip = NULL;
 			uint64_t packets = 0, bytes = 0;
 
@@ -443,6 +448,7 @@ static void on_entry_reply(const struct nlmsghdr *nlh, void *arg)
 				switch (b->nla_type & NLA_TYPE_MASK) {
 				case L3DSR_ENTRY_A_FAMILY: fam = *(const uint8_t *)bd; break;
 				case L3DSR_ENTRY_A_DSCP: dscp = *(const uint8_t *)bd; break;
+				case L3DSR_ENTRY_A_DSCP_SET: dscp_set = *(const uint8_t *)bd; break;
 				case L3DSR_ENTRY_A_LOCAL: local = bd; break;
 				case L3DSR_ENTRY_A_VIP: vip = bd; break;
 				case L3DSR_ENTRY_A_PACKETS: memcpy(&packets, bd, 8); break;
@@ -463,6 +469,8 @@ static void on_entry_reply(const struct nlmsghdr *nlh, void *arg)
 				fputs(" vip=", stdout);
 				if (vip)
 					print_addr(fam, vip);
+				if (dscp_set >= 0)
+					printf(" dscp_set=%d", dscp_set);
 				printf(" packets=%llu bytes=%llu\n", (unsigned long long)packets,
 				       (unsigned long long)bytes);
 			}
