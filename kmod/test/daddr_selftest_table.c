@@ -35,16 +35,16 @@ struct stt {
 
 #define stt_why(x, ...) (snprintf((x)->why, sizeof((x)->why), __VA_ARGS__), -1)
 
-/* Address @n of family @x->fam: 10.20.n.1 or fd00:20::n:1. */
+/* Address @n (below 2^24) of family @x->fam: 10.0.0.0 + n, fd00:20::n. */
 static void stt_addr(const struct stt *x, u32 n, union nf_inet_addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (x->fam == AF_INET) {
-		a->ip = htonl(0x0a140001 | (n << 8));
+		a->ip = htonl(0x0a000000 | n);
 		return;
 	}
 	a->all[0] = htonl(0xfd000020);
-	a->all[3] = htonl((n << 16) | 1);
+	a->all[3] = htonl(n);
 }
 
 /* VIP @n: 192.0.2.n or 2001:db8::n. */
@@ -162,7 +162,7 @@ static int stt_find(struct stt *x, u32 of, bool same, u32 *out)
 {
 	u32 n;
 
-	for (n = 100; n < 100000; n++) {
+	for (n = 100; n < 1 << 22; n++) {
 		if ((stt_hash(x, n) == stt_hash(x, of)) == same) {
 			*out = n;
 			return 0;
@@ -236,25 +236,39 @@ static int stt_replace(struct stt *x)
 	return stt_expect(x, 3, 2, 2) ?: stt_expect(x, 3, 1, 0);
 }
 
-static int stt_dscp_set(struct stt *x)
+/* The entry of (any DSCP, address 1), and its DSCP_SET in @set. */
+static const void *stt_any1(struct stt *x, u8 *set)
 {
 	const struct daddr_entry *e;
 	union nf_inet_addr l;
 	struct daddr_key k;
-	u8 got;
 
-	if (stt_add(x, L3DSR_DSCP_ANY, 1, 1, DADDR_DSCP_KEEP, false) ||
-	    stt_add(x, L3DSR_DSCP_ANY, 1, 1, 0, true) ||
-	    stt_add(x, L3DSR_DSCP_ANY, 1, 1, 0, true))
-		return -1;
 	stt_addr(x, 1, &l);
 	daddr_key_init(&k, x->fam, L3DSR_DSCP_ANY, &l);
 	mutex_lock(&x->dn->lock);
 	e = daddr_find_locked(daddr_live_locked(x->dn), &k);
-	got = e ? e->val.dscp_set : 0xee;
+	*set = e ? e->val.dscp_set : 0xee;
 	mutex_unlock(&x->dn->lock);
+	return e;
+}
+
+static int stt_dscp_set(struct stt *x)
+{
+	const void *e1, *e2;
+	u8 got;
+
+	if (stt_add(x, L3DSR_DSCP_ANY, 1, 1, DADDR_DSCP_KEEP, false) ||
+	    stt_add(x, L3DSR_DSCP_ANY, 1, 1, 0, true))
+		return -1;
+	e1 = stt_any1(x, &got);
 	if (got != 0)
 		return stt_why(x, "DSCP_SET after a replace with the same VIP and DSCP_SET 0: %u (0xff: kept the old entry)",
+			       got);
+	if (stt_add(x, L3DSR_DSCP_ANY, 1, 1, 0, true))
+		return -1;
+	e2 = stt_any1(x, &got);
+	if (e1 != e2 || got != 0)
+		return stt_why(x, "a replace with the same VIP and DSCP_SET swapped the entry (DSCP_SET %u)",
 			       got);
 	return 0;
 }

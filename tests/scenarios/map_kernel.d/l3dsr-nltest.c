@@ -25,8 +25,10 @@
  *                          R times: BEGIN, N generated IPv4 entries plus the
  *                          keep entries K per message, COMMIT; prints timings
  *   send dst=ADDR port=P tos=T [count=N|stopfile=F] [gap_us=U]
- *   recv port=P [fam=inet|inet6] [ready=FILE] [timeout=S]
- *                          prints "received=R expected=E missing=M dst=A,B"
+ *   recv port=P [fam=inet|inet6] [ready=FILE] [timeout=S] [tos=1]
+ *                          prints "received=R expected=E missing=M dst=A,B",
+ *                          with tos=1 also " tos=T,U" (the TOS/traffic
+ *                          class bytes seen, in decimal)
  * Exit status: 0 ok, 1 the kernel (or the network) said no, 2 usage.
  */
 #define _GNU_SOURCE
@@ -750,8 +752,9 @@ static int cmd_recv(int argc, char **argv)
 {
 	long port = 0, timeout = 30, expected = -1, received = 0, i;
 	const char *ready = NULL, *v;
-	int fam = AF_INET, fd, one = 1, sz = 4 << 20, nd = 0;
+	int fam = AF_INET, fd, one = 1, sz = 4 << 20, nd = 0, want_tos = 0, nt = 0;
 	char dsts[8][INET6_ADDRSTRLEN];
+	int toss[8];
 	static unsigned char seen[1 << 20];
 	struct sockaddr_storage ss;
 	double deadline;
@@ -766,6 +769,8 @@ static int cmd_recv(int argc, char **argv)
 			ready = v;
 		else if ((v = kv(argv[i], "timeout")))
 			timeout = strtol(v, NULL, 0);
+		else if ((v = kv(argv[i], "tos")))
+			want_tos = strtol(v, NULL, 0);
 		else
 			usage("recv: unknown word");
 	}
@@ -777,8 +782,12 @@ static int cmd_recv(int argc, char **argv)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (fam == AF_INET) {
 		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		if (want_tos)
+			setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
 	} else {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+		if (want_tos)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
 	sockaddr_of(fam == AF_INET ? "0.0.0.0" : "::", port, &ss, &sl);
@@ -795,6 +804,7 @@ static int cmd_recv(int argc, char **argv)
 	deadline = now_ms() + timeout * 1000.0;
 	while (expected < 0 || received < expected) {
 		char buf[128], cbuf[256], d[INET6_ADDRSTRLEN] = "?";
+		int tos = -1;
 		struct iovec iov = { buf, sizeof(buf) - 1 };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
@@ -817,7 +827,15 @@ static int cmd_recv(int argc, char **argv)
 			if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
 				inet_ntop(AF_INET6, &((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr,
 					  d, sizeof(d));
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS)
+				tos = *(unsigned char *)CMSG_DATA(c);
+			if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS)
+				memcpy(&tos, CMSG_DATA(c), sizeof(tos));
 		}
+		for (i = 0; want_tos && i < nt && toss[i] != tos; i++)
+			;
+		if (want_tos && i == nt && nt < 8)
+			toss[nt++] = tos;
 		for (i = 0; i < nd && strcmp(dsts[i], d); i++)
 			;
 		if (i == nd && nd < 8)
@@ -837,6 +855,10 @@ static int cmd_recv(int argc, char **argv)
 	       expected < 0 ? -1 : expected - received);
 	for (i = 0; i < nd; i++)
 		printf("%s%s", i ? "," : "", dsts[i]);
+	if (want_tos)
+		printf(" tos=");
+	for (i = 0; i < nt; i++)
+		printf("%s%d", i ? "," : "", toss[i]);
 	printf("\n");
 	return expected >= 0 && received == expected ? 0 : 1;
 }
