@@ -79,11 +79,11 @@ struct daddr_table {
 	/* Every entry, in insertion order: the stable cursor of dumps. */
 	struct list_head entries;
 	/* Entries per family ([0] IPv4, [1] IPv6), kind ([0] a local
-	 * address, [1] any) and code. Written under the namespace mutex,
-	 * read locklessly by packets: a packet whose code has none skips the
-	 * hash. Most packets a real server takes are its ordinary traffic
-	 * (DSCP 0 to its own address), which no entry covers and which would
-	 * otherwise pay two lookups each.
+	 * address, [1] any) and code, any-DSCP keys aside. Written under the
+	 * namespace mutex, read locklessly by packets: a packet whose code
+	 * has none skips the hash. Most packets a real server takes are its
+	 * ordinary traffic (DSCP 0 to its own address), which no entry covers
+	 * and which would otherwise pay a lookup per key.
 	 */
 	u32 count[2][2][64];
 	/* Per family, the local addresses that have an any-DSCP entry, for

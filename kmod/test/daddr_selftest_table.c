@@ -35,29 +35,23 @@ struct stt {
 
 #define stt_why(x, ...) (snprintf((x)->why, sizeof((x)->why), __VA_ARGS__), -1)
 
-/* Address @n (below 2^24) of family @x->fam: 10.0.0.0 + n, fd00:20::n. */
-static void stt_addr(const struct stt *x, u32 n, union nf_inet_addr *a)
+/* Local address @n (below 2^24) of family @x->fam, 10.0.0.0 + n or
+ * fd00:20::n; or VIP @n (below 256), 192.0.2.n or 2001:db8::n.
+ */
+static void stt_ip(const struct stt *x, bool vip, u32 n,
+		   union nf_inet_addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (x->fam == AF_INET) {
-		a->ip = htonl(0x0a000000 | n);
+		a->ip = htonl((vip ? 0xc0000200 : 0x0a000000) | n);
 		return;
 	}
-	a->all[0] = htonl(0xfd000020);
+	a->all[0] = htonl(vip ? 0x20010db8 : 0xfd000020);
 	a->all[3] = htonl(n);
 }
 
-/* VIP @n: 192.0.2.n or 2001:db8::n. */
-static void stt_vip(const struct stt *x, u32 n, union nf_inet_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (x->fam == AF_INET) {
-		a->ip = htonl(0xc0000200 | n);
-		return;
-	}
-	a->all[0] = htonl(0x20010db8);
-	a->all[3] = htonl(n);
-}
+#define stt_addr(x, n, a)	stt_ip(x, false, n, a)
+#define stt_vip(x, n, a)	stt_ip(x, true, n, a)
 
 /* Add (@dscp, local address @local or any when 0) -> VIP @vip. */
 static int stt_add(struct stt *x, u8 dscp, u32 local, u32 vip, u8 set,
