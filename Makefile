@@ -41,7 +41,7 @@ kmod: deps-build
 			cat $$out/build.log; echo "kmod: build failed for $$k"; exit 1; fi; \
 		if grep -E 'warning:|error:' $$out/build.log; then \
 			echo "kmod: warnings building for $$k (W=1 must be clean)"; exit 1; fi; \
-		mkdir -p $$out/test; cp kmod/test/Kbuild kmod/test/*.c $$out/test/; \
+		mkdir -p $$out/test; cp kmod/test/Kbuild kmod/test/*.[ch] $$out/test/; \
 		if ! make -s -C /lib/modules/$$k/build M=$$out/test W=1 modules > $$out/test/build.log 2>&1; then \
 			cat $$out/test/build.log; echo "kmod: self-test module build failed for $$k"; exit 1; fi; \
 		if grep -E 'warning:|error:' $$out/test/build.log; then \

@@ -33,4 +33,15 @@ static inline int l3dsr_skb_ensure_writable(struct sk_buff *skb, unsigned int le
 #define NL_SET_ERR_ATTR_MISS(extack, nest, type) do { } while (0)
 #endif
 
+/* Formatted extack messages arrived in 6.2; before, @plain says the same
+ * without the value.
+ */
+#ifdef NL_SET_ERR_MSG_ATTR_FMT
+#define DADDR_SET_ERR_MSG_FMT_ATTR(extack, attr, fmt, plain, args...) \
+	NL_SET_ERR_MSG_ATTR_FMT(extack, attr, fmt, ##args)
+#else
+#define DADDR_SET_ERR_MSG_FMT_ATTR(extack, attr, fmt, plain, args...) \
+	NL_SET_ERR_MSG_ATTR(extack, attr, plain)
+#endif
+
 #endif /* _L3DSR_COMPAT_H */

@@ -114,3 +114,10 @@ void daddr_csum_complete_replace16(struct sk_buff *skb, const __be32 *from,
 	if (skb->ip_summed == CHECKSUM_COMPLETE)
 		skb->csum = csum_partial(diff, sizeof(diff), skb->csum);
 }
+
+void daddr_csum_complete_replace4(struct sk_buff *skb, __be32 from, __be32 to)
+{
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->csum = csum_add(csum_sub(skb->csum, (__force __wsum)from),
+				     (__force __wsum)to);
+}

@@ -27,7 +27,10 @@
 
 static const struct nla_policy daddr_entry_policy[L3DSR_ENTRY_A_MAX + 1] = {
 	[L3DSR_ENTRY_A_FAMILY]	= { .type = NLA_U8 },
-	[L3DSR_ENTRY_A_DSCP]	= NLA_POLICY_MAX(NLA_U8, L3DSR_DSCP_MAX),
+	/* 0..63 or L3DSR_DSCP_ANY: daddr_parse_dscp() checks it, with a
+	 * message that names the value.
+	 */
+	[L3DSR_ENTRY_A_DSCP]	= { .type = NLA_U8 },
 	/* Their length depends on FAMILY: daddr_parse_addr() checks it,
 	 * with a message that says which family the bytes look like.
 	 */
@@ -37,6 +40,7 @@ static const struct nla_policy daddr_entry_policy[L3DSR_ENTRY_A_MAX + 1] = {
 		DADDR_REPLY_ONLY("PACKETS is a counter in replies: do not send it"),
 	[L3DSR_ENTRY_A_BYTES]	=
 		DADDR_REPLY_ONLY("BYTES is a counter in replies: do not send it"),
+	[L3DSR_ENTRY_A_DSCP_SET] = NLA_POLICY_MAX(NLA_U8, L3DSR_DSCP_MAX),
 };
 
 static const struct nla_policy daddr_policy[L3DSR_A_MAX + 1] = {
@@ -51,7 +55,7 @@ static struct genl_family daddr_family;
 
 struct daddr_req {
 	struct daddr_key key;
-	union nf_inet_addr vip;
+	struct daddr_value val;
 };
 
 static unsigned int daddr_addr_len(u8 family)
@@ -141,16 +145,54 @@ static int daddr_parse_addr(const struct nlattr *attr, u8 family, bool vip,
 	return 0;
 }
 
-/* One L3DSR_A_ENTRY: the key, and the VIP when @need_vip (ADD); DEL and GET
- * name a key only, and a VIP there is refused rather than ignored.
+/* The key's DSCP: a code, or "any" for addr mode. An any-DSCP key without
+ * a local address would take every packet of its family, so it needs one.
  */
+static int daddr_parse_dscp(const struct nlattr *attr, bool has_local,
+			    u8 *dscp, struct netlink_ext_ack *extack)
+{
+	*dscp = nla_get_u8(attr);
+	if (*dscp > L3DSR_DSCP_MAX && *dscp != L3DSR_DSCP_ANY) {
+		DADDR_SET_ERR_MSG_FMT_ATTR(extack, attr,
+					   "DSCP %u: use 0..63, or 255 (any) with LOCAL",
+					   "DSCP out of range: use 0..63, or 255 (any) with LOCAL",
+					   *dscp);
+		return -ERANGE;
+	}
+	if (*dscp == L3DSR_DSCP_ANY && !has_local) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "an any-DSCP entry needs LOCAL: without it, it would capture all traffic");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Attributes of the value that DEL and GET, which name a key only, refuse
+ * rather than ignore.
+ */
+static int daddr_no_value(struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	if (tb[L3DSR_ENTRY_A_VIP]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[L3DSR_ENTRY_A_VIP],
+				    "VIP is not part of the key: leave it out of delete and get");
+		return -EINVAL;
+	}
+	if (tb[L3DSR_ENTRY_A_DSCP_SET]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[L3DSR_ENTRY_A_DSCP_SET],
+				    "DSCP_SET is not part of the key: leave it out of delete and get");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* One L3DSR_A_ENTRY: the key, and the value when @need_vip (ADD). */
 static int daddr_parse_entry(struct nlattr *nest, bool need_vip,
 			     struct daddr_req *req,
 			     struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[L3DSR_ENTRY_A_MAX + 1];
 	union nf_inet_addr local;
-	u8 family;
+	u8 family, dscp;
 	int err;
 
 	err = nla_parse_nested(tb, L3DSR_ENTRY_A_MAX, nest, daddr_entry_policy,
@@ -170,10 +212,15 @@ static int daddr_parse_entry(struct nlattr *nest, bool need_vip,
 		return err;
 
 	if (!tb[L3DSR_ENTRY_A_DSCP]) {
-		NL_SET_ERR_MSG_ATTR(extack, nest, "ENTRY needs DSCP (0..63)");
+		NL_SET_ERR_MSG_ATTR(extack, nest,
+				    "ENTRY needs DSCP (0..63, or 255 for any with LOCAL)");
 		NL_SET_ERR_ATTR_MISS(extack, nest, L3DSR_ENTRY_A_DSCP);
 		return -EINVAL;
 	}
+	err = daddr_parse_dscp(tb[L3DSR_ENTRY_A_DSCP],
+			       tb[L3DSR_ENTRY_A_LOCAL], &dscp, extack);
+	if (err)
+		return err;
 
 	if (tb[L3DSR_ENTRY_A_LOCAL]) {
 		err = daddr_parse_addr(tb[L3DSR_ENTRY_A_LOCAL], family, false,
@@ -181,24 +228,21 @@ static int daddr_parse_entry(struct nlattr *nest, bool need_vip,
 		if (err)
 			return err;
 	}
-	daddr_key_init(&req->key, family, nla_get_u8(tb[L3DSR_ENTRY_A_DSCP]),
+	daddr_key_init(&req->key, family, dscp,
 		       tb[L3DSR_ENTRY_A_LOCAL] ? &local : NULL);
 
-	if (!need_vip) {
-		if (tb[L3DSR_ENTRY_A_VIP]) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[L3DSR_ENTRY_A_VIP],
-					    "VIP is not part of the key: leave it out of delete and get");
-			return -EINVAL;
-		}
-		return 0;
-	}
+	if (!need_vip)
+		return daddr_no_value(tb, extack);
 	if (!tb[L3DSR_ENTRY_A_VIP]) {
 		NL_SET_ERR_MSG_ATTR(extack, nest, "ENTRY needs VIP");
 		NL_SET_ERR_ATTR_MISS(extack, nest, L3DSR_ENTRY_A_VIP);
 		return -EINVAL;
 	}
-	return daddr_parse_addr(tb[L3DSR_ENTRY_A_VIP], family, true, &req->vip,
-				extack);
+	req->val.dscp_set = DADDR_DSCP_KEEP;
+	if (tb[L3DSR_ENTRY_A_DSCP_SET])
+		req->val.dscp_set = nla_get_u8(tb[L3DSR_ENTRY_A_DSCP_SET]);
+	return daddr_parse_addr(tb[L3DSR_ENTRY_A_VIP], family, true,
+				&req->val.vip, extack);
 }
 
 static struct nlattr *daddr_attrs(const struct genl_info *info, int *len)
@@ -260,13 +304,13 @@ static int daddr_nl_map_add(struct sk_buff *skb, struct genl_info *info)
 	err = daddr_parse_one(info, true, &req, &nest);
 	if (err)
 		return err;
-	err = daddr_map_add(dn, &req.key, &req.vip, replace);
+	err = daddr_map_add(dn, &req.key, &req.val, replace);
 	switch (err) {
 	case 0:
 		break;
 	case -EEXIST:
 		NL_SET_ERR_MSG_ATTR(info->extack, nest,
-				    "an entry with this key exists: use replace (NLM_F_REPLACE) to change its VIP");
+				    "an entry with this key exists: use replace (NLM_F_REPLACE) to change its VIP or DSCP_SET");
 		break;
 	case -ENOSPC:
 		daddr_table_full(info->extack, nest);
@@ -325,7 +369,9 @@ static int daddr_put_entry(struct sk_buff *skb, const struct daddr_entry *e)
 	    nla_put_u8(skb, L3DSR_ENTRY_A_DSCP, e->key.dscp) ||
 	    (!daddr_key_is_any(&e->key) &&
 	     nla_put(skb, L3DSR_ENTRY_A_LOCAL, len, &e->key.local)) ||
-	    nla_put(skb, L3DSR_ENTRY_A_VIP, len, &e->vip) ||
+	    nla_put(skb, L3DSR_ENTRY_A_VIP, len, &e->val.vip) ||
+	    (e->val.dscp_set != DADDR_DSCP_KEEP &&
+	     nla_put_u8(skb, L3DSR_ENTRY_A_DSCP_SET, e->val.dscp_set)) ||
 	    nla_put_u64_64bit(skb, L3DSR_ENTRY_A_PACKETS, c.packets,
 			      L3DSR_ENTRY_A_PAD) ||
 	    nla_put_u64_64bit(skb, L3DSR_ENTRY_A_BYTES, c.bytes,
@@ -555,7 +601,7 @@ static int daddr_nl_replace_add(struct sk_buff *skb, struct genl_info *info)
 		err = daddr_parse_entry(attr, true, &req, info->extack);
 		if (err)
 			break;
-		err = daddr_replace_insert_locked(dn, &req.key, &req.vip);
+		err = daddr_replace_insert_locked(dn, &req.key, &req.val);
 		if (err == -EEXIST)
 			NL_SET_ERR_MSG_ATTR(info->extack, attr,
 					    "this key is already in the staged table: each key once per replace");

@@ -11,6 +11,8 @@
 #include <linux/ip.h>
 #include <net/ip.h>
 #include <net/checksum.h>
+#include <net/dsfield.h>
+#include <net/inet_ecn.h>
 
 #include "compat.h"
 #include "daddr_rewrite.h"
@@ -51,5 +53,19 @@ int daddr_rewrite_ipv4(struct sk_buff *skb, __be32 daddr)
 				       old, daddr);
 	csum_replace4(&iph->check, old, daddr);
 	iph->daddr = daddr;
+	return 0;
+}
+
+int daddr_set_dscp_ipv4(struct sk_buff *skb, u8 dscp)
+{
+	if (ipv4_get_dsfield(ip_hdr(skb)) >> 2 == dscp)
+		return 0;
+	if (skb_ensure_writable(skb, skb_network_offset(skb) +
+				sizeof(struct iphdr)))
+		return -ENOMEM;
+	/* The header checksum moves by the opposite amount, so the header's
+	 * share of a CHECKSUM_COMPLETE skb->csum stays put.
+	 */
+	ipv4_change_dsfield(ip_hdr(skb), INET_ECN_MASK, dscp << 2);
 	return 0;
 }

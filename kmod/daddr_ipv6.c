@@ -8,6 +8,8 @@
  */
 #include <linux/ipv6.h>
 #include <net/ipv6.h>
+#include <net/dsfield.h>
+#include <net/inet_ecn.h>
 
 #include "compat.h"
 #include "daddr_rewrite.h"
@@ -121,5 +123,25 @@ int daddr_rewrite_ipv6(struct sk_buff *skb, const struct in6_addr *daddr)
 	daddr_csum_complete_replace16(skb, ip6h->daddr.s6_addr32,
 				      daddr->s6_addr32);
 	ip6h->daddr = *daddr;
+	return 0;
+}
+
+/* The traffic class straddles the first 32-bit word's version and flow
+ * label; under CHECKSUM_COMPLETE that whole word is accounted for.
+ */
+int daddr_set_dscp_ipv6(struct sk_buff *skb, u8 dscp)
+{
+	struct ipv6hdr *ip6h = ipv6_hdr(skb);
+	__be32 from;
+
+	if (ipv6_get_dsfield(ip6h) >> 2 == dscp)
+		return 0;
+	if (skb_ensure_writable(skb, skb_network_offset(skb) +
+				sizeof(struct ipv6hdr)))
+		return -ENOMEM;
+	ip6h = ipv6_hdr(skb);
+	from = *(__be32 *)ip6h;
+	ipv6_change_dsfield(ip6h, INET_ECN_MASK, dscp << 2);
+	daddr_csum_complete_replace4(skb, from, *(__be32 *)ip6h);
 	return 0;
 }

@@ -16,6 +16,13 @@
 int daddr_rewrite_ipv4(struct sk_buff *skb, __be32 daddr);
 int daddr_rewrite_ipv6(struct sk_buff *skb, const struct in6_addr *daddr);
 
+/* Give the packet DSCP @dscp (0..63), keeping its ECN bits: an entry's
+ * DSCP_SET, so that a DSR code does not leave with the replies of a server
+ * that reflects the TOS it was sent. 0 or -ENOMEM, as above.
+ */
+int daddr_set_dscp_ipv4(struct sk_buff *skb, u8 dscp);
+int daddr_set_dscp_ipv6(struct sk_buff *skb, u8 dscp);
+
 /* Offset of the checksum field inside an L4 header whose checksum covers a
  * pseudo-header holding the destination address, or -1 for protocols with
  * nothing to fix (ICMPv4, SCTP's CRC32c, ESP, GRE...).
@@ -36,5 +43,6 @@ void daddr_l4_csum_replace16(struct sk_buff *skb, u8 proto, __sum16 *check,
  */
 void daddr_csum_complete_replace16(struct sk_buff *skb, const __be32 *from,
 				   const __be32 *to);
+void daddr_csum_complete_replace4(struct sk_buff *skb, __be32 from, __be32 to);
 
 #endif /* _L3DSR_DADDR_REWRITE_H */

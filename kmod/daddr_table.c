@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Map mode's per-network-namespace DSCP -> VIP table.
+ * Map mode's per-network-namespace (DSCP, local address) -> VIP table.
  *
  * Lifetimes:
  *  - An entry removed from the live table (DEL, family FLUSH, the old half
@@ -82,7 +82,7 @@ static struct daddr_table *daddr_table_alloc(void)
 }
 
 static struct daddr_entry *daddr_entry_alloc(const struct daddr_key *key,
-					     const union nf_inet_addr *vip)
+					     const struct daddr_value *val)
 {
 	struct daddr_entry *e;
 
@@ -90,7 +90,7 @@ static struct daddr_entry *daddr_entry_alloc(const struct daddr_key *key,
 	if (!e)
 		return NULL;
 	e->key = *key;
-	e->vip = *vip;
+	e->val = *val;
 	return e;
 }
 
@@ -132,6 +132,8 @@ static void daddr_table_destroy(struct daddr_table *t)
 		daddr_entry_free(e);
 		cond_resched();
 	}
+	kvfree(rcu_dereference_protected(t->any[0], true));
+	kvfree(rcu_dereference_protected(t->any[1], true));
 	kfree(t);
 }
 
@@ -153,16 +155,57 @@ static unsigned int daddr_table_size(struct daddr_table *t)
 	return atomic_read(&t->ht.nelems);
 }
 
-/* Call with the namespace mutex held (or on a staged table no packet can
- * reach), right after @key entered (@delta 1) or left (-1) @t's hash.
+static bool daddr_key_any_dscp(const struct daddr_key *key)
+{
+	return key->dscp == L3DSR_DSCP_ANY;
+}
+
+/* The writers' side of the filters: call with the namespace mutex held, or
+ * on a staged table no packet can reach.
+ */
+static struct daddr_any_filter *daddr_filter_locked(struct daddr_table *t,
+						    u8 family)
+{
+	return rcu_dereference_protected(t->any[family == AF_INET6], true);
+}
+
+/* Before @key enters @t: the only part of a tally that can fail. */
+static int daddr_tally_prepare(struct daddr_table *t,
+			       const struct daddr_key *key)
+{
+	struct daddr_any_filter *f;
+
+	if (!daddr_key_any_dscp(key) || daddr_filter_locked(t, key->family))
+		return 0;
+	f = kvzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+	if (!f)
+		return -ENOMEM;
+	rcu_assign_pointer(t->any[key->family == AF_INET6], f);
+	return 0;
+}
+
+/* Right after @key entered (@delta 1) or left (-1) @t's hash, which
+ * daddr_tally_prepare() made ready for it.
  */
 static void daddr_tally_key(struct daddr_table *t, const struct daddr_key *key,
 			    int delta)
 {
-	u32 *n = &t->count[key->family == AF_INET6][daddr_key_is_any(key)]
-			  [key->dscp];
+	struct daddr_any_filter *f;
+	u32 *n, h;
 
-	WRITE_ONCE(*n, *n + delta);
+	if (!daddr_key_any_dscp(key)) {
+		n = &t->count[key->family == AF_INET6][daddr_key_is_any(key)]
+			     [key->dscp];
+		WRITE_ONCE(*n, *n + delta);
+		return;
+	}
+	f = daddr_filter_locked(t, key->family);
+	h = daddr_any_hash(key->family, &key->local);
+	f->users[h] += delta;
+	if (f->users[h])
+		set_bit(h, f->bits);
+	else
+		clear_bit(h, f->bits);
 }
 
 struct daddr_table *daddr_live_locked(struct daddr_net *dn)
@@ -199,9 +242,15 @@ const struct daddr_entry *daddr_lookup(struct daddr_net *dn, u8 family,
 		if (e)
 			return e;
 	}
-	if (!READ_ONCE(n[1][dscp]))
+	if (READ_ONCE(n[1][dscp])) {
+		daddr_key_init(&key, family, dscp, NULL);
+		e = rhashtable_lookup(&t->ht, &key, daddr_ht_params);
+		if (e)
+			return e;
+	}
+	if (!daddr_any_maybe(t, family, daddr))
 		return NULL;
-	daddr_key_init(&key, family, dscp, NULL);
+	daddr_key_init(&key, family, L3DSR_DSCP_ANY, daddr);
 	return rhashtable_lookup(&t->ht, &key, daddr_ht_params);
 }
 
@@ -321,14 +370,21 @@ void daddr_totals_read(struct daddr_net *dn, struct daddr_totals *t,
 
 /* Single-entry changes of the live table */
 
+static bool daddr_value_equal(const struct daddr_value *a,
+			      const struct daddr_value *b)
+{
+	return !memcmp(&a->vip, &b->vip, sizeof(a->vip)) &&
+	       a->dscp_set == b->dscp_set;
+}
+
 int daddr_map_add(struct daddr_net *dn, const struct daddr_key *key,
-		  const union nf_inet_addr *vip, bool replace)
+		  const struct daddr_value *val, bool replace)
 {
 	struct daddr_entry *e, *old;
 	struct daddr_table *t;
 	int err;
 
-	e = daddr_entry_alloc(key, vip);
+	e = daddr_entry_alloc(key, val);
 	if (!e)
 		return -ENOMEM;
 
@@ -340,10 +396,11 @@ int daddr_map_add(struct daddr_net *dn, const struct daddr_key *key,
 		if (!replace)
 			goto out_free;
 		err = 0;
-		if (!memcmp(&old->vip, vip, sizeof(*vip)))
+		if (daddr_value_equal(&old->val, val))
 			goto out_free;
 		/* A new object rather than an in-place change: a reader must
-		 * never see half of a 16-byte VIP.
+		 * never see half of a 16-byte VIP, or a VIP with the other
+		 * version's DSCP.
 		 */
 		e->stats = old->stats;
 		e->owns_stats = true;
@@ -357,6 +414,9 @@ int daddr_map_add(struct daddr_net *dn, const struct daddr_key *key,
 	} else {
 		err = -ENOSPC;
 		if (daddr_table_size(t) >= daddr_max_entries())
+			goto out_free;
+		err = daddr_tally_prepare(t, key);
+		if (err)
 			goto out_free;
 		err = -ENOMEM;
 		e->stats = daddr_stats_alloc();
@@ -482,7 +542,7 @@ struct list_head *daddr_replace_mark_locked(struct daddr_net *dn)
  */
 int daddr_replace_insert_locked(struct daddr_net *dn,
 				const struct daddr_key *key,
-				const union nf_inet_addr *vip)
+				const struct daddr_value *val)
 {
 	struct daddr_table *t = dn->staged;
 	struct daddr_entry *e;
@@ -490,7 +550,10 @@ int daddr_replace_insert_locked(struct daddr_net *dn,
 
 	if (daddr_table_size(t) >= daddr_max_entries())
 		return -ENOSPC;
-	e = daddr_entry_alloc(key, vip);
+	err = daddr_tally_prepare(t, key);
+	if (err)
+		return err;
+	e = daddr_entry_alloc(key, val);
 	if (!e)
 		return -ENOMEM;
 	err = rhashtable_lookup_insert_fast(&t->ht, &e->node, daddr_ht_params);

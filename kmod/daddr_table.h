@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Map mode's per-network-namespace table: (family, DSCP, local address or
- * any) -> VIP.
+ * Map mode's per-network-namespace table: (family, DSCP or any, local
+ * address or any) -> VIP, and the DSCP to leave with.
+ *
+ * A packet is looked up as (DSCP, local), then (DSCP, any local), then
+ * (any DSCP, local): the first entry found wins (linux/l3dsr.h says why).
  *
  * Readers (the packet path) hold only rcu_read_lock. Writers (generic
  * netlink) hold the namespace's mutex. The live table sits behind one RCU
@@ -12,6 +15,8 @@
 #ifndef _L3DSR_DADDR_TABLE_H
 #define _L3DSR_DADDR_TABLE_H
 
+#include <linux/bitmap.h>
+#include <linux/hash.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -27,8 +32,19 @@
 struct daddr_key {
 	union nf_inet_addr local;	/* all zero: "any" */
 	u8 family;			/* AF_INET or AF_INET6 */
-	u8 dscp;
+	u8 dscp;			/* 0..63, or L3DSR_DSCP_ANY */
 	u8 pad[2];
+};
+
+/* daddr_entry.dscp_set of an entry that leaves the packet's DSCP alone. */
+#define DADDR_DSCP_KEEP	0xff
+
+/* What an entry gives a packet: one immutable object per change, so that a
+ * reader sees a VIP and its DSCP from the same version.
+ */
+struct daddr_value {
+	union nf_inet_addr vip;
+	u8 dscp_set;			/* 0..63, or DADDR_DSCP_KEEP */
 };
 
 struct daddr_entry_pcpu {
@@ -49,7 +65,7 @@ struct daddr_entry {
 	};
 	struct daddr_entry_pcpu __percpu *stats;
 	struct daddr_key key;
-	union nf_inet_addr vip;
+	struct daddr_value val;
 	/* The counters move to the entry that takes this key's place (an
 	 * NLM_F_REPLACE add, a committed replace), so they survive VIP
 	 * changes. Only the owner frees them; both may count into them
@@ -63,15 +79,55 @@ struct daddr_table {
 	/* Every entry, in insertion order: the stable cursor of dumps. */
 	struct list_head entries;
 	/* Entries per family ([0] IPv4, [1] IPv6), kind ([0] a local
-	 * address, [1] any) and code. Written under the namespace mutex,
-	 * read locklessly by packets: a packet whose code has none skips the
-	 * hash. Most packets a real server takes are its ordinary traffic
-	 * (DSCP 0 to its own address), which no entry covers and which would
-	 * otherwise pay two lookups each.
+	 * address, [1] any) and code, any-DSCP keys aside. Written under the
+	 * namespace mutex, read locklessly by packets: a packet whose code
+	 * has none skips the hash. Most packets a real server takes are its
+	 * ordinary traffic (DSCP 0 to its own address), which no entry covers
+	 * and which would otherwise pay a lookup per key.
 	 */
 	u32 count[2][2][64];
+	/* Per family, the local addresses that have an any-DSCP entry, for
+	 * the third lookup; NULL until the table gets its first one.
+	 */
+	struct daddr_any_filter __rcu *any[2];
 	struct rcu_work free_work;
 };
+
+/* Any-DSCP keys are few against the packets that would pay a hash lookup
+ * for them: every packet to one of the server's own addresses. A bit per
+ * hash of the local address answers "surely none" in one test_bit for
+ * most of those. Bits are set and cleared by writers under the namespace
+ * mutex, which also own @users (how many keys share each bit); readers
+ * only test bits.
+ */
+#define DADDR_ANY_FILTER_BITS	14
+
+struct daddr_any_filter {
+	DECLARE_BITMAP(bits, 1 << DADDR_ANY_FILTER_BITS);
+	u32 users[1 << DADDR_ANY_FILTER_BITS];
+};
+
+static inline u32 daddr_any_hash(u8 family, const union nf_inet_addr *a)
+{
+	u32 x = family == AF_INET ? (__force u32)a->ip :
+		(__force u32)(a->all[0] ^ a->all[1] ^ a->all[2] ^ a->all[3]);
+
+	return hash_32(x, DADDR_ANY_FILTER_BITS);
+}
+
+/* May @t hold an any-DSCP entry for @daddr? False is exact; true may be a
+ * hash collision. The filter lives as long as its table, so only its
+ * publication needs ordering: the raw dereference gives that to readers
+ * and to writers alike.
+ */
+static inline bool daddr_any_maybe(const struct daddr_table *t, u8 family,
+				   const union nf_inet_addr *daddr)
+{
+	const struct daddr_any_filter *f;
+
+	f = rcu_dereference_raw(t->any[family == AF_INET6]);
+	return f && test_bit(daddr_any_hash(family, daddr), f->bits);
+}
 
 struct daddr_net_pcpu {
 	u64_stats_t rewritten;
@@ -143,7 +199,7 @@ void daddr_count_error(struct daddr_net *dn);
  * except where it says "locked", which needs it held.
  */
 int daddr_map_add(struct daddr_net *dn, const struct daddr_key *key,
-		  const union nf_inet_addr *vip, bool replace);
+		  const struct daddr_value *val, bool replace);
 int daddr_map_del(struct daddr_net *dn, const struct daddr_key *key);
 int daddr_map_flush(struct daddr_net *dn, u8 family);
 void daddr_totals_read(struct daddr_net *dn, struct daddr_totals *t,
@@ -161,7 +217,7 @@ int daddr_replace_check_locked(struct daddr_net *dn, u32 id);
 struct list_head *daddr_replace_mark_locked(struct daddr_net *dn);
 int daddr_replace_insert_locked(struct daddr_net *dn,
 				const struct daddr_key *key,
-				const union nf_inet_addr *vip);
+				const struct daddr_value *val);
 void daddr_replace_rollback_locked(struct daddr_net *dn,
 				   struct list_head *mark);
 

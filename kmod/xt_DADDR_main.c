@@ -107,6 +107,24 @@ static int daddr_tg_check(const struct xt_tgchk_param *par)
 	return 0;
 }
 
+/* The VIP of @v, and its DSCP when it sets one. */
+static int daddr_map_rewrite(struct sk_buff *skb, u8 family,
+			     const struct daddr_value *v)
+{
+	int err;
+
+	if (family == AF_INET) {
+		err = daddr_rewrite_ipv4(skb, v->vip.ip);
+		if (err || v->dscp_set == DADDR_DSCP_KEEP)
+			return err;
+		return daddr_set_dscp_ipv4(skb, v->dscp_set);
+	}
+	err = daddr_rewrite_ipv6(skb, &v->vip.in6);
+	if (err || v->dscp_set == DADDR_DSCP_KEEP)
+		return err;
+	return daddr_set_dscp_ipv6(skb, v->dscp_set);
+}
+
 /* Map mode: the VIP comes from the table of the packet's namespace, keyed
  * by its DSCP and destination (the local address).
  */
@@ -123,10 +141,7 @@ static unsigned int daddr_tg_map(struct sk_buff *skb,
 		daddr_count_no_entry(dn);
 		return XT_CONTINUE;
 	}
-	if (family == AF_INET)
-		err = daddr_rewrite_ipv4(skb, e->vip.ip);
-	else
-		err = daddr_rewrite_ipv6(skb, &e->vip.in6);
+	err = daddr_map_rewrite(skb, family, &e->val);
 	if (err) {
 		daddr_count_error(dn);
 		return NF_DROP;

@@ -28,6 +28,14 @@
  * The reference checksums use csum_partial() and the pseudo-header helpers,
  * never the incremental helpers the rewrite uses.
  *
+ * DSCP_SET cases ("dscp-set-..."): the rewrite followed by
+ * daddr_set_dscp_ipv4() or daddr_set_dscp_ipv6(), on a packet with ECN
+ * bits set: the expected packet has the new DSCP and the same ECN bits, and
+ * the same checks apply (IPv4 header checksum, skb->csum under
+ * CHECKSUM_COMPLETE, a clone left alone).
+ *
+ * Table cases ("table-..."): daddr_selftest_table.c.
+ *
  * One line per case: "daddr_selftest: PASS name" or "... FAIL name: why";
  * init fails with -EINVAL when any case failed, so insmod reports it.
  */
@@ -49,6 +57,7 @@
 #include <net/ipv6.h>
 
 #include "../daddr_rewrite.h"
+#include "daddr_selftest.h"
 
 /* Flags of a case: IPv6 extension headers, in RFC 8200 order, or IPv4
  * options; and the way the packet is cut.
@@ -736,6 +745,118 @@ static void st_one(const struct st_case *c, enum st_state state,
 	}
 }
 
+/* Set DSCP and ECN in the packet @p, as daddr_set_dscp_ipv*() should. */
+static void st_set_dsfield(u8 fam, struct st_pkt *p, u8 dscp, u8 ecn)
+{
+	u8 ds = dscp << 2 | ecn;
+
+	if (fam == 4) {
+		struct iphdr *iph = (struct iphdr *)p->buf;
+
+		iph->tos = ds;
+		iph->check = 0;
+		iph->check = ip_fast_csum(iph, iph->ihl);
+		return;
+	}
+	p->buf[0] = (p->buf[0] & 0xf0) | ds >> 4;
+	p->buf[1] = (p->buf[1] & 0x0f) | (ds & 0x0f) << 4;
+}
+
+struct st_ds_case {
+	u8 fam;
+	u8 ecn;
+	u8 dscp;	/* after; before: st_build's 10 (IPv4) or 12 (IPv6) */
+	enum st_state state;
+	enum st_layout layout;
+};
+
+static int st_ds_run(const struct st_ds_case *d, struct st_ctx *x)
+{
+	const struct st_case c = {
+		.name = "dscp-set", .fam = d->fam, .proto = IPPROTO_UDP,
+	};
+	const void *rip = d->fam == 4 ? (const void *)&st_rip4 : &st_rip6;
+	const void *vip = d->fam == 4 ? (const void *)&st_vip4 : &st_vip6;
+	struct sk_buff *skb, *clone = NULL;
+	u8 before = d->fam == 4 ? 10 : 12;
+	int ret;
+
+	if (st_build(&c, rip, &x->in) || st_build(&c, vip, &x->want))
+		return st_why(x, "test bug: cannot build the packet");
+	st_set_dsfield(d->fam, &x->in, before, d->ecn);
+	st_set_dsfield(d->fam, &x->want, d->dscp, d->ecn);
+	skb = st_skb(&c, &x->in, d->layout);
+	if (!skb)
+		return st_why(x, "out of memory");
+	skb->ip_summed = CHECKSUM_NONE;
+	if (d->state == S_COMPLETE) {
+		skb->ip_summed = CHECKSUM_COMPLETE;
+		skb->csum = skb_checksum(skb, 0, skb->len, 0);
+	}
+	if (d->layout == L_CLONED) {
+		clone = skb_clone(skb, GFP_KERNEL);
+		if (!clone) {
+			ret = st_why(x, "out of memory");
+			goto out;
+		}
+	}
+	if (d->fam == 4)
+		ret = daddr_rewrite_ipv4(skb, st_vip4) ?:
+		      daddr_set_dscp_ipv4(skb, d->dscp);
+	else
+		ret = daddr_rewrite_ipv6(skb, &st_vip6) ?:
+		      daddr_set_dscp_ipv6(skb, d->dscp);
+	if (ret) {
+		ret = st_why(x, "the rewrite returned %d", ret);
+		goto out;
+	}
+	ret = st_check_bytes(&c, x, skb);
+	if (!ret && d->state == S_COMPLETE)
+		ret = st_check_complete(&c, x, skb);
+	if (!ret && clone &&
+	    (skb_copy_bits(clone, 0, x->got, clone->len) ||
+	     memcmp(x->got, x->in.buf, x->in.len)))
+		ret = st_why(x, "the clone's bytes changed: the DSCP was written into shared data");
+out:
+	kfree_skb(clone);
+	kfree_skb(skb);
+	return ret;
+}
+
+static const struct st_ds_case st_ds_cases[] = {
+	{ 4, 1, 0, S_NONE, L_LINEAR },
+	{ 4, 3, 46, S_NONE, L_CLONED },
+	{ 4, 2, 0, S_COMPLETE, L_LINEAR },
+	{ 4, 3, 63, S_COMPLETE, L_CLONED },
+	{ 6, 1, 0, S_NONE, L_LINEAR },
+	{ 6, 3, 46, S_NONE, L_CLONED },
+	{ 6, 2, 0, S_COMPLETE, L_LINEAR },
+	{ 6, 3, 63, S_COMPLETE, L_CLONED },
+	{ 6, 1, 34, S_COMPLETE, L_PAGED },
+};
+
+static void st_ds_cases_run(struct st_ctx *x)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(st_ds_cases); i++) {
+		const struct st_ds_case *d = &st_ds_cases[i];
+
+		x->why[0] = 0;
+		if (st_ds_run(d, x)) {
+			x->fail++;
+			pr_info("FAIL dscp-set-v%u-ecn%u-to%u-%s%s: %s\n", d->fam,
+				d->ecn, d->dscp, st_state_name[d->state],
+				st_layout_name[d->layout], x->why);
+		} else {
+			x->pass++;
+			pr_info("PASS dscp-set-v%u-ecn%u-to%u-%s%s\n", d->fam,
+				d->ecn, d->dscp, st_state_name[d->state],
+				st_layout_name[d->layout]);
+		}
+	}
+}
+
 static int __init daddr_selftest_init(void)
 {
 	struct st_ctx *x = kzalloc(sizeof(*x), GFP_KERNEL);
@@ -761,6 +882,8 @@ static int __init daddr_selftest_init(void)
 			}
 		}
 	}
+	st_ds_cases_run(x);
+	st_table_cases(&x->pass, &x->fail);
 	pr_info("%u cases, %u passed, %u failed\n", x->pass + x->fail, x->pass,
 		x->fail);
 	fail = x->fail;
@@ -775,5 +898,5 @@ static void __exit daddr_selftest_exit(void)
 module_init(daddr_selftest_init);
 module_exit(daddr_selftest_exit);
 
-MODULE_DESCRIPTION("Self-test of the DADDR destination rewrite and its checksum fix-ups");
+MODULE_DESCRIPTION("Self-test of the DADDR destination rewrite, its checksum fix-ups, and the map table");
 MODULE_LICENSE("GPL");

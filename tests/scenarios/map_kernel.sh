@@ -14,6 +14,9 @@
 # Cases: genl-autoload, rule-* (also revision 1 without --map: the fixed VIP of revision 0), table-* (add/get/del/flush, create-only vs replace),
 # reject-* (every extack rejection, with its text, and nothing changed), pkt-* (rewrite by
 # DSCP, counters, local-address entry beats the any entry, no entry leaves the packet alone),
+# any-*/pkt-any-* (any-DSCP entries: the lookup order (DSCP, local) > (DSCP, any) > (any, local)
+# on the wire, exact counters), dscp-set-* (DSCP_SET rewrites the DSCP, keeps ECN, in addr and
+# dscp mode, IPv4 and IPv6, as the receiving socket sees it),
 # netns-independent, dump-*, replace65k-* (65,536 entries across many messages, 10 times, while
 # traffic to a VIP present in every version flows: zero lost), netns-free65k (deleting a
 # namespace with 65,536 entries gives the memory back), perm-* (EPERM for the unprivileged; a
@@ -60,11 +63,12 @@ field() {
 	if [[ $2 =~ $re ]]; then printf '%s' "${BASH_REMATCH[2]}"; fi
 }
 
-# sendrecv FAM DST TOS COUNT: send COUNT datagrams from the client to DST with TOS, receive them
-# in the real server on a wildcard socket; prints the receiver's line (received=... dst=...).
+# sendrecv FAM DST TOS COUNT [RECV-WORD]...: send COUNT datagrams from the client to DST with
+# TOS, receive them in the real server on a wildcard socket; prints the receiver's line
+# (received=... dst=..., and tos=... with the word tos=1).
 sendrecv() {
 	local fam=$1 dst=$2 tos=$3 count=$4 ready=$WORK/ready.$RANDOM rpid out
-	timeout 60 "$NLT" -n $R recv fam="$fam" port=$PORT ready="$ready" timeout=30 >"$WORK/recv.out" 2>&1 &
+	timeout 60 "$NLT" -n $R recv fam="$fam" port=$PORT ready="$ready" timeout=30 "${@:5}" >"$WORK/recv.out" 2>&1 &
 	rpid=$!
 	wait_for 20 test -e "$ready"
 	nltn $C send dst="$dst" port=$PORT tos="$tos" count="$count" gap_us=2000 >/dev/null 2>&1
@@ -169,9 +173,26 @@ expect_eq table-flush-all "$(field entries "$out")" 0 "entries after flush"
 log "rejections"
 nltn $R add fam=inet dscp=1 vip=10.80.0.1 >/dev/null
 before=$(nltn $R stats)
-expect_err reject-dscp-64 ERANGE "integer out of range" nltn $R add fam=inet dscp=64 vip=10.80.0.1
-out=$(nltn $R add fam=inet dscp=64 vip=10.80.0.1 2>&1)
-if [[ $out == *"[policy max 63]"* ]]; then pass reject-dscp-64-policy; else fail reject-dscp-64-policy "extack should carry the policy's maximum 63: $out"; fi
+# Formatted extack messages came with 6.2: before, the text leaves the value out.
+IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
+dscp_msg() {
+	if ((kmaj > 6 || (kmaj == 6 && kmin >= 2))); then
+		echo "DSCP $1: use 0..63, or 255 (any) with LOCAL"
+	else
+		echo "DSCP out of range: use 0..63, or 255 (any) with LOCAL"
+	fi
+}
+expect_err reject-dscp-64 ERANGE "$(dscp_msg 64)" nltn $R add fam=inet dscp=64 vip=10.80.0.1
+expect_err reject-dscp-254-local ERANGE "$(dscp_msg 254)" nltn $R add fam=inet dscp=254 local=192.0.2.2 vip=10.80.0.1
+expect_err reject-any-without-local EINVAL "an any-DSCP entry needs LOCAL: without it, it would capture all traffic" \
+	nltn $R add fam=inet dscp=any vip=10.80.0.1
+expect_err reject-any-without-local-v6 EINVAL "an any-DSCP entry needs LOCAL: without it, it would capture all traffic" \
+	nltn $R add fam=inet6 dscp=any vip=2001:db8:80::1
+expect_err reject-dscp-set-64 ERANGE "integer out of range" nltn $R add fam=inet dscp=2 vip=10.80.0.1 dscp_set=64
+out=$(nltn $R add fam=inet dscp=2 vip=10.80.0.1 dscp_set=64 2>&1)
+if [[ $out == *"[policy max 63]"* ]]; then pass reject-dscp-set-64-policy; else fail reject-dscp-set-64-policy "extack should carry the policy's maximum 63: $out"; fi
+expect_err reject-dscp-set-in-del EINVAL "DSCP_SET is not part of the key: leave it out of delete and get" \
+	nltn $R del fam=inet dscp=1 dscp_set=0
 expect_err reject-family-mismatch-vip EINVAL "family mismatch: VIP is an IPv6 address (16 bytes) but FAMILY is AF_INET" \
 	nltn $R add fam=inet dscp=2 vip=2001:db8:80::1
 expect_err reject-family-mismatch-vip6 EINVAL "family mismatch: VIP is an IPv4 address (4 bytes) but FAMILY is AF_INET6" \
@@ -322,6 +343,64 @@ expect_eq pkt-after-replace "$out" "received=2 expected=2 missing=0 dst=10.80.0.
 out=$(nltn $R get fam=inet dscp=10)
 expect_eq table-replace-counts-on "$(field packets "$out")" 13 "packets (8 before, 5 after)"
 expect table-replace-creates nltn $R replace fam=inet dscp=14 vip=10.80.0.3
+
+# ---------------------------------------------------------------------------------------------
+log "any-DSCP entries (addr mode): lookup order, counters, DSCP_SET"
+# IPv4 entries now: (10, any), (12, any), (14, any). 192.0.2.3 gets (any, 192.0.2.3) -> .3 and
+# (25, 192.0.2.3) -> .1: code 25 takes key 1, code 12 key 2 (10.80.0.1), every other code key 3.
+expect any-add nltn $R add fam=inet dscp=any local=192.0.2.3 vip=10.80.0.3
+expect any-add-clash nltn $R add fam=inet dscp=25 local=192.0.2.3 vip=10.80.0.1
+out=$(nltn $R get fam=inet dscp=any local=192.0.2.3 2>&1)
+expect_eq any-get "$(head -n 1 <<<"$out")" "fam=2 dscp=255 local=192.0.2.3 vip=10.80.0.3 packets=0 bytes=0" "get"
+out=$(sendrecv inet 192.0.2.3 $((34 << 2)) 3)
+expect_eq pkt-any-af41 "$out" "received=3 expected=3 missing=0 dst=10.80.0.3" "AF41 to 192.0.2.3 (key 3)"
+out=$(sendrecv inet 192.0.2.3 0 3)
+expect_eq pkt-any-dscp0 "$out" "received=3 expected=3 missing=0 dst=10.80.0.3" "DSCP 0 to 192.0.2.3 (key 3)"
+out=$(sendrecv inet 192.0.2.3 $((25 << 2)) 3)
+expect_eq pkt-any-clash-local-first "$out" "received=3 expected=3 missing=0 dst=10.80.0.1" \
+	"DSCP 25 to 192.0.2.3: (25, 192.0.2.3) before (any, 192.0.2.3)"
+out=$(sendrecv inet 192.0.2.3 $((26 << 2)) 3)
+expect_eq pkt-any-clash-other-code "$out" "received=3 expected=3 missing=0 dst=10.80.0.3" \
+	"DSCP 26 to 192.0.2.3: (any, 192.0.2.3)"
+out=$(sendrecv inet 192.0.2.3 $((12 << 2)) 3)
+expect_eq pkt-any-shadowed-by-code "$out" "received=3 expected=3 missing=0 dst=10.80.0.1" \
+	"DSCP 12 to 192.0.2.3: (12, any) before (any, 192.0.2.3)"
+out=$(sendrecv inet 192.0.2.2 0 3)
+expect_eq pkt-any-other-address "$out" "received=3 expected=3 missing=0 dst=192.0.2.2" \
+	"DSCP 0 to 192.0.2.2 (no any-DSCP entry for it)"
+# AF41, 0 and 26: 3 datagrams and 3 end markers each, 20 + 8 + 5 bytes
+out=$(nltn $R get fam=inet dscp=any local=192.0.2.3)
+expect_eq pkt-any-counters "$(field packets "$out") $(field bytes "$out")" "18 594" "entry packets, bytes"
+
+# DSCP_SET: the DSCP leaves the rewrite as set, the ECN bits as sent (ECT(1) = 1, CE = 3).
+expect dscp-set-replace nltn $R replace fam=inet dscp=any local=192.0.2.3 vip=10.80.0.3 dscp_set=0
+out=$(nltn $R get fam=inet dscp=any local=192.0.2.3)
+expect_eq dscp-set-get "$(head -n 1 <<<"$out")" \
+	"fam=2 dscp=255 local=192.0.2.3 vip=10.80.0.3 dscp_set=0 packets=18 bytes=594" "get after the replace (same VIP)"
+out=$(sendrecv inet 192.0.2.3 $((34 << 2 | 1)) 3 tos=1)
+expect_eq dscp-set-0-v4 "$out" "received=3 expected=3 missing=0 dst=10.80.0.3 tos=1" "AF41+ECT(1) with DSCP_SET 0"
+nltn $R replace fam=inet dscp=any local=192.0.2.3 vip=10.80.0.3 dscp_set=46
+out=$(sendrecv inet 192.0.2.3 $((34 << 2 | 3)) 3 tos=1)
+expect_eq dscp-set-46-v4 "$out" "received=3 expected=3 missing=0 dst=10.80.0.3 tos=187" "AF41+CE with DSCP_SET 46"
+nltn $R replace fam=inet dscp=any local=192.0.2.3 vip=10.80.0.3
+out=$(nltn $R get fam=inet dscp=any local=192.0.2.3)
+expect_eq dscp-set-cleared "$(field dscp_set "$out")" "" "dscp_set after a replace without it"
+out=$(sendrecv inet 192.0.2.3 $((34 << 2 | 1)) 3 tos=1)
+expect_eq dscp-set-none-keeps "$out" "received=3 expected=3 missing=0 dst=10.80.0.3 tos=137" "AF41+ECT(1), no DSCP_SET"
+nltn $R replace fam=inet dscp=14 vip=10.80.0.3 dscp_set=0
+out=$(sendrecv inet 192.0.2.2 $((14 << 2 | 1)) 3 tos=1)
+expect_eq dscp-set-dscp-mode "$out" "received=3 expected=3 missing=0 dst=10.80.0.3 tos=1" "DSCP 14+ECT(1), DSCP_SET 0"
+expect any-add-v6 nltn $R add fam=inet6 dscp=any local=2001:db8:1::3 vip=2001:db8:80::2 dscp_set=0
+out=$(sendrecv inet6 2001:db8:1::3 $((34 << 2 | 2)) 3 tos=1)
+expect_eq dscp-set-0-v6 "$out" "received=3 expected=3 missing=0 dst=2001:db8:80::2 tos=2" "AF41+ECT(0) with DSCP_SET 0"
+out=$(sendrecv inet6 2001:db8:1::2 $((34 << 2 | 2)) 3 tos=1)
+expect_eq pkt-any-other-address-v6 "$out" "received=3 expected=3 missing=0 dst=2001:db8:1::2 tos=138" \
+	"AF41+ECT(0) to 2001:db8:1::2 (no entry)"
+nltn $R del fam=inet dscp=any local=192.0.2.3
+nltn $R del fam=inet dscp=25 local=192.0.2.3
+nltn $R del fam=inet6 dscp=any local=2001:db8:1::3
+out=$(sendrecv inet 192.0.2.3 0 3)
+expect_eq pkt-any-gone-after-del "$out" "received=3 expected=3 missing=0 dst=192.0.2.3" "DSCP 0 to 192.0.2.3 after the delete"
 
 # ---------------------------------------------------------------------------------------------
 log "namespaces are independent"

@@ -1,12 +1,16 @@
 # shellcheck shell=bash
-# selftest: the DADDR rewrite against every skb checksum state, inside the kernel.
+# selftest: the DADDR rewrite against every skb checksum state, and the map table, inside the kernel.
 #
 # Loads build/kmod/$KREL/test/xt_DADDR_selftest.ko (kmod/test/: the rewrite code of xt_DADDR
 # compiled into a test-only module). Its init builds skbs in the states CHECKSUM_NONE,
 # _UNNECESSARY, _PARTIAL and _COMPLETE (which no veth can deliver: see checksum.sh for the wire
 # test), linear, paged and cloned, for TCP, UDP, UDP-Lite, DCCP, ICMP/ICMPv6, IPv4 options and
-# fragments and IPv6 extension headers; rewrites them; and prints one line per case, which this
-# scenario relays:
+# fragments and IPv6 extension headers; rewrites them. It also checks DSCP_SET after the rewrite
+# (dscp-set-*: new DSCP, ECN kept, IPv4 header checksum, CHECKSUM_COMPLETE skb->csum, clones left
+# alone) and, in a table of its own, the map table (table-v4-*, table-v6-*: the lookup order
+# (DSCP, local) > (DSCP, any) > (any DSCP, local), the any-DSCP address filter and its bits after
+# deletes, flushes and a committed replace, an NLM_F_REPLACE add that changes only DSCP_SET).
+# It prints one line per case, which this scenario relays:
 #   daddr_selftest: PASS NAME           -> pass NAME
 #   daddr_selftest: FAIL NAME: REASON   -> fail NAME REASON
 #   daddr_selftest: N cases, P passed, F failed

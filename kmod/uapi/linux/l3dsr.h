@@ -22,18 +22,21 @@
  *   2. (family, its DSCP, any local address)
  *   3. (family, L3DSR_DSCP_ANY, its destination address)
  *
- * no entry leaves it untouched. Key 3 is addr mode: the VIP is known by the
- * local address the director sent the packet to (one address per VIP on the
- * real server), and the client's DSCP passes through. An any-DSCP key must
- * name a local address: (any DSCP, any local) would capture all traffic and
- * is refused.
+ * no entry leaves it untouched. Keys 1 and 2 are looked up only for codes
+ * that have entries, and key 3 only for addresses that may have one, so
+ * ordinary traffic pays no hash lookup. Key 3 is addr mode: the VIP is
+ * known by the local address the director sent the packet to (one address
+ * per VIP on the real server), and the client's DSCP passes through. An
+ * any-DSCP key must name a local address: (any DSCP, any local) would
+ * capture all traffic and is refused.
  *
  * Commands and their attributes:
  *
  *  L3DSR_CMD_MAP_ADD     L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL], VIP,
  *                                       [DSCP_SET] }
  *                        create-only; with NLM_F_REPLACE an existing
- *                        entry's VIP is replaced (counters kept)
+ *                        entry's VIP and DSCP_SET are replaced (counters
+ *                        kept; DSCP_SET left out: the DSCP is kept)
  *  L3DSR_CMD_MAP_DEL     L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL] }
  *  L3DSR_CMD_MAP_GET     doit: L3DSR_A_ENTRY { FAMILY, DSCP, [LOCAL] }
  *                        dumpit: every entry; each reply carries

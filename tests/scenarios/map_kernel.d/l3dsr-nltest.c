@@ -11,7 +11,9 @@
  *             exec`, which remounts /sys, under TCG)
  *   add|replace|del|get ENTRY [, ENTRY]...   MAP_ADD (replace: NLM_F_REPLACE),
  *                                            MAP_DEL, MAP_GET
- *       ENTRY: words fam=2|10|inet|inet6 dscp=N local=ADDR vip=ADDR packets=N;
+ *       ENTRY: words fam=2|10|inet|inet6 dscp=N|any local=ADDR vip=ADDR
+ *              dscp_set=N packets=N; replies print dscp_set=N after vip=
+ *              when the entry has one;
  *       ADDR: an IPv4/IPv6 address, or hex:BYTES for raw bytes
  *   dump [resume=FILE]     every entry, then "generation=G entries=N intr=0|1";
  *                          resume: after the first batch create FILE.paused and
@@ -23,8 +25,10 @@
  *                          R times: BEGIN, N generated IPv4 entries plus the
  *                          keep entries K per message, COMMIT; prints timings
  *   send dst=ADDR port=P tos=T [count=N|stopfile=F] [gap_us=U]
- *   recv port=P [fam=inet|inet6] [ready=FILE] [timeout=S]
- *                          prints "received=R expected=E missing=M dst=A,B"
+ *   recv port=P [fam=inet|inet6] [ready=FILE] [timeout=S] [tos=1]
+ *                          prints "received=R expected=E missing=M dst=A,B",
+ *                          with tos=1 also " tos=T,U" (the TOS/traffic
+ *                          class bytes seen, in decimal)
  * Exit status: 0 ok, 1 the kernel (or the network) said no, 2 usage.
  */
 #define _GNU_SOURCE
@@ -372,8 +376,11 @@ static int put_entries(struct msg *m, int argc, char **argv)
 				u8 = parse_fam(v);
 				attr_put(m, L3DSR_ENTRY_A_FAMILY, &u8, 1);
 			} else if ((v = kv(argv[i], "dscp"))) {
-				u8 = strtol(v, NULL, 0);
+				u8 = strcmp(v, "any") ? strtol(v, NULL, 0) : L3DSR_DSCP_ANY;
 				attr_put(m, L3DSR_ENTRY_A_DSCP, &u8, 1);
+			} else if ((v = kv(argv[i], "dscp_set"))) {
+				u8 = strtol(v, NULL, 0);
+				attr_put(m, L3DSR_ENTRY_A_DSCP_SET, &u8, 1);
 			} else if ((v = kv(argv[i], "local"))) {
 				len = parse_addr(v, a);
 				attr_put(m, L3DSR_ENTRY_A_LOCAL, a, len);
@@ -433,7 +440,7 @@ static void on_entry_reply(const struct nlmsghdr *nlh, void *arg)
 		} else if ((a->nla_type & NLA_TYPE_MASK) == L3DSR_A_ENTRY) {
 			const struct nlattr *b = (const void *)d;
 			size_t bl = a->nla_len - NLA_HDRLEN;
-			int fam = 0, dscp = -1;
+			int fam = 0, dscp = -1, dscp_set = -1;
 			const void *local = NULL, *vip = NULL;
 			uint64_t packets = 0, bytes = 0;
 
@@ -443,6 +450,7 @@ static void on_entry_reply(const struct nlmsghdr *nlh, void *arg)
 				switch (b->nla_type & NLA_TYPE_MASK) {
 				case L3DSR_ENTRY_A_FAMILY: fam = *(const uint8_t *)bd; break;
 				case L3DSR_ENTRY_A_DSCP: dscp = *(const uint8_t *)bd; break;
+				case L3DSR_ENTRY_A_DSCP_SET: dscp_set = *(const uint8_t *)bd; break;
 				case L3DSR_ENTRY_A_LOCAL: local = bd; break;
 				case L3DSR_ENTRY_A_VIP: vip = bd; break;
 				case L3DSR_ENTRY_A_PACKETS: memcpy(&packets, bd, 8); break;
@@ -463,6 +471,8 @@ static void on_entry_reply(const struct nlmsghdr *nlh, void *arg)
 				fputs(" vip=", stdout);
 				if (vip)
 					print_addr(fam, vip);
+				if (dscp_set >= 0)
+					printf(" dscp_set=%d", dscp_set);
 				printf(" packets=%llu bytes=%llu\n", (unsigned long long)packets,
 				       (unsigned long long)bytes);
 			}
@@ -742,8 +752,9 @@ static int cmd_recv(int argc, char **argv)
 {
 	long port = 0, timeout = 30, expected = -1, received = 0, i;
 	const char *ready = NULL, *v;
-	int fam = AF_INET, fd, one = 1, sz = 4 << 20, nd = 0;
+	int fam = AF_INET, fd, one = 1, sz = 4 << 20, nd = 0, want_tos = 0, nt = 0;
 	char dsts[8][INET6_ADDRSTRLEN];
+	int toss[8];
 	static unsigned char seen[1 << 20];
 	struct sockaddr_storage ss;
 	double deadline;
@@ -758,6 +769,8 @@ static int cmd_recv(int argc, char **argv)
 			ready = v;
 		else if ((v = kv(argv[i], "timeout")))
 			timeout = strtol(v, NULL, 0);
+		else if ((v = kv(argv[i], "tos")))
+			want_tos = strtol(v, NULL, 0);
 		else
 			usage("recv: unknown word");
 	}
@@ -769,8 +782,12 @@ static int cmd_recv(int argc, char **argv)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (fam == AF_INET) {
 		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		if (want_tos)
+			setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
 	} else {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+		if (want_tos)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
 	sockaddr_of(fam == AF_INET ? "0.0.0.0" : "::", port, &ss, &sl);
@@ -787,6 +804,7 @@ static int cmd_recv(int argc, char **argv)
 	deadline = now_ms() + timeout * 1000.0;
 	while (expected < 0 || received < expected) {
 		char buf[128], cbuf[256], d[INET6_ADDRSTRLEN] = "?";
+		int tos = -1;
 		struct iovec iov = { buf, sizeof(buf) - 1 };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
@@ -809,7 +827,15 @@ static int cmd_recv(int argc, char **argv)
 			if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
 				inet_ntop(AF_INET6, &((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr,
 					  d, sizeof(d));
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS)
+				tos = *(unsigned char *)CMSG_DATA(c);
+			if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS)
+				memcpy(&tos, CMSG_DATA(c), sizeof(tos));
 		}
+		for (i = 0; want_tos && i < nt && toss[i] != tos; i++)
+			;
+		if (want_tos && i == nt && nt < 8)
+			toss[nt++] = tos;
 		for (i = 0; i < nd && strcmp(dsts[i], d); i++)
 			;
 		if (i == nd && nd < 8)
@@ -829,6 +855,10 @@ static int cmd_recv(int argc, char **argv)
 	       expected < 0 ? -1 : expected - received);
 	for (i = 0; i < nd; i++)
 		printf("%s%s", i ? "," : "", dsts[i]);
+	if (want_tos)
+		printf(" tos=");
+	for (i = 0; i < nt; i++)
+		printf("%s%d", i ? "," : "", toss[i]);
 	printf("\n");
 	return expected >= 0 && received == expected ? 0 : 1;
 }
