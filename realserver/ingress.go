@@ -1,0 +1,145 @@
+package realserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/l3dsr/l3dsr/internal/errclass"
+	"github.com/l3dsr/l3dsr/internal/rtnl"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
+)
+
+// Any host that reaches one of the server's addresses can set a DSR code
+// and so reach a VIP's socket, around the director and its ACLs. Ingress
+// limits the map-mode rules (host-wide: one for every VIP) to the
+// interfaces the directors' packets come in on; the other defence is
+// re-marking DSCP at the network's edge.
+
+// Ingress is the interfaces the map-mode rules are limited to, sorted;
+// empty means any interface.
+type Ingress []string
+
+// ErrUnknownInterface is matched (errors.Is) by the error of an ingress
+// interface the host does not have: nothing was changed.
+var ErrUnknownInterface = errors.New("unknown ingress interface")
+
+// ParseIngress reads a comma-separated list of interface names; "any" or
+// an empty value is no limit.
+func ParseIngress(s string) (Ingress, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "any" {
+		return nil, nil
+	}
+	return NewIngress(strings.Split(s, ","))
+}
+
+// NewIngress checks the names and sorts them; none is no limit.
+func NewIngress(names []string) (Ingress, error) {
+	var ing Ingress
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if err := xtrule.CheckIface(n); err != nil {
+			return nil, fmt.Errorf("ingress interface %w", err)
+		}
+		if !slices.Contains(ing, n) {
+			ing = append(ing, n)
+		}
+	}
+	slices.Sort(ing)
+	return ing, nil
+}
+
+func (i Ingress) String() string {
+	if len(i) == 0 {
+		return "any"
+	}
+	return strings.Join(i, ",")
+}
+
+// Set and Type make *Ingress a flag value (pflag.Value).
+func (i *Ingress) Set(s string) (err error) {
+	*i, err = ParseIngress(s)
+	return err
+}
+
+// Type is the flag's type in help.
+func (i *Ingress) Type() string { return "ifaces" }
+
+// checkLinks makes sure every interface of ing exists.
+func (m *Manager) checkLinks(ing Ingress) error {
+	for _, n := range ing {
+		_, err := m.net.LinkByName(n)
+		if errors.Is(err, rtnl.ErrNotFound) {
+			return errclass.New(ErrUnknownInterface, "ingress interface %q does not exist here: give the interfaces the directors' packets come in on ('ip link' lists them), or any", n)
+		}
+		if err != nil {
+			return fmt.Errorf("looking up ingress interface %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// UpIngress is Up that also limits the host's map-mode rules to ing (none:
+// any interface), in the same all-or-nothing change. An interface the host
+// lacks is an error matching ErrUnknownInterface, before anything changes.
+func (m *Manager) UpIngress(ctx context.Context, c Config, v xtrule.Variant, ing Ingress) (Applied, error) {
+	if err := m.checkLinks(ing); err != nil {
+		return Applied{}, err
+	}
+	return m.up(ctx, c, v, &ing)
+}
+
+// UpIngress is Manager.UpIngress within the batch.
+func (b *Batch) UpIngress(ctx context.Context, c Config, v xtrule.Variant, ing Ingress) (Applied, error) {
+	return b.m.UpIngress(ctx, c, v, ing)
+}
+
+// ingressStep is Up's step that moves the map-mode rules to ing: for each
+// family whose rule Up appended, or that a VIP set up here needs, the new
+// rules go in before the old ones go (Reshape), so that no coded packet on
+// an allowed interface passes unrewritten meanwhile. v is the variant for
+// a rule Up did not append itself; such a rule becomes Up's (Down removes
+// the limited rules with the last VIP).
+func (m *Manager) ingressStep(ctx context.Context, ing Ingress, v xtrule.Variant) func(*upRecord, *vipRecord, *txn) error {
+	return func(s *upRecord, _ *vipRecord, t *txn) error {
+		if slices.Equal(s.Ingress, ing) {
+			return nil
+		}
+		old := s.Ingress
+		for _, f := range []xtrule.Family{xtrule.IPv4, xtrule.IPv6} {
+			fam := f.Name() // as famKey names it
+			rc, ours := s.Rules[fam]
+			if !ours && !needsRule(configs(s.VIPs), fam) {
+				continue
+			}
+			rv := v
+			if ours {
+				rv = xtrule.Variant(rc.Variant)
+			}
+			if ok, err := m.newRules(rv, old).Exists(ctx, f); err != nil || !ok {
+				if err != nil {
+					return fmt.Errorf("looking for the map-mode rule: %w", err)
+				}
+				continue // Up appends it, limited, if a VIP needs it
+			}
+			changed, err := m.newRules(rv, ing).Reshape(ctx, f)
+			if err != nil {
+				return fmt.Errorf("limiting the %v map-mode rule to ingress %s: %w", f, ing, err)
+			}
+			if !ours {
+				s.Rules[fam] = ruleChange{Variant: string(rv)}
+			}
+			if changed {
+				t.did(fmt.Sprintf("limited the %v map-mode rule to ingress %s (was %s)", f, ing, old), func() error {
+					_, err := m.newRules(rv, old).Reshape(ctx, f)
+					return err
+				})
+			}
+		}
+		s.Ingress = ing
+		return nil
+	}
+}

@@ -1,0 +1,235 @@
+package realserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/l3dsr/l3dsr/internal/xtrule"
+)
+
+// shapes emulates the map-mode rules with their shapes (xtrule.Rules):
+// per family, the interface of each rule, "" for the unlimited one.
+type shapes struct {
+	rules map[xtrule.Family][]string
+	log   []string
+}
+
+type shapedRules struct {
+	s   *shapes
+	ing Ingress
+}
+
+func (r shapedRules) shape() []string {
+	if len(r.ing) == 0 {
+		return []string{""}
+	}
+	return r.ing
+}
+
+func (r shapedRules) do(f xtrule.Family, op, iface string) {
+	if iface == "" {
+		iface = "any"
+	}
+	r.s.log = append(r.s.log, fmt.Sprint(f)+" "+op+" "+iface)
+}
+
+func (r shapedRules) Exists(_ context.Context, f xtrule.Family) (bool, error) {
+	return len(r.s.rules[f]) > 0, nil
+}
+
+func (r shapedRules) appendMissing(f xtrule.Family) bool {
+	added := false
+	for _, i := range r.shape() {
+		if !slices.Contains(r.s.rules[f], i) {
+			r.s.rules[f] = append(r.s.rules[f], i)
+			r.do(f, "-A", i)
+			added = true
+		}
+	}
+	return added
+}
+
+func (r shapedRules) Ensure(_ context.Context, f xtrule.Family) (bool, error) {
+	if len(r.ing) == 0 && len(r.s.rules[f]) > 0 {
+		return false, nil
+	}
+	return r.appendMissing(f), nil
+}
+
+func (r shapedRules) remove(f xtrule.Family, gone func(string) bool) bool {
+	n := len(r.s.rules[f])
+	r.s.rules[f] = slices.DeleteFunc(r.s.rules[f], func(i string) bool {
+		if gone(i) {
+			r.do(f, "-D", i)
+			return true
+		}
+		return false
+	})
+	return len(r.s.rules[f]) < n
+}
+
+func (r shapedRules) Delete(_ context.Context, f xtrule.Family) error {
+	r.remove(f, func(i string) bool { return slices.Contains(r.shape(), i) })
+	return nil
+}
+
+func (r shapedRules) Reshape(_ context.Context, f xtrule.Family) (bool, error) {
+	added := r.appendMissing(f)
+	removed := r.remove(f, func(i string) bool { return !slices.Contains(r.shape(), i) })
+	return added || removed, nil
+}
+
+func ingressServer(t *testing.T) (*fakeSys, *Manager, *shapes) {
+	f := newFakeSys()
+	f.addLink("eth1", "veth", 1500)
+	m := f.manager(t)
+	s := &shapes{rules: map[xtrule.Family][]string{}}
+	m.newRules = func(_ xtrule.Variant, ing Ingress) Rules { return shapedRules{s, ing} }
+	return f, m, s
+}
+
+func wantLog(t *testing.T, s *shapes, want ...string) {
+	t.Helper()
+	if !slices.Equal(s.log, want) {
+		t.Errorf("rule changes %q, want %q", s.log, want)
+	}
+	s.log = nil
+}
+
+func TestUpIngress(t *testing.T) {
+	ctx := context.Background()
+	_, m, s := ingressServer(t)
+	a, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, Ingress{"eth0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No rule yet: the limited one is the first (never an unlimited one).
+	wantLog(t, s, "IPv4 -A eth0")
+	if rep, err := m.Show(ctx, xtrule.Default); err != nil || rep.Ingress.String() != "eth0" {
+		t.Errorf("Show: ingress %q, %v", rep.Ingress, err)
+	}
+	if !slices.ContainsFunc(a.Changes, func(c string) bool { return strings.HasPrefix(c, "appended the map-mode rule for IPv4") }) {
+		t.Errorf("changes %q", a.Changes)
+	}
+
+	// A second list: the new rule in before the old one goes.
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, Ingress{"eth1"}); err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, s, "IPv4 -A eth1", "IPv4 -D eth0")
+	// Plain up keeps the list.
+	if _, err := m.Up(ctx, dscpVIP("2001:db8::1", 23), xtrule.Default); err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, s, "IPv6 -A eth1")
+	// Back to any interface: both families.
+	a, err = m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, s, "IPv4 -A any", "IPv4 -D eth1", "IPv6 -A any", "IPv6 -D eth1")
+	if !slices.Contains(a.Changes, "limited the IPv4 map-mode rule to ingress any (was eth1)") {
+		t.Errorf("changes %q", a.Changes)
+	}
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, Ingress{"eth0", "eth1"}); err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, s, "IPv4 -A eth0", "IPv4 -A eth1", "IPv4 -D any", "IPv6 -A eth0", "IPv6 -A eth1", "IPv6 -D any")
+
+	// Down of the last VIP of a family removes all its rules.
+	for _, vip := range []string{"10.0.0.1", "10.0.0.2"} {
+		if _, err := m.Down(ctx, netip.MustParseAddr(vip)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantLog(t, s, "IPv4 -D eth0", "IPv4 -D eth1")
+	if len(s.rules[xtrule.IPv4]) != 0 || len(s.rules[xtrule.IPv6]) != 2 {
+		t.Errorf("rules %v", s.rules)
+	}
+}
+
+// An interface the host lacks: a usage error naming it, nothing changed.
+func TestUpIngressUnknownInterface(t *testing.T) {
+	ctx := context.Background()
+	f, m, s := ingressServer(t)
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, Ingress{"eth0"}); err != nil {
+		t.Fatal(err)
+	}
+	s.log = nil
+	before, state := f.snap(), stateText(m)
+	_, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, Ingress{"eth0", "eth9"})
+	if !errors.Is(err, ErrUnknownInterface) || !strings.Contains(err.Error(), `ingress interface "eth9" does not exist here`) ||
+		!strings.Contains(err.Error(), "'ip link'") {
+		t.Fatalf("err = %v", err)
+	}
+	wantLog(t, s)
+	sameSnap(t, "after the unknown interface", before, f.snap())
+	if after := stateText(m); after != state || !strings.Contains(after, `"eth0"`) {
+		t.Errorf("state changed:\n%s", after)
+	}
+}
+
+// A step after the move that fails moves the rules back.
+func TestUpIngressUndone(t *testing.T) {
+	ctx := context.Background()
+	f, m, s := ingressServer(t)
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, Ingress{"eth0"}); err != nil {
+		t.Fatal(err)
+	}
+	s.log = nil
+	f.fail["Add"] = errors.New("boom")
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, Ingress{"eth1"}); err == nil {
+		t.Fatal("Up succeeded")
+	}
+	wantLog(t, s, "IPv4 -A eth1", "IPv4 -D eth0", "IPv4 -A eth0", "IPv4 -D eth1")
+	st, err := loadState(m.stateDir)
+	if err != nil || st.Ingress.String() != "eth0" {
+		t.Errorf("state ingress %q, %v", st.Ingress, err)
+	}
+}
+
+// A state file of a version without the list loads as any interface; one
+// with it keeps it.
+func TestIngressState(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"vips":[{"vip":"10.0.0.1","mode":"dscp","dscp":21,"added_addr":true}],"rules":{"ipv4":{"iptables":""}}}`
+	if err := os.WriteFile(filepath.Join(dir, stateFile), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := loadState(dir)
+	if err != nil || st.Ingress != nil || st.Ingress.String() != "any" {
+		t.Fatalf("old state: ingress %q, %v", st.Ingress, err)
+	}
+	st.Ingress = Ingress{"eth1", "eth2"}
+	if err := saveState(dir, st); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, stateFile))
+	if !strings.Contains(string(b), `"ingress": [`) {
+		t.Errorf("saved state:\n%s", b)
+	}
+	if st, err = loadState(dir); err != nil || st.Ingress.String() != "eth1,eth2" {
+		t.Errorf("reloaded: ingress %q, %v", st.Ingress, err)
+	}
+}
+
+func TestParseIngress(t *testing.T) {
+	for in, want := range map[string]string{"": "any", "any": "any", " eth1, eth0,eth1": "eth0,eth1", "bond0.7": "bond0.7"} {
+		ing, err := ParseIngress(in)
+		if err != nil || ing.String() != want {
+			t.Errorf("%q: %q, %v; want %q", in, ing, err, want)
+		}
+	}
+	for _, bad := range []string{"eth+", "eth0,", "a b"} {
+		if _, err := ParseIngress(bad); err == nil || !strings.Contains(err.Error(), "ingress interface") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
