@@ -26,9 +26,9 @@ type Ingress []string
 // interface the host does not have: nothing was changed.
 var ErrUnknownInterface = errors.New("unknown ingress interface")
 
-// ParseIngress reads a comma-separated list of interface names; "any" or
+// parseIngress reads a comma-separated list of interface names; "any" or
 // an empty value is no limit.
-func ParseIngress(s string) (Ingress, error) {
+func parseIngress(s string) (Ingress, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "any" {
 		return nil, nil
@@ -61,7 +61,7 @@ func (i Ingress) String() string {
 
 // Set and Type make *Ingress a flag value (pflag.Value).
 func (i *Ingress) Set(s string) (err error) {
-	*i, err = ParseIngress(s)
+	*i, err = parseIngress(s)
 	return err
 }
 
@@ -82,18 +82,21 @@ func (m *Manager) checkLinks(ing Ingress) error {
 	return nil
 }
 
-// UpIngress is Up that also limits the host's map-mode rules to ing (none:
-// any interface), in the same all-or-nothing change. An interface the host
-// lacks is an error matching ErrUnknownInterface, before anything changes.
-func (m *Manager) UpIngress(ctx context.Context, c Config, v xtrule.Variant, ing Ingress) (Applied, error) {
-	if err := m.checkLinks(ing); err != nil {
-		return Applied{}, err
+// UpIngress is Up that also limits the host's map-mode rules to *ing
+// (empty: any interface), in the same all-or-nothing change; a nil ing
+// keeps the list (Up). An interface the host lacks is an error matching
+// ErrUnknownInterface, before anything changes.
+func (m *Manager) UpIngress(ctx context.Context, c Config, v xtrule.Variant, ing *Ingress) (Applied, error) {
+	if ing != nil {
+		if err := m.checkLinks(*ing); err != nil {
+			return Applied{}, err
+		}
 	}
-	return m.up(ctx, c, v, &ing)
+	return m.up(ctx, c, v, ing)
 }
 
 // UpIngress is Manager.UpIngress within the batch.
-func (b *Batch) UpIngress(ctx context.Context, c Config, v xtrule.Variant, ing Ingress) (Applied, error) {
+func (b *Batch) UpIngress(ctx context.Context, c Config, v xtrule.Variant, ing *Ingress) (Applied, error) {
 	return b.m.UpIngress(ctx, c, v, ing)
 }
 

@@ -95,6 +95,8 @@ func ingressServer(t *testing.T) (*fakeSys, *Manager, *shapes) {
 	return f, m, s
 }
 
+func ing(names ...string) *Ingress { i := Ingress(names); return &i }
+
 func wantLog(t *testing.T, s *shapes, want ...string) {
 	t.Helper()
 	if !slices.Equal(s.log, want) {
@@ -106,7 +108,7 @@ func wantLog(t *testing.T, s *shapes, want ...string) {
 func TestUpIngress(t *testing.T) {
 	ctx := context.Background()
 	_, m, s := ingressServer(t)
-	a, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, Ingress{"eth0"})
+	a, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, ing("eth0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func TestUpIngress(t *testing.T) {
 	}
 
 	// A second list: the new rule in before the old one goes.
-	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, Ingress{"eth1"}); err != nil {
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, ing("eth1")); err != nil {
 		t.Fatal(err)
 	}
 	wantLog(t, s, "IPv4 -A eth1", "IPv4 -D eth0")
@@ -130,7 +132,7 @@ func TestUpIngress(t *testing.T) {
 	}
 	wantLog(t, s, "IPv6 -A eth1")
 	// Back to any interface: both families.
-	a, err = m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, nil)
+	a, err = m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, ing())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestUpIngress(t *testing.T) {
 	if !slices.Contains(a.Changes, "limited the IPv4 map-mode rule to ingress any (was eth1)") {
 		t.Errorf("changes %q", a.Changes)
 	}
-	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, Ingress{"eth0", "eth1"}); err != nil {
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, ing("eth0", "eth1")); err != nil {
 		t.Fatal(err)
 	}
 	wantLog(t, s, "IPv4 -A eth0", "IPv4 -A eth1", "IPv4 -D any", "IPv6 -A eth0", "IPv6 -A eth1", "IPv6 -D any")
@@ -159,12 +161,12 @@ func TestUpIngress(t *testing.T) {
 func TestUpIngressUnknownInterface(t *testing.T) {
 	ctx := context.Background()
 	f, m, s := ingressServer(t)
-	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, Ingress{"eth0"}); err != nil {
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, ing("eth0")); err != nil {
 		t.Fatal(err)
 	}
 	s.log = nil
 	before, state := f.snap(), stateText(m)
-	_, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, Ingress{"eth0", "eth9"})
+	_, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, ing("eth0", "eth9"))
 	if !errors.Is(err, ErrUnknownInterface) || !strings.Contains(err.Error(), `ingress interface "eth9" does not exist here`) ||
 		!strings.Contains(err.Error(), "'ip link'") {
 		t.Fatalf("err = %v", err)
@@ -180,12 +182,12 @@ func TestUpIngressUnknownInterface(t *testing.T) {
 func TestUpIngressUndone(t *testing.T) {
 	ctx := context.Background()
 	f, m, s := ingressServer(t)
-	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, Ingress{"eth0"}); err != nil {
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, ing("eth0")); err != nil {
 		t.Fatal(err)
 	}
 	s.log = nil
 	f.fail["Add"] = errors.New("boom")
-	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, Ingress{"eth1"}); err == nil {
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, ing("eth1")); err == nil {
 		t.Fatal("Up succeeded")
 	}
 	wantLog(t, s, "IPv4 -A eth1", "IPv4 -D eth0", "IPv4 -A eth0", "IPv4 -D eth1")
@@ -222,13 +224,13 @@ func TestIngressState(t *testing.T) {
 
 func TestParseIngress(t *testing.T) {
 	for in, want := range map[string]string{"": "any", "any": "any", " eth1, eth0,eth1": "eth0,eth1", "bond0.7": "bond0.7"} {
-		ing, err := ParseIngress(in)
+		ing, err := parseIngress(in)
 		if err != nil || ing.String() != want {
 			t.Errorf("%q: %q, %v; want %q", in, ing, err, want)
 		}
 	}
 	for _, bad := range []string{"eth+", "eth0,", "a b"} {
-		if _, err := ParseIngress(bad); err == nil || !strings.Contains(err.Error(), "ingress interface") {
+		if _, err := parseIngress(bad); err == nil || !strings.Contains(err.Error(), "ingress interface") {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}

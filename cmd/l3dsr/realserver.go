@@ -15,6 +15,7 @@ import (
 // rsManager is what the realserver commands use of realserver.Manager.
 type rsManager interface {
 	Up(ctx context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error)
+	UpIngress(ctx context.Context, c realserver.Config, v xtrule.Variant, ing *realserver.Ingress) (realserver.Applied, error)
 	Down(ctx context.Context, vip netip.Addr) (realserver.Applied, error)
 	DownCode(ctx context.Context, vip netip.Addr, d uint8) (realserver.Applied, error)
 	Show(ctx context.Context, v xtrule.Variant) (realserver.Report, error)
@@ -67,8 +68,9 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	c := realserver.Config{Mode: dsrtypes.ModeDSCP}
 	var vip, local dsrtypes.Addr
 	var dscp dsrtypes.DSCP
+	var ingress realserver.Ingress
 	cmd := &cobra.Command{
-		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|ipip|dr] [--mss N]",
+		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|ipip|dr] [--mss N] [--ingress IFACE,...]",
 		Short: "Set a VIP up on this real server (again: repair what is missing)",
 		Example: `  l3dsr realserver up --vip 10.0.0.1 --dscp 21
   l3dsr realserver up --vip 10.0.0.1 --dscp 22    # a second code for the VIP
@@ -91,8 +93,12 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 			if err != nil {
 				return &usageError{err}
 			}
+			ing := &ingress
+			if !fl.Changed("ingress") {
+				ing = nil // keep the host's list
+			}
 			return sys.withRealServer(func(m rsManager) error {
-				a, err := m.Up(cmd.Context(), c, v)
+				a, err := m.UpIngress(cmd.Context(), c, v, ing)
 				if err != nil {
 					return err
 				}
@@ -108,6 +114,7 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	fl.Var(&c.Mode, "mode", "dscp, ipip or dr")
 	fl.Var(&dsrtypes.Flag{Value: dsrtypes.Parsed[uint16]{Dst: &c.MSS, Parse: dsrtypes.ParseMSS, Name: "bytes"}, Prefix: "--mss "}, "mss", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
 	fl.Var(&variant, "iptables", "iptables variant for the map-mode rule: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
+	fl.Var(&ingress, "ingress", "limit the map-mode rule (host-wide, every VIP's) to packets in on these interfaces; any: no limit (default: keep the host's list)")
 	return cmd
 }
 

@@ -10,14 +10,14 @@ import (
 )
 
 // The map-mode rule comes in two shapes, both l3dsr's own: MapRule, which
-// looks up every packet, and, with Rules.Ingress set, one IngressRule per
+// looks up every packet, and, with Rules.Ingress set, one ingressRule per
 // interface, which looks up only the packets that come in where DSR codes
 // may come from (any host that reaches a real server's address could
 // otherwise set a code and reach a VIP's socket around the director).
 
-// IngressRule is the map-mode rule limited to packets that come in on
+// ingressRule is the map-mode rule limited to packets that come in on
 // iface, as iptables arguments after the command option.
-func IngressRule(iface string) []string {
+func ingressRule(iface string) []string {
 	return []string{MapRule[0], "-i", iface, "-j", "DADDR", "--map"}
 }
 
@@ -202,7 +202,7 @@ func ruleOf(iface string) []string {
 	if iface == "" {
 		return MapRule
 	}
-	return IngressRule(iface)
+	return ingressRule(iface)
 }
 
 // deleteNums deletes the rules numbered nums, highest first so that each

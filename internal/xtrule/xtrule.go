@@ -97,7 +97,7 @@ func execCmd(ctx context.Context, name string, args ...string) result {
 type Rules struct {
 	Variant Variant
 	// Ingress, when set, limits the rule to packets that come in on these
-	// interfaces: one rule per interface (IngressRule) instead of MapRule.
+	// interfaces: one rule per interface (ingressRule) instead of MapRule.
 	Ingress []string
 	// runCmd runs the binaries; nil means execCmd.
 	runCmd runFunc
