@@ -80,11 +80,14 @@ func delArgs(e maptable.Entry) string {
 
 // mapRules: every packet goes through each map-mode rule of its family,
 // so one must be there for a family with dscp-mode VIPs, and never two.
+// l3dsr's rules limited to ingress interfaces count as one: a packet comes
+// in on one interface.
 func (c *checker) mapRules(need map[dsrtypes.Family]bool, rules []xtrule.Rule) {
+	limited := func(r xtrule.Rule) bool { return r.Ours && r.Ingress != "" }
 	for _, f := range []dsrtypes.Family{dsrtypes.IPv4, dsrtypes.IPv6} {
 		var maps []xtrule.Rule
 		for _, r := range rules {
-			if r.Map && r.Family == f {
+			if r.Map && r.Family == f && !(limited(r) && slices.ContainsFunc(maps, limited)) {
 				maps = append(maps, r)
 			}
 		}
