@@ -3,10 +3,7 @@ package realserver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -37,7 +34,7 @@ func (r shapedRules) do(f xtrule.Family, op, iface string) {
 	if iface == "" {
 		iface = "any"
 	}
-	r.s.log = append(r.s.log, fmt.Sprint(f)+" "+op+" "+iface)
+	r.s.log = append(r.s.log, f.String()+" "+op+" "+iface)
 }
 
 func (r shapedRules) Exists(_ context.Context, f xtrule.Family) (bool, error) {
@@ -96,6 +93,16 @@ func ingressServer(t *testing.T) (*fakeSys, *Manager, *shapes) {
 }
 
 func ing(names ...string) *Ingress { i := Ingress(names); return &i }
+
+// limitedServer is ingressServer with VIP 10.0.0.1 up, limited to eth0.
+func limitedServer(t *testing.T) (*fakeSys, *Manager, *shapes) {
+	f, m, s := ingressServer(t)
+	if _, err := m.UpIngress(context.Background(), dscpVIP("10.0.0.1", 21), xtrule.Default, ing("eth0")); err != nil {
+		t.Fatal(err)
+	}
+	s.log = nil
+	return f, m, s
+}
 
 func wantLog(t *testing.T, s *shapes, want ...string) {
 	t.Helper()
@@ -160,11 +167,7 @@ func TestUpIngress(t *testing.T) {
 // An interface the host lacks: a usage error naming it, nothing changed.
 func TestUpIngressUnknownInterface(t *testing.T) {
 	ctx := context.Background()
-	f, m, s := ingressServer(t)
-	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, ing("eth0")); err != nil {
-		t.Fatal(err)
-	}
-	s.log = nil
+	f, m, s := limitedServer(t)
 	before, state := f.snap(), stateText(m)
 	_, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, ing("eth0", "eth9"))
 	if !errors.Is(err, ErrUnknownInterface) || !strings.Contains(err.Error(), `ingress interface "eth9" does not exist here`) ||
@@ -181,11 +184,7 @@ func TestUpIngressUnknownInterface(t *testing.T) {
 // A step after the move that fails moves the rules back.
 func TestUpIngressUndone(t *testing.T) {
 	ctx := context.Background()
-	f, m, s := ingressServer(t)
-	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, ing("eth0")); err != nil {
-		t.Fatal(err)
-	}
-	s.log = nil
+	f, m, s := limitedServer(t)
 	f.fail["Add"] = errors.New("boom")
 	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, ing("eth1")); err == nil {
 		t.Fatal("Up succeeded")
@@ -194,44 +193,5 @@ func TestUpIngressUndone(t *testing.T) {
 	st, err := loadState(m.stateDir)
 	if err != nil || st.Ingress.String() != "eth0" {
 		t.Errorf("state ingress %q, %v", st.Ingress, err)
-	}
-}
-
-// A state file of a version without the list loads as any interface; one
-// with it keeps it.
-func TestIngressState(t *testing.T) {
-	dir := t.TempDir()
-	old := `{"vips":[{"vip":"10.0.0.1","mode":"dscp","dscp":21,"added_addr":true}],"rules":{"ipv4":{"iptables":""}}}`
-	if err := os.WriteFile(filepath.Join(dir, stateFile), []byte(old), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	st, err := loadState(dir)
-	if err != nil || st.Ingress != nil || st.Ingress.String() != "any" {
-		t.Fatalf("old state: ingress %q, %v", st.Ingress, err)
-	}
-	st.Ingress = Ingress{"eth1", "eth2"}
-	if err := saveState(dir, st); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(filepath.Join(dir, stateFile))
-	if !strings.Contains(string(b), `"ingress": [`) {
-		t.Errorf("saved state:\n%s", b)
-	}
-	if st, err = loadState(dir); err != nil || st.Ingress.String() != "eth1,eth2" {
-		t.Errorf("reloaded: ingress %q, %v", st.Ingress, err)
-	}
-}
-
-func TestParseIngress(t *testing.T) {
-	for in, want := range map[string]string{"": "any", "any": "any", " eth1, eth0,eth1": "eth0,eth1", "bond0.7": "bond0.7"} {
-		ing, err := parseIngress(in)
-		if err != nil || ing.String() != want {
-			t.Errorf("%q: %q, %v; want %q", in, ing, err, want)
-		}
-	}
-	for _, bad := range []string{"eth+", "eth0,", "a b"} {
-		if _, err := parseIngress(bad); err == nil || !strings.Contains(err.Error(), "ingress interface") {
-			t.Errorf("%q: %v", bad, err)
-		}
 	}
 }
