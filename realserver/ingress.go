@@ -108,9 +108,8 @@ func (b *Batch) UpIngress(ctx context.Context, c Config, v xtrule.Variant, ing *
 // the limited rules with the last VIP).
 func (m *Manager) ingressStep(ctx context.Context, ing Ingress, v xtrule.Variant) func(*upRecord, *vipRecord, *txn) error {
 	return func(s *upRecord, _ *vipRecord, t *txn) error {
-		if slices.Equal(s.Ingress, ing) {
-			return nil
-		}
+		// Reshape runs even with the list as recorded: it repairs rules
+		// someone changed (show says so), and changes nothing otherwise.
 		old := s.Ingress
 		for _, f := range []xtrule.Family{xtrule.IPv4, xtrule.IPv6} {
 			fam := f.Name() // as famKey names it
@@ -145,4 +144,41 @@ func (m *Manager) ingressStep(ctx context.Context, ing Ingress, v xtrule.Variant
 		s.Ingress = ing
 		return nil
 	}
+}
+
+// ingressProblems checks that l3dsr's map-mode rules of each family are on
+// the recorded list and nowhere else: an unlimited rule beside them, added
+// by hand or by 'l3dsr rule add' where none was, lets coded packets in
+// from every interface again.
+func (m *Manager) ingressProblems(ctx context.Context, st upRecord) []Problem {
+	if len(st.Ingress) == 0 || len(st.VIPs) == 0 || m.readRules == nil {
+		return nil
+	}
+	all, err := m.readRules(ctx)
+	if err != nil {
+		return nil // Show reports that the rules could not be read
+	}
+	var out []Problem
+	for _, f := range []xtrule.Family{xtrule.IPv4, xtrule.IPv6} {
+		var on Ingress
+		for _, r := range all {
+			if r.Ours && r.Family == f {
+				on = append(on, r.Ingress)
+			}
+		}
+		slices.Sort(on)
+		on = slices.Compact(on)
+		if len(on) == 0 || slices.Equal(on, st.Ingress) {
+			continue // no rule is show's other problem
+		}
+		where := strings.Join(on, ",")
+		if on[0] == "" {
+			where = "every interface"
+		}
+		out = append(out, Problem{
+			What: fmt.Sprintf("the %v map-mode rules look up packets from %s, not from ingress %s alone: coded packets from other interfaces reach the VIPs", f, where, st.Ingress),
+			Fix:  fmt.Sprintf("run '%s --ingress %s' (it puts the rules back on the list)", st.VIPs[0].first().upCommand(), st.Ingress),
+		})
+	}
+	return out
 }

@@ -195,3 +195,51 @@ func TestUpIngressUndone(t *testing.T) {
 		t.Errorf("state ingress %q, %v", st.Ingress, err)
 	}
 }
+
+// An unlimited rule beside the limited ones is a problem of show, which up
+// with the same list repairs.
+func TestShowIngressProblem(t *testing.T) {
+	ctx := context.Background()
+	_, m, s := limitedServer(t)
+	m.readRules = func(context.Context) ([]xtrule.Rule, error) {
+		var out []xtrule.Rule
+		for f, ifaces := range s.rules {
+			for _, i := range ifaces {
+				line := "-A PREROUTING -j DADDR --map\n"
+				if i != "" {
+					line = "-A PREROUTING -i " + i + " -j DADDR --map\n"
+				}
+				r, err := xtrule.ParseRules(f, xtrule.NFT, "raw", line)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, r...)
+			}
+		}
+		return out, nil
+	}
+	problems := func() []Problem {
+		t.Helper()
+		rep, err := m.Show(ctx, xtrule.Default)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Problems
+	}
+	if p := problems(); len(p) != 0 {
+		t.Fatalf("problems with the rules on the list: %+v", p)
+	}
+	s.rules[xtrule.IPv4] = append(s.rules[xtrule.IPv4], "") // by hand
+	p := problems()
+	if len(p) != 1 || p[0].What != "the IPv4 map-mode rules look up packets from every interface, not from ingress eth0 alone: coded packets from other interfaces reach the VIPs" ||
+		p[0].Fix != "run 'l3dsr realserver up --vip 10.0.0.1 --dscp 21 --ingress eth0' (it puts the rules back on the list)" {
+		t.Fatalf("problems %+v", p)
+	}
+	if _, err := m.UpIngress(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default, ing("eth0")); err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, s, "IPv4 -D any")
+	if p := problems(); len(p) != 0 {
+		t.Errorf("problems after the repair: %+v", p)
+	}
+}

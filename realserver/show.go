@@ -192,6 +192,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		rep.Sysctls = append(rep.Sysctls, ss)
 	}
 	handReport(&rep, hand, ours, st, addrs)
+	rep.Problems = append(rep.Problems, m.ingressProblems(ctx, st)...)
 	return rep, nil
 }
 
