@@ -17,6 +17,8 @@
 #   rules-eth0-vF       raw PREROUTING's DADDR rules are exactly "-A PREROUTING -i eth0 -j DADDR
 #                       --map" (no unlimited rule)
 #   show-ingress        `realserver show` prints "ingress: eth0", -o json has .ingress == ["eth0"]
+#   show-stray-rule     an unlimited IPv4 rule added by hand: show exits 1 naming it
+#   repair-up, repair-rules-v4   up --ingress eth0 again: exit 0, the -i eth0 rule alone again
 #   allowed-vF          N coded requests to the RIP through the router: N replies from the VIP,
 #   allowed-counter-vF  and the entry's packet counter moves by exactly N
 #   denied-vF           N coded requests to the RIP through eth1: no reply (the VIP's socket
@@ -118,6 +120,17 @@ ingress_cases() {
 	else
 		fail show-ingress "want a line 'ingress: eth0' and .ingress [\"eth0\"]; got: $(squash <<<"$out")"
 	fi
+	# An unlimited rule added by hand voids the limit: show says so (exit 1), up repairs it.
+	ns "$NS_RS" iptables -t raw -A PREROUTING -j DADDR --map
+	rc=0
+	out=$(l3 realserver show 2>&1) || rc=$?
+	if ((rc == 1)) && [[ $out == *"the IPv4 map-mode rules look up packets from every interface, not from ingress eth0 alone"* ]]; then
+		pass show-stray-rule
+	else
+		fail show-stray-rule "want exit 1 and the IPv4 rules off the list; got exit $rc: $(squash <<<"$out")"
+	fi
+	expect repair-up l3 realserver up --vip "${vip[4]}" --dscp 21 --ingress eth0
+	expect_eq repair-rules-v4 "$(daddr 4)" "-A PREROUTING -i eth0 -j DADDR --map" "iptables -t raw -S PREROUTING after the repair"
 	ns "$NS_RS" python3 "$udp" server $port "$work/ready" "${vip[4]}" "${vip[6]}" >"$work/server.log" 2>&1 &
 	if ! wait_for 30 test -e "$work/ready"; then
 		fail setup "the UDP server on the VIPs did not start: $(squash <"$work/server.log")"
