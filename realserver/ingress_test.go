@@ -243,3 +243,28 @@ func TestShowIngressProblem(t *testing.T) {
 		t.Errorf("problems after the repair: %+v", p)
 	}
 }
+
+// In a batch (apply), the move goes through the batch's rule cache and
+// lands in the state at Commit.
+func TestBatchUpIngress(t *testing.T) {
+	ctx := context.Background()
+	_, m, s := limitedServer(t)
+	b, err := m.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.UpIngress(ctx, dscpVIP("10.0.0.2", 22), xtrule.Default, ing("eth1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.UpIngress(ctx, dscpVIP("10.0.0.3", 23), xtrule.Default, ing("eth0", "eth1")); err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, s, "IPv4 -A eth1", "IPv4 -D eth0", "IPv4 -A eth0")
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := loadState(m.stateDir); err != nil || st.Ingress.String() != "eth0,eth1" || len(st.VIPs) != 3 {
+		t.Errorf("state: ingress %q, %d VIPs, %v", st.Ingress, len(st.VIPs), err)
+	}
+}
