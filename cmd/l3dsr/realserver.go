@@ -74,6 +74,7 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 		Short: "Set a VIP up on this real server (again: repair what is missing)",
 		Example: `  l3dsr realserver up --vip 10.0.0.1 --dscp 21
   l3dsr realserver up --vip 10.0.0.1 --dscp 22    # a second code for the VIP
+  l3dsr realserver up --vip 10.0.0.1 --dscp 21 --ingress eth0    # coded packets only from eth0
   l3dsr realserver up --vip 2001:db8::1 --dscp 22 --local 2001:db8:e::30
   l3dsr realserver up --vip 10.0.0.2 --mode ipip
   l3dsr realserver up --vip 10.0.0.3 --mode dr`,
