@@ -126,7 +126,8 @@ func (f *fakeDirector) state() string {
 // fakeRS keeps the VIPs set up as realserver.Manager would and records
 // every call.
 type fakeRS struct {
-	vips []realserver.VIPStatus
+	vips    []realserver.VIPStatus
+	ingress realserver.Ingress
 	recorder
 }
 
@@ -152,6 +153,17 @@ func (f *fakeRS) Up(_ context.Context, c realserver.Config, v xtrule.Variant) (r
 	d := s.DSCPs[0]
 	s.Config.DSCP = &d
 	return realserver.Applied{Config: c, Codes: s.DSCPs, Changes: []string{fmt.Sprintf("set up %s DSCP %d", c.VIP, *c.DSCP)}}, nil
+}
+
+func (f *fakeRS) UpIngress(ctx context.Context, c realserver.Config, v xtrule.Variant, ing *realserver.Ingress) (realserver.Applied, error) {
+	if ing == nil {
+		return f.Up(ctx, c, v)
+	}
+	if err := f.call("UpIngress %s %s %s", c, v, ing); err != nil {
+		return realserver.Applied{}, err
+	}
+	f.ingress = *ing
+	return realserver.Applied{Config: c, Changes: []string{"ingress " + ing.String()}}, nil
 }
 
 func (f *fakeRS) Down(_ context.Context, vip netip.Addr) (realserver.Applied, error) {

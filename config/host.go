@@ -108,7 +108,8 @@ func PlanHost(ctx context.Context, h Host, f *File, o PlanOptions) (p Plan, _ fu
 		if err := h.Pieces(ctx, rs.iptables, rs.Configs(), true); err != nil {
 			return p, nil, err
 		}
-		p.Steps = append(p.Steps, committed(planRealServer(ctx, rs, rep.VIPs, api), commit)...)
+		steps := append(planRealServer(ctx, rs, rep.VIPs, api), planIngress(ctx, rs, rep.Ingress, api)...)
+		p.Steps = append(p.Steps, committed(steps, commit)...)
 	}
 	if d := f.director; d != nil {
 		api, dclose, err := h.OpenDirector()
@@ -176,6 +177,9 @@ func running(ctx context.Context, h Host) (*File, realserver.Report, error) {
 		}
 	}
 	f := fromRunning(rep.VIPs, st.Services)
+	if f.realServer != nil && len(rep.Ingress) > 0 {
+		f.realServer.ingress = rep.Ingress
+	}
 	if err := checkRebuilds(f, st.Services); err != nil {
 		return nil, rep, err
 	}

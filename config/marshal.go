@@ -23,6 +23,9 @@ func Marshal(f *File, header string) ([]byte, error) {
 		if rs.iptables != xtrule.Default {
 			put(sec, "iptables", str(string(rs.iptables)))
 		}
+		if len(rs.ingress) > 0 {
+			put(sec, "ingress", ingressNode(rs.ingress))
+		}
 		vips := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, v := range rs.VIPs {
 			vips.Content = append(vips.Content, vipNode(v))

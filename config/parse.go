@@ -263,7 +263,8 @@ func (p *parser) realServer(n *yaml.Node) *RealServer {
 				rs.iptables = variant
 			}
 		},
-		"vips": func(v *yaml.Node) { rs.VIPs = items(p, v, "realserver.vips", p.vip) },
+		"ingress": func(v *yaml.Node) { rs.ingress = p.ingress(v) },
+		"vips":    func(v *yaml.Node) { rs.VIPs = items(p, v, "realserver.vips", p.vip) },
 	})
 	return rs
 }

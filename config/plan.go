@@ -26,6 +26,7 @@ type realServerAPI interface {
 	Up(ctx context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error)
 	Down(ctx context.Context, vip netip.Addr) (realserver.Applied, error)
 	DownCode(ctx context.Context, vip netip.Addr, d uint8) (realserver.Applied, error)
+	UpIngress(ctx context.Context, c realserver.Config, v xtrule.Variant, ing *realserver.Ingress) (realserver.Applied, error)
 }
 
 // Step is one change of a plan, with the way to take it back.

@@ -70,7 +70,10 @@ func (f *File) Agent() Agent {
 type RealServer struct {
 	// iptables is the iptables variant that appends the map-mode rule.
 	iptables xtrule.Variant
-	VIPs     []VIP
+	// ingress is the interfaces the map-mode rules are limited to (none:
+	// any); parse_ingress.go.
+	ingress realserver.Ingress
+	VIPs    []VIP
 }
 
 // VIP is one real-server VIP and where it was written.

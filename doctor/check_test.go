@@ -99,6 +99,12 @@ func TestEachBreakGivesItsFix(t *testing.T) {
 		{"no IPv6 map rule", func(h *fakeHost, _ *Expect) { h.rules = h.rules[:1] }, found{"map-rule", "problem", "ip6tables -t raw -A PREROUTING -j DADDR --map"}},
 		{"map rule twice", func(h *fakeHost, _ *Expect) { h.rules = append([]xtrule.Rule{handMap}, h.rules...) },
 			found{"map-rule", "problem", "iptables-legacy -t mangle -D PREROUTING -i eth0 -j DADDR --map"}},
+		{"map rule limited to two interfaces", func(h *fakeHost, _ *Expect) {
+			h.rules[0].Line, h.rules[0].Ingress = "-A PREROUTING -i eth0 -j DADDR --map", "eth0"
+			eth1 := h.rules[0]
+			eth1.Line, eth1.Ingress = "-A PREROUTING -i eth1 -j DADDR --map", "eth1"
+			h.rules = append(h.rules, eth1)
+		}, found{}},
 		{"mapping missing", func(h *fakeHost, _ *Expect) { h.entries = slices.Delete(h.entries, 1, 2) },
 			found{"mapping", "problem", "l3dsr rule add --dscp 22 --vip 10.0.0.1"}},
 		{"mapping to another VIP", func(h *fakeHost, _ *Expect) { h.entries[0].VIP = vipIPIP },

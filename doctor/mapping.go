@@ -215,6 +215,9 @@ func (c *checker) mapRules(need map[dsrtypes.Family]bool, rules []xtrule.Rule) {
 // ingressOf is the interface a rule is limited to (its -i), "" for every
 // interface. A negated -i matches nearly every interface: "" too.
 func ingressOf(r xtrule.Rule) string {
+	if r.Ingress != "" {
+		return r.Ingress
+	}
 	for _, x := range r.Extra {
 		if in, ok := strings.CutPrefix(x, "-i "); ok {
 			return in

@@ -72,11 +72,11 @@ func ripName(c Config) string {
 	return fmt.Sprintf("%s on %s", c.RIP, c.Dev)
 }
 
-// ErrHostInput is matched (errors.Is) by Up's error for an addr-mode VIP
-// whose --rip or --dev cannot work on this host (the RIP is the server's
-// primary address, --dev is no interface): the command line is wrong, and
-// nothing was changed.
-var ErrHostInput = errors.New("the RIP or its device cannot be used on this host")
+// ErrHostInput is matched (errors.Is) by Up's error for a value of the
+// command line that cannot work on this host (an addr-mode RIP that is the
+// server's primary address, a --dev or an ingress interface it does not
+// have): the command line is wrong, and nothing was changed.
+var ErrHostInput = errors.New("a value that cannot be used on this host")
 
 func hostInputf(format string, a ...any) error { return errclass.New(ErrHostInput, format, a...) }
 

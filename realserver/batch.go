@@ -64,12 +64,13 @@ func (m *Manager) Begin() (*Batch, error) {
 	b.m.net = &cachedNet{netAPI: m.net}
 	b.m.sysctl = &cachedSysctl{sysctlAPI: m.sysctl, v: map[string]string{}}
 	b.m.clamps = &cachedClamps{clamper: m.clamps}
-	rules := map[xtrule.Variant]*cachedRules{}
-	b.m.newRules = func(v xtrule.Variant) Rules {
-		if rules[v] == nil {
-			rules[v] = &cachedRules{Rules: m.newRules(v), known: map[xtrule.Family]bool{}}
+	rules := map[string]*cachedRules{}
+	b.m.newRules = func(v xtrule.Variant, ing Ingress) Rules {
+		k := string(v) + " " + ing.String()
+		if rules[k] == nil {
+			rules[k] = &cachedRules{Rules: m.newRules(v, ing), known: map[xtrule.Family]bool{}, limited: len(ing) > 0}
 		}
-		return rules[v]
+		return rules[k]
 	}
 	if m.readRules != nil {
 		b.m.readRules = (&cachedReader{read0: m.readRules}).read

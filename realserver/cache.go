@@ -190,6 +190,9 @@ func (c *cachedClamps) Set(cl []clamp) error {
 type cachedRules struct {
 	Rules
 	known map[xtrule.Family]bool
+	// limited: the keeper's rules are limited to ingress interfaces, so a
+	// rule that exists (of another shape, maybe) is not one Ensure made.
+	limited bool
 }
 
 func (c *cachedRules) Exists(ctx context.Context, f xtrule.Family) (bool, error) {
@@ -197,7 +200,7 @@ func (c *cachedRules) Exists(ctx context.Context, f xtrule.Family) (bool, error)
 		return ok, nil
 	}
 	ok, err := c.Rules.Exists(ctx, f)
-	if err == nil {
+	if err == nil && (!ok || !c.limited) {
 		c.known[f] = ok
 	}
 	return ok, err
@@ -212,6 +215,12 @@ func (c *cachedRules) Ensure(ctx context.Context, f xtrule.Family) (bool, error)
 		c.known[f] = true
 	}
 	return added, err
+}
+
+// Reshape forgets the family: the rules of other shapes went.
+func (c *cachedRules) Reshape(ctx context.Context, f xtrule.Family) (bool, error) {
+	delete(c.known, f)
+	return c.Rules.Reshape(ctx, f)
 }
 
 // Delete forgets the family: it removes one rule, and there may be more.

@@ -210,7 +210,7 @@ func (d *downRun) rule(s *upRecord, c Config, rest []Config) {
 		delete(s.Rules, fam)
 		return
 	}
-	if err := d.m.newRules(xtrule.Variant(rc.Variant)).Delete(d.ctx, f); err != nil {
+	if err := d.m.newRules(xtrule.Variant(rc.Variant), s.Ingress).Delete(d.ctx, f); err != nil {
 		d.errs = append(d.errs, fmt.Errorf("removing the map-mode rule: %w", err))
 		return
 	}

@@ -78,7 +78,7 @@ func (f *fakeSys) manager(t *testing.T) *Manager {
 		net:       f,
 		sysctl:    f,
 		dialTable: func() (Table, error) { return tableView{f}, f.fail["dial"] },
-		newRules:  func(xtrule.Variant) Rules { return rulesView{f} },
+		newRules:  func(xtrule.Variant, Ingress) Rules { return rulesView{f} },
 		clamps:    clampsView{f},
 		stateDir:  t.TempDir(),
 	}
@@ -316,6 +316,9 @@ func (f *fakeSys) Exists(_ context.Context, fam xtrule.Family) (bool, error) {
 type rulesView struct{ *fakeSys }
 
 func (r rulesView) Delete(_ context.Context, fam xtrule.Family) error { return r.DeleteRule(fam) }
+
+// Reshape: the count has no shapes (ingress_test.go's fake has).
+func (r rulesView) Reshape(context.Context, xtrule.Family) (bool, error) { return false, nil }
 
 type clampsView struct{ *fakeSys }
 

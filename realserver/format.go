@@ -54,6 +54,7 @@ func WriteReport(w io.Writer, rep Report, format string) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	if len(rep.VIPs) > 0 {
 		writeVIPs(tw, rep)
+		fmt.Fprintf(tw, "\ningress: %s\n", rep.Ingress)
 	}
 	writeHandRules(tw, rep.HandWritten)
 	if err := tw.Flush(); err != nil {

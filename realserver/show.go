@@ -21,6 +21,9 @@ type Report struct {
 	// HandWritten are the DADDR rules l3dsr did not write (by hand, or
 	// Yahoo's tools): the VIPs they serve, and their problems.
 	HandWritten []HandRule `json:"hand_written"`
+	// Ingress is the interfaces the map-mode rules are limited to; empty:
+	// any (see ingress.go).
+	Ingress Ingress `json:"ingress"`
 }
 
 // VIPStatus is one VIP set up by Up, as it runs now.
@@ -77,7 +80,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{VIPs: []VIPStatus{}, Sysctls: []SysctlStatus{}, Problems: []Problem{}, HandWritten: []HandRule{}}
+	rep := Report{VIPs: []VIPStatus{}, Sysctls: []SysctlStatus{}, Problems: []Problem{}, HandWritten: []HandRule{}, Ingress: append(Ingress{}, st.Ingress...)}
 	hand, ours, err := m.readHandRules(ctx)
 	if err != nil {
 		rep.Problems = append(rep.Problems, Problem{What: err.Error(), Fix: "fix what stops iptables from listing the raw and mangle tables, then run 'l3dsr realserver show' again"})
@@ -129,7 +132,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 				if rc, ours := st.Rules[fam]; ours {
 					rv = xtrule.Variant(rc.Variant)
 				}
-				if ok, err = m.newRules(rv).Exists(ctx, xtFamilyOf(c)); err != nil {
+				if ok, err = m.newRules(rv, nil).Exists(ctx, xtFamilyOf(c)); err != nil {
 					return Report{}, err
 				}
 				rules[fam] = ok
@@ -203,6 +206,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		rep.Sysctls = append(rep.Sysctls, ss)
 	}
 	handReport(&rep, hand, ours, st, addrs)
+	rep.Problems = append(rep.Problems, m.ingressProblems(ctx, st)...)
 	return rep, nil
 }
 

@@ -30,6 +30,9 @@ type upRecord struct {
 	Rules map[string]ruleChange `json:"rules,omitempty"`
 	// Links lists the tunnel devices Up created or set up, by name.
 	Links map[string]linkChange `json:"links,omitempty"`
+	// Ingress is the interfaces the map-mode rules are limited to (see
+	// ingress.go); none, as in the files of versions before it: any.
+	Ingress Ingress `json:"ingress,omitempty"`
 }
 
 // vipRecord is one VIP that Up set up, and what Up itself added for it.
@@ -90,7 +93,7 @@ func (s *upRecord) clone() upRecord {
 
 // cloneMaps copies the maps of s; the records stay s's.
 func (s *upRecord) cloneMaps() upRecord {
-	c := upRecord{VIPs: s.VIPs, Sysctls: map[string]sysctlChange{}, Rules: map[string]ruleChange{}, Links: map[string]linkChange{}}
+	c := upRecord{VIPs: s.VIPs, Ingress: s.Ingress, Sysctls: map[string]sysctlChange{}, Rules: map[string]ruleChange{}, Links: map[string]linkChange{}}
 	for k, v := range s.Sysctls {
 		c.Sysctls[k] = v
 	}

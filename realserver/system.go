@@ -47,6 +47,9 @@ type Rules interface {
 	Ensure(ctx context.Context, f xtrule.Family) (bool, error)
 	Delete(ctx context.Context, f xtrule.Family) error
 	Exists(ctx context.Context, f xtrule.Family) (bool, error)
+	// Reshape makes the rules of f the keeper's shape, adding before
+	// deleting (xtrule.Rules.Reshape).
+	Reshape(ctx context.Context, f xtrule.Family) (bool, error)
 }
 
 // clamp is the MSS clamp of one ipip-mode VIP's SYN-ACKs.
@@ -71,8 +74,9 @@ type Manager struct {
 	// dialTable connects to the module's map; called only when a dscp-mode
 	// VIP needs it, so ipip mode works without the module.
 	dialTable func() (Table, error)
-	// newRules returns the map-mode rule keeper for an iptables variant.
-	newRules func(v xtrule.Variant) Rules
+	// newRules returns the map-mode rule keeper for an iptables variant,
+	// limited to the ingress interfaces (none: any).
+	newRules func(v xtrule.Variant, ingress Ingress) Rules
 	clamps   clamper
 	// readRules reads every DADDR rule of the namespace (xtrule.Reader);
 	// nil reads none.
@@ -100,7 +104,7 @@ func Open() (*Manager, error) {
 		net:       nc,
 		sysctl:    sysctl.FS{},
 		dialTable: func() (Table, error) { return maptable.Dial() },
-		newRules:  func(v xtrule.Variant) Rules { return &xtrule.Rules{Variant: v} },
+		newRules:  func(v xtrule.Variant, ing Ingress) Rules { return &xtrule.Rules{Variant: v, Ingress: ing} },
 		clamps:    nftClamps{},
 		readRules: (&xtrule.Reader{}).Read,
 		stateDir:  dir,

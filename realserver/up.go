@@ -32,7 +32,12 @@ type Applied struct {
 // variant that appends the map-mode rule if it is missing. All or nothing:
 // if a step fails, what this call changed is undone, and the error says
 // what failed (and what could not be undone).
-func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (_ Applied, err error) {
+func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, error) {
+	return m.up(ctx, c, v, nil)
+}
+
+// up is Up; ing, if not nil, is the ingress list to move to (UpIngress).
+func (m *Manager) up(ctx context.Context, c Config, v xtrule.Variant, ing *Ingress) (_ Applied, err error) {
 	if c.Mode == "" {
 		c.Mode = dsrtypes.ModeDSCP
 	}
@@ -92,6 +97,9 @@ func (m *Manager) Up(ctx context.Context, c Config, v xtrule.Variant) (_ Applied
 	}
 	t := &txn{}
 	steps := []func(*upRecord, *vipRecord, *txn) error{m.upAddr, m.upLink, m.upSysctls}
+	if ing != nil {
+		steps = append(steps, m.ingressStep(ctx, *ing, v))
+	}
 	switch c.mode() {
 	case dsrtypes.ModeDSCP:
 		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upMap(ctx, s, r, *c.DSCP, t, v) })
@@ -264,7 +272,7 @@ func (m *Manager) ensureEntry(ctx context.Context, s *upRecord, r *vipRecord, e 
 	if err != nil {
 		return false, err
 	}
-	added, err := maptable.AddWithRule(ctx, tab, m.newRules(v), e, maptable.KeepSame, t.did)
+	added, err := maptable.AddWithRule(ctx, tab, m.newRules(v, s.Ingress), e, maptable.KeepSame, t.did)
 	var ee *maptable.ExistsError
 	if errors.As(err, &ee) {
 		other := "another --dscp"

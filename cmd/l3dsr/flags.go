@@ -10,7 +10,6 @@ import (
 
 // The dsrtypes values as flags, their parse errors naming the flag where the
 // value's own words do not ("--vip" + ` "x" is not an IP address`).
-func dscpFlag(d *dsrtypes.DSCP) pflag.Value { return &dsrtypes.Flag{Value: d} }
 func addrFlag(flag string, a *dsrtypes.Addr) pflag.Value {
 	return &dsrtypes.Flag{Value: a, Prefix: flag + " "}
 }

@@ -53,7 +53,8 @@ func runWith(sys *system, args []string, stdout, stderr io.Writer) int {
 	// Anything that failed before a command started running (an unknown
 	// command or flag, a bad argument count) is a usage error too, and so is
 	// a code a DADDR rule l3dsr did not write maps elsewhere (up, apply).
-	if errors.As(err, &ue) || !cli.started || errors.Is(err, realserver.ErrRuleClash) {
+	if errors.As(err, &ue) || !cli.started || errors.Is(err, realserver.ErrRuleClash) ||
+		errors.Is(err, realserver.ErrHostInput) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return exitUsage
 	}

@@ -15,6 +15,7 @@ import (
 // rsManager is what the realserver commands use of realserver.Manager.
 type rsManager interface {
 	Up(ctx context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error)
+	UpIngress(ctx context.Context, c realserver.Config, v xtrule.Variant, ing *realserver.Ingress) (realserver.Applied, error)
 	Down(ctx context.Context, vip netip.Addr) (realserver.Applied, error)
 	DownCode(ctx context.Context, vip netip.Addr, d uint8) (realserver.Applied, error)
 	Show(ctx context.Context, v xtrule.Variant) (realserver.Report, error)
@@ -70,11 +71,13 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	c := realserver.Config{Mode: dsrtypes.ModeDSCP}
 	var vip, local, rip dsrtypes.Addr
 	var dscp, set dsrtypes.DSCP
+	var ingress *realserver.Ingress
 	cmd := &cobra.Command{
-		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|addr|ipip|dr] [--rip ADDR] [--dev IF] [--set-dscp N] [--mss N]",
+		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|addr|ipip|dr] [--rip ADDR] [--dev IF] [--set-dscp N] [--mss N] [--ingress IFACE,...]",
 		Short: "Set a VIP up on this real server (again: repair what is missing)",
 		Example: `  l3dsr realserver up --vip 10.0.0.1 --dscp 21
   l3dsr realserver up --vip 10.0.0.1 --dscp 22    # a second code for the VIP
+  l3dsr realserver up --vip 10.0.0.1 --dscp 21 --ingress eth0    # coded packets only from eth0
   l3dsr realserver up --vip 2001:db8::1 --dscp 22 --local 2001:db8:e::30
   l3dsr realserver up --vip 10.0.0.4 --mode addr --rip 192.0.2.50 --set-dscp 0
   l3dsr realserver up --vip 10.0.0.2 --mode ipip
@@ -99,10 +102,8 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 				return &usageError{err}
 			}
 			return sys.withRealServer(func(m rsManager) error {
-				a, err := m.Up(cmd.Context(), c, v)
-				if errors.Is(err, realserver.ErrHostInput) {
-					return &usageError{err}
-				} else if err != nil {
+				a, err := m.UpIngress(cmd.Context(), c, v, ingress)
+				if err != nil {
 					return err
 				}
 				realserver.WriteApplied(cmd.OutOrStdout(), "set up", a)
@@ -120,6 +121,7 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	fl.Var(&set, "set-dscp", "dscp and addr modes: the DSCP the VIP's packets leave the rewrite with, 0-63 (ECN kept); default: unchanged")
 	fl.Var(&dsrtypes.Flag{Value: dsrtypes.Parsed[uint16]{Dst: &c.MSS, Parse: dsrtypes.ParseMSS, Name: "bytes"}, Prefix: "--mss "}, "mss", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
 	fl.Var(&variant, "iptables", "iptables variant for the map-mode rule: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
+	fl.Var(realserver.IngressFlag(&ingress), "ingress", "limit the map-mode rule (host-wide, every VIP's) to packets in on these interfaces; any: no limit (default: keep the host's list)")
 	return cmd
 }
 

@@ -16,6 +16,7 @@ import (
 type fakeRS struct {
 	ups     []realserver.Config
 	variant xtrule.Variant
+	ingress *realserver.Ingress // UpIngress's
 	downs   []netip.Addr
 	codes   []uint8 // the --dscp of each DownCode
 	applied realserver.Applied
@@ -30,6 +31,11 @@ func (f *fakeRS) Up(_ context.Context, c realserver.Config, v xtrule.Variant) (r
 	a := f.applied
 	a.Config = c
 	return a, f.err
+}
+
+func (f *fakeRS) UpIngress(ctx context.Context, c realserver.Config, v xtrule.Variant, ing *realserver.Ingress) (realserver.Applied, error) {
+	f.ingress = ing
+	return f.Up(ctx, c, v)
 }
 
 func (f *fakeRS) Down(_ context.Context, vip netip.Addr) (realserver.Applied, error) {

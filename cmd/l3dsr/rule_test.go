@@ -252,7 +252,7 @@ func TestParseDSCP(t *testing.T) {
 	good := map[string]uint8{"0": 0, "1": 1, "63": 63, "0x0a": 10, "0xA": 10, "0X3F": 63, "0x00": 0, " 7 ": 7, "0x3f": 63}
 	for in, want := range good {
 		var got dsrtypes.DSCP
-		if err := dscpFlag(&got).Set(in); err != nil || uint8(got) != want {
+		if err := (&dsrtypes.Flag{Value: &got}).Set(in); err != nil || uint8(got) != want {
 			t.Errorf("--dscp %q = %d, %v; want %d", in, got, err, want)
 		}
 	}

@@ -35,7 +35,9 @@ func ParseRules(f Family, v Variant, table, out string) ([]Rule, error) {
 			continue
 		}
 		r.Family, r.Backend, r.Table, r.Chain, r.Num, r.Line = f, v, table, chain, nums[chain], line
-		r.Ours = r.Map && table == "raw" && line == savedRule
+		if iface, ours := ourShape(line); ours && table == "raw" {
+			r.Ours, r.Ingress = true, iface
+		}
 		rules = append(rules, r)
 	}
 	return rules, nil

@@ -36,8 +36,12 @@ type Rule struct {
 	// 80"), which make the rule match less than its code.
 	Extra []string
 	// Ours: this is l3dsr's own map-mode rule (raw PREROUTING, exactly
-	// "-j DADDR --map", as Rules.Ensure appends it).
+	// "-j DADDR --map" or "-i IFACE -j DADDR --map", as Rules.Ensure
+	// appends it).
 	Ours bool
+	// Ingress is the interface l3dsr's own rule is limited to; "" for
+	// the rule that looks up packets from every interface.
+	Ingress string
 }
 
 // Binary is the iptables binary of the rule's family and backend.

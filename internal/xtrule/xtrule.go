@@ -5,7 +5,8 @@
 //
 // It runs the iptables binaries (which need the libxt_DADDR.so extension)
 // and checks before it appends, so the rule exists once, however often it
-// is ensured. The package never prints.
+// is ensured. Limited to ingress interfaces, it is one rule per interface,
+// "-i IFACE -j DADDR --map" (ingress.go). The package never prints.
 //
 // Whether the rule exists is read from `iptables -t raw -S PREROUTING`, not
 // asked with -C: ip6tables-legacy 1.8.9's -C (and -D, which shares its rule
@@ -22,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"strconv"
 	"strings"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
@@ -96,6 +96,9 @@ func execCmd(ctx context.Context, name string, args ...string) result {
 // Rules manages the map-mode rule with one variant of iptables.
 type Rules struct {
 	Variant Variant
+	// Ingress, when set, limits the rule to packets that come in on these
+	// interfaces: one rule per interface (ingressRule) instead of MapRule.
+	Ingress []string
 	// runCmd runs the binaries; nil means execCmd.
 	runCmd runFunc
 }
@@ -127,84 +130,6 @@ func (r *Rules) run(ctx context.Context, f Family, args ...string) (result, stri
 	// -w: wait for the xtables lock rather than fail beside another tool.
 	args = append([]string{"-w", "-t", "raw"}, args...)
 	return run(ctx, bin, args...), bin + " " + strings.Join(args, " ")
-}
-
-// positions lists where the map-mode rule is in raw PREROUTING: the 1-based
-// rule numbers (as -D and -I count) of every rule that saves exactly as
-// "-A PREROUTING -j DADDR --map".
-func (r *Rules) positions(ctx context.Context, f Family) ([]int, error) {
-	if err := checkFamily(f); err != nil {
-		return nil, err
-	}
-	res, cmdline := r.run(ctx, f, "-S", MapRule[0])
-	switch {
-	case res.Err != nil:
-		return nil, r.startError(f, cmdline, res.Err)
-	case res.ExitCode != 0:
-		return nil, commandError(cmdline, res)
-	}
-	var pos []int
-	n := 0
-	for _, line := range strings.Split(res.Stdout, "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "-A "+MapRule[0]+" ") {
-			continue // "-P PREROUTING ACCEPT", "-N ..." and the like
-		}
-		n++
-		if line == savedRule {
-			pos = append(pos, n)
-		}
-	}
-	return pos, nil
-}
-
-// Count reports how many map-mode rules raw PREROUTING holds (Ensure keeps
-// it at one).
-func (r *Rules) Count(ctx context.Context, f Family) (int, error) {
-	pos, err := r.positions(ctx, f)
-	return len(pos), err
-}
-
-// Exists reports whether the map-mode rule is in raw PREROUTING.
-func (r *Rules) Exists(ctx context.Context, f Family) (bool, error) {
-	n, err := r.Count(ctx, f)
-	return n > 0, err
-}
-
-// Ensure appends the map-mode rule for family f unless it is there already.
-// It reports whether it appended it.
-func (r *Rules) Ensure(ctx context.Context, f Family) (added bool, err error) {
-	ok, err := r.Exists(ctx, f)
-	if err != nil || ok {
-		return false, err
-	}
-	res, cmdline := r.run(ctx, f, append([]string{"-A"}, MapRule...)...)
-	if res.Err != nil {
-		return false, r.startError(f, cmdline, res.Err)
-	}
-	if res.ExitCode != 0 {
-		return false, commandError(cmdline, res)
-	}
-	return true, nil
-}
-
-// Delete removes the map-mode rule for family f (the last one, should there
-// be several); a missing rule is not an error. It deletes by rule number,
-// found in the -S listing, because a delete by rule specification compares
-// rules as -C does.
-func (r *Rules) Delete(ctx context.Context, f Family) error {
-	pos, err := r.positions(ctx, f)
-	if err != nil || len(pos) == 0 {
-		return err
-	}
-	res, cmdline := r.run(ctx, f, "-D", MapRule[0], strconv.Itoa(pos[len(pos)-1]))
-	if res.Err != nil {
-		return r.startError(f, cmdline, res.Err)
-	}
-	if res.ExitCode != 0 {
-		return commandError(cmdline, res)
-	}
-	return nil
 }
 
 func checkFamily(f Family) error {
