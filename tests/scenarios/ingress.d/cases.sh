@@ -37,7 +37,7 @@ ingress_cases() {
 	udp=$(dirname "${BASH_SOURCE[0]}")/../map_cli.d/udp.py
 	local -A vip=([4]=10.0.0.1 [6]=2001:db8:80::1) rip bin=([4]=iptables [6]=ip6tables)
 
-	for t in python3 jq; do
+	for t in python3; do
 		if ! command -v $t >/dev/null; then
 			fail setup "$t is not installed (the ingress cases need it)"
 			return 0
@@ -68,7 +68,10 @@ ingress_cases() {
 	# daddr F: the DADDR rules of raw PREROUTING, one per line
 	daddr() { ns "$NS_RS" "${bin[$1]}" -t raw -S PREROUTING 2>&1 | grep -e DADDR -e 'rror'; }
 	# packets F: the packet counter of VIP F's DSCP 21 entry
-	packets() { l3 rule list -o json | jq -r ".[] | select(.vip == \"${vip[$1]}\" and .dscp == 21) | .packets"; }
+	packets() {
+		l3 rule list -o json | python3 -c 'import json, sys
+print(*[e["packets"] for e in json.load(sys.stdin) if e["vip"] == sys.argv[1] and e["dscp"] == 21])' "${vip[$1]}"
+	}
 	# send F TAG: n coded requests to the RIP; prints "ipvF sent=n ok=K bad=M"
 	send() {
 		echo "${rip[$1]} 21 ${vip[$1]} $n" >"$work/$2.targets"
@@ -115,7 +118,7 @@ ingress_cases() {
 		expect_eq "rules-eth0-v$f" "$(daddr $f)" "-A PREROUTING -i eth0 -j DADDR --map" "${bin[$f]} -t raw -S PREROUTING"
 	done
 	out=$(l3 realserver show 2>&1)
-	if grep -qx "ingress: eth0" <<<"$out" && [[ $(l3 realserver show -o json | jq -c .ingress) == '["eth0"]' ]]; then
+	if grep -qx "ingress: eth0" <<<"$out" && [[ $(l3 realserver show -o json | python3 -c 'import json, sys; print(json.load(sys.stdin).get("ingress"))') == "['eth0']" ]]; then
 		pass show-ingress
 	else
 		fail show-ingress "want a line 'ingress: eth0' and .ingress [\"eth0\"]; got: $(squash <<<"$out")"
