@@ -19,6 +19,8 @@ type Rules interface {
 	Delete(ctx context.Context, f xtrule.Family) error
 }
 
+func sameSetDSCP(a, b *dsrtypes.DSCP) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
 // Existing says what AddWithRule does with an entry already in the table
 // with the new entry's key.
 type Existing int
@@ -26,7 +28,8 @@ type Existing int
 const (
 	// refuseExisting refuses it: an *ExistsError, before anything changes.
 	refuseExisting Existing = iota
-	// KeepSame keeps one with the same VIP as it is (the rule is still
+	// KeepSame keeps one with the same VIP as it is, or sets its SetDSCP
+	// to the new entry's where that differs (the rule is still
 	// made sure of), and refuses one with another VIP.
 	KeepSame
 	// replaceExisting gives it the new VIP (its counters are kept).
@@ -64,12 +67,15 @@ type Added struct {
 // it, so that a caller with more steps can take it back with its own.
 func AddWithRule(ctx context.Context, t Entries, rules Rules, e Entry, how Existing, record func(what string, undo func() error)) (Added, error) {
 	e.Family = dsrtypes.FamilyOf(e.VIP)
-	there := false // e is in the table as it is
+	there := false   // e is in the table as it is
+	var reset *Entry // e's key is there with e's VIP but another SetDSCP
 	if how != replaceExisting {
 		old, err := t.Get(e.Key())
 		switch {
-		case err == nil && how == KeepSame && old.VIP == e.VIP:
+		case err == nil && how == KeepSame && old.VIP == e.VIP && sameSetDSCP(old.SetDSCP, e.SetDSCP):
 			there = true
+		case err == nil && how == KeepSame && old.VIP == e.VIP:
+			reset = &old
 		case err == nil:
 			return Added{}, &ExistsError{Entry: old}
 		case !errors.Is(err, ErrNotFound):
@@ -94,7 +100,13 @@ func AddWithRule(ctx context.Context, t Entries, rules Rules, e Entry, how Exist
 		change(fmt.Sprintf("appended the map-mode rule for %v (-t raw -A %s)", f, strings.Join(xtrule.MapRule, " ")),
 			func() error { return rules.Delete(ctx, f) })
 	}
-	if !there {
+	switch {
+	case reset != nil:
+		if err := t.Add(e, true); err != nil {
+			return Added{}, removeRules(err, &u)
+		}
+		change(fmt.Sprintf("set %v", e), func() error { return t.Add(*reset, true) })
+	case !there:
 		if err := t.Add(e, how == replaceExisting); err != nil {
 			return Added{}, removeRules(err, &u)
 		}

@@ -228,11 +228,16 @@ func TestSetDSCP(t *testing.T) {
 	if e1.SetDSCP == nil || *e1.SetDSCP != 0 || e2.SetDSCP == nil || *e2.SetDSCP != 10 {
 		t.Fatalf("entries %+v %+v", e1, e2)
 	}
-	// Another reset for a VIP that is up is another setup.
+	// Another reset for a VIP that is up changes its entry in place.
 	c.SetDSCP = u8(1)
-	if _, err := m.Up(ctx, c, xtrule.Default); !errors.Is(err, ErrConflict) {
+	if _, err := m.Up(ctx, c, xtrule.Default); err != nil {
 		t.Fatalf("other reset: %v", err)
 	}
+	if e := f.table[maptable.Key{Family: dsrtypes.IPv4, DSCP: 21}]; e.SetDSCP == nil || *e.SetDSCP != 1 {
+		t.Fatalf("entry after the new reset: %+v", e)
+	}
+	c.SetDSCP = u8(0)
+	mustUp(t, m, c)
 	rep, err := m.Show(ctx, xtrule.Default)
 	if err != nil || len(rep.Problems) != 0 || len(rep.VIPs) != 2 || !rep.VIPs[1].RIPPresent || rep.VIPs[1].Mapping == nil {
 		t.Fatalf("show: %v %+v", err, rep)
@@ -247,6 +252,11 @@ func TestSetDSCP(t *testing.T) {
 	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].What, "resets the DSCP to none (the packet's own kept), not to 10 as up set it") ||
 		rep.Problems[0].Fix != "run 'l3dsr realserver up --vip 10.0.0.4 --mode addr --rip 192.0.2.50 --dev eth0 --set-dscp 10' (it adds back what is missing)" {
 		t.Fatalf("problems %+v", rep.Problems)
+	}
+	// The fix show prints repairs it.
+	mustUp(t, m, a)
+	if e := f.table[anyKey("192.0.2.50")]; e.SetDSCP == nil || *e.SetDSCP != 10 {
+		t.Fatalf("entry after the fix: %+v", e)
 	}
 }
 

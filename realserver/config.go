@@ -149,9 +149,10 @@ func (c Config) mapped() bool { return c.mode() == dsrtypes.ModeDSCP || c.mode()
 
 // takes reports whether the VIP set up as c can take d too: the same mode
 // and local address, and in ipip mode the same MSS (a zero MSS in d, derive,
-// matches any). In dscp mode d may bring another code: it is added.
+// matches any). In dscp mode d may bring another code: it is added. Another
+// --set-dscp is changed in place (upReset).
 func (c Config) takes(d Config) bool {
-	if c.VIP != d.VIP || c.mode() != d.mode() || c.Local != d.Local || c.RIP != d.RIP || !sameSet(c.SetDSCP, d.SetDSCP) {
+	if c.VIP != d.VIP || c.mode() != d.mode() || c.Local != d.Local || c.RIP != d.RIP {
 		return false
 	}
 	if d.Dev != "" && c.Dev != d.Dev {

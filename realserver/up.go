@@ -97,15 +97,20 @@ func (m *Manager) up(ctx context.Context, c Config, v xtrule.Variant, ing *Ingre
 	}
 	t := &txn{}
 	steps := []func(*upRecord, *vipRecord, *txn) error{m.upAddr, m.upLink, m.upSysctls}
+	if c.mode() == dsrtypes.ModeAddr {
+		steps = []func(*upRecord, *vipRecord, *txn) error{m.upAddr, m.upRIP, m.upSysctls}
+	}
 	if ing != nil {
 		steps = append(steps, m.ingressStep(ctx, *ing, v))
+	}
+	if old != nil {
+		steps = append(steps, m.upReset(c.SetDSCP))
 	}
 	switch c.mode() {
 	case dsrtypes.ModeDSCP:
 		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upMap(ctx, s, r, *c.DSCP, t, v) })
 	case dsrtypes.ModeAddr:
-		steps = []func(*upRecord, *vipRecord, *txn) error{m.upAddr, m.upRIP, m.upSysctls,
-			func(s *upRecord, r *vipRecord, t *txn) error { return m.upAddrEntry(ctx, s, r, t, v) }}
+		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upAddrEntry(ctx, s, r, t, v) })
 	case dsrtypes.ModeIPIP:
 		steps = append(steps, m.upClamp)
 	}
