@@ -32,10 +32,12 @@
 #   FAM-bleach-dscp        with the router bleaching DSCP (nft dscp set 0 towards rs1): VIP_D gets
 #                          no answer (dscp mode breaks: this is what the test can fail on)
 #   bleach-verify          `l3dsr verify` on rs1 then fails, saying packets reach it unmarked
+#   verify-addr            `l3dsr verify --mode addr` on rs1 passes: requests to RIP_A with any
+#                          DSCP, answered from VIP_A
 #   FAM-bleach-addr        on the same router, VIP_A still answers (TOS 0x02: DSCP bleached, ECN kept)
 #   FAM-reset              with net.ipv4.tcp_reflect_tos=1, VIP_D's SYN-ACK leaves rs1 with the DSR
-#                          code, and with DSCP 0 after `realserver up ... --set-dscp 0` (tcpdump on
-#                          the router's link)
+#                          code, and with DSCP 0 after `realserver up ... --set-dscp 0` on the VIP
+#                          that is up (its entry changed in place; tcpdump on the router's link)
 #   ingress                with `--ingress eth0`, DSCP 21 packets to the RIP arriving on a second
 #                          interface (eth1) are not rewritten (VIP_D's entry does not move, exactly),
 #                          the same packets on eth0 are (+N exactly)
@@ -128,7 +130,7 @@ udp_tos() {
 	fi
 }
 
-ALL_CASES=(setup clash bleach-verify ingress scale-ipv4 scale-ipv6 bad-director-dscp bad-realserver-dscp
+ALL_CASES=(setup clash bleach-verify verify-addr ingress scale-ipv4 scale-ipv6 bad-director-dscp bad-realserver-dscp
 	bad-any-nolocal bad-rip-primary bad-ingress)
 for f in ipv4 ipv6; do
 	for c in udp-tos counter tcp conntrack mixed bleach-dscp bleach-addr reset; do ALL_CASES+=("$f-$c"); done
@@ -214,7 +216,7 @@ fi
 # --- a router that bleaches DSCP on its way to rs1
 step nsx "$NS_RTR" nft -f - <<-EOF
 	table inet bleach {
-		chain fwd {
+		chain bleacher {
 			type filter hook forward priority 0; policy accept;
 			oifname "$RTR_IF_RS" ip dscp set 0
 			oifname "$RTR_IF_RS" ip6 dscp set 0
@@ -231,7 +233,7 @@ for FAM in ipv4 ipv6; do
 	fi
 	udp_tos "$FAM-bleach-addr" "$VA" "$VA" 0x02 3
 done
-nsx "$NS_RS" "$BIN" verify --role realserver --iface eth0 --duration 8s >"$WORK/verify.out" 2>&1 &
+nsx "$NS_RS" "$BIN" verify --role realserver --iface eth0 --dscp "$DD4" --port 7 --duration 8s >"$WORK/verify.out" 2>&1 &
 vpid=$!
 sleep 2
 for i in 1 2 3; do nsx "$NS_CLI" python3 "$TOSPY" udp "$VD4" 0 1 >/dev/null 2>&1; done
@@ -241,6 +243,19 @@ if ((vrc == 1)) && grep -qi "unmarked" "$WORK/verify.out"; then
 	pass bleach-verify
 else
 	fail bleach-verify "want verify to exit 1 saying packets reach the server unmarked; got exit $vrc: $(tail -n 6 "$WORK/verify.out" | squash)"
+fi
+# verify in addr mode, on the same bleaching path: requests to the RIP with any DSCP, answered
+# from the VIP.
+nsx "$NS_RS" "$BIN" verify --mode addr --iface eth0 --duration 8s >"$WORK/verify-addr.out" 2>&1 &
+vpid=$!
+sleep 2
+for i in 1 2 3; do nsx "$NS_CLI" python3 "$TOSPY" udp "$VA4" "$TOS" 1 >/dev/null 2>&1; done
+wait "$vpid"
+vrc=$?
+if ((vrc == 0)) && grep -q "verdict: OK" "$WORK/verify-addr.out" && grep -q "$RA4" "$WORK/verify-addr.out"; then
+	pass verify-addr
+else
+	fail verify-addr "want verify --mode addr to exit 0 with an OK verdict naming RIP $RA4; got exit $vrc: $(tail -n 6 "$WORK/verify-addr.out" | squash)"
 fi
 nsx "$NS_RTR" nft delete table inet bleach
 
@@ -258,10 +273,12 @@ synack_dscp() {
 	wait_for 10 grep -q listening "$cap.err"
 	nsx "$NS_CLI" python3 "$TOSPY" tcp "$2" 0 >/dev/null 2>&1
 	wait "$p"
+	# tcpdump -v leaves an IPv6 traffic class of 0 out ("IP6 (flowlabel ..., hlim ...").
 	python3 -c '
 import re, sys
-m = re.search(r"(?:tos|class) (0x[0-9a-f]+)", open(sys.argv[1]).read())
-print(int(m.group(1), 16) >> 2 if m else "none")' "$cap"
+t = open(sys.argv[1]).read()
+m = re.search(r"(?:tos|class) (0x[0-9a-f]+)", t)
+print(int(m.group(1), 16) >> 2 if m else 0 if "IP6 (" in t else "none")' "$cap"
 }
 step nsx "$NS_RS" sysctl -q -w net.ipv4.tcp_reflect_tos=1
 for FAM in ipv4 ipv6; do
@@ -354,8 +371,8 @@ scale() {
 		w = sys.argv[1]
 		v4 = ["100.64.%d.%d" % (i // 250, i % 250 + 1) for i in range(1, 201)]
 		v6 = ["2001:db8:f::1:%x" % i for i in range(1, 4097)]
-		e = [{"dscp": "any", "local": a, "vip": "10.200.%d.%d" % (i // 250, i % 250 + 1)} for i, a in enumerate(v4, 1)]
-		e += [{"dscp": "any", "local": a, "vip": "2001:db8:80:1::%x" % i} for i, a in enumerate(v6, 1)]
+		e = [{"family": "ipv4", "dscp": "any", "local": a, "vip": "10.200.%d.%d" % (i // 250, i % 250 + 1)} for i, a in enumerate(v4, 1)]
+		e += [{"family": "ipv6", "dscp": "any", "local": a, "vip": "2001:db8:80:1::%x" % i} for i, a in enumerate(v6, 1)]
 		json.dump(e, open(w + "/scale.json", "w"))
 		open(w + "/scale4", "w").write("\n".join(v4) + "\n")
 		open(w + "/scale6", "w").write("\n".join(v6) + "\n")
