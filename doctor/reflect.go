@@ -78,8 +78,8 @@ func (c *checker) resetFix(units []realserver.Config, es []maptable.Entry) strin
 	case i >= 0 && c.e.file != "":
 		return fmt.Sprintf("add set_dscp: 0 to VIP %s in %s, then %s", vip, c.e.file, c.e.apply())
 	case i >= 0:
-		// TODO(lead): this assumes 'realserver up' takes a new
-		// --set-dscp for a VIP that is up (helper R's choice).
+		// up of a VIP that is up with another --set-dscp changes its
+		// entries in place (realserver.upReset).
 		u := units[i]
 		var cmds []string
 		for _, e := range es {
