@@ -166,15 +166,17 @@ func TestIntegrationRawRejections(t *testing.T) {
 		// bad attribute in the request, from its netlink header.
 		offset int
 	}{
-		// The policy (NLA_POLICY_MAX 63) rejects it before the handler: ERANGE,
-		// the policy's text, and the offset of the DSCP attribute (after the
-		// 16-byte netlink header, the 4-byte genetlink header, the ENTRY nest
-		// header and the 8-byte FAMILY attribute).
-		{"DSCP 64", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(64), vip("10.0.0.1"))), unix.ERANGE, "integer out of range", 16 + 4 + 4 + 8},
+		// 0..63 or 255 (any): ERANGE, and the offset of the DSCP attribute
+		// (after the 16-byte netlink header, the 4-byte genetlink header, the
+		// ENTRY nest header and the 8-byte FAMILY attribute). The text is the
+		// part 6.1 (no formatted extack) and 6.12 share.
+		{"DSCP 64", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(64), vip("10.0.0.1"))), unix.ERANGE, "use 0..63, or 255 (any) with LOCAL", 16 + 4 + 4 + 8},
+		{"any DSCP without LOCAL", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(dscpAny), vip("10.0.0.1"))), unix.EINVAL, "an any-DSCP entry needs LOCAL", 0},
+		{"DSCP_SET 64", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("10.0.0.1"), func(ae *netlink.AttributeEncoder) { ae.Uint8(entryAttrDSCPSet, 64) })), unix.ERANGE, "integer out of range", 0},
 		{"family mismatch", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("2001:db8::1"))), unix.EINVAL, "family mismatch: VIP is an IPv6 address (16 bytes) but FAMILY is AF_INET", 0},
 		{"missing VIP", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1))), unix.EINVAL, "ENTRY needs VIP", 0},
 		{"missing family", cmdMapAdd, addFlags, enc(entry(dscp(1), vip("10.0.0.1"))), unix.EINVAL, "ENTRY needs FAMILY (AF_INET or AF_INET6)", 0},
-		{"missing DSCP", cmdMapAdd, addFlags, enc(entry(fam(2), vip("10.0.0.1"))), unix.EINVAL, "ENTRY needs DSCP (0..63)", 0},
+		{"missing DSCP", cmdMapAdd, addFlags, enc(entry(fam(2), vip("10.0.0.1"))), unix.EINVAL, "ENTRY needs DSCP (0..63, or 255 for any with LOCAL)", 0},
 		{"bad family", cmdMapAdd, addFlags, enc(entry(fam(7), dscp(1), vip("10.0.0.1"))), unix.EAFNOSUPPORT, "FAMILY must be AF_INET (2) or AF_INET6 (10)", 0},
 		{"multicast VIP", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), vip("224.0.0.1"))), unix.EINVAL, "VIP must be a unicast address", 0},
 		{"unspecified local", cmdMapAdd, addFlags, enc(entry(fam(2), dscp(1), local("0.0.0.0"), vip("10.0.0.1"))), unix.EINVAL, "LOCAL is the unspecified address: leave LOCAL out to match any local address", 0},

@@ -200,4 +200,13 @@ func TestLiveFilterAddr(t *testing.T) {
 	if spec, err = liveFilter(o); err != nil || !slices.Contains(spec.Matches, match{Addr: rip4, Port: 80}) || spec.DSCP != allMarked {
 		t.Errorf("dscp filter: %+v, %v", spec, err)
 	}
+	// With an addr-mode RIP in the table, an unmarked request to the port
+	// at another address (the dscp-mode VIPs' RIP) is still taken.
+	o.Mapping = append(addrMapping, MapEntry{DSCP: 21, VIP: vip4})
+	if spec, err = liveFilter(o); err != nil {
+		t.Fatal(err)
+	}
+	if p := (pcapgen.Packet{Src: cli4, Dst: other2, Proto: 17, SrcPort: 1, DstPort: 80}); !spec.accepts(&decodeAll(t, p)[0]) {
+		t.Errorf("dscp filter with --port 80 beside addr RIPs drops an unmarked request to %s: %v", other2, spec.Matches)
+	}
 }

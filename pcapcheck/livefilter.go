@@ -37,9 +37,12 @@ func liveFilter(o *Options) (filterSpec, error) {
 				add(false, e.Local, o.ports)
 			}
 		}
+		// A --port takes its requests whatever their code and address
+		// too: on a server with addr-mode RIPs beside dscp-mode codes
+		// for any local address, that is how unmarked ones are seen.
 		if o.Mode == dsrtypes.ModeAddr {
 			spec.DSCP = 0
-		} else if len(rips) == 0 {
+		} else {
 			for _, port := range o.ports {
 				spec.Matches = append(spec.Matches, match{Port: port})
 			}

@@ -27,7 +27,8 @@ const defaultRoot = "/run/l3dsr"
 // Of is the state directory of the calling process's network namespace:
 // ROOT/netns-INODE, ROOT being $L3DSR_STATE_DIR or /run/l3dsr. The inode
 // of /proc/self/ns/net tells namespaces apart for as long as they live,
-// which is as long as their state matters.
+// which is as long as their state matters; a directory left by a gone
+// namespace whose inode came back is removed (cookie.go).
 func Of() (string, error) {
 	root := os.Getenv(Env)
 	if root == "" {
@@ -37,7 +38,11 @@ func Of() (string, error) {
 	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
 		return "", fmt.Errorf("finding this network namespace (stat /proc/self/ns/net): %w", err)
 	}
-	return filepath.Join(root, "netns-"+strconv.FormatUint(st.Ino, 10)), nil
+	dir := filepath.Join(root, "netns-"+strconv.FormatUint(st.Ino, 10))
+	if err := dropStale(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
 }
 
 // ErrCorrupt is the kind of error of a state file that does not decode.
@@ -65,7 +70,7 @@ func ReadJSON(path string, v any) error {
 // new one, never part of one. The directory is made if missing.
 func WriteFile(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makeDir(dir); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
@@ -94,7 +99,7 @@ func WriteFile(path string, data []byte) error {
 // readers. Lock a file of its own beside the one it guards, which a
 // rename (WriteFile) replaces. The returned func releases it.
 func Lock(path string, how int) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := makeDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)

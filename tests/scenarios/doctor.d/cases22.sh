@@ -20,10 +20,12 @@
 #   rs-rip-primary        an any-DSCP entry for eth0's own address: rip problem, whose fix
 #                         (rule del --dscp any --local RIP4) makes doctor exit 0
 
-# findings22 JSON CHECK: "LEVEL|WHAT" of each finding of CHECK, one a line.
+# findings22 OUT CHECK: "LEVEL|WHAT" of each finding of CHECK in doctor's JSON, one a line (OUT
+# is stdout and stderr: the JSON object comes first, the error line of an exit 1 after it).
 findings22() {
 	python3 -c 'import json,sys
-for f in json.load(sys.stdin)["findings"]:
+t = sys.stdin.read()
+for f in json.JSONDecoder().raw_decode(t[t.index("{"):])[0]["findings"]:
     if f["check"] == sys.argv[1]: print(f["level"] + "|" + f["what"])' "$2" <<<"$1"
 }
 
