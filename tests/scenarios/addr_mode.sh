@@ -43,6 +43,9 @@
 #                          the same packets on eth0 are (+N exactly)
 #   scale-ipv4, scale-ipv6 200 IPv4 and 4,096 IPv6 VIPs, each keyed by its own address (one /64 for
 #                          IPv6), 3 datagrams to each address: every entry counts exactly 3
+#   save-director, save-realserver
+#                          `l3dsr save` writes mode addr (and the rip), and `apply --dry-run` of
+#                          that file plans no change
 #   bad-*                  --dscp with --mode addr (director and real server), an any-DSCP entry
 #                          without a local address, a --rip that is the server's primary address,
 #                          an unknown ingress interface: exit 2, the error names the value, nothing
@@ -130,7 +133,7 @@ udp_tos() {
 	fi
 }
 
-ALL_CASES=(setup clash bleach-verify verify-addr ingress scale-ipv4 scale-ipv6 bad-director-dscp bad-realserver-dscp
+ALL_CASES=(setup clash bleach-verify verify-addr ingress save-director save-realserver scale-ipv4 scale-ipv6 bad-director-dscp bad-realserver-dscp
 	bad-any-nolocal bad-rip-primary bad-ingress)
 for f in ipv4 ipv6; do
 	for c in udp-tos counter tcp conntrack mixed bleach-dscp bleach-addr reset; do ALL_CASES+=("$f-$c"); done
@@ -319,6 +322,19 @@ if [[ $res =~ ^([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]] && ((BASH_REMATCH[2] == BASH_REM
 else
 	fail ingress "want VIP $VD4's entry +0 for 5 coded packets on eth1 and +6 for 6 on eth0; got '$(squash <<<"$res")' $(squash <"$WORK/ingress.out")"
 fi
+
+# --- save then apply: the file says addr mode (director and real server) and rebuilds the same
+save_apply() { # NS NAME
+	local out
+	nsx "$1" "$BIN" save >"$WORK/$2.conf" 2>&1 || { echo "save: $(squash <"$WORK/$2.conf")"; return 1; }
+	grep -q "mode: addr" "$WORK/$2.conf" || { echo "no 'mode: addr' in $(squash <"$WORK/$2.conf")"; return 1; }
+	out=$(nsx "$1" "$BIN" apply --dry-run -f "$WORK/$2.conf" 2>&1) || { echo "apply --dry-run: $(squash <<<"$out")"; return 1; }
+	grep -qi "no change" <<<"$out" || { echo "apply --dry-run plans changes: $(squash <<<"$out")"; return 1; }
+}
+for h in "$NS_DIR director" "$NS_RS realserver"; do
+	# shellcheck disable=SC2086
+	res=$(save_apply $h 2>&1) && pass "save-${h#* }" || fail "save-${h#* }" "$res"
+done
 
 # --- bad input: exit 2, the value named, nothing changed
 state() {
