@@ -142,11 +142,8 @@ func (b *Batch) Close() error {
 func (ix *stateIndex) add(i int, r *vipRecord) {
 	ix.at[r.VIP] = i
 	ix.kinds = ix.kinds.with(r.Config)
-	for _, c := range r.Codes {
-		ix.keys[r.withCode(c.DSCP).entry().Key()] = r.VIP
-	}
-	if r.keyed() {
-		ix.keys[r.entry().Key()] = r.VIP
+	for _, e := range r.entries() {
+		ix.keys[e.Key()] = r.VIP
 	}
 }
 

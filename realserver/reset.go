@@ -16,33 +16,36 @@ func (m *Manager) upReset(set *uint8) func(*upRecord, *vipRecord, *txn) error {
 		if sameSet(r.SetDSCP, set) {
 			return nil
 		}
-		var olds []maptable.Entry
-		if r.mode() == dsrtypes.ModeAddr {
-			olds = append(olds, r.entry())
-		}
-		for _, c := range r.Codes {
-			olds = append(olds, r.withCode(c.DSCP).entry())
-		}
+		olds := r.entries()
 		r.SetDSCP = set
-		if len(olds) == 0 {
+		news := r.entries()
+		if len(news) == 0 {
 			return nil
 		}
 		tab, err := m.mapTable()
 		if err != nil {
 			return err
 		}
-		for _, old := range olds {
-			e := old
-			e.SetDSCP = nil
-			if set != nil {
-				d := dsrtypes.DSCP(*set)
-				e.SetDSCP = &d
-			}
+		for i, e := range news {
 			if err := tab.Add(e, true); err != nil {
 				return fmt.Errorf("setting the DSCP after the rewrite of %v: %w", e.Key(), err)
 			}
+			old := olds[i]
 			t.did(fmt.Sprintf("set %v", e), func() error { return tab.Add(old, true) })
 		}
 		return nil
 	}
+}
+
+// entries are the table entries of r as it is set up: addr mode's one,
+// or one per code.
+func (r *vipRecord) entries() []maptable.Entry {
+	var es []maptable.Entry
+	if r.mode() == dsrtypes.ModeAddr {
+		es = append(es, r.entry())
+	}
+	for _, c := range r.Codes {
+		es = append(es, r.withCode(c.DSCP).entry())
+	}
+	return es
 }
