@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/errclass"
@@ -182,10 +183,8 @@ func (m *Manager) upRIP(_ *upRecord, r *vipRecord, t *txn) error {
 	if err != nil {
 		return fmt.Errorf("listing the addresses: %w", err)
 	}
-	for _, a := range addrs {
-		if a.Prefix.Addr() == r.RIP {
-			return nil
-		}
+	if hasAddr(addrs, r.RIP) {
+		return nil
 	}
 	l, err := m.net.LinkByName(r.Dev)
 	if err != nil {
@@ -230,13 +229,15 @@ func (d *downRun) rip(r *vipRecord) {
 	r.AddedRIP = false
 }
 
+// hasAddr reports whether a is one of addrs, on any interface.
+func hasAddr(addrs []rtnl.Addr, a netip.Addr) bool {
+	return slices.ContainsFunc(addrs, func(x rtnl.Addr) bool { return x.Prefix.Addr() == a })
+}
+
 // showRIP checks that the RIP of the addr-mode VIP vs is on an interface.
 func showRIP(vs *VIPStatus, addrs []rtnl.Addr, bad func(what, fix string), again string) {
-	for _, a := range addrs {
-		if a.Prefix.Addr() == vs.RIP {
-			vs.RIPPresent = true
-			return
-		}
+	if vs.RIPPresent = hasAddr(addrs, vs.RIP); vs.RIPPresent {
+		return
 	}
 	bad(fmt.Sprintf("RIP %s is on no interface (up put it on %s): the director's packets for VIP %s are not taken in", vs.RIP, vs.Dev, vs.VIP), again)
 }
