@@ -62,7 +62,7 @@ $(BUILD)/libxt/libxt_DADDR.so: xtables/libxt_DADDR.c kmod/uapi/linux/netfilter/x
 # Every Go file: a test binary depends on the packages its package imports.
 GOSRC := $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 TESTTOOLS := $(BUILD)/map_kernel/l3dsr-nltest $(BUILD)/maptable.test $(BUILD)/dscpmark.test
-TESTTOOLS += $(BUILD)/ipvs.test
+TESTTOOLS += $(BUILD)/ipvs.test $(BUILD)/bpfdsr.test
 testtools: deps-build $(TESTTOOLS)
 
 $(BUILD)/map_kernel/l3dsr-nltest: tests/scenarios/map_kernel.d/l3dsr-nltest.c kmod/uapi/linux/l3dsr.h
@@ -71,6 +71,9 @@ $(BUILD)/map_kernel/l3dsr-nltest: tests/scenarios/map_kernel.d/l3dsr-nltest.c km
 
 $(BUILD)/maptable.test: $(GOSRC) go.mod go.sum
 	CGO_ENABLED=0 $(GO) test -c -o $@ ./maptable
+
+$(BUILD)/bpfdsr.test: $(GOSRC) go.mod go.sum internal/bpfdsr/l3dsr_bpfel.o
+	CGO_ENABLED=0 $(GO) test -c -o $@ ./internal/bpfdsr
 
 $(BUILD)/ipvs.test: $(GOSRC) go.mod go.sum
 	CGO_ENABLED=0 $(GO) test -c -o $@ ./internal/ipvs
@@ -105,6 +108,14 @@ fuzz:
 
 vmtest: deps kmod libxt go testtools
 	$(TOP)/tests/vm/run.sh
+	$(MAKE) vmtest-lockdown
+
+# A second boot of each kernel in lockdown (what Secure Boot imposes): xt_DADDR cannot load and
+# the BPF backend serves the real server (tests/lockdown/lockdown.sh).
+.PHONY: vmtest-lockdown
+vmtest-lockdown: deps kmod libxt go testtools
+	L3DSR_SCENARIO_DIR=$(TOP)/tests/lockdown L3DSR_VM_APPEND="lockdown=integrity module.sig_enforce=1" \
+		$(TOP)/tests/vm/run.sh
 
 test: test-deps deps unit fuzz-smoke checkpatch kmod libxt go testtools vmtest pkgtest bench-smoke
 

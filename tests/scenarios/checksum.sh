@@ -20,6 +20,10 @@
 # state suffix means CHECKSUM_NONE), plus sink-kernel-no-csum-errors, sink-kernel-accepted-all,
 # tcpdump-crosscheck, rule-counter-v4/-v6. CK_ONLY=REGEX runs only the matching cases.
 #
+# CK_REWRITER=bpf (checksum_bpf.sh) runs it with l3dsr's BPF backend on rw0's tc ingress
+# (issue 17): `realserver up --backend bpf --ingress rw0` for each VIP, then the VIPs leave rw's
+# lo again so that rw forwards the rewritten packets to sink as before.
+#
 # CK_REWRITER=nft runs the same test with nftables' `ip daddr set` as the rewriter instead of the
 # module: a stand-in for developing the test on a host that cannot load modules (nft does not
 # fix DCCP checksums, so those cases fail there, as they should).
@@ -119,6 +123,15 @@ ck_rules() {
 		EOF
 		return
 	fi
+	if [[ $CK_REWRITER == bpf ]]; then
+		ns "$CK_NS_RW" "$L3DSR_BIN" realserver up --backend bpf --vip "$CK_VIP4" --dscp "$CK_DSCP4" \
+			--ingress "$CK_IF_RWIN" &&
+			ns "$CK_NS_RW" "$L3DSR_BIN" realserver up --backend bpf --vip "$CK_VIP6" --dscp "$CK_DSCP6" \
+				--ingress "$CK_IF_RWIN" &&
+			ip -n "$CK_NS_RW" addr del "$CK_VIP4/32" dev lo &&
+			ip -n "$CK_NS_RW" addr del "$CK_VIP6/128" dev lo
+		return
+	fi
 	ns "$CK_NS_RW" iptables -t raw -A PREROUTING -m dscp --dscp "$CK_DSCP4" -j DADDR --set-daddr "$CK_VIP4" &&
 		ns "$CK_NS_RW" ip6tables -t raw -A PREROUTING -m dscp --dscp "$CK_DSCP6" -j DADDR --set-daddr "$CK_VIP6"
 }
@@ -128,6 +141,10 @@ ck_rule_count() {
 	if [[ $CK_REWRITER == nft ]]; then
 		ns "$CK_NS_RW" nft list table "$([[ $1 == 4 ]] && echo ip || echo ip6)" ckraw |
 			sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+		return
+	fi
+	if [[ $CK_REWRITER == bpf ]]; then
+		ns "$CK_NS_RW" "$L3DSR_BIN" rule list -o json | jq "[.[] | select(.family == \"ipv$1\") | .packets] | add"
 		return
 	fi
 	ns "$CK_NS_RW" "$([[ $1 == 4 ]] && echo iptables || echo ip6tables)" -t raw -L PREROUTING -n -v -x |

@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # classic_dsr: classic L3 DSR end to end, with a real IPVS director, real routing and real TCP/UDP
 # clients and servers, for IPv4 and IPv6, once with iptables-legacy and once with iptables-nft,
-# and once in map mode: the real server's rules come from `l3dsr rule add` (one `-j DADDR --map`
-# rule per family, the VIPs in the module's table) instead of one rule per VIP.
+# once in map mode: the real server's rules come from `l3dsr rule add` (one `-j DADDR --map`
+# rule per family, the VIPs in the module's table) instead of one rule per VIP, and once with
+# the BPF backend (issue 17): `l3dsr realserver up --backend bpf` attaches the tc ingress
+# program and fills its table; no DADDR rule and no module is involved.
 #
 #   client ── router ─┬─ director  VIP on lo, IPVS NAT + DSCP mark in mangle
 #                     └─ realserver (RIP), VIP on lo, DADDR in raw PREROUTING
@@ -12,7 +14,7 @@
 #            (raw PREROUTING: DSCP n → dst RIP→VIP, then conntrack sees client↔VIP)
 #   reply:   realserver (src VIP) → router → client, never through the director
 #
-# Cases, for FAM in ipv4/ipv6 and VARIANT in legacy/nft/map (map: iptables-nft elsewhere):
+# Cases, for FAM in ipv4/ipv6 and VARIANT in legacy/nft/map/bpf (map, bpf: iptables-nft elsewhere):
 #   FAM-tcp-VARIANT           curl http://VIP/ from the client returns the page: the run's token,
 #                             served by the socket on the VIP, for the client's own address
 #   FAM-udp-VARIANT           a datagram to VIP:7 gets its answer on a connected socket (so from VIP:7)
@@ -27,7 +29,9 @@
 #                             packets (in and out) while its ESTABLISHED counter moved
 #   FAM-daddr-counter-VARIANT the DADDR rule's packet counter is > 0; in map mode also the
 #                             table entry's packet counter (`l3dsr rule list`), and raw PREROUTING
-#                             holds exactly one DADDR rule however often `rule add` ran
+#                             holds exactly one DADDR rule however often `rule add` ran; with bpf
+#                             raw PREROUTING holds no DADDR rule and the BPF table's entry
+#                             counts packets (the lockdown scenario proves no module is needed)
 #
 # L3DSR_DEMO=1 (`make demo`): only IPv4 with iptables-nft (Debian's default), narrated for a
 # human. Otherwise quiet except for failures. Sourced after tests/lib/common.sh.
@@ -64,12 +68,16 @@ setup_error() {
 	[[ -n $SETUP_ERR ]] || SETUP_ERR=$1
 	printf '%s\n' "$1" >>"$WORK/setup.err"
 }
-step() {
-	local out
+step() { step_to /dev/null "$@"; }
+# step_to FILE CMD...: step, and the command's output appended to FILE.
+step_to() {
+	local f=$1 out
+	shift
 	if ! out=$("$@" 2>&1); then
 		setup_error "\`$*\` failed: $(squash <<<"$out")"
 		return 1
 	fi
+	printf '%s\n' "$out" >>"$f"
 }
 # ip -batch in namespace NS ("" for the VM's own), commands on stdin.
 ipb() {
@@ -237,7 +245,16 @@ director_lb() {
 # ---------------------------------------------------------------------------------------------
 # Real server: DADDR rules and conntrack counters; then the HTTP and UDP servers.
 realserver_rules() {
-	if [[ $MODE == map ]]; then
+	if [[ $MODE == bpf || $MODE == auto ]]; then
+		# The VIPs are on lo already (realserver_up); up adopts them, attaches the program to
+		# eth0 and puts the entries in the BPF table. auto (the lockdown boot) must choose BPF
+		# because xt_DADDR cannot load, and say so: its output is checked in check_family.
+		: >"$WORK/up.out"
+		step_to "$WORK/up.out" nsx "$NS_RS" "$L3DSR_BIN" realserver up --backend "$MODE" \
+			--vip "$VIP4" --dscp "$DSCP4" || return 1
+		step_to "$WORK/up.out" nsx "$NS_RS" "$L3DSR_BIN" realserver up --backend "$MODE" \
+			--vip "$VIP6" --dscp "$DSCP6" || return 1
+	elif [[ $MODE == map ]]; then
 		# What an administrator types in map mode; the second add of each family proves that
 		# `rule add` never appends a second map rule.
 		step nsx "$NS_RS" env L3DSR_IPTABLES=nft "$L3DSR_BIN" rule add --dscp "$DSCP4" --vip "$VIP4" ||
@@ -415,7 +432,7 @@ collect() {
 	pids+=($!)
 	nsx "$NS_RS" "$IP6T" -w -t raw -L PREROUTING -n -v -x >"$WORK/ls.raw6" 2>&1 &
 	pids+=($!)
-	if [[ $MODE == map ]]; then
+	if [[ $MODE == map || $MODE == bpf || $MODE == auto ]]; then
 		nsx "$NS_RS" "$L3DSR_BIN" rule list >"$WORK/ls.map" 2>&1 &
 		pids+=($!)
 	else
@@ -574,9 +591,21 @@ check_family() {
 
 	n=$(rule_pkts "$raw" DADDR)
 	bad=
-	[[ $n =~ ^[0-9]+$ ]] && ((n > 0)) ||
-		bad+="raw PREROUTING: want the DADDR rule's packet counter > 0, got '$n' in: $(squash <<<"$raw"); "
-	if [[ $MODE == map ]]; then
+	if [[ $MODE == bpf || $MODE == auto ]]; then
+		[[ -z $n ]] || bad+="raw PREROUTING: want no DADDR rule with the BPF backend, got: $(squash <<<"$raw"); "
+	else
+		[[ $n =~ ^[0-9]+$ ]] && ((n > 0)) ||
+			bad+="raw PREROUTING: want the DADDR rule's packet counter > 0, got '$n' in: $(squash <<<"$raw"); "
+	fi
+	if [[ $MODE == auto ]] && ! grep -qi 'backend.*bpf' "$WORK/up.out"; then
+		bad+="realserver up --backend auto: want it to say it chose the BPF backend, got: $(squash <"$WORK/up.out"); "
+	fi
+	if [[ $MODE == bpf || $MODE == auto ]]; then
+		# FAMILY DSCP LOCAL VIP PACKETS BYTES
+		entry=$(awk -v vip="$VIP" '$4 == vip {print $5}' <<<"${LS[map]}")
+		[[ $entry =~ ^[0-9]+$ ]] && ((entry > 0)) ||
+			bad+="l3dsr rule list (BPF table): want VIP $VIP's entry to count packets, got '$entry' in: $(squash <<<"${LS[map]}"); "
+	elif [[ $MODE == map ]]; then
 		local rules entry
 		rules=$(grep -c 'DADDR' <<<"$raw")
 		[[ $rules == 1 ]] || bad+="raw PREROUTING: want exactly one DADDR rule after two 'rule add' of this family, got $rules; "
@@ -613,8 +642,8 @@ demo_show() {
 run_variant() {
 	local var=$1 fams=("${@:2}") v c jobs=()
 	MODE=$var
-	# Map mode uses Debian's default iptables (nft) for everything else.
-	[[ $var != map ]] || var=nft
+	# Map mode and BPF use Debian's default iptables (nft) for everything else.
+	[[ $var != map && $var != bpf && $var != auto ]] || var=nft
 	IPT=iptables-$var IP6T=ip6tables-$var
 	var=$MODE
 	SETUP_ERR=
@@ -662,8 +691,7 @@ if [[ $DEMO == 1 ]]; then
 		"  reply:   realserver → router → client, from the VIP, never through the director"
 	run_variant nft 4
 else
-	run_variant legacy 4 6
-	run_variant nft 4 6
-	run_variant map 4 6
+	# CD_VARIANTS: the lockdown boot (tests/lockdown) runs only "auto".
+	for var in ${CD_VARIANTS:-legacy nft map bpf}; do run_variant "$var" 4 6; done
 fi
 exit 0

@@ -53,6 +53,12 @@ setup() {
 		mkdir -p "${keep[d]}"
 		mount --move "/.keep$d" "${keep[d]}"
 	done
+	# Where systemd mounts it on a real host. `ip netns exec` remounts /sys in the processes it
+	# starts, which hides this one, so a second instance under /run serves the scenarios'
+	# namespaces (L3DSR_BPFFS: the BPF backend pins its maps there, per namespace).
+	mount -t bpf bpf /sys/fs/bpf
+	mkdir -p /run/l3dsr/bpffs
+	mount -t bpf bpf /run/l3dsr/bpffs
 	mkdir -p /dev/pts /dev/shm
 	mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 	mount -t tmpfs -o mode=1777 tmpfs /dev/shm
@@ -101,6 +107,8 @@ reset_state() {
 	kill -KILL -1 2>/dev/null
 	sleep 0.2
 	ip -all netns delete 2>/dev/null
+	# Pins of the BPF backend: namespaces that are gone leave theirs behind.
+	rm -rf /sys/fs/bpf/l3dsr /run/l3dsr/bpffs/l3dsr
 	nft flush ruleset 2>/dev/null
 	# Only the legacy tables that exist: naming one would load its module.
 	while read -r t; do
@@ -166,6 +174,7 @@ main() {
 	export L3DSR_SRC=${arg[src]}
 	export L3DSR_BUILD=${arg[build]:-$L3DSR_SRC/build}
 	export L3DSR_BIN=$L3DSR_BUILD/l3dsr
+	export L3DSR_BPFFS=/run/l3dsr/bpffs
 	sdir=${arg[sdir]:-$L3DSR_SRC/tests/scenarios}
 	setup
 	mkdir -p /tmp/logs

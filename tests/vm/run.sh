@@ -17,6 +17,8 @@
 #   L3DSR_SCENARIO_DIR             where scenarios are looked up (tests/scenarios)
 #   L3DSR_VM_LOGS_OUT              copy each scenario's log to DIR/KREL/SCENARIO.log after the
 #                                  run (the bench reads its data lines from there)
+#   L3DSR_VM_APPEND                more kernel parameters (the lockdown boot: "lockdown=integrity
+#                                  module.sig_enforce=1")
 # Exit status: 0 only if at least one result was seen and none failed.
 set -euo pipefail
 
@@ -201,6 +203,7 @@ run_kernel() {
 		cmdline="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic no_timer_check"
 		cmdline+=" l3dsr.src=$top l3dsr.build=$build l3dsr.sdir=$sdir l3dsr.scen=$scen_csv"
 		cmdline+=" l3dsr.demo=$demo l3dsr.timeout=$scenario_timeout"
+		cmdline+=${L3DSR_VM_APPEND:+ $L3DSR_VM_APPEND}
 
 		t0=$SECONDS
 		# sercon-port=0: SeaBIOS would otherwise write terminal resets (clear screen) to ttyS0,
