@@ -137,6 +137,14 @@ bench-smoke: kmod libxt go testtools
 	$(TOP)/scripts/deps.sh bench
 	$(TOP)/tests/bench/run.sh --smoke
 
+# The BPF backend's receive-path rows alone (issue 17): the data lines land in
+# build/bench/bpf/logs/KREL/bench_bpf.log (BENCHMARKS.md, "BPF backend").
+.PHONY: bench-bpf
+bench-bpf: kmod libxt go testtools
+	$(TOP)/scripts/deps.sh bench
+	L3DSR_SCENARIO_DIR=$(TOP)/tests/bench/scenarios L3DSR_VM_LOGS_OUT=$(BUILD)/bench/bpf/logs \
+		$(TOP)/tests/vm/run.sh -s bench_bpf
+
 # Addr mode's receive-path rows alone (issue 22): minutes per kernel; the data lines land in
 # build/bench/addr/logs/KREL/bench_addr.log (BENCHMARKS.md, "Addr mode").
 .PHONY: bench-addr

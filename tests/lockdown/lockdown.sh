@@ -14,6 +14,7 @@
 #                           BPF table counts the packets (tests/scenarios/classic_dsr.sh, variant auto)
 set -u
 
+[[ -e /sys/kernel/security/lockdown ]] || mount -t securityfs securityfs /sys/kernel/security
 lock=$(cat /sys/kernel/security/lockdown 2>&1)
 sig=$(cat /sys/module/module/parameters/sig_enforce 2>&1)
 if [[ $lock == *"[integrity]"* && $sig == Y ]]; then

@@ -177,6 +177,14 @@ rx_addr() { # N
 	ip netns exec "$RX_NS" env L3DSR_IPTABLES=legacy "$L3DSR_BIN" rule replace -f "$PWD/addr$1.json"
 }
 
+# The BPF backend (issue 17): map mode's tables of N entries per family, in the tc ingress
+# program's maps instead of the module's table; `rule replace --backend bpf` installs it and
+# attaches it to every link of the namespace but lo (eth0, where pktgen's packets arrive).
+rx_bpf() { # N
+	[[ -f $PWD/map$1.json ]] || rx_map_file "$1" "$PWD/map$1.json"
+	ip netns exec "$RX_NS" "$L3DSR_BIN" rule replace --backend bpf -f "$PWD/map$1.json"
+}
+
 # IPIP decapsulation cannot be fed by pktgen directly: pktgen builds Ethernet/IP/UDP only and
 # transmits only on Ethernet devices, bypassing routing, so it can neither build nor send an
 # IPIP packet. The fwd-* configurations therefore put a sender namespace in front of the real
@@ -245,6 +253,7 @@ rx_config() {
 	rev0-63) rx_rev0 63 ;;
 	map-1 | map-63 | map-4096 | map-65536) rx_map "${1#map-}" ;;
 	addr-1 | addr-4096 | addr-65536) rx_addr "${1#addr-}" ;;
+	bpf-1 | bpf-63 | bpf-4096 | bpf-65536) rx_bpf "${1#bpf-}" ;;
 	fwd-*) rx_fwd "${1#fwd-}" ;;
 	# Ordinary traffic: what a configuration costs the packets it must leave alone.
 	pass-none) ;;

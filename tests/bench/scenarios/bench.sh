@@ -22,6 +22,10 @@ rx_bench 5 300000 "pass-none pass-rev0-63 pass-map-65536 pass-nft-63 pass-nft-ma
 # Addr mode (issue 22): any-DSCP entries keyed by local address, and ordinary traffic through a
 # table full of them, beside map mode in the same run.
 rx_bench 5 300000 "map-1 addr-1 addr-4096 addr-65536 pass-map-65536 pass-addr-4096 pass-addr-65536" "4 6" "64"
+# The BPF backend (issue 17): the same tables in the tc ingress program, beside map mode and nft
+# in the same run, and ordinary traffic through a full BPF table.
+rx_bench 5 300000 "map-1 map-65536 nft-map bpf-1 bpf-63 bpf-4096 bpf-65536 pass-map-65536 pass-bpf-65536" \
+	"4 6" "64 1400"
 e2e_bench 5 5 "dsr tun nat"
 cp_bench 5 "l3dsr-add-63 l3dsr-replace-63 ipt-restore-63 ipt-append-63 l3dsr-replace-65536 ipvsadm-1000 ipvsgo-1000"
 # The director's apply against the stock tools loading the same state (issue 27).

@@ -11,7 +11,7 @@ for f in env rx e2e cp; do
 done
 
 bench_env
-rx_bench 1 3000 "map-63 addr-4096" "4 6" "64"
+rx_bench 1 3000 "map-63 addr-4096 bpf-63" "4 6" "64"
 rx_bench 1 3000 "fwd-map-63 pass-map-63" "4" "64"
 e2e_bench 1 2 "dsr"
 cp_bench 1 "l3dsr-replace-63 dir-base-63 dir-apply-63 dir-apply1-63 rs-base-63 rs-apply-63"
