@@ -144,3 +144,5 @@ func ipv4OK(out []byte) bool { return sum16(0, out[ethHdr:ethHdr+20]) == 0xffff 
 
 func dst4(out []byte) netip.Addr { return netip.AddrFrom4([4]byte(out[ethHdr+16 : ethHdr+20])) }
 func dst6(out []byte) netip.Addr { return netip.AddrFrom16([16]byte(out[ethHdr+24 : ethHdr+40])) }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
