@@ -6,12 +6,6 @@ import (
 	"testing"
 )
 
-var (
-	client4 = netip.MustParseAddr("198.51.100.7")
-	rip4    = netip.MustParseAddr("10.0.0.5")
-	vip4    = netip.MustParseAddr("192.0.2.10")
-)
-
 // rewritten4 checks what every rewritten IPv4 packet must be: the VIP, a
 // valid header checksum, and a valid L4 checksum over the new pseudo header.
 func rewritten4(t *testing.T, proto uint8, out []byte) {
@@ -29,23 +23,33 @@ func rewritten4(t *testing.T, proto uint8, out []byte) {
 	}
 }
 
-func TestRunIPv4Checksums(t *testing.T) {
+// Every protocol whose checksum covers the pseudo header, and ICMP, whose
+// checksum does not, in both families.
+func TestRunChecksums(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		proto uint8
+		v6    bool
 	}{
-		{"tcp", protoTCP}, {"udp", protoUDP}, {"udplite", protoUDPLite},
-		{"dccp", protoDCCP}, {"icmp", protoICMP},
+		{"tcp", protoTCP, false}, {"udp", protoUDP, false}, {"udplite", protoUDPLite, false},
+		{"dccp", protoDCCP, false}, {"icmp", protoICMP, false},
+		{"tcp6", protoTCP, true}, {"udp6", protoUDP, true}, {"udplite6", protoUDPLite, true},
+		{"dccp6", protoDCCP, true}, {"icmpv6", protoICMPv6, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, false)
-			r.add(4, key(10, rip4.String()), vip4.String(), 255)
-			seg := segment(client4, rip4, tc.proto, []byte("hello, l3dsr"))
-			in := ipv4(10<<2, tc.proto, client4, rip4, 0, seg)
-			out := r.mustRun(in)
-			rewritten4(t, tc.proto, out)
-			if tc.proto == protoICMP && !bytes.Equal(out[ethHdr+20:], seg) {
-				t.Errorf("ICMP has no pseudo header: its bytes changed")
+			if tc.v6 {
+				r.add(6, key(10, rip6.String()), vip6.String(), 255)
+				seg := segment(client6, rip6, tc.proto, []byte("hello, l3dsr"))
+				rewritten6(t, tc.proto, r.mustRun(ipv6(10<<2, tc.proto, client6, rip6, seg)), 0)
+			} else {
+				r.add(4, key(10, rip4.String()), vip4.String(), 255)
+				seg := segment(client4, rip4, tc.proto, []byte("hello, l3dsr"))
+				out := r.mustRun(ipv4(10<<2, tc.proto, client4, rip4, 0, seg))
+				rewritten4(t, tc.proto, out)
+				if tc.proto == protoICMP && !bytes.Equal(out[ethHdr+20:], seg) {
+					t.Errorf("ICMP has no pseudo header: its bytes changed")
+				}
 			}
 			r.wantTotals(l3dsrL3dsrTotals{Rewritten: 1})
 		})

@@ -2,14 +2,7 @@ package bpfdsr
 
 import (
 	"bytes"
-	"net/netip"
 	"testing"
-)
-
-var (
-	client6 = netip.MustParseAddr("2001:db8:c::7")
-	rip6    = netip.MustParseAddr("2001:db8:a::5")
-	vip6    = netip.MustParseAddr("2001:db8:f::10")
 )
 
 // rewritten6 checks the VIP and the L4 checksum of the segment at off
@@ -23,24 +16,6 @@ func rewritten6(t *testing.T, proto uint8, out []byte, off int) {
 	if s := l4sum(client6, vip6, proto, seg); s != 0xffff {
 		t.Errorf("proto %d: L4 checksum %#04x sums to %#04x, want 0xffff",
 			proto, be.Uint16(seg[csumOff(proto):]), s)
-	}
-}
-
-func TestRunIPv6Checksums(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		proto uint8
-	}{
-		{"tcp", protoTCP}, {"udp", protoUDP}, {"udplite", protoUDPLite},
-		{"dccp", protoDCCP}, {"icmpv6", protoICMPv6},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, false)
-			r.add(6, key(10, rip6.String()), vip6.String(), 255)
-			seg := segment(client6, rip6, tc.proto, []byte("hello, l3dsr"))
-			rewritten6(t, tc.proto, r.mustRun(ipv6(10<<2, tc.proto, client6, rip6, seg)), 0)
-			r.wantTotals(l3dsrL3dsrTotals{Rewritten: 1})
-		})
 	}
 }
 

@@ -20,6 +20,13 @@ const (
 
 var be = binary.BigEndian
 
+// The client, the address it sent to (the real server's), and the VIP the
+// entry rewrites it to.
+var (
+	client4, rip4, vip4 = mustAddr("198.51.100.7"), mustAddr("10.0.0.5"), mustAddr("192.0.2.10")
+	client6, rip6, vip6 = mustAddr("2001:db8:c::7"), mustAddr("2001:db8:a::5"), mustAddr("2001:db8:f::10")
+)
+
 // sum16 is the ones' complement sum of b, folded.
 func sum16(sum uint32, b []byte) uint32 {
 	for i := 0; i+1 < len(b); i += 2 {
