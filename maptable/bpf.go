@@ -1,12 +1,14 @@
 package maptable
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/errclass"
+	"github.com/l3dsr/l3dsr/internal/xtrule"
 )
 
 // The tc-BPF backend's encoding (bpf/l3dsr.h): families 4 and 6, and 255
@@ -234,3 +236,18 @@ func (t *bpfTable) Stats() (Stats, error) {
 	return Stats{Rewritten: tot.Rewritten, NoEntry: tot.NoEntry, Errors: tot.Errors,
 		Entries: tot.Entries, Generation: tot.Generation}, nil
 }
+
+// rulesFor is rules, or none for the tc-BPF backend: its program sees every
+// packet of the interfaces it is attached to, and an iptables map-mode rule
+// would send them to a module that is not there.
+func rulesFor(t any, rules Rules) Rules {
+	if _, ok := t.(*bpfTable); ok {
+		return noMapRule{}
+	}
+	return rules
+}
+
+type noMapRule struct{}
+
+func (noMapRule) Ensure(context.Context, xtrule.Family) (bool, error) { return false, nil }
+func (noMapRule) Delete(context.Context, xtrule.Family) error         { return nil }

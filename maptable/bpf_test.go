@@ -54,10 +54,9 @@ func (f *fakeBPF) List() ([]bpfItem, error) {
 }
 
 func (f *fakeBPF) Replace(items []bpfItem) error { f.replaced = items; return nil }
-func (f *fakeBPF) Flush(fam uint8) error          { f.flushed = append(f.flushed, fam); return nil }
-func (f *fakeBPF) Totals() (bpfTotals, error)     { return f.totals, nil }
-func (f *fakeBPF) Close() error                   { return nil }
-
+func (f *fakeBPF) Flush(fam uint8) error         { f.flushed = append(f.flushed, fam); return nil }
+func (f *fakeBPF) Totals() (bpfTotals, error)    { return f.totals, nil }
+func (f *fakeBPF) Close() error                  { return nil }
 
 // Each entry and the exact bytes of the map key and value it becomes, and back.
 func TestBPFConversions(t *testing.T) {
