@@ -40,13 +40,13 @@ func usesTable(c Config) bool {
 	return c.mode() == dsrtypes.ModeDSCP || c.mode() == dsrtypes.ModeAddr
 }
 
-// recorded is the backend of the table-using VIPs of st other than vip
-// (bpf or module), and those VIPs; "" when there are none.
-func recorded(st *upRecord, vip netip.Addr) (dsrtypes.Backend, []netip.Addr) {
+// recorded is the backend of the table-using VIPs of st (bpf or module),
+// and those VIPs; "" when there are none.
+func recorded(st *upRecord) (dsrtypes.Backend, []netip.Addr) {
 	var b dsrtypes.Backend
 	var vips []netip.Addr
 	for _, r := range st.VIPs {
-		if r.VIP == vip || !usesTable(r.Config) {
+		if !usesTable(r.Config) {
 			continue
 		}
 		b = dsrtypes.BackendModule
@@ -67,7 +67,7 @@ func (m *Manager) chooseBackend(ctx context.Context, st *upRecord, c Config) (ds
 		return "", "", nil
 	}
 	want := c.Backend
-	have, vips := recorded(st, c.VIP)
+	have, vips := recorded(st)
 	switch {
 	case want == "" && have != "":
 		want = have
@@ -164,7 +164,7 @@ func (d *downRun) bpf(c Config, rest []Config) {
 // showBPF fills in the backend of rep, and for bpf its attachments, with a
 // problem when it is attached nowhere.
 func (m *Manager) showBPF(st *upRecord, rep *Report) {
-	b, _ := recorded(st, netip.Addr{})
+	b, _ := recorded(st)
 	rep.Backend = b
 	if b != dsrtypes.BackendBPF {
 		return
