@@ -18,8 +18,6 @@ const (
 	bpfFamily6 = 6
 	bpfAnyDSCP = 255
 	bpfKeep    = 255
-	// bpfMaxEntries is L3DSR_BPF_MAX_ENTRIES.
-	bpfMaxEntries = 1048576
 )
 
 // bpfKey, bpfValue, bpfItem and bpfTotals have the fields of bpfdsr's Key,
@@ -187,22 +185,13 @@ func (t *bpfTable) List() ([]Entry, error) {
 // Replace checks every entry first (nothing changes if one is invalid or
 // two share a key), then has bpfdsr swap in a new table.
 func (t *bpfTable) Replace(entries []Entry) error {
-	if len(entries) > bpfMaxEntries {
-		return fmt.Errorf("replacing the table: %w", invalidf("%d entries are more than the table holds (%d)", len(entries), bpfMaxEntries))
+	norm, err := normalizeAll(entries)
+	if err != nil {
+		return err
 	}
-	items := make([]bpfItem, len(entries))
-	seen := make(map[Key]int, len(entries))
-	for i, e := range entries {
-		n, err := e.normalize()
-		if err != nil {
-			return fmt.Errorf("replacing the table: entry %d (%v): %w", i, e, err)
-		}
-		k := n.Key()
-		if j, dup := seen[k]; dup {
-			return fmt.Errorf("replacing the table: %w", invalidf("entries %d and %d have the same key (%v): keep one", j, i, k))
-		}
-		seen[k] = i
-		items[i] = bpfItem{Key: toBPFKey(k), Value: toBPFValue(n)}
+	items := make([]bpfItem, len(norm))
+	for i, n := range norm {
+		items[i] = bpfItem{Key: toBPFKey(n.Key()), Value: toBPFValue(n)}
 	}
 	if err := t.m.Replace(items); err != nil {
 		return fmt.Errorf("replacing the table: committing %d entries: %w", len(entries), err)

@@ -271,25 +271,14 @@ func (c *genlTable) Stats() (Stats, error) {
 // then staged over as many messages as needed and committed; on any error
 // the staged table is aborted and the old table stays.
 func (c *genlTable) Replace(entries []Entry) (err error) {
-	if len(entries) > maxEntries {
-		return fmt.Errorf("replacing the table: %w", invalidf("%d entries are more than the table holds (%d)", len(entries), maxEntries))
-	}
 	// Check everything and encode each entry once, before the first message.
+	norm, err := normalizeAll(entries)
+	if err != nil {
+		return err
+	}
 	encoded := make([][]byte, len(entries))
-	norm := make([]Entry, len(entries))
-	seen := make(map[Key]int, len(entries))
-	for i, e := range entries {
-		n, err := e.normalize()
-		if err != nil {
-			return fmt.Errorf("replacing the table: entry %d (%v): %w", i, e, err)
-		}
-		k := n.Key()
-		if j, dup := seen[k]; dup {
-			return fmt.Errorf("replacing the table: %w", invalidf("entries %d and %d have the same key (%v): keep one", j, i, k))
-		}
-		seen[k] = i
-		norm[i] = n
-		if encoded[i], err = entryNest(k, n.VIP, n.SetDSCP).Encode(); err != nil {
+	for i, n := range norm {
+		if encoded[i], err = entryNest(n.Key(), n.VIP, n.SetDSCP).Encode(); err != nil {
 			return fmt.Errorf("replacing the table: encoding entry %d: %w", i, err)
 		}
 	}
