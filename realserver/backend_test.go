@@ -136,6 +136,9 @@ func TestBackendBPFIngressAndDown(t *testing.T) {
 	if err != nil || rep.Backend != dsrtypes.BackendBPF || len(rep.Attachments) != 1 || rep.Attachments[0].Ifname != "eth1" {
 		t.Errorf("show: backend %q attachments %+v, %v", rep.Backend, rep.Attachments, err)
 	}
+	if len(rep.Problems) != 0 || len(rep.VIPs) != 2 || !rep.VIPs[0].Rule || !rep.VIPs[1].Rule {
+		t.Errorf("show on bpf: problems %+v, VIPs %+v", rep.Problems, rep.VIPs)
+	}
 	var out bytes.Buffer
 	if err := WriteReport(&out, rep, "table"); err != nil || !strings.Contains(out.String(), "\nbackend: bpf, attached to eth1 (tcx)\n") {
 		t.Errorf("show output %v:\n%s", err, out.String())

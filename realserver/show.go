@@ -133,6 +133,10 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		if c.mapped() {
 			fam := famKey(c)
 			ok, seen := rules[fam]
+			if c.Backend == dsrtypes.BackendBPF {
+				// The program stands for the rule; showBPF checks it.
+				ok, seen = len(rep.Attachments) > 0, true
+			}
 			if !seen {
 				rv := v
 				if rc, ours := st.Rules[fam]; ours {
@@ -144,7 +148,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 				rules[fam] = ok
 			}
 			vs.Rule = ok
-			if !ok {
+			if !ok && c.Backend != dsrtypes.BackendBPF {
 				bad(fmt.Sprintf("raw PREROUTING has no map-mode rule for %v (-j DADDR --map): marked packets keep the server's address and miss the VIP's socket", xtFamilyOf(c)), again)
 			}
 			if tab, err := m.mapTable(); err != nil {
