@@ -14,6 +14,7 @@ import (
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"golang.org/x/sys/unix"
 )
 
@@ -179,5 +180,17 @@ func TestBackendValidate(t *testing.T) {
 	err := withBackend(dscpVIP("10.0.0.1", 21), "nft").Validate()
 	if err == nil || err.Error() != `backend "nft" is unknown: use module, bpf or auto` {
 		t.Errorf("Validate: %v", err)
+	}
+}
+
+// apply's check of the host pieces does not ask for the module when the
+// VIPs are to run on bpf (or auto, which falls back to it).
+func TestBackendCheckPieces(t *testing.T) {
+	dial := func() (maptable.Table, error) { return nil, errors.New("no xt_DADDR") }
+	for b, fails := range map[dsrtypes.Backend]bool{"": true, dsrtypes.BackendModule: true, dsrtypes.BackendBPF: false, dsrtypes.BackendAuto: false} {
+		err := CheckPieces(ctx, []Config{withBackend(dscpVIP("10.0.0.1", 3), b)}, dial, nil)
+		if (err != nil) != fails {
+			t.Errorf("backend %q: %v", b, err)
+		}
 	}
 }
