@@ -59,17 +59,9 @@ func (t *Table) orPresent(k Key) error {
 
 // setPresent recomputes present from m, after entries went.
 func (t *Table) setPresent(m *ebpf.Map) error {
-	var keys []l3dsrL3dsrKey
-	var (
-		rk  l3dsrL3dsrKey
-		per []l3dsrL3dsrVal
-	)
-	it := m.Iterate()
-	for it.Next(&rk, &per) {
-		keys = append(keys, rk)
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("reading the table: %w", err)
+	keys, _, err := dump(m)
+	if err != nil {
+		return err
 	}
 	return t.writePresent(presentOf(keys))
 }

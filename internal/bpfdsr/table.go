@@ -244,17 +244,14 @@ func (t *Table) List() ([]Item, error) {
 }
 
 func list(m *ebpf.Map) ([]Item, error) {
-	var (
-		out []Item
-		rk  l3dsrL3dsrKey
-		per []l3dsrL3dsrVal
-	)
-	it := m.Iterate()
-	for it.Next(&rk, &per) {
-		out = append(out, Item{Key: keyOf(rk), Value: valueOf(rk.Family, per)})
+	keys, vals, err := dump(m)
+	if err != nil || len(keys) == 0 {
+		return nil, err
 	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("listing the table: %w", err)
+	n := len(vals) / len(keys)
+	out := make([]Item, len(keys))
+	for i, rk := range keys {
+		out[i] = Item{Key: keyOf(rk), Value: valueOf(rk.Family, vals[i*n:(i+1)*n])}
 	}
 	return out, nil
 }
