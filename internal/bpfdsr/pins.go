@@ -227,22 +227,31 @@ func (t *Table) pinAll() error {
 }
 
 // checkTag refuses a pinned program that is not the embedded one: an
-// upgrade, which a restart of the backend picks up.
+// upgrade, which a restart of the backend picks up. The embedded one's tag
+// is the kernel's (which ProgramSpec.Tag does not always match), so it is
+// loaded against the pinned maps, and dropped.
 func (t *Table) checkTag() error {
 	spec, err := loadL3dsr()
 	if err != nil {
 		return fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
-	want, err := spec.Programs[progName].Tag()
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		pinTables: t.tables, pinPresent: t.present, pinTotals: t.totals, pinMeta: t.meta,
+	}})
 	if err != nil {
-		return fmt.Errorf("computing the program's tag: %w", err)
+		return fmt.Errorf("loading the BPF program: %w", permErr(err))
 	}
-	info, err := t.prog.Info()
+	defer coll.Close()
+	want, err := coll.Programs[progName].Info()
+	if err != nil {
+		return fmt.Errorf("reading the program's info: %w", err)
+	}
+	have, err := t.prog.Info()
 	if err != nil {
 		return fmt.Errorf("reading the pinned program's info: %w", err)
 	}
-	if info.Tag != want {
-		return fmt.Errorf("the pinned BPF program (tag %s) is not this binary's (tag %s), an upgrade: run `l3dsr realserver down` then `l3dsr realserver up` to load it", info.Tag, want)
+	if have.Tag != want.Tag {
+		return fmt.Errorf("the pinned BPF program (tag %s) is not this binary's (tag %s), an upgrade: run `l3dsr realserver down` then `l3dsr realserver up` to load it", have.Tag, want.Tag)
 	}
 	return nil
 }
