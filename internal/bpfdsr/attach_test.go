@@ -109,7 +109,7 @@ func TestInstallRoundTrip(t *testing.T) {
 	if n := tcxProgs(t, ns, "a0"); n != 1 {
 		t.Fatalf("%d programs on a0's tcx ingress, want 1", n)
 	}
-	if out := run(t, "tc", "-n", ns, "filter", "show", "dev", "a1", "ingress"); !strings.Contains(out, "l3dsr_ingress") || !strings.Contains(out, "pref 3477") {
+	if out := run(t, "tc", "-n", ns, "filter", "show", "dev", "a1", "ingress"); !strings.Contains(out, "l3dsr_ingress") || !strings.Contains(out, "pref 3477") || !strings.Contains(out, "direct-action") {
 		t.Fatalf("a1 has no filter of ours:\n%s", out)
 	}
 
