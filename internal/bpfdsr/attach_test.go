@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -16,6 +15,19 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
+
+// modeSetup gives a test a bpffs, attaches by mode, and two namespaces
+// joined by a veth pair (vethPair).
+func modeSetup(t *testing.T, mode string) (ns, peer string) {
+	t.Helper()
+	tempBPFFS(t)
+	if mode == modeClsact {
+		withClsact(t)
+	}
+	ns, peer = newNS(t), newNS(t)
+	vethPair(t, ns, peer)
+	return ns, peer
+}
 
 // withClsact runs the test's attaches through clsact on a kernel with tcx.
 func withClsact(t *testing.T) {
@@ -176,24 +188,13 @@ func count(t *testing.T, m *ebpf.Map) uint64 {
 	return n
 }
 
-// ping sends two UDP datagrams from ns to 10.9.0.1 (the discard port: ICMP
-// errors come back, which is fine; tc ingress has seen them).
+// ping sends two UDP datagrams from ns to 10.9.0.1 (no one listens: the
+// ICMP errors that come back are fine, tc ingress has seen them).
 func ping(t *testing.T, ns string) {
 	t.Helper()
-	inNS(t, ns, func() {
-		// Unconnected: the ICMP error of one does not fail the next.
-		c, err := net.ListenPacket("udp4", ":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		for range 2 {
-			if _, err := c.WriteTo([]byte("ping"), &net.UDPAddr{IP: net.IPv4(10, 9, 0, 1), Port: 9}); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
+	for range 2 {
+		sendWithDSCP(t, ns, "10.9.0.1", 0)
+	}
 }
 
 // foreignFilter puts p at ingress pref 1 of ifname as cls_bpf "foreign".
@@ -221,12 +222,7 @@ func TestCoexistence(t *testing.T) {
 	for _, mode := range []string{modeTCX, modeClsact} {
 		t.Run(mode, func(t *testing.T) {
 			needRoot(t)
-			tempBPFFS(t)
-			if mode == modeClsact {
-				withClsact(t)
-			}
-			ns, peer := newNS(t), newNS(t)
-			vethPair(t, ns, peer)
+			ns, peer := modeSetup(t, mode)
 			run(t, "tc", "-n", ns, "qdisc", "add", "dev", "a0", "clsact")
 			fp, fm := foreignProg(t)
 			foreignFilter(t, ns, "a0", fp)

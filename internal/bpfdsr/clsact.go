@@ -20,6 +20,21 @@ const (
 	filterName   = progName
 )
 
+// linkHandle is an rtnetlink handle in this namespace and the interface
+// ifindex; the caller closes the handle.
+func linkHandle(ifindex int) (*netlink.Handle, netlink.Link, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening rtnetlink: %w", err)
+	}
+	lk, err := h.LinkByIndex(ifindex)
+	if err != nil {
+		h.Close()
+		return nil, nil, fmt.Errorf("reading interface %d: %w", ifindex, err)
+	}
+	return h, lk, nil
+}
+
 // ingressQdisc is the qdisc at ffff:, if any.
 func ingressQdisc(h *netlink.Handle, lk netlink.Link) (netlink.Qdisc, error) {
 	qs, err := h.QdiscList(lk)
@@ -35,15 +50,11 @@ func ingressQdisc(h *netlink.Handle, lk netlink.Link) (netlink.Qdisc, error) {
 }
 
 func (t *Table) attachClsact(ifindex int) error {
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	h, lk, err := linkHandle(ifindex)
 	if err != nil {
-		return fmt.Errorf("opening rtnetlink: %w", err)
+		return err
 	}
 	defer h.Close()
-	lk, err := h.LinkByIndex(ifindex)
-	if err != nil {
-		return fmt.Errorf("reading interface %d: %w", ifindex, err)
-	}
 	q, err := ingressQdisc(h, lk)
 	if err != nil {
 		return err
@@ -116,15 +127,11 @@ func (t *Table) progID() (int, error) {
 // ourFilter is our filter on ifindex's ingress: our pref, our name and
 // our program; nil when there is none.
 func (t *Table) ourFilter(ifindex int) (*netlink.BpfFilter, error) {
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	h, lk, err := linkHandle(ifindex)
 	if err != nil {
-		return nil, fmt.Errorf("opening rtnetlink: %w", err)
+		return nil, err
 	}
 	defer h.Close()
-	lk, err := h.LinkByIndex(ifindex)
-	if err != nil {
-		return nil, fmt.Errorf("reading interface %d: %w", ifindex, err)
-	}
 	return t.findFilter(h, lk)
 }
 
@@ -152,19 +159,15 @@ func (t *Table) findFilter(h *netlink.Handle, lk netlink.Link) (*netlink.BpfFilt
 // detachClsact deletes our filter, then the clsact if we created it and
 // no filter is left on it.
 func (t *Table) detachClsact(ifindex int) error {
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("opening rtnetlink: %w", err)
-	}
-	defer h.Close()
-	lk, err := h.LinkByIndex(ifindex)
+	h, lk, err := linkHandle(ifindex)
 	var nf netlink.LinkNotFoundError
 	if errors.As(err, &nf) {
 		return t.forgetOwned(ifindex)
 	}
 	if err != nil {
-		return fmt.Errorf("reading interface %d: %w", ifindex, err)
+		return err
 	}
+	defer h.Close()
 	f, err := t.findFilter(h, lk)
 	if err != nil {
 		return err

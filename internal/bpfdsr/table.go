@@ -125,6 +125,16 @@ func rawVal(k Key, v Value, old []l3dsrL3dsrVal) ([]l3dsrL3dsrVal, error) {
 	return out, nil
 }
 
+// keyed is k as the map spells it, and the table in use.
+func (t *Table) keyed(k Key) (l3dsrL3dsrKey, *ebpf.Map, error) {
+	rk, err := k.raw()
+	if err != nil {
+		return rk, nil, err
+	}
+	m, err := t.current()
+	return rk, m, err
+}
+
 // current is the table in slot 0.
 func (t *Table) current() (*ebpf.Map, error) {
 	var m *ebpf.Map
@@ -144,11 +154,7 @@ func (t *Table) newInner() (*ebpf.Map, error) {
 
 // Get is the entry of k.
 func (t *Table) Get(k Key) (Value, error) {
-	rk, err := k.raw()
-	if err != nil {
-		return Value{}, err
-	}
-	m, err := t.current()
+	rk, m, err := t.keyed(k)
 	if err != nil {
 		return Value{}, err
 	}
@@ -166,11 +172,7 @@ func (t *Table) Get(k Key) (Value, error) {
 // Put adds an entry; with replace, an existing entry takes v's VIP and
 // code and keeps its counters, else it is ErrExists.
 func (t *Table) Put(k Key, v Value, replace bool) error {
-	rk, err := k.raw()
-	if err != nil {
-		return err
-	}
-	m, err := t.current()
+	rk, m, err := t.keyed(k)
 	if err != nil {
 		return err
 	}
@@ -212,11 +214,7 @@ func (t *Table) Put(k Key, v Value, replace bool) error {
 
 // Delete removes the entry of k.
 func (t *Table) Delete(k Key) error {
-	rk, err := k.raw()
-	if err != nil {
-		return err
-	}
-	m, err := t.current()
+	rk, m, err := t.keyed(k)
 	if err != nil {
 		return err
 	}

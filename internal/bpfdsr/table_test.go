@@ -60,12 +60,22 @@ func setCounters(t *testing.T, tb *Table, k Key, packets uint64) {
 	}
 }
 
-func TestTableOps(t *testing.T) {
+// freshTable is an installed table in a namespace of its own, and the
+// number of CPUs its counters are kept for.
+func freshTable(t *testing.T) (*Table, int) {
+	t.Helper()
 	needRoot(t)
 	tempBPFFS(t)
-	ns := newNS(t)
-	tb := install(t, ns)
-	ncpu, _ := ebpf.PossibleCPU()
+	tb := install(t, newNS(t))
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb, ncpu
+}
+
+func TestTableOps(t *testing.T) {
+	tb, ncpu := freshTable(t)
 
 	k10 := Key{Family: 4, DSCP: 10}
 	kAny := Key{Family: 4, DSCP: 255, Local: rip4}
@@ -152,11 +162,7 @@ func TestTableOps(t *testing.T) {
 }
 
 func TestReplace(t *testing.T) {
-	needRoot(t)
-	tempBPFFS(t)
-	ns := newNS(t)
-	tb := install(t, ns)
-	ncpu, _ := ebpf.PossibleCPU()
+	tb, ncpu := freshTable(t)
 
 	stay := Key{Family: 4, DSCP: 3}
 	gone := Key{Family: 4, DSCP: 4}

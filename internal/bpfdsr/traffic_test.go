@@ -34,12 +34,7 @@ func TestTraffic(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			needRoot(t)
 			needProgram(t)
-			tempBPFFS(t)
-			if mode == modeClsact {
-				withClsact(t)
-			}
-			ns, peer := newNS(t), newNS(t)
-			vethPair(t, ns, peer)
+			ns, peer := modeSetup(t, mode)
 			run(t, "ip", "-n", ns, "addr", "add", "10.99.0.1/32", "dev", "lo")
 			run(t, "ip", "-n", ns, "addr", "add", "fd00:99::1/128", "dev", "lo")
 			tbl := install(t, ns)
