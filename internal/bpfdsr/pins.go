@@ -113,7 +113,7 @@ func Open() (*Table, error) {
 		return nil, ErrNotInstalled
 	}
 	dir, _ := pinDir()
-	spec, err := loadL3dsr()
+	spec, err := loadSpec()
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
@@ -139,7 +139,11 @@ func Open() (*Table, error) {
 func Install() (*Table, error) {
 	t, err := Open()
 	if err == nil {
-		return t, t.checkTag()
+		if err := t.upgrade(); err != nil {
+			t.Close()
+			return nil, err
+		}
+		return t, nil
 	}
 	if !errors.Is(err, ErrNotInstalled) {
 		return nil, err
@@ -148,7 +152,7 @@ func Install() (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := loadL3dsr()
+	spec, err := loadSpec()
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
 	}
@@ -226,36 +230,6 @@ func (t *Table) pinAll() error {
 	return nil
 }
 
-// checkTag refuses a pinned program that is not the embedded one: an
-// upgrade, which a restart of the backend picks up. The embedded one's tag
-// is the kernel's (which ProgramSpec.Tag does not always match), so it is
-// loaded against the pinned maps, and dropped.
-func (t *Table) checkTag() error {
-	spec, err := loadL3dsr()
-	if err != nil {
-		return fmt.Errorf("reading the embedded BPF object: %w", err)
-	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
-		pinTables: t.tables, pinPresent: t.present, pinTotals: t.totals, pinMeta: t.meta,
-	}})
-	if err != nil {
-		return fmt.Errorf("loading the BPF program: %w", permErr(err))
-	}
-	defer coll.Close()
-	want, err := coll.Programs[progName].Info()
-	if err != nil {
-		return fmt.Errorf("reading the program's info: %w", err)
-	}
-	have, err := t.prog.Info()
-	if err != nil {
-		return fmt.Errorf("reading the pinned program's info: %w", err)
-	}
-	if have.Tag != want.Tag {
-		return fmt.Errorf("the pinned BPF program (tag %s) is not this binary's (tag %s), an upgrade: run `l3dsr realserver down` then `l3dsr realserver up` to load it", have.Tag, want.Tag)
-	}
-	return nil
-}
-
 // Uninstall detaches every attachment of ours in this namespace and
 // removes the pins; nothing installed is not an error.
 func Uninstall() error {
@@ -287,6 +261,10 @@ func Uninstall() error {
 	os.Remove(filepath.Dir(t.dir))
 	return nil
 }
+
+// loadSpec is the embedded object; tests put another program in it to
+// play an upgrade.
+var loadSpec = loadL3dsr
 
 // permErr names what is missing when the kernel says EPERM.
 func permErr(err error) error {
