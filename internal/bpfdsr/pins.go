@@ -161,6 +161,10 @@ func Install() (*Table, error) {
 		return nil, fmt.Errorf("loading the BPF program: %w", permErr(err))
 	}
 	defer coll.Close()
+	// What an Install that died before its last pin (tables) left.
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("removing the pins of an unfinished install: %w", err)
+	}
 	t = &Table{dir: dir, inner: spec.Maps[pinTables].InnerMap}
 	if err := t.build(coll); err != nil {
 		t.Close()
