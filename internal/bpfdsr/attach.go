@@ -122,8 +122,9 @@ func (t *Table) Attachments() ([]Attachment, error) {
 
 // attachedMode is how our program is on ifindex, "" when it is not.
 func (t *Table) attachedMode(ifindex int) (string, error) {
-	if _, err := os.Stat(t.linkPin(ifindex)); err == nil {
-		return modeTCX, nil
+	live, err := t.liveLink(ifindex)
+	if err != nil || live {
+		return modeTCX, err
 	}
 	f, err := t.ourFilter(ifindex)
 	if err != nil {
@@ -133,6 +134,31 @@ func (t *Table) attachedMode(ifindex int) (string, error) {
 		return modeClsact, nil
 	}
 	return "", nil
+}
+
+// liveLink says whether our link pin of ifindex holds that interface: the
+// pin of an interface that is gone (its link defunct, ifindex 0) is
+// dropped, since a new interface may take its ifindex.
+func (t *Table) liveLink(ifindex int) (bool, error) {
+	l, err := link.LoadPinnedLink(t.linkPin(ifindex), nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("opening the pinned tcx link: %w", err)
+	}
+	defer l.Close()
+	info, err := l.Info()
+	if err != nil {
+		return false, fmt.Errorf("reading the tcx link's info: %w", err)
+	}
+	if tcx := info.TCX(); tcx != nil && int(tcx.Ifindex) == ifindex {
+		return true, nil
+	}
+	if err := l.Unpin(); err != nil {
+		return false, fmt.Errorf("unpinning a stale tcx link: %w", err)
+	}
+	return false, nil
 }
 
 func (t *Table) linkPin(ifindex int) string {

@@ -377,3 +377,29 @@ func TestTwoNamespaces(t *testing.T) {
 		}
 	})
 }
+
+// The link pin of an interface that is gone does not pass for an
+// attachment of a new interface with its ifindex.
+func TestAttachOverAStaleLinkPin(t *testing.T) {
+	needRoot(t)
+	tempBPFFS(t)
+	ns := newNS(t)
+	run(t, "ip", "-n", ns, "link", "add", "x0", "index", "50", "type", "veth", "peer", "name", "x0p")
+	tbl := install(t, ns)
+	inNS(t, ns, func() {
+		if _, err := tbl.Attach("x0"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	run(t, "ip", "-n", ns, "link", "del", "x0")
+	run(t, "ip", "-n", ns, "link", "add", "y0", "index", "50", "type", "veth", "peer", "name", "y0p")
+	inNS(t, ns, func() {
+		changed, err := tbl.Attach("y0")
+		if err != nil || !changed {
+			t.Fatalf("Attach y0 over x0's stale pin: changed %v, %v; want true", changed, err)
+		}
+	})
+	if n := tcxProgs(t, ns, "y0"); n != 1 {
+		t.Fatalf("%d programs on y0's tcx ingress, want 1", n)
+	}
+}
