@@ -254,35 +254,25 @@ func list(m *ebpf.Map) ([]Item, error) {
 	return out, nil
 }
 
-// Flush removes the entries of a family, or of both with 0.
+// Flush removes the entries of a family, or of both with 0: a Replace by
+// what stays, so that it is one swap too.
 func (t *Table) Flush(family uint8) error {
-	if family == 0 {
-		return t.Replace(nil)
-	}
-	m, err := t.current()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	items, err := list(m)
-	if err != nil {
-		return err
-	}
-	n := 0
-	for _, it := range items {
-		if it.Key.Family != family {
-			continue
+	var keep []Item
+	if family != 0 {
+		items, err := t.List()
+		if err != nil {
+			return err
 		}
-		rk, _ := it.Key.raw()
-		if err := m.Delete(rk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("flushing IPv%d: %w", family, err)
+		for _, it := range items {
+			if it.Key.Family != family {
+				keep = append(keep, it)
+			}
 		}
-		n++
 	}
-	if err := t.setPresent(m); err != nil {
-		return err
+	if err := t.Replace(keep); err != nil {
+		return fmt.Errorf("flushing: %w", err)
 	}
-	return t.bump(-n, false)
+	return nil
 }
 
 // Totals are the program's counters and the table's size and generation.
