@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
@@ -176,6 +177,7 @@ func (m *Manager) showBPF(st *upRecord, rep *Report) {
 	case len(as) == 0:
 		rep.Problems = append(rep.Problems, Problem{What: "the tc-BPF program is attached to no interface: coded packets are not put back to their VIP", Fix: "run 'l3dsr realserver up' for one of the VIPs (it attaches the program again)"})
 	}
+	slices.SortFunc(as, func(a, b Attachment) int { return strings.Compare(a.Ifname, b.Ifname) })
 	rep.Attachments = as
 }
 

@@ -49,7 +49,7 @@ func (b *fakeBPF) detach(name string) error {
 }
 func (b *fakeBPF) attachments() ([]Attachment, error) {
 	var out []Attachment
-	for _, n := range slices.Sorted(maps.Keys(b.attached)) {
+	for _, n := range slices.Backward(slices.Sorted(maps.Keys(b.attached))) { // the kernel's order: any
 		out = append(out, Attachment{Ifname: n, Mode: "tcx"})
 	}
 	return out, nil
@@ -119,6 +119,10 @@ func TestBackendAutoPicksBPF(t *testing.T) {
 	}
 	if !slices.Equal(b.calls, []string{"attach eth0", "attach eth1"}) {
 		t.Errorf("second up's calls %q", b.calls)
+	}
+	rep, err := m.Show(ctx, "")
+	if err != nil || attachList(rep.Attachments) != "eth0 (tcx), eth1 (tcx)" {
+		t.Errorf("show's attachments %q, %v", attachList(rep.Attachments), err)
 	}
 }
 
