@@ -39,7 +39,10 @@ func (h hostLinks) ingress(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("opening the real server: %w", err)
 	}
 	defer rs.Close()
-	rep, err := rs.Show(ctx, xtrule.Default)
+	// The variant of $L3DSR_IPTABLES, as doctor reads it; a bad value is
+	// the default's.
+	v, _ := (&xtrule.VariantFlag{}).Variant()
+	rep, err := rs.Show(ctx, v)
 	if err != nil {
 		return nil, err
 	}
