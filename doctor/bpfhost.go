@@ -9,8 +9,8 @@ import (
 // TODO(lead): these stand in for internal/bpfdsr until it lands:
 // bpfPinRoot = bpfdsr.PinRoot (drop the statfs below), bpfInstalled =
 // bpfdsr.Installed, and bpfAttached = bpfdsr.Open, then the Ifname of each
-// of (*Table).Attachments, then Close. live.entries must also list the
-// BPF table when bpfdsr.Installed (the maptable backend that serves it).
+// of (*Table).Attachments, then Close. live.entries lists the BPF table
+// once maptable.Dial picks it where bpfdsr.Installed (helper I's part).
 var (
 	bpfPinRoot = func() (string, error) {
 		var st unix.Statfs_t
