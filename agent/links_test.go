@@ -83,22 +83,17 @@ func TestLinkKeeperHonoursTheIngressList(t *testing.T) {
 	}
 }
 
-func TestLinkKeeperNeverAttachesLoopback(t *testing.T) {
-	f := newFakeLinks()
-	k, _, _ := newKeeper(f)
-	k.reconcile(context.Background(), "start")
-	if len(f.calls) != 0 {
-		t.Errorf("only lo: attach calls %q, want none", f.calls)
-	}
-}
-
-func TestLinkKeeperLeavesAModuleHostAlone(t *testing.T) {
-	f := newFakeLinks("eth0")
-	f.noBackend = true
-	k, _, _ := newKeeper(f)
-	k.reconcile(context.Background(), "start")
-	if len(f.calls) != 0 {
-		t.Errorf("no BPF pins: attach calls %q, want none", f.calls)
+// Only lo, or a namespace the module serves: nothing to attach.
+func TestLinkKeeperAttachesNothing(t *testing.T) {
+	onlyLo := newFakeLinks()
+	moduleHost := newFakeLinks("eth0")
+	moduleHost.noBackend = true
+	for name, f := range map[string]*fakeLinks{"only lo": onlyLo, "no BPF pins": moduleHost} {
+		k, _, _ := newKeeper(f)
+		k.reconcile(context.Background(), "start")
+		if len(f.calls) != 0 {
+			t.Errorf("%s: attach calls %q, want none", name, f.calls)
+		}
 	}
 }
 

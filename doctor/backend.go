@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
@@ -124,12 +123,12 @@ func (c *checker) noBackend() error {
 	if b.noFS != nil {
 		up = "mount -t bpf bpf /sys/fs/bpf, " + up
 	}
-	fix := []string{"modprobe xt_DADDR", up}
+
 	why := "nothing rewrites a marked packet to its VIP: the packets reach no socket"
 	if b.noFS != nil {
 		why += fmt.Sprintf("; the tc-BPF backend needs a bpffs to pin its maps in (%v)", b.noFS)
 	}
 	c.add(problem, "module", "no backend serves the table: the xt_DADDR module is not loaded and the tc-BPF backend is not installed",
-		why, strings.Join(fix, ", or "))
+		why, "modprobe xt_DADDR, or "+up)
 	return nil
 }
