@@ -13,7 +13,7 @@ KVERS    = $(shell $(TOP)/scripts/kernels.sh)
 XTLIBDIR = $(shell pkg-config --variable=xtlibdir xtables 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/xtables)
 
 
-.PHONY: build deps deps-build test-deps kmod libxt go testtools unit vmtest test demo checkpatch clean
+.PHONY: build deps deps-build test-deps kmod libxt go bpf testtools unit vmtest test demo checkpatch clean
 
 build: go kmod libxt
 
@@ -80,6 +80,12 @@ $(BUILD)/ipvs.test: $(GOSRC) go.mod go.sum
 
 $(BUILD)/dscpmark.test: $(GOSRC) go.mod go.sum
 	CGO_ENABLED=0 $(GO) test -c -o $@ ./internal/dscpmark
+
+# The tc-BPF object and its Go bindings, committed so that `make go` needs no LLVM; the object
+# test in internal/bpfdsr fails when they are not what bpf/ compiles to. Debian's clang 14: the
+# bytes are reproducible with one clang, not across versions.
+bpf: deps-build
+	cd $(TOP)/internal/bpfdsr && $(GO) generate
 
 go:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BUILD)/l3dsr ./cmd/l3dsr
@@ -165,10 +171,11 @@ bench-agent: kmod libxt go testtools
 	$(TOP)/scripts/deps.sh bench
 	L3DSR_SCENARIO_DIR=$(TOP)/tests/bench/scenarios $(TOP)/tests/vm/run.sh -s agent_scale
 
-# checkpatch.pl ships in the linux-source tarball, not in the headers. Kernel C
-# only: xtables/libxt_DADDR.c is userspace (libxtables) code.
+# checkpatch.pl ships in the linux-source tarball, not in the headers. Kernel C (bpf/ is too:
+# the verifier's side of the kernel) only: xtables/libxt_DADDR.c is userspace (libxtables) code.
 KERNEL_C = $(wildcard kmod/*.c kmod/*.h kmod/test/*.c kmod/test/*.h) \
-	   $(wildcard kmod/uapi/linux/netfilter/*.h kmod/uapi/linux/*.h)
+	   $(wildcard kmod/uapi/linux/netfilter/*.h kmod/uapi/linux/*.h) \
+	   $(wildcard bpf/*.c bpf/*.h)
 checkpatch:
 	$(TOP)/scripts/checkpatch.sh $(KERNEL_C)
 

@@ -36,6 +36,10 @@ type Options struct {
 	Log       *slog.Logger
 	// Listen opens the metrics listener (net.Listen).
 	Listen func(network, addr string) (net.Listener, error)
+	// BPFLinks keeps the tc-BPF program attached to the real server's
+	// links, new ones included, when this namespace has that backend
+	// (links.go); tests leave it false, the host's agent sets it.
+	BPFLinks bool
 }
 
 // ConfigError is an error of the file or of the command line, found before
@@ -54,6 +58,10 @@ type runner struct {
 	reg      *metrics.Registry
 	checks   *checks
 	events   *queue
+	// links is nil unless Options.BPFLinks and the file has a real server;
+	// linkEvents has a value after a link event.
+	links      *linkKeeper
+	linkEvents <-chan struct{}
 }
 
 // run loads the file, applies it, starts the checks and the metrics, tells
@@ -86,6 +94,7 @@ func run(ctx context.Context, o Options, reload <-chan struct{}) error {
 		a.checks.close()
 		return err
 	}
+	a.keepLinks(ctx)
 	_ = o.Notifier.notify(daemon.SdNotifyReady + "\nSTATUS=" + a.status())
 	err = a.loop(ctx, reload)
 	_ = o.Notifier.notify(daemon.SdNotifyStopping)
@@ -168,6 +177,9 @@ func (a *runner) loop(ctx context.Context, reload <-chan struct{}) error {
 			repair.Reset(a.settings.RepairInterval)
 		case <-repair.C:
 			a.repair(ctx)
+			a.links.reconcile(ctx, "repair")
+		case <-a.linkEvents:
+			a.links.reconcile(ctx, "link event")
 		case <-a.events.ready:
 			for _, ev := range a.events.take() {
 				a.checks.react(ctx, ev)

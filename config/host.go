@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
 )
@@ -179,6 +180,9 @@ func running(ctx context.Context, h Host) (*File, realserver.Report, error) {
 	f := fromRunning(rep.VIPs, st.Services)
 	if f.realServer != nil && len(rep.Ingress) > 0 {
 		f.realServer.ingress = rep.Ingress
+	}
+	if f.realServer != nil && rep.Backend == dsrtypes.BackendBPF {
+		f.realServer.backend = rep.Backend
 	}
 	if err := checkRebuilds(f, st.Services); err != nil {
 		return nil, rep, err

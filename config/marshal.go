@@ -26,6 +26,9 @@ func Marshal(f *File, header string) ([]byte, error) {
 		if len(rs.ingress) > 0 {
 			put(sec, "ingress", ingressNode(rs.ingress))
 		}
+		if rs.backend != "" {
+			put(sec, "backend", str(string(rs.backend)))
+		}
 		vips := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, v := range rs.VIPs {
 			vips.Content = append(vips.Content, vipNode(v))

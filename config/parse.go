@@ -264,8 +264,18 @@ func (p *parser) realServer(n *yaml.Node) *RealServer {
 			}
 		},
 		"ingress": func(v *yaml.Node) { rs.ingress = p.ingress(v) },
-		"vips":    func(v *yaml.Node) { rs.VIPs = items(p, v, "realserver.vips", p.vip) },
+		"backend": func(v *yaml.Node) {
+			if b, ok := parsed(p, v, "backend", dsrtypes.ParseBackend, "use module (xt_DADDR), bpf (tc-BPF) or auto (the module when it loads, else bpf)"); ok {
+				rs.backend = b
+			}
+		},
+		"vips": func(v *yaml.Node) { rs.VIPs = items(p, v, "realserver.vips", p.vip) },
 	})
+	for i := range rs.VIPs {
+		if m := rs.VIPs[i].Config.Mode; m == dsrtypes.ModeDSCP || m == dsrtypes.ModeAddr {
+			rs.VIPs[i].Config.Backend = rs.backend
+		}
+	}
 	return rs
 }
 

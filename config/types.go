@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/l3dsr/l3dsr/director"
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/health"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
@@ -73,6 +74,9 @@ type RealServer struct {
 	// ingress is the interfaces the map-mode rules are limited to (none:
 	// any); parse_ingress.go.
 	ingress realserver.Ingress
+	// backend is the table's backend of the dscp- and addr-mode VIPs
+	// (module, bpf or auto; empty: the one in use, else the module).
+	backend dsrtypes.Backend
 	VIPs    []VIP
 }
 

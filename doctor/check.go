@@ -22,21 +22,26 @@ type checker struct {
 	// while the module is not loaded).
 	entries     []maptable.Entry
 	entriesRead bool
+	// bpf is the tc-BPF backend, read once by bpfState.
+	bpf     bpfState
+	bpfRead bool
+	// served names the backend that serves the table (Report.Backend).
+	served string
 }
 
-// tableEntries reads xt_DADDR's table once; with the module not loaded
-// there is no table (the module check says so).
+// tableEntries reads the table once, from the backend that serves it;
+// with neither there is no table (the module check says so).
 func (c *checker) tableEntries() ([]maptable.Entry, error) {
 	if c.entriesRead {
 		return c.entries, nil
 	}
 	c.entriesRead = true
-	if !c.h.ModuleLoaded("xt_DADDR") {
+	if !c.h.ModuleLoaded("xt_DADDR") && c.served != "bpf" {
 		return nil, nil
 	}
 	e, err := c.h.Entries()
 	if err != nil {
-		return nil, fmt.Errorf("listing xt_DADDR's table: %w", err)
+		return nil, fmt.Errorf("listing the table: %w", err)
 	}
 	c.entries = e
 	return e, nil
@@ -106,7 +111,7 @@ func Check(ctx context.Context, h Host, e *Expect) (Report, error) {
 			}
 		}
 	}
-	rep.Findings = c.out
+	rep.Findings, rep.Backend = c.out, c.served
 	if rep.Findings == nil {
 		rep.Findings = []Finding{}
 	}

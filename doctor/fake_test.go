@@ -30,13 +30,19 @@ type fakeHost struct {
 	noIPVS   bool
 	features map[string]Features
 	routes   map[netip.Addr]string
+	// bpf is the tc-BPF backend; nil: a build without it.
+	bpf *bpfState
 }
 
 func (f *fakeHost) host() Host {
-	return Host{
+	h := Host{
 		Sysctl: f.Sysctl, Links: f.Links, Addrs: f.Addrs, ModuleLoaded: f.ModuleLoaded, Rules: f.Rules, Entries: f.Entries,
 		RealServer: f.RealServer, Director: f.Director, Features: f.Features, RouteOif: f.RouteOif,
 	}
+	if f.bpf != nil {
+		h.bpf = func() (bpfState, error) { return *f.bpf, nil }
+	}
+	return h
 }
 
 func (f *fakeHost) Sysctl(key string) (string, error) {

@@ -38,7 +38,11 @@ type Report struct {
 	Roles []string `json:"roles"`
 	// Source is the config file the expectations came from, or "running
 	// state" without one.
-	Source   string    `json:"source"`
+	Source string `json:"source"`
+	// Backend is what serves the real server's table: "xt_DADDR" (the
+	// module), "bpf" (the tc-BPF program), or "" (no table in use, or
+	// nothing serves it: a finding says so).
+	Backend  string    `json:"backend,omitempty"`
 	Findings []Finding `json:"findings"`
 }
 
@@ -67,6 +71,9 @@ func WriteReport(w io.Writer, r Report, format string) error {
 		fmt.Fprintf(&b, "nothing to check: no role found in the %s (no config file, no IPVS service, no VIP set up by l3dsr, no DADDR rule)\n", r.Source)
 	} else {
 		fmt.Fprintf(&b, "checked as %s (from %s)\n", strings.Join(r.Roles, " and "), r.Source)
+	}
+	if r.Backend != "" {
+		fmt.Fprintf(&b, "table backend: %s\n", r.Backend)
 	}
 	for _, f := range r.Findings {
 		fmt.Fprintf(&b, "\n%-7s [%s] %s\n", f.Level, f.Check, f.What)

@@ -37,4 +37,7 @@ type Host struct {
 	Features func(dev string) (Features, error)
 	// RouteOif names the interface the route to dst leaves by.
 	RouteOif func(dst netip.Addr) (string, error)
+	// bpf reads the tc-BPF backend (bpfhost.go); nil: a host (a fake)
+	// without that backend.
+	bpf func() (bpfState, error)
 }

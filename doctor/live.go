@@ -39,7 +39,7 @@ func Open() (h Host, closeFn func() error, err error) {
 	return Host{
 		Sysctl: sysctl.Get, Links: rt.Links, Addrs: func() ([]rtnl.Addr, error) { return rt.AddrList(0) },
 		ModuleLoaded: moduleLoaded, Rules: (&xtrule.Reader{}).Read, Entries: l.entries,
-		RealServer: l.realServer, Director: l.director, Features: readFeatures, RouteOif: l.routeOif,
+		RealServer: l.realServer, Director: l.director, Features: readFeatures, RouteOif: l.routeOif, bpf: readBPF,
 	}, l.close, nil
 }
 

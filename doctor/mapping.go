@@ -21,15 +21,15 @@ func (c *checker) mapping(units []realserver.Config, rules []xtrule.Rule) error 
 			fams[dsrtypes.FamilyOf(u.VIP)] = true
 		}
 	}
-	c.mapRules(fams, rules)
+	// The BPF program looks the table up itself: no rule to check.
+	if c.served != "bpf" {
+		c.mapRules(fams, rules)
+	}
 	if len(fams) == 0 && len(rules) == 0 {
 		return nil
 	}
-	if !c.h.ModuleLoaded("xt_DADDR") {
-		c.add(problem, "module", "the xt_DADDR module is not loaded",
-			"nothing rewrites a marked packet to its VIP: the packets reach no socket",
-			"modprobe xt_DADDR")
-		return nil
+	if !c.h.ModuleLoaded("xt_DADDR") && c.served != "bpf" {
+		return c.noBackend()
 	}
 	if len(fams) == 0 {
 		return nil

@@ -53,6 +53,10 @@ func (c *checker) realServer(vips []realserver.Config, rs realserver.Report, rul
 				fmt.Sprintf("ip addr add %s dev lo", netip.PrefixFrom(v, v.BitLen())))
 		}
 	}
+	var err error
+	if c.served, err = c.backend(units, rs); err != nil {
+		return err
+	}
 	if err := c.rsSysctls(vips, rules); err != nil {
 		return err
 	}

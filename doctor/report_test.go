@@ -15,7 +15,8 @@ func TestWriteReport(t *testing.T) {
 	if err := WriteReport(&b, rep, "table"); err != nil {
 		t.Fatal(err)
 	}
-	want := "checked as real server and director (from " + testFile + ")\n\n" +
+	want := "checked as real server and director (from " + testFile + ")\n" +
+		"table backend: xt_DADDR\n\n" +
 		"problem [ipvs-sysctl] net.ipv4.vs.conntrack is 1, want 0\n" +
 		"        why: " + ipvsSettings[0].why + "\n" +
 		"        fix: sysctl -w net.ipv4.vs.conntrack=0\n"
@@ -27,7 +28,7 @@ func TestWriteReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back Report
-	if err := json.Unmarshal(b.Bytes(), &back); err != nil || len(back.Findings) != 1 || back.Findings[0].Fix != "sysctl -w net.ipv4.vs.conntrack=0" || back.Findings[0].Level != problem {
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil || len(back.Findings) != 1 || back.Backend != "xt_DADDR" || back.Findings[0].Fix != "sysctl -w net.ipv4.vs.conntrack=0" || back.Findings[0].Level != problem {
 		t.Errorf("json %s: %v", b.String(), err)
 	}
 

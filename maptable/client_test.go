@@ -230,7 +230,7 @@ func TestDialWithoutModule(t *testing.T) {
 	if !errors.Is(err, ErrNotLoaded) {
 		t.Fatalf("err = %v, want ErrNotLoaded", err)
 	}
-	const want = "the l3dsr kernel module is not loaded: run 'modprobe xt_DADDR' (install the l3dsr-dkms package if modprobe cannot find it)"
+	const want = "the l3dsr kernel module is not loaded: run 'modprobe xt_DADDR' (install the l3dsr-dkms package if modprobe cannot find it); a host without the module can use the tc-BPF backend instead: run 'l3dsr realserver up --backend bpf'"
 	if err.Error() != want {
 		t.Errorf("err = %q\nwant %q", err, want)
 	}

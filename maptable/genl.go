@@ -18,7 +18,8 @@ import (
 // ErrNotLoaded is returned (errors.Is) by Dial when the kernel has no
 // "l3dsr" generic netlink family: the module is not loaded and could not be
 // autoloaded.
-var ErrNotLoaded = errors.New("the l3dsr kernel module is not loaded: run 'modprobe xt_DADDR' (install the l3dsr-dkms package if modprobe cannot find it)")
+// Its text names the tc-BPF backend too, for hosts that cannot load it.
+var ErrNotLoaded = errors.New("the l3dsr kernel module is not loaded: run 'modprobe xt_DADDR' (install the l3dsr-dkms package if modprobe cannot find it); a host without the module can use the tc-BPF backend instead: run 'l3dsr realserver up --backend bpf'")
 
 // ErrNotFound is matched (errors.Is) by the error of an operation on an
 // entry that does not exist (the kernel's ENOENT).
@@ -49,11 +50,23 @@ type genlTable struct {
 	c *nl.Conn
 }
 
-// Dial opens the table of the xt_DADDR module, in the calling thread's
-// network namespace: a generic netlink socket with the l3dsr family
-// resolved by name. If the family does not exist the error matches
-// ErrNotLoaded.
+// Dial opens the table of the calling thread's network namespace: the
+// tc-BPF backend's pinned maps when `realserver up --backend bpf` installed
+// them here, else the xt_DADDR module's (a generic netlink socket with the
+// l3dsr family resolved by name). If neither is there the error matches
+// ErrNotLoaded and names both ways out.
 func Dial() (Table, error) {
+	installed, err := bpfInstalled()
+	if err != nil {
+		return nil, fmt.Errorf("looking for the tc-BPF backend's maps: %w", err)
+	}
+	if installed {
+		m, err := openBPF()
+		if err != nil {
+			return nil, fmt.Errorf("opening the tc-BPF backend's maps: %w", err)
+		}
+		return &bpfTable{m: m}, nil
+	}
 	t, err := dialGenl(0)
 	if err != nil {
 		return nil, err // not a Table holding a nil *genlTable
@@ -258,25 +271,14 @@ func (c *genlTable) Stats() (Stats, error) {
 // then staged over as many messages as needed and committed; on any error
 // the staged table is aborted and the old table stays.
 func (c *genlTable) Replace(entries []Entry) (err error) {
-	if len(entries) > maxEntries {
-		return fmt.Errorf("replacing the table: %w", invalidf("%d entries are more than the table holds (%d)", len(entries), maxEntries))
-	}
 	// Check everything and encode each entry once, before the first message.
+	norm, err := normalizeAll(entries)
+	if err != nil {
+		return err
+	}
 	encoded := make([][]byte, len(entries))
-	norm := make([]Entry, len(entries))
-	seen := make(map[Key]int, len(entries))
-	for i, e := range entries {
-		n, err := e.normalize()
-		if err != nil {
-			return fmt.Errorf("replacing the table: entry %d (%v): %w", i, e, err)
-		}
-		k := n.Key()
-		if j, dup := seen[k]; dup {
-			return fmt.Errorf("replacing the table: %w", invalidf("entries %d and %d have the same key (%v): keep one", j, i, k))
-		}
-		seen[k] = i
-		norm[i] = n
-		if encoded[i], err = entryNest(k, n.VIP, n.SetDSCP).Encode(); err != nil {
+	for i, n := range norm {
+		if encoded[i], err = entryNest(n.Key(), n.VIP, n.SetDSCP).Encode(); err != nil {
 			return fmt.Errorf("replacing the table: encoding entry %d: %w", i, err)
 		}
 	}

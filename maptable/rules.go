@@ -66,6 +66,7 @@ type Added struct {
 // On success every change is handed to record (if not nil) with how to undo
 // it, so that a caller with more steps can take it back with its own.
 func AddWithRule(ctx context.Context, t Entries, rules Rules, e Entry, how Existing, record func(what string, undo func() error)) (Added, error) {
+	rules = rulesFor(t, rules)
 	e.Family = dsrtypes.FamilyOf(e.VIP)
 	there := false   // e is in the table as it is
 	var reset *Entry // e's key is there with e's VIP but another SetDSCP
@@ -126,6 +127,7 @@ func AddWithRule(ctx context.Context, t Entries, rules Rules, e Entry, how Exist
 // replace fails, the rules appended for it are removed again. appended
 // lists the families whose rule was appended.
 func ReplaceWithRules(ctx context.Context, t Table, rules Rules, entries []Entry) (appended []dsrtypes.Family, err error) {
+	rules = rulesFor(t, rules)
 	has := map[dsrtypes.Family]bool{}
 	for _, e := range entries {
 		has[e.Key().Family] = true

@@ -294,3 +294,28 @@ func Snapshot(dial func() (Table, error)) ([]Entry, Stats, error) {
 	st, err := t.Stats()
 	return es, st, err
 }
+
+// normalizeAll checks the entries of a Replace before anything is sent:
+// each valid, no two with one key, no more than a table holds (the
+// module's L3DSR_MAX_ENTRIES and the program's L3DSR_BPF_MAX_ENTRIES are
+// the same).
+func normalizeAll(entries []Entry) ([]Entry, error) {
+	if len(entries) > maxEntries {
+		return nil, fmt.Errorf("replacing the table: %w", invalidf("%d entries are more than the table holds (%d)", len(entries), maxEntries))
+	}
+	norm := make([]Entry, len(entries))
+	seen := make(map[Key]int, len(entries))
+	for i, e := range entries {
+		n, err := e.normalize()
+		if err != nil {
+			return nil, fmt.Errorf("replacing the table: entry %d (%v): %w", i, e, err)
+		}
+		k := n.Key()
+		if j, dup := seen[k]; dup {
+			return nil, fmt.Errorf("replacing the table: %w", invalidf("entries %d and %d have the same key (%v): keep one", j, i, k))
+		}
+		seen[k] = i
+		norm[i] = n
+	}
+	return norm, nil
+}

@@ -33,6 +33,11 @@ type Config struct {
 	// MSS is the MSS the VIP's SYN-ACKs are clamped to (dsrtypes.ModeIPIP only); 0
 	// in a Config given to Up means: derive it from the interface MTU.
 	MSS uint16 `json:"mss,omitempty"`
+	// Backend is what puts the VIP back (dscp and addr modes): module,
+	// bpf, or auto (the module if xt_DADDR loads, else bpf); empty: the
+	// one the namespace's VIPs use, else the module. In the record: ""
+	// (the module) or bpf.
+	Backend dsrtypes.Backend `json:"backend,omitempty"`
 }
 
 // errInvalid is matched (errors.Is) by the error of a Config that can never
@@ -55,6 +60,9 @@ func conflictf(format string, a ...any) error {
 func (c Config) Validate() error {
 	if m, err := dsrtypes.ParseMode(string(c.Mode)); err != nil || (c.Mode != "" && m != c.Mode) {
 		return invalidf("mode %q is unknown: %s", c.Mode, dsrtypes.ModeUse)
+	}
+	if b, err := dsrtypes.ParseBackend(string(c.Backend)); err != nil || b != c.Backend {
+		return invalidf("backend %q is unknown: use module, bpf or auto", c.Backend)
 	}
 	if !c.VIP.IsValid() {
 		return invalidf("the VIP is missing: give the service address, e.g. --vip 10.0.0.1")

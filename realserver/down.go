@@ -105,6 +105,10 @@ func (m *Manager) down(ctx context.Context, st upRecord, idx int, rec *vipRecord
 		d.entry(r.entry(), &r.AddedEntry)
 		d.rule(&next, r.Config, rest)
 		d.rip(r)
+	}
+	switch r.mode() {
+	case dsrtypes.ModeDSCP, dsrtypes.ModeAddr:
+		d.bpf(r.Config, rest)
 	case dsrtypes.ModeIPIP:
 		d.clamps(rest)
 	}

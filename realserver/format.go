@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/jsonout"
 	"github.com/l3dsr/l3dsr/maptable"
 )
@@ -31,6 +32,9 @@ func WriteApplied(w io.Writer, verb string, a Applied) {
 	} else {
 		fmt.Fprintf(w, "%s %s: nothing to undo\n", verb, what)
 	}
+	if a.Backend != "" {
+		fmt.Fprintf(w, "  %s\n", a.Backend)
+	}
 	for _, c := range a.Changes {
 		fmt.Fprintf(w, "  %s\n", c)
 	}
@@ -55,6 +59,9 @@ func WriteReport(w io.Writer, rep Report, format string) error {
 	if len(rep.VIPs) > 0 {
 		writeVIPs(tw, rep)
 		fmt.Fprintf(tw, "\ningress: %s\n", rep.Ingress)
+		if rep.Backend == dsrtypes.BackendBPF {
+			fmt.Fprintf(tw, "backend: bpf, attached to %s\n", attachList(rep.Attachments))
+		}
 	}
 	writeHandRules(tw, rep.HandWritten)
 	if err := tw.Flush(); err != nil {

@@ -185,7 +185,7 @@ func xtFamilyOf(c Config) xtrule.Family { return dsrtypes.FamilyOf(c.VIP) }
 // needsRule reports whether a dscp-mode VIP of family fam is among vips.
 func needsRule(vips []Config, fam string) bool {
 	for _, c := range vips {
-		if c.mapped() && famKey(c) == fam {
+		if c.mapped() && c.Backend != dsrtypes.BackendBPF && famKey(c) == fam {
 			return true
 		}
 	}

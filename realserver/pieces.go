@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
 )
@@ -25,7 +26,8 @@ type RuleFinder interface {
 func CheckPieces(ctx context.Context, vips []Config, dial func() (maptable.Table, error), rules func() RuleFinder) error {
 	fams := map[xtrule.Family]bool{}
 	for _, c := range vips {
-		if c.mapped() {
+		// bpf needs neither (up installs it), and auto falls back to it.
+		if c.mapped() && (c.Backend == "" || c.Backend == dsrtypes.BackendModule) {
 			fams[xtrule.IPv4] = fams[xtrule.IPv4] || c.VIP.Is4()
 			fams[xtrule.IPv6] = fams[xtrule.IPv6] || c.VIP.Is6()
 		}

@@ -24,6 +24,11 @@ type Report struct {
 	// Ingress is the interfaces the map-mode rules are limited to; empty:
 	// any (see ingress.go).
 	Ingress Ingress `json:"ingress"`
+	// Backend is what keeps the table of the dscp- and addr-mode VIPs
+	// (module or bpf; empty: no such VIP); Attachments are the
+	// interfaces the tc-BPF program is attached to.
+	Backend     dsrtypes.Backend `json:"backend,omitempty"`
+	Attachments []Attachment     `json:"attachments,omitempty"`
 }
 
 // VIPStatus is one VIP set up by Up, as it runs now.
@@ -88,6 +93,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 	if len(st.VIPs) == 0 && len(hand) == 0 {
 		return rep, nil
 	}
+	m.showBPF(&st, &rep)
 	lo, err := m.lo()
 	if err != nil {
 		return Report{}, err
@@ -127,6 +133,10 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		if c.mapped() {
 			fam := famKey(c)
 			ok, seen := rules[fam]
+			if c.Backend == dsrtypes.BackendBPF {
+				// The program stands for the rule; showBPF checks it.
+				ok, seen = len(rep.Attachments) > 0, true
+			}
 			if !seen {
 				rv := v
 				if rc, ours := st.Rules[fam]; ours {
@@ -138,7 +148,7 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 				rules[fam] = ok
 			}
 			vs.Rule = ok
-			if !ok {
+			if !ok && c.Backend != dsrtypes.BackendBPF {
 				bad(fmt.Sprintf("raw PREROUTING has no map-mode rule for %v (-j DADDR --map): marked packets keep the server's address and miss the VIP's socket", xtFamilyOf(c)), again)
 			}
 			if tab, err := m.mapTable(); err != nil {

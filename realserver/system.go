@@ -85,6 +85,9 @@ type Manager struct {
 	stateDir string
 	// mem is the state of the Batch this manager belongs to, if any.
 	mem *memState
+	// bpf is the tc-BPF backend; loadModule loads xt_DADDR (auto's test).
+	bpf        bpfAPI
+	loadModule func(ctx context.Context) error
 
 	table Table
 	close func() error
@@ -101,14 +104,16 @@ func Open() (*Manager, error) {
 		return nil, err
 	}
 	return &Manager{
-		net:       nc,
-		sysctl:    sysctl.FS{},
-		dialTable: func() (Table, error) { return maptable.Dial() },
-		newRules:  func(v xtrule.Variant, ing Ingress) Rules { return &xtrule.Rules{Variant: v, Ingress: ing} },
-		clamps:    nftClamps{},
-		readRules: (&xtrule.Reader{}).Read,
-		stateDir:  dir,
-		close:     nc.Close,
+		net:        nc,
+		sysctl:     sysctl.FS{},
+		dialTable:  func() (Table, error) { return maptable.Dial() },
+		newRules:   func(v xtrule.Variant, ing Ingress) Rules { return &xtrule.Rules{Variant: v, Ingress: ing} },
+		clamps:     nftClamps{},
+		bpf:        hostBPF{},
+		loadModule: loadModule,
+		readRules:  (&xtrule.Reader{}).Read,
+		stateDir:   dir,
+		close:      nc.Close,
 	}, nil
 }
 

@@ -24,6 +24,8 @@ type Applied struct {
 	// Codes are the VIP's codes after the call (dscp mode): after Up, all
 	// of them; after DownCode, those it keeps (none: the VIP went down).
 	Codes Codes
+	// Backend says which backend Up used and why, when there was a choice.
+	Backend string
 }
 
 // Up sets the VIP c up, or checks that it is and repairs what is missing.
@@ -72,11 +74,19 @@ func (m *Manager) up(ctx context.Context, c Config, v xtrule.Variant, ing *Ingre
 	if err != nil {
 		return Applied{}, err
 	}
+	backend, said, err := m.chooseBackend(ctx, &st, c)
+	if err != nil {
+		return Applied{}, err
+	}
 	rec := vipRecord{Config: c}
 	rec.DSCP = nil
 	if old != nil {
 		rec = *old
 		rec.Codes = slices.Clone(old.Codes)
+	}
+	rec.Backend = ""
+	if backend == dsrtypes.BackendBPF {
+		rec.Backend = backend
 	}
 	if c.mode() == dsrtypes.ModeIPIP && rec.MSS == 0 {
 		if rec.MSS, err = m.deriveMSS(c.VIP); err != nil {
@@ -106,6 +116,9 @@ func (m *Manager) up(ctx context.Context, c Config, v xtrule.Variant, ing *Ingre
 	if old != nil {
 		steps = append(steps, m.upReset(c.SetDSCP))
 	}
+	if rec.Backend == dsrtypes.BackendBPF {
+		steps = append(steps, m.upBPF)
+	}
 	switch c.mode() {
 	case dsrtypes.ModeDSCP:
 		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upMap(ctx, s, r, *c.DSCP, t, v) })
@@ -126,7 +139,7 @@ func (m *Manager) up(ctx context.Context, c Config, v xtrule.Variant, ing *Ingre
 	m.indexUp(idx, r)
 	done := r.Config
 	done.DSCP = c.DSCP
-	return Applied{Changes: t.changes, Notes: notes, Config: done, Codes: r.codes()}, nil
+	return Applied{Changes: t.changes, Notes: notes, Config: done, Codes: r.codes(), Backend: said}, nil
 }
 
 func localName(a interface{ IsValid() bool }) string {
@@ -277,7 +290,11 @@ func (m *Manager) ensureEntry(ctx context.Context, s *upRecord, r *vipRecord, e 
 	if err != nil {
 		return false, err
 	}
-	added, err := maptable.AddWithRule(ctx, tab, m.newRules(v, s.Ingress), e, maptable.KeepSame, t.did)
+	var rules maptable.Rules = noRules{}
+	if r.Backend != dsrtypes.BackendBPF {
+		rules = m.newRules(v, s.Ingress)
+	}
+	added, err := maptable.AddWithRule(ctx, tab, rules, e, maptable.KeepSame, t.did)
 	var ee *maptable.ExistsError
 	if errors.As(err, &ee) {
 		other := "another --dscp"

@@ -17,7 +17,9 @@ what=${1:-all}
 stamp=${L3DSR_APT_STAMP:-/var/lib/apt/periodic/update-success-stamp}
 max_age=${L3DSR_APT_MAX_AGE:-86400}
 
-build_pkgs=(make gcc libc6-dev pkg-config libxtables-dev kmod)
+# clang, llvm (llvm-strip) and libbpf-dev: `make bpf`, and the unit test that recompiles the
+# tc-BPF object to check the committed one (internal/bpfdsr/object_test.go).
+build_pkgs=(make gcc libc6-dev pkg-config libxtables-dev kmod clang llvm libbpf-dev)
 # prometheus: the agent scenario scrapes the agent with a real Prometheus server and checks the
 # exposition with its promtool.
 vm_pkgs=(qemu-system-x86 busybox-static iproute2 iptables nftables ipvsadm conntrack tcpdump

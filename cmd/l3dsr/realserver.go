@@ -73,7 +73,7 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	var dscp, set dsrtypes.DSCP
 	var ingress *realserver.Ingress
 	cmd := &cobra.Command{
-		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|addr|ipip|dr] [--rip ADDR] [--dev IF] [--set-dscp N] [--mss N] [--ingress IFACE,...]",
+		Use:   "up --vip ADDR [--dscp N] [--local ADDR] [--mode dscp|addr|ipip|dr] [--rip ADDR] [--dev IF] [--set-dscp N] [--mss N] [--ingress IFACE,...] [--backend module|bpf|auto]",
 		Short: "Set a VIP up on this real server (again: repair what is missing)",
 		Example: `  l3dsr realserver up --vip 10.0.0.1 --dscp 21
   l3dsr realserver up --vip 10.0.0.1 --dscp 22    # a second code for the VIP
@@ -121,6 +121,7 @@ func newRealServerUpCmd(sys *system) *cobra.Command {
 	fl.Var(&set, "set-dscp", "dscp and addr modes: the DSCP the VIP's packets leave the rewrite with, 0-63 (ECN kept); default: unchanged")
 	fl.Var(&dsrtypes.Flag{Value: dsrtypes.Parsed[uint16]{Dst: &c.MSS, Parse: dsrtypes.ParseMSS, Name: "bytes"}, Prefix: "--mss "}, "mss", "ipip mode: clamp the VIP's SYN-ACKs to this MSS (default: interface MTU - 60 for IPv4, - 100 for IPv6)")
 	fl.Var(&variant, "iptables", "iptables variant for the map-mode rule: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
+	fl.Var(&c.Backend, "backend", "dscp and addr modes: module (xt_DADDR), bpf (tc-BPF, no module) or auto (the module if it loads, else bpf) (default: the one in use, else module)")
 	fl.Var(realserver.IngressFlag(&ingress), "ingress", "limit the map-mode rule (host-wide, every VIP's) to packets in on these interfaces; any: no limit (default: keep the host's list)")
 	return cmd
 }

@@ -369,7 +369,7 @@ func TestRuleModuleMissing(t *testing.T) {
 		{"rule", "stats"},
 	} {
 		status, _, stderr := runCLI(args...)
-		want := "l3dsr: the l3dsr kernel module is not loaded: run 'modprobe xt_DADDR' (install the l3dsr-dkms package if modprobe cannot find it)\n"
+		want := "l3dsr: the l3dsr kernel module is not loaded: run 'modprobe xt_DADDR' (install the l3dsr-dkms package if modprobe cannot find it); a host without the module can use the tc-BPF backend instead: run 'l3dsr realserver up --backend bpf'\n"
 		if status != exitRuntime || stderr != want {
 			t.Errorf("%v: exit %d, stderr %q", args, status, stderr)
 		}

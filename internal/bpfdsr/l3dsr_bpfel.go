@@ -56,13 +56,14 @@ type l3dsrL3dsrVal struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	l3dsrMapMeta          = "meta"
-	l3dsrMapPresent       = "present"
-	l3dsrMapTables        = "tables"
-	l3dsrMapTotals        = "totals"
-	l3dsrProgL3dsrIngress = "l3dsr_ingress"
-	l3dsrVarL3dsrKeyAbi   = "l3dsr_key_abi"
-	l3dsrVarL3dsrValAbi   = "l3dsr_val_abi"
+	l3dsrMapMeta            = "meta"
+	l3dsrMapPresent         = "present"
+	l3dsrMapTables          = "tables"
+	l3dsrMapTotals          = "totals"
+	l3dsrProgL3dsrIngress   = "l3dsr_ingress"
+	l3dsrVarL3dsrKeyAbi     = "l3dsr_key_abi"
+	l3dsrVarL3dsrNoIpv6Flag = "l3dsr_no_ipv6_flag"
+	l3dsrVarL3dsrValAbi     = "l3dsr_val_abi"
 )
 
 // loadL3dsr returns the embedded CollectionSpec for l3dsr.
@@ -124,8 +125,9 @@ type l3dsrMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type l3dsrVariableSpecs struct {
-	L3dsrKeyAbi *ebpf.VariableSpec `ebpf:"l3dsr_key_abi"`
-	L3dsrValAbi *ebpf.VariableSpec `ebpf:"l3dsr_val_abi"`
+	L3dsrKeyAbi     *ebpf.VariableSpec `ebpf:"l3dsr_key_abi"`
+	L3dsrNoIpv6Flag *ebpf.VariableSpec `ebpf:"l3dsr_no_ipv6_flag"`
+	L3dsrValAbi     *ebpf.VariableSpec `ebpf:"l3dsr_val_abi"`
 }
 
 // l3dsrObjects contains all objects after they have been loaded into the kernel.
@@ -167,8 +169,9 @@ func (m *l3dsrMaps) Close() error {
 //
 // It can be passed to loadL3dsrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type l3dsrVariables struct {
-	L3dsrKeyAbi *ebpf.Variable `ebpf:"l3dsr_key_abi"`
-	L3dsrValAbi *ebpf.Variable `ebpf:"l3dsr_val_abi"`
+	L3dsrKeyAbi     *ebpf.Variable `ebpf:"l3dsr_key_abi"`
+	L3dsrNoIpv6Flag *ebpf.Variable `ebpf:"l3dsr_no_ipv6_flag"`
+	L3dsrValAbi     *ebpf.Variable `ebpf:"l3dsr_val_abi"`
 }
 
 // l3dsrPrograms contains all programs after they have been loaded into the kernel.

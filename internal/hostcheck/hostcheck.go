@@ -18,7 +18,7 @@ import (
 const (
 	MsgNeedRoot    = "reading the running state needs root (or CAP_NET_ADMIN): run with sudo"
 	MsgNoIPVS      = "IPVS is not available: load the ip_vs module with 'modprobe ip_vs' (if modprobe cannot find it, install the modules package of the running kernel)"
-	MsgNoModule    = "the l3dsr kernel module is not loaded: run 'modprobe xt_DADDR' (install the l3dsr-dkms package if modprobe cannot find it)"
+	MsgNoModule    = "the l3dsr kernel module is not loaded: run 'modprobe xt_DADDR' (install the l3dsr-dkms package if modprobe cannot find it); a host without the module can use the tc-BPF backend instead: run 'l3dsr realserver up --backend bpf'"
 	MsgInterrupted = "reading the running state was interrupted by the kernel: run the command again"
 )
 

@@ -71,3 +71,8 @@ func makeDir(dir string) error {
 	}
 	return os.WriteFile(p, []byte(strconv.FormatUint(c, 10)+"\n"), 0o644)
 }
+
+// NetnsCookie is this process's network namespace cookie; ok false where
+// the kernel has none (before 5.14). bpfdsr names its pin directory by it,
+// for the same reason this package records it: it is never reused.
+func NetnsCookie() (uint64, bool) { return netnsCookie() }

@@ -33,7 +33,7 @@ expect_has() { # CASE WHAT TEXT NEEDLE
 
 # The packages every set needs but the kernels: all installed, except the two below, so that a
 # case shows what deps.sh adds without a list of thirty names.
-base_installed=(make gcc libc6-dev pkg-config libxtables-dev kmod busybox-static iproute2 iptables
+base_installed=(make gcc libc6-dev pkg-config libxtables-dev kmod clang llvm libbpf-dev busybox-static iproute2 iptables
 	nftables ipvsadm conntrack curl socat ethtool python3 python3-scapy procps xz-utils iperf3
 	gnuplot-nox dkms rpm openssl perl prometheus keepalived)
 base_missing="qemu-system-x86 tcpdump"

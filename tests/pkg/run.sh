@@ -147,9 +147,15 @@ dpkg-deb --ctrl-tarfile "$DEB_DKMS" | tar -xO ./postinst ./prerm >"$work/deb-dkm
 expect deb-dkms-scripts "postinst/prerm: want dkms add, dkms install -k per kernel, dkms remove --all for $VERSION" \
 	bash -c "grep -q '^VERSION=$VERSION\$' $work/deb-dkms.scripts && grep -q 'dkms add ' $work/deb-dkms.scripts &&
 		grep -q 'dkms install .*-k ' $work/deb-dkms.scripts && grep -q 'dkms remove .*--all' $work/deb-dkms.scripts"
-expect deb-l3dsr-control "control: want Depends: iptables and Recommends: l3dsr-dkms, version $VERSION" \
-	bash -c "grep -q '^ Depends:.*iptables' $work/deb-cli.info && grep -q '^ Recommends:.*l3dsr-dkms' $work/deb-cli.info &&
-		grep -q '^ Version: $VERSION-' $work/deb-cli.info"
+# l3dsr-dkms is a recommendation, never a dependency: where the module cannot
+# load (Secure Boot, no headers) the tc-BPF backend, embedded in the binary,
+# serves the real server's table.
+expect deb-l3dsr-control "control: want Depends: iptables (not l3dsr-dkms), Recommends: l3dsr-dkms, version $VERSION" \
+	bash -c "dpkg-deb -f $DEB_CLI Depends | grep -q iptables && ! dpkg-deb -f $DEB_CLI Pre-Depends Depends | grep -q l3dsr-dkms &&
+		[[ \$(dpkg-deb -f $DEB_CLI Recommends) == l3dsr-dkms ]] && grep -q '^ Version: $VERSION-' $work/deb-cli.info"
+apt-get install -s --no-install-recommends "$DEB_CLI" >"$work/deb-cli.sim" 2>&1
+expect deb-l3dsr-without-dkms "apt-get -s install of the l3dsr .deb alone: want it installable without l3dsr-dkms, got: $(grep -E 'Inst|Depends|E:' "$work/deb-cli.sim" | head -3 | tr '\n' ' ')" \
+	bash -c "grep -q '^Inst l3dsr ' $work/deb-cli.sim && ! grep -q '^Inst l3dsr-dkms ' $work/deb-cli.sim"
 # The config is a conffile (kept on upgrade and removal), the unit is enabled by postinst.
 dpkg-deb --ctrl-tarfile "$DEB_CLI" | tar -xO ./conffiles ./postinst ./prerm ./postrm >"$work/deb-cli.ctrl" 2>/dev/null
 expect deb-l3dsr-conffile-scripts "want conffile /etc/l3dsr/l3dsr.conf and postinst/prerm/postrm with deb-systemd-helper enable, disable, purge" \
@@ -169,9 +175,9 @@ expect rpm-dkms-scripts "want a preuninstall running dkms remove --all and a pos
 		awk '/^posttrans scriptlet/,0' $work/rpm-dkms.scripts | grep -q 'dkms install .*-k ' &&
 		awk '/^posttrans scriptlet/,0' $work/rpm-dkms.scripts | grep -q 'dkms add ' &&
 		grep -q '^VERSION=$VERSION\$' $work/rpm-dkms.scripts && ! grep -q '^postinstall scriptlet' $work/rpm-dkms.scripts"
-expect rpm-deps "want l3dsr-dkms Requires dkms; l3dsr Requires iptables and Recommends l3dsr-dkms" \
-	bash -c "rpm -qpR $RPM_DKMS | grep -qx dkms && rpm -qpR $RPM_CLI | grep -qx iptables &&
-		rpm -qp --recommends $RPM_CLI | grep -qx l3dsr-dkms"
+expect rpm-deps "want l3dsr-dkms Requires dkms; l3dsr Requires iptables (not l3dsr-dkms) and Recommends l3dsr-dkms" \
+	bash -c "rpm -qpR $RPM_DKMS | grep -qx dkms && rpm -qpR $RPM_CLI | grep -qx iptables && ! rpm -qpR $RPM_CLI | grep -q l3dsr-dkms &&
+		[[ \$(rpm -qp --recommends $RPM_CLI) == l3dsr-dkms ]]"
 rpm -qp --scripts "$RPM_CLI" >"$work/rpm-cli.scripts" 2>/dev/null
 expect rpm-l3dsr-scripts "want %post with systemctl preset, %preun with disable --now, %postun with daemon-reload" \
 	bash -c "awk '/^postinstall scriptlet/,/^preuninstall scriptlet/' $work/rpm-cli.scripts | grep -q 'systemctl --no-reload preset' &&
