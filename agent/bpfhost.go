@@ -6,19 +6,24 @@ import (
 	"fmt"
 
 	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/internal/bpfdsr"
 	"github.com/l3dsr/l3dsr/internal/rtnl"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// TODO(lead): bpfInstalled and bpfAttach stand in for internal/bpfdsr
-// until it lands: bpfdsr.Installed, and bpfdsr.Open then (*Table).Attach
-// and Close. The rest of this file is final.
+// The BPF backend of this namespace (internal/bpfdsr); variables so that
+// the tests' fakes can stand in.
 var (
-	bpfInstalled = func() (bool, error) { return false, nil }
+	bpfInstalled = bpfdsr.Installed
 	bpfAttach    = func(ifname string) (bool, error) {
-		return false, errors.New("this build has no BPF backend")
+		t, err := bpfdsr.Open()
+		if err != nil {
+			return false, err
+		}
+		defer t.Close()
+		return t.Attach(ifname)
 	}
 )
 

@@ -1,26 +1,25 @@
 package doctor
 
-import (
-	"fmt"
+import "github.com/l3dsr/l3dsr/internal/bpfdsr"
 
-	"golang.org/x/sys/unix"
-)
-
-// TODO(lead): these stand in for internal/bpfdsr until it lands:
-// bpfPinRoot = bpfdsr.PinRoot (drop the statfs below), bpfInstalled =
-// bpfdsr.Installed, and bpfAttached = bpfdsr.Open, then the Ifname of each
-// of (*Table).Attachments, then Close. live.entries lists the BPF table
-// once maptable.Dial picks it where bpfdsr.Installed (helper I's part).
+// The BPF backend of this namespace (internal/bpfdsr); variables so that
+// the tests' fakes can stand in.
 var (
-	bpfPinRoot = func() (string, error) {
-		var st unix.Statfs_t
-		if err := unix.Statfs("/sys/fs/bpf", &st); err != nil || st.Type != unix.BPF_FS_MAGIC {
-			return "", fmt.Errorf("no bpffs is mounted on /sys/fs/bpf")
+	bpfPinRoot   = bpfdsr.PinRoot
+	bpfInstalled = bpfdsr.Installed
+	bpfAttached  = func() ([]string, error) {
+		t, err := bpfdsr.Open()
+		if err != nil {
+			return nil, err
 		}
-		return "/sys/fs/bpf", nil
+		defer t.Close()
+		as, err := t.Attachments()
+		names := make([]string, 0, len(as))
+		for _, a := range as {
+			names = append(names, a.Ifname)
+		}
+		return names, err
 	}
-	bpfInstalled = func() (bool, error) { return false, nil }
-	bpfAttached  = func() ([]string, error) { return nil, nil }
 )
 
 // readBPF is Host.bpf on this host.

@@ -73,7 +73,7 @@ func TestInstallRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer again.Close()
-		if err := again.Put(Key{Family: 4, DSCP: 1}, Value{VIP: vip4, SetDSCP: 255}, false); err != nil {
+		if err := again.Put(Key{Family: 4, DSCP: 1}, Value{VIP: tVIP4, SetDSCP: 255}, false); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := tb.Get(Key{Family: 4, DSCP: 1}); err != nil {
@@ -132,8 +132,8 @@ func TestInstallRoundTrip(t *testing.T) {
 		if err := Uninstall(); err != nil {
 			t.Fatalf("Uninstall with nothing installed: %v", err)
 		}
-		if _, err := Open(); !errors.Is(err, ErrNotInstalled) {
-			t.Fatalf("Open after Uninstall: %v, want ErrNotInstalled", err)
+		if _, err := Open(); !errors.Is(err, errNotInstalled) {
+			t.Fatalf("Open after Uninstall: %v, want errNotInstalled", err)
 		}
 	})
 	if _, err := os.Stat(filepath.Join(root, "l3dsr")); !errors.Is(err, os.ErrNotExist) {
@@ -347,7 +347,7 @@ func TestTwoNamespaces(t *testing.T) {
 	if t1.dir == t2.dir {
 		t.Fatalf("both namespaces pin at %s", t1.dir)
 	}
-	if err := t1.Put(Key{Family: 4, DSCP: 9}, Value{VIP: vip4, SetDSCP: 255}, false); err != nil {
+	if err := t1.Put(Key{Family: 4, DSCP: 9}, Value{VIP: tVIP4, SetDSCP: 255}, false); err != nil {
 		t.Fatal(err)
 	}
 	l2, err := t2.List()

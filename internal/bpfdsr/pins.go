@@ -15,8 +15,8 @@ import (
 )
 
 var (
-	// ErrNotInstalled: this network namespace has no pinned maps of ours.
-	ErrNotInstalled = errors.New("the BPF backend is not installed in this network namespace (l3dsr realserver up --backend bpf)")
+	// errNotInstalled: this network namespace has no pinned maps of ours.
+	errNotInstalled = errors.New("the BPF backend is not installed in this network namespace (l3dsr realserver up --backend bpf)")
 	// ErrNotFound: the table has no entry with that key.
 	ErrNotFound = errors.New("no such entry")
 	// ErrExists: the table has an entry with that key already.
@@ -110,7 +110,7 @@ func Open() (*Table, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, ErrNotInstalled
+		return nil, errNotInstalled
 	}
 	dir, _ := pinDir()
 	spec, err := loadSpec()
@@ -145,7 +145,7 @@ func Install() (*Table, error) {
 		}
 		return t, nil
 	}
-	if !errors.Is(err, ErrNotInstalled) {
+	if !errors.Is(err, errNotInstalled) {
 		return nil, err
 	}
 	dir, err := pinDir()
@@ -238,7 +238,7 @@ func (t *Table) pinAll() error {
 // removes the pins; nothing installed is not an error.
 func Uninstall() error {
 	t, err := Open()
-	if errors.Is(err, ErrNotInstalled) {
+	if errors.Is(err, errNotInstalled) {
 		return nil
 	}
 	if err != nil {

@@ -23,7 +23,7 @@ func TestPinRootRefusesWhatIsNotBPFFS(t *testing.T) {
 	if _, err := PinRoot(); err == nil || !strings.Contains(err.Error(), "no such file or directory") {
 		t.Fatalf("PinRoot on a missing directory: %v", err)
 	}
-	if _, err := Open(); err == nil || errors.Is(err, ErrNotInstalled) {
+	if _, err := Open(); err == nil || errors.Is(err, errNotInstalled) {
 		t.Fatalf("Open without a bpffs: %v, want the bpffs error", err)
 	}
 }

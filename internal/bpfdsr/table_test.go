@@ -11,10 +11,11 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+// The table tests' addresses (the packet tests have their own, rip4 etc.).
 var (
-	rip4 = netip.MustParseAddr("10.9.0.1")
-	vip4 = netip.MustParseAddr("10.99.0.1")
-	vip6 = netip.MustParseAddr("fd00:99::1")
+	tRIP4 = netip.MustParseAddr("10.9.0.1")
+	tVIP4 = netip.MustParseAddr("10.99.0.1")
+	tVIP6 = netip.MustParseAddr("fd00:99::1")
 )
 
 func mustPresent(t *testing.T, tb *Table, fam uint8, codes uint64, any uint32) {
@@ -78,33 +79,33 @@ func TestTableOps(t *testing.T) {
 	tb, ncpu := freshTable(t)
 
 	k10 := Key{Family: 4, DSCP: 10}
-	kAny := Key{Family: 4, DSCP: 255, Local: rip4}
+	kAny := Key{Family: 4, DSCP: 255, Local: tRIP4}
 	k6 := Key{Family: 6, DSCP: 63}
-	if err := tb.Put(k10, Value{VIP: vip4, SetDSCP: 0}, false); err != nil {
+	if err := tb.Put(k10, Value{VIP: tVIP4, SetDSCP: 0}, false); err != nil {
 		t.Fatal(err)
 	}
 	mustPresent(t, tb, 4, 1<<10, 0)
 	mustTotals(t, tb, 1, 1)
-	if err := tb.Put(kAny, Value{VIP: vip4, SetDSCP: 255}, false); err != nil {
+	if err := tb.Put(kAny, Value{VIP: tVIP4, SetDSCP: 255}, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := tb.Put(k6, Value{VIP: vip6, SetDSCP: 255}, false); err != nil {
+	if err := tb.Put(k6, Value{VIP: tVIP6, SetDSCP: 255}, false); err != nil {
 		t.Fatal(err)
 	}
 	mustPresent(t, tb, 4, 1<<10, 1)
 	mustPresent(t, tb, 6, 1<<63, 0)
 	mustTotals(t, tb, 3, 3)
 
-	if err := tb.Put(k10, Value{VIP: vip4}, false); !errors.Is(err, ErrExists) {
+	if err := tb.Put(k10, Value{VIP: tVIP4}, false); !errors.Is(err, ErrExists) {
 		t.Fatalf("Put of an existing key without replace: %v, want ErrExists", err)
 	}
 	if _, err := tb.Get(Key{Family: 4, DSCP: 11}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get of a missing key: %v, want ErrNotFound", err)
 	}
-	if err := tb.Put(Key{Family: 4, DSCP: 1, Local: netip.MustParseAddr("fd00::1")}, Value{VIP: vip4}, false); err == nil || !strings.Contains(err.Error(), "is not IPv4") {
+	if err := tb.Put(Key{Family: 4, DSCP: 1, Local: netip.MustParseAddr("fd00::1")}, Value{VIP: tVIP4}, false); err == nil || !strings.Contains(err.Error(), "is not IPv4") {
 		t.Fatalf("Put of a key whose local is IPv6 in family 4: %v", err)
 	}
-	if err := tb.Put(k10, Value{VIP: vip6}, true); err == nil || !strings.Contains(err.Error(), "VIP fd00:99::1 is not IPv4") {
+	if err := tb.Put(k10, Value{VIP: tVIP6}, true); err == nil || !strings.Contains(err.Error(), "VIP fd00:99::1 is not IPv4") {
 		t.Fatalf("Put of an IPv6 VIP under an IPv4 key: %v", err)
 	}
 
@@ -132,7 +133,7 @@ func TestTableOps(t *testing.T) {
 		t.Fatalf("List: %d items, want 3: %+v", len(items), items)
 	}
 	i := slices.IndexFunc(items, func(it Item) bool { return it.Key == kAny })
-	if i < 0 || items[i].Value.VIP != vip4 || items[i].Value.SetDSCP != 255 {
+	if i < 0 || items[i].Value.VIP != tVIP4 || items[i].Value.SetDSCP != 255 {
 		t.Fatalf("List lacks %+v: %+v", kAny, items)
 	}
 
@@ -167,7 +168,7 @@ func TestReplace(t *testing.T) {
 	stay := Key{Family: 4, DSCP: 3}
 	gone := Key{Family: 4, DSCP: 4}
 	for _, k := range []Key{stay, gone} {
-		if err := tb.Put(k, Value{VIP: vip4, SetDSCP: 255}, false); err != nil {
+		if err := tb.Put(k, Value{VIP: tVIP4, SetDSCP: 255}, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -178,7 +179,7 @@ func TestReplace(t *testing.T) {
 	items := []Item{{Key: stay, Value: Value{VIP: netip.MustParseAddr("10.99.0.3"), SetDSCP: 255}}}
 	for i := range 65535 {
 		local := netip.AddrFrom16([16]byte{0xfd, 0, 15: byte(i), 14: byte(i >> 8)})
-		items = append(items, Item{Key: Key{Family: 6, DSCP: uint8(i % 64), Local: local}, Value: Value{VIP: vip6, SetDSCP: 255}})
+		items = append(items, Item{Key: Key{Family: 6, DSCP: uint8(i % 64), Local: local}, Value: Value{VIP: tVIP6, SetDSCP: 255}})
 	}
 	start := time.Now()
 	if err := tb.Replace(items); err != nil {

@@ -3,7 +3,6 @@ package bpfdsr
 import (
 	"errors"
 	"net/netip"
-	"os"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -28,12 +27,7 @@ type rig struct {
 	inner *ebpf.Map
 }
 
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: BPF_PROG_TEST_RUN loads the program")
-	}
-}
+// needRoot is env_test.go's.
 
 // newRig loads the committed object; noIPv6Flag makes the program act as on
 // a kernel without BPF_F_IPV6.

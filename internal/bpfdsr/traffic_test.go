@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
+	xipv4 "golang.org/x/net/ipv4"
+	xipv6 "golang.org/x/net/ipv6"
 )
 
 // needProgram skips while the embedded object is the contract's skeleton,
@@ -43,7 +43,7 @@ func TestTraffic(t *testing.T) {
 				vip, rip string
 				dscp     int
 			}{
-				{Key{Family: 4, DSCP: 10, Local: rip4}, "10.99.0.1", "10.9.0.1", 10},
+				{Key{Family: 4, DSCP: 10, Local: tRIP4}, "10.99.0.1", "10.9.0.1", 10},
 				{Key{Family: 6, DSCP: 12}, "fd00:99::1", "fd00:9::1", 12},
 			}
 			for _, c := range cases {
@@ -103,9 +103,9 @@ func sendWithDSCP(t *testing.T, ns, rip string, dscp int) {
 		defer c.Close()
 		dst := netip.MustParseAddr(rip)
 		if dst.Is4() {
-			err = ipv4.NewPacketConn(c).SetTOS(dscp << 2)
+			err = xipv4.NewPacketConn(c).SetTOS(dscp << 2)
 		} else {
-			err = ipv6.NewPacketConn(c).SetTrafficClass(dscp << 2)
+			err = xipv6.NewPacketConn(c).SetTrafficClass(dscp << 2)
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -46,7 +46,7 @@ func TestUpgrade(t *testing.T) {
 	old := install(t, ns)
 	oldTag, _ := progTag(t, old.prog)
 	k := Key{Family: 4, DSCP: 7}
-	if err := old.Put(k, Value{VIP: vip4, SetDSCP: 255}, false); err != nil {
+	if err := old.Put(k, Value{VIP: tVIP4, SetDSCP: 255}, false); err != nil {
 		t.Fatal(err)
 	}
 	setCounters(t, old, k, 3)
