@@ -107,6 +107,22 @@ func vipList(vips []netip.Addr) string {
 // it to the ingress interfaces, or to every link but lo when there is no
 // list. Links that appear later are the agent's to attach, or a later up's.
 func (m *Manager) upBPF(s *upRecord, _ *vipRecord, t *txn) error {
+	return m.ensureBPF([]string(s.Ingress), t)
+}
+
+// EnsureBPF makes the tc-BPF backend serve this namespace's table without
+// a VIP of the real server's (`l3dsr rule add --backend bpf`, a table kept
+// by hand): the program loaded, its maps pinned, attached to every link
+// but lo. It returns what it changed; a failure undoes it all.
+func (m *Manager) EnsureBPF() ([]string, error) {
+	var t txn
+	if err := m.ensureBPF(nil, &t); err != nil {
+		return nil, t.fail(err)
+	}
+	return t.changes, nil
+}
+
+func (m *Manager) ensureBPF(names []string, t *txn) error {
 	installed, err := m.bpf.installed()
 	if err != nil {
 		return fmt.Errorf("looking for the tc-BPF backend: %w", err)
@@ -117,7 +133,6 @@ func (m *Manager) upBPF(s *upRecord, _ *vipRecord, t *txn) error {
 		}
 		t.did("loaded the tc-BPF program and pinned its maps", m.bpf.uninstall)
 	}
-	names := []string(s.Ingress)
 	if len(names) == 0 {
 		links, err := m.linkList()
 		if err != nil {

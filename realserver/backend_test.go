@@ -23,6 +23,8 @@ type fakeBPF struct {
 	pinned   bool
 	attached map[string]bool
 	calls    []string
+	// failAttach makes attaching to that link fail.
+	failAttach string
 }
 
 func (b *fakeBPF) installed() (bool, error) { return b.pinned, nil }
@@ -36,6 +38,9 @@ func (b *fakeBPF) uninstall() error {
 }
 func (b *fakeBPF) attach(name string) (bool, error) {
 	b.calls = append(b.calls, "attach "+name)
+	if name == b.failAttach {
+		return false, errors.New("no clsact on " + name)
+	}
 	if b.attached[name] {
 		return false, nil
 	}
@@ -196,5 +201,30 @@ func TestBackendCheckPieces(t *testing.T) {
 		if (err != nil) != fails {
 			t.Errorf("backend %q: %v", b, err)
 		}
+	}
+}
+
+// EnsureBPF (rule add --backend bpf) installs and attaches to every link
+// but lo, says so, changes nothing the second time, and undoes it all when
+// an attach fails.
+func TestEnsureBPF(t *testing.T) {
+	_, b, m := bpfHost(t, nil)
+	changes, err := m.EnsureBPF()
+	want := []string{"loaded the tc-BPF program and pinned its maps", "attached the tc-BPF program to eth0 (ingress)", "attached the tc-BPF program to eth1 (ingress)"}
+	if err != nil || !slices.Equal(changes, want) {
+		t.Fatalf("EnsureBPF: %q, %v; want %q", changes, err, want)
+	}
+	if changes, err = m.EnsureBPF(); err != nil || len(changes) != 0 {
+		t.Errorf("second EnsureBPF: %q, %v; want no change", changes, err)
+	}
+
+	_, b, m = bpfHost(t, nil)
+	b.failAttach = "eth1"
+	_, err = m.EnsureBPF()
+	if err == nil || !strings.Contains(err.Error(), "attaching the tc-BPF program to eth1: no clsact on eth1") {
+		t.Errorf("EnsureBPF with eth1 failing: %v", err)
+	}
+	if b.pinned || len(b.attached) != 0 {
+		t.Errorf("after the failure: pinned %v, attached %v; want nothing left (calls %q)", b.pinned, b.attached, b.calls)
 	}
 }

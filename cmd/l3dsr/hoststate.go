@@ -71,7 +71,15 @@ func hostRuleSystem(need func() error) ruleSystem {
 			return maptable.Dial()
 		},
 		newRules: func(v xtrule.Variant) mapRules { return &xtrule.Rules{Variant: v} },
-		stdin:    os.Stdin,
+		ensureBPF: func() ([]string, error) {
+			m, err := openRealServer(need)
+			if err != nil {
+				return nil, err
+			}
+			defer m.Close()
+			return m.EnsureBPF()
+		},
+		stdin: os.Stdin,
 	}
 }
 

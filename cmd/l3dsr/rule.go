@@ -23,6 +23,8 @@ type mapRules interface {
 type ruleSystem struct {
 	dialTable func() (maptable.Table, error)
 	newRules  func(v xtrule.Variant) mapRules
+	// ensureBPF installs and attaches the tc-BPF backend (--backend bpf).
+	ensureBPF func() ([]string, error)
 	// stdin is what 'rule replace -f -' reads.
 	stdin io.Reader
 }
@@ -58,8 +60,9 @@ func newRuleAddCmd(rs *ruleSystem) *cobra.Command {
 	var vip, local dsrtypes.Addr
 	var variant xtrule.VariantFlag
 	var replace bool
+	var backend dsrtypes.Backend
 	cmd := &cobra.Command{
-		Use:   "add --dscp N|any --vip ADDR [--local ADDR] [--set-dscp N] [--replace]",
+		Use:   "add --dscp N|any --vip ADDR [--local ADDR] [--set-dscp N] [--replace] [--backend bpf]",
 		Short: "Map a DSCP code (and optionally a local address) to a VIP",
 		Long: `Map a DSCP code, optionally only for packets to one local address, to a VIP.
 --dscp any (addr mode) maps every code to --local, which it needs. The kernel
@@ -67,7 +70,9 @@ looks up (DSCP, local), then (DSCP, any local), then (any DSCP, local); an add
 that shadows another entry, or is shadowed, is warned about. --set-dscp sets
 the packet's DSCP after the rewrite (ECN kept). Makes sure the one map-mode rule is in raw PREROUTING for the VIP's family
 (appending it if it is missing, never a second one), then adds the entry.
-An existing entry is an error unless --replace is given.
+An existing entry is an error unless --replace is given. With --backend bpf
+the table is the tc-BPF program's: loaded and attached to every link but lo
+first when it is not yet, and no iptables rule is needed.
 
 The iptables binaries are iptables/ip6tables (the system's default), or the
 legacy or nft ones with --iptables legacy|nft or ` + xtrule.VariantEnv + `=legacy|nft.`,
@@ -91,6 +96,9 @@ legacy or nft ones with --iptables legacy|nft or ` + xtrule.VariantEnv + `=legac
 			if err != nil {
 				return &usageError{err}
 			}
+			if err := rs.ensure(cmd.OutOrStdout(), backend); err != nil {
+				return err
+			}
 			return rs.add(cmd, e, replace, v)
 		},
 	}
@@ -100,8 +108,27 @@ legacy or nft ones with --iptables legacy|nft or ` + xtrule.VariantEnv + `=legac
 	fl.Var(addrFlag("--vip", &vip), "vip", "the VIP the code stands for")
 	fl.Var(addrFlag("--local", &local), "local", "only for packets to this local address (default: any)")
 	fl.BoolVar(&replace, "replace", false, "replace the VIP of an existing entry (its counters are kept)")
+	fl.Var(&backend, "backend", backendUsage)
 	fl.Var(&variant, "iptables", "iptables variant: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
 	return cmd
+}
+
+const backendUsage = "bpf: the tc-BPF program's table, installed first where it is not (default: the table in use, else the module's)"
+
+// ensure makes the tc-BPF backend serve the table when b is bpf; the
+// table in use serves otherwise (the module's where none is installed).
+func (rs *ruleSystem) ensure(out io.Writer, b dsrtypes.Backend) error {
+	if b == dsrtypes.BackendAuto {
+		return usageErrorf("--backend auto is realserver up's: give module or bpf")
+	}
+	if b != dsrtypes.BackendBPF {
+		return nil
+	}
+	changes, err := rs.ensureBPF()
+	for _, c := range changes {
+		fmt.Fprintln(out, c)
+	}
+	return err
 }
 
 func (rs *ruleSystem) add(cmd *cobra.Command, e maptable.Entry, replace bool, v xtrule.Variant) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 func newRuleReplaceCmd(rs *ruleSystem) *cobra.Command {
 	var file string
 	var variant xtrule.VariantFlag
+	var backend dsrtypes.Backend
 	cmd := &cobra.Command{
 		Use:   "replace -f FILE|-",
 		Short: "Replace the whole table (both families) with the entries of a JSON file",
@@ -32,7 +34,7 @@ optionally "set_dscp" (0-63); "packets" and "bytes" are ignored. [] empties it.
 The whole file is checked first: a bad entry is reported with its index (0 is
 the first) and line, and nothing is changed. Then the one map-mode rule is
 made sure to be in raw PREROUTING for every family the file has entries of
-(as 'rule add' does), and the table is replaced.`,
+(as 'rule add' does; --backend bpf as there), and the table is replaced.`,
 		Example: `  l3dsr rule replace -f /etc/l3dsr/table.json
   generate-table | l3dsr rule replace -f -`,
 		Args: cobra.NoArgs,
@@ -49,11 +51,15 @@ made sure to be in raw PREROUTING for every family the file has entries of
 			if err != nil {
 				return &usageError{err}
 			}
+			if err := rs.ensure(cmd.OutOrStdout(), backend); err != nil {
+				return err
+			}
 			return rs.replace(cmd.Context(), cmd.OutOrStdout(), entries, v)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&file, "file", "f", "", "the JSON file of the new table, - for standard input")
+	fl.Var(&backend, "backend", backendUsage)
 	fl.Var(&variant, "iptables", "iptables variant: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
 	return cmd
 }

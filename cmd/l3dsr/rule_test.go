@@ -177,6 +177,10 @@ func untouchable(t *testing.T) {
 		t.Error("iptables was used before the command line was validated")
 		return nil
 	}
+	s.ensureBPF = func() ([]string, error) {
+		t.Error("the BPF backend was installed before the command line was validated")
+		return nil, errors.New("untouchable")
+	}
 }
 
 func runCLI(args ...string) (status int, stdout, stderr string) {

@@ -13,8 +13,11 @@ import (
 // in the package it calls. Issue 15 brought it under 1,500; issue 16
 // raised the limit to 1,750 for four commands (agent, doctor, drain,
 // undrain: flags, help and one call each; their signal handling, logger
-// and table snapshot live in their packages). Lower it as the CLI shrinks.
-const cmdLineLimit = 1750
+// and table snapshot live in their packages); issue 17 to 1,800 for
+// --backend on realserver up, rule add and rule replace (the flag, its help
+// and one call: loading, pinning and attaching live in realserver and
+// internal/bpfdsr). Lower it as the CLI shrinks.
+const cmdLineLimit = 1800
 
 func TestCmdSize(t *testing.T) {
 	files, err := filepath.Glob("../../cmd/l3dsr/*.go")
