@@ -277,17 +277,11 @@ func (t *Table) Flush(family uint8) error {
 
 // Totals are the program's counters and the table's size and generation.
 func (t *Table) Totals() (Totals, error) {
-	var per []l3dsrL3dsrTotals
-	if err := t.totals.Lookup(uint32(0), &per); err != nil {
-		return Totals{}, fmt.Errorf("reading the totals: %w", err)
+	sum, err := sumTotals(t.totals)
+	if err != nil {
+		return Totals{}, err
 	}
-	var out Totals
-	for _, p := range per {
-		out.Rewritten += p.Rewritten
-		out.NoEntry += p.NoEntry
-		out.Errors += p.Errors
-		out.Skipped += p.Skipped
-	}
+	out := Totals{Rewritten: sum.Rewritten, NoEntry: sum.NoEntry, Errors: sum.Errors, Skipped: sum.Skipped}
 	var meta l3dsrL3dsrMeta
 	if err := t.meta.Lookup(uint32(0), &meta); err != nil {
 		return Totals{}, fmt.Errorf("reading meta: %w", err)
@@ -314,4 +308,20 @@ func (t *Table) bump(delta int, set bool) error {
 		return fmt.Errorf("writing meta: %w", err)
 	}
 	return nil
+}
+
+// sumTotals adds up the per-CPU slots of the totals map m.
+func sumTotals(m *ebpf.Map) (l3dsrL3dsrTotals, error) {
+	var per []l3dsrL3dsrTotals
+	var sum l3dsrL3dsrTotals
+	if err := m.Lookup(uint32(0), &per); err != nil {
+		return sum, fmt.Errorf("reading the totals: %w", err)
+	}
+	for _, p := range per {
+		sum.Rewritten += p.Rewritten
+		sum.NoEntry += p.NoEntry
+		sum.Errors += p.Errors
+		sum.Skipped += p.Skipped
+	}
+	return sum, nil
 }

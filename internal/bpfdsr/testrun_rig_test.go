@@ -132,16 +132,9 @@ func (r *rig) mustRun(pkt []byte) []byte {
 
 func (r *rig) totals() l3dsrL3dsrTotals {
 	r.t.Helper()
-	var per []l3dsrL3dsrTotals
-	if err := r.objs.Totals.Lookup(uint32(0), &per); err != nil {
-		r.t.Fatalf("totals: %v", err)
-	}
-	var s l3dsrL3dsrTotals
-	for _, c := range per {
-		s.Rewritten += c.Rewritten
-		s.NoEntry += c.NoEntry
-		s.Errors += c.Errors
-		s.Skipped += c.Skipped
+	s, err := sumTotals(r.objs.Totals)
+	if err != nil {
+		r.t.Fatal(err)
 	}
 	return s
 }

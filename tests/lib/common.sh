@@ -133,6 +133,24 @@ ns_pair() {
 	printf 'link set lo up\nlink set r0 up\n' | timeout 20 ip -n "$b" -batch -
 }
 
+# l3n NS ARGS...: the CLI in namespace NS
+l3n() {
+	local n=$1
+	shift
+	ip netns exec "$n" "$L3DSR_BIN" "$@"
+}
+# experr CASE STATUS TEXT CMD...: CMD exits STATUS with TEXT in its output.
+experr() {
+	local c=$1 st=$2 text=$3 out rc=0
+	shift 3
+	out=$("$@" 2>&1) || rc=$?
+	if ((rc == st)) && [[ $out == *"$text"* ]]; then
+		pass "$c"
+	else
+		fail "$c" "\`${*#"$L3DSR_BIN"}\`: want exit $st and '$text', got exit $rc: $out"
+	fi
+}
+
 squash() { tr '\n' ' ' | sed -e 's/  */ /g' -e 's/ $//' | cut -c"1-${SQUASH_MAX:-400}"; }
 
 missing() {

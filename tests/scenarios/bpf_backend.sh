@@ -29,22 +29,6 @@ PORT=7000
 V1=10.91.0.1 V6=2001:db8:91::1 V2=10.91.0.2
 on_exit ns_del $A1 $R1 $A2 $R2
 
-l3n() {
-	local n=$1
-	shift
-	ip netns exec "$n" "$L3DSR_BIN" "$@"
-}
-# experr CASE STATUS TEXT CMD...: CMD exits STATUS with TEXT in its output.
-experr() {
-	local c=$1 st=$2 text=$3 out rc=0
-	shift 3
-	out=$("$@" 2>&1) || rc=$?
-	if ((rc == st)) && [[ $out == *"$text"* ]]; then
-		pass "$c"
-	else
-		fail "$c" "\`${*#"$L3DSR_BIN"}\`: want exit $st and '$text', got exit $rc: $out"
-	fi
-}
 # The foreign filter's packet count ("Sent N bytes P pkt" of its action).
 foreign_pkts() { ns $R1 tc -s filter show dev r0 ingress | sed -n 's/.*Sent [0-9]* bytes \([0-9]*\) pkt.*/\1/p' | head -n 1; }
 # The foreign filter's listing: the filters at its preference (FPREF, read once it is there).

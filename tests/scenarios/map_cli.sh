@@ -59,12 +59,6 @@ for t in python3 jq setpriv; do
 	fi
 done
 
-# l3n NS ARGS...: the CLI in namespace NS
-l3n() {
-	local n=$1
-	shift
-	ip netns exec "$n" "$L3DSR_BIN" "$@"
-}
 # maprules NS BINARY: how many exact map-mode rules raw PREROUTING holds
 maprules() { ip netns exec "$1" "$2" -t raw -S PREROUTING 2>/dev/null | grep -cxF -- "$MAPLINE"; }
 msecs() { # START END (EPOCHREALTIME values): elapsed ms
@@ -226,17 +220,6 @@ snapshot() {
 	ns $R ip6tables -t raw -S
 }
 before=$(snapshot 2>&1)
-# experr CASE STATUS TEXT CMD...: CMD exits STATUS with TEXT in its output.
-experr() {
-	local c=$1 st=$2 text=$3 out rc=0
-	shift 3
-	out=$("$@" 2>&1) || rc=$?
-	if ((rc == st)) && [[ $out == *"$text"* ]]; then
-		pass "$c"
-	else
-		fail "$c" "\`${*#"$L3DSR_BIN"}\`: want exit $st and '$text', got exit $rc: $out"
-	fi
-}
 experr err-dscp-64 2 "DSCP 64 is out of range: use 0-63" l3n $R rule add --dscp 64 --vip 10.90.0.1
 experr err-vip-banana 2 '--vip "banana" is not an IP address' l3n $R rule add --dscp 1 --vip banana
 experr err-family-mix 2 "VIP 10.90.0.1 is IPv4 but local address 2001:db8:1::10 is IPv6: use addresses of one family" \
