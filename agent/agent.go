@@ -27,8 +27,9 @@ type Options struct {
 	// Table reads the real server's table for the metrics; nil on a host
 	// without one.
 	Table func() ([]maptable.Entry, maptable.Stats, error)
-	// Backend names the table's backend in the metrics ("xt_DADDR").
-	Backend string
+	// Backend names the table's backend in the metrics at scrape time
+	// (maptable.BackendName).
+	Backend func() string
 	// StateFile is where the agent keeps what it did; "" is agent.json in
 	// this network namespace's state directory (/run/l3dsr/netns-INODE).
 	StateFile string

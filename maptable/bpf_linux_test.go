@@ -25,11 +25,17 @@ func TestBPFTableKernel(t *testing.T) {
 	}
 	t.Cleanup(func() { unix.Unmount(dir, 0) })
 	t.Setenv("L3DSR_BPFFS", dir)
+	if b := BackendName(); b != "xt_DADDR" {
+		t.Errorf("BackendName before Install: %q, want xt_DADDR", b)
+	}
 	bt, err := bpfdsr.Install()
 	if err != nil {
 		t.Fatal(err)
 	}
 	bt.Close()
+	if b := BackendName(); b != "bpf" {
+		t.Errorf("BackendName after Install: %q, want bpf", b)
+	}
 	t.Cleanup(func() { bpfdsr.Uninstall() })
 
 	tab, err := Dial()
@@ -82,6 +88,9 @@ func TestBPFTableKernel(t *testing.T) {
 	}
 	if err := bpfdsr.Uninstall(); err != nil {
 		t.Fatal(err)
+	}
+	if b := BackendName(); b != "xt_DADDR" {
+		t.Errorf("BackendName after Uninstall: %q, want xt_DADDR", b)
 	}
 	if mt, err := Dial(); err == nil {
 		if _, ok := mt.(*bpfTable); ok {

@@ -50,6 +50,16 @@ type genlTable struct {
 	c *nl.Conn
 }
 
+// BackendName names the backend Dial picks in this namespace, as the
+// metrics show it: "bpf" where the tc-BPF backend is installed, else
+// "xt_DADDR".
+func BackendName() string {
+	if ok, err := bpfInstalled(); err == nil && ok {
+		return "bpf"
+	}
+	return "xt_DADDR"
+}
+
 // Dial opens the table of the calling thread's network namespace: the
 // tc-BPF backend's pinned maps when `realserver up --backend bpf` installed
 // them here, else the xt_DADDR module's (a generic netlink socket with the

@@ -65,6 +65,6 @@ func fakeSources() Sources {
 			e, s := fakeTable()
 			return e, s, nil
 		},
-		Backend: "xt_DADDR",
+		Backend: func() string { return "xt_DADDR" },
 	}
 }

@@ -82,8 +82,8 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 			c.table.collect(ch, entries, stats)
 		}
 	}
-	if c.src.Backend != "" {
-		ch <- prometheus.MustNewConstMetric(c.backend, prometheus.GaugeValue, 1, c.src.Backend)
+	if c.src.Backend != nil {
+		ch <- prometheus.MustNewConstMetric(c.backend, prometheus.GaugeValue, 1, c.src.Backend())
 	}
 	c.errors.Collect(ch)
 }

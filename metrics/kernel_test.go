@@ -70,7 +70,7 @@ l3dsr_scrape_errors_total{source="director"} 0
 // real, direction), IPv6 addresses as netip prints them.
 func TestDirectorExposition(t *testing.T) {
 	src := fakeSources()
-	src.Table, src.Backend = nil, ""
+	src.Table, src.Backend = nil, nil
 	if err := testutil.CollectAndCompare(newKernelCollector(src), strings.NewReader(directorText)); err != nil {
 		t.Error(err)
 	}

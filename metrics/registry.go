@@ -19,9 +19,9 @@ type Sources struct {
 	Director func() (director.Status, error)
 	// Table reads the DSCP→VIP table's entries and totals.
 	Table func() ([]maptable.Entry, maptable.Stats, error)
-	// Backend names the table's backend (e.g. "xt_DADDR"), shown as
-	// l3dsr_backend_info.
-	Backend string
+	// Backend names the table's backend at scrape time ("xt_DADDR" or
+	// "bpf", maptable.BackendName), shown as l3dsr_backend_info.
+	Backend func() string
 	// Log receives the errors of a scrape (a source that failed); nil
 	// drops them, and l3dsr_scrape_errors_total still counts them.
 	Log *slog.Logger

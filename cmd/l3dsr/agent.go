@@ -52,7 +52,7 @@ error (nothing was changed).`,
 func (s *system) agentOptions(file, state string, log *slog.Logger) agent.Options {
 	return agent.Options{
 		File: file, StateFile: state, Log: log, Host: s.configHost(),
-		Notifier: agent.Systemd{}, Listen: net.Listen, Backend: "xt_DADDR", BPFLinks: true,
+		Notifier: agent.Systemd{}, Listen: net.Listen, Backend: maptable.BackendName, BPFLinks: true,
 		Probes: func() (agent.ProbePaths, func() error, error) { return probe.Open() },
 		Table:  func() ([]maptable.Entry, maptable.Stats, error) { return maptable.Snapshot(s.dialTable) },
 	}

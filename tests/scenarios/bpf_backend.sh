@@ -114,10 +114,11 @@ experr down-ns2-v4 0 "" l3n $R2 realserver down --vip $V2
 ip netns exec $A1 ping -c 2 -i 0.2 -W 2 192.0.2.10 >/dev/null 2>&1
 p2=$(foreign_pkts)
 q1=$(ns $R1 tc qdisc show dev r0 | grep -c clsact)
-if [[ -n $before && $(ns $R1 tc filter show dev r0 ingress) == "$before" && $q1 == 1 ]] && [[ $p2 =~ ^[0-9]+$ ]] && ((p2 - p1 >= 2)); then
+ours=$(ns $R1 tc filter show dev r0 ingress | grep -c -e 'pref 3477' -e l3dsr)
+if [[ -n $before && $(foreign_list) == "$before" && $ours == 0 && $q1 == 1 ]] && [[ $p2 =~ ^[0-9]+$ ]] && ((p2 - p1 >= 2)); then
 	pass foreign-after-down
 else
-	fail foreign-after-down "want the foreign filter alone, as before, in its clsact, counting the pings; listing: $(ns $R1 tc filter show dev r0 ingress | squash), before: $(squash <<<"$before"); clsact qdiscs $q1; counted $p1 then $p2"
+	fail foreign-after-down "want the foreign filter alone, as before, in its clsact, counting the pings; listing: $(ns $R1 tc filter show dev r0 ingress | squash), before: $(squash <<<"$before"); lines of ours $ours; clsact qdiscs $q1; counted $p1 then $p2"
 fi
 
 progs=$(bpftool prog show name l3dsr_ingress 2>&1 | grep -c sched_cls)
