@@ -13,7 +13,7 @@ func runComplete(t *testing.T, r *rig, pkt []byte) []byte {
 	t.Helper()
 	ret, out, err := r.run(pkt, bpfFTestSkbChecksumComplete)
 	if errors.Is(err, syscall.EINVAL) {
-		t.Skipf("kernel lacks BPF_F_TEST_SKB_CHECKSUM_COMPLETE (6.12+): %v", err)
+		t.Skipf("this kernel lacks BPF_F_TEST_SKB_CHECKSUM_COMPLETE (Debian's 6.1 and 6.12 have it): %v", err)
 	}
 	if err != nil {
 		t.Fatalf("CHECKSUM_COMPLETE run: skb->csum went wrong: %v", err)
