@@ -143,7 +143,7 @@ func TestInstallRoundTrip(t *testing.T) {
 	if a0Mode == modeTCX {
 		linkPin = "link-" + strings.SplitN(a0, ":", 2)[0] + " "
 	}
-	if want := linkPin + "meta owned present prog tables totals"; strings.Join(names, " ") != want {
+	if want := "carried " + linkPin + "meta owned present prog tables totals"; strings.Join(names, " ") != want {
 		t.Fatalf("pins: %v, want %s", names, want)
 	}
 	if n := tcxProgs(t, ns, "a0"); a0Mode == modeTCX && n != 1 {

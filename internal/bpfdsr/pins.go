@@ -29,15 +29,18 @@ const (
 	progName     = "l3dsr_ingress"
 )
 
-// The pins of a namespace's directory. owned is ours only (no program
-// reads it): the interfaces whose clsact qdisc we created, so that
-// Uninstall removes no qdisc someone else made.
+// The pins of a namespace's directory. owned and carried are ours only (no
+// program reads them): owned, the interfaces whose clsact qdisc we
+// created, so that Uninstall removes no qdisc someone else made; carried,
+// the counts entries brought from the tables a replace took out of use
+// (carried.go).
 const (
 	pinTables  = "tables"
 	pinPresent = "present"
 	pinTotals  = "totals"
 	pinMeta    = "meta"
 	pinOwned   = "owned"
+	pinCarried = "carried"
 	pinProg    = "prog"
 	linkPrefix = "link-"
 )
@@ -121,7 +124,7 @@ func Open() (*Table, error) {
 	for _, p := range []struct {
 		name string
 		m    **ebpf.Map
-	}{{pinTables, &t.tables}, {pinPresent, &t.present}, {pinTotals, &t.totals}, {pinMeta, &t.meta}, {pinOwned, &t.owned}} {
+	}{{pinTables, &t.tables}, {pinPresent, &t.present}, {pinTotals, &t.totals}, {pinMeta, &t.meta}, {pinOwned, &t.owned}, {pinCarried, &t.carried}} {
 		if *p.m, err = ebpf.LoadPinnedMap(filepath.Join(dir, p.name), nil); err != nil {
 			t.Close()
 			return nil, fmt.Errorf("opening the pinned map %s: %w", p.name, permErr(err))
@@ -200,6 +203,9 @@ func (t *Table) build(coll *ebpf.Collection) error {
 	if t.owned, err = ebpf.NewMap(&ebpf.MapSpec{Name: "l3dsr_owned", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: 4096}); err != nil {
 		return fmt.Errorf("creating the map of owned qdiscs: %w", permErr(err))
 	}
+	if t.carried, err = newCarried(); err != nil {
+		return err
+	}
 	inner, err := t.newInner()
 	if err != nil {
 		return err
@@ -219,7 +225,7 @@ func (t *Table) pinAll() error {
 	for _, p := range []struct {
 		name string
 		m    *ebpf.Map
-	}{{pinPresent, t.present}, {pinTotals, t.totals}, {pinMeta, t.meta}, {pinOwned, t.owned}} {
+	}{{pinPresent, t.present}, {pinTotals, t.totals}, {pinMeta, t.meta}, {pinOwned, t.owned}, {pinCarried, t.carried}} {
 		if err := p.m.Pin(filepath.Join(t.dir, p.name)); err != nil {
 			return fmt.Errorf("pinning the map %s: %w", p.name, err)
 		}

@@ -11,7 +11,9 @@ import (
 
 // Replace swaps the whole table for items in one update of slot 0, so
 // that traffic sees the old table or the new one, never a mix. An entry
-// whose key stays keeps its counters, as the module's replace does.
+// whose key stays keeps its counters, as the module's replace does: the
+// new table starts at zero and the old one's final counts are carried
+// (carried.go), so no packet counted during the fill is lost.
 func (t *Table) Replace(items []Item) error {
 	keys := make([]l3dsrL3dsrKey, len(items))
 	seen := make(map[l3dsrL3dsrKey]bool, len(items))
@@ -39,8 +41,8 @@ func (t *Table) Replace(items []Item) error {
 		return err
 	}
 	var vals []l3dsrL3dsrVal
-	for i, it := range items {
-		per, _ := rawVal(it.Key, it.Value, kept[keys[i]])
+	for _, it := range items {
+		per, _ := rawVal(it.Key, it.Value, nil)
 		vals = append(vals, per...)
 	}
 	next, err := t.newInner()
@@ -50,6 +52,9 @@ func (t *Table) Replace(items []Item) error {
 	defer next.Close()
 	if err := fill(next, keys, vals); err != nil {
 		return err
+	}
+	if beforeSwap != nil {
+		beforeSwap()
 	}
 	// present stays a superset of the table in use: the union while the
 	// slot changes, then the new table's alone.
@@ -66,8 +71,15 @@ func (t *Table) Replace(items []Item) error {
 	if err := t.writePresent(presentOf(keys)); err != nil {
 		return err
 	}
+	if err := t.carry(old, seen); err != nil {
+		return err
+	}
 	return t.bump(len(keys), true)
 }
+
+// beforeSwap, when set (tests), runs between the fill and the swap: where
+// the old table goes on counting while the new one is filled.
+var beforeSwap func()
 
 // fill writes the entries in batches where the kernel has batches for
 // hash maps (5.6), else one by one. A table without preallocation takes

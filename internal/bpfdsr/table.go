@@ -41,15 +41,15 @@ type Totals struct {
 
 // Table is the pinned maps and program of one network namespace.
 type Table struct {
-	dir                                  string
-	inner                                *ebpf.MapSpec
-	tables, present, totals, meta, owned *ebpf.Map
-	prog                                 *ebpf.Program
+	dir                                           string
+	inner                                         *ebpf.MapSpec
+	tables, present, totals, meta, owned, carried *ebpf.Map
+	prog                                          *ebpf.Program
 }
 
 // Close closes the descriptors; the pins stay.
 func (t *Table) Close() error {
-	for _, m := range []*ebpf.Map{t.tables, t.present, t.totals, t.meta, t.owned} {
+	for _, m := range []*ebpf.Map{t.tables, t.present, t.totals, t.meta, t.owned, t.carried} {
 		if m != nil {
 			m.Close()
 		}
@@ -166,7 +166,10 @@ func (t *Table) Get(k Key) (Value, error) {
 		}
 		return Value{}, fmt.Errorf("looking up an entry: %w", err)
 	}
-	return valueOf(k.Family, per), nil
+	v := valueOf(k.Family, per)
+	c, err := t.carriedOf(rk)
+	v.Packets, v.Bytes = v.Packets+c.Packets, v.Bytes+c.Bytes
+	return v, err
 }
 
 // Put adds an entry; with replace, an existing entry takes v's VIP and
@@ -204,6 +207,11 @@ func (t *Table) Put(k Key, v Value, replace bool) error {
 		return fmt.Errorf("writing an entry: %w", err)
 	}
 	if added {
+		// A new entry counts from zero, whatever an old one of its key
+		// carried.
+		if err := t.dropCarried(rk); err != nil {
+			return err
+		}
 		if err := t.orPresent(k); err != nil {
 			return err
 		}
@@ -225,6 +233,9 @@ func (t *Table) Delete(k Key) error {
 		}
 		return fmt.Errorf("deleting an entry: %w", err)
 	}
+	if err := t.dropCarried(rk); err != nil {
+		return err
+	}
 	if err := t.setPresent(m); err != nil {
 		return err
 	}
@@ -238,18 +249,21 @@ func (t *Table) List() ([]Item, error) {
 		return nil, err
 	}
 	defer m.Close()
-	return list(m)
-}
-
-func list(m *ebpf.Map) ([]Item, error) {
 	keys, vals, err := dump(m)
 	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	carried, err := t.allCarried()
+	if err != nil {
 		return nil, err
 	}
 	n := len(vals) / len(keys)
 	out := make([]Item, len(keys))
 	for i, rk := range keys {
-		out[i] = Item{Key: keyOf(rk), Value: valueOf(rk.Family, vals[i*n:(i+1)*n])}
+		v := valueOf(rk.Family, vals[i*n:(i+1)*n])
+		c := carried[rk]
+		v.Packets, v.Bytes = v.Packets+c.Packets, v.Bytes+c.Bytes
+		out[i] = Item{Key: keyOf(rk), Value: v}
 	}
 	return out, nil
 }

@@ -212,3 +212,65 @@ func TestReplace(t *testing.T) {
 		t.Fatalf("Replace with a duplicate key: %v", err)
 	}
 }
+
+// Packets the old table counts while the new one is filled are carried
+// over too, and so again at the next replace; a key that goes, and one
+// deleted, come back from zero.
+func TestReplaceCarriesCountsOfTheFill(t *testing.T) {
+	tb, ncpu := freshTable(t)
+	n := uint64(ncpu)
+	stay, gone := Key{Family: 4, DSCP: 3}, Key{Family: 4, DSCP: 4}
+	v := Value{VIP: tVIP4, SetDSCP: 255}
+	for _, k := range []Key{stay, gone} {
+		if err := tb.Put(k, v, false); err != nil {
+			t.Fatal(err)
+		}
+		setCounters(t, tb, k, 2)
+	}
+	packets := func(k Key) uint64 {
+		t.Helper()
+		got, err := tb.Get(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Packets
+	}
+	// 3 more a CPU on the old table during the fill.
+	beforeSwap = func() { setCounters(t, tb, stay, 5) }
+	t.Cleanup(func() { beforeSwap = nil })
+	if err := tb.Replace([]Item{{Key: stay, Value: v}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := packets(stay); got != 5*n {
+		t.Fatalf("after a replace with 3 packets a CPU counted during the fill: %d packets, want %d", got, 5*n)
+	}
+	beforeSwap = nil
+	setCounters(t, tb, stay, 1) // the new table's own
+	if got := packets(stay); got != 6*n {
+		t.Fatalf("carried plus the table's own: %d, want %d", got, 6*n)
+	}
+	if err := tb.Replace([]Item{{Key: stay, Value: v}, {Key: gone, Value: v}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, back := packets(stay), packets(gone); got != 6*n || back != 0 {
+		t.Fatalf("after a second replace: %d packets (want %d), and the key that came back %d (want 0)", got, 6*n, back)
+	}
+	if err := tb.Delete(stay); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Put(stay, v, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := packets(stay); got != 0 {
+		t.Fatalf("deleted and added again: %d packets, want 0", got)
+	}
+	list, err := tb.List()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List: %+v %v", list, err)
+	}
+	for _, it := range list {
+		if it.Value.Packets != 0 {
+			t.Fatalf("List: %+v counts %d packets, want 0", it.Key, it.Value.Packets)
+		}
+	}
+}
