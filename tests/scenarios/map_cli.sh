@@ -25,10 +25,10 @@
 #              and wins for DSCP 5 (the lookup order); `--dscp any` without --local (add, del,
 #              a replace file) is exit 2 with nothing changed; `rule del --dscp any --local A` removes it
 #   live-*     requests in a loop to 10 VIPs while `rule replace -f` installs a 65,536-entry
-#              table 50 times: zero failed, counters carried over, 65,536 entries at the end
+#              table MC_REPLACES times (10 here, 50 in tests/scale/): zero failed, counters carried over, 65,536 entries at the end
 #   flush-empties
 #
-# MC_BACKEND=bpf (map_cli_bpf.sh, `make vmtest-bpf-scale`) runs the same cases on the BPF backend
+# MC_BACKEND=bpf (tests/scale/map_cli_bpf.sh, `make vmtest-scale`) runs the same cases on the BPF backend
 # (issue 17): the adds carry `--backend bpf`, which loads the tc program and attaches it to every
 # link but lo; scale-rule-once-* then want no map-mode rule in iptables and one l3dsr_ingress
 # program in the kernel however many adds ran; the legacy-* cases (iptables-legacy's map rule)
@@ -36,6 +36,9 @@
 
 set -u
 MC_BACKEND=${MC_BACKEND:-module}
+# How many 65,536-entry replaces the live-change part runs: 10 in make test (each takes 3 to 6 s
+# under TCG), 50 in `make vmtest-scale` (tests/scale/).
+MC_REPLACES=${MC_REPLACES:-10}
 MC_ADD=()
 [[ $MC_BACKEND == module ]] || MC_ADD=(--backend "$MC_BACKEND")
 
@@ -292,7 +295,7 @@ expect_eq any-deleted "$got" 0 "any-DSCP or $A4 entries left after 'rule del'"
 
 # ---------------------------------------------------------------------------------------------
 NBIG=65536
-log "live change: $NBIG-entry tables, 50 replaces, requests in a loop"
+log "live change: $NBIG-entry tables, $MC_REPLACES replaces, requests in a loop"
 # The client's 10 VIPs (IPv4 0-7, IPv6 0-1), in both files with the same key and VIP.
 : >"$WORK/live.targets"
 : >"$WORK/live.keep"
@@ -341,22 +344,22 @@ fi
 ns $R iptables -t raw -S PREROUTING
 # shellcheck disable=SC2016 # expanded by the inner bash
 ip netns exec $R bash -c '
-	for ((i = 1; i <= 50; i++)); do
+	for ((i = 1; i <= $2; i++)); do
 		f=$1/big$((i % 2 + 1)).json
 		t0=${EPOCHREALTIME/./}
 		if ! out=$("$0" rule replace -f "$f" 2>&1); then echo "FAILED replace $i: $out"; fi
 		t1=${EPOCHREALTIME/./}
 		echo "ms $(((10#$t1 - 10#$t0) / 1000)) $out"
 	done
-' "$L3DSR_BIN" "$WORK" >"$WORK/replace.out" 2>&1
+' "$L3DSR_BIN" "$WORK" "$MC_REPLACES" >"$WORK/replace.out" 2>&1
 touch "$WORK/stop"
 wait "$lpid"
 cat "$WORK/loop.out"
 nrep=$(grep -c "^ms [0-9]* replaced the table: $NBIG entries" "$WORK/replace.out")
-if ((nrep == 50)) && ! grep -q FAILED "$WORK/replace.out"; then
-	pass live-replace-50
+if ((nrep == MC_REPLACES)) && ! grep -q FAILED "$WORK/replace.out"; then
+	pass live-replace-$MC_REPLACES
 else
-	fail live-replace-50 "want 50 replaces of $NBIG entries, $nrep succeeded: $(grep -m 2 FAILED "$WORK/replace.out") $(grep -m 1 -v '^ms [0-9]* replaced' "$WORK/replace.out")"
+	fail live-replace-$MC_REPLACES "want $MC_REPLACES replaces of $NBIG entries, $nrep succeeded: $(grep -m 2 FAILED "$WORK/replace.out") $(grep -m 1 -v '^ms [0-9]* replaced' "$WORK/replace.out")"
 fi
 mapfile -t times < <(awk '/^ms / {print $2}' "$WORK/replace.out" | sort -n)
 if ((${#times[@]} > 0)); then
