@@ -118,7 +118,7 @@ vmtest: deps kmod libxt go testtools
 
 # map_cli's scale and live-change cases with 50 replaces of 65,536 entries, on the module and on
 # the BPF backend (tests/scale): about 11 minutes per kernel, too long for make test's budget
-# (whose map_cli runs 10 replaces); run before a change to either table lands.
+# (whose map_cli runs 4 replaces); run before a change to either table lands.
 .PHONY: vmtest-scale
 vmtest-scale: deps kmod libxt go testtools
 	L3DSR_SCENARIO_DIR=$(TOP)/tests/scale $(TOP)/tests/vm/run.sh

@@ -25,7 +25,7 @@
 #              and wins for DSCP 5 (the lookup order); `--dscp any` without --local (add, del,
 #              a replace file) is exit 2 with nothing changed; `rule del --dscp any --local A` removes it
 #   live-*     requests in a loop to 10 VIPs while `rule replace -f` installs a 65,536-entry
-#              table MC_REPLACES times (10 here, 50 in tests/scale/): zero failed, counters carried over, 65,536 entries at the end
+#              table MC_REPLACES times (4 here, 50 in tests/scale/): zero failed, counters carried over, 65,536 entries at the end
 #   flush-empties
 #
 # MC_BACKEND=bpf (tests/scale/map_cli_bpf.sh, `make vmtest-scale`) runs the same cases on the BPF backend
@@ -36,9 +36,9 @@
 
 set -u
 MC_BACKEND=${MC_BACKEND:-module}
-# How many 65,536-entry replaces the live-change part runs: 10 in make test (each takes 3 to 6 s
+# How many 65,536-entry replaces the live-change part runs: 4 in make test (each takes 3 to 6 s
 # under TCG), 50 in `make vmtest-scale` (tests/scale/).
-MC_REPLACES=${MC_REPLACES:-10}
+MC_REPLACES=${MC_REPLACES:-4}
 MC_ADD=()
 [[ $MC_BACKEND == module ]] || MC_ADD=(--backend "$MC_BACKEND")
 
