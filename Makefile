@@ -156,7 +156,7 @@ bench-smoke: kmod libxt go testtools
 bench-bpf: kmod libxt go testtools
 	$(TOP)/scripts/deps.sh bench
 	L3DSR_SCENARIO_DIR=$(TOP)/tests/bench/scenarios L3DSR_VM_LOGS_OUT=$(BUILD)/bench/bpf/logs \
-		$(TOP)/tests/vm/run.sh -s bench_bpf
+		L3DSR_VM_TIMEOUT_PER_SCENARIO=3600 $(TOP)/tests/vm/run.sh -s bench_bpf
 
 # Addr mode's receive-path rows alone (issue 22): minutes per kernel; the data lines land in
 # build/bench/addr/logs/KREL/bench_addr.log (BENCHMARKS.md, "Addr mode").
