@@ -17,13 +17,9 @@ import (
 // the tests' fakes can stand in.
 var (
 	bpfInstalled = bpfdsr.Installed
-	bpfAttach    = func(ifname string) (bool, error) {
-		t, err := bpfdsr.Open()
-		if err != nil {
-			return false, err
-		}
-		defer t.Close()
-		return t.Attach(ifname)
+	bpfAttach    = func(ifname string) (changed bool, err error) {
+		err = bpfdsr.With(func(t *bpfdsr.Table) (e error) { changed, e = t.Attach(ifname); return e })
+		return changed, err
 	}
 )
 

@@ -7,17 +7,14 @@ import "github.com/l3dsr/l3dsr/internal/bpfdsr"
 var (
 	bpfPinRoot   = bpfdsr.PinRoot
 	bpfInstalled = bpfdsr.Installed
-	bpfAttached  = func() ([]string, error) {
-		t, err := bpfdsr.Open()
-		if err != nil {
-			return nil, err
-		}
-		defer t.Close()
-		as, err := t.Attachments()
-		names := make([]string, 0, len(as))
-		for _, a := range as {
-			names = append(names, a.Ifname)
-		}
+	bpfAttached  = func() (names []string, err error) {
+		err = bpfdsr.With(func(t *bpfdsr.Table) error {
+			as, e := t.Attachments()
+			for _, a := range as {
+				names = append(names, a.Ifname)
+			}
+			return e
+		})
 		return names, err
 	}
 )

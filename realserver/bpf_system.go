@@ -16,20 +16,26 @@ import (
 type hostBPF struct{}
 
 func (hostBPF) installed() (bool, error) { return bpfdsr.Installed() }
-func (hostBPF) install() error           { return withTable(bpfdsr.Install, nil) }
-func (hostBPF) uninstall() error         { return bpfdsr.Uninstall() }
+func (hostBPF) install() error {
+	t, err := bpfdsr.Install()
+	if err == nil {
+		t.Close()
+	}
+	return err
+}
+func (hostBPF) uninstall() error { return bpfdsr.Uninstall() }
 
 func (hostBPF) attach(ifname string) (changed bool, err error) {
-	err = withTable(bpfdsr.Open, func(t *bpfdsr.Table) (e error) { changed, e = t.Attach(ifname); return e })
+	err = bpfdsr.With(func(t *bpfdsr.Table) (e error) { changed, e = t.Attach(ifname); return e })
 	return changed, err
 }
 
 func (hostBPF) detach(ifname string) error {
-	return withTable(bpfdsr.Open, func(t *bpfdsr.Table) error { return t.Detach(ifname) })
+	return bpfdsr.With(func(t *bpfdsr.Table) error { return t.Detach(ifname) })
 }
 
 func (hostBPF) attachments() (as []Attachment, err error) {
-	err = withTable(bpfdsr.Open, func(t *bpfdsr.Table) error {
+	err = bpfdsr.With(func(t *bpfdsr.Table) error {
 		got, e := t.Attachments()
 		for _, a := range got {
 			as = append(as, Attachment(a))
@@ -37,19 +43,6 @@ func (hostBPF) attachments() (as []Attachment, err error) {
 		return e
 	})
 	return as, err
-}
-
-// withTable runs fn on the table open gives, and closes it.
-func withTable(open func() (*bpfdsr.Table, error), fn func(*bpfdsr.Table) error) error {
-	t, err := open()
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-	if fn == nil {
-		return nil
-	}
-	return fn(t)
 }
 
 // loadModule loads xt_DADDR with modprobe, as auto does to decide; the

@@ -283,3 +283,14 @@ func permErr(err error) error {
 	}
 	return err
 }
+
+// With opens this namespace's pinned table, runs fn on it and closes it:
+// for callers that do one thing with the table and keep no descriptor.
+func With(fn func(*Table) error) error {
+	t, err := Open()
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return fn(t)
+}
