@@ -53,7 +53,27 @@
  *                           the old table or the new one, never a mix
  *  L3DSR_CMD_REPLACE_ABORT  L3DSR_A_REPLACE_ID
  *  L3DSR_CMD_STATS_GET   reply: L3DSR_A_STATS { REWRITTEN, NO_ENTRY,
- *                               ERRORS, ENTRIES }, L3DSR_A_GENERATION
+ *                               ERRORS, ENTRIES }, L3DSR_A_GENERATION,
+ *                               L3DSR_A_MODE, L3DSR_A_HOOKS
+ *  L3DSR_CMD_MODE_SET    L3DSR_A_MODE: how packets reach the table
+ *
+ * Modes (per namespace, both families; L3DSR_MODE_RULE when it is made):
+ *
+ *   L3DSR_MODE_RULE    the table is read by the --map rule, wherever the
+ *                      operator put it (iptables -S shows the rewrite)
+ *   L3DSR_MODE_DIRECT  the module reads it from a netfilter hook of its
+ *                      own at PRE_ROUTING, raw priority (before conntrack),
+ *                      registered for a family only while the table has
+ *                      entries of that family: no iptables rule and no
+ *                      table walk. A --map rule still present does
+ *                      nothing for a family whose hook is registered, so
+ *                      a packet is never rewritten twice.
+ *
+ * L3DSR_A_HOOKS says which families' hooks are registered now
+ * (L3DSR_HOOK_IPV4, L3DSR_HOOK_IPV6). A mode change, and any change that
+ * gives a family its first entry in direct mode, registers the hook before
+ * it returns; it fails with nothing changed when the hook cannot be
+ * registered.
  *
  * One replace may be staged per namespace at a time: a new BEGIN discards
  * an older staged table, and commands naming its id then fail (-ESTALE).
@@ -65,8 +85,10 @@
 #include <linux/types.h>
 
 #define L3DSR_GENL_NAME		"l3dsr"
-/* 2: L3DSR_DSCP_ANY keys and L3DSR_ENTRY_A_DSCP_SET. */
-#define L3DSR_GENL_VERSION	2
+/* 2: L3DSR_DSCP_ANY keys and L3DSR_ENTRY_A_DSCP_SET.
+ * 3: L3DSR_CMD_MODE_SET, L3DSR_A_MODE and L3DSR_A_HOOKS (the direct path).
+ */
+#define L3DSR_GENL_VERSION	3
 
 /* Most entries one namespace's table may hold. */
 #define L3DSR_MAX_ENTRIES	1048576
@@ -85,6 +107,7 @@ enum l3dsr_cmd {
 	L3DSR_CMD_REPLACE_COMMIT,
 	L3DSR_CMD_REPLACE_ABORT,
 	L3DSR_CMD_STATS_GET,
+	L3DSR_CMD_MODE_SET,
 	__L3DSR_CMD_MAX
 };
 
@@ -98,10 +121,23 @@ enum l3dsr_attr {
 	L3DSR_A_STATS,		/* nested: enum l3dsr_stats_attr */
 	L3DSR_A_FAMILY,		/* u8: AF_INET or AF_INET6 */
 	L3DSR_A_PAD,
+	L3DSR_A_MODE,		/* u8: enum l3dsr_mode */
+	L3DSR_A_HOOKS,		/* u32: L3DSR_HOOK_* of registered hooks */
 	__L3DSR_A_MAX
 };
 
 #define L3DSR_A_MAX (__L3DSR_A_MAX - 1)
+
+enum l3dsr_mode {
+	L3DSR_MODE_RULE,
+	L3DSR_MODE_DIRECT,
+	__L3DSR_MODE_MAX
+};
+
+#define L3DSR_MODE_MAX (__L3DSR_MODE_MAX - 1)
+
+#define L3DSR_HOOK_IPV4		(1U << 0)
+#define L3DSR_HOOK_IPV6		(1U << 1)
 
 enum l3dsr_entry_attr {
 	L3DSR_ENTRY_A_UNSPEC,
