@@ -19,7 +19,6 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/sched.h>
-#include <net/netns/generic.h>
 
 #include <linux/l3dsr.h>
 
@@ -31,7 +30,7 @@ module_param(max_entries, uint, 0644);
 MODULE_PARM_DESC(max_entries,
 		 "Most entries one namespace's table may hold (at most 1048576, the default)");
 
-static unsigned int daddr_net_id __read_mostly;
+unsigned int daddr_net_id __read_mostly;
 static struct kmem_cache *daddr_entry_cache __read_mostly;
 static struct workqueue_struct *daddr_wq __read_mostly;
 
@@ -59,11 +58,6 @@ static const struct rhashtable_params daddr_ht_params = {
 unsigned int daddr_max_entries(void)
 {
 	return min_t(unsigned int, READ_ONCE(max_entries), L3DSR_MAX_ENTRIES);
-}
-
-struct daddr_net *daddr_net(const struct net *net)
-{
-	return net_generic(net, daddr_net_id);
 }
 
 static struct daddr_table *daddr_table_alloc(void)
