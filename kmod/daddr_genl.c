@@ -18,8 +18,9 @@
 #include <linux/l3dsr.h>
 
 #include "compat.h"
-#include "daddr_table.h"
+#include "daddr_direct.h"
 #include "daddr_genl.h"
+#include "daddr_table.h"
 
 /* An attribute only the kernel sends: a request that has it is refused. */
 #define DADDR_REPLY_ONLY(msg) \
@@ -49,6 +50,8 @@ static const struct nla_policy daddr_policy[L3DSR_A_MAX + 1] = {
 	[L3DSR_A_GENERATION]	= DADDR_REPLY_ONLY("GENERATION is only sent in replies"),
 	[L3DSR_A_STATS]		= DADDR_REPLY_ONLY("STATS is only sent in replies"),
 	[L3DSR_A_FAMILY]	= { .type = NLA_U8 },
+	[L3DSR_A_MODE]		= { .type = NLA_U8 },
+	[L3DSR_A_HOOKS]		= DADDR_REPLY_ONLY("HOOKS is only sent in replies"),
 };
 
 static struct genl_family daddr_family;
@@ -293,9 +296,16 @@ static void daddr_table_full(struct netlink_ext_ack *extack,
 			    "table full: the namespace holds the most entries allowed (module parameter max_entries, at most 1048576)");
 }
 
+static void daddr_no_hook(struct netlink_ext_ack *extack)
+{
+	NL_SET_ERR_MSG_MOD(extack,
+			   "could not register the direct path's netfilter hook (out of memory?); nothing was changed");
+}
+
 static int daddr_nl_map_add(struct sk_buff *skb, struct genl_info *info)
 {
-	struct daddr_net *dn = daddr_net(genl_info_net(info));
+	struct net *net = genl_info_net(info);
+	struct daddr_net *dn = daddr_net(net);
 	bool replace = info->nlhdr->nlmsg_flags & NLM_F_REPLACE;
 	struct daddr_req req;
 	struct nlattr *nest;
@@ -304,7 +314,14 @@ static int daddr_nl_map_add(struct sk_buff *skb, struct genl_info *info)
 	err = daddr_parse_one(info, true, &req, &nest);
 	if (err)
 		return err;
+	err = daddr_direct_begin(net, dn, daddr_hook_bit(req.key.family));
+	if (err) {
+		daddr_direct_end(net, dn);
+		daddr_no_hook(info->extack);
+		return err;
+	}
 	err = daddr_map_add(dn, &req.key, &req.val, replace);
+	daddr_direct_end(net, dn);
 	switch (err) {
 	case 0:
 		break;
@@ -324,7 +341,8 @@ static int daddr_nl_map_add(struct sk_buff *skb, struct genl_info *info)
 
 static int daddr_nl_map_del(struct sk_buff *skb, struct genl_info *info)
 {
-	struct daddr_net *dn = daddr_net(genl_info_net(info));
+	struct net *net = genl_info_net(info);
+	struct daddr_net *dn = daddr_net(net);
 	struct daddr_req req;
 	struct nlattr *nest;
 	int err;
@@ -332,7 +350,10 @@ static int daddr_nl_map_del(struct sk_buff *skb, struct genl_info *info)
 	err = daddr_parse_one(info, false, &req, &nest);
 	if (err)
 		return err;
+	/* Removing registers nothing; end drops a hook left without entries. */
+	daddr_direct_begin(net, dn, 0);
 	err = daddr_map_del(dn, &req.key);
+	daddr_direct_end(net, dn);
 	if (err == -ENOENT)
 		NL_SET_ERR_MSG_ATTR(info->extack, nest, "no entry with this key");
 	return err;
@@ -477,7 +498,8 @@ out:
 
 static int daddr_nl_map_flush(struct sk_buff *skb, struct genl_info *info)
 {
-	struct daddr_net *dn = daddr_net(genl_info_net(info));
+	struct net *net = genl_info_net(info);
+	struct daddr_net *dn = daddr_net(net);
 	struct nlattr *attr = info->attrs[L3DSR_A_FAMILY];
 	u8 family = 0;
 	int err;
@@ -488,7 +510,9 @@ static int daddr_nl_map_flush(struct sk_buff *skb, struct genl_info *info)
 		if (err)
 			return err;
 	}
+	daddr_direct_begin(net, dn, 0);
 	err = daddr_map_flush(dn, family);
+	daddr_direct_end(net, dn);
 	if (err)
 		NL_SET_ERR_MSG_MOD(info->extack, "out of memory for an empty table");
 	return err;
@@ -519,7 +543,9 @@ static int daddr_nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(msg, L3DSR_STATS_A_ENTRIES, t.entries))
 		goto err_free;
 	nla_nest_end(msg, nest);
-	if (nla_put_u32(msg, L3DSR_A_GENERATION, generation))
+	if (nla_put_u32(msg, L3DSR_A_GENERATION, generation) ||
+	    nla_put_u8(msg, L3DSR_A_MODE, READ_ONCE(dn->mode)) ||
+	    nla_put_u32(msg, L3DSR_A_HOOKS, READ_ONCE(dn->hooks)))
 		goto err_free;
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
@@ -631,17 +657,27 @@ out:
  */
 static int daddr_nl_replace_end(struct genl_info *info, bool commit)
 {
-	struct daddr_net *dn = daddr_net(genl_info_net(info));
+	struct net *net = genl_info_net(info);
+	struct daddr_net *dn = daddr_net(net);
 	u32 id;
 	int err;
 
 	err = daddr_replace_id(info, &id);
 	if (err)
 		return err;
-	if (commit)
+	if (commit) {
+		err = daddr_direct_begin(net, dn,
+					 daddr_staged_families(dn, id));
+		if (err) {
+			daddr_direct_end(net, dn);
+			daddr_no_hook(info->extack);
+			return err;
+		}
 		err = daddr_replace_commit(dn, id);
-	else
+		daddr_direct_end(net, dn);
+	} else {
 		err = daddr_replace_abort(dn, id);
+	}
 	if (err == -ESTALE)
 		daddr_stale(info);
 	else if (err)
@@ -658,6 +694,33 @@ static int daddr_nl_replace_commit(struct sk_buff *skb, struct genl_info *info)
 static int daddr_nl_replace_abort(struct sk_buff *skb, struct genl_info *info)
 {
 	return daddr_nl_replace_end(info, false);
+}
+
+static int daddr_nl_mode_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *attr = info->attrs[L3DSR_A_MODE];
+	struct net *net = genl_info_net(info);
+	u8 mode;
+	int err;
+
+	if (!attr) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "missing MODE: 0 (rule) or 1 (direct)");
+		NL_SET_ERR_ATTR_MISS(info->extack, NULL, L3DSR_A_MODE);
+		return -EINVAL;
+	}
+	mode = nla_get_u8(attr);
+	if (mode > L3DSR_MODE_MAX) {
+		DADDR_SET_ERR_MSG_FMT_ATTR(info->extack, attr,
+					   "unknown MODE %u: 0 (rule) or 1 (direct)",
+					   "unknown MODE: 0 (rule) or 1 (direct)",
+					   mode);
+		return -EINVAL;
+	}
+	err = daddr_direct_set_mode(net, daddr_net(net), mode);
+	if (err)
+		daddr_no_hook(info->extack);
+	return err;
 }
 
 /* GENL_UNS_ADMIN_PERM: CAP_NET_ADMIN in the user namespace that owns the
@@ -709,6 +772,11 @@ static const struct genl_ops daddr_genl_ops[] = {
 	{
 		.cmd	= L3DSR_CMD_STATS_GET,
 		.doit	= daddr_nl_stats_get,
+		.flags	= GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd	= L3DSR_CMD_MODE_SET,
+		.doit	= daddr_nl_mode_set,
 		.flags	= GENL_UNS_ADMIN_PERM,
 	},
 };

@@ -187,6 +187,7 @@ static void daddr_tally_key(struct daddr_table *t, const struct daddr_key *key,
 	struct daddr_any_filter *f;
 	u32 *n, h;
 
+	t->nelems[key->family == AF_INET6] += delta;
 	if (!daddr_key_any_dscp(key)) {
 		n = &t->count[key->family == AF_INET6][daddr_key_is_any(key)]
 			     [key->dscp];
@@ -211,6 +212,33 @@ struct daddr_entry *daddr_find_locked(struct daddr_table *t,
 				      const struct daddr_key *key)
 {
 	return rhashtable_lookup_fast(&t->ht, key, daddr_ht_params);
+}
+
+static unsigned int daddr_families(const struct daddr_table *t)
+{
+	return (t->nelems[0] ? L3DSR_HOOK_IPV4 : 0) |
+	       (t->nelems[1] ? L3DSR_HOOK_IPV6 : 0);
+}
+
+unsigned int daddr_live_families(struct daddr_net *dn)
+{
+	unsigned int f;
+
+	mutex_lock(&dn->lock);
+	f = daddr_families(daddr_live_locked(dn));
+	mutex_unlock(&dn->lock);
+	return f;
+}
+
+unsigned int daddr_staged_families(struct daddr_net *dn, u32 id)
+{
+	unsigned int f = 0;
+
+	mutex_lock(&dn->lock);
+	if (!daddr_replace_check_locked(dn, id))
+		f = daddr_families(dn->staged);
+	mutex_unlock(&dn->lock);
+	return f;
 }
 
 /* Packet path */

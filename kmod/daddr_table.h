@@ -87,6 +87,8 @@ struct daddr_table {
 	 * and which would otherwise pay a lookup per key.
 	 */
 	u32 count[2][2][64];
+	/* Entries per family, for the direct path's hooks. */
+	u32 nelems[2];
 	/* Per family, the local addresses that have an any-DSCP entry, for
 	 * the third lookup; NULL until the table gets its first one.
 	 */
@@ -148,6 +150,13 @@ struct daddr_net {
 	struct daddr_table *staged;
 	u32 staged_id;
 	u32 last_replace_id;
+	/* The direct path (daddr_direct.c): the mode and the L3DSR_HOOK_*
+	 * bits of the registered hooks, written under direct_lock, which
+	 * every change of the live table holds around dn->lock.
+	 */
+	struct mutex direct_lock;
+	u8 mode;
+	u8 hooks;
 };
 
 struct daddr_counters {
@@ -238,5 +247,11 @@ void daddr_counters_read(const struct daddr_entry *e,
 			 struct daddr_counters *c);
 
 unsigned int daddr_max_entries(void);
+
+/* L3DSR_HOOK_* of the families that have entries: in the live table, and
+ * in the staged replace @id (0 when @id is not the one staged).
+ */
+unsigned int daddr_live_families(struct daddr_net *dn);
+unsigned int daddr_staged_families(struct daddr_net *dn, u32 id);
 
 #endif /* _L3DSR_DADDR_TABLE_H */

@@ -23,8 +23,10 @@
 #include <linux/netfilter/xt_DADDR.h>
 
 #include "compat.h"
-#include "daddr_rewrite.h"
+#include "daddr_direct.h"
 #include "daddr_genl.h"
+#include "daddr_map.h"
+#include "daddr_rewrite.h"
 #include "daddr_table.h"
 
 static unsigned int daddr_tg4(struct sk_buff *skb,
@@ -107,46 +109,19 @@ static int daddr_tg_check(const struct xt_tgchk_param *par)
 	return 0;
 }
 
-/* The VIP of @v, and its DSCP when it sets one. */
-static int daddr_map_rewrite(struct sk_buff *skb, u8 family,
-			     const struct daddr_value *v)
-{
-	int err;
-
-	if (family == AF_INET) {
-		err = daddr_rewrite_ipv4(skb, v->vip.ip);
-		if (err || v->dscp_set == DADDR_DSCP_KEEP)
-			return err;
-		return daddr_set_dscp_ipv4(skb, v->dscp_set);
-	}
-	err = daddr_rewrite_ipv6(skb, &v->vip.in6);
-	if (err || v->dscp_set == DADDR_DSCP_KEEP)
-		return err;
-	return daddr_set_dscp_ipv6(skb, v->dscp_set);
-}
-
 /* Map mode: the VIP comes from the table of the packet's namespace, keyed
- * by its DSCP and destination (the local address).
+ * by its DSCP and destination (the local address). In direct mode the
+ * module's own hook has done that already, before this rule.
  */
 static unsigned int daddr_tg_map(struct sk_buff *skb,
-				 const struct xt_action_param *par, u8 family,
-				 u8 dscp, const union nf_inet_addr *dst)
+				 const struct xt_action_param *par, u8 family)
 {
 	struct daddr_net *dn = daddr_net(xt_net(par));
-	const struct daddr_entry *e;
-	int err;
 
-	e = daddr_lookup(dn, family, dscp, dst);
-	if (!e) {
-		daddr_count_no_entry(dn);
+	if (daddr_direct_active(dn, family))
 		return XT_CONTINUE;
-	}
-	err = daddr_map_rewrite(skb, family, &e->val);
-	if (err) {
-		daddr_count_error(dn);
+	if (daddr_map_skb(dn, skb, family))
 		return NF_DROP;
-	}
-	daddr_count_rewritten(dn, e, skb->len);
 	return XT_CONTINUE;
 }
 
@@ -155,27 +130,20 @@ static unsigned int daddr_tg4_v1(struct sk_buff *skb,
 				 const struct xt_action_param *par)
 {
 	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
-	const struct iphdr *iph = ip_hdr(skb);
-	const union nf_inet_addr dst = { .ip = iph->daddr };
 
 	if (!(info->flags & XT_DADDR_F_MAP))
 		return daddr_tg4(skb, par);
-	return daddr_tg_map(skb, par, AF_INET, ipv4_get_dsfield(iph) >> 2,
-			    &dst);
+	return daddr_tg_map(skb, par, AF_INET);
 }
 
 static unsigned int daddr_tg6_v1(struct sk_buff *skb,
 				 const struct xt_action_param *par)
 {
 	const struct xt_daddr_tginfo_v1 *info = par->targinfo;
-	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
-	union nf_inet_addr dst;
 
 	if (!(info->flags & XT_DADDR_F_MAP))
 		return daddr_tg6(skb, par);
-	dst.in6 = ip6h->daddr;
-	return daddr_tg_map(skb, par, AF_INET6, ipv6_get_dsfield(ip6h) >> 2,
-			    &dst);
+	return daddr_tg_map(skb, par, AF_INET6);
 }
 
 static int daddr_tg_check_v1(const struct xt_tgchk_param *par)
@@ -260,8 +228,9 @@ static struct xt_target daddr_tg_reg[] __read_mostly = {
 #endif
 };
 
-/* The tables exist before anything can reach them: the genl family (which
- * writes them) and the targets (which read them) come after, and go first.
+/* The tables exist before anything can reach them: the direct path's
+ * hooks, the genl family (which writes the tables and registers the hooks)
+ * and the targets (which read them) come after, and go first.
  */
 static int __init daddr_tg_init(void)
 {
@@ -270,9 +239,12 @@ static int __init daddr_tg_init(void)
 	err = daddr_table_module_init();
 	if (err)
 		return err;
-	err = daddr_genl_init();
+	err = daddr_direct_module_init();
 	if (err)
 		goto err_table;
+	err = daddr_genl_init();
+	if (err)
+		goto err_direct;
 	err = xt_register_targets(daddr_tg_reg, ARRAY_SIZE(daddr_tg_reg));
 	if (err)
 		goto err_genl;
@@ -280,6 +252,8 @@ static int __init daddr_tg_init(void)
 
 err_genl:
 	daddr_genl_exit();
+err_direct:
+	daddr_direct_module_exit();
 err_table:
 	daddr_table_module_exit();
 	return err;
@@ -289,6 +263,7 @@ static void __exit daddr_tg_exit(void)
 {
 	xt_unregister_targets(daddr_tg_reg, ARRAY_SIZE(daddr_tg_reg));
 	daddr_genl_exit();
+	daddr_direct_module_exit();
 	daddr_table_module_exit();
 }
 

@@ -136,8 +136,8 @@ enum l3dsr_mode {
 
 #define L3DSR_MODE_MAX (__L3DSR_MODE_MAX - 1)
 
-#define L3DSR_HOOK_IPV4		(1U << 0)
-#define L3DSR_HOOK_IPV6		(1U << 1)
+#define L3DSR_HOOK_IPV4		0x1
+#define L3DSR_HOOK_IPV6		0x2
 
 enum l3dsr_entry_attr {
 	L3DSR_ENTRY_A_UNSPEC,
