@@ -24,6 +24,9 @@
 # (issue 17): `realserver up --backend bpf --ingress rw0` for each VIP, then the VIPs leave rw's
 # lo again so that rw forwards the rewritten packets to sink as before.
 #
+# CK_REWRITER=direct (checksum_direct.sh) runs it with map mode's direct path (issue 18): the
+# VIPs in rw's table by l3dsr-nltest, mode direct, and no iptables rule at all.
+#
 # CK_REWRITER=nft runs the same test with nftables' `ip daddr set` as the rewriter instead of the
 # module: a stand-in for developing the test on a host that cannot load modules (nft does not
 # fix DCCP checksums, so those cases fail there, as they should).
@@ -32,6 +35,7 @@
 : "${L3DSR_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 CK_DIR=$L3DSR_SRC/tests/scenarios/checksum.d
 CK_REWRITER=${CK_REWRITER:-daddr}
+CK_NLT=${L3DSR_BUILD:-}/map_kernel/l3dsr-nltest
 PY=/usr/bin/python3
 
 export CK_NS_TX=ck-tx-$$ CK_NS_RW=ck-rw-$$ CK_NS_SINK=ck-sink-$$
@@ -132,6 +136,12 @@ ck_rules() {
 			ip -n "$CK_NS_RW" addr del "$CK_VIP6/128" dev lo
 		return
 	fi
+	if [[ $CK_REWRITER == direct ]]; then
+		"$CK_NLT" -n "$CK_NS_RW" add fam=inet dscp="$CK_DSCP4" vip="$CK_VIP4" &&
+			"$CK_NLT" -n "$CK_NS_RW" add fam=inet6 dscp="$CK_DSCP6" vip="$CK_VIP6" &&
+			"$CK_NLT" -n "$CK_NS_RW" mode direct
+		return
+	fi
 	ns "$CK_NS_RW" iptables -t raw -A PREROUTING -m dscp --dscp "$CK_DSCP4" -j DADDR --set-daddr "$CK_VIP4" &&
 		ns "$CK_NS_RW" ip6tables -t raw -A PREROUTING -m dscp --dscp "$CK_DSCP6" -j DADDR --set-daddr "$CK_VIP6"
 }
@@ -145,6 +155,12 @@ ck_rule_count() {
 	fi
 	if [[ $CK_REWRITER == bpf ]]; then
 		ns "$CK_NS_RW" "$L3DSR_BIN" rule list -o json | jq "[.[] | select(.family == \"ipv$1\") | .packets] | add"
+		return
+	fi
+	if [[ $CK_REWRITER == direct ]]; then
+		"$CK_NLT" -n "$CK_NS_RW" get fam="$([[ $1 == 4 ]] && echo inet || echo inet6)" \
+			dscp="$([[ $1 == 4 ]] && echo "$CK_DSCP4" || echo "$CK_DSCP6")" |
+			sed -n 's/.* packets=\([0-9]*\).*/\1/p'
 		return
 	fi
 	ns "$CK_NS_RW" "$([[ $1 == 4 ]] && echo iptables || echo ip6tables)" -t raw -L PREROUTING -n -v -x |

@@ -29,52 +29,13 @@ C=mk-client R=mk-rs O=mk-other M=mk-mem
 WORK=$PWD
 PORT=9000
 
-nlt() { timeout 120 "$NLT" "$@"; }
-# -n: the tool enters the namespace itself (setns), far cheaper than `ip netns exec` under TCG.
-nltn() {
-	local n=$1
-	shift
-	timeout 120 "$NLT" -n "$n" "$@"
-}
+# shellcheck source=tests/scenarios/map_kernel.d/lib.sh
+source "$L3DSR_SRC/tests/scenarios/map_kernel.d/lib.sh"
 
 if [[ ! -x $NLT ]]; then
 	fail setup "$NLT missing: build it on the host (gcc -O2 -Wall -Wextra -Werror -Ikmod/uapi -o build/map_kernel/l3dsr-nltest tests/scenarios/map_kernel.d/l3dsr-nltest.c)"
 	exit 0
 fi
-
-# expect_err CASE ERRNAME TEXT CMD...: CMD fails, naming ERRNAME and containing TEXT.
-expect_err() {
-	local c=$1 e=$2 text=$3 out
-	shift 3
-	if out=$("$@" 2>&1); then
-		fail "$c" "\`${*:2}\` succeeded; want $e '$text'"
-		return
-	fi
-	if [[ $out == *"error: $e "* && $out == *"$text"* ]]; then
-		pass "$c"
-	else
-		fail "$c" "\`${*:2}\`: want $e with '$text', got: $out"
-	fi
-}
-
-# field NAME LINE: the value of NAME=... in LINE
-field() {
-	local re="(^|[[:space:]])$1=([^[:space:]]*)"
-	if [[ $2 =~ $re ]]; then printf '%s' "${BASH_REMATCH[2]}"; fi
-}
-
-# sendrecv FAM DST TOS COUNT [RECV-WORD]...: send COUNT datagrams from the client to DST with
-# TOS, receive them in the real server on a wildcard socket; prints the receiver's line
-# (received=... dst=..., and tos=... with the word tos=1).
-sendrecv() {
-	local fam=$1 dst=$2 tos=$3 count=$4 ready=$WORK/ready.$RANDOM rpid out
-	timeout 60 "$NLT" -n $R recv fam="$fam" port=$PORT ready="$ready" timeout=30 "${@:5}" >"$WORK/recv.out" 2>&1 &
-	rpid=$!
-	wait_for 20 test -e "$ready"
-	nltn $C send dst="$dst" port=$PORT tos="$tos" count="$count" gap_us=2000 >/dev/null 2>&1
-	wait "$rpid"
-	cat "$WORK/recv.out"
-}
 
 cleanup() {
 	ns_del $C $R $O $M
@@ -101,21 +62,6 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 log "topology"
-topo() {
-	ns_pair $C $R 192.0.2.1/24 2001:db8:1::1/64 && ip netns add $O || return 1
-	ip -n $R -batch - <<-EOF || return 1
-		addr add 192.0.2.2/24 dev r0
-		addr add 192.0.2.3/24 dev r0
-		addr add 2001:db8:1::2/64 dev r0 nodad
-		addr add 2001:db8:1::3/64 dev r0 nodad
-		addr add 10.80.0.1/32 dev lo
-		addr add 10.80.0.2/32 dev lo
-		addr add 10.80.0.3/32 dev lo
-		addr add 2001:db8:80::1/128 dev lo
-		addr add 2001:db8:80::2/128 dev lo
-	EOF
-	ip -n $O link set lo up
-}
 if ! out=$(topo 2>&1); then
 	fail setup "topology: $out"
 	exit 0
