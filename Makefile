@@ -94,6 +94,7 @@ unit:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	python3 -m unittest discover -s tests/bench -p 'test_*.py'
 
 # Fuzz targets (issue 25): no input makes l3dsr panic, and what save writes
 # loads again the same. go test -fuzz takes one package and one target per
@@ -149,6 +150,16 @@ $(BUILD)/ipvsload: $(GOSRC) go.mod go.sum
 bench-smoke: kmod libxt go testtools
 	$(TOP)/scripts/deps.sh bench
 	$(TOP)/tests/bench/run.sh --smoke
+
+# A/B of two module builds in one boot (issue 18, BENCHMARKS.md "Reproducing"): A is xt_DADDR
+# built from git REF, B the working tree's (with PATCH applied, if given); the table is printed
+# and kept in build/bench/ab/ab.md. AB_CONFIGS and AB_ROUNDS choose configurations and rounds.
+#   make bench-ab REF=main    make bench-ab PATCH=fix.diff    make bench-ab REF=v1.2 PATCH=fix.diff
+.PHONY: bench-ab
+bench-ab: kmod libxt go testtools
+	@test -n "$(REF)$(PATCH)" || { echo "bench-ab: give REF=COMMIT (build A) and/or PATCH=FILE (build B)"; exit 2; }
+	$(TOP)/scripts/deps.sh bench
+	$(TOP)/tests/bench/run.sh $(if $(REF),--ab '$(REF)') $(if $(PATCH),--ab-patch '$(PATCH)')
 
 # The BPF backend's receive-path rows alone (issue 17): the data lines land in
 # build/bench/bpf/logs/KREL/bench_bpf.log (BENCHMARKS.md, "BPF backend").

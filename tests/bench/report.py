@@ -29,6 +29,10 @@ RX_ORDER = [
     ("map-63", "map mode, 63 entries"),
     ("map-4096", "map mode, 4,096 entries"),
     ("map-65536", "map mode, 65,536 entries"),
+    ("map-direct-1", "map, direct hook, 1 entry"),
+    ("map-direct-63", "map, direct hook, 63 entries"),
+    ("map-direct-4096", "map, direct hook, 4,096 entries"),
+    ("map-direct-65536", "map, direct hook, 65,536 entries"),
     ("nft-1", "nft, 1 rule"),
     ("nft-63", "nft, 63 rules, hit last"),
     ("nft-map", "nft, one rule with a 63-entry map"),
@@ -245,6 +249,7 @@ PASS_ORDER = [
     ("pass-none", "no rules (a fresh namespace)"),
     ("pass-rev0-63", "rev0, 63-rule chain (every rule misses)"),
     ("pass-map-65536", "map mode, 65,536 entries per family (none for DSCP 0)"),
+    ("pass-map-direct-65536", "map, direct hook, 65,536 entries per family (none for DSCP 0)"),
     ("pass-nft-63", "nft, 63 rules (every rule misses)"),
     ("pass-nft-map", "nft, one rule with a 63-entry map (no element for DSCP 0)"),
 ]
@@ -299,6 +304,46 @@ def goals(krel, d, out):
                           ("nft-map", "the nft map")], "×")
         for ok, text in rows:
             out.append(f"- [{'x' if ok else ' '}] IPv{fam}: {text} — **{'pass' if ok else 'FAIL'}**")
+    out.append("")
+
+
+DIRECT = ["map-direct-1", "map-direct-63", "map-direct-4096", "map-direct-65536"]
+
+
+def direct_goal_rows(d, fam):
+    """Issue 18's goals for the direct path, IPv(fam) 64 B, as (met, text) rows; a goal whose
+    rows were not measured is left out."""
+    med = {c: statistics.median(v) for c in DIRECT + ["rev0-1", "pass-map-direct-65536"]
+           if (v := ratios(d, c, fam, "64"))}
+    rows = []
+    one, big = DIRECT[0], DIRECT[-1]
+    if big in med:
+        rows.append((med[big] >= 0.90, f"≥ 0.90× no rule at 65,536 entries: {med[big]:.3f}×"))
+    if one in med and big in med:
+        m = med[big] / med[one]
+        rows.append((m >= 0.97, f"flat: 65,536 entries within 3% of 1 entry: {med[big]:.3f}× / "
+                                f"{med[one]:.3f}× = {m:.3f}"))
+    noise = ratios(d, "base-none", fam, "64")
+    low = min((med[c], c) for c in DIRECT if c in med) if any(c in med for c in DIRECT) else None
+    if low and "rev0-1" in med and noise:
+        spread = max(noise) - min(noise)
+        rows.append((low[0] - med["rev0-1"] > spread,
+                     f"faster than one rev0 rule by more than the noise row's spread: slowest direct "
+                     f"size ({low[1]}) {low[0]:.3f}× − rev0-1 {med['rev0-1']:.3f}× = "
+                     f"{low[0] - med['rev0-1']:+.3f}, spread of base-none {spread:.3f}"))
+    if "pass-map-direct-65536" in med:
+        m = med["pass-map-direct-65536"]
+        rows.append((m >= 0.97, f"ordinary traffic through 65,536 entries ≥ 0.97× no rule: {m:.3f}×"))
+    return rows
+
+
+def goals_direct(krel, d, out):
+    rows = [(fam, r) for fam in ("4", "6") for r in direct_goal_rows(d, fam)]
+    if not rows:
+        return
+    out.append(f"#### Direct-path goals, {krel} (64-byte packets; ratios are medians of per-round ratios)\n")
+    for fam, (ok, text) in rows:
+        out.append(f"- [{'x' if ok else ' '}] IPv{fam}: {text} — **{'pass' if ok else 'FAIL'}**")
     out.append("")
 
 
@@ -448,7 +493,9 @@ def dir_plot(krel, d, outdir):
 PLOT_SERIES = [("map", ["map-1", "map-63", "map-4096", "map-65536"], [1, 63, 4096, 65536]),
                ("rev0", ["rev0-1", "rev0-63"], [1, 63]),
                ("nftrules", ["nft-1", "nft-63"], [1, 63]),
-               ("nftmap", ["nft-map"], [63])]
+               ("nftmap", ["nft-map"], [63]),
+               ("mapdirect", ["map-direct-1", "map-direct-63", "map-direct-4096", "map-direct-65536"],
+                [1, 63, 4096, 65536])]
 
 
 def plot_data(krel, d, outdir):
@@ -490,7 +537,7 @@ def main():
             return 0
         out = []
         # Section by section, each with every kernel.
-        for section in (rx_table, fwd_table, pass_table, goals, goals_fwd, reference, e2e_table,
+        for section in (rx_table, fwd_table, pass_table, goals, goals_direct, goals_fwd, reference, e2e_table,
                         cp_table, dir_table, rs_table):
             for krel, d in data:
                 section(krel, d, out)

@@ -158,6 +158,13 @@ rx_map() { # N
 	ip netns exec "$RX_NS" env L3DSR_IPTABLES=legacy "$L3DSR_BIN" rule replace -f "$PWD/map$1.json"
 }
 
+# The direct path (issue 18): the same table, then the namespace switched to the module's own
+# PRE_ROUTING hook, which also removes l3dsr's --map rule: no iptables table is walked. A build
+# without the direct path fails the mode command, and with it the configuration.
+rx_map_direct() { # N
+	rx_map "$1" && ip netns exec "$RX_NS" env L3DSR_IPTABLES=legacy "$L3DSR_BIN" rule mode direct
+}
+
 # Addr-mode tables (issue 22): N any-DSCP entries per family, each keyed by its own local
 # address; the hit one by the RIP the packets carry. The others are addresses the packets never
 # go to, as on a real server with N VIPs.
@@ -252,6 +259,7 @@ rx_config() {
 	rev0-1) rx_rev0 1 ;;
 	rev0-63) rx_rev0 63 ;;
 	map-1 | map-63 | map-4096 | map-65536) rx_map "${1#map-}" ;;
+	map-direct-1 | map-direct-63 | map-direct-4096 | map-direct-65536) rx_map_direct "${1#map-direct-}" ;;
 	addr-1 | addr-4096 | addr-65536) rx_addr "${1#addr-}" ;;
 	bpf-1 | bpf-63 | bpf-4096 | bpf-65536) rx_bpf "${1#bpf-}" ;;
 	fwd-*) rx_fwd "${1#fwd-}" ;;

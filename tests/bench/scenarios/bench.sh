@@ -9,7 +9,8 @@ done
 
 bench_env
 rx_bench 5 300000 \
-	"base-none base-rawlegacy base-rawnft rev0-1 rev0-63 map-1 map-63 map-4096 map-65536 nft-1 nft-63 nft-map" \
+	"base-none base-rawlegacy base-rawnft rev0-1 rev0-63 map-1 map-63 map-4096 map-65536 \
+	map-direct-1 map-direct-63 map-direct-4096 map-direct-65536 nft-1 nft-63 nft-map" \
 	"4 6" "64 1400"
 # IPIP decapsulation against L3 DSR and plain forwarding, behind a forwarding sender (rx.sh
 # says why pktgen cannot feed IPIP straight to the real server); behind the same sender, the
@@ -18,7 +19,8 @@ rx_bench 5 300000 "fwd-plain fwd-ipip fwd-rev0-1 fwd-map-1 fwd-map-63 fwd-map-65
 	"4" "64 1400"
 # Ordinary traffic (DSCP 0 to the real server's own address): what each layout costs the
 # packets it has to leave alone.
-rx_bench 5 300000 "pass-none pass-rev0-63 pass-map-65536 pass-nft-63 pass-nft-map" "4 6" "64"
+rx_bench 5 300000 "pass-none pass-rev0-63 pass-map-65536 pass-map-direct-65536 pass-nft-63 \
+	pass-nft-map" "4 6" "64"
 # Addr mode (issue 22): any-DSCP entries keyed by local address, and ordinary traffic through a
 # table full of them, beside map mode in the same run.
 rx_bench 5 300000 "map-1 addr-1 addr-4096 addr-65536 pass-map-65536 pass-addr-4096 pass-addr-65536" "4 6" "64"

@@ -16,7 +16,7 @@ source "$L3DSR_SRC/tests/bench/lib/rx.sh"
 modprobe pktgen
 count=300000
 tc=$(printf %02x $((RX_DSCP4 << 2)))
-for cfg in base-none base-rawlegacy rev0-1 map-63 map-65536 nft-1 nft-map; do
+for cfg in base-none base-rawlegacy rev0-1 map-63 map-65536 map-direct-65536 nft-1 nft-map; do
 	if ! err=$({ rx_ns_up "$RX_NS" "$RX_PEER" && rx_config "$cfg"; } 2>&1); then
 		fail "prof/$cfg" "setup: $err"
 		continue
