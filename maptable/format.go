@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
@@ -102,6 +101,5 @@ func WriteReplaced(w io.Writer, v xtrule.Variant, appended []dsrtypes.Family, en
 // writeAppended says that the map-mode rule of family f was appended, and
 // the command that did it.
 func writeAppended(w io.Writer, v xtrule.Variant, f dsrtypes.Family) {
-	cmd := (&xtrule.Rules{Variant: v}).Binary(f) + " -t raw -A " + strings.Join(xtrule.MapRule, " ")
-	fmt.Fprintf(w, "appended the map-mode rule for %v: %s\n", f, cmd)
+	fmt.Fprintf(w, "appended the map-mode rule for %v: %s\n", f, mapRuleCommand(&xtrule.Rules{Variant: v}, xtFamily(f), "-A"))
 }
