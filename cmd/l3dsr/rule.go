@@ -47,11 +47,11 @@ per network namespace.
 DSCP codes are 0-63, in decimal or hex (10 or 0x0a), or any (with --local).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageErrorf("'l3dsr rule' needs a subcommand: add, del, list, replace, flush or stats")
+			return usageErrorf("'l3dsr rule' needs a subcommand: add, del, list, replace, flush, stats or mode")
 		},
 	}
 	rs := &sys.ruleSystem
-	cmd.AddCommand(newRuleAddCmd(rs), newRuleDelCmd(rs), newRuleListCmd(rs), newRuleFlushCmd(rs), newRuleStatsCmd(rs), newRuleReplaceCmd(rs))
+	cmd.AddCommand(newRuleAddCmd(rs), newRuleDelCmd(rs), newRuleListCmd(rs), newRuleFlushCmd(rs), newRuleStatsCmd(rs), newRuleReplaceCmd(rs), newRuleModeCmd(rs))
 	return cmd
 }
 
@@ -220,11 +220,7 @@ func tableCmd(rs *ruleSystem, use, short string, write func(t maptable.Table, w 
 
 func newRuleListCmd(rs *ruleSystem) *cobra.Command {
 	return tableCmd(rs, "list [-o table|json]", "List the table's entries with their counters", func(t maptable.Table, w io.Writer, format string) error {
-		entries, err := t.List()
-		if err != nil {
-			return hostError(fmt.Errorf("listing the DSCP map: %w", err))
-		}
-		return maptable.WriteEntries(w, entries, format)
+		return hostError(maptable.WriteList(w, t, format))
 	})
 }
 
@@ -257,4 +253,30 @@ func newRuleStatsCmd(rs *ruleSystem) *cobra.Command {
 		}
 		return maptable.WriteStats(w, s, format)
 	})
+}
+
+func newRuleModeCmd(rs *ruleSystem) *cobra.Command {
+	var variant xtrule.VariantFlag
+	cmd := outputCmd(&cobra.Command{Use: "mode [rule|direct] [-o table|json]", Short: "Show or set the map path: the --map iptables rule, or the module's direct hook",
+		Long: `Without an argument, show how packets reach the table: "mode: rule", or
+"mode: direct (hook: IPv4, IPv6)" with the families whose hook is registered.
+direct: the module's own PRE_ROUTING hook at raw priority reads the table, and
+l3dsr's --map rules are deleted once it is on. rule: the --map rule of each
+family with entries is made sure of, then the hooks go. Neither leaves a gap.`},
+		func(cmd *cobra.Command, format string) error {
+			var m maptable.Mode
+			v, err := variant.Variant()
+			if args := cmd.Flags().Args(); err == nil && len(args) == 1 {
+				m, err = maptable.ParseMode(args[0])
+			}
+			if err != nil {
+				return &usageError{err}
+			}
+			return rs.withTable(func(t maptable.Table) error {
+				return maptable.ShowMode(cmd.Context(), t, rs.newRules(v), m, cmd.OutOrStdout(), cmd.ErrOrStderr(), format)
+			})
+		})
+	cmd.Args = cobra.MaximumNArgs(1)
+	cmd.Flags().Var(&variant, "iptables", "iptables variant: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
+	return cmd
 }
