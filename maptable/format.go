@@ -54,14 +54,14 @@ type statsJSON struct {
 	Errors     uint64 `json:"errors"`
 	Entries    uint32 `json:"entries"`
 	Generation uint32 `json:"generation"`
-	modeJSON
+	PathInfo
 }
 
 // WriteStats writes the table's totals after its path line as a table
 // ("table"), or as JSON ("json") with the fields of `rule mode -o json`.
 func WriteStats(w io.Writer, s Stats, format string) error {
 	if format == "json" {
-		return jsonout.Write(w, statsJSON{s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation, s.modeJSON()})
+		return jsonout.Write(w, statsJSON{s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation, s.PathInfo()})
 	}
 	writePath(w, s)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)

@@ -67,11 +67,6 @@ var ErrNoDirect = errors.New("the loaded xt_DADDR module has no direct path (gen
 // errBPFNoDirect is SetMode's error on the tc-BPF backend.
 var errBPFNoDirect = errors.New("the BPF backend has no iptables rule to skip: direct mode is for the module")
 
-// Moder is a table whose path can be switched (the module's).
-type Moder interface {
-	SetMode(m Mode) error
-}
-
 // SetMode switches the namespace's path to m. A module older than the
 // direct path is always in rule mode, so setting rule there succeeds and
 // setting direct fails matching ErrNoDirect.

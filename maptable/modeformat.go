@@ -4,14 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/jsonout"
 )
 
-// modeJSON is `rule mode -o json`: {"mode": "direct", "hooks": ["ipv4"],
-// "path": "direct hook (IPv4)"}.
-type modeJSON struct {
+// PathInfo is the path as `rule mode -o json` and `realserver show -o
+// json` give it: {"mode": "direct", "hooks": ["ipv4"], "path": "direct
+// hook (IPv4)"}.
+type PathInfo struct {
 	Mode  Mode     `json:"mode"`
 	Hooks []string `json:"hooks"`
 	Path  string   `json:"path"`
@@ -28,27 +30,30 @@ func (h Hooks) names() []string {
 	return out
 }
 
-// WriteMode writes the namespace's path: "mode: direct (hook: IPv4, IPv6)",
+// writeMode writes the namespace's path: "mode: direct (hook: IPv4, IPv6)",
 // "mode: rule" or "mode: bpf", or modeJSON with format "json".
-func WriteMode(w io.Writer, s Stats, format string) error {
+func writeMode(w io.Writer, s Stats, format string) error {
 	if format == "json" {
-		return jsonout.Write(w, s.modeJSON())
+		return jsonout.Write(w, s.PathInfo())
 	}
 	if s.Mode == ModeDirect {
 		_, err := fmt.Fprintf(w, "mode: direct (hook: %s)\n", s.Hooks)
 		return err
 	}
-	_, err := fmt.Fprintf(w, "mode: %s\n", s.modeJSON().Mode)
+	_, err := fmt.Fprintf(w, "mode: %s\n", s.PathInfo().Mode)
 	return err
 }
 
-func (s Stats) modeJSON() modeJSON {
+func (s Stats) PathInfo() PathInfo {
 	m := s.Mode
 	if m == "" {
 		m = ModeRule // a table that does not say is read by the rule
 	}
-	return modeJSON{Mode: m, Hooks: s.Hooks.names(), Path: s.Path()}
+	return PathInfo{Mode: m, Hooks: s.Hooks.names(), Path: s.Path()}
 }
+
+// Hooked tells whether f's direct hook is registered.
+func (p PathInfo) Hooked(f dsrtypes.Family) bool { return slices.Contains(p.Hooks, f.Name()) }
 
 // ShowMode is `rule mode [M]`: it switches t's namespace to m unless m is
 // empty (SwitchMode), then writes the mode to w as format says. The
@@ -58,8 +63,10 @@ func ShowMode(ctx context.Context, t Table, rules ModeRules, m Mode, w, errw io.
 	if format == "json" {
 		changes = errw
 	}
-	if m != "" {
-		done, err := SwitchMode(ctx, t, rules, m)
+	if mt, ok := t.(ModeTable); !ok && m != "" {
+		return errNoModes
+	} else if m != "" {
+		done, err := SwitchMode(ctx, mt, rules, m)
 		for _, c := range done {
 			fmt.Fprintln(changes, c)
 		}
@@ -71,7 +78,7 @@ func ShowMode(ctx context.Context, t Table, rules ModeRules, m Mode, w, errw io.
 	if err != nil {
 		return err
 	}
-	return WriteMode(w, s, format)
+	return writeMode(w, s, format)
 }
 
 // writePath writes the first line of `rule list` and `rule stats`:

@@ -27,21 +27,23 @@ var errNoModes = errors.New("this table has no map path to switch: it is not the
 // entries is made sure of first, then the kernel is switched. It returns
 // what it changed, in the words the CLI prints; a failed switch to rule
 // removes the rules it appended.
-func SwitchMode(ctx context.Context, t Table, rules ModeRules, m Mode) ([]string, error) {
+func SwitchMode(ctx context.Context, t ModeTable, rules ModeRules, m Mode) ([]string, error) {
 	if _, err := ParseMode(string(m)); err != nil {
 		return nil, invalidf("%v", err)
 	}
-	mt, ok := t.(Moder)
-	if !ok {
-		return nil, errNoModes
-	}
 	if m == ModeDirect {
-		return toDirect(ctx, mt, rules)
+		return toDirect(ctx, t, rules)
 	}
-	return toRule(ctx, t, mt, rules)
+	return toRule(ctx, t, rules)
 }
 
-func toDirect(ctx context.Context, mt Moder, rules ModeRules) ([]string, error) {
+// ModeTable is a table whose path can be switched (the module's).
+type ModeTable interface {
+	List() ([]Entry, error)
+	SetMode(m Mode) error
+}
+
+func toDirect(ctx context.Context, mt ModeTable, rules ModeRules) ([]string, error) {
 	if err := mt.SetMode(ModeDirect); err != nil {
 		return nil, err
 	}
@@ -61,8 +63,8 @@ func toDirect(ctx context.Context, mt Moder, rules ModeRules) ([]string, error) 
 	return changes, nil
 }
 
-func toRule(ctx context.Context, t Table, mt Moder, rules ModeRules) ([]string, error) {
-	entries, err := t.List()
+func toRule(ctx context.Context, mt ModeTable, rules ModeRules) ([]string, error) {
+	entries, err := mt.List()
 	if err != nil {
 		return nil, err
 	}
