@@ -35,20 +35,39 @@ func (m *Manager) upMapPath(ctx context.Context, s *upRecord, r *vipRecord, t *t
 	if r.MapPath == "" || r.Backend == dsrtypes.BackendBPF {
 		return nil
 	}
+	return m.switchPath(ctx, s.Ingress, r.MapPath, t, v)
+}
+
+// SetMapPath switches the namespace's path to want (apply's step when
+// only realserver.map_path changed); a failure switches it back.
+func (m *Manager) SetMapPath(ctx context.Context, want maptable.Mode, v xtrule.Variant) (Applied, error) {
+	st, unlock, err := m.lockedState()
+	if err != nil {
+		return Applied{}, err
+	}
+	defer unlock()
+	var t txn
+	if err := m.switchPath(ctx, st.Ingress, want, &t, v); err != nil {
+		return Applied{}, t.fail(err)
+	}
+	return Applied{Changes: t.changes}, nil
+}
+
+func (m *Manager) switchPath(ctx context.Context, ing Ingress, want maptable.Mode, t *txn, v xtrule.Variant) error {
 	tab, err := m.mapTable()
 	if err != nil {
 		return err
 	}
 	pt, ok := tab.(pathTable)
 	if !ok {
-		return fmt.Errorf("the table has no map path to set to %s", r.MapPath)
+		return fmt.Errorf("the table has no map path to set to %s", want)
 	}
 	st, err := pt.Stats()
-	if err != nil || st.Mode == r.MapPath {
+	if err != nil || st.Mode == want {
 		return err
 	}
-	rules := m.newRules(v, s.Ingress)
-	changes, err := maptable.SwitchMode(ctx, pt, rules, r.MapPath)
+	rules := m.newRules(v, ing)
+	changes, err := maptable.SwitchMode(ctx, pt, rules, want)
 	if err != nil {
 		return err
 	}

@@ -120,3 +120,20 @@ func (t *memTable) commit() error {
 	t.had = maps.Clone(t.now)
 	return nil
 }
+
+// Stats and SetMode reach the module at once: the path is not batched,
+// and only its mode and hooks are read here (the counts are the
+// module's, without the batch's pending changes).
+func (t *memTable) Stats() (maptable.Stats, error) {
+	if pt, ok := t.t.(pathTable); ok {
+		return pt.Stats()
+	}
+	return maptable.Stats{}, nil
+}
+
+func (t *memTable) SetMode(m maptable.Mode) error {
+	if pt, ok := t.t.(pathTable); ok {
+		return pt.SetMode(m)
+	}
+	return fmt.Errorf("the table has no map path to set to %s", m)
+}
