@@ -31,7 +31,7 @@ func TestMapPathKey(t *testing.T) {
 
 func TestMapPathKeyErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		"  map_path: fast\n": `t:2: map_path "fast": use rule (the -j DADDR --map iptables rule) or direct (the module's own hook, no table walk)`,
+		"  map_path: fast\n":                   `t:2: map_path "fast": use rule (the -j DADDR --map iptables rule) or direct (the module's own hook, no table walk)`,
 		"  map_path: direct\n  backend: bpf\n": "map_path direct with backend bpf: the BPF backend has no iptables rule to skip: direct mode is for the module",
 	} {
 		_, err := parseFile("t", []byte("realserver:\n"+in))
