@@ -223,7 +223,7 @@ func (t *bpfTable) Stats() (Stats, error) {
 		return Stats{}, fmt.Errorf("reading the statistics: %w", err)
 	}
 	return Stats{Rewritten: tot.Rewritten, NoEntry: tot.NoEntry, Errors: tot.Errors,
-		Entries: tot.Entries, Generation: tot.Generation, Mode: ModeBPF}, nil
+		Entries: tot.Entries, Generation: tot.Generation, Mode: modeBPF}, nil
 }
 
 // rulesFor is rules, or none for the tc-BPF backend and for a module in

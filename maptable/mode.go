@@ -21,9 +21,9 @@ const (
 	ModeRule Mode = "rule"
 	// ModeDirect: the module's hook reads it, no iptables rule needed.
 	ModeDirect Mode = "direct"
-	// ModeBPF is what a tc-BPF table reports: its program reads it, and
+	// modeBPF is what a tc-BPF table reports: its program reads it, and
 	// neither of the module's paths applies.
-	ModeBPF Mode = "bpf"
+	modeBPF Mode = "bpf"
 )
 
 // ParseMode reads a mode an operator can set: rule or direct.
@@ -33,6 +33,14 @@ func ParseMode(s string) (Mode, error) {
 		return m, nil
 	}
 	return "", fmt.Errorf("map path %q is not one of rule, direct: use rule (the -j DADDR --map iptables rule) or direct (the module's own hook)", s)
+}
+
+// ModeArg is the mode `rule mode [M]` names: none ("") to show it.
+func ModeArg(args []string) (Mode, error) {
+	if len(args) == 0 {
+		return "", nil
+	}
+	return ParseMode(args[0])
 }
 
 // Hooks says which families' direct hooks are registered (L3DSR_A_HOOKS).
@@ -105,7 +113,7 @@ func (s Stats) Path() string {
 	switch s.Mode {
 	case ModeDirect:
 		return "direct hook (" + s.Hooks.String() + ")"
-	case ModeBPF:
+	case modeBPF:
 		return "tc-BPF program"
 	}
 	return "iptables rule (-t raw PREROUTING -j DADDR --map)"

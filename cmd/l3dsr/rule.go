@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -258,18 +259,12 @@ func newRuleStatsCmd(rs *ruleSystem) *cobra.Command {
 func newRuleModeCmd(rs *ruleSystem) *cobra.Command {
 	var variant xtrule.VariantFlag
 	cmd := outputCmd(&cobra.Command{Use: "mode [rule|direct] [-o table|json]", Short: "Show or set the map path: the --map iptables rule, or the module's direct hook",
-		Long: `Without an argument, show how packets reach the table: "mode: rule", or
-"mode: direct (hook: IPv4, IPv6)" with the families whose hook is registered.
-direct: the module's own PRE_ROUTING hook at raw priority reads the table, and
-l3dsr's --map rules are deleted once it is on. rule: the --map rule of each
-family with entries is made sure of, then the hooks go. Neither leaves a gap.`},
+		Long: `Show how packets reach the table ("mode: rule", "mode: direct (hook: IPv4)"), or set it: direct
+turns the module's hooks on, then deletes l3dsr's --map rules; rule adds the rules first. No gap.`},
 		func(cmd *cobra.Command, format string) error {
-			var m maptable.Mode
-			v, err := variant.Variant()
-			if args := cmd.Flags().Args(); err == nil && len(args) == 1 {
-				m, err = maptable.ParseMode(args[0])
-			}
-			if err != nil {
+			m, err := maptable.ModeArg(cmd.Flags().Args())
+			v, verr := variant.Variant()
+			if err = cmp.Or(err, verr); err != nil {
 				return &usageError{err}
 			}
 			return rs.withTable(func(t maptable.Table) error {
