@@ -54,6 +54,10 @@ func (m *Manager) SetMapPath(ctx context.Context, want maptable.Mode, v xtrule.V
 }
 
 func (m *Manager) switchPath(ctx context.Context, ing Ingress, want maptable.Mode, t *txn, v xtrule.Variant) error {
+	// The hook sees every interface: it would honour codes from all.
+	if want == maptable.ModeDirect && len(ing) > 0 {
+		return hostInputf("map_path direct with ingress %s: the direct hook reads packets of every interface, and only the rule path can be limited to some; use map_path rule, or drop the ingress list", ing)
+	}
 	tab, err := m.mapTable()
 	if err != nil {
 		return err

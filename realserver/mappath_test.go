@@ -129,3 +129,14 @@ func TestMapPathRefusals(t *testing.T) {
 		t.Errorf("fast: %v", err)
 	}
 }
+
+// The ingress limit lives in the rules: direct would lift it, so it is
+// refused.
+func TestMapPathDirectRefusesIngress(t *testing.T) {
+	m, mode, log := pathManager(t, newFakeSys())
+	var tx txn
+	err := m.switchPath(context.Background(), Ingress{"eth0"}, maptable.ModeDirect, &tx, xtrule.Default)
+	if !errors.Is(err, ErrHostInput) || !strings.Contains(err.Error(), "map_path direct with ingress eth0") || *mode != maptable.ModeRule || len(*log) != 0 {
+		t.Errorf("err %v, mode %s, calls %v", err, *mode, *log)
+	}
+}
