@@ -67,24 +67,29 @@ var (
 	v6Entry = Entry{Family: 10, DSCP: 1, VIP: netip.MustParseAddr("2001:db8::1")}
 )
 
-// To direct: the kernel first, then the rules that are there are deleted.
-func TestSwitchToDirectKernelFirst(t *testing.T) {
-	tab, rules, log := newModeFakes(v4Entry)
+// switchOK switches fakes with entries and IPv4's rule in place to m,
+// and checks the order of the calls and the changes said.
+func switchOK(t *testing.T, m Mode, entries []Entry, wantCalls, wantChanges string) {
+	t.Helper()
+	tab, rules, log := newModeFakes(entries...)
 	rules.have[xtrule.IPv4] = true
-	changes, err := SwitchMode(context.Background(), tab, rules, ModeDirect)
-	if err != nil {
-		t.Fatal(err)
+	changes, err := SwitchMode(context.Background(), tab, rules, m)
+	if got := strings.Join(log.calls, ", "); err != nil || got != wantCalls {
+		t.Errorf("to %s: %v, calls %q, want %q", m, err, got, wantCalls)
 	}
-	if got := strings.Join(log.calls, ", "); got != "kernel direct, delete IPv4" {
-		t.Errorf("calls %q, want the kernel switched before the IPv4 rule is deleted (and no IPv6 delete: none there)", got)
+	if got := strings.Join(changes, "\n"); got != wantChanges {
+		t.Errorf("to %s: changes:\n%s\nwant:\n%s", m, got, wantChanges)
 	}
-	want := "map path set to direct\ndeleted the map-mode rule for IPv4: iptables -t raw -D PREROUTING -j DADDR --map"
-	if got := strings.Join(changes, "\n"); got != want {
-		t.Errorf("changes:\n%s\nwant:\n%s", got, want)
-	}
+}
+
+// To direct: the kernel first, then the rules that are there are deleted
+// (no IPv6 delete: none there).
+func TestSwitchToDirectKernelFirst(t *testing.T) {
+	switchOK(t, ModeDirect, []Entry{v4Entry}, "kernel direct, delete IPv4",
+		"map path set to direct\ndeleted the map-mode rule for IPv4: iptables -t raw -D PREROUTING -j DADDR --map")
 
 	// An old module refuses: nothing deleted.
-	tab, rules, log = newModeFakes(v4Entry)
+	tab, rules, log := newModeFakes(v4Entry)
 	rules.have[xtrule.IPv4] = true
 	tab.setErr = ErrNoDirect
 	if _, err := SwitchMode(context.Background(), tab, rules, ModeDirect); !errors.Is(err, ErrNoDirect) || len(log.calls) != 1 || !rules.have[xtrule.IPv4] {
@@ -95,23 +100,12 @@ func TestSwitchToDirectKernelFirst(t *testing.T) {
 // To rule: the rule of each family with entries first, then the kernel;
 // a refusal of the kernel takes the appended rules back.
 func TestSwitchToRuleRulesFirst(t *testing.T) {
-	tab, rules, log := newModeFakes(v4Entry, v6Entry)
-	rules.have[xtrule.IPv4] = true
-	changes, err := SwitchMode(context.Background(), tab, rules, ModeRule)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Join(log.calls, ", "); got != "ensure IPv4, ensure IPv6, kernel rule" {
-		t.Errorf("calls %q, want both rules ensured before the kernel is switched", got)
-	}
-	want := "appended the map-mode rule for IPv6: ip6tables -t raw -A PREROUTING -j DADDR --map\nmap path set to rule"
-	if got := strings.Join(changes, "\n"); got != want {
-		t.Errorf("changes:\n%s\nwant:\n%s", got, want)
-	}
+	switchOK(t, ModeRule, []Entry{v4Entry, v6Entry}, "ensure IPv4, ensure IPv6, kernel rule",
+		"appended the map-mode rule for IPv6: ip6tables -t raw -A PREROUTING -j DADDR --map\nmap path set to rule")
 
-	tab, rules, log = newModeFakes(v6Entry)
+	tab, rules, log := newModeFakes(v6Entry)
 	tab.setErr = errors.New("EPERM")
-	_, err = SwitchMode(context.Background(), tab, rules, ModeRule)
+	_, err := SwitchMode(context.Background(), tab, rules, ModeRule)
 	if err == nil || !strings.Contains(err.Error(), "removed again") || rules.have[xtrule.IPv6] {
 		t.Errorf("kernel refusal: %v, IPv6 rule left %v", err, rules.have[xtrule.IPv6])
 	}

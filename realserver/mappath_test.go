@@ -140,3 +140,28 @@ func TestMapPathDirectRefusesIngress(t *testing.T) {
 		t.Errorf("err %v, mode %s, calls %v", err, *mode, *log)
 	}
 }
+
+// A batch (apply) in direct mode adds no rule: its table passes the
+// module's path through.
+func TestBatchDirectAddsNoRule(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeSys()
+	m, mode, _ := pathManager(t, f)
+	*mode = maptable.ModeDirect
+	b, err := m.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, c := range []Config{dscpVIP("10.0.0.1", 21), dscpVIP("10.0.0.2", 22)} {
+		if _, err := b.Up(ctx, c, xtrule.Default); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if f.rules[xtrule.IPv4] != 0 || len(f.table) != 2 {
+		t.Errorf("IPv4 rules %d, entries %d; want no rule and both entries", f.rules[xtrule.IPv4], len(f.table))
+	}
+}
