@@ -90,6 +90,19 @@ func TestUpMapPathDirect(t *testing.T) {
 	if rep.MapPath == nil || rep.MapPath.Path != "direct hook (IPv4)" || !rep.MapPath.Hooked(dsrtypes.IPv4) || len(rep.Problems) != 0 {
 		t.Errorf("show: path %+v, problems %+v; want direct hook (IPv4) and no missing-rule problem", rep.MapPath, rep.Problems)
 	}
+	var text, js strings.Builder
+	if WriteReport(&text, rep, "table") != nil || !strings.Contains(text.String(), "\npath: direct hook (IPv4)\n") {
+		t.Errorf("show text:\n%s", text.String())
+	}
+	if WriteReport(&js, rep, "json") != nil || !strings.Contains(js.String(), `"map_path": {
+    "mode": "direct",
+    "hooks": [
+      "ipv4"
+    ],
+    "path": "direct hook (IPv4)"
+  }`) {
+		t.Errorf("show json:\n%s", js.String())
+	}
 
 	// Back to rule: the rule first, then the kernel.
 	*log = nil
