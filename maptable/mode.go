@@ -72,8 +72,12 @@ func (h Hooks) String() string {
 // predates the direct path.
 var ErrNoDirect = errors.New("the loaded xt_DADDR module has no direct path (genl version 2): load this release's module")
 
-// errBPFNoDirect is SetMode's error on the tc-BPF backend.
-var errBPFNoDirect = errors.New("the BPF backend has no iptables rule to skip: direct mode is for the module")
+// errBPFNoDirect and errBPFNoRule are SetMode's errors on the tc-BPF
+// backend.
+var (
+	errBPFNoDirect = errors.New("the BPF backend has no iptables rule to skip: direct mode is for the module")
+	errBPFNoRule   = errors.New("the BPF backend has no map path: its tc program reads the table, and rule mode is for the module")
+)
 
 // SetMode switches the namespace's path to m. A module older than the
 // direct path is always in rule mode, so setting rule there succeeds and
@@ -104,7 +108,12 @@ func (c *genlTable) SetMode(m Mode) error {
 }
 
 // SetMode refuses: the program reads the table itself.
-func (t *bpfTable) SetMode(Mode) error { return errBPFNoDirect }
+func (t *bpfTable) SetMode(m Mode) error {
+	if m == ModeRule {
+		return errBPFNoRule
+	}
+	return errBPFNoDirect
+}
 
 // Path describes the path in use, as rule list and realserver show print
 // it: "direct hook (IPv4, IPv6)", "iptables rule (-t raw PREROUTING -j

@@ -31,6 +31,10 @@ func SwitchMode(ctx context.Context, t ModeTable, rules ModeRules, m Mode) ([]st
 	if _, err := ParseMode(string(m)); err != nil {
 		return nil, invalidf("%v", err)
 	}
+	if bt, ok := t.(*bpfTable); ok {
+		// Before toRule would append rules for a table no rule reads.
+		return nil, bt.SetMode(m)
+	}
 	if m == ModeDirect {
 		return toDirect(ctx, t, rules)
 	}

@@ -129,6 +129,10 @@ func TestSwitchModeRefusals(t *testing.T) {
 	if _, err := SwitchMode(context.Background(), bt, rules, ModeDirect); !errors.Is(err, errBPFNoDirect) || len(log.calls) != 0 {
 		t.Errorf("bpf: %v, calls %v", err, log.calls)
 	}
+	bt.m.(*fakeBPF).m[bpfKey{Family: bpfFamily4, DSCP: 1}] = bpfValue{VIP: v4Entry.VIP}
+	if _, err := SwitchMode(context.Background(), bt, rules, ModeRule); !errors.Is(err, errBPFNoRule) || len(log.calls) != 0 {
+		t.Errorf("bpf to rule: %v, calls %v; want no rule appended", err, log.calls)
+	}
 }
 
 // A module in direct mode gets no --map rule from an add or a replace,
