@@ -178,3 +178,26 @@ func TestBatchDirectAddsNoRule(t *testing.T) {
 		t.Errorf("IPv4 rules %d, entries %d; want no rule and both entries", f.rules[xtrule.IPv4], len(f.table))
 	}
 }
+
+// hookless is the module in direct mode with no hook registered.
+type hookless struct{ pathView }
+
+func (hookless) Stats() (maptable.Stats, error) { return maptable.Stats{Mode: maptable.ModeDirect}, nil }
+
+func TestShowDirectWithoutHook(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeSys()
+	m, mode, log := pathManager(t, f)
+	if _, err := m.Up(ctx, dscpVIP("10.0.0.1", 21), xtrule.Default); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	m.dialTable = func() (Table, error) { return hookless{pathView{tableView{f}, mode, log}}, nil }
+	rep, err := m.Show(ctx, xtrule.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].What != "the map path is direct but the module has no IPv4 hook: marked packets are not rewritten" {
+		t.Errorf("problems %+v, want the missing IPv4 hook", rep.Problems)
+	}
+}
