@@ -182,7 +182,9 @@ func TestBatchDirectAddsNoRule(t *testing.T) {
 // hookless is the module in direct mode with no hook registered.
 type hookless struct{ pathView }
 
-func (hookless) Stats() (maptable.Stats, error) { return maptable.Stats{Mode: maptable.ModeDirect}, nil }
+func (hookless) Stats() (maptable.Stats, error) {
+	return maptable.Stats{Mode: maptable.ModeDirect}, nil
+}
 
 func TestShowDirectWithoutHook(t *testing.T) {
 	ctx := context.Background()
