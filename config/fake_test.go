@@ -9,6 +9,7 @@ import (
 
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -153,6 +154,13 @@ func (f *fakeRS) Up(_ context.Context, c realserver.Config, v xtrule.Variant) (r
 	d := s.DSCPs[0]
 	s.Config.DSCP = &d
 	return realserver.Applied{Config: c, Codes: s.DSCPs, Changes: []string{fmt.Sprintf("set up %s DSCP %d", c.VIP, *c.DSCP)}}, nil
+}
+
+func (f *fakeRS) SetMapPath(_ context.Context, want maptable.Mode, v xtrule.Variant) (realserver.Applied, error) {
+	if err := f.call("SetMapPath %s %s", want, v); err != nil {
+		return realserver.Applied{}, err
+	}
+	return realserver.Applied{Changes: []string{"map path set to " + string(want)}}, nil
 }
 
 func (f *fakeRS) UpIngress(ctx context.Context, c realserver.Config, v xtrule.Variant, ing *realserver.Ingress) (realserver.Applied, error) {

@@ -8,6 +8,7 @@ import (
 	"github.com/l3dsr/l3dsr/director"
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -109,7 +110,8 @@ func PlanHost(ctx context.Context, h Host, f *File, o PlanOptions) (p Plan, _ fu
 		if err := h.Pieces(ctx, rs.iptables, rs.Configs(), true); err != nil {
 			return p, nil, err
 		}
-		steps := append(planRealServer(ctx, rs, rep.VIPs, api), planIngress(ctx, rs, rep.Ingress, api)...)
+		steps := append(planMapPath(ctx, rs, rep.MapPath, api), planRealServer(ctx, rs, rep.VIPs, api)...)
+		steps = append(steps, planIngress(ctx, rs, rep.Ingress, api)...)
 		p.Steps = append(p.Steps, committed(steps, commit)...)
 	}
 	if d := f.director; d != nil {
@@ -183,6 +185,9 @@ func running(ctx context.Context, h Host) (*File, realserver.Report, error) {
 	}
 	if f.realServer != nil && rep.Backend == dsrtypes.BackendBPF {
 		f.realServer.backend = rep.Backend
+	}
+	if f.realServer != nil && rep.MapPath != nil && rep.MapPath.Mode == maptable.ModeDirect {
+		f.realServer.mapPath = maptable.ModeDirect
 	}
 	if err := checkRebuilds(f, st.Services); err != nil {
 		return nil, rep, err

@@ -29,6 +29,9 @@ func Marshal(f *File, header string) ([]byte, error) {
 		if rs.backend != "" {
 			put(sec, "backend", str(string(rs.backend)))
 		}
+		if rs.mapPath != "" {
+			put(sec, "map_path", str(string(rs.mapPath)))
+		}
 		vips := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, v := range rs.VIPs {
 			vips.Content = append(vips.Content, vipNode(v))

@@ -15,6 +15,7 @@ import (
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 	"go.yaml.in/yaml/v3"
 )
@@ -269,11 +270,20 @@ func (p *parser) realServer(n *yaml.Node) *RealServer {
 				rs.backend = b
 			}
 		},
+		"map_path": func(v *yaml.Node) {
+			if m, ok := parsed(p, v, "map_path", maptable.ParseMode, "use rule (the -j DADDR --map iptables rule) or direct (the module's own hook, no table walk)"); ok {
+				rs.mapPath = m
+			}
+		},
 		"vips": func(v *yaml.Node) { rs.VIPs = items(p, v, "realserver.vips", p.vip) },
 	})
+	if rs.mapPath == maptable.ModeDirect && rs.backend == dsrtypes.BackendBPF {
+		p.errf(n, "map_path direct with backend bpf: the BPF backend has no iptables rule to skip: direct mode is for the module; use map_path rule or backend module")
+	}
 	for i := range rs.VIPs {
 		if m := rs.VIPs[i].Config.Mode; m == dsrtypes.ModeDSCP || m == dsrtypes.ModeAddr {
 			rs.VIPs[i].Config.Backend = rs.backend
+			rs.VIPs[i].Config.MapPath = rs.mapPath
 		}
 	}
 	return rs

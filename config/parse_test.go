@@ -139,7 +139,7 @@ func TestParseErrors(t *testing.T) {
 		{"tunnel on dr", "director:\n  services:\n    - vip: 10.0.0.1:80\n      mode: dr\n      reals:\n        - {address: 10.1.0.1, tunnel: gre}\n", 6, "tunnel, tunnel_port and tunnel_checksum are for mode ipip, and the service is dr: drop them"},
 		{"bad checksum", "director:\n  services:\n    - vip: 10.0.0.1:80\n      mode: ipip\n      reals:\n        - {address: 10.1.0.1, tunnel: gre, tunnel_checksum: yes}\n", 6, `tunnel_checksum "yes" is unknown: use nocsum, csum, remcsum`},
 		{"syntax", "realserver:\n  vips: [\n", 2, "YAML syntax"},
-		{"list instead of mapping", "realserver:\n  - vip: 10.0.0.1\n", 2, "realserver must be a mapping with the keys backend, ingress, iptables, vips"},
+		{"list instead of mapping", "realserver:\n  - vip: 10.0.0.1\n", 2, "realserver must be a mapping with the keys backend, ingress, iptables, map_path, vips"},
 		{"two documents", "director:\n---\nrealserver:\n", 2, "a second YAML document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,22 @@ type realServerAPI interface {
 	Down(ctx context.Context, vip netip.Addr) (realserver.Applied, error)
 	DownCode(ctx context.Context, vip netip.Addr, d uint8) (realserver.Applied, error)
 	UpIngress(ctx context.Context, c realserver.Config, v xtrule.Variant, ing *realserver.Ingress) (realserver.Applied, error)
+	SetMapPath(ctx context.Context, want maptable.Mode, v xtrule.Variant) (realserver.Applied, error)
+}
+
+// planMapPath is the step that switches the map path to the file's when
+// VIPs on the module run with another one (new VIPs' ups set it anyway:
+// their Config carries it).
+func planMapPath(ctx context.Context, want *RealServer, cur *maptable.PathInfo, api realServerAPI) []Step {
+	if want.mapPath == "" || cur == nil || cur.Mode == want.mapPath {
+		return nil
+	}
+	old, v := cur.Mode, want.iptables
+	return []Step{{
+		What: fmt.Sprintf("set the map path to %s (it is %s)", want.mapPath, old),
+		do:   func() ([]string, []string, error) { return fromApplied(api.SetMapPath(ctx, want.mapPath, v)) },
+		undo: func() error { _, err := api.SetMapPath(ctx, old, v); return err },
+	}}
 }
 
 // Step is one change of a plan, with the way to take it back.

@@ -9,6 +9,7 @@ import (
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/health"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
+	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -77,6 +78,9 @@ type RealServer struct {
 	// backend is the table's backend of the dscp- and addr-mode VIPs
 	// (module, bpf or auto; empty: the one in use, else the module).
 	backend dsrtypes.Backend
+	// mapPath is the module's map path apply sets (rule or direct; empty:
+	// left as it is, which is rule unless 'l3dsr rule mode' changed it).
+	mapPath maptable.Mode
 	VIPs    []VIP
 }
 

@@ -27,6 +27,8 @@ type checker struct {
 	bpfRead bool
 	// served names the backend that serves the table (Report.Backend).
 	served string
+	// path is the module's map path (Report.MapPath); nil: not known.
+	path *maptable.PathInfo
 }
 
 // tableEntries reads the table once, from the backend that serves it;

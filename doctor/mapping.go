@@ -164,8 +164,14 @@ func (c *checker) mapRules(need map[dsrtypes.Family]bool, rules []xtrule.Rule) {
 				maps = append(maps, r)
 			}
 		}
+		direct := c.path != nil && c.path.Mode == maptable.ModeDirect
+		if direct && need[f] && !c.path.Hooked(f) {
+			c.add(problem, "map-path", fmt.Sprintf("the map path is direct but the module has no %v hook", f),
+				"nothing looks marked packets up in the table: none is rewritten to its VIP",
+				"l3dsr rule mode direct (or l3dsr rule mode rule)")
+		}
 		if len(maps) == 0 {
-			if need[f] {
+			if need[f] && !direct {
 				c.add(problem, "map-rule", fmt.Sprintf("raw PREROUTING has no %v map-mode rule (-j DADDR --map)", f),
 					"nothing looks marked packets up in the table: none is rewritten to its VIP",
 					(&xtrule.Rules{}).Binary(f)+" -t raw -A PREROUTING -j DADDR --map")

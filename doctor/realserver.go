@@ -54,6 +54,7 @@ func (c *checker) realServer(vips []realserver.Config, rs realserver.Report, rul
 		}
 	}
 	var err error
+	c.path = rs.MapPath
 	if c.served, err = c.backend(units, rs); err != nil {
 		return err
 	}

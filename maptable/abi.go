@@ -10,24 +10,25 @@ const familyName = "l3dsr" // L3DSR_GENL_NAME
 
 // Protocol constants (#defines of the header).
 const (
-	genlVersion = 2       // L3DSR_GENL_VERSION
+	genlVersion = 3       // L3DSR_GENL_VERSION
 	maxEntries  = 1048576 // L3DSR_MAX_ENTRIES: most entries one namespace's table may hold
 	dscpAny     = 255     // L3DSR_DSCP_ANY: an entry's DSCP that matches every code
 )
 
 // enum l3dsr_cmd
 const (
-	cmdUnspec        = 0 // L3DSR_CMD_UNSPEC
-	cmdMapAdd        = 1 // L3DSR_CMD_MAP_ADD
-	cmdMapDel        = 2 // L3DSR_CMD_MAP_DEL
-	cmdMapGet        = 3 // L3DSR_CMD_MAP_GET
-	cmdMapFlush      = 4 // L3DSR_CMD_MAP_FLUSH
-	cmdReplaceBegin  = 5 // L3DSR_CMD_REPLACE_BEGIN
-	cmdReplaceAdd    = 6 // L3DSR_CMD_REPLACE_ADD
-	cmdReplaceCommit = 7 // L3DSR_CMD_REPLACE_COMMIT
-	cmdReplaceAbort  = 8 // L3DSR_CMD_REPLACE_ABORT
-	cmdStatsGet      = 9 // L3DSR_CMD_STATS_GET
-	cmdMax           = 9 // L3DSR_CMD_MAX
+	cmdUnspec        = 0  // L3DSR_CMD_UNSPEC
+	cmdMapAdd        = 1  // L3DSR_CMD_MAP_ADD
+	cmdMapDel        = 2  // L3DSR_CMD_MAP_DEL
+	cmdMapGet        = 3  // L3DSR_CMD_MAP_GET
+	cmdMapFlush      = 4  // L3DSR_CMD_MAP_FLUSH
+	cmdReplaceBegin  = 5  // L3DSR_CMD_REPLACE_BEGIN
+	cmdReplaceAdd    = 6  // L3DSR_CMD_REPLACE_ADD
+	cmdReplaceCommit = 7  // L3DSR_CMD_REPLACE_COMMIT
+	cmdReplaceAbort  = 8  // L3DSR_CMD_REPLACE_ABORT
+	cmdStatsGet      = 9  // L3DSR_CMD_STATS_GET
+	cmdModeSet       = 10 // L3DSR_CMD_MODE_SET
+	cmdMax           = 10 // L3DSR_CMD_MAX
 )
 
 // enum l3dsr_attr
@@ -39,7 +40,22 @@ const (
 	attrStats      = 4 // L3DSR_A_STATS: nested, statsAttr*
 	attrFamily     = 5 // L3DSR_A_FAMILY: u8
 	attrPad        = 6 // L3DSR_A_PAD
-	attrMax        = 6 // L3DSR_A_MAX
+	attrMode       = 7 // L3DSR_A_MODE: u8, modeRule or modeDirect
+	attrHooks      = 8 // L3DSR_A_HOOKS: u32, hookIPv4|hookIPv6 registered now
+	attrMax        = 8 // L3DSR_A_MAX
+)
+
+// enum l3dsr_mode
+const (
+	modeRule   = 0 // L3DSR_MODE_RULE: the --map rule reads the table
+	modeDirect = 1 // L3DSR_MODE_DIRECT: the module's own hook reads it
+	modeMax    = 1 // L3DSR_MODE_MAX
+)
+
+// L3DSR_A_HOOKS bits
+const (
+	hookIPv4 = 1 << 0 // L3DSR_HOOK_IPV4
+	hookIPv6 = 1 << 1 // L3DSR_HOOK_IPV6
 )
 
 // enum l3dsr_entry_attr

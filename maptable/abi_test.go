@@ -22,8 +22,9 @@ var abi = cheader.Mirror{
 		"__L3DSR_A_MAX":       int64(attrMax + 1),
 		"__L3DSR_ENTRY_A_MAX": int64(entryAttrMax + 1),
 		"__L3DSR_STATS_A_MAX": int64(statsAttrMax + 1),
+		"__L3DSR_MODE_MAX":    int64(modeMax + 1),
 	},
-	Enums:    []string{"L3DSR_CMD_UNSPEC", "L3DSR_A_UNSPEC", "L3DSR_ENTRY_A_UNSPEC", "L3DSR_STATS_A_UNSPEC"},
+	Enums:    []string{"L3DSR_CMD_UNSPEC", "L3DSR_A_UNSPEC", "L3DSR_ENTRY_A_UNSPEC", "L3DSR_STATS_A_UNSPEC", "L3DSR_MODE_RULE"},
 	All:      true,
 	MinNames: 40,
 }

@@ -223,17 +223,27 @@ func (t *bpfTable) Stats() (Stats, error) {
 		return Stats{}, fmt.Errorf("reading the statistics: %w", err)
 	}
 	return Stats{Rewritten: tot.Rewritten, NoEntry: tot.NoEntry, Errors: tot.Errors,
-		Entries: tot.Entries, Generation: tot.Generation}, nil
+		Entries: tot.Entries, Generation: tot.Generation, Mode: modeBPF}, nil
 }
 
-// rulesFor is rules, or none for the tc-BPF backend: its program sees every
-// packet of the interfaces it is attached to, and an iptables map-mode rule
-// would send them to a module that is not there.
-func rulesFor(t any, rules Rules) Rules {
-	if _, ok := t.(*bpfTable); ok {
-		return noMapRule{}
+// rulesFor is rules, or none for the tc-BPF backend and for a module in
+// direct mode: the program sees every packet of the interfaces it is
+// attached to, the module's hook every packet of a family with entries, and
+// an iptables map-mode rule would only walk the raw table for nothing.
+func rulesFor(t any, rules Rules) (Rules, error) {
+	switch t := t.(type) {
+	case *bpfTable:
+		return noMapRule{}, nil
+	case interface{ Stats() (Stats, error) }:
+		st, err := t.Stats()
+		if err != nil {
+			return nil, fmt.Errorf("reading the map path: %w", err)
+		}
+		if st.Mode == ModeDirect {
+			return noMapRule{}, nil
+		}
 	}
-	return rules
+	return rules, nil
 }
 
 type noMapRule struct{}

@@ -161,7 +161,7 @@ func TestBPFReplaceFlushStats(t *testing.T) {
 	}
 	f.totals = bpfTotals{Rewritten: 10, NoEntry: 20, Errors: 3, Skipped: 99, Entries: 2, Generation: 7}
 	st, err := tab.Stats()
-	if wantSt := (Stats{Rewritten: 10, NoEntry: 20, Errors: 3, Entries: 2, Generation: 7}); err != nil || st != wantSt {
+	if wantSt := (Stats{Rewritten: 10, NoEntry: 20, Errors: 3, Entries: 2, Generation: 7, Mode: modeBPF}); err != nil || st != wantSt {
 		t.Errorf("Stats = %+v, %v; want %+v", st, err, wantSt)
 	}
 }

@@ -140,7 +140,7 @@ func TestRequestsOnTheWire(t *testing.T) {
 					nla(statsAttrErrors, u64(3)), nla(statsAttrEntries, u32(4))),
 				nla(attrGeneration, u32(77))...)}},
 			do:   func(c *genlTable) (any, error) { return c.Stats() },
-			want: Stats{Rewritten: 1 << 40, NoEntry: 2, Errors: 3, Entries: 4, Generation: 77},
+			want: Stats{Rewritten: 1 << 40, NoEntry: 2, Errors: 3, Entries: 4, Generation: 77, Mode: ModeRule},
 		},
 	}
 	for _, tt := range tests {

@@ -27,6 +27,11 @@ type fakeKernel struct {
 	// v1 refuses what genl version 2 added, as a version 1 module's strict
 	// policy does: DSCP 255 (ERANGE) and DSCP_SET (unknown attribute).
 	v1 bool
+	// v2 is a module before the direct path: no MODE_SET (EOPNOTSUPP), no
+	// mode or hooks in the statistics.
+	v2 bool
+	// mode is the namespace's path, modeRule or modeDirect.
+	mode uint8
 
 	table  map[Key]Entry
 	gen    uint32
@@ -252,7 +257,7 @@ func (k *fakeKernel) handle(r request) ([]netlink.Message, unix.Errno, string) {
 	}
 	var entries []fakeEntry
 	var replaceID *uint32
-	var family *uint8
+	var family, mode *uint8
 	for _, a := range attrs {
 		switch a.Type & 0x3fff {
 		case attrEntry:
@@ -279,6 +284,8 @@ func (k *fakeKernel) handle(r request) ([]netlink.Message, unix.Errno, string) {
 			replaceID = &v
 		case attrFamily:
 			family = &a.Data[0]
+		case attrMode:
+			mode = &a.Data[0]
 		default:
 			return nil, unix.EINVAL, fmt.Sprintf("unexpected attribute %d", a.Type)
 		}
@@ -387,11 +394,37 @@ func (k *fakeKernel) handle(r request) ([]netlink.Message, unix.Errno, string) {
 			return nil
 		})
 		ae.Uint32(attrGeneration, k.gen)
+		if !k.v2 {
+			ae.Uint8(attrMode, k.mode)
+			ae.Uint32(attrHooks, k.hooks())
+		}
 		return []netlink.Message{msgOf(ae, 0)}, 0, ""
+	case cmdModeSet:
+		switch {
+		case k.v2:
+			return nil, unix.EOPNOTSUPP, ""
+		case mode == nil || *mode > modeMax:
+			return nil, unix.EINVAL, "unknown mode"
+		}
+		k.mode = *mode
 	default:
 		return nil, unix.EOPNOTSUPP, "unknown command"
 	}
 	return nil, 0, ""
+}
+
+// hooks are the families with a registered hook: in direct mode, those
+// with entries.
+func (k *fakeKernel) hooks() uint32 {
+	var h uint32
+	for key := range k.table {
+		if k.mode == modeDirect && key.Family == dsrtypes.IPv6 {
+			h |= hookIPv6
+		} else if k.mode == modeDirect {
+			h |= hookIPv4
+		}
+	}
+	return h
 }
 
 func fakeEncodeEntry(nae *netlink.AttributeEncoder, e Entry) {

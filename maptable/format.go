@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/l3dsr/l3dsr/dsrtypes"
@@ -55,14 +54,16 @@ type statsJSON struct {
 	Errors     uint64 `json:"errors"`
 	Entries    uint32 `json:"entries"`
 	Generation uint32 `json:"generation"`
+	PathInfo
 }
 
-// WriteStats writes the table's totals as a table ("table") or as JSON
-// ("json").
+// WriteStats writes the table's totals after its path line as a table
+// ("table"), or as JSON ("json") with the fields of `rule mode -o json`.
 func WriteStats(w io.Writer, s Stats, format string) error {
 	if format == "json" {
-		return jsonout.Write(w, statsJSON{s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation})
+		return jsonout.Write(w, statsJSON{s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation, s.PathInfo()})
 	}
+	writePath(w, s)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "REWRITTEN\tNO ENTRY\tERRORS\tENTRIES\tGENERATION")
 	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\n", s.Rewritten, s.NoEntry, s.Errors, s.Entries, s.Generation)
@@ -102,6 +103,5 @@ func WriteReplaced(w io.Writer, v xtrule.Variant, appended []dsrtypes.Family, en
 // writeAppended says that the map-mode rule of family f was appended, and
 // the command that did it.
 func writeAppended(w io.Writer, v xtrule.Variant, f dsrtypes.Family) {
-	cmd := (&xtrule.Rules{Variant: v}).Binary(f) + " -t raw -A " + strings.Join(xtrule.MapRule, " ")
-	fmt.Fprintf(w, "appended the map-mode rule for %v: %s\n", f, cmd)
+	fmt.Fprintf(w, "appended the map-mode rule for %v: %s\n", f, mapRuleCommand(&xtrule.Rules{Variant: v}, xtFamily(f), "-A"))
 }

@@ -272,6 +272,10 @@ func (c *genlTable) Stats() (Stats, error) {
 		return Stats{}, fmt.Errorf("reading the statistics: the reply has no statistics attribute")
 	}
 	r.stats.Generation = r.generation
+	r.stats.Mode = ModeRule
+	if r.mode == modeDirect {
+		r.stats.Mode = ModeDirect
+	}
 	return r.stats, nil
 }
 
@@ -460,6 +464,7 @@ type reply struct {
 	haveReplaceID bool
 	stats         Stats
 	haveStats     bool
+	mode          uint8 // modeRule when absent (a version 2 module)
 }
 
 // parseReply decodes the attributes of one reply. Unknown attributes are
@@ -484,6 +489,10 @@ func parseReply(b []byte) (reply, error) {
 			r.generation, r.haveGen = ad.Uint32(), true
 		case attrReplaceID:
 			r.replaceID, r.haveReplaceID = ad.Uint32(), true
+		case attrMode:
+			r.mode = ad.Uint8()
+		case attrHooks:
+			r.stats.Hooks = Hooks(ad.Uint32())
 		case attrStats:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				return nl.Decode(nad, nl.Fields{

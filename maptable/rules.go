@@ -66,7 +66,6 @@ type Added struct {
 // On success every change is handed to record (if not nil) with how to undo
 // it, so that a caller with more steps can take it back with its own.
 func AddWithRule(ctx context.Context, t Entries, rules Rules, e Entry, how Existing, record func(what string, undo func() error)) (Added, error) {
-	rules = rulesFor(t, rules)
 	e.Family = dsrtypes.FamilyOf(e.VIP)
 	there := false   // e is in the table as it is
 	var reset *Entry // e's key is there with e's VIP but another SetDSCP
@@ -90,6 +89,11 @@ func AddWithRule(ctx context.Context, t Entries, rules Rules, e Entry, how Exist
 	change := func(what string, fn func() error) {
 		u.Push(what, fn)
 		done = append(done, func() { record(what, fn) })
+	}
+	// Asked after the lookup, so that a refused add reads nothing more.
+	rules, err := rulesFor(t, rules)
+	if err != nil {
+		return Added{}, err
 	}
 	f := xtFamily(e.Family)
 	ok, err := rules.Ensure(ctx, f)
@@ -127,7 +131,10 @@ func AddWithRule(ctx context.Context, t Entries, rules Rules, e Entry, how Exist
 // replace fails, the rules appended for it are removed again. appended
 // lists the families whose rule was appended.
 func ReplaceWithRules(ctx context.Context, t Table, rules Rules, entries []Entry) (appended []dsrtypes.Family, err error) {
-	rules = rulesFor(t, rules)
+	rules, err = rulesFor(t, rules)
+	if err != nil {
+		return nil, err
+	}
 	has := map[dsrtypes.Family]bool{}
 	for _, e := range entries {
 		has[e.Key().Family] = true

@@ -139,6 +139,11 @@ type Stats struct {
 	Entries uint32
 	// Generation is bumped by every change of the table.
 	Generation uint32
+	// Mode is the path that reads the table: rule (also from a module
+	// older than the direct path), direct, or bpf.
+	Mode Mode
+	// Hooks are the families whose direct hook is registered now.
+	Hooks Hooks
 }
 
 func localString(a netip.Addr) string {

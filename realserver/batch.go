@@ -97,6 +97,11 @@ func (b *Batch) Up(ctx context.Context, c Config, v xtrule.Variant) (Applied, er
 	return b.m.Up(ctx, c, v)
 }
 
+// SetMapPath is Manager.SetMapPath within the batch.
+func (b *Batch) SetMapPath(ctx context.Context, want maptable.Mode, v xtrule.Variant) (Applied, error) {
+	return b.m.SetMapPath(ctx, want, v)
+}
+
 // Down is Manager.Down within the batch.
 func (b *Batch) Down(ctx context.Context, vip netip.Addr) (Applied, error) {
 	return b.m.Down(ctx, vip)

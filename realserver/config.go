@@ -38,6 +38,9 @@ type Config struct {
 	// one the namespace's VIPs use, else the module. In the record: ""
 	// (the module) or bpf.
 	Backend dsrtypes.Backend `json:"backend,omitempty"`
+	// MapPath is the namespace's map path Up sets for the module (rule or
+	// direct, mappath.go); empty leaves it as it is.
+	MapPath maptable.Mode `json:"map_path,omitempty"`
 }
 
 // errInvalid is matched (errors.Is) by the error of a Config that can never
@@ -63,6 +66,12 @@ func (c Config) Validate() error {
 	}
 	if b, err := dsrtypes.ParseBackend(string(c.Backend)); err != nil || b != c.Backend {
 		return invalidf("backend %q is unknown: use module, bpf or auto", c.Backend)
+	}
+	if _, err := maptable.ParseMode(string(c.MapPath)); err != nil && c.MapPath != "" {
+		return invalidf("%v", err)
+	}
+	if err := checkMapPath(c, c.Backend); err != nil {
+		return invalidf("%v", err)
 	}
 	if !c.VIP.IsValid() {
 		return invalidf("the VIP is missing: give the service address, e.g. --vip 10.0.0.1")

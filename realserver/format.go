@@ -62,6 +62,9 @@ func WriteReport(w io.Writer, rep Report, format string) error {
 		if rep.Backend == dsrtypes.BackendBPF {
 			fmt.Fprintf(tw, "backend: bpf, attached to %s\n", attachList(rep.Attachments))
 		}
+		if rep.MapPath != nil {
+			fmt.Fprintf(tw, "path: %s\n", rep.MapPath.Path)
+		}
 	}
 	writeHandRules(tw, rep.HandWritten)
 	if err := tw.Flush(); err != nil {

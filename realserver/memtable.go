@@ -17,6 +17,9 @@ type memTable struct {
 	t        Table
 	loaded   bool
 	had, now map[maptable.Key]maptable.Entry
+	// stats is the module's path, read once: every add of a batch asks
+	// for it (maptable.AddWithRule), and only SetMode changes it.
+	stats *maptable.Stats
 }
 
 func normKey(k maptable.Key) maptable.Key {
@@ -119,4 +122,27 @@ func (t *memTable) commit() error {
 	}
 	t.had = maps.Clone(t.now)
 	return nil
+}
+
+// Stats and SetMode reach the module at once: the path is not batched,
+// and only its mode and hooks are read here (the counts are the
+// module's, without the batch's pending changes).
+func (t *memTable) Stats() (maptable.Stats, error) {
+	pt, ok := t.t.(pathTable)
+	if !ok || t.stats != nil {
+		return *cmp.Or(t.stats, &maptable.Stats{}), nil
+	}
+	st, err := pt.Stats()
+	if err == nil {
+		t.stats = &st
+	}
+	return st, err
+}
+
+func (t *memTable) SetMode(m maptable.Mode) error {
+	if pt, ok := t.t.(pathTable); ok {
+		t.stats = nil
+		return pt.SetMode(m)
+	}
+	return fmt.Errorf("the table has no map path to set to %s", m)
 }

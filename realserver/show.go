@@ -29,6 +29,9 @@ type Report struct {
 	// interfaces the tc-BPF program is attached to.
 	Backend     dsrtypes.Backend `json:"backend,omitempty"`
 	Attachments []Attachment     `json:"attachments,omitempty"`
+	// MapPath is how the module's table is read (mappath.go); nil on
+	// bpf or without dscp- and addr-mode VIPs.
+	MapPath *maptable.PathInfo `json:"map_path,omitempty"`
 }
 
 // VIPStatus is one VIP set up by Up, as it runs now.
@@ -94,6 +97,8 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 		return rep, nil
 	}
 	m.showBPF(&st, &rep)
+	path, direct := m.showMapPath(&rep)
+	direct = direct && path.Mode == maptable.ModeDirect
 	lo, err := m.lo()
 	if err != nil {
 		return Report{}, err
@@ -148,7 +153,9 @@ func (m *Manager) Show(ctx context.Context, v xtrule.Variant) (Report, error) {
 				rules[fam] = ok
 			}
 			vs.Rule = ok
-			if !ok && c.Backend != dsrtypes.BackendBPF {
+			if direct && !path.Hooks.Has(xtFamilyOf(c)) {
+				bad(fmt.Sprintf("the map path is direct but the module has no %v hook: marked packets are not rewritten", xtFamilyOf(c)), "run 'l3dsr rule mode direct' again, or 'l3dsr rule mode rule'")
+			} else if !ok && !direct && c.Backend != dsrtypes.BackendBPF {
 				bad(fmt.Sprintf("raw PREROUTING has no map-mode rule for %v (-j DADDR --map): marked packets keep the server's address and miss the VIP's socket", xtFamilyOf(c)), again)
 			}
 			if tab, err := m.mapTable(); err != nil {

@@ -78,13 +78,16 @@ func (m *Manager) up(ctx context.Context, c Config, v xtrule.Variant, ing *Ingre
 	if err != nil {
 		return Applied{}, err
 	}
+	if err := checkMapPath(c, backend); err != nil {
+		return Applied{}, err
+	}
 	rec := vipRecord{Config: c}
 	rec.DSCP = nil
 	if old != nil {
 		rec = *old
 		rec.Codes = slices.Clone(old.Codes)
 	}
-	rec.Backend = ""
+	rec.Backend, rec.MapPath = "", c.MapPath
 	if backend == dsrtypes.BackendBPF {
 		rec.Backend = backend
 	}
@@ -118,6 +121,8 @@ func (m *Manager) up(ctx context.Context, c Config, v xtrule.Variant, ing *Ingre
 	}
 	if rec.Backend == dsrtypes.BackendBPF {
 		steps = append(steps, m.upBPF)
+	} else if usesTable(c) {
+		steps = append(steps, func(s *upRecord, r *vipRecord, t *txn) error { return m.upMapPath(ctx, s, r, t, v) })
 	}
 	switch c.mode() {
 	case dsrtypes.ModeDSCP:

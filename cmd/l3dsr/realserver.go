@@ -1,11 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 
+	"github.com/l3dsr/l3dsr/config"
 	"github.com/l3dsr/l3dsr/dsrtypes"
 	"github.com/l3dsr/l3dsr/internal/xtrule"
 	"github.com/l3dsr/l3dsr/realserver"
@@ -13,14 +12,7 @@ import (
 )
 
 // rsManager is what the realserver commands use of realserver.Manager.
-type rsManager interface {
-	Up(ctx context.Context, c realserver.Config, v xtrule.Variant) (realserver.Applied, error)
-	UpIngress(ctx context.Context, c realserver.Config, v xtrule.Variant, ing *realserver.Ingress) (realserver.Applied, error)
-	Down(ctx context.Context, vip netip.Addr) (realserver.Applied, error)
-	DownCode(ctx context.Context, vip netip.Addr, d uint8) (realserver.Applied, error)
-	Show(ctx context.Context, v xtrule.Variant) (realserver.Report, error)
-	Close() error
-}
+type rsManager = config.RealServerHost
 
 // openRealServer gives the manager of this network namespace. Every command
 // checks its command line before calling it.

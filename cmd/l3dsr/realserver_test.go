@@ -17,6 +17,7 @@ type fakeRS struct {
 	ups     []realserver.Config
 	variant xtrule.Variant
 	ingress *realserver.Ingress // UpIngress's
+	paths   []maptable.Mode     // SetMapPath's
 	downs   []netip.Addr
 	codes   []uint8 // the --dscp of each DownCode
 	applied realserver.Applied
@@ -31,6 +32,12 @@ func (f *fakeRS) Up(_ context.Context, c realserver.Config, v xtrule.Variant) (r
 	a := f.applied
 	a.Config = c
 	return a, f.err
+}
+
+// SetMapPath is apply's switch of the map path.
+func (f *fakeRS) SetMapPath(_ context.Context, want maptable.Mode, _ xtrule.Variant) (realserver.Applied, error) {
+	f.paths = append(f.paths, want)
+	return realserver.Applied{Changes: []string{"map path set to " + string(want)}}, f.err
 }
 
 func (f *fakeRS) UpIngress(ctx context.Context, c realserver.Config, v xtrule.Variant, ing *realserver.Ingress) (realserver.Applied, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,11 +48,11 @@ per network namespace.
 DSCP codes are 0-63, in decimal or hex (10 or 0x0a), or any (with --local).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageErrorf("'l3dsr rule' needs a subcommand: add, del, list, replace, flush or stats")
+			return usageErrorf("'l3dsr rule' needs a subcommand: add, del, list, replace, flush, stats or mode")
 		},
 	}
 	rs := &sys.ruleSystem
-	cmd.AddCommand(newRuleAddCmd(rs), newRuleDelCmd(rs), newRuleListCmd(rs), newRuleFlushCmd(rs), newRuleStatsCmd(rs), newRuleReplaceCmd(rs))
+	cmd.AddCommand(newRuleAddCmd(rs), newRuleDelCmd(rs), newRuleListCmd(rs), newRuleFlushCmd(rs), newRuleStatsCmd(rs), newRuleReplaceCmd(rs), newRuleModeCmd(rs))
 	return cmd
 }
 
@@ -220,11 +221,7 @@ func tableCmd(rs *ruleSystem, use, short string, write func(t maptable.Table, w 
 
 func newRuleListCmd(rs *ruleSystem) *cobra.Command {
 	return tableCmd(rs, "list [-o table|json]", "List the table's entries with their counters", func(t maptable.Table, w io.Writer, format string) error {
-		entries, err := t.List()
-		if err != nil {
-			return hostError(fmt.Errorf("listing the DSCP map: %w", err))
-		}
-		return maptable.WriteEntries(w, entries, format)
+		return hostError(maptable.WriteList(w, t, format))
 	})
 }
 
@@ -257,4 +254,24 @@ func newRuleStatsCmd(rs *ruleSystem) *cobra.Command {
 		}
 		return maptable.WriteStats(w, s, format)
 	})
+}
+
+func newRuleModeCmd(rs *ruleSystem) *cobra.Command {
+	var variant xtrule.VariantFlag
+	cmd := outputCmd(&cobra.Command{Use: "mode [rule|direct] [-o table|json]", Short: "Show or set the map path: the --map iptables rule, or the module's direct hook",
+		Long: `Show how packets reach the table ("mode: rule", "mode: direct (hook: IPv4)"), or set it: direct
+turns the module's hooks on, then deletes l3dsr's --map rules; rule adds the rules first. No gap.`},
+		func(cmd *cobra.Command, format string) error {
+			m, err := maptable.ModeArg(cmd.Flags().Args())
+			v, verr := variant.Variant()
+			if err = cmp.Or(err, verr); err != nil {
+				return &usageError{err}
+			}
+			return rs.withTable(func(t maptable.Table) error {
+				return maptable.ShowMode(cmd.Context(), t, rs.newRules(v), m, cmd.OutOrStdout(), cmd.ErrOrStderr(), format)
+			})
+		})
+	cmd.Args = cobra.MaximumNArgs(1)
+	cmd.Flags().Var(&variant, "iptables", "iptables variant: default, legacy or nft (default $"+xtrule.VariantEnv+", else the system's)")
+	return cmd
 }

@@ -26,6 +26,9 @@ type fakeTable struct {
 	// replaceErr fails Replace; replaced records every table Replace got.
 	replaceErr error
 	replaced   [][]maptable.Entry
+	// mode is the module's path ("" is rule); modeErr fails SetMode.
+	mode    maptable.Mode
+	modeErr error
 }
 
 func newFakeTable(entries ...maptable.Entry) *fakeTable {
@@ -94,7 +97,23 @@ func (t *fakeTable) Flush(f dsrtypes.Family) error {
 
 func (t *fakeTable) Stats() (maptable.Stats, error) {
 	t.calls = append(t.calls, "stats")
-	return maptable.Stats{Rewritten: 10, NoEntry: 2, Errors: 1, Entries: uint32(len(t.entries)), Generation: 5}, nil
+	st := maptable.Stats{Rewritten: 10, NoEntry: 2, Errors: 1, Entries: uint32(len(t.entries)), Generation: 5, Mode: t.mode}
+	for k := range t.entries {
+		if t.mode == maptable.ModeDirect {
+			st.Hooks |= maptable.Hooks(1 << (k.Family / 10)) // IPv4 (2): bit 0, IPv6 (10): bit 1
+		}
+	}
+	return st, nil
+}
+
+// SetMode is the module's MODE_SET.
+func (t *fakeTable) SetMode(m maptable.Mode) error {
+	t.calls = append(t.calls, "mode "+string(m))
+	if t.modeErr != nil {
+		return t.modeErr
+	}
+	t.mode = m
+	return nil
 }
 
 // Replace is the kernel's atomic replace: counters of a key in both tables
@@ -428,7 +447,8 @@ func TestRuleListAndStats(t *testing.T) {
 	fakeSystem(t, table)
 
 	status, stdout, stderr := runCLI("rule", "list")
-	want := `FAMILY  DSCP  LOCAL      VIP          PACKETS    BYTES       SET-DSCP
+	want := `path: iptables rule (-t raw PREROUTING -j DADDR --map)
+FAMILY  DSCP  LOCAL      VIP          PACKETS    BYTES       SET-DSCP
 ipv4    10    any        10.0.0.1     123456789  9876543210  -
 ipv4    10    10.1.0.10  10.0.0.10    1          60          -
 ipv6    2     any        2001:db8::2  5          400         -
@@ -470,11 +490,11 @@ ipv6    2     any        2001:db8::2  5          400         -
 	}
 
 	status, stdout, _ = runCLI("rule", "stats", "-o", "json")
-	if want := "{\n  \"rewritten\": 10,\n  \"no_entry\": 2,\n  \"errors\": 1,\n  \"entries\": 3,\n  \"generation\": 5\n}\n"; status != exitOK || stdout != want {
+	if want := "{\n  \"rewritten\": 10,\n  \"no_entry\": 2,\n  \"errors\": 1,\n  \"entries\": 3,\n  \"generation\": 5,\n  \"mode\": \"rule\",\n  \"hooks\": [],\n  \"path\": \"iptables rule (-t raw PREROUTING -j DADDR --map)\"\n}\n"; status != exitOK || stdout != want {
 		t.Errorf("stats json: exit %d, stdout %q", status, stdout)
 	}
 	status, stdout, _ = runCLI("rule", "stats")
-	if want := "REWRITTEN  NO ENTRY  ERRORS  ENTRIES  GENERATION\n10         2         1       3        5\n"; status != exitOK || stdout != want {
+	if want := "path: iptables rule (-t raw PREROUTING -j DADDR --map)\nREWRITTEN  NO ENTRY  ERRORS  ENTRIES  GENERATION\n10         2         1       3        5\n"; status != exitOK || stdout != want {
 		t.Errorf("stats: exit %d, stdout %q", status, stdout)
 	}
 
@@ -512,7 +532,8 @@ func TestRuleAnyDSCP(t *testing.T) {
 	}
 
 	status, stdout, _ = runCLI("rule", "list")
-	want := `FAMILY  DSCP  LOCAL     VIP       PACKETS  BYTES  SET-DSCP
+	want := `path: iptables rule (-t raw PREROUTING -j DADDR --map)
+FAMILY  DSCP  LOCAL     VIP       PACKETS  BYTES  SET-DSCP
 ipv4    10    10.1.1.5  10.0.0.1  0        0      -
 ipv4    any   10.1.1.5  10.0.0.2  0        0      0
 `

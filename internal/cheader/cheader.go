@@ -23,7 +23,7 @@ var (
 	reEnum      = regexp.MustCompile(`(?s)enum\s*(\w*)\s*\{(.*?)\}\s*;`)
 	reDefine    = regexp.MustCompile(`(?m)^[ \t]*#[ \t]*define[ \t]+(\w+)(\(?)(.*)$`)
 	reIdent     = regexp.MustCompile(`^[A-Za-z_]\w*$`)
-	reToken     = regexp.MustCompile(`\s*(0[xX][0-9a-fA-F]+|\d+|[A-Za-z_]\w*|<<|[()|+-])`)
+	reToken     = regexp.MustCompile(`\s*((?:0[xX][0-9a-fA-F]+|\d+)[uUlL]*|[A-Za-z_]\w*|<<|[()|+-])`)
 	reUnsuffix  = regexp.MustCompile(`^(0[xX][0-9a-fA-F]+|\d+)[uUlL]*$`)
 	reContinued = regexp.MustCompile(`\\\n`)
 )

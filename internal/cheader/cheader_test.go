@@ -10,7 +10,7 @@ import (
 func TestEval(t *testing.T) {
 	h := Header{Values: map[string]any{"A": int64(3), "B": int64(0x10)}}
 	for expr, want := range map[string]int64{
-		"(64+1024+64)": 1152, "(A+1)": 4, "(1 << 1)": 2, "A | B": 19, "(B - A - 1)": 12, "(1 << 16)": 65536,
+		"(64+1024+64)": 1152, "(A+1)": 4, "(1 << 1)": 2, "A | B": 19, "(B - A - 1)": 12, "(1 << 16)": 65536, "(1U << 1)": 2,
 		"(A | \t B | 0)": 19, "0x0600": 0x600,
 	} {
 		if got, err := h.eval(expr); err != nil || got != want {
