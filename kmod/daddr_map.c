@@ -56,6 +56,6 @@ int daddr_map_skb(struct daddr_net *dn, struct sk_buff *skb, u8 family)
 		daddr_count_error(dn);
 		return err;
 	}
-	daddr_count_rewritten(dn, e, skb->len);
+	daddr_count_rewritten(e, skb->len);
 	return 0;
 }

@@ -304,20 +304,16 @@ static void daddr_total_inc(struct daddr_net_pcpu *n, u64_stats_t *c)
 	u64_stats_update_end(&n->syncp);
 }
 
-void daddr_count_rewritten(struct daddr_net *dn, const struct daddr_entry *e,
-			   unsigned int len)
+void daddr_count_rewritten(const struct daddr_entry *e, unsigned int len)
 {
 	bool bh = daddr_count_begin();
 	struct daddr_entry_pcpu *s;
-	struct daddr_net_pcpu *n;
 
 	s = this_cpu_ptr(e->stats);
 	u64_stats_update_begin(&s->syncp);
 	u64_stats_inc(&s->packets);
 	u64_stats_add(&s->bytes, len);
 	u64_stats_update_end(&s->syncp);
-	n = this_cpu_ptr(dn->totals);
-	daddr_total_inc(n, &n->rewritten);
 	daddr_count_end(bh);
 }
 
@@ -366,26 +362,34 @@ void daddr_counters_read(const struct daddr_entry *e, struct daddr_counters *c)
 void daddr_totals_read(struct daddr_net *dn, struct daddr_totals *t,
 		       u32 *generation)
 {
+	const struct daddr_entry *e;
+	struct daddr_table *live;
+	struct daddr_counters c;
 	unsigned int start;
 	int cpu;
 
 	memset(t, 0, sizeof(*t));
 	for_each_possible_cpu(cpu) {
 		const struct daddr_net_pcpu *n = per_cpu_ptr(dn->totals, cpu);
-		u64 rewritten, no_entry, errors;
+		u64 no_entry, errors;
 
 		do {
 			start = u64_stats_fetch_begin(&n->syncp);
-			rewritten = u64_stats_read(&n->rewritten);
 			no_entry = u64_stats_read(&n->no_entry);
 			errors = u64_stats_read(&n->errors);
 		} while (u64_stats_fetch_retry(&n->syncp, start));
-		t->rewritten += rewritten;
 		t->no_entry += no_entry;
 		t->errors += errors;
 	}
 	mutex_lock(&dn->lock);
-	t->entries = daddr_table_size(daddr_live_locked(dn));
+	live = daddr_live_locked(dn);
+	t->rewritten = dn->gone;
+	list_for_each_entry(e, &live->entries, list) {
+		daddr_counters_read(e, &c);
+		t->rewritten += c.packets;
+		cond_resched();
+	}
+	t->entries = daddr_table_size(live);
 	*generation = dn->generation;
 	mutex_unlock(&dn->lock);
 }
@@ -463,9 +467,37 @@ out_free:
 	return err;
 }
 
-/* Called with dn->lock held; @e is in the live table @t. */
-static void daddr_unlink_locked(struct daddr_table *t, struct daddr_entry *e)
+/* The namespace's rewritten total is its entries' counts plus those of
+ * entries gone: one counter per packet instead of two. An entry's counts
+ * move to @dn->gone when it leaves the live table; the few packets its
+ * remaining readers count after that are not in the total.
+ */
+static void daddr_gone_locked(struct daddr_net *dn, const struct daddr_entry *e)
 {
+	struct daddr_counters c;
+
+	if (!e->owns_stats)
+		return;
+	daddr_counters_read(e, &c);
+	dn->gone += c.packets;
+}
+
+static void daddr_gone_table_locked(struct daddr_net *dn,
+				    const struct daddr_table *t)
+{
+	const struct daddr_entry *e;
+
+	list_for_each_entry(e, &t->entries, list) {
+		daddr_gone_locked(dn, e);
+		cond_resched();
+	}
+}
+
+/* Called with dn->lock held; @e is in the live table @t. */
+static void daddr_unlink_locked(struct daddr_net *dn, struct daddr_table *t,
+				struct daddr_entry *e)
+{
+	daddr_gone_locked(dn, e);
 	rhashtable_remove_fast(&t->ht, &e->node, daddr_ht_params);
 	daddr_tally_key(t, &e->key, -1);
 	list_del(&e->list);
@@ -482,7 +514,7 @@ int daddr_map_del(struct daddr_net *dn, const struct daddr_key *key)
 	t = daddr_live_locked(dn);
 	e = daddr_find_locked(t, key);
 	if (e) {
-		daddr_unlink_locked(t, e);
+		daddr_unlink_locked(dn, t, e);
 		dn->generation++;
 		err = 0;
 	}
@@ -507,13 +539,14 @@ int daddr_map_flush(struct daddr_net *dn, u8 family)
 	mutex_lock(&dn->lock);
 	t = daddr_live_locked(dn);
 	if (empty) {
+		daddr_gone_table_locked(dn, t);
 		rcu_assign_pointer(dn->live, empty);
 		daddr_table_retire(t);
 	} else {
 		list_for_each_entry_safe(e, tmp, &t->entries, list) {
 			if (e->key.family != family)
 				continue;
-			daddr_unlink_locked(t, e);
+			daddr_unlink_locked(dn, t, e);
 			cond_resched();
 		}
 	}
@@ -644,6 +677,8 @@ int daddr_replace_commit(struct daddr_net *dn, u32 id)
 		e->owns_stats = true;
 	}
 
+	/* The old entries that kept their counters: those of keys gone. */
+	daddr_gone_table_locked(dn, old);
 	rcu_assign_pointer(dn->live, t);
 	dn->staged = NULL;
 	dn->staged_id = 0;

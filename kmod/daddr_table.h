@@ -133,7 +133,6 @@ static inline bool daddr_any_maybe(const struct daddr_table *t, u8 family,
 }
 
 struct daddr_net_pcpu {
-	u64_stats_t rewritten;
 	u64_stats_t no_entry;
 	u64_stats_t errors;
 	struct u64_stats_sync syncp;
@@ -150,6 +149,8 @@ struct daddr_net {
 	struct daddr_table *staged;
 	u32 staged_id;
 	u32 last_replace_id;
+	/* Packets rewritten by entries no longer in the table. */
+	u64 gone;
 	/* The direct path (daddr_direct.c): the mode and the L3DSR_HOOK_*
 	 * bits of the registered hooks, written under direct_lock, which
 	 * every change of the live table holds around dn->lock.
@@ -208,8 +209,7 @@ static inline bool daddr_key_is_any(const struct daddr_key *key)
 const struct daddr_entry *daddr_lookup(struct daddr_net *dn, u8 family,
 				       u8 dscp,
 				       const union nf_inet_addr *daddr);
-void daddr_count_rewritten(struct daddr_net *dn, const struct daddr_entry *e,
-			   unsigned int len);
+void daddr_count_rewritten(const struct daddr_entry *e, unsigned int len);
 void daddr_count_no_entry(struct daddr_net *dn);
 void daddr_count_error(struct daddr_net *dn);
 
