@@ -5,8 +5,8 @@
 #
 # Cases: cli-* (rule add appends the --map rule in mode rule and none in direct; rule mode's
 # output, JSON and exit codes; iptables -S after each switch), live-switch (10 switches each way
-# while datagrams flow to a VIP: none lost, every one delivered to the VIP), show-path, apply-*
-# (map_path: direct from a file, then the file without it leaves the path, then map_path: rule),
+# while datagrams flow to a VIP: none lost, every one delivered to the VIP), apply-*
+# (map_path: direct from a file, realserver show's path line, then the file without it leaves the path, then map_path: rule),
 # apply-refused-* (direct with an ingress list: exit 2, nothing changed).
 set -u
 
@@ -82,15 +82,6 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "realserver show"
-out=$(l3 realserver show 2>&1)
-if grep -q '^path: direct hook (IPv4)' <<<"$out" || grep -q 'path: direct hook (IPv4)' <<<"$out"; then
-	pass show-path
-else
-	fail show-path "realserver show has no 'path: direct hook (IPv4)': $out"
-fi
-
-# ---------------------------------------------------------------------------------------------
 log "apply with realserver.map_path"
 l3 rule mode rule >/dev/null
 l3 rule flush >/dev/null 2>&1 || l3 rule del --dscp 10 >/dev/null 2>&1
@@ -111,6 +102,12 @@ expect apply-direct l3 apply -f "$WORK/direct.conf"
 expect_eq apply-direct-mode "$(l3 rule mode) $(maprules)" "mode: direct (hook: IPv4) 0" "mode, --map rules"
 out=$(sendrecv inet 192.0.2.2 $((12 << 2)) 3)
 expect_eq apply-direct-rewrites "$out" "received=3 expected=3 missing=0 dst=10.80.0.3" "receiver"
+out=$(l3 realserver show 2>&1)
+if grep -q 'path: direct hook (IPv4)' <<<"$out"; then
+	pass show-path
+else
+	fail show-path "realserver show has no 'path: direct hook (IPv4)': $out"
+fi
 expect apply-nopath l3 apply -f "$WORK/nopath.conf"
 expect_eq apply-nopath-kept "$(l3 rule mode)" "mode: direct (hook: IPv4)" "a file without map_path leaves the path"
 RC=0
