@@ -100,10 +100,14 @@ static void daddr_direct_sync_locked(struct net *net, struct daddr_net *dn)
 	daddr_direct_del_locked(net, dn, dn->hooks & ~keep);
 }
 
-int daddr_direct_begin(struct net *net, struct daddr_net *dn,
-		       unsigned int families)
+void daddr_direct_begin(struct daddr_net *dn)
 {
 	mutex_lock(&dn->direct_lock);
+}
+
+int daddr_direct_need(struct net *net, struct daddr_net *dn,
+		      unsigned int families)
+{
 	if (dn->mode != L3DSR_MODE_DIRECT)
 		return 0;
 	return daddr_direct_add_locked(net, dn, families);

@@ -314,7 +314,8 @@ static int daddr_nl_map_add(struct sk_buff *skb, struct genl_info *info)
 	err = daddr_parse_one(info, true, &req, &nest);
 	if (err)
 		return err;
-	err = daddr_direct_begin(net, dn, daddr_hook_bit(req.key.family));
+	daddr_direct_begin(dn);
+	err = daddr_direct_need(net, dn, daddr_hook_bit(req.key.family));
 	if (err) {
 		daddr_direct_end(net, dn);
 		daddr_no_hook(info->extack);
@@ -351,7 +352,7 @@ static int daddr_nl_map_del(struct sk_buff *skb, struct genl_info *info)
 	if (err)
 		return err;
 	/* Removing registers nothing; end drops a hook left without entries. */
-	daddr_direct_begin(net, dn, 0);
+	daddr_direct_begin(dn);
 	err = daddr_map_del(dn, &req.key);
 	daddr_direct_end(net, dn);
 	if (err == -ENOENT)
@@ -510,7 +511,7 @@ static int daddr_nl_map_flush(struct sk_buff *skb, struct genl_info *info)
 		if (err)
 			return err;
 	}
-	daddr_direct_begin(net, dn, 0);
+	daddr_direct_begin(dn);
 	err = daddr_map_flush(dn, family);
 	daddr_direct_end(net, dn);
 	if (err)
@@ -600,7 +601,8 @@ static void daddr_stale(struct genl_info *info)
 /* All entries of one message go in, or none does. */
 static int daddr_nl_replace_add(struct sk_buff *skb, struct genl_info *info)
 {
-	struct daddr_net *dn = daddr_net(genl_info_net(info));
+	struct net *net = genl_info_net(info);
+	struct daddr_net *dn = daddr_net(net);
 	struct nlattr *attr, *attrs;
 	struct list_head *mark;
 	struct daddr_req req;
@@ -613,6 +615,10 @@ static int daddr_nl_replace_add(struct sk_buff *skb, struct genl_info *info)
 		return err;
 	attrs = daddr_attrs(info, &len);
 
+	/* The staged table must not change between the families COMMIT
+	 * registers hooks for and the swap: stage under the same lock.
+	 */
+	daddr_direct_begin(dn);
 	mutex_lock(&dn->lock);
 	err = daddr_replace_check_locked(dn, id);
 	if (err) {
@@ -649,6 +655,7 @@ static int daddr_nl_replace_add(struct sk_buff *skb, struct genl_info *info)
 		daddr_replace_rollback_locked(dn, mark);
 out:
 	mutex_unlock(&dn->lock);
+	daddr_direct_end(net, dn);
 	return err;
 }
 
@@ -666,8 +673,9 @@ static int daddr_nl_replace_end(struct genl_info *info, bool commit)
 	if (err)
 		return err;
 	if (commit) {
-		err = daddr_direct_begin(net, dn,
-					 daddr_staged_families(dn, id));
+		daddr_direct_begin(dn);
+		err = daddr_direct_need(net, dn,
+					daddr_staged_families(dn, id));
 		if (err) {
 			daddr_direct_end(net, dn);
 			daddr_no_hook(info->extack);

@@ -153,7 +153,7 @@ struct daddr_net {
 	u64 gone;
 	/* The direct path (daddr_direct.c): the mode and the L3DSR_HOOK_*
 	 * bits of the registered hooks, written under direct_lock, which
-	 * every change of the live table holds around dn->lock.
+	 * every change of the live table, and staging, hold around dn->lock.
 	 */
 	struct mutex direct_lock;
 	u8 mode;
