@@ -2,7 +2,9 @@
 # classic_dsr: classic L3 DSR end to end, with a real IPVS director, real routing and real TCP/UDP
 # clients and servers, for IPv4 and IPv6, once with iptables-legacy and once with iptables-nft,
 # once in map mode: the real server's rules come from `l3dsr rule add` (one `-j DADDR --map`
-# rule per family, the VIPs in the module's table) instead of one rule per VIP. CD_VARIANTS=bpf
+# rule per family, the VIPs in the module's table) instead of one rule per VIP, and once on map
+# mode's direct path (issue 18: the same table, then `l3dsr rule mode direct`: the module's own
+# hook, no DADDR rule at all). CD_VARIANTS=bpf
 # or auto runs it with the BPF backend (issue 17): `l3dsr realserver up --backend bpf|auto`
 # attaches the tc ingress program and fills its table; no DADDR rule and no module is involved
 # (tests/lockdown runs auto on a kernel that refuses the module).
@@ -15,8 +17,8 @@
 #            (raw PREROUTING: DSCP n → dst RIP→VIP, then conntrack sees client↔VIP)
 #   reply:   realserver (src VIP) → router → client, never through the director
 #
-# Cases, for FAM in ipv4/ipv6 and VARIANT in legacy/nft/map, and bpf or auto with CD_VARIANTS
-# (map, bpf, auto: iptables-nft elsewhere):
+# Cases, for FAM in ipv4/ipv6 and VARIANT in legacy/nft/map/direct, and bpf or auto with
+# CD_VARIANTS (map, direct, bpf, auto: iptables-nft elsewhere):
 #   FAM-tcp-VARIANT           curl http://VIP/ from the client returns the page: the run's token,
 #                             served by the socket on the VIP, for the client's own address
 #   FAM-udp-VARIANT           a datagram to VIP:7 gets its answer on a connected socket (so from VIP:7)
@@ -256,7 +258,7 @@ realserver_rules() {
 			--vip "$VIP4" --dscp "$DSCP4" || return 1
 		step_to "$WORK/up.out" nsx "$NS_RS" "$L3DSR_BIN" realserver up --backend "$MODE" \
 			--vip "$VIP6" --dscp "$DSCP6" || return 1
-	elif [[ $MODE == map ]]; then
+	elif [[ $MODE == map || $MODE == direct ]]; then
 		# What an administrator types in map mode; the second add of each family proves that
 		# `rule add` never appends a second map rule.
 		step nsx "$NS_RS" env L3DSR_IPTABLES=nft "$L3DSR_BIN" rule add --dscp "$DSCP4" --vip "$VIP4" ||
@@ -267,6 +269,9 @@ realserver_rules() {
 			return 1
 		step nsx "$NS_RS" env L3DSR_IPTABLES=nft "$L3DSR_BIN" rule add --dscp 62 --vip 2001:db8:80::99 ||
 			return 1
+		if [[ $MODE == direct ]]; then
+			step nsx "$NS_RS" env L3DSR_IPTABLES=nft "$L3DSR_BIN" rule mode direct || return 1
+		fi
 	else
 		# The DADDR rules exactly as an administrator types them.
 		step nsx "$NS_RS" "$IPT" -w -t raw -A PREROUTING -m dscp --dscp "$DSCP4" -j DADDR --set-daddr "$VIP4" ||
@@ -434,7 +439,7 @@ collect() {
 	pids+=($!)
 	nsx "$NS_RS" "$IP6T" -w -t raw -L PREROUTING -n -v -x >"$WORK/ls.raw6" 2>&1 &
 	pids+=($!)
-	if [[ $MODE == map || $MODE == bpf || $MODE == auto ]]; then
+	if [[ $MODE == map || $MODE == direct || $MODE == bpf || $MODE == auto ]]; then
 		nsx "$NS_RS" "$L3DSR_BIN" rule list >"$WORK/ls.map" 2>&1 &
 		pids+=($!)
 	else
@@ -593,8 +598,8 @@ check_family() {
 
 	n=$(rule_pkts "$raw" DADDR)
 	bad=
-	if [[ $MODE == bpf || $MODE == auto ]]; then
-		[[ -z $n ]] || bad+="raw PREROUTING: want no DADDR rule with the BPF backend, got: $(squash <<<"$raw"); "
+	if [[ $MODE == bpf || $MODE == auto || $MODE == direct ]]; then
+		[[ -z $n ]] || bad+="raw PREROUTING: want no DADDR rule with the BPF backend or the direct path, got: $(squash <<<"$raw"); "
 	else
 		[[ $n =~ ^[0-9]+$ ]] && ((n > 0)) ||
 			bad+="raw PREROUTING: want the DADDR rule's packet counter > 0, got '$n' in: $(squash <<<"$raw"); "
@@ -607,10 +612,11 @@ check_family() {
 		entry=$(awk -v vip="$VIP" '$4 == vip {print $5}' <<<"${LS[map]}")
 		[[ $entry =~ ^[0-9]+$ ]] && ((entry > 0)) ||
 			bad+="l3dsr rule list (BPF table): want VIP $VIP's entry to count packets, got '$entry' in: $(squash <<<"${LS[map]}"); "
-	elif [[ $MODE == map ]]; then
-		local rules entry
+	elif [[ $MODE == map || $MODE == direct ]]; then
+		local rules entry want=1
+		[[ $MODE == map ]] || want=0
 		rules=$(grep -c 'DADDR' <<<"$raw")
-		[[ $rules == 1 ]] || bad+="raw PREROUTING: want exactly one DADDR rule after two 'rule add' of this family, got $rules; "
+		[[ $rules == "$want" ]] || bad+="raw PREROUTING: want $want DADDR rule(s) after two 'rule add' of this family ($MODE), got $rules; "
 		# FAMILY DSCP LOCAL VIP PACKETS BYTES
 		entry=$(awk -v vip="$VIP" '$4 == vip {print $5}' <<<"${LS[map]}")
 		[[ $entry =~ ^[0-9]+$ ]] && ((entry > 0)) ||
@@ -645,7 +651,7 @@ run_variant() {
 	local var=$1 fams=("${@:2}") v c jobs=()
 	MODE=$var
 	# Map mode and BPF use Debian's default iptables (nft) for everything else.
-	[[ $var != map && $var != bpf && $var != auto ]] || var=nft
+	[[ $var != map && $var != direct && $var != bpf && $var != auto ]] || var=nft
 	IPT=iptables-$var IP6T=ip6tables-$var
 	var=$MODE
 	SETUP_ERR=
@@ -696,6 +702,6 @@ else
 	# CD_VARIANTS: the lockdown boot (tests/lockdown) runs "auto", which is the bpf variant with
 	# the backend chosen because xt_DADDR cannot load: the BPF path's cases run there, on both
 	# kernels, and not again here (make test's time budget).
-	for var in ${CD_VARIANTS:-legacy nft map}; do run_variant "$var" 4 6; done
+	for var in ${CD_VARIANTS:-legacy nft map direct}; do run_variant "$var" 4 6; done
 fi
 exit 0
