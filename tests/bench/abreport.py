@@ -8,9 +8,12 @@ FILE holds the lines scenarios/bench_ab.sh printed:
     BENCHAB ROUND BUILD CONFIG FAM SIZE PPS SENT DELIVERED BASE_PPS
     BENCHAB ROUND BUILD CONFIG FAM SIZE n/a     (the build has no such configuration)
 Writes Markdown to stdout, one table per kernel: per configuration and family, A's and B's
-ratio to the baseline of their own block of the round, and B/A, the per-round quotient of the
-two ratios; each the median (min–max) over the rounds. Exit 1 on an unparseable line or a file
-without figures.
+rate as a ratio to the median of that build's no-rule baselines over the rounds, and B/A, B's
+rate over A's for the same configuration in the same round (the two runs minutes apart); each
+the median (min–max) over the rounds. B/A is taken from the rates themselves: a single
+baseline run moves by as much as the changes measured here (the first A/B runs, which divided
+by their block's baseline, put 0.70 on configurations neither build changed). Exit 1 on an
+unparseable line or a file without figures.
 """
 
 import statistics
@@ -23,9 +26,10 @@ LABELS = dict(RX_ORDER + PASS_ORDER)
 
 
 def load(path):
-    """(env, rx, na): rx[(cfg, fam, size)][build][round] = ratio to the block's baseline;
-    na: the (cfg, fam, size, build) the build does not have."""
+    """(env, rx, bases, na): rx[(cfg, fam, size)][build][round] = pps; bases[(build, fam, size)]
+    = the baselines of the build's blocks; na: the (cfg, fam, size, build) the build lacks."""
     env, rx, na = {}, defaultdict(lambda: defaultdict(dict)), set()
+    bases = defaultdict(list)
     with open(path, encoding="utf-8", errors="replace") as f:
         for raw in f:
             line = raw.rstrip("\r\n")
@@ -41,12 +45,13 @@ def load(path):
                 b = num(base, "baseline pps", line)
                 if b <= 0:
                     raise Bad(f"baseline rate {base} is not > 0 in line: {line}")
-                rx[(cfg, fam, size)][build][int(num(rnd, "round", line))] = num(pps, "pps", line) / b
+                rx[(cfg, fam, size)][build][int(num(rnd, "round", line))] = num(pps, "pps", line)
+                bases[(build, fam, size)].append(b)
             else:
                 raise Bad(f"unparseable data line: {line}")
     if not rx and not na:
         raise Bad(f"{path}: no BENCHAB figures")
-    return env, rx, na
+    return env, rx, bases, na
 
 
 def cell(vals, build, key, na, want):
@@ -55,23 +60,26 @@ def cell(vals, build, key, na, want):
     return fmt_ratio(vals, want)
 
 
-def table(krel, env, rx, na, out):
+def table(krel, env, rx, base, na, out):
     keys = sorted(set(rx) | {k[:3] for k in na},
                   key=lambda k: (list(LABELS).index(k[0]) if k[0] in LABELS else len(LABELS), k))
     nrounds = max((len(r) for by in rx.values() for r in by.values()), default=0)
     out.append(f"#### A/B, {krel}: A = {env.get('ab-A', '?')}, B = {env.get('ab-B', '?')}\n")
-    out.append(f"Ratio to the no-rule baseline measured at the start of the same build's block of "
-               f"the round; B/A: B's ratio over A's, per round. Median (min–max) over {nrounds} "
-               f"rounds (a cell of fewer says how many in brackets), builds alternating ABBA.\n")
+    out.append(f"A, B: the rate as a ratio to the median of that build's no-rule baselines over the "
+               f"rounds; B/A: B's rate over A's for the configuration, per round. Median (min–max) "
+               f"over {nrounds} rounds (a cell of fewer says how many in brackets), builds "
+               f"alternating ABBA.\n")
     out.append("| configuration | family, size | A | B | B/A |")
     out.append("|---|---|---|---|---|")
     for key in keys:
         cfg, fam, size = key
         a, b = rx.get(key, {}).get("A", {}), rx.get(key, {}).get("B", {})
         ba = [b[r] / a[r] for r in sorted(a) if r in b and a[r] > 0]
+        ra = [v / statistics.median(base[("A", fam, size)]) for v in a.values()]
+        rb = [v / statistics.median(base[("B", fam, size)]) for v in b.values()]
         out.append(f"| {LABELS.get(cfg, cfg)} | IPv{fam}, {size} B | "
-                   f"{cell(list(a.values()), 'A', key, na, nrounds)} | "
-                   f"{cell(list(b.values()), 'B', key, na, nrounds)} | "
+                   f"{cell(ra, 'A', key, na, nrounds)} | "
+                   f"{cell(rb, 'B', key, na, nrounds)} | "
                    f"{fmt_ratio(ba, nrounds)} |")
     out.append("")
 

@@ -50,12 +50,13 @@ class ABReport(unittest.TestCase):
         self.assertEqual((rc, err), (0, ""))
         lines = out.splitlines()
         self.assertEqual(lines[0], "#### A/B, 6.1: A = main (43c63a24deba), B = working tree (make kmod)")
-        # A: 0.80 0.70 0.80; B: 0.90 0.80 0.85; B/A per round: 1.125 1.143 1.0625.
-        self.assertIn("| map mode, 1 entry | IPv4, 64 B | 0.80 (0.70–0.80) | 0.85 (0.80–0.90) | "
-                      "1.12 (1.06–1.14) |", lines)
+        # A over the median of A's baselines (100): 0.80 0.70 1.60; B over B's (100): 0.90
+        # 0.88 0.85; B/A of the rates per round: 1.125 1.257 0.531.
+        self.assertIn("| map mode, 1 entry | IPv4, 64 B | 0.80 (0.70–1.60) | 0.88 (0.85–0.90) | "
+                      "1.12 (0.53–1.26) |", lines)
         # B alone has the direct path: A's cell says so, and there is no B/A.
         self.assertIn("| map, direct hook, 1 entry | IPv4, 64 B | n/a (not in this build) | "
-                      "0.95 (0.94–0.96) | n/a |", lines)
+                      "0.96 (0.94–1.90) | n/a |", lines)
         # One round of three: the count shows, and the configuration's order is RX_ORDER's.
         self.assertIn("| baseline (a) again, in a fresh namespace: the noise of a pair | IPv6, 64 B | "
                       "0.99 (0.99–0.99) [1] | n/a | n/a |", lines)
