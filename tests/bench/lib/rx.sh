@@ -158,11 +158,16 @@ rx_map() { # N
 	ip netns exec "$RX_NS" env L3DSR_IPTABLES=legacy "$L3DSR_BIN" rule replace -f "$PWD/map$1.json"
 }
 
-# The direct path (issue 18): the same table, then the namespace switched to the module's own
-# PRE_ROUTING hook, which also removes l3dsr's --map rule: no iptables table is walked. A build
-# without the direct path fails the mode command, and with it the configuration.
+# The direct path (issue 18): the namespace switched to the module's own PRE_ROUTING hook first,
+# then the same table as map-N. In direct mode `rule replace` appends no --map rule, and with
+# iptables-nft looking for one creates no table (iptables-legacy's listing would create the raw
+# table, which then stays hooked until its namespace goes: the first profile of this row showed
+# ipt_do_table). A module without the direct path fails the mode command, and with it the
+# configuration.
 rx_map_direct() { # N
-	rx_map "$1" && ip netns exec "$RX_NS" env L3DSR_IPTABLES=legacy "$L3DSR_BIN" rule mode direct
+	[[ -f $PWD/map$1.json ]] || rx_map_file "$1" "$PWD/map$1.json"
+	ip netns exec "$RX_NS" env L3DSR_IPTABLES=nft "$L3DSR_BIN" rule mode direct &&
+		ip netns exec "$RX_NS" env L3DSR_IPTABLES=nft "$L3DSR_BIN" rule replace -f "$PWD/map$1.json"
 }
 
 # Addr-mode tables (issue 22): N any-DSCP entries per family, each keyed by its own local
