@@ -10,9 +10,8 @@ FILE holds the lines scenarios/bench_ab.sh printed:
 Writes Markdown to stdout, one table per kernel: per configuration and family, A's and B's
 rate as a ratio to the median of that build's no-rule baselines over the rounds, and B/A, B's
 rate over A's for the same configuration in the same round (the two runs minutes apart); each
-the median (min–max) over the rounds. B/A is taken from the rates themselves: a single
-baseline run moves by as much as the changes measured here (the first A/B runs, which divided
-by their block's baseline, put 0.70 on configurations neither build changed). Exit 1 on an
+the median (min–max) over the rounds. B/A is taken from the rates themselves, so that it
+carries the noise of two runs and not that of two baseline runs as well. Exit 1 on an
 unparseable line or a file without figures.
 """
 
