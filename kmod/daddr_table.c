@@ -359,12 +359,38 @@ void daddr_counters_read(const struct daddr_entry *e, struct daddr_counters *c)
 	}
 }
 
+/* The namespace's rewritten total is its entries' counts plus those of
+ * entries gone: one counter per packet instead of two. An entry's counts
+ * move to @dn->gone when it leaves the live table; the few packets its
+ * remaining readers count after that are not in the total. Counters an
+ * entry has handed to its successor are counted there, not here.
+ */
+static u64 daddr_entry_packets(const struct daddr_entry *e)
+{
+	struct daddr_counters c;
+
+	if (!e->owns_stats)
+		return 0;
+	daddr_counters_read(e, &c);
+	return c.packets;
+}
+
+static u64 daddr_table_packets(const struct daddr_table *t)
+{
+	const struct daddr_entry *e;
+	u64 n = 0;
+
+	list_for_each_entry(e, &t->entries, list) {
+		n += daddr_entry_packets(e);
+		cond_resched();
+	}
+	return n;
+}
+
 void daddr_totals_read(struct daddr_net *dn, struct daddr_totals *t,
 		       u32 *generation)
 {
-	const struct daddr_entry *e;
 	struct daddr_table *live;
-	struct daddr_counters c;
 	unsigned int start;
 	int cpu;
 
@@ -383,12 +409,7 @@ void daddr_totals_read(struct daddr_net *dn, struct daddr_totals *t,
 	}
 	mutex_lock(&dn->lock);
 	live = daddr_live_locked(dn);
-	t->rewritten = dn->gone;
-	list_for_each_entry(e, &live->entries, list) {
-		daddr_counters_read(e, &c);
-		t->rewritten += c.packets;
-		cond_resched();
-	}
+	t->rewritten = dn->gone + daddr_table_packets(live);
 	t->entries = daddr_table_size(live);
 	*generation = dn->generation;
 	mutex_unlock(&dn->lock);
@@ -467,37 +488,11 @@ out_free:
 	return err;
 }
 
-/* The namespace's rewritten total is its entries' counts plus those of
- * entries gone: one counter per packet instead of two. An entry's counts
- * move to @dn->gone when it leaves the live table; the few packets its
- * remaining readers count after that are not in the total.
- */
-static void daddr_gone_locked(struct daddr_net *dn, const struct daddr_entry *e)
-{
-	struct daddr_counters c;
-
-	if (!e->owns_stats)
-		return;
-	daddr_counters_read(e, &c);
-	dn->gone += c.packets;
-}
-
-static void daddr_gone_table_locked(struct daddr_net *dn,
-				    const struct daddr_table *t)
-{
-	const struct daddr_entry *e;
-
-	list_for_each_entry(e, &t->entries, list) {
-		daddr_gone_locked(dn, e);
-		cond_resched();
-	}
-}
-
 /* Called with dn->lock held; @e is in the live table @t. */
 static void daddr_unlink_locked(struct daddr_net *dn, struct daddr_table *t,
 				struct daddr_entry *e)
 {
-	daddr_gone_locked(dn, e);
+	dn->gone += daddr_entry_packets(e);
 	rhashtable_remove_fast(&t->ht, &e->node, daddr_ht_params);
 	daddr_tally_key(t, &e->key, -1);
 	list_del(&e->list);
@@ -539,7 +534,7 @@ int daddr_map_flush(struct daddr_net *dn, u8 family)
 	mutex_lock(&dn->lock);
 	t = daddr_live_locked(dn);
 	if (empty) {
-		daddr_gone_table_locked(dn, t);
+		dn->gone += daddr_table_packets(t);
 		rcu_assign_pointer(dn->live, empty);
 		daddr_table_retire(t);
 	} else {
@@ -678,7 +673,7 @@ int daddr_replace_commit(struct daddr_net *dn, u32 id)
 	}
 
 	/* The old entries that kept their counters: those of keys gone. */
-	daddr_gone_table_locked(dn, old);
+	dn->gone += daddr_table_packets(old);
 	rcu_assign_pointer(dn->live, t);
 	dn->staged = NULL;
 	dn->staged_id = 0;
