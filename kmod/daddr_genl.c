@@ -567,7 +567,7 @@ static int daddr_nl_replace_begin(struct sk_buff *skb, struct genl_info *info)
 	msg = daddr_reply_new(info, L3DSR_CMD_REPLACE_BEGIN, &hdr);
 	if (IS_ERR(msg))
 		return PTR_ERR(msg);
-	err = daddr_replace_begin(dn, &id);
+	err = daddr_replace_begin(dn, info->snd_portid, &id);
 	if (err) {
 		nlmsg_free(msg);
 		NL_SET_ERR_MSG_MOD(info->extack,
@@ -810,14 +810,42 @@ static struct genl_family daddr_family __ro_after_init = {
 	.n_ops		= ARRAY_SIZE(daddr_genl_ops),
 };
 
+/* A generic netlink socket's portid is unique in its namespace, so the
+ * socket that began the staged replace is known by (net, portid). Kernel
+ * sockets have portid 0 and send no URELEASE.
+ */
+static int daddr_nl_release(struct notifier_block *nb, unsigned long state,
+			    void *ptr)
+{
+	struct netlink_notify *n = ptr;
+
+	if (state == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC &&
+	    n->portid)
+		daddr_replace_release(daddr_net(n->net), n->portid);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block daddr_nl_notifier = {
+	.notifier_call = daddr_nl_release,
+};
+
 int __init daddr_genl_init(void)
 {
-	return genl_register_family(&daddr_family);
+	int err;
+
+	err = netlink_register_notifier(&daddr_nl_notifier);
+	if (err)
+		return err;
+	err = genl_register_family(&daddr_family);
+	if (err)
+		netlink_unregister_notifier(&daddr_nl_notifier);
+	return err;
 }
 
 void daddr_genl_exit(void)
 {
 	genl_unregister_family(&daddr_family);
+	netlink_unregister_notifier(&daddr_nl_notifier);
 }
 
 MODULE_ALIAS_GENL_FAMILY(L3DSR_GENL_NAME);

@@ -552,7 +552,7 @@ int daddr_map_flush(struct daddr_net *dn, u8 family)
 
 /* Whole-table replace */
 
-int daddr_replace_begin(struct daddr_net *dn, u32 *id)
+int daddr_replace_begin(struct daddr_net *dn, u32 portid, u32 *id)
 {
 	struct daddr_table *t, *old;
 
@@ -566,6 +566,7 @@ int daddr_replace_begin(struct daddr_net *dn, u32 *id)
 	if (!++dn->last_replace_id)
 		++dn->last_replace_id;
 	dn->staged_id = dn->last_replace_id;
+	dn->staged_portid = portid;
 	*id = dn->staged_id;
 	mutex_unlock(&dn->lock);
 
@@ -711,6 +712,24 @@ int daddr_replace_abort(struct daddr_net *dn, u32 id)
 	mutex_unlock(&dn->lock);
 	daddr_table_destroy(t);
 	return 0;
+}
+
+/* A client that dies between BEGIN and COMMIT would otherwise leave its
+ * staged table in memory until the next BEGIN or the namespace's end.
+ */
+void daddr_replace_release(struct daddr_net *dn, u32 portid)
+{
+	struct daddr_table *t = NULL;
+
+	mutex_lock(&dn->lock);
+	if (dn->staged && dn->staged_portid == portid) {
+		t = dn->staged;
+		dn->staged = NULL;
+		dn->staged_id = 0;
+	}
+	mutex_unlock(&dn->lock);
+	if (t)
+		daddr_table_destroy(t);
 }
 
 /* Namespaces */

@@ -148,6 +148,10 @@ struct daddr_net {
 	/* At most one staged replace; 0 never names one. */
 	struct daddr_table *staged;
 	u32 staged_id;
+	/* The generic netlink socket that began it: the replace is freed
+	 * when that socket closes (daddr_replace_release).
+	 */
+	u32 staged_portid;
 	u32 last_replace_id;
 	/* Packets rewritten by entries no longer in the table. */
 	u64 gone;
@@ -223,7 +227,8 @@ int daddr_map_flush(struct daddr_net *dn, u8 family);
 void daddr_totals_read(struct daddr_net *dn, struct daddr_totals *t,
 		       u32 *generation);
 
-int daddr_replace_begin(struct daddr_net *dn, u32 *id);
+int daddr_replace_begin(struct daddr_net *dn, u32 portid, u32 *id);
+void daddr_replace_release(struct daddr_net *dn, u32 portid);
 int daddr_replace_commit(struct daddr_net *dn, u32 id);
 int daddr_replace_abort(struct daddr_net *dn, u32 id);
 

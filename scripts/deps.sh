@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install whatever the build, the demo and the tests need and the machine lacks.
-# Idempotent and quiet when everything is present. Usage: scripts/deps.sh [build|checkpatch|pkg|vm|bench|all]
+# Idempotent and quiet when everything is present. Usage: scripts/deps.sh [build|checkpatch|pkg|vm|bench|debug|all]
 # (`pkg`: what `make packages` and `make pkgtest` need: dkms, rpm, headers, no kernel images)
 #
 # Which kernels to install comes from apt's package lists (scripts/kernels.sh). A new machine's
@@ -36,7 +36,10 @@ checkpatch) pkgs=(linux-source-6.1 perl xz-utils) kpkgs=none ;;
 pkg) pkgs=("${build_pkgs[@]}" dkms rpm openssl iptables) kpkgs=headers ;;
 vm) pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}") kpkgs=all ;;
 bench | all) pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}" "${bench_pkgs[@]}") kpkgs=all ;;
-*) echo "deps.sh: unknown set '$what' (use build, checkpatch, pkg, vm, bench or all)" >&2; exit 2 ;;
+# make test-debug: Debian's 6.12 source and what building a kernel from it takes
+# (tests/kernel/build.sh), besides the VM bench.
+debug) pkgs=("${build_pkgs[@]}" "${vm_pkgs[@]}" linux-source-6.12 bc bison flex libelf-dev libssl-dev xz-utils) kpkgs=all ;;
+*) echo "deps.sh: unknown set '$what' (use build, checkpatch, pkg, vm, bench, debug or all)" >&2; exit 2 ;;
 esac
 
 as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }

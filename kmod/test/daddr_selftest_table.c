@@ -211,7 +211,7 @@ static int stt_replace(struct stt *x)
 	int err;
 
 	err = stt_add(x, L3DSR_DSCP_ANY, 1, 1, DADDR_DSCP_KEEP, false) ?:
-	      daddr_replace_begin(x->dn, &id);
+	      daddr_replace_begin(x->dn, 1, &id);
 	if (err)
 		return stt_why(x, "begin: %d", err);
 	stt_addr(x, 2, &l);
@@ -267,6 +267,30 @@ static int stt_dscp_set(struct stt *x)
 	return 0;
 }
 
+/* Another socket's close leaves the replace; its own socket's frees it. */
+static int stt_release(struct stt *x)
+{
+	u32 id;
+	int err;
+
+	err = daddr_replace_begin(x->dn, 7, &id);
+	if (err)
+		return stt_why(x, "begin: %d", err);
+	daddr_replace_release(x->dn, 8);
+	mutex_lock(&x->dn->lock);
+	err = daddr_replace_check_locked(x->dn, id);
+	mutex_unlock(&x->dn->lock);
+	if (err)
+		return stt_why(x, "portid 8's close dropped portid 7's replace: %d", err);
+	daddr_replace_release(x->dn, 7);
+	mutex_lock(&x->dn->lock);
+	err = daddr_replace_check_locked(x->dn, id);
+	mutex_unlock(&x->dn->lock);
+	if (err != -ESTALE || x->dn->staged)
+		return stt_why(x, "the replace outlived its socket: %d", err);
+	return 0;
+}
+
 struct stt_case {
 	const char *name;
 	int (*run)(struct stt *x);
@@ -277,6 +301,7 @@ static const struct stt_case stt_cases[] = {
 	{ "any-filter", stt_filter },
 	{ "any-filter-replace", stt_replace },
 	{ "dscp-set-replace", stt_dscp_set },
+	{ "replace-release", stt_release },
 };
 
 void st_table_cases(unsigned int *pass, unsigned int *fail)

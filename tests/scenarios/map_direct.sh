@@ -164,10 +164,12 @@ nltn $R del fam=inet dscp=10
 expect_eq hook-v4-off-on-last-del "$(hooks $R)" "mode=1 hooks=2" "after deleting the last IPv4 entry"
 nltn $R flush
 expect_eq hook-off-on-flush "$(hooks $R)" "mode=1 hooks=0" "after flush"
-id=$(nltn $R begin)
-nltn $R radd id="$id" fam=inet dscp=12 vip=10.80.0.2 , fam=inet6 dscp=12 vip=2001:db8:80::2
+nls_start $R
+id=$(nls begin)
+nls radd id="$id" fam=inet dscp=12 vip=10.80.0.2 , fam=inet6 dscp=12 vip=2001:db8:80::2
 expect_eq hook-not-on-staged "$(hooks $R)" "mode=1 hooks=0" "with the replace only staged"
-expect hook-commit nltn $R commit id="$id"
+expect hook-commit nls commit id="$id"
+nls_stop
 expect_eq hook-on-commit "$(hooks $R)" "mode=1 hooks=3" "after the commit"
 out=$(sendrecv inet 192.0.2.3 $((12 << 2)) 3)
 expect_eq pkt-after-commit "$out" "received=3 expected=3 missing=0 dst=10.80.0.2" "receiver"

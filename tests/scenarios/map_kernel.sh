@@ -178,25 +178,26 @@ echo 3 >/sys/module/xt_DADDR/parameters/max_entries
 nltn $R add fam=inet dscp=1 vip=10.80.0.1 && nltn $R add fam=inet dscp=2 vip=10.80.0.1 &&
 	nltn $R add fam=inet dscp=3 vip=10.80.0.1
 expect_err reject-table-full ENOSPC "table full" nltn $R add fam=inet dscp=4 vip=10.80.0.1
-id=$(nltn $R begin)
-expect_err reject-table-full-replace ENOSPC "table full" nltn $R radd id="$id" \
+nls_start $R
+id=$(nls begin)
+expect_err reject-table-full-replace ENOSPC "table full" nls radd id="$id" \
 	fam=inet dscp=1 vip=10.80.0.1 , fam=inet dscp=2 vip=10.80.0.1 , fam=inet dscp=3 vip=10.80.0.1 , fam=inet dscp=4 vip=10.80.0.1
-nltn $R abort id="$id"
+nls abort id="$id"
 echo 1048576 >/sys/module/xt_DADDR/parameters/max_entries
 
 log "staged replace: ids, atomic messages"
-id1=$(nltn $R begin)
-id2=$(nltn $R begin)
-expect_err reject-stale-id ESTALE "stale REPLACE_ID" nltn $R radd id="$id1" fam=inet dscp=9 vip=10.80.0.1
-expect_err reject-stale-id-commit ESTALE "stale REPLACE_ID" nltn $R commit id="$id1"
-expect_err reject-replace-empty EINVAL "REPLACE_ADD needs at least one ENTRY" nltn $R radd id="$id2"
+id1=$(nls begin)
+id2=$(nls begin)
+expect_err reject-stale-id ESTALE "stale REPLACE_ID" nls radd id="$id1" fam=inet dscp=9 vip=10.80.0.1
+expect_err reject-stale-id-commit ESTALE "stale REPLACE_ID" nls commit id="$id1"
+expect_err reject-replace-empty EINVAL "REPLACE_ADD needs at least one ENTRY" nls radd id="$id2"
 expect_err reject-replace-dup EEXIST "already in the staged table" \
-	nltn $R radd id="$id2" fam=inet dscp=9 vip=10.80.0.1 , fam=inet dscp=9 vip=10.80.0.2
-expect replace-add nltn $R radd id="$id2" fam=inet dscp=9 vip=10.80.0.1
+	nls radd id="$id2" fam=inet dscp=9 vip=10.80.0.1 , fam=inet dscp=9 vip=10.80.0.2
+expect replace-add nls radd id="$id2" fam=inet dscp=9 vip=10.80.0.1
 # The second entry of this message is bad: the first must not stay staged either.
 expect_err replace-add-bad EINVAL "VIP must be a unicast address" \
-	nltn $R radd id="$id2" fam=inet dscp=10 vip=10.80.0.1 , fam=inet dscp=11 vip=0.0.0.0
-expect replace-commit nltn $R commit id="$id2"
+	nls radd id="$id2" fam=inet dscp=10 vip=10.80.0.1 , fam=inet dscp=11 vip=0.0.0.0
+expect replace-commit nls commit id="$id2"
 out=$(nltn $R dump 2>&1)
 expect_eq replace-atomic-message "$(grep -c '^fam=' <<<"$out") $(grep -c 'dscp=9 ' <<<"$out")" "1 1" \
 	"entries after commit (all, dscp 9); dump: $out"
@@ -204,8 +205,38 @@ expect_eq replace-atomic-message "$(grep -c '^fam=' <<<"$out") $(grep -c 'dscp=9
 out=$(sendrecv inet 192.0.2.2 $((9 << 2)) 3)
 expect_eq pkt-after-commit "$out" "received=3 expected=3 missing=0 dst=10.80.0.1" \
 	"DSCP 9 after the commit"
-expect_err reject-stale-id-after-commit ESTALE "stale REPLACE_ID" nltn $R commit id="$id2"
-expect_err reject-stale-id-abort ESTALE "stale REPLACE_ID" nltn $R abort id="$id2"
+expect_err reject-stale-id-after-commit ESTALE "stale REPLACE_ID" nls commit id="$id2"
+expect_err reject-stale-id-abort ESTALE "stale REPLACE_ID" nls abort id="$id2"
+nls_stop
+
+log "a staged replace is freed when the socket that began it closes"
+# One process stages 2,000 entries and exits without COMMIT or ABORT.
+slab_objs() { awk '$1 == "l3dsr_entry" {print $2; f=1} END {if (!f) print 0}' /proc/slabinfo; }
+objs0=$(slab_objs)
+stage_lines() {
+	local i j line
+	echo begin
+	for ((i = 0; i < 10; i++)); do
+		line="radd id=last"
+		for ((j = 0; j < 200; j++)); do
+			line+=" fam=inet dscp=$((j % 63 + 1)) local=10.1.$i.$((j + 1)) vip=10.80.0.1 ,"
+		done
+		echo "${line%,}"
+	done
+}
+out=$(stage_lines | nltn $R shell)
+id=$(head -n 1 <<<"$out")
+if [[ $(grep -c '^@@rc=0$' <<<"$out") != 11 ]]; then
+	fail replace-staged-by-gone-socket "staging 2,000 entries failed: $(tail -n 3 <<<"$out")"
+fi
+expect_err replace-freed-on-close ESTALE "stale REPLACE_ID" nltn $R radd id="$id" fam=inet dscp=9 vip=10.80.0.1
+objs1=$(slab_objs)
+# SLUB counts objects in per-CPU slabs as active: a margin well under the 2,000 staged.
+if ((objs1 - objs0 < 500)); then
+	pass replace-freed-memory
+else
+	fail replace-freed-memory "l3dsr_entry objects $objs0 before, $objs1 after the stager exited: its 2,000 staged entries were kept"
+fi
 nltn $R flush
 
 log "packets"

@@ -19,6 +19,8 @@
 #                                  run (the bench reads its data lines from there)
 #   L3DSR_VM_APPEND                more kernel parameters (the lockdown boot: "lockdown=integrity
 #                                  module.sig_enforce=1")
+#   L3DSR_VM_ENV                   "NAME=VALUE ..." exported to the scenarios in the guest (make
+#                                  test-debug's longer fuzzing: GENL_FUZZ_SECONDS=600)
 # Exit status: 0 only if at least one result was seen and none failed.
 set -euo pipefail
 
@@ -204,6 +206,10 @@ run_kernel() {
 		cmdline+=" l3dsr.src=$top l3dsr.build=$build l3dsr.sdir=$sdir l3dsr.scen=$scen_csv"
 		cmdline+=" l3dsr.demo=$demo l3dsr.timeout=$scenario_timeout"
 		cmdline+=${L3DSR_VM_APPEND:+ $L3DSR_VM_APPEND}
+		for kv in ${L3DSR_VM_ENV:-}; do
+			[[ $kv =~ ^[A-Z_][A-Z0-9_]*=[^[:space:],]*$ ]] || { echo "run.sh: L3DSR_VM_ENV: '$kv' is not NAME=VALUE (no spaces or commas)" >&2; exit 2; }
+			cmdline+=" l3dsr.env.$kv"
+		done
 
 		t0=$SECONDS
 		# sercon-port=0: SeaBIOS would otherwise write terminal resets (clear screen) to ttyS0,
@@ -290,7 +296,7 @@ run_kernel() {
 		{ print }' "$res")
 
 	local oops
-	oops=$(grep -a -m 1 -E 'Kernel panic|BUG:|WARNING:|Oops|general protection' "$console" | tr -d '\r' || true)
+	oops=$(grep -a -m 1 -E 'Kernel panic|BUG:|WARNING:|UBSAN:|Oops|general protection' "$console" | tr -d '\r' || true)
 	if [[ -n $oops ]]; then
 		report_fail "$krel kernel/console" "${oops}${running:+ (during $running)}"
 		[[ -z $running ]] || failed_scen+=("$running")

@@ -77,6 +77,8 @@
  *
  * One replace may be staged per namespace at a time: a new BEGIN discards
  * an older staged table, and commands naming its id then fail (-ESTALE).
+ * A staged table is also discarded when the socket that sent its BEGIN is
+ * closed: a replace is staged and committed on one socket.
  * All commands need CAP_NET_ADMIN in the namespace's user namespace.
  */
 #ifndef _UAPI_LINUX_L3DSR_H

@@ -22,7 +22,16 @@
  *   mode rule|direct|N     MODE_SET (N: a raw value, for the kernel's checks);
  *                          stats prints "mode=M hooks=H" on a second line
  *   radd [id=N] [ENTRY [, ENTRY]...]         REPLACE_ADD
- *   commit [id=N]   abort [id=N]
+ *   commit [id=N]   abort [id=N]     (id=last: this process's last BEGIN)
+ *   fail=N COMMAND ...     fail the Nth allocation that the kernel's fault
+ *                          injection filter admits (/proc/thread-self/
+ *                          fail-nth); stderr says "fault: injected" or not
+ *   newns                  unshare(CLONE_NEWNET): a namespace is created
+ *   shell                  commands from stdin, a line each, on one socket;
+ *                          after each, "@@rc=N" (its exit status); stderr
+ *                          goes to stdout. A staged replace is freed when
+ *                          the socket that began it closes, so staging
+ *                          across steps needs one process.
  *   bulk N [per=K] [seed=S] [keep=DSCP/VIP[/LOCAL]]... [repeat=R]
  *                          R times: BEGIN, N generated IPv4 entries plus the
  *                          keep entries K per message, COMMIT; prints timings
@@ -211,8 +220,60 @@ static int report_error(const struct nlmsghdr *nlh)
 
 typedef void (*reply_fn)(const struct nlmsghdr *nlh, void *arg);
 
+/* fail=N before a command: the kernel fails this task's Nth allocation
+ * that the fault injection's filter lets through (the debug kernel's
+ * /proc/thread-self/fail-nth; make test-debug aims it at the module).
+ */
+static unsigned int fail_nth;
+
+static int fault_arm(void)
+{
+	FILE *f;
+
+	if (!fail_nth)
+		return 0;
+	f = fopen("/proc/thread-self/fail-nth", "w");
+	if (!f || fprintf(f, "%u", fail_nth) < 0 || fclose(f)) {
+		perror("l3dsr-nltest: /proc/thread-self/fail-nth");
+		exit(1);
+	}
+	return 0;
+}
+
+/* Says on stderr whether the armed fault was injected, and disarms it. */
+static void fault_report(void)
+{
+	unsigned int left = 1;
+	FILE *f;
+
+	if (!fail_nth)
+		return;
+	f = fopen("/proc/thread-self/fail-nth", "r+");
+	if (f) {
+		if (fscanf(f, "%u", &left) != 1)
+			left = 1;
+		rewind(f);
+		fprintf(f, "0");
+		fclose(f);
+	}
+	fprintf(stderr, "fault: %s (fail=%u)\n", left ? "not injected" : "injected", fail_nth);
+	fail_nth = 0;
+}
+
+static int nl_talk_once(struct msg *m, reply_fn fn, void *arg, const char *resume);
+
 /* Sends @m and reads until the ack (or NLMSG_DONE); @fn sees each reply. */
 static int nl_talk(struct msg *m, reply_fn fn, void *arg, const char *resume)
+{
+	int err;
+
+	fault_arm();
+	err = nl_talk_once(m, fn, arg, resume);
+	fault_report();
+	return err;
+}
+
+static int nl_talk_once(struct msg *m, reply_fn fn, void *arg, const char *resume)
 {
 	uint32_t seq = msg_hdr(m)->nlmsg_seq;
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
@@ -549,12 +610,15 @@ static void on_begin_reply(const struct nlmsghdr *nlh, void *arg)
 
 /* ---- commands ---- */
 
+/* What this process's last BEGIN returned: id=last in a shell. */
+static uint32_t last_begin_id;
+
 static int put_id(struct msg *m, int argc, char **argv)
 {
 	const char *v;
 
 	if (argc > 0 && (v = kv(argv[0], "id"))) {
-		uint32_t id = strtoul(v, NULL, 0);
+		uint32_t id = strcmp(v, "last") ? strtoul(v, NULL, 0) : last_begin_id;
 
 		attr_put(m, L3DSR_A_REPLACE_ID, &id, 4);
 		return 1;
@@ -566,9 +630,14 @@ static int cmd_begin(uint32_t *id)
 {
 	struct msg m;
 
+	int err;
+
 	*id = 0;
 	msg_init(&m, fam_id, 0, L3DSR_CMD_REPLACE_BEGIN);
-	return nl_talk(&m, on_begin_reply, id, NULL);
+	err = nl_talk(&m, on_begin_reply, id, NULL);
+	if (!err)
+		last_begin_id = *id;
+	return err;
 }
 
 struct keep {
@@ -872,42 +941,35 @@ static int cmd_recv(int argc, char **argv)
 	return expected >= 0 && received == expected ? 0 : 1;
 }
 
-int main(int argc, char **argv)
+/* One netlink command on the open socket; argv[0] is the command. */
+static int run_cmd(int argc, char **argv)
 {
 	struct dump_state st = { 0 };
 	const char *cmd, *v;
 	struct msg m;
 	int err;
 
-	if (argc >= 3 && !strcmp(argv[1], "-n")) {
-		char path[4096];
-		int fd;
-
-		snprintf(path, sizeof(path), "/run/netns/%s", argv[2]);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || setns(fd, CLONE_NEWNET)) {
-			fprintf(stderr, "l3dsr-nltest: entering %s: %s\n", path, strerror(errno));
+	if (argc > 1 && (v = kv(argv[0], "fail"))) {
+		fail_nth = strtoul(v, NULL, 0);
+		argc--;
+		argv++;
+	}
+	if (argc < 1)
+		usage("no command");
+	cmd = argv[0];
+	argc--;
+	argv++;
+	if (!strcmp(cmd, "newns")) {
+		fault_arm();
+		err = unshare(CLONE_NEWNET) ? errno : 0;
+		fault_report();
+		if (err) {
+			fprintf(stderr, "error: %s unshare(CLONE_NEWNET): %s\n",
+				err_name(err), strerror(err));
 			return 1;
 		}
-		close(fd);
-		argc -= 2;
-		argv += 2;
+		return 0;
 	}
-	if (argc < 2)
-		usage("no command");
-	cmd = argv[1];
-	argc -= 2;
-	argv += 2;
-	if (!strcmp(cmd, "send"))
-		return cmd_send(argc, argv);
-	if (!strcmp(cmd, "recv"))
-		return cmd_recv(argc, argv);
-
-	txbuf = malloc(BUFSZ);
-	rxbuf = malloc(BUFSZ);
-	if (!txbuf || !rxbuf || nl_open())
-		return 1;
-
 	if (!strcmp(cmd, "resolve")) {
 		printf("family %s id %u\n", L3DSR_GENL_NAME, fam_id);
 		return 0;
@@ -1002,4 +1064,70 @@ int main(int argc, char **argv)
 		return cmd_bulk(argc, argv);
 	usage("unknown command");
 	return 2;
+}
+
+/* Commands read from stdin, one per line, all on one socket: a staged
+ * replace lives only as long as the socket that began it, so a test that
+ * stages across several steps keeps this running (a bash coproc). Each
+ * command's output, errors included, ends with a line "@@rc=N".
+ */
+static int cmd_shell(void)
+{
+	char line[65536], *words[4096], *save, *w;
+	int n, rc;
+
+	if (dup2(1, 2) < 0)
+		return 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (fgets(line, sizeof(line), stdin)) {
+		n = 0;
+		for (w = strtok_r(line, " \t\n", &save); w && n < 4095;
+		     w = strtok_r(NULL, " \t\n", &save))
+			words[n++] = w;
+		words[n] = NULL;
+		if (!n)
+			continue;
+		rc = run_cmd(n, words);
+		printf("@@rc=%d\n", rc);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc >= 3 && !strcmp(argv[1], "-n")) {
+		char path[4096];
+		int fd;
+
+		snprintf(path, sizeof(path), "/run/netns/%s", argv[2]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+			fprintf(stderr, "l3dsr-nltest: entering %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		close(fd);
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 2)
+		usage("no command");
+	cmd = argv[1];
+	argc -= 2;
+	argv += 2;
+	if (!strcmp(cmd, "send"))
+		return cmd_send(argc, argv);
+	if (!strcmp(cmd, "recv"))
+		return cmd_recv(argc, argv);
+
+	txbuf = malloc(BUFSZ);
+	rxbuf = malloc(BUFSZ);
+	if (!txbuf || !rxbuf || nl_open())
+		return 1;
+
+	if (!strcmp(cmd, "shell"))
+		return cmd_shell();
+	return run_cmd(argc + 1, argv - 1);
 }

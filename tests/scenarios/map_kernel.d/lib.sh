@@ -60,3 +60,28 @@ topo() {
 	EOF
 	ip -n $O link set lo up
 }
+
+# A staged replace lives only as long as the socket that began it. nls_start NETNS keeps one
+# l3dsr-nltest (its `shell`) running in a coproc; nls CMD... runs one command on that socket and
+# returns its exit status; nls_stop closes it (which frees a replace it left staged).
+nls_start() {
+	coproc NLS { exec "$NLT" -n "$1" shell; }
+}
+nls() {
+	local line rc=
+	printf '%s\n' "$*" >&"${NLS[1]}"
+	while IFS= read -r -t 120 line <&"${NLS[0]}"; do
+		if [[ $line == @@rc=* ]]; then
+			rc=${line#@@rc=}
+			break
+		fi
+		printf '%s\n' "$line"
+	done
+	[[ -n $rc ]] || { echo "nls: the l3dsr-nltest shell ended or hung before answering '$*'"; return 1; }
+	return "$rc"
+}
+nls_stop() {
+	local pid=$NLS_PID
+	eval "exec ${NLS[1]}>&-"
+	wait "$pid" 2>/dev/null
+}
