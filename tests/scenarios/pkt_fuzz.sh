@@ -22,6 +22,7 @@
 # packet, e.g. 4:17, with the seed of the failed run).
 # Sourced after tests/lib/common.sh.
 
+# shellcheck disable=SC2034 # read by checksum.sh
 CK_LIB_ONLY=1
 # shellcheck source=checksum.sh
 source "$(dirname "${BASH_SOURCE[0]}")/checksum.sh"
@@ -50,7 +51,7 @@ pf_rules() {
 
 # pf_run REWRITER: fresh namespaces and rules, then fuzz.py; relays its results.
 pf_run() {
-	local g=$1 err line kind rest n d u r
+	local g=$1 err kind rest n d u r
 	ns_del "$CK_NS_TX" "$CK_NS_RW" "$CK_NS_SINK"
 	if ! err=$(ck_setup 2>&1 && ip -n "$CK_NS_RW" -batch - 2>&1 <<-EOF
 		route add 10.13.0.0/24 via $CK_SINK4
@@ -65,11 +66,10 @@ pf_run() {
 		fail "$g-rules" "loading the $g rules failed: $(squash <<<"$err")"
 		return
 	fi
-	[[ $g == map ]] && export PF_DSCP_SET4=0 || unset PF_DSCP_SET4
+	unset PF_DSCP_SET4
+	if [[ $g == map ]]; then export PF_DSCP_SET4=0; fi
 	local rc=
-	while IFS= read -r line; do
-		kind=${line%% *}
-		rest=${line#* }
+	while read -r kind rest; do
 		case $kind in
 		pass) pass "$rest" ;;
 		fail) fail "${rest%% *}" "${rest#* }" ;;
@@ -80,7 +80,7 @@ pf_run() {
 			;;
 		info) log "$rest" ;;
 		exit) rc=$rest ;;
-		*) log "fuzz.py: $line" ;;
+		*) log "fuzz.py: $kind $rest" ;;
 		esac
 	done < <(PF_GROUP=$g "$PY" "$PF_DIR/fuzz.py" 2>"fuzz-$g.err"; echo "exit $?")
 	if [[ $rc != 0 ]]; then

@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "checksum.d"))
 import pktverify as pv  # noqa: E402
 
-P_SCTP = 132
+P_SCTP, P_AH = 132, 51
 # Bytes an L4 header needs before a rewriter may be required to fix it.
 L4_MIN = {pv.P_TCP: 20, pv.P_UDP: 8, pv.P_DCCP: 16, pv.P_ICMP: 8, pv.P_ICMPV6: 8, P_SCTP: 12}
 # Protocols whose checksum covers a pseudo-header with the destination address.
@@ -136,7 +136,9 @@ def _parse6(info):
     # Walk the chain as ipv6_skip_exthdr does (a rewriter may find the L4 header even in a chain
     # the model calls malformed), noting on the way what makes it malformed.
     nh, off, seen = b[6], 40, []
-    while nh in V6_EXT:
+    while nh in V6_EXT or nh == P_AH:
+        if nh == P_AH:
+            _malformed(info, "authentication header")
         if nh == pv.EXT_HOP and seen:
             _malformed(info, "hop-by-hop header not first")
         if nh in seen and not (nh == pv.EXT_DST and seen.count(nh) < 2):
@@ -144,7 +146,7 @@ def _parse6(info):
         seen.append(nh)
         if off + 8 > info.end:
             return _malformed(info, "extension header %d cut at %d" % (nh, off))
-        elen = 8 if nh == pv.EXT_FRAG else (b[off + 1] + 1) * 8
+        elen = 8 if nh == pv.EXT_FRAG else (b[off + 1] + 2) * 4 if nh == P_AH else (b[off + 1] + 1) * 8
         if off + elen > info.end:
             return _malformed(info, "extension header %d of %d bytes at %d past the end %d" % (nh, elen, off, info.end))
         if nh == pv.EXT_HOP:
@@ -155,7 +157,7 @@ def _parse6(info):
             info.proto = b[off]
             return info  # a later fragment: no L4 header here
         nh, off = b[off], off + elen
-    if nh in (50, 51, 59, 135, 139, 140, 253, 254):  # ESP, AH, none, mobility, HIP, shim6, test
+    if nh in (50, 59, 135, 139, 140, 253, 254):  # ESP, none, mobility, HIP, shim6, test
         return _malformed(info, "next header %d" % nh)
     info.proto, info.l4 = nh, off
 
