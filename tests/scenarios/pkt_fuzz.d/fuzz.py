@@ -99,8 +99,9 @@ def marker(fam, ident, dscp):
     return struct.pack("!IHBB16s16s", 6 << 28 | dscp << 22 | ident, len(seg), 17, 64, fam.src, fam.dst) + seg
 
 
-def hexdump(b):
-    return " ".join(b[i:i + 4].hex() for i in range(0, len(b), 4))
+def hexdump(b, most=96):
+    """b in groups of 4 bytes; the first most bytes only (the replay shows the rest)."""
+    return " ".join(b[i:i + 4].hex() for i in range(0, min(len(b), most), 4)) + (" ..." if len(b) > most else "")
 
 
 def run_family(v, tx, eth, rwcap, sinkcap):
