@@ -5,7 +5,8 @@
 # pkt_fuzz.d/gen.py builds the packets from a seed (random IHL and IPv4 options, short, long and
 # padded lengths, L4 headers cut at any offset, IPv6 extension-header chains with bogus lengths
 # and next-header loops, first/middle/last/overlapping/tiny fragments, DSCP codes that match the
-# rule or not, valid/zero/garbage L4 checksums, UDP without checksum); pkt_fuzz.d/fuzz.py sends
+# rule or not, valid/zero/garbage L4 checksums, UDP without checksum; first, each L4 header cut at
+# every offset); pkt_fuzz.d/fuzz.py sends
 # them, captures them on rw's ingress and on sink, and pkt_fuzz.d/model.py judges each one as
 # dropped, unchanged or rewritten, and whether that is allowed (see model.py).
 #

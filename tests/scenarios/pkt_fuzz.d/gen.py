@@ -21,6 +21,9 @@ MUTATIONS = ("ihl", "len", "trunc", "ext", "frag", "csum", "udp0", "hdrcsum")
 WEIGHTS = {"ihl": 3, "len": 3, "trunc": 3, "ext": 4, "frag": 3, "csum": 4, "udp0": 1, "hdrcsum": 1}
 PROTOS = ("tcp", "udp", "icmp", "dccp", "sctp")
 IPV4_UNKNOWN_OPTS = (30, 94, 158)  # experimental/unassigned: the kernel skips them
+# The first packets of each family cut every L4 header at every offset, DSCP matching.
+SWEEP = [(p, cut) for p, n in (("tcp", 20), ("udp", 8), ("icmp", 8), ("dccp", 16), ("sctp", 12))
+         for cut in range(n + 1)]
 
 
 def csum(data):
@@ -39,21 +42,24 @@ def packet(seed, fam, i):
     """(L3 bytes, description) of packet i."""
     rng = random.Random("%d/%d/%d" % (seed, fam.ver, i))
     muts = [m for m in MUTATIONS if rng.random() < WEIGHTS[m] / 20.0]
+    sweep = SWEEP[i] if i < len(SWEEP) else None
+    if sweep:
+        muts = ["trunc"]
     if fam.ver == 4:
         muts = [m for m in muts if m != "ext"]
     else:
         muts = [m for m in muts if m not in ("ihl", "hdrcsum")]
     desc = []
-    dscp = fam.code if rng.random() < 0.6 else rng.randrange(64)
+    dscp = fam.code if rng.random() < 0.6 or sweep else rng.randrange(64)
     ecn = rng.randrange(4)
-    proto = rng.choice(PROTOS)
+    proto = sweep[0] if sweep else rng.choice(PROTOS)
     desc.append("%s dscp=%d ecn=%d" % (proto, dscp, ecn))
     pnum, seg = l4(rng, fam, proto, i, "udp0" in muts)
     if "csum" in muts:
         seg, how = bad_csum(rng, pnum, seg)
         desc.append("csum=" + how)
     if "trunc" in muts:
-        cut = rng.randrange(min(len(seg), 24) + 1)
+        cut = sweep[1] if sweep else rng.randrange(min(len(seg), 24) + 1)
         seg = seg[:cut]
         desc.append("trunc=%d" % cut)
     frag = None

@@ -17,6 +17,7 @@ from model import pv  # noqa: E402
 A4 = lambda s: socket.inet_pton(socket.AF_INET, s)  # noqa: E731
 A6 = lambda s: socket.inet_pton(socket.AF_INET6, s)  # noqa: E731
 FAM = {4: gen.Fam(4, A4("10.11.0.1"), A4("10.13.0.9"), 10), 6: gen.Fam(6, A6("fd00:11::1"), A6("fd00:13::9"), 12)}
+P_ICMP = {4: pv.P_ICMP, 6: pv.P_ICMPV6}
 VIP = {4: A4("192.0.2.77"), 6: A6("2001:db8:77::a")}
 
 
@@ -92,6 +93,19 @@ class ReferenceRewriter(unittest.TestCase):
         self.assertEqual(gen.packet(9, FAM[6], 41), gen.packet(9, FAM[6], 41))
         self.assertNotEqual(gen.packet(9, FAM[6], 41)[0], gen.packet(10, FAM[6], 41)[0])
 
+    def test_sweep_cuts_every_header_at_every_offset(self):
+        for v in (4, 6):
+            cuts = set()
+            for i in range(len(gen.SWEEP)):
+                raw, desc = gen.packet(2, FAM[v], i)
+                info = model.parse(raw)
+                self.assertEqual(info.dscp, FAM[v].code, desc)
+                cuts.add((info.proto, info.end - info.l4))
+            self.assertEqual(len(cuts), len(gen.SWEEP))
+            self.assertEqual({p for p, _ in cuts}, {pv.P_TCP, pv.P_UDP, pv.P_DCCP, P_ICMP[v], model.P_SCTP})
+            for p, _ in cuts:
+                self.assertEqual({n for q, n in cuts if q == p}, set(range(model.L4_MIN[p] + 1)))
+
     def test_mutations_all_drawn(self):
         seen = " ".join(gen.packet(5, FAM[v], i)[1] for v in (4, 6) for i in range(800))
         for word in ("ihl=", "len=short", "len=long", "len=trailer", "trunc=", "ext-len", "ext-loop",
@@ -159,7 +173,7 @@ class JudgeCatches(unittest.TestCase):
         self.assertIn("IPv4 header checksum", model.judge(raw, got, rule(4))[1])
 
     def test_malformed_allows_any_outcome_but_checks_rewrite(self):
-        raw = first_packet(4, matching(pv.P_TCP, "trunc=", malformed=True))
+        raw = first_packet(4, lambda i, d: matching(pv.P_TCP, "trunc=", True)(i, d) and i.end - i.l4 >= 4)
         info = model.parse(raw)
         self.assertIn("cut", info.bad)
         self.assertEqual(model.judge(raw, None, rule(4)), ("dropped", None))
