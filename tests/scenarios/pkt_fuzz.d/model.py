@@ -43,6 +43,7 @@ class Info:
         self.l4 = None         # offset of the L4 header, when this packet carries it
         self.csum_at = None    # offset of the L4 checksum field, when it is inside the packet
         self.fwd = self.raw    # the packet as forwarding alone would leave it (TTL aside)
+        self.more = False      # a first fragment: more of the datagram follows
 
 
 def _malformed(info, why):
@@ -90,7 +91,7 @@ def _parse4(info):
     if fo & 0x8000:
         _malformed(info, "reserved fragment flag")
     if fo & 0x1FFF == 0:
-        info.l4 = hlen
+        info.l4, info.more = hlen, bool(fo & 0x2000)
 
 
 def _v4_options(opt):
@@ -156,6 +157,8 @@ def _parse6(info):
         if nh == pv.EXT_FRAG and struct.unpack_from("!H", b, off + 2)[0] & 0xFFF8:
             info.proto = b[off]
             return info  # a later fragment: no L4 header here
+        if nh == pv.EXT_FRAG and b[off + 3] & 1:
+            info.more = True
         nh, off = b[off], off + elen
     if nh in (50, 59, 135, 139, 140, 253, 254):  # ESP, none, mobility, HIP, shim6, test
         return _malformed(info, "next header %d" % nh)
@@ -193,7 +196,8 @@ def _check_l4(info):
         return _malformed(info, "L4 header %d cut at %d of %d bytes" % (info.proto, len(seg), need))
     if info.proto == pv.P_TCP and not 20 <= (seg[12] >> 4) * 4 <= len(seg):
         return _malformed(info, "TCP data offset %d" % (seg[12] >> 4))
-    if info.proto == pv.P_UDP and struct.unpack_from("!H", seg, 4)[0] != len(seg):
+    # A first fragment's UDP length is the datagram's, longer than the fragment.
+    if info.proto == pv.P_UDP and struct.unpack_from("!H", seg, 4)[0] != len(seg) and not info.more:
         return _malformed(info, "UDP length %d in a %d-byte segment" % (struct.unpack_from("!H", seg, 4)[0], len(seg)))
     if info.proto == pv.P_DCCP and (not seg[8] & 1 or not 16 <= seg[4] * 4 <= len(seg)):
         return _malformed(info, "DCCP header (X=%d, data offset %d)" % (seg[8] & 1, seg[4]))
