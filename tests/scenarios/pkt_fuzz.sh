@@ -3,7 +3,7 @@
 # (tx -> rw -> sink, its namespaces and rules, reused by sourcing it), judged packet by packet.
 #
 # pkt_fuzz.d/gen.py builds the packets from a seed (random IHL and IPv4 options, short, long and
-# padded lengths, L4 headers cut at any offset, IPv6 extension-header chains with bogus lengths
+# padded lengths, UDP lengths that disagree, L4 headers cut at any offset, IPv6 extension-header chains with bogus lengths
 # and next-header loops, first/middle/last/overlapping/tiny fragments, DSCP codes that match the
 # rule or not, valid/zero/garbage L4 checksums, UDP without checksum; first, each L4 header cut at
 # every offset); pkt_fuzz.d/fuzz.py sends

@@ -16,9 +16,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pktverify as pv  # noqa: E402
 from model import P_SCTP  # noqa: E402
 
-MUTATIONS = ("ihl", "len", "trunc", "ext", "frag", "csum", "udp0", "hdrcsum")
+MUTATIONS = ("ihl", "len", "ulen", "trunc", "ext", "frag", "csum", "udp0", "hdrcsum")
 # How often each mutation is drawn: most packets get one or two, a fifth none.
-WEIGHTS = {"ihl": 3, "len": 3, "trunc": 3, "ext": 4, "frag": 3, "csum": 4, "udp0": 1, "hdrcsum": 1}
+WEIGHTS = {"ihl": 3, "len": 3, "ulen": 2, "trunc": 3, "ext": 4, "frag": 3, "csum": 4, "udp0": 1, "hdrcsum": 1}
 PROTOS = ("tcp", "udp", "icmp", "dccp", "sctp")
 IPV4_UNKNOWN_OPTS = (30, 94, 158)  # experimental/unassigned: the kernel skips them
 # The first packets of each family cut every L4 header at every offset, DSCP matching.
@@ -55,6 +55,10 @@ def packet(seed, fam, i):
     proto = sweep[0] if sweep else rng.choice(PROTOS)
     desc.append("%s dscp=%d ecn=%d" % (proto, dscp, ecn))
     pnum, seg = l4(rng, fam, proto, i, "udp0" in muts)
+    if "ulen" in muts and pnum == pv.P_UDP:  # a UDP length that disagrees with the IP one
+        n = rng.randrange(len(seg) + 24)
+        seg = seg[:4] + struct.pack("!H", n) + seg[6:]
+        desc.append("ulen=%d/%d" % (n, len(seg)))
     if "csum" in muts:
         seg, how = bad_csum(rng, pnum, seg)
         desc.append("csum=" + how)

@@ -70,7 +70,7 @@ def first_packet(v, pred, limit=5000):
 
 def matching(proto, word="", malformed=False):
     def pred(info, desc):
-        return info.proto == proto and info.dscp == FAM[info.ver].code and \
+        return info.proto == proto and info.csum_at is not None and info.dscp == FAM[info.ver].code and \
             (info.bad is not None) == malformed and word in desc
     return pred
 
@@ -108,7 +108,7 @@ class ReferenceRewriter(unittest.TestCase):
 
     def test_mutations_all_drawn(self):
         seen = " ".join(gen.packet(5, FAM[v], i)[1] for v in (4, 6) for i in range(800))
-        for word in ("ihl=", "len=short", "len=long", "len=trailer", "trunc=", "ext-len", "ext-loop",
+        for word in ("ihl=", "len=short", "len=long", "len=trailer", "trunc=", "ext-len", "ext-loop", "ulen=",
                      "frag=first", "frag=middle", "frag=last", "frag=overlap", "frag=tiny", "csum=zero",
                      "csum=garbage", "hdrcsum=garbage", "sctp", "dccp", "icmp"):
             self.assertIn(word, seen)
@@ -140,7 +140,7 @@ class JudgeCatches(unittest.TestCase):
 
     def test_udp_zero_checksum(self):
         raw = first_packet(4, lambda i, d: i.proto == pv.P_UDP and i.bad is None and i.dscp == 10 and
-                           struct.unpack_from("!H", i.raw, i.csum_at)[0] == 0)
+                           i.csum_at is not None and struct.unpack_from("!H", i.raw, i.csum_at)[0] == 0)
         got = forward(raw, rule(4))
         self.assertIsNone(model.judge(raw, got, rule(4))[1])
         info = model.parse(raw)
@@ -179,8 +179,9 @@ class JudgeCatches(unittest.TestCase):
         self.assertEqual(model.judge(raw, None, rule(4)), ("dropped", None))
         self.assertIsNone(model.judge(raw, forward(raw, rule(4), l4fix=False), rule(4))[1])
         got = forward(raw, rule(4))
-        got = got[:-1] + bytes((got[-1] ^ 1,))
-        self.assertIn("bytes changed", model.judge(raw, got, rule(4))[1])
+        got = got[:info.l4] + bytes((got[info.l4] ^ 1,)) + got[info.l4 + 1:]  # the source port
+        self.assertIn("bytes changed that must not (offset: sent->forwarded) %d:" % info.l4,
+                      model.judge(raw, got, rule(4))[1])
 
 
 class Parse(unittest.TestCase):
