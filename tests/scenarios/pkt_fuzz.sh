@@ -3,12 +3,12 @@
 # (tx -> rw -> sink, its namespaces and rules, reused by sourcing it), judged packet by packet.
 #
 # pkt_fuzz.d/gen.py builds the packets from a seed (random IHL and IPv4 options, short, long and
-# padded lengths, UDP lengths that disagree, L4 headers cut at any offset, IPv6 extension-header chains with bogus lengths
-# and next-header loops, first/middle/last/overlapping/tiny fragments, DSCP codes that match the
-# rule or not, valid/zero/garbage L4 checksums, UDP without checksum; first, each L4 header cut at
-# every offset); pkt_fuzz.d/fuzz.py sends
-# them, captures them on rw's ingress and on sink, and pkt_fuzz.d/model.py judges each one as
-# dropped, unchanged or rewritten, and whether that is allowed (see model.py).
+# padded lengths, UDP lengths that disagree, L4 headers cut at any offset, IPv6 extension-header
+# chains with bogus lengths and next-header loops, first/middle/last/overlapping/tiny fragments,
+# DSCP codes that match the rule or not, valid/zero/garbage L4 checksums, UDP without checksum;
+# first, each L4 header cut at every offset); pkt_fuzz.d/fuzz.py sends them, captures them on rw's
+# ingress and on sink, and pkt_fuzz.d/model.py judges each one as dropped, unchanged or rewritten,
+# and whether that is allowed (see model.py).
 #
 # Rewriters (PKT_FUZZ_REWRITERS, default "rev0 map bpf"), each in fresh namespaces:
 #   rev0  -m dscp --dscp N -j DADDR --set-daddr VIP (iptables and ip6tables)
