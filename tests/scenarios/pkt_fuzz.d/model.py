@@ -44,6 +44,7 @@ class Info:
         self.csum_at = None    # offset of the L4 checksum field, when it is inside the packet
         self.fwd = self.raw    # the packet as forwarding alone would leave it (TTL aside)
         self.more = False      # a first fragment: more of the datagram follows
+        self.opts_free = set()  # IPv4 option bytes that forwarding may change
 
 
 def _malformed(info, why):
@@ -83,10 +84,12 @@ def _parse4(info):
     info.end = tot
     if pv.ones_residue(b[:hlen]) != 0:
         _malformed(info, "IPv4 header checksum")
-    _malformed(info, _v4_options(b[20:hlen]))
-    eol = _v4_eol(b[20:hlen])
+    why, eol, acted = _v4_options(b[20:hlen])
+    _malformed(info, why)
     if eol is not None:  # ip_options_compile overwrites whatever follows end-of-options with zeros
         info.fwd = b[:20 + eol] + bytes(hlen - 20 - eol) + b[hlen:]
+    if acted:  # record route, timestamps...: forwarding writes into the options
+        info.opts_free = set(range(20, hlen))
     fo = struct.unpack_from("!H", b, 6)[0]
     if fo & 0x8000:
         _malformed(info, "reserved fragment flag")
@@ -95,33 +98,22 @@ def _parse4(info):
 
 
 def _v4_options(opt):
-    i = 0
+    """(why the options make the packet malformed or None, offset of end-of-options or None,
+    whether the walk met an option the kernel acts on), walking them as ip_options_compile."""
+    i, why, acted = 0, None, False
     while i < len(opt):
         t = opt[i]
         if t == 0:  # end of list: the kernel overwrites anything after it with zeros
-            return None if not any(opt[i:]) else "bytes after the end-of-options option"
+            return why or (any(opt[i:]) and "bytes after the end-of-options option" or None), i, acted
         if t == 1:
             i += 1
             continue
         if t in V4_OPTS_ACTED_ON:
-            return "IPv4 option %d" % t
+            why, acted = why or "IPv4 option %d" % t, True
         if i + 1 >= len(opt) or opt[i + 1] < 2 or i + opt[i + 1] > len(opt):
-            return "IPv4 option %d with a bad length" % t
+            return why or "IPv4 option %d with a bad length" % t, None, acted
         i += opt[i + 1]
-    return None
-
-
-def _v4_eol(opt):
-    """Offset of the end-of-options option, if the kernel's walk reaches it."""
-    i = 0
-    while i < len(opt) and opt[i] != 0:
-        if opt[i] == 1:
-            i += 1
-        elif i + 1 >= len(opt) or opt[i + 1] < 2:
-            return None
-        else:
-            i += opt[i + 1]
-    return i if i < len(opt) else None
+    return why, None, acted
 
 
 def _parse6(info):
@@ -255,7 +247,7 @@ def _compare(info, got, rule, rewritten):
     if len(got) != len(s):
         return "%d bytes forwarded, %d sent (after trimming to the IP length)" % (len(got), len(s))
     ver = info.ver
-    allowed = {8, 10, 11} if ver == 4 else {7}
+    allowed = ({8, 10, 11} | info.opts_free) if ver == 4 else {7}
     if got[8 if ver == 4 else 7] != s[8 if ver == 4 else 7] - 1:
         return "TTL/hop limit %d -> %d, want one less" % (s[8 if ver == 4 else 7], got[8 if ver == 4 else 7])
     if ver == 4 and pv.ones_residue(got[:(got[0] & 15) * 4]) != 0:

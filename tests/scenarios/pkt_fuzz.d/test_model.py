@@ -205,6 +205,15 @@ class Parse(unittest.TestCase):
         self.assertLess(info.end, len(raw))
         self.assertEqual(info.end, struct.unpack_from("!H", raw, 2)[0])
 
+    def test_ipv4_record_route_may_change(self):
+        opts = b"\x07\x07\x04\0\0\0\0\0"  # record route, room for one address
+        h = struct.pack("!BBHHHBBH4s4s", 0x47, 0, 28, 1, 0, 64, 59, 0, FAM[4].src, FAM[4].dst) + opts
+        h = put16(h, 10, gen.csum(h))
+        info = model.parse(h)
+        self.assertEqual(info.bad, "IPv4 option 7")
+        got = forward(h[:20] + b"\x07\x07\x08\x0a\x0c\0\x01\0" + h[28:], rule(4))
+        self.assertEqual(model.judge(h, got, rule(4)), ("unchanged", None))
+
     def test_ipv4_options_after_eol_zeroed(self):
         opts = b"\x01\x00\x07\x01"
         h = struct.pack("!BBHHHBBH4s4s", 0x46, 0, 24, 1, 0, 64, 59, 0, FAM[4].src, FAM[4].dst) + opts
