@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// churn creates namespaces and drops them, until the run is over: each
+// gets a table of up to 1,500 entries committed, a replace staged and left,
+// random requests, and a dump still running when its sockets close (the
+// close deletes the namespace, with the staged replace and the dump's
+// state to free, while the workers' requests go on in the first one).
+func (f *fuzzer) churn(family uint16, timeout time.Duration) {
+	r := rand.New(rand.NewPCG(f.seed, 0xc4c4))
+	const w = -1 // the churner's findings say worker=-1
+	for n := int64(0); !f.over(0); n++ {
+		socks, err := socketsInNewNetns(2, family, timeout)
+		if err != nil {
+			f.finding(w, n, nil, err)
+			return
+		}
+		a, b := socks[0], socks[1]
+		f.inNetns(a, r, n)
+		// A dump of the big table, read in part only.
+		if _, err := b.send(family, flagRequest|flagDump, genlHeader(cmdMapGet, genlVersion)); err == nil {
+			if _, err := b.recv(make([]byte, 4096)); err != nil {
+				f.finding(w, n, nil, fmt.Errorf("the first part of a dump in a churned namespace: %w", err))
+			}
+		}
+		if r.IntN(2) == 0 {
+			a, b = b, a
+		}
+		a.close()
+		b.close()
+		if f.verbose {
+			f.printf("churn: namespace %d dropped\n", n)
+		}
+	}
+}
+
+// inNetns fills a churned namespace's table and leaves a replace staged,
+// with random requests between.
+func (f *fuzzer) inNetns(s *sock, r *rand.Rand, n int64) {
+	g := NewGen(r.Uint64(), nil)
+	send := func(req Request) *answer {
+		a, err := s.exchange(req)
+		f.requests.Add(1)
+		if err != nil {
+			f.finding(-1, n, &req, err)
+			return nil
+		}
+		if a.errno != 0 {
+			f.kernelErrors.Add(1)
+			if !allowedErrnos[a.errno] {
+				f.finding(-1, n, &req, fmt.Errorf("errno %d (%v) is not one the module may answer: %q", int(a.errno), a.errno, a.text))
+			}
+		}
+		return &a
+	}
+	send(g.request(cmdModeSet, flagRequest|flagAck, attr(attrMode, u8(uint8(r.IntN(2)))), "MODE_SET"))
+	entries := r.IntN(1500)
+	for round := range 2 {
+		a := send(g.request(cmdReplaceBegin, flagRequest, nil, "REPLACE_BEGIN"))
+		if a == nil || len(a.replies) == 0 || a.replies[0].replaceID == nil {
+			return
+		}
+		id := attr(attrReplaceID, u32(*a.replies[0].replaceID))
+		for start := 0; start < entries; start += 200 {
+			body := append([]byte(nil), id...)
+			for i := start; i < min(start+200, entries); i++ {
+				e := entry{family: 2, dscp: uint8(i % 64), local: []byte{10, 200, byte(i >> 8), byte(i)}, vip: vipPool4[i%3], dscpSet: -1}
+				body = append(body, attr(attrEntry|nlaNested, e.encode())...)
+			}
+			send(g.request(cmdReplaceAdd, flagRequest|flagAck, body, "REPLACE_ADD churn"))
+			if start == 0 {
+				for range 5 {
+					send(g.Next().Reqs[0])
+				}
+			}
+		}
+		if round == 0 {
+			send(g.request(cmdReplaceCommit, flagRequest|flagAck, id, "REPLACE_COMMIT churn"))
+		}
+	}
+}
