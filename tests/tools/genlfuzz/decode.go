@@ -27,7 +27,11 @@ type dumpEntry struct {
 
 // keyString names an entry's key and value, without its counters.
 func (e dumpEntry) keyString() string {
-	return fmt.Sprintf("%d/%d/%v", e.Family, e.DSCP, e.Local)
+	local := "any"
+	if e.Local.IsValid() {
+		local = e.Local.String()
+	}
+	return fmt.Sprintf("%d/%d/%s", e.Family, e.DSCP, local)
 }
 
 func (e dumpEntry) valueString() string {

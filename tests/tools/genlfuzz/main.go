@@ -97,7 +97,12 @@ func (f *fuzzer) runAll(workers int, churn bool, family uint16, timeout time.Dur
 	fmt.Fprintf(f.out, "genlfuzz: %d requests in %.1f s (%.0f/s), %d kernel errors, %d findings\n",
 		n, elapsed, float64(n)/elapsed, f.kernelErrors.Load(), f.findings.Load())
 	if f.findings.Load() > 0 {
-		fmt.Fprintf(f.out, "replay: genlfuzz -seed %d -iterations %d -workers 1 -netns-churn=false\n", f.seed, f.next.Load())
+		// Each worker claimed one iteration past the end.
+		ran := f.next.Load() - int64(workers)
+		if f.iterations > 0 {
+			ran = min(f.next.Load(), f.iterations)
+		}
+		fmt.Fprintf(f.out, "replay: genlfuzz -seed %d -iterations %d -workers 1 -netns-churn=false\n", f.seed, ran)
 		return 1
 	}
 	return 0
