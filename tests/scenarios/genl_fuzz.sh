@@ -51,6 +51,7 @@ if ! ns_pair $C $R 192.0.2.1/24 ||
 	exit 0
 fi
 
+rm -f "$WORK/stop"
 timeout $((SECS + 300)) "$NLT" -n $C send dst=192.0.2.2 port=9000 tos=0x28 gap_us=1000 stopfile="$WORK/stop" \
 	>"$WORK/send.out" 2>&1 &
 tpid=$!
