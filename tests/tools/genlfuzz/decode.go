@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/l3dsr/l3dsr/internal/nl"
 	"github.com/mdlayher/netlink"
 )
 
@@ -65,20 +66,9 @@ func decodeReply(data []byte) (reply, error) {
 		case attrStats:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				var s stats
-				for nad.Next() {
-					switch nad.Type() {
-					case statsAttrRewritten:
-						s.Rewritten = nad.Uint64()
-					case statsAttrNoEntry:
-						s.NoEntry = nad.Uint64()
-					case statsAttrErrors:
-						s.Errors = nad.Uint64()
-					case statsAttrEntries:
-						s.Entries = nad.Uint32()
-					}
-				}
 				r.stats = &s
-				return nad.Err()
+				return nl.Decode(nad, nl.Fields{statsAttrRewritten: &s.Rewritten, statsAttrNoEntry: &s.NoEntry,
+					statsAttrErrors: &s.Errors, statsAttrEntries: &s.Entries})
 			})
 		case attrReplaceID:
 			v := ad.Uint32()
@@ -105,25 +95,18 @@ func decodeReply(data []byte) (reply, error) {
 func decodeEntry(ad *netlink.AttributeDecoder) (dumpEntry, error) {
 	e := dumpEntry{DSCPSet: -1}
 	var local, vip []byte
-	for ad.Next() {
-		switch ad.Type() {
-		case entryAttrFamily:
-			e.Family = ad.Uint8()
-		case entryAttrDSCP:
-			e.DSCP = ad.Uint8()
-		case entryAttrLocal:
-			local = ad.Bytes()
-		case entryAttrVIP:
-			vip = ad.Bytes()
-		case entryAttrDSCPSet:
-			e.DSCPSet = int(ad.Uint8())
-		case entryAttrPackets:
-			e.Packets = ad.Uint64()
-		case entryAttrBytes:
-			e.Bytes = ad.Uint64()
-		}
-	}
-	if err := ad.Err(); err != nil {
+	err := nl.Decode(ad, nl.Fields{
+		entryAttrFamily: &e.Family, entryAttrDSCP: &e.DSCP, entryAttrLocal: &local, entryAttrVIP: &vip,
+		entryAttrPackets: &e.Packets, entryAttrBytes: &e.Bytes,
+		entryAttrDSCPSet: func(b []byte) error {
+			if len(b) != 1 {
+				return fmt.Errorf("DSCP_SET of %d bytes", len(b))
+			}
+			e.DSCPSet = int(b[0])
+			return nil
+		},
+	})
+	if err != nil {
 		return e, err
 	}
 	want := map[uint8]int{2: 4, 10: 16}[e.Family]

@@ -63,6 +63,9 @@ func (s *sock) exchange(r Request) (answer, error) {
 					return a, fmt.Errorf("the barrier NOOP got errno %d (%v)", en, err)
 				}
 				barrierSeen = true
+			case m.seq != seq && m.seq < seq && m.typ == nlmsgError && isAck(m):
+				// A late ack of an earlier request (a dump's, on kernels that ack
+				// dumps after their DONE): harmless.
 			case m.seq != seq:
 				return a, fmt.Errorf("a message of type %d for sequence %d, not %d or %d", m.typ, m.seq, seq, barrier)
 			case m.typ == nlmsgError:
@@ -72,7 +75,8 @@ func (s *sock) exchange(r Request) (answer, error) {
 				}
 				a.errno, a.text = unix.Errno(en), text
 				a.acked = en == 0
-				done = true
+				// An ack does not end a dump still running; an error does.
+				done = done || en != 0 || !dumping
 			case m.typ == nlmsgDone:
 				done = true
 				a.intr = a.intr || m.flags&flagDumpIntr != 0
@@ -93,4 +97,10 @@ func (s *sock) exchange(r Request) (answer, error) {
 		}
 	}
 	return a, nil
+}
+
+// isAck is an NLMSG_ERROR of errno 0.
+func isAck(m msg) bool {
+	en, _, err := decodeError(m.flags, m.data)
+	return err == nil && en == 0
 }
