@@ -50,12 +50,7 @@ func (f *fuzzer) inNetns(s *sock, r *rand.Rand, n int64) {
 			f.finding(-1, n, &req, err)
 			return nil
 		}
-		if a.errno != 0 {
-			f.kernelErrors.Add(1)
-			if !allowedErrnos[a.errno] {
-				f.finding(-1, n, &req, fmt.Errorf("errno %d (%v) is not one the module may answer: %q", int(a.errno), a.errno, a.text))
-			}
-		}
+		f.judge(-1, n, &req, a)
 		return &a
 	}
 	send(g.request(cmdModeSet, flagRequest|flagAck, attr(attrMode, u8(uint8(r.IntN(2)))), "MODE_SET"))

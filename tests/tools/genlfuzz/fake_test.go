@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,6 +12,7 @@ import (
 // request and answers as the module would in the simplest way, with knobs
 // to break it.
 type fakeKernel struct {
+	mu      sync.Mutex
 	sent    []string
 	opens   int
 	nextID  uint32
@@ -24,6 +26,8 @@ type fakeKernel struct {
 type fakeLink struct{ k *fakeKernel }
 
 func (k *fakeKernel) open() (link, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	k.opens++
 	return fakeLink{k}, nil
 }
@@ -32,6 +36,8 @@ func (l fakeLink) close() error { return nil }
 
 func (l fakeLink) exchange(r Request) (answer, error) {
 	k := l.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	k.sent = append(k.sent, fmt.Sprintf("%#x %x", r.Flags, r.Body))
 	if len(r.Body) < 4 {
 		return answer{errno: unix.EINVAL}, nil

@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "genlfuzz: %v\n", err)
 		return 1
 	}
-	f := &fuzzer{seed: *seed, iterations: *iterations, keep: keep, verbose: *verbose, out: stdout,
+	f := &fuzzer{seed: *seed, iterations: *iterations, keep: keep, keepSpec: *keepSpec, verbose: *verbose, out: stdout,
 		deadline: time.Now().Add(100 * 365 * 24 * time.Hour)}
 	if *duration > 0 {
 		f.deadline = time.Now().Add(*duration)
@@ -97,12 +97,9 @@ func (f *fuzzer) runAll(workers int, churn bool, family uint16, timeout time.Dur
 	fmt.Fprintf(f.out, "genlfuzz: %d requests in %.1f s (%.0f/s), %d kernel errors, %d findings\n",
 		n, elapsed, float64(n)/elapsed, f.kernelErrors.Load(), f.findings.Load())
 	if f.findings.Load() > 0 {
-		// Each worker claimed one iteration past the end.
-		ran := f.next.Load() - int64(workers)
-		if f.iterations > 0 {
-			ran = min(f.next.Load(), f.iterations)
+		if line := f.replay.Load(); line != nil {
+			fmt.Fprintf(f.out, "replay: %s\n", *line)
 		}
-		fmt.Fprintf(f.out, "replay: genlfuzz -seed %d -iterations %d -workers 1 -netns-churn=false\n", f.seed, ran)
 		return 1
 	}
 	return 0
@@ -113,7 +110,7 @@ func (f *fuzzer) runAll(workers int, churn bool, family uint16, timeout time.Dur
 func (f *fuzzer) checks(t table, startRewritten uint64) {
 	report := func(name string, err error) {
 		if err != nil {
-			f.finding(-2, f.next.Load(), nil, fmt.Errorf("check %s: %w", name, err))
+			f.finding(-2, 0, nil, fmt.Errorf("check %s: %w", name, err))
 			return
 		}
 		f.printf("check %s: ok\n", name)

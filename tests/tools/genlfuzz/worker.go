@@ -16,6 +16,7 @@ type fuzzer struct {
 	iterations int64 // 0: no limit
 	deadline   time.Time
 	keep       *Key
+	keepSpec   string // -keep as given, for the replay line
 	verbose    bool
 	open       func() (link, error)
 
@@ -23,6 +24,8 @@ type fuzzer struct {
 	out   io.Writer
 
 	next, requests, kernelErrors, findings atomic.Int64
+	// replay is the command line that replays the first finding.
+	replay atomic.Pointer[string]
 	// stopped ends the churner when the workers are done.
 	stopped atomic.Bool
 }
@@ -33,7 +36,10 @@ func (f *fuzzer) printf(format string, args ...any) {
 	fmt.Fprintf(f.out, format, args...)
 }
 
-// finding reports what must not happen, with what replays it.
+// finding reports what must not happen, with what replays it. A worker's
+// (worker >= 0) it is its own iteration, counted from 1, and its stream
+// is the one of seed+worker alone; the churner's (-1) and the checks' (-2)
+// need the whole run.
 func (f *fuzzer) finding(worker int, it int64, r *Request, err error) {
 	f.findings.Add(1)
 	what := ""
@@ -41,6 +47,31 @@ func (f *fuzzer) finding(worker int, it int64, r *Request, err error) {
 		what = fmt.Sprintf(" request %q flags=%#x body=%s:", r.Desc, r.Flags, hex.EncodeToString(r.Body))
 	}
 	f.printf("FINDING: seed=%d worker=%d iteration=%d:%s %v\n", f.seed, worker, it, what, err)
+	seed := f.seed
+	if worker >= 0 {
+		seed += uint64(worker)
+	} else {
+		it = f.next.Load()
+		if f.iterations > 0 {
+			it = min(it, f.iterations)
+		}
+	}
+	line := fmt.Sprintf("genlfuzz -seed %d -iterations %d -workers 1 -netns-churn=false", seed, it)
+	if f.keepSpec != "" {
+		line += " -keep " + f.keepSpec
+	}
+	f.replay.CompareAndSwap(nil, &line)
+}
+
+// judge counts a's error, and reports an errno the module may not answer.
+func (f *fuzzer) judge(worker int, it int64, r *Request, a answer) {
+	if a.errno == 0 {
+		return
+	}
+	f.kernelErrors.Add(1)
+	if !allowedErrnos[a.errno] {
+		f.finding(worker, it, r, fmt.Errorf("errno %d (%v) is not one the module may answer: %q", int(a.errno), a.errno, a.text))
+	}
 }
 
 // over says whether the run has used its iterations or its time.
@@ -58,9 +89,8 @@ func (f *fuzzer) worker(w int) {
 		return
 	}
 	var id uint32
-	for {
-		it := f.next.Add(1) - 1
-		if f.over(it) {
+	for n := int64(1); ; n++ {
+		if f.over(f.next.Add(1) - 1) {
 			break
 		}
 		op := g.Next()
@@ -72,24 +102,19 @@ func (f *fuzzer) worker(w int) {
 			a, err := l.exchange(r)
 			f.requests.Add(1)
 			if f.verbose {
-				f.printf("w%d it%d %s -> errno=%d %s\n", w, it, r.Desc, a.errno, a.text)
+				f.printf("w%d it%d %s -> errno=%d %s\n", w, n, r.Desc, a.errno, a.text)
 			}
 			if err != nil {
-				f.finding(w, it, &r, err)
+				f.finding(w, n, &r, err)
 				// The socket may hold answers still to come: start over.
 				l.close()
 				if l, err = f.open(); err != nil {
-					f.finding(w, it, nil, err)
+					f.finding(w, n, nil, err)
 					return
 				}
 				break
 			}
-			if a.errno != 0 {
-				f.kernelErrors.Add(1)
-				if !allowedErrnos[a.errno] {
-					f.finding(w, it, &r, fmt.Errorf("errno %d (%v) is not one the module may answer: %q", int(a.errno), a.errno, a.text))
-				}
-			}
+			f.judge(w, n, &r, a)
 			for _, rep := range a.replies {
 				if rep.replaceID != nil {
 					id = *rep.replaceID
@@ -99,7 +124,7 @@ func (f *fuzzer) worker(w int) {
 		if op.End == endClose {
 			l.close()
 			if l, err = f.open(); err != nil {
-				f.finding(w, it, nil, err)
+				f.finding(w, n, nil, err)
 				return
 			}
 		}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +16,7 @@ import (
 func fakeRun(k *fakeKernel, seed uint64, iterations int64, workers int) (string, int) {
 	var out bytes.Buffer
 	f := &fuzzer{seed: seed, iterations: iterations, deadline: time.Now().Add(time.Minute), out: &out, open: k.open,
-		keep: &Key{DSCP: 10, VIP: [4]byte{10, 80, 0, 1}}}
+		keep: &Key{DSCP: 10, VIP: [4]byte{10, 80, 0, 1}}, keepSpec: "10,10.80.0.1"}
 	rc := f.runAll(workers, false, 0, time.Second)
 	return out.String(), rc
 }
@@ -60,5 +63,35 @@ func TestCheckFailsOnWrongCount(t *testing.T) {
 	out, rc := fakeRun(k, 7, 10, 1)
 	if rc != 1 || !strings.Contains(out, "check dump-consistent: the dumps hold ") || !strings.Contains(out, "STATS_GET says 2 and 2") {
 		t.Errorf("exit %d, output:\n%s", rc, out)
+	}
+}
+
+// The replay line of a run with several workers replays the request that
+// was the finding, with one worker.
+func TestReplayLineReproduces(t *testing.T) {
+	k := newFake()
+	k.errno = unix.EBADF
+	out, rc := fakeRun(k, 11, 400, 3)
+	re := regexp.MustCompile(`(?m)^replay: genlfuzz -seed (\d+) -iterations (\d+) -workers 1 -netns-churn=false -keep 10,10.80.0.1$`)
+	m := re.FindStringSubmatch(out)
+	if rc != 1 || m == nil {
+		t.Fatalf("exit %d, no replay line in:\n%s", rc, out)
+	}
+	seed, _ := strconv.ParseUint(m[1], 10, 64)
+	its, _ := strconv.ParseInt(m[2], 10, 64)
+	// The finding's request: worker w's iteration its, then worker 0's.
+	request := func(out string, w uint64) string {
+		m := regexp.MustCompile(fmt.Sprintf(`(?m)^FINDING: seed=\d+ worker=%d iteration=%d: (request .*)$`, w, its)).FindStringSubmatch(out)
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	want := request(out, seed-11)
+	k2 := newFake()
+	k2.errno = unix.EBADF
+	out2, _ := fakeRun(k2, seed, its, 1)
+	if got := request(out2, 0); want == "" || got != want {
+		t.Errorf("replay seed %d, %d iterations: finding %q, want %q\n%s", seed, its, got, want, out)
 	}
 }
