@@ -19,8 +19,10 @@ type fakeKernel struct {
 	entries []dumpEntry
 	// statsEntries, if >= 0, is what STATS_GET claims instead of the truth.
 	statsEntries int
-	// errno, if set, answers every MAP_DEL.
-	errno unix.Errno
+	// errno, if set, answers every MAP_DEL, or only the request whose
+	// body is failBody.
+	errno    unix.Errno
+	failBody string
 }
 
 type fakeLink struct{ k *fakeKernel }
@@ -39,6 +41,13 @@ func (l fakeLink) exchange(r Request) (answer, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.sent = append(k.sent, fmt.Sprintf("%#x %x", r.Flags, r.Body))
+	if k.failBody != "" {
+		if string(r.Body) == k.failBody {
+			return answer{errno: k.errno}, nil
+		}
+	} else if k.errno != 0 && len(r.Body) >= 4 && r.Body[0] == cmdMapDel {
+		return answer{errno: k.errno}, nil
+	}
 	if len(r.Body) < 4 {
 		return answer{errno: unix.EINVAL}, nil
 	}
@@ -58,10 +67,6 @@ func (l fakeLink) exchange(r Request) (answer, error) {
 	case cmdMapFlush:
 		k.entries = nil
 		return answer{acked: true}, nil
-	case cmdMapDel:
-		if k.errno != 0 {
-			return answer{errno: k.errno}, nil
-		}
 	}
 	if r.Body[0] > cmdMax || r.Body[0] == 0 {
 		return answer{errno: unix.EOPNOTSUPP}, nil

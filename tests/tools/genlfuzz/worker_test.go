@@ -69,8 +69,22 @@ func TestCheckFailsOnWrongCount(t *testing.T) {
 // The replay line of a run with several workers replays the request that
 // was the finding, with one worker.
 func TestReplayLineReproduces(t *testing.T) {
+	// A request only worker 2 (seed 13) sends, early, fails.
+	others := map[string]bool{}
+	for _, op := range append(ops(11, 400), ops(12, 400)...) {
+		for _, r := range op.Reqs {
+			others[string(r.Body)] = true
+		}
+	}
 	k := newFake()
 	k.errno = unix.EBADF
+	for _, op := range ops(13, 400) {
+		for _, r := range op.Reqs {
+			if k.failBody == "" && r.ID == idNone && !others[string(r.Body)] {
+				k.failBody = string(r.Body)
+			}
+		}
+	}
 	out, rc := fakeRun(k, 11, 400, 3)
 	re := regexp.MustCompile(`(?m)^replay: genlfuzz -seed (\d+) -iterations (\d+) -workers 1 -netns-churn=false -keep 10,10.80.0.1$`)
 	m := re.FindStringSubmatch(out)
@@ -89,9 +103,9 @@ func TestReplayLineReproduces(t *testing.T) {
 	}
 	want := request(out, seed-11)
 	k2 := newFake()
-	k2.errno = unix.EBADF
+	k2.errno, k2.failBody = unix.EBADF, k.failBody
 	out2, _ := fakeRun(k2, seed, its, 1)
-	if got := request(out2, 0); want == "" || got != want {
+	if got := request(out2, 0); seed != 13 || want == "" || got != want {
 		t.Errorf("replay seed %d, %d iterations: finding %q, want %q\n%s", seed, its, got, want, out)
 	}
 }
