@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // churn creates namespaces and drops them, until the run is over: each
@@ -22,10 +25,21 @@ func (f *fuzzer) churn(family uint16, timeout time.Duration) {
 		}
 		a, b := socks[0], socks[1]
 		f.inNetns(a, r, n)
-		// A dump of the big table, read in part only.
-		if _, err := b.send(family, flagRequest|flagDump, genlHeader(cmdMapGet, genlVersion)); err == nil {
-			if _, err := b.recv(make([]byte, 4096)); err != nil {
+		// A dump of the big table, read in part; then either left running
+		// when the sockets close, or finished after a flush on the other
+		// socket: the dump's saved place is an entry the flush freed.
+		if seq, err := b.send(family, flagRequest|flagDump, genlHeader(cmdMapGet, genlVersion)); err == nil {
+			if r.IntN(2) == 0 {
+				// A small buffer: the kernel sizes the dump's parts by it, and
+				// the part read is cut short.
+				unix.Recvfrom(b.fd, make([]byte, 4096), 0)
+			} else if msgs, err := b.recv(make([]byte, 1<<16)); err != nil {
 				f.finding(w, n, nil, fmt.Errorf("the first part of a dump in a churned namespace: %w", err))
+			} else if !slices.ContainsFunc(msgs, func(m msg) bool { return m.typ == nlmsgDone || m.typ == nlmsgError }) {
+				a.exchange(Request{Flags: flagRequest | flagAck, Body: append(genlHeader(cmdMapFlush, genlVersion), attr(attrFamily, u8(2))...)})
+				if err := b.finishDump(seq); err != nil {
+					f.finding(w, n, nil, fmt.Errorf("a dump across a flush in a churned namespace: %w", err))
+				}
 			}
 		}
 		if r.IntN(2) == 0 {
@@ -79,6 +93,33 @@ func (f *fuzzer) inNetns(s *sock, r *rand.Rand, n int64) {
 		}
 		if round == 0 {
 			send(g.request(cmdReplaceCommit, flagRequest|flagAck, id, "REPLACE_COMMIT churn"))
+		}
+	}
+}
+
+// finishDump reads the rest of the dump seq, which has read a part
+// already: it must end, and decode. Whether it says it was interrupted
+// depends on where the first part ended, so that is not checked.
+func (s *sock) finishDump(seq uint32) error {
+	buf := make([]byte, 1<<16)
+	for {
+		msgs, err := s.recv(buf)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			switch {
+			case m.seq != seq:
+				return fmt.Errorf("a message of type %d for sequence %d, not %d", m.typ, m.seq, seq)
+			case m.typ == nlmsgDone || m.typ == nlmsgError:
+				return nil
+			case m.typ == s.family:
+				if _, err := s.decode(m.data); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("a message of type %d", m.typ)
+			}
 		}
 	}
 }
