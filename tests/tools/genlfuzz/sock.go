@@ -66,7 +66,11 @@ func (s *sock) send(typ, flags uint16, body []byte) (uint32, error) {
 	binary.NativeEndian.PutUint16(b[6:], flags)
 	binary.NativeEndian.PutUint32(b[8:], s.seq)
 	b = append(b, body...)
-	if err := unix.Sendto(s.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	err := unix.Sendto(s.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	for errors.Is(err, unix.EINTR) {
+		err = unix.Sendto(s.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	}
+	if err != nil {
 		return 0, err
 	}
 	return s.seq, nil
@@ -83,6 +87,11 @@ type msg struct {
 // into whole messages is an error.
 func (s *sock) recv(buf []byte) ([]msg, error) {
 	n, _, err := unix.Recvfrom(s.fd, buf, 0)
+	// With SO_RCVTIMEO set, a signal (the Go runtime's preemption SIGURG)
+	// interrupts the wait despite SA_RESTART.
+	for errors.Is(err, unix.EINTR) {
+		n, _, err = unix.Recvfrom(s.fd, buf, 0)
+	}
 	if errors.Is(err, unix.EAGAIN) {
 		return nil, errHang
 	}

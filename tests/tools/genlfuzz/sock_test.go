@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,5 +70,39 @@ func TestRecvTimesOut(t *testing.T) {
 	start := time.Now()
 	if _, err := s.recv(make([]byte, 100)); !errors.Is(err, errHang) || time.Since(start) > 2*time.Second {
 		t.Errorf("recv on a silent socket: %v after %v, want errHang after 200ms", err, time.Since(start))
+	}
+}
+
+// Many sockets at once, dumps and errors mixed, with the runtime's
+// preemption signals landing in the waits: no exchange fails.
+func TestExchangeConcurrent(t *testing.T) {
+	nlctrl(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			s, err := openSock(0x10, 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.close()
+			s.decode = func(b []byte) (reply, error) { return reply{}, nil }
+			for i := range 300 {
+				r := Request{Flags: flagRequest | flagDump, Body: genlHeader(3, 1)}
+				if i%2 == 1 {
+					r = Request{Flags: flagRequest, Body: genlHeader(0xee, 1)}
+				}
+				if _, err := s.exchange(r); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
