@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -23,6 +24,9 @@ type fakeKernel struct {
 	// body is failBody.
 	errno    unix.Errno
 	failBody string
+	// idsRight and idsWrong count the requests that carry the last
+	// BEGIN's id where the worker writes it, and those that carry another.
+	idsRight, idsWrong int
 }
 
 type fakeLink struct{ k *fakeKernel }
@@ -41,6 +45,13 @@ func (l fakeLink) exchange(r Request) (answer, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.sent = append(k.sent, fmt.Sprintf("%#x %x", r.Flags, r.Body))
+	if r.ID == idCurrent {
+		if binary.NativeEndian.Uint32(r.Body[r.IDOffset:]) == k.nextID {
+			k.idsRight++
+		} else {
+			k.idsWrong++
+		}
+	}
 	if k.failBody != "" {
 		if string(r.Body) == k.failBody {
 			return answer{errno: k.errno}, nil

@@ -34,6 +34,9 @@ func TestWorkerReplays(t *testing.T) {
 	if !slices.Equal(a.sent, b.sent) {
 		t.Fatal("seed 7 sent two different sequences")
 	}
+	if a.idsRight < 50 || a.idsWrong != 0 {
+		t.Errorf("%d requests carried the last BEGIN's id, %d another: want many and none", a.idsRight, a.idsWrong)
+	}
 	if len(a.sent) < 500 || a.opens < 3 {
 		t.Errorf("%d requests, %d sockets opened: want at least 500 and some closed mid-replace", len(a.sent), a.opens)
 	}
