@@ -62,7 +62,7 @@ $(BUILD)/libxt/libxt_DADDR.so: xtables/libxt_DADDR.c kmod/uapi/linux/netfilter/x
 # Every Go file: a test binary depends on the packages its package imports.
 GOSRC := $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 TESTTOOLS := $(BUILD)/map_kernel/l3dsr-nltest $(BUILD)/maptable.test $(BUILD)/dscpmark.test
-TESTTOOLS += $(BUILD)/ipvs.test $(BUILD)/bpfdsr.test
+TESTTOOLS += $(BUILD)/ipvs.test $(BUILD)/bpfdsr.test $(BUILD)/genlfuzz
 testtools: deps-build $(TESTTOOLS)
 
 $(BUILD)/map_kernel/l3dsr-nltest: tests/scenarios/map_kernel.d/l3dsr-nltest.c kmod/uapi/linux/l3dsr.h
@@ -80,6 +80,10 @@ $(BUILD)/ipvs.test: $(GOSRC) go.mod go.sum
 
 $(BUILD)/dscpmark.test: $(GOSRC) go.mod go.sum
 	CGO_ENABLED=0 $(GO) test -c -o $@ ./internal/dscpmark
+
+# The generic netlink fuzzer of the genl_fuzz scenario (issue 19).
+$(BUILD)/genlfuzz: $(GOSRC) go.mod go.sum
+	CGO_ENABLED=0 $(GO) build -o $@ ./tests/tools/genlfuzz
 
 # The tc-BPF object and its Go bindings, committed so that `make go` needs no LLVM; the object
 # test in internal/bpfdsr fails when they are not what bpf/ compiles to. Debian's clang 14: the
