@@ -95,6 +95,7 @@ unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	python3 -m unittest discover -s tests/bench -p 'test_*.py'
+	python3 -m unittest discover -s tests/soak -p 'test_*.py'
 
 # Fuzz targets (issue 25): no input makes l3dsr panic, and what save writes
 # loads again the same. go test -fuzz takes one package and one target per
