@@ -153,7 +153,9 @@ reload() {
 	for a in ack replace netns; do
 		wait_for 120 test -e "$PAUSE.$a" || { RELOAD_ERR+="reload $((NRELOAD + 1)): $a did not pause within 120 s; "; }
 	done
-	out=$(rs iptables-nft -t raw -F PREROUTING 2>&1) || RELOAD_ERR+="flushing the map rule: $out; "
+	# The map rule (rule add puts one per family with entries: IPv4 here; IPv6 flushed in case).
+	out=$({ rs iptables-nft -t raw -F PREROUTING && rs ip6tables-nft -t raw -F PREROUTING; } 2>&1) ||
+		RELOAD_ERR+="flushing the map rule: $out; "
 	# A deleted namespace's rules go with it asynchronously: rmmod is retried meanwhile.
 	if ! wait_for 60 rmmod xt_DADDR; then
 		RELOAD_ERR+="reload $((NRELOAD + 1)): rmmod xt_DADDR failed for 60 s: $(rmmod xt_DADDR 2>&1) (refcnt $(cat /sys/module/xt_DADDR/refcnt 2>/dev/null)); "
