@@ -2,6 +2,7 @@
 
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -108,6 +109,32 @@ class TestMain(unittest.TestCase):
             with open(log, "a", encoding="utf-8") as f:
                 f.write("soak-sample\tt=240\n")
             self.assertEqual(flat.main([log]), 2)
+
+
+class TestRunJudgeOnly(unittest.TestCase):
+    """tests/soak/run.sh --judge-only on synthetic logs: one line per kernel, the exit status."""
+
+    def test_verdict_lines(self):
+        run = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run.sh")
+        with tempfile.TemporaryDirectory() as d:
+            logs = {"k-flat": hour(lambda i: (90000, 40000, 2000)),
+                    "k-leak": hour(lambda i: (90000 + i * 100, 40000 + i * 100, 2000))}
+            for k, series in logs.items():
+                os.makedirs(os.path.join(d, "soak", k))
+                with open(os.path.join(d, "soak", k, "soak.log"), "w", encoding="utf-8") as f:
+                    f.write("\n".join(log_lines(series)) + "\n")
+            args = [run, "--judge-only", "-k", "k-flat", "-k", "k-leak", "-k", "k-none"]
+            p = subprocess.run(args, env=dict(os.environ, L3DSR_BUILD=d), capture_output=True,
+                               text=True, check=False)
+            results = [l for l in p.stdout.splitlines() if not l.startswith("#")]
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertEqual(results[0], "PASS k-flat soak/memory-flat")
+            self.assertRegex(results[1], r"^FAIL k-leak soak/memory-flat: slab\+percpu: .*GROWING")
+            self.assertEqual(results[2], f"FAIL k-none soak/memory-flat: no log ({d}/soak/k-none/soak.log)")
+            self.assertTrue(os.path.getsize(os.path.join(d, "soak", "k-leak", "memory.tsv")) > 0)
+            p = subprocess.run(args[:4], env=dict(os.environ, L3DSR_BUILD=d), capture_output=True,
+                               text=True, check=False)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
 
 if __name__ == "__main__":
