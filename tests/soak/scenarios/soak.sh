@@ -109,10 +109,10 @@ traffic_flows() { traffic_read && ((${T[tcp_ok]:-0} > 0 && ${T[udp_ok]:-0} > 0))
 
 # Every second: one whole-table replace, the two sets alternating.
 replacer() {
-	local i=0 ok=0 bad=0 err=none n t0
+	local i=0 ok=0 bad=0 err=none n t0 us frac
 	while [[ ! -e $STOP ]]; do
 		paused replace && continue
-		t0=$SECONDS
+		t0=${EPOCHREALTIME/./}
 		n=$TABLE
 		((i % 2 == 0)) || n=$((TABLE * 3 / 4))
 		if out=$(nltn "$NS_RS" bulk "$n" seed=$((i % 2 + 1)) per=128 keep="$DSCP/$VIP" 2>&1); then
@@ -122,7 +122,10 @@ replacer() {
 		fi
 		echo "$ok $bad $n $err" >"$WORK/replace.state"
 		i=$((i + 1))
-		((SECONDS > t0)) || nap 1
+		# The rest of the second, if the replace left any (microseconds).
+		us=$((1000000 - (${EPOCHREALTIME/./} - t0)))
+		printf -v frac '%06d' $((us % 1000000))
+		((us <= 0)) || nap "$((us / 1000000)).$frac"
 	done
 }
 
