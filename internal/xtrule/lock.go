@@ -15,6 +15,9 @@ import (
 // would both append one (issue 19). So each change holds a lock file of
 // the network namespace's own (statedir.LockNetns: one per namespace,
 // since `ip netns exec` shares /run) from its read to its last write.
+// That read, right before the append, is what makes the append idempotent;
+// it is -S and not `iptables -C`, which ip6tables-legacy answers wrong for
+// DADDR rules (the package doc).
 
 // lockName names the lock file: /run/l3dsr/lock/rules-INODE.lock.
 const lockName = "rules"

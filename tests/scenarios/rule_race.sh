@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # rule_race: RR_N (20) `l3dsr rule add`s started at once in a fresh namespace with no map-mode
 # rule (issue 19). Before the rule lock (internal/xtrule/lock.go) each read "no rule" from
-# `iptables -S` and appended one. The adds alternate IPv4 and IPv6 VIPs, each with its own code,
-# and wait on a flock barrier so that they start together.
+# `iptables -S` and appended one. The adds alternate IPv4 and IPv6 VIPs, each with a code of its
+# own in its family, and wait on a flock barrier so that they start together.
 #
 # Run twice, with --iptables nft in namespace rr-nft and --iptables legacy in rr-legacy; the
 # legacy run's cases are prefixed legacy-.
@@ -12,11 +12,11 @@
 #   one-rule-v4   iptables-VARIANT -t raw -S PREROUTING holds exactly one `-j DADDR --map` rule,
 #                 and exactly one add said it appended it
 #   one-rule-v6   the same for ip6tables-VARIANT
-#   entries       `rule list -o json` holds the RR_N entries added, exactly
+#   entries       `rule list -o json` holds the RR_N entries added (codes and VIPs), exactly
 #   lock-file     the lock is ROOT/lock/rules-INODE.lock, INODE the namespace's (its own per
 #                 namespace: `ip netns exec` does not remount /run)
 #
-# RR_N: how many adds race (default 20; the lead may raise it under the debug kernel).
+# RR_N: how many adds race (default 20, at most 126; more under the debug kernel if wanted).
 
 set -u
 RR_N=${RR_N:-20}
@@ -41,9 +41,14 @@ if ! out=$(modprobe xt_DADDR 2>&1); then
 	exit 0
 fi
 
-# vip I: the VIP of add I: IPv4 for even I, IPv6 for odd; its code is I+1.
-vip() {
-	if (($1 % 2)); then printf '2001:db8:77::%x\n' $(($1 + 1)); else echo "10.77.0.$(($1 + 1))"; fi
+if ((RR_N < 2 || RR_N > 126)); then
+	fail setup "RR_N=$RR_N: give 2-126 (63 codes a family)"
+	exit 0
+fi
+
+# add I: "I CODE VIP": IPv4 for even I, IPv6 for odd, the codes of each family 1, 2, ...
+add() {
+	if (($1 % 2)); then printf '%d %d 2001:db8:77::%x\n' "$1" $(($1 / 2 + 1)) $(($1 + 1)); else echo "$1 $(($1 / 2 + 1)) 10.77.0.$(($1 + 1))"; fi
 }
 
 # race VARIANT NS PREFIX: the adds, in a namespace of their own, and the cases.
@@ -54,7 +59,7 @@ race() {
 		fail "${p}setup" "namespace $n: $out"
 		return
 	fi
-	for ((i = 0; i < RR_N; i++)); do echo "$((i + 1)) $(vip $i)"; done | sort >"$dir/want"
+	for ((i = 0; i < RR_N; i++)); do add $i; done >"$dir/adds"
 	t0=$EPOCHREALTIME
 	# One bash in the namespace starts them all (`ip netns exec` is slow under TCG). It holds
 	# an exclusive flock on $dir/go while it forks; each add waits for a shared one on it, so
@@ -64,12 +69,12 @@ race() {
 		bin=$1 v=$2 dir=$3 n=$4
 		exec 9>"$dir/go"
 		flock -x 9
-		while read -r code vip; do
+		while read -r i code vip; do
 			( exec 9>&- # else the add would hold the exclusive lock it waits on
 			  flock -s "$dir/go" "$bin" rule add --iptables "$v" --dscp "$code" --vip "$vip" \
-				>"$dir/add.$code.out" 2>&1
-			  echo $? >"$dir/add.$code.rc" ) &
-		done <"$dir/want"
+				>"$dir/add.$i.out" 2>&1
+			  echo $? >"$dir/add.$i.rc" ) &
+		done <"$dir/adds"
 		sleep 0.5
 		exec 9>&-
 		wait
@@ -78,11 +83,11 @@ race() {
 	log "$v: $RR_N parallel adds took $(((${t1/./} - ${t0/./}) / 1000)) ms"
 
 	bad=""
-	while read -r code vip; do
-		if [[ $(cat "$dir/add.$code.rc" 2>/dev/null) != 0 ]]; then
-			bad+="add --dscp $code --vip $vip: exit $(cat "$dir/add.$code.rc" 2>/dev/null || echo none): $(squash <"$dir/add.$code.out"); "
+	while read -r i code vip; do
+		if [[ $(cat "$dir/add.$i.rc" 2>/dev/null) != 0 ]]; then
+			bad+="add --dscp $code --vip $vip: exit $(cat "$dir/add.$i.rc" 2>/dev/null || echo none): $(squash <"$dir/add.$i.out"); "
 		fi
-	done <"$dir/want"
+	done <"$dir/adds"
 	if [[ -z $bad ]]; then
 		pass "${p}exit-codes"
 	else
@@ -102,7 +107,7 @@ race() {
 	done
 
 	got=$(ip netns exec "$n" "$L3DSR_BIN" rule list -o json 2>&1 | jq -r '.[] | "\(.dscp) \(.vip)"' 2>&1 | sort)
-	want=$(cat "$dir/want")
+	want=$(cut -d' ' -f2- "$dir/adds" | sort)
 	if [[ $got == "$want" ]]; then
 		pass "${p}entries"
 	else
