@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +15,11 @@ import (
 )
 
 // The lock files of every test go to a directory of the test run's, not
-// /run/l3dsr.
+// /run/l3dsr; TestEnsureAcrossProcesses' processes share their parent's.
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "xtrule-state")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -107,5 +112,69 @@ func TestEnsureLockTimeout(t *testing.T) {
 	}
 	if len(fake.calls) != 0 {
 		t.Errorf("iptables ran without the lock: %q", fake.calls)
+	}
+}
+
+// fakeBinary emulates iptables -S and -A on a file per binary in $FAKE_DIR,
+// the -S answering late, as a loaded host does.
+const fakeBinary = `#!/bin/sh
+chain="$FAKE_DIR/chain-$(basename "$0")"
+exec 8>>"$chain.lock"
+flock 8
+case "$4" in
+-S) echo "-P PREROUTING ACCEPT"; cat "$chain" 2>/dev/null; flock -u 8; sleep 0.05 ;;
+-A) shift 4; echo "-A $*" >>"$chain" ;;
+*) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+`
+
+// childEnv makes this test binary an l3dsr that ensures the rule of the
+// family it names, and exits.
+const childEnv = "XTRULE_TEST_ENSURE"
+
+// The same race as TestEnsureConcurrentAppendsOnce between processes that
+// run real binaries (a fake iptables on PATH), as parallel `rule add`s do.
+func TestEnsureAcrossProcesses(t *testing.T) {
+	if f := os.Getenv(childEnv); f != "" {
+		fam := IPv4
+		if f == "6" {
+			fam = IPv6
+		}
+		if _, err := (&Rules{}).Ensure(context.Background(), fam); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("flock(1) is not installed")
+	}
+	dir := t.TempDir()
+	for _, b := range []string{"iptables", "ip6tables"} {
+		if err := os.WriteFile(filepath.Join(dir, b), []byte(fakeBinary), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cmds []*exec.Cmd
+	for i := range 20 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEnsureAcrossProcesses$")
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "FAKE_DIR="+dir,
+			fmt.Sprintf("%s=%d", childEnv, 4+2*(i%2)))
+		cmd.Stderr = &strings.Builder{}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("an Ensure process: %v: %s", err, cmd.Stderr)
+		}
+	}
+	for _, b := range []string{"iptables", "ip6tables"} {
+		data, _ := os.ReadFile(filepath.Join(dir, "chain-"+b))
+		if n := strings.Count(string(data), mapLine+"\n"); n != 1 {
+			t.Errorf("%s after 20 processes' Ensures: %q; want one map-mode rule", b, data)
+		}
 	}
 }
