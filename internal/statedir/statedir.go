@@ -30,19 +30,32 @@ const defaultRoot = "/run/l3dsr"
 // which is as long as their state matters; a directory left by a gone
 // namespace whose inode came back is removed (cookie.go).
 func Of() (string, error) {
-	root := os.Getenv(Env)
-	if root == "" {
-		root = defaultRoot
+	ino, err := netnsInode()
+	if err != nil {
+		return "", err
 	}
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
-		return "", fmt.Errorf("finding this network namespace (stat /proc/self/ns/net): %w", err)
-	}
-	dir := filepath.Join(root, "netns-"+strconv.FormatUint(st.Ino, 10))
+	dir := filepath.Join(root(), "netns-"+ino)
 	if err := dropStale(dir); err != nil {
 		return "", err
 	}
 	return dir, nil
+}
+
+// root is $L3DSR_STATE_DIR, else defaultRoot.
+func root() string {
+	if r := os.Getenv(Env); r != "" {
+		return r
+	}
+	return defaultRoot
+}
+
+// netnsInode is the inode of the calling process's network namespace.
+func netnsInode() (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		return "", fmt.Errorf("finding this network namespace (stat /proc/self/ns/net): %w", err)
+	}
+	return strconv.FormatUint(st.Ino, 10), nil
 }
 
 // ErrCorrupt is the kind of error of a state file that does not decode.

@@ -1,7 +1,9 @@
 package statedir
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,4 +71,64 @@ func TestLock(t *testing.T) {
 	}
 	r2()
 	(<-got)()
+}
+
+// A namespace lock is one process's at a time (each LockNetns opens the
+// file anew, as another process would); a waiter gets it once it is
+// released, and one not released in time is an error that names the file
+// and the holder.
+func TestLockNetns(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv(Env, root)
+	ctx := context.Background()
+	path, err := netnsLockPath("rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir := filepath.Join(root, "lock"); filepath.Dir(path) != dir || !strings.HasPrefix(filepath.Base(path), "rules-") {
+		t.Fatalf("lock file %s, want rules-INODE.lock in %s", path, dir)
+	}
+	release, err := LockNetns(ctx, "rules", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("lock file: %v", err)
+	}
+
+	_, err = LockNetns(ctx, "rules", 30*time.Millisecond)
+	want := fmt.Sprintf("lock %s not taken in 30ms: held by pid %d (", path, os.Getpid())
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("second lock: %v; want %q...", err, want)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := LockNetns(cctx, "rules", time.Second); !errors.Is(err, context.Canceled) {
+		t.Errorf("lock with a cancelled context: %v, want context.Canceled", err)
+	}
+	other, err := LockNetns(ctx, "other", 30*time.Millisecond)
+	if err != nil {
+		t.Errorf("a lock of another name: %v", err)
+	} else {
+		other()
+	}
+
+	got := make(chan error)
+	go func() {
+		r, err := LockNetns(ctx, "rules", 5*time.Second)
+		if err == nil {
+			r()
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-got:
+		t.Fatalf("waiter took the lock while it was held: %v", err)
+	default:
+	}
+	release()
+	if err := <-got; err != nil {
+		t.Errorf("waiter after the release: %v", err)
+	}
 }

@@ -102,7 +102,16 @@ func (r *Rules) Exists(ctx context.Context, f Family) (bool, error) {
 // (a host limited to its ingress interfaces stays limited); with it, each
 // interface's rule is appended unless it is there. If an append fails, the
 // rules this call appended are deleted again.
+//
+// It holds the namespace's rule lock (lock.go) from its read of the chain
+// to its last append, so that a concurrent Ensure reads the rule this one
+// appended.
 func (r *Rules) Ensure(ctx context.Context, f Family) (added bool, err error) {
+	release, err := lock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
 	have, err := r.positions(ctx, f)
 	if err != nil {
 		return false, err
@@ -126,7 +135,7 @@ func (r *Rules) appendMissing(ctx context.Context, f Family, have []ourRule) (in
 			if len(added) > 0 {
 				undo := *r
 				undo.Ingress = added
-				if uerr := undo.Delete(ctx, f); uerr != nil {
+				if uerr := undo.deleteShape(ctx, f); uerr != nil {
 					err = errors.Join(err, fmt.Errorf("deleting the rules appended before: %w", uerr))
 				}
 			}
@@ -143,6 +152,16 @@ func (r *Rules) appendMissing(ctx context.Context, f Family, have []ourRule) (in
 // by rule number, found in the -S listing, because a delete by rule
 // specification compares rules as -C does.
 func (r *Rules) Delete(ctx context.Context, f Family) error {
+	release, err := lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return r.deleteShape(ctx, f)
+}
+
+// deleteShape is Delete, under the lock already.
+func (r *Rules) deleteShape(ctx context.Context, f Family) error {
 	have, err := r.positions(ctx, f)
 	if err != nil {
 		return err
@@ -168,6 +187,11 @@ func (r *Rules) Delete(ctx context.Context, f Family) error {
 // packet on an allowed interface passes unlooked-up meanwhile. It reports
 // whether it changed anything.
 func (r *Rules) Reshape(ctx context.Context, f Family) (bool, error) {
+	release, err := lock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
 	have, err := r.positions(ctx, f)
 	if err != nil {
 		return false, err
