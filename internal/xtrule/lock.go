@@ -22,11 +22,12 @@ import (
 // lockName names the lock file: /run/l3dsr/lock/rules-INODE.lock.
 const lockName = "rules"
 
-// lockTimeout is how long a change waits for another l3dsr's. Twenty
-// parallel `rule add`s under an emulated, debugging kernel each hold it
-// for a few iptables runs; a holder stuck longer than this is a fault the
-// error names.
-var lockTimeout = 30 * time.Second
+// lockTimeout is how long a change waits for another l3dsr's. Each holder
+// runs a few iptables commands; twenty parallel `rule add`s were seen to
+// take 48 s in all under qemu's emulation (rule_race), so 30 s made the
+// last ones fail. iptables -w itself waits forever; a holder stuck longer
+// than this is a fault the error names.
+var lockTimeout = 2 * time.Minute
 
 // lock takes the namespace's rule lock; the returned func releases it.
 func lock(ctx context.Context) (func(), error) {

@@ -267,6 +267,18 @@ static int stt_dscp_set(struct stt *x)
 	return 0;
 }
 
+/* Whether replace @id is still staged after socket @portid closed. */
+static int stt_after_close(struct stt *x, u32 id, u32 portid)
+{
+	int err;
+
+	daddr_replace_release(x->dn, portid);
+	mutex_lock(&x->dn->lock);
+	err = daddr_replace_check_locked(x->dn, id);
+	mutex_unlock(&x->dn->lock);
+	return err;
+}
+
 /* Another socket's close leaves the replace; its own socket's frees it. */
 static int stt_release(struct stt *x)
 {
@@ -276,16 +288,10 @@ static int stt_release(struct stt *x)
 	err = daddr_replace_begin(x->dn, 7, &id);
 	if (err)
 		return stt_why(x, "begin: %d", err);
-	daddr_replace_release(x->dn, 8);
-	mutex_lock(&x->dn->lock);
-	err = daddr_replace_check_locked(x->dn, id);
-	mutex_unlock(&x->dn->lock);
+	err = stt_after_close(x, id, 8);
 	if (err)
 		return stt_why(x, "portid 8's close dropped portid 7's replace: %d", err);
-	daddr_replace_release(x->dn, 7);
-	mutex_lock(&x->dn->lock);
-	err = daddr_replace_check_locked(x->dn, id);
-	mutex_unlock(&x->dn->lock);
+	err = stt_after_close(x, id, 7);
 	if (err != -ESTALE || x->dn->staged)
 		return stt_why(x, "the replace outlived its socket: %d", err);
 	return 0;
