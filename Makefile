@@ -30,7 +30,11 @@ test-deps:
 
 # One copy of the module sources per kernel: Kbuild writes its objects next to the sources.
 # W=1 output is scanned: any compiler warning fails the build.
-kmod: deps-build
+kmod: deps-build kmod-build
+
+# kmod without installing headers: the debug kernel (make test-debug) brings its own build tree.
+.PHONY: kmod-build
+kmod-build:
 	@test -n "$(KVERS)" || { echo "kmod: scripts/kernels.sh named no kernel (its error is above)"; exit 1; }
 	@for k in $(KVERS); do \
 		out=$(BUILD)/kmod/$$k; rm -rf $$out; mkdir -p $$out; \
@@ -154,7 +158,7 @@ deps-debug:
 	$(TOP)/scripts/deps.sh debug
 test-debug: deps-debug libxt go testtools
 	@krel=$$($(TOP)/tests/kernel/build.sh | tail -n 1); \
-	L3DSR_KERNELS=$$krel $(MAKE) --no-print-directory kmod; \
+	L3DSR_KERNELS=$$krel $(MAKE) --no-print-directory kmod-build; \
 	$(TOP)/tests/kernel/checks.sh $$krel; \
 	$(DEBUG_VM) L3DSR_VM_ENV="$(DEBUG_ENV)" $(TOP)/tests/vm/run.sh -k $$krel $(addprefix -s ,$(DEBUG_SCENARIOS)); \
 	$(DEBUG_VM) L3DSR_SCENARIO_DIR=$(TOP)/tests/kernel/scenarios $(TOP)/tests/vm/run.sh -k $$krel
