@@ -114,7 +114,8 @@ l3dsr_lookup(const struct l3dsr_pkt *p)
 
 /*
  * Offset of the L4 checksum to fix, or -1: none, a later fragment, a
- * header too short to hold it, or UDP without a checksum (zero stays zero:
+ * header too short to hold it (by the IP length, as the module sees it
+ * after the stack's trim), or UDP without a checksum (zero stays zero:
  * filling one in would change what the receiver accepts).
  */
 static __always_inline int l3dsr_l4_field(struct __sk_buff *skb,
@@ -126,7 +127,8 @@ static __always_inline int l3dsr_l4_field(struct __sk_buff *skb,
 	if (!p->has_l4 || off < 0)
 		return -1;
 	off += p->l4_off;
-	if (bpf_skb_load_bytes(skb, off, &check, sizeof(check)))
+	if (off + sizeof(check) > p->end ||
+	    bpf_skb_load_bytes(skb, off, &check, sizeof(check)))
 		return -1;
 	if (p->proto == IPPROTO_UDP && !check)
 		return -1;

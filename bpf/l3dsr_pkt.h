@@ -39,6 +39,11 @@
 struct l3dsr_pkt {
 	__u8 daddr[16];		/* IPv4 in daddr[0..3], rest zero */
 	__u32 l4_off;		/* from skb->data; valid when has_l4 */
+	/* Where the IP length says the packet ends: tc ingress runs before
+	 * the stack trims a link layer's padding, and bytes past this end
+	 * are not the L4 header's.
+	 */
+	__u32 end;
 	__u8 family;		/* L3DSR_BPF_FAMILY_V4 or _V6 */
 	__u8 dscp;
 	__u8 proto;		/* the L4 protocol */
@@ -79,6 +84,7 @@ static __always_inline int l3dsr_parse4(struct __sk_buff *skb,
 	__builtin_memcpy(p->daddr, &ip.daddr, 4);
 	p->proto = ip.protocol;
 	p->l4_off = L3DSR_NH + ip.ihl * 4;
+	p->end = L3DSR_NH + bpf_ntohs(ip.tot_len);
 	/* Later fragments start with payload: address and header only. */
 	p->has_l4 = !(ip.frag_off & bpf_htons(L3DSR_IP4_OFFSET));
 	return 0;
@@ -142,6 +148,9 @@ static __always_inline int l3dsr_parse6(struct __sk_buff *skb,
 	p->family = L3DSR_BPF_FAMILY_V6;
 	p->dscp = ((ip.priority << 4) | (ip.flow_lbl[0] >> 4)) >> 2;
 	__builtin_memcpy(p->daddr, &ip.daddr, 16);
+	/* A zero payload length is a jumbogram's: no end but the buffer's. */
+	p->end = ip.payload_len ?
+		 L3DSR_NH + sizeof(ip) + bpf_ntohs(ip.payload_len) : skb->len;
 	l3dsr_walk6(skb, p, ip.nexthdr);
 	return 0;
 }

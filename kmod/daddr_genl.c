@@ -367,11 +367,15 @@ static struct sk_buff *daddr_reply_new(struct genl_info *info, u8 cmd,
 	struct sk_buff *msg;
 
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
+	if (!msg) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "out of memory for the reply; nothing was changed");
 		return ERR_PTR(-ENOMEM);
+	}
 	*hdr = genlmsg_put_reply(msg, info, &daddr_family, 0, cmd);
 	if (!*hdr) {
 		nlmsg_free(msg);
+		NL_SET_ERR_MSG_MOD(info->extack, "no room for the reply's header");
 		return ERR_PTR(-EMSGSIZE);
 	}
 	return msg;

@@ -87,3 +87,26 @@ func TestRunIPv6SetDSCPKeepsECN(t *testing.T) {
 		t.Errorf("first word %#08x, want %#08x (DSCP 46, ECN 1, flow label kept)", w, want)
 	}
 }
+
+// Bytes past the IP length (a link layer's padding) are not the L4
+// header's: tc ingress sees them before the stack trims them. pkt_fuzz
+// found the checksum's first byte changed in a UDP header that the IP
+// length cut at 7 bytes, with the padding completing it.
+func TestRunPaddingIsNotL4(t *testing.T) {
+	r := newRig(t, false)
+	r.add(4, key(10, rip4.String()), vip4.String(), 255)
+	r.add(6, key(10, rip6.String()), vip6.String(), 255)
+	in4 := ipv4(10<<2, protoUDP, client4, rip4, 0, segment(client4, rip4, protoUDP, []byte("padded")))
+	be.PutUint16(in4[ethHdr+2:], 20+7)
+	in6 := ipv6(10<<2, protoUDP, client6, rip6, segment(client6, rip6, protoUDP, []byte("padded")))
+	be.PutUint16(in6[ethHdr+4:], 7)
+
+	out := r.mustRun(in4)
+	if dst4(out) != vip4 || !bytes.Equal(out[ethHdr+20:], in4[ethHdr+20:]) {
+		t.Errorf("IPv4: daddr %v; after the IP header\n% x\nwant\n% x", dst4(out), out[ethHdr+20:], in4[ethHdr+20:])
+	}
+	out = r.mustRun(in6)
+	if dst6(out) != vip6 || !bytes.Equal(out[ethHdr+40:], in6[ethHdr+40:]) {
+		t.Errorf("IPv6: daddr %v; after the IP header\n% x\nwant\n% x", dst6(out), out[ethHdr+40:], in6[ethHdr+40:])
+	}
+}

@@ -98,6 +98,7 @@ declare -A sites=()
 inject() {
 	local op=$1 setup=$2 check=$3 r n out bad='' covered=0 count=0 absorbed=0 s rc
 	shift 3
+	[[ $op =~ ${FS_ONLY:-.} ]] || return 0
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for ((n = 1; n <= MAXN; n++)); do
 			$setup
@@ -176,12 +177,17 @@ inject replace-begin begin_setup same_base begin_cmd
 radd_setup() { nls begin >/dev/null; }
 # After a failed REPLACE_ADD the staged table must be as before: the whole message again goes
 # in (no EEXIST from a half-staged first try), and the live table is untouched.
-radd_check() { same_base && nls radd id=last "$NEW" >/dev/null; }
+radd_check() {
+	local out
+	same_base || return 1
+	out=$(nls radd id=last "$NEW") || { echo "the whole message again: $out"; return 1; }
+}
 radd_cmd() { nls "$1" radd id=last "$NEW"; }
 inject replace-add radd_setup radd_check radd_cmd
 commit_setup() {
+	local out
 	base
-	nls begin >/dev/null && nls radd id=last "$NEW" >/dev/null
+	out=$(nls begin && nls radd id=last "$NEW") || echo "setup: $out" >&2
 }
 # A failed COMMIT keeps the staged table: committing again must work and give the new table.
 commit_check() {
@@ -198,7 +204,8 @@ base
 netns_ok() { [[ "$(nltn $R stats | head -n 1)" == *"entries=2"* ]] || { echo "stats: $(nltn $R stats)"; return 1; }; }
 netns_cmd() { nlt "$1" newns; }
 inject netns-create nop netns_ok netns_cmd
-expect netns-after ip netns add $O
+expect netns-after ip netns add fs-new
+ip netns del fs-new
 
 for a in failslab fail_page_alloc; do echo 0 >"$FI/$a/require-start"; echo 0 >"$FI/$a/require-end"; done
 bad=$(dmesg | grep -E 'BUG:|WARNING:|UBSAN:|Oops' | head -n 3)
