@@ -48,6 +48,12 @@ func openSock(family uint16, timeout time.Duration) (*sock, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("turning on extended acks: %w", err)
 	}
+	// Capped acks: an error ack otherwise echoes the whole request, and an
+	// oversized one (72 KiB, seen on 6.1) does not fit the receive buffer.
+	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("turning on capped acks: %w", err)
+	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("binding the netlink socket: %w", err)
