@@ -226,35 +226,50 @@ typedef void (*reply_fn)(const struct nlmsghdr *nlh, void *arg);
  */
 static unsigned int fail_nth;
 
-static int fault_arm(void)
+static unsigned int fault_read(void)
 {
-	FILE *f;
+	unsigned int left = 1;
+	FILE *f = fopen("/proc/thread-self/fail-nth", "r");
 
-	if (!fail_nth)
-		return 0;
-	f = fopen("/proc/thread-self/fail-nth", "w");
-	if (!f || fprintf(f, "%u", fail_nth) < 0 || fclose(f)) {
-		perror("l3dsr-nltest: /proc/thread-self/fail-nth");
+	if (!f || fscanf(f, "%u", &left) != 1) {
+		perror("l3dsr-nltest: reading /proc/thread-self/fail-nth");
 		exit(1);
 	}
+	fclose(f);
+	return left;
+}
+
+static void fault_write(unsigned int n)
+{
+	FILE *f = fopen("/proc/thread-self/fail-nth", "w");
+
+	if (!f || fprintf(f, "%u", n) < 0 || fclose(f)) {
+		perror("l3dsr-nltest: writing /proc/thread-self/fail-nth");
+		exit(1);
+	}
+}
+
+static int fault_arm(void)
+{
+	if (fail_nth)
+		fault_write(fail_nth);
 	return 0;
 }
 
-/* Says on stderr whether the armed fault was injected, and disarms it. */
+/* Says on stderr whether the armed fault was injected, and disarms it: a
+ * count left over would fail a later command of the same shell.
+ */
 static void fault_report(void)
 {
-	unsigned int left = 1;
-	FILE *f;
+	unsigned int left;
 
 	if (!fail_nth)
 		return;
-	f = fopen("/proc/thread-self/fail-nth", "r+");
-	if (f) {
-		if (fscanf(f, "%u", &left) != 1)
-			left = 1;
-		rewind(f);
-		fprintf(f, "0");
-		fclose(f);
+	left = fault_read();
+	fault_write(0);
+	if (fault_read()) {
+		fprintf(stderr, "l3dsr-nltest: fail-nth did not go back to 0\n");
+		exit(1);
 	}
 	fprintf(stderr, "fault: %s (fail=%u)\n", left ? "not injected" : "injected", fail_nth);
 	fail_nth = 0;
