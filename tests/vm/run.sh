@@ -202,7 +202,9 @@ run_kernel() {
 
 		scen_csv=$(IFS=,; echo "${scenarios[*]}")
 		# no_timer_check: under a loaded TCG host the IO-APIC timer test can fail and panic the boot.
-		cmdline="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic no_timer_check"
+		# slab_nomerge: the module's kmem cache keeps a line of its own in /proc/slabinfo,
+		# which map_kernel and the soak count.
+		cmdline="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic no_timer_check slab_nomerge"
 		cmdline+=" l3dsr.src=$top l3dsr.build=$build l3dsr.sdir=$sdir l3dsr.scen=$scen_csv"
 		cmdline+=" l3dsr.demo=$demo l3dsr.timeout=$scenario_timeout"
 		cmdline+=${L3DSR_VM_APPEND:+ $L3DSR_VM_APPEND}
