@@ -404,17 +404,18 @@ out=$(nlt stats)
 expect_eq netns-init-untouched "$(field entries "$out")" 0 "entries in the initial namespace"
 
 # ---------------------------------------------------------------------------------------------
-log "65,536-entry replace, 10 times, while traffic to a VIP present in every version flows"
+log "65,536-entry replace, ${MK_BULK_REPEAT:-10} times, while traffic to a VIP present in every version flows"
 nltn $R flush
 nltn $R add fam=inet dscp=20 vip=10.80.0.3
 rm -f "$WORK/stop" "$WORK/ready.big"
-timeout 200 "$NLT" -n $R recv fam=inet port=9100 ready="$WORK/ready.big" timeout=180 >"$WORK/big.recv" 2>&1 &
+big=${MK_BIG_TIMEOUT:-180} # make test-debug's kernel needs longer
+timeout $((big + 20)) "$NLT" -n $R recv fam=inet port=9100 ready="$WORK/ready.big" timeout="$big" >"$WORK/big.recv" 2>&1 &
 rpid=$!
 wait_for 20 test -e "$WORK/ready.big"
-timeout 200 "$NLT" -n $C send dst=192.0.2.2 port=9100 tos=$((20 << 2)) stopfile="$WORK/stop" gap_us=5000 >"$WORK/big.send" 2>&1 &
+timeout $((big + 20)) "$NLT" -n $C send dst=192.0.2.2 port=9100 tos=$((20 << 2)) stopfile="$WORK/stop" gap_us=5000 >"$WORK/big.send" 2>&1 &
 spid=$!
 sleep 1
-nltn $R bulk 65536 repeat=10 per=500 keep=20/10.80.0.3 >"$WORK/bulk.out" 2>&1 &
+nltn $R bulk 65536 repeat="${MK_BULK_REPEAT:-10}" per=500 keep=20/10.80.0.3 >"$WORK/bulk.out" 2>&1 &
 bpid=$!
 # Meanwhile, dumps: each one is either flagged interrupted or shows one whole version.
 ndump=0 nintr=0 badd=

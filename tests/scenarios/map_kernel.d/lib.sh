@@ -2,12 +2,13 @@
 # What map_kernel and map_direct share: l3dsr-nltest's wrappers, the client/real-server
 # topology, and a UDP send-and-receive through it. The caller sets NLT, C, R, O, WORK and PORT.
 
-nlt() { timeout 120 "$NLT" "$@"; }
+# NLT_TIMEOUT: make test-debug's kernel is many times slower.
+nlt() { timeout "${NLT_TIMEOUT:-120}" "$NLT" "$@"; }
 # -n: the tool enters the namespace itself (setns), far cheaper than `ip netns exec` under TCG.
 nltn() {
 	local n=$1
 	shift
-	timeout 120 "$NLT" -n "$n" "$@"
+	timeout "${NLT_TIMEOUT:-120}" "$NLT" -n "$n" "$@"
 }
 
 # expect_err CASE ERRNAME TEXT CMD...: CMD fails, naming ERRNAME and containing TEXT.
