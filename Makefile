@@ -157,11 +157,14 @@ DEBUG_VM := L3DSR_VM_MEM=3072 L3DSR_VM_TIMEOUT_PER_SCENARIO=2400
 deps-debug:
 	$(TOP)/scripts/deps.sh debug
 test-debug: deps-debug libxt go testtools
-	@krel=$$($(TOP)/tests/kernel/build.sh | tail -n 1); \
+	@set -e; krel=$$($(TOP)/tests/kernel/build.sh | tail -n 1); \
+	test -n "$$krel" || { echo "test-debug: no debug kernel (tests/kernel/build.sh's error is above)"; exit 1; }; \
 	L3DSR_KERNELS=$$krel $(MAKE) --no-print-directory kmod-build; \
 	$(TOP)/tests/kernel/checks.sh $$krel; \
-	$(DEBUG_VM) L3DSR_VM_ENV="$(DEBUG_ENV)" $(TOP)/tests/vm/run.sh -k $$krel $(addprefix -s ,$(DEBUG_SCENARIOS)); \
-	$(DEBUG_VM) L3DSR_SCENARIO_DIR=$(TOP)/tests/kernel/scenarios $(TOP)/tests/vm/run.sh -k $$krel
+	rc=0; \
+	$(DEBUG_VM) L3DSR_VM_ENV="$(DEBUG_ENV)" $(TOP)/tests/vm/run.sh -k $$krel $(addprefix -s ,$(DEBUG_SCENARIOS)) || rc=1; \
+	$(DEBUG_VM) L3DSR_SCENARIO_DIR=$(TOP)/tests/kernel/scenarios $(TOP)/tests/vm/run.sh -k $$krel || rc=1; \
+	exit $$rc
 
 demo: deps kmod libxt go
 	$(TOP)/tests/vm/run.sh --demo

@@ -19,6 +19,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/sched.h>
+#include <linux/fault-inject.h>
 
 #include <linux/l3dsr.h>
 
@@ -88,11 +89,25 @@ static struct daddr_entry *daddr_entry_alloc(const struct daddr_key *key,
 	return e;
 }
 
+/* Per-CPU allocations never pass through failslab, and COMMIT's only
+ * allocations are per-CPU counters. On a kernel built with fault injection,
+ * this point counts in a task's /proc/PID/fail-nth like any other, so a test
+ * can fail COMMIT and namespace creation as it fails every kmalloc.
+ */
+#ifdef CONFIG_FAULT_INJECTION
+static DECLARE_FAULT_ATTR(daddr_fail_percpu);
+#define daddr_percpu_fails() should_fail(&daddr_fail_percpu, 1)
+#else
+#define daddr_percpu_fails() false
+#endif
+
 static struct daddr_entry_pcpu __percpu *daddr_stats_alloc(void)
 {
 	struct daddr_entry_pcpu __percpu *stats;
 	int cpu;
 
+	if (daddr_percpu_fails())
+		return NULL;
 	stats = alloc_percpu_gfp(struct daddr_entry_pcpu, GFP_KERNEL_ACCOUNT);
 	if (!stats)
 		return NULL;
@@ -742,6 +757,8 @@ static int __net_init daddr_net_init(struct net *net)
 
 	mutex_init(&dn->lock);
 	dn->generation = 1;
+	if (daddr_percpu_fails())
+		return -ENOMEM;
 	dn->totals = alloc_percpu_gfp(struct daddr_net_pcpu, GFP_KERNEL_ACCOUNT);
 	if (!dn->totals)
 		return -ENOMEM;
