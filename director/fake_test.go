@@ -16,7 +16,9 @@ type fakeIPVS struct {
 	svcs  []ipvs.Service
 	dests map[Key][]ipvs.Destination
 	fail  map[string]error // by method name
-	calls []string
+	// failNth fails the nth call from now of a method (1: the next), once.
+	failNth map[string]int
+	calls   []string
 	// drainBy is how many active connections each destination loses at
 	// each read of it: connections ending while drain --wait polls.
 	drainBy uint32
@@ -30,6 +32,12 @@ func skey(s ipvs.Service) Key { return Key{VIP: s.Address, Port: s.Port, Proto: 
 
 func (f *fakeIPVS) call(name string) error {
 	f.calls = append(f.calls, name)
+	if n, ok := f.failNth[name]; ok {
+		if f.failNth[name] = n - 1; n == 1 {
+			delete(f.failNth, name)
+			return fmt.Errorf("injected failure of %s", name)
+		}
+	}
 	return f.fail[name]
 }
 
@@ -220,6 +228,7 @@ func newFakeHost() *fakeHost {
 		netip.MustParsePrefix("10.1.0.0/24"), netip.MustParsePrefix("2001:db8:1::/64")}, sysctls: map[string]string{
 		"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0", "net.ipv4.vs.conntrack": "0",
 		"net.ipv4.vs.expire_nodest_conn": "0", "net.ipv4.vs.expire_quiescent_template": "0",
+		"net.ipv4.vs.sloppy_tcp": "0", "net.ipv4.vs.sloppy_sctp": "0",
 	}}
 }
 

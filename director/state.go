@@ -19,6 +19,10 @@ type Status struct {
 	orphanMarks []dscpmark.Mark
 	// Problems says what is set up wrongly, each with the fix.
 	Problems []string
+	// OutOfOrder are the mh services whose reals IPVS holds in another
+	// order than the canonical one (Batch.Reorder fixes that): a flow that
+	// ECMP moves to another director may reach another real.
+	OutOfOrder []Key
 }
 
 // Show reads the running state: every IPVS service by address (firewall-mark
@@ -35,7 +39,12 @@ func (d *Director) Show() (Status, error) {
 
 // status is Show's report of the services svcs and the marks.
 func (d *Director) status(svcs []Service, marks []dscpmark.Mark) Status {
-	st := Status{Services: svcs}
+	st := Status{OutOfOrder: outOfOrderKeys(svcs)}
+	for _, s := range svcs {
+		s.Reals = slices.Clone(s.Reals)
+		slices.SortStableFunc(s.Reals, func(a, b Real) int { return a.Addr.Compare(b.Addr) })
+		st.Services = append(st.Services, s)
+	}
 	have := make(map[dscpmark.Mark]bool, len(marks))
 	for _, m := range marks {
 		have[m] = true
@@ -172,7 +181,8 @@ func (d *Director) readSome(only *Key) ([]Service, []dscpmark.Mark, error) {
 		if marked {
 			s.DSCP = m.DSCP
 		}
-		slices.SortFunc(s.Reals, func(a, b Real) int { return a.Addr.Compare(b.Addr) })
+		// The reals stay in the kernel's order, which mh hashes by: a
+		// batch's view needs it (AddReal, Reorder); status sorts them.
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b Service) int { return compareKey(a.Key, b.Key) })
