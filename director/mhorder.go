@@ -14,7 +14,7 @@ import (
 // two directors with the same reals added in other orders send a flow to
 // other reals, and a flow the routers' ECMP moves from one to the other
 // breaks. So the reals of an mh service are kept in one canonical order
-// (canonical) on every director.
+// (Canonical) on every director.
 const SchedulerMH = "mh"
 
 // realPort is the port IPVS knows real r of s by.
@@ -25,9 +25,9 @@ func realPort(s Service, r Real) netip.AddrPort {
 	return netip.AddrPortFrom(r.Addr, s.Port)
 }
 
-// canonical is reals in the order every director adds them in: by address
+// Canonical is reals (of s) in the order every director adds them in: by address
 // (IPv4 before IPv6, then by bytes: netip.Addr.Compare), then port.
-func canonical(s Service, reals []Real) []Real {
+func Canonical(s Service, reals []Real) []Real {
 	out := slices.Clone(reals)
 	slices.SortStableFunc(out, func(a, b Real) int {
 		pa, pb := realPort(s, a), realPort(s, b)
@@ -39,7 +39,7 @@ func canonical(s Service, reals []Real) []Real {
 // outOfOrder says whether s uses mh with its reals, in the kernel's order,
 // not in canonical order.
 func outOfOrder(s Service) bool {
-	return s.Scheduler == SchedulerMH && !sameOrder(s, s.Reals, canonical(s, s.Reals))
+	return s.Scheduler == SchedulerMH && !sameOrder(s, s.Reals, Canonical(s, s.Reals))
 }
 
 func sameOrder(s Service, a, b []Real) bool {
@@ -132,7 +132,7 @@ func (b *Batch) addInOrder(i int, s Service, r Real) (Result, error) {
 	var res Result
 	var u undo.Stack
 	cur := b.svcs[i]
-	now, moved, err := b.d.order(cur, canonical(s, s.Reals), &u)
+	now, moved, err := b.d.order(cur, Canonical(s, s.Reals), &u)
 	if err != nil {
 		return res, rollback(&u, fmt.Errorf("add real server %s to %s in mh order: %w", r.Addr, s.Key, err))
 	}
@@ -161,7 +161,7 @@ func (b *Batch) Reorder(k Key) (Result, error) {
 		return res, nil
 	}
 	var u undo.Stack
-	now, moved, err := b.d.order(s, canonical(s, s.Reals), &u)
+	now, moved, err := b.d.order(s, Canonical(s, s.Reals), &u)
 	if err != nil {
 		return res, rollback(&u, fmt.Errorf("put the real servers of %s in mh order: %w", k, err))
 	}
@@ -187,7 +187,7 @@ func (b *Batch) toMH(cur, next Service, u *undo.Stack) ([]Real, []string, error)
 	if err != nil || !outOfOrder(next) {
 		return next.Reals, ch, err
 	}
-	now, moved, err := b.d.order(next, canonical(next, next.Reals), u)
+	now, moved, err := b.d.order(next, Canonical(next, next.Reals), u)
 	if err != nil {
 		return nil, ch, fmt.Errorf("put the real servers of %s in mh order: %w", next.Key, err)
 	}
