@@ -9,8 +9,8 @@ import (
 
 // sloppyKeys are the sysctls that let IPVS take up a flow mid-stream.
 var sloppyKeys = []struct{ key, proto, first string }{
-	{"net.ipv4.vs.sloppy_tcp", "TCP connection", "SYN"},
-	{"net.ipv4.vs.sloppy_sctp", "SCTP association", "INIT"},
+	{"net.ipv4.vs.sloppy_tcp", "a TCP connection", "SYN"},
+	{"net.ipv4.vs.sloppy_sctp", "an SCTP association", "INIT"},
 }
 
 // mh checks what several directors behind ECMP need. With an mh service
@@ -26,9 +26,9 @@ func (c *checker) mh(st director.Status) {
 		if v, err := c.h.Sysctl(s.key); err != nil || v != "0" {
 			continue
 		}
-		lvl, why := info, fmt.Sprintf("IPVS schedules a %s only from its %s: after a failover to another director, established ones are dropped; with 1, any packet schedules one (only useful with a second director taking over)", s.proto, s.first)
+		lvl, why := info, fmt.Sprintf("IPVS schedules %s only from its %s: after a failover to another director, established ones are dropped; with 1, any packet schedules one (only useful with a second director taking over)", s.proto, s.first)
 		if mh {
-			lvl, why = warning, fmt.Sprintf("a service uses mh, so this director is one of several behind ECMP: a %s that ECMP moves here (a director failed or was added) arrives mid-stream, and IPVS, which schedules only from a %s, drops it", s.proto, s.first)
+			lvl, why = warning, fmt.Sprintf("a service uses mh, so this director is one of several behind ECMP: %s that ECMP moves here (a director failed or was added) arrives mid-stream, and IPVS, which schedules only from a %s, drops it", s.proto, s.first)
 		}
 		c.add(lvl, s.key[len("net.ipv4.vs."):], s.key+" is 0", why, fmt.Sprintf("sysctl -w %s=1", s.key))
 	}
