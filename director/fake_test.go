@@ -3,6 +3,7 @@ package director
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/netip"
 	"slices"
@@ -256,7 +257,7 @@ func (h *fakeHost) delVIP(a netip.Addr) error {
 func (h *fakeHost) sysctl(name string) (string, error) {
 	v, ok := h.sysctls[name]
 	if !ok {
-		return "", fmt.Errorf("sysctl %s: no such key", name)
+		return "", fmt.Errorf("sysctl %s: %w", name, fs.ErrNotExist)
 	}
 	return v, nil
 }

@@ -11,14 +11,10 @@ import (
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
-var (
-	mhA = netip.MustParseAddr("10.1.0.2")
-	mhB = netip.MustParseAddr("10.1.0.10")
-	mhC = netip.MustParseAddr("10.1.0.11")
-	mhD = netip.MustParseAddr("10.1.0.100")
-	mhE = netip.MustParseAddr("10.1.0.200")
-	mh6 = netip.MustParseAddr("2001:db8:1::1")
-)
+// Reals of 10.1.0.0/24 (the fakes' subnet) whose canonical order is not
+// their text's (10.1.0.100 after 10.1.0.11), and one of IPv6.
+var mhA, mhB, mhC, mhD, mhE, mh6 = netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("10.1.0.10"), netip.MustParseAddr("10.1.0.11"),
+	netip.MustParseAddr("10.1.0.100"), netip.MustParseAddr("10.1.0.200"), netip.MustParseAddr("2001:db8:1::1")
 
 // order is the fake kernel's destinations of k, as it holds them.
 func order(f *fakes, k Key) string {
@@ -246,5 +242,24 @@ func TestMHSchedulerSwitch(t *testing.T) {
 	}
 	if f.ipvs.svcs[0].Scheduler != SchedulerMH || f.host.sysctls["net.ipv4.vs.sloppy_sctp"] != "1" {
 		t.Errorf("scheduler %s, sloppy_sctp %s", f.ipvs.svcs[0].Scheduler, f.host.sysctls["net.ipv4.vs.sloppy_sctp"])
+	}
+}
+
+// A kernel whose IPVS has no SCTP has no sloppy_sctp: mh works without it,
+// and any other missing setting still fails.
+func TestMHWithoutSCTP(t *testing.T) {
+	f := newFakes()
+	delete(f.host.sysctls, "net.ipv4.vs.sloppy_sctp")
+	mustAdd(t, f, Service{Key: k1, Mode: dsrtypes.ModeIPIP, Scheduler: SchedulerMH})
+	if f.host.sysctls["net.ipv4.vs.sloppy_tcp"] != "1" {
+		t.Errorf("sloppy_tcp %q, want 1", f.host.sysctls["net.ipv4.vs.sloppy_tcp"])
+	}
+	if st, err := f.d.Show(); err != nil || len(st.Problems) != 0 {
+		t.Errorf("Show: %q, %v; want no problem", st.Problems, err)
+	}
+	f = newFakes()
+	delete(f.host.sysctls, "net.ipv4.vs.sloppy_tcp")
+	if _, err := f.d.AddService(Service{Key: k1, Mode: dsrtypes.ModeIPIP, Scheduler: SchedulerMH}); err == nil || !strings.Contains(err.Error(), "sloppy_tcp") {
+		t.Errorf("without sloppy_tcp: %v, want an error naming it", err)
 	}
 }

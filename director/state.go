@@ -74,6 +74,9 @@ func (d *Director) status(svcs []Service, marks []dscpmark.Mark) Status {
 	}
 	for _, sc := range sysctls(svcs) {
 		v, err := d.host.sysctl(sc.name)
+		if absent(sc, err) {
+			continue
+		}
 		if err != nil {
 			st.Problems = append(st.Problems, fmt.Sprintf("sysctl %s: %v", sc.name, err))
 			continue

@@ -1,6 +1,8 @@
 package director
 
 import (
+	"errors"
+	"io/fs"
 	"slices"
 
 	"github.com/l3dsr/l3dsr/internal/undo"
@@ -44,6 +46,14 @@ var sloppy = []setting{
 		"with several directors (mh), an SCTP association that ECMP moves to this one arrives mid-stream: IPVS then schedules it from any chunk, not only an INIT"},
 }
 
+// absent says whether setting sc, which the read failed with err, is one
+// a kernel may lack: sloppy_sctp exists only where IPVS has SCTP
+// (CONFIG_IP_VS_PROTO_SCTP), and a kernel without it has no SCTP flow to
+// take up.
+func absent(sc setting, err error) bool {
+	return sc.name == "net.ipv4.vs.sloppy_sctp" && errors.Is(err, fs.ErrNotExist)
+}
+
 // settingsFor are the settings of l3dsr's services of the families given,
 // and of several directors when one uses mh.
 func settingsFor(v4, v6, mh bool) []setting {
@@ -83,6 +93,9 @@ func (b *Batch) ensureSysctls(settings []setting, u *undo.Stack) ([]string, erro
 			continue
 		}
 		old, err := d.host.sysctl(sc.name)
+		if absent(sc, err) {
+			continue
+		}
 		if err != nil {
 			return changes, err
 		}

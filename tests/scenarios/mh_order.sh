@@ -99,17 +99,24 @@ if [[ -n $SETUP_ERR ]]; then
 fi
 pass setup
 
+# probe_both WHEN FIRST: probe both directors from port FIRST; P1 and P2 are their mappings,
+# N1 and N2 their numbers of entries, APART the number of ports they map apart.
+probe_both() {
+	P1=$(probe 1 "$2")
+	P2=$(probe 2 "$2")
+	log "$1, director 1: $(squash <<<"$P1")"
+	log "$1, director 2: $(squash <<<"$P2")"
+	N1=$(grep -c . <<<"$P1")
+	N2=$(grep -c . <<<"$P2")
+	APART=$(diff <(echo "$P1") <(echo "$P2") | grep -c '^<')
+}
+
 # --- before: the orders differ, so do the mappings
-b1=$(probe 1 40000)
-b2=$(probe 2 40000)
-log "before, director 1: $(squash <<<"$b1")"
-log "before, director 2: $(squash <<<"$b2")"
-n1=$(grep -c . <<<"$b1")
-n2=$(grep -c . <<<"$b2")
-if [[ $n1 == 64 && $n2 == 64 && $b1 != "$b2" ]]; then
+probe_both before 40000
+if [[ $N1 == 64 && $N2 == 64 && $P1 != "$P2" ]]; then
 	pass before-differ
 else
-	fail before-differ "want 64 entries on each and different mappings; got $n1 and $n2 entries, $(diff <(echo "$b1") <(echo "$b2") | grep -c '^<') ports apart"
+	fail before-differ "want 64 entries on each and different mappings; got $N1 and $N2 entries, $APART ports apart"
 fi
 
 # --- apply one config on both
@@ -140,17 +147,12 @@ else
 	fail same-order "want the same ipvsadm -Sn on both, reals sorted; director 1: $(squash <<<"$s1"); director 2: $(squash <<<"$s2")"
 fi
 
-a1=$(probe 1 41000)
-a2=$(probe 2 41000)
-log "after, director 1: $(squash <<<"$a1")"
-log "after, director 2: $(squash <<<"$a2")"
-n1=$(grep -c . <<<"$a1")
-n2=$(grep -c . <<<"$a2")
-used=$(awk '{print $2}' <<<"$a1" | sort -u | grep -c .)
-if [[ $n1 == 64 && $n2 == 64 && $a1 == "$a2" && $used -ge 2 ]]; then
+probe_both after 41000
+used=$(awk '{print $2}' <<<"$P1" | sort -u | grep -c .)
+if [[ $N1 == 64 && $N2 == 64 && $P1 == "$P2" && $used -ge 2 ]]; then
 	pass after-same
 else
-	fail after-same "want 64 entries on each, one mapping, over 2+ reals; got $n1 and $n2 entries, $used reals, $(diff <(echo "$a1") <(echo "$a2") | grep -c '^<') ports apart"
+	fail after-same "want 64 entries on each, one mapping, over 2+ reals; got $N1 and $N2 entries, $used reals, $APART ports apart"
 fi
 
 noop=
