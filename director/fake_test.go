@@ -12,7 +12,8 @@ import (
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
-// fakeIPVS keeps services and destinations as the kernel would, keyed like it.
+// fakeIPVS keeps services and destinations as the kernel would, keyed like
+// it; a service's destinations in the kernel's list order, newest first.
 type fakeIPVS struct {
 	svcs  []ipvs.Service
 	dests map[Key][]ipvs.Destination
@@ -120,7 +121,10 @@ func (f *fakeIPVS) CreateDestination(s ipvs.Service, d ipvs.Destination) error {
 	if f.didx(s, d) >= 0 {
 		return ipvs.ErrExists
 	}
-	f.dests[skey(s)] = append(f.dests[skey(s)], d)
+	// As the kernel: __ip_vs_update_dest puts a new destination at the
+	// head of the service's list (list_add_rcu), which dumps and ip_vs_mh
+	// walk head first.
+	f.dests[skey(s)] = slices.Insert(f.dests[skey(s)], 0, d)
 	return nil
 }
 

@@ -10,7 +10,8 @@ import (
 )
 
 // SchedulerMH is IPVS's Maglev hashing scheduler (ip_vs_mh). It builds its
-// lookup table from a service's destinations in the order they were added:
+// lookup table from a service's destinations in the order of the kernel's
+// list, which is the order they were added in, backwards:
 // two directors with the same reals added in other orders send a flow to
 // other reals, and a flow the routers' ECMP moves from one to the other
 // breaks. So the reals of an mh service are kept in one canonical order
@@ -46,12 +47,13 @@ func sameOrder(s Service, a, b []Real) bool {
 	return slices.EqualFunc(a, b, func(x, y Real) bool { return realPort(s, x) == realPort(s, y) })
 }
 
-// arrange makes IPVS hold the reals of s in the order of want, from *now,
-// the order it holds them in; *now follows each request that succeeds, so
-// that after a failure it is what IPVS holds. The common head of the two
-// stays; the rest of *now is deleted, and want's rest added after the head
-// in order. IPVS appends a destination at the end of the service's list,
-// so the only way to move a real is to delete it and add it again. Each
+// arrange makes IPVS hold the reals of s as if added in the order of want,
+// from *now, the order they were added in (readSome); *now follows each
+// request that succeeds, so that after a failure it is what IPVS holds.
+// The common head of the two stays; the rest of *now is deleted, and
+// want's rest added after the head in order. IPVS puts a new destination
+// at the head of the service's list (the last added is walked first), so
+// the only way to move a real is to delete it and add it again. Each
 // real is added again right after its delete, with exactly its settings
 // (destination: weight, method, thresholds, tunnel): it is out of the table
 // for two requests, not for the whole reorder. Its connections survive:

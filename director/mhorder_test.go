@@ -16,7 +16,9 @@ import (
 var mhA, mhB, mhC, mhD, mhE, mh6 = netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("10.1.0.10"), netip.MustParseAddr("10.1.0.11"),
 	netip.MustParseAddr("10.1.0.100"), netip.MustParseAddr("10.1.0.200"), netip.MustParseAddr("2001:db8:1::1")
 
-// order is the fake kernel's destinations of k, as it holds them.
+// order is the fake kernel's list of k's destinations, head first, as
+// ip_vs_mh walks it and ipvsadm -Ln shows it: the newest first, so the
+// canonical add order shows backwards.
 func order(f *fakes, k Key) string {
 	var out []string
 	for _, d := range f.ipvs.dests[k] {
@@ -56,7 +58,7 @@ func TestMHAddReverseOrder(t *testing.T) {
 		}
 	}
 	// By bytes: 10.1.0.100 after 10.1.0.11.
-	if got, want := order(f, k1), "10.1.0.2 10.1.0.10 10.1.0.11 10.1.0.100 10.1.0.200"; got != want {
+	if got, want := order(f, k1), "10.1.0.200 10.1.0.100 10.1.0.11 10.1.0.10 10.1.0.2"; got != want {
 		t.Errorf("order %q, want %q", got, want)
 	}
 	for _, d := range f.ipvs.dests[k1] {
@@ -86,7 +88,7 @@ func TestMHAddInTheMiddle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := order(f, k1), "10.1.0.2 10.1.0.10 10.1.0.11 10.1.0.100"; got != want {
+	if got, want := order(f, k1), "10.1.0.100 10.1.0.11 10.1.0.10 10.1.0.2"; got != want {
 		t.Errorf("order %q, want %q", got, want)
 	}
 	// Only the tail after the new real moves: C and D, each deleted and
@@ -94,8 +96,8 @@ func TestMHAddInTheMiddle(t *testing.T) {
 	if c, r := callsOf(f, from, "CreateDestination"), callsOf(f, from, "RemoveDestination"); c != 3 || r != 2 {
 		t.Errorf("%d adds and %d deletes, want 3 and 2: %v", c, r, f.ipvs.calls[from:])
 	}
-	got := f.ipvs.dests[k1]
-	if !reflect.DeepEqual(got[0], before[0]) || !reflect.DeepEqual(got[2:], before[1:]) {
+	got := f.ipvs.dests[k1] // D C B A; before, D C A
+	if !reflect.DeepEqual(got[:2], before[:2]) || !reflect.DeepEqual(got[3], before[2]) {
 		t.Errorf("the moved reals changed: before %+v, after %+v", before, got)
 	}
 	if !slices.Contains(res.Changes, "reordered 2 reals of tcp 10.0.0.1:80 for mh") {
@@ -114,12 +116,13 @@ func TestMHAddInTheMiddle(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 // handMade is an mh service made with ipvsadm, its reals added in the
-// order given, each with its own weight.
+// order given (so the kernel lists them backwards), each with settings of
+// its own.
 func handMade(f *fakes, addrs ...netip.Addr) {
 	is := ipvs.Service{Protocol: k1.Proto, Address: k1.VIP, Port: k1.Port, Scheduler: SchedulerMH, Netmask: 0xffffffff}
 	f.ipvs.svcs = append(f.ipvs.svcs, is)
 	for i, a := range addrs {
-		f.ipvs.dests[k1] = append(f.ipvs.dests[k1], ipvs.Destination{Address: a, Port: 80, Forward: ipvs.Tunnel,
+		f.ipvs.dests[k1] = slices.Insert(f.ipvs.dests[k1], 0, ipvs.Destination{Address: a, Port: 80, Forward: ipvs.Tunnel,
 			Weight: int32(i + 2), UpperThreshold: uint32(i), TunnelType: ipvs.TunnelGUE, TunnelPort: uint16(6080 + i)})
 	}
 }
@@ -155,7 +158,7 @@ func TestMHReorderHandMade(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := slices.Clone(tc.addrs)
-			slices.SortFunc(want, netip.Addr.Compare)
+			slices.SortFunc(want, func(a, b netip.Addr) int { return b.Compare(a) }) // listed backwards
 			var wantDests []ipvs.Destination
 			for _, a := range want {
 				wantDests = append(wantDests, byAddr[a])
@@ -224,7 +227,7 @@ func TestMHSchedulerSwitch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := order(f, k1); got != "10.1.0.11 10.1.0.2 10.1.0.10" {
+	if got := order(f, k1); got != "10.1.0.10 10.1.0.2 10.1.0.11" {
 		t.Fatalf("wlc service reordered its reals: %q", got)
 	}
 	if f.host.sysctls["net.ipv4.vs.sloppy_tcp"] != "0" {
@@ -234,7 +237,7 @@ func TestMHSchedulerSwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := order(f, k1), "10.1.0.2 10.1.0.10 10.1.0.11"; got != want {
+	if got, want := order(f, k1), "10.1.0.11 10.1.0.10 10.1.0.2"; got != want {
 		t.Errorf("order %q, want %q", got, want)
 	}
 	if !slices.Contains(res.Changes, "reordered 3 reals of tcp 10.0.0.1:80 for mh") || !slices.Contains(res.Changes, "sysctl net.ipv4.vs.sloppy_tcp=1 (was 0)") {

@@ -161,6 +161,11 @@ func (d *Director) readSome(only *Key) ([]Service, []dscpmark.Mark, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("read real servers of %s: %w", s.Key, err)
 		}
+		// The kernel puts a new destination at the head of the service's
+		// list, and dumps it head first: reversed, the reals are in the
+		// order they were added, the order mh's table is built from
+		// (backwards), and an add goes at their end.
+		slices.Reverse(dests)
 		fwd := make([]ipvs.ForwardMethod, 0, len(dests))
 		for _, dst := range dests {
 			fwd = append(fwd, dst.Forward)

@@ -3,7 +3,8 @@
 # pick different reals for the same flows; once `l3dsr apply` has applied one config on both,
 # they pick the same real for every flow (issue 20).
 #
-# ip_vs_mh builds its lookup table from the destinations in the order they were added, and its
+# ip_vs_mh builds its lookup table from the destinations in the order they were added (the kernel
+# lists a service's newest destination first, and mh walks that list), and its
 # hash keys are constants, so two directors with the same reals in the same order map every flow
 # alike. l3dsr keeps an mh service's reals in one canonical order (by address, then port):
 # apply reorders a service IPVS holds out of order.
@@ -25,7 +26,9 @@
 #   plan-reorder   `apply --dry-run` of the config (`l3dsr save` on mo-d1) names the reorder, on
 #                  both directors
 #   apply          `apply` exits 0 on both and says what it reordered
-#   same-order     `ipvsadm -Sn` is the same on both, the reals sorted by address
+#   same-order     `ipvsadm -Ln --nosort` (the kernel's list, which mh walks; without --nosort
+#                  ipvsadm sorts) is the same on both, the reals added by address: the newest,
+#                  192.0.2.14, first
 #   after-same     the probe of ports 41000-41063 (new ports: the first probe's connection
 #                  entries outlive the reorder) gives 64 entries on each, the same mapping on
 #                  both, spread over at least two reals
@@ -132,19 +135,19 @@ for n in 1 2; do
 	out=$(l3 "mo-d$n" apply -f "$WORK/mh.conf" 2>&1)
 	rc=$?
 	log "apply on director $n (exit $rc): $out"
-	[[ $rc == 0 && $out == *"for mh"* ]] || { applies_ok=0; msgs+=" director $n apply exit $rc: $(squash <<<"$out");"; }
+	[[ $rc == 0 && $out == *"reordered 4 reals of tcp $VIP:80 for mh"* ]] || { applies_ok=0; msgs+=" director $n apply exit $rc: $(squash <<<"$out");"; }
 done
 if [[ $plans_ok == 1 ]]; then pass plan-reorder; else fail plan-reorder "want '$want_plan' in both dry runs;$msgs save: $(squash <"$WORK/save.err")"; fi
 if [[ $applies_ok == 1 ]]; then pass apply; else fail apply "want exit 0 and 'reordered N reals of ... for mh' on both;$msgs"; fi
 
 # --- after: one order, one mapping
-s1=$(nsx mo-d1 ipvsadm -Sn)
-s2=$(nsx mo-d2 ipvsadm -Sn)
+s1=$(nsx mo-d1 ipvsadm -Ln --nosort)
+s2=$(nsx mo-d2 ipvsadm -Ln --nosort)
 reals=$(grep -o '192\.0\.2\.1[1-4]' <<<"$s1" | squash)
-if [[ $s1 == "$s2" && $reals == "192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14" ]]; then
+if [[ $s1 == "$s2" && $reals == "192.0.2.14 192.0.2.13 192.0.2.12 192.0.2.11" ]]; then
 	pass same-order
 else
-	fail same-order "want the same ipvsadm -Sn on both, reals sorted; director 1: $(squash <<<"$s1"); director 2: $(squash <<<"$s2")"
+	fail same-order "want the same ipvsadm -Ln --nosort on both, reals listed 14 13 12 11; director 1: $(squash <<<"$s1"); director 2: $(squash <<<"$s2")"
 fi
 
 probe_both after 41000
