@@ -59,10 +59,12 @@ func sameOrder(s Service, a, b []Real) bool {
 // for two requests, not for the whole reorder. Its connections survive:
 // IPVS keeps a deleted destination that has connections in its trash and
 // revives it, with them, when the same address and port is added again
-// (ip_vs_trash_get_dest). A packet of one of them arriving in between meets
-// an unavailable destination, which expire_nodest_conn=1 answers by
-// dropping it (the sender retransmits). It returns how many reals of *now
-// were deleted and added again.
+// (ip_vs_trash_get_dest). Only a packet of one of them arriving in the
+// instant between the two requests meets an unavailable destination:
+// expire_nodest_conn=1 then ends its entry and schedules the packet anew
+// (sloppy_tcp lets a mid-stream packet be), and mh, without this real for
+// that instant, may send the flow elsewhere. It returns how many reals of
+// *now were deleted and added again.
 func (d *Director) arrange(s Service, now *[]Real, want []Real) (int, error) {
 	is := d.ipvsService(s)
 	head := 0
