@@ -2,7 +2,6 @@ package director
 
 import (
 	"net/netip"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -97,7 +96,7 @@ func TestMHAddInTheMiddle(t *testing.T) {
 		t.Errorf("%d adds and %d deletes, want 3 and 2: %v", c, r, f.ipvs.calls[from:])
 	}
 	got := f.ipvs.dests[k1] // D C B A; before, D C A
-	if !reflect.DeepEqual(got[:2], before[:2]) || !reflect.DeepEqual(got[3], before[2]) {
+	if !slices.Equal(got[:2], before[:2]) || got[3] != before[2] {
 		t.Errorf("the moved reals changed: before %+v, after %+v", before, got)
 	}
 	if !slices.Contains(res.Changes, "reordered 2 reals of tcp 10.0.0.1:80 for mh") {
@@ -145,7 +144,7 @@ func TestMHReorderHandMade(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(st.OutOfOrder, []Key{k1}) {
+			if !slices.Equal(st.OutOfOrder, []Key{k1}) {
 				t.Errorf("Show's OutOfOrder %v, want [%v]", st.OutOfOrder, k1)
 			}
 			byAddr := map[netip.Addr]ipvs.Destination{}
@@ -163,7 +162,7 @@ func TestMHReorderHandMade(t *testing.T) {
 			for _, a := range want {
 				wantDests = append(wantDests, byAddr[a])
 			}
-			if !reflect.DeepEqual(f.ipvs.dests[k1], wantDests) {
+			if !slices.Equal(f.ipvs.dests[k1], wantDests) {
 				t.Errorf("after Reorder %+v, want %+v", f.ipvs.dests[k1], wantDests)
 			}
 			if c, r := callsOf(f, from, "CreateDestination"), callsOf(f, from, "RemoveDestination"); c != tc.moved || r != tc.moved {
@@ -194,7 +193,7 @@ func TestMHReorderFailureRestores(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "injected failure of CreateDestination") {
 			t.Fatalf("add %d fails: Reorder returned %v", n, err)
 		}
-		if !reflect.DeepEqual(f.ipvs.dests[k1], before) {
+		if !slices.Equal(f.ipvs.dests[k1], before) {
 			t.Errorf("add %d fails: left %+v, want %+v", n, f.ipvs.dests[k1], before)
 		}
 	}
@@ -212,7 +211,7 @@ func TestMHAddFailureRestores(t *testing.T) {
 	if _, err := f.d.AddReal(k1, mhReal(mhB, 1)); err == nil {
 		t.Fatal("AddReal succeeded with a failing delete")
 	}
-	if !reflect.DeepEqual(f.ipvs.dests[k1], before) {
+	if !slices.Equal(f.ipvs.dests[k1], before) {
 		t.Errorf("left %+v, want %+v", f.ipvs.dests[k1], before)
 	}
 }
