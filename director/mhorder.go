@@ -37,8 +37,8 @@ func Canonical(s Service, reals []Real) []Real {
 	return out
 }
 
-// outOfOrder says whether s uses mh with its reals, in the kernel's order,
-// not in canonical order.
+// outOfOrder says whether s uses mh with its reals (in the order they were
+// added: readSome) not in canonical order.
 func outOfOrder(s Service) bool {
 	return s.Scheduler == SchedulerMH && !sameOrder(s, s.Reals, Canonical(s, s.Reals))
 }

@@ -1,6 +1,7 @@
 package director
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -263,5 +264,18 @@ func TestMHWithoutSCTP(t *testing.T) {
 	delete(f.host.sysctls, "net.ipv4.vs.sloppy_tcp")
 	if _, err := f.d.AddService(Service{Key: k1, Mode: dsrtypes.ModeIPIP, Scheduler: SchedulerMH}); err == nil || !strings.Contains(err.Error(), "sloppy_tcp") {
 		t.Errorf("without sloppy_tcp: %v, want an error naming it", err)
+	}
+}
+
+// An mh service that fails to be made leaves the sloppy settings as they
+// were.
+func TestMHSloppyUndone(t *testing.T) {
+	f := newFakes()
+	f.ipvs.fail["CreateService"] = errors.New("no ip_vs_mh")
+	if _, err := f.d.AddService(Service{Key: k1, Mode: dsrtypes.ModeIPIP, Scheduler: SchedulerMH}); err == nil {
+		t.Fatal("AddService succeeded")
+	}
+	if got := f.host.sysctls["net.ipv4.vs.sloppy_tcp"] + f.host.sysctls["net.ipv4.vs.sloppy_sctp"]; got != "00" {
+		t.Errorf("sloppy_tcp and sloppy_sctp after a failed add: %q, want both 0", got)
 	}
 }
