@@ -205,3 +205,14 @@ func (f *fakeRS) state() string {
 	}
 	return sortedState(lines)
 }
+
+// Reorder sorts the reals of service k, as the director puts an mh
+// service's in canonical order.
+func (f *fakeDirector) Reorder(k director.Key) (director.Result, error) {
+	if err := f.call("Reorder %s", k); err != nil {
+		return director.Result{}, err
+	}
+	i := f.idx(k)
+	f.svcs[i].Reals = director.Canonical(f.svcs[i], f.svcs[i].Reals)
+	return director.Result{Changes: []string{"reordered"}}, nil
+}

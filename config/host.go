@@ -141,7 +141,8 @@ func PlanHost(ctx context.Context, h Host, f *File, o PlanOptions) (p Plan, _ fu
 		if err != nil {
 			return p, nil, fmt.Errorf("reading the director's services: %w", err)
 		}
-		p.Steps = append(p.Steps, committed(planWeights(d, st.Services, changer, ws), commit)...)
+		steps := append(planOrder(d, st, changer), planWeights(d, st.Services, changer, ws)...)
+		p.Steps = append(p.Steps, committed(steps, commit)...)
 	}
 	return p, closeAll, nil
 }

@@ -181,7 +181,7 @@ func planWeights(want *Director, cur []director.Service, api directorAPI, ws wei
 			do:   func() ([]string, []string, error) { return fromResult(api.AddService(bare)) },
 			undo: func() error { return undoResult(api.DelService(s.Key)) },
 		})
-		for _, r := range s.Reals {
+		for _, r := range addOrder(s) {
 			addReal(s.Key, r)
 		}
 	}
@@ -211,7 +211,7 @@ func planWeights(want *Director, cur []director.Service, api directorAPI, ws wei
 			curReals[r.Addr] = r
 		}
 		wantReals := map[netip.Addr]bool{}
-		for _, r := range w.Reals {
+		for _, r := range addOrder(w) {
 			old, ok := curReals[r.Addr]
 			if !ok || old.Port != 0 {
 				// A real on another port than the service's is

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/internal/statedir"
 )
 
@@ -31,7 +32,14 @@ func drainFakes(t *testing.T) *fakes {
 
 func weightOf(t *testing.T, f *fakes, k Key, i int) int32 {
 	t.Helper()
-	return f.ipvs.dests[k][i].Weight
+	return added(f, k, i).Weight
+}
+
+// added is the ith destination added to k: the fake kernel, as the real
+// one, keeps the newest first.
+func added(f *fakes, k Key, i int) *ipvs.Destination {
+	d := f.ipvs.dests[k]
+	return &d[len(d)-1-i]
 }
 
 func TestDrainRecordsAndUndrainRestores(t *testing.T) {
@@ -145,7 +153,7 @@ func TestUndrainGoneReal(t *testing.T) {
 
 func TestWaitDrained(t *testing.T) {
 	f := drainFakes(t)
-	f.ipvs.dests[k1][0].ActiveConns = 3
+	added(f, k1, 0).ActiveConns = 3
 	f.ipvs.drainBy = 1
 	var seen []uint32
 	err := WaitDrained(context.Background(), f.d, k1, rs1, time.Millisecond, func(n uint32) { seen = append(seen, n) })
@@ -153,7 +161,7 @@ func TestWaitDrained(t *testing.T) {
 		t.Errorf("wait: want counts 3 2 1 0 and no error, got %v %v", seen, err)
 	}
 
-	f.ipvs.dests[k1][0].ActiveConns, f.ipvs.drainBy = 4, 0
+	added(f, k1, 0).ActiveConns, f.ipvs.drainBy = 4, 0
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	seen = nil

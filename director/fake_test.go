@@ -3,6 +3,7 @@ package director
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/netip"
 	"slices"
@@ -11,12 +12,15 @@ import (
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 )
 
-// fakeIPVS keeps services and destinations as the kernel would, keyed like it.
+// fakeIPVS keeps services and destinations as the kernel would, keyed like
+// it; a service's destinations in the kernel's list order, newest first.
 type fakeIPVS struct {
 	svcs  []ipvs.Service
 	dests map[Key][]ipvs.Destination
 	fail  map[string]error // by method name
-	calls []string
+	// failNth fails the nth call from now of a method (1: the next), once.
+	failNth map[string]int
+	calls   []string
 	// drainBy is how many active connections each destination loses at
 	// each read of it: connections ending while drain --wait polls.
 	drainBy uint32
@@ -30,6 +34,12 @@ func skey(s ipvs.Service) Key { return Key{VIP: s.Address, Port: s.Port, Proto: 
 
 func (f *fakeIPVS) call(name string) error {
 	f.calls = append(f.calls, name)
+	if n, ok := f.failNth[name]; ok {
+		if f.failNth[name] = n - 1; n == 1 {
+			delete(f.failNth, name)
+			return fmt.Errorf("injected failure of %s", name)
+		}
+	}
 	return f.fail[name]
 }
 
@@ -111,7 +121,10 @@ func (f *fakeIPVS) CreateDestination(s ipvs.Service, d ipvs.Destination) error {
 	if f.didx(s, d) >= 0 {
 		return ipvs.ErrExists
 	}
-	f.dests[skey(s)] = append(f.dests[skey(s)], d)
+	// As the kernel: __ip_vs_update_dest puts a new destination at the
+	// head of the service's list (list_add_rcu), which dumps and ip_vs_mh
+	// walk head first.
+	f.dests[skey(s)] = slices.Insert(f.dests[skey(s)], 0, d)
 	return nil
 }
 
@@ -220,6 +233,7 @@ func newFakeHost() *fakeHost {
 		netip.MustParsePrefix("10.1.0.0/24"), netip.MustParsePrefix("2001:db8:1::/64")}, sysctls: map[string]string{
 		"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0", "net.ipv4.vs.conntrack": "0",
 		"net.ipv4.vs.expire_nodest_conn": "0", "net.ipv4.vs.expire_quiescent_template": "0",
+		"net.ipv4.vs.sloppy_tcp": "0", "net.ipv4.vs.sloppy_sctp": "0",
 	}}
 }
 
@@ -247,7 +261,7 @@ func (h *fakeHost) delVIP(a netip.Addr) error {
 func (h *fakeHost) sysctl(name string) (string, error) {
 	v, ok := h.sysctls[name]
 	if !ok {
-		return "", fmt.Errorf("sysctl %s: no such key", name)
+		return "", fmt.Errorf("sysctl %s: %w", name, fs.ErrNotExist)
 	}
 	return v, nil
 }

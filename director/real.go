@@ -116,6 +116,9 @@ func (b *Batch) AddReal(k Key, r Real) (Result, error) {
 			return res, err
 		}
 	}
+	if s.Scheduler == SchedulerMH {
+		return b.addInOrder(i, s, r)
+	}
 	is, dst := b.d.ipvsService(s), b.d.destination(s, r)
 	if err := b.d.ipvs.CreateDestination(is, dst); err != nil {
 		return res, fmt.Errorf("add real server %s to %s: %w", r.Addr, k, err)

@@ -142,7 +142,8 @@ func (b *Batch) ensureHost(res Result, s Service) (Result, error) {
 // need, and of s's VIP.
 func (b *Batch) ensureHostUndo(res Result, s Service, u *undo.Stack) (Result, error) {
 	v4, v6 := b.managed[0] > 0 || s.VIP.Is4(), b.managed[1] > 0 || !s.VIP.Is4()
-	ch, err := b.ensureSysctls(settingsFor(v4, v6), u)
+	mh := s.Scheduler == SchedulerMH || slices.ContainsFunc(b.svcs, usesMH)
+	ch, err := b.ensureSysctls(settingsFor(v4, v6, mh), u)
 	res.Changes = append(res.Changes, ch...)
 	if err != nil {
 		return res, err
@@ -210,6 +211,12 @@ func (b *Batch) EditService(k Key, e ServiceEdit) (Result, error) {
 		u.Push("restore IPVS service "+k.String(), func() error { return b.d.ipvs.UpdateService(old) })
 		res.Changes = append(res.Changes, fmt.Sprintf("IPVS service %s %s (was %s)", k, next.settings(), cur.settings()))
 	}
+	reals, ch, err := b.toMH(cur, next, &u)
+	res.Changes = append(res.Changes, ch...)
+	if err != nil {
+		return Result{}, rollback(&u, err)
+	}
+	next.Reals = reals
 	if e.DSCP != nil && lost {
 		b.marks[markKey(markOf(next))] = markOf(next)
 		res.Changes = append(res.Changes, fmt.Sprintf("DSCP mark %d for %s (it was lost)", next.DSCP, k))

@@ -19,6 +19,10 @@ type Status struct {
 	orphanMarks []dscpmark.Mark
 	// Problems says what is set up wrongly, each with the fix.
 	Problems []string
+	// OutOfOrder are the mh services whose reals IPVS holds in another
+	// order than the canonical one (Batch.Reorder fixes that): a flow that
+	// ECMP moves to another director may reach another real.
+	OutOfOrder []Key
 }
 
 // Show reads the running state: every IPVS service by address (firewall-mark
@@ -35,7 +39,12 @@ func (d *Director) Show() (Status, error) {
 
 // status is Show's report of the services svcs and the marks.
 func (d *Director) status(svcs []Service, marks []dscpmark.Mark) Status {
-	st := Status{Services: svcs}
+	st := Status{OutOfOrder: outOfOrderKeys(svcs)}
+	for _, s := range svcs {
+		s.Reals = slices.Clone(s.Reals)
+		slices.SortStableFunc(s.Reals, func(a, b Real) int { return a.Addr.Compare(b.Addr) })
+		st.Services = append(st.Services, s)
+	}
 	have := make(map[dscpmark.Mark]bool, len(marks))
 	for _, m := range marks {
 		have[m] = true
@@ -65,6 +74,9 @@ func (d *Director) status(svcs []Service, marks []dscpmark.Mark) Status {
 	}
 	for _, sc := range sysctls(svcs) {
 		v, err := d.host.sysctl(sc.name)
+		if absent(sc, err) {
+			continue
+		}
 		if err != nil {
 			st.Problems = append(st.Problems, fmt.Sprintf("sysctl %s: %v", sc.name, err))
 			continue
@@ -149,6 +161,11 @@ func (d *Director) readSome(only *Key) ([]Service, []dscpmark.Mark, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("read real servers of %s: %w", s.Key, err)
 		}
+		// The kernel puts a new destination at the head of the service's
+		// list, and dumps it head first: reversed, the reals are in the
+		// order they were added, the order mh's table is built from
+		// (backwards), and an add goes at their end.
+		slices.Reverse(dests)
 		fwd := make([]ipvs.ForwardMethod, 0, len(dests))
 		for _, dst := range dests {
 			fwd = append(fwd, dst.Forward)
@@ -172,7 +189,8 @@ func (d *Director) readSome(only *Key) ([]Service, []dscpmark.Mark, error) {
 		if marked {
 			s.DSCP = m.DSCP
 		}
-		slices.SortFunc(s.Reals, func(a, b Real) int { return a.Addr.Compare(b.Addr) })
+		// The reals stay in the kernel's order, which mh hashes by: a
+		// batch's view needs it (AddReal, Reorder); status sorts them.
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b Service) int { return compareKey(a.Key, b.Key) })

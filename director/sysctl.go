@@ -1,6 +1,12 @@
 package director
 
-import "github.com/l3dsr/l3dsr/internal/undo"
+import (
+	"errors"
+	"io/fs"
+	"slices"
+
+	"github.com/l3dsr/l3dsr/internal/undo"
+)
 
 // setting is one kernel setting the director needs, and why.
 type setting struct {
@@ -9,8 +15,8 @@ type setting struct {
 
 // sysctls lists the settings for l3dsr's services among those given:
 // forwarding only for the families in use, the IPVS settings whenever there
-// is a service. Services of others (ipvsadm's, keepalived's) need nothing
-// of l3dsr, and may want conntrack.
+// is a service, the sloppy ones when one uses mh. Services of others
+// (ipvsadm's, keepalived's) need nothing of l3dsr, and may want conntrack.
 func sysctls(svcs []Service) []setting {
 	var v4, v6 bool
 	for _, s := range svcs {
@@ -23,14 +29,40 @@ func sysctls(svcs []Service) []setting {
 			v6 = true
 		}
 	}
-	return settingsFor(v4, v6)
+	return settingsFor(v4, v6, slices.ContainsFunc(svcs, usesMH))
 }
 
-// settingsFor are the settings of l3dsr's services of the families given.
-func settingsFor(v4, v6 bool) []setting {
+// usesMH: s is l3dsr's and schedules by mh.
+func usesMH(s Service) bool { return s.Managed && s.Scheduler == SchedulerMH }
+
+// sloppy are the settings of a director that is one of several: ECMP
+// moves a flow to another director when one fails or one is added, and
+// that director must take the flow up mid-stream. Without them IPVS
+// schedules only from a TCP SYN or an SCTP INIT, and drops the rest.
+var sloppy = []setting{
+	{"net.ipv4.vs.sloppy_tcp", "1",
+		"with several directors (mh), a flow that ECMP moves to this one arrives mid-stream: IPVS then schedules it from any packet, not only a SYN, and mh picks the same real"},
+	{"net.ipv4.vs.sloppy_sctp", "1",
+		"with several directors (mh), an SCTP association that ECMP moves to this one arrives mid-stream: IPVS then schedules it from any chunk, not only an INIT"},
+}
+
+// absent says whether setting sc, which the read failed with err, is one
+// a kernel may lack: sloppy_sctp exists only where IPVS has SCTP
+// (CONFIG_IP_VS_PROTO_SCTP), and a kernel without it has no SCTP flow to
+// take up.
+func absent(sc setting, err error) bool {
+	return sc.name == "net.ipv4.vs.sloppy_sctp" && errors.Is(err, fs.ErrNotExist)
+}
+
+// settingsFor are the settings of l3dsr's services of the families given,
+// and of several directors when one uses mh.
+func settingsFor(v4, v6, mh bool) []setting {
 	var out []setting
+	if mh {
+		out = append(out, sloppy...)
+	}
 	if !v4 && !v6 {
-		return nil
+		return out
 	}
 	if v4 {
 		out = append(out, setting{"net.ipv4.ip_forward", "1",
@@ -61,6 +93,9 @@ func (b *Batch) ensureSysctls(settings []setting, u *undo.Stack) ([]string, erro
 			continue
 		}
 		old, err := d.host.sysctl(sc.name)
+		if absent(sc, err) {
+			continue
+		}
 		if err != nil {
 			return changes, err
 		}

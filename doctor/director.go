@@ -48,11 +48,7 @@ func (c *checker) director(st director.Status, loaded bool, svcs []service) erro
 				fmt.Sprintf("sysctl -w %s=%s", s.key, s.want))
 		}
 	}
-	if v, err := c.h.Sysctl("net.ipv4.vs.sloppy_tcp"); err == nil && v == "0" {
-		c.add(info, "sloppy_tcp", "net.ipv4.vs.sloppy_tcp is 0",
-			"IPVS schedules a TCP connection only from its SYN: after a failover to another director, established connections are reset; with 1, any packet schedules one (only useful with a second director taking over)",
-			"sysctl -w net.ipv4.vs.sloppy_tcp=1")
-	}
+	c.mh(st)
 	for _, p := range st.Problems {
 		// The IPVS sysctls are checked above, each with its command.
 		if strings.HasPrefix(p, "sysctl net.ipv4.vs.") {
