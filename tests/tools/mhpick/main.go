@@ -100,14 +100,11 @@ func readTable(key ipvs.Service, size int) (*ipvs.MHTable, []ipvs.MHDest, error)
 	}
 	dests := make([]ipvs.MHDest, len(ds))
 	for i, d := range ds {
-		port := d.Port
-		if port == 0 {
-			port = svc.Port
-		}
+		// The port as the kernel holds it, which is what it hashed.
 		// Netlink carries neither a destination's last non-zero weight nor
 		// its overload flag: a destination at weight 0 is taken as added
 		// so (no slots), and none as overloaded (no upper threshold met).
-		dests[i] = ipvs.MHDest{Addr: d.Address, Port: port, Weight: d.Weight, LastWeight: 0, Overloaded: false}
+		dests[i] = ipvs.MHDest{Addr: d.Address, Port: d.Port, Weight: d.Weight, LastWeight: 0, Overloaded: false}
 	}
 	tab, err := ipvs.NewMHTable(svc, dests, size)
 	if err != nil {
