@@ -66,7 +66,7 @@ $(BUILD)/libxt/libxt_DADDR.so: xtables/libxt_DADDR.c kmod/uapi/linux/netfilter/x
 # Every Go file: a test binary depends on the packages its package imports.
 GOSRC := $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 TESTTOOLS := $(BUILD)/map_kernel/l3dsr-nltest $(BUILD)/maptable.test $(BUILD)/dscpmark.test
-TESTTOOLS += $(BUILD)/ipvs.test $(BUILD)/bpfdsr.test $(BUILD)/genlfuzz
+TESTTOOLS += $(BUILD)/ipvs.test $(BUILD)/bpfdsr.test $(BUILD)/genlfuzz $(BUILD)/mhpick
 testtools: deps-build $(TESTTOOLS)
 
 $(BUILD)/map_kernel/l3dsr-nltest: tests/scenarios/map_kernel.d/l3dsr-nltest.c kmod/uapi/linux/l3dsr.h
@@ -88,6 +88,10 @@ $(BUILD)/dscpmark.test: $(GOSRC) go.mod go.sum
 # The generic netlink fuzzer of the genl_fuzz scenario (issue 19).
 $(BUILD)/genlfuzz: $(GOSRC) go.mod go.sum
 	CGO_ENABLED=0 $(GO) build -o $@ ./tests/tools/genlfuzz
+
+# ip_vs_mh's choices as internal/ipvs's model makes them, for the mh_order scenario (issue 20).
+$(BUILD)/mhpick: $(GOSRC) go.mod go.sum
+	CGO_ENABLED=0 $(GO) build -o $@ ./tests/tools/mhpick
 
 # The tc-BPF object and its Go bindings, committed so that `make go` needs no LLVM; the object
 # test in internal/bpfdsr fails when they are not what bpf/ compiles to. Debian's clang 14: the

@@ -33,6 +33,10 @@
 #                  entries outlive the reorder) gives PROBES entries on each, the same mapping on
 #                  both, spread over at least two reals
 #   noop           `apply --dry-run` says "no change" on both afterwards
+#   model-agrees   internal/ipvs's model of ip_vs_mh (tests/tools/mhpick, reading each director's
+#                  service and reals in the kernel's order) names, for every probed port, the real
+#                  the kernel picked: both probes (before, when the directors differ, and after),
+#                  on both directors, line for line
 
 set -u
 
@@ -40,7 +44,7 @@ WORK=$PWD
 BIN=$L3DSR_BIN
 SETUP_ERR=
 VIP=10.0.0.100
-ALL_CASES=(setup before-differ plan-reorder apply same-order after-same noop)
+ALL_CASES=(setup before-differ plan-reorder apply same-order after-same noop model-agrees)
 # The reals, in the order each director gets them by hand: neither is the canonical one.
 ORDER1=(192.0.2.13 192.0.2.11 192.0.2.14 192.0.2.12)
 ORDER2=(192.0.2.12 192.0.2.14 192.0.2.11 192.0.2.13)
@@ -118,6 +122,23 @@ probe_both() {
 	N2=$(grep -c . <<<"$P2")
 	APART=$(diff <(echo "$P1") <(echo "$P2") | grep -c '^<')
 	log "$1: $N1 and $N2 entries, $APART ports apart: $(diff <(echo "$P1") <(echo "$P2") | grep '^[<>]' | head -n 20 | squash)"
+	model_check "$1" "$2" 1 "$P1"
+	model_check "$1" "$2" 2 "$P2"
+}
+
+# model_check WHEN FIRST N PROBED: mhpick's lines for director N's ports from FIRST must be PROBED,
+# the kernel's; what differs goes to MODEL_ERR.
+MODEL_ERR=
+model_check() {
+	local m rc
+	m=$(nsx "mo-d$3" "$L3DSR_BUILD/mhpick" -vip "$VIP:80" -proto tcp -client 10.8.0.2 -from "$2" -count "$PROBES" 2>&1)
+	rc=$?
+	if [[ $rc != 0 ]]; then
+		MODEL_ERR+=" $1, director $3: mhpick exit $rc: $(head -n 3 <<<"$m" | squash);"
+	elif [[ $m != "$4" ]]; then
+		MODEL_ERR+=" $1, director $3: $(diff <(echo "$4") <(echo "$m") | grep -c '^<') of the kernel's lines differ (< kernel, > model): $(diff <(echo "$4") <(echo "$m") | grep '^[<>]' | head -n 10 | squash);"
+	fi
+	log "model $1, director $3: exit $rc, $(grep -c . <<<"$m") lines"
 }
 
 # --- before: the orders differ, so do the mappings
@@ -172,4 +193,10 @@ for n in 1 2; do
 	[[ $plan == "no change" ]] || noop+=" director $n: $(squash <<<"$plan");"
 done
 if [[ -z $noop ]]; then pass noop; else fail noop "want 'no change' on both;$noop"; fi
+
+if [[ -z $MODEL_ERR ]]; then
+	pass model-agrees
+else
+	fail model-agrees "want mhpick's 'PORT REAL' lines equal to the probe's, before and after, on both;$MODEL_ERR"
+fi
 exit 0
