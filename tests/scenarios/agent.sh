@@ -206,7 +206,13 @@ RS1_80=("real=\"$RS1\"" 'vip="10.0.0.1"' 'port="80"')
 before=$(scrape)
 conns0=$(metric "$before" l3dsr_ipvs_real_connections_total "${RS1_80[@]}")
 loop_start "http://$VIPA/" fail
-sleep 1
+# The kill waits until the loop has reached rs1: Python starts slowly in an emulated VM under
+# load, and a kill before its first request measures nothing (fail-metrics-values saw 0 -> 0).
+for ((i = 0; i < 30; i++)); do
+	c=$(metric "$(scrape)" l3dsr_ipvs_real_connections_total "${RS1_80[@]}")
+	[[ -n $c && -n $conns0 ]] && ((${c%.*} > ${conns0%.*})) && break
+	sleep 0.5
+done
 t_kill=$(date +%s.%N)
 web_stop rs1 80
 if d=$(wait_weight "$VIPA:80" "$RS1" 0 $((FALL_IV + 3))); then
