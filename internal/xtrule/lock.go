@@ -3,6 +3,7 @@ package xtrule
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/l3dsr/l3dsr/internal/statedir"
@@ -27,11 +28,33 @@ const lockName = "rules"
 // take 48 s in all under qemu's emulation (rule_race), so 30 s made the
 // last ones fail. iptables -w itself waits forever; a holder stuck longer
 // than this is a fault the error names.
+// $L3DSR_LOCK_TIMEOUT (a Go duration) replaces it, for a host slower still:
+// twenty adds on the KASAN kernel of make test-debug took longer.
 var lockTimeout = 2 * time.Minute
+
+// lockTimeoutEnv names the variable that sets how long a rule change waits.
+const lockTimeoutEnv = "L3DSR_LOCK_TIMEOUT"
+
+// waitLimit is lockTimeout, or $L3DSR_LOCK_TIMEOUT when set.
+func waitLimit() (time.Duration, error) {
+	s := os.Getenv(lockTimeoutEnv)
+	if s == "" {
+		return lockTimeout, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("$%s=%q is not a positive duration: give one such as 5m, or unset it for the default %s", lockTimeoutEnv, s, lockTimeout)
+	}
+	return d, nil
+}
 
 // lock takes the namespace's rule lock; the returned func releases it.
 func lock(ctx context.Context) (func(), error) {
-	release, err := statedir.LockNetns(ctx, lockName, lockTimeout)
+	limit, err := waitLimit()
+	if err != nil {
+		return nil, err
+	}
+	release, err := statedir.LockNetns(ctx, lockName, limit)
 	if err != nil {
 		return nil, fmt.Errorf("waiting for other l3dsr processes to finish changing the map-mode rules: %w", err)
 	}

@@ -178,3 +178,29 @@ func TestEnsureAcrossProcesses(t *testing.T) {
 		}
 	}
 }
+
+// $L3DSR_LOCK_TIMEOUT sets the wait; a value that is not a positive
+// duration is refused with the variable, the value and the fix.
+func TestWaitLimitFromEnv(t *testing.T) {
+	for _, c := range []struct{ env, want, err string }{
+		{"", "2m0s", ""},
+		{"15m", "15m0s", ""},
+		{"10", "", `$L3DSR_LOCK_TIMEOUT="10" is not a positive duration: give one such as 5m, or unset it for the default 2m0s`},
+		{"-1s", "", `$L3DSR_LOCK_TIMEOUT="-1s" is not a positive duration`},
+	} {
+		t.Setenv(lockTimeoutEnv, c.env)
+		d, err := waitLimit()
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.env, err, c.err)
+			}
+			if _, lerr := lock(context.Background()); lerr == nil || !strings.Contains(lerr.Error(), c.err) {
+				t.Errorf("%q: lock error %v, want %q", c.env, lerr, c.err)
+			}
+			continue
+		}
+		if err != nil || d.String() != c.want {
+			t.Errorf("%q: %v, %v, want %s", c.env, d, err, c.want)
+		}
+	}
+}
