@@ -160,7 +160,7 @@ test: test-deps deps unit fuzz-smoke checkpatch kmod libxt go testtools vmtest p
 # longer than its budget.
 DEBUG_SCENARIOS ?= selftest checksum checksum_bpf checksum_direct iptables_rules map_kernel map_genl map_direct classic_dsr bpf_backend rule_race pkt_fuzz genl_fuzz
 # The fuzzers' long runs: genl_fuzz 10 minutes, pkt_fuzz 2,000 packets per rewriter and family.
-DEBUG_ENV ?= GENL_FUZZ_SECONDS=600 PKT_FUZZ_COUNT=2000 NLT_TIMEOUT=1800 MK_BULK_REPEAT=2 MK_BIG_TIMEOUT=1700 L3DSR_LOCK_TIMEOUT=15m
+DEBUG_ENV ?= GENL_FUZZ_SECONDS=600 PKT_FUZZ_COUNT=2000 NLT_TIMEOUT=1800 MK_BULK_REPEAT=2 MK_BIG_TIMEOUT=1700 L3DSR_LOCK_TIMEOUT=15m NSX_TIMEOUT=300 CLASSIC_HOLD_SECONDS=120
 DEBUG_VM := L3DSR_VM_MEM=3072 L3DSR_VM_TIMEOUT_PER_SCENARIO=2400
 .PHONY: test-debug deps-debug
 deps-debug:
