@@ -8,7 +8,7 @@
 # Cache: $L3DSR_KERNEL_CACHE (default /var/cache/l3dsr/kernel), one folder per
 # SOURCE-VERSION + sha256(debug.config)[:12], holding the object tree (obj/, which the module
 # builds against), the installed image and modules (root/) and the log (build.log). A folder is
-# used only once its build finished (the file "done"); an unfinished one is built again.
+# used only once its build finished (the file "done"); an unfinished one is resumed.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,10 +38,19 @@ required=(KASAN KASAN_GENERIC KASAN_INLINE DEBUG_KMEMLEAK PROVE_LOCKING DEBUG_AT
 
 build() {
 	local t0=$SECONDS src o missing=()
-	rm -rf "$dir"
-	mkdir -p "$dir/src" "$obj" "$dir/root"
-	echo "  KERNEL  extracting $tarball ($pkg $ver)" >&2
-	tar -C "$dir/src" -xf "$tarball"
+	# An interrupted build goes on where it stopped (kbuild is incremental): only one whose
+	# sources were not fully extracted starts over.
+	if [[ -f $dir/extracted ]]; then
+		echo "  KERNEL  resuming the unfinished build in $dir" >&2
+		# build-seconds then counts this part only.
+		touch "$dir/resumed"
+	else
+		rm -rf "$dir"
+		mkdir -p "$dir/src" "$obj" "$dir/root"
+		echo "  KERNEL  extracting $tarball ($pkg $ver)" >&2
+		tar -C "$dir/src" -xf "$tarball"
+		touch "$dir/extracted"
+	fi
 	src=$(echo "$dir"/src/linux-source-*)
 	[[ -f $src/Makefile ]] || die "no kernel tree in $tarball"
 	make -s -C "$src" O="$obj" defconfig kvm_guest.config
@@ -69,7 +78,7 @@ build() {
 }
 
 if [[ -f $dir/done ]]; then
-	echo "  KERNEL  reusing $dir (built in $(cat "$dir/build-seconds") s)" >&2
+	echo "  KERNEL  reusing $dir (built in $(cat "$dir/build-seconds") s$([[ ! -f $dir/resumed ]] || echo ", the last part of a resumed build"))" >&2
 else
 	build
 fi
