@@ -143,7 +143,7 @@ func (b *Batch) addInOrder(i int, s Service, r Real) (Result, error) {
 	s.Reals = now
 	b.svcs[i] = s
 	b.done("add real server "+r.Addr.String()+" to "+s.Key.String(), &u)
-	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s (%s, weight %d)", r.Addr, s.Key, r.settings().forwardText(), r.Weight))
+	res.Changes = append(res.Changes, addedText(s.Key, r))
 	if moved > 0 {
 		res.Changes = append(res.Changes, reorderedText(moved, s.Key))
 	}

@@ -125,8 +125,13 @@ func (b *Batch) AddReal(k Key, r Real) (Result, error) {
 	}
 	b.u.Push("remove real server "+r.Addr.String()+" from "+k.String(), func() error { return b.d.ipvs.RemoveDestination(is, dst) })
 	b.svcs[i] = s
-	res.Changes = append(res.Changes, fmt.Sprintf("real server %s for %s (%s, weight %d)", r.Addr, k, r.settings().forwardText(), r.Weight))
+	res.Changes = append(res.Changes, addedText(k, r))
 	return res, nil
+}
+
+// addedText is what AddReal reports for real r of service k, in mh order or not.
+func addedText(k Key, r Real) string {
+	return fmt.Sprintf("real server %s for %s (%s, weight %d)", r.Addr, k, r.settings().forwardText(), r.Weight)
 }
 
 // EditReal changes a real server's weight or thresholds. Weight 0 drains it:
