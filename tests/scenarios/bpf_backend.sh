@@ -122,7 +122,7 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 done
 q1=$(ns $R1 tc qdisc show dev r0 | grep -c clsact)
 ours=$(ns $R1 tc filter show dev r0 ingress | grep -c -e 'pref 3477' -e l3dsr)
-# The pings must have gone out: without them, a link's own chatter (IPv6 router solicitations)
+# The pings must have gone out: without them, other packets on the link (IPv6 chatter, most likely)
 # could add the 2 packets.
 if [[ -n $before && $(foreign_list) == "$before" && $ours == 0 && $q1 == 1 && $pout == *"packets transmitted"* ]] &&
 	[[ $p2 =~ ^[0-9]+$ ]] && ((p2 - p1 >= 2)); then
