@@ -48,6 +48,12 @@ type Agent struct {
 	// RepairInterval is how often the running state is compared with the
 	// file and drift repaired.
 	RepairInterval time.Duration
+	// BGP is the bgp section; nil is none (nothing is announced).
+	BGP *BGP
+	// ICMPRelay sends ICMP "fragmentation needed" and "packet too big"
+	// for a VIP on to the real server that owns the quoted flow
+	// (icmp_relay: on|off; on by default when there is a bgp section).
+	ICMPRelay bool
 }
 
 // The agent's defaults: metrics on the loopback only, since counters of
