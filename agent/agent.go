@@ -11,6 +11,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/metrics"
 )
@@ -151,6 +152,11 @@ func (a *runner) stopServing(srv *http.Server) {
 // start applies the file and starts its checks.
 func (a *runner) start(ctx context.Context) error {
 	if _, err := a.apply(ctx, false); err != nil {
+		// The file asks for a scheduler this kernel lacks: exit 2, so that
+		// systemd does not restart into the same refusal.
+		if errors.Is(err, ipvs.ErrNoScheduler) {
+			return &ConfigError{err}
+		}
 		return err
 	}
 	return a.checks.set(a.file)

@@ -290,3 +290,17 @@ func TestDirectorRealNotConnected(t *testing.T) {
 		t.Errorf("another error: want exit 1, got %d", st)
 	}
 }
+
+// A scheduler the kernel lacks (mh before 4.18) is the command line's error:
+// exit 2, with the kernel's refusal as ipvs words it.
+func TestServiceAddNoScheduler(t *testing.T) {
+	f := withFakeDirector(t)
+	f.err = fmt.Errorf("add service tcp 10.0.0.1:80: %w", ipvs.ErrNoScheduler)
+	st, stdout, stderr := runCLI("director", "service", "add", "--vip", "10.0.0.1:80", "--dscp", "10", "--scheduler", "mh")
+	if st != exitUsage || stdout != "" || !strings.Contains(stderr, "scheduler not available") {
+		t.Errorf("status %d, stdout %q, stderr %q", st, stdout, stderr)
+	}
+	if strings.Join(f.calls, ",") != "AddService" {
+		t.Errorf("calls %q", f.calls)
+	}
+}

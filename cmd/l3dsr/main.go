@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/l3dsr/l3dsr/internal/cpuprof"
+	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/realserver"
 )
 
@@ -52,9 +53,11 @@ func runWith(sys *system, args []string, stdout, stderr io.Writer) int {
 	var ue *usageError
 	// Anything that failed before a command started running (an unknown
 	// command or flag, a bad argument count) is a usage error too, and so is
-	// a code a DADDR rule l3dsr did not write maps elsewhere (up, apply).
+	// a code a DADDR rule l3dsr did not write maps elsewhere (up, apply),
+	// and a scheduler the kernel lacks (mh before 4.18): the input asks for
+	// what this host cannot do.
 	if errors.As(err, &ue) || !cli.started || errors.Is(err, realserver.ErrRuleClash) ||
-		errors.Is(err, realserver.ErrHostInput) {
+		errors.Is(err, realserver.ErrHostInput) || errors.Is(err, ipvs.ErrNoScheduler) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return exitUsage
 	}

@@ -391,13 +391,13 @@ func TestErrors(t *testing.T) {
 			"ipvs: update destination 10.1.0.10:80 of tcp 10.0.0.1:80: not found"},
 		{"unknown scheduler", unix.ENOENT, func(c *Client) error {
 			return c.CreateService(Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 53, Scheduler: "nosuch"})
-		}, nil, `ipvs: create service udp 10.0.0.2:53: scheduler "nosuch" is not available: load it with 'modprobe ip_vs_nosuch', or check the name`},
+		}, ErrNoScheduler, `ipvs: create service udp 10.0.0.2:53: scheduler "nosuch" is not available: load it with 'modprobe ip_vs_nosuch', or check the name`},
 		{"unknown scheduler on update", unix.ENOENT, func(c *Client) error {
 			return c.UpdateService(Service{FWMark: 3, Scheduler: "nosuch"})
-		}, nil, `ipvs: update service fwmark 3 (IPv4): scheduler "nosuch" is not available: load it with 'modprobe ip_vs_nosuch', or check the name`},
+		}, ErrNoScheduler, `ipvs: update service fwmark 3 (IPv4): scheduler "nosuch" is not available: load it with 'modprobe ip_vs_nosuch', or check the name`},
 		{"unknown persistence engine", unix.ENOENT, func(c *Client) error {
 			return c.CreateService(Service{Protocol: ProtoUDP, Address: addr("10.0.0.2"), Port: 5060, Scheduler: "rr", PEName: "nope", Flags: FlagPersistent, Timeout: 5})
-		}, nil, `ipvs: create service udp 10.0.0.2:5060: scheduler "rr" or persistence engine "nope" is not available: load them with 'modprobe -a ip_vs_rr ip_vs_pe_nope', or check the names`},
+		}, ErrNoScheduler, `ipvs: create service udp 10.0.0.2:5060: scheduler "rr" or persistence engine "nope" is not available: load them with 'modprobe -a ip_vs_rr ip_vs_pe_nope', or check the names`},
 		{"permission", unix.EPERM, func(c *Client) error { return c.Flush() }, nil,
 			"ipvs: flush: operation not permitted (IPVS needs CAP_NET_ADMIN in the network namespace: run as root)"},
 		{"other errno", unix.EINVAL, func(c *Client) error { return c.CreateService(svc) }, nil,
@@ -413,7 +413,7 @@ func TestErrors(t *testing.T) {
 			if err.Error() != tt.text {
 				t.Errorf("error\n got %q\nwant %q", err, tt.text)
 			}
-			for _, kind := range []error{ErrNotFound, ErrExists} {
+			for _, kind := range []error{ErrNotFound, ErrExists, ErrNoScheduler} {
 				if errors.Is(err, kind) != (kind == tt.is) {
 					t.Errorf("errors.Is(err, %v) = %v, want %v", kind, !(kind == tt.is), kind == tt.is)
 				}

@@ -17,6 +17,12 @@ var ErrNotAvailable = errors.New("IPVS not available: load the ip_vs module (mod
 // service or destination that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrNoScheduler is matched (errors.Is) by the error of a service create or
+// update whose scheduler (or persistence engine) the kernel could not find
+// or load: mh before Linux 4.18, or a module the kernel was built without.
+// It is the file's or the command line's error, not the host's.
+var ErrNoScheduler = errors.New("scheduler not available")
+
 // ErrExists is matched (errors.Is) by the error of a create whose service
 // or destination already exists.
 var ErrExists = errors.New("exists")
@@ -98,6 +104,6 @@ func schedMeaning(base errnoMeaning, s Service) errnoMeaning {
 	if s.PEName != "" {
 		text = fmt.Sprintf("scheduler %q or persistence engine %q is not available: load them with 'modprobe -a ip_vs_%s ip_vs_pe_%s', or check the names", s.Scheduler, s.PEName, s.Scheduler, s.PEName)
 	}
-	m[unix.ENOENT] = meaning{text, nil}
+	m[unix.ENOENT] = meaning{text, ErrNoScheduler}
 	return m
 }
