@@ -147,7 +147,9 @@ func TestParseRefuses(t *testing.T) {
 		{"IPv4 fragment", func(t testing.TB) []byte { return refix4(build4(t, defSpec4()), func(p []byte) { p[6] |= 0x20 }) }, "IPv4 packet is a fragment (flags and offset 0x2000)"},
 		{"IPv4 later fragment", func(t testing.TB) []byte { return refix4(build4(t, defSpec4()), func(p []byte) { p[7] = 3 }) }, "IPv4 packet is a fragment (flags and offset 0x0003)"},
 		{"IPv4 not ICMP", func(t testing.TB) []byte { return refix4(build4(t, defSpec4()), func(p []byte) { p[9] = 17 }) }, "IPv4 protocol 17, not ICMP"},
-		{"ICMP echo", func(t testing.TB) []byte { return refixICMP4(build4(t, defSpec4()), func(m []byte) { m[0], m[1] = 8, 0 }) }, "ICMP type 8 code 0, not fragmentation needed (3/4)"},
+		{"ICMP echo", func(t testing.TB) []byte {
+			return refixICMP4(build4(t, defSpec4()), func(m []byte) { m[0], m[1] = 8, 0 })
+		}, "ICMP type 8 code 0, not fragmentation needed (3/4)"},
 		{"ICMP port unreachable", func(t testing.TB) []byte { return refixICMP4(build4(t, defSpec4()), func(m []byte) { m[1] = 3 }) }, "ICMP type 3 code 3"},
 		{"ICMP bad checksum", func(t testing.TB) []byte { p := build4(t, defSpec4()); p[22] ^= 0xff; return p }, "ICMP checksum"},
 		{"ICMP truncated quote", func(t testing.TB) []byte { s := defSpec4(); s.quote = 27; return build4(t, s) }, "quoted IPv4 packet of 27 bytes with a header of 20: want 8 bytes of its transport header"},
