@@ -334,4 +334,3 @@ func inNSIndex(nsfd int, name string) (int, error) {
 	})
 	return idx, err
 }
-
