@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -92,12 +93,12 @@ func (rl *relayer) lookup(q icmprelay.Quoted) (icmprelay.Target, icmprelay.Resul
 	st, err := rl.services()
 	if err != nil {
 		rl.a.log.Warn("icmp relay: reading IPVS", "err", err)
-		return icmprelay.Target{}, icmprelay.Result("no_real")
+		return icmprelay.Target{}, icmprelay.NoReal
 	}
 	k := director.Key{VIP: q.VIP, Port: q.VIPPort, Proto: ipvs.Protocol(q.Proto)}
 	s, ok := findService(st, k)
 	if !ok {
-		return icmprelay.Target{}, icmprelay.Result("not_vip")
+		return icmprelay.Target{}, icmprelay.NotVIP
 	}
 	var t icmprelay.Target
 	switch s.Mode {
@@ -110,20 +111,25 @@ func (rl *relayer) lookup(q icmprelay.Quoted) (icmprelay.Target, icmprelay.Resul
 	default:
 		return icmprelay.Target{}, resultOtherMode
 	}
+	if slices.Contains(st.OutOfOrder, k) {
+		// Show sorts the reals, and mh's table follows the order they
+		// were added in; apply puts them in order.
+		return icmprelay.Target{}, icmprelay.NoReal
+	}
 	r, ok := director.Owner(s, q.Client, q.ClientPort)
 	if !ok {
 		// Not mh: the flow's real is in another director's connection
 		// table, and a guess would hand a real a flow it does not have.
 		owners := director.OwnersOf(s, q.Client, q.ClientPort)
 		if len(owners) != 1 {
-			return icmprelay.Target{}, icmprelay.Result("no_real")
+			return icmprelay.Target{}, icmprelay.NoReal
 		}
 		r = owners[0]
 	}
 	t.RIP = r.Addr
 	if t.Source, err = rl.source(r.Addr); err != nil {
 		rl.a.log.Warn("icmp relay: no route to the real", "real", r.Addr, "err", err)
-		return icmprelay.Target{}, icmprelay.Result("no_real")
+		return icmprelay.Target{}, icmprelay.NoReal
 	}
 	return t, ""
 }

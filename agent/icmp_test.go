@@ -51,10 +51,10 @@ func TestRelayLookup(t *testing.T) {
 	if _, res := rl.lookup(icmprelay.Quoted{Client: client, ClientPort: 1, VIP: svcKey.VIP, VIPPort: 8080, Proto: 6}); res != resultOtherMode {
 		t.Errorf("dr service: result %q, want %q", res, resultOtherMode)
 	}
-	if _, res := rl.lookup(icmprelay.Quoted{Client: client, ClientPort: 1, VIP: svcKey.VIP, VIPPort: 80, Proto: 17}); res != "not_vip" {
+	if _, res := rl.lookup(icmprelay.Quoted{Client: client, ClientPort: 1, VIP: svcKey.VIP, VIPPort: 80, Proto: 17}); res != icmprelay.NotVIP {
 		t.Errorf("udp to a tcp service: result %q, want not_vip", res)
 	}
-	if _, res := rl.lookup(icmprelay.Quoted{Client: client, ClientPort: 1, VIP: netip.MustParseAddr("10.9.9.9"), VIPPort: 80, Proto: 6}); res != "not_vip" {
+	if _, res := rl.lookup(icmprelay.Quoted{Client: client, ClientPort: 1, VIP: netip.MustParseAddr("10.9.9.9"), VIPPort: 80, Proto: 6}); res != icmprelay.NotVIP {
 		t.Errorf("unknown VIP: result %q, want not_vip", res)
 	}
 }
