@@ -190,7 +190,7 @@ func (b *announcer) poll(ctx context.Context) {
 	if b == nil {
 		return
 	}
-	on, err := inMaintenance(b.dir)
+	on, err := InMaintenance(b.dir)
 	if err != nil {
 		b.a.reg.Agent.Error()
 		b.a.log.Error("bgp: reading the maintenance flag; keeping the state it had", "maintenance", b.maint, "err", err)

@@ -78,7 +78,7 @@ func (f *fakeSpeaker) take() []string {
 
 type fakeNotifier struct{ sent []string }
 
-func (n *fakeNotifier) notify(s string) error          { n.sent = append(n.sent, s); return nil }
+func (n *fakeNotifier) notify(s string) error           { n.sent = append(n.sent, s); return nil }
 func (n *fakeNotifier) watchdogInterval() time.Duration { return 0 }
 
 // syncBuffer is a log the loop's goroutine writes while the test reads.

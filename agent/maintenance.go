@@ -45,6 +45,18 @@ func (s BGPState) Live(now time.Time) bool {
 	return !s.Updated.IsZero() && now.Sub(s.Updated) < liveWithin
 }
 
+// AnnouncedText is what s says is announced, for a person: the VIPs,
+// "none", or that no agent runs.
+func (s BGPState) AnnouncedText(now time.Time) string {
+	switch {
+	case !s.Live(now):
+		return "none (no agent with BGP runs here)"
+	case len(s.Announced) == 0:
+		return "none"
+	}
+	return addrList(s.Announced)
+}
+
 // StateDir is the directory of the agent's state file stateFile ("" for
 // this network namespace's, /run/l3dsr/netns-INODE): where the
 // maintenance flag and bgp.json are.
@@ -73,13 +85,16 @@ func SetMaintenance(stateDir string, on bool) error {
 	return nil
 }
 
-// inMaintenance tells whether the flag is set in stateDir.
-func inMaintenance(stateDir string) (bool, error) {
+// InMaintenance tells whether the flag is set in stateDir.
+func InMaintenance(stateDir string) (bool, error) {
 	_, err := os.Stat(filepath.Join(stateDir, maintenanceFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, fmt.Errorf("reading the maintenance flag: %w", err)
+	}
+	return true, nil
 }
 
 // ReadBGPState reads the agent's record in stateDir; a missing one is the
