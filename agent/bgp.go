@@ -46,6 +46,8 @@ type announcer struct {
 	// announced is each VIP announced, with the next hop it has.
 	announced map[netip.Addr]netip.Addr
 	maint     bool
+	// said is what the record last written says.
+	said string
 }
 
 // startBGP starts the speaker of the file's bgp section, and announces
@@ -105,6 +107,11 @@ func (b *announcer) sync(ctx context.Context) {
 	if b == nil {
 		return
 	}
+	b.update(ctx)
+	b.save(false)
+}
+
+func (b *announcer) update(ctx context.Context) {
 	want := map[netip.Addr]netip.Addr{}
 	listed := map[netip.Addr]bool{}
 	for _, e := range b.cfg.Announce {
@@ -135,7 +142,6 @@ func (b *announcer) sync(ctx context.Context) {
 		}
 		b.announce(ctx, e.VIP, nh)
 	}
-	b.save()
 }
 
 func (b *announcer) announce(ctx context.Context, vip, nh netip.Addr) {
@@ -184,8 +190,8 @@ func nextHopText(nh netip.Addr) string {
 	return nh.String()
 }
 
-// poll reads the maintenance flag, and syncs when it changed; the record
-// is written either way, which tells the CLI an agent runs.
+// poll reads the maintenance flag and syncs; the record is written
+// either way, which tells the CLI an agent runs.
 func (b *announcer) poll(ctx context.Context) {
 	if b == nil {
 		return
@@ -201,7 +207,8 @@ func (b *announcer) poll(ctx context.Context) {
 		b.a.log.Info("bgp: maintenance "+onOff(on), "flag", b.dir+"/"+maintenanceFile)
 	}
 	b.a.reg.BGP.SetMaintenance(on)
-	b.sync(ctx)
+	b.update(ctx)
+	b.save(true)
 }
 
 func onOff(on bool) string {
@@ -211,12 +218,21 @@ func onOff(on bool) string {
 	return "off"
 }
 
-func (b *announcer) save() {
-	s := BGPState{Maintenance: b.maint, Announced: slices.Collect(maps.Keys(b.announced)), Updated: time.Now()}
+// save writes the record when what it says changed, and every poll
+// (heartbeat): a sync runs after each batch of probe results, which on a
+// director of many reals is many times a second.
+func (b *announcer) save(heartbeat bool) {
+	s := BGPState{Maintenance: b.maint, Announced: slices.SortedFunc(maps.Keys(b.announced), netip.Addr.Compare), Updated: time.Now()}
+	said := fmt.Sprint(s.Maintenance, s.Announced)
+	if !heartbeat && said == b.said {
+		return
+	}
 	if err := writeBGPState(b.dir, s); err != nil {
 		b.a.reg.Agent.Error()
 		b.a.log.Error("bgp: saving the record", "err", err)
+		return
 	}
+	b.said = said
 }
 
 // reloadBGP takes the announce list, next hops and delay of the reloaded

@@ -190,9 +190,17 @@ func TestBGPAnnouncesUncheckedReal(t *testing.T) {
 	if err != nil || st.Maintenance || !slices.Equal(st.Announced, []netip.Addr{vipB}) || !st.Live(time.Now()) {
 		t.Errorf("bgp.json: %+v %v, want 10.0.0.2 announced, just written", st, err)
 	}
-	// Nothing changed: nothing is sent again.
+	// Nothing changed: nothing is sent again, nor written; the poll
+	// writes the record every time, for the CLI to see an agent runs.
 	step(a)
 	wantCalls(t, sp)
+	if again, _ := ReadBGPState(filepath.Dir(a.checks.path)); !again.Updated.Equal(st.Updated) {
+		t.Errorf("a sync that changed nothing wrote bgp.json: updated %s, then %s", st.Updated, again.Updated)
+	}
+	a.bgp.poll(context.Background())
+	if again, _ := ReadBGPState(filepath.Dir(a.checks.path)); !again.Updated.After(st.Updated) {
+		t.Errorf("the poll did not write bgp.json: updated %s, then %s", st.Updated, again.Updated)
+	}
 }
 
 // The checked VIP is announced once its reals are seen up, withdrawn when
@@ -382,5 +390,56 @@ func TestWaitWithdrawnTimeout(t *testing.T) {
 	}
 	if st, err := ReadBGPState(t.TempDir()); err != nil || st.Live(time.Now()) || st.Announced != nil {
 		t.Errorf("no record: %+v %v, want the zero state", st, err)
+	}
+}
+
+// A record from before a restart that says a real is up is no evidence:
+// the VIP waits for the first probe of this run.
+func TestBGPNotOnOldRecord(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "agent.json")
+	svc := testService(health.Quiesce)
+	fd := newFake(svc.Service)
+	_, c := newTestAgent(t, fd, svc, state)
+	c.react(context.Background(), event(rip1, health.Down))
+	c.react(context.Background(), event(rip1, health.Up))
+	c.close()
+
+	a, c2 := newTestAgent(t, fd, svc, state)
+	if r, ok := c2.reals[realID(svcKey, rip1)]; !ok || !r.Up {
+		t.Fatalf("the record brought over %+v (%v), want rip1 up", r, ok)
+	}
+	a.file = fileWith(t, svc)
+	cfg := bgpConfig(svcKey.VIP)
+	a.settings = config.Agent{BGP: &cfg}
+	sp := &fakeSpeaker{}
+	a.o.StartBGP = func(context.Context, bgp.Config) (Speaker, error) { return sp, nil }
+	if err := a.startBGP(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, sp)
+	step(a, health.Event{ID: realID(svcKey, rip1), State: health.Up, Result: health.Result{OK: true}})
+	wantCalls(t, sp, "announce 10.0.0.1 via 10.1.0.11")
+}
+
+// The loop syncs after each batch of health results.
+func TestBGPHealthThroughLoop(t *testing.T) {
+	a, sp, _ := bgpAgent(t, bgpConfig(svcKey.VIP))
+	wantCalls(t, sp)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.loop(ctx, nil) }()
+	a.events.push(health.Event{ID: realID(svcKey, rip1), State: health.Up, Result: health.Result{OK: true}})
+	deadline := time.Now().Add(500 * time.Millisecond)
+	var got []string
+	for time.Now().Before(deadline) && len(got) == 0 {
+		time.Sleep(10 * time.Millisecond)
+		sp.mu.Lock()
+		got = slices.Clone(sp.calls)
+		sp.mu.Unlock()
+	}
+	cancel()
+	<-done
+	if !slices.Equal(got, []string{"announce 10.0.0.1 via 10.1.0.11"}) {
+		t.Fatalf("speaker calls after a real's first good probe %q, want the announce at once", got)
 	}
 }
