@@ -255,8 +255,16 @@ func (a *runner) reloadBGP(ctx context.Context, next *config.BGP) *config.BGP {
 	if diff := identityDiff(b.cfg, *next); diff != "" {
 		a.log.Warn("reload: the BGP "+diff+" change only at a restart; the speaker keeps the running ones", "file", a.o.File)
 	}
+	kept := map[netip.Addr]bool{}
 	for _, e := range next.Announce {
+		kept[e.VIP] = true
 		a.reg.BGP.Track(e.VIP)
+	}
+	for _, e := range b.cfg.Announce {
+		// One announced is forgotten when the sync withdraws it.
+		if _, on := b.announced[e.VIP]; !kept[e.VIP] && !on {
+			a.reg.BGP.Forget(e.VIP)
+		}
 	}
 	b.cfg.Announce, b.cfg.NextHop4, b.cfg.NextHop6 = next.Announce, next.NextHop4, next.NextHop6
 	b.cfg.WithdrawDelay, b.cfg.Pos = next.WithdrawDelay, next.Pos

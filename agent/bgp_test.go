@@ -375,6 +375,17 @@ func TestBGPReload(t *testing.T) {
 	if strings.Count(logs.String(), "level=WARN") != before {
 		t.Errorf("a reload with nothing changed warned:\n%s", logs)
 	}
+	// A VIP that leaves the list while withdrawn leaves the metrics too.
+	if err := SetMaintenance(filepath.Dir(a.checks.path), true); err != nil {
+		t.Fatal(err)
+	}
+	a.bgp.poll(context.Background())
+	wantCalls(t, sp, "withdraw 10.0.0.2")
+	none := bgpConfig()
+	a.reloadBGP(context.Background(), &none)
+	if got := metricLines(t, a, "l3dsr_bgp_vip_announced"); got != "" {
+		t.Errorf("metrics after the last VIP left the file: %q", got)
+	}
 }
 
 func TestWaitWithdrawnTimeout(t *testing.T) {
