@@ -11,6 +11,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/l3dsr/l3dsr/config"
+	"github.com/l3dsr/l3dsr/internal/bgp"
 	"github.com/l3dsr/l3dsr/internal/ipvs"
 	"github.com/l3dsr/l3dsr/maptable"
 	"github.com/l3dsr/l3dsr/metrics"
@@ -42,6 +43,9 @@ type Options struct {
 	// links, new ones included, when this namespace has that backend
 	// (links.go); tests leave it false, the host's agent sets it.
 	BPFLinks bool
+	// StartBGP starts the BGP speaker of the file's bgp section (the CLI
+	// gives bgp.Start's); nil refuses a file with one.
+	StartBGP func(ctx context.Context, c bgp.Config) (Speaker, error)
 }
 
 // ConfigError is an error of the file or of the command line, found before
@@ -64,6 +68,8 @@ type runner struct {
 	// linkEvents has a value after a link event.
 	links      *linkKeeper
 	linkEvents <-chan struct{}
+	// bgp is nil without a bgp section.
+	bgp *announcer
 }
 
 // run loads the file, applies it, starts the checks and the metrics, tells
@@ -77,6 +83,9 @@ func run(ctx context.Context, o Options, reload <-chan struct{}) error {
 		return &ConfigError{err}
 	}
 	a.file, a.settings = f, f.Agent()
+	if c := a.settings.BGP; c != nil && o.StartBGP == nil {
+		return &ConfigError{fmt.Errorf("%s: bgp: this build of the agent cannot start a BGP speaker: remove the bgp section", c.Pos)}
+	}
 	ln, err := a.listen()
 	if err != nil {
 		return err
@@ -91,6 +100,9 @@ func run(ctx context.Context, o Options, reload <-chan struct{}) error {
 	}
 	srv := a.serve(ln)
 	err = a.start(ctx)
+	if err == nil {
+		err = a.startBGP(ctx)
+	}
 	if err != nil {
 		a.stopServing(srv)
 		a.checks.close()
@@ -100,6 +112,8 @@ func run(ctx context.Context, o Options, reload <-chan struct{}) error {
 	_ = o.Notifier.notify(daemon.SdNotifyReady + "\nSTATUS=" + a.status())
 	err = a.loop(ctx, reload)
 	_ = o.Notifier.notify(daemon.SdNotifyStopping)
+	// IPVS forwards until the routers have moved the flows elsewhere.
+	a.stopBGP()
 	a.checks.close()
 	a.stopServing(srv)
 	if a.settings.Teardown {
@@ -173,6 +187,12 @@ func (a *runner) loop(ctx context.Context, reload <-chan struct{}) error {
 		defer t.Stop()
 		ping = t.C
 	}
+	var maint <-chan time.Time
+	if a.bgp != nil {
+		t := time.NewTicker(maintenancePoll)
+		defer t.Stop()
+		maint = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -185,12 +205,16 @@ func (a *runner) loop(ctx context.Context, reload <-chan struct{}) error {
 		case <-repair.C:
 			a.repair(ctx)
 			a.links.reconcile(ctx, "repair")
+			a.bgp.sync(ctx)
+		case <-maint:
+			a.bgp.poll(ctx)
 		case <-a.linkEvents:
 			a.links.reconcile(ctx, "link event")
 		case <-a.events.ready:
 			for _, ev := range a.events.take() {
 				a.checks.react(ctx, ev)
 			}
+			a.bgp.sync(ctx)
 		}
 	}
 }
@@ -222,6 +246,9 @@ func (a *runner) reload(ctx context.Context) {
 		a.reg.Agent.Error()
 		a.log.Error("reload: the health checks", "err", err)
 	}
+	// After the checks: a real new in the file is not serving until its
+	// check shows it up.
+	a.settings.BGP = a.reloadBGP(ctx, a.settings.BGP)
 	a.log.Info("reloaded", "file", a.o.File)
 }
 
@@ -250,5 +277,6 @@ func (a *runner) sources() metrics.Sources {
 	if _, ok := a.file.RealServerUnits(); ok {
 		src.Table, src.Backend = a.o.Table, a.o.Backend
 	}
+	src.BGP, src.ICMPRelay = a.settings.BGP != nil, a.settings.ICMPRelay
 	return src
 }

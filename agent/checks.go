@@ -273,3 +273,27 @@ func (c *checks) record(id string, j job) *RealHealth {
 	}
 	return r
 }
+
+// serving tells whether a service of f with VIP vip has a real that can
+// take traffic: one without a check, or one whose check has shown it up
+// since the agent started. A real not yet probed does not count, also one
+// the record of a run before says is up: a VIP is announced on evidence.
+// A sorry real does not count either: it answers, it does not serve.
+func (c *checks) serving(f *config.File, vip netip.Addr) bool {
+	svcs, _ := f.DirectorServices()
+	for _, s := range svcs {
+		if s.Service.VIP != vip {
+			continue
+		}
+		for _, r := range s.Service.Reals {
+			id := realID(s.Service.Key, r.Addr)
+			if _, checked := c.jobs[id]; !checked {
+				return true
+			}
+			if rh, ok := c.reals[id]; ok && rh.Up && c.shown[id] {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -22,6 +22,10 @@ type Sources struct {
 	// Backend names the table's backend at scrape time ("xt_DADDR" or
 	// "bpf", maptable.BackendName), shown as l3dsr_backend_info.
 	Backend func() string
+	// BGP and ICMPRelay are the agent's BGP speaker and ICMP relay: a
+	// host without them shows none of their metrics (a real server with
+	// an l3dsr_bgp_maintenance 0 would only puzzle).
+	BGP, ICMPRelay bool
 	// Log receives the errors of a scrape (a source that failed); nil
 	// drops them, and l3dsr_scrape_errors_total still counts them.
 	Log *slog.Logger
@@ -33,17 +37,23 @@ type Registry struct {
 	Health *Health
 	// Agent counts the agent's applies, repairs and errors.
 	Agent *Agent
+	// BGP is what the agent announces and its sessions, and ICMP what its
+	// relay did; both are there (and do nothing) on a host without them.
+	BGP  *BGP
+	ICMP *ICMP
 
 	reg *prometheus.Registry
 	log *slog.Logger
 }
 
-// New registers the kernel's collectors for src, Health, Agent, and Go's
-// and the process's own metrics.
+// New registers the kernel's collectors for src, Health, Agent, BGP and
+// ICMP when src has them, and Go's and the process's own metrics.
 func New(src Sources) *Registry {
 	r := &Registry{
 		Health: newHealth(),
 		Agent:  newAgent(),
+		BGP:    newBGP(),
+		ICMP:   newICMP(),
 		reg:    prometheus.NewRegistry(),
 		log:    src.Log,
 	}
@@ -52,6 +62,12 @@ func New(src Sources) *Registry {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.reg.MustRegister(r.Health.collectors()...)
 	r.reg.MustRegister(r.Agent.collectors()...)
+	if src.BGP {
+		r.reg.MustRegister(r.BGP.collectors()...)
+	}
+	if src.ICMPRelay {
+		r.reg.MustRegister(r.ICMP.collectors()...)
+	}
 	return r
 }
 

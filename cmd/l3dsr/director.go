@@ -88,7 +88,7 @@ Every command prints what it changed; running it again changes nothing.`,
 	svc.AddCommand(newDirServiceAddCmd(sys), newDirServiceEditCmd(sys), newDirServiceDelCmd(sys))
 	real := &cobra.Command{Use: "real", Short: "Add, edit, delete, drain or undrain a real server of a service"}
 	real.AddCommand(newDirRealAddCmd(sys), newDirRealEditCmd(sys), newDirRealDelCmd(sys), newDirRealDrainCmd(sys), newDirRealUndrainCmd(sys))
-	cmd.AddCommand(svc, real, newDirShowCmd(sys))
+	cmd.AddCommand(svc, real, newDirShowCmd(sys), newDirMaintenanceCmd(sys))
 	return cmd
 }
 
