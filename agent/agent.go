@@ -46,6 +46,9 @@ type Options struct {
 	// StartBGP starts the BGP speaker of the file's bgp section (the CLI
 	// gives bgp.Start's); nil refuses a file with one.
 	StartBGP func(ctx context.Context, c bgp.Config) (Speaker, error)
+	// OpenRelay opens the ICMP relay's sockets in this network namespace
+	// (icmprelay.Open); nil leaves icmp_relay off.
+	OpenRelay func() (Relay, error)
 }
 
 // ConfigError is an error of the file or of the command line, found before
@@ -70,6 +73,8 @@ type runner struct {
 	linkEvents <-chan struct{}
 	// bgp is nil without a bgp section.
 	bgp *announcer
+	// relay is nil unless icmp_relay is on, on a director.
+	relay *relayer
 }
 
 // run loads the file, applies it, starts the checks and the metrics, tells
@@ -103,7 +108,11 @@ func run(ctx context.Context, o Options, reload <-chan struct{}) error {
 	if err == nil {
 		err = a.startBGP(ctx)
 	}
+	if err == nil {
+		err = a.startRelay(ctx)
+	}
 	if err != nil {
+		a.stopBGP()
 		a.stopServing(srv)
 		a.checks.close()
 		return err
@@ -114,6 +123,9 @@ func run(ctx context.Context, o Options, reload <-chan struct{}) error {
 	_ = o.Notifier.notify(daemon.SdNotifyStopping)
 	// IPVS forwards until the routers have moved the flows elsewhere.
 	a.stopBGP()
+	// After the withdraw delay: the flows still coming in it still need
+	// their ICMP.
+	a.relay.stop()
 	a.checks.close()
 	a.stopServing(srv)
 	if a.settings.Teardown {

@@ -53,6 +53,7 @@ func (s *system) agentOptions(file, state string, log *slog.Logger) agent.Option
 	return agent.Options{
 		File: file, StateFile: state, Log: log, Host: s.configHost(),
 		Notifier: agent.Systemd{}, Listen: net.Listen, Backend: maptable.BackendName, BPFLinks: true,
+		StartBGP: agent.StartSpeaker, OpenRelay: agent.OpenRelay,
 		Probes: func() (agent.ProbePaths, func() error, error) { return probe.Open() },
 		Table:  func() ([]maptable.Entry, maptable.Stats, error) { return maptable.Snapshot(s.dialTable) },
 	}

@@ -16,10 +16,11 @@ import (
 // and table snapshot live in their packages); issue 17 to 1,800 for
 // --backend on realserver up, rule add and rule replace (the flag, its help
 // and one call: loading, pinning and attaching live in realserver and
-// internal/bpfdsr); issue 20 to 1,875 for director maintenance on|off|status
+// internal/bpfdsr); issue 20 to 1,880 for director maintenance on|off|status
 // (its args, help and output; the flag, the record and the wait live in
-// package agent). Lower it as the CLI shrinks.
-const cmdLineLimit = 1875
+// package agent), and the agent's BGP speaker and ICMP relay (one line:
+// they live in package agent). Lower it as the CLI shrinks.
+const cmdLineLimit = 1880
 
 func TestCmdSize(t *testing.T) {
 	files, err := filepath.Glob("../../cmd/l3dsr/*.go")
