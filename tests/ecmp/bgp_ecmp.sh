@@ -202,14 +202,22 @@ agent_start() {
 	(exec ip netns exec "$(dns "$n")" "$BIN" agent -f "$W/d$n.$relay.conf") >>"$W/agent.d$n.log" 2>&1 &
 	AGENT_PID[$n]=$!
 	AGENT_ERR=
-	if ! wait_for 90 established "d$n"; then
+	if ! wait_for 90 up_or_dead "$n"; then
 		AGENT_ERR="d$n: no session within 90 s: $(tail -n 5 "$W/agent.d$n.log" | squash)"
+		return 1
+	fi
+	if ! kill -0 "${AGENT_PID[$n]}" 2>/dev/null; then
+		wait "${AGENT_PID[$n]}"
+		AGENT_ERR="d$n: the agent exited ($?): $(tail -n 5 "$W/agent.d$n.log" | squash)"
+		unset "AGENT_PID[$n]"
 		return 1
 	fi
 	# tcpfin 2 s: a closed flow's IPVS entry (FIN_WAIT in DSR: the director sees the client's FIN
 	# only) goes within seconds, so that "third" can tell which director carries a reused tuple.
 	nsx "$(dns "$n")" ipvsadm --set 900 2 300
 }
+# shellcheck disable=SC2317 # run by wait_for
+up_or_dead() { ! kill -0 "${AGENT_PID[$1]}" 2>/dev/null || established "d$1"; }
 # agent_stop N: SIGTERM (withdraw, withdraw_delay, Cease), waits for the exit.
 agent_stop() {
 	kill -TERM "${AGENT_PID[$1]}" 2>/dev/null
@@ -239,8 +247,11 @@ mval() {
 }
 mval0() { local v; v=$(mval "$@"); echo "${v:-0}"; }
 
-# conns N: IPVS's connection counter of the service on director N (exact).
-conns() { nsx "$(dns "$1")" ipvsadm -Ln --stats --exact -t "$VIP:80" | awk '$1 == "TCP" {print $3}'; }
+# conns N: IPVS's connection counter of the service on director N (exact); 0 when unreadable.
+conns() {
+	nsx "$(dns "$1")" ipvsadm -Ln --stats --exact -t "$VIP:80" 2>/dev/null |
+		awk '$1 == "TCP" {n = $3} END {print n + 0}'
+}
 
 # entries N: director N's IPVS connection entries as "CLIENT:PORT REAL STATE", sorted.
 entries() {
@@ -461,7 +472,7 @@ d1_back() {
 	wait_hops "d1 d2" 60 >/dev/null || { BACK_ERR="d1 not back in the route within 60 s: '$(hops)'"; return 1; }
 }
 
-times=()
+times=() rtimes=()
 bad=
 for run in 1 2 3 4 5; do
 	tup=$W/fo.$run.tuples
@@ -480,6 +491,13 @@ for run in 1 2 3 4 5; do
 	kill -KILL "${AGENT_PID[1]}"
 	wait "${AGENT_PID[1]}" 2>/dev/null
 	unset "AGENT_PID[1]"
+	# The router's side of it: the hold timer, then BIRD's route without d1.
+	if tr=$(wait_hops "d2" 20); then
+		rtimes+=("$tr")
+	else
+		tr=none
+		bad+=" run $run: the route still had '$(hops)' 20 s after the kill;"
+	fi
 	dl_wait
 	tcpdump_stop
 	first=$(awk 'NR == 1 {print $1}' "$W/fo.$run.cap")
@@ -491,7 +509,7 @@ for run in 1 2 3 4 5; do
 		ft=none
 		bad+=" run $run: no packet of d1's flows reached d2;"
 	fi
-	log "failover run $run: $(grep -c ' d1$' "$tup") downloads on d1, $(grep -c ' d2$' "$tup") on d2; failover ${ft}s; downloads: $(cat "$W"/dl.fo"$run".* 2>/dev/null | grep -v '^$' | squash)"
+	log "failover run $run: $(grep -c ' d1$' "$tup") downloads on d1, $(grep -c ' d2$' "$tup") on d2; route without d1 after ${tr}s, first packet of a d1 flow on d2 after ${ft}s; downloads: $(cat "$W"/dl.fo"$run".* 2>/dev/null | grep -v '^$' | squash)"
 	[[ -z $gone ]] || bad+=" run $run:$gone"
 	d1_back || { bad+=" run $run: $BACK_ERR;"; break; }
 done
@@ -500,6 +518,10 @@ if ((${#times[@]})); then
 	med=$(sed -n "$(((${#times[@]} + 1) / 2))p" <<<"$sorted")
 	worst=$(tail -n 1 <<<"$sorted")
 	log "failover time (kill -> first packet of a d1 flow on d2), ${#times[@]} runs: $(squash <<<"$sorted") s; median ${med}s, worst ${worst}s"
+fi
+if ((${#rtimes[@]})); then
+	sorted=$(printf '%s\n' "${rtimes[@]}" | sort -n)
+	log "route failover (kill -> rt's route without d1; hold time 3 s), ${#rtimes[@]} runs: $(squash <<<"$sorted") s; median $(sed -n "$(((${#rtimes[@]} + 1) / 2))p" <<<"$sorted")s, worst $(tail -n 1 <<<"$sorted")s"
 fi
 ((${#times[@]} == 5)) || bad+=" ${#times[@]} of 5 runs measured;"
 if [[ -z $bad ]]; then pass failover; else fail failover "want every download complete (4194304 bytes, 200, exit 0) in 5 runs, each with a failover time;$bad"; fi
@@ -645,6 +667,7 @@ for i in 1 2; do
 	wait_hops "d1 d2" 30 >/dev/null || bad+=" the route is '$(hops)' after d$i restarted;"
 done
 flush_pmtu
+log "pmtu-needs-relay: rs1's route to ${CLIENTS[0]} after the flush: $(ip -n b-rs1 route get "${CLIENTS[0]}" from "$VIP" 2>&1 | squash)"
 echo "${CLIENTS[0]} 46000 ?" >"$W/stall.tuples"
 downloads "$W/stall.tuples" "$BIG10" 0 20 stall
 dl_wait
