@@ -31,8 +31,10 @@
 #                  each tuple gets the same real both times, and both reals are used
 #   failover       5 runs: 8 downloads of 4 MB paced at 400 KB/s, at least one through each
 #                  director; d1 killed (its link down, its agent SIGKILLed): every download
-#                  completes, all bytes, curl exit 0; failover time (kill → first packet of a d1
-#                  flow on d2's link, tcpdump) logged per run, median and worst
+#                  completes, all bytes, curl exit 0, and rt's route loses d1 within 20 s;
+#                  logged per run, median and worst: kill → rt's route without d1 (the hold
+#                  timer) and kill → first packet of a d1 flow on d2's link (tcpdump; adds TCP's
+#                  retransmission backoff: the failover a client sees)
 #   drain          `director maintenance on` on d1 under 8 downloads: the kernel route loses d1
 #                  within 10 s, d1's IPVS still holds its flows' entries after that, every
 #                  download completes; off: d1 is back
