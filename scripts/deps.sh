@@ -22,9 +22,10 @@ max_age=${L3DSR_APT_MAX_AGE:-86400}
 build_pkgs=(make gcc libc6-dev pkg-config libxtables-dev kmod clang llvm libbpf-dev)
 # prometheus: the agent scenario scrapes the agent with a real Prometheus server and checks the
 # exposition with its promtool. iputils-ping: bpf_backend pings through a foreign tc filter (the
-# guest runs the host's root, and a minimal Debian has no ping).
+# guest runs the host's root, and a minimal Debian has no ping). bird2: the router of the
+# bgp_ecmp scenario (make test-ecmp), whose ECMP route the directors' BGP announcements make.
 vm_pkgs=(qemu-system-x86 busybox-static iproute2 iptables nftables ipvsadm conntrack tcpdump
-	curl socat ethtool python3 python3-scapy procps xz-utils prometheus iputils-ping)
+	curl socat ethtool python3 python3-scapy procps xz-utils prometheus iputils-ping bird2)
 # make bench: iperf3 runs in the guest (the host's root), gnuplot draws the plot on the host;
 # keepalived is the baseline of the agent's cost (make bench-agent).
 bench_pkgs=(iperf3 gnuplot-nox python3 keepalived)

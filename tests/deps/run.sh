@@ -35,7 +35,7 @@ expect_has() { # CASE WHAT TEXT NEEDLE
 # case shows what deps.sh adds without a list of thirty names.
 base_installed=(make gcc libc6-dev pkg-config libxtables-dev kmod clang llvm libbpf-dev busybox-static iproute2 iptables
 	nftables ipvsadm conntrack curl socat ethtool python3 python3-scapy procps xz-utils iperf3
-	gnuplot-nox dkms rpm openssl perl prometheus keepalived iputils-ping)
+	gnuplot-nox dkms rpm openssl perl prometheus keepalived iputils-ping bird2)
 base_missing="qemu-system-x86 tcpdump"
 
 write_stubs() {

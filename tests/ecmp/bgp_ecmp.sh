@@ -1,0 +1,711 @@
+# shellcheck shell=bash
+# bgp_ecmp: several directors behind a router's ECMP (issue 20). Each director's `l3dsr agent`
+# announces the VIP over BGP (embedded GoBGP) to a BIRD 2 router, which installs one multipath
+# route; the directors' mh services pick the same real for a flow, so that flows the router
+# moves between directors keep their real and their connection.
+#
+#   cl ──── rt (BIRD) ──── sw (bridge) ─┬── d1 10.1.0.11  (agent: IPVS mh + mh-port, DSCP 21,
+#   10.8.0.10-17  │  10.1.0.1           │                  BGP AS 65001)
+#                 │                     ├── d2 10.1.0.12  (AS 65002)
+#                 │                     └── d3 10.1.0.13  (AS 65003, started in "third")
+#                 ├── rs1 10.2.1.30  (l3dsr apply: VIP 10.0.0.100 by DSCP 21, xt_DADDR;
+#                 └── rs2 10.2.2.30   web.py bound to the VIP)
+#
+# Requests go cl → rt → one director (the ECMP choice) → rt → a real server; replies go
+# rs → rt → cl (DSR). The directors reach the reals through rt. The VIP's route in rt comes from
+# BGP alone. The directors share a switch (a bridge in its own namespace), as they would share
+# a top-of-rack switch: a director whose link goes down takes no link of rt's down with it, so
+# that rt learns of its death from the BGP hold timer (3 s), as it would of a host that lost
+# power. (A veth straight to rt would tell BIRD at once: its neighbor's interface loses carrier,
+# and a measured failover of half a second would say nothing of the hold timer.)
+#
+# Cases (each a pass or a fail with the reason; numbers are logged on "# HH:MM:SS" lines):
+#   setup          the network, BIRD, the real servers (apply, web.py) and the agents d1, d2
+#   sessions       BIRD has d1 and d2 Established; its route to 10.0.0.100/32 and the kernel's
+#                  have two next hops; each agent's /metrics: l3dsr_bgp_session_up 1 and
+#                  l3dsr_bgp_vip_announced{vip="10.0.0.100"} 1
+#   spread         400 short requests (curl, 8 client addresses, each request its own port): IPVS
+#                  connection counters of both directors grew (> 0), every answer is rs1 or rs2;
+#                  the split is logged
+#   same-real      64 fixed tuples through d1 alone (d2 in maintenance), then through d2 alone:
+#                  each tuple gets the same real both times, and both reals are used
+#   failover       5 runs: 8 downloads of 4 MB paced at 400 KB/s, at least one through each
+#                  director; d1 killed (its link down, its agent SIGKILLed): every download
+#                  completes, all bytes, curl exit 0, and rt's route loses d1 within 20 s;
+#                  logged per run, median and worst: kill → rt's route without d1 (the hold
+#                  timer) and kill → first packet of a d1 flow on d2's link (tcpdump; adds TCP's
+#                  retransmission backoff: the failover a client sees)
+#   drain          `director maintenance on` on d1 under 8 downloads: the kernel route loses d1
+#                  within 10 s, d1's IPVS still holds its flows' entries after that, every
+#                  download completes; off: d1 is back
+#   health-one     d1 cut from the reals (blackhole route in d1): d1 withdraws (its log says so,
+#                  l3dsr_bgp_vip_announced 0), the route keeps d2 only, 40/40 requests answered;
+#                  the route undone: d1 is back
+#   health-all     both web servers stopped: no route to the VIP in rt; started: two next hops
+#   third          d3 started: 256 fixed tuples before and after; the fractions that changed
+#                  director and that landed on d3 are logged; none changed real
+#   pmtu           rt's link to cl at MTU 1280 (everything else 1500): 8 × 10 MB downloads
+#                  complete; l3dsr_icmp_relay_packets_total{result="relayed"} summed over the
+#                  directors > 0
+#   pmtu-needs-relay  agents restarted with icmp_relay: off: a download stalls (curl --max-time
+#                  20 exits 28 short of 10 MB) and nothing is relayed
+#   bad-asn, bad-dup, bad-family
+#                  `l3dsr agent -f` of a file with asn 0 / the VIP announced twice / an IPv6
+#                  local_address for an IPv4 neighbor: exit 2, the file named, IPVS unchanged
+#   cleanup        agents stopped, the real servers' sockets killed (ss -K), namespaces gone
+#
+# Timeouts are for TCG: a process starts in about a second, python's web server can take over
+# 10 s.
+
+set -u
+
+W=$PWD
+HERE=$(cd "$(dirname "$0")" && pwd)/bgp_ecmp.d
+BIN=$L3DSR_BIN
+VIP=10.0.0.100
+BIG4=4194304 RATE4=409600 BIG10=10485760
+CLIENTS=(10.8.0.10 10.8.0.11 10.8.0.12 10.8.0.13 10.8.0.14 10.8.0.15 10.8.0.16 10.8.0.17)
+ALL_CASES=(setup sessions spread same-real failover drain health-one health-all third pmtu
+	pmtu-needs-relay bad-asn bad-dup bad-family cleanup)
+NSS=(b-cl b-rt b-sw b-d1 b-d2 b-d3 b-rs1 b-rs2)
+# director N: namespace, address, router side, ASN
+dns() { echo "b-d$1"; }
+daddr() { echo "10.1.0.1$1"; }
+dgw() { echo 10.1.0.1; }
+RS_ADDR=(10.2.1.30 10.2.2.30)
+declare -A AGENT_PID=() WEB_PID=()
+BIRD_PID=
+SETUP_ERR=
+# Each flow of curl gets a client port no other flow of the run used (see curl_many in
+# tests/lib/dsrlab.sh: IPVS keeps a closed flow's entry and would reuse it unscheduled).
+NEXT_PORT=30000
+
+cleanup() {
+	local p n
+	for p in "${AGENT_PID[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	for p in "${WEB_PID[@]}" $BIRD_PID; do kill "$p" 2>/dev/null; done
+	# An orphan TCP socket that retransmits (a stalled download's) keeps its namespace, and the
+	# DADDR rule in it, alive after the delete, and xt_DADDR could not be unloaded.
+	for n in "${NSS[@]}"; do
+		[[ -e /run/netns/$n ]] || continue
+		timeout 20 ip netns exec "$n" ss -K -t -a >/dev/null 2>&1
+	done
+	for n in b-rs1 b-rs2; do
+		[[ -e /run/netns/$n ]] || continue
+		timeout 20 ip netns exec "$n" iptables-legacy -w -t raw -F 2>/dev/null
+		timeout 20 ip netns exec "$n" iptables-nft -t raw -F 2>/dev/null
+	done
+	# ns_del also ends whatever else still runs in them (a download, a capture).
+	ns_del "${NSS[@]}"
+	wait 2>/dev/null
+	AGENT_PID=() WEB_PID=() BIRD_PID=
+}
+on_exit cleanup
+
+calc() { awk "BEGIN {printf \"%.3f\\n\", $*}"; }
+now() { date +%s.%N; }
+
+# --- the network ----------------------------------------------------------------------------
+
+# link HOSTNS HOSTADDR/LEN GW PEERNS PEERIF [PEERADDR/LEN]: a veth from PEERNS (PEERIF) to HOSTNS
+# (eth0), both up, the host's default route through GW (- for none); PEERIF is a port of br0
+# when PEERNS is the switch.
+link() {
+	ip link add eth0 netns "$1" type veth peer name "$5" netns "$4" || return 1
+	{
+		printf 'link set lo up\nlink set eth0 up\naddr add %s dev eth0\n' "$2"
+		[[ $3 == - ]] || echo "route add default via $3"
+	} | timeout 20 ip -n "$1" -batch - || return 1
+	if [[ $4 == b-sw ]]; then
+		ip -n b-sw link set "$5" master br0 up
+	else
+		printf 'link set %s up\naddr add %s dev %s\n' "$5" "$6" "$5" | timeout 20 ip -n "$4" -batch -
+	fi
+}
+
+net_up() {
+	local n i
+	for n in "${NSS[@]}"; do ip netns add "$n" || return 1; done
+	ip -n b-rt link set lo up || return 1
+	# No STP: a port forwards the moment it is up.
+	printf 'link set lo up\nlink add br0 type bridge\nlink set br0 up\n' | timeout 20 ip -n b-sw -batch - || return 1
+	link b-rt 10.1.0.1/24 - b-sw p-rt || return 1
+	link b-cl 10.8.0.10/24 10.8.0.1 b-rt r-cl 10.8.0.1/24 || return 1
+	for i in "${CLIENTS[@]:1}"; do ip -n b-cl addr add "$i/24" dev eth0 || return 1; done
+	for i in 1 2 3; do link "$(dns "$i")" "$(daddr "$i")/24" "$(dgw "$i")" b-sw "p-d$i" || return 1; done
+	for i in 1 2; do link "b-rs$i" "${RS_ADDR[i - 1]}/24" "10.2.$i.1" b-rt "r-rs$i" "10.2.$i.1/24" || return 1; done
+	# Loose reverse-path filter: replies from the VIP come in on a real server's link, while the
+	# route to the VIP points at the directors.
+	# Multipath hash policy 3 (custom) with fields 0x37 (source and destination address, IP
+	# protocol, source and destination port): the five-tuple from the packet's headers. Policy 1
+	# (L4) takes a forwarded packet's hash from the skb when it has one, and a veth hands the
+	# client socket's random hash (sk_txhash) through to the router: flows would not follow their
+	# tuples, and a retransmission timeout (which picks a new sk_txhash) would move a flow.
+	ip netns exec b-rt sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=2 \
+		net.ipv4.fib_multipath_hash_policy=3 net.ipv4.fib_multipath_hash_fields=0x37
+}
+
+# --- BIRD -------------------------------------------------------------------------------------
+
+birdc_() { timeout 20 birdc -s "$W/bird.ctl" "$@"; }
+established() { birdc_ show protocols "$1" 2>/dev/null | grep -q Established; }
+# hops: the directors of the kernel's route to the VIP in rt, sorted ("d1 d2"; "" for none).
+hops() {
+	ip -n b-rt route show "$VIP/32" 2>/dev/null | grep -o 'via 10\.1\.0\.1[0-9]' |
+		sed 's/via 10\.1\.0\.1\([0-9]\)/d\1/' | sort | squash
+}
+hops_are() { [[ $(hops) == "$1" ]]; }
+# wait_hops WANT LIMIT: seconds until the route's directors are WANT (printed), else 1.
+wait_hops() {
+	local t0
+	t0=$(now)
+	until hops_are "$1"; do
+		awk "BEGIN {exit !($(now) - $t0 <= $2)}" || return 1
+		sleep 0.1
+	done
+	calc "$(now) - $t0"
+}
+
+# --- agents and servers -----------------------------------------------------------------------
+
+# dconf N RELAY: director N's config file (RELAY on|off), printed.
+dconf() {
+	cat <<-EOF
+		agent:
+		  metrics: 127.0.0.1:9641
+		  repair_interval: 2s
+		  icmp_relay: $2
+		  bgp:
+		    asn: 6500$1
+		    router_id: $(daddr "$1")
+		    listen_port: 179
+		    withdraw_delay: 2s
+		    neighbors:
+		      - {address: $(dgw "$1"), asn: 65000, hold_time: 3s}
+		    announce:
+		      - $VIP
+		director:
+		  services:
+		    - vip: $VIP:80
+		      dscp: 21
+		      scheduler: mh
+		      scheduler_flags: [mh-port]
+		      health: {kind: http, path: /health, interval: 1s, timeout: 500ms, rise: 2, fall: 2}
+		      reals:
+		        - {address: ${RS_ADDR[0]}, weight: 100}
+		        - {address: ${RS_ADDR[1]}, weight: 100}
+	EOF
+}
+
+# agent_start N [RELAY]: director N's agent, in the background; waits for BIRD's Established.
+agent_start() {
+	local n=$1 relay=${2:-on}
+	dconf "$n" "$relay" >"$W/d$n.$relay.conf"
+	(exec ip netns exec "$(dns "$n")" "$BIN" agent -f "$W/d$n.$relay.conf") >>"$W/agent.d$n.log" 2>&1 &
+	AGENT_PID[$n]=$!
+	AGENT_ERR=
+	if ! wait_for 90 up_or_dead "$n"; then
+		AGENT_ERR="d$n: no session within 90 s: $(tail -n 5 "$W/agent.d$n.log" | squash)"
+		return 1
+	fi
+	if ! kill -0 "${AGENT_PID[$n]}" 2>/dev/null; then
+		wait "${AGENT_PID[$n]}"
+		AGENT_ERR="d$n: the agent exited ($?): $(tail -n 5 "$W/agent.d$n.log" | squash)"
+		unset "AGENT_PID[$n]"
+		return 1
+	fi
+	# tcpfin 2 s: a closed flow's IPVS entry (FIN_WAIT in DSR: the director sees the client's FIN
+	# only) goes within seconds, so that "third" can tell which director carries a reused tuple.
+	nsx "$(dns "$n")" ipvsadm --set 900 2 300
+}
+# shellcheck disable=SC2317 # run by wait_for
+up_or_dead() { ! kill -0 "${AGENT_PID[$1]}" 2>/dev/null || established "d$1"; }
+# agent_stop N: SIGTERM (withdraw, withdraw_delay, Cease), waits for the exit.
+agent_stop() {
+	kill -TERM "${AGENT_PID[$1]}" 2>/dev/null
+	wait "${AGENT_PID[$1]}" 2>/dev/null
+	unset "AGENT_PID[$1]"
+}
+
+web_start() { # I (1 or 2)
+	(cd "$W" && exec ip netns exec "b-rs$1" python3 "$HERE/web.py" "rs$1" "$VIP" 80) >>"$W/web.rs$1.log" 2>&1 &
+	WEB_PID[$1]=$!
+}
+# shellcheck disable=SC2317 # run by wait_for
+web_up() { ip netns exec "b-rs$1" bash -c "exec 3<>/dev/tcp/$VIP/80" 2>/dev/null; }
+web_stop() {
+	kill "${WEB_PID[$1]}" 2>/dev/null
+	wait "${WEB_PID[$1]}" 2>/dev/null
+	unset "WEB_PID[$1]"
+}
+
+scrape() { nsx "$(dns "$1")" curl -s -m 5 http://127.0.0.1:9641/metrics; }
+# mval TEXT NAME LABELS: the value of the series NAME{LABELS} (labels as the exposition writes
+# them, sorted), "" when absent.
+mval() {
+	local s=$2
+	[[ -z $3 ]] || s+="{$3}"
+	grep -F "$s " <<<"$1" | grep -v '^#' | awk '{print $2}' | head -n 1
+}
+mval0() { local v; v=$(mval "$@"); echo "${v:-0}"; }
+
+# conns N: IPVS's connection counter of the service on director N (exact); 0 when unreadable.
+conns() {
+	nsx "$(dns "$1")" ipvsadm -Ln --stats --exact -t "$VIP:80" 2>/dev/null |
+		awk '$1 == "TCP" {n = $3} END {print n + 0}'
+}
+
+# entries N: director N's IPVS connection entries as "CLIENT:PORT REAL STATE", sorted.
+entries() {
+	nsx "$(dns "$1")" ipvsadm -Lnc | awk '$1 == "TCP" {split($6, r, ":"); print $4, r[1], $3}' | sort
+}
+
+# flows FIRST COUNT OUT: client.py's COUNT fixed tuples from port FIRST; OUT gets
+# "ADDR PORT ANSWER DIRECTOR" per flow (the director whose IPVS holds its entry ESTABLISHED,
+# "none" if no director's does), read while the flows are held open: an earlier round's entry
+# of a reused tuple is in FIN_WAIT.
+flows() {
+	local first=$1 count=$2 out=$3 stop=$W/stop.$1 n pid
+	rm -f "$stop"
+	ip netns exec b-cl python3 "$HERE/client.py" "$VIP" "$first" "$count" "$stop" "${CLIENTS[@]}" >"$out.raw" 2>"$out.err" &
+	pid=$!
+	wait_for 240 done_or_dead "$out.raw" "$pid"
+	: >"$out.ent"
+	for n in 1 2 3; do
+		[[ -n ${AGENT_PID[$n]:-} ]] || continue
+		entries "$n" | awk -v d="d$n" '$3 == "ESTABLISHED" {print $1, $2, d}' >>"$out.ent"
+	done
+	touch "$stop"
+	wait "$pid"
+	grep -v '^done$' "$out.raw" | while read -r a p ans; do
+		d=$(awk -v k="$a:$p" '$1 == k {print $3; exit}' "$out.ent")
+		echo "$a $p $ans ${d:-none}"
+	done >"$out"
+}
+
+# no_entries REGEX: no director's IPVS has an entry matching REGEX.
+# shellcheck disable=SC2317 # run by wait_for
+no_entries() { ! { entries 1; entries 2; entries 3; } | grep -qE "$1"; }
+
+# shellcheck disable=SC2317 # run by wait_for
+done_or_dead() { grep -qx 'done' "$1" || ! kill -0 "$2" 2>/dev/null; }
+
+# curl_all N OUT: N short requests from the client, spread over the 8 client addresses, each
+# from its own port, in 8 curls at once; the answers to OUT.
+curl_all() {
+	local i a k per=$(($1 / 8)) pids=()
+	for k in "${!CLIENTS[@]}"; do
+		a=${CLIENTS[k]}
+		for ((i = 0; i < per; i++)); do
+			((i == 0)) || echo next
+			printf 'url = "http://%s/"\ninterface = %s\nlocal-port = %d\nmax-time = 20\n' "$VIP" "$a" "$((NEXT_PORT++))"
+		done >"$2.$k.urls"
+		ip netns exec b-cl curl -sS -K "$2.$k.urls" >"$2.$k" 2>"$2.$k.err" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	cat "$2".[0-7] >"$2"
+	cat "$2".[0-7].err >"$2.err"
+}
+
+# pick FIRST OUT: 32 candidate tuples from port FIRST probed with client.py; OUT gets up to 4
+# "ADDR PORT" on d1 and up to 4 on d2 (the downloads' tuples: the route sends a tuple to the
+# same director every time while its next hops stay).
+pick() {
+	flows "$1" 32 "$W/pick.$1"
+	{
+		awk '$4 == "d1"' "$W/pick.$1" | head -n 4
+		awk '$4 == "d2"' "$W/pick.$1" | head -n 4
+	} | awk '{print $1, $2, $4}' >"$2"
+}
+
+# downloads TUPLES N RATE MAXTIME TAG: one curl per tuple in the background, GET /big?n=N&rate=RATE;
+# each writes "BYTES CODE EXIT" to $W/dl.TAG.ADDR.PORT; DL_PIDS are theirs.
+DL_PIDS=()
+downloads() {
+	local a p d
+	DL_PIDS=()
+	while read -r a p d; do
+		(
+			ip netns exec b-cl curl -sS --interface "$a" --local-port "$p" -o /dev/null \
+				-w '%{size_download} %{http_code}' --max-time "$4" "http://$VIP/big?n=$2&rate=$3" \
+				>"$W/dl.$5.$a.$p" 2>"$W/dl.$5.$a.$p.err"
+			echo " $?" >>"$W/dl.$5.$a.$p"
+		) &
+		DL_PIDS+=($!)
+	done <"$1"
+}
+# dl_check TUPLES N TAG: "" when every download got N bytes with 200 and exit 0, else what failed.
+dl_check() {
+	local a p d r bad=
+	while read -r a p d; do
+		r=$(cat "$W/dl.$3.$a.$p" 2>/dev/null)
+		[[ $r == "$2 200 0" ]] || bad+=" $a:$p via $d: '$r' $(squash <"$W/dl.$3.$a.$p.err");"
+	done <"$1"
+	echo "$bad"
+}
+# dl_started TUPLES: every download's tuple is ESTABLISHED in its director's IPVS (the third
+# field of TUPLES), so that a kill or a drain finds them running; up to 60 s.
+dl_started() {
+	wait_for 60 _dl_started "$1"
+}
+# shellcheck disable=SC2317 # run by wait_for
+_dl_started() {
+	local a p d e
+	e=$(entries 1 | sed 's/$/ d1/'; entries 2 | sed 's/$/ d2/')
+	while read -r a p d; do
+		grep -q "^$a:$p [0-9.]* ESTABLISHED $d\$" <<<"$e" || return 1
+	done <"$1"
+}
+dl_wait() { local p; for p in "${DL_PIDS[@]}"; do wait "$p"; done; DL_PIDS=(); }
+
+# maint N on|off: `l3dsr director maintenance` on director N.
+maint() {
+	local out rc=0
+	out=$(nsx "$(dns "$1")" "$BIN" director maintenance "$2" 2>&1) || rc=$?
+	log "d$1: director maintenance $2: exit $rc: $(squash <<<"$out")"
+	return "$rc"
+}
+
+setup_fail_all() {
+	local c
+	for c in "${ALL_CASES[@]}"; do fail "$c" "setup: $1"; done
+	cleanup
+	exit 0
+}
+
+# --- setup ----------------------------------------------------------------------------------
+log "modules"
+modprobe -a ip_vs ip_vs_mh xt_DADDR 2>>"$W/setup.log" || SETUP_ERR="modprobe ip_vs ip_vs_mh xt_DADDR: $(squash <"$W/setup.log")"
+[[ -n $SETUP_ERR ]] || net_up >>"$W/setup.log" 2>&1 || SETUP_ERR="the network: $(tail -n 3 "$W/setup.log" | squash)"
+[[ -n $SETUP_ERR ]] && setup_fail_all "$SETUP_ERR"
+
+(cd "$W" && exec ip netns exec b-rt bird -f -c "$HERE/bird.conf" -s "$W/bird.ctl") >>"$W/bird.log" 2>&1 &
+BIRD_PID=$!
+wait_for 30 birdc_ show status || setup_fail_all "bird did not start: $(tail -n 5 "$W/bird.log" | squash)"
+
+for i in 1 2; do
+	out=$(nsx "b-rs$i" "$BIN" apply -f "$HERE/rs.conf" 2>&1) ||
+		setup_fail_all "rs$i: l3dsr apply -f rs.conf: $(squash <<<"$out")"
+	log "rs$i apply: $(squash <<<"$out")"
+	web_start "$i"
+done
+for i in 1 2; do
+	wait_for 60 web_up "$i" || setup_fail_all "web.py on rs$i did not listen within 60 s: $(squash <"$W/web.rs$i.log")"
+done
+for i in 1 2; do
+	agent_start "$i" || setup_fail_all "$AGENT_ERR"
+done
+t=$(wait_hops "d1 d2" 60) || setup_fail_all "the route to $VIP in rt did not get d1 and d2 within 60 s: $(ip -n b-rt route show "$VIP/32" | squash); d1: $(tail -n 5 "$W/agent.d1.log" | squash)"
+log "route to $VIP via d1 and d2 ${t}s after the second session"
+pass setup
+
+# --- sessions ---------------------------------------------------------------------------------
+bad=
+for i in 1 2; do established "d$i" || bad+=" d$i not Established: $(birdc_ show protocols "d$i" | tail -n 1 | squash);"; done
+br=$(birdc_ show route "$VIP/32")
+log "birdc show route $VIP/32: $(squash <<<"$br")"
+log "rt: ip route show $VIP/32: $(ip -n b-rt route show "$VIP/32" | squash)"
+nh=$(grep -c 'via 10\.1\.0\.' <<<"$br")
+((nh == 2)) || bad+=" birdc show route lists $nh next hops, want 2;"
+hops_are "d1 d2" || bad+=" the kernel route's next hops are '$(hops)', want 'd1 d2';"
+for i in 1 2; do
+	m=$(scrape "$i")
+	up=$(mval "$m" l3dsr_bgp_session_up "neighbor=\"$(dgw "$i")\"")
+	an=$(mval "$m" l3dsr_bgp_vip_announced "vip=\"$VIP\"")
+	log "d$i metrics: session_up $up, vip_announced $an"
+	[[ $up == 1 && $an == 1 ]] || bad+=" d$i metrics: l3dsr_bgp_session_up{neighbor=\"$(dgw "$i")\"} '$up', l3dsr_bgp_vip_announced{vip=\"$VIP\"} '$an', want 1 and 1;"
+done
+if [[ -z $bad ]]; then pass sessions; else fail sessions "$bad"; fi
+
+# --- spread -----------------------------------------------------------------------------------
+# IPVS adds up its per-CPU counters every 2 s (the estimator): read them 3 s after the traffic.
+sleep 3
+c1=$(conns 1) c2=$(conns 2)
+curl_all 400 "$W/spread"
+sleep 3
+n1=$(($(conns 1) - c1)) n2=$(($(conns 2) - c2))
+right=$(grep -cxE 'rs1|rs2' "$W/spread")
+log "spread: 400 requests, d1 $n1 connections, d2 $n2; answers rs1 $(grep -cx rs1 "$W/spread"), rs2 $(grep -cx rs2 "$W/spread"), right $right"
+if ((n1 > 0 && n2 > 0 && right == 400)); then
+	pass spread
+else
+	fail spread "want both directors' IPVS connection counters to grow and 400 answers rs1 or rs2; got d1 +$n1, d2 +$n2, $right right; curl: $(head -n 3 "$W/spread.err" | squash)"
+fi
+
+# --- same-real --------------------------------------------------------------------------------
+bad=
+maint 2 on || bad+=" maintenance on d2 failed;"
+t=$(wait_hops "d1" 20) || bad+=" the route still has '$(hops)' 20 s after maintenance on d2;"
+flows 41000 64 "$W/same.d1"
+maint 2 off || bad+=" maintenance off d2 failed;"
+wait_hops "d1 d2" 30 >/dev/null || bad+=" d2 not back in the route within 30 s;"
+maint 1 on || bad+=" maintenance on d1 failed;"
+wait_hops "d2" 20 >/dev/null || bad+=" the route still has '$(hops)' 20 s after maintenance on d1;"
+flows 41000 64 "$W/same.d2"
+maint 1 off || bad+=" maintenance off d1 failed;"
+wait_hops "d1 d2" 30 >/dev/null || bad+=" d1 not back in the route within 30 s;"
+on1=$(awk '$4 == "d1" && $3 ~ /^rs[12]$/' "$W/same.d1" | wc -l)
+on2=$(awk '$4 == "d2" && $3 ~ /^rs[12]$/' "$W/same.d2" | wc -l)
+differ=$(join <(awk '{print $1":"$2, $3}' "$W/same.d1" | sort) <(awk '{print $1":"$2, $3}' "$W/same.d2" | sort) | awk '$2 != $3' | wc -l)
+used=$(awk '{print $3}' "$W/same.d1" | sort -u | grep -c '^rs')
+log "same-real: 64 tuples, $on1 answered through d1, $on2 through d2, $differ with another real the second time, reals used: $used"
+((on1 == 64 && on2 == 64)) || bad+=" want 64 answers through d1 then 64 through d2, got $on1 and $on2 ($(grep -v ' rs[12] ' "$W/same.d1" "$W/same.d2" | head -n 3 | squash));"
+((differ == 0)) || bad+=" $differ tuples changed real: $(join <(awk '{print $1":"$2, $3}' "$W/same.d1" | sort) <(awk '{print $1":"$2, $3}' "$W/same.d2" | sort) | awk '$2 != $3' | head -n 5 | squash);"
+((used == 2)) || bad+=" the tuples used $used real(s), want both;"
+if [[ -z $bad ]]; then pass same-real; else fail same-real "$bad"; fi
+
+# --- failover ---------------------------------------------------------------------------------
+# tcpdump_start NS FILTER OUT: a capture on NS's eth0, -tt timestamps, its pid in TCPDUMP_PID.
+tcpdump_start() {
+	ip netns exec "$1" tcpdump -l -n -tt -i eth0 "$2" >"$3" 2>"$3.err" &
+	TCPDUMP_PID=$!
+	wait_for 30 grep -q 'listening on' "$3.err"
+}
+tcpdump_stop() { kill -INT "$TCPDUMP_PID" 2>/dev/null; wait "$TCPDUMP_PID" 2>/dev/null; }
+
+# d1_back: d1's link up, its default route again (a link down takes the routes through it),
+# its agent started, the route with both directors; else 1, with the reason in BACK_ERR.
+d1_back() {
+	BACK_ERR=
+	ip -n b-d1 link set eth0 up
+	wait_for 10 ip -n b-d1 route replace default via "$(dgw 1)" || { BACK_ERR="no default route in d1"; return 1; }
+	agent_start 1 || { BACK_ERR=$AGENT_ERR; return 1; }
+	wait_hops "d1 d2" 60 >/dev/null || { BACK_ERR="d1 not back in the route within 60 s: '$(hops)'"; return 1; }
+}
+
+times=() rtimes=()
+bad=
+for run in 1 2 3 4 5; do
+	tup=$W/fo.$run.tuples
+	pick $((42000 + run * 100)) "$tup"
+	if ! grep -q ' d1$' "$tup" || ! grep -q ' d2$' "$tup"; then
+		bad+=" run $run: the 32 candidate tuples did not reach both directors: $(awk '{print $4}' "$W/pick.$((42000 + run * 100))" | sort | uniq -c | squash);"
+		continue
+	fi
+	filt="tcp and dst host $VIP and ($(awk '$3 == "d1" {printf "%s(src host %s and src port %s)", (n++ ? " or " : ""), $1, $2}' "$tup"))"
+	tcpdump_start b-d2 "$filt" "$W/fo.$run.cap" || bad+=" run $run: tcpdump did not start;"
+	downloads "$tup" "$BIG4" "$RATE4" 120 "fo$run"
+	dl_started "$tup" || log "failover run $run: not every download was ESTABLISHED within 60 s"
+	sleep 1
+	tk=$(now)
+	ip -n b-d1 link set eth0 down
+	kill -KILL "${AGENT_PID[1]}"
+	wait "${AGENT_PID[1]}" 2>/dev/null
+	unset "AGENT_PID[1]"
+	# The router's side of it: the hold timer, then BIRD's route without d1.
+	if tr=$(wait_hops "d2" 20); then
+		rtimes+=("$tr")
+	else
+		tr=none
+		bad+=" run $run: the route still had '$(hops)' 20 s after the kill;"
+	fi
+	dl_wait
+	tcpdump_stop
+	first=$(awk 'NR == 1 {print $1}' "$W/fo.$run.cap")
+	gone=$(dl_check "$tup" "$BIG4" "fo$run")
+	if [[ -n $first ]]; then
+		ft=$(calc "$first - $tk")
+		times+=("$ft")
+	else
+		ft=none
+		bad+=" run $run: no packet of d1's flows reached d2;"
+	fi
+	log "failover run $run: $(grep -c ' d1$' "$tup") downloads on d1, $(grep -c ' d2$' "$tup") on d2; route without d1 after ${tr}s, first packet of a d1 flow on d2 after ${ft}s; downloads: $(cat "$W"/dl.fo"$run".* 2>/dev/null | grep -v '^$' | squash)"
+	[[ -z $gone ]] || bad+=" run $run:$gone"
+	d1_back || { bad+=" run $run: $BACK_ERR;"; break; }
+done
+if ((${#times[@]})); then
+	sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+	med=$(sed -n "$(((${#times[@]} + 1) / 2))p" <<<"$sorted")
+	worst=$(tail -n 1 <<<"$sorted")
+	log "failover time (kill -> first packet of a d1 flow on d2), ${#times[@]} runs: $(squash <<<"$sorted") s; median ${med}s, worst ${worst}s"
+fi
+if ((${#rtimes[@]})); then
+	sorted=$(printf '%s\n' "${rtimes[@]}" | sort -n)
+	log "route failover (kill -> rt's route without d1; hold time 3 s), ${#rtimes[@]} runs: $(squash <<<"$sorted") s; median $(sed -n "$(((${#rtimes[@]} + 1) / 2))p" <<<"$sorted")s, worst $(tail -n 1 <<<"$sorted")s"
+fi
+((${#times[@]} == 5)) || bad+=" ${#times[@]} of 5 runs measured;"
+if [[ -z $bad ]]; then pass failover; else fail failover "want every download complete (4194304 bytes, 200, exit 0) in 5 runs, each with a failover time;$bad"; fi
+
+# --- drain ------------------------------------------------------------------------------------
+bad=
+tup=$W/drain.tuples
+pick 43000 "$tup"
+grep -q ' d1$' "$tup" || bad+=" no candidate tuple went through d1;"
+downloads "$tup" "$BIG4" "$RATE4" 120 drain
+dl_started "$tup" || log "drain: not every download was ESTABLISHED within 60 s"
+sleep 1
+maint 1 on || bad+=" maintenance on d1 failed;"
+if t=$(wait_hops "d2" 10); then
+	log "drain: d1 left the route ${t}s after maintenance on"
+	kept=0
+	ent=$(entries 1)
+	while read -r a p d; do
+		[[ $d == d1 ]] || continue
+		grep -q "^$a:$p " <<<"$ent" && kept=$((kept + 1))
+	done <"$tup"
+	log "drain: d1's IPVS still holds $kept of its $(grep -c ' d1$' "$tup") flows after the withdrawal"
+	((kept == $(grep -c ' d1$' "$tup"))) || bad+=" d1's IPVS holds $kept of its $(grep -c ' d1$' "$tup") flows after the withdrawal;"
+else
+	bad+=" the route still has '$(hops)' 10 s after maintenance on d1;"
+fi
+m=$(scrape 1)
+log "drain: d1 l3dsr_bgp_maintenance $(mval "$m" l3dsr_bgp_maintenance ""), vip_announced $(mval "$m" l3dsr_bgp_vip_announced "vip=\"$VIP\"")"
+dl_wait
+gone=$(dl_check "$tup" "$BIG4" drain)
+[[ -z $gone ]] || bad+=" downloads:$gone"
+maint 1 off || bad+=" maintenance off d1 failed;"
+wait_hops "d1 d2" 30 >/dev/null || bad+=" d1 not back in the route within 30 s of maintenance off;"
+if [[ -z $bad ]]; then pass drain; else fail drain "$bad"; fi
+
+# --- health-one -------------------------------------------------------------------------------
+bad=
+ip -n b-d1 route add blackhole 10.2.0.0/16
+if t=$(wait_hops "d2" 20); then
+	log "health-one: d1 left the route ${t}s after the blackhole"
+else
+	bad+=" the route still has '$(hops)' 20 s after d1 lost the reals;"
+fi
+m=$(scrape 1)
+an=$(mval "$m" l3dsr_bgp_vip_announced "vip=\"$VIP\"")
+[[ $an == 0 ]] || bad+=" d1's l3dsr_bgp_vip_announced{vip=\"$VIP\"} is '$an', want 0;"
+wl=$(grep -i 'withdr' "$W/agent.d1.log" | grep -F "$VIP" | tail -n 1)
+log "health-one: d1's log: $wl"
+[[ -n $wl ]] || bad+=" d1's log has no withdrawal of $VIP: $(tail -n 5 "$W/agent.d1.log" | squash);"
+curl_all 40 "$W/h1"
+right=$(grep -cxE 'rs1|rs2' "$W/h1")
+log "health-one: $right/40 answered"
+((right == 40)) || bad+=" $right/40 requests answered: $(head -n 3 "$W/h1.err" | squash);"
+ip -n b-d1 route del blackhole 10.2.0.0/16
+wait_hops "d1 d2" 30 >/dev/null || bad+=" d1 not back in the route within 30 s of the reals' return;"
+if [[ -z $bad ]]; then pass health-one; else fail health-one "$bad"; fi
+
+# --- health-all -------------------------------------------------------------------------------
+bad=
+web_stop 1
+web_stop 2
+if t=$(wait_hops "" 20); then
+	log "health-all: no route to $VIP in rt ${t}s after both web servers stopped"
+	br=$(birdc_ show route "$VIP/32")
+	grep -q 'via' <<<"$br" && bad+=" birdc still shows a route: $(squash <<<"$br");"
+else
+	bad+=" the route still has '$(hops)' 20 s after both reals stopped;"
+fi
+web_start 1
+web_start 2
+for i in 1 2; do wait_for 60 web_up "$i" || bad+=" web.py on rs$i did not come back;"; done
+if t=$(wait_hops "d1 d2" 30); then
+	log "health-all: route back with d1 and d2 ${t}s after the servers listened"
+else
+	bad+=" the route is '$(hops)' 30 s after the reals came back, want 'd1 d2';"
+fi
+if [[ -z $bad ]]; then pass health-all; else fail health-all "$bad"; fi
+
+# --- third ------------------------------------------------------------------------------------
+bad=
+flows 44000 256 "$W/third.before"
+if agent_start 3; then
+	wait_hops "d1 d2 d3" 30 >/dev/null || bad+=" the route is '$(hops)' 30 s after d3's session, want 'd1 d2 d3';"
+else
+	bad+=" $AGENT_ERR;"
+fi
+# The first round's entries end (tcpfin 2 s) before the second round reuses the tuples, so that
+# an entry tells the director of the second round.
+wait_for 30 no_entries ':44[0-9]{3} ' || log "third: the first round's IPVS entries were still there 30 s later"
+flows 44000 256 "$W/third.after"
+ok_b=$(awk '$3 ~ /^rs[12]$/ && $4 != "none"' "$W/third.before" | wc -l)
+ok_a=$(awk '$3 ~ /^rs[12]$/ && $4 != "none"' "$W/third.after" | wc -l)
+j=$(join <(awk '{print $1":"$2, $3, $4}' "$W/third.before" | sort) <(awk '{print $1":"$2, $3, $4}' "$W/third.after" | sort))
+moved=$(awk '$3 != $5' <<<"$j" | wc -l)
+ond3=$(awk '$5 == "d3"' <<<"$j" | wc -l)
+realchg=$(awk '$2 != $4' <<<"$j" | wc -l)
+log "third: 256 tuples; before d1 $(grep -c ' d1$' "$W/third.before"), d2 $(grep -c ' d2$' "$W/third.before"); after d1 $(grep -c ' d1$' "$W/third.after"), d2 $(grep -c ' d2$' "$W/third.after"), d3 $ond3"
+log "third: changed director $moved/256 ($(calc "100 * $moved / 256")%), on d3 $ond3/256 ($(calc "100 * $ond3 / 256")%), changed real $realchg/256"
+((ok_b == 256 && ok_a == 256)) || bad+=" answered with a director's entry: $ok_b before, $ok_a after, want 256 each;"
+((realchg == 0)) || bad+=" $realchg tuples changed real: $(awk '$2 != $4' <<<"$j" | head -n 5 | squash);"
+((ond3 > 0)) || bad+=" no tuple went to d3;"
+if [[ -z $bad ]]; then pass third; else fail third "$bad"; fi
+[[ -z ${AGENT_PID[3]:-} ]] || agent_stop 3
+wait_hops "d1 d2" 30 >/dev/null || log "third: the route is '$(hops)' after d3 stopped"
+
+# --- pmtu -------------------------------------------------------------------------------------
+# relayed: l3dsr_icmp_relay_packets_total{result="relayed"} summed over d1 and d2.
+relayed() {
+	local s=0 i v
+	for i in 1 2; do
+		v=$(mval0 "$(scrape "$i")" l3dsr_icmp_relay_packets_total 'result="relayed"')
+		log "d$i: relayed $v" >&2
+		s=$(calc "$s + $v")
+	done
+	printf '%.0f\n' "$s"
+}
+flush_pmtu() { local i; for i in 1 2; do ip -n "b-rs$i" route flush cache; done; }
+
+bad=
+# Only rt's side of the client's link: the client still sends (and advertises an MSS for) 1500,
+# and the small requests fit, while a reply of 1500 bytes with DF cannot leave rt toward the
+# client: rt sends "fragmentation needed" to the VIP, which the route sends to a director.
+ip -n b-rt link set r-cl mtu 1280
+flush_pmtu
+r0=$(relayed)
+: >"$W/pmtu.tuples"
+for k in "${!CLIENTS[@]}"; do echo "${CLIENTS[k]} $((45000 + k)) ?" >>"$W/pmtu.tuples"; done
+downloads "$W/pmtu.tuples" "$BIG10" 0 180 pmtu
+dl_wait
+gone=$(dl_check "$W/pmtu.tuples" "$BIG10" pmtu)
+r1=$(relayed)
+log "pmtu: 8 downloads of 10 MB: $(cat "$W"/dl.pmtu.* 2>/dev/null | grep -v '^$' | squash); relayed $r0 -> $r1"
+log "pmtu: rs1's route to ${CLIENTS[0]}: $(ip -n b-rs1 route get "${CLIENTS[0]}" from "$VIP" 2>&1 | squash)"
+[[ -z $gone ]] || bad+=" downloads:$gone"
+((r1 > r0)) || bad+=" nothing relayed ($r0 -> $r1);"
+if [[ -z $bad ]]; then pass pmtu; else fail pmtu "want 8 downloads of $BIG10 bytes (200, exit 0) and relayed > 0;$bad"; fi
+
+# --- pmtu-needs-relay -------------------------------------------------------------------------
+bad=
+for i in 1 2; do
+	agent_stop "$i"
+	agent_start "$i" off || bad+=" $AGENT_ERR;"
+	wait_hops "d1 d2" 30 >/dev/null || bad+=" the route is '$(hops)' after d$i restarted;"
+done
+flush_pmtu
+log "pmtu-needs-relay: rs1's route to ${CLIENTS[0]} after the flush: $(ip -n b-rs1 route get "${CLIENTS[0]}" from "$VIP" 2>&1 | squash)"
+echo "${CLIENTS[0]} 46000 ?" >"$W/stall.tuples"
+downloads "$W/stall.tuples" "$BIG10" 0 20 stall
+dl_wait
+r=$(cat "$W/dl.stall.${CLIENTS[0]}.46000")
+read -r got code rc <<<"$r"
+rr=$(relayed)
+log "pmtu-needs-relay: relay off: curl --max-time 20: bytes $got, status $code, exit $rc; relayed $rr"
+[[ $rc == 28 && ${got:-0} -lt $BIG10 ]] || bad+=" want curl exit 28 with fewer than $BIG10 bytes, got '$r';"
+((rr == 0)) || bad+=" $rr packets relayed with the relay off;"
+if [[ -z $bad ]]; then pass pmtu-needs-relay; else fail pmtu-needs-relay "$bad"; fi
+ip -n b-rt link set r-cl mtu 1500
+
+# --- bad input --------------------------------------------------------------------------------
+# bad_conf CASE FILE WORD: `l3dsr agent -f FILE` in d1 (whose agent runs) exits 2 naming FILE and
+# WORD, and IPVS is as it was.
+bad_conf() {
+	local c=$1 f=$HERE/$2 out rc=0 s0
+	s0=$(nsx b-d1 ipvsadm -Sn)
+	out=$(nsx b-d1 "$BIN" agent -f "$f" 2>&1) || rc=$?
+	log "$c: exit $rc: $(squash <<<"$out")"
+	if ((rc == 2)) && [[ $out == *"$2:"* && $out == *"$3"* && $(nsx b-d1 ipvsadm -Sn) == "$s0" ]]; then
+		pass "$c"
+	else
+		fail "$c" "want exit 2, '$2:' and '$3' in the error, IPVS unchanged; got exit $rc: $(squash <<<"$out")"
+	fi
+}
+bad_conf bad-asn bad-asn.conf asn
+bad_conf bad-dup bad-dup.conf "$VIP"
+bad_conf bad-family bad-family.conf local_address
+
+# --- cleanup ----------------------------------------------------------------------------------
+cleanup
+left=$(ip netns list | grep -o '^b-[a-z0-9]*' | squash)
+if [[ -z $left && -z $(jobs -p) ]]; then
+	pass cleanup
+else
+	fail cleanup "want no namespace b-* and no job left; namespaces: '$left', jobs: $(jobs -p | squash)"
+fi
+exit 0
