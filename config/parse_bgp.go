@@ -70,11 +70,11 @@ func (p *parser) bgp(key, n *yaml.Node) *BGP {
 	var neighbors, announce *yaml.Node
 	if !p.fields(n, "bgp", map[string]func(*yaml.Node){
 		"asn": func(v *yaml.Node) {
-			b.ASN, haveASN = p.asn(v, "ASN %d", "the AS number of this director, 1-4294967295")
+			const fix = "the AS number of this director, 1-4294967295"
+			b.ASN, haveASN = p.asn(v, "ASN", fix, fix), true
 		},
 		"router_id": func(v *yaml.Node) {
-			haveID = true
-			b.RouterID, _ = p.routerID(v)
+			b.RouterID, haveID = p.routerID(v), true
 		},
 		"listen_port": func(v *yaml.Node) {
 			const hint = "a TCP port 1-65535 (179 is BGP's), or leave the key out to accept no sessions"
@@ -119,40 +119,36 @@ func (p *parser) bgp(key, n *yaml.Node) *BGP {
 	return b
 }
 
-// asn reads an AS number. which starts its errors with the value ("ASN
-// %d"); fix says what to give instead. ok is whether the key was there,
-// read or not: a missing key is the caller's error.
-func (p *parser) asn(n *yaml.Node, which, fix string) (uint32, bool) {
-	hint := fix
-	if !strings.Contains(fix, "4294967295") {
-		hint += ", 1-4294967295"
-	}
+// asn reads an AS number. who names it in the errors ("ASN", "ASN of
+// neighbor 10.1.0.1"); fix is what to give instead of a reserved one,
+// hint instead of what is not a number.
+func (p *parser) asn(n *yaml.Node, who, fix, hint string) uint32 {
 	v, ok := p.uint(n, "asn", 1<<32-1, hint)
 	if !ok {
-		return 0, true
+		return 0
 	}
 	switch v {
 	case 0:
-		p.errf(n, which+" is reserved: give %s", v, fix)
+		p.errf(n, "%s 0 is reserved: give %s", who, fix)
 	case asTrans:
-		p.errf(n, which+" is AS_TRANS, which stands in for a 4-byte ASN toward old speakers (RFC 6793) and is never a real AS: give %s", v, fix)
+		p.errf(n, "%s %d is AS_TRANS, which stands in for a 4-byte ASN toward old speakers (RFC 6793) and is never a real AS: give %s", who, v, fix)
 	}
-	return uint32(v), true
+	return uint32(v)
 }
 
-func (p *parser) routerID(n *yaml.Node) (netip.Addr, bool) {
+// routerID reads the BGP identifier: 32 bits, nonzero (RFC 6286).
+func (p *parser) routerID(n *yaml.Node) netip.Addr {
 	a, ok := p.addr(n, "router_id")
 	switch {
 	case !ok:
-		return a, false
 	case !a.Is4():
 		p.errf(n, "router_id %s is IPv6: the BGP identifier is 32 bits; give an IPv4 address of this director, e.g. 10.1.0.11", a)
 	case a.IsUnspecified():
 		p.errf(n, "router_id 0.0.0.0 is not a BGP identifier (RFC 6286 wants it nonzero): give an IPv4 address of this director, e.g. 10.1.0.11")
 	default:
-		return a, true
+		return a
 	}
-	return netip.Addr{}, false
+	return netip.Addr{}
 }
 
 // unicast reads an address that packets go to or come from: not 0.0.0.0
@@ -283,7 +279,7 @@ func (p *parser) neighbor(n *yaml.Node) (BGPNeighbor, bool) {
 		p.errf(n, "neighbor %s needs the key asn: the router's AS number, e.g. '{address: %s, asn: 65000}'", nb.Address, nb.Address)
 		return nb, false
 	}
-	nb.ASN, _ = p.asn(asnNode, "ASN of neighbor "+nb.Address.String()+" %d", "the router's AS number")
+	nb.ASN = p.asn(asnNode, "ASN of neighbor "+nb.Address.String(), "the router's AS number", "the router's AS number, 1-4294967295")
 	if l := nb.LocalAddress; l.IsValid() && l.Is4() != nb.Address.Is4() {
 		fam := dsrtypes.FamilyOf(nb.Address)
 		p.errf(localNode, "local_address %s of neighbor %s is %s: give an %s address", l, nb.Address, dsrtypes.FamilyOf(l), fam)

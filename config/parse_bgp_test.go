@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -287,5 +288,28 @@ f:7: neighbor 10.1.0.2 needs the key asn: the router's AS number, e.g. '{address
 f:8: next_hop ::1 for VIP 192.0.2.10 is IPv6: give an IPv4 next hop`
 	if err == nil || err.Error() != want {
 		t.Errorf("errors:\n%v\nwant\n%s", err, want)
+	}
+}
+
+// The example of docs/config.md loads, with what its comments say.
+func TestDocBGPExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example string
+	for _, m := range yamlBlock.FindAllSubmatch(doc, -1) {
+		if strings.Contains(string(m[1]), "  bgp:\n") {
+			example = string(m[1])
+		}
+	}
+	if example == "" {
+		t.Fatal("docs/config.md has no example with a bgp section")
+	}
+	a := mustParse(t, example).Agent()
+	b := a.BGP
+	if !a.ICMPRelay || b == nil || b.WithdrawDelay != 5*time.Second || b.ListenPort != -1 || len(b.Neighbors) != 2 || len(b.Announce) != 2 ||
+		b.Neighbors[0].HoldTime != 9*time.Second || b.Neighbors[0].Password != "a shared key" {
+		t.Errorf("the example loads as %+v, relay %v", b, a.ICMPRelay)
 	}
 }
