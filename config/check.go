@@ -106,7 +106,7 @@ func check(f *File) Errors {
 			}
 		}
 	}
-	return errs
+	return append(errs, checkBGP(f)...)
 }
 
 // entryOf is the table entry of a dscp-mode VIP.

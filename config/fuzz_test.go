@@ -68,7 +68,21 @@ func withoutPositions(f *File) File {
 		}
 	}
 	if a := f.agent; a != nil {
-		c.agent = &Agent{Metrics: a.Metrics, Teardown: a.Teardown, RepairInterval: a.RepairInterval}
+		c.agent = &Agent{Metrics: a.Metrics, Teardown: a.Teardown, RepairInterval: a.RepairInterval, ICMPRelay: a.ICMPRelay}
+		if b := a.BGP; b != nil {
+			nb := *b
+			nb.Pos = Pos{}
+			nb.Neighbors, nb.Announce = nil, nil
+			for _, n := range b.Neighbors {
+				n.Pos = Pos{}
+				nb.Neighbors = append(nb.Neighbors, n)
+			}
+			for _, an := range b.Announce {
+				an.Pos = Pos{}
+				nb.Announce = append(nb.Announce, an)
+			}
+			c.agent.BGP = &nb
+		}
 	}
 	return c
 }
@@ -103,6 +117,11 @@ func FuzzParse(f *testing.F) {
 	// Checks of every kind, an agent section, and a check with a mistake
 	// of each sort.
 	f.Add([]byte(withChecks))
+	// A bgp section with every key, one with the defaults, and one with a
+	// mistake of each sort.
+	f.Add([]byte(bgpFull + bgpServices))
+	f.Add([]byte(bgpMinimal + bgpServices))
+	f.Add([]byte("agent:\n  icmp_relay: maybe\n  bgp:\n    asn: 23456\n    router_id: \"::1\"\n    listen_port: 0\n    withdraw_delay: 11m\n    next_hop: [10.1.0.1, 10.1.0.2]\n    neighbors:\n      - {address: \"2001:db8::1\", asn: 0, hold_time: 2s, local_address: 10.1.0.11, multihop: 0}\n      - {address: \"2001:db8::1\", asn: 65000}\n    announce: [192.0.2.99, 192.0.2.10, {vip: 192.0.2.10, next_hop: \"::1\"}]\n" + bgpServices))
 	f.Add([]byte("director:\n  services:\n    - vip: \"[2001:db8::1]:53\"\n      proto: udp\n      dscp: 9\n      sorry: 2001:db8::99\n      health:\n        kind: udp-dns\n        rise: 0\n        path: x\n        timeout: 7s\n        qtype: mx\n        body: (\nagent: {metrics: '[::1]:0', on_stop: keep, repair_interval: 2}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := parseFile("fuzz.conf", data)

@@ -92,6 +92,7 @@ func agentNode(a Agent) *yaml.Node {
 	if a.RepairInterval != defaultRepairInterval {
 		put(m, "repair_interval", dur(a.RepairInterval))
 	}
+	putBGP(m, a)
 	return m
 }
 

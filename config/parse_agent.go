@@ -21,7 +21,12 @@ func (p *parser) agent(n *yaml.Node) *Agent {
 	if isNull(n) {
 		return a
 	}
+	relaySet := false
 	p.fields(n, "agent", map[string]func(*yaml.Node){
+		"bgp": func(v *yaml.Node) { a.BGP = p.bgp(keyOf(n, "bgp"), v) },
+		"icmp_relay": func(v *yaml.Node) {
+			a.ICMPRelay, relaySet = p.icmpRelay(v)
+		},
 		"metrics": func(v *yaml.Node) {
 			a.MetricsPos = p.pos(v)
 			if m, ok := p.metrics(v); ok {
@@ -48,6 +53,11 @@ func (p *parser) agent(n *yaml.Node) *Agent {
 			a.RepairInterval = d
 		},
 	})
+	if !relaySet {
+		// A director that announces VIPs is one of several behind ECMP:
+		// the ICMP for a flow often reaches another one.
+		a.ICMPRelay = a.BGP != nil
+	}
 	return a
 }
 

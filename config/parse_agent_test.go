@@ -57,8 +57,8 @@ func TestParseAgentErrors(t *testing.T) {
 		{"on_stop", "agent:\n  on_stop: drain\n", 2, `on_stop "drain": use keep (a stop leaves the data path as it is, so a restart drops nothing) or teardown (a stop deletes what the file set up)`},
 		{"repair too often", "agent:\n  repair_interval: 500ms\n", 2, "repair_interval 500ms is under 1s: each repair reads the whole running state; give 1s or more"},
 		{"repair without unit", "agent:\n  repair_interval: 10\n", 2, "repair_interval 10 has no unit: write 10s (or ms, m)"},
-		{"unknown key", "agent:\n  metric: off\n", 2, `unknown key "metric" in agent: the keys are metrics, on_stop, repair_interval`},
-		{"a list", "agent:\n  - metrics: off\n", 2, "agent must be a mapping with the keys metrics, on_stop, repair_interval, not a list"},
+		{"unknown key", "agent:\n  metric: off\n", 2, `unknown key "metric" in agent: the keys are bgp, icmp_relay, metrics, on_stop, repair_interval`},
+		{"a list", "agent:\n  - metrics: off\n", 2, "agent must be a mapping with the keys bgp, icmp_relay, metrics, on_stop, repair_interval, not a list"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if strings.HasPrefix(tc.want, "YAML syntax") {
