@@ -65,6 +65,8 @@ func (a *runner) startRelay(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("icmp_relay: opening the packet socket: %w (or set 'icmp_relay: off')", err)
 	}
+	a.reg.ICMP.Results(string(icmprelay.Relayed), string(icmprelay.NotVIP), string(icmprelay.NoReal),
+		string(icmprelay.Malformed), string(icmprelay.SendError), string(resultOtherMode))
 	ctx, cancel := context.WithCancel(ctx)
 	rl := &relayer{a: a, relay: r, cancel: cancel, done: make(chan struct{}), sources: map[netip.Addr]netip.Addr{}, route: routeSource}
 	go func() {

@@ -18,5 +18,13 @@ func newICMP() *ICMP {
 
 func (i *ICMP) collectors() []prometheus.Collector { return []prometheus.Collector{i.packets} }
 
+// Results shows each of results at 0 until it happens, so that rate() and
+// alerts on a result see it from the first scrape.
+func (i *ICMP) Results(results ...string) {
+	for _, r := range results {
+		i.packets.WithLabelValues(r)
+	}
+}
+
 // Relayed counts one packet the relay handled, by its result.
 func (i *ICMP) Relayed(result string) { i.packets.WithLabelValues(result).Inc() }

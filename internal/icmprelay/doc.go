@@ -7,7 +7,7 @@
 // path MTU and its large replies black-hole (GLB had the same need:
 // github/glb-director#47).
 //
-// Parse reads the error and its quoted packet, ToReal makes the copy to
+// parse reads the error and its quoted packet, toReal makes the copy to
 // send toward the real (in the service's L3 DSR encoding), and Relay reads
 // them off the wire and sends the copies.
 package icmprelay

@@ -12,7 +12,7 @@ import (
 // carry more).
 const snapLen = 0xffff
 
-// filter is the socket filter: only what Parse may accept comes up from
+// filter is the socket filter: only what parse may accept comes up from
 // the kernel, so that the director's other traffic is dropped in it. The
 // socket gets packets from their IP header on (SOCK_DGRAM). It passes:
 //   - packets addressed to this host (PACKET_HOST): not the copies a

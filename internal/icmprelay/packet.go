@@ -28,28 +28,28 @@ const (
 	protoSCTP   = 132
 )
 
-// ErrMalformed is wrapped by every error of Parse.
-var ErrMalformed = errors.New("not a relayable ICMP error")
+// errMalformed is wrapped by every error of parse.
+var errMalformed = errors.New("not a relayable ICMP error")
 
 func malformed(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, a...)...)
+	return fmt.Errorf("%w: "+format, append([]any{errMalformed}, a...)...)
 }
 
-// minL4 is how much of the quoted transport header Parse needs: the ports,
+// minL4 is how much of the quoted transport header parse needs: the ports,
 // which TCP, UDP and SCTP all carry in their first 4 bytes. RFC 792 makes
 // a router quote 8 bytes, RFC 4443 as much as fits in 1280.
 const minL4 = 8
 
-// Parse reads pkt, a whole IP packet (from its IP header on; trailing
+// parse reads pkt, a whole IP packet (from its IP header on; trailing
 // link padding is ignored): an ICMP fragmentation needed or an ICMPv6
 // packet too big, whose quoted packet is a TCP, UDP or SCTP one from the
 // address the error is sent to (the VIP) to the client. The packet comes
-// off the wire before the kernel checked it, so Parse checks the IPv4
+// off the wire before the kernel checked it, so parse checks the IPv4
 // header checksum and the ICMP checksum itself. An IPv6 packet with
 // extension headers before the ICMPv6 one is refused (routers send none);
 // the quoted packet may have hop-by-hop, routing and destination options.
-// Every error wraps ErrMalformed.
-func Parse(pkt []byte) (Quoted, error) {
+// Every error wraps errMalformed.
+func parse(pkt []byte) (Quoted, error) {
 	if len(pkt) < 1 {
 		return Quoted{}, malformed("empty packet")
 	}

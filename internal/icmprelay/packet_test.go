@@ -121,12 +121,12 @@ func TestParse(t *testing.T) {
 		}, Quoted{Client: client6, VIP: vip6, Proto: 17, ClientPort: 40002, VIPPort: 443, MTU: 1300}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Parse(tc.pkt(t))
+			got, err := parse(tc.pkt(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got != tc.want {
-				t.Errorf("Parse: %+v, want %+v", got, tc.want)
+				t.Errorf("parse: %+v, want %+v", got, tc.want)
 			}
 		})
 	}
@@ -166,12 +166,12 @@ func TestParseRefuses(t *testing.T) {
 		{"IPv6 not to the quote's source", func(t testing.TB) []byte { s := defSpec6(); s.dst = client6; return build6(t, s) }, "ICMP error sent to 2001:db8:99::7 about a packet from 2001:db8::10"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q, err := Parse(tc.pkt(t))
+			q, err := parse(tc.pkt(t))
 			if err == nil {
-				t.Fatalf("Parse: %+v, want an error containing %q", q, tc.want)
+				t.Fatalf("parse: %+v, want an error containing %q", q, tc.want)
 			}
-			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Parse: %v, want ErrMalformed and %q", err, tc.want)
+			if !errors.Is(err, errMalformed) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("parse: %v, want errMalformed and %q", err, tc.want)
 			}
 		})
 	}

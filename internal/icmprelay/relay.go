@@ -40,7 +40,7 @@ type Relay struct {
 	// the director sends as well, a clone of each.
 	recv []*os.File
 	// send4 and send6 are IPPROTO_RAW sockets: they take the packet with
-	// its IP header as ToReal made it (send6 is -1 without IPv6).
+	// its IP header as toReal made it (send6 is -1 without IPv6).
 	send4, send6 int
 	closeOnce    sync.Once
 }
@@ -163,7 +163,7 @@ func read(ctx context.Context, f *os.File, pkts chan<- []byte) error {
 
 // relay sends on one packet and says what became of it.
 func (r *Relay) relay(pkt []byte, look Lookup) Result {
-	q, err := Parse(pkt)
+	q, err := parse(pkt)
 	if err != nil {
 		slog.Debug("ICMP relay: packet dropped", "err", err)
 		return Malformed
@@ -173,7 +173,7 @@ func (r *Relay) relay(pkt []byte, look Lookup) Result {
 		slog.Debug("ICMP relay: no real server for the flow", "vip", netip.AddrPortFrom(q.VIP, q.VIPPort), "client", netip.AddrPortFrom(q.Client, q.ClientPort), "result", res)
 		return res
 	}
-	out, err := ToReal(pkt, t)
+	out, err := toReal(pkt, t)
 	if err == nil {
 		err = r.send(out, t.RIP)
 	}

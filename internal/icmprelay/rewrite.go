@@ -23,10 +23,10 @@ type Target struct {
 // tunnelTTL is the outer header's TTL (hop limit), as a host's default.
 const tunnelTTL = 64
 
-// ToReal is the packet to send toward t.RIP for pkt, an ICMP error Parse
+// toReal is the packet to send toward t.RIP for pkt, an ICMP error Parse
 // accepts: a new slice, pkt is not changed.
-func ToReal(pkt []byte, t Target) ([]byte, error) {
-	if _, err := Parse(pkt); err != nil {
+func toReal(pkt []byte, t Target) ([]byte, error) {
+	if _, err := parse(pkt); err != nil {
 		return nil, err
 	}
 	pkt = trim(pkt)

@@ -57,7 +57,7 @@ func verifyICMP6(t *testing.T, ip *layers.IPv6, p gopacket.Packet) {
 func TestToRealDSCP4(t *testing.T) {
 	in := build4(t, defSpec4()) // TOS 0x02: ECN ECT(0)
 	orig := bytes.Clone(in)
-	out, err := ToReal(append(in, 0, 0), Target{RIP: rip4, Source: dir4, DSCP: 10})
+	out, err := toReal(append(in, 0, 0), Target{RIP: rip4, Source: dir4, DSCP: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +82,14 @@ func TestToRealDSCP4(t *testing.T) {
 	if _, r := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4).VerifyChecksum(); !r.Valid {
 		t.Errorf("ICMP checksum %#04x, want %#04x", r.Actual, r.Correct)
 	}
-	if q, err := Parse(out); err == nil {
+	if q, err := parse(out); err == nil {
 		t.Errorf("the relayed copy parses as an error to relay (%+v): the relay could loop", q)
 	}
 }
 
 func TestToRealDSCP6(t *testing.T) {
 	orig := build6(t, defSpec6()) // traffic class 0x03: ECN CE
-	out, err := ToReal(orig, Target{RIP: rip6, Source: dir6, DSCP: 46})
+	out, err := toReal(orig, Target{RIP: rip6, Source: dir6, DSCP: 46})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestToRealDSCP6(t *testing.T) {
 
 func TestToRealKeepTOS(t *testing.T) {
 	orig4 := build4(t, defSpec4())
-	out, err := ToReal(orig4, Target{RIP: rip4, Source: dir4, DSCP: 10, KeepTOS: true})
+	out, err := toReal(orig4, Target{RIP: rip4, Source: dir4, DSCP: 10, KeepTOS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestToRealKeepTOS(t *testing.T) {
 	}
 	orig6 := build6(t, defSpec6())
 	// Zero source: the router's stays.
-	out, err = ToReal(orig6, Target{RIP: rip6, KeepTOS: true})
+	out, err = toReal(orig6, Target{RIP: rip6, KeepTOS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestToRealTunnel(t *testing.T) {
 		{"IPv4 in IPv6", build4(t, defSpec4()), rip6, dir6, layers.IPProtocolIPv4, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := ToReal(append(bytes.Clone(tc.in), 0, 0, 0), Target{RIP: tc.rip, Source: tc.src, Tunnel: true, DSCP: 10})
+			out, err := toReal(append(bytes.Clone(tc.in), 0, 0, 0), Target{RIP: tc.rip, Source: tc.src, Tunnel: true, DSCP: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +185,7 @@ func TestToRealRefuses(t *testing.T) {
 		{"tunnel without source", in6, Target{RIP: rip6, Tunnel: true}, "tunnel to real server fd00:2::2 needs the director's source address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if out, err := ToReal(tc.in, tc.t); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if out, err := toReal(tc.in, tc.t); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("ToReal: %x, %v; want an error containing %q", out, err, tc.want)
 			}
 		})
@@ -199,12 +199,12 @@ func FuzzParse(f *testing.F) {
 	s.proto, s.quote = layers.IPProtocolUDP, 300
 	f.Add(build6(f, s))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		q, err := Parse(b)
+		q, err := parse(b)
 		if err != nil {
 			return
 		}
 		for _, tg := range []Target{{RIP: rip4, Source: dir4, DSCP: 5}, {RIP: rip6, Source: dir6, DSCP: 5}, {RIP: rip4, Source: dir4, Tunnel: true}, {RIP: rip6, Source: dir6, Tunnel: true}} {
-			out, err := ToReal(b, tg)
+			out, err := toReal(b, tg)
 			if err != nil {
 				continue
 			}
@@ -213,7 +213,7 @@ func FuzzParse(f *testing.F) {
 			}
 			// A dscp copy stays a valid error about the same flow, but
 			// addressed to the real: Parse refuses it (no relay loop).
-			if _, err := Parse(out); err == nil || !strings.Contains(err.Error(), "not a router's answer") {
+			if _, err := parse(out); err == nil || !strings.Contains(err.Error(), "not a router's answer") {
 				t.Fatalf("copy of %+v to %v parses: %v", q, tg.RIP, err)
 			}
 		}
