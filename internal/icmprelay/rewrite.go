@@ -23,7 +23,7 @@ type Target struct {
 // tunnelTTL is the outer header's TTL (hop limit), as a host's default.
 const tunnelTTL = 64
 
-// toReal is the packet to send toward t.RIP for pkt, an ICMP error Parse
+// toReal is the packet to send toward t.RIP for pkt, an ICMP error parse
 // accepts: a new slice, pkt is not changed.
 func toReal(pkt []byte, t Target) ([]byte, error) {
 	if _, err := parse(pkt); err != nil {
@@ -77,7 +77,7 @@ func toReal(pkt []byte, t Target) ([]byte, error) {
 	return out, nil
 }
 
-// trim cuts a packet Parse accepted to its IP length (link padding off).
+// trim cuts a packet parse accepted to its IP length (link padding off).
 func trim(pkt []byte) []byte {
 	if pkt[0]>>4 == 4 {
 		return pkt[:binary.BigEndian.Uint16(pkt[2:])]

@@ -62,7 +62,7 @@ func TestToRealDSCP4(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(in, orig) {
-		t.Error("ToReal changed its input")
+		t.Error("toReal changed its input")
 	}
 	ip, p := decode4(t, out)
 	if addr(ip.DstIP) != rip4 || addr(ip.SrcIP) != dir4 {
@@ -186,7 +186,7 @@ func TestToRealRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if out, err := toReal(tc.in, tc.t); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ToReal: %x, %v; want an error containing %q", out, err, tc.want)
+				t.Errorf("toReal: %x, %v; want an error containing %q", out, err, tc.want)
 			}
 		})
 	}
@@ -212,7 +212,7 @@ func FuzzParse(f *testing.F) {
 				continue
 			}
 			// A dscp copy stays a valid error about the same flow, but
-			// addressed to the real: Parse refuses it (no relay loop).
+			// addressed to the real: parse refuses it (no relay loop).
 			if _, err := parse(out); err == nil || !strings.Contains(err.Error(), "not a router's answer") {
 				t.Fatalf("copy of %+v to %v parses: %v", q, tg.RIP, err)
 			}
