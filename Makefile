@@ -93,6 +93,12 @@ $(BUILD)/ipvs.test: $(GOSRC) go.mod go.sum
 $(BUILD)/dscpmark.test: $(GOSRC) go.mod go.sum
 	$(GO) test -c -o $@ ./internal/dscpmark
 
+$(BUILD)/icmprelay.test: $(GOSRC) go.mod go.sum
+	$(GO) test -c -o $@ ./internal/icmprelay
+
+$(BUILD)/bgptest.test: $(GOSRC) go.mod go.sum
+	$(GO) test -c -o $@ ./internal/bgp/bgptest
+
 # The generic netlink fuzzer of the genl_fuzz scenario (issue 19).
 $(BUILD)/genlfuzz: $(GOSRC) go.mod go.sum
 	$(GO) build -o $@ ./tests/tools/genlfuzz
@@ -155,8 +161,10 @@ vmtest-lockdown: deps kmod libxt go testtools
 
 # Several directors (issue 20, tests/ecmp): outside make test, whose budget it does not fit.
 # bgp_ecmp runs five failovers, a drain and 10 MB downloads under TCG: 1800 s per scenario.
+# go_integration runs the relay's and the BGP speaker's integration tests from these.
+ECMPTOOLS := $(BUILD)/icmprelay.test $(BUILD)/bgptest.test
 .PHONY: test-ecmp
-test-ecmp: deps kmod libxt go testtools
+test-ecmp: deps kmod libxt go testtools $(ECMPTOOLS)
 	L3DSR_VM_TIMEOUT_PER_SCENARIO=1800 L3DSR_SCENARIO_DIR=$(TOP)/tests/ecmp $(TOP)/tests/vm/run.sh
 
 test: test-deps deps unit fuzz-smoke checkpatch kmod libxt go testtools vmtest pkgtest bench-smoke
