@@ -454,3 +454,12 @@ func TestBGPHealthThroughLoop(t *testing.T) {
 		t.Fatalf("speaker calls after a real's first good probe %q, want the announce at once", got)
 	}
 }
+
+// A VIP whose only real the file gives weight 0 takes no new flow: it is
+// not announced.
+func TestBGPWeightZeroDoesNotServe(t *testing.T) {
+	svc := unchecked(vipB)
+	svc.Service.Reals[0].Weight = 0
+	_, sp, _ := bgpAgent(t, bgpConfig(vipB), svc)
+	wantCalls(t, sp)
+}

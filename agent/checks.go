@@ -278,7 +278,8 @@ func (c *checks) record(id string, j job) *RealHealth {
 // take traffic: one without a check, or one whose check has shown it up
 // since the agent started. A real not yet probed does not count, also one
 // the record of a run before says is up: a VIP is announced on evidence.
-// A sorry real does not count either: it answers, it does not serve.
+// A sorry real does not count either: it answers, it does not serve; nor
+// does a real the file gives weight 0, to which IPVS sends no new flow.
 func (c *checks) serving(f *config.File, vip netip.Addr) bool {
 	svcs, _ := f.DirectorServices()
 	for _, s := range svcs {
@@ -286,6 +287,9 @@ func (c *checks) serving(f *config.File, vip netip.Addr) bool {
 			continue
 		}
 		for _, r := range s.Service.Reals {
+			if r.Weight <= 0 {
+				continue
+			}
 			id := realID(s.Service.Key, r.Addr)
 			if _, checked := c.jobs[id]; !checked {
 				return true
