@@ -190,7 +190,7 @@ dconf() {
 		      dscp: 21
 		      scheduler: mh
 		      scheduler_flags: [mh-port]
-		      health: {kind: http, path: /health, interval: 1s, timeout: 500ms, rise: 2, fall: 2}
+		      health: {kind: http, path: /health, interval: 1s, timeout: 2s, rise: 2, fall: 3}
 		      reals:
 		        - {address: ${RS_ADDR[0]}, weight: 100}
 		        - {address: ${RS_ADDR[1]}, weight: 100}
@@ -702,6 +702,13 @@ bad_conf bad-family bad-family.conf local_address
 
 # --- cleanup ----------------------------------------------------------------------------------
 cleanup
+# The agents' logs, into the scenario's log on the host (logs/bgp_ecmp.log): what each announced,
+# withdrew and why, and each check's changes.
+for n in 1 2 3; do
+	[[ -f $W/agent.d$n.log ]] || continue
+	echo "---- agent d$n: changes of checks and routes (of $(wc -l <"$W/agent.d$n.log") lines)"
+	grep -E 'announced|withdr|is (up|down)|quiesc|failed|level=(WARN|ERROR)' "$W/agent.d$n.log" | tail -n 150
+done
 left=$(ip netns list | grep -o '^b-[a-z0-9]*' | squash)
 if [[ -z $left && -z $(jobs -p) ]]; then
 	pass cleanup
