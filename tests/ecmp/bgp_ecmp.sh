@@ -418,6 +418,15 @@ for i in 1 2; do
 done
 if [[ -z $bad ]]; then pass sessions; else fail sessions "$bad"; fi
 
+# agent_changes N...: the last route and check changes of the agents named, as log lines.
+agent_changes() {
+	local n l
+	for n in "$@"; do
+		grep -E 'announced|withdr|is (up|down)|quiesc|failed|level=(WARN|ERROR)' "$W/agent.d$n.log" | tail -n 12 |
+			while IFS= read -r l; do log "d$n: ${l:0:400}"; done
+	done
+}
+
 # --- spread -----------------------------------------------------------------------------------
 # IPVS adds up its per-CPU counters every 2 s (the estimator): read them 3 s after the traffic.
 sleep 3
@@ -431,6 +440,7 @@ if ((n1 > 0 && n2 > 0 && right == 400)); then
 	pass spread
 else
 	fail spread "want both directors' IPVS connection counters to grow and 400 answers rs1 or rs2; got d1 +$n1, d2 +$n2, $right right; curl: $(head -n 3 "$W/spread.err" | squash)"
+	agent_changes 1 2
 fi
 
 # --- same-real --------------------------------------------------------------------------------
