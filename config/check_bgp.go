@@ -18,9 +18,14 @@ func checkBGP(f *File) Errors {
 			services[s.Service.VIP] = true
 		}
 	}
+	b := f.agent.BGP
+	v6Session := false
+	for _, n := range b.Neighbors {
+		v6Session = v6Session || n.Address.Is6()
+	}
 	var errs Errors
 	seen := map[netip.Addr]Pos{}
-	for _, a := range f.agent.BGP.Announce {
+	for _, a := range b.Announce {
 		if first, dup := seen[a.VIP]; dup {
 			errs = append(errs, Error{a.Pos, fmt.Sprintf("VIP %s is announced twice (also on line %d): keep one entry", a.VIP, first.Line)})
 			continue
@@ -28,6 +33,11 @@ func checkBGP(f *File) Errors {
 		seen[a.VIP] = a.Pos
 		if !services[a.VIP] {
 			errs = append(errs, Error{a.Pos, fmt.Sprintf("VIP %s is announced, but no service has it: add a service for it, or remove it from announce", a.VIP)})
+		}
+		// Over IPv4 sessions only, the session's own address is IPv4: an
+		// IPv6 route would go out with a next hop no router can use.
+		if a.VIP.Is6() && !a.NextHop.IsValid() && !b.NextHop6.IsValid() && !v6Session {
+			errs = append(errs, Error{a.Pos, fmt.Sprintf("VIP %s is IPv6, and every neighbor is IPv4: give its IPv6 next hop (next_hop of the entry, or an IPv6 address in bgp's next_hop)", a.VIP)})
 		}
 	}
 	return errs

@@ -260,6 +260,7 @@ func TestParseBGPErrors(t *testing.T) {
 		{"announce's unknown key", ann("[{vip: 192.0.2.10, nexthop: 10.1.0.11}]"), 6, `unknown key "nexthop" in an announce entry: the keys are next_hop, vip`},
 		{"next hop IPv4 for IPv6", ann("[{vip: \"2001:db8::10\", next_hop: 10.1.0.11}]"), 6, "next_hop 10.1.0.11 for VIP 2001:db8::10 is IPv4: give an IPv6 next hop"},
 		{"next hop IPv6 for IPv4", ann("\n      - 192.0.2.11\n      - {vip: 192.0.2.10, next_hop: \"2001:db8::11\"}"), 8, "next_hop 2001:db8::11 for VIP 192.0.2.10 is IPv6: give an IPv4 next hop"},
+		{"IPv6 VIP over IPv4 sessions", ann("[\"2001:db8::10\"]"), 6, "VIP 2001:db8::10 is IPv6, and every neighbor is IPv4: give its IPv6 next hop (next_hop of the entry, or an IPv6 address in bgp's next_hop)"},
 		{"announced, no service", ann("[192.0.2.99]"), 6, "VIP 192.0.2.99 is announced, but no service has it: add a service for it, or remove it from announce"},
 		{"announced twice", ann("\n      - 192.0.2.10\n      - 192.0.2.11\n      - {vip: 192.0.2.10, next_hop: 10.1.0.11}"), 9, "VIP 192.0.2.10 is announced twice (also on line 7): keep one entry"},
 		// The relay.
