@@ -190,7 +190,7 @@ dconf() {
 		      dscp: 21
 		      scheduler: mh
 		      scheduler_flags: [mh-port]
-		      health: {kind: http, path: /health, interval: 1s, timeout: 2s, rise: 2, fall: 3}
+		      health: {kind: http, path: /health, interval: 2s, timeout: 2s, rise: 2, fall: 3}
 		      reals:
 		        - {address: ${RS_ADDR[0]}, weight: 100}
 		        - {address: ${RS_ADDR[1]}, weight: 100}
