@@ -493,7 +493,11 @@ for run in 1 2 3 4 5; do
 		bad+=" run $run: the 32 candidate tuples did not reach both directors: $(awk '{print $4}' "$W/pick.$((42000 + run * 100))" | sort | uniq -c | squash);"
 		continue
 	fi
-	filt="tcp and dst host $VIP and ($(awk '$3 == "d1" {printf "%s(src host %s and src port %s)", (n++ ? " or " : ""), $1, $2}' "$tup"))"
+	# Only frames addressed to d2: with d1's port down the bridge floods frames for d1's MAC to
+	# every port, and a capture on d2 sees them (a packet socket sees PACKET_OTHERHOST frames,
+	# which d2's stack then drops), long before the route moves a flow.
+	mac=$(ip -n b-d2 -br link show eth0 | awk '{print $3}')
+	filt="ether dst $mac and tcp and dst host $VIP and ($(awk '$3 == "d1" {printf "%s(src host %s and src port %s)", (n++ ? " or " : ""), $1, $2}' "$tup"))"
 	tcpdump_start b-d2 "$filt" "$W/fo.$run.cap" || bad+=" run $run: tcpdump did not start;"
 	downloads "$tup" "$BIG4" "$RATE4" 120 "fo$run"
 	dl_started "$tup" || log "failover run $run: not every download was ESTABLISHED within 60 s"
