@@ -81,5 +81,8 @@ func neighborNode(nb BGPNeighbor) *yaml.Node {
 	if nb.LocalAddress.IsValid() {
 		put(m, "local_address", str(nb.LocalAddress.String()))
 	}
+	if nb.BFD != nil {
+		put(m, "bfd", bfdNode(nb.BFD))
+	}
 	return m
 }

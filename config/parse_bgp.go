@@ -263,6 +263,11 @@ func (p *parser) neighbor(n *yaml.Node) (BGPNeighbor, bool) {
 				nb.Multihop = uint8(ttl)
 			}
 		},
+		"bfd": func(v *yaml.Node) {
+			if b, ok := p.bfd(v); ok {
+				nb.BFD = b
+			}
+		},
 		"local_address": func(v *yaml.Node) {
 			localNode = v
 			nb.LocalAddress, _ = p.unicast(v, "local_address", "an address of this director, or leave the key out for the kernel's choice")

@@ -189,7 +189,7 @@ func TestParseBGPErrors(t *testing.T) {
 	const (
 		asnFix   = "the AS number of this director, 1-4294967295"
 		asTrans  = "is AS_TRANS, which stands in for a 4-byte ASN toward old speakers (RFC 6793) and is never a real AS: give "
-		nbKeys   = "address, asn, hold_time, local_address, multihop, password, port"
+		nbKeys   = "address, asn, bfd, hold_time, local_address, multihop, password, port"
 		bgpKeys  = "announce, asn, listen_port, neighbors, next_hop, router_id, withdraw_delay"
 		nextFix  = "an address of this director the routers reach, or leave the key out for each session's own address"
 		holdLeft = "give 3s or more, or leave the key out for the speaker's 90s"

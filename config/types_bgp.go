@@ -39,7 +39,16 @@ type BGPNeighbor struct {
 	// network; 0 is a directly connected one.
 	Multihop     uint8
 	LocalAddress netip.Addr // the zero Addr: the kernel's choice
-	Pos          Pos
+	// BFD is the session's BFD (RFC 5880); nil is none: the hold time
+	// alone notices a dead router or director.
+	BFD *BGPBFD
+	Pos Pos
+}
+
+// BGPBFD is a neighbor's BFD timers.
+type BGPBFD struct {
+	MinTx, MinRx time.Duration
+	Multiplier   uint8
 }
 
 // BGPAnnounce is one VIP to announce, as a /32 or /128.
