@@ -1,10 +1,11 @@
-// Failure detection: GoBGP v3 has no BFD (RFC 5880), so nothing tells a
-// router that a director died but the BGP hold timer. The hold time bounds
-// the failover: a router moves a dead director's flows only when the hold
-// time has passed without a keepalive. RFC 4271 allows 3 s at least (and 0,
-// no keepalives at all), so 3 s with keepalives every second is the fastest
-// this speaker fails over on its own; a link that goes down is faster, as
-// the router drops the session at once.
+// Failure detection: GoBGP v3, the version embedded, has no BFD (RFC
+// 5880; GoBGP added it in v4), so nothing tells a router that a director
+// died but the BGP hold timer. The hold time bounds the failover: a router
+// moves a dead director's flows only when the hold time has passed without
+// a keepalive. RFC 4271 allows 3 s at least (or 0, no keepalives at all),
+// so 3 s, with a keepalive every second, is the fastest this speaker fails
+// over on its own; a link that goes down is faster, as the router drops
+// the session at once.
 
 package bgp
 
@@ -183,7 +184,9 @@ func peerOf(n Neighbor) *api.Peer {
 }
 
 // Stop withdraws nothing itself: it sends a Cease to every neighbor (the
-// routers drop the speaker's routes at once) and stops the server.
+// routers drop the speaker's routes at once) and stops the server. GoBGP
+// v3's event loop has no end: one idle goroutine stays for each speaker
+// started, which for the agent is one per process.
 func (s *Speaker) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	if s.stopped {
