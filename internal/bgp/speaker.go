@@ -1,11 +1,9 @@
-// Failure detection: GoBGP v3, the version embedded, has no BFD (RFC
-// 5880; GoBGP added it in v4), so nothing tells a router that a director
-// died but the BGP hold timer. The hold time bounds the failover: a router
-// moves a dead director's flows only when the hold time has passed without
-// a keepalive. RFC 4271 allows 3 s at least (or 0, no keepalives at all),
-// so 3 s, with a keepalive every second, is the fastest this speaker fails
-// over on its own; a link that goes down is faster, as the router drops
-// the session at once.
+// Failure detection: without BFD only the BGP hold timer tells a router
+// that a director died, and RFC 4271 allows 3 s at least (or 0, no
+// keepalives at all). A neighbor with BFD (RFC 5880, single hop RFC 5881,
+// GoBGP v4's own implementation) is declared dead after MinRx times the
+// multiplier, which can be well under a second; the router must run BFD
+// for the director's address too.
 
 package bgp
 
@@ -18,8 +16,8 @@ import (
 	"sync"
 	"time"
 
-	api "github.com/osrg/gobgp/v3/api"
-	"github.com/osrg/gobgp/v3/pkg/server"
+	api "github.com/osrg/gobgp/v4/api"
+	"github.com/osrg/gobgp/v4/pkg/server"
 )
 
 // minHoldTime is RFC 4271's least hold time other than 0.
@@ -47,8 +45,8 @@ type Speaker struct {
 }
 
 var (
-	familyIPv4 = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
-	familyIPv6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+	apiFamilyIPv4 = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
+	apiFamilyIPv6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
 )
 
 // Start starts the speaker and adds its neighbors; it connects to them in
@@ -61,7 +59,8 @@ func Start(ctx context.Context, c Config) (*Speaker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := server.NewBgpServer(server.LoggerOption(slogLogger{log.With("component", "gobgp")}))
+	// No level variable: the handler's own level decides what is logged.
+	srv := server.NewBgpServer(server.LoggerOption(log.With("component", "gobgp"), nil))
 	go srv.Serve()
 	s := &Speaker{srv: srv, log: log, established: map[netip.Addr]uint64{}}
 
@@ -78,7 +77,7 @@ func Start(ctx context.Context, c Config) (*Speaker, error) {
 	// establishment goes uncounted.
 	wctx, cancel := context.WithCancel(context.Background())
 	s.stopWatch = cancel
-	err = srv.WatchEvent(wctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, s.onEvent)
+	err = srv.WatchEvent(wctx, server.WatchEventMessageCallbacks{OnPeerUpdate: s.onEvent}, server.WatchPeer())
 	if err != nil {
 		s.Stop(ctx)
 		return nil, fmt.Errorf("bgp: watch sessions: %w", err)
@@ -132,6 +131,11 @@ func (n Neighbor) validate() error {
 	if n.LocalAddress.IsValid() && n.LocalAddress.Is4() != n.Address.Is4() {
 		return fmt.Errorf("bgp: neighbor %s: local address %s is of the other family: give an %s address of the director, or none", n.Address, n.LocalAddress, familyName(n.Address))
 	}
+	if n.BFD != nil {
+		if err := n.BFD.validate(n); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -163,8 +167,8 @@ func peerOf(n Neighbor) *api.Peer {
 		}},
 		Transport: &api.Transport{RemotePort: uint32(n.Port)},
 		AfiSafis: []*api.AfiSafi{
-			{Config: &api.AfiSafiConfig{Family: familyIPv4, Enabled: true}},
-			{Config: &api.AfiSafiConfig{Family: familyIPv6, Enabled: true}},
+			{Config: &api.AfiSafiConfig{Family: apiFamilyIPv4, Enabled: true}},
+			{Config: &api.AfiSafiConfig{Family: apiFamilyIPv6, Enabled: true}},
 		},
 	}
 	if n.HoldTime > 0 {
@@ -180,13 +184,15 @@ func peerOf(n Neighbor) *api.Peer {
 	if n.Multihop > 0 {
 		p.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(n.Multihop)}
 	}
+	if n.BFD != nil {
+		p.Bfd = n.BFD.config()
+	}
 	return p
 }
 
 // Stop withdraws nothing itself: it sends a Cease to every neighbor (the
-// routers drop the speaker's routes at once) and stops the server. GoBGP
-// v3's event loop has no end: one idle goroutine stays for each speaker
-// started, which for the agent is one per process.
+// routers drop the speaker's routes at once) and stops the server, its
+// BFD sessions with it.
 func (s *Speaker) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	if s.stopped {
