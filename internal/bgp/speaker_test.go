@@ -50,6 +50,26 @@ func TestStartRejects(t *testing.T) {
 			n.HoldTime = 2 * time.Second
 			c.Neighbors = []Neighbor{n}
 		}, "bgp: neighbor 10.1.0.1: hold time 2s is not 0 or whole seconds of at least 3s (RFC 4271)"},
+		{"bfd min tx", func(c *Config) {
+			n := nb
+			n.BFD = &BFD{MinTx: 5 * time.Millisecond, MinRx: 100 * time.Millisecond, Multiplier: 3}
+			c.Neighbors = []Neighbor{n}
+		}, "bgp: neighbor 10.1.0.1: bfd min tx interval 5ms is out of range: give 10ms to 1h (100ms-300ms is usual)"},
+		{"bfd min rx", func(c *Config) {
+			n := nb
+			n.BFD = &BFD{MinTx: 100 * time.Millisecond, MinRx: 2 * time.Hour, Multiplier: 3}
+			c.Neighbors = []Neighbor{n}
+		}, "bgp: neighbor 10.1.0.1: bfd min rx interval 2h0m0s is out of range: give 10ms to 1h (100ms-300ms is usual)"},
+		{"bfd unset", func(c *Config) {
+			n := nb
+			n.BFD = &BFD{}
+			c.Neighbors = []Neighbor{n}
+		}, "bgp: neighbor 10.1.0.1: bfd min tx interval 0s is out of range: give 10ms to 1h (100ms-300ms is usual)"},
+		{"bfd multiplier", func(c *Config) {
+			n := nb
+			n.BFD = &BFD{MinTx: 10 * time.Millisecond, MinRx: 10 * time.Millisecond}
+			c.Neighbors = []Neighbor{n}
+		}, "bgp: neighbor 10.1.0.1: bfd multiplier 0 is out of range: give 1 to 255 (3 is usual)"},
 		{"duplicate neighbor", func(c *Config) { c.Neighbors = []Neighbor{nb, nb} },
 			"bgp: neighbor 10.1.0.1 is given twice: give each router once"},
 		{"no neighbor address", func(c *Config) { c.Neighbors = []Neighbor{{ASN: 65000}} },
@@ -223,5 +243,23 @@ func TestSessionsDown(t *testing.T) {
 	}
 	if !slices.Contains([]string{"idle", "connect", "active"}, se.State) {
 		t.Errorf("state %q, want idle, connect or active", se.State)
+	}
+}
+
+// BFD's durations reach GoBGP in microseconds; no BFD is BFD off.
+func TestPeerBFD(t *testing.T) {
+	n := Neighbor{Address: a4("10.1.0.1"), ASN: 65000}
+	if b := peerOf(n).GetBfd(); b != nil {
+		t.Errorf("without BFD: GoBGP's BFD config %v, want none", b)
+	}
+	n.BFD = &BFD{MinTx: 150 * time.Millisecond, MinRx: 10 * time.Millisecond, Multiplier: 255}
+	b := peerOf(n).GetBfd()
+	if !b.GetEnabled() || b.GetDesiredMinimumTxInterval() != 150000 || b.GetRequiredMinimumReceive() != 10000 || b.GetDetectionMultiplier() != 255 || b.GetPort() != 0 {
+		t.Errorf("GoBGP's BFD config %v, want enabled, tx 150000 us, rx 10000 us, multiplier 255, default port", b)
+	}
+	// A neighbor with BFD is accepted and listed like any other.
+	s := start(t, Neighbor{Address: a4("127.0.0.1"), ASN: 65000, Port: 1, BFD: n.BFD})
+	if got, err := s.Sessions(t.Context()); err != nil || len(got) != 1 {
+		t.Errorf("Sessions = %+v, %v; want the one neighbor", got, err)
 	}
 }
