@@ -7,14 +7,19 @@ import (
 	api "github.com/osrg/gobgp/v4/api"
 )
 
-// BFD is a neighbor's BFD session (RFC 5880, single hop RFC 5881): the
-// router declares the director dead after MinRx times Multiplier without
-// a packet, instead of after the hold time.
+// BFD is a neighbor's BFD session (RFC 5880, single hop RFC 5881). The
+// router declares the director dead when Multiplier packets in a row are
+// missing, at the slower of MinTx and the router's own min rx (RFC 5880
+// 6.8.4): 100 ms x 3 takes a silent director's routes away in 0.3 s, where
+// the hold time takes 3 s at least. The router must run BFD for the
+// director's address, and UDP 3784 must pass both ways: GoBGP listens on
+// it on every address of the director.
 type BFD struct {
 	// MinTx is how often the speaker sends, at the fastest.
 	MinTx time.Duration
-	// MinRx is how often the speaker wants to receive, at the fastest;
-	// with Multiplier it makes the speaker's own detection time.
+	// MinRx is how often the speaker wants to receive, at the fastest.
+	// GoBGP declares the router dead after MinRx times Multiplier
+	// without a packet; it does not slow down to the router's intervals.
 	MinRx      time.Duration
 	Multiplier uint8
 }

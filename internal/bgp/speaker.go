@@ -1,9 +1,7 @@
 // Failure detection: without BFD only the BGP hold timer tells a router
 // that a director died, and RFC 4271 allows 3 s at least (or 0, no
-// keepalives at all). A neighbor with BFD (RFC 5880, single hop RFC 5881,
-// GoBGP v4's own implementation) is declared dead after MinRx times the
-// multiplier, which can be well under a second; the router must run BFD
-// for the director's address too.
+// keepalives at all). With BFD (GoBGP v4's own, see BFD) the router
+// notices in Multiplier packet intervals, well under a second.
 
 package bgp
 
