@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 
-	api "github.com/osrg/gobgp/v3/api"
-	"google.golang.org/protobuf/types/known/anypb"
+	"github.com/osrg/gobgp/v4/pkg/apiutil"
+	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 )
 
 // Announce announces vip as a /32 or /128 to every neighbor, with origin
@@ -27,7 +27,12 @@ func (s *Speaker) Announce(ctx context.Context, vip, nextHop netip.Addr) error {
 	}
 	// GoBGP replaces a local path of the same prefix: announcing again
 	// is an implicit withdraw of the old route.
-	if _, err := s.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: p}); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bgp: announce %s: %w", vip, err)
+	}
+	// GoBGP v4's path calls take no context: they queue on the server's
+	// loop and return when it has taken the path.
+	if _, err := s.srv.AddPath(apiutil.AddPathRequest{Paths: []*apiutil.Path{p}}); err != nil {
 		return fmt.Errorf("bgp: announce %s: %w", vip, err)
 	}
 	s.log.Info("bgp announce", "vip", vip, "next_hop", nextHopString(nextHop))
@@ -46,7 +51,10 @@ func (s *Speaker) Withdraw(ctx context.Context, vip netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("bgp: withdraw %s: %w", vip, err)
 	}
-	if err := s.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: p.Family, Path: p}); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bgp: withdraw %s: %w", vip, err)
+	}
+	if err := s.srv.DeletePath(apiutil.DeletePathRequest{Paths: []*apiutil.Path{p}}); err != nil {
 		return fmt.Errorf("bgp: withdraw %s: %w", vip, err)
 	}
 	s.log.Info("bgp withdraw", "vip", vip)
@@ -74,33 +82,30 @@ func nextHopString(nh netip.Addr) string {
 	return nh.String()
 }
 
-// pathOf is the route to vip via nextHop, in GoBGP's API terms: IPv4
-// unicast carries its next hop in NEXT_HOP, IPv6 unicast in MP_REACH_NLRI
-// (RFC 4760).
-func pathOf(vip, nextHop netip.Addr) (*api.Path, error) {
-	family, unspecified := familyIPv4, netip.IPv4Unspecified()
+// pathOf is the route to vip via nextHop, in GoBGP's terms: IPv4 unicast
+// carries its next hop in NEXT_HOP, IPv6 unicast in MP_REACH_NLRI (RFC
+// 4760); GoBGP builds either from the next hop it is given.
+func pathOf(vip, nextHop netip.Addr) (*apiutil.Path, error) {
+	family, unspecified := bgp.RF_IPv4_UC, netip.IPv4Unspecified()
 	if vip.Is6() {
-		family, unspecified = familyIPv6, netip.IPv6Unspecified()
+		family, unspecified = bgp.RF_IPv6_UC, netip.IPv6Unspecified()
 	}
 	if !nextHop.IsValid() {
 		nextHop = unspecified
 	}
-	nlri, err := anypb.New(&api.IPAddressPrefix{Prefix: vip.String(), PrefixLen: uint32(vip.BitLen())})
+	nlri, err := bgp.NewIPAddrPrefix(netip.PrefixFrom(vip, vip.BitLen()))
 	if err != nil {
 		return nil, err
 	}
-	origin, err := anypb.New(&api.OriginAttribute{Origin: 0}) // IGP
-	if err != nil {
-		return nil, err
-	}
-	var nh *anypb.Any
+	var nh bgp.PathAttributeInterface
 	if vip.Is4() {
-		nh, err = anypb.New(&api.NextHopAttribute{NextHop: nextHop.String()})
+		nh, err = bgp.NewPathAttributeNextHop(nextHop)
 	} else {
-		nh, err = anypb.New(&api.MpReachNLRIAttribute{Family: family, NextHops: []string{nextHop.String()}, Nlris: []*anypb.Any{nlri}})
+		nh, err = bgp.NewPathAttributeMpReachNLRI(family, []bgp.PathNLRI{{NLRI: nlri}}, nextHop)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &api.Path{Family: family, Nlri: nlri, Pattrs: []*anypb.Any{origin, nh}}, nil
+	origin := bgp.NewPathAttributeOrigin(bgp.BGP_ORIGIN_ATTR_TYPE_IGP)
+	return &apiutil.Path{Family: family, Nlri: nlri, Attrs: []bgp.PathAttributeInterface{origin, nh}}, nil
 }

@@ -8,39 +8,50 @@ import (
 	"strings"
 	"time"
 
-	api "github.com/osrg/gobgp/v3/api"
+	api "github.com/osrg/gobgp/v4/api"
+	"github.com/osrg/gobgp/v4/pkg/apiutil"
+	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 )
 
 // onEvent counts the establishments GoBGP reports.
-func (s *Speaker) onEvent(r *api.WatchEventResponse) {
-	ev := r.GetPeer()
-	if ev == nil || ev.Type != api.WatchEventResponse_PeerEvent_STATE {
+func (s *Speaker) onEvent(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) {
+	if ev == nil || ev.Type != apiutil.PEER_EVENT_STATE {
 		return
 	}
-	st := ev.Peer.GetState()
-	if st == nil {
-		return
-	}
-	state := stateName(st.SessionState)
-	s.log.Info("bgp session state", "neighbor", st.NeighborAddress, "state", state)
-	if st.SessionState != api.PeerState_ESTABLISHED {
-		return
-	}
-	addr, err := netip.ParseAddr(st.NeighborAddress)
-	if err != nil {
+	st := ev.Peer.State
+	s.log.Info("bgp session state", "neighbor", st.NeighborAddress, "state", fsmStateName(st.SessionState))
+	if st.SessionState != bgp.BGP_FSM_ESTABLISHED || !st.NeighborAddress.IsValid() {
 		return
 	}
 	s.mu.Lock()
-	s.established[addr.Unmap()]++
+	s.established[st.NeighborAddress.Unmap()]++
 	s.mu.Unlock()
 }
 
-// stateName is the FSM state as Session.State spells it.
+// fsmStateName is the FSM state of an event as Session.State spells it.
+func fsmStateName(st bgp.FSMState) string {
+	switch st {
+	case bgp.BGP_FSM_CONNECT:
+		return "connect"
+	case bgp.BGP_FSM_ACTIVE:
+		return "active"
+	case bgp.BGP_FSM_OPENSENT:
+		return "opensent"
+	case bgp.BGP_FSM_OPENCONFIRM:
+		return "openconfirm"
+	case bgp.BGP_FSM_ESTABLISHED:
+		return "established"
+	}
+	return "idle"
+}
+
+// stateName is the FSM state of a listed peer as Session.State spells it.
 func stateName(st api.PeerState_SessionState) string {
-	if st == api.PeerState_UNKNOWN {
+	name, ok := strings.CutPrefix(st.String(), "SESSION_STATE_")
+	if st == api.PeerState_SESSION_STATE_UNSPECIFIED || !ok {
 		return "idle"
 	}
-	return strings.ToLower(st.String())
+	return strings.ToLower(name)
 }
 
 // Sessions lists the neighbors' sessions, by neighbor address.
@@ -66,7 +77,7 @@ func (s *Speaker) session(p *api.Peer) Session {
 		UpdatesSent:     st.GetMessages().GetSent().GetUpdate(),
 		UpdatesReceived: st.GetMessages().GetReceived().GetUpdate(),
 	}
-	se.Up = st.GetSessionState() == api.PeerState_ESTABLISHED
+	se.Up = st.GetSessionState() == api.PeerState_SESSION_STATE_ESTABLISHED
 	// GoBGP keeps the uptime after a session went down: Since is only
 	// for a session that is up.
 	if up := p.GetTimers().GetState().GetUptime(); se.Up && up != nil && up.GetSeconds() > 0 {

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
-	api "github.com/osrg/gobgp/v3/api"
+	api "github.com/osrg/gobgp/v4/api"
+	"github.com/osrg/gobgp/v4/pkg/apiutil"
+	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 )
 
 var (
@@ -48,6 +50,26 @@ func TestStartRejects(t *testing.T) {
 			n.HoldTime = 2 * time.Second
 			c.Neighbors = []Neighbor{n}
 		}, "bgp: neighbor 10.1.0.1: hold time 2s is not 0 or whole seconds of at least 3s (RFC 4271)"},
+		{"bfd min tx", func(c *Config) {
+			n := nb
+			n.BFD = &BFD{MinTx: 5 * time.Millisecond, MinRx: 100 * time.Millisecond, Multiplier: 3}
+			c.Neighbors = []Neighbor{n}
+		}, "bgp: neighbor 10.1.0.1: bfd min tx interval 5ms is out of range: give 10ms to 1h (100ms-300ms is usual)"},
+		{"bfd min rx", func(c *Config) {
+			n := nb
+			n.BFD = &BFD{MinTx: 100 * time.Millisecond, MinRx: 2 * time.Hour, Multiplier: 3}
+			c.Neighbors = []Neighbor{n}
+		}, "bgp: neighbor 10.1.0.1: bfd min rx interval 2h0m0s is out of range: give 10ms to 1h (100ms-300ms is usual)"},
+		{"bfd unset", func(c *Config) {
+			n := nb
+			n.BFD = &BFD{}
+			c.Neighbors = []Neighbor{n}
+		}, "bgp: neighbor 10.1.0.1: bfd min tx interval 0s is out of range: give 10ms to 1h (100ms-300ms is usual)"},
+		{"bfd multiplier", func(c *Config) {
+			n := nb
+			n.BFD = &BFD{MinTx: 10 * time.Millisecond, MinRx: 10 * time.Millisecond}
+			c.Neighbors = []Neighbor{n}
+		}, "bgp: neighbor 10.1.0.1: bfd multiplier 0 is out of range: give 1 to 255 (3 is usual)"},
 		{"duplicate neighbor", func(c *Config) { c.Neighbors = []Neighbor{nb, nb} },
 			"bgp: neighbor 10.1.0.1 is given twice: give each router once"},
 		{"no neighbor address", func(c *Config) { c.Neighbors = []Neighbor{{ASN: 65000}} },
@@ -105,25 +127,20 @@ func TestStartStop(t *testing.T) {
 }
 
 // rib is GoBGP's global RIB of a family: prefix -> next hops of its paths.
-func rib(t *testing.T, s *Speaker, fam *api.Family) map[string][]string {
+func rib(t *testing.T, s *Speaker, fam bgp.Family) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
-	err := s.srv.ListPath(t.Context(), &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: fam}, func(d *api.Destination) {
-		for _, p := range d.Paths {
-			for _, a := range p.Pattrs {
-				m, err := a.UnmarshalNew()
-				if err != nil {
-					t.Errorf("attribute of %s: %v", d.Prefix, err)
-					continue
-				}
-				switch m := m.(type) {
-				case *api.NextHopAttribute:
-					out[d.Prefix] = append(out[d.Prefix], m.NextHop)
-				case *api.MpReachNLRIAttribute:
-					out[d.Prefix] = append(out[d.Prefix], m.NextHops...)
-				case *api.OriginAttribute:
-					if m.Origin != 0 {
-						t.Errorf("%s: origin %d, want 0 (IGP)", d.Prefix, m.Origin)
+	err := s.srv.ListPath(apiutil.ListPathRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL, Family: fam}, func(prefix bgp.NLRI, paths []*apiutil.Path) {
+		for _, p := range paths {
+			for _, a := range p.Attrs {
+				switch a := a.(type) {
+				case *bgp.PathAttributeNextHop:
+					out[prefix.String()] = append(out[prefix.String()], a.Value.String())
+				case *bgp.PathAttributeMpReachNLRI:
+					out[prefix.String()] = append(out[prefix.String()], a.Nexthop.String())
+				case *bgp.PathAttributeOrigin:
+					if a.Value != 0 {
+						t.Errorf("%s: origin %d, want 0 (IGP)", prefix, a.Value)
 					}
 				}
 			}
@@ -139,14 +156,14 @@ func TestAnnounceWithdraw(t *testing.T) {
 	s := start(t)
 	ctx := t.Context()
 	cases := []struct {
-		fam            *api.Family
+		fam            bgp.Family
 		vip, nh        netip.Addr
 		prefix, wantNH string
 	}{
-		{familyIPv4, a4("192.0.2.10"), a4("10.1.0.11"), "192.0.2.10/32", "10.1.0.11"},
-		{familyIPv4, a4("192.0.2.11"), netip.Addr{}, "192.0.2.11/32", "0.0.0.0"},
-		{familyIPv6, a4("2001:db8::10"), a4("2001:db8:1::11"), "2001:db8::10/128", "2001:db8:1::11"},
-		{familyIPv6, a4("2001:db8::11"), netip.Addr{}, "2001:db8::11/128", "::"},
+		{bgp.RF_IPv4_UC, a4("192.0.2.10"), a4("10.1.0.11"), "192.0.2.10/32", "10.1.0.11"},
+		{bgp.RF_IPv4_UC, a4("192.0.2.11"), netip.Addr{}, "192.0.2.11/32", "0.0.0.0"},
+		{bgp.RF_IPv6_UC, a4("2001:db8::10"), a4("2001:db8:1::11"), "2001:db8::10/128", "2001:db8:1::11"},
+		{bgp.RF_IPv6_UC, a4("2001:db8::11"), netip.Addr{}, "2001:db8::11/128", "::"},
 	}
 	for _, c := range cases {
 		if err := s.Announce(ctx, c.vip, c.nh); err != nil {
@@ -164,7 +181,7 @@ func TestAnnounceWithdraw(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := rib(t, s, familyIPv4)["192.0.2.10/32"]; !slices.Equal(got, []string{"10.1.0.12"}) {
+	if got := rib(t, s, bgp.RF_IPv4_UC)["192.0.2.10/32"]; !slices.Equal(got, []string{"10.1.0.12"}) {
 		t.Errorf("after announcing 192.0.2.10 again: next hops %q, want [10.1.0.12]", got)
 	}
 	for _, c := range cases {
@@ -172,7 +189,7 @@ func TestAnnounceWithdraw(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []*api.Family{familyIPv4, familyIPv6} {
+	for _, f := range []bgp.Family{bgp.RF_IPv4_UC, bgp.RF_IPv6_UC} {
 		if got := rib(t, s, f); len(got) != 0 {
 			t.Errorf("after withdrawing all: RIB %v, want empty", got)
 		}
@@ -205,7 +222,7 @@ func TestAnnounceRejects(t *testing.T) {
 			t.Errorf("Announce(%v, %v) = %v, want %q", c.vip, c.nh, err, c.want)
 		}
 	}
-	if got := rib(t, s, familyIPv4); len(got) != 0 {
+	if got := rib(t, s, bgp.RF_IPv4_UC); len(got) != 0 {
 		t.Errorf("RIB after rejected announcements: %v, want empty", got)
 	}
 }
@@ -226,5 +243,23 @@ func TestSessionsDown(t *testing.T) {
 	}
 	if !slices.Contains([]string{"idle", "connect", "active"}, se.State) {
 		t.Errorf("state %q, want idle, connect or active", se.State)
+	}
+}
+
+// BFD's durations reach GoBGP in microseconds; no BFD is BFD off.
+func TestPeerBFD(t *testing.T) {
+	n := Neighbor{Address: a4("10.1.0.1"), ASN: 65000}
+	if b := peerOf(n).GetBfd(); b != nil {
+		t.Errorf("without BFD: GoBGP's BFD config %v, want none", b)
+	}
+	n.BFD = &BFD{MinTx: 150 * time.Millisecond, MinRx: 10 * time.Millisecond, Multiplier: 255}
+	b := peerOf(n).GetBfd()
+	if !b.GetEnabled() || b.GetDesiredMinimumTxInterval() != 150000 || b.GetRequiredMinimumReceive() != 10000 || b.GetDetectionMultiplier() != 255 || b.GetPort() != 0 {
+		t.Errorf("GoBGP's BFD config %v, want enabled, tx 150000 us, rx 10000 us, multiplier 255, default port", b)
+	}
+	// A neighbor with BFD is accepted and listed like any other.
+	s := start(t, Neighbor{Address: a4("127.0.0.1"), ASN: 65000, Port: 1, BFD: n.BFD})
+	if got, err := s.Sessions(t.Context()); err != nil || len(got) != 1 {
+		t.Errorf("Sessions = %+v, %v; want the one neighbor", got, err)
 	}
 }

@@ -27,6 +27,7 @@ type Neighbor struct {
 	Port         uint16        // 0: 179
 	Multihop     uint8         // 0: directly connected
 	LocalAddress netip.Addr
+	BFD          *BFD // nil: no BFD, the hold time alone detects a dead session
 }
 
 // Session is one neighbor's session as the speaker sees it.

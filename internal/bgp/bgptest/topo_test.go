@@ -64,6 +64,10 @@ type birdProto struct {
 	name, local, neighbor, channel string
 	asn                            uint32 // the director's ASN as the router expects it
 	password                       string
+	multihop                       bool   // the director is not on a connected network
+	port                           uint16 // the router listens on this port; 0 is 179
+	hold                           int    // the router's hold time in seconds; 0 is 3
+	bfd                            bool   // the session goes down with its BFD session
 }
 
 var (
@@ -81,10 +85,32 @@ func (tp *topo) startBird(t *testing.T, protos ...birdProto) {
 	fmt.Fprintf(&b, "router id 10.1.0.1;\nlog stderr all;\nprotocol device {}\n")
 	fmt.Fprintf(&b, "protocol kernel { ipv4 { export all; }; }\nprotocol kernel { ipv6 { export all; }; }\n")
 	for _, p := range protos {
-		fmt.Fprintf(&b, "protocol bgp %s {\n local %s as 65000;\n neighbor %s as %d;\n", p.name, p.local, p.neighbor, p.asn)
+		if p.bfd {
+			// BIRD's default is 1 s; 100 ms x 3 notices a silent
+			// director in 0.3 s.
+			fmt.Fprintf(&b, "protocol bfd { interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }\n")
+			break
+		}
+	}
+	for _, p := range protos {
+		port := ""
+		if p.port != 0 {
+			port = fmt.Sprintf(" port %d", p.port)
+		}
+		fmt.Fprintf(&b, "protocol bgp %s {\n local %s%s as 65000;\n neighbor %s as %d;\n", p.name, p.local, port, p.neighbor, p.asn)
 		// Short timers, so that sessions come up within the test's
 		// patience; the speaker's side is what is tested.
-		fmt.Fprintf(&b, " hold time 3; keepalive time 1; connect delay time 1; connect retry time 2; error wait time 1, 2;\n")
+		hold := 3
+		if p.hold != 0 {
+			hold = p.hold
+		}
+		fmt.Fprintf(&b, " hold time %d; keepalive time 1; connect delay time 1; connect retry time 2; error wait time 1, 2;\n", hold)
+		if p.multihop {
+			fmt.Fprintf(&b, " multihop;\n")
+		}
+		if p.bfd {
+			fmt.Fprintf(&b, " bfd on;\n")
+		}
 		if p.password != "" {
 			fmt.Fprintf(&b, " password %q;\n", p.password)
 		}
