@@ -81,8 +81,12 @@ func (a *runner) startBGP(ctx context.Context) error {
 func speakerConfig(c config.BGP, log *slog.Logger) bgp.Config {
 	out := bgp.Config{ASN: c.ASN, RouterID: c.RouterID, ListenPort: c.ListenPort, Log: log}
 	for _, n := range c.Neighbors {
-		out.Neighbors = append(out.Neighbors, bgp.Neighbor{Address: n.Address, ASN: n.ASN, Password: n.Password,
-			HoldTime: n.HoldTime, Port: n.Port, Multihop: n.Multihop, LocalAddress: n.LocalAddress})
+		nb := bgp.Neighbor{Address: n.Address, ASN: n.ASN, Password: n.Password,
+			HoldTime: n.HoldTime, Port: n.Port, Multihop: n.Multihop, LocalAddress: n.LocalAddress}
+		if b := n.BFD; b != nil {
+			nb.BFD = &bgp.BFD{MinTx: b.MinTx, MinRx: b.MinRx, Multiplier: b.Multiplier}
+		}
+		out.Neighbors = append(out.Neighbors, nb)
 	}
 	return out
 }

@@ -463,3 +463,16 @@ func TestBGPWeightZeroDoesNotServe(t *testing.T) {
 	_, sp, _ := bgpAgent(t, bgpConfig(vipB), svc)
 	wantCalls(t, sp)
 }
+
+// A neighbor's BFD reaches the speaker with its timers.
+func TestSpeakerConfigBFD(t *testing.T) {
+	c := bgpConfig(vipB)
+	c.Neighbors[0].BFD = &config.BGPBFD{MinTx: 100 * time.Millisecond, MinRx: 200 * time.Millisecond, Multiplier: 5}
+	got := speakerConfig(c, nil).Neighbors[0].BFD
+	if got == nil || *got != (bgp.BFD{MinTx: 100 * time.Millisecond, MinRx: 200 * time.Millisecond, Multiplier: 5}) {
+		t.Errorf("speaker's BFD: %+v", got)
+	}
+	if speakerConfig(bgpConfig(vipB), nil).Neighbors[0].BFD != nil {
+		t.Error("BFD on without a bfd key")
+	}
+}

@@ -142,12 +142,11 @@ func TestImportLayers(t *testing.T) {
 }
 
 // implicit are methods that callers reach through an interface (fmt,
-// errors, encoding, pflag, GoBGP's log.Logger) rather than by name.
+// errors, encoding, pflag) rather than by name.
 var implicit = map[string]bool{
 	"String": true, "Error": true, "Unwrap": true, "Is": true, "As": true, "Format": true, "GoString": true,
 	"MarshalJSON": true, "UnmarshalJSON": true, "MarshalText": true, "UnmarshalText": true,
 	"MarshalYAML": true, "UnmarshalYAML": true, "Set": true, "Type": true,
-	"Panic": true, "SetLevel": true, "GetLevel": true,
 }
 
 // exported lists the exported names a package declares: top-level names,
