@@ -50,8 +50,7 @@ func TestObjectIsGenerated(t *testing.T) {
 	dir := t.TempDir()
 	// "go run PKG" then bpf2go's flags, which -output-dir joins.
 	args = append([]string{args[1], args[2], "-output-dir", dir}, args[3:]...)
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gobin, args...)
+	cmd := exec.Command(goCommand(t), args...)
 	cmd.Env = append(os.Environ(), "GOPACKAGE=bpfdsr")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("bpf2go: %v\n%s", err, out)
@@ -69,4 +68,18 @@ func TestObjectIsGenerated(t *testing.T) {
 			t.Errorf("%s is not what bpf/l3dsr.bpf.c compiles to: run `make bpf` and commit the result", name)
 		}
 	}
+}
+
+// goCommand is the go command of this toolchain. A test binary built with
+// -trimpath (as make builds everything) has no GOROOT of its own, so the
+// go on PATH, which ran the test, is the fallback.
+func goCommand(t *testing.T) string {
+	if root := runtime.GOROOT(); root != "" {
+		return filepath.Join(root, "bin", "go")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command: GOROOT is unknown (built with -trimpath) and go is not on PATH: %v", err)
+	}
+	return gobin
 }
