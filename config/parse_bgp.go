@@ -313,27 +313,17 @@ func (p *parser) holdTime(n *yaml.Node, d time.Duration) bool {
 // delay reads a duration that may be 0 ("0" needs no unit: zero is zero
 // in any); otherwise as duration does.
 func (p *parser) delay(n *yaml.Node, what string) (time.Duration, bool) {
-	s, ok := p.str(n, what)
-	if !ok {
-		return 0, false
+	if n.Kind == yaml.ScalarNode {
+		d, err := time.ParseDuration(n.Value)
+		switch {
+		case n.Value == "0" || err == nil && d == 0:
+			return 0, true
+		case err == nil && d < 0:
+			p.errf(n, "%s %s is negative: give 0 or a duration such as 5s", what, n.Value)
+			return 0, false
+		}
 	}
-	if s == "0" {
-		return 0, true
-	}
-	if bareNumber.MatchString(s) {
-		p.errf(n, "%s %s has no unit: write %ss (or ms, m)", what, s, s)
-		return 0, false
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		p.errf(n, "%s %q is not a duration: write e.g. 500ms, 2s or 1m", what, s)
-		return 0, false
-	}
-	if d < 0 {
-		p.errf(n, "%s %s is negative: give 0 or a duration such as 5s", what, s)
-		return 0, false
-	}
-	return d, true
+	return p.duration(n, what)
 }
 
 // announce reads the VIPs to announce, at least one: each an address, or
