@@ -61,12 +61,7 @@ func (p *parser) bfd(n *yaml.Node) (*BGPBFD, bool) {
 		"min_tx": interval("min_tx", &b.MinTx),
 		"min_rx": interval("min_rx", &b.MinRx),
 		"multiplier": func(v *yaml.Node) {
-			const hint = "the control packets missed in a row that take the session down, 1-255 (3 is the default)"
-			if m, ok := p.uint(v, "multiplier", 255, hint); ok {
-				if m == 0 {
-					p.errf(v, "multiplier 0: give %s", hint)
-					return
-				}
+			if m, ok := p.positive(v, "multiplier", 255, "the control packets missed in a row that take the session down, 1-255 (3 is the default)"); ok {
 				b.Multiplier = uint8(m)
 			}
 		},

@@ -77,12 +77,7 @@ func (p *parser) bgp(key, n *yaml.Node) *BGP {
 			b.RouterID, haveID = p.routerID(v), true
 		},
 		"listen_port": func(v *yaml.Node) {
-			const hint = "a TCP port 1-65535 (179 is BGP's), or leave the key out to accept no sessions"
-			if port, ok := p.uint(v, "listen_port", 65535, hint); ok {
-				if port == 0 {
-					p.errf(v, "listen_port 0: give %s", hint)
-					return
-				}
+			if port, ok := p.positive(v, "listen_port", 65535, "a TCP port 1-65535 (179 is BGP's), or leave the key out to accept no sessions"); ok {
 				b.ListenPort = int32(port)
 			}
 		},
@@ -244,22 +239,12 @@ func (p *parser) neighbor(n *yaml.Node) (BGPNeighbor, bool) {
 			}
 		},
 		"port": func(v *yaml.Node) {
-			const hint = "the router's TCP port 1-65535, or leave the key out for 179"
-			if port, ok := p.uint(v, "port", 65535, hint); ok {
-				if port == 0 {
-					p.errf(v, "port 0: give %s", hint)
-					return
-				}
+			if port, ok := p.positive(v, "port", 65535, "the router's TCP port 1-65535, or leave the key out for 179"); ok {
 				nb.Port = uint16(port)
 			}
 		},
 		"multihop": func(v *yaml.Node) {
-			const hint = "the TTL 1-255 that reaches a router not on a connected network, or leave the key out for a connected one"
-			if ttl, ok := p.uint(v, "multihop", 255, hint); ok {
-				if ttl == 0 {
-					p.errf(v, "multihop 0: give %s", hint)
-					return
-				}
+			if ttl, ok := p.positive(v, "multihop", 255, "the TTL 1-255 that reaches a router not on a connected network, or leave the key out for a connected one"); ok {
 				nb.Multihop = uint8(ttl)
 			}
 		},
@@ -369,4 +354,15 @@ func (p *parser) announced(n *yaml.Node) (BGPAnnounce, bool) {
 		return a, false
 	}
 	return a, true
+}
+
+// positive reads a whole number 1-max: 0, like a value over max, is
+// refused with the hint of what to give.
+func (p *parser) positive(n *yaml.Node, what string, max uint64, hint string) (uint64, bool) {
+	v, ok := p.uint(n, what, max, hint)
+	if ok && v == 0 {
+		p.errf(n, "%s 0: give %s", what, hint)
+		return 0, false
+	}
+	return v, ok
 }
