@@ -422,7 +422,7 @@ if [[ -z $bad ]]; then pass sessions; else fail sessions "$bad"; fi
 agent_changes() {
 	local n l
 	for n in "$@"; do
-		grep -E 'announced|withdr|is (up|down)|quiesc|failed|level=(WARN|ERROR)' "$W/agent.d$n.log" | tail -n 12 |
+		grep -E 'announced|withdr|real (up|down)|quiesc|failed|level=(WARN|ERROR)' "$W/agent.d$n.log" | tail -n 12 |
 			while IFS= read -r l; do log "d$n: ${l:0:400}"; done
 	done
 }
@@ -617,6 +617,11 @@ if t=$(wait_hops "d1 d2" 30); then
 	log "health-all: route back with d1 and d2 ${t}s after the servers listened"
 else
 	bad+=" the route is '$(hops)' 30 s after the reals came back, want 'd1 d2';"
+	for i in 1 2; do
+		log "health-all: d$i: $(scrape "$i" | grep -E '^l3dsr_health_(up|check_duration_seconds_count)' | squash)"
+		log "health-all: rs$i sockets: $(ip netns exec "b-rs$i" ss -tan | awk 'NR > 1 {print $1}' | sort | uniq -c | squash)"
+	done
+	agent_changes 1 2
 fi
 if [[ -z $bad ]]; then pass health-all; else fail health-all "$bad"; fi
 
@@ -669,8 +674,20 @@ flush_pmtu
 r0=$(relayed)
 : >"$W/pmtu.tuples"
 for k in "${!CLIENTS[@]}"; do echo "${CLIENTS[k]} $((45000 + k)) ?" >>"$W/pmtu.tuples"; done
+# What reaches the real servers: the relayed copies (and IPVS's own forward of the ICMP, on the
+# director whose connection table has the flow), and what their TCP made of them.
+icmp_pids=()
+for i in 1 2; do
+	ip netns exec "b-rs$i" tcpdump -l -n -v -i eth0 icmp >"$W/pmtu.rs$i.cap" 2>"$W/pmtu.rs$i.cap.err" &
+	icmp_pids+=($!)
+done
 downloads "$W/pmtu.tuples" "$BIG10" 0 180 pmtu
 dl_wait
+for i in "${icmp_pids[@]}"; do kill -INT "$i" 2>/dev/null; wait "$i" 2>/dev/null; done
+for i in 1 2; do
+	log "pmtu: rs$i received $(grep -c 'ICMP' "$W/pmtu.rs$i.cap") ICMP; the first: $(grep -m 1 -B 1 -A 2 'ICMP' "$W/pmtu.rs$i.cap" | squash)"
+	log "pmtu: rs$i counters: $(ip netns exec "b-rs$i" nstat -az IcmpInMsgs IcmpInErrors IcmpInCsumErrors IcmpInDestUnreachs TcpExtOutOfWindowIcmps TcpExtLockDroppedIcmps 2>&1 | grep -v '^#' | awk '{printf "%s %s, ", $1, $2}')"
+done
 gone=$(dl_check "$W/pmtu.tuples" "$BIG10" pmtu)
 r1=$(relayed)
 log "pmtu: 8 downloads of 10 MB: $(cat "$W"/dl.pmtu.* 2>/dev/null | grep -v '^$' | squash); relayed $r0 -> $r1"
@@ -724,8 +741,8 @@ cleanup
 # withdrew and why, and each check's changes.
 for n in 1 2 3; do
 	[[ -f $W/agent.d$n.log ]] || continue
-	echo "---- agent d$n: changes of checks and routes (of $(wc -l <"$W/agent.d$n.log") lines)"
-	grep -E 'announced|withdr|is (up|down)|quiesc|failed|level=(WARN|ERROR)' "$W/agent.d$n.log" | tail -n 150
+	echo "---- agent d$n: its log but debug lines (of $(wc -l <"$W/agent.d$n.log") lines)"
+	grep -v 'level=DEBUG' "$W/agent.d$n.log" | tail -n 300
 done
 left=$(ip netns list | grep -o '^b-[a-z0-9]*' | squash)
 if [[ -z $left && -z $(jobs -p) ]]; then
