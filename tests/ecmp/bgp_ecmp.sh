@@ -142,7 +142,13 @@ net_up() {
 	# client socket's random hash (sk_txhash) through to the router: flows would not follow their
 	# tuples, and a retransmission timeout (which picks a new sk_txhash) would move a flow.
 	ip netns exec b-rt sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=2 \
-		net.ipv4.fib_multipath_hash_policy=3 net.ipv4.fib_multipath_hash_fields=0x37
+		net.ipv4.fib_multipath_hash_policy=3 net.ipv4.fib_multipath_hash_fields=0x37 || return 1
+	# A default route, as a router toward the Internet has. The directors' health checks go along
+	# the DSR path, so their answers come from the VIP; once every director has withdrawn it
+	# (health-all), rt has no route to the VIP, and loose reverse-path filtering drops a source
+	# it has no route for: without a default the checks could never pass again, nor the VIP come
+	# back (the first 6.12 runs: rs's sockets stuck in SYN-RECV; docs/bgp.md).
+	ip -n b-rt route add default via 10.8.0.10 dev r-cl
 }
 
 # --- BIRD -------------------------------------------------------------------------------------
