@@ -691,7 +691,8 @@ downloads "$W/pmtu.tuples" "$BIG10" 0 180 pmtu
 dl_wait
 for i in "${icmp_pids[@]}"; do kill -INT "$i" 2>/dev/null; wait "$i" 2>/dev/null; done
 for i in 1 2; do
-	log "pmtu: rs$i received $(grep -c 'ICMP' "$W/pmtu.rs$i.cap") ICMP; the first: $(grep -m 1 -B 1 -A 2 'ICMP' "$W/pmtu.rs$i.cap" | squash)"
+	log "pmtu: rs$i received $(grep -c 'proto ICMP' "$W/pmtu.rs$i.cap") ICMP; the first: $(grep -m 1 -A 4 'proto ICMP' "$W/pmtu.rs$i.cap" | squash)"
+	log "pmtu: rs$i sockets: $(ip netns exec "b-rs$i" ss -tni state established '( sport = :80 )' | grep -o 'pmtu:[0-9]*' | sort | uniq -c | squash)"
 	log "pmtu: rs$i counters: $(ip netns exec "b-rs$i" nstat -az IcmpInMsgs IcmpInErrors IcmpInCsumErrors IcmpInDestUnreachs TcpExtOutOfWindowIcmps TcpExtLockDroppedIcmps 2>&1 | grep -v '^#' | awk '{printf "%s %s, ", $1, $2}')"
 done
 gone=$(dl_check "$W/pmtu.tuples" "$BIG10" pmtu)
