@@ -289,6 +289,13 @@ func TestIntegrationRelay(t *testing.T) {
 		}
 	}
 
+	// With the real's address resolved (the first copies went through the
+	// IP stack, which resolved it), copies leave on the link, past IPVS's
+	// output hook (linksend.go).
+	if n := relay.viaLink.Load(); n < 2 {
+		t.Errorf("%d copies sent on the link (%d through the IP stack), want the 2 tunnel copies at least", n, relay.viaIP.Load())
+	}
+
 	// Not a VIP: counted, not sent.
 	s4.src, s4.dst = netip.MustParseAddr("192.0.2.99"), netip.MustParseAddr("192.0.2.99")
 	snd.send(t, build4(t, s4))

@@ -8,9 +8,11 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,13 +44,21 @@ type Relay struct {
 	// send4 and send6 are IPPROTO_RAW sockets: they take the packet with
 	// its IP header as toReal made it (send6 is -1 without IPv6).
 	send4, send6 int
-	closeOnce    sync.Once
+	// link4 and link6 are packet sockets for linkSend, the way the copies
+	// go when the next hop's link-layer address is known.
+	link4, link6 int
+	// nl reads routes and neighbors in the namespace Open ran in, whatever
+	// thread Run runs on.
+	nl *netlink.Handle
+	// viaLink and viaIP count the copies each way sent (the test's view).
+	viaLink, viaIP atomic.Uint64
+	closeOnce      sync.Once
 }
 
 // Open opens the relay's sockets in the calling thread's network namespace.
 // Without IPv6 in the kernel (ipv6.disable=1) it relays IPv4 only.
 func Open() (*Relay, error) {
-	r := &Relay{send4: -1, send6: -1}
+	r := &Relay{send4: -1, send6: -1, link4: -1, link6: -1}
 	prog, err := filter()
 	if err != nil {
 		return nil, err
@@ -67,6 +77,17 @@ func Open() (*Relay, error) {
 	if r.send4, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open the ICMP relay's raw IPv4 socket: %w", err)
+	}
+	if r.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open the ICMP relay's netlink socket: %w", err)
+	}
+	for _, fd := range []*int{&r.link4, &r.link6} {
+		// Protocol 0: a socket for sending only, which receives nothing.
+		if *fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("open the ICMP relay's sending packet socket: %w", err)
+		}
 	}
 	r.send6, err = unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if errors.Is(err, unix.EAFNOSUPPORT) {
@@ -185,8 +206,21 @@ func (r *Relay) relay(pkt []byte, look Lookup) Result {
 }
 
 // send sends pkt, whose IP header is complete, toward its first hop to
-// dst.
+// dst: on the link when the next hop's address is known (linkSend says
+// why), else through the IP stack, which resolves it.
 func (r *Relay) send(pkt []byte, dst netip.Addr) error {
+	err := r.linkSend(pkt, dst)
+	if err == nil {
+		r.viaLink.Add(1)
+		return nil
+	}
+	slog.Debug("ICMP relay: sending through the IP stack", "real", dst, "why", err)
+	r.viaIP.Add(1)
+	return r.ipSend(pkt, dst)
+}
+
+// ipSend sends pkt through a raw socket.
+func (r *Relay) ipSend(pkt []byte, dst netip.Addr) error {
 	if dst.Is4() {
 		if err := unix.Sendto(r.send4, pkt, 0, &unix.SockaddrInet4{Addr: dst.As4()}); err != nil {
 			return fmt.Errorf("send to %s: %w", dst, err)
@@ -209,7 +243,10 @@ func (r *Relay) Close() error {
 		for _, f := range r.recv {
 			errs = append(errs, f.Close())
 		}
-		for _, fd := range []int{r.send4, r.send6} {
+		if r.nl != nil {
+			r.nl.Close()
+		}
+		for _, fd := range []int{r.send4, r.send6, r.link4, r.link6} {
 			if fd >= 0 {
 				errs = append(errs, unix.Close(fd))
 			}
