@@ -706,7 +706,7 @@ if [[ -z $bad ]]; then pass pmtu; else fail pmtu "want 8 downloads of $BIG10 byt
 # A control, logged (no case of its own): rt sends its "fragmentation needed" straight to rs1, in
 # the form the relay gives it (to the RIP, DSCP 21), for a download rs1 serves. It tells a real
 # server that does not take such a copy from relayed copies that do not reach the right one.
-flows 46000 16 "$W/ctl"
+flows 47000 16 "$W/ctl"
 read -r ca cp < <(awk '$3 == "rs1" {print $1, $2; exit}' "$W/ctl")
 if [[ -n ${ca:-} ]]; then
 	ip netns exec b-rt nft -f - <<-EOF
