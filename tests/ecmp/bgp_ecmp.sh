@@ -703,31 +703,6 @@ log "pmtu: rs1's route to ${CLIENTS[0]}: $(ip -n b-rs1 route get "${CLIENTS[0]}"
 ((r1 > r0)) || bad+=" nothing relayed ($r0 -> $r1);"
 if [[ -z $bad ]]; then pass pmtu; else fail pmtu "want 8 downloads of $BIG10 bytes (200, exit 0) and relayed > 0;$bad"; fi
 
-# A control, logged (no case of its own): rt sends its "fragmentation needed" straight to rs1, in
-# the form the relay gives it (to the RIP, DSCP 21), for a download rs1 serves. It tells a real
-# server that does not take such a copy from relayed copies that do not reach the right one.
-flows 47000 16 "$W/ctl"
-read -r ca cp < <(awk '$3 == "rs1" {print $1, $2; exit}' "$W/ctl")
-if [[ -n ${ca:-} ]]; then
-	ip netns exec b-rt nft -f - <<-EOF
-		table ip pmtuctl {
-			chain out {
-				type filter hook output priority 0; policy accept;
-				ip daddr $VIP icmp type destination-unreachable ip daddr set ${RS_ADDR[0]} ip dscp set 21
-			}
-		}
-	EOF
-	flush_pmtu
-	sleep 3
-	res=$(ip netns exec b-cl curl -sS -o /dev/null -w '%{size_download} %{http_code}' --interface "$ca" \
-		--local-port "$cp" --max-time 60 "http://$VIP/big?n=$BIG10" 2>&1 | squash)
-	log "pmtu-control: rt's ICMP straight to rs1 (to its RIP, DSCP 21), a download from $ca:$cp (served by rs1): $res"
-	log "pmtu-control: rs1: $(ip netns exec b-rs1 nstat -az IcmpInErrors IcmpInDestUnreachs TcpExtOutOfWindowIcmps | grep -v '^#' | awk '{printf "%s %s, ", $1, $2}') route: $(ip -n b-rs1 route get "$ca" from "$VIP" | squash)"
-	ip netns exec b-rt nft delete table ip pmtuctl
-else
-	log "pmtu-control: no tuple of 16 was served by rs1: $(squash <"$W/ctl")"
-fi
-
 # --- pmtu-needs-relay -------------------------------------------------------------------------
 bad=
 for i in 1 2; do
