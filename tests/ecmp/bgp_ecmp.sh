@@ -35,6 +35,10 @@
 #                  logged per run, median and worst: kill → rt's route without d1 (the hold
 #                  timer) and kill → first packet of a d1 flow on d2's link (tcpdump; adds TCP's
 #                  retransmission backoff: the failover a client sees)
+#   failover-bfd   the same, 3 runs, with BFD on the sessions (the agents' neighbor `bfd`, rt's
+#                  BIRD `bfd on` and a bfd protocol, 100 ms x 3): both BFD sessions Up first;
+#                  rt's route loses d1 when BFD misses 3 packets, not at the hold timer; the
+#                  times are logged as for failover
 #   drain          `director maintenance on` on d1 under 8 downloads: the kernel route loses d1
 #                  within 10 s, d1's IPVS still holds its flows' entries after that, every
 #                  download completes; off: d1 is back
@@ -65,7 +69,7 @@ BIN=$L3DSR_BIN
 VIP=10.0.0.100
 BIG4=4194304 RATE4=409600 BIG10=10485760
 CLIENTS=(10.8.0.10 10.8.0.11 10.8.0.12 10.8.0.13 10.8.0.14 10.8.0.15 10.8.0.16 10.8.0.17)
-ALL_CASES=(setup sessions spread same-real failover drain health-one health-all third pmtu
+ALL_CASES=(setup sessions spread same-real failover failover-bfd drain health-one health-all third pmtu
 	pmtu-needs-relay bad-asn bad-dup bad-family cleanup)
 NSS=(b-cl b-rt b-sw b-d1 b-d2 b-d3 b-rs1 b-rs2)
 # director N: namespace, address, router side, ASN
@@ -75,6 +79,8 @@ dgw() { echo 10.1.0.1; }
 RS_ADDR=(10.2.1.30 10.2.2.30)
 declare -A AGENT_PID=() WEB_PID=()
 BIRD_PID=
+# AGENT_BFD: on runs BFD on the agents' sessions (failover-bfd), with rt's BIRD set for it.
+AGENT_BFD=off
 SETUP_ERR=
 # Each flow of curl gets a client port no other flow of the run used (see curl_many in
 # tests/lib/dsrlab.sh: IPVS keeps a closed flow's entry and would reuse it unscheduled).
@@ -187,7 +193,7 @@ dconf() {
 		    listen_port: 179
 		    withdraw_delay: 2s
 		    neighbors:
-		      - {address: $(dgw "$1"), asn: 65000, hold_time: 3s}
+		      - {address: $(dgw "$1"), asn: 65000, hold_time: 3s$([[ $AGENT_BFD == on ]] && echo ", bfd: {min_tx: 100ms, min_rx: 100ms, multiplier: 3}")}
 		    announce:
 		      - $VIP
 		director:
@@ -490,67 +496,122 @@ d1_back() {
 	wait_hops "d1 d2" 60 >/dev/null || { BACK_ERR="d1 not back in the route within 60 s: '$(hops)'"; return 1; }
 }
 
-times=() rtimes=()
-bad=
-for run in 1 2 3 4 5; do
-	tup=$W/fo.$run.tuples
-	pick $((42000 + run * 100)) "$tup"
-	if ! grep -q ' d1$' "$tup" || ! grep -q ' d2$' "$tup"; then
-		bad+=" run $run: the 32 candidate tuples did not reach both directors: $(awk '{print $4}' "$W/pick.$((42000 + run * 100))" | sort | uniq -c | squash);"
-		continue
+# failover_runs N FIRST LABEL: N runs of the failover from port FIRST on; FO_BAD gets what went
+# wrong, and the times are logged under LABEL.
+failover_runs() {
+	local nruns=$1 base=$2 label=$3 run tup mac tk tr first ft gone sorted med worst
+	local times=() rtimes=()
+	FO_BAD=
+	for ((run = 1; run <= nruns; run++)); do
+		tup=$W/fo.$label.$run.tuples
+		pick $((base + run * 100)) "$tup"
+		if ! grep -q ' d1$' "$tup" || ! grep -q ' d2$' "$tup"; then
+			FO_BAD+=" run $run: the 32 candidate tuples did not reach both directors: $(awk '{print $4}' "$W/pick.$((base + run * 100))" | sort | uniq -c | squash);"
+			continue
+		fi
+		# Only frames addressed to d2: with d1's port down the bridge floods frames for d1's MAC
+		# to every port, and a capture on d2 sees them (a packet socket sees PACKET_OTHERHOST
+		# frames, which d2's stack then drops), long before the route moves a flow.
+		mac=$(ip -n b-d2 -br link show eth0 | awk '{print $3}')
+		tcpdump_start b-d2 "ether dst $mac and tcp and dst host $VIP and dst port 80" "$W/fo.$label.$run.cap" ||
+			FO_BAD+=" run $run: tcpdump did not start;"
+		downloads "$tup" "$BIG4" "$RATE4" 120 "fo$label$run"
+		dl_started "$tup" || log "$label run $run: not every download was ESTABLISHED within 60 s"
+		sleep 1
+		tk=$(now)
+		ip -n b-d1 link set eth0 down
+		kill -KILL "${AGENT_PID[1]}"
+		wait "${AGENT_PID[1]}" 2>/dev/null
+		unset "AGENT_PID[1]"
+		# The router's side of it: the hold timer (or BFD), then BIRD's route without d1.
+		if tr=$(wait_hops "d2" 20); then
+			rtimes+=("$tr")
+		else
+			tr=none
+			FO_BAD+=" run $run: the route still had '$(hops)' 20 s after the kill;"
+		fi
+		dl_wait
+		tcpdump_stop
+		# The first packet of one of d1's tuples (tcpdump -n: "TS IP ADDR.PORT > VIP.80: ...").
+		first=$(awk -v t="$(awk '$3 == "d1" {printf "%s.%s ", $1, $2}' "$tup")" '
+			BEGIN { n = split(t, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+			$3 in want { print $1; exit }' "$W/fo.$label.$run.cap")
+		log "$label run $run: d2 captured $(wc -l <"$W/fo.$label.$run.cap") packets to the VIP; tcpdump: $(tail -n 2 "$W/fo.$label.$run.cap.err" | squash)"
+		gone=$(dl_check "$tup" "$BIG4" "fo$label$run")
+		if [[ -n $first ]]; then
+			ft=$(calc "$first - $tk")
+			times+=("$ft")
+		else
+			ft=none
+			FO_BAD+=" run $run: no packet of d1's flows reached d2;"
+		fi
+		log "$label run $run: $(grep -c ' d1$' "$tup") downloads on d1, $(grep -c ' d2$' "$tup") on d2; route without d1 after ${tr}s, first packet of a d1 flow on d2 after ${ft}s; downloads: $(cat "$W/dl.fo$label$run".* 2>/dev/null | grep -v '^$' | squash)"
+		[[ -z $gone ]] || FO_BAD+=" run $run:$gone"
+		d1_back || { FO_BAD+=" run $run: $BACK_ERR;"; break; }
+	done
+	if ((${#times[@]})); then
+		sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+		med=$(sed -n "$(((${#times[@]} + 1) / 2))p" <<<"$sorted")
+		worst=$(tail -n 1 <<<"$sorted")
+		log "$label time (kill -> first packet of a d1 flow on d2), ${#times[@]} runs: $(squash <<<"$sorted") s; median ${med}s, worst ${worst}s"
 	fi
-	# Only frames addressed to d2: with d1's port down the bridge floods frames for d1's MAC to
-	# every port, and a capture on d2 sees them (a packet socket sees PACKET_OTHERHOST frames,
-	# which d2's stack then drops), long before the route moves a flow.
-	mac=$(ip -n b-d2 -br link show eth0 | awk '{print $3}')
-	tcpdump_start b-d2 "ether dst $mac and tcp and dst host $VIP and dst port 80" "$W/fo.$run.cap" ||
-		bad+=" run $run: tcpdump did not start;"
-	downloads "$tup" "$BIG4" "$RATE4" 120 "fo$run"
-	dl_started "$tup" || log "failover run $run: not every download was ESTABLISHED within 60 s"
-	sleep 1
-	tk=$(now)
-	ip -n b-d1 link set eth0 down
-	kill -KILL "${AGENT_PID[1]}"
-	wait "${AGENT_PID[1]}" 2>/dev/null
-	unset "AGENT_PID[1]"
-	# The router's side of it: the hold timer, then BIRD's route without d1.
-	if tr=$(wait_hops "d2" 20); then
-		rtimes+=("$tr")
-	else
-		tr=none
-		bad+=" run $run: the route still had '$(hops)' 20 s after the kill;"
+	if ((${#rtimes[@]})); then
+		sorted=$(printf '%s\n' "${rtimes[@]}" | sort -n)
+		log "$label route (kill -> rt's route without d1), ${#rtimes[@]} runs: $(squash <<<"$sorted") s; median $(sed -n "$(((${#rtimes[@]} + 1) / 2))p" <<<"$sorted")s, worst $(tail -n 1 <<<"$sorted")s"
 	fi
-	dl_wait
-	tcpdump_stop
-	# The first packet of one of d1's tuples (tcpdump -n: "TS IP ADDR.PORT > VIP.80: ...").
-	first=$(awk -v t="$(awk '$3 == "d1" {printf "%s.%s ", $1, $2}' "$tup")" '
-		BEGIN { n = split(t, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-		$3 in want { print $1; exit }' "$W/fo.$run.cap")
-	log "failover run $run: d2 captured $(wc -l <"$W/fo.$run.cap") packets to the VIP; tcpdump: $(tail -n 2 "$W/fo.$run.cap.err" | squash)"
-	gone=$(dl_check "$tup" "$BIG4" "fo$run")
-	if [[ -n $first ]]; then
-		ft=$(calc "$first - $tk")
-		times+=("$ft")
-	else
-		ft=none
-		bad+=" run $run: no packet of d1's flows reached d2;"
-	fi
-	log "failover run $run: $(grep -c ' d1$' "$tup") downloads on d1, $(grep -c ' d2$' "$tup") on d2; route without d1 after ${tr}s, first packet of a d1 flow on d2 after ${ft}s; downloads: $(cat "$W"/dl.fo"$run".* 2>/dev/null | grep -v '^$' | squash)"
-	[[ -z $gone ]] || bad+=" run $run:$gone"
-	d1_back || { bad+=" run $run: $BACK_ERR;"; break; }
-done
-if ((${#times[@]})); then
-	sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-	med=$(sed -n "$(((${#times[@]} + 1) / 2))p" <<<"$sorted")
-	worst=$(tail -n 1 <<<"$sorted")
-	log "failover time (kill -> first packet of a d1 flow on d2), ${#times[@]} runs: $(squash <<<"$sorted") s; median ${med}s, worst ${worst}s"
-fi
-if ((${#rtimes[@]})); then
-	sorted=$(printf '%s\n' "${rtimes[@]}" | sort -n)
-	log "route failover (kill -> rt's route without d1; hold time 3 s), ${#rtimes[@]} runs: $(squash <<<"$sorted") s; median $(sed -n "$(((${#rtimes[@]} + 1) / 2))p" <<<"$sorted")s, worst $(tail -n 1 <<<"$sorted")s"
-fi
-((${#times[@]} == 5)) || bad+=" ${#times[@]} of 5 runs measured;"
+	((${#times[@]} == nruns)) || FO_BAD+=" ${#times[@]} of $nruns runs measured;"
+}
+
+failover_runs 5 42000 failover
+bad=$FO_BAD
 if [[ -z $bad ]]; then pass failover; else fail failover "want every download complete (4194304 bytes, 200, exit 0) in 5 runs, each with a failover time;$bad"; fi
+
+# --- failover-bfd -----------------------------------------------------------------------------
+# rt_bird CONF: BIRD reconfigured with CONF (its sessions restart where their options changed).
+rt_bird() { birdc_ configure "\"$1\"" | grep -q 'Reconfigured'; }
+# shellcheck disable=SC2317 # run by wait_for
+bfd_up() { (($(birdc_ show bfd sessions | grep -cw Up) >= $1)); }
+# agents_restart: d1's and d2's agents stopped and started again with AGENT_BFD as set.
+agents_restart() {
+	local n
+	for n in 1 2; do
+		agent_stop "$n"
+		agent_start "$n" || { bad+=" $AGENT_ERR;"; return 1; }
+	done
+	wait_hops "d1 d2" 60 >/dev/null || { bad+=" the route is '$(hops)' 60 s after the agents' restart;"; return 1; }
+}
+
+bad=
+sed '/hold time 3;/a\	bfd on;' "$HERE/bird.conf" >"$W/bird-bfd.conf"
+cat >>"$W/bird-bfd.conf" <<'EOF'
+
+# failover-bfd: BFD with each director, 100 ms x 3.
+protocol bfd {
+	interface "*" {
+		min rx interval 100 ms;
+		min tx interval 100 ms;
+		multiplier 3;
+	};
+}
+EOF
+if rt_bird "$W/bird-bfd.conf"; then
+	AGENT_BFD=on
+	if agents_restart; then
+		wait_for 60 bfd_up 2 || bad+=" BFD sessions not Up within 60 s: $(birdc_ show bfd sessions | squash);"
+		log "failover-bfd: $(birdc_ show bfd sessions | squash)"
+		if [[ -z $bad ]]; then
+			failover_runs 3 60000 failover-bfd
+			bad=$FO_BAD
+		fi
+	fi
+else
+	bad+=" BIRD refused bird-bfd.conf: $(birdc_ configure "\"$W/bird-bfd.conf\"" | squash);"
+fi
+# The rest of the scenario on the hold timer, as before.
+AGENT_BFD=off
+rt_bird "$HERE/bird.conf" || bad+=" BIRD did not take bird.conf back;"
+agents_restart || true
+if [[ -z $bad ]]; then pass failover-bfd; else fail failover-bfd "want BFD Up, and every download complete in 3 runs, each with a failover time;$bad"; fi
 
 # --- drain ------------------------------------------------------------------------------------
 bad=
