@@ -27,9 +27,10 @@
 # after it.
 #
 # Results are written the moment they happen (a kernel panic later loses nothing): to
-# $L3DSR_RESULTS (the guest's second serial port) and echoed as "PASS x"/"FAIL x: why" into the
-# scenario log. Sourced outside the bench (L3DSR_RESULTS unset), only the echo remains, which
-# makes a scenario that needs no module runnable by hand on a host.
+# $L3DSR_RESULTS (the guest's second serial port) and echoed as "PASS x (at Ns)"/"FAIL x (at Ns):
+# why" into the scenario log, N the seconds since the scenario started (where make test's time
+# goes, case by case). Sourced outside the bench (L3DSR_RESULTS unset), only the echo remains,
+# which makes a scenario that needs no module runnable by hand on a host.
 #
 # There is deliberately no `skip`: a case that cannot run is a failure, with the reason.
 # Do not `trap ... EXIT` in a scenario: it would replace on_exit's handler. Use on_exit.
@@ -52,12 +53,12 @@ _l3dsr_result() { # pass|fail CASE [REASON]
 	c=$(_l3dsr_clean "${2:-unnamed}")
 	c=${c// /_}
 	if [[ $kind == pass ]]; then
-		echo "PASS $c"
+		echo "PASS $c (at ${SECONDS}s)"
 		[[ -z ${L3DSR_RESULTS:-} ]] || printf 'pass\t%s/%s\n' "$L3DSR_SCENARIO" "$c" >>"$L3DSR_RESULTS"
 	else
 		local why
 		why=$(_l3dsr_clean "${3:-no reason given}")
-		echo "FAIL $c: $why"
+		echo "FAIL $c (at ${SECONDS}s): $why"
 		[[ -z ${L3DSR_RESULTS:-} ]] || printf 'fail\t%s/%s\t%s\n' "$L3DSR_SCENARIO" "$c" "$why" >>"$L3DSR_RESULTS"
 	fi
 	# guest.sh counts these to tell a scenario that reported nothing.
