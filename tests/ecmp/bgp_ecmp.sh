@@ -169,10 +169,11 @@ hops() {
 		sed 's/via 10\.1\.0\.1\([0-9]\)/d\1/' | sort | squash
 }
 hops_are() { [[ $(hops) == "$1" ]]; }
-# wait_hops WANT LIMIT: seconds until the route's directors are WANT (printed), else 1.
+# wait_hops WANT LIMIT [T0]: seconds from T0 (default: now) until the route's directors are WANT
+# (printed; each poll takes a few tenths of a second under TCG), else 1.
 wait_hops() {
-	local t0
-	t0=$(now)
+	local t0=${3:-}
+	[[ -n $t0 ]] || t0=$(now)
 	until hops_are "$1"; do
 		awk "BEGIN {exit !($(now) - $t0 <= $2)}" || return 1
 		sleep 0.1
@@ -543,7 +544,7 @@ failover_runs() {
 		wait "${AGENT_PID[1]}" 2>/dev/null
 		unset "AGENT_PID[1]"
 		# The router's side of it: the hold timer (or BFD), then BIRD's route without d1.
-		if tr=$(wait_hops "d2" 20); then
+		if tr=$(wait_hops "d2" 20 "$tk"); then
 			rtimes+=("$tr")
 		else
 			tr=none
