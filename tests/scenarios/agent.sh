@@ -24,8 +24,8 @@
 #                            gauge 0, and the real's connection counter grew; promtool check
 #                            metrics passes on the scrape
 #   recover                  the server started again: weight 100 within rise × interval + 1.5 s
-#   detect-10                10 failures: median and worst detection time (logged, each within
-#                            the bound)
+#   detect-5                 5 more failures: median and worst detection time (logged, each
+#                            within the bound; 5, not 10: make test's time budget)
 #   dsr-vs-rip-rule          `l3dsr rule del` of DSCP 21 on rs1: the DSR check takes rs1 out of
 #                            10.0.0.1:80, the plain check leaves it in 10.0.0.1:8080, where
 #                            clients now fail
@@ -262,9 +262,9 @@ else
 	fail recover "rs1's weight is $(weight "$VIPA:80" "$RS1") after its server came back"
 fi
 
-# Ten failures: the detection times for the note.
+# Five more failures: the detection times for the note.
 times=() bad=
-for i in $(seq 10); do
+for i in $(seq 5); do
 	sleep 0.$((RANDOM % 10))
 	web_stop rs1 80
 	if d=$(wait_weight "$VIPA:80" "$RS1" 0 $((FALL_IV + 3))); then times+=("$d"); else bad+="run $i: not detected; "; fi
@@ -274,10 +274,10 @@ done
 if ((${#times[@]} > 0)); then
 	sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 	med=$(sed -n "$(((${#times[@]} + 1) / 2))p" <<<"$sorted") worst=$(tail -1 <<<"$sorted")
-	log "detect-10: median ${med}s, worst ${worst}s over ${#times[@]} failures (fall 2 x interval 1s)"
+	log "detect-5: median ${med}s, worst ${worst}s over ${#times[@]} failures (fall 2 x interval 1s)"
 	is "$worst <= $FALL_IV + $SLACK" || bad+="worst ${worst}s > $FALL_IV + $SLACK s; "
 fi
-[[ -z $bad ]] && pass detect-10 || fail detect-10 "$bad"
+[[ -z $bad ]] && pass detect-5 || fail detect-5 "$bad"
 
 # --- the DSR-path check catches what a plain check misses ------------------------------------
 # dsr_vs_rip CASE DSR_SVC RIP_SVC BREAK FIX
