@@ -231,10 +231,17 @@ func TestIntegrationWrongASN(t *testing.T) {
 	n.ASN = 65099
 	sp := tp.startSpeaker(t, n)
 	notEstablished(t, tp, sp, "d4", "10.1.0.1")
-	// The speaker refused the router's OPEN for its AS.
-	if out := tp.birdc(t, "show", "protocols", "all", "d4"); !strings.Contains(out, "Received: Bad peer AS") {
-		t.Errorf("bird's d4, want the speaker's Bad peer AS notification as last error:\n%s", out)
+	// The speaker refused the router's OPEN for its AS. That takes a connection the speaker
+	// opens: BIRD's own first attempt can come before the speaker listens, and BIRD then
+	// waits its connect retry time, and the speaker's retry is 5 s; under TCG the first
+	// refusal was seen after the 8 s above, so wait for it up to 30 s more.
+	var out string
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		if out = tp.birdc(t, "show", "protocols", "all", "d4"); strings.Contains(out, "Received: Bad peer AS") {
+			return
+		}
 	}
+	t.Errorf("bird's d4, want the speaker's Bad peer AS notification as last error within 38 s:\n%s", out)
 }
 
 // TestIntegration1000VIPs times 1,000 VIPs from the first announcement
