@@ -37,6 +37,10 @@
 #                  service and reals in the kernel's order) names, for every probed port, the real
 #                  the kernel picked: both probes (before, when the directors differ, and after),
 #                  on both directors, line for line
+#   no-mh          a kernel without ip_vs_mh (the module unloaded, and modprobe told to fail for
+#                  it): `apply` of the same config in a new namespace exits 2 naming the
+#                  scheduler and 'modprobe ip_vs_mh', and leaves IPVS, nftables, the addresses
+#                  and the IPVS sysctls of the namespace as they were
 
 set -u
 
@@ -44,7 +48,7 @@ WORK=$PWD
 BIN=$L3DSR_BIN
 SETUP_ERR=
 VIP=10.0.0.100
-ALL_CASES=(setup before-differ plan-reorder apply same-order after-same noop model-agrees)
+ALL_CASES=(setup before-differ plan-reorder apply same-order after-same noop model-agrees no-mh)
 # The reals, in the order each director gets them by hand: neither is the canonical one.
 ORDER1=(192.0.2.13 192.0.2.11 192.0.2.14 192.0.2.12)
 ORDER2=(192.0.2.12 192.0.2.14 192.0.2.11 192.0.2.13)
@@ -198,5 +202,48 @@ if [[ -z $MODEL_ERR ]]; then
 	pass model-agrees
 else
 	fail model-agrees "want mhpick's 'PORT REAL' lines equal to the probe's, before and after, on both;$MODEL_ERR"
+fi
+
+# --- no ip_vs_mh: the directors' services held the module; their namespaces go, then the module
+# (a namespace's IPVS is torn down asynchronously), and modprobe fails for it from here on.
+NOMH=/etc/modprobe.d/l3dsr-test-no-mh.conf
+on_exit "rm -f $NOMH; modprobe ip_vs_mh"
+ns_del mo-c1 mo-d1 mo-c2 mo-d2
+echo 'install ip_vs_mh /bin/false' >"$NOMH"
+for _ in $(seq 100); do
+	rmmod ip_vs_mh 2>/dev/null && break
+	[[ -d /sys/module/ip_vs_mh ]] || break
+	sleep 0.2
+done
+# state: what apply could change in mo-d3.
+state() {
+	nsx mo-d3 ipvsadm -Ln
+	nsx mo-d3 nft list ruleset
+	nsx mo-d3 ip -br addr
+	nsx mo-d3 sysctl net.ipv4.vs.sloppy_tcp net.ipv4.vs.sloppy_sctp net.ipv4.vs.conntrack
+}
+nomh_err=
+if [[ -d /sys/module/ip_vs_mh ]]; then
+	nomh_err="ip_vs_mh still loaded 20 s after the directors' namespaces went (refcnt $(cat /sys/module/ip_vs_mh/refcnt 2>/dev/null))"
+elif modprobe ip_vs_mh 2>/dev/null; then
+	nomh_err="modprobe ip_vs_mh succeeded despite $NOMH"
+else
+	on_exit "ns_del mo-d3"
+	ip netns add mo-d3 && ip -n mo-d3 link set lo up
+	nsx mo-d3 ipvsadm -Ln >/dev/null 2>&1 # the namespace's IPVS (and its sysctls) exist before the snapshot
+	before=$(state 2>&1)
+	out=$(l3 mo-d3 apply -f "$WORK/mh.conf" 2>&1)
+	rc=$?
+	after=$(state 2>&1)
+	log "no-mh: apply exit $rc: $(squash <<<"$out")"
+	[[ $rc == 2 && $out == *'scheduler "mh" is not available'* && $out == *"'modprobe ip_vs_mh'"* ]] ||
+		nomh_err+=" apply: exit $rc, '$(squash <<<"$out")';"
+	[[ $before == "$after" ]] || nomh_err+=" the namespace changed: $(diff <(echo "$before") <(echo "$after") | grep '^[<>]' | squash);"
+	[[ ! -d /sys/module/ip_vs_mh ]] || nomh_err+=" ip_vs_mh got loaded;"
+fi
+if [[ -z $nomh_err ]]; then
+	pass no-mh
+else
+	fail no-mh "want exit 2 naming scheduler \"mh\" and 'modprobe ip_vs_mh', the namespace unchanged;$nomh_err"
 fi
 exit 0
