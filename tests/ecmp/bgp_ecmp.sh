@@ -44,6 +44,10 @@
 #   drain          `director maintenance on` on d1 under 8 downloads: the kernel route loses d1
 #                  within 10 s, d1's IPVS still holds its flows' entries after that, every
 #                  download completes; off: d1 is back
+#   stop           SIGTERM to d1's agent under 8 downloads: the route loses d1 while the agent
+#                  still runs (it withdraws first), the agent exits after its withdraw_delay (2 s)
+#                  and within 20 s, its log says it withdrew, every download completes; d1's
+#                  agent started again is back in the route
 #   health-one     d1 cut from the reals (blackhole route in d1): d1 withdraws (its log says so,
 #                  l3dsr_bgp_vip_announced 0), the route keeps d2 only, 40/40 requests answered;
 #                  the route undone: d1 is back
@@ -71,7 +75,7 @@ BIN=$L3DSR_BIN
 VIP=10.0.0.100
 BIG4=4194304 RATE4=409600 BIG10=10485760
 CLIENTS=(10.8.0.10 10.8.0.11 10.8.0.12 10.8.0.13 10.8.0.14 10.8.0.15 10.8.0.16 10.8.0.17)
-ALL_CASES=(setup sessions spread same-real failover failover-bfd drain health-one health-all third pmtu
+ALL_CASES=(setup sessions spread same-real failover failover-bfd drain stop health-one health-all third pmtu
 	pmtu-needs-relay bad-asn bad-dup bad-family cleanup)
 NSS=(b-cl b-rt b-sw b-d1 b-d2 b-d3 b-rs1 b-rs2)
 # director N: namespace, address, router side, ASN
@@ -674,6 +678,49 @@ gone=$(dl_check "$tup" "$BIG4" drain)
 maint 1 off || bad+=" maintenance off d1 failed;"
 wait_hops "d1 d2" 30 >/dev/null || bad+=" d1 not back in the route within 30 s of maintenance off;"
 if [[ -z $bad ]]; then pass drain; else fail drain "$bad"; fi
+
+# --- stop -------------------------------------------------------------------------------------
+# agent_exited N: director N's agent process is gone.
+# shellcheck disable=SC2317 # run by wait_for
+agent_exited() { ! kill -0 "${AGENT_PID[$1]}" 2>/dev/null; }
+bad=
+tup=$W/stop.tuples
+pick 47000 "$tup"
+grep -q ' d1$' "$tup" || bad+=" no candidate tuple went through d1;"
+downloads "$tup" "$BIG4" "$RATE4" 120 stop
+dl_started "$tup" || log "stop: not every download was ESTABLISHED on the director pick saw within 60 s: $(dl_where "$tup" | squash)"
+sleep 1
+tk=$(now)
+kill -TERM "${AGENT_PID[1]}"
+if t=$(wait_hops "d2" 10 "$tk"); then
+	running=no
+	kill -0 "${AGENT_PID[1]}" 2>/dev/null && running=yes
+	log "stop: d1 left the route ${t}s after SIGTERM; the agent still running then: $running"
+	[[ $running == yes ]] || bad+=" d1's agent had exited when the route lost d1 (want the withdrawal first);"
+else
+	bad+=" the route still has '$(hops)' 10 s after SIGTERM to d1's agent;"
+fi
+if wait_for 20 agent_exited 1; then
+	te=$(calc "$(now) - $tk")
+	wait "${AGENT_PID[1]}"
+	rc=$?
+	log "stop: d1's agent exited $rc ${te}s after SIGTERM; its log: $(grep -E 'withdr|Cease|stopp|delay' "$W/agent.d1.log" | tail -n 4 | squash)"
+	awk "BEGIN {exit !($te >= 2)}" || bad+=" d1's agent exited ${te}s after SIGTERM, before its withdraw_delay of 2 s;"
+	((rc == 0)) || bad+=" d1's agent exited $rc;"
+	grep -q 'withdrew VIP' "$W/agent.d1.log" || bad+=" no 'withdrew VIP' in d1's log;"
+else
+	bad+=" d1's agent still running 20 s after SIGTERM;"
+	kill -KILL "${AGENT_PID[1]}" 2>/dev/null
+	wait "${AGENT_PID[1]}" 2>/dev/null
+fi
+unset "AGENT_PID[1]"
+dl_wait
+gone=$(dl_check "$tup" "$BIG4" stop)
+[[ -z $gone ]] || bad+=" downloads:$gone"
+log "stop: downloads: $(cat "$W/dl.stop".* 2>/dev/null | grep -v '^$' | squash)"
+agent_start 1 || bad+=" $AGENT_ERR;"
+wait_hops "d1 d2" 60 >/dev/null || bad+=" d1 not back in the route within 60 s of its restart;"
+if [[ -z $bad ]]; then pass stop; else fail stop "$bad"; fi
 
 # --- health-one -------------------------------------------------------------------------------
 bad=
