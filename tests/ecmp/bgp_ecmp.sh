@@ -363,6 +363,8 @@ dl_check() {
 	done <"$1"
 	echo "$bad"
 }
+# both_entries: d1's and d2's IPVS entries, each line "CLIENT:PORT RIP STATE dN".
+both_entries() { entries 1 | sed 's/$/ d1/'; entries 2 | sed 's/$/ d2/'; }
 # dl_started TUPLES: every download's tuple is ESTABLISHED in its director's IPVS (the third
 # field of TUPLES), so that a kill or a drain finds them running; up to 60 s.
 dl_started() {
@@ -371,7 +373,7 @@ dl_started() {
 # shellcheck disable=SC2317 # run by wait_for
 _dl_started() {
 	local a p d e
-	e=$(entries 1 | sed 's/$/ d1/'; entries 2 | sed 's/$/ d2/')
+	e=$(both_entries)
 	while read -r a p d; do
 		grep -q "^$a:$p [0-9.]* ESTABLISHED $d\$" <<<"$e" || return 1
 	done <"$1"
@@ -380,7 +382,7 @@ _dl_started() {
 # ("none" where no director holds it ESTABLISHED).
 dl_where() {
 	local a p d e
-	e=$(entries 1 | sed 's/$/ d1/'; entries 2 | sed 's/$/ d2/')
+	e=$(both_entries)
 	while read -r a p d; do
 		d=$(awk -v k="$a:$p" '$1 == k && $3 == "ESTABLISHED" {print $4; exit}' <<<"$e")
 		echo "$a $p ${d:-none}"
